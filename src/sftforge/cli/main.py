@@ -1,0 +1,71 @@
+"""The ``sftforge`` command. Thin: each command group lives in its own module and calls the library.
+
+Errors are translated here and only here: an ``SftforgeError`` becomes one line on stderr and exit
+code 1; anything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import typer
+
+from ..errors import SftforgeError
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="sftforge",
+    help="Build, clean, convert, tokenize and hand over fine-tuning datasets.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+@app.callback()
+def _root() -> None:
+    """Build, clean, convert, tokenize and hand over fine-tuning datasets."""
+
+
+@app.command()
+def version() -> None:
+    """Print the sftforge version."""
+    from .. import __version__
+
+    typer.echo(__version__)
+
+
+# Each module registers its commands on ``app`` when imported. One line per command group.
+COMMAND_MODULES: tuple[str, ...] = ()
+
+
+def _load_commands() -> None:
+    for mod in COMMAND_MODULES:
+        importlib.import_module(f"sftforge.cli.{mod}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    _load_commands()
+    try:
+        rc = app(args=argv, standalone_mode=False)
+    except SftforgeError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        return 1
+    except typer.Exit as exc:
+        return int(exc.exit_code or 0)
+    except typer.Abort:
+        typer.echo("aborted", err=True)
+        return 130
+    except Exception as exc:
+        # usage errors (unknown option, missing argument): typer's click, vendored or not
+        show = getattr(exc, "show", None)
+        if callable(show) and hasattr(exc, "exit_code"):
+            show()
+            return int(exc.exit_code)
+        raise
+    return rc if isinstance(rc, int) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

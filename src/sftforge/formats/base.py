@@ -1,0 +1,95 @@
+"""The format interface: a translation between container records and ``Sample``/``Document``.
+
+A ``Format`` knows nothing about files: readers in ``sftforge.io`` yield ``RawRecord`` values
+(dicts, lists, strings) and a format turns each value into a Sample (``parse``) or a Sample back
+into a value (``dump``). What a format cannot carry is declared in ``Capabilities`` so a
+conversion can be refused (or counted, with ``allow_lossy``) before anything is written.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from ..errors import ConversionError
+from ..sample import Sample
+
+__all__ = ["FORMATS", "Capabilities", "Format", "LossLog", "get_format", "register_format"]
+
+
+@dataclass(frozen=True, slots=True)
+class Capabilities:
+    """What a format can hold. A Sample needing more is a lossy conversion."""
+
+    system: bool = True
+    multi_turn: bool = True
+    tools: bool = False
+    tool_calls: bool = False
+    reasoning: bool = False
+    preference: bool = False  # chosen/rejected
+    label: bool = False  # KTO desirable/undesirable
+    media: bool = False
+    train_flags: bool = False
+    ids: bool = False
+
+
+@dataclass
+class LossLog:
+    """Counts what a lossy conversion dropped, by kind (e.g. ``tools``, ``multi_turn``)."""
+
+    allow: bool = False
+    counts: Counter[str] = field(default_factory=Counter)
+
+    def lose(self, what: str, sample: Sample, target: str) -> None:
+        """Record a loss, or refuse it with a clear message when lossy writes are not allowed."""
+        if not self.allow:
+            raise ConversionError(
+                f"format '{target}' cannot carry {what} (sample {sample.id}); converting would lose it.",
+                sample_id=sample.id,
+                hint="choose a format that can carry it, or pass --allow-lossy to drop it and count the losses",
+            )
+        self.counts[what] += 1
+
+
+class Format:
+    """Base class for one external format. Subclasses set ``name`` and override the three hooks."""
+
+    name: ClassVar[str] = ""
+    # "sample" formats produce Samples; "document" formats (plain text) produce Documents
+    kind: ClassVar[str] = "sample"
+    capabilities: ClassVar[Capabilities] = Capabilities()
+    # the container used when the output path does not say (".json" array vs ".jsonl")
+    default_container: ClassVar[str] = "jsonl"
+
+    def detect(self, value: Any) -> float:
+        """Confidence in [0, 1] that one record ``value`` is in this format."""
+        raise NotImplementedError
+
+    def parse(self, value: Any) -> Sample:
+        """Turn one record into a Sample; raise ``FormatError`` with ``field`` on bad input."""
+        raise NotImplementedError
+
+    def dump(self, sample: Sample, loss: LossLog) -> Any:
+        """Turn a Sample into one record; report anything it cannot carry through ``loss``."""
+        raise NotImplementedError
+
+
+FORMATS: dict[str, Format] = {}
+
+
+def register_format(cls: type[Format]) -> type[Format]:
+    """Class decorator: add a format to the registry under ``cls.name``."""
+    FORMATS[cls.name] = cls()
+    return cls
+
+
+def get_format(name: str) -> Format:
+    from ..errors import FormatError
+
+    try:
+        return FORMATS[name]
+    except KeyError:
+        raise FormatError(
+            f"unknown format '{name}'.", hint=f"use one of: {', '.join(sorted(FORMATS))}"
+        ) from None

@@ -1,0 +1,251 @@
+"""Operator base classes: ``Mapper``, ``Filter`` and ``GlobalOp``, and the registry.
+
+An operator is a dataclass whose options are keyword-only fields with defaults, so the same object
+is built from YAML, the CLI, the studio and Python. The base classes, not the operators, count
+samples in/out, drop reasons and time, and turn every drop into a ``Reject`` record; executors only
+call ``Mapper.apply``/``Filter.apply``/``GlobalOp.run`` and never see operator internals.
+
+Filters compute their metric first (``stats``) and store it under ``sample.meta["stats"]``; the
+decision (``decide``) reads only the stored value, so changing a threshold never recomputes it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from ..errors import RecipeError
+from ..sample import Message, Sample
+
+__all__ = [
+    "OPS",
+    "Filter",
+    "GlobalOp",
+    "Mapper",
+    "Op",
+    "OpCounters",
+    "Reject",
+    "Targets",
+    "build_op",
+    "register_op",
+    "select_messages",
+]
+
+# roles, or "all" / "last_turn" (the final user turn and the answer to it)
+Targets = str | Sequence[str]
+
+
+@dataclass(slots=True)
+class Reject:
+    """Why one sample was dropped, as written to ``rejects.jsonl``."""
+
+    sample: Sample
+    op: str
+    reason: str
+    value: Any = None
+    kept_id: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"op": self.op, "reason": self.reason}
+        if self.value is not None:
+            out["value"] = self.value
+        if self.kept_id is not None:
+            out["kept_id"] = self.kept_id
+        out["sample"] = self.sample.to_dict()
+        return out
+
+
+@dataclass(slots=True)
+class OpCounters:
+    """What one operator did: in/out counts, drops by reason, seconds spent, extra counters."""
+
+    seen: int = 0
+    kept: int = 0
+    dropped: Counter[str] = field(default_factory=Counter)
+    seconds: float = 0.0
+    extra: Counter[str] = field(default_factory=Counter)
+
+    def merge(self, other: OpCounters) -> None:
+        self.seen += other.seen
+        self.kept += other.kept
+        self.dropped.update(other.dropped)
+        self.seconds += other.seconds
+        self.extra.update(other.extra)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "seen": self.seen,
+            "kept": self.kept,
+            "dropped": dict(self.dropped),
+            "seconds": round(self.seconds, 6),
+            "extra": dict(self.extra),
+        }
+
+
+OPS: dict[str, type[Op]] = {}
+
+
+def register_op(name: str) -> Callable[[type[Op]], type[Op]]:
+    """Class decorator: make an operator buildable by ``name`` from recipes and the CLI."""
+
+    def deco(cls: type[Op]) -> type[Op]:
+        if name in OPS and OPS[name] is not cls:
+            raise ValueError(f"operator name '{name}' is registered twice")
+        cls.name = name
+        OPS[name] = cls
+        return cls
+
+    return deco
+
+
+def build_op(name: str, options: dict[str, Any] | None = None) -> Op:
+    """Build a registered operator, failing with the valid names when ``name`` or an option is unknown."""
+    cls = OPS.get(name)
+    if cls is None:
+        raise RecipeError(
+            f"unknown operator '{name}'.",
+            hint=f"use one of: {', '.join(sorted(OPS))}",
+        )
+    options = dict(options or {})
+    valid = {f.name for f in dataclasses.fields(cls) if f.init}
+    unknown = sorted(set(options) - valid)
+    if unknown:
+        raise RecipeError(
+            f"operator '{name}' has no option {', '.join(repr(u) for u in unknown)}.",
+            hint=f"valid options for '{name}': {', '.join(sorted(valid)) or '(none)'}",
+        )
+    try:
+        return cls(**options)
+    except (TypeError, ValueError) as exc:
+        raise RecipeError(f"operator '{name}': {exc}") from exc
+
+
+def select_messages(sample: Sample, targets: Targets) -> list[Message]:
+    """The messages an operator reads and edits, by role names, ``all`` or ``last_turn``."""
+    names = [targets] if isinstance(targets, str) else list(targets)
+    if "all" in names:
+        return list(sample.messages)
+    chosen: list[Message] = []
+    if "last_turn" in names:
+        last_user = max(
+            (i for i, m in enumerate(sample.messages) if m.role == "user"), default=None
+        )
+        if last_user is not None:
+            chosen.extend(sample.messages[last_user:])
+    roles = set(names) - {"last_turn"}
+    for m in sample.messages:
+        if m.role in roles and not any(m is c for c in chosen):
+            chosen.append(m)
+    return chosen
+
+
+@dataclass(kw_only=True)
+class Op:
+    """Common base. Subclasses are dataclasses whose fields are their options."""
+
+    name: ClassVar[str] = "op"
+    # (import name, extra) pairs imported lazily by the operator; listed for docs and checks
+    requires: ClassVar[tuple[tuple[str, str], ...]] = ()
+
+    def __post_init__(self) -> None:
+        self.counters = OpCounters()
+
+    def options(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.init}
+
+
+@dataclass(kw_only=True)
+class Mapper(Op):
+    """Changes samples one at a time; never drops one (a mapper that must drop is a Filter)."""
+
+    targets: Targets = "all"
+
+    def map(self, sample: Sample) -> Sample:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def apply(self, samples: Iterable[Sample]) -> list[Sample]:
+        start = time.perf_counter()
+        out = [self.map(s) for s in samples]
+        self.counters.seen += len(out)
+        self.counters.kept += len(out)
+        self.counters.seconds += time.perf_counter() - start
+        return out
+
+
+@dataclass(kw_only=True)
+class Filter(Op):
+    """Keeps or drops samples. ``stats`` computes the metric once; ``decide`` only compares it.
+
+    ``stats_key`` names the metric in ``sample.meta["stats"]``; a sample that already carries it
+    (a rerun with another threshold) is not recomputed.
+    """
+
+    targets: Targets = "all"
+    stats_key: ClassVar[str] = ""
+
+    def stats(self, sample: Sample) -> Any:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def decide(self, value: Any, sample: Sample) -> bool | tuple[bool, str]:  # pragma: no cover
+        raise NotImplementedError
+
+    def metric_key(self) -> str:
+        """Where the metric is cached; includes targets so different views never collide."""
+        key = self.stats_key or self.name
+        tg = self.targets if isinstance(self.targets, str) else "+".join(self.targets)
+        return key if tg == "all" else f"{key}@{tg}"
+
+    def metric(self, sample: Sample) -> Any:
+        stats = sample.meta.setdefault("stats", {})
+        key = self.metric_key()
+        if key not in stats:
+            stats[key] = self.stats(sample)
+        return stats[key]
+
+    def keep(self, sample: Sample) -> bool | tuple[bool, str]:
+        return self.decide(self.metric(sample), sample)
+
+    def apply(self, samples: Iterable[Sample]) -> tuple[list[Sample], list[Reject]]:
+        start = time.perf_counter()
+        kept: list[Sample] = []
+        rejects: list[Reject] = []
+        for s in samples:
+            self.counters.seen += 1
+            verdict = self.keep(s)
+            ok, reason = (verdict, self.name) if isinstance(verdict, bool) else verdict
+            if ok:
+                kept.append(s)
+            else:
+                self.counters.dropped[reason] += 1
+                rejects.append(
+                    Reject(s, self.name, reason, s.meta.get("stats", {}).get(self.metric_key()))
+                )
+        self.counters.kept += len(kept)
+        self.counters.seconds += time.perf_counter() - start
+        return kept, rejects
+
+
+@dataclass(kw_only=True)
+class GlobalOp(Op):
+    """Whole-dataset work (dedup, split, mix, sampling): may read its input twice.
+
+    ``run`` gets ``source``, a callable returning a fresh iterator over the (spilled) input each
+    time it is called, and ``reject``, to be called once for every sample the op drops. It yields
+    the samples it keeps, in a deterministic order that does not depend on the executor.
+    """
+
+    def run(
+        self,
+        source: Callable[[], Iterator[Sample]],
+        reject: Callable[[Reject], None],
+    ) -> Iterator[Sample]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def drop(self, reject: Callable[[Reject], None], rej: Reject) -> None:
+        """Count and forward a drop; subclasses call this instead of ``reject`` directly."""
+        self.counters.dropped[rej.reason] += 1
+        reject(rej)

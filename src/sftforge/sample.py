@@ -1,0 +1,265 @@
+"""The one record type: ``Sample`` (a conversation) and ``Document`` (plain text).
+
+Every reader produces these and every writer consumes them; no operator looks at an external
+format's field names. ``to_dict``/``from_dict`` give the canonical JSON form used for spill shards,
+checkpoints and the native ``sftforge`` format: it is lossless and stable (keys in a fixed order,
+``None`` fields left out) so the same Sample always serialises to the same bytes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal, cast
+
+import orjson
+import xxhash
+
+__all__ = [
+    "ROLES",
+    "Document",
+    "Media",
+    "Message",
+    "Role",
+    "Sample",
+    "ToolCall",
+    "content_id",
+    "validate_sample",
+]
+
+Role = Literal["system", "user", "assistant", "tool"]
+ROLES: tuple[str, ...] = ("system", "user", "assistant", "tool")
+MediaType = Literal["image", "video", "audio"]
+
+
+@dataclass(slots=True)
+class ToolCall:
+    """A function call made by the assistant. ``arguments`` is always a dict, never a JSON string."""
+
+    name: str
+    arguments: dict[str, Any] = field(default_factory=dict)
+    id: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"name": self.name, "arguments": self.arguments}
+        if self.id is not None:
+            out["id"] = self.id
+        return out
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> ToolCall:
+        return cls(name=d["name"], arguments=dict(d.get("arguments") or {}), id=d.get("id"))
+
+
+@dataclass(slots=True)
+class Message:
+    """One turn. ``train`` overrides the masking policy for this turn when not ``None``."""
+
+    role: Role
+    content: str
+    reasoning: str | None = None
+    tool_calls: list[ToolCall] | None = None
+    name: str | None = None
+    tool_call_id: str | None = None
+    train: bool | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"role": self.role, "content": self.content}
+        if self.reasoning is not None:
+            out["reasoning"] = self.reasoning
+        if self.tool_calls is not None:
+            out["tool_calls"] = [tc.to_dict() for tc in self.tool_calls]
+        if self.name is not None:
+            out["name"] = self.name
+        if self.tool_call_id is not None:
+            out["tool_call_id"] = self.tool_call_id
+        if self.train is not None:
+            out["train"] = self.train
+        return out
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Message:
+        calls = d.get("tool_calls")
+        return cls(
+            role=cast(Role, d["role"]),
+            content=d.get("content") or "",
+            reasoning=d.get("reasoning"),
+            tool_calls=[ToolCall.from_dict(c) for c in calls] if calls is not None else None,
+            name=d.get("name"),
+            tool_call_id=d.get("tool_call_id"),
+            train=d.get("train"),
+        )
+
+
+@dataclass(slots=True)
+class Media:
+    """An image, video or audio file referenced by the conversation (by path or URL)."""
+
+    type: MediaType
+    path: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"type": self.type, "path": self.path}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Media:
+        return cls(type=cast(MediaType, d["type"]), path=d["path"])
+
+
+@dataclass(slots=True)
+class Sample:
+    """A conversation for supervised or preference fine-tuning.
+
+    ``messages`` holds the system turn first (if any), then user/assistant/tool turns. For
+    preference data the last assistant turn is ``chosen`` and ``rejected`` the losing answer.
+    ``id`` is taken from the input when it has one, else ``content_id`` fills it in.
+    """
+
+    messages: list[Message]
+    id: str = ""
+    tools: list[dict[str, Any]] | None = None
+    rejected: Message | None = None
+    label: bool | None = None
+    media: list[Media] | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.id:
+            self.id = content_id(self)
+
+    # -- convenience views used by operators -------------------------------------------------
+    @property
+    def system(self) -> str | None:
+        return (
+            self.messages[0].content
+            if self.messages and self.messages[0].role == "system"
+            else None
+        )
+
+    def turns(self, role: str) -> list[Message]:
+        return [m for m in self.messages if m.role == role]
+
+    @property
+    def prompt_text(self) -> str:
+        """All user turns joined: the view dedup and filters call 'prompt'."""
+        return "\n".join(m.content for m in self.messages if m.role == "user")
+
+    @property
+    def answer_text(self) -> str:
+        """All assistant turns joined: the view called 'answer'."""
+        return "\n".join(m.content for m in self.messages if m.role == "assistant")
+
+    # -- canonical serialisation ------------------------------------------------------------
+    def to_dict(self, *, with_meta: bool = True) -> dict[str, Any]:
+        out: dict[str, Any] = {"id": self.id, "messages": [m.to_dict() for m in self.messages]}
+        if self.tools is not None:
+            out["tools"] = self.tools
+        if self.rejected is not None:
+            out["rejected"] = self.rejected.to_dict()
+        if self.label is not None:
+            out["label"] = self.label
+        if self.media is not None:
+            out["media"] = [m.to_dict() for m in self.media]
+        if with_meta and self.meta:
+            out["meta"] = self.meta
+        return out
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Sample:
+        rejected = d.get("rejected")
+        media = d.get("media")
+        return cls(
+            id=d.get("id") or "",
+            messages=[Message.from_dict(m) for m in d["messages"]],
+            tools=d.get("tools"),
+            rejected=Message.from_dict(rejected) if rejected is not None else None,
+            label=d.get("label"),
+            media=[Media.from_dict(m) for m in media] if media is not None else None,
+            meta=dict(d.get("meta") or {}),
+        )
+
+    def to_json(self) -> bytes:
+        return orjson.dumps(self.to_dict())
+
+    @classmethod
+    def from_json(cls, data: bytes | str) -> Sample:
+        return cls.from_dict(orjson.loads(data))
+
+    def same_content(self, other: Sample) -> bool:
+        """Equal conversation, tools, preference and media; ``id`` and ``meta`` are ignored."""
+        return self.to_dict(with_meta=False) | {"id": ""} == other.to_dict(with_meta=False) | {
+            "id": ""
+        }
+
+
+@dataclass(slots=True)
+class Document:
+    """A plain text document: input for Q&A generation and continued pre-training."""
+
+    text: str
+    id: str = ""
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.id:
+            self.id = "d" + xxhash.xxh3_64_hexdigest(self.text.encode("utf-8"))
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"id": self.id, "text": self.text}
+        if self.meta:
+            out["meta"] = self.meta
+        return out
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Document:
+        return cls(text=d["text"], id=d.get("id") or "", meta=dict(d.get("meta") or {}))
+
+
+def content_id(sample: Sample) -> str:
+    """A stable id from the content (messages, tools, rejected, label, media), never from meta."""
+    body = {
+        "messages": [m.to_dict() for m in sample.messages],
+        "tools": sample.tools,
+        "rejected": sample.rejected.to_dict() if sample.rejected else None,
+        "label": sample.label,
+        "media": [m.to_dict() for m in sample.media] if sample.media else None,
+    }
+    return "s" + xxhash.xxh3_64_hexdigest(orjson.dumps(body, option=orjson.OPT_SORT_KEYS))
+
+
+def validate_sample(sample: Sample, *, require_answer: bool = True) -> list[str]:
+    """Problems with a Sample as readable sentences; empty when it is a valid conversation.
+
+    Rules: roles are known; a system turn may only come first; the first non-system turn is a
+    user turn; tool turns follow an assistant turn (or another tool turn); user turns are not
+    empty; and (``require_answer``) there is at least one assistant turn with content or calls.
+    """
+    problems: list[str] = []
+    if not sample.messages:
+        return ["the conversation has no messages"]
+    prev: str | None = None
+    for i, msg in enumerate(sample.messages):
+        where = f"message {i} ({msg.role})"
+        if msg.role not in ROLES:
+            problems.append(f"{where}: unknown role '{msg.role}' (valid: {', '.join(ROLES)})")
+            continue
+        if not isinstance(msg.content, str):
+            problems.append(f"{where}: content is {type(msg.content).__name__}, not a string")
+            continue
+        if msg.role == "system" and i != 0:
+            problems.append(f"{where}: a system turn may only come first")
+        if msg.role == "user" and not msg.content.strip():
+            problems.append(f"{where}: empty user turn")
+        if msg.role == "assistant" and prev not in ("user", "tool"):
+            problems.append(f"{where}: an assistant turn must follow a user or tool turn")
+        if msg.role == "user" and prev not in (None, "system", "assistant", "tool"):
+            problems.append(f"{where}: two user turns in a row")
+        if msg.role == "tool" and prev not in ("assistant", "tool"):
+            problems.append(f"{where}: a tool result must follow an assistant turn")
+        prev = msg.role
+    first = next((m for m in sample.messages if m.role != "system"), None)
+    if first is None or first.role != "user":
+        problems.append("the first turn after the system prompt must be a user turn")
+    answers = [m for m in sample.messages if m.role == "assistant"]
+    if require_answer and not any(m.content.strip() or m.tool_calls for m in answers):
+        problems.append("there is no non-empty assistant answer")
+    return problems
