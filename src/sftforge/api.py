@@ -242,7 +242,7 @@ class Reader:
         return self
 
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
-        self.close(ok=exc_type is None or self.on_error == "skip")
+        self.close(ok=exc_type is None)
 
 
 def read(
