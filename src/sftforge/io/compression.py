@@ -79,13 +79,15 @@ class _Guarded(io.RawIOBase):
         self._inner = inner
         self._kind = kind
         self._name = name
+        # read1 hands over what was decompressed before a cut; read() would lose it with the error
+        self._read = getattr(inner, "read1", inner.read)
 
     def readable(self) -> bool:
         return True
 
     def readinto(self, buf: memoryview) -> int:  # type: ignore[override]
         try:
-            data = self._inner.read(len(buf))
+            data = self._read(len(buf))
         except EOFError:
             raise StreamError(
                 f"the {self._kind} data ends before its end marker: the file is truncated.",

@@ -123,6 +123,12 @@ class RecordSource:
     def close(self) -> None:
         self._closer()
 
+    def __enter__(self) -> RecordSource:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
 
 def read_records(
     path: str,

@@ -73,8 +73,10 @@ def _mostly_utf8(head: bytes) -> bool:
         bad = 0  # the sample cut a multi-byte character in two: not an error
     if not bad:
         return True
+    # valid multi-byte UTF-8 sequences almost never occur by chance in GBK or Latin-1 text, so
+    # a few bad bytes among many good sequences are damage in a UTF-8 file (reported per line)
     multibyte = sum(1 for ch in text if ord(ch) > 127) - bad
-    return multibyte >= 20 * bad
+    return multibyte >= 2 * bad
 
 
 def _is_cjk_gb18030(head: bytes) -> bool:

@@ -1,8 +1,10 @@
 """Parquet via pyarrow, read and written in batches so memory stays bounded.
 
-Rows come out as Python dicts (``line`` is the 1-based row number). Parquet needs random access,
+Rows come out as Python dicts (``line`` is the 1-based row number). Columns are the union of all
+records' keys, so a key a record lacks reads back as ``None``. Parquet needs random access,
 so a compressed or piped Parquet input is first read into memory. The writer infers the schema
-from the first batch; a later batch that does not fit it is an error naming the column.
+from the first batch (all its rows); a later batch with a field the schema lacks is an error naming
+the field, never a silent drop.
 """
 
 from __future__ import annotations
@@ -74,8 +76,20 @@ class ParquetWriter:
         if not self._rows:
             return
         try:
-            table = pa.Table.from_pylist(self._rows, schema=self._schema)
-        except (pa.ArrowInvalid, pa.ArrowTypeError, KeyError) as exc:
+            # infer from every row (the union of keys), never from the first row only
+            inferred = pa.array(self._rows)
+            if self._schema is None:
+                table = pa.Table.from_struct_array(inferred)
+            else:
+                extra = _extra_fields(inferred.type, pa.struct(list(self._schema)), "")
+                if extra:
+                    raise ConversionError(
+                        f"field '{extra}' first appears after the Parquet schema was fixed by "
+                        "the first rows; writing it would drop it.",
+                        hint="write to .jsonl instead (Parquet needs one schema for the file)",
+                    )
+                table = pa.Table.from_pylist(self._rows, schema=self._schema)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as exc:
             raise ConversionError(
                 f"these records do not fit one Parquet schema ({exc}).",
                 hint="write to .jsonl instead, or make the records' fields the same types",
@@ -94,3 +108,22 @@ class ParquetWriter:
         if self._writer is None:  # no rows: still a valid, empty Parquet file
             self._writer = pq.ParquetWriter(self._out, pa.schema([]))
         self._writer.close()
+
+
+def _extra_fields(got: Any, want: Any, path: str) -> str | None:
+    """The first field path in type ``got`` that type ``want`` lacks (structs, lists), or None."""
+    import pyarrow as pa
+
+    if pa.types.is_struct(got) and pa.types.is_struct(want):
+        names = {want.field(i).name: want.field(i).type for i in range(want.num_fields)}
+        for i in range(got.num_fields):
+            f = got.field(i)
+            sub = f"{path}.{f.name}" if path else f.name
+            if f.name not in names:
+                return sub
+            deeper = _extra_fields(f.type, names[f.name], sub)
+            if deeper:
+                return deeper
+    elif pa.types.is_list(got) and pa.types.is_list(want):
+        return _extra_fields(got.value_type, want.value_type, path + "[]")
+    return None

@@ -53,9 +53,10 @@ class Opened:
 class _Prefixed(io.RawIOBase):
     """``head`` followed by the rest of ``inner``: puts back bytes read for sniffing."""
 
-    def __init__(self, head: bytes, inner: BinaryIO) -> None:
+    def __init__(self, head: bytes, inner: BinaryIO, error: InputError | None = None) -> None:
         self._head = head
         self._inner = inner
+        self._error = error  # raised once the head is used up (a stream broken inside the head)
 
     def readable(self) -> bool:
         return True
@@ -66,6 +67,9 @@ class _Prefixed(io.RawIOBase):
             buf[:n] = self._head[:n]
             self._head = self._head[n:]
             return n
+        if self._error is not None:
+            err, self._error = self._error, None
+            raise err
         data = self._inner.read(len(buf))
         buf[: len(data)] = data
         return len(data)
@@ -102,39 +106,59 @@ def open_raw(path: str) -> tuple[BinaryIO, int | None]:
     return cast(BinaryIO, fh), os.fstat(fh.fileno()).st_size
 
 
-def _read_head(stream: BinaryIO) -> bytes:
+def _read_head(stream: BinaryIO) -> tuple[bytes, InputError | None]:
+    """Up to ``HEAD_BYTES`` from ``stream``, and the error that cut it short (a broken stream)."""
+    parts: list[bytes] = []
+    got = 0
     try:
-        return stream.read(HEAD_BYTES)
-    except InputError:
-        raise
+        while got < HEAD_BYTES:
+            chunk = stream.read(min(8192, HEAD_BYTES - got))
+            if not chunk:
+                break
+            parts.append(chunk)
+            got += len(chunk)
+    except InputError as exc:
+        return b"".join(parts), exc
     except OSError as exc:
         raise InputError(f"cannot read the file ({exc}).") from None
+    return b"".join(parts), None
 
 
 def open_input(path: str, *, encoding: str | None = None, compression: str | None = None) -> Opened:
     """Open ``path`` for a text container reader; raise ``InputError`` on whole-file problems."""
-    name = "<stdin>" if path == "-" else path
     raw, size = open_raw(path)
+    try:
+        return _open(path, raw, size, encoding, compression)
+    except BaseException:
+        if raw is not sys.stdin.buffer:
+            raw.close()
+        raise
+
+
+def _open(
+    path: str, raw: BinaryIO, size: int | None, encoding: str | None, compression: str | None
+) -> Opened:
+    name = "<stdin>" if path == "-" else path
     if not hasattr(raw, "peek"):
         raw = cast(BinaryIO, io.BufferedReader(cast(io.RawIOBase, raw)))
     # magic bytes decide; a ".gz" name on plain (or empty) data is read as it is
     kind = compression or sniff_compression(cast(io.BufferedReader, raw).peek(8)[:8])
     stream: BinaryIO = open_decompressed(raw, kind, name) if kind else raw
-    try:
-        head = _read_head(stream)
-    except InputError as exc:
-        exc.file = exc.file or name
-        raise
+    head, broken = _read_head(stream)
+    if broken is not None:
+        broken.file = broken.file or name
+        if not head:
+            raise broken
     enc, bom = detect_encoding(head) if encoding is None else (normalize_encoding(encoding), 0)
     if encoding is not None and enc in ("utf-8", "utf-8-sig") and head.startswith(b"\xef\xbb\xbf"):
         bom = 3
     if enc == "utf-8-sig":
         enc = "utf-8"
-    stream = _buffered(_Prefixed(head[bom:], stream))
+    stream = _buffered(_Prefixed(head[bom:], stream, broken))
     if enc != "utf-8":
         stream = recode_to_utf8(stream, enc)
-        head = _read_head(stream)
-        stream = _buffered(_Prefixed(head, stream))
+        head, broken = _read_head(stream)
+        stream = _buffered(_Prefixed(head, stream, broken))
     else:
         head = head[bom:]
     if not head.strip() and len(head) < HEAD_BYTES - bom:
