@@ -3,7 +3,7 @@
 Values stay strings (what a column means is the format's business: LitGPT's 3-column CSV, a
 ``messages`` column holding JSON...). A row with more or fewer fields than the header is a record
 error naming the row's first line. Quoted fields may span lines; ``line`` is where the row starts.
-The writer writes the keys of the first record as the header; nested values are written as JSON.
+The writer's header is the union of the first 1000 records' keys; nested values are written as JSON.
 """
 
 from __future__ import annotations
@@ -97,12 +97,17 @@ def _raw(row: dict[Any, Any], delimiter: str) -> str:
 
 
 class DelimitedWriter:
-    """CSV/TSV with the first record's keys as header; later records must have the same keys."""
+    """CSV/TSV. The header is the union of the keys of the first ``_HEAD`` rows (a row without a
+    key gets an empty cell); a later row with a key outside the header is refused, never cut."""
+
+    _HEAD = 1000
 
     def __init__(self, out: BinaryIO, delimiter: str) -> None:
         self._text = io.TextIOWrapper(out, encoding="utf-8", newline="", write_through=False)
         self._writer = csv.writer(self._text, delimiter=delimiter, lineterminator="\n")
         self._header: list[str] | None = None
+        self._known: set[str] = set()
+        self._pending: list[dict[str, Any]] = []
 
     def write(self, value: Any) -> None:
         if not isinstance(value, dict):
@@ -111,17 +116,33 @@ class DelimitedWriter:
                 hint="write this format to .jsonl or .json instead",
             )
         if self._header is None:
-            self._header = list(value)
-            self._writer.writerow(self._header)
-        elif list(value) != self._header and set(value) != set(self._header):
+            self._pending.append(value)
+            if len(self._pending) >= self._HEAD:
+                self._start()
+            return
+        if not self._known.issuperset(value):
+            new = sorted(set(value) - self._known)
             raise ConversionError(
-                f"CSV/TSV needs the same columns in every row: got {sorted(value)}, "
-                f"the header is {self._header}.",
-                hint="write to .jsonl or .parquet instead",
+                f"CSV/TSV needs one header for the file: column(s) {', '.join(new)} first appear "
+                f"after the header {self._header} was written.",
+                hint="write to .jsonl or .json instead",
             )
         self._writer.writerow([_cell(value.get(k)) for k in self._header])
 
+    def _start(self) -> None:
+        header: dict[str, None] = {}
+        for row in self._pending:
+            header.update(dict.fromkeys(row))
+        self._header, self._known = list(header), set(header)
+        if self._header:
+            self._writer.writerow(self._header)
+        rows, self._pending = self._pending, []
+        for row in rows:
+            self._writer.writerow([_cell(row.get(k)) for k in self._header])
+
     def close(self) -> None:
+        if self._header is None:
+            self._start()
         self._text.flush()
         self._text.detach()
 

@@ -36,7 +36,8 @@ _CHUNK = 1 << 20
 
 
 class _Splitter:
-    def __init__(self, stream: BinaryIO, file: str, max_record_bytes: int) -> None:
+    def __init__(self, stream: BinaryIO, file: str, max_record_bytes: int, chunk: int) -> None:
+        self.chunk = chunk
         self.stream = stream
         self.file = file
         self.limit = max_record_bytes
@@ -60,7 +61,7 @@ class _Splitter:
         chunk = b""
         if not self.eof:
             try:
-                chunk = self.stream.read(max(_CHUNK, len(rest)))  # grows for huge elements
+                chunk = self.stream.read(max(self.chunk, len(rest)))  # grows for huge elements
             except InputError as exc:
                 exc.file, exc.line = exc.file or self.file, exc.line or self.line_at
                 raise
@@ -264,9 +265,11 @@ class _Splitter:
             pos = 0
 
 
-def iter_json_array(stream: BinaryIO, file: str, *, max_record_bytes: int) -> Iterator[RawRecord]:
+def iter_json_array(
+    stream: BinaryIO, file: str, *, max_record_bytes: int, chunk_size: int = _CHUNK
+) -> Iterator[RawRecord]:
     """Each element of the top-level JSON array in ``stream`` as a ``RawRecord``."""
-    return _Splitter(stream, file, max_record_bytes).run()
+    return _Splitter(stream, file, max_record_bytes, chunk_size).run()
 
 
 def _chars(data: bytes) -> int:
