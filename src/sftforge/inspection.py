@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 from .api import Reader
@@ -53,10 +53,27 @@ class InspectReport:
     examples: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        out = asdict(self)
-        out["turns"] = {str(k): v for k, v in sorted(self.turns.items())}
-        out["lengths"] = {r: _ordered(c) for r, c in sorted(self.lengths.items())}
-        return out
+        # built by hand: dataclasses.asdict rebuilds a Counter from (key, value) pairs and so
+        # counts the pairs instead of copying the counts
+        return {
+            "file": self.file,
+            "format": self.format,
+            "confidence": self.confidence,
+            "container": self.container,
+            "encoding": self.encoding,
+            "compression": self.compression,
+            "read": self.read,
+            "ok": self.ok,
+            "rejected": self.rejected,
+            "by_reason": dict(sorted(self.by_reason.items())),
+            "roles": dict(sorted(self.roles.items())),
+            "turns": {str(k): v for k, v in sorted(self.turns.items())},
+            "lengths": {r: _ordered(c) for r, c in sorted(self.lengths.items())},
+            "empty": dict(sorted(self.empty.items())),
+            "features": dict(sorted(self.features.items())),
+            "errors": list(self.errors),
+            "examples": list(self.examples),
+        }
 
 
 def _ordered(c: Counter[str]) -> dict[str, int]:

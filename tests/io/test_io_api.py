@@ -9,7 +9,7 @@ from typing import Any
 
 import orjson
 import pytest
-from conftest import fixture, qa_samples
+from io_support import fixture, qa_samples
 
 import sftforge
 from sftforge import read, read_documents

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import fixture
+from io_support import fixture
 
 from sftforge import read
 from sftforge.errors import InputError, SftforgeError

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import fixture, qa_samples, records
+from io_support import fixture, qa_samples, records
 
 from sftforge import read
 

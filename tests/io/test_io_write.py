@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
-from conftest import qa_samples, records
+from io_support import qa_samples, records
 
 from sftforge import read, write
 from sftforge.errors import ConversionError
