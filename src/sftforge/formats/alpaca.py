@@ -189,10 +189,11 @@ class AlpacaFormat(Format):
         fail(f"'{key}' must be true or false, not {label!r}.", field=key)
 
     def dump(self, sample: Sample, loss: LossLog) -> Any:
-        check_losses(sample, self.capabilities, loss, self.name)
+        # the layout first, so strict and lossy writes refuse an impossible sample alike
         system, pairs = pairs_of(
             sample, loss, self.name, single_turn=not self.capabilities.multi_turn
         )
+        check_losses(sample, self.capabilities, loss, self.name)
         c = self.columns
         out: dict[str, Any] = {}
         if self.capabilities.ids:

@@ -34,7 +34,13 @@ from ._common import (
 )
 from .base import Capabilities, Format, LossLog, register_format
 
-__all__ = ["OpenAIFormat", "parse_message_list"]
+__all__ = [
+    "OpenAIFormat",
+    "dump_message",
+    "has_answer",
+    "lose_user_train_flags",
+    "parse_message_list",
+]
 
 _ROLE_SET = frozenset(ROLES)
 
@@ -151,6 +157,12 @@ def dump_message(m: Message) -> dict[str, Any]:
     return out
 
 
+def lose_user_train_flags(sample: Sample, loss: LossLog, target: str) -> None:
+    """``weight`` exists on assistant turns only."""
+    if any(m.train is not None and m.role != "assistant" for m in sample.messages):
+        loss.lose("train flags", sample, target)
+
+
 def has_answer(messages: list[Message]) -> bool:
     return any(m.role == "assistant" and (m.content.strip() or m.tool_calls) for m in messages)
 
@@ -164,6 +176,7 @@ class OpenAIFormat(Format):
         tools=True,
         tool_calls=True,
         reasoning=True,
+        train_flags=True,
         label=True,
         media=True,
         ids=True,
@@ -198,8 +211,7 @@ class OpenAIFormat(Format):
 
     def dump(self, sample: Sample, loss: LossLog) -> Any:
         check_losses(sample, self.capabilities, loss, self.name)
-        if any(m.train is not None and m.role != "assistant" for m in sample.messages):
-            loss.lose("train flags", sample, self.name)
+        lose_user_train_flags(sample, loss, self.name)
         out: dict[str, Any] = {}
         put_id(out, sample)
         out["messages"] = [dump_message(m) for m in sample.messages]

@@ -17,7 +17,7 @@ from ..errors import ConversionError
 from ..sample import Message, Sample
 from ._common import check_losses, fail, missing, put_id, record_id, require_dict
 from .base import Capabilities, Format, LossLog, register_format
-from .openai import dump_message, parse_message_list
+from .openai import dump_message, lose_user_train_flags, parse_message_list
 
 __all__ = ["PreferenceFormat"]
 
@@ -51,6 +51,7 @@ class PreferenceFormat(Format):
         tool_call_ids=True,
         names=True,
         reasoning=True,
+        train_flags=True,
     )
 
     def detect(self, value: Any) -> float:
@@ -101,7 +102,6 @@ class PreferenceFormat(Format):
         return Sample(messages, record_id(rec), None, None, label)
 
     def dump(self, sample: Sample, loss: LossLog) -> Any:
-        check_losses(sample, self.capabilities, loss, self.name)
         msgs = sample.messages
         if (
             not msgs
@@ -109,11 +109,13 @@ class PreferenceFormat(Format):
             or (sample.rejected is None and sample.label is None)
         ):
             raise ConversionError(
-                f"format 'trl' holds preference pairs or KTO-labelled answers; this sample "
+                "format 'trl' holds preference pairs or KTO-labelled answers; this sample "
                 "has neither a rejected answer nor a label.",
                 sample_id=sample.id,
                 hint="write plain conversations to a chat format (openai, sharegpt...)",
             )
+        check_losses(sample, self.capabilities, loss, self.name)
+        lose_user_train_flags(sample, loss, self.name)
         prompt, answer = msgs[:-1], msgs[-1]
         standard = (
             len(prompt) == 1

@@ -77,8 +77,8 @@ class XTunerFormat(Format):
         return Sample(messages)
 
     def dump(self, sample: Sample, loss: LossLog) -> Any:
-        check_losses(sample, self.capabilities, loss, self.name)
         system, pairs = pairs_of(sample, loss, self.name)
+        check_losses(sample, self.capabilities, loss, self.name)
         rounds: list[dict[str, str]] = [{"input": u, "output": a} for u, a in pairs]
         if system is not None:
             rounds[0] = {"system": system, **rounds[0]}
