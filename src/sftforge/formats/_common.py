@@ -25,6 +25,7 @@ __all__ = [
     "fail",
     "is_auto_id",
     "missing",
+    "not_a_string",
     "pairs_of",
     "parse_calls",
     "parse_media",
@@ -83,7 +84,7 @@ def fail(message: str, field: str | None = None, hint: str | None = None) -> NoR
 def require_dict(value: Any, fmt: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         fail(
-            f"a {fmt} record must be a JSON object, not {type_name(value)}.",
+            f"a record in the '{fmt}' format must be a JSON object, not {type_name(value)}.",
             hint=f"check that the file really is in the '{fmt}' format, or pass --from",
         )
     return value
@@ -107,7 +108,15 @@ def text_field(record: dict[str, Any], key: str, fmt: str, *, required: bool = T
         if required:
             missing(key, record, fmt)
         return ""
-    fail(f"'{key}' must be a string, not {type_name(value)}.", field=key)
+    not_a_string(key, value)
+
+
+def not_a_string(where: str, value: Any) -> NoReturn:
+    fail(
+        f"'{where}' must be a string, not {type_name(value)}.",
+        field=where,
+        hint="write it as a JSON string (in quotes)",
+    )
 
 
 def record_id(record: dict[str, Any]) -> str:
@@ -212,7 +221,11 @@ def parse_media(record: dict[str, Any], columns: tuple[tuple[str, str], ...]) ->
         if type(paths) is str:
             paths = [paths]
         if type(paths) is not list or not all(type(p) is str for p in paths):
-            fail(f"'{key}' must be a list of file paths, not {type_name(paths)}.", field=key)
+            fail(
+                f"'{key}' must be a list of file paths (strings), not {paths!r}.",
+                field=key,
+                hint=f'write it as "{key}": ["path/to/file", ...]',
+            )
         if media is None:
             media = []
         media.extend(Media(kind, p) for p in paths)  # type: ignore[arg-type]

@@ -12,7 +12,7 @@ from typing import Any
 
 from ..errors import ConversionError
 from ..sample import Message, Sample
-from ._common import check_losses, fail, missing, type_name
+from ._common import check_losses, fail, missing, not_a_string, type_name
 from .base import Capabilities, Format, LossLog, register_format
 
 __all__ = ["FlatFormat"]
@@ -48,7 +48,7 @@ class FlatFormat(Format):
             if type(value) is dict:
                 if "text" not in value:
                     missing("text", value, self.name)
-                fail(f"'text' must be a string, not {type_name(value['text'])}.", field="text")
+                not_a_string("text", value["text"])
             fail(f'a flat record must be a string or {{"text": ...}}, not {type_name(value)}.')
         if not text.endswith(EOS):
             fail(f"'text' must end with '{EOS}' after the last turn.", field="text")

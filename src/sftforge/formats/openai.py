@@ -25,6 +25,7 @@ from ._common import (
     dump_media,
     fail,
     missing,
+    not_a_string,
     parse_media,
     parse_tools,
     put_id,
@@ -58,7 +59,7 @@ def _content(value: Any, where: str) -> str:
             else:
                 fail(f"'{where}' has a content part that is not text: {part!r}.", field=where)
         return "".join(parts)
-    fail(f"'{where}' must be a string, not {type_name(value)}.", field=where)
+    not_a_string(where, value)
 
 
 def _calls(value: Any, where: str) -> list[ToolCall] | None:
@@ -113,10 +114,7 @@ def _message(m: Any, where: str) -> Message:
             v = m.get(key)
             if v is not None:
                 if type(v) is not str:
-                    fail(
-                        f"'{where}.{key}' must be a string, not {type_name(v)}.",
-                        field=f"{where}.{key}",
-                    )
+                    not_a_string(f"{where}.{key}", v)
                 setattr(msg, attr, v)
         weight = m.get("weight")
         if weight is not None:

@@ -30,6 +30,7 @@ from ._common import (
     dump_media,
     fail,
     missing,
+    not_a_string,
     parse_calls,
     parse_media,
     parse_tools,
@@ -129,10 +130,7 @@ class ShareGPTFormat(Format):
             system = rec.get(cols["system"])
             if system:
                 if type(system) is not str:
-                    fail(
-                        f"'{cols['system']}' must be a string, not {type_name(system)}.",
-                        field=cols["system"],
-                    )
+                    not_a_string(cols["system"], system)
                 messages.append(Message("system", system))
         for i, turn in enumerate(conv):
             messages.append(self._turn(turn, f"{key}[{i}]"))
@@ -176,10 +174,7 @@ class ShareGPTFormat(Format):
                 hint="pass the dataset's tags (dataset_info.json 'tags') if it uses other role names",
             )
         if type(content) is not str:
-            fail(
-                f"'{where}.{self._content_key}' must be a string, not {type_name(content)}.",
-                field=f"{where}.{self._content_key}",
-            )
+            not_a_string(f"{where}.{self._content_key}", content)
         if role == "call":
             return Message(
                 "assistant", "", tool_calls=parse_calls(content, f"{where}.{self._content_key}")

@@ -22,6 +22,7 @@ from ._common import (
     dump_media,
     fail,
     missing,
+    not_a_string,
     parse_calls,
     parse_media,
     parse_tools,
@@ -70,10 +71,7 @@ def _turn(m: Any, where: str) -> tuple[str, str]:
             field=f"{where}.role",
         )
     if type(content) is not str:
-        fail(
-            f"'{where}.content' must be a string, not {type_name(content)}.",
-            field=f"{where}.content",
-        )
+        not_a_string(f"{where}.content", content)
     return role, content
 
 

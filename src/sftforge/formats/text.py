@@ -12,7 +12,7 @@ from typing import Any
 
 from ..errors import ConversionError
 from ..sample import Document, Sample
-from ._common import fail, missing, type_name
+from ._common import fail, missing, not_a_string, type_name
 from .base import Capabilities, Format, LossLog, register_format
 
 __all__ = ["FIELDS", "TextFormat"]
@@ -46,7 +46,7 @@ class TextFormat(Format):
             if raw is None:
                 missing(self.key, rec, self.name)
             if type(raw) is not str:
-                fail(f"'{self.key}' must be a string, not {type_name(raw)}.", field=self.key)
+                not_a_string(self.key, raw)
             text = raw
         else:
             fail(

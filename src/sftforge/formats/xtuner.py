@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..sample import Message, Sample
-from ._common import check_losses, fail, missing, pairs_of, require_dict, type_name
+from ._common import check_losses, fail, missing, not_a_string, pairs_of, require_dict, type_name
 from .base import Capabilities, Format, LossLog, register_format
 
 __all__ = ["XTunerFormat"]
@@ -33,11 +33,13 @@ class XTunerFormat(Format):
         conv = rec.get("conversation")
         if conv is None:
             missing("conversation", rec, self.name)
-        if type(conv) is not list or not conv:
+        if type(conv) is not list:
             fail(
-                f"'conversation' must be a non-empty list of rounds, not {type_name(conv)}.",
+                f"'conversation' must be a list of rounds, not {type_name(conv)}.",
                 field="conversation",
             )
+        if not conv:
+            fail("'conversation' is empty.", field="conversation", hint="drop the record")
         messages: list[Message] = []
         for i, rnd in enumerate(conv):
             where = f"conversation[{i}]"
@@ -49,10 +51,7 @@ class XTunerFormat(Format):
             for key in ("system", "input", "output"):
                 v = rnd.get(key)
                 if v is not None and type(v) is not str:
-                    fail(
-                        f"'{where}.{key}' must be a string, not {type_name(v)}.",
-                        field=f"{where}.{key}",
-                    )
+                    not_a_string(f"{where}.{key}", v)
             if "output" not in rnd:
                 fail(
                     f"'{where}' has no 'output' (keys found: {', '.join(rnd) or 'none'}).",
