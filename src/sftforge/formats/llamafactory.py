@@ -163,6 +163,7 @@ class DatasetFeatures:
     tools: bool = False
     ranking: bool = False
     kto: bool = False
+    plain: bool = False  # a sample with neither a rejected answer (ranking) nor a label
     media: set[str] = field(default_factory=set)
 
     def observe(self, sample: Sample) -> None:
@@ -174,6 +175,7 @@ class DatasetFeatures:
         self.tools = self.tools or bool(sample.tools)
         self.ranking = self.ranking or sample.rejected is not None
         self.kto = self.kto or sample.label is not None
+        self.plain = self.plain or (sample.rejected is None and sample.label is None)
         if sample.media:
             self.media.update(m.type for m in sample.media)
 
@@ -193,6 +195,12 @@ def dataset_info_entry(fmt: Format, file_name: str, features: DatasetFeatures) -
         raise FormatError(
             f"LLaMA-Factory reads alpaca or sharegpt data, not '{fmt.name}'.",
             hint="write the data with --to alpaca or --to sharegpt",
+        )
+    if features.ranking + features.kto + features.plain > 1:
+        raise FormatError(
+            "the data mixes preference pairs, KTO-labelled and plain samples; "
+            "a LLaMA-Factory dataset holds one kind.",
+            hint="write each kind to a file of its own",
         )
     wanted += ["tools"] * features.tools + ["kto_tag"] * features.kto
     wanted += ["chosen", "rejected"] * features.ranking
