@@ -80,9 +80,9 @@ def _check_carriers(source: Format, samples: list[Sample], carriers: set[str]) -
             assert sum(lossy.counts.values()) > 0 or refused == len(samples), target
             continue
         through = [dest.parse(dest.dump(s, LossLog())) for s in samples]
-        assert all(a.same_content(b) for a, b in zip(samples, through)), target
+        assert all(a.same_content(b) for a, b in zip(samples, through, strict=True)), target
         back = [source.parse(source.dump(s, LossLog())) for s in through]
-        assert all(a.same_content(b) for a, b in zip(samples, back)), target
+        assert all(a.same_content(b) for a, b in zip(samples, back, strict=True)), target
 
 
 @pytest.mark.parametrize("name", sorted(CARRIERS))
