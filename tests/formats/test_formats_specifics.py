@@ -184,3 +184,12 @@ def test_public_names_are_pinned() -> None:
     )
     for name in formats_pkg.__all__:
         assert hasattr(formats_pkg, name)
+
+
+def test_docs_examples_run() -> None:
+    from pathlib import Path
+
+    doc = Path(__file__).parents[2] / "docs" / "formats.md"
+    blocks = doc.read_text(encoding="utf-8").split("```python\n")[1:3]
+    for block in blocks:
+        exec(block.split("```")[0], {})
