@@ -21,6 +21,7 @@ from typing import Any
 
 from .errors import FormatError, InputError, SchemaError, SftforgeError
 from .formats.base import FORMATS, Format, LossLog, get_format
+from .io.atomic import AtomicFile
 from .io.containers import DEFAULT_MAX_RECORD_BYTES, RecordSource, open_writer, read_records
 from .io.record import RawRecord
 from .io.rejects import RejectsSink, RejectsTarget, reject_entry
@@ -62,6 +63,12 @@ def _dataset_info(spec: str) -> tuple[Format, str | None]:
         raise FormatError("dataset_info.json support is not installed in this build.") from None
     entry = lf.load_dataset_info(info_path, name)[name]
     return entry.format, (str(entry.path) if entry.path is not None else None)
+
+
+def _is_info_ref(path: str) -> bool:
+    """``data/dataset_info.json#alpaca_en_demo``: a dataset named through its registry."""
+    head, sep, name = path.rpartition("#")
+    return bool(sep and name and head.endswith(".json") and os.path.isfile(head))
 
 
 def resolve_format(spec: str | Format) -> Format:
@@ -133,12 +140,15 @@ class Reader:
         require_answer: bool = True,
         text_mode: str = "line",
         max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES,
+        check_text: bool = True,
         kinds: tuple[str, ...] = ("sample", "document"),
     ) -> None:
         if on_error not in ("raise", "skip"):
             raise InputError(f"unknown on_error '{on_error}'.", hint="use 'raise' or 'skip'")
         load_formats()
         fmt: Format | None = None
+        if format is None and isinstance(path, str) and _is_info_ref(path):
+            format, path = f"llamafactory:{path}", None
         if isinstance(format, str) and format.startswith("llamafactory:"):
             fmt, data_path = _dataset_info(format)
             path = path if path is not None else data_path
@@ -159,6 +169,7 @@ class Reader:
             compression=compression,
             text_mode=text_mode,
             max_record_bytes=max_record_bytes,
+            check_text=check_text,
         )
         self._rejects = RejectsSink(rejects)
         self._records: Iterator[RawRecord] = iter(self.source)
@@ -262,7 +273,8 @@ def read(
     (``path`` may then be ``None``: the entry's file is read), a ``Format`` instance, or ``None``
     to detect it from the first records. ``on_error``: ``"raise"`` (default) or ``"skip"``, which
     sends each bad record with file, line and reason to ``rejects`` (a path or a callable).
-    More keywords: ``compression``, ``validate``, ``require_answer``, ``text_mode``, ``max_record_bytes``.
+    More keywords: ``compression``, ``validate``, ``require_answer``, ``text_mode``,
+    ``max_record_bytes``, ``check_text`` (False keeps mojibake/U+FFFD text instead of rejecting it).
     """
     return Reader(
         path, format, on_error=on_error, rejects=rejects, encoding=encoding,
@@ -332,21 +344,82 @@ def write(
     allow_lossy: bool = False,
     compression: str | None = None,
     text_mode: str = "line",
+    dataset_info: str | os.PathLike[str] | None = None,
+    dataset_name: str | None = None,
 ) -> WriteResult:
     """Write ``samples`` to ``path`` (``-`` is stdout) in ``format``, atomically.
 
     A sample the format cannot carry fully raises ``ConversionError`` (nothing is written) unless
-    ``allow_lossy``; then the dropped parts are counted in ``losses``.
+    ``allow_lossy``; then the dropped parts are counted in ``losses``. With ``dataset_info`` (a
+    LLaMA-Factory ``dataset_info.json``, created or updated) an entry named ``dataset_name``
+    (default: the output's file name without extensions) describing the output is added.
     """
     fmt = resolve_format(format)
     loss = LossLog(allow=allow_lossy)
     dump = fmt.dump
     target = os.fspath(path)
+    features = _features_for(dataset_info, target)
     with open_writer(
         target, container=container, compression=compression,
         default_container=fmt.default_container, text_mode=text_mode,
     ) as out, _gc_paused():  # fmt: skip
         put = out.write
-        for sample in samples:
-            put(dump(sample, loss))  # type: ignore[arg-type]
+        if features is None:
+            for sample in samples:
+                put(dump(sample, loss))  # type: ignore[arg-type]
+        else:
+            for sample in samples:
+                if isinstance(sample, Sample):
+                    features.observe(sample)
+                put(dump(sample, loss))  # type: ignore[arg-type]
+    if dataset_info is not None:
+        _add_dataset_info(os.fspath(dataset_info), dataset_name, fmt, target, features)
     return WriteResult(out.count, dict(loss.counts), target, out.container, out.compression)
+
+
+def _features_for(dataset_info: str | os.PathLike[str] | None, target: str) -> Any:
+    if dataset_info is None:
+        return None
+    folder = os.path.dirname(os.path.abspath(os.fspath(dataset_info)))
+    if target == "-" or os.path.relpath(os.path.abspath(target), folder).startswith(".."):
+        raise InputError(
+            f"the output {target} is not inside the folder of {os.fspath(dataset_info)}; "
+            "LLaMA-Factory only reads files next to dataset_info.json.",
+            hint="write the output into that folder (or a folder below it)",
+        )
+    return importlib.import_module("sftforge.formats.llamafactory").DatasetFeatures()
+
+
+def _add_dataset_info(
+    info_path: str, name: str | None, fmt: Format, target: str, features: Any
+) -> None:
+    """Create or update ``info_path`` with an entry for ``target`` (atomic, other entries kept)."""
+    import orjson
+
+    lf = importlib.import_module("sftforge.formats.llamafactory")
+    folder = os.path.dirname(os.path.abspath(info_path))
+    file_name = os.path.relpath(os.path.abspath(target), folder)
+    info: dict[str, Any] = {}
+    if os.path.exists(info_path):
+        try:
+            with open(info_path, "rb") as fh:
+                info = orjson.loads(fh.read())
+        except orjson.JSONDecodeError as exc:
+            raise InputError(
+                f"cannot update: it is not valid JSON ({exc}).",
+                file=info_path,
+                hint="fix or remove the file",
+            ) from None
+        if not isinstance(info, dict):
+            raise InputError(
+                "cannot update: it does not hold an object of entries.", file=info_path
+            )
+    key = name or os.path.basename(target).split(".")[0]
+    info[key] = lf.dataset_info_entry(fmt, file_name, features)
+    out = AtomicFile(info_path)
+    try:
+        out.fh.write(orjson.dumps(info, option=orjson.OPT_INDENT_2) + b"\n")
+    except BaseException:
+        out.abort()
+        raise
+    out.commit()

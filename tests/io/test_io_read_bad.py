@@ -60,7 +60,7 @@ RECORD = [
     ),
     (
         "mojibake.jsonl", 3, 2, {"mojibake": 1},
-        "{f}:1:8: the record contains mojibake ('ä½\xa0å¥½'): UTF-8 text was decoded as Latin-1/cp1252 and saved again. Fix: re-export the source as UTF-8, or repair it (e.g. ftfy.fix_text) before reading",
+        "{f}:1:8: the record contains mojibake ('ä½\xa0å¥½'): UTF-8 text was decoded as Latin-1/cp1252 and saved again. Fix: re-export the source as UTF-8, repair it (e.g. ftfy.fix_text), or pass --no-check-text to keep the text as it is",
     ),
     (
         "invalid_utf8.jsonl", 3, 2, {"encoding": 1},

@@ -53,13 +53,36 @@ def convert(
     encoding: Annotated[
         str | None, typer.Option("--encoding", help="input encoding; detected when not given")
     ] = None,
+    check_text: Annotated[
+        bool,
+        typer.Option(
+            "--check-text/--no-check-text",
+            help="reject records with NUL bytes, U+FFFD or mojibake (default) or keep them as they are",
+        ),
+    ] = True,
+    dataset_info: Annotated[
+        str | None,
+        typer.Option(
+            "--dataset-info", help="add an entry for OUT to this LLaMA-Factory dataset_info.json"
+        ),
+    ] = None,
+    dataset_name: Annotated[
+        str | None,
+        typer.Option("--dataset-name", help="the entry's name (default: OUT's file name)"),
+    ] = None,
 ) -> None:
     """Convert IN to OUT in the format given by --to."""
     if on_error not in ("raise", "skip"):
         raise SftforgeError(f"unknown --on-error '{on_error}'.", hint="use raise or skip")
     rejects_path = rejects or (default_rejects(out) if on_error == "skip" else None)
     with read(
-        src, from_, on_error=on_error, rejects=rejects_path, encoding=encoding, container=container
+        src,
+        from_,
+        on_error=on_error,
+        rejects=rejects_path,
+        encoding=encoding,
+        container=container,
+        check_text=check_text,
     ) as reader:
         typer.echo(
             f"{reader.name}: {reader.format.name} (confidence {reader.confidence:g}), "
@@ -67,9 +90,12 @@ def convert(
             err=True,
         )
         result = write(
-            progress(reader, "convert"), out, to, container=out_container, allow_lossy=allow_lossy
-        )
+            progress(reader, "convert"), out, to, container=out_container,
+            allow_lossy=allow_lossy, dataset_info=dataset_info, dataset_name=dataset_name,
+        )  # fmt: skip
     stats = reader.stats
     summary(stats.read, result.count, stats.rejected, result.losses)
     if stats.rejected and rejects_path:
         typer.echo(f"rejects: {rejects_path}", err=True)
+    if dataset_info:
+        typer.echo(f"dataset_info: {dataset_info}", err=True)

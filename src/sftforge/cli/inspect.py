@@ -56,10 +56,24 @@ def inspect(
     ] = None,
     container: Annotated[str | None, typer.Option("--container", help="input container")] = None,
     encoding: Annotated[str | None, typer.Option("--encoding", help="input encoding")] = None,
+    check_text: Annotated[
+        bool,
+        typer.Option(
+            "--check-text/--no-check-text",
+            help="reject records with NUL bytes, U+FFFD or mojibake (default) or keep them as they are",
+        ),
+    ] = True,
     examples: Annotated[int, typer.Option("--examples", help="how many examples to show")] = 3,
 ) -> None:
     """Describe a dataset file: format, counts, roles, turns, lengths, problems, examples."""
-    rep = inspect_file(file, from_, examples=examples, container=container, encoding=encoding)
+    rep = inspect_file(
+        file,
+        from_,
+        examples=examples,
+        container=container,
+        encoding=encoding,
+        check_text=check_text,
+    )
     if as_json:
         typer.echo(orjson.dumps(rep.to_dict(), option=orjson.OPT_INDENT_2).decode("utf-8"))
     else:

@@ -20,9 +20,18 @@ def validate(
     ] = None,
     container: Annotated[str | None, typer.Option("--container", help="input container")] = None,
     encoding: Annotated[str | None, typer.Option("--encoding", help="input encoding")] = None,
+    check_text: Annotated[
+        bool,
+        typer.Option(
+            "--check-text/--no-check-text",
+            help="reject records with NUL bytes, U+FFFD or mojibake (default) or keep them as they are",
+        ),
+    ] = True,
 ) -> None:
     """Check every record of FILE; list each problem as file:line and exit 1 if there is any."""
-    with read(file, from_, on_error="skip", container=container, encoding=encoding) as reader:
+    with read(
+        file, from_, on_error="skip", container=container, encoding=encoding, check_text=check_text
+    ) as reader:
         for _ in reader:
             pass
     stats = reader.stats

@@ -138,8 +138,13 @@ def read_records(
     compression: str | None = None,
     text_mode: str = "line",
     max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES,
+    check_text: bool = True,
 ) -> RecordSource:
-    """Open ``path`` (``-`` is stdin) and return its records; whole-file problems raise."""
+    """Open ``path`` (``-`` is stdin) and return its records; whole-file problems raise.
+
+    ``check_text`` rejects records holding NUL bytes, U+FFFD replacement characters or
+    Latin-1/cp1252 mojibake; turn it off to pass such text through unchanged.
+    """
     name = "<stdin>" if path == "-" else path
     if container is not None and container not in CONTAINERS:
         raise InputError(
@@ -160,16 +165,18 @@ def read_records(
     stream, limit = opened.stream, max_record_bytes
     records: Iterator[RawRecord]
     if kind == "jsonl":
-        records = iter_jsonl(stream, name, max_record_bytes=limit)
+        records = iter_jsonl(stream, name, max_record_bytes=limit, check=check_text)
     elif kind == "json":
-        records = iter_json_array(stream, name, max_record_bytes=limit)
+        records = iter_json_array(stream, name, max_record_bytes=limit, check=check_text)
     elif kind == "object":
-        records = iter_json_object(stream, name, max_record_bytes=limit)
+        records = iter_json_object(stream, name, max_record_bytes=limit, check=check_text)
     elif kind in ("csv", "tsv"):
         delim = "," if kind == "csv" else "\t"
-        records = iter_delimited(stream, name, delimiter=delim, max_record_bytes=limit)
+        records = iter_delimited(
+            stream, name, delimiter=delim, max_record_bytes=limit, check=check_text
+        )
     else:
-        records = iter_text(stream, name, mode=text_mode, max_record_bytes=limit)
+        records = iter_text(stream, name, mode=text_mode, max_record_bytes=limit, check=check_text)
     return RecordSource(
         name, kind, records, encoding=opened.encoding, compression=opened.compression,
         size=opened.size, closer=opened.close, progress=opened.bytes_read,

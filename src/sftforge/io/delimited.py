@@ -30,7 +30,7 @@ def _rows(text: io.TextIOWrapper, delimiter: str) -> csv.DictReader[str]:
 
 
 def iter_delimited(
-    stream: BinaryIO, file: str, *, delimiter: str, max_record_bytes: int
+    stream: BinaryIO, file: str, *, delimiter: str, max_record_bytes: int, check: bool = True
 ) -> Iterator[RawRecord]:
     text = io.TextIOWrapper(stream, encoding="utf-8", errors="replace", newline="")
     reader = _rows(text, delimiter)
@@ -61,7 +61,7 @@ def iter_delimited(
             continue
         line, last = last + 1, reader.line_num
         raw = _raw(row, delimiter)
-        problem = check_text(raw.encode("utf-8"), file, line)
+        problem = check_text(raw.encode("utf-8"), file, line) if check else None
         if problem is not None:
             yield RawRecord(None, file, line, raw, problem)
             continue

@@ -36,8 +36,11 @@ _CHUNK = 1 << 20
 
 
 class _Splitter:
-    def __init__(self, stream: BinaryIO, file: str, max_record_bytes: int, chunk: int) -> None:
+    def __init__(
+        self, stream: BinaryIO, file: str, max_record_bytes: int, chunk: int, check: bool
+    ) -> None:
         self.chunk = chunk
+        self.check = check
         self.stream = stream
         self.file = file
         self.limit = max_record_bytes
@@ -68,7 +71,7 @@ class _Splitter:
         self.eof = not chunk
         self.buf = rest + chunk
         self.counted = 0
-        self.suspect = next_suspect(self.buf, 0)
+        self.suspect = next_suspect(self.buf, 0) if self.check else -1
         return not self.eof
 
     def where(self, pos: int) -> tuple[int, int]:
@@ -266,10 +269,15 @@ class _Splitter:
 
 
 def iter_json_array(
-    stream: BinaryIO, file: str, *, max_record_bytes: int, chunk_size: int = _CHUNK
+    stream: BinaryIO,
+    file: str,
+    *,
+    max_record_bytes: int,
+    chunk_size: int = _CHUNK,
+    check: bool = True,
 ) -> Iterator[RawRecord]:
     """Each element of the top-level JSON array in ``stream`` as a ``RawRecord``."""
-    return _Splitter(stream, file, max_record_bytes, chunk_size).run()
+    return _Splitter(stream, file, max_record_bytes, chunk_size, check).run()
 
 
 def _chars(data: bytes) -> int:

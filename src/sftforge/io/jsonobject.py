@@ -19,7 +19,9 @@ from .textcheck import check_text
 __all__ = ["iter_json_object"]
 
 
-def iter_json_object(stream: BinaryIO, file: str, *, max_record_bytes: int) -> Iterator[RawRecord]:
+def iter_json_object(
+    stream: BinaryIO, file: str, *, max_record_bytes: int, check: bool = True
+) -> Iterator[RawRecord]:
     raw = stream.read(max_record_bytes + 1)
     if len(raw) > max_record_bytes:
         yield RawRecord(None, file, 1, None, too_large(file, 1, len(raw), max_record_bytes))
@@ -32,7 +34,7 @@ def iter_json_object(stream: BinaryIO, file: str, *, max_record_bytes: int) -> I
         err = check_text(raw, file, 1) or json_error(exc, raw, file, 1)
         yield RawRecord(None, file, line, raw.decode("utf-8", errors="replace"), err)
         return
-    problem = check_text(raw, file, 1)
+    problem = check_text(raw, file, 1) if check else None
     if problem is not None:
         yield RawRecord(None, file, line, raw.decode("utf-8", errors="replace"), problem)
         return

@@ -26,10 +26,10 @@ __all__ = ["TEXT_MODES", "TextWriter", "iter_text"]
 TEXT_MODES: tuple[str, ...] = ("line", "paragraph", "document")
 
 
-def _record(raw: bytes, file: str, line: int, limit: int) -> RawRecord:
+def _record(raw: bytes, file: str, line: int, limit: int, check: bool = True) -> RawRecord:
     if len(raw) > limit:
         return RawRecord(None, file, line, None, too_large(file, line, len(raw), limit))
-    problem = check_text(raw, file, line)
+    problem = check_text(raw, file, line) if check else None
     text = raw.decode("utf-8", errors="replace")
     if problem is not None:
         return RawRecord(None, file, line, text, problem)
@@ -37,7 +37,7 @@ def _record(raw: bytes, file: str, line: int, limit: int) -> RawRecord:
 
 
 def iter_text(
-    stream: BinaryIO, file: str, *, mode: str = "line", max_record_bytes: int
+    stream: BinaryIO, file: str, *, mode: str = "line", max_record_bytes: int, check: bool = True
 ) -> Iterator[RawRecord]:
     if mode not in TEXT_MODES:
         raise InputError(
@@ -45,7 +45,7 @@ def iter_text(
         )
     if mode == "document":
         raw = stream.read(max_record_bytes + 1).replace(b"\r\n", b"\n").strip()
-        yield _record(raw, file, 1, max_record_bytes)
+        yield _record(raw, file, 1, max_record_bytes, check)
         return
     lineno = 0
     para: list[bytes] = []
@@ -55,17 +55,17 @@ def iter_text(
         body = raw.rstrip(b"\r\n")
         if mode == "line":
             if body.strip():
-                yield _record(body, file, lineno, max_record_bytes)
+                yield _record(body, file, lineno, max_record_bytes, check)
             continue
         if body.strip():
             if not para:
                 para_line = lineno
             para.append(body)
         elif para:
-            yield _record(b"\n".join(para), file, para_line, max_record_bytes)
+            yield _record(b"\n".join(para), file, para_line, max_record_bytes, check)
             para = []
     if para:
-        yield _record(b"\n".join(para), file, para_line, max_record_bytes)
+        yield _record(b"\n".join(para), file, para_line, max_record_bytes, check)
 
 
 class TextWriter:

@@ -13,10 +13,22 @@ from .errors import RecordError
 
 __all__ = ["check_text", "next_suspect"]
 
-# UTF-8 text decoded as Latin-1/cp1252 and saved again: a Latin-1 lead letter (Â..ô) followed by a
-# continuation-range character (U+0080..U+00BF) or a cp1252 punctuation mark (€ ‚ “ ” – — ™ Œ Š).
+# UTF-8 text decoded as Latin-1/cp1252 and saved again: each multi-byte character became a lead
+# letter (Â..ß for 2-byte, à..ï for 3-byte, ð..ô for 4-byte sequences) followed by exactly the
+# right number of "continuation" characters (U+0080..U+00BF, or the cp1252 punctuation those
+# bytes map to). Requiring the full count keeps real text such as "aquí”" from matching.
+_CONT = (
+    rb"(?:\xc2[\x80-\xbf]|\xe2\x80[\x93-\xba]|\xe2\x82\xac|\xe2\x84\xa2"
+    rb"|\xc5[\x92\x93\xa0\xa1\xb8\xbd\xbe]|\xcb[\x86\x9c]|\xc6\x92)"
+)
 _MOJIBAKE = re.compile(
-    rb"\xc3[\x82-\xb4](?:\xc2[\x80-\xbf]|\xe2\x80[\x93-\xba]|\xe2\x82\xac|\xe2\x84\xa2|\xc5[\x92\x93\xa0\xa1\xb8\xbd\xbe]|\xcb[\x86\x9c]|\xc6\x92)"
+    rb"\xc3[\x82-\x9f]"
+    + _CONT
+    + rb"|\xc3[\xa0-\xaf]"
+    + _CONT
+    + rb"{2}|\xc3[\xb0-\xb4]"
+    + _CONT
+    + rb"{3}"
 )
 
 
@@ -68,7 +80,7 @@ def _problem(raw: bytes) -> RecordError | None:
             "the record contains U+FFFD replacement characters: bytes were lost when the text was "
             "decoded with the wrong encoding.",
             column=bad,
-            hint="pass --encoding with the file's real encoding (e.g. gb18030), or fix the source data",
+            hint="pass --encoding with the file's real encoding (e.g. gb18030), fix the source, or pass --no-check-text to keep the text as it is",
         )
     moji = _MOJIBAKE.search(raw)
     if moji is not None:
@@ -77,7 +89,7 @@ def _problem(raw: bytes) -> RecordError | None:
             f"the record contains mojibake ('{_show(raw, moji.start())}'): UTF-8 text was decoded "
             "as Latin-1/cp1252 and saved again.",
             column=moji.start(),
-            hint="re-export the source as UTF-8, or repair it (e.g. ftfy.fix_text) before reading",
+            hint="re-export the source as UTF-8, repair it (e.g. ftfy.fix_text), or pass --no-check-text to keep the text as it is",
         )
     return None
 
