@@ -131,3 +131,38 @@ def test_empty_write_gives_valid_empty_containers(tmp_path: Path) -> None:
 def test_output_folder_is_created(tmp_path: Path) -> None:
     write(qa_samples(), tmp_path / "a" / "b" / "o.jsonl", "qa")
     assert (tmp_path / "a" / "b" / "o.jsonl").exists()
+
+
+def test_dataset_info_entry_is_written_and_reads_back(tmp_path: Path) -> None:
+    info = tmp_path / "dataset_info.json"
+    info.write_text('{"other": {"file_name": "x.json"}}', encoding="utf-8")
+    write(qa_samples(), tmp_path / "data" / "qa_set.json", "alpaca", dataset_info=info)
+    import orjson
+
+    entries = orjson.loads(info.read_bytes())
+    assert entries == {
+        "other": {"file_name": "x.json"},
+        "qa_set": {
+            "file_name": "data/qa_set.json",
+            "columns": {
+                "prompt": "instruction",
+                "query": "input",
+                "response": "output",
+                "system": "system",
+            },
+        },
+    }
+    with read(f"{info}#qa_set") as reader:
+        assert list(reader) == qa_samples()
+
+
+def test_dataset_info_output_must_be_beside_it(tmp_path: Path) -> None:
+    from sftforge.errors import InputError
+
+    with pytest.raises(InputError) as info:
+        write(qa_samples(), tmp_path / "o.json", "alpaca", dataset_info=tmp_path / "sub" / "d.json")
+    assert str(info.value) == (
+        f"the output {tmp_path / 'o.json'} is not inside the folder of {tmp_path / 'sub' / 'd.json'}; "
+        "LLaMA-Factory only reads files next to dataset_info.json. "
+        "Fix: write the output into that folder (or a folder below it)"
+    )
