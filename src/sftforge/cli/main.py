@@ -38,7 +38,12 @@ def version() -> None:
 
 
 # Each module registers its commands on ``app`` when imported. One line per command group.
-COMMAND_MODULES: tuple[str, ...] = ("convert", "inspect", "validate", "demo")
+COMMAND_MODULES: tuple[str, ...] = (
+    "convert",
+    "inspect",
+    "validate",
+    "demo",
+)
 
 
 def _load_commands() -> None:
