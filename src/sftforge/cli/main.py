@@ -73,5 +73,5 @@ def main(argv: list[str] | None = None) -> int:
     return rc if isinstance(rc, int) else 0
 
 
-if __name__ == "__main__":
+if __name__ == "__main__":  # run as ``python -m sftforge``, not this module: see __main__.py
     sys.exit(main())
