@@ -125,14 +125,23 @@ def main() -> None:
     toks = [tokens(x) for x in texts]
     flat, off = shingle_hashes(toks, 5)
     sets = [np.unique(flat[off[i] : off[i + 1]]) for i in range(len(texts))]
-    pairs = truth(sets, args.threshold)
+    # join 0.1 below the threshold too, to count the near misses the operator must keep
+    loose = truth(sets, args.threshold - 0.1)
+    pairs = {j: {i: s for i, s in v.items() if s >= args.threshold} for j, v in loose.items()}
     want = greedy_truth(len(texts), pairs, args.threshold)
     n_pairs = sum(len(v) for v in pairs.values())
+    sims = [s for v in loose.values() for s in v.values()]
+    edges = [args.threshold - 0.1, args.threshold - 0.05, args.threshold, args.threshold + 0.05]
+    hist = np.histogram(sims, bins=[*edges, args.threshold + 0.1, 1.0 + 1e-9])[0].tolist()
+    labels = ["-0.10..-0.05", "-0.05..0", "0..+0.05", "+0.05..+0.10", "+0.10.."]
+    zh = {i for i, x in enumerate(texts) if sum("\u4e00" <= c <= "\u9fff" for c in x) > len(x) / 4}
     result: dict[str, object] = {
         "samples": len(texts),
+        "chinese_samples": len(zh),
         "threshold": args.threshold,
         "true_pairs": n_pairs,
         "true_duplicates": len(want),
+        "pairs_by_similarity_to_threshold": dict(zip(labels, hist, strict=True)),
         "ground_truth_seconds": round(time.perf_counter() - t0, 2),
     }
     for verify in ("exact", "estimate"):
@@ -143,7 +152,7 @@ def main() -> None:
         secs = time.perf_counter() - t1
         got = {int(r.sample.id[1:]) for r in rejects}
         tp = len(got & want)
-        row = {
+        row: dict[str, object] = {
             "precision": round(tp / len(got), 4) if got else 1.0,
             "recall": round(tp / len(want), 4) if want else 1.0,
             "dropped": len(got),
@@ -152,6 +161,10 @@ def main() -> None:
             "bands": op.n_bands,
             "rows": op.n_rows,
         }
+        for lang, members in (("en", set(range(len(texts))) - zh), ("zh", zh)):
+            g, w = got & members, want & members
+            row[f"precision_{lang}"] = round(len(g & w) / len(g), 4) if g else 1.0
+            row[f"recall_{lang}"] = round(len(g & w) / len(w), 4) if w else 1.0
         if verify == "exact":
             sig = np.concatenate([op._sig(toks[i : i + 2048]) for i in range(0, len(toks), 2048)])
             b = band_buckets(sig, op.n_bands, op.n_rows)
