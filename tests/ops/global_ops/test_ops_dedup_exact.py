@@ -5,6 +5,7 @@ import pytest
 from sftforge.errors import RecipeError
 from sftforge.ops.base import build_op
 from sftforge.ops.dedup.text import normalize, tokens
+from sftforge.sample import Media, Message, Sample, ToolCall
 
 
 @pytest.mark.parametrize(
@@ -94,3 +95,27 @@ def test_cluster_sizes(mk, run_op) -> None:
 def test_bad_options_fail_before_work(options) -> None:
     with pytest.raises(RecipeError):
         build_op("dedup_exact", options)
+
+
+def _tool_sample(id: str, city: str) -> Sample:
+    call = ToolCall("weather", {"city": city})
+    return Sample([Message("user", "weather?"), Message("assistant", "", tool_calls=[call])], id=id)
+
+
+@pytest.mark.parametrize("view", ["whole", "answer"])
+def test_tool_calls_are_part_of_whole_and_answer(run_op, view) -> None:
+    samples = [_tool_sample("a", "Paris"), _tool_sample("b", "Rome"), _tool_sample("c", "Paris")]
+    out, rejects = run_op(build_op("dedup_exact", {"view": view}), samples)
+    assert [s.id for s in out] == ["a", "b"] and rejects[0].kept_id == "a"
+
+
+def test_media_and_rejected_are_part_of_whole(run_op) -> None:
+    base = [Message("user", "describe"), Message("assistant", "a cat")]
+    samples = [
+        Sample(list(base), id="a", media=[Media("image", "1.png")]),
+        Sample(list(base), id="b", media=[Media("image", "2.png")]),
+        Sample(list(base), id="c", rejected=Message("assistant", "a dog")),
+        Sample(list(base), id="d", rejected=Message("assistant", "a bird")),
+    ]
+    out, _ = run_op(build_op("dedup_exact", {"view": "whole"}), samples)
+    assert [s.id for s in out] == ["a", "b", "c", "d"]

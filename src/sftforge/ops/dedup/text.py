@@ -1,8 +1,11 @@
 """What dedup compares: the text of a chosen view, normalised, and its CJK-aware shingles.
 
-Views: ``prompt`` (all user turns), ``answer`` (all assistant turns), ``whole`` (every turn, the
-system prompt included, each prefixed by its role so a question asked as a system prompt is not the
-same conversation as the question asked by the user), ``first_user`` (the first user turn).
+Views: ``prompt`` (all user turns), ``answer`` (all assistant turns, their tool calls included so
+two tool-call-only answers are not both "empty"), ``whole`` (every turn with its reasoning and tool
+calls, the system prompt included, each prefixed by its role so a question asked as a system
+prompt is not the same conversation as the question asked by the user; then the preference
+``rejected`` answer and media paths, so the same text about two different images is not a
+duplicate), ``first_user`` (the first user turn).
 
 Normalisation for both exact and near dedup: NFKC (full-width letters and digits become ASCII,
 compatibility forms fold), casefold, punctuation and symbols dropped, whitespace collapsed.
@@ -27,9 +30,10 @@ from itertools import chain
 from typing import Literal
 
 import numpy as np
+import orjson
 import xxhash
 
-from ...sample import Sample
+from ...sample import Message, Sample
 
 __all__ = [
     "VIEWS",
@@ -63,16 +67,32 @@ _ASCII = bytes(
 _SEP = "\x1f"  # joins tokens inside one shingle; cannot survive normalisation, so no collisions
 
 
+def _calls(m: Message) -> str:
+    return "".join(
+        f"\ncall {c.name} " + orjson.dumps(c.arguments, option=orjson.OPT_SORT_KEYS).decode()
+        for c in m.tool_calls or ()
+    )
+
+
+def _turn(m: Message) -> str:
+    reasoning = f"\n{m.reasoning}" if m.reasoning else ""
+    return f"{m.role}{reasoning}\n{m.content}{_calls(m)}"
+
+
 def view_text(sample: Sample, view: str) -> str:
     """The raw text of one view of a sample (before normalisation)."""
     if view == "prompt":
         return sample.prompt_text
     if view == "answer":
-        return sample.answer_text
+        return "\n".join(m.content + _calls(m) for m in sample.messages if m.role == "assistant")
     if view == "first_user":
         return next((m.content for m in sample.messages if m.role == "user"), "")
     if view == "whole":
-        return "\n".join(f"{m.role}\n{m.content}" for m in sample.messages)
+        parts = [_turn(m) for m in sample.messages]
+        if sample.rejected is not None:
+            parts.append("rejected\n" + sample.rejected.content + _calls(sample.rejected))
+        parts.extend(f"{m.type} {m.path}" for m in sample.media or ())
+        return "\n".join(parts)
     raise ValueError(f"unknown view '{view}' (valid: {', '.join(VIEWS)})")
 
 
