@@ -38,7 +38,7 @@ class ContaminationCounter:
             if split == self.reference:
                 self._ref.append(grams)
             else:
-                self._eval.setdefault(split, []).append(np.unique(grams))
+                self._eval.setdefault(split, []).append(grams)
 
     def report(self) -> dict[str, Any]:
         ref = np.unique(np.concatenate(self._ref)) if self._ref else np.zeros(0, np.uint64)
@@ -55,6 +55,6 @@ class ContaminationCounter:
                 "samples": len(rows),
                 "contaminated": contaminated,
                 "fraction": round(contaminated / len(rows), 6) if rows else 0.0,
-                "ngram_overlap": round(float(hit.mean()), 6) if len(flat) else 0.0,
+                "ngram_overlap": round(float(hit.mean()), 6) if len(flat) else 0.0,  # occurrences
             }
         return {"reference": self.reference, "ngram": self.n, "splits": splits}

@@ -65,10 +65,11 @@ def near_dup_unions(
         order = idx[np.argsort(keys[idx], kind="stable")]
         sk = keys[order]
         cuts = np.flatnonzero(sk[1:] != sk[:-1]) + 1
-        for members in np.split(order, cuts):
-            if len(members) < 2:
-                continue
-            members = np.sort(members)
+        starts = np.concatenate([[0], cuts])
+        ends = np.concatenate([cuts, [len(order)]])
+        shared = np.flatnonzero(ends - starts > 1)  # singleton buckets: nothing to compare
+        for lo, hi in zip(starts[shared].tolist(), ends[shared].tolist(), strict=True):
+            members = np.sort(order[lo:hi])
             for x in range(len(members)):
                 a = int(members[x])
                 for y in range(x + 1, len(members)):
