@@ -102,6 +102,8 @@ class NearDedup(GlobalOp):
         if self.verify == "estimate":
             return lambda j, c: (sig[c] == sig[j]).mean(axis=1)
         sets: dict[int, np.ndarray] = {}
+        if not involved.any():  # nothing shares a bucket: no pair to verify, skip the pass
+            return lambda j, c: np.zeros(len(c))
         idx: list[int] = []
         batch: list[list[str]] = []
 
