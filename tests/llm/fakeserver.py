@@ -96,7 +96,7 @@ class FakeServer:
         self.httpd.daemon_threads = True
         self.port = self.httpd.server_address[1]
         self.base_url = f"http://127.0.0.1:{self.port}/v1"
-        self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self._thread = threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True)
 
     def _pick(self, body: dict[str, Any], headers: dict[str, str]) -> Reply:
         req = LoggedRequest(time.monotonic(), body, headers)
