@@ -75,6 +75,35 @@ def scripted(body: dict[str, Any]) -> Reply:
         if "<think>" in text:
             return Reply(f"<think>because the passage says so</think>Answer to {q}")
         return Reply(f"Answer to {q}")
+    if "Prompt Rewriter" in text or "Prompt Creator" in text:
+        given = text.rsplit("The given prompt:", 1)[1].strip()
+        if "COPY" in given:
+            return Reply(f"#Rewritten Prompt#: {given} harder")
+        if "SAME" in given:
+            return Reply(given)
+        return Reply(f"{given} Also explain why.")
+    if "Are they equal" in text:
+        first = text.split("The first instruction:")[1].split("The second instruction:")[0].strip()
+        second = text.split("The second instruction:")[1].split("Reply with JSON")[0].strip()
+        return Reply(json.dumps({"equal": first == second}))
+    if "Imagine it is the answer" in text:
+        return Reply("What does the text explain?")
+    if "5-point scale" in text:
+        return Reply(json.dumps({"score": 5 if "good doc" in text else 2, "reason": "r"}))
+    if "Translate the following text into" in text or "请把下面的文字翻译成" in text:
+        src = text.split("[Text]" if "[Text]" in text else "[文字]", 1)[1].strip()
+        if "DRIFT" in src and "中文" in src:
+            return Reply("something else entirely")
+        if "Chinese" in text or "翻译成中文" in text:
+            return Reply("中文：" + src)
+        return Reply(src.removeprefix("中文：") if src.startswith("中文：") else "EN: " + src)
+    if "Paraphrase the following instruction" in text:
+        src = text.split("[Instruction]", 1)[1].strip()
+        return Reply(src if "IDENTICAL" in src else f"{src} please, kindly")
+    if "impossible" in last:
+        return Reply("Sorry, I cannot do that.")
+    if "STOPWORDS" in last:
+        return Reply("The, of... and it!")
     return Reply(content=f"ANSWER: {last}", reasoning="thought" if "REASON" in last else None)
 
 

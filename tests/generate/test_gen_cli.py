@@ -104,7 +104,7 @@ def test_cli_unknown_task_is_one_line_error(
 ) -> None:
     assert main(["generate", "nope", str(tmp_path / "a"), str(tmp_path / "b")]) == 1
     assert capsys.readouterr().err == (
-        "error: unknown task 'nope'. Fix: use one of: doc_qa, judge, judge_pair, respond, self_instruct, retry\n"
+        "error: unknown task 'nope'. Fix: use one of: backtranslate, doc_qa, evol_instruct, judge, judge_pair, paraphrase, respond, self_instruct, translate, retry\n"
     )
 
 

@@ -10,7 +10,9 @@ items can be read back by ``sftforge generate retry``.
 
 from __future__ import annotations
 
+import contextvars
 import dataclasses
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -31,6 +33,10 @@ __all__ = [
 ]
 
 
+# the input position of the item being processed, so drops can be listed in input order
+_ITEM_INDEX: contextvars.ContextVar[int] = contextvars.ContextVar("item_index", default=-1)
+
+
 @dataclass(slots=True)
 class Dropped:
     """An output a quality rule eliminated, with the reason (written to the rejects file)."""
@@ -38,6 +44,7 @@ class Dropped:
     sample: Sample
     reason: str
     value: Any = None
+    order: int = -1
 
     def to_dict(self, op: str) -> dict[str, Any]:
         out: dict[str, Any] = {"op": op, "reason": self.reason}
@@ -85,6 +92,10 @@ class Generator:
         self._prompts = Prompts(self.prompts)
         self.dropped: list[Dropped] = []
 
+    def calls_estimate(self) -> float:
+        """Calls per work item, for --dry-run: only each item's first call is counted."""
+        return self.calls_per_item
+
     def options(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.init}
 
@@ -95,7 +106,23 @@ class Generator:
         return self._prompts.render(name, lang, **values)
 
     def drop(self, sample: Sample, reason: str, value: Any = None) -> None:
-        self.dropped.append(Dropped(sample, reason, value))
+        self.dropped.append(Dropped(sample, reason, value, _ITEM_INDEX.get()))
+
+    def sorted_drops(self) -> list[Dropped]:
+        """Drops in input order, whatever order the concurrent items finished in."""
+        return sorted(self.dropped, key=lambda d: d.order)
+
+    def worker(
+        self, client: LLMClient, items: list[Any]
+    ) -> Callable[[Any], Awaitable[list[Sample]]]:
+        """``process`` bound to ``client``, remembering each item's position for drops."""
+        where = {id(it): i for i, it in enumerate(items)}
+
+        async def work(item: Any) -> list[Sample]:
+            _ITEM_INDEX.set(where.get(id(item), -1))
+            return await self.process(client, item)
+
+        return work
 
     async def ask(
         self, client: LLMClient, user: str, *, system: str | None = None, **params: Any
@@ -125,11 +152,12 @@ class Generator:
     ) -> RunResult[Any, Sample]:
         """Process every item concurrently; self-instruct overrides this with its rounds."""
 
-        async def work(item: Any) -> list[Sample]:
-            return await self.process(client, item)
-
         return await run_items(
-            items, work, concurrency=client.concurrency, progress=progress, label=self.task
+            items,
+            self.worker(client, items),
+            concurrency=client.concurrency,
+            progress=progress,
+            label=self.task,
         )
 
     # how items of ``input_kind`` are written to / read from failed files

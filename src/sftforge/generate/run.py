@@ -58,7 +58,7 @@ async def generate_async(
     out.failed = [_failure(gen, llm, f.item, f.reason) for f in res.failures]
     why = f"not run: {res.stopped}" if res.stopped else "not run"
     out.failed += [_failure(gen, llm, it, why) for it in res.unfinished]
-    out.dropped = [d.to_dict(gen.task) for d in gen.dropped]
+    out.dropped = [d.to_dict(gen.task) for d in gen.sorted_drops()]
     out.summary = {"items": len(work), "samples": len(out.samples), **client.summary.to_dict()}
     if isinstance(client.provider, DryRunProvider):
         out.estimate = _estimate(gen, client, client.provider)
@@ -66,7 +66,7 @@ async def generate_async(
 
 
 def _estimate(gen: Generator, client: LLMClient, dry: DryRunProvider) -> dict[str, Any]:
-    factor = gen.calls_per_item
+    factor = gen.calls_estimate()
     usage = Usage(
         round(dry.usage.prompt_tokens * factor), round(dry.usage.completion_tokens * factor)
     )

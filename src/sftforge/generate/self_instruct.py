@@ -156,7 +156,7 @@ class SelfInstruct(Generator):
             return res
         two = await run_items(
             pending,
-            lambda it: self.process(client, it),
+            self.worker(client, pending),
             concurrency=client.concurrency,
             progress=progress,
             label="self_instruct instances",
