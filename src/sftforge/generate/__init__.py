@@ -8,6 +8,7 @@ one over a list of items with an ``LLMConfig`` (cache, limits, budget, failed it
 from __future__ import annotations
 
 from . import backtranslate, doc_qa, evol_instruct, judge, paraphrase, respond, self_instruct
+from . import ops as ops  # registers the pipeline steps
 from .backtranslate import BackTranslate
 from .base import GENERATORS, Dropped, Generator, build_generator, llm_meta, register_generator
 from .chunk import Chunk, chunk_document, questions_for, split_sections
