@@ -69,18 +69,18 @@ def test_429_retry_after_and_500_are_retried(server: FakeServer, tmp_path: Path)
 
 
 def test_timeouts_are_retried_then_give_up(server: FakeServer, tmp_path: Path) -> None:
-    server.add("once-slow", Reply("late", delay=1.0), Reply("quick"))
-    server.add("slow", Reply("late", delay=1.0))
+    server.add("once-slow", Reply("late", delay=2.0), Reply("quick"))
+    server.add("slow", Reply("late", delay=2.0))
 
     async def job(text: str) -> str:
-        client = _cfg(server, tmp_path, timeout=0.2, max_retries=2).build_client()
+        client = _cfg(server, tmp_path, timeout=0.5, max_retries=2).build_client()
         try:
             return (await _ask(client, text)).text
         finally:
             await client.aclose()
 
     assert asyncio.run(job("once-slow")) == "quick"
-    with pytest.raises(LLMError, match=r"gave up after 3 attempts: timeout after 0.2s"):
+    with pytest.raises(LLMError, match=r"gave up after 3 attempts: timeout after 0.5s"):
         asyncio.run(job("slow"))
     assert server.count("slow") == 5  # 2 for once-slow + 3 for slow
 
@@ -166,8 +166,19 @@ def test_complete_json_repairs_then_sends_the_error_back(
     assert server.count("bad") == 2  # the bad reply, then the correction request
 
 
+def _max_in_window(times: list[float], width: float) -> int:
+    """The most arrivals inside any interval [t, t + width) that starts at an arrival."""
+    times = sorted(times)
+    return max(sum(1 for u in times[i:] if u < t + width) for i, t in enumerate(times))
+
+
+# arrivals are timed at the server, so loopback and scheduling delays shift them a little; the
+# windows we count in are this much shorter than the limiter's window
+JITTER = 0.2
+
+
 def test_rate_limit_holds_in_every_window(server: FakeServer, tmp_path: Path) -> None:
-    rpm, window = 4, 0.5
+    rpm, window = 4, 1.0
 
     async def job() -> None:
         client = _cfg(
@@ -177,13 +188,11 @@ def test_rate_limit_holds_in_every_window(server: FakeServer, tmp_path: Path) ->
         await client.aclose()
 
     asyncio.run(job())
-    times = sorted(r.t for r in server.log)
+    times = [r.t for r in server.log]
     assert len(times) == 14
-    # any rpm+1 consecutive arrivals span at least one window (small allowance for loopback jitter)
-    spans = [times[i + rpm] - times[i] for i in range(len(times) - rpm)]
-    assert min(spans) >= window - 0.05
-    # and the limiter did not serialise everything: rpm calls do fit in one window
-    assert times[rpm - 1] - times[0] < window
+    assert _max_in_window(times, window - JITTER) <= rpm
+    # and the limit is used, not over-throttled: some window does hold rpm calls
+    assert _max_in_window(times, window + JITTER) >= rpm
 
 
 def test_token_rate_limit_counts_usage(server: FakeServer, tmp_path: Path) -> None:
@@ -191,16 +200,15 @@ def test_token_rate_limit_counts_usage(server: FakeServer, tmp_path: Path) -> No
 
     async def job() -> None:
         client = _cfg(
-            server, tmp_path, tpm=120, window=0.5, cache=None, params={"max_tokens": 10}
+            server, tmp_path, tpm=120, window=1.0, cache=None, params={"max_tokens": 10}
         ).build_client()
         # prompts of ~44 estimated tokens + 10 max_tokens: the estimate is close to the usage
         await asyncio.gather(*(_ask(client, f"t{i}" + "x" * 150) for i in range(6)))
         await client.aclose()
 
     asyncio.run(job())
-    times = sorted(r.t for r in server.log)
-    # 50 tokens per call and 120 per window: at most 2 calls start in any window
-    assert min(times[i + 2] - times[i] for i in range(len(times) - 2)) >= 0.5 - 0.05
+    # about 54 tokens per call and 120 per window: at most 2 calls start in any window
+    assert _max_in_window([r.t for r in server.log], 1.0 - JITTER) == 2
 
 
 def test_budget_stops_cleanly_and_resume_finishes(server: FakeServer, tmp_path: Path) -> None:
@@ -264,3 +272,51 @@ def test_failures_are_reported_not_returned_empty(server: FakeServer, tmp_path: 
     res = asyncio.run(job())
     assert res.outputs == ["ANSWER: ok1", "ANSWER: ok2"]
     assert [(f.item, f.reason[:8]) for f in res.failures] == [("doomed", "HTTP 400")]
+
+
+def test_explicit_key_is_sent_but_never_written(server: FakeServer, tmp_path: Path) -> None:
+    cfg = _cfg(server, tmp_path, api_key="sk-explicit-999")
+    assert "sk-explicit" not in repr(cfg) and "api_key" not in cfg.to_dict()
+
+    async def job() -> None:
+        client = cfg.build_client()
+        await _ask(client, "k")
+        await client.aclose()
+
+    asyncio.run(job())
+    assert server.log[0].headers["Authorization"] == "Bearer sk-explicit-999"
+
+
+def test_cache_is_shared_safely_by_threads(tmp_path: Path) -> None:
+    import threading
+
+    from sftforge.llm import Completion, CompletionCache
+
+    cache = CompletionCache(tmp_path / "t.sqlite")
+    other = CompletionCache(tmp_path / "t.sqlite")  # a second connection, as another process would
+
+    def write(start: int, c: CompletionCache) -> None:
+        for i in range(start, start + 50):
+            c.put(f"k{i}", Completion(text=f"v{i}"))
+
+    threads = [
+        threading.Thread(target=write, args=(k * 50, cache if k % 2 else other)) for k in range(4)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(cache) == 200
+    assert [other.get(f"k{i}").text for i in (0, 199)] == ["v0", "v199"]  # type: ignore[union-attr]
+    assert cache.get("missing") is None
+    cache.close()
+    other.close()
+
+
+def test_run_items_with_a_progress_bar(capsys: pytest.CaptureFixture[str]) -> None:
+    async def work(x: int) -> list[int]:
+        return [x * 2]
+
+    res = asyncio.run(run_items([1, 2, 3], work, progress=True, label="double"))
+    assert res.outputs == [2, 4, 6]
+    assert "double" in capsys.readouterr().err

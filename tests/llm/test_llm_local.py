@@ -90,3 +90,20 @@ def test_local_model_loads_from_a_folder_through_the_client(tmp_path: Path) -> N
     a, b, summary = asyncio.run(job())
     assert b.cached and b.text == a.text
     assert (summary.requests, summary.cache_hits) == (1, 1)
+
+
+@pytest.mark.gpu
+def test_local_provider_on_cuda(tmp_path: Path) -> None:
+    import torch
+
+    if not torch.cuda.is_available():
+        pytest.skip("no CUDA device")
+    model, tok = _tiny(tmp_path)
+    prov = LocalProvider("tiny", model_obj=model.to("cuda"), tokenizer=tok, device="cuda")
+    cpu = asyncio.run(
+        LocalProvider("tiny", model_obj=_tiny(tmp_path)[0], tokenizer=tok).complete(
+            [{"role": "user", "content": "hello world"}], max_tokens=5
+        )
+    )
+    out = asyncio.run(prov.complete([{"role": "user", "content": "hello world"}], max_tokens=5))
+    assert out.usage.prompt_tokens == cpu.usage.prompt_tokens == 5

@@ -1,7 +1,8 @@
 """``LLMConfig``: the options that build an ``LLMClient``, the same from YAML, the CLI and Python.
 
-The API key itself is never part of the config: it names an environment variable
-(``api_key_env``). ``to_dict`` is what goes into failed-item files and run reports.
+The API key is best named by its environment variable (``api_key_env``); an explicit
+``api_key`` is accepted but left out of ``repr`` and ``to_dict`` (what failed-item files and run
+reports keep), so it is never written or logged.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ class LLMConfig:
     base_url: str | None = None
     model: str = ""
     api_key_env: str | None = None
+    api_key: str | None = field(default=None, repr=False)  # prefer api_key_env; never written out
     timeout: float = 60.0
     device: str | None = None  # local provider: "cpu", "cuda", ...
     cache: str | None = ".sftforge-cache/llm.sqlite"
@@ -57,7 +59,10 @@ class LLMConfig:
         return cls(**d)
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        """The options without the key (this is what failed files and reports keep)."""
+        out = dataclasses.asdict(self)
+        out.pop("api_key")
+        return out
 
     def price_table(self) -> PriceTable:
         if isinstance(self.prices, str):
@@ -80,6 +85,7 @@ class LLMConfig:
             return OpenAIHTTPProvider(
                 base_url=self.base_url,
                 model=self.model,
+                api_key=self.api_key,
                 api_key_env=self.api_key_env,
                 timeout=self.timeout,
                 transport=transport,
