@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .errors import SftforgeError
+from .pipeline.run import run_recipe
 from .sample import Document, Media, Message, Sample, ToolCall
 
 __version__ = "0.1.0"
@@ -15,4 +16,5 @@ __all__ = [
     "SftforgeError",
     "ToolCall",
     "__version__",
+    "run_recipe",
 ]
