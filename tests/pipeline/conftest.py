@@ -59,7 +59,9 @@ def write_recipe(tmp_path: Path, raw_file: Path) -> Callable[..., Path]:
             "outputs": {"train": {"format": "sftforge", "path": "train.jsonl"}},
         } | extra
         path = tmp_path / "recipe.yaml"
-        path.write_text(yaml.safe_dump(recipe, allow_unicode=True), encoding="utf-8")
+        path.write_text(
+            yaml.safe_dump(recipe, allow_unicode=True, sort_keys=False), encoding="utf-8"
+        )
         return path
 
     return write
