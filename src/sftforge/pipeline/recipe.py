@@ -23,6 +23,8 @@ __all__ = [
     "OutputSpec",
     "Recipe",
     "StepSpec",
+    "import_plugins",
+    "load_ops",
     "load_recipe",
 ]
 
@@ -99,6 +101,7 @@ class Recipe:
 
     def build_ops(self) -> list[Op]:
         """Fresh operator objects for every step (raises ``RecipeError`` on bad names/options)."""
+        load_ops()
         import_plugins(self.plugins)
         ops: list[Op] = []
         for i, step in enumerate(self.steps, 1):
@@ -153,6 +156,21 @@ def load_recipe(source: str | Path | dict[str, Any] | Recipe) -> Recipe:
             hint="fix the YAML syntax (indentation, colons, quotes)",
         ) from exc
     return _parse(data, path.resolve().parent, str(path))
+
+
+def load_ops() -> None:
+    """Import every operator module under ``sftforge.ops`` so the registry is complete."""
+    import pkgutil
+
+    from .. import ops
+
+    for info in pkgutil.iter_modules(ops.__path__):
+        if info.name in ("base", "text"):
+            continue
+        try:
+            importlib.import_module(f"sftforge.ops.{info.name}")
+        except ImportError:  # an operator family whose optional dependency is missing
+            continue
 
 
 def import_plugins(plugins: list[str]) -> None:

@@ -72,28 +72,30 @@ def _read_api(
 ) -> Iterator[Sample | ReadError]:
     errors: list[ReadError] = []
 
-    def on_reject(rec: Any) -> None:
-        errors.append(_read_error(name, path, rec))
+    def on_reject(entry: dict[str, Any]) -> None:
+        errors.append(_read_error(name, path, entry))
 
-    reader = api.read(str(path), fmt, on_error=on_error, rejects=on_reject)
-    for sample in reader:
-        if errors:
-            yield from errors
-            errors.clear()
-        yield sample
+    # empty answers are read, not refused: the recipe's filters judge them and name the reason
+    with api.read(
+        str(path), fmt, on_error=on_error, rejects=on_reject, require_answer=False
+    ) as reader:
+        for sample in reader:
+            if errors:
+                yield from errors
+                errors.clear()
+            yield sample
     yield from errors
 
 
-def _read_error(name: str, path: Path, rec: Any) -> ReadError:
-    """Turn whatever the reader reports for a bad record into a ``ReadError``."""
-    err = getattr(rec, "error", None) or rec
-    reason = getattr(err, "reason", None) or str(err)
+def _read_error(name: str, path: Path, entry: dict[str, Any]) -> ReadError:
+    """The reader's reject entry (``{"file", "line", "kind", "reason", "raw"...}``) as a ReadError."""
+    raw = entry.get("raw")
     return ReadError(
         input=name,
-        file=str(getattr(rec, "source", None) or getattr(err, "file", None) or path),
-        line=getattr(rec, "line", None) or getattr(err, "line", None),
-        reason=reason,
-        raw=getattr(rec, "raw", None),
+        file=str(entry.get("file") or path),
+        line=entry.get("line"),
+        reason=str(entry.get("reason") or entry.get("error") or "unreadable record"),
+        raw=raw if isinstance(raw, str) or raw is None else str(raw),
     )
 
 
