@@ -30,6 +30,7 @@ class TMinLen(Filter):
 
     min_chars: int = 1
     stats_key: ClassVar[str] = "answer_chars"
+    decision_options: ClassVar[tuple[str, ...]] = ("min_chars",)
 
     def stats(self, sample: Sample) -> Any:
         STATS_CALLS.append(sample.id)
@@ -86,7 +87,7 @@ class TUpsample(GlobalOp):
         for s in source():
             yield s
             copy = Sample.from_dict(s.to_dict())
-            copy.meta["extra"] = self.name
+            copy.meta["copy_of"] = s.id
             self.counters.extra["upsampled"] += 1
             yield copy
 

@@ -51,7 +51,7 @@ def test_funnel_counts_and_rejects(write_recipe: Callable[..., Path], tmp_path: 
     assert len(dups) == 40 and all(r["kept_id"] and r["value"] == 1.0 for r in dups)
     kept = read_rows(res.outputs["train"])
     assert kept[0]["messages"][1]["content"] == "answer 0 回答!"
-    assert kept[0]["meta"] == {"input": "raw", "stats": {"answer_chars": 11}}
+    assert kept[0]["meta"] == {"source": "raw", "stats": {"answer_chars": 11}}
 
 
 def test_two_inputs_are_counted_apart(
@@ -122,11 +122,3 @@ def test_missing_input_is_one_clear_error(
     assert str(info.value) == (
         f"{tmp_path / 'nope.jsonl'}: cannot read input: No such file or directory. Fix: check the path"
     )
-
-
-def test_mixing_without_a_mix_step_is_refused(
-    write_recipe: Callable[..., Path], tmp_path: Path, raw_file: Path
-) -> None:
-    recipe = write_recipe(inputs=[{"path": raw_file.name, "weight": 2}])
-    with pytest.raises(RecipeError, match="inputs raw set a mixing weight, ratio or count"):
-        run_recipe(recipe, tmp_path / "run")

@@ -44,10 +44,14 @@ def test_parse_yaml_file_resolves_inputs_next_to_it(tmp_path: Path) -> None:
     assert [(s.op, s.options) for s in r.steps] == [("t_strip", {})]
 
 
-def test_mixing_fields_are_kept() -> None:
+def test_mixing_kinds_cannot_be_mixed() -> None:
     inputs = [{"path": "a.jsonl", "weight": 2}, {"path": "b.jsonl", "name": "bb", "count": 5}]
-    r = load_recipe(BASE | {"inputs": inputs})
-    assert [(i.name, i.weight, i.count) for i in r.inputs] == [("a", 2, None), ("bb", None, 5)]
+    with pytest.raises(RecipeError) as info:
+        load_recipe(BASE | {"inputs": inputs})
+    assert str(info.value) == (
+        "field 'inputs': inputs mix by count and weight; use one kind for all inputs."
+        " Fix: give every input a weight, or every input a ratio, or counts"
+    )
 
 
 ERRORS = [

@@ -31,7 +31,7 @@ from ..ops.base import GlobalOp, OpCounters, Reject
 from ..sample import Sample
 from .manifest import Manifest
 from .plan import Job, JobResult, Sampled, Stage, StageSummary
-from .shards import chunk_path, iter_shards, write_chunk
+from .shards import chunk_path, gc_paused, iter_shards, write_chunk
 from .sources import ReadError
 from .stats_cache import stage_fingerprint
 from .worker import ChunkTask, StageOps, configure, init_worker, run_task
@@ -111,19 +111,19 @@ class LocalExecutor:
             for i in range(n):
                 yield ChunkTask(st.index, i, str(sdir), source=str(chunk_path(pdir, i)))
             return
-        buf: list[Sample] = []
+        buf: list[bytes] = []
         errs: list[ReadError] = []
         index = 0
         for item in job.ingest():
             if isinstance(item, ReadError):
                 errs.append(item)
                 continue
-            buf.append(item)
+            buf.append(item.to_json())
             if len(buf) >= job.chunk_size:
-                yield ChunkTask(st.index, index, str(sdir), buf, None, errs, True)
+                yield ChunkTask(st.index, index, str(sdir), b"\n".join(buf), None, errs, True)
                 buf, errs, index = [], [], index + 1
         if buf or errs:
-            yield ChunkTask(st.index, index, str(sdir), buf, None, errs, True)
+            yield ChunkTask(st.index, index, str(sdir), b"\n".join(buf), None, errs, True)
 
     def _map_stage(
         self,
@@ -190,7 +190,7 @@ class LocalExecutor:
         clusters: Counter[str] = Counter()
         op.counters = OpCounters()
         n_in = _stage_out(pdir, pchunks)
-        with (sdir / "rejects.jsonl").open("wb") as rf:
+        with (sdir / "rejects.jsonl").open("wb") as rf, gc_paused():
 
             def reject(r: Reject) -> None:
                 reasons[r.reason] += 1

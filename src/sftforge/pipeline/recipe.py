@@ -230,6 +230,7 @@ def _parse(data: Any, base_dir: Path, file: str | None) -> Recipe:
         cache=data.get("cache", True),
         base_dir=base_dir,
     )
+    _apply_mixing(recipe, file)
     if recipe.workers is not None and recipe.workers < 1:
         raise _err("'workers' must be at least 1.", file, "workers")
     try:
@@ -238,6 +239,38 @@ def _parse(data: Any, base_dir: Path, file: str | None) -> Recipe:
         exc.file = exc.file or file
         raise
     return recipe
+
+
+_MIX_OPTION = {"weight": "weights", "ratio": "ratios", "count": "counts"}
+
+
+def _apply_mixing(recipe: Recipe, file: str | None) -> None:
+    """Inputs' weight/ratio/count become the options of the ``mix`` step (added first if absent)."""
+    kinds = {k for s in recipe.inputs for k in _MIX_KEYS if getattr(s, k) is not None}
+    if not kinds:
+        return
+    if len(kinds) > 1:
+        raise _err(
+            f"inputs mix by {' and '.join(sorted(kinds))}; use one kind for all inputs.",
+            file,
+            "inputs",
+            "give every input a weight, or every input a ratio, or counts",
+        )
+    (kind,) = kinds
+    values = {s.name: getattr(s, kind) for s in recipe.inputs if getattr(s, kind) is not None}
+    option = _MIX_OPTION[kind]
+    mix = next((s for s in recipe.steps if s.op == "mix"), None)
+    if mix is None:
+        recipe.steps.insert(0, StepSpec("mix", {option: values, "seed": recipe.seed}))
+    elif any(mix.options.get(v) is not None for v in _MIX_OPTION.values()):
+        raise _err(
+            "mixing is set both on the inputs and in the 'mix' step.",
+            file,
+            "inputs",
+            "set weight/ratio/count on the inputs or in the mix step, not both",
+        )
+    else:
+        mix.options[option] = values
 
 
 def _int(value: Any, name: str, file: str | None, minimum: int = 0) -> int:

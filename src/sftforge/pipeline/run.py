@@ -22,21 +22,25 @@ import orjson
 import xxhash
 
 from ..errors import RecipeError, SftforgeError
-from ..ops.base import OPS, Op
+from ..ops.base import Op
 from ..sample import Sample
 from .executor import LocalExecutor
 from .lock import write_lock
 from .plan import Executor, Job, JobResult, Sampled, plan_stages
 from .recipe import Recipe, load_recipe
 from .report import build_report, write_report
+from .shards import gc_paused
 from .sources import ReadError, read_input, write_output
 from .stats_cache import default_cache_dir
 
-__all__ = ["EXTRA_KEY", "INPUT_KEY", "SPLIT_KEY", "RunResult", "run_recipe"]
+__all__ = ["EXTRA_KEYS", "INPUT_KEY", "SPLIT_KEY", "RunResult", "run_recipe"]
 
-INPUT_KEY = "input"  # meta key: the recipe input a sample came from
+INPUT_KEY = "source"  # meta key: the recipe input a sample came from (what `mix` reads)
 SPLIT_KEY = "split"  # meta key: the split a split operator assigned
-EXTRA_KEY = "extra"  # meta key set on samples an operator added (upsampled copies, identity set)
+# meta keys that mark a sample an operator added: an upsampled copy (`mix`) or a generic marker;
+# samples whose source is not an input (the identity set) are added ones too
+EXTRA_KEYS = ("copy_of", "extra")
+EXTRA = "\textra"  # the counter slot of added samples (a name no input can have)
 _SCHEMA = "sftforge-run-1"
 
 
@@ -88,7 +92,7 @@ def run_recipe(
     runner = executor or LocalExecutor(workers or recipe.workers)
     result = runner.execute(job)
     outputs, kept, losses, lengths_after = _write_outputs(recipe, out, result)
-    rejected, examples = _write_rejects(out / "rejects.jsonl", result)
+    rejected, examples = _write_rejects(out / "rejects.jsonl", result, _names(recipe))
     counts = check_invariant(result, kept, rejected)
     seconds = time.perf_counter() - start
     report = build_report(
@@ -141,7 +145,6 @@ def _cache_dir(recipe: Recipe) -> Path | None:
 
 def _check_plan(recipe: Recipe, ops: list[Op]) -> None:
     """Recipe-level checks that need the built operators; all before any work."""
-    names = [op.name for op in ops]
     splits = any(op.name == "split" or getattr(op, "assigns_split", False) for op in ops)
     if len(recipe.outputs) > 1 and not splits:
         raise RecipeError(
@@ -149,14 +152,6 @@ def _check_plan(recipe: Recipe, ops: list[Op]) -> None:
             " step assigns splits.",
             field="outputs",
             hint="add a 'split' step, or keep a single output",
-        )
-    mixing = [s.name for s in recipe.inputs if (s.weight, s.ratio, s.count) != (None,) * 3]
-    if mixing and "mix" not in names:
-        hint = "add a 'mix' step" if "mix" in OPS else "remove weight/ratio/count from the inputs"
-        raise RecipeError(
-            f"inputs {', '.join(mixing)} set a mixing weight, ratio or count but no step mixes.",
-            field="inputs",
-            hint=hint,
         )
 
 
@@ -175,6 +170,7 @@ def _write_outputs(
     losses: dict[str, dict[str, int]] = {}
     lengths: dict[str, Sampled] = {}
     paths: dict[str, Path] = {}
+    names = _names(recipe)
     for split, spec in recipe.outputs.items():
         path = out / spec.path
 
@@ -182,18 +178,19 @@ def _write_outputs(
             for s in result.final():
                 if _route(recipe, s) != split:
                     continue
-                kept[_origin(s)] += 1
+                kept[_origin(s.meta, names)] += 1
                 for m in s.messages:
                     lengths.setdefault(m.role, Sampled()).extend([len(m.content)])
                 yield s
 
         tmp = path.with_name(f".tmp-{path.name}")
         path.parent.mkdir(parents=True, exist_ok=True)
-        _, lost = write_output(stream(), tmp, spec.format, spec.allow_lossy)
+        with gc_paused():
+            _, lost = write_output(stream(), tmp, spec.format, spec.allow_lossy)
         os.replace(tmp, path)
         losses[split] = lost
         paths[split] = path
-    unrouted = sum(1 for s in result.final() if _route(recipe, s) is None)
+    unrouted = 0 if len(recipe.outputs) == 1 else _total(result) - sum(kept.values())
     if unrouted:
         raise SftforgeError(
             f"{unrouted} samples have a split with no output (meta['{SPLIT_KEY}']).",
@@ -202,15 +199,25 @@ def _write_outputs(
     return paths, kept, losses, lengths
 
 
-def _origin(s: Sample) -> str:
+def _names(recipe: Recipe) -> set[str]:
+    return {s.name for s in recipe.inputs}
+
+
+def _total(result: JobResult) -> int:
+    last = result.stages[-1]
+    return last.n_out
+
+
+def _origin(meta: dict[str, Any], inputs: set[str]) -> str:
     """The input a sample is counted against; added samples are counted apart."""
-    if s.meta.get(EXTRA_KEY) or INPUT_KEY not in s.meta:
-        return "\textra"
-    return str(s.meta[INPUT_KEY])
+    src = meta.get(INPUT_KEY)
+    if any(meta.get(k) is not None for k in EXTRA_KEYS) or src not in inputs:
+        return EXTRA
+    return str(src)
 
 
 def _write_rejects(
-    path: Path, result: JobResult, per_reason: int = 3
+    path: Path, result: JobResult, names: set[str], per_reason: int = 3
 ) -> tuple[Counter[str], dict[str, list[dict[str, Any]]]]:
     """Concatenate the stages' rejects in order; count them per input, keep a few per reason."""
     rejected: Counter[str] = Counter()
@@ -223,7 +230,7 @@ def _write_rejects(
             if rec.get("op") == "read":
                 rejected[str((rec.get("value") or {}).get("input"))] += 1
             else:
-                rejected[_origin(Sample.from_dict(rec["sample"]))] += 1
+                rejected[_origin(rec["sample"].get("meta") or {}, names)] += 1
             ex = examples.setdefault(f"{rec.get('op')}: {rec.get('reason')}", [])
             if len(ex) < per_reason:
                 ex.append(rec)
@@ -243,10 +250,10 @@ def check_invariant(
         per_input[name] = row
         if read != row["kept"] + row["rejected"]:
             bad.append(f"{name}: read {read} != kept {row['kept']} + rejected {row['rejected']}")
-    strays = sorted((set(kept) | set(rejected)) - set(result.read_counts) - {"\textra"})
+    strays = sorted((set(kept) | set(rejected)) - set(result.read_counts) - {EXTRA})
     bad += [f"{s}: samples from an input that was never read" for s in strays]
     added = sum(s.added for s in result.stages)
-    extras = kept.get("\textra", 0) + rejected.get("\textra", 0)
+    extras = kept.get(EXTRA, 0) + rejected.get(EXTRA, 0)
     if extras != added:
         bad.append(f"operators declared {added} added samples, but {extras} are marked as added")
     if bad:

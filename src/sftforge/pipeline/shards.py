@@ -7,21 +7,25 @@ either exists whole or not at all, which is what makes a killed run resumable.
 
 from __future__ import annotations
 
+import gc
 import os
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import orjson
 
-from ..sample import Sample
+from ..sample import Message, Sample
 
 __all__ = [
     "atomic_write_bytes",
     "chunk_path",
+    "gc_paused",
     "iter_chunk",
     "iter_jsonl",
     "iter_shards",
+    "load_sample",
     "write_chunk",
     "write_jsonl",
 ]
@@ -63,10 +67,34 @@ def write_chunk(stage_dir: Path, index: int, samples: Iterable[Sample]) -> int:
     return write_jsonl(chunk_path(stage_dir, index), (s.to_json() for s in samples))
 
 
+def load_sample(line: bytes) -> Sample:
+    """``Sample.from_json`` with a fast path for the common shape (plain role/content turns)."""
+    d = orjson.loads(line)
+    if len(d) <= 3 and d.get("id") and "messages" in d and (len(d) == 2 or "meta" in d):
+        msgs = [
+            Message(m["role"], m["content"]) if len(m) == 2 else Message.from_dict(m)
+            for m in d["messages"]
+        ]
+        return Sample(msgs, d["id"], meta=d.get("meta") or {})
+    return Sample.from_dict(d)
+
+
 def iter_chunk(path: Path) -> Iterator[Sample]:
     with path.open("rb") as fh:
         for line in fh:
-            yield Sample.from_json(line)
+            yield load_sample(line)
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Bulk loops make millions of acyclic objects; the cyclic GC only slows them down."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
 
 
 def iter_shards(stage_dir: Path, count: int) -> Iterator[Sample]:

@@ -3,9 +3,10 @@
 The cache holds, per chunk, the ``meta["stats"]`` dict of every sample after a map stage. It is
 keyed by the hash of the chunk's input (canonical Sample JSON) and a stage fingerprint: the stage's
 operators with every option that can change a metric, i.e. all options except the decision-only
-ones (thresholds). A filter can name its decision options in ``decision_options``; otherwise the
-names ``min_*``, ``max_*``, ``*threshold*`` and ``allowed*`` are taken as decision-only. A wrong
-guess can only cost a cache miss on options outside those names, never a stale metric.
+ones (thresholds). A filter can name its decision options in ``decision_options``; otherwise
+``min``, ``max``, ``threshold``, ``allowed``, ``min_score`` and ``max_score`` are taken as
+decision-only, and every other option is assumed to change the metric (a cache miss, never a
+stale value).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from ..ops.base import Filter, Op
 from ..sample import Sample
 from .shards import atomic_write_bytes
 
-__all__ = ["StatsCache", "default_cache_dir", "stage_fingerprint"]
+__all__ = ["DECISION_OPTIONS", "StatsCache", "default_cache_dir", "stage_fingerprint"]
 
 
 def default_cache_dir() -> Path:
@@ -32,15 +33,15 @@ def default_cache_dir() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "sftforge"
 
 
+# options that only move a threshold; everything else is assumed to change the metric
+DECISION_OPTIONS = frozenset({"min", "max", "threshold", "allowed", "min_score", "max_score"})
+
+
 def _decision_only(op: Op, option: str) -> bool:
     declared = getattr(op, "decision_options", None)
     if declared is not None:
         return option in declared
-    return (
-        option.startswith(("min_", "max_", "allowed"))
-        or option in ("min", "max")
-        or "threshold" in option
-    )
+    return option in DECISION_OPTIONS
 
 
 def stage_fingerprint(ops: Sequence[Op]) -> str:

@@ -23,7 +23,14 @@ import orjson
 from ..ops.base import Filter, Mapper, Op, OpCounters, Reject, build_op
 from ..sample import Sample
 from .recipe import import_plugins
-from .shards import atomic_write_bytes, chunk_path, iter_chunk, write_jsonl
+from .shards import (
+    atomic_write_bytes,
+    chunk_path,
+    gc_paused,
+    iter_chunk,
+    load_sample,
+    write_jsonl,
+)
 from .sources import ReadError
 from .stats_cache import StatsCache
 
@@ -50,7 +57,7 @@ class ChunkTask:
     stage: int
     index: int
     out_dir: str
-    samples: list[Sample] | None = None
+    payload: bytes | None = None  # canonical Sample JSON lines (cheaper to send than pickles)
     source: str | None = None
     read_errors: list[ReadError] = field(default_factory=list)
     lengths_before: bool = False
@@ -101,12 +108,18 @@ def run_task(task: ChunkTask) -> dict[str, Any]:
 
 def process_chunk(stage: StageOps, task: ChunkTask, cache: StatsCache | None) -> dict[str, Any]:
     """Apply the stage to the chunk, write its files, return its summary."""
-    samples = (
-        task.samples if task.samples is not None else list(iter_chunk(Path(task.source or "")))
-    )
+    with gc_paused():
+        return _process(stage, task, cache)
+
+
+def _process(stage: StageOps, task: ChunkTask, cache: StatsCache | None) -> dict[str, Any]:
+    if task.payload is not None:
+        samples = [load_sample(line) for line in task.payload.split(b"\n") if line]
+    else:
+        samples = list(iter_chunk(Path(task.source or "")))
     summary: dict[str, Any] = {"index": task.index, "in": len(samples)}
     if task.lengths_before:  # the first stage: count what each input contributed
-        per_input = Counter(str(s.meta.get("input")) for s in samples)
+        per_input = Counter(str(s.meta.get("source")) for s in samples)
         per_input.update(f"{e.input}\terror" for e in task.read_errors)
         summary["inputs"] = dict(per_input)
     if task.lengths_before:
