@@ -28,7 +28,7 @@ def run(
     """Run a recipe: read the inputs, apply the steps, write outputs, rejects and a report."""
     from ..pipeline import run_recipe
 
-    res = run_recipe(recipe, out, workers, resume=resume)
+    res = run_recipe(recipe, out, workers, resume=resume, log=lambda m: typer.echo(m, err=True))
     c = res.counts
     added = f", added {c['added']}" if c["added"] else ""
     typer.echo(

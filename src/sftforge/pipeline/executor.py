@@ -85,6 +85,15 @@ class LocalExecutor:
                     summary = self._global_stage(job, st, sdir, prev)
                 summaries.append(summary)
                 prev = (sdir, summary.chunks)
+                if job.log:
+                    names = ", ".join(job.step_specs[i][0] for i in st.steps) or "read inputs"
+                    resumed = (
+                        f", {summary.resumed_chunks} resumed" if summary.resumed_chunks else ""
+                    )
+                    job.log(
+                        f"stage {st.index + 1}/{len(job.stages)} ({names}): {summary.chunks}"
+                        f" chunks{resumed}, {summary.seconds:.1f} s"
+                    )
         finally:
             if pool is not None:
                 pool.shutdown(cancel_futures=True)
@@ -225,7 +234,7 @@ class LocalExecutor:
         }
         (sdir / "summary.json").write_bytes(orjson.dumps(stats, option=orjson.OPT_NON_STR_KEYS))
         self.manifest.mark_complete(st.index, index)
-        summary.chunks = index
+        summary.chunks, summary.seconds = index, c.seconds
         return summary
 
     # -- results ------------------------------------------------------------------------------

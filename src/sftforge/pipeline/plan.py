@@ -54,6 +54,7 @@ class Job:
     plugins: list[str] = field(default_factory=list)
     cache_dir: Path | None = None
     resume: bool = True
+    log: Callable[[str], None] | None = None  # one line per finished stage
 
 
 class Sampled:

@@ -88,6 +88,7 @@ def run_recipe(
         plugins=recipe.plugins,
         cache_dir=_cache_dir(recipe),
         resume=resume,
+        log=log,
     )
     runner = executor or LocalExecutor(workers or recipe.workers)
     result = runner.execute(job)
@@ -101,8 +102,6 @@ def run_recipe(
     rj, rh = write_report(out, report)
     lock = write_lock(out / "recipe.lock.yaml", resolved, hashes, recipe.seed)
     shutil.rmtree(job.workdir, ignore_errors=True)
-    if log:
-        log(f"kept {counts['kept']}, rejected {counts['rejected']} of {counts['read']} read")
     return RunResult(out, outputs, out / "rejects.jsonl", rj, rh, lock, counts, seconds)
 
 
