@@ -109,7 +109,7 @@ def ingest(recipe: Recipe) -> Iterator[Sample | ReadError]:
     """Every input's samples, tagged with the input's name, then the next input's."""
     for spec in recipe.inputs:
         path = recipe.input_path(spec)
-        for item in read_input(spec.name, path, spec.format, spec.on_error):
+        for item in read_input(spec.name, path, spec.format, spec.on_error, spec.path):
             if isinstance(item, Sample):
                 item.meta[INPUT_KEY] = spec.name
             yield item

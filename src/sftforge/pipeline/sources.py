@@ -53,18 +53,24 @@ def _api() -> Any:
 
 
 def read_input(
-    name: str, path: Path, fmt: str | None, on_error: str = "skip"
+    name: str, path: Path, fmt: str | None, on_error: str = "skip", shown: str | None = None
 ) -> Iterator[Sample | ReadError]:
-    """Samples and read errors of one input, in file order."""
+    """Samples and read errors of one input, in file order; errors name the file as ``shown``."""
     if not path.exists():
         raise InputError(f"input '{name}' does not exist.", file=str(path), hint="check the path")
     api = _api()
     if api is not None and fmt not in CANONICAL:
-        yield from _read_api(api, name, path, fmt, on_error)
+        for item in _read_api(api, name, path, fmt, on_error):
+            if shown is not None and isinstance(item, ReadError):
+                item.file = shown
+            yield item
     else:
         if fmt is not None and fmt not in CANONICAL:
             raise RecipeError(f"input '{name}': format '{fmt}' is not available in this build.")
-        yield from _read_canonical(name, path, on_error)
+        for item in _read_canonical(name, path, on_error):
+            if shown is not None and isinstance(item, ReadError):
+                item.file = shown
+            yield item
 
 
 def _read_api(

@@ -194,13 +194,16 @@ def _sort_stats(s: Sample) -> None:
 def _metrics(stage: StageOps, kept: list[Sample], rejects: list[Reject]) -> dict[str, list[Any]]:
     """The metric values of this stage's filters over every sample that reached them."""
     keys = [op.metric_key() for op in stage.ops if isinstance(op, Filter)]
-    out: dict[str, list[Any]] = {k: [] for k in keys}
+    out: dict[str, list[Any]] = {}
     for s in [*kept, *(r.sample for r in rejects)]:
         stats = s.meta.get("stats") or {}
         for k in keys:
             v = stats.get(k)
-            if isinstance(v, (int, float, str)) and not isinstance(v, bool):
-                out[k].append(v)
-            elif isinstance(v, bool):
-                out[k].append(int(v))
-    return out
+            # a metric made of parts ({"lang": "en", "score": 0.9}) gives one series per part
+            parts = {f"{k}.{sub}": sv for sub, sv in v.items()} if isinstance(v, dict) else {k: v}
+            for name, pv in parts.items():
+                if isinstance(pv, bool):
+                    out.setdefault(name, []).append(int(pv))
+                elif isinstance(pv, (int, float, str)):
+                    out.setdefault(name, []).append(pv)
+    return {k: v for k, v in out.items() if v}
