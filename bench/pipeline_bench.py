@@ -3,6 +3,7 @@
     python bench/pipeline_bench.py                      # all three on the 52k Alpaca set
     python bench/pipeline_bench.py --only sftforge      # just ours
     python bench/pipeline_bench.py --streaming 2        # ours on a generated ~2 GB JSONL
+                                                        # (unicode + length filter + exact dedup)
 
 Recipe: clean HTML + whitespace + unicode NFKC, length filter (10..10000 chars), special-character
 ratio <= 0.25, word 10-gram repetition <= 0.5, exact dedup, MinHash dedup at Jaccard 0.8. The
@@ -162,10 +163,12 @@ def count_lines(path: Path) -> int:
 
 
 # -- runners ----------------------------------------------------------------------------------
-def run_sftforge(inp: Path, fmt: str, work: Path, workers: int, chunk: int) -> dict[str, Any]:
+def run_sftforge(
+    inp: Path, fmt: str, work: Path, workers: int, chunk: int, template: str = RECIPE
+) -> dict[str, Any]:
     work.mkdir(parents=True, exist_ok=True)
     recipe = work / "recipe.yaml"
-    recipe.write_text(RECIPE.format(input=inp, fmt=fmt, chunk=chunk), encoding="utf-8")
+    recipe.write_text(template.format(input=inp, fmt=fmt, chunk=chunk), encoding="utf-8")
     env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
     cli = "import sys; from sftforge.cli.main import main; sys.exit(main())"
     cmd = [
@@ -227,15 +230,38 @@ def run_datatrove(dt: Path, text_dir: Path, work: Path, workers: int) -> dict[st
     return res
 
 
-def streaming_input(path: Path, gigabytes: float, records: list[dict[str, str]]) -> int:
-    """Alpaca records repeated (each copy made unique) until the file is ``gigabytes`` big."""
+STREAM_RECIPE = """\
+chunk_size: {chunk}
+cache: false
+inputs:
+  - path: {input}
+    format: sharegpt
+steps:
+  - normalize_unicode: {{form: NFKC}}
+  - length_filter: {{min: 10}}
+  - dedup_exact: {{}}
+outputs:
+  train: {{format: sharegpt, path: train.jsonl}}
+"""
+
+
+def streaming_input(
+    path: Path, gigabytes: float, records: list[dict[str, str]], turns: int = 8
+) -> int:
+    """ShareGPT conversations of ``turns`` Alpaca pairs each (every one made unique) up to ``gigabytes``."""
     target = int(gigabytes * (1 << 30))
     n = written = 0
     with open(path, "w", encoding="utf-8") as fh:
         while written < target:
-            r = records[n % len(records)]
-            rec = dict(r, instruction=f"{r['instruction']} (#{n})")
-            line = json.dumps(rec, ensure_ascii=False) + "\n"
+            conv = []
+            for k in range(turns):
+                r = records[(n * turns + k) % len(records)]
+                prompt = "\n".join(x for x in (r["instruction"], r.get("input", "")) if x)
+                conv += [
+                    {"from": "human", "value": f"{prompt} (#{n})"},
+                    {"from": "gpt", "value": r["output"] or "-"},
+                ]
+            line = json.dumps({"conversations": conv}, ensure_ascii=False) + "\n"
             fh.write(line)
             written += len(line.encode("utf-8"))
             n += 1
@@ -267,7 +293,7 @@ def main() -> None:
     if args.streaming:
         big = args.out / "stream.jsonl"
         n = streaming_input(big, args.streaming, records)
-        res = run_sftforge(big, "alpaca", args.out / "stream", args.workers, args.chunk)
+        res = run_sftforge(big, "sharegpt", args.out / "stream", args.workers, 500, STREAM_RECIPE)
         res |= {
             "records": n,
             "input_mb": round(big.stat().st_size / 2**20),
