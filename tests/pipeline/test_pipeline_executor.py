@@ -9,6 +9,7 @@ import pytest
 from conftest import make_samples, read_rows
 
 from sftforge.errors import RecipeError, SftforgeError
+from sftforge.ops.base import OPS
 from sftforge.pipeline import run_recipe
 
 
@@ -122,3 +123,31 @@ def test_missing_input_is_one_clear_error(
     assert str(info.value) == (
         f"{tmp_path / 'nope.jsonl'}: cannot read input: No such file or directory. Fix: check the path"
     )
+
+
+def test_inputs_are_mixed_by_count(
+    write_recipe: Callable[..., Path], tmp_path: Path, raw_file: Path
+) -> None:
+    if "mix" not in OPS:
+        pytest.skip("the mix operator is not in this build")
+    other = tmp_path / "other.jsonl"
+    other.write_bytes(b"".join(s.to_json() + b"\n" for s in make_samples(5)))
+    inputs = [
+        {"path": raw_file.name, "name": "raw", "count": 20},
+        {"path": other.name, "name": "other", "count": 10},
+    ]
+    res = run_recipe(write_recipe([], inputs=inputs, seed=5), tmp_path / "run", workers=2)
+    assert res.counts == {
+        "read": 66,
+        "kept": 30,
+        "rejected": 41,  # 40 not drawn + the broken line
+        "added": 5,  # each of the 5 'other' samples once more
+        "per_input": {
+            "raw": {"read": 61, "kept": 20, "rejected": 41},
+            "other": {"read": 5, "kept": 5, "rejected": 0},
+        },
+    }
+    lock = (tmp_path / "run" / "recipe.lock.yaml").read_text(encoding="utf-8")
+    assert "mix:\n      ratios: null\n      weights: null\n      counts:\n        raw: 20\n" in lock
+    manifest = read_rows(tmp_path / "run" / "manifest-step1-mix.jsonl")
+    assert len(manifest) == 71 and sum(1 for m in manifest if "copy_of" in m) == 5

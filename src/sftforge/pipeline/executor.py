@@ -232,7 +232,10 @@ class LocalExecutor:
             "peak_rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
             "seconds": c.seconds,
         }
-        (sdir / "summary.json").write_bytes(orjson.dumps(stats, option=orjson.OPT_NON_STR_KEYS))
+        stats |= _op_extras(op, job.workdir.parent, st.steps[0])
+        (sdir / "summary.json").write_bytes(
+            orjson.dumps(stats, option=orjson.OPT_NON_STR_KEYS, default=str)
+        )
         self.manifest.mark_complete(st.index, index)
         summary.chunks, summary.seconds = index, c.seconds
         return summary
@@ -307,6 +310,7 @@ class LocalExecutor:
         summary.added, summary.seconds = data["added"], data["seconds"]
         summary.peak_rss_kb = data["peak_rss_kb"]
         summary.cluster_sizes = {int(k): v for k, v in data["cluster_sizes"].items()}
+        summary.op_report = {k: data[k] for k in ("report", "manifest") if k in data}
 
     @staticmethod
     def _iter_rejects(workdir: Path, summaries: list[StageSummary]) -> Iterator[bytes]:
@@ -321,6 +325,20 @@ class LocalExecutor:
                     for line in fh:
                         if line.strip():
                             yield line.rstrip(b"\n")
+
+
+def _op_extras(op: GlobalOp, out_dir: Path, step: int) -> dict[str, Any]:
+    """What a global operator offers beyond counters: ``report()`` and ``write_manifest(path)``."""
+    extras: dict[str, Any] = {}
+    report = getattr(op, "report", None)
+    if callable(report):
+        extras["report"] = report()
+    write_manifest = getattr(op, "write_manifest", None)
+    if callable(write_manifest):
+        name = f"manifest-step{step + 1}-{op.name}.jsonl"
+        write_manifest(out_dir / name)
+        extras["manifest"] = name
+    return extras
 
 
 def _stage_out(sdir: Path, chunks: int) -> int:

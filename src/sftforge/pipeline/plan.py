@@ -90,6 +90,7 @@ class StageSummary:
     chunks: int = 0
     resumed_chunks: int = 0
     cluster_sizes: dict[int, int] = field(default_factory=dict)
+    op_report: dict[str, Any] = field(default_factory=dict)  # a global op's report()/manifest
 
     def to_dict(self) -> dict[str, Any]:
         return {

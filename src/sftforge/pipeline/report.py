@@ -87,6 +87,7 @@ def build_report(
                 "peak_rss_mb": round(st.peak_rss_kb / 1024, 1),
                 "extra": c["extra"],
             }
+            | (st.op_report if st.kind == "global" else {})
         )
     languages: Counter[str] = Counter()
     for key, sampled in result.metrics.items():
