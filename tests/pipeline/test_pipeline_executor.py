@@ -11,6 +11,7 @@ from conftest import make_samples, read_rows
 from sftforge.errors import RecipeError, SftforgeError
 from sftforge.ops.base import OPS
 from sftforge.pipeline import run_recipe
+from sftforge.pipeline.recipe import load_ops
 
 
 def test_order_is_kept_through_a_pool(write_recipe: Callable[..., Path], tmp_path: Path) -> None:
@@ -128,6 +129,7 @@ def test_missing_input_is_one_clear_error(
 def test_inputs_are_mixed_by_count(
     write_recipe: Callable[..., Path], tmp_path: Path, raw_file: Path
 ) -> None:
+    load_ops()
     if "mix" not in OPS:
         pytest.skip("the mix operator is not in this build")
     other = tmp_path / "other.jsonl"
