@@ -152,4 +152,4 @@ def test_inputs_are_mixed_by_count(
     lock = (tmp_path / "run" / "recipe.lock.yaml").read_text(encoding="utf-8")
     assert "mix:\n      ratios: null\n      weights: null\n      counts:\n        raw: 20\n" in lock
     manifest = read_rows(tmp_path / "run" / "manifest-step1-mix.jsonl")
-    assert len(manifest) == 71 and sum(1 for m in manifest if "copy_of" in m) == 5
+    assert len(manifest) == 65 + 5 and sum(1 for m in manifest if "copy_of" in m) == 5
