@@ -103,3 +103,14 @@ class TLiar(GlobalOp):
         it = source()
         next(it, None)
         yield from it
+
+
+@register_op("t_needs_pkg")
+@dataclass(kw_only=True)
+class TNeedsPkg(Mapper):
+    """Fails like an operator whose optional dependency is missing."""
+
+    def map(self, sample: Sample) -> Sample:
+        from sftforge.errors import MissingDependency
+
+        raise MissingDependency("nopkg", "extra", "the test operator")

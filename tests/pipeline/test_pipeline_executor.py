@@ -153,3 +153,15 @@ def test_inputs_are_mixed_by_count(
     assert "mix:\n      ratios: null\n      weights: null\n      counts:\n        raw: 20\n" in lock
     manifest = read_rows(tmp_path / "run" / "manifest-step1-mix.jsonl")
     assert len(manifest) == 65 + 5 and sum(1 for m in manifest if "copy_of" in m) == 5
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_operator_errors_reach_the_caller_whole(
+    write_recipe: Callable[..., Path], tmp_path: Path, workers: int
+) -> None:
+    with pytest.raises(SftforgeError) as info:
+        run_recipe(write_recipe(["t_needs_pkg"]), tmp_path / "run", workers=workers)
+    assert str(info.value) == (
+        "the test operator needs the package 'nopkg', which is not installed."
+        " Fix: pip install 'sftforge[extra]'  (or: pip install nopkg)"
+    )

@@ -20,6 +20,7 @@ from typing import Any
 
 import orjson
 
+from ..errors import SftforgeError
 from ..ops.base import Filter, Mapper, Op, OpCounters, Reject, build_op
 from ..sample import Sample
 from .recipe import import_plugins
@@ -103,7 +104,19 @@ def _watch_parent(ppid: int) -> None:
 
 
 def run_task(task: ChunkTask) -> dict[str, Any]:
-    return process_chunk(_STAGES[task.stage], task, _CACHE)
+    try:
+        return process_chunk(_STAGES[task.stage], task, _CACHE)
+    except SftforgeError as exc:
+        # subclasses with their own __init__ (MissingDependency) do not unpickle in the parent
+        raise SftforgeError(
+            exc.message,
+            file=exc.file,
+            line=exc.line,
+            column=exc.column,
+            field=exc.field,
+            sample_id=exc.sample_id,
+            hint=exc.hint,
+        ) from None
 
 
 def process_chunk(stage: StageOps, task: ChunkTask, cache: StatsCache | None) -> dict[str, Any]:
