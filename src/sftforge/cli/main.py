@@ -44,6 +44,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "validate",
     "demo",
     "generate",
+    "run",
 )
 
 
