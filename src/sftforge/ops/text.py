@@ -13,6 +13,8 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+import xxhash
+
 from ..sample import Message, Sample
 from .base import Mapper, Targets, select_messages
 
@@ -20,6 +22,8 @@ __all__ = [
     "CJK_CHAR",
     "TextMapper",
     "count_words",
+    "has_cjk",
+    "list_digest",
     "map_prose",
     "split_code",
     "target_messages",
@@ -83,6 +87,11 @@ def count_words(text: str) -> int:
 
 def has_cjk(text: str) -> bool:
     return _CJK_RE.search(text) is not None
+
+
+def list_digest(items: list[str]) -> str:
+    """A short stable digest of a word/phrase list, for cache keys of list-driven metrics."""
+    return xxhash.xxh3_64_hexdigest("\n".join(sorted(items)).encode("utf-8"))[:8]
 
 
 def _wants_rejected(targets: Targets) -> bool:
