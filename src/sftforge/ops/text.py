@@ -26,6 +26,7 @@ __all__ = [
     "list_digest",
     "map_prose",
     "split_code",
+    "sub_many",
     "target_messages",
     "target_text",
     "words",
@@ -73,6 +74,33 @@ def map_prose(text: str, fn: Callable[[str], str], *, skip_code: bool = True) ->
     if len(parts) == 1 and not parts[0][0]:
         return fn(text)
     return "".join(part if is_code else fn(part) for is_code, part in parts)
+
+
+def sub_many(
+    text: str, rules: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str | None]]]
+) -> str:
+    """Apply several substitutions in one pass over the original text: every rule sees the
+    input, never another rule's output, and an earlier rule wins where matches overlap. A
+    rule returning ``None`` leaves its match alone (and does not claim the span)."""
+    edits: list[tuple[int, int, str]] = []
+    for pattern, fn in rules:
+        for m in pattern.finditer(text):
+            start, end = m.span()
+            if any(s < end and start < e for s, e, _ in edits):
+                continue
+            new = fn(m)
+            if new is not None:
+                edits.append((start, end, new))
+    if not edits:
+        return text
+    edits.sort()
+    out, pos = [], 0
+    for start, end, new in edits:
+        out.append(text[pos:start])
+        out.append(new)
+        pos = end
+    out.append(text[pos:])
+    return "".join(out)
 
 
 def words(text: str) -> list[str]:
