@@ -118,3 +118,7 @@ CLEAN_CASES = [
 @pytest.mark.parametrize(("text", "options", "expected"), CLEAN_CASES)
 def test_clean_composite(text: str, options: dict, expected: str) -> None:
     assert map_text("clean", text, **options) == expected
+
+
+def test_normalize_whitespace_keeps_single_tabs() -> None:
+    assert map_text("normalize_whitespace", "a\tb\nc \t d\t\n") == "a\tb\nc d"

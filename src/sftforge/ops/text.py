@@ -37,9 +37,7 @@ __all__ = [
 CJK_CHAR = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af"
 _CJK_RE = re.compile(f"[{CJK_CHAR}]")
 # a word is a CJK character, or a run of letters/digits (with inner ' or -) of other scripts
-_WORD_RE = re.compile(
-    f"[{CJK_CHAR}]|(?:(?![{CJK_CHAR}])[^\\W_])+(?:['’-](?:(?![{CJK_CHAR}])[^\\W_])+)*"
-)
+_WORD_RE = re.compile(f"[{CJK_CHAR}]|[^\\W_{CJK_CHAR}]+(?:['’-][^\\W_{CJK_CHAR}]+)*")
 
 # fenced blocks (``` or ~~~, to the closing fence or the end), <pre>/<code> elements, inline `code`
 _CODE_RE = re.compile(

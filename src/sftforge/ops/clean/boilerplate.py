@@ -46,6 +46,15 @@ DEFAULT_BOILERPLATE: tuple[str, ...] = (
     r"^\s*(?:sponsored|广告)\s*$",
 )
 
+# every default pattern contains one of these (lower-cased) strings: texts without any of them
+# skip the regex, which cannot use a literal prefix and so tries every position
+_DEFAULT_KEYS = (
+    "关注", "扫", "长按", "点击", "下载", "转载", "版权", "授权", "内容", "资讯", "点赞", "在看",
+    "转发", "收藏", "微信", "v信", "qq", "来源", "编辑", "click", "subscribe", "sign up",
+    "follow us", "rights reserved", "share", "read more", "cookie", "privacy", "terms of",
+    "download", "advertisement", "sponsored", "广告",
+)  # fmt: skip
+
 
 @dataclass(kw_only=True)
 class RemoveBoilerplate(TextMapper):
@@ -65,6 +74,7 @@ class RemoveBoilerplate(TextMapper):
         except re.error as exc:
             raise ValueError(f"bad boilerplate pattern: {exc}") from exc
         self._empty = not pats
+        self._keys = _DEFAULT_KEYS if self.patterns is None and not self.extra_patterns else None
 
     def _is_boilerplate(self, line: str) -> bool:
         if self.max_line_chars is not None and len(line.strip()) > self.max_line_chars:
@@ -77,7 +87,13 @@ class RemoveBoilerplate(TextMapper):
         return text if len(kept) == len(lines) else "\n".join(kept)
 
     def transform(self, text: str) -> str:
-        if self._empty or self._re.search(text) is None:
+        if self._empty:
+            return text
+        if self._keys is not None:
+            low = text.lower()
+            if not any(k in low for k in self._keys):
+                return text
+        if self._re.search(text) is None:
             return text
         out = map_prose(text, self._prose, skip_code=self.skip_code)
         return out.strip("\n") if out != text else text

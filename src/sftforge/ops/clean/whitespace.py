@@ -44,11 +44,15 @@ class NormalizeWhitespace(TextMapper):
             self._blank_to = "\n" * (n + 1)
 
     def _prose(self, text: str) -> str:
-        text = (_SPACES_IDEO_RE if self.ideographic_space else _SPACES_RE).sub(" ", text)
-        if self.collapse_spaces:
+        if not text.isascii():
+            text = (_SPACES_IDEO_RE if self.ideographic_space else _SPACES_RE).sub(" ", text)
+        # substring checks first: the regexes scan every position, the checks are C memchr-fast
+        tabs = "\t" in text
+        if self.collapse_spaces and ("  " in text or tabs):
             text = _INNER_RUN_RE.sub(" ", text)
-        text = _TRAILING_RE.sub("", text)
-        if self.max_blank_lines is not None:
+        if " \n" in text or "\t\n" in text:
+            text = _TRAILING_RE.sub("", text)
+        if self.max_blank_lines is not None and "\n\n" in text:
             text = self._blank_re.sub(self._blank_to, text)
         return text
 

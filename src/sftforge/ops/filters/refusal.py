@@ -1,7 +1,7 @@
 """``refusal_filter``: drop answers that refuse or talk about being an AI.
 
-Phrases are matched case-insensitively, with any run of blanks matching any other and straight
-or curly apostrophes alike, anywhere in the targeted messages (``window`` limits the search to
+Phrases are matched case-insensitively, with any run of blanks matching any other, straight
+or curly apostrophes alike and blanks around commas ignored, anywhere in the targeted messages (``window`` limits the search to
 the first N characters of each message, where refusals usually sit). ``phrases`` replaces the
 default Chinese + English list, ``extra_phrases`` adds to it. The metric is the first phrase
 found (``null`` when none), which is also the drop reason.
@@ -17,7 +17,7 @@ from ...sample import Sample
 from ..base import Filter, Targets, register_op, select_messages
 from ..text import list_digest
 
-__all__ = ["DEFAULT_REFUSALS", "RefusalFilter"]
+__all__ = ["DEFAULT_REFUSALS", "RefusalFilter", "normalize"]
 
 DEFAULT_REFUSALS: tuple[str, ...] = (
     # English
@@ -41,21 +41,15 @@ DEFAULT_REFUSALS: tuple[str, ...] = (
 )  # fmt: skip
 
 
-def _pattern(phrase: str) -> str:
-    out = []
-    phrase = re.sub(r"\s*[,，]\s*", ",", phrase.strip())
-    for part in re.split(r"(\s+|['’]|[,，])", phrase):
-        if not part:
-            continue
-        if part.isspace():
-            out.append(r"\s+")
-        elif part in ("'", "’"):
-            out.append("['’]")
-        elif part in (",", "，"):
-            out.append(r"\s*[,，]\s*")
-        else:
-            out.append(re.escape(part))
-    return "".join(out)
+_FOLD = str.maketrans({"’": "'", "‘": "'", "，": ","})
+_COMMA_RE = re.compile(r"\s*,\s*")
+
+
+def normalize(text: str) -> str:
+    """Case-folded, curly apostrophes straightened, blank runs as one space, no space around
+    commas: the form both phrases and texts are compared in."""
+    text = " ".join(text.casefold().translate(_FOLD).split())
+    return _COMMA_RE.sub(",", text) if "," in text else text
 
 
 @dataclass(kw_only=True)
@@ -71,15 +65,12 @@ class RefusalFilter(Filter):
         super().__post_init__()
         phrases = list(DEFAULT_REFUSALS if self.phrases is None else self.phrases)
         phrases += self.extra_phrases
-        # longest first, so the reported phrase is the most specific one at a position
+        # longest first, so the reported phrase is the most specific one that matches
         phrases.sort(key=len, reverse=True)
-        self._canon = {p.casefold(): p for p in phrases}
-        self._re = (
-            re.compile("|".join(f"({_pattern(p)})" for p in phrases), re.IGNORECASE)
-            if phrases
-            else None
-        )
         self._phrases = phrases
+        # plain substring tests on normalised text: ~70 C-level searches beat one big
+        # case-insensitive regex alternation by two orders of magnitude
+        self._needles = [(normalize(p), p) for p in phrases]
 
     def metric_key(self) -> str:
         key = super().metric_key()
@@ -88,14 +79,11 @@ class RefusalFilter(Filter):
         return key if self.window is None else f"{key}:w{self.window}"
 
     def stats(self, sample: Sample) -> str | None:
-        if self._re is None:
-            return None
         for m in select_messages(sample, self.targets):
-            text = m.content if self.window is None else m.content[: self.window]
-            hit = self._re.search(text)
-            if hit is not None:
-                assert hit.lastindex is not None
-                return self._phrases[hit.lastindex - 1]
+            text = normalize(m.content if self.window is None else m.content[: self.window])
+            for needle, phrase in self._needles:
+                if needle in text:
+                    return phrase
         return None
 
     def decide(self, value: Any, sample: Sample) -> bool | tuple[bool, str]:

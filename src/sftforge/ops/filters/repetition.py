@@ -39,10 +39,11 @@ def char_rep_ratio(text: str, n: int) -> float:
 
 
 def word_rep_ratio(text: str, n: int) -> float:
-    toks = [w.lower() for w in words(text)]
+    toks = words(text.lower())
     if len(toks) < n:
         return 0.0
-    grams = Counter(tuple(toks[i : i + n]) for i in range(len(toks) - n + 1))
+    # zip over n shifted views builds the n-gram tuples in C
+    grams = Counter(zip(*[toks[i:] for i in range(n)], strict=False))
     total = len(toks) - n + 1
     return sum(c for c in grams.values() if c > 1) / total
 

@@ -105,8 +105,22 @@ _NZ = r"(?![0-9A-Za-z])"
 _ND = r"(?<![0-9])"
 _NDZ = r"(?![0-9])"
 
-# (kind, pattern, validator, group to replace: 0 = the whole match)
-_Detector = tuple[str, re.Pattern[str], Callable[[str, re.Match[str]], bool] | None, int | str]
+_D4_RE = re.compile(r"\d{4}")
+_D17_RE = re.compile(r"\d{17}")
+_CARD_RE = re.compile(r"\d{4}[ -]?\d{4}[ -]?\d{4}")
+_MOBILE_RE = re.compile(r"1[3-9]\d[ -]?\d{4}")
+_IPV4_RE = re.compile(r"\d\.\d{1,3}\.\d")
+_IPV6_RE = re.compile(r":[0-9A-Fa-f]{0,4}:")
+_TOKEN_PREFIXES = ("sk-", "AKIA", "ASIA", "gh", "github_pat_", "xox", "AIza", "hf_")
+_SECRET_WORDS = ("key", "secret", "token", "pass", "pwd")
+
+Prefilter = Callable[[str, str], bool]  # (text, lower-cased text) -> may contain this kind
+# (kind, pattern, validator, group to replace (0 = the whole match), prefilter). The prefilters
+# are C-speed substring/charset tests: the detectors' look-behinds stop the regex engine from
+# skipping ahead, so running them only where a cheap test says they can match is ~10x faster.
+_Detector = tuple[
+    str, re.Pattern[str], Callable[[str, re.Match[str]], bool] | None, int | str, Prefilter
+]
 _DETECTORS: list[_Detector] = [
     (
         "private_key",
@@ -116,12 +130,14 @@ _DETECTORS: list[_Detector] = [
         ),
         None,
         0,
+        lambda t, low: "PRIVATE KEY" in t,
     ),
     (
         "url_credentials",
         re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://(?P<cred>[^\s:/@]+:[^\s@/]+)@[^\s/]"),
         None,
         "cred",
+        lambda t, low: "://" in t and "@" in t,
     ),
     (
         "secret",
@@ -132,6 +148,7 @@ _DETECTORS: list[_Detector] = [
         ),
         None,
         0,
+        lambda t, low: any(k in t for k in _TOKEN_PREFIXES),
     ),
     (
         "secret",
@@ -142,6 +159,7 @@ _DETECTORS: list[_Detector] = [
         ),
         _secret_value,
         "val",
+        lambda t, low: ("=" in t or ":" in t) and any(k in low for k in _SECRET_WORDS),
     ),
     (
         "email",
@@ -151,6 +169,7 @@ _DETECTORS: list[_Detector] = [
         ),
         None,
         0,
+        lambda t, low: "@" in t,
     ),
     (
         "cn_id",
@@ -161,8 +180,15 @@ _DETECTORS: list[_Detector] = [
         ),
         lambda s, m: cn_id_valid(s),
         0,
+        lambda t, low: _D17_RE.search(t) is not None,
     ),
-    ("bank_card", re.compile(_ND + r"[2-6]\d{3}(?:[ -]?\d){9,15}" + _NDZ), _card_valid, 0),
+    (
+        "bank_card",
+        re.compile(_ND + r"[2-6]\d{3}(?:[ -]?\d){9,15}" + _NDZ),
+        _card_valid,
+        0,
+        lambda t, low: _CARD_RE.search(t) is not None,
+    ),
     (
         "phone",
         re.compile(
@@ -170,15 +196,23 @@ _DETECTORS: list[_Detector] = [
         ),
         None,
         0,
+        lambda t, low: _MOBILE_RE.search(t) is not None,
     ),
-    ("phone", re.compile(_ND + r"0\d{2,3}-\d{7,8}" + _NDZ), None, 0),
+    ("phone", re.compile(_ND + r"0\d{2,3}-\d{7,8}" + _NDZ), None, 0, lambda t, low: "-" in t),
     (
         "phone",
         re.compile(r"(?<![0-9A-Za-z])\+[1-9]\d{0,2}(?:[ .-]?\(?\d{1,4}\)?){2,5}" + _NDZ),
         _intl_phone_valid,
         0,
+        lambda t, low: "+" in t,
     ),
-    ("phone", re.compile(_ND + r"\(\d{3}\)\s?\d{3}-\d{4}" + _NDZ), None, 0),
+    (
+        "phone",
+        re.compile(_ND + r"\(\d{3}\)\s?\d{3}-\d{4}" + _NDZ),
+        None,
+        0,
+        lambda t, low: "(" in t,
+    ),
     (
         "ip",
         re.compile(
@@ -187,6 +221,7 @@ _DETECTORS: list[_Detector] = [
         ),
         None,
         0,
+        lambda t, low: _IPV4_RE.search(t) is not None,
     ),
     (
         "ip",
@@ -195,32 +230,25 @@ _DETECTORS: list[_Detector] = [
         ),
         lambda s, m: _ipv6_valid(s),
         0,
+        lambda t, low: _IPV6_RE.search(t) is not None,
     ),
 ]
 
 KINDS: tuple[str, ...] = tuple(dict.fromkeys(d[0] for d in _DETECTORS))
-# cheap pre-checks: a text without any of these characters cannot hold that kind
-_HINTS: dict[str, Callable[[str], bool]] = {
-    "private_key": lambda t: "PRIVATE KEY" in t,
-    "url_credentials": lambda t: "://" in t and "@" in t,
-    "email": lambda t: "@" in t,
-    "ip": lambda t: "." in t or ":" in t,
-}
-_HAS_DIGIT_RE = re.compile(r"\d")
 
 
 def find_pii(text: str, kinds: frozenset[str] | None = None) -> list[Finding]:
     """Non-overlapping findings in ``text``, sorted by position."""
     found: list[Finding] = []
     taken: list[tuple[int, int]] = []
-    has_digit = _HAS_DIGIT_RE.search(text) is not None
-    for kind, pattern, valid, group in _DETECTORS:
+    low = text.lower()
+    digits = _D4_RE.search(text) is not None
+    for kind, pattern, valid, group, maybe in _DETECTORS:
         if kinds is not None and kind not in kinds:
             continue
-        hint = _HINTS.get(kind)
-        if hint is not None and not hint(text):
+        if kind in ("cn_id", "bank_card", "phone") and not digits:
             continue
-        if kind in ("cn_id", "bank_card", "phone") and not has_digit:
+        if not maybe(text, low):
             continue
         for m in pattern.finditer(text):
             start, end = m.span(group)

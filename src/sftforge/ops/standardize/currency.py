@@ -41,6 +41,9 @@ _UNITS = {
 _MULT = {"万亿": Decimal(10) ** 12, "亿": Decimal(10) ** 8, "万": Decimal(10) ** 4,
          "千": Decimal(1000), "million": Decimal(10) ** 6, "billion": Decimal(10) ** 9}  # fmt: skip
 
+# every symbol/unit contains one of these: a text without any cannot hold an amount
+_KEYS = ("$", "¥", "￥", "€", "£", "₩", "₹", "rmb", "cny", "usd", "eur", "gbp", "jpy", "hkd",
+         "元", "块钱", "人民币", "美", "欧元", "英镑", "日", "港", "韩元", "dollar", "yuan")  # fmt: skip
 _NUM = r"(?P<num>\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?)"
 _MULT_RE = r"(?P<mult>\s?(?:万亿|亿|万|千|million|billion)(?![A-Za-z]))?"
 _SYM_ALT = "|".join(re.escape(s) for s in sorted(_SYMBOLS, key=len, reverse=True))
@@ -107,6 +110,9 @@ class StandardizeCurrency(TextMapper):
         return self._out(m, _UNITS[m["unit"].lower()])
 
     def _prose(self, text: str) -> str:
+        low = text.lower()
+        if not any(k in low for k in _KEYS):
+            return text
         return sub_many(text, [(_BEFORE_RE, self._before), (_AFTER_RE, self._after)])
 
     def transform(self, text: str) -> str:

@@ -54,6 +54,7 @@ _DMY_WORDS_RE = re.compile(
     rf"(?<![\d.])(?P<d>\d{{1,2}}){_ORD}(?:\s+of)?\s+{_MON},?\s+(?P<y>[12]\d{{3}})(?!\d)",
     re.IGNORECASE,
 )
+_SEP_RE = re.compile(r"\d[-/.]\d")
 _NUMERIC_RE = re.compile(
     r"(?<![\d.:/-])(?P<a>\d{1,2})(?P<sep>[-/.])(?P<b>\d{1,2})(?P=sep)(?P<y>[12]\d{3})(?!\d|[-/.]\d)"
 )
@@ -86,15 +87,20 @@ def standardize_dates(text: str, fmt: str = "%Y-%m-%d", *, day_first: bool = Fal
         d, mo = (a, b) if a > 12 or (day_first and b <= 12) else (b, a)
         return out(_make(int(m["y"]), mo, d))
 
-    rules: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str | None]]] = [
-        (_YMD_RE, ymd),
-        (_MDY_RE, words),
-        (_DMY_WORDS_RE, words),
-        (_NUMERIC_RE, numeric),
-    ]
+    rules: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str | None]]] = []
+    # cheap tests decide which rules can match at all; the patterns start with look-behinds
+    # and cannot skip ahead by themselves
     if "年" in text:
-        rules.insert(0, (_CN_RE, cn))
-    return sub_many(text, rules)
+        rules.append((_CN_RE, cn))
+    sep = _SEP_RE.search(text) is not None
+    if sep:
+        rules.append((_YMD_RE, ymd))
+    low = text.lower()
+    if any(mon in low for mon in _MONTHS):
+        rules += [(_MDY_RE, words), (_DMY_WORDS_RE, words)]
+    if sep:
+        rules.append((_NUMERIC_RE, numeric))
+    return sub_many(text, rules) if rules else text
 
 
 _ANY_DIGIT_RE = re.compile(f"[0-9{CN_DIGITS}]")

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..base import register_op
@@ -35,6 +36,7 @@ _CN_RE = re.compile(
     rf"(?:\s*(?P<half>半)|\s*(?P<q>一刻|三刻)|\s*(?P<m>{_NUM})\s*分(?:\s*(?P<s>{_NUM})\s*秒)?"
     r"|\s*(?P<zheng>整))?"
 )
+_AMPM_RE = re.compile(r"\d\s?[apAP]\.?\s?[mM]")
 _PM = {"下午", "傍晚", "晚上", "夜里", "夜间"}
 _AM = {"凌晨", "早上", "早晨", "清晨", "上午", "半夜"}
 
@@ -72,7 +74,12 @@ def standardize_times(text: str, fmt: str = "%H:%M") -> str:
             h = 0
         return _fmt(fmt, h, mins, s)
 
-    return sub_many(text, [(_CN_RE, cn), (_EN_RE, en)])
+    rules: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str | None]]] = []
+    if any(c in text for c in "点點时時"):
+        rules.append((_CN_RE, cn))
+    if _AMPM_RE.search(text):
+        rules.append((_EN_RE, en))
+    return sub_many(text, rules) if rules else text
 
 
 @dataclass(kw_only=True)

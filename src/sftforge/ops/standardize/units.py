@@ -44,8 +44,10 @@ UNIT_ALIASES: dict[str, str] = {
 # the next character that shows a CJK unit character is part of a longer word
 _CJK_STOP = "拉隆饭粒色级高值位"
 _ALT = "|".join(re.escape(a) for a in sorted(UNIT_ALIASES, key=len, reverse=True))
+# the look-behind sits after the first digit so the pattern starts with a character class the
+# regex engine can skip ahead on: "a digit not preceded by a letter, digit or dot"
 _RE = re.compile(
-    rf"(?<![0-9A-Za-z.])(?P<num>\d+(?:\.\d+)?)(?P<sp>\s?)(?P<unit>{_ALT})"
+    rf"(?P<num>\d(?<![0-9A-Za-z.]\d)\d*(?:\.\d+)?)(?P<sp>\s?)(?P<unit>{_ALT})"
     rf"(?![A-Za-z0-9²/]|[{_CJK_STOP}])",
     re.IGNORECASE,
 )
