@@ -115,3 +115,12 @@ def test_pii_filter_drops_and_counts() -> None:
 def test_pii_unknown_kind_lists_valid() -> None:
     with pytest.raises(RecipeError, match="valid: private_key"):
         build_op("redact_pii", {"kinds": ["passport"]})
+
+
+def test_redact_pii_covers_reasoning_unless_off() -> None:
+    s = chat("q", "ok")
+    s.messages[-1].reasoning = "user mail is a@b.cn"
+    build_op("redact_pii", {"reasoning": False}).apply([s])
+    assert s.messages[-1].reasoning == "user mail is a@b.cn"
+    build_op("redact_pii").apply([s])
+    assert s.messages[-1].reasoning == "user mail is [EMAIL]"

@@ -4,7 +4,8 @@ Both take ``kinds`` (a list of kind names, ``null`` = all; see ``detectors``) an
 finding in the operator's ``counters.extra`` as ``pii.<kind>``, which the run report shows.
 ``redact_pii`` replaces each finding with ``replacement`` formatted with ``{kind}``/``{KIND}``
 (default ``"[{KIND}]"``, with the names in the detectors table: ``[EMAIL]``, ``[PHONE]``,
-``[ID_NUMBER]``...), or with a per-kind string from ``replacements``.
+``[ID_NUMBER]``...), or with a per-kind string from ``replacements``. Message ``content`` is
+searched, and ``reasoning`` too unless ``reasoning: false``; tool-call arguments are not.
 ``pii_filter`` stores ``{kind: count}`` as its metric and drops a sample with any finding of
 the chosen kinds (reason ``"pii: email, phone"``).
 """
@@ -51,6 +52,7 @@ class RedactPii(Mapper):
     kinds: list[str] | None = None
     replacement: str = "[{KIND}]"
     replacements: dict[str, str] | None = None
+    reasoning: bool = True
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -79,6 +81,8 @@ class RedactPii(Mapper):
         for msg in target_messages(sample, self.targets):
             if msg.content:
                 msg.content = self.redact(msg.content)
+            if msg.reasoning and self.reasoning:
+                msg.reasoning = self.redact(msg.reasoning)
         return sample
 
 
@@ -87,16 +91,23 @@ class PiiFilter(Filter):
     """Drop samples whose targeted messages contain personal data or secrets."""
 
     kinds: list[str] | None = None
+    reasoning: bool = True
 
     def __post_init__(self) -> None:
         super().__post_init__()
         self._kinds = _kinds(self.kinds)
 
+    def metric_key(self) -> str:
+        key = super().metric_key()
+        return key if self.reasoning else f"{key}:content"
+
     def stats(self, sample: Sample) -> dict[str, int]:
         counts: dict[str, int] = {}
         for msg in target_messages(sample, self.targets):
-            for f in find_pii(msg.content, None):
-                counts[f.kind] = counts.get(f.kind, 0) + 1
+            texts = [msg.content, msg.reasoning] if self.reasoning else [msg.content]
+            for text in texts:
+                for f in find_pii(text or "", None):
+                    counts[f.kind] = counts.get(f.kind, 0) + 1
         return counts
 
     def decide(self, value: Any, sample: Sample) -> bool | tuple[bool, str]:
