@@ -26,7 +26,9 @@ import sftforge.ops.standardize  # noqa: F401  (register the operators)
 from sftforge.ops.base import Filter, Mapper, build_op
 from sftforge.sample import Message, Sample
 
-DEFAULT = Path(os.environ.get("SFTFORGE_ALPACA", "/work/shared/data/stanford_alpaca/alpaca_data.json"))
+DEFAULT = Path(
+    os.environ.get("SFTFORGE_ALPACA", "/work/shared/data/stanford_alpaca/alpaca_data.json")
+)
 STEPS: list[tuple[str, dict]] = [
     ("remove_control_chars", {}),
     ("fix_mojibake", {}),

@@ -9,22 +9,25 @@ backtick spans) so operators that must not touch code only rewrite the prose par
 
 from __future__ import annotations
 
+import functools
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import xxhash
 
 from ..sample import Message, Sample
-from .base import Mapper, Targets, select_messages
+from .base import Filter, Mapper, Targets, select_messages
 
 __all__ = [
     "CJK_CHAR",
+    "TextFilter",
     "TextMapper",
     "count_words",
     "has_cjk",
     "list_digest",
     "map_prose",
+    "selector",
     "split_code",
     "sub_many",
     "target_messages",
@@ -101,14 +104,31 @@ def sub_many(
     return "".join(out)
 
 
+# ASCII fast path of the word split: bytes.translate blanks every character that is not a
+# letter, digit, ' or -, split() cuts the rest, and ' / - at a token's ends are stripped. That is
+# the regex's result exactly, except for doubled joiners ("a--b"), which take the regex path.
+_ASCII_KEEP = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789'-")
+_ASCII_TABLE = bytes(b if b in _ASCII_KEEP else 32 for b in range(256))
+_DOUBLE_JOINERS = (b"--", b"''", b"'-", b"-'")
+
+
 def words(text: str) -> list[str]:
-    """Words for counting and n-grams: each CJK character is a word, other scripts split on
-    anything that is not a letter or digit (so punctuation never sticks to a word)."""
-    return _WORD_RE.findall(text)
+    """Words for counting and n-grams: each CJK character is a word; other scripts are runs of
+    letters and digits joined by single inner ``'`` or ``-`` (``don't``, ``GPT-4``), so
+    punctuation never sticks to a word."""
+    if not text.isascii():
+        return _WORD_RE.findall(text)
+    data = text.encode("ascii").translate(_ASCII_TABLE)
+    if b"'" not in data and b"-" not in data:
+        return data.decode("ascii").split()
+    if any(d in data for d in _DOUBLE_JOINERS):
+        return _WORD_RE.findall(text)
+    toks = (t.strip(b"'-") for t in data.split())
+    return [t.decode("ascii") for t in toks if t]
 
 
 def count_words(text: str) -> int:
-    return len(_WORD_RE.findall(text))
+    return len(words(text))
 
 
 def has_cjk(text: str) -> bool:
@@ -120,21 +140,54 @@ def list_digest(items: list[str]) -> str:
     return xxhash.xxh3_64_hexdigest("\n".join(sorted(items)).encode("utf-8"))[:8]
 
 
-def _wants_rejected(targets: Targets) -> bool:
-    names = [targets] if isinstance(targets, str) else list(targets)
-    return any(n in ("all", "assistant", "last_turn") for n in names)
+@dataclass(frozen=True, slots=True)
+class _Selector:
+    """``targets`` parsed once: which messages, and whether ``rejected`` comes along."""
+
+    targets: tuple[str, ...]
+    roles: frozenset[str] | None  # None: every message
+    last_turn: bool
+    rejected: bool
+
+    def messages(self, sample: Sample) -> list[Message]:
+        if self.roles is None:
+            return sample.messages
+        if self.last_turn:
+            return select_messages(sample, list(self.targets))
+        return [m for m in sample.messages if m.role in self.roles]
 
 
-def target_messages(sample: Sample, targets: Targets) -> Iterator[Message]:
+@functools.lru_cache(maxsize=256)
+def _selector(targets: tuple[str, ...]) -> _Selector:
+    every = "all" in targets
+    return _Selector(
+        targets=targets,
+        roles=None if every else frozenset(targets) - {"last_turn"},
+        last_turn="last_turn" in targets,
+        rejected=any(n in ("all", "assistant", "last_turn") for n in targets),
+    )
+
+
+def selector(targets: Targets) -> _Selector:
+    return _selector((targets,) if isinstance(targets, str) else tuple(targets))
+
+
+def target_messages(sample: Sample, targets: Targets) -> list[Message]:
     """The targeted messages, plus ``sample.rejected`` when assistant answers are targeted."""
-    yield from select_messages(sample, targets)
-    if sample.rejected is not None and _wants_rejected(targets):
-        yield sample.rejected
+    sel = selector(targets)
+    msgs = sel.messages(sample)
+    if sample.rejected is not None and sel.rejected:
+        return [*msgs, sample.rejected]
+    return msgs
 
 
 def target_text(sample: Sample, targets: Targets) -> str:
     """The targeted message contents joined by newlines (the view filters measure)."""
-    return "\n".join(m.content for m in select_messages(sample, targets) if m.content)
+    msgs = selector(targets).messages(sample)
+    if len(msgs) == 2:  # the common single-turn case, without a generator
+        a, b = msgs[0].content, msgs[1].content
+        return f"{a}\n{b}" if a and b else a or b
+    return "\n".join(m.content for m in msgs if m.content)
 
 
 @dataclass(kw_only=True)
@@ -145,11 +198,34 @@ class TextMapper(Mapper):
         raise NotImplementedError
 
     def map(self, sample: Sample) -> Sample:
+        changed = 0
         for msg in target_messages(sample, self.targets):
-            if not msg.content:
-                continue
-            new = self.transform(msg.content)
-            if new != msg.content:
-                msg.content = new
-                self.counters.extra[f"{self.name}.changed"] += 1
+            if msg.content:
+                new = self.transform(msg.content)
+                if new != msg.content:
+                    msg.content = new
+                    changed += 1
+        if changed:
+            self.counters.extra[self.name + ".changed"] += changed
         return sample
+
+
+@dataclass(kw_only=True)
+class TextFilter(Filter):
+    """A filter whose cache key is computed once (it is read twice per sample)."""
+
+    def metric_params(self) -> str:
+        """What (besides targets) changes the metric; part of the cache key."""
+        return ""
+
+    def metric_key(self) -> str:
+        key: str | None = getattr(self, "_metric_key", None)
+        if key is None:
+            key = self.stats_key or self.name
+            params = self.metric_params()
+            if params:
+                key = f"{key}:{params}"
+            tg = self.targets if isinstance(self.targets, str) else "+".join(self.targets)
+            key = key if tg == "all" else f"{key}@{tg}"
+            self._metric_key = key
+        return key

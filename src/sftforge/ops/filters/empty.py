@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from ...sample import Message, Sample
-from ..base import Filter, Targets, register_op, select_messages
+from ..base import Targets, register_op, select_messages
+from ..text import TextFilter
 
 __all__ = ["DEFAULT_PLACEHOLDERS", "EmptyAnswerFilter"]
 
@@ -32,7 +33,7 @@ def _norm(text: str) -> str:
 
 
 @dataclass(kw_only=True)
-class EmptyAnswerFilter(Filter):
+class EmptyAnswerFilter(TextFilter):
     """Drop samples whose targeted turns (default: answers) are empty or a placeholder."""
 
     targets: Targets = "assistant"

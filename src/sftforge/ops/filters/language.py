@@ -19,8 +19,8 @@ from typing import Any
 
 from ...errors import MissingDependency
 from ...sample import Sample
-from ..base import Filter, register_op
-from ..text import target_text
+from ..base import register_op
+from ..text import TextFilter, target_text
 
 __all__ = ["LanguageFilter", "detect_language"]
 
@@ -49,7 +49,7 @@ def detect_language(text: str, max_chars: int = 500) -> dict[str, Any]:
 
 
 @dataclass(kw_only=True)
-class LanguageFilter(Filter):
+class LanguageFilter(TextFilter):
     """Keep samples in the ``allowed`` languages identified with at least ``min_score``."""
 
     allowed: list[str] | None = None
@@ -62,9 +62,8 @@ class LanguageFilter(Filter):
             self.allowed = [self.allowed]
         self._allowed = frozenset(self.allowed) if self.allowed is not None else None
 
-    def metric_key(self) -> str:
-        key = super().metric_key()
-        return key if self.max_chars == 500 else f"{key}:{self.max_chars}"
+    def metric_params(self) -> str:
+        return "" if self.max_chars == 500 else str(self.max_chars)
 
     def stats(self, sample: Sample) -> dict[str, Any]:
         return detect_language(target_text(sample, self.targets), self.max_chars)

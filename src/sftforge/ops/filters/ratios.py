@@ -40,13 +40,37 @@ _NOT_ALNUM_RE = re.compile(r"[\W_]")
 _OVER_ALL = {"alnum", "alpha", "digit"}
 
 
+# ASCII fast path: bytes.translate(None, delete) counts a character class in one C pass, about
+# eight times faster than findall; the classes match the regexes' (``\s`` includes \x1c-\x1f)
+_A_LETTERS = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+_A_DIGITS = b"0123456789"
+_A_BLANK = b" \t\n\r\x0b\x0c\x1c\x1d\x1e\x1f"
+_A_CLASS = {"alnum": _A_LETTERS + _A_DIGITS, "alpha": _A_LETTERS, "digit": _A_DIGITS,
+            "latin": _A_LETTERS, "cjk": b""}  # fmt: skip
+
+
+def _ascii_count(data: bytes, members: bytes) -> int:
+    """How many bytes of ``data`` are in ``members``."""
+    return len(data) - len(data.translate(None, members))
+
+
 def special_ratio(text: str) -> float:
-    return (len(_SPECIAL_RE.findall(text)) + text.count("_")) / len(text) if text else 0.0
+    if not text:
+        return 0.0
+    if text.isascii():
+        data = text.encode("ascii")
+        return len(data.translate(None, _A_LETTERS + _A_DIGITS + _A_BLANK)) / len(data)
+    return (len(_SPECIAL_RE.findall(text)) + text.count("_")) / len(text)
 
 
 def char_ratio(text: str, kind: str) -> float:
     if not text:
         return 0.0
+    if text.isascii():
+        data = text.encode("ascii")
+        hits = _ascii_count(data, _A_CLASS[kind])
+        total = len(data) if kind in _OVER_ALL else len(data) - _ascii_count(data, _A_BLANK)
+        return hits / total if total else 0.0
     if kind == "alnum":
         # letters and digits are most of a text: count the rest (fewer matches to build)
         hits = len(text) - len(_NOT_ALNUM_RE.findall(text))

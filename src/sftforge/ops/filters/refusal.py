@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ...sample import Sample
-from ..base import Filter, Targets, register_op, select_messages
-from ..text import list_digest
+from ..base import Targets, register_op, select_messages
+from ..text import TextFilter, list_digest
 
 __all__ = ["DEFAULT_REFUSALS", "RefusalFilter", "normalize"]
 
@@ -53,7 +53,7 @@ def normalize(text: str) -> str:
 
 
 @dataclass(kw_only=True)
-class RefusalFilter(Filter):
+class RefusalFilter(TextFilter):
     """Drop samples whose targeted turns (default: answers) contain a refusal phrase."""
 
     targets: Targets = "assistant"
@@ -72,11 +72,13 @@ class RefusalFilter(Filter):
         # case-insensitive regex alternation by two orders of magnitude
         self._needles = [(normalize(p), p) for p in phrases]
 
-    def metric_key(self) -> str:
-        key = super().metric_key()
+    def metric_params(self) -> str:
+        parts = []
         if self.phrases is not None or self.extra_phrases:
-            key = f"{key}:{list_digest(self._phrases)}"
-        return key if self.window is None else f"{key}:w{self.window}"
+            parts.append(list_digest(self._phrases))
+        if self.window is not None:
+            parts.append(f"w{self.window}")
+        return ":".join(parts)
 
     def stats(self, sample: Sample) -> str | None:
         for m in select_messages(sample, self.targets):

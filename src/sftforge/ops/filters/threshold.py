@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ...sample import Sample
-from ..base import Filter
+from ..text import TextFilter
 
 __all__ = ["RangeFilter"]
 
@@ -26,7 +26,7 @@ def _fmt(x: float) -> str:
 
 
 @dataclass(kw_only=True)
-class RangeFilter(Filter):
+class RangeFilter(TextFilter):
     """A filter on one number: keep when ``min <= value <= max``."""
 
     min: float | None = None
@@ -38,18 +38,6 @@ class RangeFilter(Filter):
         super().__post_init__()
         if self.min is not None and self.max is not None and self.min > self.max:
             raise ValueError(f"min ({self.min}) is greater than max ({self.max})")
-
-    def metric_params(self) -> str:
-        """What (besides targets) changes the metric; part of the cache key."""
-        return ""
-
-    def metric_key(self) -> str:
-        key = self.stats_key or self.name
-        params = self.metric_params()
-        if params:
-            key = f"{key}:{params}"
-        tg = self.targets if isinstance(self.targets, str) else "+".join(self.targets)
-        return key if tg == "all" else f"{key}@{tg}"
 
     def decide(self, value: Any, sample: Sample) -> bool | tuple[bool, str]:
         what = self.label or self.metric_key()

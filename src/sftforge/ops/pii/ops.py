@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from ...sample import Sample
-from ..base import Filter, Mapper, register_op
-from ..text import target_messages
+from ..base import Mapper, register_op
+from ..text import TextFilter, target_messages
 from .detectors import KINDS, find_pii
 
 __all__ = ["DEFAULT_LABELS", "PiiFilter", "RedactPii"]
@@ -87,7 +87,7 @@ class RedactPii(Mapper):
 
 
 @dataclass(kw_only=True)
-class PiiFilter(Filter):
+class PiiFilter(TextFilter):
     """Drop samples whose targeted messages contain personal data or secrets."""
 
     kinds: list[str] | None = None
@@ -97,9 +97,8 @@ class PiiFilter(Filter):
         super().__post_init__()
         self._kinds = _kinds(self.kinds)
 
-    def metric_key(self) -> str:
-        key = super().metric_key()
-        return key if self.reasoning else f"{key}:content"
+    def metric_params(self) -> str:
+        return "" if self.reasoning else "content"
 
     def stats(self, sample: Sample) -> dict[str, int]:
         counts: dict[str, int] = {}
