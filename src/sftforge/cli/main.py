@@ -23,6 +23,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
+
 @app.callback()
 def _root() -> None:
     """Build, clean, convert, tokenize and hand over fine-tuning datasets."""
@@ -37,7 +38,7 @@ def version() -> None:
 
 
 # Each module registers its commands on ``app`` when imported. One line per command group.
-COMMAND_MODULES: tuple[str, ...] = ()
+COMMAND_MODULES: tuple[str, ...] = ("tokenize",)
 
 
 def _load_commands() -> None:
