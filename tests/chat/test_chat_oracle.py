@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from conftest import CONVERSATIONS, TOOL_TEMPLATES, hf_messages
+from chat_fixtures import CONVERSATIONS, TOOL_TEMPLATES, hf_messages
 
 from sftforge.chat import ChatTokenizer, get_template, template_names
 from sftforge.chat.templates import TEMPLATE_NAMES

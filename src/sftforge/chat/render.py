@@ -36,6 +36,7 @@ from ..sample import Message, Sample
 from .templates import ChatTemplate
 
 __all__ = [
+    "TRAIN_ON",
     "Rendered",
     "TrainOn",
     "compile_template",

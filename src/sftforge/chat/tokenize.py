@@ -26,7 +26,7 @@ from .encode import (
     load_tokenizer,
     special_tokens_of,
 )
-from .render import Rendered, TrainOn, render
+from .render import TRAIN_ON, Rendered, TrainOn, render
 from .stats import TokenStats, role_token_counts
 from .templates import ChatTemplate, resolve_template
 from .truncate import TRUNCATION_POLICIES, Truncation, drop_oldest_turns
@@ -100,6 +100,12 @@ class ChatTokenizer:
                 "trained text is unknown.",
                 field="template",
                 hint="pass --template NAME with a built-in template",
+            )
+        if self.train_on not in TRAIN_ON:
+            raise TokenizeError(
+                f"unknown train_on policy '{self.train_on}'.",
+                field="train_on",
+                hint=f"use one of: {', '.join(TRAIN_ON)}",
             )
         if self.truncation not in TRUNCATION_POLICIES:
             raise TokenizeError(
