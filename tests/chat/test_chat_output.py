@@ -86,9 +86,9 @@ def test_role_counts_cover_every_token(bpe_tok: Any) -> None:
     chat = ChatTokenizer(bpe_tok, "chatml")
     sample = CONVERSATIONS["single"]
     rendered = chat.render(sample)
-    ids, _, offsets = chat.encode([rendered])[0]
-    assert offsets is not None
-    counts = role_token_counts(rendered.text, sample, offsets)
+    ids, _, enc = chat.encode([rendered])[0]
+    assert enc is not None
+    counts = role_token_counts(rendered.text, sample, enc)
     user_alone = len(bpe_tok.encode("\nHello world, how are you?", add_special_tokens=False)) - 1
     assert counts["user"] == user_alone
     assert sum(counts.values()) == len(ids)

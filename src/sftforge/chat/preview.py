@@ -32,12 +32,13 @@ class Explained:
 def explain(chat: ChatTokenizer, sample: Sample) -> Explained:
     """Render and tokenize ``sample`` (no truncation) and split it into trained/masked stretches."""
     rendered = chat.render(sample)
-    ids, labels, offsets = chat.encode([rendered])[0]
+    ids, labels, enc = chat.encode([rendered])[0]
     pieces: list[tuple[str, bool]] = []
-    if offsets is None:
+    if enc is None:
         for group, trained in segments(ids, labels):
             pieces.append((chat.tokenizer.decode(group, skip_special_tokens=False), trained))
     else:
+        offsets = enc.offsets
         cut = 0
         for k in range(len(ids)):
             trained = labels[k] != IGNORE_INDEX

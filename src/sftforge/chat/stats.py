@@ -8,7 +8,7 @@ counted under ``template`` too.
 
 from __future__ import annotations
 
-from bisect import bisect_left, bisect_right
+from bisect import bisect_right
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -16,6 +16,7 @@ from itertools import pairwise
 from typing import Any, Protocol
 
 from ..sample import Sample
+from .encode import token_range
 
 __all__ = ["LENGTH_EDGES", "TokenStats", "histogram", "role_token_counts"]
 
@@ -37,12 +38,9 @@ def histogram(values: Sequence[int], edges: Sequence[int] = LENGTH_EDGES) -> dic
     return {"buckets": labels, "counts": counts}
 
 
-def role_token_counts(
-    text: str, sample: Sample, offsets: Sequence[tuple[int, int]]
-) -> Counter[str]:
-    """Tokens per role for one rendered conversation (``template`` for what the template adds)."""
-    starts = [o[0] for o in offsets]
-    ends = [o[1] for o in offsets]
+def role_token_counts(text: str, sample: Sample, encoding: Any) -> Counter[str]:
+    """Tokens per role for one rendered conversation (``template`` for what the template adds);
+    ``encoding`` is the Rust ``tokenizers.Encoding`` of ``text``."""
     counts: Counter[str] = Counter()
     cursor = 0
     for m in sample.messages:
@@ -51,11 +49,11 @@ def role_token_counts(
                 break
             at = text.find(piece, cursor)
             if at >= 0:
-                i, j = bisect_right(ends, at), bisect_left(starts, at + len(piece))
+                i, j = token_range(encoding, at, at + len(piece))
                 counts[m.role] += j - i
                 cursor = at + len(piece)
                 break
-    counts["template"] = len(offsets) - sum(counts.values())
+    counts["template"] = len(encoding) - sum(counts.values())
     return counts
 
 
@@ -72,7 +70,7 @@ class TokenStats:
 
     def add(self, row: _Row, roles: Counter[str] | None = None) -> None:
         n = len(row.input_ids)
-        t = sum(1 for x in row.labels if x != -100)
+        t = n - row.labels.count(-100)
         self.samples += 1
         self.tokens += n
         self.trained += t

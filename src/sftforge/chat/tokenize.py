@@ -20,9 +20,9 @@ from ..ops.base import Reject
 from ..sample import Sample
 from .encode import (
     IGNORE_INDEX,
-    encode_with_offsets,
+    encode_batch,
     labels_by_prefix,
-    labels_from_spans,
+    labels_from_encoding,
     load_tokenizer,
     special_tokens_of,
 )
@@ -57,7 +57,7 @@ class TokenizedRow:
 
     @property
     def n_trained(self) -> int:
-        return sum(1 for x in self.labels if x != IGNORE_INDEX)
+        return len(self.labels) - self.labels.count(IGNORE_INDEX)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -129,18 +129,18 @@ class ChatTokenizer:
             add_generation_prompt=add_generation_prompt,
         )
 
-    def encode(
-        self, rendered: list[Rendered]
-    ) -> list[tuple[list[int], list[int], list[tuple[int, int]] | None]]:
-        """``(ids, labels, offsets)`` for many rendered texts, in one batched encode call."""
+    def encode(self, rendered: list[Rendered]) -> list[tuple[list[int], list[int], Any]]:
+        """``(ids, labels, encoding)`` for many rendered texts, in one batched encode call;
+        ``encoding`` is the Rust ``tokenizers.Encoding`` (None for Python-only tokenizers)."""
         out = []
-        encoded = encode_with_offsets(self.tokenizer, [r.text for r in rendered])
-        for r, (ids, offsets) in zip(rendered, encoded, strict=True):
-            if offsets is None:
+        for r, (ids, enc) in zip(
+            rendered, encode_batch(self.tokenizer, [r.text for r in rendered]), strict=True
+        ):
+            if enc is None:
                 labels = labels_by_prefix(self.tokenizer, r.text, ids, r.spans)
             else:
-                labels = labels_from_spans(ids, offsets, r.spans)
-            out.append((ids, labels, offsets))
+                labels, _ = labels_from_encoding(ids, enc, r.spans)
+            out.append((ids, labels, enc))
         return out
 
     def tokenize(self, sample: Sample) -> TokenizedRow:
@@ -205,24 +205,26 @@ def _tokenize_batch(
         except SftforgeError as exc:
             _reject(result, sample, "template_error", exc.message)
     encoded = chat.encode([r for _, r in ready])
-    for (sample, rendered), (ids, labels, offsets) in zip(ready, encoded, strict=True):
+    for (sample, rendered), (ids, labels, enc) in zip(ready, encoded, strict=True):
         row = TokenizedRow(sample.id, ids, labels)
         if chat.max_len is not None and len(ids) > chat.max_len:
             try:
-                row, sample = _fit(chat, sample, row)
+                row, _ = _fit(chat, sample, row)  # rejects keep the original sample
             except SftforgeError as exc:
                 code = (
                     "too_long_last_turn" if chat.truncation == "drop_oldest_turns" else "too_long"
                 )
                 _reject(result, sample, code, exc.message)
                 continue
-            offsets = None  # the row changed; role counts are taken on the untruncated render
-        if all(x == IGNORE_INDEX for x in row.labels):
+            enc = None  # the row changed; no role counts for it
+        if row.labels.count(IGNORE_INDEX) == len(row.labels):
             why = "after truncation" if row.truncated else "(no assistant turn is trained)"
             _reject(result, sample, "no_trained_tokens", f"every label is -100 {why}")
             continue
         roles = (
-            role_token_counts(rendered.text, sample, offsets) if role_stats and offsets else None
+            role_token_counts(rendered.text, sample, enc)
+            if role_stats and enc is not None
+            else None
         )
         result.stats.add(row, roles)
         result.counts["kept"] += 1
