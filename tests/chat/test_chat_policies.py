@@ -182,3 +182,14 @@ def test_reserved_sentinel_characters_refused() -> None:
     bad = Sample([Message("user", "hi\ufdd0"), Message("assistant", "ok")])
     with pytest.raises(TemplateError, match="U\\+FDD0"):
         render(bad, get_template("chatml"))
+
+
+@pytest.mark.parametrize(
+    ("template", "bos_count"), [("llama2", 3), ("mistral", 1), ("llama3", 1), ("chatml", 0)]
+)
+def test_bos_only_where_the_template_writes_it(sp_tok: Any, template: str, bos_count: int) -> None:
+    # this tokenizer's add_bos_token is true: it must still never add one of its own
+    assert sp_tok.encode("x")[0] == sp_tok.bos_token_id
+    row = ChatTokenizer(sp_tok, template).tokenize(CONVERSATIONS["multi_cjk"])
+    assert row.input_ids.count(sp_tok.bos_token_id) == bos_count
+    assert row.input_ids[:2] != [sp_tok.bos_token_id] * 2

@@ -9,7 +9,7 @@ import pytest
 from chat_fixtures import CONVERSATIONS, TOOL_TEMPLATES
 
 from sftforge.chat import ChatTokenizer
-from sftforge.chat.encode import labels_by_prefix
+from sftforge.chat.encode import labels_by_prefix, labels_from_spans
 from sftforge.chat.templates import TEMPLATE_NAMES
 
 CASES = [
@@ -49,3 +49,15 @@ def test_python_only_sentencepiece_tokenizer(sp_dir: Path) -> None:
     expected = "".join(rendered.text[a:b] for a, b in rendered.spans)
     assert expected == "I am fine, thank you.<|im_end|>"
     assert slow.decode(trained) == expected
+
+
+@pytest.mark.parametrize("kind", ["bpe", "sentencepiece"])
+@pytest.mark.parametrize(("template_name", "conv"), CASES)
+def test_offset_overlap_labels_equal_char_to_token_labels(
+    tokenizers_by_kind: dict[str, Any], kind: str, template_name: str, conv: str
+) -> None:
+    tok = tokenizers_by_kind[kind]
+    chat = ChatTokenizer(tok, template_name)
+    rendered = chat.render(CONVERSATIONS[conv])
+    ids, labels, enc = chat.encode([rendered])[0]
+    assert labels_from_spans(ids, enc.offsets, rendered.spans) == labels
