@@ -124,7 +124,7 @@ def test_bad_input_line_names_file_and_line(
     )
     assert rc == 1
     assert capsys.readouterr().err.startswith(
-        f"error: {bad}:2: not a sftforge sample: JSONDecodeError"
+        f"error: {bad}:2:2: invalid JSON: unexpected character"
     )
 
 
@@ -143,3 +143,18 @@ def test_preview_terminal_and_html(
     )  # the masked prefix starts the page
     assert html.count('class="t"') == 2  # one trained stretch + the legend
     assert "<script" not in html
+
+
+def test_tokenize_reads_other_formats(bpe_dir: Path, tmp_path: Path) -> None:
+    src = tmp_path / "alpaca.json"
+    rows = [{"instruction": "Write a poem.", "input": "", "output": "Roses are red."}]
+    src.write_bytes(orjson.dumps(rows))
+    out = tmp_path / "a.parquet"
+    args = ["tokenize", str(src), str(out), "--tokenizer", str(bpe_dir), "--template", "alpaca"]
+    assert main([*args, "--from", "alpaca"]) == 0
+    (row,) = pq.read_table(out).to_pylist()
+    from sftforge.chat import load_tokenizer
+
+    tok = load_tokenizer(bpe_dir)
+    trained = [t for t, lab in zip(row["input_ids"], row["labels"], strict=True) if lab != -100]
+    assert tok.decode(trained) == "Roses are red.</s>"

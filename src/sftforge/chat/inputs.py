@@ -1,36 +1,23 @@
-"""Reading the samples to tokenize. One function, so the reader can be swapped in one place.
+"""Reading the samples to tokenize: one function, so the reader is chosen in one place.
 
-Until the shared reader lands this reads canonical sftforge JSONL (one ``Sample.to_json`` object
-per line); a bad line fails with file, line and the cause.
+It is ``sftforge.read``: any container, compression and format it knows (detected from the first
+records unless ``format`` names one); a bad record fails with file, line and the cause.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Generator
 from pathlib import Path
 
-import orjson
-
-from ..errors import InputError
+from ..api import read
 from ..sample import Sample
 
 __all__ = ["read_samples"]
 
 
-def read_samples(path: str | Path) -> Iterator[Sample]:
-    p = Path(path)
-    if not p.is_file():
-        raise InputError(f"input file '{path}' does not exist.")
-    with open(p, "rb") as fh:
-        for line_no, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            try:
-                yield Sample.from_dict(orjson.loads(line))
-            except (orjson.JSONDecodeError, KeyError, TypeError, AttributeError) as exc:
-                raise InputError(
-                    f"not a sftforge sample: {type(exc).__name__}: {exc}",
-                    file=str(path),
-                    line=line_no,
-                    hint="convert the file first (sftforge convert) or fix the line",
-                ) from exc
+def read_samples(path: str | Path, format: str | None = None) -> Generator[Sample, None, None]:
+    """Samples from ``path``; the file is closed when the iterator is exhausted or closed."""
+    with read(str(path), format) as reader:
+        for item in reader:
+            if isinstance(item, Sample):
+                yield item

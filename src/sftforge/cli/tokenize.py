@@ -43,10 +43,13 @@ def _chat_tokenizer(
 
 @app.command("tokenize")
 def tokenize_cmd(
-    input: Annotated[Path, typer.Argument(help="samples (sftforge JSONL)")],
+    input: Annotated[Path, typer.Argument(help="samples (any format sftforge reads)")],
     output: Annotated[Path, typer.Argument(help="Parquet file to write")],
     tokenizer: Annotated[Path, typer.Option("--tokenizer", help="local tokenizer folder")],
     template: Annotated[str | None, typer.Option("--template", help=_TEMPLATE_HELP)] = None,
+    from_: Annotated[
+        str | None, typer.Option("--from", help="input format (default: detect)")
+    ] = None,
     max_len: Annotated[int | None, typer.Option("--max-len", help="maximum tokens per row")] = None,
     truncation: Annotated[
         str, typer.Option("--truncation", help="drop|drop_oldest_turns|cut_answer")
@@ -73,7 +76,7 @@ def tokenize_cmd(
     if pack and max_len is None:
         raise TokenizeError("--pack needs --max-len (the bin size).", field="pack")
     chat = _chat_tokenizer(tokenizer, template, train_on, reasoning, thinking, max_len, truncation)
-    result = tokenize_samples(read_samples(input), chat)
+    result = tokenize_samples(read_samples(input, from_), chat)
     rows: list[Any] = list(result.rows)
     pack_stats = None
     if pack and max_len is not None:
@@ -118,9 +121,12 @@ def _print_summary(counts: Counter[str], summary: dict[str, Any], out: Path, rej
 
 @app.command("preview")
 def preview_cmd(
-    file: Annotated[Path, typer.Argument(help="samples (sftforge JSONL)")],
+    file: Annotated[Path, typer.Argument(help="samples (any format sftforge reads)")],
     tokenizer: Annotated[Path, typer.Option("--tokenizer", help="local tokenizer folder")],
     template: Annotated[str | None, typer.Option("--template", help=_TEMPLATE_HELP)] = None,
+    from_: Annotated[
+        str | None, typer.Option("--from", help="input format (default: detect)")
+    ] = None,
     index: Annotated[int, typer.Option("--index", help="first sample to show (0-based)")] = 0,
     count: Annotated[int, typer.Option("--count", help="how many samples to show")] = 1,
     train_on: Annotated[str, typer.Option("--train-on", help="all|last|flags")] = "all",
@@ -139,7 +145,11 @@ def preview_cmd(
     from ..chat.preview import explain, print_rich, to_html
 
     chat = _chat_tokenizer(tokenizer, template, train_on, reasoning, thinking)
-    chosen = list(islice(read_samples(file), index, index + count))
+    samples = read_samples(file, from_)
+    try:
+        chosen = list(islice(samples, index, index + count))
+    finally:
+        samples.close()
     if not chosen:
         raise InputError(f"'{file}' has no sample at index {index}.", file=str(file))
     shown = [explain(chat, s) for s in chosen]
