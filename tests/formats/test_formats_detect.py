@@ -78,3 +78,10 @@ def test_override_wins_and_is_checked() -> None:
     with pytest.raises(FormatError) as exc:
         detect_format([], override="nope")
     assert exc.value.message == "unknown format 'nope'."
+
+
+def test_conversations_with_role_content_are_sharegpt() -> None:
+    record = {
+        "conversations": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]
+    }
+    assert detect_format([record]) == ("sharegpt", 0.85)

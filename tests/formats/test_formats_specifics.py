@@ -193,3 +193,18 @@ def test_docs_examples_run() -> None:
     blocks = doc.read_text(encoding="utf-8").split("```python\n")[1:3]
     for block in blocks:
         exec(block.split("```")[0], {})
+
+
+def test_sharegpt_reads_the_role_content_variant_without_tags() -> None:
+    record = {
+        "conversations": [
+            {"role": "system", "content": "s"},
+            {"role": "user", "content": "q"},
+            {"role": "function_call", "content": '{"name": "f", "arguments": {}}'},
+            {"role": "tool", "content": "r"},
+            {"role": "assistant", "content": "a"},
+        ]
+    }
+    sample = get_format("sharegpt").parse(record)
+    assert [m.role for m in sample.messages] == ["system", "user", "assistant", "tool", "assistant"]
+    assert sample.messages[2].tool_calls == [ToolCall("f", {})]
