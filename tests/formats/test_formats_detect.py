@@ -28,6 +28,8 @@ from sftforge.formats import detect_format
         ("xtuner", 0, "xtuner"),
         ("fastchat", 0, "fastchat"),
         ("flat", 0, "flat"),
+        ("llamafactory_v1", 0, "llamafactory_v1"),
+        ("llamafactory_v1", 1, "llamafactory_v1"),
         ("trl", 0, "trl"),
         ("trl", 1, "trl"),
         ("trl", 2, "trl"),

@@ -167,6 +167,7 @@ def test_public_names_are_pinned() -> None:
             "FlatFormat",
             "Format",
             "LitGPTFormat",
+            "LlamaFactoryV1Format",
             "LossLog",
             "OpenAIFormat",
             "PreferenceFormat",
