@@ -91,7 +91,8 @@ def require_dict(value: Any, fmt: str) -> dict[str, Any]:
 
 
 def missing(key: str, record: dict[str, Any], fmt: str) -> NoReturn:
-    found = ", ".join(str(k) for k in record) or "none"
+    # keys holding null are absent (Parquet rows and CSV unions carry every column)
+    found = ", ".join(str(k) for k, v in record.items() if v is not None) or "none"
     fail(
         f"missing required field '{key}' (keys found: {found}).",
         field=key,

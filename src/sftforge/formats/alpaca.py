@@ -117,7 +117,7 @@ class AlpacaFormat(Format):
         inp = text_field(rec, query_key, self.name, required=False) if query_key else ""
         content = join_prompt(instruction, inp, meta)
         if not content:
-            if prompt_key not in rec and (not query_key or query_key not in rec):
+            if rec.get(prompt_key) is None and (not query_key or rec.get(query_key) is None):
                 missing(prompt_key, rec, self.name)
             fail(f"empty prompt: '{prompt_key}' is empty.", field=prompt_key)
         messages: list[Message] = []
@@ -162,7 +162,11 @@ class AlpacaFormat(Format):
         chosen_key, rejected_key = c["chosen"], c["rejected"]
         ranking = self.ranking
         if ranking is None:
-            ranking = bool(chosen_key) and chosen_key in rec and c["response"] not in rec
+            ranking = (
+                chosen_key is not None
+                and rec.get(chosen_key) is not None
+                and rec.get(c["response"] or "output") is None
+            )
         if ranking and chosen_key and rejected_key:
             chosen = text_field(rec, chosen_key, self.name)
             rejected = text_field(rec, rejected_key, self.name)

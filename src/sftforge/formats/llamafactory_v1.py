@@ -174,7 +174,7 @@ class LlamaFactoryV1Format(Format):
         rec = require_dict(value, self.name)
         media: list[Media] = []
         rejected = None
-        if "messages" not in rec and "chosen_messages" in rec:
+        if rec.get("messages") is None and rec.get("chosen_messages") is not None:
             chosen = _messages(rec["chosen_messages"], "chosen_messages", rec, media)
             other = _messages(rec.get("rejected_messages"), "rejected_messages", rec, [])
             if not chosen or chosen[:-1] != other[:-1] or chosen[-1].role != "assistant":

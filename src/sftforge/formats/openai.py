@@ -103,7 +103,10 @@ def _message(m: Any, where: str) -> Message:
             f"unknown role {role!r} in '{where}.role' (valid: {', '.join(ROLES)}).",
             field=f"{where}.role",
         )
-    msg = Message(role, _content(m.get("content"), f"{where}.content"))
+    content = m.get("content")
+    if content is None and role != "assistant":  # only a call-only assistant turn may omit it
+        not_a_string(f"{where}.content", None)
+    msg = Message(role, _content(content, f"{where}.content"))
     if len(m) != 2 or "content" not in m:  # the rare fields, looked up only when present
         msg.tool_calls = _calls(m.get("tool_calls"), f"{where}.tool_calls")
         for key, attr in (

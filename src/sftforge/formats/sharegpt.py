@@ -201,10 +201,10 @@ class ShareGPTFormat(Format):
         chosen_key, rejected_key = self.columns["chosen"], self.columns["rejected"]
         if not (chosen_key and rejected_key) or self.ranking is False:
             return None
-        if self.ranking is None and chosen_key not in rec:
+        if self.ranking is None and rec.get(chosen_key) is None:
             return None
         for key in (chosen_key, rejected_key):
-            if key not in rec:
+            if rec.get(key) is None:
                 missing(key, rec, self.name)
         chosen = self._answer(rec[chosen_key], chosen_key)
         if not chosen.content.strip() and not chosen.tool_calls:

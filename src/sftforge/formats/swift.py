@@ -105,7 +105,7 @@ class SwiftFormat(Format):
 
     def parse(self, value: Any) -> Sample:
         rec = require_dict(value, self.name)
-        if "messages" not in rec and "query" in rec:
+        if rec.get("messages") is None and rec.get("query") is not None:
             return _LEGACY.parse(rec)
         msgs = rec.get("messages")
         if msgs is None:
@@ -131,7 +131,7 @@ class SwiftFormat(Format):
                 hint="drop the record or add the answer",
             )
         rejected = None
-        if "rejected_response" in rec:
+        if rec.get("rejected_response") is not None:
             rejected = Message("assistant", text_field(rec, "rejected_response", self.name))
         label = rec.get("label")
         if label is not None and type(label) is not bool:
