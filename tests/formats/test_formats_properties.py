@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from sftforge.errors import FormatError
 from sftforge.formats import FORMATS, Capabilities, LossLog, get_format
 from sftforge.sample import Document, Media, Message, Sample, ToolCall
 
@@ -19,6 +21,44 @@ TEXT = st.text(_CHARS, min_size=1, max_size=12).filter(
     lambda s: s.strip() != "" and "</s>" not in s
 )
 NAME = st.from_regex(r"[a-z_]{1,8}", fullmatch=True)
+# keys every format looks at, so generated records reach deep into the parsers
+KEYS = [
+    "instruction",
+    "input",
+    "output",
+    "history",
+    "system",
+    "chosen",
+    "rejected",
+    "label",
+    "images",
+    "conversations",
+    "from",
+    "value",
+    "role",
+    "content",
+    "messages",
+    "tools",
+    "tool_calls",
+    "function",
+    "name",
+    "arguments",
+    "weight",
+    "query",
+    "response",
+    "rejected_response",
+    "conversation",
+    "prompt",
+    "completion",
+    "text",
+    "id",
+    "type",
+    "loss_weight",
+    "chosen_messages",
+    "rejected_messages",
+    "reasoning_content",
+    "tool_call_id",
+]
 ARGS = st.dictionaries(NAME, st.one_of(TEXT, st.integers(-1000, 1000), st.booleans()), max_size=3)
 
 
@@ -145,3 +185,24 @@ def test_alpaca_records_keep_their_instruction_input_split(instr: str, inp: str,
     via = get_format("sharegpt")
     back = fmt.parse(fmt.dump(via.parse(via.dump(sample, LossLog())), LossLog()))
     assert back.same_content(sample)
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers(-5, 5) | st.floats(allow_nan=False) | TEXT,
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.sampled_from(KEYS), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
+
+
+@settings(
+    max_examples=3 * PROPS.max_examples, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+@given(st.dictionaries(st.sampled_from(KEYS), JSON, max_size=5) | JSON)
+def test_any_json_value_parses_or_gives_a_format_error(value: Any) -> None:
+    # never a traceback: detect is total, parse raises FormatError or returns a record
+    for fmt in FORMATS.values():
+        assert 0.0 <= fmt.detect(value) <= 1.0
+        with contextlib.suppress(FormatError):
+            fmt.parse(value)

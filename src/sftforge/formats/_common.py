@@ -136,7 +136,7 @@ def is_auto_id(sample_id: str) -> bool:
 
 
 def put_id(out: dict[str, Any], sample: Sample) -> None:
-    if not is_auto_id(sample.id):
+    if _AUTO_ID.fullmatch(sample.id) is None:
         out["id"] = sample.id
 
 
@@ -248,7 +248,7 @@ def check_losses(sample: Sample, caps: Capabilities, loss: LossLog, target: str)
     One pass over the messages; each kind is reported at most once per sample.
     """
     msgs = sample.messages
-    lost: set[str] = set()
+    lost: set[str] = set()  # hot path: one cheap test per message when nothing is special
     if not caps.system and msgs and msgs[0].role == "system":
         lost.add("system prompt")
     if not caps.tools and sample.tools:
@@ -259,8 +259,15 @@ def check_losses(sample: Sample, caps: Capabilities, loss: LossLog, target: str)
         lost.add("KTO label")
     if not caps.media and sample.media:
         lost.add("media")
-    rejected = [sample.rejected] if sample.rejected is not None else []
-    for m in msgs + rejected:
+    for m in msgs if sample.rejected is None else [*msgs, sample.rejected]:
+        if (
+            m.reasoning is None
+            and m.train is None
+            and m.name is None
+            and m.tool_calls is None
+            and m.role != "tool"
+        ):
+            continue
         if m.reasoning is not None and not caps.reasoning:
             lost.add("reasoning")
         if m.train is not None and not caps.train_flags:
@@ -274,8 +281,9 @@ def check_losses(sample: Sample, caps: Capabilities, loss: LossLog, target: str)
                 m.tool_call_id is not None or any(c.id is not None for c in m.tool_calls or ())
             ):
                 lost.add("tool call ids")
-    for what in sorted(lost):
-        loss.lose(what, sample, target)
+    if lost:
+        for what in sorted(lost):
+            loss.lose(what, sample, target)
 
 
 def pairs_of(

@@ -51,7 +51,7 @@ def _message(m: Any, where: str, media: list[Media]) -> Message:
             field=where,
         )
     role = m.get("role")
-    if role not in _ROLE_SET:
+    if type(role) is not str or role not in _ROLE_SET:
         if role is None:
             fail(
                 f"'{where}' has no 'role' (keys found: {', '.join(m) or 'none'}).",
@@ -82,7 +82,7 @@ def _message(m: Any, where: str, media: list[Media]) -> Message:
             reasoning.append(value)
         elif kind == "tool_call":
             calls.extend(parse_calls(value, f"{at}.value"))
-        elif kind in _MEDIA_PARTS:
+        elif type(kind) is str and kind in _MEDIA_PARTS:
             media.append(Media(_MEDIA_PARTS[kind], value))  # type: ignore[arg-type]
             text.append(_PLACEHOLDER[_MEDIA_PARTS[kind]])
         else:

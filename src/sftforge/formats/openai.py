@@ -93,7 +93,7 @@ def _message(m: Any, where: str) -> Message:
             field=where,
         )
     role = m.get("role")
-    if role not in _ROLE_SET:
+    if type(role) is not str or role not in _ROLE_SET:
         if role is None:
             fail(
                 f"'{where}' has no 'role' (keys found: {', '.join(m) or 'none'}).",
@@ -133,7 +133,15 @@ def parse_message_list(msgs: Any, key: str, rec: dict[str, Any] | None = None) -
         missing(key, rec or {}, "openai")
     if type(msgs) is not list:
         fail(f"'{key}' must be a list of messages, not {type_name(msgs)}.", field=key)
-    return [_message(m, f"{key}[{i}]") for i, m in enumerate(msgs)]
+    out = []
+    for i, m in enumerate(msgs):
+        if type(m) is dict and len(m) == 2:  # plain {"role", "content"}: the common case inline
+            role, content = m.get("role"), m.get("content")
+            if type(content) is str and type(role) is str and role in _ROLE_SET:
+                out.append(Message(role, content))
+                continue
+        out.append(_message(m, f"{key}[{i}]"))
+    return out
 
 
 def dump_message(m: Message) -> dict[str, Any]:

@@ -146,7 +146,14 @@ class ShareGPTFormat(Format):
                 if type(system) is not str:
                     not_a_string(cols["system"], system)
                 messages.append(Message("system", system))
+        roles, rk, ck = self._roles, self._role_key, self._content_key
         for i, turn in enumerate(conv):
+            if type(turn) is dict:  # the common case inline; _turn does the checks and errors
+                tag, content = turn.get(rk), turn.get(ck)
+                role = roles.get(tag) if type(tag) is str else None
+                if role is not None and role != "call" and type(content) is str:
+                    messages.append(Message(role, content))  # type: ignore[arg-type]
+                    continue
             messages.append(self._turn(turn, f"{key}[{i}]"))
         rejected = self._preference(rec, messages)
         if not any(m.role == "assistant" and (m.content.strip() or m.tool_calls) for m in messages):
