@@ -88,7 +88,7 @@ def _message(m: Any, where: str, media: list[Media]) -> Message:
         else:
             valid = "text, reasoning, tool_call, image_url, video_url, audio_url"
             fail(f"unknown part type {kind!r} in '{at}.type' (valid: {valid}).", field=f"{at}.type")
-    msg = Message(role, "".join(text), "".join(reasoning) if reasoning else None, calls or None)
+    msg = Message(role, "".join(text), "".join(reasoning) if reasoning else None, calls or None)  # type: ignore[arg-type]
     weight = m.get("loss_weight")
     if weight is not None:
         if type(weight) is bool or weight not in (0, 1):

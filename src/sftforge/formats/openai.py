@@ -106,7 +106,7 @@ def _message(m: Any, where: str) -> Message:
     content = m.get("content")
     if content is None and role != "assistant":  # only a call-only assistant turn may omit it
         not_a_string(f"{where}.content", None)
-    msg = Message(role, _content(content, f"{where}.content"))
+    msg = Message(role, _content(content, f"{where}.content"))  # type: ignore[arg-type]
     if len(m) != 2 or "content" not in m:  # the rare fields, looked up only when present
         msg.tool_calls = _calls(m.get("tool_calls"), f"{where}.tool_calls")
         for key, attr in (
@@ -138,7 +138,7 @@ def parse_message_list(msgs: Any, key: str, rec: dict[str, Any] | None = None) -
         if type(m) is dict and len(m) == 2:  # plain {"role", "content"}: the common case inline
             role, content = m.get("role"), m.get("content")
             if type(content) is str and type(role) is str and role in _ROLE_SET:
-                out.append(Message(role, content))
+                out.append(Message(role, content))  # type: ignore[arg-type]
                 continue
         out.append(_message(m, f"{key}[{i}]"))
     return out
