@@ -71,23 +71,23 @@ def _message(m: Any, where: str, media: list[Media]) -> Message:
     reasoning: list[str] = []
     calls = []
     for j, part in enumerate(parts):
-        at = f"{where}.content[{j}]"
         kind = part.get("type") if type(part) is dict else None
         value = part.get("value") if type(part) is dict else None
         if type(value) is not str:
-            not_a_string(f"{at}.value", value)
+            not_a_string(f"{where}.content[{j}].value", value)
         if kind == "text":
             text.append(value)
         elif kind == "reasoning":
             reasoning.append(value)
         elif kind == "tool_call":
-            calls.extend(parse_calls(value, f"{at}.value"))
+            calls.extend(parse_calls(value, f"{where}.content[{j}].value"))
         elif type(kind) is str and kind in _MEDIA_PARTS:
             media.append(Media(_MEDIA_PARTS[kind], value))  # type: ignore[arg-type]
             text.append(_PLACEHOLDER[_MEDIA_PARTS[kind]])
         else:
             valid = "text, reasoning, tool_call, image_url, video_url, audio_url"
-            fail(f"unknown part type {kind!r} in '{at}.type' (valid: {valid}).", field=f"{at}.type")
+            at = f"{where}.content[{j}].type"
+            fail(f"unknown part type {kind!r} in '{at}' (valid: {valid}).", field=at)
     msg = Message(role, "".join(text), "".join(reasoning) if reasoning else None, calls or None)  # type: ignore[arg-type]
     weight = m.get("loss_weight")
     if weight is not None:
@@ -112,8 +112,8 @@ def _messages(value: Any, key: str, rec: dict[str, Any], media: list[Media]) -> 
 class _Slots:
     """Hands out the media of a sample, in order, as the placeholders are met."""
 
-    def __init__(self, sample: Sample | None) -> None:
-        media = sample.media or [] if sample is not None else []
+    def __init__(self, sample: Sample) -> None:
+        media = sample.media or []
         self.queues = {kind: [m.path for m in media if m.type == kind] for kind in _PLACEHOLDER}
 
     def parts(self, text: str) -> list[dict[str, str]]:
@@ -197,26 +197,30 @@ class LlamaFactoryV1Format(Format):
 
     def dump(self, sample: Sample, loss: LossLog) -> Any:
         check_losses(sample, self.capabilities, loss, self.name)
-        slots = _Slots(sample)
+        slots = _Slots(sample) if sample.media else None
         msgs = [self._message(m, slots) for m in sample.messages]
-        slots.check_empty(sample)
+        if slots is not None:
+            slots.check_empty(sample)
         out: dict[str, Any] = {}
         put_id(out, sample)
         if sample.rejected is not None and sample.messages[-1].role == "assistant":
             out["chosen_messages"] = msgs
-            out["rejected_messages"] = [*msgs[:-1], self._message(sample.rejected, _Slots(None))]
+            out["rejected_messages"] = [*msgs[:-1], self._message(sample.rejected, None)]
         else:
             out["messages"] = msgs
         if sample.tools:
             out["tools"] = orjson.dumps(sample.tools).decode()
         return out
 
-    def _message(self, m: Message, slots: _Slots) -> dict[str, Any]:
+    def _message(self, m: Message, slots: _Slots | None) -> dict[str, Any]:
         parts: list[dict[str, str]] = []
         if m.reasoning is not None:
             parts.append({"type": "reasoning", "value": m.reasoning})
         if m.content or not m.tool_calls:
-            parts.extend(slots.parts(m.content))
+            if slots is None:
+                parts.append({"type": "text", "value": m.content})
+            else:
+                parts.extend(slots.parts(m.content))
         for call in m.tool_calls or ():
             parts.append({"type": "tool_call", "value": dump_calls([call])})
         out: dict[str, Any] = {"role": m.role, "content": parts}

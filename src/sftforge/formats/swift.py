@@ -38,6 +38,7 @@ from .openai import has_answer
 
 __all__ = ["SwiftFormat"]
 
+_PLAIN = ("system", "user", "assistant")
 _ROLES = ("system", "user", "assistant", "tool_call", "tool_response", "tool")
 
 
@@ -114,6 +115,9 @@ class SwiftFormat(Format):
             fail(f"'messages' must be a list of messages, not {type_name(msgs)}.", field="messages")
         messages: list[Message] = []
         for i, m in enumerate(msgs):
+            if type(m) is dict and type(m.get("content")) is str and m.get("role") in _PLAIN:
+                messages.append(Message(m["role"], m["content"]))  # the common case inline
+                continue
             role, content = _turn(m, f"messages[{i}]")
             if role == "tool_call":
                 calls = parse_calls(content, f"messages[{i}].content")
