@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 import pytest
-from formats_records import TOOLS
+from formats_records import GOOD, TOOLS
 
 import sftforge.formats as formats_pkg
 from sftforge.errors import ConversionError, FormatError
@@ -304,3 +305,12 @@ def test_openai_non_assistant_turn_needs_content() -> None:
             {"messages": [{"role": "user"}, {"role": "assistant", "content": "a"}]}
         )
     assert exc.value.message == "'messages[0].content' must be a string, not null."
+
+
+def test_tools_are_plain_definitions_and_openai_wraps_them() -> None:
+    openai, sharegpt = get_format("openai"), get_format("sharegpt")
+    sample = openai.parse(GOOD["openai"][0])
+    assert sample.tools == TOOLS  # the {"type": "function", "function": ...} wrapper is off
+    out: Any = openai.dump(sample, LossLog())
+    assert out["tools"] == [{"type": "function", "function": TOOLS[0]}]
+    assert orjson.loads(sharegpt.dump(sample, LossLog(allow=True))["tools"]) == TOOLS

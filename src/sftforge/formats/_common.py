@@ -35,6 +35,7 @@ __all__ = [
     "require_dict",
     "text_field",
     "type_name",
+    "wrap_tools",
 ]
 
 # what ``LossLog.lose`` is called with; the CLI prints these counts after a lossy conversion
@@ -162,7 +163,19 @@ def parse_tools(value: Any, key: str) -> list[dict[str, Any]] | None:
             f"'{key}' must be a list of tool definitions (objects), not {type_name(value)}.",
             field=key,
         )
-    return value
+    # Sample.tools holds plain function definitions; OpenAI's {"type": "function",
+    # "function": {...}} wrapper is taken off here and put back by the openai writer
+    return [
+        t["function"]
+        if len(t) == 2 and t.get("type") == "function" and type(t.get("function")) is dict
+        else t
+        for t in value
+    ]
+
+
+def wrap_tools(tools: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Function definitions in OpenAI's wrapper (definitions that have a ``type`` are kept)."""
+    return [t if "type" in t else {"type": "function", "function": t} for t in tools]
 
 
 def _arguments(value: Any, where: str) -> dict[str, Any]:

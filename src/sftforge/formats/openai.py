@@ -32,6 +32,7 @@ from ._common import (
     record_id,
     require_dict,
     type_name,
+    wrap_tools,
 )
 from .base import Capabilities, Format, LossLog, register_format
 
@@ -225,7 +226,7 @@ class OpenAIFormat(Format):
         put_id(out, sample)
         out["messages"] = [dump_message(m) for m in sample.messages]
         if sample.tools:
-            out["tools"] = sample.tools
+            out["tools"] = wrap_tools(sample.tools)
         if sample.label is not None:
             out["label"] = sample.label
         dump_media(out, sample, MEDIA_COLUMNS)
