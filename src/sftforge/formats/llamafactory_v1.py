@@ -9,7 +9,9 @@ Mapping: text parts are joined into ``content``; a media part becomes ``Sample.m
 ``<image>``/``<video>``/``<audio>`` placeholder at its place in the text (the way the other
 formats mark media), and is put back there on writing. ``loss_weight`` 1/0 is the turn's train
 flag only where it differs from the default (assistant 1, other turns 0), so ordinary data
-carries no flags into formats that cannot hold them; it is written only for flagged turns.
+carries no flags into formats that cannot hold them; it is written only for flagged turns, and
+a flag equal to the default (train an assistant turn, skip another) cannot be told apart from
+no flag: writing one is a loss.
 """
 
 from __future__ import annotations
@@ -197,6 +199,9 @@ class LlamaFactoryV1Format(Format):
 
     def dump(self, sample: Sample, loss: LossLog) -> Any:
         check_losses(sample, self.capabilities, loss, self.name)
+        if any(m.train is (m.role == "assistant") for m in sample.messages):
+            # a flag equal to the default weight reads back as no flag
+            loss.lose("train flags", sample, self.name)
         slots = _Slots(sample) if sample.media else None
         msgs = [self._message(m, slots) for m in sample.messages]
         if slots is not None:
