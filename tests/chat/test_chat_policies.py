@@ -216,3 +216,9 @@ def test_generation_spans(source: str, text: str, spans: list[tuple[int, int]]) 
     from sftforge.chat.render import render_messages
 
     assert render_messages([], ChatTemplate("t", source)) == (text, spans)
+
+
+def test_template_syntax_error_fails_at_once(bpe_tok: Any) -> None:
+    broken = ChatTemplate("broken", "{% generation %}{% for m in messages %}")
+    with pytest.raises(TemplateError, match="chat template syntax error at line 1"):
+        ChatTokenizer(bpe_tok, broken)

@@ -28,7 +28,7 @@ from .encode import (
     load_tokenizer,
     special_tokens_of,
 )
-from .render import TRAIN_ON, Rendered, TrainOn, render
+from .render import TRAIN_ON, Rendered, TrainOn, compile_template, render
 from .stats import TokenStats, role_token_counts
 from .templates import ChatTemplate, resolve_template
 from .truncate import TRUNCATION_POLICIES, Truncation, drop_oldest_turns
@@ -96,6 +96,7 @@ class ChatTokenizer:
             self.tokenizer = load_tokenizer(self.tokenizer)
         if not isinstance(self.template, ChatTemplate):
             self.template = resolve_template(self.template, self.tokenizer, **self.template_vars)
+        compile_template(self.template.source)  # a syntax error fails here, not once per sample
         if not self.template.has_marks:
             raise TemplateError(
                 f"chat template '{self.template.name}' has no {{% generation %}} marks, so the "
