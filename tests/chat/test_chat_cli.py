@@ -138,9 +138,7 @@ def test_preview_terminal_and_html(
     assert "I am fine, thank you.<|im_end|>" in out
     html = page.read_text(encoding="utf-8")
     assert '<span class="t">I am fine, thank you.&lt;|im_end|&gt;</span>' in html
-    assert (
-        '<span class="m">\n&lt;|im_start|&gt;system' not in html
-    )  # the masked prefix starts the page
+    assert '<span class="m">&lt;|im_start|&gt;system\nYou are a helpful assistant.' in html
     assert html.count('class="t"') == 2  # one trained stretch + the legend
     assert "<script" not in html
 

@@ -193,3 +193,32 @@ def test_bos_only_where_the_template_writes_it(sp_tok: Any, template: str, bos_c
     row = ChatTokenizer(sp_tok, template).tokenize(CONVERSATIONS["multi_cjk"])
     assert row.input_ids.count(sp_tok.bos_token_id) == bos_count
     assert row.input_ids[:2] != [sp_tok.bos_token_id] * 2
+
+
+@pytest.mark.parametrize(
+    ("source", "text", "spans"),
+    [
+        ("a{% generation %}b{% endgeneration %}c", "abc", [(1, 2)]),
+        (
+            "{% generation %}x{% generation %}y{% endgeneration %}z{% endgeneration %}!",
+            "xyz!",
+            [(0, 3)],
+        ),
+        (
+            "{% generation %}{% endgeneration %}q{% generation %}r{% endgeneration %}",
+            "qr",
+            [(0, 0), (1, 2)],
+        ),
+        ("plain", "plain", []),
+    ],
+)
+def test_generation_spans(source: str, text: str, spans: list[tuple[int, int]]) -> None:
+    from sftforge.chat.render import render_messages
+
+    assert render_messages([], ChatTemplate("t", source)) == (text, spans)
+
+
+def test_template_syntax_error_fails_at_once(bpe_tok: Any) -> None:
+    broken = ChatTemplate("broken", "{% generation %}{% for m in messages %}")
+    with pytest.raises(TemplateError, match="chat template syntax error at line 1"):
+        ChatTokenizer(bpe_tok, broken)

@@ -108,10 +108,18 @@ def encode_with_offsets(
 
 def token_range(encoding: Any, a: int, b: int) -> tuple[int, int]:
     """Tokens ``[i, j)`` overlapping characters ``[a, b)``; ``(0, 0)`` when none does."""
-    first = next((t for c in range(a, b) if (t := encoding.char_to_token(c)) is not None), None)
-    if first is None:
-        return 0, 0
-    last = next(t for c in range(b - 1, a - 1, -1) if (t := encoding.char_to_token(c)) is not None)
+    first = encoding.char_to_token(a) if a < b else None
+    if first is None:  # a character no token covers: look further in
+        first = next(
+            (t for c in range(a + 1, b) if (t := encoding.char_to_token(c)) is not None), None
+        )
+        if first is None:
+            return 0, 0
+    last = encoding.char_to_token(b - 1)
+    if last is None:
+        last = next(
+            t for c in range(b - 2, a - 1, -1) if (t := encoding.char_to_token(c)) is not None
+        )
     return first, last + 1
 
 

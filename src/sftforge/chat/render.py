@@ -172,6 +172,22 @@ def render_messages(
 def _strip_marks(marked: str) -> tuple[str, list[tuple[int, int]]]:
     if _OPEN not in marked:
         return marked, []
+    pieces = marked.split(_OPEN)
+    parts = [pieces[0]]
+    size = len(pieces[0])
+    spans: list[tuple[int, int]] = []
+    for piece in pieces[1:]:
+        body, sep, rest = piece.partition(_CLOSE)
+        if not sep or _CLOSE in rest:
+            return _strip_nested(marked)
+        spans.append((size, size + len(body)))
+        size += len(body) + len(rest)
+        parts += (body, rest)
+    return "".join(parts), spans
+
+
+def _strip_nested(marked: str) -> tuple[str, list[tuple[int, int]]]:
+    """Blocks inside blocks: only the outermost spans count."""
     parts: list[str] = []
     spans: list[tuple[int, int]] = []
     pos = size = depth = start = 0

@@ -9,8 +9,10 @@ labels would all be -100 (``no_trained_tokens``).
 
 from __future__ import annotations
 
+import gc
 from collections import Counter
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -26,7 +28,7 @@ from .encode import (
     load_tokenizer,
     special_tokens_of,
 )
-from .render import TRAIN_ON, Rendered, TrainOn, render
+from .render import TRAIN_ON, Rendered, TrainOn, compile_template, render
 from .stats import TokenStats, role_token_counts
 from .templates import ChatTemplate, resolve_template
 from .truncate import TRUNCATION_POLICIES, Truncation, drop_oldest_turns
@@ -94,6 +96,7 @@ class ChatTokenizer:
             self.tokenizer = load_tokenizer(self.tokenizer)
         if not isinstance(self.template, ChatTemplate):
             self.template = resolve_template(self.template, self.tokenizer, **self.template_vars)
+        compile_template(self.template.source)  # a syntax error fails here, not once per sample
         if not self.template.has_marks:
             raise TemplateError(
                 f"chat template '{self.template.name}' has no {{% generation %}} marks, so the "
@@ -174,8 +177,22 @@ def tokenize_samples(
     )
     result = TokenizeResult()
     for batch in _batches(samples, batch_size):
-        _tokenize_batch(chat, batch, result, role_stats)
+        with _gc_paused():
+            _tokenize_batch(chat, batch, result, role_stats)
     return result
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """No cyclic GC inside a batch: rows are thousands of int lists that are never cyclic, and
+    collecting while they pile up costs about a tenth of the time."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
 
 
 def _batches(samples: Iterable[Sample], size: int) -> Iterator[list[Sample]]:

@@ -102,7 +102,7 @@ def _print_summary(counts: Counter[str], summary: dict[str, Any], out: Path, rej
     stats = summary["stats"]
     typer.echo(
         f"{counts['seen']} samples: {counts['kept']} written to {out}, "
-        f"{len(counts) and sum(v for k, v in counts.items() if k.startswith('rejected:'))} "
+        f"{sum(v for k, v in counts.items() if k.startswith('rejected:'))} "
         f"rejected ({rej})"
     )
     for key, value in sorted(counts.items()):
