@@ -146,9 +146,13 @@ class SelfInstruct(Generator):
     async def run_all(
         self, client: LLMClient, items: list[Any], *, progress: bool = False
     ) -> RunResult[Any, Sample]:
-        seeds = [it for it in items if it.get("stage") != "instances"]
+        seeds = [it for it in items if it.get("stage") not in ("instances", "request")]
         pending = [it for it in items if it.get("stage") == "instances"]
         res: RunResult[Any, Sample] = RunResult()
+        for it in items:  # proposal requests depend on the pool of their run: rerun that run
+            if it.get("stage") == "request":
+                why = "a proposal request is redone by rerunning the self_instruct command (cached requests are free)"
+                res.failures.append(ItemFailure(it, why))
         if seeds:
             pending += await self._stage_one(client, seeds, res)
         if res.stopped:
