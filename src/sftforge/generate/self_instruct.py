@@ -27,7 +27,7 @@ from typing import Any
 
 from ..errors import BudgetExceeded, LLMError
 from ..llm.client import DryRunStop, LLMClient
-from ..llm.runner import ItemFailure, RunResult, run_items
+from ..llm.runner import ItemFailure, RunResult, progress_bar, run_items
 from ..sample import Message, Sample
 from .base import Generator, llm_meta, register_generator
 from .rouge import RougeIndex, rouge_tokens
@@ -154,7 +154,12 @@ class SelfInstruct(Generator):
                 why = "a proposal request is redone by rerunning the self_instruct command (cached requests are free)"
                 res.failures.append(ItemFailure(it, why))
         if seeds:
-            pending += await self._stage_one(client, seeds, res)
+            prog = progress_bar(progress, "self_instruct instructions", self.num_instructions)
+            try:
+                pending += await self._stage_one(client, seeds, res, prog)
+            finally:
+                if prog is not None:
+                    prog.stop()
         if res.stopped:
             res.unfinished += pending
             return res
@@ -170,7 +175,11 @@ class SelfInstruct(Generator):
         return two
 
     async def _stage_one(
-        self, client: LLMClient, seeds: list[dict[str, Any]], res: RunResult[Any, Sample]
+        self,
+        client: LLMClient,
+        seeds: list[dict[str, Any]],
+        res: RunResult[Any, Sample],
+        prog: Any = None,
     ) -> list[dict[str, Any]]:
         lang = self.lang_for(" ".join(s["instruction"] for s in seeds[:20]))
         index = RougeIndex()
@@ -198,6 +207,8 @@ class SelfInstruct(Generator):
                     raise out
                 else:
                     self._keep(out, lang, index, kept)
+            if prog is not None:
+                prog.update(prog.tasks[0].id, completed=min(len(kept), self.num_instructions))
             if res.stopped or all(isinstance(o, DryRunStop) for o in outs):
                 break
             i = batch[-1] + 1
