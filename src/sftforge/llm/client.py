@@ -138,12 +138,17 @@ class LLMClient:
             entry = await self.limiter.acquire(est_in + est_out)
             self.summary.requests += 1
             comp = await self.provider.complete(messages, **send)
-            if not comp.text.strip():
-                why = "reasoning only, no answer" if comp.reasoning else "an empty answer"
-                raise RetryableError(f"the model returned {why}")
             if comp.usage.total_tokens == 0:  # servers that report no usage: count estimates
                 comp.usage = Usage(est_in, estimate_tokens(comp.text + (comp.reasoning or "")))
             self.limiter.settle(entry, comp.usage.total_tokens)
+            # every answered attempt is paid for, the empty ones too
+            cost = self.prices.cost(self.model, comp.usage)
+            self.budget.spend(comp.usage.total_tokens, cost)
+            self.summary.usage.add(comp.usage)
+            self.summary.cost += cost
+            if not comp.text.strip():
+                why = "reasoning only, no answer" if comp.reasoning else "an empty answer"
+                raise RetryableError(f"the model returned {why}")
             return comp
 
         def counted(_exc: RetryableError, _delay: float) -> None:
@@ -170,10 +175,6 @@ class LLMClient:
             finally:
                 if not dry:
                     self.budget.release(est_in + est_out, est_cost)
-        cost = self.prices.cost(self.model, comp.usage)
-        self.budget.spend(comp.usage.total_tokens, cost)
-        self.summary.usage.add(comp.usage)
-        self.summary.cost += cost
         return comp
 
     async def complete_json(
