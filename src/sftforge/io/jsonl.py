@@ -134,6 +134,12 @@ class JsonlWriter:
         if len(self._buf) >= 1024:
             self.flush()
 
+    def write_encoded(self, data: bytes) -> None:
+        """Write one value already serialised with orjson (by a worker process)."""
+        self._buf.append(data)
+        if len(self._buf) >= 1024:
+            self.flush()
+
     def flush(self) -> None:
         if self._buf:
             self._out.write(b"\n".join(self._buf) + b"\n")
