@@ -34,7 +34,7 @@ def test_parallel_equals_serial(tmp_path: Path, out_name: str) -> None:
         assert res.workers == workers
         results[workers] = (res.read, res.written, res.rejected, res.by_reason)
         results[f"{workers}-bytes"] = (out.read_bytes(), rej.read_bytes())
-    assert results[1] == results[2] == (5000, 4990, 10, {"invalid_json": 5, "schema": 5})
+    assert results[1] == results[2] == (5000, 4990, 10, {"truncated": 5, "schema": 5})
     assert results["1-bytes"] == results["2-bytes"]
 
 
