@@ -1,0 +1,78 @@
+"""Shared pieces of every trainer hand-off: the result record, JSON/JSONL/YAML writers, reading."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+import yaml
+
+from ..errors import InputError
+from ..sample import Sample
+
+__all__ = ["ExportResult", "dump_yaml", "read_samples", "write_json", "write_jsonl"]
+
+
+@dataclass
+class ExportResult:
+    """What an export wrote and the command that starts training on it."""
+
+    framework: str
+    files: list[Path]
+    command: str
+    notes: list[str] = field(default_factory=list)
+    rejected: list[tuple[str, str]] = field(default_factory=list)  # (sample id, reason)
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_json(path: Path, value: Any) -> None:
+    _atomic_write(path, orjson.dumps(value, option=orjson.OPT_INDENT_2))
+
+
+def write_jsonl(path: Path, rows: Iterable[Any]) -> None:
+    _atomic_write(path, b"".join(orjson.dumps(r) + b"\n" for r in rows))
+
+
+def dump_yaml(value: Any) -> str:
+    return yaml.safe_dump(value, sort_keys=False, allow_unicode=True)
+
+
+def read_samples(path: Path) -> list[Sample]:
+    """Canonical Sample JSONL (one ``Sample.to_dict`` per line).
+
+    The one place export reads its input; it moves to ``sftforge.read`` when the io layer lands.
+    """
+    try:
+        lines = path.read_bytes().splitlines()
+    except OSError as exc:
+        raise InputError(f"cannot read '{path}': {exc.strerror}", file=str(path)) from exc
+    samples = []
+    for n, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            samples.append(Sample.from_dict(orjson.loads(line)))
+        except (orjson.JSONDecodeError, KeyError, TypeError, AttributeError) as exc:
+            raise InputError(
+                f"not a sftforge sample: {exc}",
+                file=str(path),
+                line=n,
+                hint="give JSONL with one {'messages': [...]} object per line",
+            ) from exc
+    return samples
