@@ -1,1 +1,63 @@
-"""sftforge.formats"""
+"""Formats: translations between external record layouts and ``Sample``/``Document``.
+
+Importing this package registers every format (``FORMATS``, ``get_format``). See docs/formats.md.
+"""
+
+from __future__ import annotations
+
+from . import (  # noqa: F401  (imported to register them)
+    alpaca,
+    fastchat,
+    flat,
+    litgpt,
+    openai,
+    preference,
+    sharegpt,
+    swift,
+    text,
+    xtuner,
+)
+from .alpaca import AlpacaFormat
+from .base import FORMATS, Capabilities, Format, LossLog, get_format, register_format
+from .detect import detect_format
+from .fastchat import FastChatFormat
+from .flat import FlatFormat
+from .litgpt import LitGPTFormat
+from .llamafactory import (
+    DatasetEntry,
+    DatasetFeatures,
+    dataset_info_entry,
+    format_from_entry,
+    load_dataset_info,
+)
+from .openai import OpenAIFormat
+from .preference import PreferenceFormat
+from .sharegpt import ShareGPTFormat
+from .swift import SwiftFormat
+from .text import TextFormat
+from .xtuner import XTunerFormat
+
+__all__ = [
+    "FORMATS",
+    "AlpacaFormat",
+    "Capabilities",
+    "DatasetEntry",
+    "DatasetFeatures",
+    "FastChatFormat",
+    "FlatFormat",
+    "Format",
+    "LitGPTFormat",
+    "LossLog",
+    "OpenAIFormat",
+    "PreferenceFormat",
+    "ShareGPTFormat",
+    "SwiftFormat",
+    "TextFormat",
+    "XTunerFormat",
+    "dataset_info_entry",
+    "detect_format",
+    "format_from_entry",
+    "get_format",
+    "load_dataset_info",
+    "register_format",
+]

@@ -32,6 +32,9 @@ class Capabilities:
     media: bool = False
     train_flags: bool = False
     ids: bool = False
+    # added by the formats branch (defaults keep older constructors valid)
+    tool_call_ids: bool = False  # ToolCall.id / Message.tool_call_id
+    names: bool = False  # Message.name
 
 
 @dataclass
@@ -45,7 +48,7 @@ class LossLog:
         """Record a loss, or refuse it with a clear message when lossy writes are not allowed."""
         if not self.allow:
             raise ConversionError(
-                f"format '{target}' cannot carry {what} (sample {sample.id}); converting would lose it.",
+                f"format '{target}' cannot carry {what}; converting would lose it.",
                 sample_id=sample.id,
                 hint="choose a format that can carry it, or pass --allow-lossy to drop it and count the losses",
             )
@@ -58,7 +61,8 @@ class Format:
     name: ClassVar[str] = ""
     # "sample" formats produce Samples; "document" formats (plain text) produce Documents
     kind: ClassVar[str] = "sample"
-    capabilities: ClassVar[Capabilities] = Capabilities()
+    # a plain attribute (not ClassVar) so a configured instance can narrow or widen it
+    capabilities: Capabilities = Capabilities()
     # the container used when the output path does not say (".json" array vs ".jsonl")
     default_container: ClassVar[str] = "jsonl"
 

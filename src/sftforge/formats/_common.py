@@ -1,0 +1,327 @@
+"""Helpers shared by the format modules: typed field access with exact error messages, ids,
+tools and tool calls as JSON, media columns, and the capability check every ``dump`` runs.
+
+Kept free of per-format knowledge. Everything here is on the per-record hot path, so the checks
+are plain ``isinstance`` tests and the error text is built only when something is wrong.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, NoReturn
+
+import orjson
+
+from ..errors import ConversionError, FormatError
+from ..sample import Media, Message, Sample, ToolCall
+from .base import Capabilities, LossLog
+
+__all__ = [
+    "LOSS_KINDS",
+    "MEDIA_COLUMNS",
+    "check_losses",
+    "dump_calls",
+    "dump_media",
+    "fail",
+    "is_auto_id",
+    "missing",
+    "not_a_string",
+    "pairs_of",
+    "parse_calls",
+    "parse_media",
+    "parse_tools",
+    "put_id",
+    "record_id",
+    "require_dict",
+    "text_field",
+    "type_name",
+]
+
+# what ``LossLog.lose`` is called with; the CLI prints these counts after a lossy conversion
+LOSS_KINDS = (
+    "system prompt",
+    "multi-turn",
+    "tools",
+    "tool calls",
+    "tool call ids",
+    "reasoning",
+    "train flags",
+    "message names",
+    "rejected answer",
+    "KTO label",
+    "media",
+    "text alongside tool calls",
+)
+
+# LLaMA-Factory / ms-swift column names for each media type, in the order media are kept
+MEDIA_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("image", "images"),
+    ("video", "videos"),
+    ("audio", "audios"),
+)
+
+_AUTO_ID = re.compile(r"s[0-9a-f]{16}")
+_JSON_NAMES = {
+    str: "a string",
+    int: "a number",
+    float: "a number",
+    bool: "a boolean",
+    list: "a list",
+    dict: "an object",
+    type(None): "null",
+}
+
+
+def type_name(value: Any) -> str:
+    """The JSON name of a value's type, as users see it in their file."""
+    return _JSON_NAMES.get(type(value), type(value).__name__)
+
+
+def fail(message: str, field: str | None = None, hint: str | None = None) -> NoReturn:
+    raise FormatError(message, field=field, hint=hint)
+
+
+def require_dict(value: Any, fmt: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        fail(
+            f"a record in the '{fmt}' format must be a JSON object, not {type_name(value)}.",
+            hint=f"check that the file really is in the '{fmt}' format, or pass --from",
+        )
+    return value
+
+
+def missing(key: str, record: dict[str, Any], fmt: str) -> NoReturn:
+    found = ", ".join(str(k) for k in record) or "none"
+    fail(
+        f"missing required field '{key}' (keys found: {found}).",
+        field=key,
+        hint=f"add '{key}' to every record, or pass --from with the record's real format (read as '{fmt}')",
+    )
+
+
+def text_field(record: dict[str, Any], key: str, fmt: str, *, required: bool = True) -> str:
+    """``record[key]`` as a string: missing (when required), null or non-string is an error."""
+    value = record.get(key)
+    if type(value) is str:
+        return value
+    if value is None:
+        if required:
+            missing(key, record, fmt)
+        return ""
+    not_a_string(key, value)
+
+
+def not_a_string(where: str, value: Any) -> NoReturn:
+    fail(
+        f"'{where}' must be a string, not {type_name(value)}.",
+        field=where,
+        hint="write it as a JSON string (in quotes)",
+    )
+
+
+def record_id(record: dict[str, Any]) -> str:
+    """The record's own ``id`` (a string or an integer), else "" so a content id is used."""
+    value = record.get("id")
+    if type(value) is str:
+        return value
+    if type(value) is int:
+        return str(value)
+    return ""
+
+
+def is_auto_id(sample_id: str) -> bool:
+    """True for content ids (``s`` + 16 hex digits): those are recomputed, never written."""
+    return _AUTO_ID.fullmatch(sample_id) is not None
+
+
+def put_id(out: dict[str, Any], sample: Sample) -> None:
+    if not is_auto_id(sample.id):
+        out["id"] = sample.id
+
+
+def parse_tools(value: Any, key: str) -> list[dict[str, Any]] | None:
+    """Tool definitions given as a list or as a JSON string of one (LLaMA-Factory, ms-swift)."""
+    if not value:
+        return None
+    if type(value) is str:
+        try:
+            value = orjson.loads(value)
+        except orjson.JSONDecodeError:
+            fail(
+                f"'{key}' is a string but not valid JSON.",
+                field=key,
+                hint="give the tools as a JSON list of function definitions",
+            )
+        if not value:
+            return None
+    if type(value) is dict:
+        value = [value]
+    if type(value) is not list or not all(type(t) is dict for t in value):
+        fail(
+            f"'{key}' must be a list of tool definitions (objects), not {type_name(value)}.",
+            field=key,
+        )
+    return value
+
+
+def _arguments(value: Any, where: str) -> dict[str, Any]:
+    if type(value) is dict:
+        return value
+    if value is None or value == "":
+        return {}
+    if type(value) is str:
+        try:
+            parsed = orjson.loads(value)
+        except orjson.JSONDecodeError:
+            parsed = None
+        if type(parsed) is dict:
+            return parsed
+    fail(f"'{where}' must be a JSON object of arguments, not {value!r}.", field=where)
+
+
+def parse_calls(value: Any, where: str) -> list[ToolCall]:
+    """A function-call turn: a JSON string (or object/list) of ``{"name", "arguments"}``."""
+    if type(value) is str:
+        try:
+            value = orjson.loads(value)
+        except orjson.JSONDecodeError:
+            fail(
+                f"'{where}' must be a JSON function call like "
+                '{"name": ..., "arguments": {...}}, not plain text.',
+                field=where,
+            )
+    calls = value if type(value) is list else [value]
+    out: list[ToolCall] = []
+    for call in calls:
+        if type(call) is not dict or type(call.get("name")) is not str:
+            fail(f"'{where}' must hold objects with a string 'name'.", field=where)
+        out.append(ToolCall(call["name"], _arguments(call.get("arguments"), where)))
+    if not out:
+        fail(f"'{where}' is an empty list of function calls.", field=where)
+    return out
+
+
+def dump_calls(calls: list[ToolCall]) -> str:
+    """One call as a JSON object string, parallel calls as a JSON list string."""
+    items = [{"name": c.name, "arguments": c.arguments} for c in calls]
+    return orjson.dumps(items[0] if len(items) == 1 else items).decode()
+
+
+def arguments_of(value: Any, where: str) -> dict[str, Any]:
+    return _arguments(value, where)
+
+
+def parse_media(record: dict[str, Any], columns: tuple[tuple[str, str], ...]) -> list[Media] | None:
+    """Media paths from ``images``/``videos``/``audios`` style columns, grouped by type."""
+    media: list[Media] | None = None
+    for kind, key in columns:
+        paths = record.get(key)
+        if not paths:
+            continue
+        if type(paths) is str:
+            paths = [paths]
+        if type(paths) is not list or not all(type(p) is str for p in paths):
+            fail(
+                f"'{key}' must be a list of file paths (strings), not {paths!r}.",
+                field=key,
+                hint=f'write it as "{key}": ["path/to/file", ...]',
+            )
+        if media is None:
+            media = []
+        media.extend(Media(kind, p) for p in paths)  # type: ignore[arg-type]
+    return media
+
+
+def dump_media(out: dict[str, Any], sample: Sample, columns: tuple[tuple[str, str], ...]) -> None:
+    if not sample.media:
+        return
+    for kind, key in columns:
+        paths = [m.path for m in sample.media if m.type == kind]
+        if paths:
+            out[key] = paths
+
+
+def check_losses(sample: Sample, caps: Capabilities, loss: LossLog, target: str) -> None:
+    """Report (or refuse) every part of ``sample`` that ``caps`` says the format cannot carry.
+
+    One pass over the messages; each kind is reported at most once per sample.
+    """
+    msgs = sample.messages
+    lost: set[str] = set()
+    if not caps.system and msgs and msgs[0].role == "system":
+        lost.add("system prompt")
+    if not caps.tools and sample.tools:
+        lost.add("tools")
+    if not caps.preference and sample.rejected is not None:
+        lost.add("rejected answer")
+    if not caps.label and sample.label is not None:
+        lost.add("KTO label")
+    if not caps.media and sample.media:
+        lost.add("media")
+    rejected = [sample.rejected] if sample.rejected is not None else []
+    for m in msgs + rejected:
+        if m.reasoning is not None and not caps.reasoning:
+            lost.add("reasoning")
+        if m.train is not None and not caps.train_flags:
+            lost.add("train flags")
+        if m.name is not None and not caps.names:
+            lost.add("message names")
+        if m.tool_calls or m.role == "tool":
+            if not caps.tool_calls:
+                lost.add("tool calls")
+            elif not caps.tool_call_ids and (
+                m.tool_call_id is not None or any(c.id is not None for c in m.tool_calls or ())
+            ):
+                lost.add("tool call ids")
+    for what in sorted(lost):
+        loss.lose(what, sample, target)
+
+
+def pairs_of(
+    sample: Sample, loss: LossLog, target: str, *, single_turn: bool = False
+) -> tuple[str | None, list[tuple[str, str]]]:
+    """The system prompt and the (user, assistant) exchanges of a sample, for pair formats.
+
+    Tool turns and call-only assistant turns are skipped (``check_losses`` has reported them).
+    ``single_turn`` keeps the first exchange and reports ``multi-turn`` when there are more.
+    A conversation that is not user/assistant alternation cannot be written at all.
+    """
+    msgs = sample.messages
+    system: str | None = None
+    start = 0
+    if msgs and msgs[0].role == "system":
+        system, start = msgs[0].content, 1
+    pairs: list[tuple[str, str]] = []
+    pending: str | None = None
+    bad = False
+    for m in msgs[start:]:
+        role = m.role
+        if role == "user":
+            bad = bad or pending is not None
+            pending = m.content
+        elif role == "assistant":
+            if m.tool_calls and not m.content:
+                continue
+            if pending is None:
+                bad = True
+                break
+            pairs.append((pending, m.content))
+            pending = None
+        elif role != "tool":
+            bad = True
+    if bad or pending is not None or not pairs:
+        roles = ", ".join(m.role for m in msgs) or "none"
+        raise ConversionError(
+            f"format '{target}' needs alternating user/assistant turns ending with an answer; "
+            f"this sample has: {roles}.",
+            sample_id=sample.id,
+            hint="fix the turn order (sftforge validate shows it), or write a messages format such as openai",
+        )
+    if single_turn and len(pairs) > 1:
+        loss.lose("multi-turn", sample, target)
+        pairs = pairs[:1]
+    return system, pairs
+
+
+def user(content: str) -> Message:
+    return Message("user", content)

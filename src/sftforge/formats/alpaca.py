@@ -1,0 +1,224 @@
+"""Alpaca: ``instruction``/``input``/``output`` with optional ``system`` and ``history``.
+
+The user turn is ``instruction + "\\n" + input`` (LLaMA-Factory's join; either part may be empty).
+To write the same split back, the ``input`` part is kept in ``meta["prompt_input"]`` when it is
+non-empty; a writer splits the user turn again only if it still ends with that text (an operator
+may have rewritten it), else the whole turn becomes the instruction. So read -> write -> read gives
+equal Samples, and alpaca -> alpaca gives the same record.
+
+Also carries, as LLaMA-Factory does: preference pairs (``chosen``/``rejected`` strings instead of
+``output``), a KTO ``label``, and ``images``/``videos``/``audios``. Column names are configurable
+(``dataset_info.json`` ``columns``); a column set to ``None`` is neither read nor written.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from ..sample import Message, Sample
+from ._common import (
+    MEDIA_COLUMNS,
+    check_losses,
+    dump_media,
+    fail,
+    missing,
+    pairs_of,
+    parse_media,
+    parse_tools,
+    put_id,
+    record_id,
+    require_dict,
+    text_field,
+    type_name,
+)
+from .base import Capabilities, Format, LossLog, register_format
+
+__all__ = ["PROMPT_INPUT", "AlpacaFormat", "join_prompt", "split_prompt"]
+
+PROMPT_INPUT = "prompt_input"
+
+_DEFAULT_COLUMNS: dict[str, str | None] = {
+    "prompt": "instruction",
+    "query": "input",
+    "response": "output",
+    "history": "history",
+    "system": "system",
+    "tools": None,
+    "images": "images",
+    "videos": "videos",
+    "audios": "audios",
+    "chosen": "chosen",
+    "rejected": "rejected",
+    "kto_tag": "label",
+}
+
+
+def join_prompt(instruction: str, inp: str, meta: dict[str, Any]) -> str:
+    """The user turn for an instruction/input pair; remembers the split in ``meta``."""
+    if not inp:
+        return instruction
+    meta[PROMPT_INPUT] = inp
+    return f"{instruction}\n{inp}" if instruction else inp
+
+
+def split_prompt(content: str, meta: dict[str, Any]) -> tuple[str, str]:
+    """Back to (instruction, input), using the remembered ``input`` when it still fits."""
+    inp = meta.get(PROMPT_INPUT)
+    if type(inp) is str and inp:
+        if content == inp:
+            return "", inp
+        if content.endswith(inp) and content[-len(inp) - 1 : -len(inp)] == "\n":
+            return content[: -len(inp) - 1], inp
+    return content, ""
+
+
+@register_format
+class AlpacaFormat(Format):
+    name = "alpaca"
+    default_container = "json"
+
+    def __init__(
+        self, columns: dict[str, str | None] | None = None, *, ranking: bool | None = None
+    ) -> None:
+        cols = dict(_DEFAULT_COLUMNS)
+        cols.update(columns or {})
+        self.columns = cols
+        # None: a record is preference data when it has the chosen column; True/False: forced
+        self.ranking = ranking
+        self._media: tuple[tuple[str, str], ...] = tuple(
+            (kind, col) for kind, key in MEDIA_COLUMNS if (col := cols.get(key))
+        )
+        # what this column set can hold: a column that is off is a loss when writing
+        self.capabilities = Capabilities(
+            system=bool(cols["system"]),
+            multi_turn=bool(cols["history"]),
+            tools=bool(cols["tools"]),
+            preference=ranking is not False and bool(cols["chosen"] and cols["rejected"]),
+            label=bool(cols["kto_tag"]),
+            media=bool(self._media),
+            ids=True,
+        )
+
+    def detect(self, value: Any) -> float:
+        if type(value) is not dict or "instruction" not in value:
+            return 0.0
+        if "output" in value:
+            return 0.95 if ("history" in value or "system" in value) else 0.9
+        return 0.95 if "chosen" in value and "rejected" in value else 0.3
+
+    def parse(self, value: Any) -> Sample:
+        rec = require_dict(value, self.name)
+        c = self.columns
+        meta: dict[str, Any] = {}
+        prompt_key, query_key = c["prompt"] or "instruction", c["query"]
+        instruction = text_field(rec, prompt_key, self.name, required=False)
+        inp = text_field(rec, query_key, self.name, required=False) if query_key else ""
+        content = join_prompt(instruction, inp, meta)
+        if not content:
+            if prompt_key not in rec and (not query_key or query_key not in rec):
+                missing(prompt_key, rec, self.name)
+            fail(f"empty prompt: '{prompt_key}' is empty.", field=prompt_key)
+        messages: list[Message] = []
+        if c["system"]:
+            system = text_field(rec, c["system"], self.name, required=False)
+            if system:
+                messages.append(Message("system", system))
+        if c["history"]:
+            self._history(rec.get(c["history"]), c["history"], messages)
+        messages.append(Message("user", content))
+        rejected = self._answers(rec, messages)
+        label = self._label(rec)
+        tools = parse_tools(rec.get(c["tools"]), c["tools"]) if c["tools"] else None
+        media = parse_media(rec, self._media) if self._media else None
+        return Sample(messages, record_id(rec), tools, rejected, label, media, meta)
+
+    def _history(self, hist: Any, key: str, messages: list[Message]) -> None:
+        if hist is None:
+            return
+        if type(hist) is not list:
+            fail(
+                f"'{key}' must be a list of [user, assistant] pairs, not {type_name(hist)}.",
+                field=key,
+                hint=f'use "{key}": [] for no history',
+            )
+        for i, pair in enumerate(hist):
+            if (
+                type(pair) is not list
+                or len(pair) != 2
+                or type(pair[0]) is not str
+                or type(pair[1]) is not str
+            ):
+                fail(
+                    f"'{key}[{i}]' must be a [user, assistant] pair of strings, not {pair!r}.",
+                    field=f"{key}[{i}]",
+                )
+            messages.append(Message("user", pair[0]))
+            messages.append(Message("assistant", pair[1]))
+
+    def _answers(self, rec: dict[str, Any], messages: list[Message]) -> Message | None:
+        c = self.columns
+        chosen_key, rejected_key = c["chosen"], c["rejected"]
+        ranking = self.ranking
+        if ranking is None:
+            ranking = bool(chosen_key) and chosen_key in rec and c["response"] not in rec
+        if ranking and chosen_key and rejected_key:
+            chosen = text_field(rec, chosen_key, self.name)
+            rejected = text_field(rec, rejected_key, self.name)
+            if not chosen.strip():
+                fail(f"empty answer: '{chosen_key}' is empty.", field=chosen_key)
+            messages.append(Message("assistant", chosen))
+            return Message("assistant", rejected)
+        key = c["response"] or "output"
+        answer = text_field(rec, key, self.name)
+        if not answer.strip():
+            fail(
+                f"empty answer: '{key}' is empty.", field=key, hint="drop the record or fill it in"
+            )
+        messages.append(Message("assistant", answer))
+        return None
+
+    def _label(self, rec: dict[str, Any]) -> bool | None:
+        key = self.columns["kto_tag"]
+        if not key:
+            return None
+        label = rec.get(key)
+        if label is None or type(label) is bool:
+            return label
+        fail(f"'{key}' must be true or false, not {label!r}.", field=key)
+
+    def dump(self, sample: Sample, loss: LossLog) -> Any:
+        # the layout first, so strict and lossy writes refuse an impossible sample alike
+        system, pairs = pairs_of(
+            sample, loss, self.name, single_turn=not self.capabilities.multi_turn
+        )
+        check_losses(sample, self.capabilities, loss, self.name)
+        c = self.columns
+        out: dict[str, Any] = {}
+        if self.capabilities.ids:
+            put_id(out, sample)
+        prompt, answer = pairs[-1]
+        instruction, inp = split_prompt(prompt, sample.meta)
+        if c["query"]:
+            out[c["prompt"] or "instruction"] = instruction
+            out[c["query"]] = inp
+        else:
+            out[c["prompt"] or "instruction"] = prompt
+        rejected = sample.rejected if self.capabilities.preference else None
+        if rejected is not None and c["chosen"] and c["rejected"]:
+            out[c["chosen"]] = answer
+            out[c["rejected"]] = rejected.content
+        else:
+            out[c["response"] or "output"] = answer
+        if system is not None and c["system"]:
+            out[c["system"]] = system
+        if len(pairs) > 1 and c["history"]:
+            out[c["history"]] = [list(p) for p in pairs[:-1]]
+        if sample.label is not None and c["kto_tag"]:
+            out[c["kto_tag"]] = sample.label
+        if sample.tools and c["tools"]:
+            out[c["tools"]] = orjson.dumps(sample.tools).decode()
+        if self._media:
+            dump_media(out, sample, self._media)
+        return out

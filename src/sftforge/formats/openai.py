@@ -1,0 +1,221 @@
+"""OpenAI chat ``messages``: system/user/assistant/tool turns, ``tool_calls``, ``tools``.
+
+Read: ``{"messages": [...]}`` or a bare list of messages per line. ``tool_calls[].function.arguments``
+is a JSON string in the API and becomes a dict; ``content`` may be null (a call-only turn) or a
+list of ``{"type": "text", "text"}`` parts (joined). ``reasoning_content`` (DeepSeek/vLLM style)
+is the turn's reasoning, ``weight`` 0/1 (OpenAI fine-tuning) its train flag. ``tools`` may be a
+list or a JSON string; ``label`` (KTO) and ``images``/``videos``/``audios`` columns are kept
+(the LLaMA-Factory / ms-swift layout of the same records).
+
+Written as ``{"messages": [...]}``. Cannot carry preference pairs (use ``trl``) or train flags
+on non-assistant turns.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from ..sample import ROLES, Message, Sample, ToolCall
+from ._common import (
+    MEDIA_COLUMNS,
+    arguments_of,
+    check_losses,
+    dump_media,
+    fail,
+    missing,
+    not_a_string,
+    parse_media,
+    parse_tools,
+    put_id,
+    record_id,
+    require_dict,
+    type_name,
+)
+from .base import Capabilities, Format, LossLog, register_format
+
+__all__ = [
+    "OpenAIFormat",
+    "dump_message",
+    "has_answer",
+    "lose_user_train_flags",
+    "parse_message_list",
+]
+
+_ROLE_SET = frozenset(ROLES)
+
+
+def _content(value: Any, where: str) -> str:
+    if type(value) is str:
+        return value
+    if value is None:
+        return ""
+    if type(value) is list:
+        parts = []
+        for part in value:
+            if type(part) is dict and part.get("type") == "text" and type(part.get("text")) is str:
+                parts.append(part["text"])
+            else:
+                fail(f"'{where}' has a content part that is not text: {part!r}.", field=where)
+        return "".join(parts)
+    not_a_string(where, value)
+
+
+def _calls(value: Any, where: str) -> list[ToolCall] | None:
+    if value is None:
+        return None
+    if type(value) is not list:
+        fail(f"'{where}' must be a list, not {type_name(value)}.", field=where)
+    out = []
+    for j, call in enumerate(value):
+        at = f"{where}[{j}]"
+        fn = call.get("function") if type(call) is dict else None
+        if type(fn) is not dict or type(fn.get("name")) is not str:
+            fail(
+                f'\'{at}\' must be {{"function": {{"name", "arguments"}}}}, not {call!r}.', field=at
+            )
+        cid = call.get("id")
+        out.append(
+            ToolCall(
+                fn["name"],
+                arguments_of(fn.get("arguments"), f"{at}.function.arguments"),
+                cid if type(cid) is str else None,
+            )
+        )
+    return out or None
+
+
+def _message(m: Any, where: str) -> Message:
+    if type(m) is not dict:
+        fail(
+            f"'{where}' must be an object with 'role' and 'content', not {type_name(m)}.",
+            field=where,
+        )
+    role = m.get("role")
+    if role not in _ROLE_SET:
+        if role is None:
+            fail(
+                f"'{where}' has no 'role' (keys found: {', '.join(m) or 'none'}).",
+                field=f"{where}.role",
+            )
+        fail(
+            f"unknown role {role!r} in '{where}.role' (valid: {', '.join(ROLES)}).",
+            field=f"{where}.role",
+        )
+    msg = Message(role, _content(m.get("content"), f"{where}.content"))
+    if len(m) != 2 or "content" not in m:  # the rare fields, looked up only when present
+        msg.tool_calls = _calls(m.get("tool_calls"), f"{where}.tool_calls")
+        for key, attr in (
+            ("reasoning_content", "reasoning"),
+            ("name", "name"),
+            ("tool_call_id", "tool_call_id"),
+        ):
+            v = m.get(key)
+            if v is not None:
+                if type(v) is not str:
+                    not_a_string(f"{where}.{key}", v)
+                setattr(msg, attr, v)
+        weight = m.get("weight")
+        if weight is not None:
+            if type(weight) is bool or weight not in (0, 1):
+                fail(f"'{where}.weight' must be 0 or 1, not {weight!r}.", field=f"{where}.weight")
+            msg.train = weight == 1
+    return msg
+
+
+def parse_message_list(msgs: Any, key: str, rec: dict[str, Any] | None = None) -> list[Message]:
+    """OpenAI-style message dicts to Messages; shared with ms-swift and TRL."""
+    if msgs is None:
+        missing(key, rec or {}, "openai")
+    if type(msgs) is not list:
+        fail(f"'{key}' must be a list of messages, not {type_name(msgs)}.", field=key)
+    return [_message(m, f"{key}[{i}]") for i, m in enumerate(msgs)]
+
+
+def dump_message(m: Message) -> dict[str, Any]:
+    out: dict[str, Any] = {"role": m.role, "content": m.content}
+    if m.tool_calls:
+        out["tool_calls"] = [
+            {
+                **({"id": c.id} if c.id is not None else {}),
+                "type": "function",
+                "function": {"name": c.name, "arguments": orjson.dumps(c.arguments).decode()},
+            }
+            for c in m.tool_calls
+        ]
+    if m.reasoning is not None:
+        out["reasoning_content"] = m.reasoning
+    if m.name is not None:
+        out["name"] = m.name
+    if m.tool_call_id is not None:
+        out["tool_call_id"] = m.tool_call_id
+    if m.train is not None and m.role == "assistant":
+        out["weight"] = 1 if m.train else 0
+    return out
+
+
+def lose_user_train_flags(sample: Sample, loss: LossLog, target: str) -> None:
+    """``weight`` exists on assistant turns only."""
+    if any(m.train is not None and m.role != "assistant" for m in sample.messages):
+        loss.lose("train flags", sample, target)
+
+
+def has_answer(messages: list[Message]) -> bool:
+    return any(m.role == "assistant" and (m.content.strip() or m.tool_calls) for m in messages)
+
+
+@register_format
+class OpenAIFormat(Format):
+    name = "openai"
+    capabilities = Capabilities(
+        system=True,
+        multi_turn=True,
+        tools=True,
+        tool_calls=True,
+        reasoning=True,
+        train_flags=True,
+        label=True,
+        media=True,
+        ids=True,
+        tool_call_ids=True,
+        names=True,
+    )
+
+    def detect(self, value: Any) -> float:
+        msgs = value.get("messages") if type(value) is dict else value
+        if type(msgs) is not list or not msgs or type(msgs[0]) is not dict:
+            return 0.0
+        return 0.9 if "role" in msgs[0] else 0.1
+
+    def parse(self, value: Any) -> Sample:
+        if type(value) is list:
+            rec: dict[str, Any] = {"messages": value}
+        else:
+            rec = require_dict(value, self.name)
+        messages = parse_message_list(rec.get("messages"), "messages", rec)
+        if not has_answer(messages):
+            fail(
+                "empty answer: no assistant message has content.",
+                field="messages",
+                hint="drop the record or add the answer",
+            )
+        label = rec.get("label")
+        if label is not None and type(label) is not bool:
+            fail(f"'label' must be true or false, not {label!r}.", field="label")
+        tools = parse_tools(rec.get("tools"), "tools")
+        media = parse_media(rec, MEDIA_COLUMNS)
+        return Sample(messages, record_id(rec), tools, None, label, media)
+
+    def dump(self, sample: Sample, loss: LossLog) -> Any:
+        check_losses(sample, self.capabilities, loss, self.name)
+        lose_user_train_flags(sample, loss, self.name)
+        out: dict[str, Any] = {}
+        put_id(out, sample)
+        out["messages"] = [dump_message(m) for m in sample.messages]
+        if sample.tools:
+            out["tools"] = sample.tools
+        if sample.label is not None:
+            out["label"] = sample.label
+        dump_media(out, sample, MEDIA_COLUMNS)
+        return out

@@ -1,0 +1,152 @@
+"""TRL / OpenAI-style preference records: ``prompt``/``chosen``/``rejected`` and KTO
+``prompt``/``completion``/``label``.
+
+Each field is either a string (standard form) or a list of OpenAI messages (conversational
+form); ``prompt`` may be left out when ``chosen`` and ``rejected`` are whole conversations that
+share it (TRL's implicit prompt). ``chosen``/``rejected``/``completion`` hold one assistant turn.
+Written in the standard form when the prompt is one user turn without a system prompt,
+otherwise in the conversational form. (LLaMA-Factory's own ranking data is read by the
+``alpaca`` and ``sharegpt`` formats.)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..errors import ConversionError
+from ..sample import Message, Sample
+from ._common import check_losses, fail, missing, put_id, record_id, require_dict
+from .base import Capabilities, Format, LossLog, register_format
+from .openai import dump_message, lose_user_train_flags, parse_message_list
+
+__all__ = ["PreferenceFormat"]
+
+
+def _turns(value: Any, key: str, rec: dict[str, Any], role: str) -> list[Message]:
+    if value is None:
+        missing(key, rec, "trl")
+    if type(value) is str:
+        return [Message(role, value)]  # type: ignore[arg-type]
+    return parse_message_list(value, key, rec)
+
+
+def _answer(value: Any, key: str, rec: dict[str, Any]) -> Message:
+    turns = _turns(value, key, rec, "assistant")
+    if len(turns) != 1 or turns[0].role != "assistant":
+        roles = ", ".join(m.role for m in turns) or "none"
+        fail(f"'{key}' must hold exactly one assistant turn (found: {roles}).", field=key)
+    return turns[0]
+
+
+@register_format
+class PreferenceFormat(Format):
+    name = "trl"
+    capabilities = Capabilities(
+        system=True,
+        multi_turn=True,
+        preference=True,
+        label=True,
+        ids=True,
+        tool_calls=True,
+        tool_call_ids=True,
+        names=True,
+        reasoning=True,
+        train_flags=True,
+    )
+
+    def detect(self, value: Any) -> float:
+        if type(value) is not dict:
+            return 0.0
+        if "chosen" in value and "rejected" in value:
+            return 0.9 if "prompt" in value or type(value["chosen"]) is list else 0.5
+        return 0.9 if "prompt" in value and "completion" in value and "label" in value else 0.0
+
+    def parse(self, value: Any) -> Sample:
+        rec = require_dict(value, self.name)
+        if "completion" in rec and "chosen" not in rec:
+            return self._kto(rec)
+        prompt = rec.get("prompt")
+        chosen_v, rejected_v = rec.get("chosen"), rec.get("rejected")
+        if prompt is None and type(chosen_v) is list and type(rejected_v) is list:
+            # implicit prompt: both conversations share everything but the last turn
+            full = _turns(chosen_v, "chosen", rec, "assistant")
+            other = _turns(rejected_v, "rejected", rec, "assistant")
+            if len(full) < 2 or full[:-1] != other[:-1]:
+                fail(
+                    "'chosen' and 'rejected' must share the prompt and differ in the last turn.",
+                    field="chosen",
+                )
+            messages, chosen, rejected = full[:-1], full[-1], other[-1]
+            if chosen.role != "assistant" or rejected.role != "assistant":
+                fail("'chosen' and 'rejected' must end with an assistant turn.", field="chosen")
+        else:
+            messages = _turns(prompt, "prompt", rec, "user")
+            chosen = _answer(chosen_v, "chosen", rec)
+            rejected = _answer(rejected_v, "rejected", rec)
+        if not chosen.content.strip() and not chosen.tool_calls:
+            fail("empty answer: 'chosen' is empty.", field="chosen")
+        messages.append(chosen)
+        return Sample(messages, record_id(rec), None, rejected)
+
+    def _kto(self, rec: dict[str, Any]) -> Sample:
+        messages = _turns(rec.get("prompt"), "prompt", rec, "user")
+        completion = _answer(rec.get("completion"), "completion", rec)
+        if not completion.content.strip() and not completion.tool_calls:
+            fail("empty answer: 'completion' is empty.", field="completion")
+        label = rec.get("label")
+        if type(label) is not bool:
+            if label is None:
+                missing("label", rec, self.name)
+            fail(f"'label' must be true or false, not {label!r}.", field="label")
+        messages.append(completion)
+        return Sample(messages, record_id(rec), None, None, label)
+
+    def dump(self, sample: Sample, loss: LossLog) -> Any:
+        msgs = sample.messages
+        if (
+            not msgs
+            or msgs[-1].role != "assistant"
+            or (sample.rejected is None and sample.label is None)
+        ):
+            raise ConversionError(
+                "format 'trl' holds preference pairs or KTO-labelled answers; this sample "
+                "has neither a rejected answer nor a label.",
+                sample_id=sample.id,
+                hint="write plain conversations to a chat format (openai, sharegpt...)",
+            )
+        check_losses(sample, self.capabilities, loss, self.name)
+        lose_user_train_flags(sample, loss, self.name)
+        prompt, answer = msgs[:-1], msgs[-1]
+        standard = (
+            len(prompt) == 1
+            and prompt[0].role == "user"
+            and _plain(prompt[0])
+            and _plain(answer)
+            and (sample.rejected is None or _plain(sample.rejected))
+        )
+        out: dict[str, Any] = {}
+        put_id(out, sample)
+
+        def side(m: Message) -> Any:
+            return m.content if standard else [dump_message(m)]
+
+        out["prompt"] = prompt[0].content if standard else [dump_message(m) for m in prompt]
+        if sample.rejected is not None:
+            out["chosen"] = side(answer)
+            out["rejected"] = side(sample.rejected)
+            if sample.label is not None:
+                loss.lose("KTO label", sample, self.name)
+        else:
+            out["completion"] = side(answer)
+            out["label"] = sample.label
+        return out
+
+
+def _plain(m: Message) -> bool:
+    return (
+        m.reasoning is None
+        and m.tool_calls is None
+        and m.name is None
+        and m.tool_call_id is None
+        and m.train is None
+    )

@@ -1,0 +1,165 @@
+"""ms-swift: ``messages`` with ``tool_call``/``tool_response`` turns, plus its legacy layout.
+
+Current layout: ``{"messages": [...], "tools": "<JSON string>", "images": [...]}``, where a
+``tool_call`` turn's content is a JSON ``{"name", "arguments"}`` (consecutive ``tool_call`` turns
+are parallel calls of one assistant turn) and ``tool_response`` (or ``tool``) is a tool result.
+Preference data adds ``rejected_response``, KTO data ``label``.
+Legacy layout (read only): ``{"system", "query", "response", "history": [[q, r], ...]}``.
+Always written in the current layout.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from ..sample import Message, Sample
+from ._common import (
+    MEDIA_COLUMNS,
+    check_losses,
+    dump_calls,
+    dump_media,
+    fail,
+    missing,
+    not_a_string,
+    parse_calls,
+    parse_media,
+    parse_tools,
+    put_id,
+    record_id,
+    require_dict,
+    text_field,
+    type_name,
+)
+from .alpaca import AlpacaFormat
+from .base import Capabilities, Format, LossLog, register_format
+from .openai import has_answer
+
+__all__ = ["SwiftFormat"]
+
+_ROLES = ("system", "user", "assistant", "tool_call", "tool_response", "tool")
+
+
+class _LegacySwift(AlpacaFormat):
+    """The legacy layout is Alpaca with other column names (not registered on its own)."""
+
+    name = "swift"
+
+
+_LEGACY = _LegacySwift(
+    {"prompt": "query", "query": None, "response": "response", "chosen": None, "rejected": None},
+    ranking=False,
+)
+
+
+def _turn(m: Any, where: str) -> tuple[str, str]:
+    if type(m) is not dict:
+        fail(
+            f"'{where}' must be an object with 'role' and 'content', not {type_name(m)}.",
+            field=where,
+        )
+    role, content = m.get("role"), m.get("content")
+    if role not in _ROLES:
+        if role is None:
+            fail(
+                f"'{where}' has no 'role' (keys found: {', '.join(m) or 'none'}).",
+                field=f"{where}.role",
+            )
+        fail(
+            f"unknown role {role!r} in '{where}.role' (valid: {', '.join(_ROLES)}).",
+            field=f"{where}.role",
+        )
+    if type(content) is not str:
+        not_a_string(f"{where}.content", content)
+    return role, content
+
+
+@register_format
+class SwiftFormat(Format):
+    name = "swift"
+    capabilities = Capabilities(
+        system=True,
+        multi_turn=True,
+        tools=True,
+        tool_calls=True,
+        preference=True,
+        label=True,
+        media=True,
+        ids=True,
+    )
+
+    def detect(self, value: Any) -> float:
+        if type(value) is not dict:
+            return 0.0
+        if "query" in value and "response" in value:
+            return 0.9
+        msgs = value.get("messages")
+        if type(msgs) is not list or not msgs or type(msgs[0]) is not dict:
+            return 0.0
+        if "rejected_response" in value or type(value.get("tools")) is str:
+            return 0.95
+        if any(type(m) is dict and m.get("role") in ("tool_call", "tool_response") for m in msgs):
+            return 0.95
+        return 0.8
+
+    def parse(self, value: Any) -> Sample:
+        rec = require_dict(value, self.name)
+        if "messages" not in rec and "query" in rec:
+            return _LEGACY.parse(rec)
+        msgs = rec.get("messages")
+        if msgs is None:
+            missing("messages", rec, self.name)
+        if type(msgs) is not list:
+            fail(f"'messages' must be a list of messages, not {type_name(msgs)}.", field="messages")
+        messages: list[Message] = []
+        for i, m in enumerate(msgs):
+            role, content = _turn(m, f"messages[{i}]")
+            if role == "tool_call":
+                calls = parse_calls(content, f"messages[{i}].content")
+                prev = messages[-1] if messages else None
+                if prev is not None and prev.tool_calls and not prev.content:
+                    prev.tool_calls.extend(calls)  # parallel calls
+                else:
+                    messages.append(Message("assistant", "", tool_calls=calls))
+            else:
+                messages.append(Message("tool" if role == "tool_response" else role, content))  # type: ignore[arg-type]
+        if not has_answer(messages):
+            fail(
+                "empty answer: no assistant message has content.",
+                field="messages",
+                hint="drop the record or add the answer",
+            )
+        rejected = None
+        if "rejected_response" in rec:
+            rejected = Message("assistant", text_field(rec, "rejected_response", self.name))
+        label = rec.get("label")
+        if label is not None and type(label) is not bool:
+            fail(f"'label' must be true or false, not {label!r}.", field="label")
+        tools = parse_tools(rec.get("tools"), "tools")
+        media = parse_media(rec, MEDIA_COLUMNS)
+        return Sample(messages, record_id(rec), tools, rejected, label, media)
+
+    def dump(self, sample: Sample, loss: LossLog) -> Any:
+        check_losses(sample, self.capabilities, loss, self.name)
+        out: dict[str, Any] = {}
+        put_id(out, sample)
+        msgs: list[dict[str, Any]] = []
+        for m in sample.messages:
+            if m.tool_calls:
+                if m.content:
+                    loss.lose("text alongside tool calls", sample, self.name)
+                msgs.extend({"role": "tool_call", "content": dump_calls([c])} for c in m.tool_calls)
+            elif m.role == "tool":
+                msgs.append({"role": "tool_response", "content": m.content})
+            else:
+                msgs.append({"role": m.role, "content": m.content})
+        out["messages"] = msgs
+        if sample.tools:
+            out["tools"] = orjson.dumps(sample.tools).decode()
+        if sample.rejected is not None:
+            out["rejected_response"] = sample.rejected.content
+        if sample.label is not None:
+            out["label"] = sample.label
+        dump_media(out, sample, MEDIA_COLUMNS)
+        return out

@@ -1,0 +1,195 @@
+"""Behaviour particular to single formats: variants each reads, and exactly what each writes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from formats_records import TOOLS
+
+import sftforge.formats as formats_pkg
+from sftforge.errors import ConversionError
+from sftforge.formats import LossLog, ShareGPTFormat, get_format
+from sftforge.sample import Message, Sample, ToolCall
+
+QA = Sample([Message("user", "q"), Message("assistant", "a")])
+
+
+def test_sharegpt_custom_tags_read_and_write() -> None:
+    fmt = ShareGPTFormat(
+        {"messages": "dialog"},
+        {"role_tag": "speaker", "content_tag": "text", "user_tag": "USER", "assistant_tag": "BOT"},
+    )
+    record = {"dialog": [{"speaker": "USER", "text": "q"}, {"speaker": "BOT", "text": "a"}]}
+    assert fmt.parse(record) == QA
+    assert fmt.dump(QA, LossLog()) == record
+
+
+def test_sharegpt_tools_as_list_or_json_string_are_the_same() -> None:
+    conv = [{"from": "human", "value": "q"}, {"from": "gpt", "value": "a"}]
+    fmt = get_format("sharegpt")
+    as_list = fmt.parse({"conversations": conv, "tools": TOOLS})
+    as_text = fmt.parse(
+        {
+            "conversations": conv,
+            "tools": '[{"name":"weather","description":"查询天气",'
+            '"parameters":{"type":"object","properties":{"city":{"type":"string"}}}}]',
+        }
+    )
+    assert as_list == as_text and as_list.tools == TOOLS
+
+
+def test_function_call_arguments_given_as_a_json_string_become_a_dict() -> None:
+    record = {
+        "conversations": [
+            {"from": "human", "value": "q"},
+            {"from": "function_call", "value": '{"name": "f", "arguments": "{\\"x\\": 1}"}'},
+            {"from": "observation", "value": "r"},
+            {"from": "gpt", "value": "a"},
+        ]
+    }
+    sample = get_format("sharegpt").parse(record)
+    assert sample.messages[1].tool_calls == [ToolCall("f", {"x": 1})]
+
+
+def test_sharegpt_cannot_hold_text_and_calls_in_one_turn() -> None:
+    sample = Sample(
+        [
+            Message("user", "q"),
+            Message("assistant", "let me look", tool_calls=[ToolCall("f", {})]),
+            Message("tool", "r"),
+            Message("assistant", "a"),
+        ]
+    )
+    with pytest.raises(ConversionError, match="cannot carry text alongside tool calls"):
+        get_format("sharegpt").dump(sample, LossLog())
+    assert get_format("openai").parse(get_format("openai").dump(sample, LossLog())) == sample
+
+
+def test_openai_reads_text_parts_and_bare_lists_and_writes_objects() -> None:
+    fmt = get_format("openai")
+    parts = [{"type": "text", "text": "Hel"}, {"type": "text", "text": "lo"}]
+    value = [{"role": "user", "content": parts}, {"role": "assistant", "content": "a"}]
+    sample = fmt.parse(value)
+    assert sample.messages[0].content == "Hello"
+    assert fmt.dump(sample, LossLog()) == {
+        "messages": [{"role": "user", "content": "Hello"}, {"role": "assistant", "content": "a"}]
+    }
+
+
+def test_openai_writes_arguments_as_json_strings() -> None:
+    sample = Sample(
+        [
+            Message("user", "q"),
+            Message("assistant", "", tool_calls=[ToolCall("f", {"城市": "北京"}, id="c1")]),
+            Message("tool", "r", tool_call_id="c1"),
+            Message("assistant", "a"),
+        ]
+    )
+    out: Any = get_format("openai").dump(sample, LossLog())
+    assert out["messages"][1]["tool_calls"] == [
+        {"id": "c1", "type": "function", "function": {"name": "f", "arguments": '{"城市":"北京"}'}}
+    ]
+
+
+def test_swift_legacy_layout_reads_like_the_current_one() -> None:
+    fmt = get_format("swift")
+    legacy = fmt.parse({"system": "s", "query": "q2", "response": "a2", "history": [["q1", "a1"]]})
+    assert fmt.dump(legacy, LossLog()) == {
+        "messages": [
+            {"role": "system", "content": "s"},
+            {"role": "user", "content": "q1"},
+            {"role": "assistant", "content": "a1"},
+            {"role": "user", "content": "q2"},
+            {"role": "assistant", "content": "a2"},
+        ]
+    }
+
+
+def test_flat_refuses_a_turn_holding_the_end_marker() -> None:
+    sample = Sample([Message("user", "what is </s>?"), Message("assistant", "a marker")])
+    with pytest.raises(ConversionError) as exc:
+        get_format("flat").dump(sample, LossLog(allow=True))
+    assert exc.value.message == "format 'flat' cannot write a turn that contains '</s>'."
+
+
+def test_trl_implicit_prompt() -> None:
+    record = {
+        "chosen": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "good"}],
+        "rejected": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "bad"}],
+    }
+    sample = get_format("trl").parse(record)
+    assert sample == Sample(
+        [Message("user", "q"), Message("assistant", "good")], rejected=Message("assistant", "bad")
+    )
+    assert get_format("trl").dump(sample, LossLog()) == {
+        "prompt": "q",
+        "chosen": "good",
+        "rejected": "bad",
+    }
+
+
+def test_alpaca_split_falls_back_when_the_prompt_was_rewritten() -> None:
+    fmt = get_format("alpaca")
+    sample = fmt.parse({"instruction": "Translate", "input": "chat", "output": "cat"})
+    sample.messages[0].content = "Translate: chat"  # an operator changed the turn
+    out: Any = fmt.dump(sample, LossLog())
+    assert (out["instruction"], out["input"]) == ("Translate: chat", "")
+
+
+def test_xtuner_writes_system_in_the_first_round() -> None:
+    sample = Sample(
+        [
+            Message("system", "s"),
+            Message("user", "q"),
+            Message("assistant", "a"),
+            Message("user", "q2"),
+            Message("assistant", "a2"),
+        ]
+    )
+    assert get_format("xtuner").dump(sample, LossLog()) == {
+        "conversation": [
+            {"system": "s", "input": "q", "output": "a"},
+            {"input": "q2", "output": "a2"},
+        ]
+    }
+
+
+def test_public_names_are_pinned() -> None:
+    assert sorted(formats_pkg.__all__) == sorted(
+        [
+            "FORMATS",
+            "AlpacaFormat",
+            "Capabilities",
+            "DatasetEntry",
+            "DatasetFeatures",
+            "FastChatFormat",
+            "FlatFormat",
+            "Format",
+            "LitGPTFormat",
+            "LossLog",
+            "OpenAIFormat",
+            "PreferenceFormat",
+            "ShareGPTFormat",
+            "SwiftFormat",
+            "TextFormat",
+            "XTunerFormat",
+            "dataset_info_entry",
+            "detect_format",
+            "format_from_entry",
+            "get_format",
+            "load_dataset_info",
+            "register_format",
+        ]
+    )
+    for name in formats_pkg.__all__:
+        assert hasattr(formats_pkg, name)
+
+
+def test_docs_examples_run() -> None:
+    from pathlib import Path
+
+    doc = Path(__file__).parents[2] / "docs" / "formats.md"
+    blocks = doc.read_text(encoding="utf-8").split("```python\n")[1:3]
+    for block in blocks:
+        exec(block.split("```")[0], {})
