@@ -50,7 +50,7 @@ def run(job: dict) -> float:
         seconds = time.perf_counter() - t0
         ds = module["train_dataset"]
         with open(job["out"], "w", encoding="utf-8") as f:
-            for ids, labels in zip(ds["input_ids"], ds["labels"]):
+            for ids, labels in zip(ds["input_ids"], ds["labels"], strict=True):
                 f.write(json.dumps({"input_ids": ids, "labels": labels}) + "\n")
     return seconds
 

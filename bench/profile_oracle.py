@@ -27,12 +27,12 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 
-from _demo_data import load  # noqa: E402
-from _venvs import peer_python  # noqa: E402
+from _demo_data import load
+from _venvs import peer_python
 
-from sftforge.chat.profiles import Encoded, get_profile, load_tokenizer  # noqa: E402
-from sftforge.export.llamafactory import write_llamafactory_data  # noqa: E402
-from sftforge.sample import Sample  # noqa: E402
+from sftforge.chat.profiles import Encoded, get_profile, load_tokenizer
+from sftforge.export.llamafactory import write_llamafactory_data
+from sftforge.sample import Sample
 
 HERE = Path(__file__).resolve().parent
 TOKENIZER = os.environ.get("SFTFORGE_TOKENIZER", "/work/shared/data/tokenizers/minimind")
@@ -60,11 +60,18 @@ LF_VARIANTS: list[tuple[int, dict[str, Any]]] = [
 
 def compare(ours: list[Encoded], theirs: list[dict[str, Any]]) -> dict[str, Any]:
     """Row-by-row equality of ids and labels; the first mismatch is kept for the report."""
-    res: dict[str, Any] = {"rows": len(ours), "peer_rows": len(theirs), "ids_diff": 0, "labels_diff": 0}
+    res: dict[str, Any] = {
+        "rows": len(ours),
+        "peer_rows": len(theirs),
+        "ids_diff": 0,
+        "labels_diff": 0,
+    }
     for i, (a, b) in enumerate(zip(ours, theirs, strict=False)):
         if a.input_ids != b["input_ids"]:
             res["ids_diff"] += 1
-            res.setdefault("first", {"row": i, "ours": a.input_ids[:40], "theirs": b["input_ids"][:40]})
+            res.setdefault(
+                "first", {"row": i, "ours": a.input_ids[:40], "theirs": b["input_ids"][:40]}
+            )
         elif a.labels != b["labels"]:
             res["labels_diff"] += 1
             res.setdefault("first", {"row": i, "ours": a.labels[:40], "theirs": b["labels"][:40]})
@@ -72,30 +79,40 @@ def compare(ours: list[Encoded], theirs: list[dict[str, Any]]) -> dict[str, Any]
     return res
 
 
-def lf_cases(limit: int | None) -> list[dict[str, Any]]:
+def lf_cases(
+    limit: int | None, datasets: list[str] | None = None, templates: list[str] | None = None
+) -> list[dict[str, Any]]:
     cases = []
-    for ds in LF_DATASETS:
-        for tpl in LF_TEMPLATES:
+    for ds in datasets or LF_DATASETS:
+        for tpl in LF_TEMPLATES if templates is None else [t or None for t in templates]:
             cases.append({"dataset": ds, "template": tpl, "cutoff_len": 2048, "options": {}})
-        for tpl in ("qwen", "default", "chatglm3"):
+        for tpl in ("qwen", "default", "chatglm3") if templates is None else []:
             for cutoff, opts in LF_VARIANTS:
                 if tpl == "chatglm3" and opts.get("train_on_prompt"):
                     continue  # LLaMA-Factory refuses train_on_prompt with efficient_eos
-                cases.append({"dataset": ds, "template": tpl, "cutoff_len": cutoff, "options": opts})
+                cases.append(
+                    {"dataset": ds, "template": tpl, "cutoff_len": cutoff, "options": opts}
+                )
     for c in cases:
         c["limit"] = limit
     return cases
 
 
-def run_lf(limit: int | None) -> list[dict[str, Any]]:
+def run_lf(
+    limit: int | None, datasets: list[str] | None = None, templates: list[str] | None = None
+) -> list[dict[str, Any]]:
     tok = load_tokenizer(TOKENIZER)
     cache: dict[str, list[Sample]] = {}
     jobs, pending = [], []
     tmp = Path(tempfile.mkdtemp(prefix="sftforge-oracle-lf-"))
-    for n, case in enumerate(lf_cases(limit)):
+    for n, case in enumerate(lf_cases(limit, datasets, templates)):
         samples = cache.setdefault(case["dataset"], load(case["dataset"], limit)[0])
         profile = get_profile(
-            "llamafactory", tok, template=case["template"], max_length=case["cutoff_len"], **case["options"]
+            "llamafactory",
+            tok,
+            template=case["template"],
+            max_length=case["cutoff_len"],
+            **case["options"],
         )
         rows = profile.encode_batch(samples)
         kept = [s for s, r in zip(samples, rows, strict=True) if isinstance(r, Encoded)]
@@ -137,16 +154,20 @@ def main() -> None:
     ap.add_argument("--peer", default="all", choices=["llamafactory", "trl", "all"])
     ap.add_argument("--limit", type=int, default=None, help="records per dataset (default: all)")
     ap.add_argument("--json", help="write the full results here")
+    ap.add_argument("--datasets", nargs="*", help="LLaMA-Factory demo sets (default: all five)")
+    ap.add_argument("--templates", nargs="*", help="LLaMA-Factory templates ('' = the tokenizer's)")
     args = ap.parse_args()
     results: list[dict[str, Any]] = []
     if args.peer in ("llamafactory", "all"):
-        results += [r | {"peer": "llamafactory"} for r in run_lf(args.limit)]
+        results += [r | {"peer": "llamafactory"} for r in run_lf(args.limit, args.datasets, args.templates)]
     if args.peer in ("trl", "all"):
         from _trl_oracle import run_trl
 
         results += [r | {"peer": "trl"} for r in run_trl(args.limit, TOKENIZER)]
     total_rows = sum(r["rows"] for r in results)
-    bad_rows = sum(r["ids_diff"] + r["labels_diff"] + abs(r["rows"] - r["peer_rows"]) for r in results)
+    bad_rows = sum(
+        r["ids_diff"] + r["labels_diff"] + abs(r["rows"] - r["peer_rows"]) for r in results
+    )
     for r in results:
         c = r["case"]
         flag = "OK  " if r["match"] else "DIFF"

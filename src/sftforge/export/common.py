@@ -1,4 +1,4 @@
-"""Shared pieces of every trainer hand-off: the result record, JSON/JSONL/YAML writers, reading."""
+"""Shared pieces of every trainer hand-off: the result record and the JSON/JSONL/YAML writers."""
 
 from __future__ import annotations
 
@@ -12,10 +12,7 @@ from typing import Any
 import orjson
 import yaml
 
-from ..errors import InputError
-from ..sample import Sample
-
-__all__ = ["ExportResult", "dump_yaml", "read_samples", "write_json", "write_jsonl"]
+__all__ = ["ExportResult", "dump_yaml", "write_json", "write_jsonl"]
 
 
 @dataclass
@@ -51,28 +48,3 @@ def write_jsonl(path: Path, rows: Iterable[Any]) -> None:
 
 def dump_yaml(value: Any) -> str:
     return yaml.safe_dump(value, sort_keys=False, allow_unicode=True)
-
-
-def read_samples(path: Path) -> list[Sample]:
-    """Canonical Sample JSONL (one ``Sample.to_dict`` per line).
-
-    The one place export reads its input; it moves to ``sftforge.read`` when the io layer lands.
-    """
-    try:
-        lines = path.read_bytes().splitlines()
-    except OSError as exc:
-        raise InputError(f"cannot read '{path}': {exc.strerror}", file=str(path)) from exc
-    samples = []
-    for n, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            samples.append(Sample.from_dict(orjson.loads(line)))
-        except (orjson.JSONDecodeError, KeyError, TypeError, AttributeError) as exc:
-            raise InputError(
-                f"not a sftforge sample: {exc}",
-                file=str(path),
-                line=n,
-                hint="give JSONL with one {'messages': [...]} object per line",
-            ) from exc
-    return samples

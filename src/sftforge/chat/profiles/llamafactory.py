@@ -21,7 +21,7 @@ What is reproduced (read from LLaMA-Factory 0.9.5, the version on PyPI as ``llam
 * **Template without a name** - ``parse_template``: the tokenizer's own chat template cut into slots.
 
 Not reproduced: multimodal plugins (samples with media are rejected), tool formats other than
-``default`` and ``qwen``, packing (``packing``/``neat_packing``), and per-turn ``train`` flags, which
+``default``, ``qwen``, ``glm4``, ``llama3``, ``mistral``, packing (``packing``/``neat_packing``), and per-turn ``train`` flags, which
 LLaMA-Factory 0.9.5 has no way to express.
 """
 
@@ -190,7 +190,7 @@ def _message_slots(
             elements += _fill(tpl.observation, content=content)
         else:  # function
             if tpl.kind == "llama2":  # Llama2Template passes no thought/tool-call words
-                text = format_function_call(content, tpl.function_tool_format, ("", ""), ("", ""))
+                text = format_function_call(content, tpl.function_tool_format, None, None)
             else:
                 text = format_function_call(
                     content, tpl.function_tool_format, tpl.thought_words, tpl.tool_call_words

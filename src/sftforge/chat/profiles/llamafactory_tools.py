@@ -1,15 +1,17 @@
 """LLaMA-Factory's tool text: the tool list in the system turn and the assistant's function calls.
 
 Reproduced from LLaMA-Factory 0.9.5 ``data/tool_utils.py`` (``DefaultToolUtils``,
-``QwenToolUtils``) and ``data/formatter.py`` (``FunctionFormatter``, ``ToolFormatter``). Other tool
-formats (llama3 stamps today's date into the prompt, glm4, mistral...) are not reproduced: a sample
-that needs one is rejected with that reason rather than encoded differently.
+``QwenToolUtils``, ``GLM4ToolUtils``, ``Llama3ToolUtils``, ``MistralToolUtils``) and
+``data/formatter.py`` (``FunctionFormatter``, ``ToolFormatter``). Other tool formats are not
+reproduced: a sample that needs one is rejected with that reason rather than encoded differently.
+The llama3 format stamps today's date into the system prompt, as LLaMA-Factory does.
 """
 
 from __future__ import annotations
 
 import json
 import re
+from datetime import datetime
 from typing import Any
 
 from ...errors import TokenizeError
@@ -32,6 +34,21 @@ _QWEN_TOOL_PROMPT = (
     """<tool_call></tool_call> XML tags:\n<tool_call>\n{{"name": <function-name>, """
     """"arguments": <args-json-object>}}\n</tool_call>"""
 )
+
+_GLM4_TOOL_PROMPT = (
+    "你是一个名为 ChatGLM 的人工智能助手。你是基于智谱 AI 公司训练的语言模型 GLM-4 模型开发的，"
+    "你的任务是针对用户的问题和要求提供适当的答复和支持。\n\n# 可用工具{tool_text}"
+)
+_LLAMA3_TOOL_PROMPT = (
+    "Cutting Knowledge Date: December 2023\nToday Date: {date}\n\n"
+    "You have access to the following functions. To call a function, please respond with JSON for a function call. "
+    """Respond in the format {{"name": function name, "parameters": dictionary of argument name and its value}}. """
+    "Do not use variables.\n\n{tool_text}"
+)
+
+
+def _wrap(tool: dict[str, Any]) -> dict[str, Any]:
+    return tool if tool.get("type") == "function" else {"type": "function", "function": tool}
 
 
 def _unsupported(fmt: str) -> TokenizeError:
@@ -85,6 +102,20 @@ def format_tools(tools_json: str, fmt: str) -> str:
         return _default_tools(tools)
     if fmt == "qwen":
         return _qwen_tools(tools)
+    if fmt == "glm4":
+        text = ""
+        for tool in tools:
+            tool = tool.get("function", "") if tool.get("type") == "function" else tool
+            body = json.dumps(tool, indent=4, ensure_ascii=False)
+            text += f"\n\n## {tool['name']}\n\n{body}\n在调用上述函数时，请使用 Json 格式表示调用的参数。"
+        return _GLM4_TOOL_PROMPT.format(tool_text=text)
+    if fmt == "llama3":
+        date = datetime.now().strftime("%d %b %Y")
+        text = "".join(json.dumps(_wrap(t), indent=4, ensure_ascii=False) + "\n\n" for t in tools)
+        return _LLAMA3_TOOL_PROMPT.format(date=date, tool_text=text)
+    if fmt == "mistral":
+        wrapped = [_wrap(t) for t in tools]
+        return "[AVAILABLE_TOOLS] " + json.dumps(wrapped, ensure_ascii=False) + "[/AVAILABLE_TOOLS]"
     raise _unsupported(fmt)
 
 
@@ -104,20 +135,38 @@ def _calls_text(json_content: str, fmt: str) -> str:
             for name, args in pairs
         ]
         return "\n".join(f"<tool_call>\n{t}\n</tool_call>" for t in texts)
+    if fmt == "glm4":
+        if len(pairs) > 1:
+            raise TokenizeError("GLM-4 does not support parallel functions (LLaMA-Factory raises)")
+        return f"{pairs[0][0]}\n{pairs[0][1]}"
+    if fmt == "llama3":
+        objs = [{"name": name, "parameters": json.loads(args)} for name, args in pairs]
+        return json.dumps(objs[0] if len(objs) == 1 else objs, ensure_ascii=False)
+    if fmt == "mistral":
+        objs = [{"name": name, "arguments": json.loads(args)} for name, args in pairs]
+        return json.dumps(objs, ensure_ascii=False)
     raise _unsupported(fmt)
 
 
 def format_function_call(
-    content: str, fmt: str, thought_words: tuple[str, str], tool_call_words: tuple[str, str]
+    content: str,
+    fmt: str,
+    thought_words: tuple[str, str] | None,
+    tool_call_words: tuple[str, str] | None,
 ) -> str:
-    """``FunctionFormatter.apply`` before slot filling: keeps a thought, formats the calls."""
-    call = re.search(
-        rf"{re.escape(tool_call_words[0])}(.*?){re.escape(tool_call_words[1])}", content, re.DOTALL
-    )
+    """``FunctionFormatter.apply`` before slot filling: keeps a thought, formats the calls.
+
+    ``None`` words (``Llama2Template`` passes none) skip the tool-call and thought searches.
+    """
+    call = None
+    if tool_call_words:
+        pattern = rf"{re.escape(tool_call_words[0])}(.*?){re.escape(tool_call_words[1])}"
+        call = re.search(pattern, content, re.DOTALL)
     if call is None:
-        thought = re.search(
-            rf"{re.escape(thought_words[0])}(.*?){re.escape(thought_words[1])}", content, re.DOTALL
-        )
+        thought = None
+        if thought_words:
+            pattern = rf"{re.escape(thought_words[0])}(.*?){re.escape(thought_words[1])}"
+            thought = re.search(pattern, content, re.DOTALL)
         json_part = content.replace(thought.group(0), "") if thought else content
         text = _calls_text(json_part, fmt)
         return thought.group(0) + text if thought else text
