@@ -118,7 +118,8 @@ def run_lf(
         kept = [s for s, r in zip(samples, rows, strict=True) if isinstance(r, Encoded)]
         ours = [r for r in rows if isinstance(r, Encoded)]
         data_dir = tmp / f"case{n}"
-        write_llamafactory_data(kept, data_dir, name="oracle")
+        _, dropped = write_llamafactory_data(kept, data_dir, name="oracle")
+        assert not dropped, dropped
         jobs.append(
             {
                 "tokenizer": TOKENIZER,
@@ -159,7 +160,9 @@ def main() -> None:
     args = ap.parse_args()
     results: list[dict[str, Any]] = []
     if args.peer in ("llamafactory", "all"):
-        results += [r | {"peer": "llamafactory"} for r in run_lf(args.limit, args.datasets, args.templates)]
+        results += [
+            r | {"peer": "llamafactory"} for r in run_lf(args.limit, args.datasets, args.templates)
+        ]
     if args.peer in ("trl", "all"):
         from _trl_oracle import run_trl
 

@@ -38,7 +38,7 @@ def version() -> None:
 
 
 # Each module registers its commands on ``app`` when imported. One line per command group.
-COMMAND_MODULES: tuple[str, ...] = ()
+COMMAND_MODULES: tuple[str, ...] = ("lint", "export")
 
 
 def _load_commands() -> None:

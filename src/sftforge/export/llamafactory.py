@@ -13,7 +13,7 @@ from typing import Any
 
 import orjson
 
-from ..chat.profiles.llamafactory import LF_DATASET_TAGS, to_lf_record
+from ..chat.profiles.llamafactory import LF_DATASET_TAGS, align_lf_record, to_lf_record
 from ..sample import Sample
 from .common import ExportResult, dump_yaml, write_json
 
@@ -32,17 +32,30 @@ def dataset_info_entry(file_name: str, *, with_tools: bool) -> dict[str, Any]:
     }
 
 
-def write_llamafactory_data(samples: Iterable[Sample], outdir: Path, *, name: str) -> Path:
-    """``<name>.json`` and ``dataset_info.json`` (merged into an existing one) in ``outdir``."""
+def write_llamafactory_data(
+    samples: Iterable[Sample], outdir: Path, *, name: str
+) -> tuple[Path, list[tuple[str, str]]]:
+    """``<name>.json`` and ``dataset_info.json`` (merged into an existing one) in ``outdir``.
+
+    Samples LLaMA-Factory would drop (role order, no final answer) or that carry media come back
+    as (id, reason) instead of being written.
+    """
     outdir.mkdir(parents=True, exist_ok=True)
-    records = [to_lf_record(s) for s in samples]
+    records, rejected = [], []
+    for s in samples:
+        rec = to_lf_record(s)
+        why = "media are not exported to LLaMA-Factory yet" if s.media else align_lf_record(rec)
+        if isinstance(why, str):
+            rejected.append((s.id, why))
+        else:
+            records.append(rec)
     data_file = outdir / f"{name}.json"
     write_json(data_file, records)
     info_path = outdir / "dataset_info.json"
     info: dict[str, Any] = orjson.loads(info_path.read_bytes()) if info_path.exists() else {}
     info[name] = dataset_info_entry(data_file.name, with_tools=any("tools" in r for r in records))
     write_json(info_path, info)
-    return data_file
+    return data_file, rejected
 
 
 def export_llamafactory(
@@ -54,7 +67,7 @@ def export_llamafactory(
     name: str = "sftforge",
     cutoff_len: int = 2048,
 ) -> ExportResult:
-    data_file = write_llamafactory_data(samples, outdir, name=name)
+    data_file, rejected = write_llamafactory_data(samples, outdir, name=name)
     config: dict[str, Any] = {
         "model_name_or_path": model,
         "stage": "sft",
@@ -84,4 +97,5 @@ def export_llamafactory(
         framework="llamafactory",
         files=[data_file, outdir / "dataset_info.json", yaml_path],
         command=command,
+        rejected=rejected,
     )
