@@ -176,7 +176,7 @@ def main() -> None:
         flag = "OK  " if r["match"] else "DIFF"
         print(
             f"{flag} {r['peer']:12} {c['dataset']:26} {c.get('template')!s:14} "
-            f"len={c.get('cutoff_len', c.get('max_length'))} {c.get('options')} rows={r['rows']} "
+            f"len={c.get('cutoff_len', c['options'].get('max_length'))} {c['options']} rows={r['rows']} "
             f"peer={r['peer_rows']} ids_diff={r['ids_diff']} labels_diff={r['labels_diff']} "
             f"rejected={r['rejected_by_profile']}"
         )
