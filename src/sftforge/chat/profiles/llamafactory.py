@@ -34,7 +34,7 @@ from copy import deepcopy
 from dataclasses import dataclass
 from typing import Any
 
-from ...errors import TokenizeError
+from ...errors import TemplateError, TokenizeError
 from ...sample import Sample
 from .base import IGNORE_INDEX, Encoded, Profile, Rejected, encode_texts
 from .llamafactory_templates import BOS, EOS, LFTemplate, Slot, Tok, get_lf_template
@@ -321,6 +321,11 @@ class LlamaFactoryProfile(Profile):
             tpl.preserve_thinking = bool(opts.get("preserve_thinking", False))
         self.tpl = tpl
         self.tok = _fix_special_tokens(self.tokenizer, tpl)
+        for slot in (*tpl.prefix, *tpl.user, *tpl.assistant, *tpl.system, *tpl.observation):
+            if isinstance(slot, Tok) and self.tok.convert_tokens_to_ids(slot.name) is None:
+                raise TemplateError(
+                    f"template '{tpl.name}' needs the token {slot.name!r}, which the tokenizer lacks"
+                )
         self.cutoff_len = 2048 if self.max_length is None else self.max_length
         self._thought_ids: list[int] | None = None
 
