@@ -92,12 +92,44 @@ def test_cutoff_len_shares_length_between_prompt_and_answer(tok: Any) -> None:
     assert len(out.input_ids) == s_len + t_len == 10
 
 
-def test_efficient_eos_moves_eos_into_next_prompt_label(tok: Any) -> None:
+def test_efficient_eos_puts_eos_in_the_next_prompts_first_label(tok: Any) -> None:
+    from copy import deepcopy
+
+    glm_tok = deepcopy(tok)
+    glm_tok.add_special_tokens(
+        {
+            "additional_special_tokens": [
+                "[gMASK]",
+                "sop",
+                "<|user|>",
+                "<|assistant|>",
+                "<|system|>",
+                "<|observation|>",
+            ]
+        }
+    )
     s = conv(("user", "a"), ("assistant", "b"), ("user", "c"), ("assistant", "d"))
-    out = get_profile("llamafactory", tok, template="empty").encode(s)  # not efficient: control
-    assert tok.eos_token_id not in out.labels
-    glm = get_profile("llamafactory", tok, template="chatglm3").encode(s)
-    assert glm.input_ids[-1] == glm.labels[-1] == tok.eos_token_id
+    out = get_profile("llamafactory", glm_tok, template="chatglm3").encode(s)
+    ids = glm_tok.convert_tokens_to_ids
+    turn1 = [
+        ids("[gMASK]"),
+        ids("sop"),
+        ids("<|user|>"),
+        *enc(tok, "\n"),
+        *enc(tok, "a"),
+        ids("<|assistant|>"),
+    ]
+    ans1 = enc(tok, "\n") + enc(tok, "b")
+    turn2 = [ids("<|user|>"), *enc(tok, "\n"), *enc(tok, "c"), ids("<|assistant|>")]
+    ans2 = enc(tok, "\n") + enc(tok, "d")
+    eos = glm_tok.eos_token_id
+    assert out.input_ids == turn1 + ans1 + turn2 + ans2 + [eos]
+    assert out.labels == [IGN] * len(turn1) + ans1 + [eos] + [IGN] * (len(turn2) - 1) + ans2 + [eos]
+
+
+def test_template_needing_missing_tokens_is_refused(tok: Any) -> None:
+    with pytest.raises(TemplateError, match=r"needs the token '\[gMASK\]'"):
+        get_profile("llamafactory", tok, template="chatglm3")
 
 
 def test_reasoning_template_adds_trained_empty_thought(tok: Any) -> None:
