@@ -212,6 +212,8 @@ class OpenAIFormat(Format):
                 field="messages",
                 hint="drop the record or add the answer",
             )
+        if len(rec) == 1:  # only the messages: nothing optional to look up
+            return Sample(messages)
         label = rec.get("label")
         if label is not None and type(label) is not bool:
             fail(f"'label' must be true or false, not {label!r}.", field="label")

@@ -155,13 +155,15 @@ class ShareGPTFormat(Format):
                     messages.append(Message(role, content))  # type: ignore[arg-type]
                     continue
             messages.append(self._turn(turn, f"{key}[{i}]"))
-        rejected = self._preference(rec, messages)
+        rejected = self._preference(rec, messages) if len(rec) > 1 else None
         if not any(m.role == "assistant" and (m.content.strip() or m.tool_calls) for m in messages):
             fail(
                 f"empty answer: no '{self._tag_of.get('assistant', 'assistant')}' turn in '{key}' has content.",
                 field=key,
                 hint="drop the record or add the answer",
             )
+        if len(rec) == 1:  # only the conversation: nothing optional to look up
+            return Sample(messages)
         label = None
         if cols["kto_tag"]:
             label = rec.get(cols["kto_tag"])
