@@ -240,8 +240,11 @@ class ShareGPTFormat(Format):
         system: str | None = None
         chosen = None
         rejected = sample.rejected if caps.preference else None
-        if rejected is not None and msgs and msgs[-1].role == "assistant":
-            msgs, chosen = msgs[:-1], msgs[-1]
+        if rejected is not None:
+            if msgs and msgs[-1].role == "assistant":
+                msgs, chosen = msgs[:-1], msgs[-1]
+            else:  # nothing to pair the rejected answer with
+                loss.lose("rejected answer", sample, self.name)
         for i, m in enumerate(msgs):
             if m.role == "system" and i == 0 and cols["system"]:
                 system = m.content
