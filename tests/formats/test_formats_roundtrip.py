@@ -47,8 +47,7 @@ IDENTICAL = [
     ("flat", 1),
     ("llamafactory_v1", 0),
     ("llamafactory_v1", 1),
-    ("trl", 0),
-    ("trl", 2),
+    ("trl", 1),
     ("text", 1),
     ("text", 2),
 ]

@@ -180,7 +180,7 @@ class LlamaFactoryV1Format(Format):
     def detect(self, value: Any) -> float:
         if type(value) is not dict:
             return 0.0
-        msgs = value.get("messages", value.get("chosen_messages"))
+        msgs = value.get("messages") or value.get("chosen_messages")
         if type(msgs) is not list or not msgs or type(msgs[0]) is not dict:
             return 0.0
         content = msgs[0].get("content")
