@@ -45,6 +45,9 @@ COMMAND_MODULES: tuple[str, ...] = (
     "demo",
     "generate",
     "run",
+    "tokenize",
+    "lint",
+    "export",
 )
 
 

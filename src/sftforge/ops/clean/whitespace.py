@@ -42,6 +42,10 @@ class NormalizeWhitespace(TextMapper):
             n = self.max_blank_lines
             self._blank_re = re.compile(rf"\n(?:[ \t]*\n){{{n + 1},}}")
             self._blank_to = "\n" * (n + 1)
+        # substrings whose absence (in ASCII text) means only the ends may need stripping
+        self._needles = ("\r", "\t", "  ", " \n", "`", "<", "~~~") + (
+            ("\n" * (self.max_blank_lines + 2),) if self.max_blank_lines is not None else ()
+        )
 
     def _prose(self, text: str) -> str:
         if not text.isascii():
@@ -57,6 +61,8 @@ class NormalizeWhitespace(TextMapper):
         return text
 
     def transform(self, text: str) -> str:
+        if text.isascii() and not any(n in text for n in self._needles):
+            return text.strip() if self.strip else text
         if "\r" in text:
             text = text.replace("\r\n", "\n").replace("\r", "\n")
         parts = split_code(text)

@@ -32,6 +32,7 @@ phone number or a bank card).
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 from collections.abc import Callable
@@ -237,17 +238,28 @@ _DETECTORS: list[_Detector] = [
 KINDS: tuple[str, ...] = tuple(dict.fromkeys(d[0] for d in _DETECTORS))
 
 
+@functools.lru_cache(maxsize=64)
+def _chosen(kinds: frozenset[str] | None) -> tuple[_Detector, ...]:
+    return tuple(d for d in _DETECTORS if kinds is None or d[0] in kinds)
+
+
+_DIGIT_KINDS = frozenset({"cn_id", "bank_card", "phone"})
+
+
 def find_pii(text: str, kinds: frozenset[str] | None = None) -> list[Finding]:
     """Non-overlapping findings in ``text``, sorted by position."""
     found: list[Finding] = []
     taken: list[tuple[int, int]] = []
-    low = text.lower()
-    digits = _D4_RE.search(text) is not None
-    for kind, pattern, valid, group, maybe in _DETECTORS:
-        if kinds is not None and kind not in kinds:
-            continue
-        if kind in ("cn_id", "bank_card", "phone") and not digits:
-            continue
+    low = ""
+    digits: bool | None = None
+    for kind, pattern, valid, group, maybe in _chosen(kinds):
+        if kind in _DIGIT_KINDS:
+            if digits is None:
+                digits = _D4_RE.search(text) is not None
+            if not digits:
+                continue
+        if kind == "secret" and not low:
+            low = text.lower()
         if not maybe(text, low):
             continue
         for m in pattern.finditer(text):
@@ -259,5 +271,6 @@ def find_pii(text: str, kinds: frozenset[str] | None = None) -> list[Finding]:
                 continue
             taken.append((start, end))
             found.append(Finding(kind, start, end, value))
-    found.sort(key=lambda f: f.start)
+    if len(found) > 1:
+        found.sort(key=lambda f: f.start)
     return found
