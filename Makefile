@@ -16,6 +16,7 @@ venv: $(BIN)/.installed
 
 demo: $(BIN)/.installed
 	$(BIN)/sftforge demo
+	$(BIN)/sftforge run examples/quickstart/recipe.yaml -o runs/quickstart --fresh
 
 test: $(BIN)/.installed
 	$(BIN)/ruff check src tests

@@ -157,3 +157,24 @@ def test_killed_job_resumes_without_repeating_finished_items(
     # only calls in flight at the kill (at most the concurrency, 2) are sent twice
     assert sum(per_item) - n <= 2 and all(c in (1, 2) for c in per_item)
     assert len(server.log) - first == n - finished  # the rerun sent only what was not finished
+
+
+def test_cli_reads_and_writes_other_formats(server: FakeServer, tmp_path: Path) -> None:
+    src = tmp_path / "in.json"
+    convo = {
+        "conversations": [{"from": "human", "value": "你好"}, {"from": "gpt", "value": "BAD 你好"}]
+    }
+    src.write_text(json.dumps([convo], ensure_ascii=False), encoding="utf-8")
+    out = tmp_path / "out.jsonl"
+    args = [
+        "generate",
+        "judge",
+        str(src),
+        str(out),
+        *_args(server, tmp_path, "--from", "sharegpt", "--to", "sftforge"),
+    ]
+    assert main(args) == 0
+    [row] = _rows(out)
+    assert (
+        row["messages"][-1]["content"] == "BAD 你好" and row["meta"]["stats"]["judge_overall"] == 2
+    )

@@ -154,3 +154,33 @@ def test_doc_qa_with_reasoning_splits_the_thinking(server: FakeServer, llm: LLMC
         (s.messages[-1].reasoning, s.messages[-1].content.startswith("Answer to"))
         for s in res.samples
     ] == [("because the passage says so", True)]
+
+
+def test_doc_qa_budget_stop_leaves_chunks_unfinished_not_failed(
+    server: FakeServer, llm: LLMConfig
+) -> None:
+    docs = [Document(text=f"# D{i}\n\n" + "facts here. " * 40, id=f"d{i}") for i in range(4)]
+    # each call reserves a few hundred estimated tokens and the fake server reports 15 used, so
+    # the budget runs out after a few chunks; a chunk cut half-way is unfinished, not failed
+    llm.concurrency, llm.max_tokens_budget, llm.params = 1, 400, {"max_tokens": 50}
+    res = generate(build_generator("doc_qa", {"per_tokens": 40}), docs, llm)
+    assert res.stopped is not None and res.stopped.startswith("token budget of 400 reached")
+    done = [s.meta["chunk_id"] for s in res.samples]
+    left = [f["input"]["chunk_id"] for f in res.failed]
+    assert done and left and sorted(set(done) | set(left)) == [f"d{i}#0" for i in range(4)]
+    assert all(
+        done.count(c) == 2 for c in done
+    )  # finished chunks are whole (3 questions, 1 dropped)
+    assert all(f["reason"].startswith("not run: token budget") for f in res.failed)
+
+
+def test_generate_works_inside_a_running_event_loop(server: FakeServer, llm: LLMConfig) -> None:
+    import asyncio
+
+    from sftforge.sample import Message, Sample
+
+    async def handler() -> str:  # e.g. a web request handler calling the library
+        res = generate(build_generator("respond"), [Sample(messages=[Message("user", "hi")])], llm)
+        return res.samples[0].messages[-1].content
+
+    assert asyncio.run(handler()) == "ANSWER: hi"

@@ -150,3 +150,47 @@ def test_prompts_override_file(server: FakeServer, llm: LLMConfig, tmp_path: Pat
         server.log[0].body["messages"][-1]["content"]
         == "Rate the assistant's final answer [user]\nq\n\n[assistant]\na scale 10"
     )
+
+
+def test_respond_sends_tool_turns_in_the_wire_format(server: FakeServer, llm: LLMConfig) -> None:
+    from sftforge.sample import ToolCall
+
+    tools = [{"name": "weather", "parameters": {"type": "object"}}]
+    item = Sample(
+        messages=[
+            Message("user", "北京天气？"),
+            Message("assistant", "", tool_calls=[ToolCall("weather", {"city": "北京"}, id="c1")]),
+            Message("tool", '{"t": 3}', tool_call_id="c1", name="weather"),
+        ],
+        tools=tools,
+    )
+    res = generate(build_generator("respond"), [item], llm)
+    body = server.log[0].body
+    assert body["messages"][1]["tool_calls"] == [
+        {
+            "id": "c1",
+            "type": "function",
+            "function": {"name": "weather", "arguments": '{"city":"北京"}'},
+        }
+    ]
+    assert body["messages"][2] == {
+        "role": "tool",
+        "content": '{"t": 3}',
+        "tool_call_id": "c1",
+        "name": "weather",
+    }
+    assert body["tools"] == [{"type": "function", "function": tools[0]}]
+    assert res.samples[0].messages[-1].content == 'ANSWER: {"t": 3}'
+
+
+def test_judge_sees_tool_calls(server: FakeServer, llm: LLMConfig) -> None:
+    from sftforge.sample import ToolCall
+
+    item = Sample(
+        messages=[
+            Message("user", "q"),
+            Message("assistant", "", tool_calls=[ToolCall("f", {"x": 1})]),
+        ]
+    )
+    generate(build_generator("judge", {"lang": "en"}), [item], llm)
+    assert '[assistant]\n(calls f({"x":1}))' in server.log[0].body["messages"][-1]["content"]

@@ -158,3 +158,11 @@ def test_stanford_seed_file_parses() -> None:
     ]
     assert len(rows) == 175 and sum(r["is_classification"] for r in rows) > 0
     assert all(heuristic_reason(r["instruction"], "en") != "too long" for r in rows)
+
+
+def test_retrying_a_failed_proposal_request_explains_what_to_do(
+    server: FakeServer, llm: LLMConfig
+) -> None:
+    res = generate(build_generator("self_instruct"), [{"stage": "request", "request": 3}], llm)
+    assert res.samples == [] and server.log == []
+    assert res.failed[0]["reason"].startswith("a proposal request is redone by rerunning")

@@ -91,6 +91,7 @@ def test_timeouts_are_retried_then_give_up(server: FakeServer, tmp_path: Path) -
         ([Reply(raw="{not json"), Reply("good")], "good"),
         ([Reply(raw='{"choices": []}'), Reply("good")], "good"),
         ([Reply(""), Reply("good")], "good"),
+        ([Reply("", reasoning="only thinking"), Reply("good")], "good"),
     ],
 )
 def test_malformed_bodies_are_retried(
@@ -98,13 +99,16 @@ def test_malformed_bodies_are_retried(
 ) -> None:
     server.add("m", *replies)
 
-    async def job() -> str:
+    async def job() -> tuple[str, int]:
         client = _cfg(server, tmp_path).build_client()
         out = (await _ask(client, "m")).text
         await client.aclose()
-        return out
+        return out, client.summary.usage.total_tokens
 
-    assert asyncio.run(job()) == expected
+    text, tokens = asyncio.run(job())
+    assert text == expected
+    # an answered attempt is paid for even when empty; an unreadable body reports no usage
+    assert tokens == (15 if replies[0].raw is not None else 30)
 
 
 def test_client_errors_fail_at_once_and_hide_the_key(

@@ -107,3 +107,36 @@ def test_local_provider_on_cuda(tmp_path: Path) -> None:
     )
     out = asyncio.run(prov.complete([{"role": "user", "content": "hello world"}], max_tokens=5))
     assert out.usage.prompt_tokens == cpu.usage.prompt_tokens == 5
+
+
+def test_cli_generate_with_the_local_provider(tmp_path: Path) -> None:
+    import json
+
+    from sftforge.cli.main import main
+
+    _tiny(tmp_path)
+    src, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    src.write_text(json.dumps({"instruction": "你 好"}) + "\n", encoding="utf-8")
+    argv = [
+        "generate",
+        "respond",
+        str(src),
+        str(out),
+        "--provider",
+        "local",
+        "--model",
+        str(tmp_path / "tiny"),
+    ]
+    argv += [
+        "--device",
+        "cpu",
+        "--max-tokens",
+        "4",
+        "--cache",
+        str(tmp_path / "c.db"),
+        "--no-progress",
+    ]
+    assert main(argv) == 0
+    row = json.loads(out.read_text(encoding="utf-8"))
+    assert row["meta"]["llm"]["provider"] == "local" and row["messages"][-1]["role"] == "assistant"
+    assert row["meta"]["llm"]["usage"]["prompt_tokens"] == 5  # <|user|> 你 好 <|end|> <|assistant|>

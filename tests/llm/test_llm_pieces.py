@@ -92,6 +92,13 @@ def test_validate_schema(value: Any, expected: list[str]) -> None:
     assert validate_schema(value, SCORE) == expected
 
 
+def test_parse_json_output_coerces_boolean_strings() -> None:
+    schema = {"type": "object", "properties": {"ok": {"type": "boolean"}}}
+    assert parse_json_output('{"ok": "Yes"}', schema) == {"ok": True}
+    with pytest.raises(JSONOutputError, match="expected boolean"):
+        parse_json_output('{"ok": "maybe"}', schema)
+
+
 def test_parse_json_output_coerces_numeric_strings_then_validates() -> None:
     assert parse_json_output('```\n{"score": "7", "why": "ok"}\n```', SCORE) == {
         "score": 7,

@@ -46,9 +46,9 @@ def _parse_sets(sets: list[str]) -> dict[str, Any]:
     return out
 
 
-def _read_items(gen: Generator, path: Path) -> list[Any]:
+def _read_items(gen: Generator, path: Path, fmt: str | None) -> list[Any]:
     if gen.input_kind in ("sample", "group"):
-        return read_samples(path)
+        return read_samples(path, fmt)
     if gen.input_kind in ("chunk", "document"):
         return load_documents(path)
     rows = []
@@ -164,6 +164,15 @@ def generate_cmd(
         bool, typer.Option("--dry-run", help="estimate calls, tokens and cost; send nothing")
     ] = False,
     no_progress: Annotated[bool, typer.Option("--no-progress", help="no progress bar")] = False,
+    from_: Annotated[
+        str | None, typer.Option("--from", help="input format (default: detected)")
+    ] = None,
+    to: Annotated[
+        str | None, typer.Option(help="output format (default: sftforge canonical JSONL)")
+    ] = None,
+    allow_lossy: Annotated[
+        bool, typer.Option("--allow-lossy", help="let --to drop what it cannot carry")
+    ] = False,
 ) -> None:
     """Generate or score samples with an LLM (see docs/generate.md)."""
     name = _task_name(task)
@@ -197,7 +206,8 @@ def generate_cmd(
         gen = build_generator(name, task_opts)
         llm = LLMConfig.from_dict(llm_over)
         llm.params.update(params)
-        results = [(gen, _run_one(gen, _read_items(gen, src), llm, out, dry_run, progress))]
+        items = _read_items(gen, src, from_)
+        results = [(gen, _run_one(gen, items, llm, out, dry_run, progress))]
     if dry_run:
         return
     merged = GenerationResult()
@@ -208,7 +218,12 @@ def generate_cmd(
         merged.stopped = merged.stopped or r.stopped
         for k, v in r.summary.items():
             merged.summary[k] = merged.summary.get(k, 0) + v
-    write_jsonl(out, (s.to_dict() for s in merged.samples))
+    if to is None:
+        write_jsonl(out, (s.to_dict() for s in merged.samples))
+    else:
+        from ..api import write
+
+        write(merged.samples, out, to, allow_lossy=allow_lossy)
     _write(failed, merged.failed)
     _write(rejects, merged.dropped)
     _report(name, merged, out, failed, rejects)

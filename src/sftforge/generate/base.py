@@ -16,6 +16,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+import orjson
+
 from ..errors import RecipeError
 from ..llm.client import LLMClient
 from ..llm.runner import RunResult, run_items
@@ -199,4 +201,11 @@ def build_generator(task: str, options: dict[str, Any] | None = None) -> Generat
 
 def conversation_text(messages: list[Message]) -> str:
     """A conversation as plain text for judge prompts: ``[role]`` headers and contents."""
-    return "\n\n".join(f"[{m.role}]\n{m.content}" for m in messages)
+    parts = []
+    for m in messages:
+        text = m.content
+        for tc in m.tool_calls or []:
+            args = orjson.dumps(tc.arguments).decode()
+            text += f"{chr(10) if text else ''}(calls {tc.name}({args}))"
+        parts.append(f"[{m.role}]\n{text}")
+    return "\n\n".join(parts)

@@ -17,8 +17,8 @@ import asyncio
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import LLMError
-from ..llm.client import LLMClient
+from ..errors import BudgetExceeded, LLMError
+from ..llm.client import DryRunStop, LLMClient
 from ..sample import Document, Message, Sample
 from .base import Generator, llm_meta, register_generator
 from .chunk import chunk_document, questions_for
@@ -83,10 +83,12 @@ class DocQA(Generator):
             return_exceptions=True,
         )
         errors = [a for a in answers if isinstance(a, BaseException)]
+        for err in errors:  # a budget stop or a dry run is not this chunk's failure
+            if isinstance(err, (BudgetExceeded, DryRunStop)) or not isinstance(err, LLMError):
+                raise err
         if errors:
             err = errors[0]
-            if not isinstance(err, LLMError):
-                raise err
+            assert isinstance(err, LLMError)
             raise LLMError(f"{len(errors)} of {len(questions)} answers failed: {err.message}")
         out: list[Sample] = []
         for s in answers:

@@ -1,9 +1,10 @@
 """Reading generator inputs and writing outputs, failed items and rejects (JSONL).
 
-Samples are read from JSONL in sftforge's canonical form (``{"messages": [...]}``); as a
-convenience, rows shaped like Alpaca (``instruction``/``input``/``output``) or a bare
-``prompt``/``question`` are turned into Samples too, so a list of instructions needs no
-conversion first. Other formats: convert with ``sftforge convert`` first.
+JSONL samples are read in sftforge's canonical form (``{"messages": [...]}``); as a
+convenience, rows shaped like Alpaca (``instruction``/``input``/``output``, the output optional)
+or a bare ``prompt``/``question`` are turned into Samples too, so a list of instructions needs
+no conversion first. Other files, or any file with a named format, go through the library
+reader (``sftforge.api.read``).
 """
 
 from __future__ import annotations
@@ -61,7 +62,15 @@ def row_to_sample(obj: dict[str, Any]) -> Sample:
     return Sample(messages=msgs, id=str(obj.get("id") or ""), meta=dict(obj.get("meta") or {}))
 
 
-def read_samples(path: str | Path) -> list[Sample]:
+def read_samples(path: str | Path, fmt: str | None = None) -> list[Sample]:
+    """Samples from ``path``: our JSONL reading (below) for ``.jsonl`` files, else — or when a
+    format is named — the library reader (``sftforge.api.read``: any format, container and
+    compression, detected when ``fmt`` is ``None``), with answers optional."""
+    if fmt is not None or Path(path).suffix.lower() not in (".jsonl", ".ndjson"):
+        from ..api import read
+
+        with read(str(path), fmt, require_answer=False) as reader:
+            return [s for s in reader if isinstance(s, Sample)]
     out: list[Sample] = []
     for n, obj in read_jsonl(path):
         try:

@@ -57,7 +57,7 @@ class Judge(Generator):
             raise RecipeError(f"judge scale must be 5 or 10, not {self.scale}")
 
     async def process(self, client: LLMClient, item: Sample) -> list[Sample]:
-        if not item.answer_text.strip():
+        if not any(m.content.strip() or m.tool_calls for m in item.turns("assistant")):
             raise LLMError(
                 "nothing to judge: the sample has no assistant answer", sample_id=item.id
             )

@@ -5,7 +5,9 @@ answer is empty; ``low_score`` also rewrites answers whose ``meta["stats"][score
 ``threshold`` (e.g. ``judge_overall`` from the judge generator); ``all`` answers everything.
 Samples that need nothing pass through unchanged, with no call. ``n`` > 1 makes several
 candidate answers per sample (for preference pairs via ``judge_pair``), each cached apart.
-A rewritten sample keeps its id; the old answer is kept in ``meta["previous_answer"]``.
+A rewritten sample keeps its id; the old answer is kept in ``meta["previous_answer"]``. Turns
+are sent in the OpenAI wire format (tool calls and results included, the sample's ``tools`` as
+``tools``); the answer is taken as text: a reply that is only a tool call counts as empty.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any
 from ..errors import RecipeError
 from ..llm.client import LLMClient
 from ..llm.types import ChatMessages
+from ..llm.wire import to_wire_messages, to_wire_tools
 from ..sample import Message, Sample
 from .base import Generator, llm_meta, register_generator
 
@@ -58,10 +61,7 @@ class Respond(Generator):
         msgs = list(sample.messages)
         if msgs and msgs[-1].role == "assistant":
             msgs = msgs[:-1]
-        out: ChatMessages = [m.to_dict() for m in msgs]
-        for m in out:  # send what a chat API accepts, nothing of ours
-            m.pop("train", None)
-            m.pop("reasoning", None)
+        out: ChatMessages = to_wire_messages(msgs)
         if self.system and not (msgs and msgs[0].role == "system"):
             text = self.system
             if text == "default":
@@ -76,6 +76,8 @@ class Respond(Generator):
         outs: list[Sample] = []
         for k in range(self.n):
             extra: dict[str, Any] = {"_candidate": k} if self.n > 1 else {}
+            if (tools := to_wire_tools(item.tools)) is not None:
+                extra["tools"] = tools
             comp = await client.complete(prompt, **{**self.params, **extra})
             s = copy.deepcopy(item)
             old = s.messages[-1] if s.messages[-1].role == "assistant" else None

@@ -101,4 +101,12 @@ def generate(
         finally:
             await client.aclose()
 
-    return asyncio.run(main())
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(main())
+    # called from inside an event loop (a web handler, a notebook): run on a thread of our own
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, main()).result()

@@ -27,7 +27,7 @@ from typing import Any
 
 from ..errors import BudgetExceeded, LLMError
 from ..llm.client import DryRunStop, LLMClient
-from ..llm.runner import ItemFailure, RunResult, run_items
+from ..llm.runner import ItemFailure, RunResult, progress_bar, run_items
 from ..sample import Message, Sample
 from .base import Generator, llm_meta, register_generator
 from .rouge import RougeIndex, rouge_tokens
@@ -146,11 +146,20 @@ class SelfInstruct(Generator):
     async def run_all(
         self, client: LLMClient, items: list[Any], *, progress: bool = False
     ) -> RunResult[Any, Sample]:
-        seeds = [it for it in items if it.get("stage") != "instances"]
+        seeds = [it for it in items if it.get("stage") not in ("instances", "request")]
         pending = [it for it in items if it.get("stage") == "instances"]
         res: RunResult[Any, Sample] = RunResult()
+        for it in items:  # proposal requests depend on the pool of their run: rerun that run
+            if it.get("stage") == "request":
+                why = "a proposal request is redone by rerunning the self_instruct command (cached requests are free)"
+                res.failures.append(ItemFailure(it, why))
         if seeds:
-            pending += await self._stage_one(client, seeds, res)
+            prog = progress_bar(progress, "self_instruct instructions", self.num_instructions)
+            try:
+                pending += await self._stage_one(client, seeds, res, prog)
+            finally:
+                if prog is not None:
+                    prog.stop()
         if res.stopped:
             res.unfinished += pending
             return res
@@ -166,7 +175,11 @@ class SelfInstruct(Generator):
         return two
 
     async def _stage_one(
-        self, client: LLMClient, seeds: list[dict[str, Any]], res: RunResult[Any, Sample]
+        self,
+        client: LLMClient,
+        seeds: list[dict[str, Any]],
+        res: RunResult[Any, Sample],
+        prog: Any = None,
     ) -> list[dict[str, Any]]:
         lang = self.lang_for(" ".join(s["instruction"] for s in seeds[:20]))
         index = RougeIndex()
@@ -194,6 +207,8 @@ class SelfInstruct(Generator):
                     raise out
                 else:
                     self._keep(out, lang, index, kept)
+            if prog is not None:
+                prog.update(prog.tasks[0].id, completed=min(len(kept), self.num_instructions))
             if res.stopped or all(isinstance(o, DryRunStop) for o in outs):
                 break
             i = batch[-1] + 1

@@ -2,7 +2,7 @@
 
 Every generator calls ``complete`` (text) or ``complete_json`` (a JSON value checked against a
 schema). Order of a call: cache lookup (a hit is free and sends nothing) → identical call
-already in flight? wait for it → budget reservation → concurrency slot → rate-limit slot →
+already in flight? wait for it → concurrency slot → budget reservation → rate-limit slot →
 provider attempt, retried with backoff → usage, cost and cache write.
 
 Parameters whose name starts with ``_`` (e.g. ``_salt``) are part of the cache key but are not
@@ -130,8 +130,7 @@ class LLMClient:
         est_in = estimate_messages_tokens(messages)
         est_out = int(send.get("max_tokens") or self.output_estimate)
         est_cost = self.prices.cost(self.model, Usage(est_in, est_out))
-        if not isinstance(self.provider, DryRunProvider):
-            self.budget.reserve(est_in + est_out, est_cost)
+        dry = isinstance(self.provider, DryRunProvider)
         if self._sem is None:
             self._sem = asyncio.Semaphore(self.concurrency)
 
@@ -139,19 +138,27 @@ class LLMClient:
             entry = await self.limiter.acquire(est_in + est_out)
             self.summary.requests += 1
             comp = await self.provider.complete(messages, **send)
-            if not comp.text.strip():
-                why = "reasoning only, no answer" if comp.reasoning else "an empty answer"
-                raise RetryableError(f"the model returned {why}")
             if comp.usage.total_tokens == 0:  # servers that report no usage: count estimates
                 comp.usage = Usage(est_in, estimate_tokens(comp.text + (comp.reasoning or "")))
             self.limiter.settle(entry, comp.usage.total_tokens)
+            # every answered attempt is paid for, the empty ones too
+            cost = self.prices.cost(self.model, comp.usage)
+            self.budget.spend(comp.usage.total_tokens, cost)
+            self.summary.usage.add(comp.usage)
+            self.summary.cost += cost
+            if not comp.text.strip():
+                why = "reasoning only, no answer" if comp.reasoning else "an empty answer"
+                raise RetryableError(f"the model returned {why}")
             return comp
 
         def counted(_exc: RetryableError, _delay: float) -> None:
             self.summary.retries += 1
 
-        try:
-            async with self._sem:
+        async with self._sem:
+            # reserve only once the call really goes out, so queued calls hold no budget
+            if not dry:
+                self.budget.reserve(est_in + est_out, est_cost)
+            try:
                 comp = await retry(
                     attempt,
                     max_retries=self.max_retries,
@@ -160,18 +167,14 @@ class LLMClient:
                     rng=self._rng,
                     on_retry=counted,
                 )
-        except DryRunStop:
-            raise
-        except LLMError:
-            self.summary.failures += 1
-            raise
-        finally:
-            if not isinstance(self.provider, DryRunProvider):
-                self.budget.release(est_in + est_out, est_cost)
-        cost = self.prices.cost(self.model, comp.usage)
-        self.budget.spend(comp.usage.total_tokens, cost)
-        self.summary.usage.add(comp.usage)
-        self.summary.cost += cost
+            except DryRunStop:
+                raise
+            except LLMError:
+                self.summary.failures += 1
+                raise
+            finally:
+                if not dry:
+                    self.budget.release(est_in + est_out, est_cost)
         return comp
 
     async def complete_json(

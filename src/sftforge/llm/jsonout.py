@@ -3,8 +3,8 @@
 Repairs, in order, each tried only when the text does not parse yet: strip Markdown code fences;
 cut the text to the outermost ``{...}``/``[...]`` (models add prose around it); drop trailing
 commas; turn single-quoted strings and Python's ``True/False/None`` into JSON; finally Python
-literal syntax. After parsing, numbers sent as strings are coerced where the schema wants
-numbers. The validator covers the JSON-schema subset our prompts use: ``type`` (one or a list),
+literal syntax. After parsing, numbers and booleans sent as strings are coerced where the schema
+wants them. The validator covers the JSON-schema subset our prompts use: ``type`` (one or a list),
 ``properties``, ``required``, ``additionalProperties: false``, ``items``, ``enum``, ``minimum``,
 ``maximum``, ``minLength``, ``maxLength``, ``minItems``, ``maxItems``.
 """
@@ -122,6 +122,9 @@ def _coerce(value: Any, schema: dict[str, Any]) -> Any:
             return int(num) if num.is_integer() and "integer" in names else num
         except ValueError:
             return value
+    if isinstance(value, str) and names == ["boolean"]:
+        flag = {"true": True, "yes": True, "false": False, "no": False}.get(value.strip().lower())
+        return value if flag is None else flag
     if isinstance(value, dict) and "properties" in schema:
         props = schema["properties"]
         return {k: _coerce(v, props[k]) if k in props else v for k, v in value.items()}
