@@ -201,3 +201,11 @@ def test_rouge_index_agrees_with_brute_force() -> None:
         idx.add(t)
     for t in texts[60:]:
         assert idx.max_score(t) == pytest.approx(max(rouge_l(t, k) for k in texts[:60]))
+
+
+def test_self_instruct_dry_run_estimates_the_whole_job(server: FakeServer, llm: LLMConfig) -> None:
+    gen = build_generator("self_instruct", {"num_instructions": 20, "per_request": 5})
+    res = generate(gen, SEEDS, llm, dry_run=True)
+    assert server.log == [] and res.estimate is not None
+    # 4 proposal requests (20 / 5) and 2 calls (classification check, instance) per instruction
+    assert (res.estimate["first_calls_counted"], res.estimate["calls"]) == (llm.concurrency, 44)
