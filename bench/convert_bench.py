@@ -3,7 +3,9 @@
     python bench/convert_bench.py            # both tools, four conversions, then the 2 GB stream test
     python bench/convert_bench.py --no-big   # skip the 2 GB streaming test
 
-Conversions: alpaca -> sharegpt, sharegpt -> alpaca, alpaca -> openai, openai -> alpaca. The
+Tools: "sftforge" (one process), "sftforge-2proc" (``convert(workers=2)``: the main process
+splits and writes, two forked workers decode and encode) and "datasets". Conversions:
+alpaca -> sharegpt, sharegpt -> alpaca, alpaca -> openai, openai -> alpaca. The
 "back" conversions read the file sftforge wrote in the forward step, so both tools always read the
 same input. The ``datasets`` path is the common way: ``load_dataset("json")`` + ``map`` with a plain
 Python function + ``to_json``, with a fresh cache folder per run. Every measurement runs in its own
@@ -80,14 +82,17 @@ def _hf_mapper(src: str, dst: str) -> Any:
 
 
 def child(tool: str, src: str, src_fmt: str, dst: str, dst_fmt: str) -> dict[str, Any]:
-    if tool == "sftforge":
-        import sftforge
+    if tool.startswith("sftforge"):
+        from sftforge.convert import convert
 
+        workers = 2 if tool == "sftforge-2proc" else 1
         start = time.perf_counter()
-        with sftforge.read(src, src_fmt, on_error="skip", rejects=dst + ".rejects.jsonl") as r:
-            res = sftforge.write(r, dst, dst_fmt)
+        res = convert(
+            src, dst, dst_fmt, from_=src_fmt, on_error="skip", rejects=dst + ".rejects.jsonl",
+            workers=workers,
+        )  # fmt: skip
         seconds = time.perf_counter() - start
-        read, written, rejected = r.stats.read, res.count, r.stats.rejected
+        read, written, rejected = res.read, res.written, res.rejected
     else:
         import datasets
 
@@ -106,6 +111,7 @@ def child(tool: str, src: str, src_fmt: str, dst: str, dst_fmt: str) -> dict[str
         "rejected": rejected,
         "seconds": seconds,
         "peak_rss": peak,
+        "workers_peak_rss": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024,
     }
 
 
@@ -141,7 +147,12 @@ def side_by_side(work: Path, hf_python: str) -> list[dict[str, Any]]:
     made = {"alpaca": str(ALPACA)}
     for src_fmt, dst_fmt in CONVERSIONS:
         src = made[src_fmt]
-        for tool, python in (("sftforge", sys.executable), ("datasets", hf_python)):
+        tools = (
+            ("sftforge", sys.executable),
+            ("sftforge-2proc", sys.executable),
+            ("datasets", hf_python),
+        )
+        for tool, python in tools:
             dst = str(work / f"{tool}.{src_fmt}-{dst_fmt}.jsonl")
             res = run_child(python, tool, src, src_fmt, dst, dst_fmt)
             size = os.path.getsize(src)
@@ -183,13 +194,15 @@ def big_stream(work: Path, gigabytes: float) -> dict[str, Any]:
 
 def table(rows: list[dict[str, Any]]) -> str:
     lines = [
-        "| conversion | tool | records | seconds | records/s | MB/s | peak RSS (MB) |",
-        "|---|---|---:|---:|---:|---:|---:|",
+        "| conversion | tool | records | seconds | records/s | MB/s | peak RSS (MB) | workers' peak RSS (MB) |",
+        "|---|---|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
+        workers = r.get("workers_peak_rss") or 0
         lines.append(
             f"| {r['conversion']} | {r['tool']} | {r['read']} | {r['seconds']:.2f} | "
-            f"{r['records_per_s']:,.0f} | {r['mb_per_s']:.1f} | {r['peak_rss'] / 1e6:.0f} |"
+            f"{r['records_per_s']:,.0f} | {r['mb_per_s']:.1f} | {r['peak_rss'] / 1e6:.0f} | "
+            f"{workers / 1e6:.0f} |"
         )
     return "\n".join(lines)
 
@@ -214,13 +227,14 @@ def main() -> None:
             else big_stream(work, float(os.environ.get("SFTFORGE_BENCH_BIG_GB", "2")))
         )
     print(table(rows))
-    ratios = {}
-    for conv in {r["conversion"] for r in rows}:
-        ours = next(r for r in rows if r["conversion"] == conv and r["tool"] == "sftforge")
+    ratios: dict[str, float] = {}
+    for conv in sorted({r["conversion"] for r in rows}):
         theirs = next(r for r in rows if r["conversion"] == conv and r["tool"] == "datasets")
-        ratios[conv] = theirs["seconds"] / ours["seconds"]
+        for tool in ("sftforge", "sftforge-2proc"):
+            ours = next(r for r in rows if r["conversion"] == conv and r["tool"] == tool)
+            ratios[f"{conv} ({tool})"] = theirs["seconds"] / ours["seconds"]
     print()
-    for conv, ratio in sorted(ratios.items()):
+    for conv, ratio in ratios.items():
         print(f"speed-up over datasets, {conv}: {ratio:.1f}x")
     if big is not None:
         print()

@@ -31,6 +31,7 @@ __all__ = [
     "ReadStats",
     "Reader",
     "WriteResult",
+    "decode",
     "load_formats",
     "read",
     "read_documents",
@@ -102,6 +103,43 @@ def _detect(values: list[Any], names: list[str]) -> tuple[str, float]:
             hint=f"pass --from with one of: {', '.join(sorted(names))}",
         )
     return best, round(scores[best], 3)
+
+
+def decode(
+    fmt: Format, value: Any, validate: bool, require_answer: bool
+) -> tuple[Any, str, SftforgeError | None]:
+    """One record value -> ``(Sample or Document, "", None)`` or ``(None, kind, error)``.
+
+    A format's ``FormatError`` is kind ``format``; a Sample failing ``validate_sample`` is kind
+    ``schema``. The error carries no file/line: the caller knows where the record came from.
+    """
+    try:
+        obj = fmt.parse(value)
+    except FormatError as err:
+        return None, "format", err
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+        # a format that trips over odd input must still name the record, not crash
+        return (
+            None,
+            "format",
+            FormatError(
+                f"cannot be read as '{fmt.name}' ({type(exc).__name__}: {exc}).",
+                hint="pass --from with the record's real format",
+            ),
+        )
+    if validate and fmt.kind == "sample":
+        problems = validate_sample(obj, require_answer=require_answer)
+        if problems:
+            return (
+                None,
+                "schema",
+                SchemaError(
+                    "; ".join(problems) + ".",
+                    sample_id=obj.id,
+                    hint="fix the record, or pass --on-error skip to leave it out",
+                ),
+            )
+    return obj, "", None
 
 
 @dataclass
@@ -198,7 +236,8 @@ class Reader:
         """Bytes read so far and the file size (None for stdin)."""
         return self.source.bytes_read(), self.source.size
 
-    def _reject(self, rec: RawRecord, err: SftforgeError, kind: str) -> None:
+    def reject(self, rec: RawRecord, err: SftforgeError, kind: str) -> None:
+        """Count a bad record, then raise it (``on_error="raise"``) or send it to the rejects."""
         err.file = err.file or rec.source
         if err.line is None:
             err.line = rec.line
@@ -210,38 +249,22 @@ class Reader:
             self.errors.append(err)
         self._rejects(reject_entry(rec, err, kind))
 
+    def raw_records(self) -> Iterator[RawRecord]:
+        """The container records not yet consumed (for callers that decode them elsewhere)."""
+        return self._records
+
     def __iter__(self) -> Iterator[Any]:
-        parse = self.format.parse
-        is_sample = self.format.kind == "sample"
+        fmt, validate, require_answer = self.format, self.validate, self.require_answer
         stats = self.stats
         for rec in self._records:
             stats.read += 1
             if rec.error is not None:
-                self._reject(rec, rec.error, getattr(rec.error, "kind", "input"))
+                self.reject(rec, rec.error, getattr(rec.error, "kind", "input"))
                 continue
-            try:
-                obj = parse(rec.value)
-            except FormatError as ferr:
-                self._reject(rec, ferr, "format")
+            obj, kind, err = decode(fmt, rec.value, validate, require_answer)
+            if err is not None:
+                self.reject(rec, err, kind)
                 continue
-            except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
-                # a format that trips over odd input must still name the record, not crash
-                bug = FormatError(
-                    f"cannot be read as '{self.format.name}' ({type(exc).__name__}: {exc}).",
-                    hint="pass --from with the record's real format",
-                )
-                self._reject(rec, bug, "format")
-                continue
-            if is_sample and self.validate:
-                problems = validate_sample(obj, require_answer=self.require_answer)
-                if problems:
-                    serr = SchemaError(
-                        "; ".join(problems) + ".",
-                        sample_id=obj.id,
-                        hint="fix the record, or pass --on-error skip to leave it out",
-                    )
-                    self._reject(rec, serr, "schema")
-                    continue
             stats.ok += 1
             yield obj
 

@@ -96,3 +96,42 @@ def test_huge_array_streams_in_bounded_memory(tmp_path: Path) -> None:
     assert peak < 8 << 20, (
         f"peak {peak / 2**20:.1f} MiB while reading a {size / 2**20:.0f} MiB array"
     )
+
+
+def _objects(n: int) -> list[dict[str, Any]]:
+    return [
+        {"i": i, "text": f"第{i}条 }},\n  {{", "turns": [{"a": i}, {"b": [i, {"c": "}"}]}]}
+        for i in range(n)
+    ]
+
+
+@pytest.mark.parametrize("indent", [None, 1, 2, 4])
+@pytest.mark.parametrize("chunk", [64, 1 << 20])
+def test_batched_objects_keep_values_and_lines(indent: int | None, chunk: int) -> None:
+    values = _objects(300)
+    text = json.dumps(values, ensure_ascii=False, indent=indent)
+    got = split(text.encode("utf-8"), chunk)
+    assert [v for v, _, _ in got] == values
+    if indent is not None:
+        lines = text.split("\n")
+        starts = [i + 1 for i, line in enumerate(lines) if line == " " * indent + "{"]
+        assert [line for _, line, _ in got] == starts
+
+
+def test_broken_element_inside_a_batch_is_reported_alone() -> None:
+    values = _objects(100)
+    text = json.dumps(values, ensure_ascii=False, indent=2).encode("utf-8")
+    marker = b'"i": 50,'
+    broken = text.replace(marker, b'"i": 50,,')
+    got = split(broken)
+    errors = [(line, err) for _, line, err in got if err]
+    assert len(got) == 100
+    assert [v for v, _, err in got if not err] == values[:50] + values[51:]
+    line = text[: text.index(marker)].count(b"\n") + 1
+    assert errors == [
+        (
+            line - 1,
+            f"a.json:{line}:13: invalid JSON: unexpected character, expected a string key. "
+            "Fix: fix the JSON at that position (e.g. a missing quote, comma or bracket)",
+        )
+    ]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import typer
@@ -15,10 +15,10 @@ __all__ = ["progress", "summary"]
 _EVERY = 2048
 
 
-def progress(reader: Reader, label: str) -> Iterator[Any]:
-    """Yield the reader's items, showing a byte-based progress bar on an interactive stderr."""
+def progress(items: Iterable[Any], reader: Reader, label: str = "reading") -> Iterator[Any]:
+    """Yield ``items``, showing a progress bar (bytes of ``reader``'s input) on a terminal."""
     if not sys.stderr.isatty():
-        yield from reader
+        yield from items
         return
     from rich.console import Console
     from rich.progress import (
@@ -39,7 +39,7 @@ def progress(reader: Reader, label: str) -> Iterator[Any]:
     with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
         total = reader.progress()[1]
         task = bar.add_task(label, total=total, n=0)
-        for i, item in enumerate(reader, 1):
+        for i, item in enumerate(items, 1):
             if i % _EVERY == 0:
                 bar.update(task, completed=reader.progress()[0], n=i)
             yield item

@@ -6,7 +6,8 @@ from typing import Annotated
 
 import typer
 
-from ..api import read, write
+from ..api import Reader
+from ..convert import convert as run_convert
 from ..errors import SftforgeError
 from ._common import progress, summary
 from .main import app
@@ -60,6 +61,12 @@ def convert(
             help="reject records with NUL bytes, U+FFFD or mojibake (default) or keep them as they are",
         ),
     ] = True,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            "--workers", help="worker processes (default: CPU count, for inputs over 16 MiB)"
+        ),
+    ] = None,
     dataset_info: Annotated[
         str | None,
         typer.Option(
@@ -75,27 +82,22 @@ def convert(
     if on_error not in ("raise", "skip"):
         raise SftforgeError(f"unknown --on-error '{on_error}'.", hint="use raise or skip")
     rejects_path = rejects or (default_rejects(out) if on_error == "skip" else None)
-    with read(
-        src,
-        from_,
-        on_error=on_error,
-        rejects=rejects_path,
-        encoding=encoding,
-        container=container,
-        check_text=check_text,
-    ) as reader:
+
+    def opened(reader: Reader) -> None:
         typer.echo(
             f"{reader.name}: {reader.format.name} (confidence {reader.confidence:g}), "
             f"{reader.source.container}",
             err=True,
         )
-        result = write(
-            progress(reader, "convert"), out, to, container=out_container,
-            allow_lossy=allow_lossy, dataset_info=dataset_info, dataset_name=dataset_name,
-        )  # fmt: skip
-    stats = reader.stats
-    summary(stats.read, result.count, stats.rejected, result.losses)
-    if stats.rejected and rejects_path:
+
+    result = run_convert(
+        src, out, to, from_=from_, on_error=on_error, rejects=rejects_path,
+        allow_lossy=allow_lossy, out_container=out_container, workers=workers,
+        progress=progress, on_open=opened, dataset_info=dataset_info, dataset_name=dataset_name,
+        encoding=encoding, container=container, check_text=check_text,
+    )  # fmt: skip
+    summary(result.read, result.written, result.rejected, result.losses)
+    if result.rejected and rejects_path:
         typer.echo(f"rejects: {rejects_path}", err=True)
     if dataset_info:
         typer.echo(f"dataset_info: {dataset_info}", err=True)

@@ -44,6 +44,10 @@ COMMAND_MODULES: tuple[str, ...] = (
     "validate",
     "demo",
     "generate",
+    "run",
+    "tokenize",
+    "lint",
+    "export",
 )
 
 

@@ -240,6 +240,15 @@ class RecordWriter:
         self._writer.write(value)
         self.count += 1
 
+    @property
+    def takes_encoded(self) -> bool:
+        """True when values may be handed over already serialised (JSON and JSONL)."""
+        return hasattr(self._writer, "write_encoded")
+
+    def write_encoded(self, data: bytes) -> None:
+        self._writer.write_encoded(data)  # type: ignore[attr-defined]
+        self.count += 1
+
     def close(self) -> None:
         self._writer.close()
         if self._stream is not self._file.fh:

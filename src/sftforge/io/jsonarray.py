@@ -33,6 +33,8 @@ _CAND_OBJ = re.compile(rb"\}(?=[ \t\r\n]*[,\]])")
 _CAND_ARR = re.compile(rb"\](?=[ \t\r\n]*[,\]])")
 _UNPARSED: Any = object()
 _CHUNK = 1 << 20
+_BATCH = 512  # at most this many elements per orjson call on the batch path...
+_BATCH_BYTES = 1 << 18  # ...and bytes (orjson briefly allocates ~10x its input while parsing)
 
 
 class _Splitter:
@@ -50,6 +52,10 @@ class _Splitter:
         self.counted = 0
         self.col_base = 1  # column of buf[0] when buf[0] is not at a line start
         self.suspect = -1  # offset of the next byte that may start a text problem (-1: none)
+        # the bytes between one object element's "}" and the next one's "{" (e.g. b"},\n  {"),
+        # learned from the first two elements; None until then, b"" once batching is off
+        self.sep: bytes | None = None
+        self.last_close = -1  # offset of the "}" that ended the previous element, if any
 
     # -- buffer ----------------------------------------------------------------------------
     def more(self, cut: int) -> bool:
@@ -71,6 +77,7 @@ class _Splitter:
         self.eof = not chunk
         self.buf = rest + chunk
         self.counted = 0
+        self.last_close = -1  # offsets before the cut are gone
         self.suspect = next_suspect(self.buf, 0) if self.check else -1
         return not self.eof
 
@@ -145,6 +152,51 @@ class _Splitter:
             pos = end
         return None
 
+    def batch(self, start: int) -> tuple[list[RawRecord], int] | None:
+        """Many object elements in one orjson call, when the file separates elements with one
+        fixed byte string (``self.sep``, as pretty-printers and our writer do).
+
+        Every element end is followed by that separator, so if the separator occurs K times and
+        ``[`` + the bytes up to the K-th occurrence + ``]`` parses into exactly K values, the
+        occurrences are exactly the element boundaries. Anything else (a separator inside a
+        nested value, a broken element, text to check) falls back to one element at a time.
+        """
+        sep = self.sep
+        if not sep:
+            return None
+        buf = self.buf
+        find = buf.find
+        step = len(sep) - 1
+        ends: list[int] = []
+        p = start
+        while len(ends) < _BATCH:
+            i = find(sep, p, start + _BATCH_BYTES)
+            if i < 0:
+                break
+            ends.append(i)
+            p = i + step
+        last = ends[-1] + 1 if ends else 0
+        if len(ends) < 8 or last - start > self.limit or 0 <= self.suspect < last:
+            return None
+        try:
+            values = orjson.loads(b"[" + buf[start:last] + b"]")
+        except orjson.JSONDecodeError:
+            return None
+        if len(values) != len(ends):
+            self.sep = b""  # the separator also occurs inside elements: stop trying
+            return None
+        file, count = self.file, buf.count
+        line, prev = self.line(start), start
+        records = [RawRecord(values[0], file, line, None)]
+        for value, end in zip(values[1:], ends, strict=False):
+            st = end + step
+            line += count(b"\n", prev, st)
+            prev = st
+            records.append(RawRecord(value, file, line, None))
+        self.line_at, self.counted = line, prev
+        self.last_close = ends[-1]
+        return records, last
+
     def exact(self, start: int) -> int | None:
         """End of the element at ``start`` by tokenizing (strings skipped whole); None: need more."""
         depth = 0
@@ -197,9 +249,20 @@ class _Splitter:
                 after_comma, pos = True, end + 1
                 continue
             start = end
+            if c == 0x7B and self.sep is None and self.last_close >= 0:
+                self.sep = self.buf[self.last_close : start + 1]
+            many = self.batch(start) if c == 0x7B and self.sep else None
+            if many is not None:
+                yield from many[0]
+                pos, after_comma = many[1], False
+                pos = _SEP_AFTER.match(self.buf, pos).end()  # type: ignore[union-attr]
+                if self.buf[pos - 1] == 0x2C:
+                    after_comma = True
+                continue
             got = self.fast(start) if c in b"{[" else None
             if got is not None:
                 yield self.element(start, got[1], got[0])
+                self.last_close = got[1] - 1 if c == 0x7B else -1
                 pos, after_comma = got[1], False
                 pos = _SEP_AFTER.match(self.buf, pos).end()  # type: ignore[union-attr]
                 if self.buf[pos - 1] == 0x2C:
@@ -298,6 +361,12 @@ class JsonArrayWriter:
 
     def write(self, value: Any) -> None:
         self._buf.append(orjson.dumps(value))
+        if len(self._buf) >= 1024:
+            self.flush()
+
+    def write_encoded(self, data: bytes) -> None:
+        """Write one value already serialised with orjson (by a worker process)."""
+        self._buf.append(data)
         if len(self._buf) >= 1024:
             self.flush()
 

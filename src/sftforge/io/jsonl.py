@@ -15,7 +15,7 @@ import orjson
 from ..errors import InputError
 from .errors import RecordError
 from .record import RawRecord
-from .textcheck import check_text
+from .textcheck import check_text, next_suspect
 
 __all__ = ["JsonlWriter", "iter_jsonl", "json_error"]
 
@@ -86,32 +86,103 @@ def too_large(file: str, line: int, size: int, limit: int) -> RecordError:
     )
 
 
+_CHUNK = 1 << 18  # bytes per block: orjson briefly allocates ~10x what it parses
+
+
+def _one(raw: bytes, file: str, lineno: int, limit: int, check: bool) -> RawRecord | None:
+    """One line, checked and parsed on its own; None for a blank line."""
+    if len(raw) > limit:
+        return RawRecord(None, file, lineno, None, too_large(file, lineno, len(raw), limit))
+    try:
+        value: Any = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        if not raw.strip():
+            return None
+        err = check_text(raw, file, lineno) or json_error(exc, raw, file, lineno)
+        return RawRecord(None, file, lineno, _text(raw), err)
+    problem = check_text(raw, file, lineno) if check else None
+    if problem is not None:
+        return RawRecord(None, file, lineno, _text(raw), problem)
+    return RawRecord(value, file, lineno, None)
+
+
+def _block(block: bytes, limit: int, check: bool) -> list[Any] | None:
+    """All lines of ``block`` parsed by one orjson call, or None when any line needs a closer
+    look (blank, invalid, suspicious text, several values on one line, over the limit)."""
+    if len(block) > limit or (check and next_suspect(block, 0) >= 0):
+        return None
+    try:
+        values = orjson.loads(b"[" + block.replace(b"\n", b",") + b"]")
+    except orjson.JSONDecodeError:
+        return None
+    if not isinstance(values, list) or len(values) != block.count(b"\n") + 1:
+        return None
+    return values
+
+
 def iter_jsonl(
     stream: BinaryIO, file: str, *, max_record_bytes: int, check: bool = True
 ) -> Iterator[RawRecord]:
-    loads = orjson.loads
+    """Blocks of whole lines are parsed by one orjson call each (the common, clean case); a block
+    that fails is re-read line by line so every bad line gets its own error. A line longer than
+    ``max_record_bytes`` is skipped without being held in memory and reported as ``too_large``."""
+    # read1: a broken compressed stream then still hands over what came before the break
+    read = getattr(stream, "read1", stream.read)
     lineno = 0
+    parts: list[bytes] = []  # the current unfinished line
+    held = 0  # its length so far
+    oversized = False
     try:
-        for raw in stream:
-            lineno += 1
-            if len(raw) > max_record_bytes:
+        while True:
+            chunk = read(_CHUNK)
+            if not chunk:
+                break
+            cut = chunk.rfind(b"\n")
+            if cut < 0:
+                held += len(chunk)
+                oversized = oversized or held > max_record_bytes
+                if not oversized:
+                    parts.append(chunk)
+                else:
+                    parts.clear()
+                continue
+            first_nl = chunk.find(b"\n")
+            if oversized:
+                held += first_nl
+                lineno += 1
                 yield RawRecord(
-                    None, file, lineno, None, too_large(file, lineno, len(raw), max_record_bytes)
+                    None, file, lineno, None, too_large(file, lineno, held, max_record_bytes)
                 )
+                block = chunk[first_nl + 1 : cut]
+                oversized, parts = False, []
+                if cut == first_nl:
+                    parts, held = [chunk[cut + 1 :]], len(chunk) - cut - 1
+                    continue
+            else:
+                block = b"".join([*parts, chunk[:cut]])
+            parts, held = [chunk[cut + 1 :]], len(chunk) - cut - 1
+            values = _block(block, max_record_bytes, check)
+            if values is not None:
+                for value in values:
+                    lineno += 1
+                    yield RawRecord(value, file, lineno, None)
                 continue
-            try:
-                value: Any = loads(raw)
-            except orjson.JSONDecodeError as exc:
-                if not raw.strip():
-                    continue  # blank line
-                err = check_text(raw, file, lineno) or json_error(exc, raw, file, lineno)
-                yield RawRecord(None, file, lineno, _text(raw), err)
-                continue
-            problem = check_text(raw, file, lineno) if check else None
-            if problem is not None:
-                yield RawRecord(None, file, lineno, _text(raw), problem)
-                continue
-            yield RawRecord(value, file, lineno, None)
+            for raw in block.split(b"\n"):
+                lineno += 1
+                rec = _one(raw, file, lineno, max_record_bytes, check)
+                if rec is not None:
+                    yield rec
+        tail = b"".join(parts)
+        if oversized:
+            lineno += 1
+            yield RawRecord(
+                None, file, lineno, None, too_large(file, lineno, held, max_record_bytes)
+            )
+        elif tail:
+            lineno += 1
+            rec = _one(tail, file, lineno, max_record_bytes, check)
+            if rec is not None:
+                yield rec
     except InputError as exc:
         exc.file = exc.file or file
         exc.line = exc.line or lineno + 1
@@ -131,6 +202,12 @@ class JsonlWriter:
 
     def write(self, value: Any) -> None:
         self._buf.append(orjson.dumps(value))
+        if len(self._buf) >= 1024:
+            self.flush()
+
+    def write_encoded(self, data: bytes) -> None:
+        """Write one value already serialised with orjson (by a worker process)."""
+        self._buf.append(data)
         if len(self._buf) >= 1024:
             self.flush()
 
