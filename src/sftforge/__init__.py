@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from .api import Reader, ReadStats, WriteResult, read, read_documents, write
 from .errors import SftforgeError
+from .pipeline.run import run_recipe
 from .sample import Document, Media, Message, Sample, ToolCall
 
 __version__ = "0.1.0"
@@ -21,5 +22,6 @@ __all__ = [
     "__version__",
     "read",
     "read_documents",
+    "run_recipe",
     "write",
 ]
