@@ -115,7 +115,7 @@ def encode_texts(tokenizer: Any, texts: Iterable[str]) -> list[list[int]]:
     batch = list(texts)
     if not batch:
         return []
-    backend = getattr(tokenizer, "_tokenizer", None)
+    backend: Any = getattr(tokenizer, "_tokenizer", None)
     direct = (
         getattr(tokenizer, "is_fast", False)
         and not getattr(tokenizer, "split_special_tokens", False)
