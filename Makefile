@@ -2,7 +2,7 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-EXTRAS := chat,llm,local,docs,dev
+EXTRAS := chat,llm,local,docs,embed,dev
 
 .PHONY: demo test lint typecheck bench clean venv
 
@@ -16,6 +16,7 @@ venv: $(BIN)/.installed
 
 demo: $(BIN)/.installed
 	$(BIN)/sftforge demo
+	$(BIN)/sftforge run examples/quickstart/recipe.yaml -o runs/quickstart --fresh
 
 test: $(BIN)/.installed
 	$(BIN)/ruff check src tests

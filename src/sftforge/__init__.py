@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from .api import Reader, ReadStats, WriteResult, read, read_documents, write
 from .errors import SftforgeError
+from .pipeline.run import run_recipe
 from .sample import Document, Media, Message, Sample, ToolCall
 
 __version__ = "0.1.0"
@@ -11,8 +13,15 @@ __all__ = [
     "Document",
     "Media",
     "Message",
+    "ReadStats",
+    "Reader",
     "Sample",
     "SftforgeError",
     "ToolCall",
+    "WriteResult",
     "__version__",
+    "read",
+    "read_documents",
+    "run_recipe",
+    "write",
 ]

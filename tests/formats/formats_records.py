@@ -190,6 +190,44 @@ GOOD: dict[str, list[Any]] = {
         },
         {"prompt": "Is it?", "completion": "Yes", "label": True},
     ],
+    "llamafactory_v1": [
+        {
+            "messages": [
+                {"role": "system", "content": [{"type": "text", "value": "你会用工具"}]},
+                {
+                    "role": "user",
+                    "content": [
+                        {"type": "image_url", "value": "img/1.jpg"},
+                        {"type": "text", "value": "这是哪里？"},
+                    ],
+                },
+                {
+                    "role": "assistant",
+                    "content": [
+                        {"type": "reasoning", "value": "先查一下"},
+                        {"type": "tool_call", "value": '{"name":"where","arguments":{"q":"1"}}'},
+                    ],
+                },
+                {"role": "tool", "content": [{"type": "text", "value": "北京"}]},
+                {
+                    "role": "assistant",
+                    "content": [{"type": "text", "value": "北京。"}],
+                    "loss_weight": 0.0,
+                },
+            ],
+            "tools": orjson.dumps(TOOLS).decode(),
+        },
+        {
+            "chosen_messages": [
+                {"role": "user", "content": [{"type": "text", "value": "q"}]},
+                {"role": "assistant", "content": [{"type": "text", "value": "good"}]},
+            ],
+            "rejected_messages": [
+                {"role": "user", "content": [{"type": "text", "value": "q"}]},
+                {"role": "assistant", "content": [{"type": "text", "value": "bad"}]},
+            ],
+        },
+    ],
     "text": [
         {"text": "A plain document about 中文."},
         {"text": "With fields", "url": "http://x", "timestamp": "2020"},

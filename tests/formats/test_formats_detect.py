@@ -28,6 +28,8 @@ from sftforge.formats import detect_format
         ("xtuner", 0, "xtuner"),
         ("fastchat", 0, "fastchat"),
         ("flat", 0, "flat"),
+        ("llamafactory_v1", 0, "llamafactory_v1"),
+        ("llamafactory_v1", 1, "llamafactory_v1"),
         ("trl", 0, "trl"),
         ("trl", 1, "trl"),
         ("trl", 2, "trl"),
@@ -78,3 +80,10 @@ def test_override_wins_and_is_checked() -> None:
     with pytest.raises(FormatError) as exc:
         detect_format([], override="nope")
     assert exc.value.message == "unknown format 'nope'."
+
+
+def test_conversations_with_role_content_are_sharegpt() -> None:
+    record = {
+        "conversations": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]
+    }
+    assert detect_format([record]) == ("sharegpt", 0.85)

@@ -98,8 +98,8 @@ BAD: list[tuple[str, Any, str]] = [
     ),
     (
         "sharegpt",
-        {"conversations": [{"role": "user", "content": "q"}]},
-        "field 'conversations[0].from': 'conversations[0]' has no 'from' (keys found: role, content).",
+        {"conversations": [{"from": "human", "value": "q"}, {"speaker": "gpt", "value": "a"}]},
+        "field 'conversations[1].from': 'conversations[1]' has no 'from' (keys found: speaker, value).",
     ),
     (
         "sharegpt",

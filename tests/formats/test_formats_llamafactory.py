@@ -245,3 +245,13 @@ def test_alpaca_entry_instance_is_configured() -> None:
     fmt = format_from_entry("o", ORCA)
     assert isinstance(fmt, AlpacaFormat)
     assert not fmt.capabilities.multi_turn and fmt.capabilities.system
+
+
+def test_ranking_entry_defaults_to_chosen_and_rejected_columns() -> None:
+    fmt = format_from_entry("d", {"formatting": "sharegpt", "ranking": True})
+    record = {
+        "conversations": [{"from": "human", "value": "q"}],
+        "chosen": {"from": "gpt", "value": "good"},
+        "rejected": {"from": "gpt", "value": "bad"},
+    }
+    assert fmt.parse(record).rejected == Message("assistant", "bad")

@@ -45,6 +45,8 @@ IDENTICAL = [
     ("litgpt", 0),
     ("fastchat", 0),
     ("flat", 1),
+    ("llamafactory_v1", 0),
+    ("llamafactory_v1", 1),
     ("trl", 0),
     ("trl", 2),
     ("text", 1),

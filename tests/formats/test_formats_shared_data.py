@@ -14,7 +14,7 @@ import orjson
 import pytest
 
 from sftforge.errors import ConversionError
-from sftforge.formats import FORMATS, Format, LossLog, get_format, load_dataset_info
+from sftforge.formats import FORMATS, Format, LossLog, detect_format, get_format, load_dataset_info
 from sftforge.sample import Sample
 
 SHARED = Path("/work/shared/data")
@@ -22,21 +22,22 @@ INFO = SHARED / "llama_factory" / "data" / "dataset_info.json"
 FASTCHAT = SHARED / "fastchat" / "dummy_conversation.json"
 pytestmark = pytest.mark.skipif(not INFO.exists(), reason="shared data not present")
 
+V1 = {"llamafactory_v1"}
 CHAT = {"alpaca", "sharegpt", "openai", "swift", "xtuner", "litgpt", "fastchat", "flat"}
-ALL_SAMPLE_FORMATS = CHAT | {"trl"}
+ALL_SAMPLE_FORMATS = CHAT | {"trl", "llamafactory_v1"}
 # which formats can carry each dataset (everything else must refuse, naming what it would lose)
 CARRIERS = {
-    "identity": CHAT,
-    "alpaca_en_demo": CHAT,
-    "alpaca_zh_demo": CHAT,
-    "glaive_toolcall_en_demo": {"sharegpt", "openai", "swift"},
-    "glaive_toolcall_zh_demo": {"sharegpt", "openai", "swift"},
-    "mllm_demo": {"alpaca", "sharegpt", "openai", "swift"},
-    "mllm_audio_demo": {"alpaca", "sharegpt", "openai", "swift"},
-    "mllm_video_demo": {"alpaca", "sharegpt", "openai", "swift"},
-    "mllm_video_audio_demo": {"alpaca", "sharegpt", "openai", "swift"},
-    "dpo_en_demo": {"alpaca", "sharegpt", "swift", "trl"},
-    "dpo_zh_demo": {"alpaca", "sharegpt", "swift", "trl"},
+    "identity": CHAT | V1,
+    "alpaca_en_demo": CHAT | V1,
+    "alpaca_zh_demo": CHAT | V1,
+    "glaive_toolcall_en_demo": {"sharegpt", "openai", "swift", *V1},
+    "glaive_toolcall_zh_demo": {"sharegpt", "openai", "swift", *V1},
+    "mllm_demo": {"alpaca", "sharegpt", "openai", "swift", *V1},
+    "mllm_audio_demo": {"alpaca", "sharegpt", "openai", "swift", *V1},
+    "mllm_video_demo": {"alpaca", "sharegpt", "openai", "swift", *V1},
+    "mllm_video_audio_demo": {"alpaca", "sharegpt", "openai", "swift", *V1},
+    "dpo_en_demo": {"alpaca", "sharegpt", "swift", "trl", *V1},
+    "dpo_zh_demo": {"alpaca", "sharegpt", "swift", "trl", *V1},
     "kto_en_demo": {"alpaca", "sharegpt", "openai", "swift", "trl"},
 }
 DOCUMENTS = {"wiki_demo", "c4_demo"}
@@ -108,10 +109,29 @@ def test_fastchat_dummy_conversations_convert_losslessly() -> None:
     samples = [fmt.parse(v) for v in _load(FASTCHAT)]
     assert len(samples) == 500 and samples[0].id == "identity_0"
     assert [fmt.parse(fmt.dump(s, LossLog())) for s in samples] == samples
-    _check_carriers(fmt, samples, CHAT - {"litgpt"})  # multi-turn
+    _check_carriers(fmt, samples, (CHAT | V1) - {"litgpt"})  # multi-turn
 
 
 def test_registry_has_no_unknown_sample_format() -> None:
     # a newly registered format must be added to the tables above
     names = {n for n, f in FORMATS.items() if f.kind == "sample"} - {"native", "sftforge"}
     assert names == ALL_SAMPLE_FORMATS
+
+
+# LLaMA-Factory's v1 demo files (not in dataset_info.json): typed content parts
+V1_FILES = {
+    "v1_sft_demo.jsonl": CHAT | V1,
+    "v1_dpo_demo.jsonl": {"alpaca", "sharegpt", "swift", "trl", *V1},
+    "v1_multimodal_demo.jsonl": {"alpaca", "sharegpt", "openai", "swift", *V1},
+    "reason_tool_use_demo_50.jsonl": {"openai", *V1},
+}
+
+
+@pytest.mark.parametrize("file", sorted(V1_FILES))
+def test_llamafactory_v1_files_convert_losslessly(file: str) -> None:
+    values = _load(INFO.parent / file)
+    assert detect_format(values)[0] == "llamafactory_v1"
+    fmt = get_format("llamafactory_v1")
+    samples = [fmt.parse(v) for v in values]
+    assert [fmt.parse(fmt.dump(s, LossLog())) for s in samples] == samples
+    _check_carriers(fmt, samples, V1_FILES[file])

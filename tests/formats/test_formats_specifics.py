@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 import pytest
-from formats_records import TOOLS
+from formats_records import GOOD, TOOLS
 
 import sftforge.formats as formats_pkg
-from sftforge.errors import ConversionError
+from sftforge.errors import ConversionError, FormatError
 from sftforge.formats import LossLog, ShareGPTFormat, get_format
 from sftforge.sample import Message, Sample, ToolCall
 
@@ -167,6 +168,7 @@ def test_public_names_are_pinned() -> None:
             "FlatFormat",
             "Format",
             "LitGPTFormat",
+            "LlamaFactoryV1Format",
             "LossLog",
             "OpenAIFormat",
             "PreferenceFormat",
@@ -193,3 +195,122 @@ def test_docs_examples_run() -> None:
     blocks = doc.read_text(encoding="utf-8").split("```python\n")[1:3]
     for block in blocks:
         exec(block.split("```")[0], {})
+
+
+def test_sharegpt_reads_the_role_content_variant_without_tags() -> None:
+    record = {
+        "conversations": [
+            {"role": "system", "content": "s"},
+            {"role": "user", "content": "q"},
+            {"role": "function_call", "content": '{"name": "f", "arguments": {}}'},
+            {"role": "tool", "content": "r"},
+            {"role": "assistant", "content": "a"},
+        ]
+    }
+    sample = get_format("sharegpt").parse(record)
+    assert [m.role for m in sample.messages] == ["system", "user", "assistant", "tool", "assistant"]
+    assert sample.messages[2].tool_calls == [ToolCall("f", {})]
+
+
+# Parquet rows carry every column of the file, null where a record had none
+NULL_COLUMNS = [
+    (
+        "alpaca",
+        {
+            "instruction": "q",
+            "input": None,
+            "output": "a",
+            "chosen": None,
+            "rejected": None,
+            "history": None,
+            "system": None,
+            "label": None,
+            "images": None,
+        },
+    ),
+    (
+        "alpaca",
+        {
+            "instruction": "q",
+            "input": "",
+            "output": None,
+            "chosen": "good",
+            "rejected": "bad",
+            "history": None,
+        },
+    ),
+    (
+        "sharegpt",
+        {
+            "conversations": [{"from": "human", "value": "q"}, {"from": "gpt", "value": "a"}],
+            "chosen": None,
+            "rejected": None,
+            "tools": None,
+            "system": None,
+        },
+    ),
+    (
+        "swift",
+        {
+            "messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}],
+            "query": None,
+            "rejected_response": None,
+        },
+    ),
+    ("trl", {"prompt": "q", "chosen": None, "rejected": None, "completion": "a", "label": True}),
+    (
+        "llamafactory_v1",
+        {
+            "messages": [
+                {"role": "user", "content": [{"type": "text", "value": "q"}], "loss_weight": None},
+                {
+                    "role": "assistant",
+                    "content": [{"type": "text", "value": "a"}],
+                    "loss_weight": None,
+                },
+            ],
+            "chosen_messages": None,
+        },
+    ),
+    (
+        "openai",
+        {
+            "messages": [
+                {"role": "user", "content": "q", "tool_calls": None, "name": None},
+                {"role": "assistant", "content": "a", "weight": None, "reasoning_content": None},
+            ],
+            "tools": None,
+            "label": None,
+        },
+    ),
+]
+
+
+@pytest.mark.parametrize(("name", "row"), NULL_COLUMNS)
+def test_null_columns_count_as_absent(name: str, row: dict[str, Any]) -> None:
+    sample = get_format(name).parse(row)
+    expected = {k: v for k, v in row.items() if v is not None}
+    assert sample == get_format(name).parse(expected)
+
+
+def test_missing_field_lists_only_keys_with_values() -> None:
+    with pytest.raises(FormatError) as exc:
+        get_format("alpaca").parse({"instruction": "q", "output": None, "input": None})
+    assert exc.value.message == "missing required field 'output' (keys found: instruction)."
+
+
+def test_openai_non_assistant_turn_needs_content() -> None:
+    with pytest.raises(FormatError) as exc:
+        get_format("openai").parse(
+            {"messages": [{"role": "user"}, {"role": "assistant", "content": "a"}]}
+        )
+    assert exc.value.message == "'messages[0].content' must be a string, not null."
+
+
+def test_tools_are_plain_definitions_and_openai_wraps_them() -> None:
+    openai, sharegpt = get_format("openai"), get_format("sharegpt")
+    sample = openai.parse(GOOD["openai"][0])
+    assert sample.tools == TOOLS  # the {"type": "function", "function": ...} wrapper is off
+    out: Any = openai.dump(sample, LossLog())
+    assert out["tools"] == [{"type": "function", "function": TOOLS[0]}]
+    assert orjson.loads(sharegpt.dump(sample, LossLog(allow=True))["tools"]) == TOOLS

@@ -30,7 +30,7 @@ check                     level    what it means
 
 Tokenized rows (``input_ids``/``labels`` from Parquet or JSONL) get ``double-bos``, ``no-eos``
 (no EOS id in the row), ``eos-untrained``, ``fully-masked``, ``too-long``, ``labels-length`` and
-``pad-is-eos``. The renderer is injectable (:class:`~sftforge.chat.render.Renderer`).
+``pad-is-eos``. The renderer is injectable (:class:`~sftforge.chat.lint_render.Renderer`).
 """
 
 from __future__ import annotations
@@ -43,8 +43,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..sample import Sample, validate_sample
+from .lint_render import Renderer, token_mask
 from .profiles.trl import to_trl_messages
-from .render import Renderer, token_mask
 
 __all__ = ["CHECKS", "Finding", "LintReport", "lint_samples", "lint_tokenized"]
 
@@ -315,7 +315,7 @@ def lint_samples(
     if tokenizer is not None:
         report.findings += _global_checks(tokenizer)
         if render is None:
-            from .render import hf_renderer
+            from .lint_render import hf_renderer
 
             render = hf_renderer(tokenizer)
         probe = tokenizer("a")["input_ids"]

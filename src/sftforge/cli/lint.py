@@ -95,7 +95,7 @@ def lint(
         samples = records_to_samples(records, source=str(file))
         render = None
         if tok is not None and template is not None:
-            from ..chat.render import hf_renderer
+            from ..chat.lint_render import hf_renderer
 
             render = hf_renderer(tok, _template_source(template))
         report = lint_samples(samples, tok, render=render, max_len=max_len)

@@ -10,6 +10,7 @@ from . import (  # noqa: F401  (imported to register them)
     fastchat,
     flat,
     litgpt,
+    llamafactory_v1,
     openai,
     preference,
     sharegpt,
@@ -30,6 +31,7 @@ from .llamafactory import (
     format_from_entry,
     load_dataset_info,
 )
+from .llamafactory_v1 import LlamaFactoryV1Format
 from .openai import OpenAIFormat
 from .preference import PreferenceFormat
 from .sharegpt import ShareGPTFormat
@@ -47,6 +49,7 @@ __all__ = [
     "FlatFormat",
     "Format",
     "LitGPTFormat",
+    "LlamaFactoryV1Format",
     "LossLog",
     "OpenAIFormat",
     "PreferenceFormat",

@@ -35,6 +35,7 @@ __all__ = [
     "require_dict",
     "text_field",
     "type_name",
+    "wrap_tools",
 ]
 
 # what ``LossLog.lose`` is called with; the CLI prints these counts after a lossy conversion
@@ -91,7 +92,8 @@ def require_dict(value: Any, fmt: str) -> dict[str, Any]:
 
 
 def missing(key: str, record: dict[str, Any], fmt: str) -> NoReturn:
-    found = ", ".join(str(k) for k in record) or "none"
+    # keys holding null are absent (Parquet rows and CSV unions carry every column)
+    found = ", ".join(str(k) for k, v in record.items() if v is not None) or "none"
     fail(
         f"missing required field '{key}' (keys found: {found}).",
         field=key,
@@ -135,7 +137,7 @@ def is_auto_id(sample_id: str) -> bool:
 
 
 def put_id(out: dict[str, Any], sample: Sample) -> None:
-    if not is_auto_id(sample.id):
+    if _AUTO_ID.fullmatch(sample.id) is None:
         out["id"] = sample.id
 
 
@@ -161,7 +163,19 @@ def parse_tools(value: Any, key: str) -> list[dict[str, Any]] | None:
             f"'{key}' must be a list of tool definitions (objects), not {type_name(value)}.",
             field=key,
         )
-    return value
+    # Sample.tools holds plain function definitions; OpenAI's {"type": "function",
+    # "function": {...}} wrapper is taken off here and put back by the openai writer
+    return [
+        t["function"]
+        if len(t) == 2 and t.get("type") == "function" and type(t.get("function")) is dict
+        else t
+        for t in value
+    ]
+
+
+def wrap_tools(tools: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Function definitions in OpenAI's wrapper (definitions that have a ``type`` are kept)."""
+    return [t if "type" in t else {"type": "function", "function": t} for t in tools]
 
 
 def _arguments(value: Any, where: str) -> dict[str, Any]:
@@ -247,7 +261,7 @@ def check_losses(sample: Sample, caps: Capabilities, loss: LossLog, target: str)
     One pass over the messages; each kind is reported at most once per sample.
     """
     msgs = sample.messages
-    lost: set[str] = set()
+    lost: set[str] = set()  # hot path: one cheap test per message when nothing is special
     if not caps.system and msgs and msgs[0].role == "system":
         lost.add("system prompt")
     if not caps.tools and sample.tools:
@@ -258,8 +272,15 @@ def check_losses(sample: Sample, caps: Capabilities, loss: LossLog, target: str)
         lost.add("KTO label")
     if not caps.media and sample.media:
         lost.add("media")
-    rejected = [sample.rejected] if sample.rejected is not None else []
-    for m in msgs + rejected:
+    for m in msgs if sample.rejected is None else [*msgs, sample.rejected]:
+        if (
+            m.reasoning is None
+            and m.train is None
+            and m.name is None
+            and m.tool_calls is None
+            and m.role != "tool"
+        ):
+            continue
         if m.reasoning is not None and not caps.reasoning:
             lost.add("reasoning")
         if m.train is not None and not caps.train_flags:
@@ -273,8 +294,9 @@ def check_losses(sample: Sample, caps: Capabilities, loss: LossLog, target: str)
                 m.tool_call_id is not None or any(c.id is not None for c in m.tool_calls or ())
             ):
                 lost.add("tool call ids")
-    for what in sorted(lost):
-        loss.lose(what, sample, target)
+    if lost:
+        for what in sorted(lost):
+            loss.lose(what, sample, target)
 
 
 def pairs_of(

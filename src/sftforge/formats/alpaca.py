@@ -90,6 +90,7 @@ class AlpacaFormat(Format):
         self._media: tuple[tuple[str, str], ...] = tuple(
             (kind, col) for kind, key in MEDIA_COLUMNS if (col := cols.get(key))
         )
+        self._core = {k for k in (cols["prompt"], cols["query"], cols["response"]) if k}
         # what this column set can hold: a column that is off is a loss when writing
         self.capabilities = Capabilities(
             system=bool(cols["system"]),
@@ -113,22 +114,33 @@ class AlpacaFormat(Format):
         c = self.columns
         meta: dict[str, Any] = {}
         prompt_key, query_key = c["prompt"] or "instruction", c["query"]
-        instruction = text_field(rec, prompt_key, self.name, required=False)
-        inp = text_field(rec, query_key, self.name, required=False) if query_key else ""
+        instruction = rec.get(prompt_key)
+        if type(instruction) is not str:  # the checks only off the common path
+            instruction = text_field(rec, prompt_key, self.name, required=False)
+        inp = rec.get(query_key) if query_key else ""
+        if type(inp) is not str:
+            inp = text_field(rec, query_key, self.name, required=False) if query_key else ""
         content = join_prompt(instruction, inp, meta)
         if not content:
-            if prompt_key not in rec and (not query_key or query_key not in rec):
+            if rec.get(prompt_key) is None and (not query_key or rec.get(query_key) is None):
                 missing(prompt_key, rec, self.name)
             fail(f"empty prompt: '{prompt_key}' is empty.", field=prompt_key)
         messages: list[Message] = []
-        if c["system"]:
+        if c["system"] and rec.get(c["system"]) is not None:
             system = text_field(rec, c["system"], self.name, required=False)
             if system:
                 messages.append(Message("system", system))
-        if c["history"]:
-            self._history(rec.get(c["history"]), c["history"], messages)
+        if c["history"] and rec.get(c["history"]) is not None:
+            self._history(rec[c["history"]], c["history"], messages)
         messages.append(Message("user", content))
-        rejected = self._answers(rec, messages)
+        answer = rec.get(c["response"] or "output")
+        if self.ranking is not True and type(answer) is str and answer.strip():
+            messages.append(Message("assistant", answer))  # the common case, checked inline
+            rejected = None
+        else:
+            rejected = self._answers(rec, messages)
+        if rec.keys() <= self._core:  # instruction/input/output only: nothing more to look up
+            return Sample(messages, "", None, rejected, None, None, meta)
         label = self._label(rec)
         tools = parse_tools(rec.get(c["tools"]), c["tools"]) if c["tools"] else None
         media = parse_media(rec, self._media) if self._media else None
@@ -162,7 +174,11 @@ class AlpacaFormat(Format):
         chosen_key, rejected_key = c["chosen"], c["rejected"]
         ranking = self.ranking
         if ranking is None:
-            ranking = bool(chosen_key) and chosen_key in rec and c["response"] not in rec
+            ranking = (
+                chosen_key is not None
+                and rec.get(chosen_key) is not None
+                and rec.get(c["response"] or "output") is None
+            )
         if ranking and chosen_key and rejected_key:
             chosen = text_field(rec, chosen_key, self.name)
             rejected = text_field(rec, rejected_key, self.name)

@@ -83,6 +83,8 @@ def format_from_entry(name: str, entry: dict[str, Any]) -> Format:
     if unknown:
         raise _bad(name, f"unknown column(s) {', '.join(unknown)} (valid: {', '.join(_COLUMNS)}).")
     cols: dict[str, str | None] = dict.fromkeys(_COLUMNS)
+    if ranking:  # LLaMA-Factory needs them named; the usual names are the friendly default
+        cols.update(chosen="chosen", rejected="rejected")
     if formatting == "alpaca":
         if set(columns) == {"prompt"} and not ranking:
             return TextFormat(columns["prompt"])  # a pre-training set: one text column

@@ -32,6 +32,7 @@ from ._common import (
     record_id,
     require_dict,
     type_name,
+    wrap_tools,
 )
 from .base import Capabilities, Format, LossLog, register_format
 
@@ -93,7 +94,7 @@ def _message(m: Any, where: str) -> Message:
             field=where,
         )
     role = m.get("role")
-    if role not in _ROLE_SET:
+    if type(role) is not str or role not in _ROLE_SET:
         if role is None:
             fail(
                 f"'{where}' has no 'role' (keys found: {', '.join(m) or 'none'}).",
@@ -103,7 +104,10 @@ def _message(m: Any, where: str) -> Message:
             f"unknown role {role!r} in '{where}.role' (valid: {', '.join(ROLES)}).",
             field=f"{where}.role",
         )
-    msg = Message(role, _content(m.get("content"), f"{where}.content"))
+    content = m.get("content")
+    if content is None and role != "assistant":  # only a call-only assistant turn may omit it
+        not_a_string(f"{where}.content", None)
+    msg = Message(role, _content(content, f"{where}.content"))  # type: ignore[arg-type]
     if len(m) != 2 or "content" not in m:  # the rare fields, looked up only when present
         msg.tool_calls = _calls(m.get("tool_calls"), f"{where}.tool_calls")
         for key, attr in (
@@ -130,7 +134,15 @@ def parse_message_list(msgs: Any, key: str, rec: dict[str, Any] | None = None) -
         missing(key, rec or {}, "openai")
     if type(msgs) is not list:
         fail(f"'{key}' must be a list of messages, not {type_name(msgs)}.", field=key)
-    return [_message(m, f"{key}[{i}]") for i, m in enumerate(msgs)]
+    out = []
+    for i, m in enumerate(msgs):
+        if type(m) is dict and len(m) == 2:  # plain {"role", "content"}: the common case inline
+            role, content = m.get("role"), m.get("content")
+            if type(content) is str and type(role) is str and role in _ROLE_SET:
+                out.append(Message(role, content))  # type: ignore[arg-type]
+                continue
+        out.append(_message(m, f"{key}[{i}]"))
+    return out
 
 
 def dump_message(m: Message) -> dict[str, Any]:
@@ -214,7 +226,7 @@ class OpenAIFormat(Format):
         put_id(out, sample)
         out["messages"] = [dump_message(m) for m in sample.messages]
         if sample.tools:
-            out["tools"] = sample.tools
+            out["tools"] = wrap_tools(sample.tools)
         if sample.label is not None:
             out["label"] = sample.label
         dump_media(out, sample, MEDIA_COLUMNS)

@@ -63,7 +63,7 @@ class PreferenceFormat(Format):
 
     def parse(self, value: Any) -> Sample:
         rec = require_dict(value, self.name)
-        if "completion" in rec and "chosen" not in rec:
+        if rec.get("completion") is not None and rec.get("chosen") is None:
             return self._kto(rec)
         prompt = rec.get("prompt")
         chosen_v, rejected_v = rec.get("chosen"), rec.get("rejected")

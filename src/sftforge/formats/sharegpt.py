@@ -5,7 +5,9 @@ is a JSON call ``{"name", "arguments"}`` (or a list of them, for parallel calls)
 assistant turn with ``tool_calls``; ``observation`` becomes a ``tool`` turn. ``tools`` is a JSON
 string or a list. The system prompt is read from a leading ``system`` turn or the ``system``
 column and written to the column. Preference data has ``chosen``/``rejected`` turn objects after
-a conversation that ends with the user; KTO data has a boolean ``label``.
+a conversation that ends with the user; KTO data has a boolean ``label``. Turns in the
+``role``/``content`` variant (roles user/assistant/system/tool/observation/function_call) are read
+without configuring tags, and written back as ``from``/``value``.
 
 Every key is configurable, as in LLaMA-Factory's ``dataset_info.json``: ``columns`` (messages,
 system, tools, images, videos, audios, chosen, rejected, kto_tag) and ``tags`` (role_tag,
@@ -63,6 +65,15 @@ DEFAULT_TAGS: dict[str, str | None] = {
     "function_tag": "function_call",
     "system_tag": "system",
 }
+# role values of the role/content variant (LLaMA-Factory's "OpenAI format" tags)
+_ROLE_CONTENT = {
+    "user": "user",
+    "assistant": "assistant",
+    "system": "system",
+    "tool": "tool",
+    "observation": "tool",
+    "function_call": "call",
+}
 _ROLE_OF_TAG = {
     "user_tag": "user",
     "assistant_tag": "assistant",
@@ -114,7 +125,10 @@ class ShareGPTFormat(Format):
         conv = value.get(self.columns["messages"] or "conversations")
         if type(conv) is not list or not conv or type(conv[0]) is not dict:
             return 0.0
-        return 0.9 if self._role_key in conv[0] and self._content_key in conv[0] else 0.2
+        first = conv[0]
+        if self._role_key in first and self._content_key in first:
+            return 0.9
+        return 0.85 if "role" in first and "content" in first else 0.2
 
     def parse(self, value: Any) -> Sample:
         rec = require_dict(value, self.name)
@@ -132,7 +146,14 @@ class ShareGPTFormat(Format):
                 if type(system) is not str:
                     not_a_string(cols["system"], system)
                 messages.append(Message("system", system))
+        roles, rk, ck = self._roles, self._role_key, self._content_key
         for i, turn in enumerate(conv):
+            if type(turn) is dict:  # the common case inline; _turn does the checks and errors
+                tag, content = turn.get(rk), turn.get(ck)
+                role = roles.get(tag) if type(tag) is str else None
+                if role is not None and role != "call" and type(content) is str:
+                    messages.append(Message(role, content))  # type: ignore[arg-type]
+                    continue
             messages.append(self._turn(turn, f"{key}[{i}]"))
         rejected = self._preference(rec, messages)
         if not any(m.role == "assistant" and (m.content.strip() or m.tool_calls) for m in messages):
@@ -154,41 +175,43 @@ class ShareGPTFormat(Format):
         return Sample(messages, record_id(rec), tools, rejected, label, media)
 
     def _turn(self, turn: Any, where: str) -> Message:
+        rk, ck, roles = self._role_key, self._content_key, self._roles
         if type(turn) is not dict:
             fail(
-                f"'{where}' must be an object with '{self._role_key}' and '{self._content_key}', not {type_name(turn)}.",
+                f"'{where}' must be an object with '{rk}' and '{ck}', not {type_name(turn)}.",
                 field=where,
             )
-        tag = turn.get(self._role_key)
-        content = turn.get(self._content_key)
-        role = self._roles.get(tag) if type(tag) is str else None
+        if rk not in turn and "role" in turn:
+            # the role/content variant of ShareGPT, read without configuring tags
+            rk, ck, roles = "role", "content", _ROLE_CONTENT
+        tag = turn.get(rk)
+        content = turn.get(ck)
+        role = roles.get(tag) if type(tag) is str else None
         if role is None:
             if tag is None:
                 fail(
-                    f"'{where}' has no '{self._role_key}' (keys found: {', '.join(turn) or 'none'}).",
-                    field=f"{where}.{self._role_key}",
+                    f"'{where}' has no '{rk}' (keys found: {', '.join(turn) or 'none'}).",
+                    field=f"{where}.{rk}",
                 )
             fail(
-                f"unknown role {tag!r} in '{where}.{self._role_key}' (valid: {', '.join(self._roles)}).",
-                field=f"{where}.{self._role_key}",
+                f"unknown role {tag!r} in '{where}.{rk}' (valid: {', '.join(roles)}).",
+                field=f"{where}.{rk}",
                 hint="pass the dataset's tags (dataset_info.json 'tags') if it uses other role names",
             )
         if type(content) is not str:
-            not_a_string(f"{where}.{self._content_key}", content)
+            not_a_string(f"{where}.{ck}", content)
         if role == "call":
-            return Message(
-                "assistant", "", tool_calls=parse_calls(content, f"{where}.{self._content_key}")
-            )
+            return Message("assistant", "", tool_calls=parse_calls(content, f"{where}.{ck}"))
         return Message(role, content)  # type: ignore[arg-type]
 
     def _preference(self, rec: dict[str, Any], messages: list[Message]) -> Message | None:
         chosen_key, rejected_key = self.columns["chosen"], self.columns["rejected"]
         if not (chosen_key and rejected_key) or self.ranking is False:
             return None
-        if self.ranking is None and chosen_key not in rec:
+        if self.ranking is None and rec.get(chosen_key) is None:
             return None
         for key in (chosen_key, rejected_key):
-            if key not in rec:
+            if rec.get(key) is None:
                 missing(key, rec, self.name)
         chosen = self._answer(rec[chosen_key], chosen_key)
         if not chosen.content.strip() and not chosen.tool_calls:

@@ -38,6 +38,7 @@ from .openai import has_answer
 
 __all__ = ["SwiftFormat"]
 
+_PLAIN = ("system", "user", "assistant")
 _ROLES = ("system", "user", "assistant", "tool_call", "tool_response", "tool")
 
 
@@ -105,7 +106,7 @@ class SwiftFormat(Format):
 
     def parse(self, value: Any) -> Sample:
         rec = require_dict(value, self.name)
-        if "messages" not in rec and "query" in rec:
+        if rec.get("messages") is None and rec.get("query") is not None:
             return _LEGACY.parse(rec)
         msgs = rec.get("messages")
         if msgs is None:
@@ -114,6 +115,9 @@ class SwiftFormat(Format):
             fail(f"'messages' must be a list of messages, not {type_name(msgs)}.", field="messages")
         messages: list[Message] = []
         for i, m in enumerate(msgs):
+            if type(m) is dict and type(m.get("content")) is str and m.get("role") in _PLAIN:
+                messages.append(Message(m["role"], m["content"]))  # the common case inline
+                continue
             role, content = _turn(m, f"messages[{i}]")
             if role == "tool_call":
                 calls = parse_calls(content, f"messages[{i}].content")
@@ -131,7 +135,7 @@ class SwiftFormat(Format):
                 hint="drop the record or add the answer",
             )
         rejected = None
-        if "rejected_response" in rec:
+        if rec.get("rejected_response") is not None:
             rejected = Message("assistant", text_field(rec, "rejected_response", self.name))
         label = rec.get("label")
         if label is not None and type(label) is not bool:

@@ -57,7 +57,7 @@ class TextFormat(Format):
         if rec is None or len(rec) == 1:
             return Document(text)
         doc_id = rec.get("id")
-        extra = {k: v for k, v in rec.items() if k != self.key and k != "id"}
+        extra = {k: v for k, v in rec.items() if k != self.key and k != "id" and v is not None}
         meta = {FIELDS: extra} if extra else {}
         return Document(text, doc_id if type(doc_id) is str else "", meta)
 

@@ -1,0 +1,109 @@
+"""Writing tokenized rows: Parquet for trainers and a JSONL debug view for people.
+
+Parquet columns (readable with ``datasets.load_dataset("parquet", ...)``):
+
+    unpacked  id: string, input_ids: list<int32>, labels: list<int32>, attention_mask: list<int8>
+    packed    ids: list<string>, input_ids, labels, attention_mask,
+              position_ids: list<int32>, seq_lens: list<int32>
+
+``labels`` are unshifted (the trainer shifts) with -100 where no loss is taken. Files are written
+to a temporary name and renamed, so a crash never leaves a half-written file behind.
+
+The debug JSONL has one object per row: ``id``, ``n_tokens``, ``n_trained``, the decoded ``text``
+and ``marked``, the same text with every trained stretch wrapped in ⟦ ⟧.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from .encode import IGNORE_INDEX
+from .pack import PackedRow
+from .tokenize import TokenizedRow
+
+__all__ = ["TRAIN_CLOSE", "TRAIN_OPEN", "marked_text", "write_debug_jsonl", "write_parquet"]
+
+TRAIN_OPEN, TRAIN_CLOSE = "⟦", "⟧"
+_INTS = pa.list_(pa.int32())
+
+
+def write_parquet(rows: Sequence[TokenizedRow] | Sequence[PackedRow], path: str | Path) -> Path:
+    """Write rows (all unpacked or all packed) to one Parquet file; returns the path."""
+    packed = bool(rows) and isinstance(rows[0], PackedRow)
+    columns: dict[str, pa.Array] = {}
+    if packed:
+        columns["ids"] = pa.array([r.ids for r in rows], pa.list_(pa.string()))  # type: ignore[union-attr]
+    else:
+        columns["id"] = pa.array([r.id for r in rows], pa.string())  # type: ignore[union-attr]
+    columns["input_ids"] = pa.array([r.input_ids for r in rows], _INTS)
+    columns["labels"] = pa.array([r.labels for r in rows], _INTS)
+    columns["attention_mask"] = pa.array([r.attention_mask for r in rows], pa.list_(pa.int8()))
+    if packed:
+        columns["position_ids"] = pa.array([r.position_ids for r in rows], _INTS)  # type: ignore[union-attr]
+        columns["seq_lens"] = pa.array([r.seq_lens for r in rows], _INTS)  # type: ignore[union-attr]
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.name + ".tmp")
+    pq.write_table(pa.table(columns), tmp)
+    os.replace(tmp, out)
+    return out
+
+
+def segments(ids: Sequence[int], labels: Sequence[int]) -> list[tuple[list[int], bool]]:
+    """Consecutive tokens grouped by whether they are trained."""
+    groups: list[tuple[list[int], bool]] = []
+    for tok, lab in zip(ids, labels, strict=True):
+        trained = lab != IGNORE_INDEX
+        if groups and groups[-1][1] == trained:
+            groups[-1][0].append(tok)
+        else:
+            groups.append(([tok], trained))
+    return groups
+
+
+def marked_text(tokenizer: Any, ids: Sequence[int], labels: Sequence[int]) -> str:
+    """The decoded row with trained stretches in ⟦ ⟧.
+
+    Stretches are cut from decodes of whole prefixes (``decode(ids[:k])``), not decoded on their
+    own, so SentencePiece's leading-space rule and multi-token characters come out as in the full
+    decode; a stretch whose prefix decode is not a prefix of the next one is decoded alone."""
+    parts: list[str] = []
+    done, cut = "", 0
+    for group, trained in segments(ids, labels):
+        cut += len(group)
+        whole = tokenizer.decode(list(ids[:cut]), skip_special_tokens=False)
+        if whole.startswith(done):
+            text, done = whole[len(done) :], whole
+        else:
+            text = tokenizer.decode(group, skip_special_tokens=False)
+            done += text
+        parts.append(f"{TRAIN_OPEN}{text}{TRAIN_CLOSE}" if trained else text)
+    return "".join(parts)
+
+
+def write_debug_jsonl(
+    rows: Iterable[TokenizedRow | PackedRow], tokenizer: Any, path: str | Path
+) -> Path:
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.name + ".tmp")
+    with open(tmp, "wb") as fh:
+        for r in rows:
+            rid: Any = r.ids if isinstance(r, PackedRow) else r.id
+            obj = {
+                "id": rid,
+                "n_tokens": len(r.input_ids),
+                "n_trained": sum(1 for x in r.labels if x != IGNORE_INDEX),
+                "text": tokenizer.decode(r.input_ids, skip_special_tokens=False),
+                "marked": marked_text(tokenizer, r.input_ids, r.labels),
+            }
+            fh.write(orjson.dumps(obj) + b"\n")
+    os.replace(tmp, out)
+    return out

@@ -1,0 +1,268 @@
+"""Native tokenization: render once, tokenize once, labels from the trained character spans.
+
+``ChatTokenizer`` binds a tokenizer, a template and the policies; ``tokenize_samples`` runs it
+over many samples in batches (one batched encode call per batch, the fast path) and returns rows,
+rejects and counts. Every sample ends as a row or a ``Reject`` with its reason: template errors
+(``template_error``), over-long samples (``too_long``, ``too_long_last_turn``) and rows whose
+labels would all be -100 (``no_trained_tokens``).
+"""
+
+from __future__ import annotations
+
+import gc
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from ..errors import SftforgeError, TemplateError, TokenizeError
+from ..ops.base import Reject
+from ..sample import Sample
+from .encode import (
+    IGNORE_INDEX,
+    encode_batch,
+    labels_by_prefix,
+    labels_from_encoding,
+    load_tokenizer,
+    special_tokens_of,
+)
+from .render import TRAIN_ON, Rendered, TrainOn, compile_template, render
+from .stats import TokenStats, role_token_counts
+from .templates import ChatTemplate, resolve_template
+from .truncate import TRUNCATION_POLICIES, Truncation, drop_oldest_turns
+
+__all__ = [
+    "ChatTokenizer",
+    "TokenizeResult",
+    "TokenizedRow",
+    "tokenize_samples",
+]
+
+OP_NAME = "tokenize"
+
+
+@dataclass(slots=True)
+class TokenizedRow:
+    """One training row: unshifted ``labels`` (-100 where not trained); ``truncated`` names the
+    policy that shortened it, if any."""
+
+    id: str
+    input_ids: list[int]
+    labels: list[int]
+    truncated: str | None = None
+
+    @property
+    def attention_mask(self) -> list[int]:
+        return [1] * len(self.input_ids)
+
+    @property
+    def n_trained(self) -> int:
+        return len(self.labels) - self.labels.count(IGNORE_INDEX)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "input_ids": self.input_ids,
+            "labels": self.labels,
+            "attention_mask": self.attention_mask,
+        }
+
+
+@dataclass(slots=True)
+class TokenizeResult:
+    rows: list[TokenizedRow] = field(default_factory=list)
+    rejects: list[Reject] = field(default_factory=list)
+    counts: Counter[str] = field(default_factory=Counter)
+    stats: TokenStats = field(default_factory=TokenStats)
+
+
+@dataclass
+class ChatTokenizer:
+    """A tokenizer + template + policies. ``tokenizer`` may be a folder or a loaded tokenizer;
+    ``template`` a built-in name, a ``.jinja`` path, a ``ChatTemplate``, or None (the tokenizer's own)."""
+
+    tokenizer: Any
+    template: ChatTemplate | str | None = None
+    train_on: TrainOn = "all"
+    reasoning: bool = True
+    max_len: int | None = None
+    truncation: Truncation = "drop"
+    template_vars: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.tokenizer, str | Path):
+            self.tokenizer = load_tokenizer(self.tokenizer)
+        if not isinstance(self.template, ChatTemplate):
+            self.template = resolve_template(self.template, self.tokenizer, **self.template_vars)
+        compile_template(self.template.source)  # a syntax error fails here, not once per sample
+        if not self.template.has_marks:
+            raise TemplateError(
+                f"chat template '{self.template.name}' has no {{% generation %}} marks, so the "
+                "trained text is unknown.",
+                field="template",
+                hint="pass --template NAME with a built-in template",
+            )
+        if self.train_on not in TRAIN_ON:
+            raise TokenizeError(
+                f"unknown train_on policy '{self.train_on}'.",
+                field="train_on",
+                hint=f"use one of: {', '.join(TRAIN_ON)}",
+            )
+        if self.truncation not in TRUNCATION_POLICIES:
+            raise TokenizeError(
+                f"unknown truncation policy '{self.truncation}'.",
+                field="truncation",
+                hint=f"use one of: {', '.join(TRUNCATION_POLICIES)}",
+            )
+        if self.max_len is not None and self.max_len < 1:
+            raise TokenizeError(f"max_len must be positive, got {self.max_len}.", field="max_len")
+        self.special_tokens = special_tokens_of(self.tokenizer)
+
+    # -- the steps -------------------------------------------------------------------------
+    def render(self, sample: Sample, *, add_generation_prompt: bool = False) -> Rendered:
+        assert isinstance(self.template, ChatTemplate)
+        return render(
+            sample,
+            self.template,
+            special_tokens=self.special_tokens,
+            train_on=self.train_on,
+            reasoning=self.reasoning,
+            add_generation_prompt=add_generation_prompt,
+        )
+
+    def encode(self, rendered: list[Rendered]) -> list[tuple[list[int], list[int], Any]]:
+        """``(ids, labels, encoding)`` for many rendered texts, in one batched encode call;
+        ``encoding`` is the Rust ``tokenizers.Encoding`` (None for Python-only tokenizers)."""
+        out = []
+        for r, (ids, enc) in zip(
+            rendered, encode_batch(self.tokenizer, [r.text for r in rendered]), strict=True
+        ):
+            if enc is None:
+                labels = labels_by_prefix(self.tokenizer, r.text, ids, r.spans)
+            else:
+                labels, _ = labels_from_encoding(ids, enc, r.spans)
+            out.append((ids, labels, enc))
+        return out
+
+    def tokenize(self, sample: Sample) -> TokenizedRow:
+        """One sample, with truncation and the all-masked check; raises ``SftforgeError``."""
+        result = tokenize_samples([sample], self)
+        if result.rejects:
+            rej = result.rejects[0]
+            raise TokenizeError(f"{rej.reason}: {rej.value}", sample_id=sample.id)
+        return result.rows[0]
+
+    def length(self, sample: Sample) -> int:
+        return len(self.encode([self.render(sample)])[0][0])
+
+
+def tokenize_samples(
+    samples: Iterable[Sample],
+    tokenizer: Any,
+    template: ChatTemplate | str | None = None,
+    *,
+    batch_size: int = 1024,
+    role_stats: bool = True,
+    **options: Any,
+) -> TokenizeResult:
+    """Tokenize and mask ``samples``; ``tokenizer`` is a folder, a loaded tokenizer or a ready
+    ``ChatTokenizer`` (then ``template`` and ``options`` must be left out). ``options``:
+    ``train_on``, ``reasoning``, ``max_len``, ``truncation``, ``template_vars``."""
+    chat = (
+        tokenizer
+        if isinstance(tokenizer, ChatTokenizer)
+        else ChatTokenizer(tokenizer, template, **options)
+    )
+    result = TokenizeResult()
+    for batch in _batches(samples, batch_size):
+        with _gc_paused():
+            _tokenize_batch(chat, batch, result, role_stats)
+    return result
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """No cyclic GC inside a batch: rows are thousands of int lists that are never cyclic, and
+    collecting while they pile up costs about a tenth of the time."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
+def _batches(samples: Iterable[Sample], size: int) -> Iterator[list[Sample]]:
+    batch: list[Sample] = []
+    for s in samples:
+        batch.append(s)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _reject(result: TokenizeResult, sample: Sample, reason: str, detail: str) -> None:
+    result.counts[f"rejected:{reason}"] += 1
+    result.rejects.append(Reject(sample, OP_NAME, reason, detail))
+
+
+def _tokenize_batch(
+    chat: ChatTokenizer, batch: list[Sample], result: TokenizeResult, role_stats: bool
+) -> None:
+    ready: list[tuple[Sample, Rendered]] = []
+    for sample in batch:
+        result.counts["seen"] += 1
+        try:
+            ready.append((sample, chat.render(sample)))
+        except SftforgeError as exc:
+            _reject(result, sample, "template_error", exc.message)
+    encoded = chat.encode([r for _, r in ready])
+    for (sample, rendered), (ids, labels, enc) in zip(ready, encoded, strict=True):
+        row = TokenizedRow(sample.id, ids, labels)
+        if chat.max_len is not None and len(ids) > chat.max_len:
+            try:
+                row, _ = _fit(chat, sample, row)  # rejects keep the original sample
+            except SftforgeError as exc:
+                code = (
+                    "too_long_last_turn" if chat.truncation == "drop_oldest_turns" else "too_long"
+                )
+                _reject(result, sample, code, exc.message)
+                continue
+            enc = None  # the row changed; no role counts for it
+        if row.labels.count(IGNORE_INDEX) == len(row.labels):
+            why = "after truncation" if row.truncated else "(no assistant turn is trained)"
+            _reject(result, sample, "no_trained_tokens", f"every label is -100 {why}")
+            continue
+        roles = (
+            role_token_counts(rendered.text, sample, enc)
+            if role_stats and enc is not None
+            else None
+        )
+        result.stats.add(row, roles)
+        result.counts["kept"] += 1
+        if row.truncated:
+            result.counts[f"truncated:{row.truncated}"] += 1
+        result.rows.append(row)
+
+
+def _fit(chat: ChatTokenizer, sample: Sample, row: TokenizedRow) -> tuple[TokenizedRow, Sample]:
+    max_len = chat.max_len
+    assert max_len is not None
+    n = len(row.input_ids)
+    if chat.truncation == "drop":
+        raise TokenizeError(f"{n} tokens > max_len {max_len} (truncation=drop)")
+    if chat.truncation == "cut_answer":
+        return replace(
+            row,
+            input_ids=row.input_ids[:max_len],
+            labels=row.labels[:max_len],
+            truncated="cut_answer",
+        ), sample
+    shorter, _dropped = drop_oldest_turns(sample, max_len, chat.length)
+    ids, labels, _ = chat.encode([chat.render(shorter)])[0]
+    return TokenizedRow(sample.id, ids, labels, "drop_oldest_turns"), shorter

@@ -1,0 +1,42 @@
+"""``sftforge run RECIPE -o RUN_DIR``: run a YAML recipe and say where everything went."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from .main import app
+
+__all__ = ["run"]
+
+
+@app.command()
+def run(
+    recipe: Annotated[Path, typer.Argument(help="the recipe YAML file")],
+    out: Annotated[Path, typer.Option("-o", "--out", help="the run folder, e.g. runs/NAME")],
+    workers: Annotated[
+        Optional[int],  # noqa: UP045  (typer reads the annotation at runtime on Python 3.10)
+        typer.Option("--workers", "-w", min=1, help="worker processes (default: cores)"),
+    ] = None,
+    resume: Annotated[
+        bool,
+        typer.Option("--resume/--fresh", help="continue an interrupted run, or start over"),
+    ] = True,
+) -> None:
+    """Run a recipe: read the inputs, apply the steps, write outputs, rejects and a report."""
+    from ..pipeline import run_recipe
+
+    res = run_recipe(recipe, out, workers, resume=resume, log=lambda m: typer.echo(m, err=True))
+    c = res.counts
+    added = f", added {c['added']}" if c["added"] else ""
+    typer.echo(
+        f"read {c['read']}, kept {c['kept']}, rejected {c['rejected']}{added}"
+        f" in {res.seconds:.1f} s"
+    )
+    for split, path in res.outputs.items():
+        typer.echo(f"  {split}: {path}")
+    typer.echo(f"  rejects: {res.rejects}")
+    typer.echo(f"  report:  {res.report_html} (data: {res.report_json.name})")
+    typer.echo(f"  lock:    {res.lock}")

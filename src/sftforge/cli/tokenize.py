@@ -1,0 +1,160 @@
+"""``sftforge tokenize`` and ``sftforge preview``: thin wrappers over ``sftforge.chat``."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+from typing import Annotated, Any
+
+import orjson
+import typer
+
+from ..errors import InputError, TokenizeError
+from .main import app
+
+__all__ = ["preview_cmd", "tokenize_cmd"]
+
+_TEMPLATE_HELP = "built-in template name, a .jinja file, or leave out for the tokenizer's own"
+
+
+def _chat_tokenizer(
+    tokenizer: Path,
+    template: str | None,
+    train_on: str,
+    reasoning: str,
+    thinking: bool,
+    max_len: int | None = None,
+    truncation: str = "drop",
+) -> Any:
+    from ..chat.tokenize import ChatTokenizer
+
+    if reasoning not in ("keep", "drop"):
+        raise InputError(f"--reasoning must be keep or drop, not '{reasoning}'.")
+    return ChatTokenizer(
+        tokenizer,
+        template,
+        train_on=train_on,  # type: ignore[arg-type]
+        reasoning=reasoning == "keep",
+        max_len=max_len,
+        truncation=truncation,  # type: ignore[arg-type]
+        template_vars={} if thinking else {"enable_thinking": False},
+    )
+
+
+@app.command("tokenize")
+def tokenize_cmd(
+    input: Annotated[Path, typer.Argument(help="samples (any format sftforge reads)")],
+    output: Annotated[Path, typer.Argument(help="Parquet file to write")],
+    tokenizer: Annotated[Path, typer.Option("--tokenizer", help="local tokenizer folder")],
+    template: Annotated[str | None, typer.Option("--template", help=_TEMPLATE_HELP)] = None,
+    from_: Annotated[
+        str | None, typer.Option("--from", help="input format (default: detect)")
+    ] = None,
+    max_len: Annotated[int | None, typer.Option("--max-len", help="maximum tokens per row")] = None,
+    truncation: Annotated[
+        str, typer.Option("--truncation", help="drop|drop_oldest_turns|cut_answer")
+    ] = "drop",
+    pack: Annotated[bool, typer.Option("--pack", help="pack rows into --max-len bins")] = False,
+    train_on: Annotated[str, typer.Option("--train-on", help="all|last|flags")] = "all",
+    reasoning: Annotated[str, typer.Option("--reasoning", help="keep|drop")] = "keep",
+    thinking: Annotated[
+        bool, typer.Option("--thinking/--no-thinking", help="enable_thinking")
+    ] = True,
+    debug: Annotated[
+        Path | None, typer.Option("--debug", help="also write a JSONL debug view")
+    ] = None,
+    report: Annotated[
+        Path | None, typer.Option("--report", help="write counts and stats as JSON")
+    ] = None,
+) -> None:
+    """Render, tokenize and mask samples into a Parquet file trainers read."""
+    from ..chat.inputs import read_samples
+    from ..chat.output import write_debug_jsonl, write_parquet
+    from ..chat.pack import pack_rows
+    from ..chat.tokenize import tokenize_samples
+
+    if pack and max_len is None:
+        raise TokenizeError("--pack needs --max-len (the bin size).", field="pack")
+    chat = _chat_tokenizer(tokenizer, template, train_on, reasoning, thinking, max_len, truncation)
+    result = tokenize_samples(read_samples(input, from_), chat)
+    rows: list[Any] = list(result.rows)
+    pack_stats = None
+    if pack and max_len is not None:
+        rows, pack_stats = pack_rows(result.rows, max_len)
+    write_parquet(rows, output)
+    rejects_path = output.with_name(output.stem + ".rejects.jsonl")
+    with open(rejects_path, "wb") as fh:
+        for rej in result.rejects:
+            fh.write(orjson.dumps(rej.to_dict()) + b"\n")
+    if debug is not None:
+        write_debug_jsonl(rows, chat.tokenizer, debug)
+    summary = {
+        "counts": dict(sorted(result.counts.items())),
+        "stats": result.stats.to_dict(),
+        "pack": pack_stats.to_dict() if pack_stats else None,
+    }
+    if report is not None:
+        report.write_bytes(orjson.dumps(summary, option=orjson.OPT_INDENT_2))
+    _print_summary(result.counts, summary, output, rejects_path)
+
+
+def _print_summary(counts: Counter[str], summary: dict[str, Any], out: Path, rej: Path) -> None:
+    stats = summary["stats"]
+    typer.echo(
+        f"{counts['seen']} samples: {counts['kept']} written to {out}, "
+        f"{sum(v for k, v in counts.items() if k.startswith('rejected:'))} "
+        f"rejected ({rej})"
+    )
+    for key, value in sorted(counts.items()):
+        if ":" in key:
+            typer.echo(f"  {key}: {value}")
+    typer.echo(
+        f"tokens {stats['tokens']}, trained {stats['trained_tokens']} "
+        f"({stats['trained_fraction']:.1%}), longest {stats['max_length']}"
+    )
+    if summary["pack"]:
+        p = summary["pack"]
+        typer.echo(
+            f"packed into {p['bins']} rows of {p['max_len']}: utilisation {p['utilisation']:.2%}"
+        )
+
+
+@app.command("preview")
+def preview_cmd(
+    file: Annotated[Path, typer.Argument(help="samples (any format sftforge reads)")],
+    tokenizer: Annotated[Path, typer.Option("--tokenizer", help="local tokenizer folder")],
+    template: Annotated[str | None, typer.Option("--template", help=_TEMPLATE_HELP)] = None,
+    from_: Annotated[
+        str | None, typer.Option("--from", help="input format (default: detect)")
+    ] = None,
+    index: Annotated[int, typer.Option("--index", help="first sample to show (0-based)")] = 0,
+    count: Annotated[int, typer.Option("--count", help="how many samples to show")] = 1,
+    train_on: Annotated[str, typer.Option("--train-on", help="all|last|flags")] = "all",
+    reasoning: Annotated[str, typer.Option("--reasoning", help="keep|drop")] = "keep",
+    thinking: Annotated[
+        bool, typer.Option("--thinking/--no-thinking", help="enable_thinking")
+    ] = True,
+    html: Annotated[
+        Path | None, typer.Option("--html", help="also write a self-contained HTML page")
+    ] = None,
+) -> None:
+    """Show a sample with trained tokens highlighted against masked ones."""
+    from itertools import islice
+
+    from ..chat.inputs import read_samples
+    from ..chat.preview import explain, print_rich, to_html
+
+    chat = _chat_tokenizer(tokenizer, template, train_on, reasoning, thinking)
+    samples = read_samples(file, from_)
+    try:
+        chosen = list(islice(samples, index, index + count))
+    finally:
+        samples.close()
+    if not chosen:
+        raise InputError(f"'{file}' has no sample at index {index}.", file=str(file))
+    shown = [explain(chat, s) for s in chosen]
+    for ex in shown:
+        print_rich(ex)
+    if html is not None:
+        html.write_text(to_html(shown, f"sftforge preview: {file.name}"), encoding="utf-8")
+        typer.echo(f"wrote {html}")

@@ -1,0 +1,180 @@
+"""Read documents for Q&A generation: Markdown, text, HTML, PDF (pypdf) and DOCX (python-docx).
+
+Every format is turned into Markdown-like text where headings are ``#`` lines, so one chunker
+handles all of them. HTML keeps h1–h6 as headings and drops scripts, styles and navigation
+chrome it can recognise (``nav``, ``header``, ``footer``); DOCX maps "Heading N"/"Title" styles
+to headings and keeps tables as ``a | b`` rows in document order; PDF has no reliable headings,
+so its pages are chunked by length. JSONL files hold one document per line (``text``, optional
+``id`` and ``meta``). Documents get ``meta["source"]`` (the path) and ``meta["title"]``.
+"""
+
+from __future__ import annotations
+
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+
+from ..errors import InputError, MissingDependency
+from ..sample import Document
+from .io import read_jsonl
+
+__all__ = ["DOC_SUFFIXES", "html_to_text", "load_documents", "parse_file"]
+
+DOC_SUFFIXES = (".md", ".markdown", ".txt", ".html", ".htm", ".pdf", ".docx", ".jsonl")
+_HEADING = re.compile(r"^#{1,6}\s+(.+?)\s*#*\s*$", re.M)
+
+
+class _HTMLText(HTMLParser):
+    _SKIP = frozenset(
+        {"script", "style", "noscript", "head", "nav", "header", "footer", "template"}
+    )
+    _BLOCK = frozenset(
+        {
+            "p",
+            "div",
+            "section",
+            "article",
+            "br",
+            "tr",
+            "ul",
+            "ol",
+            "table",
+            "blockquote",
+            "pre",
+        }
+    )
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.out: list[str] = []
+        self.title = ""
+        self._skip = 0
+        self._in_title = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "title":
+            self._in_title = True
+        if tag in self._SKIP:
+            self._skip += 1
+        elif re.fullmatch(r"h[1-6]", tag):
+            self.out.append("\n\n" + "#" * int(tag[1]) + " ")
+        elif tag == "li":
+            self.out.append("\n- ")
+        elif tag in ("td", "th"):
+            self.out.append(" | ")
+        elif tag in self._BLOCK:
+            self.out.append("\n\n" if tag != "br" else "\n")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "title":
+            self._in_title = False
+        if tag in self._SKIP:
+            self._skip = max(0, self._skip - 1)
+        elif re.fullmatch(r"h[1-6]", tag) or tag in self._BLOCK:
+            self.out.append("\n\n")
+
+    def handle_data(self, data: str) -> None:
+        if self._in_title:
+            self.title += data
+        if not self._skip:
+            self.out.append(re.sub(r"\s+", " ", data))
+
+
+def _tidy(text: str) -> str:
+    lines = [ln.strip() for ln in text.splitlines()]
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+
+
+def html_to_text(html: str) -> tuple[str, str]:
+    """``(text with # headings, <title>)``."""
+    p = _HTMLText()
+    p.feed(html)
+    p.close()
+    return _tidy("".join(p.out)), p.title.strip()
+
+
+def _pdf_text(path: Path) -> str:
+    try:
+        from pypdf import PdfReader
+    except ImportError as exc:
+        raise MissingDependency("pypdf", "docs", "reading PDF files") from exc
+    reader = PdfReader(str(path))
+    return "\n\n".join((page.extract_text() or "").strip() for page in reader.pages)
+
+
+def _docx_text(path: Path) -> str:
+    try:
+        import docx
+        from docx.table import Table
+        from docx.text.paragraph import Paragraph
+    except ImportError as exc:
+        raise MissingDependency("python-docx", "docs", "reading DOCX files") from exc
+    d = docx.Document(str(path))
+    out: list[str] = []
+    for el in d.element.body.iterchildren():
+        tag = el.tag.rsplit("}", 1)[-1]
+        if tag == "p":
+            para = Paragraph(el, d)
+            text = para.text.strip()
+            style = (para.style.name if para.style is not None else "") or ""
+            m = re.match(r"Heading (\d)", style)
+            if not text:
+                continue
+            if m or style == "Title":
+                out.append("#" * (int(m.group(1)) if m else 1) + " " + text)
+            elif "List" in style:
+                out.append("- " + text)
+            else:
+                out.append(text)
+        elif tag == "tbl":
+            table = Table(el, d)
+            out.append("\n".join(" | ".join(c.text.strip() for c in r.cells) for r in table.rows))
+    return "\n\n".join(out)
+
+
+def parse_file(path: str | Path) -> list[Document]:
+    """The documents in one file (one, except for JSONL)."""
+    p = Path(path)
+    suffix = p.suffix.lower()
+    title = ""
+    try:
+        if suffix == ".jsonl":
+            docs = []
+            for n, obj in read_jsonl(p):
+                if not isinstance(obj.get("text"), str):
+                    raise InputError("a document line needs a 'text' string", file=str(p), line=n)
+                doc = Document.from_dict(obj)
+                doc.meta.setdefault("source", f"{p}:{n}")
+                docs.append(doc)
+            return docs
+        if suffix in (".html", ".htm"):
+            text, title = html_to_text(p.read_text(encoding="utf-8", errors="replace"))
+        elif suffix == ".pdf":
+            text = _pdf_text(p)
+        elif suffix == ".docx":
+            text = _docx_text(p)
+        elif suffix in (".md", ".markdown", ".txt"):
+            text = p.read_text(encoding="utf-8-sig", errors="replace")
+        else:
+            raise InputError(
+                f"cannot read '{suffix}' documents",
+                file=str(p),
+                hint=f"use {', '.join(DOC_SUFFIXES)}",
+            )
+    except OSError as exc:
+        raise InputError(f"cannot read the document: {exc.strerror}", file=str(p)) from exc
+    if not title:
+        m = _HEADING.search(text)
+        title = m.group(1) if m else p.stem
+    return [Document(text=text, meta={"source": str(p), "title": title})] if text.strip() else []
+
+
+def load_documents(path: str | Path) -> list[Document]:
+    """Documents from a file, or from every readable file under a folder (sorted by path)."""
+    p = Path(path)
+    if p.is_dir():
+        files = sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in DOC_SUFFIXES)
+        return [d for f in files for d in parse_file(f)]
+    if not p.exists():
+        raise InputError("no such file or folder", file=str(p))
+    return parse_file(p)

@@ -1,0 +1,66 @@
+"""A SQLite cache of completions, keyed by the content of the request.
+
+The key is the sha256 of (provider, model, parameters, messages) in canonical JSON, so a rerun
+of the same job sends nothing, and a job killed half-way resumes: every finished call was
+committed the moment it came back. WAL mode and a busy timeout let several processes (and the
+threads of one) share the file. Values are the ``Completion`` as JSON.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from .types import Completion
+
+__all__ = ["CompletionCache", "cache_key"]
+
+
+def cache_key(provider: str, model: str, params: dict[str, Any], messages: list[Any]) -> str:
+    body = {"provider": provider, "model": model, "params": params, "messages": messages}
+    return hashlib.sha256(orjson.dumps(body, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
+class CompletionCache:
+    """``get``/``put`` completions by key in one SQLite file (created on first use)."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(str(self.path), timeout=30.0, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS completions "
+            "(key TEXT PRIMARY KEY, value BLOB NOT NULL, created REAL NOT NULL)"
+        )
+        self._db.commit()
+
+    def get(self, key: str) -> Completion | None:
+        with self._lock:
+            row = self._db.execute("SELECT value FROM completions WHERE key=?", (key,)).fetchone()
+        return Completion.from_dict(orjson.loads(row[0]), cached=True) if row else None
+
+    def put(self, key: str, completion: Completion) -> None:
+        value = orjson.dumps(completion.to_dict())
+        with self._lock:
+            self._db.execute(
+                "INSERT OR REPLACE INTO completions (key, value, created) VALUES (?, ?, ?)",
+                (key, value, time.time()),
+            )
+            self._db.commit()
+
+    def __len__(self) -> int:
+        with self._lock:
+            return int(self._db.execute("SELECT COUNT(*) FROM completions").fetchone()[0])
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()

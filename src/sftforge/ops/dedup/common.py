@@ -1,0 +1,54 @@
+"""Pieces shared by the dedup operators: option checks, keep order, cluster-size histograms."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+
+import numpy as np
+
+from ...sample import Sample
+from .text import VIEWS
+
+__all__ = [
+    "KEEPS",
+    "check_options",
+    "cluster_histogram",
+    "keep_order",
+    "sample_length",
+]
+
+KEEPS: tuple[str, ...] = ("first", "longest")
+
+
+def check_options(view: str, keep: str) -> None:
+    if view not in VIEWS:
+        raise ValueError(f"view '{view}' is not one of: {', '.join(VIEWS)}")
+    if keep not in KEEPS:
+        raise ValueError(f"keep '{keep}' is not one of: {', '.join(KEEPS)}")
+
+
+def sample_length(sample: Sample) -> int:
+    """What ``keep: longest`` compares: characters over every turn (answer detail wins)."""
+    return sum(len(m.content) + len(m.reasoning or "") for m in sample.messages)
+
+
+def keep_order(keep: str, lengths: list[int]) -> np.ndarray:
+    """Indices in the order samples claim to be kept: input order, or longest first (stable)."""
+    n = len(lengths)
+    if keep == "first":
+        return np.arange(n, dtype=np.int64)
+    return np.argsort(-np.asarray(lengths, dtype=np.int64), kind="stable")
+
+
+def _bin(size: int) -> str:
+    if size <= 2:
+        return str(size)
+    hi = 1 << (size - 1).bit_length()
+    return f"{hi // 2 + 1}-{hi}"
+
+
+def cluster_histogram(sizes: Iterable[int]) -> dict[str, int]:
+    """Clusters by size in power-of-two bins: {"1": singletons, "2": pairs, "3-4": ..., ...}."""
+    hist = Counter(_bin(s) for s in sizes)
+    return dict(sorted(hist.items(), key=lambda kv: int(kv[0].split("-")[0])))

@@ -1,0 +1,180 @@
+"""``dedup_near``: MinHash-LSH near-duplicate removal on a chosen view.
+
+Passes over the input:
+1. tokens -> shingles (see ``text.py``: CJK character n-grams, word n-grams otherwise, short
+   texts as one whole-text shingle) -> MinHash signature (``rensa``), kept as a numpy matrix.
+2. (``verify: exact`` only) shingle sets again, but only for samples sharing an LSH bucket with
+   another sample: the only ones that can ever be compared.
+3. yield kept samples in input order; reject the others with their kept twin and similarity.
+
+Between 1 and 3 the greedy matcher (``minhash.greedy_match``) decides, in input order
+(``keep: first``) or longest first (``keep: longest``). The result depends only on the input
+order, never on batching or workers.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ...sample import Sample
+from ..base import GlobalOp, Reject, register_op
+from .common import check_options, cluster_histogram, keep_order, sample_length
+from .minhash import SEED, band_buckets, choose_bands, exact_jaccard, greedy_match, signatures
+from .text import shingle_hashes, tokens, view_text
+
+__all__ = ["NearDedup"]
+
+_BATCH = 2048
+VERIFY = ("exact", "estimate")
+
+
+@register_op("dedup_near")
+@dataclass(kw_only=True)
+class NearDedup(GlobalOp):
+    """Near duplicates: Jaccard of shingle sets >= ``threshold``, found by MinHash-LSH.
+
+    ``ngram``: tokens per shingle (a CJK character or a word is one token). ``bands``: LSH bands,
+    ``None`` chooses them for the threshold (rows = num_perm // bands). ``verify``: candidates are
+    confirmed by ``exact`` Jaccard of the shingle sets or by the ``estimate`` from the signatures.
+    """
+
+    view: str = "whole"
+    threshold: float = 0.8
+    ngram: int = 5
+    num_perm: int = 128
+    bands: int | None = None
+    verify: str = "exact"
+    keep: str = "first"
+    seed: int = SEED
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_options(self.view, self.keep)
+        if not 0.0 < self.threshold <= 1.0:
+            raise ValueError(f"threshold must be in (0, 1], got {self.threshold}")
+        if self.ngram < 1 or self.num_perm < 1:
+            raise ValueError("ngram and num_perm must be at least 1")
+        if self.verify not in VERIFY:
+            raise ValueError(f"verify '{self.verify}' is not one of: {', '.join(VERIFY)}")
+        if self.bands is None:
+            self.n_bands, self.n_rows = choose_bands(self.threshold, self.num_perm)
+        else:
+            if not 1 <= self.bands <= self.num_perm:
+                raise ValueError(f"bands must be between 1 and num_perm ({self.num_perm})")
+            self.n_bands, self.n_rows = self.bands, self.num_perm // self.bands
+        self.clusters: dict[str, int] = {}
+
+    def _sig(self, batch: list[list[str]]) -> np.ndarray:
+        flat, offsets = shingle_hashes(batch, self.ngram)
+        return signatures(flat, offsets, self.num_perm, self.seed)
+
+    def _signatures(self, source: Callable[[], Iterator[Sample]]) -> dict[str, Any]:
+        ids: list[str] = []
+        lengths: list[int] = []
+        n_tokens: list[int] = []
+        sigs: list[np.ndarray] = []
+        batch: list[list[str]] = []
+        for s in source():
+            ids.append(s.id)
+            lengths.append(sample_length(s) if self.keep == "longest" else 0)
+            toks = tokens(view_text(s, self.view))
+            n_tokens.append(len(toks))
+            batch.append(toks)
+            if len(batch) == _BATCH:
+                sigs.append(self._sig(batch))
+                batch = []
+        sigs.append(self._sig(batch))
+        return {
+            "ids": ids,
+            "lengths": lengths,
+            "tokens": np.asarray(n_tokens, dtype=np.int64),
+            "sig": np.concatenate(sigs),
+        }
+
+    def _similarity(
+        self, source: Callable[[], Iterator[Sample]], sig: np.ndarray, involved: np.ndarray
+    ) -> Callable[[int, np.ndarray], np.ndarray]:
+        if self.verify == "estimate":
+            return lambda j, c: (sig[c] == sig[j]).mean(axis=1)
+        sets: dict[int, np.ndarray] = {}
+        if not involved.any():  # nothing shares a bucket: no pair to verify, skip the pass
+            return lambda j, c: np.zeros(len(c))
+        idx: list[int] = []
+        batch: list[list[str]] = []
+
+        def flush() -> None:
+            flat, offsets = shingle_hashes(batch, self.ngram)
+            for k, i in enumerate(idx):
+                sets[i] = np.unique(flat[offsets[k] : offsets[k + 1]])
+            idx.clear()
+            batch.clear()
+
+        for i, s in enumerate(source()):
+            if involved[i]:
+                idx.append(i)
+                batch.append(tokens(view_text(s, self.view)))
+                if len(batch) == _BATCH:
+                    flush()
+        flush()
+        return lambda j, c: np.asarray([exact_jaccard(sets[j], sets[int(k)]) for k in c])
+
+    def decide(self, source: Callable[[], Iterator[Sample]]) -> dict[str, Any]:
+        """Pass 1 (and 2): per sample, the index of its kept twin (-1: kept) and similarity."""
+        data = self._signatures(source)
+        sig, n_tok = data["sig"], data["tokens"]
+        empty = n_tok == 0
+        buckets = band_buckets(sig, self.n_bands, self.n_rows)
+        involved = (buckets >= 0).any(axis=1) & ~empty
+        similarity = self._similarity(source, sig, involved)
+        order = keep_order(self.keep, data["lengths"])
+        twin, sim = greedy_match(order, buckets, similarity, self.threshold, skip=empty)
+        data.update(twin=twin, sim=sim, empty=empty)
+        return data
+
+    def run(
+        self,
+        source: Callable[[], Iterator[Sample]],
+        reject: Callable[[Reject], None],
+    ) -> Iterator[Sample]:
+        d = self.decide(source)
+        twin, sim, ids, short = d["twin"], d["sim"], d["ids"], d["tokens"] < self.ngram
+        self._count(twin, d["empty"], short)
+        for i, s in enumerate(source()):
+            self.counters.seen += 1
+            if twin[i] < 0:
+                self.counters.kept += 1
+                yield s
+                continue
+            reason = "short_exact_duplicate" if short[i] else "near_duplicate"
+            value = round(float(sim[i]), 4)
+            self.drop(reject, Reject(s, self.name, reason, value, ids[int(twin[i])]))
+
+    def _count(self, twin: np.ndarray, empty: np.ndarray, short: np.ndarray) -> None:
+        kept = np.flatnonzero(twin < 0)
+        dup_of = Counter(int(t) for t in twin[twin >= 0])
+        self.clusters = cluster_histogram(1 + dup_of.get(int(k), 0) for k in kept)
+        extra = self.counters.extra
+        extra["clusters"] += len(dup_of)
+        extra["empty_view"] += int(empty.sum())
+        extra["short_view"] += int((short & ~empty).sum())
+        for b, c in self.clusters.items():
+            extra[f"cluster_size:{b}"] += c
+
+    def report(self) -> dict[str, Any]:
+        """What the run report shows: settings, duplicate count and cluster sizes."""
+        return {
+            "view": self.view,
+            "threshold": self.threshold,
+            "ngram": self.ngram,
+            "num_perm": self.num_perm,
+            "bands": self.n_bands,
+            "rows": self.n_rows,
+            "verify": self.verify,
+            "duplicates": sum(self.counters.dropped.values()),
+            "cluster_sizes": dict(self.clusters),
+        }

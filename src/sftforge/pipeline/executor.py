@@ -1,0 +1,361 @@
+"""The local executor: chunks through a process pool, global operators in the parent.
+
+Memory stays bounded whatever the input size: the parent holds at most ``2 × workers`` chunks in
+flight, workers write their results straight to chunk files, and global operators read the
+previous stage back from those files (``source``). Every finished chunk is recorded in the
+manifest, so a killed run resumes where it stopped; since a chunk's bytes depend only on its
+input and the operators, the outputs are the same whatever the worker count or interruptions.
+
+Test hook: ``SFTFORGE_TEST_KILL_AFTER_CHUNKS=k`` makes the process SIGKILL itself after it has
+checkpointed ``k`` chunks (used to prove resume gives byte-identical outputs).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import resource
+import shutil
+import signal
+import time
+from collections import Counter
+from collections.abc import Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from ..errors import SftforgeError
+from ..ops.base import GlobalOp, OpCounters, Reject
+from ..sample import Sample
+from .manifest import Manifest
+from .plan import Job, JobResult, Sampled, Stage, StageSummary
+from .shards import chunk_path, gc_paused, iter_shards, write_chunk
+from .sources import ReadError
+from .stats_cache import stage_fingerprint
+from .worker import ChunkTask, StageOps, configure, init_worker, run_task
+
+__all__ = ["ADDED_KEYS", "LocalExecutor"]
+
+# counters.extra keys under which a global operator declares samples it added (not from inputs)
+ADDED_KEYS = ("added", "upsampled", "generated")
+
+
+class LocalExecutor:
+    """Runs a job on this machine with ``workers`` processes (1 = in the calling process)."""
+
+    def __init__(self, workers: int | None = None) -> None:
+        self.workers = max(1, workers or os.cpu_count() or 1)
+        self._kill_after = int(os.environ.get("SFTFORGE_TEST_KILL_AFTER_CHUNKS") or 0)
+        self._finished = 0
+
+    def execute(self, job: Job) -> JobResult:
+        job.workdir.mkdir(parents=True, exist_ok=True)
+        mpath = job.workdir / "manifest.json"
+        manifest = Manifest.load(mpath, job.fingerprint) if job.resume else None
+        if manifest is None:
+            for child in job.workdir.iterdir():
+                shutil.rmtree(child) if child.is_dir() else child.unlink()
+            manifest = Manifest(mpath, job.fingerprint)
+            manifest.save()
+        self.manifest = manifest
+        stage_ops = [
+            StageOps(
+                st.index,
+                [(i, *job.step_specs[i]) for i in st.steps],
+                stage_fingerprint([job.ops[i] for i in st.steps]) if job.cache_dir else "",
+            )
+            for st in job.stages
+            if st.kind == "map"
+        ]
+        cache = str(job.cache_dir) if job.cache_dir else None
+        pool = self._pool(job, stage_ops, cache) if self.workers > 1 else None
+        if pool is None:
+            configure(stage_ops, cache)
+        summaries: list[StageSummary] = []
+        try:
+            prev: tuple[Path, int] | None = None
+            for st in job.stages:
+                sdir = job.workdir / f"s{st.index:02d}"
+                if st.kind == "map":
+                    summary = self._map_stage(job, st, sdir, prev, pool)
+                else:
+                    assert prev is not None
+                    summary = self._global_stage(job, st, sdir, prev)
+                summaries.append(summary)
+                prev = (sdir, summary.chunks)
+                if job.log:
+                    names = ", ".join(job.step_specs[i][0] for i in st.steps) or "read inputs"
+                    resumed = (
+                        f", {summary.resumed_chunks} resumed" if summary.resumed_chunks else ""
+                    )
+                    job.log(
+                        f"stage {st.index + 1}/{len(job.stages)} ({names}): {summary.chunks}"
+                        f" chunks{resumed}, {summary.seconds:.1f} s"
+                    )
+        finally:
+            if pool is not None:
+                pool.shutdown(cancel_futures=True)
+        return self._result(job, summaries)
+
+    # -- map stages ---------------------------------------------------------------------------
+    def _pool(self, job: Job, stage_ops: list[StageOps], cache: str | None) -> ProcessPoolExecutor:
+        # fork: workers start fast and need no `if __name__ == "__main__"` guard in the caller;
+        # the pool forks all its workers before it starts its own thread, so the fork is safe
+        method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+        modules = sorted({type(op).__module__ for op in job.ops})
+        return ProcessPoolExecutor(
+            max_workers=self.workers,
+            mp_context=multiprocessing.get_context(method),
+            initializer=init_worker,
+            initargs=(job.plugins, modules, stage_ops, cache, os.getpid()),
+        )
+
+    def _tasks(
+        self, job: Job, st: Stage, sdir: Path, prev: tuple[Path, int] | None
+    ) -> Iterator[ChunkTask]:
+        if prev is not None:
+            pdir, n = prev
+            for i in range(n):
+                yield ChunkTask(st.index, i, str(sdir), source=str(chunk_path(pdir, i)))
+            return
+        buf: list[bytes] = []
+        errs: list[ReadError] = []
+        index = 0
+        for item in job.ingest():
+            if isinstance(item, ReadError):
+                errs.append(item)
+                continue
+            buf.append(item.to_json())
+            if len(buf) >= job.chunk_size:
+                yield ChunkTask(st.index, index, str(sdir), b"\n".join(buf), None, errs, True)
+                buf, errs, index = [], [], index + 1
+        if buf or errs:
+            yield ChunkTask(st.index, index, str(sdir), b"\n".join(buf), None, errs, True)
+
+    def _map_stage(
+        self,
+        job: Job,
+        st: Stage,
+        sdir: Path,
+        prev: tuple[Path, int] | None,
+        pool: ProcessPoolExecutor | None,
+    ) -> StageSummary:
+        start = time.perf_counter()
+        sdir.mkdir(parents=True, exist_ok=True)
+        done = self.manifest.done(st.index)
+        total = self.manifest.complete(st.index)
+        if total is None:
+            inflight: dict[Future[dict[str, Any]], int] = {}
+            total = 0
+            for task in self._tasks(job, st, sdir, prev):
+                total += 1
+                if task.index in done:
+                    continue
+                if pool is None:
+                    run_task(task)
+                    self._chunk_done(st.index, task.index)
+                    continue
+                while len(inflight) >= 2 * self.workers:
+                    self._drain(inflight, st.index, FIRST_COMPLETED)
+                inflight[pool.submit(run_task, task)] = task.index
+            while inflight:
+                self._drain(inflight, st.index, FIRST_COMPLETED)
+            self.manifest.mark_complete(st.index, total)
+        summary = StageSummary(st.index, "map", st.steps, chunks=total, resumed_chunks=len(done))
+        summary.seconds = time.perf_counter() - start
+        return summary
+
+    def _drain(self, inflight: dict[Future[dict[str, Any]], int], stage: int, how: str) -> None:
+        finished, _ = wait(list(inflight), return_when=how)
+        for fut in finished:
+            index = inflight.pop(fut)
+            fut.result()  # re-raises a worker's error here, in the parent
+            self._chunk_done(stage, index)
+
+    def _chunk_done(self, stage: int, index: int) -> None:
+        self.manifest.mark_chunk(stage, index)
+        self._finished += 1
+        if self._kill_after and self._finished >= self._kill_after:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    # -- global stages ------------------------------------------------------------------------
+    def _global_stage(
+        self, job: Job, st: Stage, sdir: Path, prev: tuple[Path, int]
+    ) -> StageSummary:
+        op = job.ops[st.steps[0]]
+        assert isinstance(op, GlobalOp)
+        summary = StageSummary(st.index, "global", st.steps)
+        done = self.manifest.complete(st.index)
+        if done is not None:
+            summary.chunks = done
+            return summary
+        start = time.perf_counter()
+        shutil.rmtree(sdir, ignore_errors=True)  # a half-run global stage starts over
+        sdir.mkdir(parents=True)
+        pdir, pchunks = prev
+        reasons: Counter[str] = Counter()
+        clusters: Counter[str] = Counter()
+        op.counters = OpCounters()
+        n_in = _stage_out(pdir, pchunks)
+        with (sdir / "rejects.jsonl").open("wb") as rf, gc_paused():
+
+            def reject(r: Reject) -> None:
+                reasons[r.reason] += 1
+                if r.kept_id is not None:
+                    clusters[r.kept_id] += 1
+                rf.write(orjson.dumps(r.to_dict()) + b"\n")
+
+            buf: list[Sample] = []
+            n_out = index = 0
+            for s in op.run(lambda: iter_shards(pdir, pchunks), reject):
+                buf.append(s)
+                n_out += 1
+                if len(buf) >= job.chunk_size:
+                    write_chunk(sdir, index, buf)
+                    buf, index = [], index + 1
+            if buf:
+                write_chunk(sdir, index, buf)
+                index += 1
+        c = op.counters
+        c.seen, c.kept, c.dropped = n_in, n_out, reasons
+        c.seconds = time.perf_counter() - start
+        added = sum(int(c.extra.get(k, 0)) for k in ADDED_KEYS)
+        stats = {
+            "counters": c.to_dict(),
+            "in": n_in,
+            "out": n_out,
+            "rejected": sum(reasons.values()),
+            "added": added,
+            "cluster_sizes": dict(Counter(n + 1 for n in clusters.values())),
+            "peak_rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+            "seconds": c.seconds,
+        }
+        stats |= _op_extras(op, job.workdir.parent, st.steps[0])
+        (sdir / "summary.json").write_bytes(
+            orjson.dumps(stats, option=orjson.OPT_NON_STR_KEYS, default=str)
+        )
+        self.manifest.mark_complete(st.index, index)
+        summary.chunks, summary.seconds = index, c.seconds
+        return summary
+
+    # -- results ------------------------------------------------------------------------------
+    def _result(self, job: Job, summaries: list[StageSummary]) -> JobResult:
+        counters = [OpCounters() for _ in job.ops]
+        metrics: dict[str, Sampled] = {}
+        lengths: dict[str, Sampled] = {}
+        reads: dict[str, dict[str, int]] = {}
+        prev_out = 0
+        for summary in summaries:
+            sdir = job.workdir / f"s{summary.index:02d}"
+            if summary.kind == "map":
+                self._fold_map(sdir, summary, counters, metrics, lengths, reads)
+            else:
+                summary.n_in = prev_out
+                self._fold_global(sdir, summary, counters)
+            prev_out = summary.n_out
+            expect = summary.n_in - summary.rejected + summary.added
+            if summary.n_out != expect:
+                name = ", ".join(job.step_specs[i][0] for i in summary.steps) or "read"
+                raise SftforgeError(
+                    f"operator '{name}' took {summary.n_in} samples, dropped {summary.rejected}"
+                    f" and declared {summary.added} added, but yielded {summary.n_out}.",
+                    hint="a global operator must report every drop and count what it adds"
+                    f" in counters.extra ({', '.join(ADDED_KEYS)})",
+                )
+        last = job.workdir / f"s{summaries[-1].index:02d}"
+        nlast = summaries[-1].chunks
+        return JobResult(
+            final=lambda: iter_shards(last, nlast),
+            rejects=lambda: self._iter_rejects(job.workdir, summaries),
+            stages=summaries,
+            step_counters=[c.to_dict() for c in counters],
+            metrics=metrics,
+            lengths_before=lengths,
+            read_counts=reads,
+        )
+
+    @staticmethod
+    def _fold_map(
+        sdir: Path,
+        summary: StageSummary,
+        counters: list[OpCounters],
+        metrics: dict[str, Sampled],
+        lengths: dict[str, Sampled],
+        reads: dict[str, dict[str, int]],
+    ) -> None:
+        for i in range(summary.chunks):
+            data = orjson.loads(chunk_path(sdir, i, "json").read_bytes())
+            summary.n_in += data["in"] + data["read_errors"]
+            summary.n_out += data["out"]
+            summary.rejected += data["rejected"]
+            summary.peak_rss_kb = max(summary.peak_rss_kb, data["peak_rss_kb"])
+            for step, c in data["counters"].items():
+                counters[int(step)].merge(_counters(c))
+            for key, values in data["metrics"].items():
+                metrics.setdefault(key, Sampled()).extend(values)
+            for role, values in (data.get("lengths_before") or {}).items():
+                lengths.setdefault(role, Sampled()).extend(values)
+            for key, n in (data.get("inputs") or {}).items():
+                name, _, kind = key.partition("\t")
+                entry = reads.setdefault(name, {"samples": 0, "errors": 0})
+                entry["errors" if kind else "samples"] += n
+
+    @staticmethod
+    def _fold_global(sdir: Path, summary: StageSummary, counters: list[OpCounters]) -> None:
+        data = orjson.loads((sdir / "summary.json").read_bytes())
+        counters[summary.steps[0]].merge(_counters(data["counters"]))
+        summary.n_out, summary.rejected = data["out"], data["rejected"]
+        summary.added, summary.seconds = data["added"], data["seconds"]
+        summary.peak_rss_kb = data["peak_rss_kb"]
+        summary.cluster_sizes = {int(k): v for k, v in data["cluster_sizes"].items()}
+        summary.op_report = {k: data[k] for k in ("report", "manifest") if k in data}
+
+    @staticmethod
+    def _iter_rejects(workdir: Path, summaries: list[StageSummary]) -> Iterator[bytes]:
+        for summary in summaries:
+            sdir = workdir / f"s{summary.index:02d}"
+            if summary.kind == "map":
+                paths = [chunk_path(sdir, i, "rej.jsonl") for i in range(summary.chunks)]
+            else:
+                paths = [sdir / "rejects.jsonl"]
+            for p in paths:
+                with p.open("rb") as fh:
+                    for line in fh:
+                        if line.strip():
+                            yield line.rstrip(b"\n")
+
+
+def _op_extras(op: GlobalOp, out_dir: Path, step: int) -> dict[str, Any]:
+    """What a global operator offers beyond counters: ``report()`` and ``write_manifest(path)``."""
+    extras: dict[str, Any] = {}
+    report = getattr(op, "report", None)
+    if callable(report):
+        extras["report"] = report()
+    write_manifest = getattr(op, "write_manifest", None)
+    if callable(write_manifest):
+        name = f"manifest-step{step + 1}-{op.name}.jsonl"
+        write_manifest(out_dir / name)
+        extras["manifest"] = name
+    return extras
+
+
+def _stage_out(sdir: Path, chunks: int) -> int:
+    """How many samples a finished stage produced (from its summaries)."""
+    summary = sdir / "summary.json"
+    if summary.exists():
+        return int(orjson.loads(summary.read_bytes())["out"])
+    return sum(
+        int(orjson.loads(chunk_path(sdir, i, "json").read_bytes())["out"]) for i in range(chunks)
+    )
+
+
+def _counters(d: dict[str, Any]) -> OpCounters:
+    return OpCounters(
+        seen=d["seen"],
+        kept=d["kept"],
+        dropped=Counter(d["dropped"]),
+        seconds=d["seconds"],
+        extra=Counter(d["extra"]),
+    )

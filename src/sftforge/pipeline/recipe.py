@@ -1,0 +1,394 @@
+"""YAML recipes <-> ``Recipe`` objects, validated before any work starts.
+
+A recipe names its inputs (path, optional format, a name and an optional mixing weight, ratio or
+count), the ordered steps (``- op_name: {options}``) and the outputs per split. Every unknown key
+fails here with the list of valid ones; every step is built once with ``build_op`` so an unknown
+operator or option fails before a single record is read. YAML is read with ``yaml.safe_load``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ..errors import RecipeError
+from ..ops.base import Op, build_op
+
+__all__ = [
+    "InputSpec",
+    "OutputSpec",
+    "Recipe",
+    "StepSpec",
+    "import_plugins",
+    "load_ops",
+    "load_recipe",
+]
+
+_TOP_KEYS = ("inputs", "steps", "outputs", "seed", "workers", "chunk_size", "plugins", "cache")
+_INPUT_KEYS = ("path", "format", "name", "weight", "ratio", "count", "on_error")
+_OUTPUT_KEYS = ("format", "path", "allow_lossy")
+_MIX_KEYS = ("weight", "ratio", "count")
+
+
+@dataclass(slots=True)
+class InputSpec:
+    """One input file. ``weight``/``ratio``/``count`` (at most one) say how much of it to mix in."""
+
+    path: str
+    name: str
+    format: str | None = None
+    weight: float | None = None
+    ratio: float | None = None
+    count: int | None = None
+    on_error: str = "skip"
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"path": self.path, "name": self.name, "format": self.format}
+        for key in _MIX_KEYS:
+            if getattr(self, key) is not None:
+                out[key] = getattr(self, key)
+        out["on_error"] = self.on_error
+        return out
+
+
+@dataclass(slots=True)
+class StepSpec:
+    """One step: a registered operator name and its options as written in the recipe."""
+
+    op: str
+    options: dict[str, Any] = field(default_factory=dict)
+
+    def build(self) -> Op:
+        return build_op(self.op, self.options)
+
+
+@dataclass(slots=True)
+class OutputSpec:
+    """Where one split goes: format name and a path relative to the run folder."""
+
+    split: str
+    format: str
+    path: str
+    allow_lossy: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"format": self.format, "path": self.path, "allow_lossy": self.allow_lossy}
+
+
+@dataclass(slots=True)
+class Recipe:
+    """A validated recipe. ``base_dir`` resolves relative input paths (the recipe's folder)."""
+
+    inputs: list[InputSpec]
+    steps: list[StepSpec]
+    outputs: dict[str, OutputSpec]
+    seed: int = 0
+    workers: int | None = None
+    chunk_size: int = 1000
+    plugins: list[str] = field(default_factory=list)
+    cache: bool | str = True
+    base_dir: Path = field(default_factory=Path.cwd)
+
+    @classmethod
+    def from_dict(
+        cls, data: Any, *, base_dir: Path | None = None, file: str | None = None
+    ) -> Recipe:
+        return _parse(data, base_dir or Path.cwd(), file)
+
+    def build_ops(self) -> list[Op]:
+        """Fresh operator objects for every step (raises ``RecipeError`` on bad names/options)."""
+        load_ops()
+        import_plugins(self.plugins)
+        ops: list[Op] = []
+        for i, step in enumerate(self.steps, 1):
+            try:
+                ops.append(step.build())
+            except RecipeError as exc:
+                exc.field = f"steps[{i}].{step.op}"
+                raise
+        return ops
+
+    def input_path(self, spec: InputSpec) -> Path:
+        p = Path(spec.path).expanduser()
+        return p if p.is_absolute() else self.base_dir / p
+
+    def resolved(self) -> dict[str, Any]:
+        """The recipe with every operator option filled in (what ``recipe.lock.yaml`` records)."""
+        ops = self.build_ops()
+        return {
+            "seed": self.seed,
+            "chunk_size": self.chunk_size,
+            "plugins": list(self.plugins),
+            "inputs": [i.to_dict() for i in self.inputs],
+            "steps": [{s.op: _plain(op.options())} for s, op in zip(self.steps, ops, strict=True)],
+            "outputs": {k: o.to_dict() for k, o in self.outputs.items()},
+        }
+
+
+def load_recipe(source: str | Path | dict[str, Any] | Recipe) -> Recipe:
+    """A ``Recipe`` from a YAML file path, a dict, or an existing Recipe (returned as is)."""
+    if isinstance(source, Recipe):
+        return source
+    if isinstance(source, dict):
+        return _parse(source, Path.cwd(), None)
+    path = Path(source)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise RecipeError(
+            f"cannot read the recipe: {exc.strerror or exc}.",
+            file=str(path),
+            hint="check the path",
+        ) from exc
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        raise RecipeError(
+            f"the recipe is not valid YAML: {getattr(exc, 'problem', None) or exc}.",
+            file=str(path),
+            line=mark.line + 1 if mark is not None else None,
+            column=mark.column + 1 if mark is not None else None,
+            hint="fix the YAML syntax (indentation, colons, quotes)",
+        ) from exc
+    return _parse(data, path.resolve().parent, str(path))
+
+
+def load_ops() -> None:
+    """Import every operator module under ``sftforge.ops`` so the registry is complete."""
+    import pkgutil
+
+    from .. import ops
+
+    for info in pkgutil.iter_modules(ops.__path__):
+        if info.name in ("base", "text"):
+            continue
+        try:
+            importlib.import_module(f"sftforge.ops.{info.name}")
+        except ImportError:  # an operator family whose optional dependency is missing
+            continue
+
+
+def import_plugins(plugins: list[str]) -> None:
+    """Import modules that register extra operators (``plugins:`` in a recipe)."""
+    for mod in plugins:
+        try:
+            importlib.import_module(mod)
+        except ImportError as exc:
+            raise RecipeError(
+                f"cannot import plugin module '{mod}': {exc}.",
+                field="plugins",
+                hint="make the module importable (PYTHONPATH) or remove it from 'plugins'",
+            ) from exc
+
+
+# -- parsing ------------------------------------------------------------------------------------
+
+
+def _err(msg: str, file: str | None, fld: str | None, hint: str | None = None) -> RecipeError:
+    return RecipeError(msg, file=file, field=fld, hint=hint)
+
+
+def _check_keys(d: dict[str, Any], valid: tuple[str, ...], where: str, file: str | None) -> None:
+    unknown = sorted(str(k) for k in set(d) - set(valid))
+    if unknown:
+        raise _err(
+            f"unknown key {', '.join(repr(u) for u in unknown)} in {where}.",
+            file,
+            where,
+            f"valid keys: {', '.join(valid)}",
+        )
+
+
+def _parse(data: Any, base_dir: Path, file: str | None) -> Recipe:
+    if not isinstance(data, dict):
+        raise _err(
+            "a recipe must be a mapping with 'inputs', 'steps' and 'outputs'.",
+            file,
+            None,
+            "start from examples/quickstart/recipe.yaml",
+        )
+    _check_keys(data, _TOP_KEYS, "recipe", file)
+    for key in ("inputs", "outputs"):
+        if key not in data:
+            raise _err(f"the recipe has no '{key}'.", file, key, f"add an '{key}:' section")
+    plugins = data.get("plugins") or []
+    if not isinstance(plugins, list) or not all(isinstance(p, str) for p in plugins):
+        raise _err("'plugins' must be a list of module names.", file, "plugins")
+    recipe = Recipe(
+        inputs=_parse_inputs(data["inputs"], file),
+        steps=_parse_steps(data.get("steps") or [], file),
+        outputs=_parse_outputs(data["outputs"], file),
+        seed=_int(data.get("seed", 0), "seed", file),
+        workers=None if data.get("workers") is None else _int(data["workers"], "workers", file),
+        chunk_size=_int(data.get("chunk_size", 1000), "chunk_size", file, minimum=1),
+        plugins=list(plugins),
+        cache=data.get("cache", True),
+        base_dir=base_dir,
+    )
+    _apply_mixing(recipe, file)
+    if recipe.workers is not None and recipe.workers < 1:
+        raise _err("'workers' must be at least 1.", file, "workers")
+    try:
+        recipe.build_ops()  # unknown operators/options fail now, before any work
+    except RecipeError as exc:
+        exc.file = exc.file or file
+        raise
+    return recipe
+
+
+_MIX_OPTION = {"weight": "weights", "ratio": "ratios", "count": "counts"}
+
+
+def _apply_mixing(recipe: Recipe, file: str | None) -> None:
+    """Inputs' weight/ratio/count become the options of the ``mix`` step (added first if absent)."""
+    kinds = {k for s in recipe.inputs for k in _MIX_KEYS if getattr(s, k) is not None}
+    if not kinds:
+        return
+    if len(kinds) > 1:
+        raise _err(
+            f"inputs mix by {' and '.join(sorted(kinds))}; use one kind for all inputs.",
+            file,
+            "inputs",
+            "give every input a weight, or every input a ratio, or counts",
+        )
+    (kind,) = kinds
+    values = {s.name: getattr(s, kind) for s in recipe.inputs if getattr(s, kind) is not None}
+    option = _MIX_OPTION[kind]
+    mix = next((s for s in recipe.steps if s.op == "mix"), None)
+    if mix is None:
+        recipe.steps.insert(0, StepSpec("mix", {option: values, "seed": recipe.seed}))
+    elif any(mix.options.get(v) is not None for v in _MIX_OPTION.values()):
+        raise _err(
+            "mixing is set both on the inputs and in the 'mix' step.",
+            file,
+            "inputs",
+            "set weight/ratio/count on the inputs or in the mix step, not both",
+        )
+    else:
+        mix.options[option] = values
+
+
+def _int(value: Any, name: str, file: str | None, minimum: int = 0) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise _err(f"'{name}' must be an integer >= {minimum}, got {value!r}.", file, name)
+    return value
+
+
+def _parse_inputs(raw: Any, file: str | None) -> list[InputSpec]:
+    items = raw if isinstance(raw, list) else [raw]
+    if not items:
+        raise _err("'inputs' is empty.", file, "inputs", "name at least one input file")
+    specs: list[InputSpec] = []
+    for i, item in enumerate(items, 1):
+        where = f"inputs[{i}]"
+        if isinstance(item, str):
+            item = {"path": item}
+        if not isinstance(item, dict) or "path" not in item:
+            raise _err(f"{where} needs a 'path'.", file, where, "write '- path: data.jsonl'")
+        _check_keys(item, _INPUT_KEYS, where, file)
+        given = [k for k in _MIX_KEYS if item.get(k) is not None]
+        if len(given) > 1:
+            raise _err(
+                f"{where} sets {' and '.join(given)}; choose one.", file, where, "keep one of them"
+            )
+        for k in given:
+            if not isinstance(item[k], (int, float)) or isinstance(item[k], bool) or item[k] < 0:
+                raise _err(f"{where}.{k} must be a number >= 0.", file, f"{where}.{k}")
+        on_error = item.get("on_error", "skip")
+        if on_error not in ("skip", "raise"):
+            raise _err(f"{where}.on_error must be 'skip' or 'raise'.", file, f"{where}.on_error")
+        name = str(item.get("name") or Path(str(item["path"])).name.split(".")[0] or f"input{i}")
+        specs.append(
+            InputSpec(
+                path=str(item["path"]),
+                name=name,
+                format=item.get("format"),
+                weight=item.get("weight"),
+                ratio=item.get("ratio"),
+                count=item.get("count"),
+                on_error=on_error,
+            )
+        )
+    names = [s.name for s in specs]
+    dup = sorted({n for n in names if names.count(n) > 1})
+    if dup:
+        raise _err(
+            f"input name {', '.join(repr(d) for d in dup)} is used twice.",
+            file,
+            "inputs",
+            "give each input a unique 'name'",
+        )
+    return specs
+
+
+def _parse_steps(raw: Any, file: str | None) -> list[StepSpec]:
+    if not isinstance(raw, list):
+        raise _err("'steps' must be a list of '- op_name: {options}'.", file, "steps")
+    steps: list[StepSpec] = []
+    for i, item in enumerate(raw, 1):
+        where = f"steps[{i}]"
+        if isinstance(item, str):
+            steps.append(StepSpec(item))
+            continue
+        if not isinstance(item, dict) or len(item) != 1:
+            raise _err(
+                f"{where} must be one operator: '- op_name: {{options}}'.",
+                file,
+                where,
+                "write one operator per list item",
+            )
+        ((name, options),) = item.items()
+        if options is None:
+            options = {}
+        if not isinstance(options, dict):
+            raise _err(f"{where}: the options of '{name}' must be a mapping.", file, where)
+        steps.append(StepSpec(str(name), dict(options)))
+    return steps
+
+
+def _parse_outputs(raw: Any, file: str | None) -> dict[str, OutputSpec]:
+    if not isinstance(raw, dict) or not raw:
+        raise _err(
+            "'outputs' must map split names to {format, path}.",
+            file,
+            "outputs",
+            "e.g. outputs: {train: {format: sharegpt, path: train.jsonl}}",
+        )
+    outs: dict[str, OutputSpec] = {}
+    for split, spec in raw.items():
+        where = f"outputs.{split}"
+        if isinstance(spec, str):
+            spec = {"format": spec}
+        if not isinstance(spec, dict) or "format" not in spec:
+            raise _err(f"{where} needs a 'format'.", file, where)
+        _check_keys(spec, _OUTPUT_KEYS, where, file)
+        path = str(spec.get("path") or f"{split}.jsonl")
+        if Path(path).is_absolute() or ".." in Path(path).parts:
+            raise _err(
+                f"{where}.path must stay inside the run folder, got {path!r}.",
+                file,
+                f"{where}.path",
+                "use a relative path without '..'",
+            )
+        outs[str(split)] = OutputSpec(
+            str(split), str(spec["format"]), path, bool(spec.get("allow_lossy", False))
+        )
+    return outs
+
+
+def _plain(value: Any) -> Any:
+    """Options as plain YAML-safe values (tuples -> lists, sets -> sorted lists)."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, (set, frozenset)):
+        return sorted(_plain(v) for v in value)
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    return str(value)

@@ -1,0 +1,143 @@
+"""The pipeline's only contact with files in external formats: read one input, write one output.
+
+``read_input`` yields Samples and ``ReadError`` records (lines the reader could not parse) in file
+order, so the executor can chunk them deterministically; ``write_output`` writes one split. Both go
+through ``sftforge.api`` when it is available and fall back to canonical Sample JSONL otherwise.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from ..errors import InputError, RecipeError, SftforgeError
+from ..sample import Sample
+
+__all__ = ["CANONICAL", "ReadError", "read_input", "write_output"]
+
+# the format name of canonical Sample JSONL (``Sample.to_json`` per line)
+CANONICAL = ("sftforge", "canonical")
+
+
+@dataclass(slots=True)
+class ReadError:
+    """A record of input ``input`` that could not be read; it goes to rejects with op ``read``."""
+
+    input: str
+    file: str
+    line: int | None
+    reason: str
+    raw: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "op": "read",
+            "reason": self.reason,
+            "value": {"input": self.input, "file": self.file, "line": self.line},
+        }
+        if self.raw is not None:
+            out["raw"] = self.raw
+        return out
+
+
+def _api() -> Any:
+    try:
+        return importlib.import_module("sftforge.api")
+    except ImportError:
+        return None
+
+
+def read_input(
+    name: str, path: Path, fmt: str | None, on_error: str = "skip", shown: str | None = None
+) -> Iterator[Sample | ReadError]:
+    """Samples and read errors of one input, in file order; errors name the file as ``shown``."""
+    if not path.exists():
+        raise InputError(f"input '{name}' does not exist.", file=str(path), hint="check the path")
+    api = _api()
+    if api is not None and fmt not in CANONICAL:
+        for item in _read_api(api, name, path, fmt, on_error):
+            if shown is not None and isinstance(item, ReadError):
+                item.file = shown
+            yield item
+    else:
+        if fmt is not None and fmt not in CANONICAL:
+            raise RecipeError(f"input '{name}': format '{fmt}' is not available in this build.")
+        for item in _read_canonical(name, path, on_error):
+            if shown is not None and isinstance(item, ReadError):
+                item.file = shown
+            yield item
+
+
+def _read_api(
+    api: Any, name: str, path: Path, fmt: str | None, on_error: str
+) -> Iterator[Sample | ReadError]:
+    errors: list[ReadError] = []
+
+    def on_reject(entry: dict[str, Any]) -> None:
+        errors.append(_read_error(name, path, entry))
+
+    # empty answers are read, not refused: the recipe's filters judge them and name the reason
+    with api.read(
+        str(path), fmt, on_error=on_error, rejects=on_reject, require_answer=False
+    ) as reader:
+        for sample in reader:
+            if errors:
+                yield from errors
+                errors.clear()
+            yield sample
+    yield from errors
+
+
+def _read_error(name: str, path: Path, entry: dict[str, Any]) -> ReadError:
+    """The reader's reject entry (``{"file", "line", "kind", "reason", "raw"...}``) as a ReadError."""
+    raw = entry.get("raw")
+    return ReadError(
+        input=name,
+        file=str(entry.get("file") or path),
+        line=entry.get("line"),
+        reason=str(entry.get("reason") or entry.get("error") or "unreadable record"),
+        raw=raw if isinstance(raw, str) or raw is None else str(raw),
+    )
+
+
+def _read_canonical(name: str, path: Path, on_error: str) -> Iterator[Sample | ReadError]:
+    with path.open("rb") as fh:
+        for lineno, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                yield Sample.from_json(line)
+            except (orjson.JSONDecodeError, KeyError, TypeError, AttributeError) as exc:
+                reason = f"not a canonical Sample: {exc}"
+                if on_error == "raise":
+                    raise InputError(reason, file=str(path), line=lineno) from exc
+                raw = line.decode("utf-8", "replace").rstrip("\r\n")
+                yield ReadError(name, str(path), lineno, reason, raw)
+
+
+def write_output(
+    samples: Iterable[Sample], path: Path, fmt: str, allow_lossy: bool = False
+) -> tuple[int, dict[str, int]]:
+    """Write one split; returns (count, losses by kind)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    api = _api()
+    if api is not None and fmt not in CANONICAL:
+        try:
+            res = api.write(samples, str(path), fmt, allow_lossy=allow_lossy)
+        except SftforgeError:
+            raise
+        losses = getattr(res, "losses", None) or {}
+        return int(getattr(res, "count", 0)), dict(getattr(losses, "counts", losses))
+    if fmt not in CANONICAL:
+        raise RecipeError(f"output format '{fmt}' is not available in this build.")
+    n = 0
+    with path.open("wb") as fh:
+        for s in samples:
+            fh.write(s.to_json() + b"\n")
+            n += 1
+    return n, {}

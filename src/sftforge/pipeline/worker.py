@@ -1,0 +1,222 @@
+"""What a worker does with one chunk: run a stage's mappers and filters, write the chunk's files.
+
+``process_chunk`` is a plain function of (stage ops, chunk) so it gives the same bytes in the parent
+(``workers=1``) or in any pool process. The worker writes the kept samples, the rejects and a small
+summary (counters, metric values, lengths) itself, each file atomically, and returns the summary;
+the parent only records the chunk as done in the manifest.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import threading
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from ..errors import SftforgeError
+from ..ops.base import Filter, Mapper, Op, OpCounters, Reject, build_op
+from ..sample import Sample
+from .recipe import import_plugins
+from .shards import (
+    atomic_write_bytes,
+    chunk_path,
+    gc_paused,
+    iter_chunk,
+    load_sample,
+    write_jsonl,
+)
+from .sources import ReadError
+from .stats_cache import StatsCache
+
+__all__ = ["ChunkTask", "StageOps", "init_worker", "process_chunk", "run_task"]
+
+
+@dataclass(slots=True)
+class StageOps:
+    """A map stage as workers rebuild it: recipe step numbers and (name, options) per step."""
+
+    stage: int
+    steps: list[tuple[int, str, dict[str, Any]]]
+    fingerprint: str = ""
+    ops: list[Op] = field(default_factory=list)
+
+    def build(self) -> None:
+        self.ops = [build_op(name, opts) for _, name, opts in self.steps]
+
+
+@dataclass(slots=True)
+class ChunkTask:
+    """One chunk of one stage: samples given inline (first stage) or a chunk file to read."""
+
+    stage: int
+    index: int
+    out_dir: str
+    payload: bytes | None = None  # canonical Sample JSON lines (cheaper to send than pickles)
+    source: str | None = None
+    read_errors: list[ReadError] = field(default_factory=list)
+    lengths_before: bool = False
+
+
+# per-process state set by ``init_worker`` (pool workers) or ``configure`` (in-process)
+_STAGES: dict[int, StageOps] = {}
+_CACHE: StatsCache | None = None
+
+
+def configure(stages: Sequence[StageOps], cache_dir: str | None) -> None:
+    global _CACHE
+    _STAGES.clear()
+    for st in stages:
+        st.build()
+        _STAGES[st.stage] = st
+    _CACHE = StatsCache(Path(cache_dir)) if cache_dir else None
+
+
+def init_worker(
+    plugins: list[str],
+    modules: list[str],
+    stages: list[StageOps],
+    cache_dir: str | None,
+    parent_pid: int,
+) -> None:
+    """Pool initializer: import operator modules, build the ops, watch for the parent dying."""
+    import importlib
+
+    import_plugins(plugins)
+    for mod in modules:
+        importlib.import_module(mod)
+    configure(stages, cache_dir)
+    threading.Thread(target=_watch_parent, args=(os.getppid(),), daemon=True).start()
+
+
+def _watch_parent(ppid: int) -> None:
+    # a kill -9 of the parent must not leave workers blocked on the task queue forever
+    while True:
+        time.sleep(0.5)
+        if os.getppid() != ppid:
+            os._exit(1)
+
+
+def run_task(task: ChunkTask) -> dict[str, Any]:
+    try:
+        return process_chunk(_STAGES[task.stage], task, _CACHE)
+    except SftforgeError as exc:
+        # subclasses with their own __init__ (MissingDependency) do not unpickle in the parent
+        raise SftforgeError(
+            exc.message,
+            file=exc.file,
+            line=exc.line,
+            column=exc.column,
+            field=exc.field,
+            sample_id=exc.sample_id,
+            hint=exc.hint,
+        ) from None
+
+
+def process_chunk(stage: StageOps, task: ChunkTask, cache: StatsCache | None) -> dict[str, Any]:
+    """Apply the stage to the chunk, write its files, return its summary."""
+    with gc_paused():
+        return _process(stage, task, cache)
+
+
+def _process(stage: StageOps, task: ChunkTask, cache: StatsCache | None) -> dict[str, Any]:
+    if task.payload is not None:
+        samples = [load_sample(line) for line in task.payload.split(b"\n") if line]
+    else:
+        samples = list(iter_chunk(Path(task.source or "")))
+    summary: dict[str, Any] = {"index": task.index, "in": len(samples)}
+    if task.lengths_before:  # the first stage: count what each input contributed
+        per_input = Counter(str(s.meta.get("source")) for s in samples)
+        per_input.update(f"{e.input}\terror" for e in task.read_errors)
+        summary["inputs"] = dict(per_input)
+    if task.lengths_before:
+        summary["lengths_before"] = role_lengths(samples)
+    refs, key = _preload_stats(stage, samples, cache)
+    rejects: list[Reject] = []
+    counters: dict[str, Any] = {}
+    for (step, _, _), op in zip(stage.steps, stage.ops, strict=True):
+        op.counters = OpCounters()
+        if isinstance(op, Filter):
+            samples, dropped = op.apply(samples)
+            rejects.extend(dropped)
+        elif isinstance(op, Mapper):
+            samples = op.apply(samples)
+        counters[str(step)] = op.counters.to_dict()
+    if cache is not None and key:
+        cache.save(key, refs)
+    for s in samples:
+        _sort_stats(s)
+    for r in rejects:
+        _sort_stats(r.sample)
+    out = Path(task.out_dir)
+    summary["out"] = write_jsonl(chunk_path(out, task.index), (s.to_json() for s in samples))
+    rows = [orjson.dumps(e.to_dict()) for e in task.read_errors]
+    rows += [orjson.dumps(r.to_dict()) for r in rejects]
+    summary["rejected"] = write_jsonl(chunk_path(out, task.index, "rej.jsonl"), rows)
+    summary["read_errors"] = len(task.read_errors)
+    summary["counters"] = counters
+    summary["metrics"] = _metrics(stage, samples, rejects)
+    summary["peak_rss_kb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    atomic_write_bytes(chunk_path(out, task.index, "json"), orjson.dumps(summary))
+    return summary
+
+
+def role_lengths(samples: Sequence[Sample]) -> dict[str, list[int]]:
+    """Characters per message, by role."""
+    out: dict[str, list[int]] = {}
+    for s in samples:
+        for m in s.messages:
+            out.setdefault(m.role, []).append(len(m.content))
+    return out
+
+
+def _preload_stats(
+    stage: StageOps, samples: list[Sample], cache: StatsCache | None
+) -> tuple[list[dict[str, Any]], str]:
+    """Put cached metrics into ``meta["stats"]`` so filters skip recomputing them."""
+    if cache is None or not stage.fingerprint or not any(isinstance(o, Filter) for o in stage.ops):
+        return [], ""
+    key = cache.key(stage.fingerprint, samples)
+    cached = cache.load(key)
+    refs: list[dict[str, Any]] = []
+    for i, s in enumerate(samples):
+        stats = s.meta.setdefault("stats", {})
+        if cached is not None and i < len(cached):
+            for k, v in cached[i].items():
+                stats.setdefault(k, v)
+        refs.append(stats)
+    return refs, key
+
+
+def _sort_stats(s: Sample) -> None:
+    # a fixed key order keeps output bytes identical whether metrics were cached or computed
+    stats = s.meta.get("stats")
+    if isinstance(stats, dict):
+        if stats:
+            s.meta["stats"] = dict(sorted(stats.items()))
+        else:
+            del s.meta["stats"]
+
+
+def _metrics(stage: StageOps, kept: list[Sample], rejects: list[Reject]) -> dict[str, list[Any]]:
+    """The metric values of this stage's filters over every sample that reached them."""
+    keys = [op.metric_key() for op in stage.ops if isinstance(op, Filter)]
+    out: dict[str, list[Any]] = {}
+    for s in [*kept, *(r.sample for r in rejects)]:
+        stats = s.meta.get("stats") or {}
+        for k in keys:
+            v = stats.get(k)
+            # a metric made of parts ({"lang": "en", "score": 0.9}) gives one series per part
+            parts = {f"{k}.{sub}": sv for sub, sv in v.items()} if isinstance(v, dict) else {k: v}
+            for name, pv in parts.items():
+                if isinstance(pv, bool):
+                    out.setdefault(name, []).append(int(pv))
+                elif isinstance(pv, (int, float, str)):
+                    out.setdefault(name, []).append(pv)
+    return {k: v for k, v in out.items() if v}

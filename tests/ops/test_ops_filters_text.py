@@ -1,0 +1,196 @@
+"""Repetition, character-ratio, refusal, flagged-word and language filters."""
+
+from __future__ import annotations
+
+import pytest
+from ops_helpers import chat
+
+import sftforge.ops.filters  # noqa: F401  (registers the operators)
+from sftforge.errors import RecipeError
+from sftforge.ops.base import Filter, build_op
+from sftforge.ops.filters import char_ratio, char_rep_ratio, special_ratio, word_rep_ratio
+from sftforge.ops.filters import language as language_mod
+from sftforge.sample import Sample
+
+
+def run(op: Filter, sample: Sample) -> tuple[bool, str | None, object]:
+    kept, rejects = op.apply([sample])
+    if kept:
+        return True, None, sample.meta["stats"][op.metric_key()]
+    return False, rejects[0].reason, rejects[0].value
+
+
+CHAR_REP_CASES = [
+    ("abcabcabcabcabcabcabcabc", 3, 8 / 22),
+    ("the quick brown fox jumps over the lazy dog", 10, 0.0),
+    ("short", 10, 0.0),
+    ("哈哈哈哈哈哈哈哈哈哈哈哈", 10, 1.0),
+    ("", 10, 0.0),
+]
+
+
+@pytest.mark.parametrize(("text", "n", "expected"), CHAR_REP_CASES)
+def test_char_rep_ratio(text: str, n: int, expected: float) -> None:
+    assert char_rep_ratio(text, n) == pytest.approx(expected)
+
+
+WORD_REP_CASES = [
+    ("a b c a b c a b c", 3, 1.0),
+    ("我爱北京天安门我爱北京天安门", 3, 10 / 12),
+    ("One two three four", 2, 0.0),
+    ("Buy now! buy NOW! Buy now!", 2, 1.0),
+    ("too short", 10, 0.0),
+]
+
+
+@pytest.mark.parametrize(("text", "n", "expected"), WORD_REP_CASES)
+def test_word_rep_ratio(text: str, n: int, expected: float) -> None:
+    assert word_rep_ratio(text, n) == pytest.approx(expected)
+
+
+def test_repetition_filters_drop_with_reason() -> None:
+    spam = "买买买买买买买买买买买买买买买买买买买买"
+    assert run(build_op("char_repetition_filter", {"targets": "assistant"}), chat("q", spam)) == (
+        False,
+        "char 10-gram repetition above max 0.5",
+        1.0,
+    )
+    words = " ".join(["click the link now"] * 10)
+    op = build_op("word_repetition_filter", {"n": 4, "max": 0.3, "targets": "assistant"})
+    assert run(op, chat("q", words)) == (False, "word 4-gram repetition above max 0.3", 1.0)
+    assert run(op, chat("q", "A perfectly normal answer."))[0] is True
+
+
+RATIO_CASES = [
+    ("Hello!!! ###", "special", 0.5),
+    ("你好，世界。", "special", 2 / 6),
+    ("", "special", 0.0),
+    ("你好 ab", "cjk", 0.5),
+    ("ab12  !!", "alnum", 0.5),
+    ("abc123", "digit", 0.5),
+    ("Ünïcode 中", "latin", 5 / 8),
+    ("中文", "alpha", 1.0),
+]
+
+
+@pytest.mark.parametrize(("text", "kind", "expected"), RATIO_CASES)
+def test_char_ratios(text: str, kind: str, expected: float) -> None:
+    got = special_ratio(text) if kind == "special" else char_ratio(text, kind)
+    assert got == pytest.approx(expected)
+
+
+def test_ratio_filters() -> None:
+    op = build_op("special_char_filter", {"targets": "assistant"})
+    assert run(op, chat("q", "@@@@ ### !!!")) == (
+        False,
+        "special-character ratio above max 0.25",
+        0.833333,
+    )
+    zh = build_op("char_ratio_filter", {"kind": "cjk", "min": 0.3, "targets": "assistant"})
+    assert run(zh, chat("q", "This is English."))[:2] == (False, "cjk ratio below min 0.3")
+    assert run(zh, chat("q", "这是中文 answer"))[0] is True
+    with pytest.raises(RecipeError, match="kind must be one of"):
+        build_op("char_ratio_filter", {"kind": "greek"})
+
+
+REFUSAL_CASES = [
+    ("As an AI language model, I cannot do that.", "as an ai language model"),
+    ("I’m sorry, but I can’t help with that.", "i'm sorry, but i can't"),
+    ("I'm  sorry,but I cannot share it", "i'm sorry, but i cannot"),
+    ("作为一个AI语言模型，我没有个人观点。", "作为一个ai语言模型"),
+    ("抱歉，我无法回答这个问题。", "抱歉，我无法"),
+    ("抱歉,我不能这样做", "抱歉，我不能"),
+    ("The capital of France is Paris.", None),
+    ("我很抱歉听到这个消息，希望你早日康复。", None),
+]
+
+
+@pytest.mark.parametrize(("answer", "phrase"), REFUSAL_CASES)
+def test_refusal_filter(answer: str, phrase: str | None) -> None:
+    got = run(build_op("refusal_filter"), chat("Please help", answer))
+    expected = (
+        (True, None, None) if phrase is None else (False, f"refusal phrase '{phrase}'", phrase)
+    )
+    assert got == expected
+
+
+def test_refusal_filter_window_and_custom_phrases() -> None:
+    late = "Here is the recipe. " * 20 + "As an AI language model I enjoyed it."
+    assert run(build_op("refusal_filter", {"window": 100}), chat("q", late))[0] is True
+    assert run(build_op("refusal_filter"), chat("q", late))[0] is False
+    op = build_op("refusal_filter", {"phrases": ["no comment"]})
+    assert run(op, chat("q", "No  comment."))[:2] == (False, "refusal phrase 'no comment'")
+    assert run(op, chat("q", "As an AI language model"))[0] is True
+    assert run(build_op("refusal_filter"), chat("As an AI language model?", "Sure."))[0] is True
+
+
+FLAG_CASES = [
+    ({"words": ["badword"], "max": 0}, "this has a BadWord inside", (False, 0.2)),
+    ({"words": ["badword"], "max": 0}, "badwords is another token", (True, 0.0)),
+    ({"words": ["赌博"], "max": 0}, "禁止网络赌博行为", (False, 0.125)),
+    ({"words": ["buy now"], "max": 0.3}, "buy now buy now please", (False, 0.4)),
+    ({}, "A clean helpful answer about cooking rice.", (True, 0.0)),
+    ({"max": 0.1}, "what the fuck is this shit", (False, round(2 / 6, 6))),
+]
+
+
+@pytest.mark.parametrize(("options", "answer", "expected"), FLAG_CASES)
+def test_flagged_words_filter(options: dict, answer: str, expected: tuple) -> None:
+    ok, _, value = run(
+        build_op("flagged_words_filter", {"targets": "assistant", **options}), chat("q", answer)
+    )
+    assert (ok, value) == expected
+
+
+def test_flagged_words_file_and_cache_keys(tmp_path) -> None:
+    f = tmp_path / "words.txt"
+    f.write_text("# comment\nfoo\n\n中文词 # trailing comment\n", encoding="utf-8")
+    op = build_op("flagged_words_filter", {"words_file": str(f), "max": 0})
+    s = chat("q", "foo 中文词")
+    assert run(op, s)[0] is False
+    other = build_op("flagged_words_filter", {"words": ["bar"], "max": 0})
+    assert other.metric_key() != op.metric_key()
+    with pytest.raises(RecipeError, match="cannot read words_file"):
+        build_op("flagged_words_filter", {"words_file": str(tmp_path / "missing.txt")})
+
+
+LANG_CASES = [
+    ("这是一个中文句子，用来测试语言识别。", {"allowed": ["zh"]}, True),
+    ("This is an English sentence for testing.", {"allowed": ["zh"]}, False),
+    ("Bonjour, je suis une phrase en français.", {"allowed": ["en", "zh"]}, False),
+    ("Bonjour, je suis une phrase en français.", {"allowed": ["fr"], "min_score": 0.5}, True),
+    ("", {"allowed": ["en"]}, False),
+    ("ok", {"min_score": 0.99}, False),
+]
+
+
+@pytest.mark.parametrize(("answer", "options", "kept"), LANG_CASES)
+def test_language_filter(answer: str, options: dict, kept: bool) -> None:
+    assert (
+        run(build_op("language_filter", {"targets": "assistant", **options}), chat("q", answer))[0]
+        is kept
+    )
+
+
+def test_language_metric_and_reason() -> None:
+    s = chat("q", "Bonjour, je suis une phrase en français.")
+    ok, reason, value = run(
+        build_op("language_filter", {"targets": "assistant", "allowed": ["en"]}), s
+    )
+    assert (ok, reason, value["lang"]) == (False, "language 'fr' not in ['en']", "fr")
+    assert value["score"] > 0.9
+
+
+def test_language_filter_caches_detection(monkeypatch) -> None:
+    calls = []
+    orig = language_mod.detect_language
+    monkeypatch.setattr(language_mod, "detect_language", lambda t, n: calls.append(t) or orig(t, n))
+    s = chat("q", "This is an English sentence for testing.")
+    build_op("language_filter", {"allowed": ["zh"]}).apply([s])
+    build_op("language_filter", {"allowed": ["en"], "min_score": 0.2}).apply([s])
+    assert len(calls) == 1
+
+
+def test_language_model_is_the_bundled_lite_one() -> None:
+    det = language_mod._detector()
+    assert det.config.model == "lite"

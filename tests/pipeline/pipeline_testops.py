@@ -1,0 +1,116 @@
+"""Tiny operators for the pipeline tests (imported as a recipe plugin, also by pool workers)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from sftforge.ops.base import Filter, GlobalOp, Mapper, Reject, register_op, select_messages
+from sftforge.sample import Sample
+
+STATS_CALLS: list[str] = []  # ids seen by TMinLen.stats, to prove the stats cache works
+
+
+@register_op("t_strip")
+@dataclass(kw_only=True)
+class TStrip(Mapper):
+    suffix: str = ""
+
+    def map(self, sample: Sample) -> Sample:
+        for m in select_messages(sample, self.targets):
+            m.content = m.content.strip() + self.suffix
+        return sample
+
+
+@register_op("t_minlen")
+@dataclass(kw_only=True)
+class TMinLen(Filter):
+    """Drops samples whose answer is shorter than ``min_chars``."""
+
+    min_chars: int = 1
+    stats_key: ClassVar[str] = "answer_chars"
+    decision_options: ClassVar[tuple[str, ...]] = ("min_chars",)
+
+    def stats(self, sample: Sample) -> Any:
+        STATS_CALLS.append(sample.id)
+        return len(sample.answer_text)
+
+    def decide(self, value: Any, sample: Sample) -> bool | tuple[bool, str]:
+        return (True, "") if value >= self.min_chars else (False, "too_short")
+
+
+@register_op("t_dedup")
+@dataclass(kw_only=True)
+class TDedup(GlobalOp):
+    """Exact dedup on the answer, two passes (first occurrence kept)."""
+
+    def run(
+        self, source: Callable[[], Iterator[Sample]], reject: Callable[[Reject], None]
+    ) -> Iterator[Sample]:
+        first: dict[str, str] = {}
+        for s in source():
+            first.setdefault(s.answer_text, s.id)
+        seen: set[str] = set()
+        for s in source():
+            if s.answer_text in seen:
+                self.drop(reject, Reject(s, self.name, "duplicate", 1.0, first[s.answer_text]))
+            else:
+                seen.add(s.answer_text)
+                yield s
+
+
+@register_op("t_split")
+@dataclass(kw_only=True)
+class TSplit(GlobalOp):
+    """Every ``every``-th sample to ``test``, the rest to ``train``."""
+
+    every: int = 3
+    assigns_split: ClassVar[bool] = True
+
+    def run(
+        self, source: Callable[[], Iterator[Sample]], reject: Callable[[Reject], None]
+    ) -> Iterator[Sample]:
+        for i, s in enumerate(source()):
+            s.meta["split"] = "test" if i % self.every == 0 else "train"
+            yield s
+
+
+@register_op("t_upsample")
+@dataclass(kw_only=True)
+class TUpsample(GlobalOp):
+    """Repeats every sample once, marking the copy as added."""
+
+    def run(
+        self, source: Callable[[], Iterator[Sample]], reject: Callable[[Reject], None]
+    ) -> Iterator[Sample]:
+        for s in source():
+            yield s
+            copy = Sample.from_dict(s.to_dict())
+            copy.meta["copy_of"] = s.id
+            self.counters.extra["upsampled"] += 1
+            yield copy
+
+
+@register_op("t_liar")
+@dataclass(kw_only=True)
+class TLiar(GlobalOp):
+    """Loses the first sample without rejecting it: the run must fail."""
+
+    def run(
+        self, source: Callable[[], Iterator[Sample]], reject: Callable[[Reject], None]
+    ) -> Iterator[Sample]:
+        it = source()
+        next(it, None)
+        yield from it
+
+
+@register_op("t_needs_pkg")
+@dataclass(kw_only=True)
+class TNeedsPkg(Mapper):
+    """Fails like an operator whose optional dependency is missing."""
+
+    def map(self, sample: Sample) -> Sample:
+        from sftforge.errors import MissingDependency
+
+        raise MissingDependency("nopkg", "extra", "the test operator")

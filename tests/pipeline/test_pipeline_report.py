@@ -1,0 +1,95 @@
+"""report.json, report.html (self-contained) and recipe.lock.yaml."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+import orjson
+import pytest
+import xxhash
+import yaml
+
+from sftforge import __version__
+from sftforge.pipeline import run_recipe
+from sftforge.pipeline.report import histogram
+
+
+def test_report_json_sections(write_recipe: Callable[..., Path], tmp_path: Path) -> None:
+    res = run_recipe(write_recipe(), tmp_path / "run", workers=2)
+    report = orjson.loads(res.report_json.read_bytes())
+    assert [(s["op"], s["seen"], s["kept"], s["dropped"]) for s in report["steps"]] == [
+        ("t_strip", 60, 60, {}),
+        ("t_minlen", 60, 51, {"too_short": 9}),
+        ("t_dedup", 51, 11, {"duplicate": 40}),
+        ("t_strip", 11, 11, {}),
+    ]
+    assert all(s["seconds"] >= 0 and s["peak_rss_mb"] > 0 for s in report["steps"])
+    assert report["metrics"]["answer_chars"]["n"] == 60
+    assert report["metrics"]["answer_chars"]["min"] == 0
+    assert report["lengths"]["before"]["user"]["total"] == 60
+    assert report["lengths"]["after"]["assistant"]["total"] == 11
+    # 11 distinct answers among 51 kept: clusters of 5 or 6 samples (kept one included)
+    assert report["dedup_clusters"] == {"3. t_dedup": {"4": 5, "5": 5, "6": 1}}
+    examples = {k.split(":")[0]: len(v) for k, v in report["reject_examples"].items()}
+    assert examples == {"t_minlen": 3, "read": 1, "t_dedup": 3}
+    assert next(iter(report["reject_examples"])) == "t_minlen: too_short"
+
+
+def test_report_html_is_self_contained(write_recipe: Callable[..., Path], tmp_path: Path) -> None:
+    res = run_recipe(write_recipe(), tmp_path / "run", workers=1)
+    html = res.report_html.read_text(encoding="utf-8")
+    assert html.startswith("<!doctype html>") and html.rstrip().endswith("</html>")
+    for banned in ("http://", "https://", "//cdn", "<script", "<link", "url(", "@import", "<img"):
+        assert banned not in html
+    assert "t_minlen" in html and "too_short" in html and "<svg" in html
+    assert "问题" in html  # CJK examples survive escaping
+
+
+def test_report_escapes_data(write_recipe: Callable[..., Path], tmp_path: Path) -> None:
+    raw = tmp_path / "raw.jsonl"
+    raw.write_bytes(
+        b'{"messages":[{"role":"user","content":"<script>alert(1)</script>"},'
+        b'{"role":"assistant","content":""}]}\n'
+    )
+    res = run_recipe(write_recipe([{"t_minlen": {}}]), tmp_path / "run")
+    html = res.report_html.read_text(encoding="utf-8")
+    assert "<script" not in html and "&lt;script&gt;" in html
+
+
+def test_lock_file(write_recipe: Callable[..., Path], tmp_path: Path, raw_file: Path) -> None:
+    res = run_recipe(write_recipe(seed=13), tmp_path / "run")
+    lock = yaml.safe_load(res.lock.read_text(encoding="utf-8"))
+    assert lock["seed"] == 13
+    assert lock["inputs"] == [
+        {
+            "path": "raw.jsonl",
+            "name": "raw",
+            "format": None,
+            "on_error": "skip",
+            "xxh3_64": xxhash.xxh3_64_hexdigest(raw_file.read_bytes()),
+        }
+    ]
+    assert lock["recipe"]["steps"] == [
+        {"t_strip": {"targets": "all", "suffix": ""}},
+        {"t_minlen": {"targets": "all", "min_chars": 1}},
+        {"t_dedup": {}},
+        {"t_strip": {"targets": "assistant", "suffix": "!"}},
+    ]
+    assert lock["versions"]["sftforge"] == __version__
+    assert re.fullmatch(r"3\.\d+\.\d+", lock["versions"]["python"])
+    assert lock["versions"]["orjson"] and lock["versions"]["xxhash"]
+
+
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [
+        ([1, 1, 2, 5], {"n": 4, "min": 1, "max": 5, "p50": 2, "counts": [2, 1, 0, 1]}),
+        ([3, 3], {"n": 2, "min": 3, "max": 3, "p50": 3, "counts": [2, 0, 0, 0]}),
+        (["en", "zh", "en"], {"n": 3, "top": [["en", 2], ["zh", 1]]}),
+    ],
+)
+def test_histogram(values: list[object], expected: dict[str, object]) -> None:
+    h = histogram(values, bins=4)
+    assert {k: h[k] for k in expected} == expected
