@@ -5,7 +5,7 @@ from typing import Any
 import pytest
 
 from sftforge.chat.lint import lint_samples, lint_tokenized
-from sftforge.chat.render import hf_renderer
+from sftforge.chat.lint_render import hf_renderer
 from sftforge.sample import Message, Sample, ToolCall
 
 

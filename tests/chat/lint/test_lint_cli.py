@@ -79,3 +79,24 @@ def test_missing_file_is_one_line_error(tmp_path: Path, capsys: pytest.CaptureFi
         capsys.readouterr().err.strip()
         == f"error: {tmp_path / 'nope.jsonl'}: no such file: '{tmp_path / 'nope.jsonl'}'"
     )
+
+
+@pytest.mark.parametrize(("template", "errors"), [("chatml", 0), ("qwen3", 0), ("default", 0)])
+def test_native_catalogue_templates(
+    tmp_path: Path, tok_dir: Path, template: str, errors: int, capsys: pytest.CaptureFixture[str]
+) -> None:
+    s = Sample([Message("system", "S"), Message("user", "你好"), Message("assistant", "Hello")])
+    f = write_jsonl(tmp_path / "ok.jsonl", [s.to_dict()])
+    rc = main(["lint", str(f), "--tokenizer", str(tok_dir), "--template", template, "--json"])
+    report = json.loads(capsys.readouterr().out)
+    assert (rc, report["errors"]) == (int(errors > 0), errors)
+
+
+def test_unknown_template_lists_names(
+    tmp_path: Path, tok_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    f = write_jsonl(
+        tmp_path / "ok.jsonl", [Sample([Message("user", "a"), Message("assistant", "b")]).to_dict()]
+    )
+    assert main(["lint", str(f), "--tokenizer", str(tok_dir), "--template", "nope"]) == 1
+    assert "unknown chat template 'nope'" in capsys.readouterr().err
