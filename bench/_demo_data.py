@@ -17,6 +17,9 @@ from sftforge.sample import Message, Sample, ToolCall
 
 LF_DATA = Path("/work/shared/data/llama_factory/data")
 ALPACA_52K = Path("/work/shared/data/stanford_alpaca/alpaca_data.json")
+FASTCHAT_DUMMY = Path("/work/shared/data/fastchat/dummy_conversation.json")
+# name -> file, for the sets that do not live in LLaMA-Factory's demo folder
+EXTRA = {"alpaca_52k": ALPACA_52K, "fastchat_dummy": FASTCHAT_DUMMY}
 
 
 def alpaca_sample(rec: dict[str, Any]) -> Sample:
@@ -50,7 +53,7 @@ def sharegpt_sample(rec: dict[str, Any]) -> Sample:
 
 def load(name: str, limit: int | None = None) -> tuple[list[Sample], int]:
     """Samples of one set (a demo name, or 'alpaca_52k') and how many records were skipped."""
-    path = ALPACA_52K if name == "alpaca_52k" else LF_DATA / f"{name}.json"
+    path = EXTRA.get(name, LF_DATA / f"{name}.json")
     records = json.loads(path.read_text(encoding="utf-8"))[:limit]
     make = sharegpt_sample if records and "conversations" in records[0] else alpaca_sample
     samples, skipped = [], 0

@@ -79,7 +79,11 @@ def run_trl(limit: int | None, tokenizer: str) -> list[dict[str, Any]]:
             )
             case = {"dataset": ds, "template": "chatml+gen", "options": var}
             pending.append(
-                (case, [r for r in rows if isinstance(r, Encoded)], len(samples) - len(kept))
+                (
+                    case,
+                    [r for r in rows if isinstance(r, Encoded)],
+                    sum(not isinstance(r, Encoded) for r in rows),
+                )
             )
     job_file = tmp / "jobs.json"
     job_file.write_text(json.dumps(jobs))

@@ -315,9 +315,9 @@ def lint_samples(
     if tokenizer is not None:
         report.findings += _global_checks(tokenizer)
         if render is None:
-            from .lint_render import hf_renderer
+            from .lint_render import native_renderer
 
-            render = hf_renderer(tokenizer)
+            render = native_renderer(tokenizer)
         probe = tokenizer("a")["input_ids"]
         ctx = _Ctx(
             tokenizer,

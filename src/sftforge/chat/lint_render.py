@@ -1,8 +1,8 @@
 """The render seam used by lint: conversation in, rendered text and trained character spans out.
 
-``Renderer`` is a protocol so lint can run on any renderer: the default here uses the tokenizer's
-own chat template through ``transformers`` (imported lazily); the native template catalogue can be
-passed in instead. ``trained_spans`` is ``None`` when the template has no ``{% generation %}``
+``Renderer`` is a protocol so lint can run on any renderer: :func:`native_renderer` uses sftforge's
+own sandboxed renderer and template catalogue (a name, a ``.jinja`` file, or the tokenizer's own
+template); :func:`hf_renderer` uses transformers' ``render_jinja_template`` (imported lazily). ``trained_spans`` is ``None`` when the template has no ``{% generation %}``
 marks, so nothing can be said about which tokens are trained.
 """
 
@@ -14,7 +14,7 @@ from typing import Any, Protocol
 
 from ..errors import MissingDependency, TemplateError
 
-__all__ = ["Rendered", "Renderer", "hf_renderer", "token_mask"]
+__all__ = ["Rendered", "Renderer", "hf_renderer", "native_renderer", "token_mask"]
 
 _GENERATION = re.compile(r"\{%-?\s*generation\s*-?%\}")
 
@@ -70,6 +70,34 @@ def hf_renderer(tokenizer: Any, chat_template: str | None = None) -> Renderer:
             raise TemplateError(f"the chat template failed to render: {exc}") from exc
         spans = [tuple(s) for s in indices[0]] if marks and indices else None
         return Rendered(texts[0], spans)  # type: ignore[arg-type]
+
+    return render
+
+
+def native_renderer(tokenizer: Any, template: str | None = None) -> Renderer:
+    """A renderer over the native catalogue: ``template`` is a name, a ``.jinja`` path, or ``None``
+    for the tokenizer's own ``chat_template``."""
+    from .encode import special_tokens_of
+    from .render import render_messages
+    from .templates import resolve_template
+
+    tpl = resolve_template(template, tokenizer)
+    special = special_tokens_of(tokenizer)
+
+    def render(
+        messages: list[dict[str, Any]],
+        *,
+        tools: list[dict[str, Any]] | None = None,
+        add_generation_prompt: bool = False,
+    ) -> Rendered:
+        text, spans = render_messages(
+            messages,
+            tpl,
+            tools=tools,
+            special_tokens=special,
+            add_generation_prompt=add_generation_prompt,
+        )
+        return Rendered(text, spans if tpl.has_marks else None)
 
     return render
 

@@ -18,26 +18,6 @@ __all__ = ["lint"]
 _SHOW = 5  # findings printed per check in the text report
 
 
-def _template_source(name: str) -> str:
-    """A chat template from a .jinja file or from the native catalogue by name."""
-    path = Path(name)
-    if path.suffix in (".jinja", ".j2") or path.is_file():
-        return path.read_text(encoding="utf-8")
-    import importlib
-
-    from ..errors import TemplateError
-
-    try:  # the native catalogue, when it is installed
-        catalogue = importlib.import_module("sftforge.chat.templates")
-    except ImportError:
-        raise TemplateError(
-            f"unknown template '{name}'", hint="pass a .jinja file, or omit --template"
-        ) from None
-    get = getattr(catalogue, "get_template_source", None) or catalogue.get_template
-    value: Any = get(name)
-    return value if isinstance(value, str) else str(getattr(value, "source", value))
-
-
 def _print_text(report: Any, path: str) -> None:
     typer.echo(f"{path}: {report.rows} rows, {report.errors} errors, {report.warnings} warnings")
     by_check: dict[str, list[Any]] = {}
@@ -74,7 +54,11 @@ def lint(
         str | None, typer.Option("--tokenizer", help="tokenizer folder (tokenizer.json...)")
     ] = None,
     template: Annotated[
-        str | None, typer.Option("--template", help="chat template: catalogue name or .jinja file")
+        str | None,
+        typer.Option(
+            "--template",
+            help="chat template: catalogue name or .jinja file (default: the tokenizer's own)",
+        ),
     ] = None,
     max_len: Annotated[int | None, typer.Option("--max-len", help="maximum tokens per row")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print the report as JSON")] = False,
@@ -94,10 +78,10 @@ def lint(
     else:
         samples = records_to_samples(records, source=str(file))
         render = None
-        if tok is not None and template is not None:
-            from ..chat.lint_render import hf_renderer
+        if tok is not None:
+            from ..chat.lint_render import native_renderer
 
-            render = hf_renderer(tok, _template_source(template))
+            render = native_renderer(tok, template)
         report = lint_samples(samples, tok, render=render, max_len=max_len)
     if as_json:
         typer.echo(orjson.dumps(report.to_dict()).decode())

@@ -64,3 +64,8 @@ def tok_dir(tmp_path_factory: pytest.TempPathFactory, tok: Any) -> Path:
 @pytest.fixture(scope="session")
 def chatml_gen() -> str:
     return CHATML_GEN
+
+
+@pytest.fixture(scope="session")
+def make_tokenizer() -> Any:
+    return build_tokenizer

@@ -121,3 +121,20 @@ def test_trl_profile_equals_sft_trainer(
             (o.input_ids, o.labels) for o in prof.encode_batch(samples) if isinstance(o, Encoded)
         ]
         assert got == [(t["input_ids"], t["labels"]) for t in theirs], (assistant_only, max_len)
+
+
+@pytest.mark.slow
+def test_llamafactory_reads_the_exported_yaml_and_dataset_info(
+    tmp_path: Path, tok_dir: Path
+) -> None:
+    from sftforge.export import export_samples
+
+    python = _venv_python("SFTFORGE_LF_VENV", "/work/benchenv/llamafactory")
+    export_samples(SAMPLES, "llamafactory", tmp_path, model=str(tok_dir), template="qwen")
+    proc = subprocess.run(
+        [str(python), str(BENCH / "_peer_lf_config.py"), str(tmp_path / "train_lora_sft.yaml")],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    assert proc.stdout.strip().splitlines()[-1] == f"rows {len(SAMPLES)}"

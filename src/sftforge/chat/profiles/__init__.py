@@ -27,11 +27,11 @@ __all__ = [
 
 
 # profile name -> (module, class); imported on first use
-_CLASSES: dict[str, tuple[str, str]] = {
+_CLASSES: dict[str, tuple[str, str] | None] = {
     "llamafactory": ("llamafactory", "LlamaFactoryProfile"),
     "xtuner": ("xtuner", "XtunerProfile"),
     "swift": ("swift", "SwiftProfile"),
-    "axolotl": ("axolotl", "AxolotlProfile"),
+    "axolotl": None,  # not implemented yet: see docs/trainers.md
     "trl": ("trl", "TrlProfile"),
 }
 PROFILES: tuple[str, ...] = tuple(_CLASSES)
@@ -50,6 +50,12 @@ def get_profile(
         raise TokenizeError(
             f"unknown trainer profile '{name}'", hint=f"use one of: {', '.join(PROFILES)}"
         )
-    module, cls_name = _CLASSES[name]
+    entry = _CLASSES[name]
+    if entry is None:
+        raise TokenizeError(
+            f"the '{name}' trainer profile is not implemented yet",
+            hint=f"use one of: {', '.join(k for k, v in _CLASSES.items() if v)}",
+        )
+    module, cls_name = entry
     cls: type[Profile] = getattr(importlib.import_module(f"{__name__}.{module}"), cls_name)
     return cls(tokenizer, template=template, max_length=max_length, options=options)

@@ -108,11 +108,24 @@ def encode_texts(tokenizer: Any, texts: Iterable[str]) -> list[list[int]]:
     """Token ids of many strings in one batched call, without special tokens added.
 
     Equal to ``tokenizer.encode(text, add_special_tokens=False)`` for each text, which is what the
-    frameworks call per segment; one batched call runs on all cores of the Rust tokenizer.
+    frameworks call per segment. A fast tokenizer with no truncation/padding configured goes
+    straight to its Rust backend (``encode_batch_fast``: no offsets, all cores), which is what
+    transformers itself calls underneath; anything else goes through ``tokenizer(...)``.
     """
     batch = list(texts)
     if not batch:
         return []
+    backend: Any = getattr(tokenizer, "_tokenizer", None)
+    direct = (
+        getattr(tokenizer, "is_fast", False)
+        and not getattr(tokenizer, "split_special_tokens", False)
+        and backend is not None
+        and backend.truncation is None
+        and backend.padding is None
+    )
+    if direct:
+        fast = getattr(backend, "encode_batch_fast", backend.encode_batch)
+        return [e.ids for e in fast(batch, add_special_tokens=False)]
     out = tokenizer(
         batch,
         add_special_tokens=False,
