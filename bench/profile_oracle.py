@@ -10,7 +10,7 @@ dataset preparation (bench/_peer_trl.py). Samples the profile rejects (a tool fo
 reproduce, a sample the framework drops) are counted, not compared.
 
 Peer venvs: $SFTFORGE_LF_VENV / $SFTFORGE_TRL_VENV, else created under .bench-venvs/.
-Tokenizer: $SFTFORGE_TOKENIZER, else /work/shared/data/tokenizers/minimind.
+Tokenizer: $SFTFORGE_TOKENIZER, else ../shared/data/tokenizers/minimind.
 """
 
 from __future__ import annotations
@@ -24,6 +24,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from _shared import SHARED_DATA
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 
@@ -35,7 +37,7 @@ from sftforge.export.llamafactory import write_llamafactory_data
 from sftforge.sample import Sample
 
 HERE = Path(__file__).resolve().parent
-TOKENIZER = os.environ.get("SFTFORGE_TOKENIZER", "/work/shared/data/tokenizers/minimind")
+TOKENIZER = os.environ.get("SFTFORGE_TOKENIZER", str(SHARED_DATA / "tokenizers/minimind"))
 
 LF_DATASETS = [
     "alpaca_en_demo",
