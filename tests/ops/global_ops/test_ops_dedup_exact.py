@@ -20,6 +20,7 @@ from sftforge.sample import Media, Message, Sample, ToolCall
         ("Straße", "strasse"),
         ("emoji 😀 here", "emoji here"),
         ("...!!!", ""),
+        ("a\ud800b 你\ud800好", "a b 你 好"),  # lone surrogates never reach the hashers
     ],
 )
 def test_normalize_table(text: str, expected: str) -> None:
