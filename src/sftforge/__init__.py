@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .api import Reader, ReadStats, WriteResult, read, read_documents, write
 from .errors import SftforgeError
 from .sample import Document, Media, Message, Sample, ToolCall
 
@@ -11,8 +12,14 @@ __all__ = [
     "Document",
     "Media",
     "Message",
+    "ReadStats",
+    "Reader",
     "Sample",
     "SftforgeError",
     "ToolCall",
+    "WriteResult",
     "__version__",
+    "read",
+    "read_documents",
+    "write",
 ]

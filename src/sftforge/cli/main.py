@@ -38,7 +38,12 @@ def version() -> None:
 
 
 # Each module registers its commands on ``app`` when imported. One line per command group.
-COMMAND_MODULES: tuple[str, ...] = ()
+COMMAND_MODULES: tuple[str, ...] = (
+    "convert",
+    "inspect",
+    "validate",
+    "demo",
+)
 
 
 def _load_commands() -> None:
@@ -68,5 +73,5 @@ def main(argv: list[str] | None = None) -> int:
     return rc if isinstance(rc, int) else 0
 
 
-if __name__ == "__main__":
+if __name__ == "__main__":  # run as ``python -m sftforge``, not this module: see __main__.py
     sys.exit(main())

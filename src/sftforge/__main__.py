@@ -1,0 +1,7 @@
+"""``python -m sftforge``: the same as the ``sftforge`` command."""
+
+import sys
+
+from sftforge.cli.main import main
+
+sys.exit(main())

@@ -1,0 +1,101 @@
+"""``sftforge convert IN OUT --to FORMAT``: read any supported file, write it in another format."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from ..api import read, write
+from ..errors import SftforgeError
+from ._common import progress, summary
+from .main import app
+
+__all__ = ["convert"]
+
+
+def default_rejects(out: str) -> str:
+    """Where rejects go when ``--rejects`` is not given: next to the output."""
+    return "sftforge.rejects.jsonl" if out == "-" else f"{out}.rejects.jsonl"
+
+
+@app.command()
+def convert(
+    src: Annotated[str, typer.Argument(metavar="IN", help="input file, or - for stdin")],
+    out: Annotated[str, typer.Argument(metavar="OUT", help="output file, or - for stdout")],
+    to: Annotated[str, typer.Option("--to", help="output format (e.g. sharegpt, openai, alpaca)")],
+    from_: Annotated[
+        str | None, typer.Option("--from", help="input format; detected when not given")
+    ] = None,
+    allow_lossy: Annotated[
+        bool,
+        typer.Option(
+            "--allow-lossy", help="drop what the output format cannot carry, and count it"
+        ),
+    ] = False,
+    on_error: Annotated[
+        str,
+        typer.Option(
+            "--on-error", help="raise: stop at the first bad record; skip: reject it and go on"
+        ),
+    ] = "raise",
+    rejects: Annotated[
+        str | None, typer.Option("--rejects", help="rejects file (default: OUT.rejects.jsonl)")
+    ] = None,
+    container: Annotated[
+        str | None,
+        typer.Option("--container", help="input container: jsonl, json, csv, tsv, parquet, txt"),
+    ] = None,
+    out_container: Annotated[
+        str | None,
+        typer.Option("--out-container", help="output container (default: from OUT's name)"),
+    ] = None,
+    encoding: Annotated[
+        str | None, typer.Option("--encoding", help="input encoding; detected when not given")
+    ] = None,
+    check_text: Annotated[
+        bool,
+        typer.Option(
+            "--check-text/--no-check-text",
+            help="reject records with NUL bytes, U+FFFD or mojibake (default) or keep them as they are",
+        ),
+    ] = True,
+    dataset_info: Annotated[
+        str | None,
+        typer.Option(
+            "--dataset-info", help="add an entry for OUT to this LLaMA-Factory dataset_info.json"
+        ),
+    ] = None,
+    dataset_name: Annotated[
+        str | None,
+        typer.Option("--dataset-name", help="the entry's name (default: OUT's file name)"),
+    ] = None,
+) -> None:
+    """Convert IN to OUT in the format given by --to."""
+    if on_error not in ("raise", "skip"):
+        raise SftforgeError(f"unknown --on-error '{on_error}'.", hint="use raise or skip")
+    rejects_path = rejects or (default_rejects(out) if on_error == "skip" else None)
+    with read(
+        src,
+        from_,
+        on_error=on_error,
+        rejects=rejects_path,
+        encoding=encoding,
+        container=container,
+        check_text=check_text,
+    ) as reader:
+        typer.echo(
+            f"{reader.name}: {reader.format.name} (confidence {reader.confidence:g}), "
+            f"{reader.source.container}",
+            err=True,
+        )
+        result = write(
+            progress(reader, "convert"), out, to, container=out_container,
+            allow_lossy=allow_lossy, dataset_info=dataset_info, dataset_name=dataset_name,
+        )  # fmt: skip
+    stats = reader.stats
+    summary(stats.read, result.count, stats.rejected, result.losses)
+    if stats.rejected and rejects_path:
+        typer.echo(f"rejects: {rejects_path}", err=True)
+    if dataset_info:
+        typer.echo(f"dataset_info: {dataset_info}", err=True)

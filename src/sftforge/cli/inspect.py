@@ -1,0 +1,80 @@
+"""``sftforge inspect FILE``: detected format, counts, roles, turn and length histograms, examples."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import orjson
+import typer
+
+from ..inspection import InspectReport, inspect_file
+from .main import app
+
+__all__ = ["inspect", "render_report"]
+
+
+def _hist(counts: dict[Any, int]) -> str:
+    return ", ".join(f"{k}: {v}" for k, v in counts.items()) or "-"
+
+
+def render_report(rep: InspectReport) -> str:
+    d = rep.to_dict()
+    lines = [
+        f"file:       {rep.file}",
+        f"format:     {rep.format} (confidence {rep.confidence:g})",
+        f"container:  {rep.container}, encoding {rep.encoding or '-'}, compression {rep.compression or 'none'}",
+        f"records:    {rep.read} read, {rep.ok} valid, {rep.rejected} invalid",
+    ]
+    if rep.by_reason:
+        lines.append(f"invalid:    {_hist(dict(sorted(rep.by_reason.items())))}")
+    lines.append(f"roles:      {_hist(dict(sorted(rep.roles.items())))}")
+    if rep.turns:
+        lines.append(f"user turns: {_hist(d['turns'])}")
+    lines.append(f"empty:      {_hist(dict(sorted(rep.empty.items())))}")
+    if rep.features:
+        lines.append(f"features:   {_hist(dict(sorted(rep.features.items())))}")
+    lines.append("length (characters) per role:")
+    for role, hist in d["lengths"].items():
+        lines.append(f"  {role:<10} {_hist(hist)}")
+    if rep.errors:
+        lines.append("problems:")
+        lines += [f"  {e}" for e in rep.errors]
+    if rep.examples:
+        lines.append("examples:")
+        for ex in rep.examples:
+            text = orjson.dumps(ex).decode("utf-8")
+            lines.append(f"  {text if len(text) <= 300 else text[:297] + '...'}")
+    return "\n".join(lines)
+
+
+@app.command()
+def inspect(
+    file: Annotated[str, typer.Argument(help="dataset file, or - for stdin")],
+    as_json: Annotated[bool, typer.Option("--json", help="print the report as JSON")] = False,
+    from_: Annotated[
+        str | None, typer.Option("--from", help="input format; detected when not given")
+    ] = None,
+    container: Annotated[str | None, typer.Option("--container", help="input container")] = None,
+    encoding: Annotated[str | None, typer.Option("--encoding", help="input encoding")] = None,
+    check_text: Annotated[
+        bool,
+        typer.Option(
+            "--check-text/--no-check-text",
+            help="reject records with NUL bytes, U+FFFD or mojibake (default) or keep them as they are",
+        ),
+    ] = True,
+    examples: Annotated[int, typer.Option("--examples", help="how many examples to show")] = 3,
+) -> None:
+    """Describe a dataset file: format, counts, roles, turns, lengths, problems, examples."""
+    rep = inspect_file(
+        file,
+        from_,
+        examples=examples,
+        container=container,
+        encoding=encoding,
+        check_text=check_text,
+    )
+    if as_json:
+        typer.echo(orjson.dumps(rep.to_dict(), option=orjson.OPT_INDENT_2).decode("utf-8"))
+    else:
+        typer.echo(render_report(rep))

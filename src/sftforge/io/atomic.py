@@ -1,0 +1,61 @@
+"""Atomic output: write to a temporary file in the target's folder, fsync, then ``os.replace``.
+
+A crash or an error mid-write leaves the previous file (or nothing) in place, never half a file.
+``-`` writes to stdout, which cannot be atomic.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import tempfile
+from typing import BinaryIO, cast
+
+from ..errors import InputError
+
+__all__ = ["AtomicFile"]
+
+
+class AtomicFile:
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._tmp: str | None = None
+        if path == "-":
+            self.fh: BinaryIO = sys.stdout.buffer
+            return
+        folder = os.path.dirname(os.path.abspath(path))
+        try:
+            os.makedirs(folder, exist_ok=True)
+            fd, self._tmp = tempfile.mkstemp(
+                prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=folder
+            )
+        except OSError as exc:
+            raise InputError(
+                f"cannot write here ({exc.strerror}).",
+                file=path,
+                hint="check the folder and its permissions",
+            ) from None
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(self._tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the usual permissions
+        self.fh = cast(BinaryIO, os.fdopen(fd, "wb", buffering=1 << 20))
+
+    def commit(self) -> None:
+        if self._tmp is None:
+            self.fh.flush()
+            return
+        self.fh.flush()
+        os.fsync(self.fh.fileno())
+        self.fh.close()
+        os.replace(self._tmp, self.path)
+        self._tmp = None
+
+    def abort(self) -> None:
+        if self._tmp is None:
+            return
+        with contextlib.suppress(OSError):
+            self.fh.close()
+        with contextlib.suppress(OSError):
+            os.unlink(self._tmp)
+        self._tmp = None

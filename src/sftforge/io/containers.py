@@ -1,0 +1,274 @@
+"""Containers: which one a file is (by name, else by its first bytes) and the reader/writer for it.
+
+``read_records`` is the one entry point readers use: it opens the input (decompressing and
+decoding), picks the container and yields ``RawRecord`` values. ``open_writer`` is its mirror for
+output: container and compression from the name (or given), written atomically.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from typing import Any, BinaryIO, Protocol
+
+import orjson
+
+from ..errors import InputError
+from .atomic import AtomicFile
+from .compression import (
+    COMPRESSIONS,
+    StreamError,
+    compression_from_name,
+    open_compressed_writer,
+    strip_compression_suffix,
+)
+from .delimited import DelimitedWriter, iter_delimited
+from .errors import RecordError
+from .jsonarray import JsonArrayWriter, iter_json_array
+from .jsonl import JsonlWriter, iter_jsonl
+from .jsonobject import iter_json_object
+from .parquet import ParquetWriter, iter_parquet
+from .record import RawRecord
+from .sources import open_input, open_raw
+from .text import TextWriter, iter_text
+
+__all__ = [
+    "CONTAINERS",
+    "DEFAULT_MAX_RECORD_BYTES",
+    "RecordSource",
+    "RecordWriter",
+    "container_from_name",
+    "open_writer",
+    "read_records",
+    "sniff_container",
+]
+
+CONTAINERS: tuple[str, ...] = ("jsonl", "json", "object", "csv", "tsv", "parquet", "txt")
+DEFAULT_MAX_RECORD_BYTES = 32 << 20
+_EXT = {
+    ".jsonl": "jsonl", ".ndjson": "jsonl", ".jsonlines": "jsonl", ".json": "json",
+    ".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".parquet": "parquet", ".pq": "parquet",
+    ".txt": "txt", ".text": "txt", ".md": "txt",
+}  # fmt: skip
+
+
+def container_from_name(name: str) -> str | None:
+    _, ext = os.path.splitext(strip_compression_suffix(name).lower())
+    return _EXT.get(ext)
+
+
+def sniff_container(head: bytes) -> str | None:
+    """``jsonl``, ``json`` (array) or ``object`` from the first bytes; None when not JSON."""
+    body = head.lstrip()
+    if not body or body[:1] not in (b"[", b"{"):
+        return None
+    lines = [ln for ln in body.split(b"\n", 3)[:3] if ln.strip()]
+    if len(lines) >= 2 and _complete(lines[0]) and _complete(lines[1]):
+        return "jsonl"
+    if body[:1] == b"[":
+        return "json"
+    return "jsonl" if _complete(lines[0]) else "object"
+
+
+def _complete(line: bytes) -> bool:
+    try:
+        orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return False
+    return True
+
+
+def _unknown(name: str) -> InputError:
+    return InputError(
+        "cannot tell the container (not JSON, and the file name has no known extension).",
+        file=name,
+        hint=f"pass --container, one of: {', '.join(CONTAINERS)}",
+    )
+
+
+class RecordSource:
+    """The records of one input, with what was detected about it and how far reading has got."""
+
+    def __init__(
+        self, name: str, container: str, records: Iterator[RawRecord], *,
+        encoding: str | None, compression: str | None, size: int | None, closer: Any, progress: Any,
+    ) -> None:  # fmt: skip
+        self.name = name
+        self.container = container
+        self.encoding = encoding
+        self.compression = compression
+        self.size = size
+        self._records = records
+        self._closer = closer
+        self._progress = progress
+
+    def __iter__(self) -> Iterator[RawRecord]:
+        try:
+            yield from self._records
+        except StreamError as err:
+            # a broken compressed stream ends the input: one record-level error, so the policy
+            # decides (skip keeps what was read before the cut and records the loss)
+            err.file = err.file or self.name
+            yield RawRecord(
+                None,
+                self.name,
+                err.line or 0,
+                None,
+                RecordError("truncated", err.message, file=err.file, line=err.line, hint=err.hint),
+            )
+
+    def bytes_read(self) -> int:
+        return int(self._progress())
+
+    def close(self) -> None:
+        self._closer()
+
+    def __enter__(self) -> RecordSource:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def read_records(
+    path: str,
+    *,
+    container: str | None = None,
+    encoding: str | None = None,
+    compression: str | None = None,
+    text_mode: str = "line",
+    max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES,
+    check_text: bool = True,
+) -> RecordSource:
+    """Open ``path`` (``-`` is stdin) and return its records; whole-file problems raise.
+
+    ``check_text`` rejects records holding NUL bytes, U+FFFD replacement characters or
+    Latin-1/cp1252 mojibake; turn it off to pass such text through unchanged.
+    """
+    name = "<stdin>" if path == "-" else path
+    if container is not None and container not in CONTAINERS:
+        raise InputError(
+            f"unknown container '{container}'.", hint=f"use one of: {', '.join(CONTAINERS)}"
+        )
+    if container == "parquet" or (container is None and container_from_name(name) == "parquet"):
+        return _parquet(path, name)
+    opened = open_input(path, encoding=encoding, compression=compression)
+    kind = container or container_from_name(name)
+    if kind is None and opened.head.startswith(b"PAR1"):
+        opened.close()
+        return _parquet(path, name)
+    if kind in (None, "json"):
+        kind = sniff_container(opened.head) or kind
+    if kind is None:
+        opened.close()
+        raise _unknown(name)
+    stream, limit = opened.stream, max_record_bytes
+    records: Iterator[RawRecord]
+    if kind == "jsonl":
+        records = iter_jsonl(stream, name, max_record_bytes=limit, check=check_text)
+    elif kind == "json":
+        records = iter_json_array(stream, name, max_record_bytes=limit, check=check_text)
+    elif kind == "object":
+        records = iter_json_object(stream, name, max_record_bytes=limit, check=check_text)
+    elif kind in ("csv", "tsv"):
+        delim = "," if kind == "csv" else "\t"
+        records = iter_delimited(
+            stream, name, delimiter=delim, max_record_bytes=limit, check=check_text
+        )
+    else:
+        records = iter_text(stream, name, mode=text_mode, max_record_bytes=limit, check=check_text)
+    return RecordSource(
+        name, kind, records, encoding=opened.encoding, compression=opened.compression,
+        size=opened.size, closer=opened.close, progress=opened.bytes_read,
+    )  # fmt: skip
+
+
+def _parquet(path: str, name: str) -> RecordSource:
+    raw, size = open_raw(path)
+    return RecordSource(
+        name, "parquet", iter_parquet(raw, name), encoding=None, compression=None, size=size,
+        closer=raw.close, progress=lambda: raw.tell() if raw.seekable() else 0,
+    )  # fmt: skip
+
+
+class _ContainerWriter(Protocol):
+    def write(self, value: Any) -> None: ...
+    def close(self) -> None: ...
+
+
+class RecordWriter:
+    """Writes records to ``path`` in a container, compressed or not, atomically.
+
+    Use as a context manager: leaving on an exception removes the temporary file, leaving any
+    earlier file at ``path`` untouched.
+    """
+
+    def __init__(
+        self, path: str, *, container: str, compression: str | None = None, text_mode: str = "line"
+    ) -> None:
+        if container not in CONTAINERS or container == "object":
+            raise InputError(
+                f"cannot write the container '{container}'.",
+                hint=f"use one of: {', '.join(c for c in CONTAINERS if c != 'object')}",
+            )
+        if compression is not None and compression not in COMPRESSIONS:
+            raise InputError(
+                f"unknown compression '{compression}'.",
+                hint=f"use one of: {', '.join(COMPRESSIONS)}",
+            )
+        self.path = path
+        self.container = container
+        self.compression = compression
+        self.count = 0
+        self._file = AtomicFile(path)
+        self._stream: BinaryIO = (
+            open_compressed_writer(self._file.fh, compression) if compression else self._file.fh
+        )
+        self._writer: _ContainerWriter
+        if container == "jsonl":
+            self._writer = JsonlWriter(self._stream)
+        elif container == "json":
+            self._writer = JsonArrayWriter(self._stream)
+        elif container in ("csv", "tsv"):
+            self._writer = DelimitedWriter(self._stream, "," if container == "csv" else "\t")
+        elif container == "parquet":
+            self._writer = ParquetWriter(self._stream)
+        else:
+            self._writer = TextWriter(self._stream, text_mode)
+
+    def write(self, value: Any) -> None:
+        self._writer.write(value)
+        self.count += 1
+
+    def close(self) -> None:
+        self._writer.close()
+        if self._stream is not self._file.fh:
+            self._stream.close()
+        self._file.commit()
+
+    def abort(self) -> None:
+        self._file.abort()
+
+    def __enter__(self) -> RecordWriter:
+        return self
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+
+
+def open_writer(
+    path: str,
+    *,
+    container: str | None = None,
+    compression: str | None = None,
+    default_container: str = "jsonl",
+    text_mode: str = "line",
+) -> RecordWriter:
+    """A ``RecordWriter`` for ``path``; container and compression default from the name."""
+    name = "-" if path == "-" else path
+    kind = container or container_from_name(name) or default_container
+    comp = compression or (compression_from_name(name) if name != "-" else None)
+    return RecordWriter(path, container=kind, compression=comp, text_mode=text_mode)

@@ -1,0 +1,313 @@
+"""A JSON array file read one element at a time, in bounded memory.
+
+The splitter scans the bytes for the structure only: strings are skipped whole by one regex match
+(so brackets and commas inside them never count), brackets change the depth, and a comma or the
+closing ``]`` at depth zero ends an element. Each element's bytes go to ``orjson`` on their own,
+so a 5 GB array costs one element of memory, and a broken element is reported with the line and
+column where it starts while the elements after it are still read. Line numbers are counted
+incrementally (``bytes.count`` between element starts), never by rescanning the buffer.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any, BinaryIO
+
+import orjson
+
+from ..errors import InputError
+from .errors import RecordError
+from .jsonl import json_error, too_large
+from .record import RawRecord
+from .textcheck import check_text, next_suspect
+
+__all__ = ["JsonArrayWriter", "iter_json_array"]
+
+# a whole string, or a structural byte, or a lone quote (a string the buffer cuts in two)
+_TOKEN = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{},]|"', re.S)
+_NONWS = re.compile(rb"[^ \t\r\n]")
+_SEP = re.compile(rb"[ \t\r\n]*")
+_SEP_AFTER = re.compile(rb"[ \t\r\n]*,?")
+_CAND_OBJ = re.compile(rb"\}(?=[ \t\r\n]*[,\]])")
+_CAND_ARR = re.compile(rb"\](?=[ \t\r\n]*[,\]])")
+_UNPARSED: Any = object()
+_CHUNK = 1 << 20
+
+
+class _Splitter:
+    def __init__(
+        self, stream: BinaryIO, file: str, max_record_bytes: int, chunk: int, check: bool
+    ) -> None:
+        self.chunk = chunk
+        self.check = check
+        self.stream = stream
+        self.file = file
+        self.limit = max_record_bytes
+        self.buf = b""
+        self.eof = False
+        self.line_at = 1  # line number at buf[counted]
+        self.counted = 0
+        self.col_base = 1  # column of buf[0] when buf[0] is not at a line start
+        self.suspect = -1  # offset of the next byte that may start a text problem (-1: none)
+
+    # -- buffer ----------------------------------------------------------------------------
+    def more(self, cut: int) -> bool:
+        """Drop ``buf[:cut]`` and append more input; False at end of input (the cut still happens)."""
+        self.line_at += self.buf.count(b"\n", self.counted, cut)
+        nl = self.buf.rfind(b"\n", 0, cut)
+        if nl >= 0:
+            self.col_base = _chars(self.buf[nl + 1 : cut]) + 1
+        else:
+            self.col_base += _chars(self.buf[:cut])
+        rest = self.buf[cut:]
+        chunk = b""
+        if not self.eof:
+            try:
+                chunk = self.stream.read(max(self.chunk, len(rest)))  # grows for huge elements
+            except InputError as exc:
+                exc.file, exc.line = exc.file or self.file, exc.line or self.line_at
+                raise
+        self.eof = not chunk
+        self.buf = rest + chunk
+        self.counted = 0
+        self.suspect = next_suspect(self.buf, 0) if self.check else -1
+        return not self.eof
+
+    def where(self, pos: int) -> tuple[int, int]:
+        """Line and column of ``buf[pos]``; ``pos`` never goes backwards between calls."""
+        line = self.line(pos)
+        nl = self.buf.rfind(b"\n", 0, pos)
+        col = (
+            _chars(self.buf[nl + 1 : pos]) + 1
+            if nl >= 0
+            else self.col_base + _chars(self.buf[:pos])
+        )
+        return line, col
+
+    def line(self, pos: int) -> int:
+        self.line_at += self.buf.count(b"\n", self.counted, pos)
+        self.counted = pos
+        return self.line_at
+
+    # -- records ---------------------------------------------------------------------------
+    def element(self, start: int, end: int, value: Any = _UNPARSED) -> RawRecord:
+        """The record for ``buf[start:end]``; ``value`` when the fast path already parsed it."""
+        line = self.line(start)
+        if 0 <= self.suspect < end:
+            raw = self.buf[start:end]
+            problem = check_text(raw, self.file, line)
+            self.suspect = next_suspect(self.buf, end)
+            if problem is not None:
+                if problem.line == line and problem.column is not None:
+                    problem.column += self.where(start)[1] - 1
+                return RawRecord(None, self.file, line, _text(raw), problem)
+        if value is not _UNPARSED:
+            return RawRecord(value, self.file, line, None)
+        raw = self.buf[start:end]
+        if len(raw) > self.limit:
+            return RawRecord(
+                None, self.file, line, None, too_large(self.file, line, len(raw), self.limit)
+            )
+        try:
+            return RawRecord(orjson.loads(raw), self.file, line, None)
+        except orjson.JSONDecodeError as exc:
+            _, col = self.where(start)
+            err = json_error(exc, raw.rstrip(), self.file, line, col)
+            return RawRecord(None, self.file, line, _text(raw), err)
+
+    def error(
+        self, kind: str, pos: int, message: str, hint: str, raw: str | None = None
+    ) -> RawRecord:
+        line, col = self.where(pos)
+        err = RecordError(kind, message, file=self.file, line=line, column=col, hint=hint)
+        return RawRecord(None, self.file, line, raw, err)
+
+    def fast(self, start: int) -> tuple[Any, int] | None:
+        """Parse the object/array at ``start`` without tokenizing: try each place where it may
+        end (a closing bracket followed by ``,`` or ``]``) and let orjson check the candidate.
+        A JSON value has one end, so the first candidate that parses is the element. Any error
+        but "unexpected end" (or too many tries) hands over to the exact scanner."""
+        loads = orjson.loads
+        buf = self.buf
+        close = _CAND_OBJ if buf[start] == 0x7B else _CAND_ARR
+        pos = start
+        for _ in range(32):
+            m = close.search(buf, pos)
+            if m is None:
+                return None
+            end = m.start() + 1
+            try:
+                return loads(buf[start:end]), end
+            except orjson.JSONDecodeError as exc:
+                if not exc.msg.startswith("unexpected end"):
+                    return None
+            pos = end
+        return None
+
+    def exact(self, start: int) -> int | None:
+        """End of the element at ``start`` by tokenizing (strings skipped whole); None: need more."""
+        depth = 0
+        pos = start
+        buf = self.buf
+        while True:
+            m = _TOKEN.search(buf, pos)
+            if m is None or (m.end() - m.start() == 1 and buf[m.start()] == 0x22):
+                return None
+            tok = buf[m.start()]
+            if tok in b"{[":
+                depth += 1
+            elif tok in b"}]" and depth > 0:
+                depth -= 1
+            elif depth == 0 and tok in b",]":
+                return m.start()
+            pos = m.end()
+
+    def run(self) -> Iterator[RawRecord]:
+        pos = self._open()
+        after_comma = False
+        while True:
+            # both patterns can match the empty string, so match() never returns None
+            end = _SEP.match(self.buf, pos).end()  # type: ignore[union-attr]
+            if end >= len(self.buf):
+                more = self.more(pos)
+                pos = 0
+                if not more:
+                    yield from self._eof(None)
+                    return
+                continue
+            c = self.buf[end]
+            if c == 0x5D:  # ]
+                if after_comma:
+                    yield self.error(
+                        "trailing_comma",
+                        end,
+                        "trailing comma before the closing ']' (not allowed in JSON).",
+                        "remove the comma after the last element",
+                    )
+                yield from self._after(end + 1)
+                return
+            if c == 0x2C:  # ,
+                yield self.error(
+                    "invalid_json",
+                    end,
+                    "empty element (a comma with no value before it).",
+                    "remove the comma",
+                )
+                after_comma, pos = True, end + 1
+                continue
+            start = end
+            got = self.fast(start) if c in b"{[" else None
+            if got is not None:
+                yield self.element(start, got[1], got[0])
+                pos, after_comma = got[1], False
+                pos = _SEP_AFTER.match(self.buf, pos).end()  # type: ignore[union-attr]
+                if self.buf[pos - 1] == 0x2C:
+                    after_comma = True
+                continue
+            stop = self.exact(start)
+            if stop is None:
+                if len(self.buf) - start > self.limit:
+                    raise too_large(self.file, self.line(start), len(self.buf) - start, self.limit)
+                more = self.more(start)
+                pos = 0
+                if not more:
+                    yield from self._eof(0)
+                    return
+                continue
+            yield self.element(start, stop)
+            pos, after_comma = stop, False
+            if self.buf[stop] == 0x2C:
+                pos, after_comma = stop + 1, True
+
+    def _open(self) -> int:
+        self.more(0)
+        while True:
+            m = _NONWS.search(self.buf)
+            if m is not None:
+                break
+            if not self.more(len(self.buf)):
+                raise InputError("the file is empty: there are no records to read.", file=self.file)
+        if self.buf[m.start()] != 0x5B:
+            line, col = self.where(m.start())
+            raise InputError(
+                "expected a JSON array ('[' first).",
+                file=self.file,
+                line=line,
+                column=col,
+                hint="pass --container jsonl for one JSON value per line",
+            )
+        return m.end()
+
+    def _eof(self, start: int | None) -> Iterator[RawRecord]:
+        at = start if start is not None else len(self.buf)
+        raw = _text(self.buf[start:]) if start is not None else None
+        what = "inside an element" if start is not None else "before the closing ']'"
+        yield self.error(
+            "truncated",
+            at,
+            f"the file ends {what}: the JSON array is cut off.",
+            "the file is truncated; re-download or re-create it (the elements before were read)",
+            raw,
+        )
+
+    def _after(self, pos: int) -> Iterator[RawRecord]:
+        while True:
+            m = _NONWS.search(self.buf, pos)
+            if m is not None:
+                yield self.error(
+                    "invalid_json",
+                    m.start(),
+                    "unexpected content after the closing ']' of the array.",
+                    "remove it, or pass --container jsonl if the file holds one value per line",
+                    _text(self.buf[m.start() : m.start() + 1000]),
+                )
+                return
+            if not self.more(len(self.buf)):
+                return
+            pos = 0
+
+
+def iter_json_array(
+    stream: BinaryIO,
+    file: str,
+    *,
+    max_record_bytes: int,
+    chunk_size: int = _CHUNK,
+    check: bool = True,
+) -> Iterator[RawRecord]:
+    """Each element of the top-level JSON array in ``stream`` as a ``RawRecord``."""
+    return _Splitter(stream, file, max_record_bytes, chunk_size, check).run()
+
+
+def _chars(data: bytes) -> int:
+    return len(data.decode("utf-8", errors="replace"))
+
+
+def _text(raw: bytes) -> str:
+    return raw.decode("utf-8", errors="replace").strip()
+
+
+class JsonArrayWriter:
+    """Writes ``[`` + one compact element per line + ``]``: valid JSON that still diffs by line."""
+
+    def __init__(self, out: BinaryIO) -> None:
+        self._out = out
+        self._buf: list[bytes] = []
+        self._first = True
+
+    def write(self, value: Any) -> None:
+        self._buf.append(orjson.dumps(value))
+        if len(self._buf) >= 1024:
+            self.flush()
+
+    def flush(self) -> None:
+        if self._buf:
+            lead = b"[\n" if self._first else b",\n"
+            self._out.write(lead + b",\n".join(self._buf))
+            self._first = False
+            self._buf.clear()
+
+    def close(self) -> None:
+        self.flush()
+        self._out.write(b"[]\n" if self._first else b"\n]\n")

@@ -1,0 +1,143 @@
+"""JSON Lines: one JSON value per line. Blank lines are skipped; CRLF endings are accepted.
+
+Each line goes to ``orjson`` as bytes (no decode to ``str`` first). A line that is not JSON, holds
+NUL bytes or mojibake, or is longer than ``max_record_bytes`` becomes a ``RawRecord`` with
+``error`` set and the reader carries on with the next line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any, BinaryIO
+
+import orjson
+
+from ..errors import InputError
+from .errors import RecordError
+from .record import RawRecord
+from .textcheck import check_text
+
+__all__ = ["JsonlWriter", "iter_jsonl", "json_error"]
+
+
+def json_error(
+    exc: orjson.JSONDecodeError, raw: bytes, file: str, line: int, col0: int = 1
+) -> RecordError:
+    """A ``RecordError`` for a JSON parse failure of ``raw``, which starts at ``line``/``col0``."""
+    msg = exc.msg
+    lineno, colno = exc.lineno, exc.colno
+    # column counts characters on the failing line, the way editors do
+    abs_line = line + lineno - 1
+    column = colno + col0 - 1 if lineno == 1 else colno
+    body = raw.strip()
+    if not body:
+        return RecordError("invalid_json", "empty record.", file=file, line=line, hint="remove it")
+    if msg.startswith("str is not valid UTF-8"):
+        try:
+            raw.decode("utf-8")
+            pos = 0
+        except UnicodeDecodeError as uerr:
+            pos = uerr.start
+        start = raw.rfind(b"\n", 0, pos) + 1
+        return RecordError(
+            "encoding",
+            f"invalid UTF-8 byte 0x{raw[pos]:02x}: this part of the file is in another encoding.",
+            file=file,
+            line=line + raw.count(b"\n", 0, pos),
+            column=len(raw[start:pos].decode("utf-8", errors="replace")) + 1,
+            hint="pass --encoding with the file's real encoding (e.g. gb18030, latin-1), or re-export it as UTF-8",
+        )
+    if msg.startswith("trailing comma"):
+        return RecordError(
+            "trailing_comma",
+            "trailing comma before a closing bracket (not allowed in JSON).",
+            file=file,
+            line=abs_line,
+            column=column,
+            hint="remove the comma after the last item",
+        )
+    if msg.startswith(("unexpected end of data", "EOF")):
+        return RecordError(
+            "truncated",
+            "the JSON value is cut off (unexpected end of data).",
+            file=file,
+            line=abs_line,
+            column=column,
+            hint="the record is incomplete (a truncated file or a value split over lines); repair or remove it",
+        )
+    return RecordError(
+        "invalid_json",
+        f"invalid JSON: {msg}.",
+        file=file,
+        line=abs_line,
+        column=column,
+        hint="fix the JSON at that position (e.g. a missing quote, comma or bracket)",
+    )
+
+
+def too_large(file: str, line: int, size: int, limit: int) -> RecordError:
+    return RecordError(
+        "too_large",
+        f"the record is {size / 2**20:.1f} MiB, more than the {limit / 2**20:.0f} MiB limit for one record.",
+        file=file,
+        line=line,
+        hint="if the file is not really one record per line, pass the right --container; "
+        "otherwise raise the limit with max_record_bytes=",
+    )
+
+
+def iter_jsonl(
+    stream: BinaryIO, file: str, *, max_record_bytes: int, check: bool = True
+) -> Iterator[RawRecord]:
+    loads = orjson.loads
+    lineno = 0
+    try:
+        for raw in stream:
+            lineno += 1
+            if len(raw) > max_record_bytes:
+                yield RawRecord(
+                    None, file, lineno, None, too_large(file, lineno, len(raw), max_record_bytes)
+                )
+                continue
+            try:
+                value: Any = loads(raw)
+            except orjson.JSONDecodeError as exc:
+                if not raw.strip():
+                    continue  # blank line
+                err = check_text(raw, file, lineno) or json_error(exc, raw, file, lineno)
+                yield RawRecord(None, file, lineno, _text(raw), err)
+                continue
+            problem = check_text(raw, file, lineno) if check else None
+            if problem is not None:
+                yield RawRecord(None, file, lineno, _text(raw), problem)
+                continue
+            yield RawRecord(value, file, lineno, None)
+    except InputError as exc:
+        exc.file = exc.file or file
+        exc.line = exc.line or lineno + 1
+        raise
+
+
+def _text(raw: bytes) -> str:
+    return raw.decode("utf-8", errors="replace").rstrip("\r\n")
+
+
+class JsonlWriter:
+    """Writes one compact JSON value per line (UTF-8, non-ASCII kept as is)."""
+
+    def __init__(self, out: BinaryIO) -> None:
+        self._out = out
+        self._buf: list[bytes] = []
+
+    def write(self, value: Any) -> None:
+        self._buf.append(orjson.dumps(value))
+        if len(self._buf) >= 1024:
+            self.flush()
+
+    def flush(self) -> None:
+        if self._buf:
+            self._out.write(b"\n".join(self._buf) + b"\n")
+            self._buf.clear()
+
+    def close(self) -> None:
+        self.flush()
