@@ -3,7 +3,7 @@
 What is reproduced (read from axolotl ``src/axolotl/prompt_strategies/chat_template.py``,
 ``ChatTemplateStrategy._tokenize_single_prompt``/``find_turn``/``find_first_eos_token`` and
 ``StrategyLoader`` defaults, the version without end-of-turn-token lists; not run against axolotl,
-which does not install here - tested on hand-computed ids):
+which is not installed here - tested on hand-computed ids):
 
 * the conversation is tokenized once with the chat template (``apply_chat_template``);
 * each turn to train (``training`` field = our ``Message.train``, else ``train_on_inputs`` or its
