@@ -1,9 +1,9 @@
-"""Reading the input of ``lint`` and ``export``: records from JSONL/JSON/Parquet, then Samples.
+"""Reading the input of ``lint``: records from JSONL/JSON/Parquet, then Samples, unvalidated.
 
-One small swappable place until the io layer (``sftforge.read``) is merged: containers are read
-here, records become Samples through the canonical form first (``Sample.from_dict``), else through
-the format registry's detection (alpaca, sharegpt, openai...). Tokenized rows (``input_ids``) are
-returned as records for the checks that work on ids.
+Lint cannot use ``sftforge.read`` (which ``export`` uses): that reader refuses a sample with a bad
+role order, and reporting those is lint's job. Records become Samples through the canonical form
+first (``Sample.from_dict``), else through the format registry's detection (alpaca, sharegpt,
+openai...). Tokenized rows (``input_ids``) are returned as records for the checks on ids.
 """
 
 from __future__ import annotations

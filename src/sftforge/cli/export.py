@@ -29,12 +29,15 @@ def export(
     allow_lossy: Annotated[
         bool, typer.Option("--allow-lossy", help="drop what the target cannot carry, and count it")
     ] = False,
+    from_: Annotated[
+        str | None, typer.Option("--from", help="input format (default: detect)")
+    ] = None,
 ) -> None:
     """Write data in the form a training framework reads, with its config and command."""
-    from ..chat.input import read_samples
+    from ..chat.inputs import read_samples
     from ..export import export_samples
 
-    samples = read_samples(file)
+    samples = list(read_samples(file, from_))
     result = export_samples(
         samples,
         framework,

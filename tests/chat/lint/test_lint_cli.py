@@ -100,3 +100,20 @@ def test_unknown_template_lists_names(
     )
     assert main(["lint", str(f), "--tokenizer", str(tok_dir), "--template", "nope"]) == 1
     assert "unknown chat template 'nope'" in capsys.readouterr().err
+
+
+def test_bad_role_order_is_reported_not_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rows = [
+        {
+            "messages": [
+                {"role": "user", "content": "a"},
+                {"role": "user", "content": "b"},
+                {"role": "assistant", "content": "c"},
+            ]
+        }
+    ]
+    f = write_jsonl(tmp_path / "order.jsonl", rows)
+    assert main(["lint", str(f), "--json"]) == 1
+    assert json.loads(capsys.readouterr().out)["counts"] == {"role-order": 1}

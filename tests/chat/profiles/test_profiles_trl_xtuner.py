@@ -122,10 +122,3 @@ def test_xtuner_rejects_tools_and_unknown_templates(tok: Any) -> None:
     assert isinstance(row, Rejected) and "tool" in row.reason
     with pytest.raises(TemplateError, match="unknown XTuner template"):
         get_profile("xtuner", tok, template="nope")
-
-
-def test_axolotl_profile_says_it_is_not_implemented(tok: Any) -> None:
-    from sftforge.errors import TokenizeError
-
-    with pytest.raises(TokenizeError, match="'axolotl' trainer profile is not implemented yet"):
-        get_profile("axolotl", tok)

@@ -31,7 +31,7 @@ _CLASSES: dict[str, tuple[str, str] | None] = {
     "llamafactory": ("llamafactory", "LlamaFactoryProfile"),
     "xtuner": ("xtuner", "XtunerProfile"),
     "swift": ("swift", "SwiftProfile"),
-    "axolotl": None,  # not implemented yet: see docs/trainers.md
+    "axolotl": ("axolotl", "AxolotlProfile"),
     "trl": ("trl", "TrlProfile"),
 }
 PROFILES: tuple[str, ...] = tuple(_CLASSES)

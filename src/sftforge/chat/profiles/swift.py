@@ -4,7 +4,7 @@ What is reproduced (read from modelscope/ms-swift ``swift/llm/template/base.py``
 ``_swift_prepare_inputs``, ``_swift_encode``, ``_concat_context_list``, ``_simplify_context_list``,
 ``_encode_context_list``, ``_add_dynamic_eos``, ``_encode`` - with the ``default`` loss scale, and
 the ChatML template metas in ``template/qwen.py``/``utils.py``; not run against ms-swift, which
-does not install here - tested on hand-computed ids):
+is not installed here - tested on hand-computed ids):
 
 * consecutive user (or assistant) turns are merged by plain concatenation; a leading system turn is
   the system prompt, else the template's default system; ``system_prefix`` is used when there is a

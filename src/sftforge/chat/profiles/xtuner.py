@@ -3,7 +3,7 @@
 What is reproduced (read from InternLM/xtuner ``xtuner/dataset/map_fns/dataset_map_fns/
 openai_map_fn.py``, ``xtuner/dataset/map_fns/template_map_fn.py``, ``xtuner/dataset/utils.py``
 ``encode_fn``/``get_bos_eos_token_ids`` and ``xtuner/utils/templates.py`` ``PROMPT_TEMPLATE``, the
-0.1.18+ layout; not run against XTuner, which does not install here - tested on hand-computed ids):
+0.1.18+ layout; not run against XTuner, which is not installed here - tested on hand-computed ids):
 
 * ``openai_map_fn``: leading assistant turns are skipped; consecutive user turns are concatenated
   with no separator; each assistant turn closes a (system, input, output) round; the system prompt
