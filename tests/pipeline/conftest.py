@@ -6,20 +6,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import orjson
 import pipeline_testops
 import pytest
 import yaml
-
-from sftforge.sample import Message, Sample
-
-
-def make_samples(n: int) -> list[Sample]:
-    out = []
-    for i in range(n):
-        answer = "" if i % 7 == 3 else f"  answer {i % 11} 回答 "
-        out.append(Sample([Message("user", f" question {i} 问题 "), Message("assistant", answer)]))
-    return out
+from pipeline_helpers import make_samples
 
 
 @pytest.fixture(autouse=True)
@@ -65,7 +55,3 @@ def write_recipe(tmp_path: Path, raw_file: Path) -> Callable[..., Path]:
         return path
 
     return write
-
-
-def read_rows(path: Path) -> list[dict[str, Any]]:
-    return [orjson.loads(line) for line in path.read_bytes().splitlines() if line.strip()]

@@ -6,8 +6,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from pipeline_helpers import make_samples, read_rows
 
-from conftest import make_samples, read_rows
 from sftforge.errors import RecipeError, SftforgeError
 from sftforge.ops.base import OPS
 from sftforge.pipeline import run_recipe
@@ -53,7 +53,7 @@ def test_funnel_counts_and_rejects(write_recipe: Callable[..., Path], tmp_path: 
     assert len(dups) == 40 and all(r["kept_id"] and r["value"] == 1.0 for r in dups)
     kept = read_rows(res.outputs["train"])
     assert kept[0]["messages"][1]["content"] == "answer 0 回答!"
-    assert kept[0]["meta"] == {"source": "raw", "stats": {"answer_chars": 11}}
+    assert kept[0]["meta"] == {"source": "raw", "row": 1, "stats": {"answer_chars": 11}}
 
 
 def test_two_inputs_are_counted_apart(

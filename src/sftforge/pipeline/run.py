@@ -33,9 +33,10 @@ from .shards import gc_paused
 from .sources import ReadError, read_input, write_output
 from .stats_cache import default_cache_dir
 
-__all__ = ["EXTRA_KEYS", "INPUT_KEY", "SPLIT_KEY", "RunResult", "run_recipe"]
+__all__ = ["EXTRA_KEYS", "INPUT_KEY", "ROW_KEY", "SPLIT_KEY", "RunResult", "run_recipe"]
 
 INPUT_KEY = "source"  # meta key: the recipe input a sample came from (what `mix` reads)
+ROW_KEY = "row"  # meta key: the sample's record number within that input
 SPLIT_KEY = "split"  # meta key: the split a split operator assigned
 # meta keys that mark a sample an operator added: an upsampled copy (`mix`) or a generic marker;
 # samples whose source is not an input (the identity set) are added ones too
@@ -106,12 +107,19 @@ def run_recipe(
 
 
 def ingest(recipe: Recipe) -> Iterator[Sample | ReadError]:
-    """Every input's samples, tagged with the input's name, then the next input's."""
+    """Every input's samples, tagged with the input's name and their record number in it
+    (``meta["row"]``, 1-based, unreadable records counted too), then the next input's.
+
+    Identical records share a content id, so the row is what tells two of them apart in the
+    rejects file (an exact duplicate's ``kept_id`` names a twin with the very same id).
+    """
     for spec in recipe.inputs:
         path = recipe.input_path(spec)
-        for item in read_input(spec.name, path, spec.format, spec.on_error, spec.path):
+        items = read_input(spec.name, path, spec.format, spec.on_error, spec.path)
+        for row, item in enumerate(items, 1):
             if isinstance(item, Sample):
                 item.meta[INPUT_KEY] = spec.name
+                item.meta[ROW_KEY] = row
             yield item
 
 
