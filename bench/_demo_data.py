@@ -10,14 +10,15 @@ counted, never guessed at.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
+
+from _shared import SHARED_DATA
 
 from sftforge.sample import Message, Sample, ToolCall
 
-LF_DATA = Path("/work/shared/data/llama_factory/data")
-ALPACA_52K = Path("/work/shared/data/stanford_alpaca/alpaca_data.json")
-FASTCHAT_DUMMY = Path("/work/shared/data/fastchat/dummy_conversation.json")
+LF_DATA = SHARED_DATA / "llama_factory/data"
+ALPACA_52K = SHARED_DATA / "stanford_alpaca/alpaca_data.json"
+FASTCHAT_DUMMY = SHARED_DATA / "fastchat/dummy_conversation.json"
 # name -> file, for the sets that do not live in LLaMA-Factory's demo folder
 EXTRA = {"alpaca_52k": ALPACA_52K, "fastchat_dummy": FASTCHAT_DUMMY}
 

@@ -31,9 +31,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+from _shared import SHARED_DATA
+
 ROOT = Path(__file__).resolve().parent.parent
 ALPACA = Path(
-    os.environ.get("SFTFORGE_BENCH_ALPACA", "/work/shared/data/stanford_alpaca/alpaca_data.json")
+    os.environ.get("SFTFORGE_BENCH_ALPACA", str(SHARED_DATA / "stanford_alpaca/alpaca_data.json"))
 )
 CONVERSIONS = [
     ("alpaca", "sharegpt"),
@@ -81,12 +83,19 @@ def _hf_mapper(src: str, dst: str) -> Any:
     }[(src, dst)]
 
 
+def _cpu() -> float:
+    """CPU seconds of this process and its finished children (worker processes)."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
 def child(tool: str, src: str, src_fmt: str, dst: str, dst_fmt: str) -> dict[str, Any]:
     if tool.startswith("sftforge"):
         from sftforge.convert import convert
 
         workers = 2 if tool == "sftforge-2proc" else 1
-        start = time.perf_counter()
+        cpu0, start = _cpu(), time.perf_counter()
         res = convert(
             src, dst, dst_fmt, from_=src_fmt, on_error="skip", rejects=dst + ".rejects.jsonl",
             workers=workers,
@@ -98,7 +107,7 @@ def child(tool: str, src: str, src_fmt: str, dst: str, dst_fmt: str) -> dict[str
 
         datasets.disable_progress_bars()
         with tempfile.TemporaryDirectory() as cache:
-            start = time.perf_counter()
+            cpu0, start = _cpu(), time.perf_counter()
             ds = datasets.load_dataset("json", data_files=src, split="train", cache_dir=cache)
             out = ds.map(_hf_mapper(src_fmt, dst_fmt), remove_columns=ds.column_names)
             out.to_json(dst, force_ascii=False)
@@ -111,6 +120,7 @@ def child(tool: str, src: str, src_fmt: str, dst: str, dst_fmt: str) -> dict[str
         "rejected": rejected,
         "seconds": seconds,
         "peak_rss": peak,
+        "cpu_seconds": _cpu() - cpu0,
         "workers_peak_rss": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024,
     }
 
@@ -194,13 +204,14 @@ def big_stream(work: Path, gigabytes: float) -> dict[str, Any]:
 
 def table(rows: list[dict[str, Any]]) -> str:
     lines = [
-        "| conversion | tool | records | seconds | records/s | MB/s | peak RSS (MB) | workers' peak RSS (MB) |",
-        "|---|---|---:|---:|---:|---:|---:|---:|",
+        "| conversion | tool | records | seconds | CPU s | records/s | MB/s | peak RSS (MB) | workers' peak RSS (MB) |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         workers = r.get("workers_peak_rss") or 0
         lines.append(
             f"| {r['conversion']} | {r['tool']} | {r['read']} | {r['seconds']:.2f} | "
+            f"{r['cpu_seconds']:.2f} | "
             f"{r['records_per_s']:,.0f} | {r['mb_per_s']:.1f} | {r['peak_rss'] / 1e6:.0f} | "
             f"{workers / 1e6:.0f} |"
         )
@@ -232,7 +243,8 @@ def main() -> None:
         theirs = next(r for r in rows if r["conversion"] == conv and r["tool"] == "datasets")
         for tool in ("sftforge", "sftforge-2proc"):
             ours = next(r for r in rows if r["conversion"] == conv and r["tool"] == tool)
-            ratios[f"{conv} ({tool})"] = theirs["seconds"] / ours["seconds"]
+            ratios[f"{conv} ({tool}, wall)"] = theirs["seconds"] / ours["seconds"]
+            ratios[f"{conv} ({tool}, CPU)"] = theirs["cpu_seconds"] / ours["cpu_seconds"]
     print()
     for conv, ratio in ratios.items():
         print(f"speed-up over datasets, {conv}: {ratio:.1f}x")

@@ -24,6 +24,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from _shared import SHARED_DATA
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 
@@ -33,7 +35,7 @@ from _venvs import peer_python
 from sftforge.chat.profiles import Encoded, get_profile, load_tokenizer
 
 HERE = Path(__file__).resolve().parent
-TOKENIZER = os.environ.get("SFTFORGE_TOKENIZER", "/work/shared/data/tokenizers/minimind")
+TOKENIZER = os.environ.get("SFTFORGE_TOKENIZER", str(SHARED_DATA / "tokenizers/minimind"))
 SETS = ["alpaca_52k", "alpaca_en_demo", "alpaca_zh_demo", "glaive_toolcall_en_demo",
         "glaive_toolcall_zh_demo", "identity", "fastchat_dummy"]  # fmt: skip
 BATCH = 8192

@@ -14,7 +14,7 @@ train mode against the ``swift`` profile (bench/_peer_swift.py).
 
 Peer venvs: $SFTFORGE_LF_VENV / $SFTFORGE_TRL_VENV, else created under .bench-venvs/;
 $SFTFORGE_SWIFT_VENV (ms-swift is only compared when it is set).
-Tokenizer: $SFTFORGE_TOKENIZER, else /work/shared/data/tokenizers/minimind.
+Tokenizer: $SFTFORGE_TOKENIZER, else ../shared/data/tokenizers/minimind.
 """
 
 from __future__ import annotations
@@ -28,6 +28,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from _shared import SHARED_DATA
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 
@@ -39,7 +41,7 @@ from sftforge.export.llamafactory import write_llamafactory_data
 from sftforge.sample import Sample
 
 HERE = Path(__file__).resolve().parent
-TOKENIZER = os.environ.get("SFTFORGE_TOKENIZER", "/work/shared/data/tokenizers/minimind")
+TOKENIZER = os.environ.get("SFTFORGE_TOKENIZER", str(SHARED_DATA / "tokenizers/minimind"))
 
 LF_DATASETS = [
     "alpaca_en_demo",

@@ -10,7 +10,7 @@ sides run the same sequential filter in one process, side by side in one run:
   novelty filter must reject.
 
 Reported: seconds, kept counts, agreement of the kept sets on English, and planted copies caught
-on Chinese. Data: $SFTFORGE_DATA (default /work/shared/data). The peer runs in its own venv:
+on Chinese. Data: $SFTFORGE_DATA (default ../shared/data). The peer runs in its own venv:
 $SFTFORGE_BENCH_ROUGE_VENV, else ``.bench-venvs/rouge_score`` (created with ``pip install
 rouge-score``). Run: ``python bench/rouge_novelty_bench.py``.
 """
@@ -25,12 +25,14 @@ import sys
 import time
 from pathlib import Path
 
+from _shared import SHARED_DATA
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from sftforge.generate.rouge import RougeIndex  # noqa: E402
 
-DATA = Path(os.environ.get("SFTFORGE_DATA", "/work/shared/data"))
+DATA = Path(os.environ.get("SFTFORGE_DATA", str(SHARED_DATA)))
 THRESHOLD = 0.7
 
 PEER = r"""

@@ -1,6 +1,6 @@
 """Template + tokenize + mask speed, and packing utilisation, with the minimind tokenizer.
 
-    PYTHONPATH=src python bench/tokenize_bench.py [--data /work/shared/data] [--max-len 2048]
+    PYTHONPATH=src python bench/tokenize_bench.py [--data ../shared/data] [--max-len 2048]
 
 Data: the 52k Stanford Alpaca set and LLaMA-Factory's demo sets (alpaca-style and multi-turn
 sharegpt with tool calls), converted to Samples by the small readers below (the bench reads the
@@ -21,6 +21,8 @@ import sys
 import time
 from pathlib import Path
 from typing import Any
+
+from _shared import SHARED_DATA
 
 from sftforge.chat import ChatTokenizer, get_template, load_tokenizer, pack_rows, tokenize_samples
 from sftforge.chat.render import message_dicts
@@ -131,8 +133,8 @@ def measure(
 
 def main() -> int:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--data", default="/work/shared/data")
-    ap.add_argument("--tokenizer", default="/work/shared/data/tokenizers/minimind")
+    ap.add_argument("--data", default=str(SHARED_DATA))
+    ap.add_argument("--tokenizer", default=str(SHARED_DATA / "tokenizers/minimind"))
     ap.add_argument("--template", default="qwen2.5")
     ap.add_argument("--max-len", type=int, default=2048)
     ap.add_argument("--json", default=None)

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -10,6 +9,7 @@ from hypothesis import strategies as st
 from sftforge.generate import chunk_document, load_documents
 from sftforge.llm import estimate_tokens, repair_json_text
 from sftforge.sample import Document
+from shared_data import SHARED_DATA
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers(-1000, 1000) | st.text(max_size=20),
@@ -50,7 +50,7 @@ def test_chunks_fit_and_cover_the_document(paras: list[str], max_tokens: int, ov
 
 
 def test_real_document_chunks() -> None:
-    path = Path("/work/shared/data/llama_factory/data/wiki_demo.txt")
+    path = SHARED_DATA / "llama_factory/data/wiki_demo.txt"
     if not path.exists():
         pytest.skip("shared data not present")
     [doc] = load_documents(path)

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 from fakeserver import FakeServer
@@ -16,6 +15,7 @@ from sftforge.generate import (
     rouge_tokens,
 )
 from sftforge.llm import LLMConfig
+from shared_data import SHARED_DATA
 
 SEEDS = [
     {
@@ -150,7 +150,7 @@ def test_self_instruct_end_to_end(server: FakeServer, llm: LLMConfig) -> None:
 
 
 def test_stanford_seed_file_parses() -> None:
-    path = Path("/work/shared/data/stanford_alpaca/seed_tasks.jsonl")
+    path = SHARED_DATA / "stanford_alpaca/seed_tasks.jsonl"
     if not path.exists():
         pytest.skip("shared data not present")
     rows = [

@@ -64,8 +64,8 @@ def lint(
     as_json: Annotated[bool, typer.Option("--json", help="print the report as JSON")] = False,
 ) -> None:
     """Find double BOS, untrained EOS, injected special tokens, bad role order and more."""
-    from ..chat.input import is_tokenized, read_records, records_to_samples
     from ..chat.lint import lint_samples, lint_tokenized
+    from ..chat.lint_input import is_tokenized, read_records, records_to_samples
 
     records = read_records(file)
     tok = None
