@@ -9,7 +9,11 @@ and labels are compared with the ``llamafactory`` profile's. TRL: the same with 
 dataset preparation (bench/_peer_trl.py). Samples the profile rejects (a tool format it does not
 reproduce, a sample the framework drops) are counted, not compared.
 
-Peer venvs: $SFTFORGE_LF_VENV / $SFTFORGE_TRL_VENV, else created under .bench-venvs/.
+ms-swift (``--peer swift``, or ``all`` when $SFTFORGE_SWIFT_VENV is set): ``Template.encode`` in
+train mode against the ``swift`` profile (bench/_peer_swift.py).
+
+Peer venvs: $SFTFORGE_LF_VENV / $SFTFORGE_TRL_VENV, else created under .bench-venvs/;
+$SFTFORGE_SWIFT_VENV (ms-swift is only compared when it is set).
 Tokenizer: $SFTFORGE_TOKENIZER, else ../shared/data/tokenizers/minimind.
 """
 
@@ -154,7 +158,7 @@ def run_lf(
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--peer", default="all", choices=["llamafactory", "trl", "all"])
+    ap.add_argument("--peer", default="all", choices=["llamafactory", "trl", "swift", "all"])
     ap.add_argument("--limit", type=int, default=None, help="records per dataset (default: all)")
     ap.add_argument("--json", help="write the full results here")
     ap.add_argument("--datasets", nargs="*", help="LLaMA-Factory demo sets (default: all five)")
@@ -169,6 +173,10 @@ def main() -> None:
         from _trl_oracle import run_trl
 
         results += [r | {"peer": "trl"} for r in run_trl(args.limit, TOKENIZER)]
+    if args.peer == "swift" or (args.peer == "all" and os.environ.get("SFTFORGE_SWIFT_VENV")):
+        from _swift_oracle import run_swift
+
+        results += [r | {"peer": "swift"} for r in run_swift(args.limit, TOKENIZER)]
     total_rows = sum(r["rows"] for r in results)
     bad_rows = sum(
         r["ids_diff"] + r["labels_diff"] + abs(r["rows"] - r["peer_rows"]) for r in results

@@ -100,7 +100,7 @@ def test_swift_script(tmp_path: Path) -> None:
     assert (
         opts["--model"] == "/m/q"
         and opts["--template"] == "qwen2_5"
-        and opts["--train_type"] == "lora"
+        and opts["--tuner_type"] == "lora"
     )
     rows = [json.loads(x) for x in Path(opts["--dataset"]).read_text(encoding="utf-8").splitlines()]
     assert [m["role"] for m in rows[2]["messages"]] == [

@@ -66,7 +66,7 @@ def export_swift(
     args = [
         ["swift", "sft"],
         ["--model", model],
-        ["--train_type", "lora"],
+        ["--tuner_type", "lora"],  # ms-swift 4.x name (3.x: --train_type)
         ["--dataset", str(data.resolve())],
         ["--torch_dtype", "bfloat16"],
         ["--num_train_epochs", "3"],

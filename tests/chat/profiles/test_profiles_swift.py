@@ -28,9 +28,9 @@ def test_two_rounds_merge_pieces_and_train_turn_ends(tok: Any) -> None:
     )
     r1 = enc(tok, "b")
     p2 = enc(tok, "<|im_end|>\n<|im_start|>user\nc<|im_end|>\n<|im_start|>assistant\n")
-    r2 = enc(tok, "d<|im_end|>")
+    r2 = enc(tok, "d<|im_end|>\n")
     assert out.input_ids == p1 + r1 + p2 + r2
-    end = enc(tok, "<|im_end|>")  # _add_dynamic_eos trains the first round's <|im_end|>
+    end = enc(tok, "<|im_end|>\n")  # _add_dynamic_eos trains the first round's <|im_end|>\n
     expected = [IGN] * len(p1) + r1 + end + [IGN] * (len(p2) - len(end)) + r2
     assert out.labels == expected
 
@@ -42,7 +42,7 @@ def test_default_system_and_merged_user_turns(tok: Any) -> None:
         tok,
         "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n<|im_start|>user\nab<|im_end|>\n<|im_start|>assistant\n",
     )
-    assert out.input_ids == prompt + enc(tok, "c<|im_end|>")
+    assert out.input_ids == prompt + enc(tok, "c<|im_end|>\n")
     chatml = get_profile("swift", tok, template="chatml").encode(s)  # no default system
     assert chatml.input_ids[: len(enc(tok, "<|im_start|>user\n"))] == enc(tok, "<|im_start|>user\n")
 

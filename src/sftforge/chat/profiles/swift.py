@@ -1,17 +1,20 @@
-"""The ``swift`` profile: ids and labels as ms-swift 3.x builds them with its own (``swift``) backend.
+"""The ``swift`` profile: ids and labels as ms-swift 4.6 builds them with its own (``swift``) backend.
 
-What is reproduced (read from modelscope/ms-swift ``swift/llm/template/base.py`` -
+What is reproduced (read from ms-swift 4.6.0 as installed from PyPI, ``swift/template/base.py`` -
 ``_swift_prepare_inputs``, ``_swift_encode``, ``_concat_context_list``, ``_simplify_context_list``,
-``_encode_context_list``, ``_add_dynamic_eos``, ``_encode`` - with the ``default`` loss scale, and
-the ChatML template metas in ``template/qwen.py``/``utils.py``; not run against ms-swift, which
-is not installed here - tested on hand-computed ids):
+``_encode_context_list``, ``_add_dynamic_eos``, ``_encode`` - with the ``default`` loss scale
+(``swift/loss_scale/base.py``) and the ChatML template metas in ``template/templates/``; compared
+with ms-swift's own ``Template.encode`` by bench/profile_oracle.py, and on hand-computed ids):
 
 * consecutive user (or assistant) turns are merged by plain concatenation; a leading system turn is
   the system prompt, else the template's default system; ``system_prefix`` is used when there is a
   system text, ``prefix`` otherwise;
+* ``auto_add_bos`` templates (``chatml``) put the tokenizer's own BOS first (untrained) and, when
+  the tokenizer appends a separator after text, that separator last (trained) instead of the suffix;
 * each round contributes ``prompt`` (query filled in) then the response; between rounds
-  ``chat_sep``, after the last response ``suffix``; the response and the suffix carry loss,
-  everything else does not;
+  ``chat_sep``, after the last response ``suffix`` (unless the answer already ends with a stop
+  word); the response and the suffix carry loss, everything else does not; an answer with
+  ``train=False`` (ms-swift's ``loss: false``) is not trained;
 * adjacent pieces with the same loss flag are joined into one string and each string is tokenized
   on its own (``add_special_tokens=False``);
 * ``_add_dynamic_eos``: a masked piece right after a trained one that starts with the suffix's ids
@@ -39,20 +42,27 @@ _CHATML = {
     "prefix": [],
     "prompt": ["<|im_start|>user\n{{QUERY}}<|im_end|>\n<|im_start|>assistant\n"],
     "chat_sep": ["<|im_end|>\n"],
-    "suffix": ["<|im_end|>"],
+    "suffix": ["<|im_end|>\n"],
     "system_prefix": ["<|im_start|>system\n{{SYSTEM}}<|im_end|>\n"],
 }
 SWIFT_TEMPLATES: dict[str, dict[str, Any]] = {
-    "chatml": {**_CHATML, "default_system": None},
-    "qwen": {**_CHATML, "default_system": "You are a helpful assistant."},
+    "chatml": {**_CHATML, "default_system": None, "auto_add_bos": True, "stop_words": []},
+    "qwen": {
+        **_CHATML,
+        "default_system": "You are a helpful assistant.",
+        "auto_add_bos": False,
+        "stop_words": ["<|endoftext|>"],
+    },
     "qwen2_5": {
         **_CHATML,
         "default_system": "You are Qwen, created by Alibaba Cloud. You are a helpful assistant.",
+        "auto_add_bos": False,
+        "stop_words": ["<|endoftext|>"],
     },
 }
 
 
-def _messages(sample: Sample) -> tuple[str | None, list[dict[str, str]]] | str:
+def _messages(sample: Sample) -> tuple[str | None, list[dict[str, Any]]] | str:
     """(system, user/assistant messages after ``_swift_prepare_inputs``) or why it cannot go."""
     msgs = list(sample.messages)
     system = None
@@ -60,7 +70,7 @@ def _messages(sample: Sample) -> tuple[str | None, list[dict[str, str]]] | str:
         system, msgs = msgs[0].content, msgs[1:]
     if sample.tools:
         return "tools need ms-swift's agent templates, which this profile does not reproduce"
-    out: list[dict[str, str]] = []
+    out: list[dict[str, Any]] = []
     for m in msgs:
         if m.role not in ("user", "assistant") or m.tool_calls:
             return f"{m.role} turns need ms-swift's agent templates (not reproduced)"
@@ -70,7 +80,7 @@ def _messages(sample: Sample) -> tuple[str | None, list[dict[str, str]]] | str:
         if out and out[-1]["role"] == m.role:
             out[-1]["content"] += content
         else:
-            out.append({"role": m.role, "content": content})
+            out.append({"role": m.role, "content": content, "train": m.train})
     if not out or out[0]["role"] != "user" or out[-1]["role"] != "assistant":
         return "ms-swift training rows need user/assistant rounds ending with an answer"
     return system, out
@@ -98,8 +108,18 @@ class SwiftProfile(Profile):
         if self.strategy not in ("delete", "left", "right"):
             raise TokenizeError(f"unknown truncation_strategy {self.strategy!r}")
         self.suffix_ids = encode_texts(self.tokenizer, self.meta["suffix"])[0]
+        self.bos: list[int] = []
+        self.sep: list[int] = []
+        if self.meta["auto_add_bos"]:
+            full = list(self.tokenizer.encode("a"))
+            single = list(self.tokenizer.encode("a", add_special_tokens=False))
+            at = full.index(single[0])
+            self.bos, self.sep = full[:at], full[at + 1 :]
+        stops = list(self.meta["stop_words"])
+        suffix_stop = self.meta["suffix"][-1].strip()
+        self.stop_words = [*stops, suffix_stop] if suffix_stop not in stops else stops
 
-    def _pieces(self, system: str | None, msgs: list[dict[str, str]]) -> list[tuple[str, float]]:
+    def _pieces(self, system: str | None, msgs: list[dict[str, Any]]) -> list[tuple[str, float]]:
         """``_swift_encode`` + default loss scale + ``_simplify_context_list``: (text, loss)."""
         meta = self.meta
         if system is None:
@@ -110,12 +130,13 @@ class SwiftProfile(Profile):
         n_round = len(msgs) // 2
         for i in range(n_round):
             query, response = msgs[2 * i]["content"], msgs[2 * i + 1]["content"]
+            trained = 0.0 if msgs[2 * i + 1]["train"] is False else 1.0
             raw += [(p.replace("{{QUERY}}", query), 0.0) for p in meta["prompt"]]
-            raw.append((response, 1.0))
+            raw.append((response, trained))
             if i < n_round - 1:
                 raw += [(p, 0.0) for p in meta["chat_sep"]]
-            else:
-                raw += [(p, 1.0) for p in meta["suffix"]]
+            elif not self.sep and not any(response.endswith(w) for w in self.stop_words):
+                raw += [(p, trained) for p in meta["suffix"]]
         merged: list[tuple[str, float]] = []
         for text, loss in raw:
             if not text and loss == 0.0:
@@ -138,11 +159,13 @@ class SwiftProfile(Profile):
                 continue
             pieces = self._pieces(*prepared)
             ids_list = encode_texts(self.tokenizer, [p for p, _ in pieces])
-            ids: list[int] = []
-            labels: list[int] = []
+            ids: list[int] = list(self.bos)
+            labels: list[int] = [IGNORE_INDEX] * len(self.bos)
             for (_, loss), piece in zip(pieces, ids_list, strict=True):
                 ids += piece
                 labels += piece if loss > 0 else [IGNORE_INDEX] * len(piece)
+            ids += self.sep
+            labels += self.sep
             self._add_dynamic_eos(ids, labels)
             if labels:
                 labels[0] = IGNORE_INDEX

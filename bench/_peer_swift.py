@@ -1,0 +1,35 @@
+"""Runs INSIDE ms-swift's venv: ``Template.encode`` (train mode) on OpenAI-style messages.
+
+argv[1] is a JSON job list: {tokenizer, template, data (JSONL of {"messages"}), out}. The
+tokenizer gets the minimal ``model_info``/``model_meta`` ms-swift's ``get_template`` reads.
+"""
+
+import json
+import sys
+
+import torch
+from swift.model.model_meta import ModelInfo, ModelMeta
+from swift.template import get_template
+from transformers import AutoTokenizer
+
+
+def run(job: dict) -> None:
+    tok = AutoTokenizer.from_pretrained(job["tokenizer"])
+    tok.model_info = ModelInfo(model_type="qwen2", model_dir=job["tokenizer"], torch_dtype=torch.float32,
+                               max_model_len=1 << 20, quant_method=None, quant_bits=0, task_type="causal_lm")  # fmt: skip
+    tok.model_meta = ModelMeta(model_type="qwen2", model_groups=[], template=job["template"])
+    template = get_template(tok, template_type=job["template"], max_length=None)
+    template.set_mode("train")
+    with open(job["data"], encoding="utf-8") as f, open(job["out"], "w", encoding="utf-8") as out:
+        for line in f:
+            enc = template.encode(json.loads(line))
+            out.write(
+                json.dumps({"input_ids": list(enc["input_ids"]), "labels": list(enc["labels"])})
+                + "\n"
+            )
+
+
+if __name__ == "__main__":
+    with open(sys.argv[1], encoding="utf-8") as fh:
+        for job in json.load(fh):
+            run(job)
