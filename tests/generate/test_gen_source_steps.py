@@ -161,3 +161,31 @@ def test_source_option_checked_before_any_work(
     with pytest.raises(RecipeError, match=message) as info:
         load_recipe(path)
     assert info.value.field is not None and info.value.field.startswith("steps[1]")
+
+
+def test_docs_recipe_runs(server: FakeServer, tmp_path: Path) -> None:
+    """The source-steps recipe of docs/generate.md, pointed at the fake server."""
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "generate.md").read_text("utf-8")
+    [block] = [b.split("```", 1)[0] for b in doc.split("```yaml\n")[1:] if "seeds:" in b]
+    recipe = yaml.safe_load(block)
+    for step in recipe["steps"]:
+        ((name, opts),) = step.items()
+        opts["llm"] = _llm(server, tmp_path)
+        opts["failed"] = str(tmp_path / f"{name}.failed.jsonl")
+        if name == "self_instruct":
+            opts["num_instructions"] = 2
+    proj = tmp_path / "proj"
+    (proj / "manuals").mkdir(parents=True)
+    (proj / "manuals" / "a.md").write_text("# Install\n\nRun the installer.", encoding="utf-8")
+    seed = {"instruction": "Give three tips for staying healthy."}
+    (proj / "seed_tasks.jsonl").write_text(json.dumps(seed) + "\n", encoding="utf-8")
+    (proj / "chats.jsonl").write_bytes(INPUTS[0].to_json() + b"\n")
+    path = proj / "recipe.yaml"
+    path.write_text(yaml.safe_dump(recipe), encoding="utf-8")
+    res = run_recipe(path, tmp_path / "out", workers=1)
+    rows = _rows(tmp_path / "out" / "train.jsonl")
+    assert rows[0]["messages"] == INPUTS[0].to_dict()["messages"]  # the input passed through
+    assert rows[1]["messages"][1]["reasoning"] == "because the passage says so"
+    assert res.counts["per_input"] == {"chats": {"read": 1, "kept": 1, "rejected": 0}}
+    assert res.counts["kept"] == len(rows) == 1 + 1 + 2  # one doc_qa answer, two instructions
+    assert not (tmp_path / "doc_qa.failed.jsonl").exists()
