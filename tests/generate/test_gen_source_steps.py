@@ -163,7 +163,8 @@ def test_source_option_checked_before_any_work(
     assert info.value.field is not None and info.value.field.startswith("steps[1]")
 
 
-def test_docs_recipe_runs(server: FakeServer, tmp_path: Path) -> None:
+@pytest.mark.parametrize("workers", [1, 2])
+def test_docs_recipe_runs(server: FakeServer, tmp_path: Path, workers: int) -> None:
     """The source-steps recipe of docs/generate.md, pointed at the fake server."""
     doc = (Path(__file__).resolve().parents[2] / "docs" / "generate.md").read_text("utf-8")
     [block] = [b.split("```", 1)[0] for b in doc.split("```yaml\n")[1:] if "seeds:" in b]
@@ -182,10 +183,15 @@ def test_docs_recipe_runs(server: FakeServer, tmp_path: Path) -> None:
     (proj / "chats.jsonl").write_bytes(INPUTS[0].to_json() + b"\n")
     path = proj / "recipe.yaml"
     path.write_text(yaml.safe_dump(recipe), encoding="utf-8")
-    res = run_recipe(path, tmp_path / "out", workers=1)
+    res = run_recipe(path, tmp_path / "out", workers=workers)
     rows = _rows(tmp_path / "out" / "train.jsonl")
     assert rows[0]["messages"] == INPUTS[0].to_dict()["messages"]  # the input passed through
     assert rows[1]["messages"][1]["reasoning"] == "because the passage says so"
     assert res.counts["per_input"] == {"chats": {"read": 1, "kept": 1, "rejected": 0}}
     assert res.counts["kept"] == len(rows) == 1 + 1 + 2  # one doc_qa answer, two instructions
     assert not (tmp_path / "doc_qa.failed.jsonl").exists()
+    sent = len(server.log)
+    run_recipe(path, tmp_path / "again", workers=workers)
+    assert len(server.log) == sent  # a rerun is answered from the LLM cache
+    again = (tmp_path / "again" / "train.jsonl").read_bytes()
+    assert again == (tmp_path / "out" / "train.jsonl").read_bytes()
