@@ -19,7 +19,7 @@ from ..errors import RecipeError
 from ..generate import GENERATORS, GenerationResult, build_generator, generate
 from ..generate.base import Generator
 from ..generate.docparse import load_documents
-from ..generate.io import read_jsonl, read_samples, write_jsonl
+from ..generate.io import read_jsonl, read_samples, read_seeds, write_jsonl
 from ..llm.config import LLMConfig
 from .main import app
 
@@ -51,12 +51,7 @@ def _read_items(gen: Generator, path: Path, fmt: str | None) -> list[Any]:
         return read_samples(path, fmt)
     if gen.input_kind in ("chunk", "document"):
         return load_documents(path)
-    rows = []
-    for n, obj in read_jsonl(path):
-        if not isinstance(obj.get("instruction"), str) or not obj["instruction"].strip():
-            raise RecipeError("a seed task needs an 'instruction' string", file=str(path), line=n)
-        rows.append(obj)
-    return rows
+    return read_seeds(path)
 
 
 def _write(path: Path, rows: list[dict[str, Any]]) -> None:

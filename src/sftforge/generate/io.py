@@ -15,10 +15,10 @@ from typing import Any
 
 import orjson
 
-from ..errors import FormatError, InputError
+from ..errors import FormatError, InputError, RecipeError
 from ..sample import Message, Sample
 
-__all__ = ["read_jsonl", "read_samples", "row_to_sample", "write_jsonl"]
+__all__ = ["read_jsonl", "read_samples", "read_seeds", "row_to_sample", "write_jsonl"]
 
 
 def read_jsonl(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
@@ -80,6 +80,17 @@ def read_samples(path: str | Path, fmt: str | None = None) -> list[Sample]:
         s.meta.setdefault("source", {"file": str(path), "line": n})
         out.append(s)
     return out
+
+
+def read_seeds(path: str | Path) -> list[dict[str, Any]]:
+    """Seed tasks (the Stanford ``seed_tasks.jsonl`` shape) for self_instruct: each row needs an
+    ``instruction`` string; the other keys are kept as they are."""
+    rows = []
+    for n, obj in read_jsonl(path):
+        if not isinstance(obj.get("instruction"), str) or not obj["instruction"].strip():
+            raise RecipeError("a seed task needs an 'instruction' string", file=str(path), line=n)
+        rows.append(obj)
+    return rows
 
 
 def write_jsonl(path: str | Path, rows: Iterable[dict[str, Any]]) -> int:

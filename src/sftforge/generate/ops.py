@@ -10,9 +10,16 @@ the new ones (counted as ``generated``); a failed derivation only goes to the fa
 its original is kept. ``judge_pair`` turns each group of answers into one preference sample:
 the other members are rejected as "merged into a preference pair" with the pair's id.
 
-Registered names: respond, judge, judge_pair, evol_instruct, paraphrase, translate. doc_qa,
-self_instruct and backtranslate read documents or seed tasks, not samples, so they run from
-``sftforge generate`` (or ``sftforge.generate.generate``) rather than as steps on samples.
+doc_qa, backtranslate and self_instruct make samples from documents or seed tasks, not from
+their input: their step passes every input sample through unchanged and then adds the generated
+samples (counted as ``generated``; those a quality rule eliminated are rejected as added
+samples). The option ``documents`` (doc_qa, backtranslate: a file or a folder, read like
+``sftforge generate``) or ``seeds`` (self_instruct: a ``seed_tasks.jsonl``) names the source;
+a relative path is resolved against the recipe's folder, like the recipe's inputs. Failed items
+go only to the ``failed`` file (no input row stands for them).
+
+Registered names: respond, judge, judge_pair, evol_instruct, paraphrase, translate, doc_qa,
+backtranslate, self_instruct.
 """
 
 from __future__ import annotations
@@ -20,18 +27,22 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, ClassVar
 
+from ..errors import RecipeError
 from ..llm.config import LLMConfig
 from ..ops.base import GlobalOp, Reject, register_op
 from ..sample import Sample
 from .base import GENERATORS, build_generator
-from .io import write_jsonl
-from .run import generate
+from .docparse import load_documents
+from .io import read_seeds, write_jsonl
+from .run import GenerationResult, generate
 
-__all__ = ["OP_TASKS", "GenerateOp"]
+__all__ = ["OP_TASKS", "SOURCE_TASKS", "DocumentsOp", "GenerateOp", "SeedsOp", "SourceOp"]
 
 OP_TASKS = ("respond", "judge", "judge_pair", "evol_instruct", "paraphrase", "translate")
+SOURCE_TASKS = ("doc_qa", "backtranslate", "self_instruct")
 _DERIVING = ("evol_instruct", "paraphrase", "translate")
 ADDED_KEY = "extra"  # the meta key the pipeline reads to count a sample as added, not as an input
 
@@ -48,18 +59,39 @@ class GenerateOp(GlobalOp):
         names = {f.name for f in dataclasses.fields(GENERATORS[self.task]) if f.init}
         return {k: v for k, v in self.options().items() if k in names}
 
-    def run(
-        self, source: Callable[[], Iterator[Sample]], reject: Callable[[Reject], None]
-    ) -> Iterator[Sample]:
-        inputs = list(source())
-        self.counters.seen += len(inputs)
+    def _generate(self, items: list[Any]) -> GenerationResult:
+        """Run the generator over ``items``; failed items go to the ``failed`` file."""
         gen = build_generator(self.task, self.generator_options())
-        res = generate(gen, inputs, LLMConfig.from_dict(self.llm))
+        res = generate(gen, items, LLMConfig.from_dict(self.llm))
         if self.failed and res.failed:
             write_jsonl(self.failed, res.failed)
         for k in ("requests", "cache_hits", "retries", "prompt_tokens", "completion_tokens"):
             self.counters.extra[f"llm_{k}"] += int(res.summary.get(k, 0))
         self.counters.extra["llm_failed"] += len(res.failed)
+        return res
+
+    def _added(
+        self,
+        samples: list[Sample],
+        dropped: list[dict[str, Any]],
+        reject: Callable[[Reject], None],
+    ) -> list[Sample]:
+        """Mark new samples as added (``generated``); the dropped ones are rejected as added."""
+        self.counters.extra["generated"] += len(samples) + len(dropped)
+        for d in dropped:
+            gone = Sample.from_dict(d["sample"])
+            gone.meta[ADDED_KEY] = self.task
+            self.drop(reject, Reject(gone, self.name, d["reason"], d.get("value")))
+        for s in samples:
+            s.meta[ADDED_KEY] = self.task
+        return samples
+
+    def run(
+        self, source: Callable[[], Iterator[Sample]], reject: Callable[[Reject], None]
+    ) -> Iterator[Sample]:
+        inputs = list(source())
+        self.counters.seen += len(inputs)
+        res = self._generate(inputs)
         if self.task in _DERIVING:
             yield from self._derived(inputs, res.samples, res.dropped, reject)
             return
@@ -101,19 +133,81 @@ class GenerateOp(GlobalOp):
     ) -> Iterator[Sample]:
         """Originals pass through; new samples are counted as generated, failed ones only in
         the failed file (the original is kept, so nothing is lost)."""
-        self.counters.extra["generated"] += len(samples) + len(dropped)
-        for d in dropped:
-            gone = Sample.from_dict(d["sample"])
-            gone.meta[ADDED_KEY] = self.task
-            self.drop(reject, Reject(gone, self.name, d["reason"], d.get("value")))
-        for s in samples:
-            s.meta[ADDED_KEY] = self.task
+        self._added(samples, dropped, reject)
         self.counters.kept += len(inputs) + len(samples)
         yield from inputs
         yield from samples
 
 
-def _make(task: str) -> type[GenerateOp]:
+@dataclass(kw_only=True)
+class SourceOp(GenerateOp):
+    """Base of the ops that generate from documents or seed tasks: the input passes through
+    unchanged, then the generated samples follow (see the module docstring)."""
+
+    source_option: ClassVar[str] = ""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not str(getattr(self, self.source_option) or "").strip():
+            what = (
+                "seed tasks (a seed_tasks.jsonl)"
+                if self.source_option == "seeds"
+                else ("documents (a file or a folder)")
+            )
+            raise ValueError(f"'{self.source_option}' is required: the {what} to generate from")
+        self._base_dir: Path | None = None
+
+    def bind_recipe_dir(self, base_dir: Path) -> None:
+        """Resolve the source against the recipe's folder; a missing one fails before any work."""
+        self._base_dir = Path(base_dir)
+        path = self.source_path()
+        if not path.exists():
+            raise RecipeError(
+                f"{self.name}: {self.source_option} '{getattr(self, self.source_option)}'"
+                f" does not exist (looked for {path}).",
+                field=self.source_option,
+                hint="paths are relative to the recipe's folder",
+            )
+
+    def source_path(self) -> Path:
+        p = Path(str(getattr(self, self.source_option))).expanduser()
+        return p if p.is_absolute() else (self._base_dir or Path.cwd()) / p
+
+    def load_items(self) -> list[Any]:
+        path = self.source_path()
+        return read_seeds(path) if self.source_option == "seeds" else list(load_documents(path))
+
+    def run(
+        self, source: Callable[[], Iterator[Sample]], reject: Callable[[Reject], None]
+    ) -> Iterator[Sample]:
+        n = 0
+        for s in source():  # streamed: the input is never held in memory
+            n += 1
+            yield s
+        self.counters.seen += n
+        res = self._generate(self.load_items())
+        added = self._added(res.samples, res.dropped, reject)
+        self.counters.kept += n + len(added)
+        yield from added
+
+
+@dataclass(kw_only=True)
+class DocumentsOp(SourceOp):
+    """doc_qa and backtranslate as steps: ``documents`` is a file or a folder of documents."""
+
+    source_option: ClassVar[str] = "documents"
+    documents: str = ""
+
+
+@dataclass(kw_only=True)
+class SeedsOp(SourceOp):
+    """self_instruct as a step: ``seeds`` is a ``seed_tasks.jsonl``."""
+
+    source_option: ClassVar[str] = "seeds"
+    seeds: str = ""
+
+
+def _make(task: str, base: type[GenerateOp] = GenerateOp) -> type[GenerateOp]:
     gcls = GENERATORS[task]
     extra = []
     for f in dataclasses.fields(gcls):
@@ -126,7 +220,7 @@ def _make(task: str) -> type[GenerateOp]:
     cls: Any = dataclasses.make_dataclass(
         f"{gcls.__name__}Op",
         extra,
-        bases=(GenerateOp,),
+        bases=(base,),
         kw_only=True,
         namespace={"__doc__": gcls.__doc__},
     )
@@ -137,3 +231,6 @@ def _make(task: str) -> type[GenerateOp]:
 
 for _task in OP_TASKS:
     _make(_task)
+_make("doc_qa", DocumentsOp)
+_make("backtranslate", DocumentsOp)
+_make("self_instruct", SeedsOp)

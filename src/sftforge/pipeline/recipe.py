@@ -106,7 +106,13 @@ class Recipe:
         ops: list[Op] = []
         for i, step in enumerate(self.steps, 1):
             try:
-                ops.append(step.build())
+                op = step.build()
+                # operators that read files named in their options (doc_qa's documents...)
+                # resolve them against the recipe's folder, like the inputs
+                bind = getattr(op, "bind_recipe_dir", None)
+                if callable(bind):
+                    bind(self.base_dir)
+                ops.append(op)
             except RecipeError as exc:
                 exc.field = f"steps[{i}].{step.op}"
                 raise
