@@ -29,3 +29,14 @@ def test_tokenize_step_keeps_and_rejects(bpe_dir: Path) -> None:
 def test_tokenize_step_needs_a_tokenizer() -> None:
     with pytest.raises(RecipeError, match="needs the option 'tokenizer'"):
         build_op("tokenize", {})
+
+
+def test_tokenize_step_counts_tokens_per_role(bpe_dir: Path) -> None:
+    op = build_op("tokenize", {"tokenizer": str(bpe_dir), "template": "chatml"})
+    kept, _ = op.apply([CONVERSATIONS["single"]])  # type: ignore[attr-defined]
+    stats = kept[0].meta["stats"]["tokens"]
+    per_role = {k: v for k, v in stats.items() if k.startswith("tokens_")}
+    assert {"tokens_user", "tokens_assistant"} <= set(per_role)
+    assert all(v > 0 for v in per_role.values())
+    # every token is attributed to one role (template scaffolding included)
+    assert sum(per_role.values()) == stats["n_tokens"]

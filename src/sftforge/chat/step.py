@@ -3,7 +3,8 @@
 A Filter (so that a sample that cannot become a training row is rejected with its reason, never
 passed on silently): it renders and tokenizes each sample with the native mode and stores the row
 in ``sample.meta["tokens"] = {"input_ids": [...], "labels": [...]}``; its metric, cached under
-``meta["stats"]["tokens"]``, is ``{"n_tokens", "n_trained", "truncated"}``. Rejected reasons are
+``meta["stats"]["tokens"]``, is ``{"n_tokens", "n_trained", "truncated", "tokens_<role>"...}``
+(tokens per role, so the run report shows a histogram per role). Rejected reasons are
 those of ``tokenize_samples``: template_error, too_long, too_long_last_turn, no_trained_tokens.
 
 Options: ``tokenizer`` (folder), ``template`` (built-in name, .jinja path, or None for the
@@ -55,16 +56,19 @@ class TokenizeStep(Filter):
         return self._chat
 
     def stats(self, sample: Sample) -> dict[str, Any]:
-        result = tokenize_samples([sample], self._tokenizer(), role_stats=False)
+        result = tokenize_samples([sample], self._tokenizer(), role_stats=True)
         if result.rejects:
             rej = result.rejects[0]
             return {"error": rej.reason, "detail": rej.value}
         row = result.rows[0]
         sample.meta["tokens"] = {"input_ids": row.input_ids, "labels": row.labels}
+        # one part per role: the run report draws a histogram for each part of a metric
+        per_role = {f"tokens_{role}": n for role, n in sorted(result.stats.per_role.items())}
         return {
             "n_tokens": len(row.input_ids),
             "n_trained": row.n_trained,
             "truncated": row.truncated,
+            **per_role,
         }
 
     def decide(self, value: Any, sample: Sample) -> bool | tuple[bool, str]:
