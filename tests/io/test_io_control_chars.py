@@ -98,3 +98,22 @@ def test_real_alpaca_has_two_records_with_control_chars() -> None:
     with read(ALPACA, on_error="skip", check_text=False) as unchecked:
         kept = [s.messages[-1].content for s in unchecked]
     assert (len(kept), sum(1 for t in kept if "\x03" in t or "\x0b" in t)) == (51974, 2)
+
+
+@pytest.mark.parametrize("bad", [0, 5, 20, 39])
+def test_json_array_batches_around_a_control_char(tmp_path: Path, bad: int) -> None:
+    # pretty-printed like alpaca_data.json, so the reader batches elements between separators
+    items = [
+        '    {\n        "instruction": "q%d",\n        "output": "a%d%s"\n    }'
+        % (i, i, "\\u0001" if i == bad else "")
+        for i in range(40)
+    ]
+    path = tmp_path / "d.json"
+    path.write_text("[\n" + ",\n".join(items) + "\n]\n", encoding="utf-8")
+    with read(path, "alpaca", on_error="skip") as reader:
+        got = [s.messages[0].content for s in reader]
+    assert got == [f"q{i}" for i in range(40) if i != bad]
+    line, column = 2 + 4 * bad + 2, 21 + len(str(bad))  # at the backslash after "a<bad>
+    assert [str(e) for e in reader.errors] == [
+        f"{path}:{line}:{column}, field 'output': {MSG.format(1)} {FIX}"
+    ]
