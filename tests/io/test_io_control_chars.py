@@ -102,10 +102,10 @@ def test_real_alpaca_has_two_records_with_control_chars() -> None:
 
 @pytest.mark.parametrize("bad", [0, 5, 20, 39])
 def test_json_array_batches_around_a_control_char(tmp_path: Path, bad: int) -> None:
+    ctrl = "\\u0001"
     # pretty-printed like alpaca_data.json, so the reader batches elements between separators
     items = [
-        '    {\n        "instruction": "q%d",\n        "output": "a%d%s"\n    }'
-        % (i, i, "\\u0001" if i == bad else "")
+        f'    {{\n        "instruction": "q{i}",\n        "output": "a{i}{ctrl if i == bad else ""}"\n    }}'
         for i in range(40)
     ]
     path = tmp_path / "d.json"
