@@ -105,6 +105,22 @@ def _detect(values: list[Any], names: list[str]) -> tuple[str, float]:
     return best, round(scores[best], 3)
 
 
+def _unreadable(head: list[RawRecord]) -> None:
+    """Raise the first record's error when no record of ``head`` could be read at all, so the
+    user sees the real problem (file:line:column and its fix) rather than "no records"."""
+    if any(r.error is None and r.value is not None for r in head):
+        return
+    err = next((r.error for r in head if r.error is not None), None)
+    if err is None:
+        return
+    first = next(r for r in head if r.error is err)
+    err.file = err.file or first.source
+    if err.line is None:
+        err.line = first.line
+    err.message = f"cannot detect the format: no record could be read. First problem: {err.message}"
+    raise err
+
+
 def decode(
     fmt: Format, value: Any, validate: bool, require_answer: bool
 ) -> tuple[Any, str, SftforgeError | None]:
@@ -217,8 +233,9 @@ class Reader:
             self._records = itertools.chain(head, self._records)
             names = [n for n, f in FORMATS.items() if f.kind in kinds]
             try:
+                _unreadable(head)
                 name, self.confidence = _detect([r.value for r in head], names)
-            except FormatError as err:
+            except InputError as err:  # FormatError, or the first record's error
                 err.file = err.file or self.source.name
                 self.close(ok=False)
                 raise

@@ -118,5 +118,5 @@ def test_huge_single_line_is_a_clear_error(tmp_path: pytest.TempPathFactory) -> 
     assert [str(e) for e in reader.errors] == [
         f"{path}:1: the record is 50.0 MiB, more than the 32 MiB limit for one record. "
         "Fix: if the file is not really one record per line, pass the right --container; "
-        "otherwise raise the limit with max_record_bytes="
+        "otherwise raise the limit with --max-record-mb (Python: max_record_bytes=)"
     ]

@@ -4,15 +4,29 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterable, Iterator
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 
 from ..api import Reader
 
-__all__ = ["progress", "summary"]
+__all__ = ["MaxRecordMb", "max_record_options", "progress", "summary"]
 
 _EVERY = 2048
+
+MaxRecordMb = Annotated[
+    int | None,
+    typer.Option(
+        "--max-record-mb",
+        min=1,
+        help="largest record to read, in MiB (default 32); a longer one is rejected as too_large",
+    ),
+]
+
+
+def max_record_options(mb: int | None) -> dict[str, Any]:
+    """The reader option for ``--max-record-mb`` (nothing when not given: the default applies)."""
+    return {} if mb is None else {"max_record_bytes": mb * 2**20}
 
 
 def progress(items: Iterable[Any], reader: Reader, label: str = "reading") -> Iterator[Any]:

@@ -9,7 +9,7 @@ import typer
 from ..api import Reader
 from ..convert import convert as run_convert
 from ..errors import SftforgeError
-from ._common import progress, summary
+from ._common import MaxRecordMb, max_record_options, progress, summary
 from .main import app
 
 __all__ = ["convert"]
@@ -58,9 +58,10 @@ def convert(
         bool,
         typer.Option(
             "--check-text/--no-check-text",
-            help="reject records with NUL bytes, U+FFFD or mojibake (default) or keep them as they are",
+            help="reject records with NUL bytes, control characters, U+FFFD or mojibake (default) or keep them as they are",
         ),
     ] = True,
+    max_record_mb: MaxRecordMb = None,
     workers: Annotated[
         int | None,
         typer.Option(
@@ -95,6 +96,7 @@ def convert(
         allow_lossy=allow_lossy, out_container=out_container, workers=workers,
         progress=progress, on_open=opened, dataset_info=dataset_info, dataset_name=dataset_name,
         encoding=encoding, container=container, check_text=check_text,
+        **max_record_options(max_record_mb),
     )  # fmt: skip
     summary(result.read, result.written, result.rejected, result.losses)
     if result.rejected and rejects_path:

@@ -8,6 +8,7 @@ import orjson
 import typer
 
 from ..inspection import InspectReport, inspect_file
+from ._common import MaxRecordMb, max_record_options
 from .main import app
 
 __all__ = ["inspect", "render_report"]
@@ -60,9 +61,10 @@ def inspect(
         bool,
         typer.Option(
             "--check-text/--no-check-text",
-            help="reject records with NUL bytes, U+FFFD or mojibake (default) or keep them as they are",
+            help="reject records with NUL bytes, control characters, U+FFFD or mojibake (default) or keep them as they are",
         ),
     ] = True,
+    max_record_mb: MaxRecordMb = None,
     examples: Annotated[int, typer.Option("--examples", help="how many examples to show")] = 3,
 ) -> None:
     """Describe a dataset file: format, counts, roles, turns, lengths, problems, examples."""
@@ -73,6 +75,7 @@ def inspect(
         container=container,
         encoding=encoding,
         check_text=check_text,
+        **max_record_options(max_record_mb),
     )
     if as_json:
         typer.echo(orjson.dumps(rep.to_dict(), option=orjson.OPT_INDENT_2).decode("utf-8"))

@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from ..api import read
+from ._common import MaxRecordMb, max_record_options
 from .main import app
 
 __all__ = ["validate"]
@@ -24,13 +25,20 @@ def validate(
         bool,
         typer.Option(
             "--check-text/--no-check-text",
-            help="reject records with NUL bytes, U+FFFD or mojibake (default) or keep them as they are",
+            help="reject records with NUL bytes, control characters, U+FFFD or mojibake (default) or keep them as they are",
         ),
     ] = True,
+    max_record_mb: MaxRecordMb = None,
 ) -> None:
     """Check every record of FILE; list each problem as file:line and exit 1 if there is any."""
     with read(
-        file, from_, on_error="skip", container=container, encoding=encoding, check_text=check_text
+        file,
+        from_,
+        on_error="skip",
+        container=container,
+        encoding=encoding,
+        check_text=check_text,
+        **max_record_options(max_record_mb),
     ) as reader:
         for _ in reader:
             pass

@@ -61,7 +61,7 @@ def iter_delimited(
             continue
         line, last = last + 1, reader.line_num
         raw = _raw(row, delimiter)
-        problem = check_text(raw.encode("utf-8"), file, line) if check else None
+        problem = check_text(raw.encode("utf-8"), file, line, json=False) if check else None
         if problem is not None:
             yield RawRecord(None, file, line, raw, problem)
             continue

@@ -176,7 +176,12 @@ class _Splitter:
             ends.append(i)
             p = i + step
         last = ends[-1] + 1 if ends else 0
-        if len(ends) < 8 or last - start > self.limit or 0 <= self.suspect < last:
+        if 0 <= self.suspect < last:
+            # batch the clean elements before the suspect one; retrying the whole window after
+            # every single element would scan it once per element up to the suspect
+            ends = [e for e in ends if e < self.suspect]
+            last = ends[-1] + 1 if ends else 0
+        if len(ends) < 8 or last - start > self.limit:
             return None
         try:
             values = orjson.loads(b"[" + buf[start:last] + b"]")

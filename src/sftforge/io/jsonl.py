@@ -82,7 +82,7 @@ def too_large(file: str, line: int, size: int, limit: int) -> RecordError:
         file=file,
         line=line,
         hint="if the file is not really one record per line, pass the right --container; "
-        "otherwise raise the limit with max_record_bytes=",
+        "otherwise raise the limit with --max-record-mb (Python: max_record_bytes=)",
     )
 
 

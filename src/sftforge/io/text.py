@@ -29,7 +29,7 @@ TEXT_MODES: tuple[str, ...] = ("line", "paragraph", "document")
 def _record(raw: bytes, file: str, line: int, limit: int, check: bool = True) -> RawRecord:
     if len(raw) > limit:
         return RawRecord(None, file, line, None, too_large(file, line, len(raw), limit))
-    problem = check_text(raw, file, line) if check else None
+    problem = check_text(raw, file, line, json=False) if check else None
     text = raw.decode("utf-8", errors="replace")
     if problem is not None:
         return RawRecord(None, file, line, text, problem)

@@ -1,4 +1,5 @@
-"""Cheap per-record checks on raw UTF-8 bytes: NUL bytes, replacement characters, mojibake.
+"""Cheap per-record checks on raw UTF-8 bytes: NUL bytes, replacement characters, mojibake,
+C0 control characters.
 
 Each returns ``None`` or a ``RecordError`` (without file/line; the reader adds them). The checks
 are one C-level regex scan per record; they run before JSON parsing so the message says what is
@@ -8,6 +9,9 @@ wrong with the text rather than "unexpected character".
 from __future__ import annotations
 
 import re
+from typing import Any
+
+import orjson
 
 from .errors import RecordError
 
@@ -32,15 +36,28 @@ _MOJIBAKE = re.compile(
 )
 
 
-def check_text(raw: bytes, file: str, line: int, col0: int = 1) -> RecordError | None:
+# A JSON escape of a C0 control character other than \t \n \r (a raw one is invalid JSON and
+# orjson reports it). Whether the backslash is really an escape is checked by _escaped().
+_CTRL_ESC = re.compile(rb"\\u00(?:0[0-8bBcCeEfF]|1[0-9a-fA-F])")
+# The same characters as raw bytes, for containers whose text is not JSON (CSV/TSV, plain text).
+_CTRL_RAW = re.compile(rb"[\x01-\x08\x0b\x0c\x0e-\x1f]")
+_CTRL_HINT = (
+    "remove the control characters, or run the remove_control_chars operator / pass --no-check-text"
+)
+
+
+def check_text(
+    raw: bytes, file: str, line: int, col0: int = 1, *, json: bool = True
+) -> RecordError | None:
     """A problem with the text of one record, or ``None``.
 
     ``raw`` is the record's UTF-8 bytes, starting at ``line``/``col0`` of ``file``; the error's
-    line and column point at the first offending character.
+    line and column point at the first offending character. ``json``: ``raw`` is JSON text, so
+    control characters are looked for as ``\\u00XX`` escapes (else as raw bytes).
     """
-    if next_suspect(raw, 0) < 0:
+    if next_suspect(raw, 0, json=json) < 0:
         return None
-    err = _problem(raw)
+    err = _problem(raw, json)
     if err is not None:
         pos = err.column or 0  # _problem stores the byte offset here; turn it into line/column
         rel = raw.count(b"\n", 0, pos)
@@ -49,21 +66,92 @@ def check_text(raw: bytes, file: str, line: int, col0: int = 1) -> RecordError |
     return err
 
 
-def next_suspect(data: bytes, pos: int) -> int:
+def next_suspect(data: bytes, pos: int, *, json: bool = True) -> int:
     """Offset of the first byte at or after ``pos`` that may start a text problem, or -1.
 
-    Three memchr-speed ``find`` calls (the regex runs only where a Latin-1 lead byte occurs), so
-    clean data costs almost nothing to check.
+    A few memchr-speed ``find`` calls (the regexes run only where a Latin-1 lead byte or a
+    ``\\u00`` escape occurs), so clean data costs almost nothing to check.
     """
     hits = [i for i in (data.find(b"\x00", pos), data.find(b"\xef\xbf\xbd", pos)) if i >= 0]
     if data.find(b"\xc3", pos) >= 0:
         m = _MOJIBAKE.search(data, pos)
         if m is not None:
             hits.append(m.start())
+    ctrl = _control(data, pos, json)
+    if ctrl >= 0:
+        hits.append(ctrl)
     return min(hits) if hits else -1
 
 
-def _problem(raw: bytes) -> RecordError | None:
+def _control(data: bytes, pos: int, json: bool) -> int:
+    """Offset of the first control character (escaped in JSON, raw otherwise), or -1."""
+    if not json:
+        m = _CTRL_RAW.search(data, pos)
+        return m.start() if m is not None else -1
+    if data.find(b"\\u00", pos) < 0:
+        return -1
+    for m in _CTRL_ESC.finditer(data, pos):
+        if _escaped(data, m.start()):
+            return m.start()
+    return -1
+
+
+def _escaped(data: bytes, pos: int) -> bool:
+    """Whether the backslash at ``pos`` starts an escape (an even number of backslashes before
+    it), so ``"\\\\u0000"`` (a backslash, then the text u0000) is not a control character."""
+    run = 0
+    while pos - run - 1 >= 0 and data[pos - run - 1] == 0x5C:
+        run += 1
+    return run % 2 == 0
+
+
+def _field_path(value: Any, path: str = "") -> str | None:
+    """The path (``messages[0].content``) of the first string holding a C0 control character."""
+    if isinstance(value, str):
+        return path if _has_control(value) else None
+    if isinstance(value, dict):
+        for k, v in value.items():
+            key = str(k)
+            found = _field_path(key, path) if _has_control(key) else None
+            found = found or _field_path(v, f"{path}.{key}" if path else key)
+            if found is not None:
+                return found
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            found = _field_path(v, f"{path}[{i}]")
+            if found is not None:
+                return found
+    return None
+
+
+_CTRL_STR = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")
+
+
+def _has_control(text: str) -> bool:
+    return _CTRL_STR.search(text) is not None
+
+
+def _control_error(raw: bytes, pos: int, json: bool) -> RecordError:
+    if json:
+        code = int(raw[pos + 2 : pos + 6], 16)
+        try:
+            field = _field_path(orjson.loads(raw))
+        except orjson.JSONDecodeError:
+            field = None
+    else:
+        code, field = raw[pos], None
+    err = RecordError(
+        "control_chars",
+        f"the text contains the control character U+{code:04X}: tokenizers and editors treat "
+        "it as binary data.",
+        column=pos,
+        hint=_CTRL_HINT,
+    )
+    err.field = field or None
+    return err
+
+
+def _problem(raw: bytes, json: bool = True) -> RecordError | None:
     nul = raw.find(b"\x00")
     if nul >= 0:
         return RecordError(
@@ -91,6 +179,9 @@ def _problem(raw: bytes) -> RecordError | None:
             column=moji.start(),
             hint="re-export the source as UTF-8, repair it (e.g. ftfy.fix_text), or pass --no-check-text to keep the text as it is",
         )
+    ctrl = _control(raw, 0, json)
+    if ctrl >= 0:
+        return _control_error(raw, ctrl, json)
     return None
 
 
