@@ -10,9 +10,17 @@ import typer
 
 from ..api import Reader
 
-__all__ = ["MaxRecordMb", "max_record_options", "progress", "summary"]
+__all__ = ["CheckText", "MaxRecordMb", "max_record_options", "progress", "summary"]
 
 _EVERY = 2048
+
+CheckText = Annotated[
+    bool,
+    typer.Option(
+        "--check-text/--no-check-text",
+        help="reject records with NUL bytes, control characters, U+FFFD or mojibake (default) or keep them as they are",
+    ),
+]
 
 MaxRecordMb = Annotated[
     int | None,

@@ -9,7 +9,7 @@ import typer
 from ..api import Reader
 from ..convert import convert as run_convert
 from ..errors import SftforgeError
-from ._common import MaxRecordMb, max_record_options, progress, summary
+from ._common import CheckText, MaxRecordMb, max_record_options, progress, summary
 from .main import app
 
 __all__ = ["convert"]
@@ -54,13 +54,7 @@ def convert(
     encoding: Annotated[
         str | None, typer.Option("--encoding", help="input encoding; detected when not given")
     ] = None,
-    check_text: Annotated[
-        bool,
-        typer.Option(
-            "--check-text/--no-check-text",
-            help="reject records with NUL bytes, control characters, U+FFFD or mojibake (default) or keep them as they are",
-        ),
-    ] = True,
+    check_text: CheckText = True,
     max_record_mb: MaxRecordMb = None,
     workers: Annotated[
         int | None,

@@ -8,7 +8,7 @@ import orjson
 import typer
 
 from ..inspection import InspectReport, inspect_file
-from ._common import MaxRecordMb, max_record_options
+from ._common import CheckText, MaxRecordMb, max_record_options
 from .main import app
 
 __all__ = ["inspect", "render_report"]
@@ -57,13 +57,7 @@ def inspect(
     ] = None,
     container: Annotated[str | None, typer.Option("--container", help="input container")] = None,
     encoding: Annotated[str | None, typer.Option("--encoding", help="input encoding")] = None,
-    check_text: Annotated[
-        bool,
-        typer.Option(
-            "--check-text/--no-check-text",
-            help="reject records with NUL bytes, control characters, U+FFFD or mojibake (default) or keep them as they are",
-        ),
-    ] = True,
+    check_text: CheckText = True,
     max_record_mb: MaxRecordMb = None,
     examples: Annotated[int, typer.Option("--examples", help="how many examples to show")] = 3,
 ) -> None:

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from ..api import read
-from ._common import MaxRecordMb, max_record_options
+from ._common import CheckText, MaxRecordMb, max_record_options
 from .main import app
 
 __all__ = ["validate"]
@@ -21,13 +21,7 @@ def validate(
     ] = None,
     container: Annotated[str | None, typer.Option("--container", help="input container")] = None,
     encoding: Annotated[str | None, typer.Option("--encoding", help="input encoding")] = None,
-    check_text: Annotated[
-        bool,
-        typer.Option(
-            "--check-text/--no-check-text",
-            help="reject records with NUL bytes, control characters, U+FFFD or mojibake (default) or keep them as they are",
-        ),
-    ] = True,
+    check_text: CheckText = True,
     max_record_mb: MaxRecordMb = None,
 ) -> None:
     """Check every record of FILE; list each problem as file:line and exit 1 if there is any."""

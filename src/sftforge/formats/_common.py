@@ -13,7 +13,7 @@ from typing import Any, NoReturn
 import orjson
 
 from ..errors import ConversionError, FormatError
-from ..sample import Media, Sample, ToolCall
+from ..sample import ROLES, Media, Sample, ToolCall
 from .base import Capabilities, LossLog
 
 __all__ = [
@@ -344,3 +344,22 @@ def pairs_of(
         loss.lose("multi-turn", sample, target)
         pairs = pairs[:1]
     return system, pairs
+
+
+ROLE_SET = frozenset(ROLES)
+
+
+def message_role(m: dict[str, Any], where: str) -> str:
+    """The ``role`` of a message object, failing with the keys found or the valid roles."""
+    role = m.get("role")
+    if type(role) is not str or role not in ROLE_SET:
+        if role is None:
+            fail(
+                f"'{where}' has no 'role' (keys found: {', '.join(m) or 'none'}).",
+                field=f"{where}.role",
+            )
+        fail(
+            f"unknown role {role!r} in '{where}.role' (valid: {', '.join(ROLES)}).",
+            field=f"{where}.role",
+        )
+    return role

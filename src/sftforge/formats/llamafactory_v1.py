@@ -21,11 +21,13 @@ from typing import Any
 import orjson
 
 from ..errors import ConversionError
-from ..sample import ROLES, Media, Message, Sample
+from ..sample import Media, Message, Sample
 from ._common import (
+    ROLE_SET,
     check_losses,
     dump_calls,
     fail,
+    message_role,
     missing,
     not_a_string,
     parse_calls,
@@ -43,7 +45,6 @@ __all__ = ["LlamaFactoryV1Format"]
 _MEDIA_PARTS = {"image_url": "image", "video_url": "video", "audio_url": "audio"}
 _PART_OF_MEDIA = {v: k for k, v in _MEDIA_PARTS.items()}
 _PLACEHOLDER = {"image": "<image>", "video": "<video>", "audio": "<audio>"}
-_ROLE_SET = frozenset(ROLES)
 
 
 def _message(m: Any, where: str, media: list[Media]) -> Message:
@@ -52,17 +53,7 @@ def _message(m: Any, where: str, media: list[Media]) -> Message:
             f"'{where}' must be an object with 'role' and 'content', not {type_name(m)}.",
             field=where,
         )
-    role = m.get("role")
-    if type(role) is not str or role not in _ROLE_SET:
-        if role is None:
-            fail(
-                f"'{where}' has no 'role' (keys found: {', '.join(m) or 'none'}).",
-                field=f"{where}.role",
-            )
-        fail(
-            f"unknown role {role!r} in '{where}.role' (valid: {', '.join(ROLES)}).",
-            field=f"{where}.role",
-        )
+    role = message_role(m, where)
     parts = m.get("content")
     if type(parts) is not list:
         fail(
@@ -119,7 +110,7 @@ def _messages(value: Any, key: str, rec: dict[str, Any], media: list[Media]) -> 
             and parts[0].get("type") == "text"
             and type(parts[0].get("value")) is str
             and type(m.get("role")) is str
-            and m["role"] in _ROLE_SET
+            and m["role"] in ROLE_SET
         ):
             out.append(Message(m["role"], parts[0]["value"]))
         else:

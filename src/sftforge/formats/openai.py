@@ -17,13 +17,15 @@ from typing import Any
 
 import orjson
 
-from ..sample import ROLES, Message, Sample, ToolCall
+from ..sample import Message, Sample, ToolCall
 from ._common import (
     MEDIA_COLUMNS,
+    ROLE_SET,
     arguments_of,
     check_losses,
     dump_media,
     fail,
+    message_role,
     missing,
     not_a_string,
     parse_media,
@@ -43,8 +45,6 @@ __all__ = [
     "lose_user_train_flags",
     "parse_message_list",
 ]
-
-_ROLE_SET = frozenset(ROLES)
 
 
 def _content(value: Any, where: str) -> str:
@@ -93,17 +93,7 @@ def _message(m: Any, where: str) -> Message:
             f"'{where}' must be an object with 'role' and 'content', not {type_name(m)}.",
             field=where,
         )
-    role = m.get("role")
-    if type(role) is not str or role not in _ROLE_SET:
-        if role is None:
-            fail(
-                f"'{where}' has no 'role' (keys found: {', '.join(m) or 'none'}).",
-                field=f"{where}.role",
-            )
-        fail(
-            f"unknown role {role!r} in '{where}.role' (valid: {', '.join(ROLES)}).",
-            field=f"{where}.role",
-        )
+    role = message_role(m, where)
     content = m.get("content")
     if content is None and role != "assistant":  # only a call-only assistant turn may omit it
         not_a_string(f"{where}.content", None)
@@ -138,7 +128,7 @@ def parse_message_list(msgs: Any, key: str, rec: dict[str, Any] | None = None) -
     for i, m in enumerate(msgs):
         if type(m) is dict and len(m) == 2:  # plain {"role", "content"}: the common case inline
             role, content = m.get("role"), m.get("content")
-            if type(content) is str and type(role) is str and role in _ROLE_SET:
+            if type(content) is str and type(role) is str and role in ROLE_SET:
                 out.append(Message(role, content))  # type: ignore[arg-type]
                 continue
         out.append(_message(m, f"{key}[{i}]"))
@@ -201,7 +191,7 @@ class OpenAIFormat(Format):
         if type(value) is dict and value.get("rejected_response") is not None:
             return 0.3  # ms-swift preference data
         roles = [m.get("role") if type(m) is dict else None for m in msgs]
-        return 0.9 if all(type(r) is str and r in _ROLE_SET for r in roles) else 0.1
+        return 0.9 if all(type(r) is str and r in ROLE_SET for r in roles) else 0.1
 
     def parse(self, value: Any) -> Sample:
         if type(value) is list:
