@@ -31,9 +31,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+from _shared import SHARED_DATA
+
 ROOT = Path(__file__).resolve().parent.parent
 ALPACA = Path(
-    os.environ.get("SFTFORGE_BENCH_ALPACA", "/work/shared/data/stanford_alpaca/alpaca_data.json")
+    os.environ.get("SFTFORGE_BENCH_ALPACA", str(SHARED_DATA / "stanford_alpaca/alpaca_data.json"))
 )
 CONVERSIONS = [
     ("alpaca", "sharegpt"),

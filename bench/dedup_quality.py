@@ -3,7 +3,7 @@
 Data: 5,000 samples = 2,200 English (Stanford Alpaca) + 800 Chinese (LLaMA-Factory alpaca_zh_demo)
 originals, plus 2,000 planted near-copies of random originals with 0.2-6% of their tokens edited
 (substituted, deleted or inserted words; for Chinese, characters), so true similarities spread
-on both sides of the 0.8 threshold. Data paths: $SFTFORGE_DATA (default /work/shared/data).
+on both sides of the 0.8 threshold. Data paths: $SFTFORGE_DATA (default ../shared/data).
 
 Ground truth: every pair with exact Jaccard >= threshold of the same shingle sets the operator
 uses, found by an exact all-pairs similarity join (prefix filtering, then exact verification),
@@ -29,6 +29,7 @@ from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
+from _shared import SHARED_DATA
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
@@ -37,7 +38,7 @@ from sftforge.ops.dedup.near import NearDedup
 from sftforge.ops.dedup.text import shingle_hashes, tokens
 from sftforge.sample import Message, Sample
 
-DATA = Path(os.environ.get("SFTFORGE_DATA", "/work/shared/data"))
+DATA = Path(os.environ.get("SFTFORGE_DATA", str(SHARED_DATA)))
 
 
 def load(n_en: int, n_zh: int, seed: int) -> list[str]:

@@ -2,7 +2,7 @@
 
 Usage: python bench/pipeline_ops_micro.py [--data PATH] [--limit N] [--ops a,b,c]
 
-Reads ``alpaca_data.json`` (``$SFTFORGE_ALPACA`` or ``/work/shared/data/stanford_alpaca``),
+Reads ``alpaca_data.json`` (``$SFTFORGE_ALPACA`` or ``../shared/data/stanford_alpaca``),
 turns each record into a user/assistant Sample, then times every operator alone over a fresh
 copy of the samples. Prints samples/s per operator; parsing and copying are not timed.
 This measures our operators only; the side-by-side comparison with Data-Juicer and datatrove
@@ -19,6 +19,8 @@ import sys
 import time
 from pathlib import Path
 
+from _shared import SHARED_DATA
+
 import sftforge.ops.clean
 import sftforge.ops.filters
 import sftforge.ops.pii
@@ -27,7 +29,7 @@ from sftforge.ops.base import Filter, Mapper, build_op
 from sftforge.sample import Message, Sample
 
 DEFAULT = Path(
-    os.environ.get("SFTFORGE_ALPACA", "/work/shared/data/stanford_alpaca/alpaca_data.json")
+    os.environ.get("SFTFORGE_ALPACA", str(SHARED_DATA / "stanford_alpaca/alpaca_data.json"))
 )
 STEPS: list[tuple[str, dict]] = [
     ("remove_control_chars", {}),

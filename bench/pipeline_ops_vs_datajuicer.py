@@ -26,6 +26,8 @@ import textwrap
 import time
 from pathlib import Path
 
+from _shared import SHARED_DATA
+
 import sftforge.ops.clean
 import sftforge.ops.filters
 import sftforge.ops.pii  # noqa: F401  (register the operators)
@@ -34,7 +36,7 @@ from sftforge.sample import Message, Sample
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT = Path(
-    os.environ.get("SFTFORGE_ALPACA", "/work/shared/data/stanford_alpaca/alpaca_data.json")
+    os.environ.get("SFTFORGE_ALPACA", str(SHARED_DATA / "stanford_alpaca/alpaca_data.json"))
 )
 BATCH = 1000
 

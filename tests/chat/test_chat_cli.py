@@ -156,3 +156,22 @@ def test_tokenize_reads_other_formats(bpe_dir: Path, tmp_path: Path) -> None:
     tok = load_tokenizer(bpe_dir)
     trained = [t for t, lab in zip(row["input_ids"], row["labels"], strict=True) if lab != -100]
     assert tok.decode(trained) == "Roses are red.</s>"
+
+
+@pytest.mark.parametrize(
+    ("flags", "trained"),
+    [
+        (
+            [],
+            '<span class="t">&lt;think&gt;\n\n&lt;/think&gt;\n\nI am fine, thank you.&lt;|im_end|&gt;</span>',
+        ),
+        (["--no-thinking"], '<span class="t">I am fine, thank you.&lt;|im_end|&gt;</span>'),
+    ],
+)
+def test_preview_thinking_switch(
+    samples_file: Path, bpe_dir: Path, tmp_path: Path, flags: list[str], trained: str
+) -> None:
+    page = tmp_path / "p.html"
+    args = ["preview", str(samples_file), "--tokenizer", str(bpe_dir), "--template", "qwen3"]
+    assert main([*args, *flags, "--html", str(page)]) == 0
+    assert trained in page.read_text(encoding="utf-8")

@@ -1,9 +1,8 @@
-"""The real minimind tokenizer (skipped when /work/shared/data is absent)."""
+"""The real minimind tokenizer (skipped when ../shared/data is absent)."""
 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,9 +13,10 @@ from sftforge.chat.render import message_dicts
 from sftforge.chat.templates import ChatTemplate
 from sftforge.errors import TemplateError
 from sftforge.sample import Message, Sample
+from shared_data import SHARED_DATA
 
-MINIMIND = Path("/work/shared/data/tokenizers/minimind")
-ALPACA = Path("/work/shared/data/llama_factory/data/alpaca_zh_demo.json")
+MINIMIND = SHARED_DATA / "tokenizers/minimind"
+ALPACA = SHARED_DATA / "llama_factory/data/alpaca_zh_demo.json"
 
 
 @pytest.fixture(scope="module")

@@ -47,8 +47,7 @@ IDENTICAL = [
     ("flat", 1),
     ("llamafactory_v1", 0),
     ("llamafactory_v1", 1),
-    ("trl", 0),
-    ("trl", 2),
+    ("trl", 1),
     ("text", 1),
     ("text", 2),
 ]
@@ -161,3 +160,22 @@ def test_ids_come_from_the_record_or_the_content() -> None:
     assert auto.id.startswith("s") and len(auto.id) == 17
     assert "id" not in get_format("sharegpt").dump(auto, LossLog())  # content ids are not written
     assert get_format("fastchat").dump(auto, LossLog(allow=True))["id"] == auto.id
+
+
+def test_every_counted_loss_is_a_documented_kind() -> None:
+    from sftforge.formats._common import LOSS_KINDS
+
+    seen: set[str] = set()
+    for name, i in CASES:
+        if name == "text":
+            continue
+        sample = _parse(name, i)
+        for target in SAMPLE_FORMATS:
+            loss = LossLog(allow=True)
+            try:
+                get_format(target).dump(sample, loss)
+            except ConversionError:
+                continue  # a layout the target cannot hold at all
+            seen.update(loss.counts)
+    assert seen <= set(LOSS_KINDS)
+    assert {"tools", "tool calls", "system prompt", "multi-turn", "media"} <= seen

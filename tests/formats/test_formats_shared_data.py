@@ -1,7 +1,7 @@
 """The shared real datasets: LLaMA-Factory's demo sets (read through dataset_info.json) and
 FastChat's dummy conversations convert to every format that can carry them and back, losslessly.
 
-Skipped when /work/shared is absent. Files are loaded with plain orjson (the container readers
+Skipped when ../shared is absent. Files are loaded with plain orjson (the container readers
 are tested elsewhere).
 """
 
@@ -16,8 +16,9 @@ import pytest
 from sftforge.errors import ConversionError
 from sftforge.formats import FORMATS, Format, LossLog, detect_format, get_format, load_dataset_info
 from sftforge.sample import Sample
+from shared_data import SHARED_DATA
 
-SHARED = Path("/work/shared/data")
+SHARED = SHARED_DATA
 INFO = SHARED / "llama_factory" / "data" / "dataset_info.json"
 FASTCHAT = SHARED / "fastchat" / "dummy_conversation.json"
 pytestmark = pytest.mark.skipif(not INFO.exists(), reason="shared data not present")

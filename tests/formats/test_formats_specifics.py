@@ -124,9 +124,9 @@ def test_trl_implicit_prompt() -> None:
         [Message("user", "q"), Message("assistant", "good")], rejected=Message("assistant", "bad")
     )
     assert get_format("trl").dump(sample, LossLog()) == {
-        "prompt": "q",
-        "chosen": "good",
-        "rejected": "bad",
+        "prompt": [{"role": "user", "content": "q"}],
+        "chosen": [{"role": "assistant", "content": "good"}],
+        "rejected": [{"role": "assistant", "content": "bad"}],
     }
 
 

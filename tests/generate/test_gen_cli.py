@@ -178,3 +178,20 @@ def test_cli_reads_and_writes_other_formats(server: FakeServer, tmp_path: Path) 
     assert (
         row["messages"][-1]["content"] == "BAD 你好" and row["meta"]["stats"]["judge_overall"] == 2
     )
+
+
+def test_cli_set_parses_yaml_values(server: FakeServer, tmp_path: Path) -> None:
+    src, out = _inputs(tmp_path / "in.jsonl", 1), tmp_path / "out.jsonl"
+    extra = ["--set", "methods=[deepen]", "--set", "rounds=2", "--set", "check_equal=false"]
+    assert main(["generate", "evol", str(src), str(out), *_args(server, tmp_path, *extra)]) == 0
+    assert [(r["meta"]["evol_round"], r["meta"]["evol_method"]) for r in _rows(out)] == [
+        (1, "deepen"),
+        (2, "deepen"),
+    ]
+    assert not any("Are they equal" in r.text for r in server.log)
+
+
+def test_cli_bad_set_is_one_line_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    src = _inputs(tmp_path / "in.jsonl", 1)
+    assert main(["generate", "judge", str(src), str(tmp_path / "o"), "--set", "scale"]) == 1
+    assert capsys.readouterr().err == "error: --set expects KEY=VALUE, got 'scale'\n"

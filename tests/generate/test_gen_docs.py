@@ -184,3 +184,14 @@ def test_generate_works_inside_a_running_event_loop(server: FakeServer, llm: LLM
         return res.samples[0].messages[-1].content
 
     assert asyncio.run(handler()) == "ANSWER: hi"
+
+
+@pytest.mark.parametrize(
+    ("encoding", "bom"), [("gbk", b""), ("utf-16", b""), ("utf-8", b"\xef\xbb\xbf")]
+)
+def test_text_documents_in_other_encodings(tmp_path: Path, encoding: str, bom: bytes) -> None:
+    text = "# 安装指南\n\n运行安装程序，然后重启电脑。这一步需要管理员权限。"
+    path = tmp_path / "doc.md"
+    path.write_bytes(bom + text.encode(encoding))
+    [doc] = load_documents(path)
+    assert (doc.text, doc.meta["title"]) == (text, "安装指南")

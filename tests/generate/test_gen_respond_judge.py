@@ -121,7 +121,9 @@ def test_judge_pair_builds_chosen_and_rejected(server: FakeServer, llm: LLMConfi
     assert sorted(d["reason"] for d in res.dropped) == [
         "fewer than two distinct answers to compare",
         "the judge preferred no answer (all ties)",
+        "the judge preferred no answer (all ties)",
     ]
+    assert pair.meta["group_ids"] == [items[0].id, items[1].id]
     assert len(server.log) == 4  # both orders for each of the two comparable prompts
 
 

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 from fakeserver import FakeServer
@@ -16,6 +15,7 @@ from sftforge.generate import (
     rouge_tokens,
 )
 from sftforge.llm import LLMConfig
+from shared_data import SHARED_DATA
 
 SEEDS = [
     {
@@ -150,7 +150,7 @@ def test_self_instruct_end_to_end(server: FakeServer, llm: LLMConfig) -> None:
 
 
 def test_stanford_seed_file_parses() -> None:
-    path = Path("/work/shared/data/stanford_alpaca/seed_tasks.jsonl")
+    path = SHARED_DATA / "stanford_alpaca/seed_tasks.jsonl"
     if not path.exists():
         pytest.skip("shared data not present")
     rows = [
@@ -166,3 +166,46 @@ def test_retrying_a_failed_proposal_request_explains_what_to_do(
     res = generate(build_generator("self_instruct"), [{"stage": "request", "request": 3}], llm)
     assert res.samples == [] and server.log == []
     assert res.failed[0]["reason"].startswith("a proposal request is redone by rerunning")
+
+
+def _dp_lcs(a: list[str], b: list[str]) -> int:
+    table = [[0] * (len(b) + 1) for _ in range(len(a) + 1)]
+    for i, x in enumerate(a, 1):
+        for j, y in enumerate(b, 1):
+            table[i][j] = (
+                table[i - 1][j - 1] + 1 if x == y else max(table[i - 1][j], table[i][j - 1])
+            )
+    return table[-1][-1]
+
+
+def test_bit_parallel_lcs_matches_the_table() -> None:
+    import random
+
+    from sftforge.generate.rouge import lcs_length
+
+    rng = random.Random(7)
+    for _ in range(500):
+        a = [rng.choice("abcde") for _ in range(rng.randrange(0, 30))]
+        b = [rng.choice("abcde") for _ in range(rng.randrange(0, 80))]
+        assert lcs_length(a, b) == _dp_lcs(a, b)
+
+
+def test_rouge_index_agrees_with_brute_force() -> None:
+    import random
+
+    rng = random.Random(3)
+    words = ["the", "a", "cat", "dog", "sat", "ran", "on", "mat", "写", "诗", "春", "天"]
+    texts = [" ".join(rng.choice(words) for _ in range(rng.randrange(1, 12))) for _ in range(120)]
+    idx = RougeIndex()
+    for t in texts[:60]:
+        idx.add(t)
+    for t in texts[60:]:
+        assert idx.max_score(t) == pytest.approx(max(rouge_l(t, k) for k in texts[:60]))
+
+
+def test_self_instruct_dry_run_estimates_the_whole_job(server: FakeServer, llm: LLMConfig) -> None:
+    gen = build_generator("self_instruct", {"num_instructions": 20, "per_request": 5})
+    res = generate(gen, SEEDS, llm, dry_run=True)
+    assert server.log == [] and res.estimate is not None
+    # 4 proposal requests (20 / 5) and 2 calls (classification check, instance) per instruction
+    assert (res.estimate["first_calls_counted"], res.estimate["calls"]) == (llm.concurrency, 44)

@@ -1,6 +1,6 @@
 """The real LLaMA-Factory demo sets read through dataset_info.json with the io layer.
 
-Skipped when /work/shared is absent. Pins what the text checks find in them (real defects:
+Skipped when ../shared is absent. Pins what the text checks find in them (real defects:
 mojibake such as 'CafÃ©', U+FFFD from earlier bad decoding) and that with the checks off every
 record is read and round-trips through the native format unchanged.
 """
@@ -13,8 +13,9 @@ import pytest
 
 from sftforge import read, write
 from sftforge.formats import load_dataset_info
+from shared_data import SHARED_DATA
 
-INFO = Path("/work/shared/data/llama_factory/data/dataset_info.json")
+INFO = SHARED_DATA / "llama_factory/data/dataset_info.json"
 pytestmark = pytest.mark.skipif(not INFO.exists(), reason="shared data not present")
 
 FLAGGED = {  # entry -> (records, what the default text checks reject)

@@ -11,6 +11,8 @@ HTML_CASES = [
     ("<p>Hello <b>world</b></p>", "Hello world"),
     ("<p>第一段</p><p>第二段</p>", "第一段\n\n第二段"),
     ("line<br>next<br/>last", "line\nnext\nlast"),
+    ("<ul>\n  <li>one</li>\n  <li>two</li>\n</ul>", "one\n\ntwo"),
+    ("<p>根</p></div>&nbsp;&lt;html&gt; 元素", "根\n\n<html> 元素"),
     ("AT&amp;T &lt;3 &quot;ok&quot; &#20320;&#x597D;", 'AT&T <3 "ok" 你好'),
     ("<div class=\"x\" data-a='1'>价格 &yen;5</div>", "价格 ¥5"),
     ("<script>alert(1)</script>text<style>p{}</style>", "text"),

@@ -19,6 +19,7 @@ URL_CASES = [
     ("email me at a@www.example.com", "email me at a@www.example.com"),
     ("run `curl https://x.io/install.sh`", "run `curl https://x.io/install.sh`"),
     ("no link here: example.com", "no link here: example.com"),
+    ("read [the docs](https://x.io/d) first", "read the docs first"),
 ]
 
 

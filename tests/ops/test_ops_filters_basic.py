@@ -89,15 +89,16 @@ def test_filter_reuses_cached_metric_on_threshold_change(monkeypatch) -> None:
     calls = []
     orig = LengthFilter._measure
     monkeypatch.setattr(LengthFilter, "_measure", lambda self, t: calls.append(t) or orig(self, t))
-    s = chat("q", "abcdef")
-    assert run(build_op("length_filter", {"targets": "assistant", "max": 3}), s)[0] is False
+    s = chat("q", "one two three four")
+    words = {"targets": "assistant", "unit": "words"}
+    assert run(build_op("length_filter", {**words, "max": 3}), s)[0] is False
     assert len(calls) == 1
-    assert run(build_op("length_filter", {"targets": "assistant", "max": 10}), s)[0] is True
+    assert run(build_op("length_filter", {**words, "max": 10}), s)[0] is True
     assert len(calls) == 1  # decided from meta["stats"], not recomputed
-    build_op("length_filter", {"targets": "assistant", "unit": "words"}).apply([s])
+    build_op("length_filter", {**words, "aggregate": "max"}).apply([s])
     assert len(calls) == 2  # another metric: another cache slot
     assert sorted(s.meta["stats"]) == [
-        "length_filter:chars@assistant",
+        "length_filter:words.max@assistant",
         "length_filter:words@assistant",
     ]
 

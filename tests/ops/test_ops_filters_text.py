@@ -84,7 +84,7 @@ def test_ratio_filters() -> None:
     assert run(op, chat("q", "@@@@ ### !!!")) == (
         False,
         "special-character ratio above max 0.25",
-        0.833333,
+        10 / 12,
     )
     zh = build_op("char_ratio_filter", {"kind": "cjk", "min": 0.3, "targets": "assistant"})
     assert run(zh, chat("q", "This is English."))[:2] == (False, "cjk ratio below min 0.3")
@@ -130,7 +130,7 @@ FLAG_CASES = [
     ({"words": ["赌博"], "max": 0}, "禁止网络赌博行为", (False, 0.125)),
     ({"words": ["buy now"], "max": 0.3}, "buy now buy now please", (False, 0.4)),
     ({}, "A clean helpful answer about cooking rice.", (True, 0.0)),
-    ({"max": 0.1}, "what the fuck is this shit", (False, round(2 / 6, 6))),
+    ({"max": 0.1}, "what the fuck is this shit", (False, 2 / 6)),
 ]
 
 

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
 import yaml
 
+from sftforge.errors import RecipeError
 from sftforge.ops.base import OPS
-from sftforge.pipeline import RunResult, run_recipe
+from sftforge.pipeline import RunResult, load_recipe, run_recipe
 from sftforge.pipeline.recipe import load_ops
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -18,9 +20,12 @@ RECIPES = sorted(EXAMPLES.rglob("recipe*.yaml"))
 
 
 def _missing_ops(recipe: Path) -> list[str]:
+    return _missing_ops_in(yaml.safe_load(recipe.read_text(encoding="utf-8")))
+
+
+def _missing_ops_in(recipe: dict[str, Any]) -> list[str]:
     load_ops()
-    steps = yaml.safe_load(recipe.read_text(encoding="utf-8")).get("steps") or []
-    names = [s if isinstance(s, str) else next(iter(s)) for s in steps]
+    names = [s if isinstance(s, str) else next(iter(s)) for s in recipe.get("steps") or []]
     return [n for n in names if n not in OPS]
 
 
@@ -72,3 +77,32 @@ def test_quickstart_cleans_what_it_promises(tmp_path: Path) -> None:
     assert set(report["languages"]) == {"en", "zh"}
     assert report["pii"] and report["dedup_clusters"]
     assert len(res.outputs) == 2 and all(p.stat().st_size for p in res.outputs.values())
+
+
+def test_docs_recipe_is_valid(tmp_path: Path) -> None:
+    docs = (EXAMPLES.parent / "docs" / "recipes.md").read_text(encoding="utf-8")
+    block = docs.split("```yaml\n", 1)[1].split("```", 1)[0]
+    recipe = yaml.safe_load(block)
+    recipe.pop("plugins")  # the docs name a hypothetical plugin module
+    if _missing_ops_in(recipe):
+        pytest.skip("operators not in this build")
+    loaded = load_recipe(recipe)
+    assert [s.op for s in loaded.steps][:2] == ["mix", "clean_html"]  # mixing from the inputs
+    assert loaded.steps[0].options["weights"] == {"alpaca": 1, "chats": 2}
+
+
+def test_docs_error_example_is_current() -> None:
+    docs = (EXAMPLES.parent / "docs" / "recipes.md").read_text(encoding="utf-8")
+    load_ops()
+    if "length_filter" not in OPS:
+        pytest.skip("operators not in this build")
+    with pytest.raises(RecipeError) as info:
+        load_recipe(
+            {
+                "inputs": ["a.jsonl"],
+                "steps": [{"length_filter": {"min_chars": 2}}],
+                "outputs": {"t": "alpaca"},
+            }
+        )
+    shown = str(info.value).split(": ", 1)[1]
+    assert shown in docs

@@ -6,8 +6,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import make_samples, read_rows
 
+from conftest import make_samples, read_rows
 from sftforge.errors import RecipeError, SftforgeError
 from sftforge.ops.base import OPS
 from sftforge.pipeline import run_recipe

@@ -6,8 +6,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pipeline_testops
-from conftest import read_rows
 
+from conftest import read_rows
 from sftforge.pipeline import run_recipe
 
 

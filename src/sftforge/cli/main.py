@@ -46,6 +46,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "generate",
     "run",
     "tokenize",
+    "lint",
+    "export",
 )
 
 

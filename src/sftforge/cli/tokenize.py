@@ -66,8 +66,19 @@ def tokenize_cmd(
     report: Annotated[
         Path | None, typer.Option("--report", help="write counts and stats as JSON")
     ] = None,
+    profile: Annotated[
+        str | None,
+        typer.Option(
+            "--profile",
+            help="encode as a trainer does: llamafactory|xtuner|swift|trl "
+            "(--template is then that framework's template name)",
+        ),
+    ] = None,
 ) -> None:
     """Render, tokenize and mask samples into a Parquet file trainers read."""
+    if profile is not None:
+        _tokenize_with_profile(input, output, tokenizer, profile, template, from_, max_len, pack)
+        return
     from ..chat.inputs import read_samples
     from ..chat.output import write_debug_jsonl, write_parquet
     from ..chat.pack import pack_rows
@@ -96,6 +107,38 @@ def tokenize_cmd(
     if report is not None:
         report.write_bytes(orjson.dumps(summary, option=orjson.OPT_INDENT_2))
     _print_summary(result.counts, summary, output, rejects_path)
+
+
+def _tokenize_with_profile(
+    input: Path,
+    output: Path,
+    tokenizer: Path,
+    name: str,
+    template: str | None,
+    from_: str | None,
+    max_len: int | None,
+    pack: bool,
+) -> None:
+    from ..chat.inputs import read_samples
+    from ..chat.output import write_parquet
+    from ..chat.pack import pack_rows
+    from ..chat.profiles import get_profile, load_tokenizer
+    from ..chat.profiles.run import encode_with_profile
+
+    prof = get_profile(name, load_tokenizer(str(tokenizer)), template=template, max_length=max_len)
+    rows, rejects = encode_with_profile(read_samples(input, from_), prof)
+    out_rows: list[Any] = list(rows)
+    if pack:
+        if max_len is None:
+            raise TokenizeError("--pack needs --max-len (the bin size).", field="pack")
+        out_rows, _ = pack_rows(rows, max_len)
+    write_parquet(out_rows, output)
+    rejects_path = output.with_name(output.stem + ".rejects.jsonl")
+    rejects_path.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in rejects))
+    typer.echo(
+        f"{len(rows) + len(rejects)} samples: {len(rows)} written to {output} as {name} encodes "
+        f"them, {len(rejects)} rejected ({rejects_path})"
+    )
 
 
 def _print_summary(counts: Counter[str], summary: dict[str, Any], out: Path, rej: Path) -> None:

@@ -13,12 +13,13 @@ from typing import Any, NoReturn
 import orjson
 
 from ..errors import ConversionError, FormatError
-from ..sample import Media, Message, Sample, ToolCall
+from ..sample import Media, Sample, ToolCall
 from .base import Capabilities, LossLog
 
 __all__ = [
     "LOSS_KINDS",
     "MEDIA_COLUMNS",
+    "arguments_of",
     "check_losses",
     "dump_calls",
     "dump_media",
@@ -343,7 +344,3 @@ def pairs_of(
         loss.lose("multi-turn", sample, target)
         pairs = pairs[:1]
     return system, pairs
-
-
-def user(content: str) -> Message:
-    return Message("user", content)

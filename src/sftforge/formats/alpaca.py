@@ -105,9 +105,10 @@ class AlpacaFormat(Format):
     def detect(self, value: Any) -> float:
         if type(value) is not dict or "instruction" not in value:
             return 0.0
-        if "output" in value:
-            return 0.95 if ("history" in value or "system" in value) else 0.9
-        return 0.95 if "chosen" in value and "rejected" in value else 0.3
+        get = value.get  # a null column (Parquet/CSV unions) counts as absent
+        if get("output") is not None:
+            return 0.95 if (get("history") is not None or get("system") is not None) else 0.9
+        return 0.95 if get("chosen") is not None and get("rejected") is not None else 0.3
 
     def parse(self, value: Any) -> Sample:
         rec = require_dict(value, self.name)

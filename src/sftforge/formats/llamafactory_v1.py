@@ -108,7 +108,23 @@ def _messages(value: Any, key: str, rec: dict[str, Any], media: list[Media]) -> 
         missing(key, rec, "llamafactory_v1")
     if type(value) is not list:
         fail(f"'{key}' must be a list of messages, not {type_name(value)}.", field=key)
-    return [_message(m, f"{key}[{i}]", media) for i, m in enumerate(value)]
+    out = []
+    for i, m in enumerate(value):
+        parts = m.get("content") if type(m) is dict else None
+        if (  # one text part and no weight: the common case inline
+            type(parts) is list
+            and len(parts) == 1
+            and len(m) == 2
+            and type(parts[0]) is dict
+            and parts[0].get("type") == "text"
+            and type(parts[0].get("value")) is str
+            and type(m.get("role")) is str
+            and m["role"] in _ROLE_SET
+        ):
+            out.append(Message(m["role"], parts[0]["value"]))
+        else:
+            out.append(_message(m, f"{key}[{i}]", media))
+    return out
 
 
 class _Slots:
@@ -164,7 +180,7 @@ class LlamaFactoryV1Format(Format):
     def detect(self, value: Any) -> float:
         if type(value) is not dict:
             return 0.0
-        msgs = value.get("messages", value.get("chosen_messages"))
+        msgs = value.get("messages") or value.get("chosen_messages")
         if type(msgs) is not list or not msgs or type(msgs[0]) is not dict:
             return 0.0
         content = msgs[0].get("content")

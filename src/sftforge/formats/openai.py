@@ -198,7 +198,10 @@ class OpenAIFormat(Format):
         msgs = value.get("messages") if type(value) is dict else value
         if type(msgs) is not list or not msgs or type(msgs[0]) is not dict:
             return 0.0
-        return 0.9 if "role" in msgs[0] else 0.1
+        if type(value) is dict and value.get("rejected_response") is not None:
+            return 0.3  # ms-swift preference data
+        roles = [m.get("role") if type(m) is dict else None for m in msgs]
+        return 0.9 if all(type(r) is str and r in _ROLE_SET for r in roles) else 0.1
 
     def parse(self, value: Any) -> Sample:
         if type(value) is list:
@@ -212,6 +215,8 @@ class OpenAIFormat(Format):
                 field="messages",
                 hint="drop the record or add the answer",
             )
+        if len(rec) == 1:  # only the messages: nothing optional to look up
+            return Sample(messages)
         label = rec.get("label")
         if label is not None and type(label) is not bool:
             fail(f"'label' must be true or false, not {label!r}.", field="label")

@@ -4,8 +4,8 @@
 Each field is either a string (standard form) or a list of OpenAI messages (conversational
 form); ``prompt`` may be left out when ``chosen`` and ``rejected`` are whole conversations that
 share it (TRL's implicit prompt). ``chosen``/``rejected``/``completion`` hold one assistant turn.
-Written in the standard form when the prompt is one user turn without a system prompt,
-otherwise in the conversational form. (LLaMA-Factory's own ranking data is read by the
+Always written in the conversational form: one file must not mix strings and lists in a column
+(Parquet and ``datasets`` refuse that), and only that form holds system prompts and history. (LLaMA-Factory's own ranking data is read by the
 ``alpaca`` and ``sharegpt`` formats.)
 """
 
@@ -57,9 +57,11 @@ class PreferenceFormat(Format):
     def detect(self, value: Any) -> float:
         if type(value) is not dict:
             return 0.0
-        if "chosen" in value and "rejected" in value:
-            return 0.9 if "prompt" in value or type(value["chosen"]) is list else 0.5
-        return 0.9 if "prompt" in value and "completion" in value and "label" in value else 0.0
+        get = value.get
+        if get("chosen") is not None and get("rejected") is not None:
+            return 0.9 if get("prompt") is not None or type(get("chosen")) is list else 0.5
+        kto = get("prompt") is not None and get("completion") is not None
+        return 0.9 if kto and get("label") is not None else 0.0
 
     def parse(self, value: Any) -> Sample:
         rec = require_dict(value, self.name)
@@ -117,36 +119,15 @@ class PreferenceFormat(Format):
         check_losses(sample, self.capabilities, loss, self.name)
         lose_user_train_flags(sample, loss, self.name)
         prompt, answer = msgs[:-1], msgs[-1]
-        standard = (
-            len(prompt) == 1
-            and prompt[0].role == "user"
-            and _plain(prompt[0])
-            and _plain(answer)
-            and (sample.rejected is None or _plain(sample.rejected))
-        )
         out: dict[str, Any] = {}
         put_id(out, sample)
-
-        def side(m: Message) -> Any:
-            return m.content if standard else [dump_message(m)]
-
-        out["prompt"] = prompt[0].content if standard else [dump_message(m) for m in prompt]
+        out["prompt"] = [dump_message(m) for m in prompt]
         if sample.rejected is not None:
-            out["chosen"] = side(answer)
-            out["rejected"] = side(sample.rejected)
+            out["chosen"] = [dump_message(answer)]
+            out["rejected"] = [dump_message(sample.rejected)]
             if sample.label is not None:
                 loss.lose("KTO label", sample, self.name)
         else:
-            out["completion"] = side(answer)
+            out["completion"] = [dump_message(answer)]
             out["label"] = sample.label
         return out
-
-
-def _plain(m: Message) -> bool:
-    return (
-        m.reasoning is None
-        and m.tool_calls is None
-        and m.name is None
-        and m.tool_call_id is None
-        and m.train is None
-    )

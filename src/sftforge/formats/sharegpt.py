@@ -155,13 +155,15 @@ class ShareGPTFormat(Format):
                     messages.append(Message(role, content))  # type: ignore[arg-type]
                     continue
             messages.append(self._turn(turn, f"{key}[{i}]"))
-        rejected = self._preference(rec, messages)
+        rejected = self._preference(rec, messages) if len(rec) > 1 else None
         if not any(m.role == "assistant" and (m.content.strip() or m.tool_calls) for m in messages):
             fail(
                 f"empty answer: no '{self._tag_of.get('assistant', 'assistant')}' turn in '{key}' has content.",
                 field=key,
                 hint="drop the record or add the answer",
             )
+        if len(rec) == 1:  # only the conversation: nothing optional to look up
+            return Sample(messages)
         label = None
         if cols["kto_tag"]:
             label = rec.get(cols["kto_tag"])
@@ -238,8 +240,11 @@ class ShareGPTFormat(Format):
         system: str | None = None
         chosen = None
         rejected = sample.rejected if caps.preference else None
-        if rejected is not None and msgs and msgs[-1].role == "assistant":
-            msgs, chosen = msgs[:-1], msgs[-1]
+        if rejected is not None:
+            if msgs and msgs[-1].role == "assistant":
+                msgs, chosen = msgs[:-1], msgs[-1]
+            else:  # nothing to pair the rejected answer with
+                loss.lose("rejected answer", sample, self.name)
         for i, m in enumerate(msgs):
             if m.role == "system" and i == 0 and cols["system"]:
                 system = m.content

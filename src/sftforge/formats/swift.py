@@ -93,12 +93,12 @@ class SwiftFormat(Format):
     def detect(self, value: Any) -> float:
         if type(value) is not dict:
             return 0.0
-        if "query" in value and "response" in value:
+        if value.get("query") is not None and value.get("response") is not None:
             return 0.9
         msgs = value.get("messages")
         if type(msgs) is not list or not msgs or type(msgs[0]) is not dict:
             return 0.0
-        if "rejected_response" in value or type(value.get("tools")) is str:
+        if value.get("rejected_response") is not None or type(value.get("tools")) is str:
             return 0.95
         if any(type(m) is dict and m.get("role") in ("tool_call", "tool_response") for m in msgs):
             return 0.95

@@ -98,6 +98,10 @@ class Generator:
         """Calls per work item, for --dry-run: only each item's first call is counted."""
         return self.calls_per_item
 
+    def estimate_calls(self, counted: int) -> float:
+        """All the calls a job would make, from the first calls a dry run counted."""
+        return counted * self.calls_estimate()
+
     def options(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.init}
 

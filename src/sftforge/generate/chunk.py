@@ -21,6 +21,7 @@ __all__ = ["Chunk", "chunk_document", "questions_for", "split_sections"]
 
 _HEAD = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
 _FENCE = re.compile(r"^\s*(```|~~~)")
+SEP = "\n\n"
 _SENT = re.compile(r"(?<=[。！？；!?;])|(?<=[.!?])\s+")
 
 
@@ -82,6 +83,8 @@ def _units(text: str, max_tokens: int) -> list[str]:
                 continue
             while estimate_tokens(sent) > max_tokens:
                 cut = max(1, len(sent) * max_tokens // estimate_tokens(sent))
+                while cut > 1 and estimate_tokens(sent[:cut]) > max_tokens:
+                    cut -= max(1, cut // 20)  # the estimate is not linear in mixed scripts
                 out.append(sent[:cut])
                 sent = sent[cut:]
             if sent:
@@ -89,25 +92,24 @@ def _units(text: str, max_tokens: int) -> list[str]:
     return out
 
 
+def _size(units: list[str]) -> int:
+    """Tokens of the units as they will be joined (rounding makes sums differ from this)."""
+    return estimate_tokens(SEP.join(units))
+
+
 def _windows(units: list[str], max_tokens: int, overlap: int) -> list[list[str]]:
     wins: list[list[str]] = []
     cur: list[str] = []
-    size = 0
     for u in units:
-        t = estimate_tokens(u)
-        if cur and size + t > max_tokens:
+        if cur and _size([*cur, u]) > max_tokens:
             wins.append(cur)
             carry: list[str] = []
-            ctoks = 0
             for prev in reversed(cur):  # repeat the tail of the last window
-                pt = estimate_tokens(prev)
-                if ctoks + pt > overlap or ctoks + pt + t > max_tokens:
+                if _size([prev, *carry]) > overlap or _size([prev, *carry, u]) > max_tokens:
                     break
                 carry.insert(0, prev)
-                ctoks += pt
-            cur, size = carry, ctoks
+            cur = carry
         cur.append(u)
-        size += t
     if cur:
         wins.append(cur)
     return wins
@@ -120,11 +122,11 @@ def chunk_document(
     pieces: list[tuple[str, str]] = []
     for heading, body in split_sections(doc.text):
         for win in _windows(_units(body, max_tokens), max_tokens, overlap):
-            text = "\n\n".join(win)
+            text = SEP.join(win)
             if pieces and estimate_tokens(text) < min_tokens:
                 prev_h, prev_t = pieces[-1]
-                if estimate_tokens(prev_t) + estimate_tokens(text) <= max_tokens:
-                    pieces[-1] = (prev_h, prev_t + "\n\n" + text)
+                if _size([prev_t, text]) <= max_tokens:
+                    pieces[-1] = (prev_h, prev_t + SEP + text)
                     continue
             pieces.append((heading, text))
     title = str(doc.meta.get("title") or "")

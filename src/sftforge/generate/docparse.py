@@ -5,7 +5,8 @@ handles all of them. HTML keeps h1–h6 as headings and drops scripts, styles an
 chrome it can recognise (``nav``, ``header``, ``footer``); DOCX maps "Heading N"/"Title" styles
 to headings and keeps tables as ``a | b`` rows in document order; PDF has no reliable headings,
 so its pages are chunked by length. JSONL files hold one document per line (``text``, optional
-``id`` and ``meta``). Documents get ``meta["source"]`` (the path) and ``meta["title"]``.
+``id`` and ``meta``). Text, Markdown and HTML files may be in any encoding (detected: BOMs,
+UTF-16, GBK/GB18030...). Documents get ``meta["source"]`` (the path) and ``meta["title"]``.
 """
 
 from __future__ import annotations
@@ -132,6 +133,15 @@ def _docx_text(path: Path) -> str:
     return "\n\n".join(out)
 
 
+def _read_text(path: Path) -> str:
+    """A text file in whatever encoding it has (BOMs, UTF-16, GBK/GB18030... are detected)."""
+    from ..io.encoding import detect_encoding
+
+    data = path.read_bytes()
+    enc, bom = detect_encoding(data[:65536])
+    return data[bom:].decode(enc, errors="replace")
+
+
 def parse_file(path: str | Path) -> list[Document]:
     """The documents in one file (one, except for JSONL)."""
     p = Path(path)
@@ -148,13 +158,13 @@ def parse_file(path: str | Path) -> list[Document]:
                 docs.append(doc)
             return docs
         if suffix in (".html", ".htm"):
-            text, title = html_to_text(p.read_text(encoding="utf-8", errors="replace"))
+            text, title = html_to_text(_read_text(p))
         elif suffix == ".pdf":
             text = _pdf_text(p)
         elif suffix == ".docx":
             text = _docx_text(p)
         elif suffix in (".md", ".markdown", ".txt"):
-            text = p.read_text(encoding="utf-8-sig", errors="replace")
+            text = _read_text(p)
         else:
             raise InputError(
                 f"cannot read '{suffix}' documents",

@@ -136,7 +136,8 @@ class JudgePair(Generator):
                 answers.append(s)
         answers = answers[: self.max_candidates]
         if len(answers) < 2:
-            self.drop(item[0], "fewer than two distinct answers to compare")
+            for s in item:
+                self.drop(s, "fewer than two distinct answers to compare")
             return []
         head = answers[0].messages[:-1]
         ctx, lang = conversation_text(head), self.lang_for(answers[0].prompt_text)
@@ -159,14 +160,17 @@ class JudgePair(Generator):
         best = max(range(len(answers)), key=lambda k: wins[k])
         worst = min(range(len(answers)), key=lambda k: wins[k])
         if wins[best] == wins[worst]:
-            self.drop(answers[0], "the judge preferred no answer (all ties)", verdicts)
+            for s in item:
+                self.drop(s, "the judge preferred no answer (all ties)", verdicts)
             return []
         chosen, rejected = answers[best], answers[worst]
         out = Sample(
             messages=[*copy.deepcopy(head), copy.deepcopy(chosen.messages[-1])],
             rejected=copy.deepcopy(rejected.messages[-1]),
             meta={
+                **copy.deepcopy(chosen.meta),  # provenance (source file, input) of the chosen
                 "generator": self.task,
+                "group_ids": [s.id for s in item],
                 "human_verified": False,
                 "chosen_id": chosen.id,
                 "rejected_id": rejected.id,

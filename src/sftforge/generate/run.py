@@ -66,19 +66,20 @@ async def generate_async(
 
 
 def _estimate(gen: Generator, client: LLMClient, dry: DryRunProvider) -> dict[str, Any]:
-    factor = gen.calls_estimate()
+    calls = gen.estimate_calls(dry.calls)
+    factor = calls / dry.calls if dry.calls else 0.0
     usage = Usage(
         round(dry.usage.prompt_tokens * factor), round(dry.usage.completion_tokens * factor)
     )
     return {
         "first_calls_counted": dry.calls,
-        "calls": round(dry.calls * factor),
+        "calls": round(calls),
         "prompt_tokens": usage.prompt_tokens,
         "output_tokens": usage.completion_tokens,
         "cost": round(client.prices.cost(client.model, usage), 6),
         "priced": client.prices.knows(client.model),
-        "note": "approximate: tokens are estimated without a tokenizer and later stages are "
-        "extrapolated from the first call of each item",
+        "note": "approximate: tokens are estimated without a tokenizer and the other calls are "
+        "extrapolated from the first ones",
     }
 
 

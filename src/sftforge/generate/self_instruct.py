@@ -120,6 +120,11 @@ class SelfInstruct(Generator):
     max_requests: int | None = None  # default: 4 × the requests needed if every one were kept
     seed: int = 0
 
+    def estimate_calls(self, counted: int) -> float:
+        """Proposal requests if every proposal were kept, plus two calls per instruction; the
+        dry run counted only the first round of proposals, so ``counted`` is not used."""
+        return -(-self.num_instructions // max(1, self.per_request)) + 2 * self.num_instructions
+
     def _examples(self, seeds: list[dict[str, Any]], kept: list[str], i: int) -> list[str]:
         rng = random.Random(f"{self.seed}-{i}")
         picks = [s["instruction"] for s in rng.sample(seeds, min(self.seed_examples, len(seeds)))]

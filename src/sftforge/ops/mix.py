@@ -66,6 +66,8 @@ class Mix(GlobalOp):
                 raise ValueError(f"{name} must not be negative, got {table}")
         if self.total is not None and self.ratios is None:
             raise ValueError("total only applies with ratios")
+        if self.total is not None and self.total < 0:
+            raise ValueError(f"total must not be negative, got {self.total}")
         self.manifest: list[dict[str, Any]] = []
         self.targets: dict[str, int] = {}
 

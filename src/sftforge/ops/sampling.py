@@ -82,6 +82,11 @@ class Head(GlobalOp):
 
     n: int = 1000
 
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.n < 0:
+            raise ValueError(f"n must not be negative, got {self.n}")
+
     def run(
         self,
         source: Callable[[], Iterator[Sample]],
@@ -109,6 +114,8 @@ class RandomSample(GlobalOp):
         super().__post_init__()
         if (self.n is None) == (self.fraction is None):
             raise ValueError("give exactly one of n or fraction")
+        if self.n is not None and self.n < 0:
+            raise ValueError(f"n must not be negative, got {self.n}")
         if self.fraction is not None and not 0.0 <= self.fraction <= 1.0:
             raise ValueError(f"fraction must be in [0, 1], got {self.fraction}")
 

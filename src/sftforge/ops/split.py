@@ -6,9 +6,10 @@
   joined transitively), form one group that goes to one split.
 - ``stratify_by``: a meta key; each stratum is split with the same proportions. A group whose
   members span strata is counted in the stratum of its first sample.
-- Seeded: the groups of each stratum are shuffled with ``seed`` and handed out one by one to the
-  split furthest below its target, so sizes are exact when groups are single samples and within
-  one group's size otherwise.
+- Seeded: the groups of each stratum are shuffled with ``seed``, ordered largest first (a stable
+  sort, so equal sizes keep the shuffled order) and handed out one by one to the split furthest
+  below its target, so sizes are exact when groups are single samples and within one group's
+  size otherwise.
 
 Nothing is dropped; samples come out in input order with ``meta["split"]`` set, for the pipeline
 to route. ``report()`` adds the n-gram contamination of each split against ``train``.
@@ -134,6 +135,7 @@ class Split(GlobalOp):
         for stratum in sorted(by_stratum):
             groups = by_stratum[stratum]
             random.Random(f"{self.seed}:{stratum}").shuffle(groups)
+            groups.sort(key=lambda g: -group_size[g])  # big groups first: tighter sizes
             target = self._targets(stratum_n[stratum], total)
             have = dict.fromkeys(names, 0)
             for g in groups:

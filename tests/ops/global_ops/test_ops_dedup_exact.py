@@ -20,6 +20,7 @@ from sftforge.sample import Media, Message, Sample, ToolCall
         ("Straße", "strasse"),
         ("emoji 😀 here", "emoji here"),
         ("...!!!", ""),
+        ("a\ud800b 你\ud800好", "a b 你 好"),  # lone surrogates never reach the hashers
     ],
 )
 def test_normalize_table(text: str, expected: str) -> None:
@@ -119,3 +120,16 @@ def test_media_and_rejected_are_part_of_whole(run_op) -> None:
     ]
     out, _ = run_op(build_op("dedup_exact", {"view": "whole"}), samples)
     assert [s.id for s in out] == ["a", "b", "c", "d"]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("你好𠀀𠀁世界", ["你", "好", "𠀀", "𠀁", "世", "界"]),  # CJK extension B (astral)
+        ("々〇", ["々", "〇"]),
+        ("カタカナ", ["カ", "タ", "カ", "ナ"]),
+        ("ｶﾀｶﾅ", ["カ", "タ", "カ", "ナ"]),  # half-width kana fold by NFKC
+    ],
+)
+def test_cjk_tokens(text: str, expected: list[str]) -> None:
+    assert tokens(text) == expected

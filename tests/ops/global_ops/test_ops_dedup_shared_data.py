@@ -1,4 +1,4 @@
-"""dedup_near on the real Chinese and English Alpaca data (skipped when /work/shared/data is absent)."""
+"""dedup_near on the real Chinese and English Alpaca data (skipped when ../shared/data is absent)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 from sftforge.ops.base import build_op
+from shared_data import SHARED_DATA
 
-DATA = Path(os.environ.get("SFTFORGE_DATA", "/work/shared/data"))
+DATA = Path(os.environ.get("SFTFORGE_DATA", str(SHARED_DATA)))
 FILES = {
     "zh": DATA / "llama_factory/data/alpaca_zh_demo.json",
     "en": DATA / "llama_factory/data/alpaca_en_demo.json",

@@ -45,3 +45,21 @@ def test_sample(run_op, data, options, kept) -> None:
     assert [s.id for s in out] == [s.id for s in again]
     ids = [s.id for s in out]
     assert ids == sorted(ids, key=lambda x: int(x[1:]))  # input order kept
+
+
+@pytest.mark.parametrize(
+    ("name", "options"),
+    [
+        ("head", {"n": -1}),
+        ("sample", {"n": -2}),
+        ("sample", {}),
+        ("sample", {"n": 1, "fraction": 0.5}),
+        ("sample", {"fraction": 2.0}),
+        ("shuffle", {"bucket_size": 0}),
+    ],
+)
+def test_bad_options(name, options) -> None:
+    from sftforge.errors import RecipeError
+
+    with pytest.raises(RecipeError):
+        build_op(name, options)

@@ -129,3 +129,25 @@ def test_contamination_counts_cjk_char_13grams(mk, run_op) -> None:
 def test_bad_options(options) -> None:
     with pytest.raises(RecipeError):
         build_op("split", options)
+
+
+def test_group_sizes_close_to_target(mk, run_op) -> None:
+    # 10 documents of 8 questions each plus 20 singletons: 100 samples, 80/10/10 wanted
+    samples = [
+        mk(f"doc {d} question {q}", id=f"d{d}q{q}", doc_id=f"doc{d}")
+        for d in range(10)
+        for q in range(8)
+    ]
+    samples += [mk(f"single question {i}", id=f"x{i}") for i in range(20)]
+    op = build_op(
+        "split",
+        {"ratios": {"train": 0.8, "validation": 0.1, "test": 0.1}, "near_dup_threshold": None},
+    )
+    out, _ = run_op(op, samples)
+    sizes = Counter(s.meta["split"] for s in out)
+    assert sizes == {"train": 80, "validation": 10, "test": 10}
+    docs = {}
+    for s in out:
+        if "doc_id" in s.meta:
+            docs.setdefault(s.meta["doc_id"], set()).add(s.meta["split"])
+    assert all(len(v) == 1 for v in docs.values())

@@ -34,7 +34,8 @@ _DROP_RE = re.compile(
     re.IGNORECASE | re.DOTALL,
 )
 _ATTRS = r"""(?:\s+[^\s<>"'=/]+(?:\s*=\s*(?:"[^"]*"|'[^']*'|[^\s"'<>]+))?)*\s*/?"""
-_BLOCK_RE = re.compile(rf"</?(?:{_BLOCK})\b{_ATTRS}>", re.IGNORECASE)
+# a block tag becomes a line break, taking the blanks around it (source indentation, &nbsp;)
+_BLOCK_RE = re.compile(rf"[ \t]*</?(?:{_BLOCK})\b{_ATTRS}>(?:[ \t\u00a0]|&nbsp;)*", re.IGNORECASE)
 _INLINE_RE = re.compile(rf"</?(?:{_INLINE})\b{_ATTRS}>", re.IGNORECASE)
 _ENTITY_RE = re.compile(r"&(?:#\d{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});")
 _BLANKS_RE = re.compile(r"[ \t]*\n(?:[ \t]*\n)+")

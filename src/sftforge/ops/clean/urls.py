@@ -3,7 +3,8 @@
 Matches ``http(s)://``, ``ftp://`` and bare ``www.`` addresses up to whitespace, CJK text
 (``见https://a.cn/page了解`` ends the URL at ``了``; Chinese paths are therefore cut short) or
 brackets/quotes; trailing sentence punctuation stays with the sentence. Removing a URL also
-removes the blanks around it, keeping one space between the words on either side. Bare domains
+removes the blanks around it, keeping one space between the words on either side; a Markdown
+link ``[text](url)`` keeps its text. Bare domains
 without ``www.`` (``example.com``) are not matched: too many false hits on file names.
 """
 
@@ -28,6 +29,8 @@ _URL_WITH_SPACE_RE = re.compile(
     rf"(?P<before>[ \t]*)(?:{URL_RE.pattern})(?P<after>[ \t]*)", re.IGNORECASE
 )
 
+_MD_LINK_RE = re.compile(r"\[([^\]\n]+)\]\((?:https?://|ftp://|www\.)[^)\s]*\)", re.IGNORECASE)
+
 
 def _drop(m: re.Match[str]) -> str:
     """Delete a URL and the blanks around it, keeping one space between two words."""
@@ -46,6 +49,8 @@ class RemoveUrls(TextMapper):
     def _prose(self, text: str) -> str:
         if self.replacement:
             return URL_RE.sub(self.replacement, text)
+        if "](" in text:
+            text = _MD_LINK_RE.sub(r"\1", text)  # [text](url) keeps its text
         return _URL_WITH_SPACE_RE.sub(_drop, text)
 
     def transform(self, text: str) -> str:

@@ -96,23 +96,30 @@ def view_text(sample: Sample, view: str) -> str:
     raise ValueError(f"unknown view '{view}' (valid: {', '.join(VIEWS)})")
 
 
-@lru_cache(maxsize=1)
-def _table() -> dict[int, str]:
+@lru_cache(maxsize=2)
+def _table(astral: bool = False) -> dict[int, str]:
     """str.translate table: separators/punctuation/symbols -> space, format chars (zero-width)
     removed, each CJK character padded with spaces so that ``split`` makes it its own token.
 
-    Built once (~0.1 s) over the BMP and the supplementary multilingual plane (emoji); per-char
-    dict lookups in C are about 10x faster than a Unicode-class regex here."""
-    table: dict[int, str] = {}
+    Covers the BMP and the supplementary multilingual plane (emoji); the rare CJK extension
+    ideographs beyond U+20000 (~77k code points) are added only in the ``astral`` variant, built
+    the first time a text contains one, which keeps the usual table at ~40k entries. Per-char
+    dict lookups in C beat a Unicode-class regex here."""
+    if astral:
+        table = dict(_table(False))
+        for lo, hi in _CJK_RANGES:
+            table.update({cp: f" {chr(cp)} " for cp in range(max(lo, 0x20000), hi + 1)})
+        return table
+    table = {}
     for cp in range(0x20000):
         cat = unicodedata.category(chr(cp))
         if cat == "Cf":
             table[cp] = ""
-        elif cat[0] in "PSZ" or cat in ("Cc", "Cs", "Co", "Cn"):
+        elif cat[0] in "PSZ" or cat in ("Cc", "Cs", "Co"):
             table[cp] = " "
     for lo, hi in _CJK_RANGES:
-        for cp in range(lo, hi + 1):
-            if cp not in table or unicodedata.category(chr(cp))[0] in "LN":
+        for cp in range(lo, min(hi, 0x1FFFF) + 1):
+            if unicodedata.category(chr(cp))[0] in "LN":
                 table[cp] = f" {chr(cp)} "
     return table
 
@@ -122,7 +129,7 @@ def tokens(text: str) -> list[str]:
     text = unicodedata.normalize("NFKC", text).casefold()
     if text.isascii():
         return text.encode("ascii").translate(_ASCII).decode("ascii").split()
-    return text.translate(_table()).split()
+    return text.translate(_table(max(text) > "\U0001ffff")).split()
 
 
 def normalize(text: str) -> str:

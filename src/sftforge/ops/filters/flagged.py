@@ -85,7 +85,7 @@ class FlaggedWordsFilter(RangeFilter):
             hits += sum(1 for i in range(len(toks) - n + 1) if tuple(toks[i : i + n]) == phrase)
         if self._cjk_re is not None:
             hits += len(self._cjk_re.findall(text))
-        return round(hits / len(toks), 6)
+        return hits / len(toks)
 
 
 register_op("flagged_words_filter")(FlaggedWordsFilter)

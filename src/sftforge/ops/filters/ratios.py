@@ -91,7 +91,7 @@ class SpecialCharFilter(RangeFilter):
         self.label = self.label or "special-character ratio"
 
     def stats(self, sample: Sample) -> float:
-        return round(special_ratio(target_text(sample, self.targets)), 6)
+        return special_ratio(target_text(sample, self.targets))
 
 
 @dataclass(kw_only=True)
@@ -110,7 +110,7 @@ class CharRatioFilter(RangeFilter):
         return self.kind
 
     def stats(self, sample: Sample) -> float:
-        return round(char_ratio(target_text(sample, self.targets), self.kind), 6)
+        return char_ratio(target_text(sample, self.targets), self.kind)
 
 
 register_op("special_char_filter")(SpecialCharFilter)

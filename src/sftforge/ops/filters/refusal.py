@@ -1,10 +1,10 @@
 """``refusal_filter``: drop answers that refuse or talk about being an AI.
 
-Phrases are matched case-insensitively, with any run of blanks matching any other, straight
-or curly apostrophes alike and blanks around commas ignored, anywhere in the targeted messages (``window`` limits the search to
-the first N characters of each message, where refusals usually sit). ``phrases`` replaces the
-default Chinese + English list, ``extra_phrases`` adds to it. The metric is the first phrase
-found (``null`` when none), which is also the drop reason.
+Phrases are matched case-insensitively, with any run of blanks matching any other, straight or
+curly apostrophes alike and blanks around commas ignored, anywhere in the targeted messages
+(``window`` limits the search to the first N characters of each message, where refusals usually
+sit). ``phrases`` replaces the default Chinese + English list, ``extra_phrases`` adds to it. The
+metric is the first phrase found (``null`` when none), which is also the drop reason.
 """
 
 from __future__ import annotations

@@ -78,7 +78,7 @@ class CharRepetitionFilter(RangeFilter):
         return str(self.n)
 
     def stats(self, sample: Sample) -> float:
-        return round(char_rep_ratio(target_text(sample, self.targets), self.n), 6)
+        return char_rep_ratio(target_text(sample, self.targets), self.n)
 
 
 @dataclass(kw_only=True)
@@ -98,7 +98,7 @@ class WordRepetitionFilter(RangeFilter):
         return str(self.n)
 
     def stats(self, sample: Sample) -> float:
-        return round(word_rep_ratio(target_text(sample, self.targets), self.n), 6)
+        return word_rep_ratio(target_text(sample, self.targets), self.n)
 
 
 register_op("char_repetition_filter")(CharRepetitionFilter)

@@ -40,11 +40,10 @@ class RangeFilter(TextFilter):
             raise ValueError(f"min ({self.min}) is greater than max ({self.max})")
 
     def decide(self, value: Any, sample: Sample) -> bool | tuple[bool, str]:
-        what = self.label or self.metric_key()
         if value is None:
             return True
         if self.min is not None and value < self.min:
-            return False, f"{what} below min {_fmt(self.min)}"
+            return False, f"{self.label or self.metric_key()} below min {_fmt(self.min)}"
         if self.max is not None and value > self.max:
-            return False, f"{what} above max {_fmt(self.max)}"
+            return False, f"{self.label or self.metric_key()} above max {_fmt(self.max)}"
         return True

@@ -1,0 +1,77 @@
+"""Reading the input of ``lint``: records from JSONL/JSON/Parquet, then Samples, unvalidated.
+
+Lint cannot use ``sftforge.read`` (which ``export`` uses): that reader refuses a sample with a bad
+role order, and reporting those is lint's job. Records become Samples through the canonical form
+first (``Sample.from_dict``), else through the format registry's detection (alpaca, sharegpt,
+openai...). Tokenized rows (``input_ids``) are returned as records for the checks on ids.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from ..errors import FormatError, InputError
+from ..sample import Sample
+
+__all__ = ["is_tokenized", "read_records", "read_samples", "records_to_samples"]
+
+
+def read_records(path: Path) -> list[Any]:
+    """Every record of a ``.jsonl``/``.json``/``.parquet`` file, in order."""
+    if not path.is_file():
+        raise InputError(f"no such file: '{path}'", file=str(path))
+    if path.suffix == ".parquet":
+        import pyarrow.parquet as pq
+
+        return list(pq.read_table(path).to_pylist())
+    data = path.read_bytes()
+    if path.suffix == ".json" or data.lstrip()[:1] == b"[":
+        try:
+            value = orjson.loads(data)
+        except orjson.JSONDecodeError as exc:
+            raise InputError(f"invalid JSON: {exc}", file=str(path)) from exc
+        return value if isinstance(value, list) else [value]
+    records = []
+    for n, line in enumerate(data.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            records.append(orjson.loads(line))
+        except orjson.JSONDecodeError as exc:
+            raise InputError(
+                f"invalid JSON: {exc}", file=str(path), line=n, hint="fix or remove that line"
+            ) from exc
+    return records
+
+
+def is_tokenized(records: list[Any]) -> bool:
+    return bool(records) and isinstance(records[0], dict) and "input_ids" in records[0]
+
+
+def records_to_samples(records: list[Any], *, source: str = "") -> list[Sample]:
+    """Canonical Sample dicts as they are; any other layout through format detection."""
+    try:
+        return [Sample.from_dict(r) for r in records]
+    except (KeyError, TypeError, AttributeError, ValueError):
+        pass
+    from ..formats import detect_format, get_format
+
+    name, _ = detect_format(records)
+    fmt = get_format(name)
+    if fmt.kind != "sample":
+        raise FormatError(f"'{source}' holds {name} documents, not conversations", file=source)
+    out = []
+    for n, rec in enumerate(records, 1):
+        try:
+            out.append(fmt.parse(rec))
+        except FormatError as exc:
+            exc.file, exc.line = source, n
+            raise
+    return out
+
+
+def read_samples(path: Path) -> list[Sample]:
+    return records_to_samples(read_records(path), source=str(path))

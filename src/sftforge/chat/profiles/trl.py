@@ -1,0 +1,205 @@
+"""The ``trl`` profile: ids and labels exactly as TRL 1.16 ``SFTTrainer`` prepares a chat dataset.
+
+What is reproduced (read from TRL 1.16.0, ``trl/trainer/sft_trainer.py`` ``_prepare_dataset`` and
+``trl/data_utils.py`` ``_tokenize``):
+
+* **Segmenting** - none: the whole conversation is rendered by the tokenizer's chat template
+  (``apply_chat_template(..., tokenize=True, return_dict=True)``, which tokenizes the rendered text
+  once with ``add_special_tokens=False``); the sample's tools go to the template. TRL adds no BOS and
+  no EOS to conversational data: whatever the template writes is what is trained.
+* **Masking** - ``assistant_only_loss=True``: labels keep the tokens inside the template's
+  ``{% generation %}`` spans (transformers' ``return_assistant_tokens_mask``), ``-100`` elsewhere; a
+  row with no assistant token makes TRL raise, here it is rejected. ``completion_only_loss`` on the
+  ``prompt_completion`` layout (prompt = every turn before the last answer, completion = the last
+  answer): the completion starts where the tokenized prompt (with ``add_generation_prompt=True``)
+  and the tokenized whole conversation stop sharing a prefix (``common_prefix_length``). With neither,
+  labels equal ids.
+* **Truncation** - ``max_length`` (TRL's default 1024) with ``truncation_mode`` ``keep_start`` or
+  ``keep_end``; rows left without a trained token after truncation are dropped (rejected here).
+
+TRL swaps in its own training template when the tokenizer's has no generation marks and is one
+TRL knows; this profile instead needs a template with marks (pass ``chat_template``) and says so.
+Not reproduced: packing, vision processors, plain-text (``text`` column) datasets.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ...errors import TemplateError, TokenizeError
+from ...sample import Sample
+from .base import IGNORE_INDEX, Encoded, Profile, Rejected
+
+__all__ = ["TrlProfile", "common_prefix_length", "to_trl_messages", "to_trl_record"]
+
+
+def to_trl_messages(sample: Sample) -> list[dict[str, Any]]:
+    """OpenAI-style message dicts as TRL hands them to ``apply_chat_template``."""
+    out: list[dict[str, Any]] = []
+    for m in sample.messages:
+        msg: dict[str, Any] = {"role": m.role, "content": m.content}
+        if m.reasoning is not None:
+            msg["reasoning_content"] = m.reasoning
+        if m.tool_calls:
+            msg["tool_calls"] = [
+                {"type": "function", "function": {"name": c.name, "arguments": c.arguments}}
+                | ({"id": c.id} if c.id else {})
+                for c in m.tool_calls
+            ]
+        if m.name is not None:
+            msg["name"] = m.name
+        if m.tool_call_id is not None:
+            msg["tool_call_id"] = m.tool_call_id
+        out.append(msg)
+    return out
+
+
+def to_trl_record(sample: Sample, *, layout: str = "messages") -> dict[str, Any]:
+    """One row of a TRL dataset: ``messages`` or ``prompt``/``completion``, plus ``tools``."""
+    msgs = to_trl_messages(sample)
+    if layout == "prompt_completion":
+        last = max(i for i, m in enumerate(msgs) if m["role"] == "assistant")
+        record: dict[str, Any] = {"prompt": msgs[:last], "completion": msgs[last:]}
+    else:
+        record = {"messages": msgs}
+    if sample.tools:
+        record["tools"] = sample.tools
+    return record
+
+
+def common_prefix_length(a: Sequence[int], b: Sequence[int]) -> int:
+    n = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        n += 1
+    return n
+
+
+def _has_generation_marks(template: str) -> bool:
+    return "{% generation %}" in template or "{%- generation %}" in template
+
+
+@dataclass
+class TrlProfile(Profile):
+    """TRL 1.16 SFT encoding. Options (TRL's names): ``assistant_only_loss`` (default False),
+    ``completion_only_loss`` (default: True for the prompt_completion layout), ``layout``
+    (``messages`` | ``prompt_completion``), ``truncation_mode``, ``chat_template`` (a Jinja string).
+    ``max_length`` is TRL's (``None`` means TRL's default, 1024);
+    ``template`` is not used: TRL renders with the tokenizer's or the given chat template.
+    """
+
+    name = "trl"
+
+    def __post_init__(self) -> None:
+        opts = dict(self.options)
+        if self.max_length is None:
+            self.max_length = 1024
+        known = {"assistant_only_loss", "completion_only_loss", "layout", "truncation_mode"}
+        unknown = set(opts) - known - {"chat_template"}
+        if unknown:
+            raise TokenizeError(f"unknown trl option(s): {', '.join(sorted(unknown))}")
+        self.layout = opts.get("layout", "messages")
+        if self.layout not in ("messages", "prompt_completion"):
+            raise TokenizeError(
+                f"trl layout must be 'messages' or 'prompt_completion', not {self.layout!r}"
+            )
+        self.assistant_only = bool(opts.get("assistant_only_loss", False))
+        col = opts.get("completion_only_loss")
+        self.completion_only = (self.layout == "prompt_completion") if col is None else bool(col)
+        self.truncation_mode = opts.get("truncation_mode", "keep_start")
+        if self.truncation_mode not in ("keep_start", "keep_end"):
+            raise TokenizeError(f"unsupported truncation_mode {self.truncation_mode!r}")
+        self.chat_template = opts.get("chat_template") or getattr(
+            self.tokenizer, "chat_template", None
+        )
+        if not isinstance(self.chat_template, str):
+            raise TemplateError("the tokenizer has no chat template", hint="pass a chat_template")
+        if self.assistant_only and not _has_generation_marks(self.chat_template):
+            raise TemplateError(
+                "assistant_only_loss needs a chat template with {% generation %} marks",
+                hint="pass a template with generation marks (TRL ships training templates)",
+            )
+
+    def _render_ids(self, convs: list[list[dict[str, Any]]], tools: Any, **kw: Any) -> Any:
+        return self.tokenizer.apply_chat_template(
+            convs,
+            tools=tools,
+            chat_template=self.chat_template,
+            tokenize=True,
+            return_dict=True,
+            **kw,
+        )
+
+    def encode_batch(self, samples: Sequence[Sample]) -> list[Encoded | Rejected]:
+        results: list[Encoded | Rejected | None] = [None] * len(samples)
+        groups: dict[str, list[int]] = {}
+        for i, s in enumerate(samples):
+            if not any(m.role == "assistant" for m in s.messages):
+                results[i] = self.reject(s, "no assistant turn")
+                continue
+            groups.setdefault(json.dumps(s.tools, sort_keys=True), []).append(i)
+        for key, idx in groups.items():
+            tools = json.loads(key)
+            for i, row in zip(
+                idx, self._encode_group([samples[i] for i in idx], tools), strict=True
+            ):
+                results[i] = row
+        return [r for r in results if r is not None]
+
+    def _encode_group(self, samples: list[Sample], tools: Any) -> list[Encoded | Rejected]:
+        records = [to_trl_record(s, layout=self.layout) for s in samples]
+        if self.layout == "messages":
+            full = self._render_ids(
+                [r["messages"] for r in records],
+                tools,
+                return_assistant_tokens_mask=self.assistant_only,
+            )
+            completion_masks = None
+        else:
+            full = self._render_ids(
+                [r["prompt"] + r["completion"] for r in records],
+                tools,
+                return_assistant_tokens_mask=self.assistant_only,
+            )
+            prompts = self._render_ids(
+                [r["prompt"] for r in records], tools, add_generation_prompt=True
+            )["input_ids"]
+            completion_masks = []
+            for p, ids in zip(prompts, full["input_ids"], strict=True):
+                n = common_prefix_length(p, ids)
+                completion_masks.append([0] * n + [1] * (len(ids) - n))
+        out: list[Encoded | Rejected] = []
+        for j, s in enumerate(samples):
+            ids = list(full["input_ids"][j])
+            masks: list[list[int]] = []
+            if self.completion_only and completion_masks is not None:
+                masks.append(completion_masks[j])
+            if self.assistant_only:
+                amask = list(full["assistant_masks"][j])
+                if 1 not in amask:
+                    out.append(
+                        self.reject(s, "no assistant tokens in the template's generation spans")
+                    )
+                    continue
+                masks.append(amask)
+            labels = [t if all(m[k] for m in masks) else IGNORE_INDEX for k, t in enumerate(ids)]
+            out.append(self._truncate(s, ids, labels))
+        return out
+
+    def _truncate(self, sample: Sample, ids: list[int], labels: list[int]) -> Encoded | Rejected:
+        if self.max_length is not None:
+            sl = (
+                slice(None, self.max_length)
+                if self.truncation_mode == "keep_start"
+                else slice(-self.max_length, None)
+            )
+            ids, labels = ids[sl], labels[sl]
+            if all(t == IGNORE_INDEX for t in labels):
+                return self.reject(
+                    sample, f"no trained token left after truncation to {self.max_length}"
+                )
+        return Encoded(ids, labels, [1] * len(ids), sample.id)

@@ -1,0 +1,91 @@
+"""``sftforge lint FILE --tokenizer DIR [--template NAME] [--max-len N] [--json]``.
+
+Exit code 1 when any error-level finding is reported, 0 otherwise (warnings only).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import orjson
+import typer
+
+from .main import app
+
+__all__ = ["lint"]
+
+_SHOW = 5  # findings printed per check in the text report
+
+
+def _print_text(report: Any, path: str) -> None:
+    typer.echo(f"{path}: {report.rows} rows, {report.errors} errors, {report.warnings} warnings")
+    by_check: dict[str, list[Any]] = {}
+    for f in report.findings:
+        by_check.setdefault(f.check, []).append(f)
+    for check, items in by_check.items():
+        typer.echo(f"  {items[0].severity:7} {check}: {len(items)}")
+        for f in items[:_SHOW]:
+            where = (
+                f"row {f.row}" + (f" ({f.sample_id})" if f.sample_id else "")
+                if f.row is not None
+                else "all"
+            )
+            typer.echo(f"      {where}: {f.message}")
+        if len(items) > _SHOW:
+            typer.echo(f"      ... {len(items) - _SHOW} more")
+    if report.lengths:
+        typer.echo("  token lengths:")
+        top = max(n for _, n in report.histogram())
+        for bucket, n in report.histogram():
+            typer.echo(f"    {bucket:>7} {n:7d} {'#' * max(1, round(30 * n / top))}")
+        if report.max_len is not None:
+            typer.echo(
+                f"  {report.over_max} of {len(report.lengths)} rows longer than {report.max_len} tokens"
+            )
+
+
+@app.command()
+def lint(
+    file: Annotated[
+        Path, typer.Argument(help="JSONL/JSON/Parquet: conversations or tokenized rows")
+    ],
+    tokenizer: Annotated[
+        str | None, typer.Option("--tokenizer", help="tokenizer folder (tokenizer.json...)")
+    ] = None,
+    template: Annotated[
+        str | None,
+        typer.Option(
+            "--template",
+            help="chat template: catalogue name or .jinja file (default: the tokenizer's own)",
+        ),
+    ] = None,
+    max_len: Annotated[int | None, typer.Option("--max-len", help="maximum tokens per row")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print the report as JSON")] = False,
+) -> None:
+    """Find double BOS, untrained EOS, injected special tokens, bad role order and more."""
+    from ..chat.input import is_tokenized, read_records, records_to_samples
+    from ..chat.lint import lint_samples, lint_tokenized
+
+    records = read_records(file)
+    tok = None
+    if tokenizer is not None:
+        from ..chat.profiles import load_tokenizer
+
+        tok = load_tokenizer(tokenizer)
+    if is_tokenized(records):
+        report = lint_tokenized(records, tok, max_len=max_len)
+    else:
+        samples = records_to_samples(records, source=str(file))
+        render = None
+        if tok is not None:
+            from ..chat.lint_render import native_renderer
+
+            render = native_renderer(tok, template)
+        report = lint_samples(samples, tok, render=render, max_len=max_len)
+    if as_json:
+        typer.echo(orjson.dumps(report.to_dict()).decode())
+    else:
+        _print_text(report, str(file))
+    if report.errors:
+        raise typer.Exit(1)

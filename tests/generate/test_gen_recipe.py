@@ -1,0 +1,103 @@
+"""Generators as recipe steps, run by the pipeline against the fake server."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import orjson
+import pytest
+import yaml
+from fakeserver import FakeServer, Reply
+
+from sftforge.pipeline import run_recipe
+from sftforge.sample import Message, Sample
+
+
+@pytest.fixture(autouse=True)
+def _cache_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SFTFORGE_CACHE", str(tmp_path / "cache"))
+
+
+def _recipe(tmp_path: Path, server: FakeServer, steps: list[object]) -> Path:
+    rows = [
+        Sample([Message("user", "q1"), Message("assistant", "fine answer")]),
+        Sample([Message("user", "q2"), Message("assistant", "BAD answer")]),
+        Sample([Message("user", "doomed"), Message("assistant", "x")]),
+    ]
+    (tmp_path / "in.jsonl").write_bytes(b"".join(s.to_json() + b"\n" for s in rows))
+    llm = {
+        "base_url": server.base_url,
+        "model": "fake",
+        "cache": str(tmp_path / "llm.sqlite"),
+        "max_retries": 0,
+    }
+    recipe = {
+        "inputs": [{"path": "in.jsonl", "name": "raw"}],
+        "steps": [{name: {**opts, "llm": llm}} for step in steps for name, opts in step.items()],  # type: ignore[attr-defined]
+        "outputs": {"train": {"format": "sftforge", "path": "train.jsonl"}},
+    }
+    path = tmp_path / "recipe.yaml"
+    path.write_text(yaml.safe_dump(recipe), encoding="utf-8")
+    return path
+
+
+def test_judge_then_respond_in_a_recipe(server: FakeServer, tmp_path: Path) -> None:
+    server.add("doomed", Reply(status=400, raw="no"))
+    steps = [{"judge": {"scale": 10}}, {"respond": {"mode": "low_score", "threshold": 5}}]
+    res = run_recipe(_recipe(tmp_path, server, steps), tmp_path / "out", workers=1)
+    rows = [
+        orjson.loads(line) for line in (tmp_path / "out" / "train.jsonl").read_bytes().splitlines()
+    ]
+    assert [r["messages"][-1]["content"] for r in rows] == ["fine answer", "ANSWER: q2"]
+    assert rows[0]["meta"]["stats"]["judge_overall"] == 8
+    rejects = [
+        orjson.loads(line)
+        for line in (tmp_path / "out" / "rejects.jsonl").read_bytes().splitlines()
+    ]
+    assert [(r["op"], r["reason"][:19]) for r in rejects] == [("judge", "llm failed: HTTP 40")]
+    assert res.counts["read"] == 3
+
+
+def test_deriving_steps_in_a_recipe(server: FakeServer, tmp_path: Path) -> None:
+    steps = [{"paraphrase": {"max_rouge": 0.95}}]
+    res = run_recipe(_recipe(tmp_path, server, steps), tmp_path / "out", workers=1)
+    assert (
+        res.counts["read"] == 3
+    )  # the pipeline's invariant held: inputs + generated = out + rejects
+    rows = [
+        orjson.loads(line) for line in (tmp_path / "out" / "train.jsonl").read_bytes().splitlines()
+    ]
+    users = [r["messages"][0]["content"] for r in rows]
+    assert users == [
+        "q1",
+        "q2",
+        "doomed",
+        "q1 please, kindly",
+        "q2 please, kindly",
+        "doomed please, kindly",
+    ]
+
+
+def test_judge_pair_in_a_recipe_accounts_for_every_input(
+    server: FakeServer, tmp_path: Path
+) -> None:
+    rows = [
+        Sample([Message("user", "which?"), Message("assistant", "meh")]),
+        Sample([Message("user", "which?"), Message("assistant", "GOOD one")]),
+        Sample([Message("user", "alone"), Message("assistant", "only")]),
+    ]
+    path = _recipe(tmp_path, server, [{"judge_pair": {}}])
+    (tmp_path / "in.jsonl").write_bytes(b"".join(s.to_json() + b"\n" for s in rows))
+    run_recipe(path, tmp_path / "out", workers=1)
+    [pair] = [
+        orjson.loads(line) for line in (tmp_path / "out" / "train.jsonl").read_bytes().splitlines()
+    ]
+    assert (pair["messages"][-1]["content"], pair["rejected"]["content"]) == ("GOOD one", "meh")
+    rejects = [
+        orjson.loads(line)
+        for line in (tmp_path / "out" / "rejects.jsonl").read_bytes().splitlines()
+    ]
+    assert sorted(r["reason"] for r in rejects) == [
+        "fewer than two distinct answers to compare",
+        "merged into a preference pair",
+    ]
