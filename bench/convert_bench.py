@@ -9,7 +9,7 @@ alpaca -> sharegpt, sharegpt -> alpaca, alpaca -> openai, openai -> alpaca. The
 "back" conversions read the file sftforge wrote in the forward step, so both tools always read the
 same input. The ``datasets`` path is the common way: ``load_dataset("json")`` + ``map`` with a plain
 Python function + ``to_json``, with a fresh cache folder per run. Every measurement runs in its own
-subprocess, so peak RSS (``ru_maxrss``) is per path; time covers the conversion, not interpreter
+subprocess, so peak RSS (VmHWM of the child; its workers' ``ru_maxrss`` apart) is per path; time covers the conversion, not interpreter
 start-up or imports. Results: a Markdown table on stdout and ``bench/out/convert_bench.json``.
 
 Environment: ``SFTFORGE_BENCH_ALPACA`` (the Alpaca JSON, default the shared copy),
@@ -83,6 +83,16 @@ def _hf_mapper(src: str, dst: str) -> Any:
     }[(src, dst)]
 
 
+def _peak_rss() -> int:
+    """This process's peak RSS in bytes: VmHWM of its own address space. (``ru_maxrss`` is not
+    reset by exec on Linux, so a child would report its parent's peak when that was higher.)"""
+    with open("/proc/self/status", encoding="ascii") as fh:
+        for line in fh:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
 def _cpu() -> float:
     """CPU seconds of this process and its finished children (worker processes)."""
     own = resource.getrusage(resource.RUSAGE_SELF)
@@ -113,7 +123,7 @@ def child(tool: str, src: str, src_fmt: str, dst: str, dst_fmt: str) -> dict[str
             out.to_json(dst, force_ascii=False)
             seconds = time.perf_counter() - start
             read, written, rejected = len(ds), len(out), 0
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    peak = _peak_rss()
     return {
         "read": read,
         "written": written,
@@ -180,17 +190,15 @@ def big_stream(work: Path, gigabytes: float) -> dict[str, Any]:
     """A JSONL of repeated Alpaca records of ``gigabytes`` size, converted to ShareGPT."""
     import orjson
 
-    records = orjson.loads(ALPACA.read_bytes())
+    blob = b"".join(orjson.dumps(r) + b"\n" for r in orjson.loads(ALPACA.read_bytes()))
     src = work / "big.alpaca.jsonl"
     target = int(gigabytes * 1e9)
     written = 0
     with src.open("wb") as fh:
-        i = 0
         while written < target:
-            chunk = b"".join(orjson.dumps(r) + b"\n" for r in records)
-            fh.write(chunk)
-            written += len(chunk)
-            i += 1
+            fh.write(blob)
+            written += len(blob)
+    del blob
     dst = work / "big.sharegpt.jsonl"
     res = run_child(sys.executable, "sftforge", str(src), "alpaca", str(dst), "sharegpt")
     res.update(
