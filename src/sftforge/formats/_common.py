@@ -83,6 +83,14 @@ def fail(message: str, field: str | None = None, hint: str | None = None) -> NoR
     raise FormatError(message, field=field, hint=hint)
 
 
+def label_field(rec: dict[str, Any], key: str) -> bool | None:
+    """The KTO label in column ``key``: ``None`` when absent, else it must be a bool."""
+    label = rec.get(key)
+    if label is None or type(label) is bool:
+        return label
+    fail(f"'{key}' must be true or false, not {label!r}.", field=key)
+
+
 def require_dict(value: Any, fmt: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         fail(

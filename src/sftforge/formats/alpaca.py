@@ -23,6 +23,7 @@ from ._common import (
     check_losses,
     dump_media,
     fail,
+    label_field,
     missing,
     pairs_of,
     parse_media,
@@ -200,10 +201,7 @@ class AlpacaFormat(Format):
         key = self.columns["kto_tag"]
         if not key:
             return None
-        label = rec.get(key)
-        if label is None or type(label) is bool:
-            return label
-        fail(f"'{key}' must be true or false, not {label!r}.", field=key)
+        return label_field(rec, key)
 
     def dump(self, sample: Sample, loss: LossLog) -> Any:
         # the layout first, so strict and lossy writes refuse an impossible sample alike

@@ -12,6 +12,7 @@ from typing import Any
 
 from ..errors import FormatError
 from ..sample import ROLES, Sample
+from ._common import label_field
 from .base import Capabilities, Format, LossLog, register_format
 
 __all__ = ["NativeFormat"]
@@ -99,9 +100,7 @@ class NativeFormat(Format):
             _check_message(m, f"messages[{i}]")
         if value.get("rejected") is not None:
             _check_message(value["rejected"], "rejected")
-        label = value.get("label")
-        if label is not None and type(label) is not bool:
-            raise FormatError(f"'label' must be true or false, not {label!r}.", field="label")
+        label_field(value, "label")
         try:
             return Sample.from_dict(value)
         except (KeyError, TypeError, AttributeError) as exc:

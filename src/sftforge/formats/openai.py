@@ -25,6 +25,7 @@ from ._common import (
     check_losses,
     dump_media,
     fail,
+    label_field,
     message_role,
     missing,
     not_a_string,
@@ -207,9 +208,7 @@ class OpenAIFormat(Format):
             )
         if len(rec) == 1:  # only the messages: nothing optional to look up
             return Sample(messages)
-        label = rec.get("label")
-        if label is not None and type(label) is not bool:
-            fail(f"'label' must be true or false, not {label!r}.", field="label")
+        label = label_field(rec, "label")
         tools = parse_tools(rec.get("tools"), "tools")
         media = parse_media(rec, MEDIA_COLUMNS)
         return Sample(messages, record_id(rec), tools, None, label, media)

@@ -15,7 +15,7 @@ from typing import Any
 
 from ..errors import ConversionError
 from ..sample import Message, Sample
-from ._common import check_losses, fail, missing, put_id, record_id, require_dict
+from ._common import check_losses, fail, label_field, missing, put_id, record_id, require_dict
 from .base import Capabilities, Format, LossLog, register_format
 from .openai import dump_message, lose_user_train_flags, parse_message_list
 
@@ -95,11 +95,9 @@ class PreferenceFormat(Format):
         completion = _answer(rec.get("completion"), "completion", rec)
         if not completion.content.strip() and not completion.tool_calls:
             fail("empty answer: 'completion' is empty.", field="completion")
-        label = rec.get("label")
-        if type(label) is not bool:
-            if label is None:
-                missing("label", rec, self.name)
-            fail(f"'label' must be true or false, not {label!r}.", field="label")
+        label = label_field(rec, "label")
+        if label is None:
+            missing("label", rec, self.name)
         messages.append(completion)
         return Sample(messages, record_id(rec), None, None, label)
 

@@ -31,6 +31,7 @@ from ._common import (
     dump_calls,
     dump_media,
     fail,
+    label_field,
     missing,
     not_a_string,
     parse_calls,
@@ -164,14 +165,7 @@ class ShareGPTFormat(Format):
             )
         if len(rec) == 1:  # only the conversation: nothing optional to look up
             return Sample(messages)
-        label = None
-        if cols["kto_tag"]:
-            label = rec.get(cols["kto_tag"])
-            if label is not None and type(label) is not bool:
-                fail(
-                    f"'{cols['kto_tag']}' must be true or false, not {label!r}.",
-                    field=cols["kto_tag"],
-                )
+        label = label_field(rec, cols["kto_tag"]) if cols["kto_tag"] else None
         tools = parse_tools(rec.get(cols["tools"]), cols["tools"]) if cols["tools"] else None
         media = parse_media(rec, self._media) if self._media else None
         return Sample(messages, record_id(rec), tools, rejected, label, media)

@@ -21,6 +21,7 @@ from ._common import (
     dump_calls,
     dump_media,
     fail,
+    label_field,
     missing,
     not_a_string,
     parse_calls,
@@ -137,9 +138,7 @@ class SwiftFormat(Format):
         rejected = None
         if rec.get("rejected_response") is not None:
             rejected = Message("assistant", text_field(rec, "rejected_response", self.name))
-        label = rec.get("label")
-        if label is not None and type(label) is not bool:
-            fail(f"'label' must be true or false, not {label!r}.", field="label")
+        label = label_field(rec, "label")
         tools = parse_tools(rec.get("tools"), "tools")
         media = parse_media(rec, MEDIA_COLUMNS)
         return Sample(messages, record_id(rec), tools, rejected, label, media)
