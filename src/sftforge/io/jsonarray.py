@@ -18,7 +18,7 @@ import orjson
 
 from ..errors import InputError
 from .errors import RecordError
-from .jsonl import json_error, too_large
+from .jsonl import JsonlWriter, json_error, too_large
 from .record import RawRecord
 from .textcheck import check_text, next_suspect
 
@@ -356,24 +356,15 @@ def _text(raw: bytes) -> str:
     return raw.decode("utf-8", errors="replace").strip()
 
 
-class JsonArrayWriter:
-    """Writes ``[`` + one compact element per line + ``]``: valid JSON that still diffs by line."""
+class JsonArrayWriter(JsonlWriter):
+    """Writes ``[`` + one compact element per line + ``]``: valid JSON that still diffs by line.
+
+    Buffering is the JSONL writer's; only the framing (brackets, commas) differs.
+    """
 
     def __init__(self, out: BinaryIO) -> None:
-        self._out = out
-        self._buf: list[bytes] = []
+        super().__init__(out)
         self._first = True
-
-    def write(self, value: Any) -> None:
-        self._buf.append(orjson.dumps(value))
-        if len(self._buf) >= 1024:
-            self.flush()
-
-    def write_encoded(self, data: bytes) -> None:
-        """Write one value already serialised with orjson (by a worker process)."""
-        self._buf.append(data)
-        if len(self._buf) >= 1024:
-            self.flush()
 
     def flush(self) -> None:
         if self._buf:
