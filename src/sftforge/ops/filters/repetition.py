@@ -22,6 +22,7 @@ import math
 import re
 from collections import Counter
 from dataclasses import dataclass
+from typing import ClassVar
 
 from ...sample import Sample
 from ..base import register_op
@@ -62,40 +63,38 @@ def word_rep_ratio(text: str, n: int) -> float:
 
 
 @dataclass(kw_only=True)
-class CharRepetitionFilter(RangeFilter):
-    """Keep samples whose character n-gram repetition ratio is within min/max."""
+class _NgramRepetitionFilter(RangeFilter):
+    """Shared by both filters: the n-gram size, its check, and ``n`` in the metric key."""
 
     n: int = 10
     max: float | None = 0.5
+    unit: ClassVar[str] = ""
 
     def __post_init__(self) -> None:
         super().__post_init__()
         if self.n < 1:
             raise ValueError(f"n must be at least 1, not {self.n}")
-        self.label = self.label or f"char {self.n}-gram repetition"
+        self.label = self.label or f"{self.unit} {self.n}-gram repetition"
 
     def metric_params(self) -> str:
         return str(self.n)
+
+
+@dataclass(kw_only=True)
+class CharRepetitionFilter(_NgramRepetitionFilter):
+    """Keep samples whose character n-gram repetition ratio is within min/max."""
+
+    unit: ClassVar[str] = "char"
 
     def stats(self, sample: Sample) -> float:
         return char_rep_ratio(target_text(sample, self.targets), self.n)
 
 
 @dataclass(kw_only=True)
-class WordRepetitionFilter(RangeFilter):
+class WordRepetitionFilter(_NgramRepetitionFilter):
     """Keep samples whose word n-gram repetition ratio is within min/max."""
 
-    n: int = 10
-    max: float | None = 0.5
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        if self.n < 1:
-            raise ValueError(f"n must be at least 1, not {self.n}")
-        self.label = self.label or f"word {self.n}-gram repetition"
-
-    def metric_params(self) -> str:
-        return str(self.n)
+    unit: ClassVar[str] = "word"
 
     def stats(self, sample: Sample) -> float:
         return word_rep_ratio(target_text(sample, self.targets), self.n)
