@@ -9,11 +9,12 @@ seconds ``get_dataset`` took per job as a JSON list, the last line of stdout.
 """
 
 import importlib.machinery
-import json
 import sys
 import tempfile
 import time
 import types
+
+from _peer_common import main, write_rows
 
 # LLaMA-Factory imports torchaudio at module level for audio inputs; no torchaudio wheel matches
 # the pinned torch, and audio is never used here, so an empty module stands in for it.
@@ -49,17 +50,9 @@ def run(job: dict) -> float:
         module = get_dataset(template, model_args, data_args, training_args, stage="sft", **tm)
         seconds = time.perf_counter() - t0
         ds = module["train_dataset"]
-        with open(job["out"], "w", encoding="utf-8") as f:
-            for ids, labels in zip(ds["input_ids"], ds["labels"], strict=True):
-                f.write(json.dumps({"input_ids": ids, "labels": labels}) + "\n")
+        write_rows(job["out"], ds)
     return seconds
 
 
-def main() -> None:
-    with open(sys.argv[1], encoding="utf-8") as f:
-        jobs = json.load(f)
-    print(json.dumps([run(job) for job in jobs]))
-
-
 if __name__ == "__main__":
-    main()
+    main(run)

@@ -7,11 +7,10 @@ JSONL dataset, and one JSON line per row (input_ids, labels) is written. Prints 
 preparation took as a JSON list, the last line of stdout.
 """
 
-import json
-import sys
 import tempfile
 import time
 
+from _peer_common import main, write_rows
 from datasets import load_dataset
 from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
 from trl import SFTConfig, SFTTrainer
@@ -40,17 +39,9 @@ def run(job: dict) -> float:
         trainer = SFTTrainer(model=model, args=args, train_dataset=data, processing_class=tok)
         seconds = time.perf_counter() - t0
         ds = trainer.train_dataset
-        with open(job["out"], "w", encoding="utf-8") as f:
-            for ids, labels in zip(ds["input_ids"], ds["labels"], strict=True):
-                f.write(json.dumps({"input_ids": ids, "labels": labels}) + "\n")
+        write_rows(job["out"], ds)
     return seconds
 
 
-def main() -> None:
-    with open(sys.argv[1], encoding="utf-8") as f:
-        jobs = json.load(f)
-    print(json.dumps([run(job) for job in jobs]))
-
-
 if __name__ == "__main__":
-    main()
+    main(run)
