@@ -9,16 +9,15 @@ reading goes on. ``stats`` always satisfies ``read == ok + rejected``.
 
 from __future__ import annotations
 
-import gc
 import importlib
 import itertools
 import os
 from collections import Counter
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from ._gc import gc_relaxed
 from .errors import FormatError, InputError, SchemaError, SftforgeError
 from .formats.base import FORMATS, Format, LossLog, get_format
 from .io.atomic import AtomicFile
@@ -365,21 +364,6 @@ class WriteResult:
     compression: str | None
 
 
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Bulk record loops allocate millions of short-lived acyclic objects, and the cyclic GC's
-    default young-generation threshold (700) makes it rescan them constantly. Freeze what exists
-    and collect rarely instead of never, so stray cycles are still freed on multi-GB inputs."""
-    old = gc.get_threshold()
-    gc.freeze()
-    gc.set_threshold(100_000, 50, 100)
-    try:
-        yield
-    finally:
-        gc.set_threshold(*old)
-        gc.unfreeze()
-
-
 def write(
     samples: Iterable[Sample | Document],
     path: str | os.PathLike[str],
@@ -407,7 +391,7 @@ def write(
     with open_writer(
         target, container=container, compression=compression,
         default_container=fmt.default_container, text_mode=text_mode,
-    ) as out, _gc_paused():  # fmt: skip
+    ) as out, gc_relaxed():  # fmt: skip
         put = out.write
         if features is None:
             for sample in samples:

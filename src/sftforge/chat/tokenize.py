@@ -9,14 +9,13 @@ labels would all be -100 (``no_trained_tokens``).
 
 from __future__ import annotations
 
-import gc
 from collections import Counter
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from .._gc import gc_paused
 from ..errors import SftforgeError, TemplateError, TokenizeError
 from ..ops.base import Reject
 from ..sample import Sample
@@ -177,22 +176,9 @@ def tokenize_samples(
     )
     result = TokenizeResult()
     for batch in _batches(samples, batch_size):
-        with _gc_paused():
+        with gc_paused():
             _tokenize_batch(chat, batch, result, role_stats)
     return result
-
-
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    """No cyclic GC inside a batch: rows are thousands of int lists that are never cyclic, and
-    collecting while they pile up costs about a tenth of the time."""
-    was = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was:
-            gc.enable()
 
 
 def _batches(samples: Iterable[Sample], size: int) -> Iterator[list[Sample]]:

@@ -26,12 +26,13 @@ from typing import Any
 
 import orjson
 
+from .._gc import gc_paused
 from ..errors import SftforgeError
 from ..ops.base import GlobalOp, OpCounters, Reject
 from ..sample import Sample
 from .manifest import Manifest
 from .plan import Job, JobResult, Sampled, Stage, StageSummary
-from .shards import chunk_path, gc_paused, iter_shards, write_chunk
+from .shards import chunk_path, iter_shards, write_chunk
 from .sources import ReadError
 from .stats_cache import stage_fingerprint
 from .worker import ChunkTask, StageOps, configure, init_worker, run_task

@@ -21,6 +21,7 @@ from typing import Any
 import orjson
 import xxhash
 
+from .._gc import gc_paused
 from ..errors import RecipeError, SftforgeError
 from ..ops.base import Op
 from ..sample import Sample
@@ -29,7 +30,6 @@ from .lock import write_lock
 from .plan import Executor, Job, JobResult, Sampled, plan_stages
 from .recipe import Recipe, load_recipe
 from .report import build_report, write_report
-from .shards import gc_paused
 from .sources import ReadError, read_input, write_output
 from .stats_cache import default_cache_dir
 

@@ -7,10 +7,8 @@ either exists whole or not at all, which is what makes a killed run resumable.
 
 from __future__ import annotations
 
-import gc
 import os
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +19,6 @@ from ..sample import Message, Sample
 __all__ = [
     "atomic_write_bytes",
     "chunk_path",
-    "gc_paused",
     "iter_chunk",
     "iter_jsonl",
     "iter_shards",
@@ -83,18 +80,6 @@ def iter_chunk(path: Path) -> Iterator[Sample]:
     with path.open("rb") as fh:
         for line in fh:
             yield load_sample(line)
-
-
-@contextmanager
-def gc_paused() -> Iterator[None]:
-    """Bulk loops make millions of acyclic objects; the cyclic GC only slows them down."""
-    was = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was:
-            gc.enable()
 
 
 def iter_shards(stage_dir: Path, count: int) -> Iterator[Sample]:

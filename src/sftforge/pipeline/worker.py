@@ -20,6 +20,7 @@ from typing import Any
 
 import orjson
 
+from .._gc import gc_paused
 from ..errors import SftforgeError
 from ..ops.base import Filter, Mapper, Op, OpCounters, Reject, build_op
 from ..sample import Sample
@@ -27,7 +28,6 @@ from .recipe import import_plugins
 from .shards import (
     atomic_write_bytes,
     chunk_path,
-    gc_paused,
     iter_chunk,
     load_sample,
     write_jsonl,
