@@ -26,6 +26,9 @@ check                     level    what it means
 ``too-long``              warning  longer than ``max_len`` tokens (cut or dropped by trainers)
 ``prompt-not-prefix``     error    the prompt rendered alone (generation prompt added) is not a
                                    prefix of the full render: inference sees other tokens
+``unreadable``            error    the record cannot be read as a conversation at all (a
+                                   tool-call problem of that kind is reported as
+                                   ``tool-call-json`` instead); the other records are checked
 ========================  =======  ==========================================================
 
 Tokenized rows (``input_ids``/``labels`` from Parquet or JSONL) get ``double-bos``, ``no-eos``
@@ -42,11 +45,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..errors import SftforgeError
 from ..sample import Sample, validate_sample
 from .lint_render import Renderer, token_mask
 from .profiles.trl import to_trl_messages
 
-__all__ = ["CHECKS", "Finding", "LintReport", "lint_samples", "lint_tokenized"]
+__all__ = [
+    "CHECKS",
+    "Finding",
+    "LintReport",
+    "lint_samples",
+    "lint_tokenized",
+    "unreadable_finding",
+]
 
 CHECKS: dict[str, str] = {
     "role-order": "error",
@@ -65,6 +76,7 @@ CHECKS: dict[str, str] = {
     "prompt-not-prefix": "error",
     "labels-length": "error",
     "render-failed": "error",
+    "unreadable": "error",
 }
 _TOOL_BLOCK = re.compile(r"<tool_call>(.*?)</tool_call>", re.DOTALL)
 _HIST_EDGES = (64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32768)
@@ -301,15 +313,33 @@ def _render_checks(ctx: _Ctx, sample: Sample, row: int, report: LintReport) -> N
             )
 
 
+_TOOL_FIELDS = ("tool_calls", "function_call", "arguments", "tools")
+
+
+def unreadable_finding(row: int, error: SftforgeError) -> Finding:
+    """A record the reader refused, as a finding: ``tool-call-json`` when the field is a tool
+    call or tool definition, else ``unreadable``."""
+    where = error.field or ""
+    check = "tool-call-json" if any(k in where for k in _TOOL_FIELDS) else "unreadable"
+    return Finding(check, error.message, error.sample_id, row)
+
+
 def lint_samples(
     samples: Sequence[Sample],
     tokenizer: Any | None = None,
     *,
     render: Renderer | None = None,
     max_len: int | None = None,
+    rows: Sequence[int] | None = None,
+    unreadable: Sequence[tuple[int, SftforgeError]] = (),
 ) -> LintReport:
-    """Every check on conversations; render checks need a tokenizer (and its or a given template)."""
-    report = LintReport(rows=len(samples), max_len=max_len)
+    """Every check on conversations; render checks need a tokenizer (and its or a given template).
+
+    ``rows`` gives each sample's row in the input (default: its position) and ``unreadable`` the
+    records that could not be read, ``(row, error)``: each becomes a finding.
+    """
+    report = LintReport(rows=len(samples) + len(unreadable), max_len=max_len)
+    report.findings += [unreadable_finding(r, e) for r, e in unreadable]
     specials = _special_tokens(tokenizer) if tokenizer is not None else []
     ctx = None
     if tokenizer is not None:
@@ -327,7 +357,8 @@ def lint_samples(
             specials,
             probe[:1] == [tokenizer.bos_token_id],
         )
-    for row, sample in enumerate(samples):
+    for i, sample in enumerate(samples):
+        row = rows[i] if rows is not None else i
         report.findings += _content_checks(sample, row, specials)
         if ctx is not None:
             _render_checks(ctx, sample, row, report)

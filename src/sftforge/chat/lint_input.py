@@ -1,22 +1,30 @@
 """Reading the input of ``lint``: records from JSONL/JSON/Parquet, then Samples, unvalidated.
 
 Lint cannot use ``sftforge.read`` (which ``export`` uses): that reader refuses a sample with a bad
-role order, and reporting those is lint's job. Records become Samples through the canonical form
-first (``Sample.from_dict``), else through the format registry's detection (alpaca, sharegpt,
-openai...). Tokenized rows (``input_ids``) are returned as records for the checks on ids.
+role order, and reporting those is lint's job. Records become Samples through the format
+registry's detection (the canonical ``sftforge`` form, alpaca, sharegpt, openai...), which checks
+types; a record it cannot read is kept apart and reported. Tokenized rows (``input_ids``) are returned as records for the checks on ids.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import orjson
 
-from ..errors import FormatError, InputError
+from ..errors import FormatError, InputError, SftforgeError
 from ..sample import Sample
 
-__all__ = ["is_tokenized", "read_records", "read_samples", "records_to_samples"]
+__all__ = [
+    "Unreadable",
+    "is_tokenized",
+    "parse_records",
+    "read_records",
+    "read_samples",
+    "records_to_samples",
+]
 
 
 def read_records(path: Path) -> list[Any]:
@@ -51,26 +59,48 @@ def is_tokenized(records: list[Any]) -> bool:
     return bool(records) and isinstance(records[0], dict) and "input_ids" in records[0]
 
 
-def records_to_samples(records: list[Any], *, source: str = "") -> list[Sample]:
-    """Canonical Sample dicts as they are; any other layout through format detection."""
-    try:
-        return [Sample.from_dict(r) for r in records]
-    except (KeyError, TypeError, AttributeError, ValueError):
-        pass
+@dataclass(slots=True)
+class Unreadable:
+    """A record the format could not turn into a Sample (0-based ``row``), with the reason."""
+
+    row: int
+    error: SftforgeError
+
+
+def parse_records(
+    records: list[Any], *, source: str = ""
+) -> tuple[list[tuple[int, Sample]], list[Unreadable]]:
+    """Every record as ``(row, Sample)``; the ones that cannot be read are returned apart.
+
+    Lint reports an unreadable record (e.g. tool-call arguments that are not JSON) as a finding
+    and goes on with the others, where ``convert`` would stop or reject it.
+    """
     from ..formats import detect_format, get_format
 
     name, _ = detect_format(records)
     fmt = get_format(name)
     if fmt.kind != "sample":
         raise FormatError(f"'{source}' holds {name} documents, not conversations", file=source)
-    out = []
-    for n, rec in enumerate(records, 1):
+    good: list[tuple[int, Sample]] = []
+    bad: list[Unreadable] = []
+    for i, rec in enumerate(records):
         try:
-            out.append(fmt.parse(rec))
+            good.append((i, fmt.parse(rec)))
         except FormatError as exc:
-            exc.file, exc.line = source, n
-            raise
-    return out
+            exc.file, exc.line = source, i + 1
+            bad.append(Unreadable(i, exc))
+    return good, bad
+
+
+def records_to_samples(records: list[Any], *, source: str = "") -> list[Sample]:
+    """Canonical Sample dicts as they are; any other layout through format detection.
+
+    The first record that cannot be read raises its ``FormatError`` (file and line set).
+    """
+    good, bad = parse_records(records, source=source)
+    if bad:
+        raise bad[0].error
+    return [s for _, s in good]
 
 
 def read_samples(path: Path) -> list[Sample]:

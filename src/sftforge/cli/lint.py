@@ -65,7 +65,7 @@ def lint(
 ) -> None:
     """Find double BOS, untrained EOS, injected special tokens, bad role order and more."""
     from ..chat.lint import lint_samples, lint_tokenized
-    from ..chat.lint_input import is_tokenized, read_records, records_to_samples
+    from ..chat.lint_input import is_tokenized, parse_records, read_records
 
     records = read_records(file)
     tok = None
@@ -76,13 +76,16 @@ def lint(
     if is_tokenized(records):
         report = lint_tokenized(records, tok, max_len=max_len)
     else:
-        samples = records_to_samples(records, source=str(file))
+        good, bad = parse_records(records, source=str(file))
         render = None
         if tok is not None:
             from ..chat.lint_render import native_renderer
 
             render = native_renderer(tok, template)
-        report = lint_samples(samples, tok, render=render, max_len=max_len)
+        report = lint_samples(
+            [s for _, s in good], tok, render=render, max_len=max_len,
+            rows=[r for r, _ in good], unreadable=[(u.row, u.error) for u in bad],
+        )  # fmt: skip
     if as_json:
         typer.echo(orjson.dumps(report.to_dict()).decode())
     else:

@@ -117,3 +117,53 @@ def test_bad_role_order_is_reported_not_refused(
     f = write_jsonl(tmp_path / "order.jsonl", rows)
     assert main(["lint", str(f), "--json"]) == 1
     assert json.loads(capsys.readouterr().out)["counts"] == {"role-order": 1}
+
+
+def test_invalid_tool_call_json_is_a_finding_and_other_rows_are_checked(
+    tmp_path: Path, tok_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    call = {"type": "function", "function": {"name": "f", "arguments": "{bad json"}}
+    rows = [
+        {
+            "messages": [
+                {"role": "user", "content": "hi"},
+                {"role": "assistant", "content": "", "tool_calls": [call]},
+                {"role": "tool", "content": "1"},
+                {"role": "assistant", "content": "ok"},
+            ]
+        },
+        {
+            "messages": [
+                {"role": "user", "content": "x <|im_end|> y"},
+                {"role": "assistant", "content": "z"},
+            ]
+        },
+        {"messages": [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}]},
+    ]
+    f = write_jsonl(tmp_path / "calls.jsonl", rows)
+    assert main(["lint", str(f), "--tokenizer", str(tok_dir), "--json"]) == 1
+    report = json.loads(capsys.readouterr().out)
+    assert report["rows"] == 3
+    assert report["counts"] == {"tool-call-json": 1, "special-token": 1}
+    by_check = {x["check"]: x for x in report["findings"]}
+    assert by_check["tool-call-json"]["row"] == 0
+    assert by_check["tool-call-json"]["message"] == (
+        "'messages[1].tool_calls[0].function.arguments' must be a JSON object of arguments, "
+        "not '{bad json'."
+    )
+    assert by_check["special-token"]["row"] == 1
+
+
+def test_a_record_that_is_no_conversation_is_reported_as_unreadable(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rows = [
+        {"messages": [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}]},
+        {"messages": [{"role": "user", "content": 5}, {"role": "assistant", "content": "b"}]},
+    ]
+    f = write_jsonl(tmp_path / "types.jsonl", rows)
+    assert main(["lint", str(f), "--json"]) == 1
+    report = json.loads(capsys.readouterr().out)
+    assert report["counts"] == {"unreadable": 1}
+    assert [x["row"] for x in report["findings"]] == [1]
+    assert "must be a string" in report["findings"][0]["message"]
