@@ -126,10 +126,13 @@ def test_axolotl_yaml(tmp_path: Path) -> None:
 def test_litgpt_takes_single_turn_only(tmp_path: Path) -> None:
     res = export_samples(SAMPLES, "litgpt", tmp_path, model="/m/q")
     data = json.loads((tmp_path / "train.json").read_text(encoding="utf-8"))
-    assert (
-        data == [{"instruction": "天气？", "input": "", "output": "晴"}]
-        or len(data) + len(res.rejected) == 3
-    )
+    # LitGPT's JSON has no system prompt, no second turn and no tool calls: all three are refused
+    assert data == []
+    assert [why for _, why in res.rejected] == [
+        "format 'litgpt' cannot carry system prompt; converting would lose it.",
+        "format 'litgpt' cannot carry multi-turn; converting would lose it.",
+        "format 'litgpt' cannot carry tool calls; converting would lose it.",
+    ]
     args = _shell_args(tmp_path / "finetune_lora.sh")
     assert (
         args[:3] == ["litgpt", "finetune_lora", "/m/q"] and args[args.index("--data") + 1] == "JSON"
@@ -150,13 +153,19 @@ def test_trl_data_loads_with_datasets(tmp_path: Path) -> None:
     )
 
 
+# samples each framework cannot take (XTuner: tools; LitGPT: a system prompt, multi-turn)
+REJECTED = {"xtuner": 1, "litgpt": 3}
+
+
 @pytest.mark.parametrize("framework", FRAMEWORKS)
 def test_cli_export(tmp_path: Path, framework: str, capsys: pytest.CaptureFixture[str]) -> None:
     src = tmp_path / "in.jsonl"
     src.write_text("".join(s.to_json().decode() + "\n" for s in SAMPLES), encoding="utf-8")
     rc = main(["export", str(src), str(tmp_path / "out"), "--for", framework, "--model", "/m/q"])
     out: Any = capsys.readouterr().out
-    assert rc == 0 and out.startswith(f"{framework}: ") and "run: " in out
+    rejected = REJECTED.get(framework, 0)
+    assert rc == (1 if rejected else 0)
+    assert out.startswith(f"{framework}: {3 - rejected} of 3 samples written") and "run: " in out
 
 
 def test_cli_unknown_framework(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -27,7 +27,17 @@ import sftforge.export
             ],
         ),
         (sftforge.export, ["FRAMEWORKS", "ExportResult", "export_samples"]),
-        (sftforge.chat.lint, ["CHECKS", "Finding", "LintReport", "lint_samples", "lint_tokenized"]),
+        (
+            sftforge.chat.lint,
+            [
+                "CHECKS",
+                "Finding",
+                "LintReport",
+                "lint_samples",
+                "lint_tokenized",
+                "unreadable_finding",
+            ],
+        ),
         (
             sftforge.chat.lint_render,
             ["Rendered", "Renderer", "hf_renderer", "native_renderer", "token_mask"],

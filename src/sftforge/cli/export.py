@@ -33,7 +33,10 @@ def export(
         str | None, typer.Option("--from", help="input format (default: detect)")
     ] = None,
 ) -> None:
-    """Write data in the form a training framework reads, with its config and command."""
+    """Write data in the form a training framework reads, with its config and command.
+
+    Exit 1 when some samples could not be exported (listed in OUTDIR/rejects.jsonl).
+    """
     from ..chat.inputs import read_samples
     from ..export import export_samples
 
@@ -53,6 +56,13 @@ def export(
         typer.echo(f"  {path}")
     for note in result.notes:
         typer.echo(f"  note: {note}")
-    if result.rejected:
-        typer.echo(f"  {len(result.rejected)} rejected (reasons in {outdir / 'rejects.jsonl'})")
     typer.echo(f"run: {result.command}")
+    if result.rejected:
+        # the data written is usable, but not all of the input is in it: say so in the exit code
+        typer.echo(
+            f"error: {len(result.rejected)} of {len(samples)} samples could not be exported for "
+            f"{framework} (reasons in {outdir / 'rejects.jsonl'}); pass --allow-lossy to write "
+            "what the format can carry and count the losses",
+            err=True,
+        )
+        raise typer.Exit(1)

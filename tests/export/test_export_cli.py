@@ -1,0 +1,59 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from sftforge.cli.main import main
+
+MULTI = {
+    "messages": [
+        {"role": "user", "content": "你好"},
+        {"role": "assistant", "content": "hello"},
+        {"role": "user", "content": "more"},
+        {"role": "assistant", "content": "ok"},
+    ]
+}
+SINGLE = {"messages": [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}]}
+
+
+@pytest.fixture()
+def data(tmp_path: Path) -> Path:
+    path = tmp_path / "in.jsonl"
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in (MULTI, SINGLE)))
+    return path
+
+
+def test_rejected_samples_make_export_exit_1_and_are_listed(
+    data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "lit"
+    assert main(["export", str(data), "--for", "litgpt", str(out)]) == 1
+    captured = capsys.readouterr()
+    assert "litgpt: 1 of 2 samples written" in captured.out
+    assert (
+        f"error: 1 of 2 samples could not be exported for litgpt (reasons in {out / 'rejects.jsonl'}); "
+        "pass --allow-lossy to write what the format can carry and count the losses"
+    ) in captured.err
+    rejects = [json.loads(x) for x in (out / "rejects.jsonl").read_text().splitlines()]
+    assert [r["reason"] for r in rejects] == [
+        "format 'litgpt' cannot carry multi-turn; converting would lose it."
+    ]
+    assert json.loads((out / "train.json").read_text()) == [
+        {"instruction": "a", "input": "", "output": "b"}
+    ]
+
+
+def test_allow_lossy_exports_all_and_counts_the_loss(
+    data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "lit"
+    assert main(["export", str(data), "--for", "litgpt", str(out), "--allow-lossy"]) == 0
+    assert "note: dropped multi-turn from 1 samples" in capsys.readouterr().out
+    assert len(json.loads((out / "train.json").read_text())) == 2
+    assert not (out / "rejects.jsonl").exists()
+
+
+def test_nothing_rejected_exits_0(data: Path, tmp_path: Path) -> None:
+    assert main(["export", str(data), "--for", "trl", str(tmp_path / "trl")]) == 0
