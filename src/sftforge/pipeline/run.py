@@ -42,7 +42,7 @@ SPLIT_KEY = "split"  # meta key: the split a split operator assigned
 # samples whose source is not an input (the identity set) are added ones too
 EXTRA_KEYS = ("copy_of", "extra")
 EXTRA = "\textra"  # the counter slot of added samples (a name no input can have)
-_SCHEMA = "sftforge-run-1"
+_SCHEMA = "sftforge-run-2"  # 2: keyed global stages (key files, dropped.jsonl)
 
 
 @dataclass
