@@ -14,12 +14,14 @@ Only dropped samples (and the few ``choose`` fetches) are parsed. Output chunk `
 left of the key base's chunk ``i``, and ``dropped.npy`` (key base rows) tells the next keyed stage
 what is left.
 
-Test hook: ``SFTFORGE_TEST_KILL_AFTER_CHUNKS=k`` makes the process SIGKILL itself after it has
-checkpointed ``k`` chunks (used to prove resume gives byte-identical outputs).
+Test hooks: ``SFTFORGE_TEST_KILL_AFTER_CHUNKS=k`` makes the process SIGKILL itself after it has
+checkpointed ``k`` chunks, ``SFTFORGE_TEST_KILL_AFTER_STAGES=k`` after it has finished ``k``
+stages (used to prove resume gives byte-identical outputs).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import multiprocessing
 import os
 import pickle
@@ -54,15 +56,23 @@ ADDED_KEYS = ("added", "upsampled", "generated")
 
 
 class LocalExecutor:
-    """Runs a job on this machine with ``workers`` processes (1 = in the calling process)."""
+    """Runs a job on this machine with ``workers`` processes (1 = in the calling process).
 
-    def __init__(self, workers: int | None = None) -> None:
+    ``keyed=False`` runs keyed global operators through their ``run`` (the two-pass reference
+    path) instead of their keys; the outputs are the same, only slower."""
+
+    def __init__(self, workers: int | None = None, *, keyed: bool = True) -> None:
         self.workers = max(1, workers or os.cpu_count() or 1)
+        self.keyed = keyed
         self._kill_after = int(os.environ.get("SFTFORGE_TEST_KILL_AFTER_CHUNKS") or 0)
+        self._kill_after_stages = int(os.environ.get("SFTFORGE_TEST_KILL_AFTER_STAGES") or 0)
         self._finished = 0
         self._pool_ref: ProcessPoolExecutor | None = None
 
     def execute(self, job: Job) -> JobResult:
+        if not self.keyed:
+            plain = [Stage(st.index, st.kind, st.steps) for st in job.stages]
+            job = dataclasses.replace(job, stages=plain)
         job.workdir.mkdir(parents=True, exist_ok=True)
         mpath = job.workdir / "manifest.json"
         manifest = Manifest.load(mpath, job.fingerprint) if job.resume else None
@@ -106,6 +116,8 @@ class LocalExecutor:
                 if pool is not None and st.index == last_pooled:
                     pool.shutdown()
                     pool = self._pool_ref = None
+                if self._kill_after_stages and st.index + 1 >= self._kill_after_stages:
+                    os.kill(os.getpid(), signal.SIGKILL)
                 if job.log:
                     names = ", ".join(job.step_specs[i][0] for i in st.steps) or "read inputs"
                     resumed = (
