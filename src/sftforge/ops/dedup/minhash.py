@@ -102,15 +102,16 @@ def greedy_match(
     n = buckets.shape[0]
     twin = np.full(n, -1, dtype=np.int64)
     sim = np.zeros(n, dtype=np.float64)
+    walk = np.fromiter(order, dtype=np.int64, count=n) if n else np.zeros(0, dtype=np.int64)
     rank = np.zeros(n, dtype=np.int64)
+    rank[walk] = np.arange(n, dtype=np.int64)
+    # a sample alone in every bucket can be neither a duplicate nor a twin: skip it
+    active = (buckets >= 0).any(axis=1)
+    if skip is not None:
+        active &= ~skip
     kept_in: dict[int, list[int]] = {}
-    for pos, j in enumerate(order):
-        rank[j] = pos
-        if skip is not None and skip[j]:
-            continue
-        bids = [int(b) for b in buckets[j] if b >= 0]
-        if not bids:
-            continue
+    for j in walk[active[walk]].tolist():
+        bids = [b for b in buckets[j].tolist() if b >= 0]
         cands = sorted({c for b in bids for c in kept_in.get(b, ())}, key=lambda c: rank[c])
         if cands:
             sims = similarity(j, np.asarray(cands, dtype=np.int64))

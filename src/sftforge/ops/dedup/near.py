@@ -130,9 +130,11 @@ class NearDedup(GlobalOp):
         ]
 
     def _count(self, twin: np.ndarray, empty: np.ndarray, short: np.ndarray) -> None:
-        kept = np.flatnonzero(twin < 0)
-        dup_of = Counter(int(t) for t in twin[twin >= 0])
-        self.clusters = cluster_histogram(1 + dup_of.get(int(k), 0) for k in kept)
+        dup_of = Counter(twin[twin >= 0].tolist())
+        sizes = np.ones(len(twin), dtype=np.int64)
+        for t, c in dup_of.items():
+            sizes[t] += c
+        self.clusters = cluster_histogram(sizes[twin < 0].tolist())
         extra = self.counters.extra
         extra["clusters"] += len(dup_of)
         extra["empty_view"] += int(empty.sum())
