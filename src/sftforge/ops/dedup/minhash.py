@@ -106,7 +106,7 @@ def greedy_match(
     rank = np.zeros(n, dtype=np.int64)
     rank[walk] = np.arange(n, dtype=np.int64)
     # a sample alone in every bucket can be neither a duplicate nor a twin: skip it
-    active = (buckets >= 0).any(axis=1)
+    active: np.ndarray = np.asarray((buckets >= 0).any(axis=1))
     if skip is not None:
         active &= ~skip
     kept_in: dict[int, list[int]] = {}
