@@ -26,7 +26,15 @@ import numpy as np
 from ...sample import Sample
 from ..base import Drop, Fetch, GlobalOp, Keys, register_op
 from .common import check_options, cluster_histogram, keep_order, sample_length
-from .minhash import SEED, band_buckets, choose_bands, exact_jaccard, greedy_match, signatures
+from .minhash import (
+    SEED,
+    band_buckets,
+    band_hashes,
+    choose_bands,
+    exact_jaccard,
+    greedy_match,
+    signatures,
+)
 from .text import shingle_hashes, tokens, view_text, view_tokens
 
 __all__ = ["NearDedup"]
@@ -76,9 +84,11 @@ class NearDedup(GlobalOp):
         return signatures(flat, offsets, self.num_perm, self.seed)
 
     def keys(self, samples: Sequence[Sample], memo: dict[Any, Any]) -> Keys:
-        """Per sample: id, length (``keep: longest``), token count and MinHash signature."""
+        """Per sample: id, length (``keep: longest``), token count, MinHash signature and the
+        hash of each of its LSH bands."""
         toks = view_tokens(samples, self.view, memo)
         longest = self.keep == "longest"
+        sig = self._sig(toks)
         return {
             "id": [s.id for s in samples],
             "length": np.fromiter(
@@ -87,7 +97,8 @@ class NearDedup(GlobalOp):
                 count=len(samples),
             ),
             "tokens": np.fromiter((len(t) for t in toks), dtype=np.int64, count=len(toks)),
-            "sig": self._sig(toks),
+            "sig": sig,
+            "bands": band_hashes(sig, self.n_bands, self.n_rows),
         }
 
     def _similarity(
@@ -112,7 +123,7 @@ class NearDedup(GlobalOp):
         again), matched greedily: each duplicate's kept twin and similarity."""
         sig, n_tok, ids = keys["sig"], keys["tokens"], keys["id"]
         empty = n_tok == 0
-        buckets = band_buckets(sig, self.n_bands, self.n_rows)
+        buckets = band_buckets(sig, self.n_bands, self.n_rows, keys["bands"])
         involved = (buckets >= 0).any(axis=1) & ~empty
         similarity = self._similarity(fetch, sig, involved)
         order = keep_order(self.keep, keys["length"])
