@@ -156,7 +156,7 @@ def _partition(buckets) -> set[tuple[int, ...]]:
     return out
 
 
-@pytest.mark.parametrize("mask", [None, 0xFFFFFFFFFFFFFFFF, 7, 0])
+@pytest.mark.parametrize("mask", [None, 7, 0])
 def test_band_hashes_give_the_same_buckets(mask) -> None:
     """Buckets from band hashes (computed in the workers) equal buckets from the bands, even
     when hashes collide (mask 7: a few values; 0: every band collides)."""
@@ -172,7 +172,7 @@ def test_band_hashes_give_the_same_buckets(mask) -> None:
     if mask is not None:
         hashes = hashes & np.uint64(mask)
     plain = band_buckets(sig, 4, 3)
-    fast = band_buckets(sig, 4, 3, None if mask is None else hashes)
+    fast = band_buckets(sig, 4, 3, hashes)
     assert np.array_equal(plain >= 0, fast >= 0)
     assert _partition(plain) == _partition(fast)
     assert len({int(v) for v in fast[fast >= 0]}) == len(_partition(fast))  # unique across bands
