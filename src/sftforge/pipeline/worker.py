@@ -270,12 +270,21 @@ def _sort_stats(s: Sample) -> None:
             del s.meta["stats"]
 
 
+_PLAIN = frozenset({int, float, str})
+
+
 def _metrics(stage: StageOps, kept: list[Sample], rejects: list[Reject]) -> dict[str, list[Any]]:
     """The metric values of this stage's filters over every sample that reached them."""
     keys = [op.metric_key() for op in stage.ops if isinstance(op, Filter)]
+    samples = [*kept, *(r.sample for r in rejects)]
+    all_stats = [s.meta.get("stats") or {} for s in samples]
+    if len(set(keys)) == len(keys):
+        # the common case, column by column: every value a plain number or string
+        cols = {k: [st.get(k) for st in all_stats] for k in keys}
+        if all(type(v) in _PLAIN for col in cols.values() for v in col):
+            return {k: col for k, col in cols.items() if col}
     out: dict[str, list[Any]] = {}
-    for s in [*kept, *(r.sample for r in rejects)]:
-        stats = s.meta.get("stats") or {}
+    for stats in all_stats:
         for k in keys:
             v = stats.get(k)
             # a metric made of parts ({"lang": "en", "score": 0.9}) gives one series per part
