@@ -11,7 +11,7 @@ their per-sample keys along with the stage before (or in a parallel pass over it
 parent only runs ``choose`` over the keys, then writes each output chunk from the key base's
 chunk file: a hard link when nothing in it was dropped, else its kept lines copied as bytes.
 Only dropped samples (and the few ``choose`` fetches) are parsed. Output chunk ``i`` holds what is
-left of the key base's chunk ``i``, and ``dropped.npy`` (key base rows) tells the next keyed stage
+left of the key base's chunk ``i``, and ``dropped.jsonl`` (key base rows) tells the next keyed stage
 what is left.
 
 Test hooks: ``SFTFORGE_TEST_KILL_AFTER_CHUNKS=k`` makes the process SIGKILL itself after it has
