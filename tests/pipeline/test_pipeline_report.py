@@ -133,3 +133,32 @@ def test_stage_metrics_collect_every_series(values: list[object]) -> None:
                     expect.setdefault(name, []).append(int(x) if isinstance(x, bool) else x)
     assert got == expect
     assert list(got) == list(expect)
+
+
+@pytest.mark.parametrize("cap", [1, 2, 3, 5, 16])
+def test_sampled_keeps_every_kth_value_whatever_the_batches(cap: int) -> None:
+    """``Sampled.extend`` takes slices; it must equal the one-value-at-a-time definition."""
+    import random
+
+    from sftforge.pipeline.plan import Sampled
+
+    def reference(values: list[int]) -> tuple[list[int], int]:
+        kept: list[int] = []
+        stride = 1
+        for seen, v in enumerate(values):
+            if seen % stride == 0:
+                kept.append(v)
+                if len(kept) >= cap:
+                    kept, stride = kept[::2], stride * 2
+        return kept, stride
+
+    rng = random.Random(cap)
+    for _ in range(200):
+        values = list(range(rng.randint(0, 300)))
+        s = Sampled(cap)
+        pos = 0
+        while pos < len(values):
+            step = rng.randint(0, 40)
+            s.extend(values[pos : pos + step])
+            pos += step
+        assert (s.values, s.stride, s.seen) == (*reference(values), len(values))

@@ -82,13 +82,30 @@ class Sampled:
         self.values: list[Any] = []
 
     def extend(self, values: list[Any]) -> None:
-        for v in values:
-            if self.seen % self.stride == 0:
-                self.values.append(v)
-                if len(self.values) >= self.cap:
-                    self.values = self.values[::2]
-                    self.stride *= 2
-            self.seen += 1
+        if self.cap < 2:  # the plain loop (a cap this small never has room to take a run)
+            for v in values:
+                if self.seen % self.stride == 0:
+                    self.values.append(v)
+                    if len(self.values) >= self.cap:
+                        self.values = self.values[::2]
+                        self.stride *= 2
+                self.seen += 1
+            return
+        # the same, a slice at a time: every stride-th value until the cap, then halve
+        i, n = 0, len(values)
+        while i < n:
+            first = i + (-self.seen) % self.stride
+            room = self.cap - len(self.values)
+            take = values[first : n : self.stride][:room]
+            self.values.extend(take)
+            if len(take) < room:
+                self.seen += n - i
+                return
+            last = first + (room - 1) * self.stride  # the value that filled the cap
+            self.seen += last + 1 - i
+            i = last + 1
+            self.values = self.values[::2]
+            self.stride *= 2
 
 
 @dataclass
