@@ -87,7 +87,8 @@ class Drop:
 
 
 def concat_keys(parts: Sequence[Keys], select: Any = None) -> Keys:
-    """Join per-chunk key columns in order; ``select`` (a boolean mask) keeps some rows only."""
+    """Join per-chunk key columns in order; ``select`` (one truth value per row: a list of
+    bools, a bytearray of 0/1, a boolean array) keeps some rows only."""
     out: Keys = {}
     for name in parts[0] if parts else ():
         cols = [p[name] for p in parts]
@@ -98,7 +99,7 @@ def concat_keys(parts: Sequence[Keys], select: Any = None) -> Keys:
             import numpy as np
 
             col = np.concatenate(cols)
-            out[name] = col if select is None else col[select]
+            out[name] = col if select is None else col[np.asarray(select, dtype=bool)]
     return out
 
 

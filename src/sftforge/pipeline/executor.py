@@ -299,18 +299,21 @@ class LocalExecutor:
         for part in parts:
             offsets.append(offsets[-1] + int(part["rows"]))
         alive = _alive(job, st, offsets[-1])
+        everyone = all(alive)
         keys: Keys = concat_keys(
-            [p["keys"] for p in parts] or [op.keys([], {})],
-            None if all(alive) else alive,
+            [p["keys"] for p in parts] or [op.keys([], {})], None if everyone else alive
         )
         del parts
-        rows = [r for r, a in enumerate(alive) if a]  # input position -> key base row
+        # input position -> key base row
+        rows: Sequence[int] = (
+            range(len(alive)) if everyone else [r for r, a in enumerate(alive) if a]
+        )
         drops = op.choose(keys, lambda idx: _fetch(bdir, offsets, [rows[i] for i in idx]))
         del keys
         _check_drops(op, drops, len(rows))
         dropped = {rows[d.index]: d for d in drops}
         for r in dropped:
-            alive[r] = False
+            alive[r] = 0
         for i in range(nb):
             lo, hi = offsets[i], offsets[i + 1]
             src, dst = chunk_path(bdir, i), chunk_path(sdir, i)
@@ -449,15 +452,15 @@ def _uses_pool(job: Job, st: Stage) -> bool:
     return st.key_base == st.index - 1 and job.stages[st.key_base].kind == "global"
 
 
-def _alive(job: Job, st: Stage, n: int) -> list[bool]:
-    """Which key base rows reach keyed stage ``st``: all but what the keyed stages between
-    dropped (their ``dropped.jsonl``)."""
-    alive = [True] * n
+def _alive(job: Job, st: Stage, n: int) -> bytearray:
+    """Which key base rows reach keyed stage ``st`` (1 = yes): all but what the keyed stages
+    between dropped (their ``dropped.jsonl``)."""
+    alive = bytearray(b"\x01") * n
     assert st.key_base is not None
     for earlier in job.stages[st.key_base + 1 : st.index]:
         path = job.workdir / f"s{earlier.index:02d}" / "dropped.jsonl"
         for line in path.read_bytes().split():
-            alive[int(line)] = False
+            alive[int(line)] = 0
     return alive
 
 

@@ -12,7 +12,6 @@ and drops the others with the kept twin's id and similarity 1.0.
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -56,20 +55,27 @@ class ExactDedup(GlobalOp):
     def choose(self, keys: Keys, fetch: Fetch) -> list[Drop]:
         ids: list[str] = keys["id"]
         hashes: list[int | None] = keys["key"]
-        best: dict[int, tuple[int, int]] = {}  # key -> (index, length) of the kept sample
+        # key -> [index of the kept sample, its length, cluster size]: one table, not two
+        best: dict[int, list[int]] = {}
         empty = 0
         for i, (key, length) in enumerate(zip(hashes, keys["length"], strict=True)):
             if key is None:
                 empty += 1
-            elif key not in best or length > best[key][1]:
-                best[key] = (i, length)
+                continue
+            entry = best.get(key)
+            if entry is None:
+                best[key] = [i, length, 1]
+                continue
+            entry[2] += 1
+            if length > entry[1]:
+                entry[0], entry[1] = i, length
         if empty:
             self.counters.extra["empty_view"] += empty
-        sizes = Counter(k for k in hashes if k is not None)
-        self.clusters = cluster_histogram(list(sizes.values()) + [1] * empty)
-        self.counters.extra["clusters"] += sum(1 for v in sizes.values() if v > 1)
-        for b, c in self.clusters.items():
-            self.counters.extra[f"cluster_size:{b}"] += c
+        sizes = [entry[2] for entry in best.values()]
+        self.clusters = cluster_histogram(sizes + [1] * empty)
+        self.counters.extra["clusters"] += sum(1 for v in sizes if v > 1)
+        for size_bin, c in self.clusters.items():
+            self.counters.extra[f"cluster_size:{size_bin}"] += c
         return [
             Drop(i, "exact_duplicate", 1.0, ids[best[k][0]])
             for i, k in enumerate(hashes)
