@@ -246,3 +246,19 @@ def test_kill_and_resume_with_keyed_stages_is_byte_identical(
     report = orjson.loads((tmp_path / "killed" / "report.json").read_bytes())
     resumed_chunks = sum(s["resumed_chunks"] for s in report["stages"])
     assert resumed_chunks == (int(value) if hook == "CHUNKS" else 10)
+
+
+def test_only_a_complete_keys_choose_pair_is_keyed() -> None:
+    from sftforge.ops.base import GlobalOp
+    from sftforge.ops.dedup import NearDedup
+
+    class OwnRun(NearDedup):  # a subclass that changes run() keeps its run()
+        def run(self, source, reject):  # type: ignore[no-untyped-def]
+            return super().run(source, reject)
+
+    class KeysOnly(GlobalOp):
+        def keys(self, samples, memo):  # type: ignore[no-untyped-def]
+            return {}
+
+    assert NearDedup.keyed() and not OwnRun.keyed() and not KeysOnly.keyed()
+    assert not GlobalOp.keyed()

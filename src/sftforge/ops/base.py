@@ -324,8 +324,13 @@ class GlobalOp(Op):
 
     @classmethod
     def keyed(cls) -> bool:
-        """Whether the op offers the ``keys``/``choose`` split (and so only drops samples)."""
-        return cls.keys is not GlobalOp.keys
+        """Whether the op offers the ``keys``/``choose`` split (and so only drops samples); an
+        op that overrides ``run`` as well is run through its ``run``."""
+        return (
+            cls.keys is not GlobalOp.keys
+            and cls.choose is not GlobalOp.choose
+            and cls.run is GlobalOp.run
+        )
 
     def keys(self, samples: Sequence[Sample], memo: dict[Any, Any]) -> Keys:
         """Per-sample keys of a run of input samples: ``{column: list or array}``, one row per
