@@ -262,3 +262,16 @@ def test_only_a_complete_keys_choose_pair_is_keyed() -> None:
 
     assert NearDedup.keyed() and not OwnRun.keyed() and not KeysOnly.keyed()
     assert not GlobalOp.keyed()
+
+
+def test_without_hard_links_kept_chunks_are_copied(
+    tmp_path: Path, dup_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_link(src: object, dst: object) -> None:
+        raise OSError("links not supported here")
+
+    recipe = _recipe(tmp_path, dup_file, DEDUP)
+    ref = run_recipe(recipe, tmp_path / "ref", workers=1)
+    monkeypatch.setattr(os, "link", no_link)
+    got = run_recipe(recipe, tmp_path / "got", workers=1)
+    assert _outputs(got.out_dir) == _outputs(ref.out_dir)
