@@ -87,15 +87,13 @@ class NearDedup(GlobalOp):
         """Per sample: id, length (``keep: longest``), token count, MinHash signature and the
         hash of each of its LSH bands."""
         toks = view_tokens(samples, self.view, memo)
-        longest = self.keep == "longest"
         sig = self._sig(toks)
+        n = len(samples)
         return {
             "id": [s.id for s in samples],
-            "length": np.fromiter(
-                (sample_length(s) if longest else 0 for s in samples),
-                dtype=np.int64,
-                count=len(samples),
-            ),
+            "length": np.fromiter((sample_length(s) for s in samples), dtype=np.int64, count=n)
+            if self.keep == "longest"
+            else np.zeros(n, dtype=np.int64),
             "tokens": np.fromiter((len(t) for t in toks), dtype=np.int64, count=len(toks)),
             "sig": sig,
             "bands": band_hashes(sig, self.n_bands, self.n_rows),
