@@ -129,3 +129,32 @@ def test_yaml_is_loaded_safely(tmp_path: Path) -> None:
     p.write_text("inputs: !!python/object/apply:os.system ['true']\n", encoding="utf-8")
     with pytest.raises(RecipeError, match="not valid YAML"):
         load_recipe(p)
+
+
+def test_a_recipe_imports_only_the_operator_families_it_uses() -> None:
+    """Startup cost: cleaning steps do not import the LLM or chat operators; an unknown name
+    still imports every family, so the error lists them all."""
+    import subprocess
+    import sys
+
+    code = """
+import sys
+from sftforge.errors import RecipeError
+from sftforge.pipeline import load_recipe
+base = {"inputs": [{"path": "a.jsonl"}], "outputs": {"train": {"format": "sftforge"}}}
+load_recipe(base | {"steps": ["normalize_whitespace", {"length_filter": {"min": 1}}]})
+print("sftforge.generate" in sys.modules, "sftforge.chat.step" in sys.modules)
+try:
+    load_recipe(base | {"steps": ["normalize_whitespace", "t_nope"]})
+except RecipeError as exc:
+    print("tokenize" in str(exc), "sftforge.generate" in sys.modules)
+"""
+    src = str(Path(__file__).resolve().parents[2] / "src")
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env={"PYTHONPATH": src, "PATH": ""},
+        check=True,
+    ).stdout.split("\n")
+    assert out[:2] == ["False False", "True True"]

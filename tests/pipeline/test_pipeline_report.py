@@ -93,3 +93,72 @@ def test_lock_file(write_recipe: Callable[..., Path], tmp_path: Path, raw_file: 
 def test_histogram(values: list[object], expected: dict[str, object]) -> None:
     h = histogram(values, bins=4)
     assert {k: h[k] for k in expected} == expected
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        [3, 4.5, 7],  # plain numbers: the column-wise path
+        [3, None, 7],  # a sample without the metric
+        [True, False, 2],  # booleans count as 0/1
+        [{"lang": "en", "score": 0.9}, {"lang": "zh", "score": 0.5}, 1],  # parts
+        [[1], "x", 2],  # a value no series takes
+    ],
+)
+def test_stage_metrics_collect_every_series(values: list[object]) -> None:
+    """The per-chunk metric series the report's histograms come from, in sample order."""
+    import sftforge.ops.filters  # noqa: F401 - registers the filters
+    from sftforge.ops.base import Reject
+    from sftforge.pipeline.worker import StageOps, _metrics
+    from sftforge.sample import Message, Sample
+
+    stage = StageOps(0, [(0, "length_filter", {"min": 1}), (1, "special_char_filter", {})])
+    stage.build()
+    keys = [op.metric_key() for op in stage.ops]
+    samples = []
+    for i, v in enumerate(values):
+        stats = {keys[0]: v, keys[1]: i} if v is not None else {keys[1]: i}
+        samples.append(
+            Sample([Message("user", "q"), Message("assistant", "a")], meta={"stats": stats})
+        )
+    rejected = Reject(samples[-1], "length_filter", "too short", 0)
+    got = _metrics(stage, samples[:-1], [rejected])
+    expect: dict[str, list[object]] = {}
+    for s in samples:
+        for k in keys:
+            v = s.meta["stats"].get(k)
+            parts = {f"{k}.{p}": x for p, x in v.items()} if isinstance(v, dict) else {k: v}
+            for name, x in parts.items():
+                if isinstance(x, (bool, int, float, str)):
+                    expect.setdefault(name, []).append(int(x) if isinstance(x, bool) else x)
+    assert got == expect
+    assert list(got) == list(expect)
+
+
+@pytest.mark.parametrize("cap", [1, 2, 3, 5, 16])
+def test_sampled_keeps_every_kth_value_whatever_the_batches(cap: int) -> None:
+    """``Sampled.extend`` takes slices; it must equal the one-value-at-a-time definition."""
+    import random
+
+    from sftforge.pipeline.plan import Sampled
+
+    def reference(values: list[int]) -> tuple[list[int], int]:
+        kept: list[int] = []
+        stride = 1
+        for seen, v in enumerate(values):
+            if seen % stride == 0:
+                kept.append(v)
+                if len(kept) >= cap:
+                    kept, stride = kept[::2], stride * 2
+        return kept, stride
+
+    rng = random.Random(cap)
+    for _ in range(200):
+        values = list(range(rng.randint(0, 300)))
+        s = Sampled(cap)
+        pos = 0
+        while pos < len(values):
+            step = rng.randint(0, 40)
+            s.extend(values[pos : pos + step])
+            pos += step
+        assert (s.values, s.stride, s.seen) == (*reference(values), len(values))

@@ -5,6 +5,12 @@ is built from YAML, the CLI, the studio and Python. The base classes, not the op
 samples in/out, drop reasons and time, and turn every drop into a ``Reject`` record; executors only
 call ``Mapper.apply``/``Filter.apply``/``GlobalOp.run`` and never see operator internals.
 
+A ``GlobalOp`` that only drops samples, and decides from a small per-sample summary, can offer
+``keys`` (one chunk's samples -> columns of per-sample keys; a pure function of each sample, so an
+executor computes it in its workers, in parallel, even fused into the stage before) and
+``choose`` (every input's keys -> the drops). Its ``run`` is then the two-pass reference of that
+split; an executor may use the split instead and copy kept samples without parsing them.
+
 Filters compute their metric first (``stats``) and store it under ``sample.meta["stats"]``; the
 decision (``decide``) reads only the stored value, so changing a threshold never recomputes it.
 """
@@ -16,27 +22,38 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from itertools import chain, compress
 from typing import Any, ClassVar
 
 from ..errors import RecipeError
 from ..sample import Message, Sample
 
 __all__ = [
+    "KEY_BATCH",
     "OPS",
+    "Drop",
+    "Fetch",
     "Filter",
     "GlobalOp",
+    "Keys",
     "Mapper",
     "Op",
     "OpCounters",
     "Reject",
     "Targets",
     "build_op",
+    "concat_keys",
     "register_op",
     "select_messages",
 ]
 
 # roles, or "all" / "last_turn" (the final user turn and the answer to it)
 Targets = str | Sequence[str]
+# a keyed GlobalOp's per-sample keys: column name -> a list or numpy array (first axis = samples)
+Keys = dict[str, Any]
+# ascending input positions -> those samples, in that order (a keyed op's second look)
+Fetch = Callable[[Sequence[int]], Iterator[Sample]]
+KEY_BATCH = 2048  # samples per ``keys`` call when ``GlobalOp.run`` computes the keys itself
 
 
 @dataclass(slots=True)
@@ -57,6 +74,33 @@ class Reject:
             out["kept_id"] = self.kept_id
         out["sample"] = self.sample.to_dict()
         return out
+
+
+@dataclass(slots=True)
+class Drop:
+    """A keyed ``GlobalOp``'s verdict on one sample: its input position and the reject fields."""
+
+    index: int
+    reason: str
+    value: Any = None
+    kept_id: str | None = None
+
+
+def concat_keys(parts: Sequence[Keys], select: Any = None) -> Keys:
+    """Join per-chunk key columns in order; ``select`` (one truth value per row: a list of
+    bools, a bytearray of 0/1, a boolean array) keeps some rows only."""
+    out: Keys = {}
+    for name in parts[0] if parts else ():
+        cols = [p[name] for p in parts]
+        if isinstance(cols[0], list):
+            flat = list(chain.from_iterable(cols))
+            out[name] = flat if select is None else list(compress(flat, select))
+        else:
+            import numpy as np
+
+            col = np.concatenate(cols)
+            out[name] = col if select is None else col[np.asarray(select, dtype=bool)]
+    return out
 
 
 @dataclass(slots=True)
@@ -236,13 +280,69 @@ class GlobalOp(Op):
     ``run`` gets ``source``, a callable returning a fresh iterator over the (spilled) input each
     time it is called, and ``reject``, to be called once for every sample the op drops. It yields
     the samples it keeps, in a deterministic order that does not depend on the executor.
+
+    Keyed operators (dedup) implement ``keys`` and ``choose`` instead of ``run``; doing so
+    declares that the op only drops samples: the kept ones go through unchanged, in input order.
     """
 
     def run(
         self,
         source: Callable[[], Iterator[Sample]],
         reject: Callable[[Reject], None],
-    ) -> Iterator[Sample]:  # pragma: no cover - abstract
+    ) -> Iterator[Sample]:
+        if not self.keyed():  # pragma: no cover - abstract
+            raise NotImplementedError
+        parts: list[Keys] = []
+        batch: list[Sample] = []
+        for s in source():
+            batch.append(s)
+            if len(batch) >= KEY_BATCH:
+                parts.append(self.keys(batch, {}))
+                batch = []
+        parts.append(self.keys(batch, {}))
+
+        def fetch(indices: Sequence[int]) -> Iterator[Sample]:
+            want = iter(indices)
+            nxt = next(want, None)
+            for i, s in enumerate(source()):
+                if nxt is None:
+                    return
+                if i == nxt:
+                    yield s
+                    nxt = next(want, None)
+
+        drops = iter(self.choose(concat_keys(parts), fetch))
+        d = next(drops, None)
+        for i, s in enumerate(source()):
+            self.counters.seen += 1
+            if d is not None and d.index == i:
+                self.drop(reject, Reject(s, self.name, d.reason, d.value, d.kept_id))
+                d = next(drops, None)
+            else:
+                self.counters.kept += 1
+                yield s
+
+    @classmethod
+    def keyed(cls) -> bool:
+        """Whether the op offers the ``keys``/``choose`` split (and so only drops samples); an
+        op that overrides ``run`` as well is run through its ``run``."""
+        return (
+            cls.keys is not GlobalOp.keys
+            and cls.choose is not GlobalOp.choose
+            and cls.run is GlobalOp.run
+        )
+
+    def keys(self, samples: Sequence[Sample], memo: dict[Any, Any]) -> Keys:
+        """Per-sample keys of a run of input samples: ``{column: list or array}``, one row per
+        sample, each row a function of that sample alone (so chunking and workers never change
+        it). ``memo`` is shared by the ``keys`` calls over the same ``samples``, so operators can
+        share work (dedup's normalised tokens)."""
+        raise NotImplementedError
+
+    def choose(self, keys: Keys, fetch: Fetch) -> list[Drop]:
+        """Decide from the keys of the whole input (in input order) which samples to drop:
+        ``Drop``s in ascending position order. ``fetch(positions)`` yields the samples at some
+        ascending positions, for a second look at a few of them. Sets ``counters.extra``."""
         raise NotImplementedError
 
     def drop(self, reject: Callable[[Reject], None], rej: Reject) -> None:

@@ -6,20 +6,32 @@ previous stage back from those files (``source``). Every finished chunk is recor
 manifest, so a killed run resumes where it stopped; since a chunk's bytes depend only on its
 input and the operators, the outputs are the same whatever the worker count or interruptions.
 
-Test hook: ``SFTFORGE_TEST_KILL_AFTER_CHUNKS=k`` makes the process SIGKILL itself after it has
-checkpointed ``k`` chunks (used to prove resume gives byte-identical outputs).
+Keyed global operators (dedup, see ``GlobalOp.keys``) take a faster road: the workers compute
+their per-sample keys along with the stage before (or in a parallel pass over its chunks), the
+parent only runs ``choose`` over the keys, then writes each output chunk from the key base's
+chunk file: a hard link when nothing in it was dropped, else its kept lines copied as bytes.
+Only dropped samples (and the few ``choose`` fetches) are parsed. Output chunk ``i`` holds what is
+left of the key base's chunk ``i``, and ``dropped.jsonl`` (key base rows) tells the next keyed stage
+what is left.
+
+Test hooks: ``SFTFORGE_TEST_KILL_AFTER_CHUNKS=k`` makes the process SIGKILL itself after it has
+checkpointed ``k`` chunks, ``SFTFORGE_TEST_KILL_AFTER_STAGES=k`` after it has finished ``k``
+stages (used to prove resume gives byte-identical outputs).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import multiprocessing
 import os
+import pickle
 import resource
 import shutil
 import signal
 import time
+from bisect import bisect_right
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from pathlib import Path
 from typing import Any
@@ -28,14 +40,14 @@ import orjson
 
 from .._gc import gc_paused
 from ..errors import SftforgeError
-from ..ops.base import GlobalOp, OpCounters, Reject
+from ..ops.base import Drop, GlobalOp, Keys, OpCounters, Reject, concat_keys
 from ..sample import Sample
 from .manifest import Manifest
 from .plan import Job, JobResult, Sampled, Stage, StageSummary
-from .shards import chunk_path, iter_shards, write_chunk
+from .shards import chunk_path, iter_shards, load_sample, write_chunk, write_jsonl
 from .sources import ReadError
 from .stats_cache import stage_fingerprint
-from .worker import ChunkTask, StageOps, configure, init_worker, run_task
+from .worker import ChunkTask, StageOps, configure, init_worker, keys_path, run_task
 
 __all__ = ["ADDED_KEYS", "LocalExecutor"]
 
@@ -44,14 +56,23 @@ ADDED_KEYS = ("added", "upsampled", "generated")
 
 
 class LocalExecutor:
-    """Runs a job on this machine with ``workers`` processes (1 = in the calling process)."""
+    """Runs a job on this machine with ``workers`` processes (1 = in the calling process).
 
-    def __init__(self, workers: int | None = None) -> None:
+    ``keyed=False`` runs keyed global operators through their ``run`` (the two-pass reference
+    path) instead of their keys; the outputs are the same, only slower."""
+
+    def __init__(self, workers: int | None = None, *, keyed: bool = True) -> None:
         self.workers = max(1, workers or os.cpu_count() or 1)
+        self.keyed = keyed
         self._kill_after = int(os.environ.get("SFTFORGE_TEST_KILL_AFTER_CHUNKS") or 0)
+        self._kill_after_stages = int(os.environ.get("SFTFORGE_TEST_KILL_AFTER_STAGES") or 0)
         self._finished = 0
+        self._pool_ref: ProcessPoolExecutor | None = None
 
     def execute(self, job: Job) -> JobResult:
+        if not self.keyed:
+            plain = [Stage(st.index, st.kind, st.steps) for st in job.stages]
+            job = dataclasses.replace(job, stages=plain)
         job.workdir.mkdir(parents=True, exist_ok=True)
         mpath = job.workdir / "manifest.json"
         manifest = Manifest.load(mpath, job.fingerprint) if job.resume else None
@@ -64,17 +85,23 @@ class LocalExecutor:
         stage_ops = [
             StageOps(
                 st.index,
-                [(i, *job.step_specs[i]) for i in st.steps],
-                stage_fingerprint([job.ops[i] for i in st.steps]) if job.cache_dir else "",
+                [(i, *job.step_specs[i]) for i in st.steps] if st.kind == "map" else [],
+                stage_fingerprint([job.ops[i] for i in st.steps])
+                if job.cache_dir and st.kind == "map"
+                else "",
+                [(i, *job.step_specs[i]) for i in st.key_steps],
             )
             for st in job.stages
-            if st.kind == "map"
+            if st.kind == "map" or st.key_steps
         ]
         cache = str(job.cache_dir) if job.cache_dir else None
         pool = self._pool(job, stage_ops, cache) if self.workers > 1 else None
+        self._pool_ref = pool
         if pool is None:
             configure(stage_ops, cache)
         summaries: list[StageSummary] = []
+        # the workers go once no stage needs them: their memory must not add to the parent's
+        last_pooled = max(st.index for st in job.stages if _uses_pool(job, st))
         try:
             prev: tuple[Path, int] | None = None
             for st in job.stages:
@@ -86,6 +113,11 @@ class LocalExecutor:
                     summary = self._global_stage(job, st, sdir, prev)
                 summaries.append(summary)
                 prev = (sdir, summary.chunks)
+                if pool is not None and st.index == last_pooled:
+                    pool.shutdown()
+                    pool = self._pool_ref = None
+                if self._kill_after_stages and st.index + 1 >= self._kill_after_stages:
+                    os.kill(os.getpid(), signal.SIGKILL)
                 if job.log:
                     names = ", ".join(job.step_specs[i][0] for i in st.steps) or "read inputs"
                     resumed = (
@@ -208,17 +240,20 @@ class LocalExecutor:
                     clusters[r.kept_id] += 1
                 rf.write(orjson.dumps(r.to_dict()) + b"\n")
 
-            buf: list[Sample] = []
-            n_out = index = 0
-            for s in op.run(lambda: iter_shards(pdir, pchunks), reject):
-                buf.append(s)
-                n_out += 1
-                if len(buf) >= job.chunk_size:
+            if st.key_base is not None:
+                n_out, index = self._keyed_stage(job, st, op, sdir, reject)
+            else:
+                buf: list[Sample] = []
+                n_out = index = 0
+                for s in op.run(lambda: iter_shards(pdir, pchunks), reject):
+                    buf.append(s)
+                    n_out += 1
+                    if len(buf) >= job.chunk_size:
+                        write_chunk(sdir, index, buf)
+                        buf, index = [], index + 1
+                if buf:
                     write_chunk(sdir, index, buf)
-                    buf, index = [], index + 1
-            if buf:
-                write_chunk(sdir, index, buf)
-                index += 1
+                    index += 1
         c = op.counters
         c.seen, c.kept, c.dropped = n_in, n_out, reasons
         c.seconds = time.perf_counter() - start
@@ -240,6 +275,74 @@ class LocalExecutor:
         self.manifest.mark_complete(st.index, index)
         summary.chunks, summary.seconds = index, c.seconds
         return summary
+
+    def _keyed_stage(
+        self,
+        job: Job,
+        st: Stage,
+        op: GlobalOp,
+        sdir: Path,
+        reject: Callable[[Reject], None],
+    ) -> tuple[int, int]:
+        """A keyed global stage: ``choose`` over the workers' keys, kept lines copied as bytes.
+
+        Returns (samples out, chunks out)."""
+        assert st.key_base is not None
+        base = job.stages[st.key_base]
+        bdir = job.workdir / f"s{base.index:02d}"
+        nb = self.manifest.complete(base.index) or 0
+        if base.kind == "global" and st.index == base.index + 1:
+            self._keys_pass(base, bdir, nb)
+        step = st.steps[0]
+        parts = [pickle.loads(keys_path(bdir, i, step).read_bytes()) for i in range(nb)]
+        offsets = [0]
+        for part in parts:
+            offsets.append(offsets[-1] + int(part["rows"]))
+        alive = _alive(job, st, offsets[-1])
+        everyone = all(alive)
+        keys: Keys = concat_keys(
+            [p["keys"] for p in parts] or [op.keys([], {})], None if everyone else alive
+        )
+        del parts
+        # input position -> key base row
+        rows: Sequence[int] = (
+            range(len(alive)) if everyone else [r for r, a in enumerate(alive) if a]
+        )
+        drops = op.choose(keys, lambda idx: _fetch(bdir, offsets, [rows[i] for i in idx]))
+        del keys
+        _check_drops(op, drops, len(rows))
+        dropped = {rows[d.index]: d for d in drops}
+        for r in dropped:
+            alive[r] = 0
+        for i in range(nb):
+            lo, hi = offsets[i], offsets[i + 1]
+            src, dst = chunk_path(bdir, i), chunk_path(sdir, i)
+            gone = [r for r in range(lo, hi) if r in dropped] if dropped else []
+            if all(alive[lo:hi]) and not gone:
+                _link_or_copy(src, dst)
+                continue
+            lines = src.read_bytes().split(b"\n")[: hi - lo]  # the file ends with a newline
+            write_jsonl(dst, (line for line, a in zip(lines, alive[lo:hi], strict=True) if a))
+            for r in gone:
+                d = dropped[r]
+                s = load_sample(lines[r - lo])
+                reject(Reject(s, op.name, d.reason, d.value, d.kept_id))
+        write_jsonl(sdir / "dropped.jsonl", (b"%d" % r for r in sorted(dropped)))
+        return sum(alive), nb
+
+    def _keys_pass(self, st: Stage, sdir: Path, chunks: int) -> None:
+        """Keys of a finished global stage's chunks, for the keyed stages after it (workers)."""
+        tasks = [
+            ChunkTask(st.index, i, str(sdir), source=str(chunk_path(sdir, i)), keys_only=True)
+            for i in range(chunks)
+        ]
+        pool = self._pool_ref
+        if pool is None:
+            for task in tasks:
+                run_task(task)
+            return
+        for fut in [pool.submit(run_task, t) for t in tasks]:
+            fut.result()
 
     # -- results ------------------------------------------------------------------------------
     def _result(self, job: Job, summaries: list[StageSummary]) -> JobResult:
@@ -340,6 +443,58 @@ def _op_extras(op: GlobalOp, out_dir: Path, step: int) -> dict[str, Any]:
         write_manifest(out_dir / name)
         extras["manifest"] = name
     return extras
+
+
+def _uses_pool(job: Job, st: Stage) -> bool:
+    """Map stages, and the first keyed stage after a global key base (its keys pass)."""
+    if st.kind == "map":
+        return True
+    return st.key_base == st.index - 1 and job.stages[st.key_base].kind == "global"
+
+
+def _alive(job: Job, st: Stage, n: int) -> bytearray:
+    """Which key base rows reach keyed stage ``st`` (1 = yes): all but what the keyed stages
+    between dropped (their ``dropped.jsonl``)."""
+    alive = bytearray(b"\x01") * n
+    assert st.key_base is not None
+    for earlier in job.stages[st.key_base + 1 : st.index]:
+        path = job.workdir / f"s{earlier.index:02d}" / "dropped.jsonl"
+        for line in path.read_bytes().split():
+            alive[int(line)] = 0
+    return alive
+
+
+def _fetch(sdir: Path, offsets: list[int], rows: Sequence[int]) -> Iterator[Sample]:
+    """The samples at ascending ``rows`` of a finished stage (chunk ``i`` holds rows
+    ``offsets[i]:offsets[i + 1]``), parsing only those lines."""
+    chunk, lines = -1, []
+    for r in rows:
+        if chunk < 0 or r >= offsets[chunk + 1]:
+            chunk = bisect_right(offsets, r) - 1
+            lines = chunk_path(sdir, chunk).read_bytes().split(b"\n")
+        yield load_sample(lines[r - offsets[chunk]])
+
+
+def _check_drops(op: GlobalOp, drops: list[Drop], n: int) -> None:
+    last = -1
+    for d in drops:
+        if not last < d.index < n:
+            raise SftforgeError(
+                f"operator '{op.name}' dropped input position {d.index} out of order"
+                f" (after {last}, of {n}).",
+                hint="choose() must return drops in ascending, unique input positions",
+            )
+        last = d.index
+
+
+def _link_or_copy(src: Path, dst: Path) -> None:
+    """``dst`` becomes a copy of the (immutable) chunk file ``src``: a hard link when it can."""
+    tmp = dst.with_name(f".{dst.name}.tmp{os.getpid()}")
+    try:
+        os.link(src, tmp)
+    except OSError:
+        shutil.copyfile(src, tmp)
+    os.replace(tmp, dst)
 
 
 def _stage_out(sdir: Path, chunks: int) -> int:

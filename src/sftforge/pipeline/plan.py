@@ -3,7 +3,12 @@
 Consecutive mappers and filters form one *map* stage (run chunk by chunk, in parallel); each global
 operator (dedup, split, mix...) is a *global* stage of its own, run over the spilled output of the
 stage before it. Stage 0 is always a map stage, possibly with no steps: it reads and spills the
-inputs. ``Executor`` is the seam a Ray Data executor plugs into: it gets a ``Job`` and returns a
+inputs.
+
+A run of keyed global operators (``GlobalOp.keyed``: dedup) only drops samples, so their keys
+can all be computed over the output of the stage before the run, its *key base*: fused into that
+stage when it is a map stage, in a parallel pass over its chunks otherwise. ``Stage.key_base``
+and ``Stage.key_steps`` record that plan. ``Executor`` is the seam a Ray Data executor plugs into: it gets a ``Job`` and returns a
 ``JobResult``; operators never see which executor runs them.
 """
 
@@ -12,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from ..ops.base import GlobalOp, Op
 from ..sample import Sample
@@ -26,6 +31,11 @@ class Stage:
     index: int
     kind: str  # "map" | "global"
     steps: list[int]  # positions in the recipe's step list
+    # a keyed global stage: the stage whose output rows its keys are computed on (its input is
+    # that output less what the keyed stages in between dropped); None otherwise
+    key_base: int | None = None
+    # the steps of the keyed global stages whose keys are computed over this stage's output
+    key_steps: list[int] = field(default_factory=list)
 
 
 def plan_stages(ops: list[Op]) -> list[Stage]:
@@ -37,6 +47,11 @@ def plan_stages(ops: list[Op]) -> list[Stage]:
             stages[-1].steps.append(i)
         else:
             stages.append(Stage(len(stages), "map", [i]))
+    for st in stages:
+        if st.kind == "global" and cast(GlobalOp, ops[st.steps[0]]).keyed():
+            prev = stages[st.index - 1]
+            st.key_base = prev.key_base if prev.key_base is not None else prev.index
+            stages[st.key_base].key_steps.append(st.steps[0])
     return stages
 
 
@@ -67,13 +82,30 @@ class Sampled:
         self.values: list[Any] = []
 
     def extend(self, values: list[Any]) -> None:
-        for v in values:
-            if self.seen % self.stride == 0:
-                self.values.append(v)
-                if len(self.values) >= self.cap:
-                    self.values = self.values[::2]
-                    self.stride *= 2
-            self.seen += 1
+        if self.cap < 2:  # the plain loop (a cap this small never has room to take a run)
+            for v in values:
+                if self.seen % self.stride == 0:
+                    self.values.append(v)
+                    if len(self.values) >= self.cap:
+                        self.values = self.values[::2]
+                        self.stride *= 2
+                self.seen += 1
+            return
+        # the same, a slice at a time: every stride-th value until the cap, then halve
+        i, n = 0, len(values)
+        while i < n:
+            first = i + (-self.seen) % self.stride
+            room = self.cap - len(self.values)
+            take = values[first : n : self.stride][:room]
+            self.values.extend(take)
+            if len(take) < room:
+                self.seen += n - i
+                return
+            last = first + (room - 1) * self.stride  # the value that filled the cap
+            self.seen += last + 1 - i
+            i = last + 1
+            self.values = self.values[::2]
+            self.stride *= 2
 
 
 @dataclass

@@ -9,6 +9,7 @@ operator or option fails before a single record is read. YAML is read with ``yam
 from __future__ import annotations
 
 import importlib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ from typing import Any
 import yaml
 
 from ..errors import RecipeError
-from ..ops.base import Op, build_op
+from ..ops.base import OPS, Op, build_op
 
 __all__ = [
     "InputSpec",
@@ -101,7 +102,7 @@ class Recipe:
 
     def build_ops(self) -> list[Op]:
         """Fresh operator objects for every step (raises ``RecipeError`` on bad names/options)."""
-        load_ops()
+        load_ops(step.op for step in self.steps)
         import_plugins(self.plugins)
         ops: list[Op] = []
         for i, step in enumerate(self.steps, 1):
@@ -164,12 +165,19 @@ def load_recipe(source: str | Path | dict[str, Any] | Recipe) -> Recipe:
     return _parse(data, path.resolve().parent, str(path))
 
 
-def load_ops() -> None:
-    """Import every operator module under ``sftforge.ops`` so the registry is complete."""
+def load_ops(names: Iterable[str] | None = None) -> None:
+    """Import every operator module under ``sftforge.ops`` so the registry is complete.
+
+    With ``names``, stop as soon as all of them are registered: a recipe pays only for the
+    operator families it uses (the LLM and chat ones import a lot). A name no module registers
+    (a typo, a plugin's operator) still imports them all, so errors list every valid name."""
     import pkgutil
 
     from .. import ops
 
+    want = None if names is None else set(names)
+    if want is not None and want <= OPS.keys():
+        return
     for info in pkgutil.iter_modules(ops.__path__):
         if info.name in ("base", "text"):
             continue
@@ -177,6 +185,8 @@ def load_ops() -> None:
             importlib.import_module(f"sftforge.ops.{info.name}")
         except ImportError:  # an operator family whose optional dependency is missing
             continue
+        if want is not None and want <= OPS.keys():
+            return
 
 
 def import_plugins(plugins: list[str]) -> None:

@@ -42,7 +42,7 @@ SPLIT_KEY = "split"  # meta key: the split a split operator assigned
 # samples whose source is not an input (the identity set) are added ones too
 EXTRA_KEYS = ("copy_of", "extra")
 EXTRA = "\textra"  # the counter slot of added samples (a name no input can have)
-_SCHEMA = "sftforge-run-1"
+_SCHEMA = "sftforge-run-2"  # 2: keyed global stages (key files, dropped.jsonl)
 
 
 @dataclass
@@ -178,17 +178,22 @@ def _write_outputs(
     lengths: dict[str, Sampled] = {}
     paths: dict[str, Path] = {}
     names = _names(recipe)
+    single = len(recipe.outputs) == 1
     for split, spec in recipe.outputs.items():
         path = out / spec.path
 
         def stream(split: str = split) -> Iterator[Sample]:
-            for s in result.final():
-                if _route(recipe, s) != split:
+            pending: dict[str, list[int]] = {}  # message lengths by role, added in batches
+            for n, s in enumerate(result.final(), 1):
+                if not single and _route(recipe, s) != split:
                     continue
                 kept[_origin(s.meta, names)] += 1
                 for m in s.messages:
-                    lengths.setdefault(m.role, Sampled()).extend([len(m.content)])
+                    pending.setdefault(m.role, []).append(len(m.content))
+                if n % 4096 == 0:
+                    _add_lengths(lengths, pending)
                 yield s
+            _add_lengths(lengths, pending)
 
         tmp = path.with_name(f".tmp-{path.name}")
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -204,6 +209,12 @@ def _write_outputs(
             hint=f"add outputs for every split the split step makes ({', '.join(recipe.outputs)} given)",
         )
     return paths, kept, losses, lengths
+
+
+def _add_lengths(lengths: dict[str, Sampled], pending: dict[str, list[int]]) -> None:
+    for role, values in pending.items():
+        lengths.setdefault(role, Sampled()).extend(values)
+    pending.clear()
 
 
 def _names(recipe: Recipe) -> set[str]:

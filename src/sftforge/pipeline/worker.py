@@ -3,12 +3,16 @@
 ``process_chunk`` is a plain function of (stage ops, chunk) so it gives the same bytes in the parent
 (``workers=1``) or in any pool process. The worker writes the kept samples, the rejects and a small
 summary (counters, metric values, lengths) itself, each file atomically, and returns the summary;
-the parent only records the chunk as done in the manifest.
+the parent only records the chunk as done in the manifest. When keyed global operators follow
+the stage (``StageOps.key_steps``), the worker also writes their keys of the kept samples, one
+file per step (``c000000.k<step>.pkl``); a ``keys_only`` task writes just those, for a chunk of a
+finished stage.
 """
 
 from __future__ import annotations
 
 import os
+import pickle
 import resource
 import threading
 import time
@@ -22,7 +26,17 @@ import orjson
 
 from .._gc import gc_paused
 from ..errors import SftforgeError
-from ..ops.base import Filter, Mapper, Op, OpCounters, Reject, build_op
+from ..ops.base import (
+    Filter,
+    GlobalOp,
+    Keys,
+    Mapper,
+    Op,
+    OpCounters,
+    Reject,
+    build_op,
+    concat_keys,
+)
 from ..sample import Sample
 from .recipe import import_plugins
 from .shards import (
@@ -35,7 +49,15 @@ from .shards import (
 from .sources import ReadError
 from .stats_cache import StatsCache
 
-__all__ = ["ChunkTask", "StageOps", "init_worker", "process_chunk", "run_task"]
+__all__ = [
+    "ChunkTask",
+    "StageOps",
+    "init_worker",
+    "keys_path",
+    "process_chunk",
+    "run_task",
+    "write_keys",
+]
 
 
 @dataclass(slots=True)
@@ -45,10 +67,18 @@ class StageOps:
     stage: int
     steps: list[tuple[int, str, dict[str, Any]]]
     fingerprint: str = ""
+    # keyed global operators whose keys are computed over this stage's output
+    key_steps: list[tuple[int, str, dict[str, Any]]] = field(default_factory=list)
     ops: list[Op] = field(default_factory=list)
+    key_ops: list[GlobalOp] = field(default_factory=list)
 
     def build(self) -> None:
         self.ops = [build_op(name, opts) for _, name, opts in self.steps]
+        self.key_ops = []
+        for _, name, opts in self.key_steps:
+            op = build_op(name, opts)
+            assert isinstance(op, GlobalOp)
+            self.key_ops.append(op)
 
 
 @dataclass(slots=True)
@@ -62,7 +92,10 @@ class ChunkTask:
     source: str | None = None
     read_errors: list[ReadError] = field(default_factory=list)
     lengths_before: bool = False
+    keys_only: bool = False  # only write the stage's keys of the chunk file ``source``
 
+
+KEY_SLICE = 256  # samples per ``GlobalOp.keys`` call in the workers
 
 # per-process state set by ``init_worker`` (pool workers) or ``configure`` (in-process)
 _STAGES: dict[int, StageOps] = {}
@@ -125,11 +158,43 @@ def process_chunk(stage: StageOps, task: ChunkTask, cache: StatsCache | None) ->
         return _process(stage, task, cache)
 
 
+def keys_path(stage_dir: Path, index: int, step: int) -> Path:
+    """Where a keyed operator's keys of one chunk of ``stage_dir`` are kept."""
+    return chunk_path(stage_dir, index, f"k{step}.pkl")
+
+
+def write_keys(stage: StageOps, out: Path, index: int, samples: Sequence[Sample]) -> dict[str, Any]:
+    """Each keyed operator's keys of ``samples`` (one chunk), written atomically; returns the
+    counters (seconds spent) per step. Keys are per sample, so they are computed over slices of
+    ``KEY_SLICE`` samples: the same keys, with a fraction of the temporaries (token lists)."""
+    parts: list[list[Keys]] = [[] for _ in stage.key_ops]
+    seconds = [0.0] * len(stage.key_ops)
+    for lo in range(0, max(len(samples), 1), KEY_SLICE):
+        piece = samples[lo : lo + KEY_SLICE]
+        memo: dict[Any, Any] = {}
+        for k, op in enumerate(stage.key_ops):
+            start = time.perf_counter()
+            parts[k].append(op.keys(piece, memo))
+            seconds[k] += time.perf_counter() - start
+    counters: dict[str, Any] = {}
+    for k, (step, _, _) in enumerate(stage.key_steps):
+        start = time.perf_counter()
+        keys = concat_keys(parts[k])
+        data = pickle.dumps({"rows": len(samples), "keys": keys}, protocol=5)
+        atomic_write_bytes(keys_path(out, index, step), data)
+        seconds[k] += time.perf_counter() - start
+        counters[str(step)] = OpCounters(seconds=seconds[k]).to_dict()
+    return counters
+
+
 def _process(stage: StageOps, task: ChunkTask, cache: StatsCache | None) -> dict[str, Any]:
     if task.payload is not None:
         samples = [load_sample(line) for line in task.payload.split(b"\n") if line]
     else:
         samples = list(iter_chunk(Path(task.source or "")))
+    if task.keys_only:
+        key_counters = write_keys(stage, Path(task.out_dir), task.index, samples)
+        return {"index": task.index, "counters": key_counters}
     summary: dict[str, Any] = {"index": task.index, "in": len(samples)}
     if task.lengths_before:  # the first stage: count what each input contributed
         per_input = Counter(str(s.meta.get("source")) for s in samples)
@@ -160,6 +225,7 @@ def _process(stage: StageOps, task: ChunkTask, cache: StatsCache | None) -> dict
     rows += [orjson.dumps(r.to_dict()) for r in rejects]
     summary["rejected"] = write_jsonl(chunk_path(out, task.index, "rej.jsonl"), rows)
     summary["read_errors"] = len(task.read_errors)
+    counters |= write_keys(stage, out, task.index, samples)
     summary["counters"] = counters
     summary["metrics"] = _metrics(stage, samples, rejects)
     summary["peak_rss_kb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -204,12 +270,21 @@ def _sort_stats(s: Sample) -> None:
             del s.meta["stats"]
 
 
+_PLAIN = frozenset({int, float, str})
+
+
 def _metrics(stage: StageOps, kept: list[Sample], rejects: list[Reject]) -> dict[str, list[Any]]:
     """The metric values of this stage's filters over every sample that reached them."""
     keys = [op.metric_key() for op in stage.ops if isinstance(op, Filter)]
+    samples = [*kept, *(r.sample for r in rejects)]
+    all_stats = [s.meta.get("stats") or {} for s in samples]
+    if len(set(keys)) == len(keys):
+        # the common case, column by column: every value a plain number or string
+        cols = {k: [st.get(k) for st in all_stats] for k in keys}
+        if all(type(v) in _PLAIN for col in cols.values() for v in col):
+            return {k: col for k, col in cols.items() if col}
     out: dict[str, list[Any]] = {}
-    for s in [*kept, *(r.sample for r in rejects)]:
-        stats = s.meta.get("stats") or {}
+    for stats in all_stats:
         for k in keys:
             v = stats.get(k)
             # a metric made of parts ({"lang": "en", "score": 0.9}) gives one series per part

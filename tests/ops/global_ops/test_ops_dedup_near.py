@@ -143,3 +143,36 @@ def test_choose_bands(threshold, num_perm, expected) -> None:
     assert (bands, rows) == expected
     assert candidate_probability(threshold, bands, rows) >= 0.99
     assert candidate_probability(threshold, num_perm // (rows + 1), rows + 1) < 0.99
+
+
+def _partition(buckets) -> set[tuple[int, ...]]:
+    import numpy as np
+
+    out = set()
+    for b in range(buckets.shape[1]):
+        col = buckets[:, b]
+        for v in np.unique(col[col >= 0]):
+            out.add((b, *np.flatnonzero(col == v).tolist()))
+    return out
+
+
+@pytest.mark.parametrize("mask", [None, 7, 0])
+def test_band_hashes_give_the_same_buckets(mask) -> None:
+    """Buckets from band hashes (computed in the workers) equal buckets from the bands, even
+    when hashes collide (mask 7: a few values; 0: every band collides)."""
+    import numpy as np
+
+    from sftforge.ops.dedup.minhash import band_buckets, band_hashes
+
+    rng = np.random.default_rng(3)
+    sig = rng.integers(0, 4, size=(300, 12), dtype=np.uint32)  # small values: many shared bands
+    sig[100:150] = sig[:50]  # and whole duplicates
+    hashes = band_hashes(sig, 4, 3)
+    assert np.array_equal(hashes[100:150], hashes[:50])
+    if mask is not None:
+        hashes = hashes & np.uint64(mask)
+    plain = band_buckets(sig, 4, 3)
+    fast = band_buckets(sig, 4, 3, hashes)
+    assert np.array_equal(plain >= 0, fast >= 0)
+    assert _partition(plain) == _partition(fast)
+    assert len({int(v) for v in fast[fast >= 0]}) == len(_partition(fast))  # unique across bands

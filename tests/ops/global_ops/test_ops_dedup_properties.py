@@ -34,3 +34,36 @@ def test_dedup_properties(mk, run_op, prompts, name) -> None:
     # idempotent: deduplicating the output again removes nothing
     again, more = run_op(build_op(name, opts), out)
     assert more == [] and [s.id for s in again] == kept_ids
+
+
+def _same_keys(a: dict, b: dict) -> bool:
+    import numpy as np
+
+    return a.keys() == b.keys() and all(
+        np.array_equal(a[k], b[k]) if isinstance(a[k], np.ndarray) else a[k] == b[k] for k in a
+    )
+
+
+@settings(
+    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    prompts=st.lists(texts, min_size=0, max_size=25),
+    cut=st.integers(min_value=1, max_value=7),
+    keep=st.sampled_from(["first", "longest"]),
+)
+def test_keys_do_not_depend_on_slicing_or_sharing(mk, prompts, cut, keep) -> None:
+    """What lets an executor compute keys per chunk, in any worker, for both dedups at once."""
+    from sftforge.ops.base import concat_keys
+
+    samples = [mk(p or "x", p[::-1], id=f"s{i}") for i, p in enumerate(prompts)]
+    ops = [build_op("dedup_exact", {"keep": keep}), build_op("dedup_near", {"keep": keep})]
+    whole = [op.keys(samples, {}) for op in ops]
+    memos = [{} for _ in range(0, len(samples), cut)]
+    for op, expect in zip(ops, whole, strict=True):
+        parts = [
+            op.keys(samples[lo : lo + cut], memos[k])  # the memo is shared by both ops
+            for k, lo in enumerate(range(0, len(samples), cut))
+        ] or [op.keys([], {})]
+        assert _same_keys(concat_keys(parts), expect)
+        assert len(expect["id"]) == len(samples)

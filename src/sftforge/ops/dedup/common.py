@@ -50,5 +50,7 @@ def _bin(size: int) -> str:
 
 def cluster_histogram(sizes: Iterable[int]) -> dict[str, int]:
     """Clusters by size in power-of-two bins: {"1": singletons, "2": pairs, "3-4": ..., ...}."""
-    hist = Counter(_bin(s) for s in sizes)
+    hist: Counter[str] = Counter()
+    for size, count in Counter(sizes).items():  # few distinct sizes: bin each once
+        hist[_bin(size)] += count
     return dict(sorted(hist.items(), key=lambda kv: int(kv[0].split("-")[0])))

@@ -22,8 +22,11 @@ from itertools import chain
 
 import numpy as np
 
+from .text import _mix
+
 __all__ = [
     "band_buckets",
+    "band_hashes",
     "candidate_probability",
     "choose_bands",
     "exact_jaccard",
@@ -64,15 +67,54 @@ def signatures(
     return np.fromiter(values, dtype=np.uint32, count=rows * num_perm).reshape(rows, num_perm)
 
 
-def band_buckets(sig: np.ndarray, bands: int, rows: int) -> np.ndarray:
-    """(n, bands) int64 bucket ids, globally unique across bands; -1 where the bucket is a singleton."""
+def band_hashes(sig: np.ndarray, bands: int, rows: int) -> np.ndarray:
+    """(n, bands) uint64: one hash per LSH band of each signature row (equal bands hash equal).
+
+    A pure function of each row, so it is computed with the signatures (in the workers); it
+    lets ``band_buckets`` sort 8-byte keys instead of ``4 × rows``-byte ones."""
+    n = sig.shape[0]
+    mult = np.random.default_rng(SEED).integers(1, 2**63, size=rows, dtype=np.uint64) * 2 + 1
+    blk = sig[:, : bands * rows].reshape(n, bands, rows).astype(np.uint64)
+    with np.errstate(over="ignore"):
+        return _mix((blk * mult).sum(axis=2, dtype=np.uint64))
+
+
+def _groups(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Equal values as groups: (group of each value, group sizes, one member of each group)."""
+    order = np.argsort(values)
+    ordered = values[order]
+    starts = np.empty(len(values), dtype=bool)
+    starts[0] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=starts[1:])
+    group = np.cumsum(starts) - 1
+    inverse = np.empty(len(values), dtype=np.int64)
+    inverse[order] = group
+    return inverse, np.bincount(group), order[starts]
+
+
+def band_buckets(
+    sig: np.ndarray, bands: int, rows: int, hashes: np.ndarray | None = None
+) -> np.ndarray:
+    """(n, bands) int64 bucket ids, globally unique across bands; -1 where the bucket is a singleton.
+
+    ``hashes`` (``band_hashes`` of ``sig``) makes it faster; buckets are still exact: samples
+    sharing a hash are checked to share the band itself, and a band where two differ (a hash
+    collision) is bucketed by its values."""
     n = sig.shape[0]
     out = np.full((n, bands), -1, dtype=np.int64)
     offset = 0
     for b in range(bands):
-        block = np.ascontiguousarray(sig[:, b * rows : (b + 1) * rows])
-        keys = block.view(np.dtype((np.void, block.dtype.itemsize * rows))).ravel()
-        _, inverse, counts = np.unique(keys, return_inverse=True, return_counts=True)
+        cols = slice(b * rows, (b + 1) * rows)
+        inverse = counts = None
+        if hashes is not None and n:
+            inverse, counts, rep = _groups(hashes[:, b])
+            shared = counts[inverse] > 1
+            if not (sig[shared, cols] == sig[rep[inverse[shared]], cols]).all():
+                inverse = counts = None  # a collision: compare the bands themselves
+        if inverse is None or counts is None:
+            block = np.ascontiguousarray(sig[:, cols])
+            keys = block.view(np.dtype((np.void, block.dtype.itemsize * rows))).ravel()
+            _, inverse, counts = np.unique(keys, return_inverse=True, return_counts=True)
         shared = counts[inverse] > 1
         out[shared, b] = inverse[shared] + offset
         offset += len(counts)
@@ -102,15 +144,16 @@ def greedy_match(
     n = buckets.shape[0]
     twin = np.full(n, -1, dtype=np.int64)
     sim = np.zeros(n, dtype=np.float64)
+    walk = np.fromiter(order, dtype=np.int64, count=n) if n else np.zeros(0, dtype=np.int64)
     rank = np.zeros(n, dtype=np.int64)
+    rank[walk] = np.arange(n, dtype=np.int64)
+    # a sample alone in every bucket can be neither a duplicate nor a twin: skip it
+    active: np.ndarray = np.asarray((buckets >= 0).any(axis=1))
+    if skip is not None:
+        active &= ~skip
     kept_in: dict[int, list[int]] = {}
-    for pos, j in enumerate(order):
-        rank[j] = pos
-        if skip is not None and skip[j]:
-            continue
-        bids = [int(b) for b in buckets[j] if b >= 0]
-        if not bids:
-            continue
+    for j in walk[active[walk]].tolist():
+        bids = [b for b in buckets[j].tolist() if b >= 0]
         cands = sorted({c for b in bids for c in kept_in.get(b, ())}, key=lambda c: rank[c])
         if cands:
             sims = similarity(j, np.asarray(cands, dtype=np.int64))

@@ -1,13 +1,15 @@
 """``dedup_near``: MinHash-LSH near-duplicate removal on a chosen view.
 
-Passes over the input:
-1. tokens -> shingles (see ``text.py``: CJK character n-grams, word n-grams otherwise, short
-   texts as one whole-text shingle) -> MinHash signature (``rensa``), kept as a numpy matrix.
-2. (``verify: exact`` only) shingle sets again, but only for samples sharing an LSH bucket with
-   another sample: the only ones that can ever be compared.
-3. yield kept samples in input order; reject the others with their kept twin and similarity.
+A keyed operator:
+1. ``keys`` (per sample, in the executor's workers): tokens -> shingles (see ``text.py``: CJK
+   character n-grams, word n-grams otherwise, short texts as one whole-text shingle) -> MinHash
+   signature (``rensa``); the parent stacks them into one numpy matrix.
+2. ``choose`` (``verify: exact`` only) fetches again, and shingles, only the samples sharing an
+   LSH bucket with another sample: the only ones that can ever be compared.
+3. the kept samples go on in input order; the others are rejected with their kept twin and
+   similarity.
 
-Between 1 and 3 the greedy matcher (``minhash.greedy_match``) decides, in input order
+In ``choose`` the greedy matcher (``minhash.greedy_match``) decides, in input order
 (``keep: first``) or longest first (``keep: longest``). The result depends only on the input
 order, never on batching or workers.
 """
@@ -15,17 +17,25 @@ order, never on batching or workers.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from ...sample import Sample
-from ..base import GlobalOp, Reject, register_op
+from ..base import Drop, Fetch, GlobalOp, Keys, register_op
 from .common import check_options, cluster_histogram, keep_order, sample_length
-from .minhash import SEED, band_buckets, choose_bands, exact_jaccard, greedy_match, signatures
-from .text import shingle_hashes, tokens, view_text
+from .minhash import (
+    SEED,
+    band_buckets,
+    band_hashes,
+    choose_bands,
+    exact_jaccard,
+    greedy_match,
+    signatures,
+)
+from .text import shingle_hashes, tokens, view_text, view_tokens
 
 __all__ = ["NearDedup"]
 
@@ -69,95 +79,71 @@ class NearDedup(GlobalOp):
             self.n_bands, self.n_rows = self.bands, self.num_perm // self.bands
         self.clusters: dict[str, int] = {}
 
-    def _sig(self, batch: list[list[str]]) -> np.ndarray:
+    def _sig(self, batch: Sequence[Sequence[str]]) -> np.ndarray:
         flat, offsets = shingle_hashes(batch, self.ngram)
         return signatures(flat, offsets, self.num_perm, self.seed)
 
-    def _signatures(self, source: Callable[[], Iterator[Sample]]) -> dict[str, Any]:
-        ids: list[str] = []
-        lengths: list[int] = []
-        n_tokens: list[int] = []
-        sigs: list[np.ndarray] = []
-        batch: list[list[str]] = []
-        for s in source():
-            ids.append(s.id)
-            lengths.append(sample_length(s) if self.keep == "longest" else 0)
-            toks = tokens(view_text(s, self.view))
-            n_tokens.append(len(toks))
-            batch.append(toks)
-            if len(batch) == _BATCH:
-                sigs.append(self._sig(batch))
-                batch = []
-        sigs.append(self._sig(batch))
+    def keys(self, samples: Sequence[Sample], memo: dict[Any, Any]) -> Keys:
+        """Per sample: id, length (``keep: longest``), token count, MinHash signature and the
+        hash of each of its LSH bands."""
+        toks = view_tokens(samples, self.view, memo)
+        sig = self._sig(toks)
+        n = len(samples)
         return {
-            "ids": ids,
-            "lengths": lengths,
-            "tokens": np.asarray(n_tokens, dtype=np.int64),
-            "sig": np.concatenate(sigs),
+            "id": [s.id for s in samples],
+            "length": np.fromiter((sample_length(s) for s in samples), dtype=np.int64, count=n)
+            if self.keep == "longest"
+            else np.zeros(n, dtype=np.int64),
+            "tokens": np.fromiter((len(t) for t in toks), dtype=np.int64, count=len(toks)),
+            "sig": sig,
+            "bands": band_hashes(sig, self.n_bands, self.n_rows),
         }
 
     def _similarity(
-        self, source: Callable[[], Iterator[Sample]], sig: np.ndarray, involved: np.ndarray
+        self, fetch: Fetch, sig: np.ndarray, involved: np.ndarray
     ) -> Callable[[int, np.ndarray], np.ndarray]:
         if self.verify == "estimate":
             return lambda j, c: (sig[c] == sig[j]).mean(axis=1)
         sets: dict[int, np.ndarray] = {}
         if not involved.any():  # nothing shares a bucket: no pair to verify, skip the pass
             return lambda j, c: np.zeros(len(c))
-        idx: list[int] = []
-        batch: list[list[str]] = []
-
-        def flush() -> None:
+        idx = np.flatnonzero(involved).tolist()
+        for start in range(0, len(idx), _BATCH):
+            part = idx[start : start + _BATCH]
+            batch = [tokens(view_text(s, self.view)) for s in fetch(part)]
             flat, offsets = shingle_hashes(batch, self.ngram)
-            for k, i in enumerate(idx):
+            for k, i in enumerate(part):
                 sets[i] = np.unique(flat[offsets[k] : offsets[k + 1]])
-            idx.clear()
-            batch.clear()
-
-        for i, s in enumerate(source()):
-            if involved[i]:
-                idx.append(i)
-                batch.append(tokens(view_text(s, self.view)))
-                if len(batch) == _BATCH:
-                    flush()
-        flush()
         return lambda j, c: np.asarray([exact_jaccard(sets[j], sets[int(k)]) for k in c])
 
-    def decide(self, source: Callable[[], Iterator[Sample]]) -> dict[str, Any]:
-        """Pass 1 (and 2): per sample, the index of its kept twin (-1: kept) and similarity."""
-        data = self._signatures(source)
-        sig, n_tok = data["sig"], data["tokens"]
+    def choose(self, keys: Keys, fetch: Fetch) -> list[Drop]:
+        """LSH candidates, verified (exact shingle sets of the samples sharing a bucket, fetched
+        again), matched greedily: each duplicate's kept twin and similarity."""
+        sig, n_tok, ids = keys["sig"], keys["tokens"], keys["id"]
         empty = n_tok == 0
-        buckets = band_buckets(sig, self.n_bands, self.n_rows)
+        buckets = band_buckets(sig, self.n_bands, self.n_rows, keys["bands"])
         involved = (buckets >= 0).any(axis=1) & ~empty
-        similarity = self._similarity(source, sig, involved)
-        order = keep_order(self.keep, data["lengths"])
+        similarity = self._similarity(fetch, sig, involved)
+        order = keep_order(self.keep, keys["length"])
         twin, sim = greedy_match(order, buckets, similarity, self.threshold, skip=empty)
-        data.update(twin=twin, sim=sim, empty=empty)
-        return data
-
-    def run(
-        self,
-        source: Callable[[], Iterator[Sample]],
-        reject: Callable[[Reject], None],
-    ) -> Iterator[Sample]:
-        d = self.decide(source)
-        twin, sim, ids, short = d["twin"], d["sim"], d["ids"], d["tokens"] < self.ngram
-        self._count(twin, d["empty"], short)
-        for i, s in enumerate(source()):
-            self.counters.seen += 1
-            if twin[i] < 0:
-                self.counters.kept += 1
-                yield s
-                continue
-            reason = "short_exact_duplicate" if short[i] else "near_duplicate"
-            value = round(float(sim[i]), 4)
-            self.drop(reject, Reject(s, self.name, reason, value, ids[int(twin[i])]))
+        short = n_tok < self.ngram
+        self._count(twin, empty, short)
+        return [
+            Drop(
+                i,
+                "short_exact_duplicate" if short[i] else "near_duplicate",
+                round(float(sim[i]), 4),
+                ids[int(twin[i])],
+            )
+            for i in np.flatnonzero(twin >= 0).tolist()
+        ]
 
     def _count(self, twin: np.ndarray, empty: np.ndarray, short: np.ndarray) -> None:
-        kept = np.flatnonzero(twin < 0)
-        dup_of = Counter(int(t) for t in twin[twin >= 0])
-        self.clusters = cluster_histogram(1 + dup_of.get(int(k), 0) for k in kept)
+        dup_of = Counter(twin[twin >= 0].tolist())
+        sizes = np.ones(len(twin), dtype=np.int64)
+        for t, c in dup_of.items():
+            sizes[t] += c
+        self.clusters = cluster_histogram(sizes[twin < 0].tolist())
         extra = self.counters.extra
         extra["clusters"] += len(dup_of)
         extra["empty_view"] += int(empty.sum())

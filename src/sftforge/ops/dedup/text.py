@@ -27,7 +27,7 @@ import unicodedata
 from collections.abc import Sequence
 from functools import lru_cache
 from itertools import chain
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import orjson
@@ -44,6 +44,7 @@ __all__ = [
     "shingles",
     "tokens",
     "view_text",
+    "view_tokens",
 ]
 
 View = Literal["prompt", "answer", "whole", "first_user"]
@@ -64,6 +65,10 @@ _CJK_RANGES = (
 _ASCII = bytes(
     32 if chr(i) in string.punctuation or i < 32 or i == 127 else i for i in range(128)
 ) + bytes(range(128, 256))
+# the same, lower-casing too (NFKC leaves ASCII alone and casefold is lower there)
+_ASCII_LOWER = _ASCII.translate(
+    bytes.maketrans(string.ascii_uppercase.encode(), string.ascii_lowercase.encode())
+)
 _SEP = "\x1f"  # joins tokens inside one shingle; cannot survive normalisation, so no collisions
 
 
@@ -126,10 +131,22 @@ def _table(astral: bool = False) -> dict[int, str]:
 
 def tokens(text: str) -> list[str]:
     """NFKC + casefold, then CJK characters and other words as tokens; punctuation dropped."""
+    if text.isascii():
+        return text.encode("ascii").translate(_ASCII_LOWER).decode("ascii").split()
     text = unicodedata.normalize("NFKC", text).casefold()
     if text.isascii():
         return text.encode("ascii").translate(_ASCII).decode("ascii").split()
     return text.translate(_table(max(text) > "\U0001ffff")).split()
+
+
+def view_tokens(samples: Sequence[Sample], view: str, memo: dict[Any, Any]) -> list[list[str]]:
+    """``tokens(view_text(s, view))`` per sample, computed once per ``memo`` (one ``keys``
+    round over ``samples``: exact and near dedup share it)."""
+    key = ("dedup.tokens", view)
+    toks: list[list[str]] | None = memo.get(key)
+    if toks is None:
+        toks = memo[key] = [tokens(view_text(s, view)) for s in samples]
+    return toks
 
 
 def normalize(text: str) -> str:

@@ -22,6 +22,7 @@ import math
 import re
 from collections import Counter
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import ClassVar
 
 from ...sample import Sample
@@ -54,11 +55,20 @@ def char_rep_ratio(text: str, n: int) -> float:
 
 def word_rep_ratio(text: str, n: int) -> float:
     toks = words(text.lower())
-    if len(toks) < n:
+    m = len(toks)
+    if m < n:
+        return 0.0
+    # Cheap exact shortcuts first. If an n-gram occurs twice, every word of its later occurrence
+    # repeats an earlier word, and so do its last n - 1 word pairs: a text with fewer repeated
+    # words than n, or fewer repeated pairs than n - 1, has no repeated n-gram (ratio 0).
+    # Most texts stop here, before the costly n-gram count.
+    if m - len(set(toks)) < n:
+        return 0.0
+    if n > 1 and m - 1 - len(set(pairwise(toks))) < n - 1:
         return 0.0
     # zip over n shifted views builds the n-gram tuples in C
     grams = Counter(zip(*[toks[i:] for i in range(n)], strict=False))
-    total = len(toks) - n + 1
+    total = m - n + 1
     return sum(c for c in grams.values() if c > 1) / total
 
 
