@@ -92,6 +92,8 @@ class AlpacaFormat(Format):
             (kind, col) for kind, key in MEDIA_COLUMNS if (col := cols.get(key))
         )
         self._core = {k for k in (cols["prompt"], cols["query"], cols["response"]) if k}
+        self._prompt_col = cols["prompt"] or "instruction"
+        self._answer_col = cols["response"] or "output"
         # what this column set can hold: a column that is off is a loss when writing
         self.capabilities = Capabilities(
             system=bool(cols["system"]),
@@ -204,6 +206,41 @@ class AlpacaFormat(Format):
         return label_field(rec, key)
 
     def dump(self, sample: Sample, loss: LossLog) -> Any:
+        msgs = sample.messages
+        if (
+            len(msgs) == 2
+            and sample.rejected is None
+            and sample.label is None
+            and not sample.tools
+            and not sample.media
+        ):
+            # one plain user/assistant exchange: nothing can be lost, written inline
+            u, a = msgs
+            if (
+                u.role == "user"
+                and a.role == "assistant"
+                and u.tool_calls is None
+                and a.tool_calls is None
+                and u.reasoning is None
+                and a.reasoning is None
+                and u.train is None
+                and a.train is None
+                and u.name is None
+                and a.name is None
+            ):
+                out: dict[str, Any] = {}
+                if self.capabilities.ids:
+                    put_id(out, sample)
+                query = self.columns["query"]
+                if query:
+                    out[self._prompt_col], out[query] = split_prompt(u.content, sample.meta)
+                else:
+                    out[self._prompt_col] = u.content
+                out[self._answer_col] = a.content
+                return out
+        return self._dump(sample, loss)
+
+    def _dump(self, sample: Sample, loss: LossLog) -> Any:
         # the layout first, so strict and lossy writes refuse an impossible sample alike
         system, pairs = pairs_of(
             sample, loss, self.name, single_turn=not self.capabilities.multi_turn
