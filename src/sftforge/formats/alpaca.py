@@ -94,6 +94,9 @@ class AlpacaFormat(Format):
         self._core = {k for k in (cols["prompt"], cols["query"], cols["response"]) if k}
         self._prompt_col = cols["prompt"] or "instruction"
         self._answer_col = cols["response"] or "output"
+        others = {v for k, v in cols.items() if k not in ("prompt", "query", "response") and v}
+        # parse's inline case: a record of the core columns only, none of which means more
+        self._inline = ranking is not True and not (others & self._core)
         # what this column set can hold: a column that is off is a loss when writing
         self.capabilities = Capabilities(
             system=bool(cols["system"]),
@@ -114,6 +117,26 @@ class AlpacaFormat(Format):
         return 0.95 if get("chosen") is not None and get("rejected") is not None else 0.3
 
     def parse(self, value: Any) -> Sample:
+        if self._inline and type(value) is dict and value.keys() <= self._core:
+            # instruction/input/output strings and a non-blank answer: the common case inline
+            get = value.get
+            query = self.columns["query"]
+            instruction, answer = get(self._prompt_col), get(self._answer_col)
+            inp = get(query) if query else ""
+            if (
+                type(instruction) is str
+                and type(inp) is str
+                and type(answer) is str
+                and answer.strip()
+                and (instruction or inp)
+            ):
+                meta: dict[str, Any] = {}
+                content = join_prompt(instruction, inp, meta)
+                msgs = [Message("user", content), Message("assistant", answer)]
+                return Sample(msgs, "", None, None, None, None, meta)
+        return self._parse(value)
+
+    def _parse(self, value: Any) -> Sample:
         rec = require_dict(value, self.name)
         c = self.columns
         meta: dict[str, Any] = {}

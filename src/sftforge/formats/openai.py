@@ -199,6 +199,24 @@ class OpenAIFormat(Format):
         return 0.9 if all(type(r) is str and r in ROLE_SET for r in roles) else 0.1
 
     def parse(self, value: Any) -> Sample:
+        if type(value) is dict and len(value) == 1:
+            # {"messages": [plain {"role", "content"} turns]} with an answer: inline
+            msgs = value.get("messages")
+            if type(msgs) is list:
+                out: list[Message] = []
+                answered = False
+                for m in msgs:
+                    if type(m) is not dict or len(m) != 2:
+                        break
+                    role, content = m.get("role"), m.get("content")
+                    if type(content) is not str or type(role) is not str or role not in ROLE_SET:
+                        break
+                    out.append(Message(role, content))  # type: ignore[arg-type]
+                    if role == "assistant" and not answered and content.strip():
+                        answered = True
+                else:
+                    if answered:
+                        return Sample(out)
         if type(value) is list:
             rec: dict[str, Any] = {"messages": value}
         else:

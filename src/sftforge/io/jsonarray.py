@@ -230,11 +230,24 @@ class _Splitter:
         """``batch`` without the parse: the elements' bytes as a ``Window`` for the consumer to
         parse, the state moved on as if the batch had parsed. A snapshot of the state before it
         is kept until the consumer settles the window or rolls it back."""
-        ends = self._ends(start)
-        if ends is None:
+        sep = self.sep
+        if not sep:
             return None
-        sep = self.sep or b""
-        last = ends[-1] + 1
+        # batch()'s window found with three searches instead of one per element (elements are
+        # parsed by the consumer, so their offsets are not needed): the separator's occurrences
+        # in the first _BATCH_BYTES, before the next suspect byte; they cannot overlap, as the
+        # separator starts with "}" and ends with "{"
+        buf = self.buf
+        hi = min(start + _BATCH_BYTES, len(buf))
+        if self.suspect >= 0:
+            hi = min(hi, self.suspect + len(sep) - 1)
+        end = buf.rfind(sep, start, hi)
+        if end < 0:
+            return None
+        last = end + 1
+        count = buf.count(sep, start, end + len(sep))
+        if count < 8 or last - start > self.limit:
+            return None
         snap = {k: self.__dict__[k] for k in _STATE}
         assert self._tap is not None
         snap["tap"] = self._tap.hold()
@@ -242,9 +255,9 @@ class _Splitter:
         self._keys += 1
         self._snaps[self._keys] = snap
         first = self.line(start)
-        self.line(ends[-2] + len(sep) - 1)  # the last element's start, as batch() leaves it
-        self.last_close = ends[-1]
-        return Window(self.buf[start:last], first, sep, len(ends), self._keys)
+        self.line(buf.rfind(sep, start, end) + len(sep) - 1)  # the last element's start
+        self.last_close = end
+        return Window(buf[start:last], first, sep, count, self._keys)
 
     def exact(self, start: int) -> int | None:
         """End of the element at ``start`` by tokenizing (strings skipped whole); None: need more."""

@@ -72,7 +72,7 @@ def next_suspect(data: bytes, pos: int, *, json: bool = True) -> int:
     A few memchr-speed ``find`` calls (the regexes run only where a Latin-1 lead byte or a
     ``\\u00`` escape occurs), so clean data costs almost nothing to check.
     """
-    hits = [i for i in (data.find(b"\x00", pos), data.find(b"\xef\xbf\xbd", pos)) if i >= 0]
+    hits = [i for i in (data.find(b"\x00", pos), _find_fffd(data, pos)) if i >= 0]
     if data.find(b"\xc3", pos) >= 0:
         m = _MOJIBAKE.search(data, pos)
         if m is not None:
@@ -81,6 +81,18 @@ def next_suspect(data: bytes, pos: int, *, json: bool = True) -> int:
     if ctrl >= 0:
         hits.append(ctrl)
     return min(hits) if hits else -1
+
+
+def _find_fffd(data: bytes, pos: int) -> int:
+    """``data.find(U+FFFD in UTF-8, pos)``: its lead byte is looked for first (one memchr, where
+    a 3-byte search costs about 15 ms per 20 MB), unless the text has many of those."""
+    find = data.find
+    i = find(b"\xef", pos)
+    for _ in range(16):
+        if i < 0 or data[i + 1 : i + 3] == b"\xbf\xbd":
+            return i
+        i = find(b"\xef", i + 1)
+    return find(b"\xef\xbf\xbd", i) if i >= 0 else -1
 
 
 def _control(data: bytes, pos: int, json: bool) -> int:
