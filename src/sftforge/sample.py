@@ -288,8 +288,22 @@ def validate_sample(sample: Sample, *, require_answer: bool = True) -> list[str]
     """
     msgs = sample.messages
     # the common shape first: [system,] user, assistant, user, assistant... with string contents,
-    # non-blank user turns (and an answer); anything else gets the full check and its sentences
+    # non-blank user turns (and an answer); anything else gets the full check and its sentences.
+    # (s.strip() is non-empty exactly when s and not s.isspace(), which copies nothing)
     n = len(msgs)
+    if n == 2:
+        u, a = msgs
+        uc, ac = u.content, a.content
+        if (
+            u.role == "user"
+            and a.role == "assistant"
+            and type(uc) is str
+            and type(ac) is str
+            and uc
+            and not uc.isspace()
+            and (not require_answer or (ac and not ac.isspace()) or a.tool_calls)
+        ):
+            return []
     i = 1 if n and msgs[0].role == "system" and type(msgs[0].content) is str else 0
     if n > i and (n - i) % 2 == 0:
         answered = not require_answer
@@ -301,10 +315,11 @@ def validate_sample(sample: Sample, *, require_answer: bool = True) -> list[str]
                 or a.role != "assistant"
                 or type(uc) is not str
                 or type(ac) is not str
-                or not uc.strip()
+                or not uc
+                or uc.isspace()
             ):
                 break
-            answered = answered or bool(ac.strip() or a.tool_calls)
+            answered = answered or bool((ac and not ac.isspace()) or a.tool_calls)
             i += 2
         else:
             if answered:

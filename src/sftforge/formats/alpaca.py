@@ -256,7 +256,10 @@ class AlpacaFormat(Format):
                     put_id(out, sample)
                 query = self.columns["query"]
                 if query:
-                    out[self._prompt_col], out[query] = split_prompt(u.content, sample.meta)
+                    meta = sample.meta
+                    out[self._prompt_col], out[query] = (
+                        split_prompt(u.content, meta) if meta else (u.content, "")
+                    )
                 else:
                     out[self._prompt_col] = u.content
                 out[self._answer_col] = a.content

@@ -109,6 +109,7 @@ class ShareGPTFormat(Format):
         )
         calls = "call" in self._tag_of and "tool" in self._tag_of
         self._conv_col = cols["messages"] or "conversations"
+        self._inline = cols["system"] != self._conv_col  # (a column cannot be both)
         user_tag, assistant_tag = self._tag_of.get("user"), self._tag_of.get("assistant")
         # dump writes plain user/assistant turns inline when both roles have a tag
         self._plain_tags = (
@@ -138,6 +139,29 @@ class ShareGPTFormat(Format):
         return 0.85 if "role" in first and "content" in first else 0.2
 
     def parse(self, value: Any) -> Sample:
+        if type(value) is dict and len(value) == 1 and self._inline:
+            # only the conversation, of plain turns, with an answer: the common case inline
+            conv = value.get(self._conv_col)
+            if type(conv) is list:
+                roles, rk, ck = self._roles, self._role_key, self._content_key
+                out: list[Message] = []
+                answered = False
+                for turn in conv:
+                    if type(turn) is not dict:
+                        break
+                    tag, content = turn.get(rk), turn.get(ck)
+                    role = roles.get(tag) if type(tag) is str else None
+                    if role is None or role == "call" or type(content) is not str:
+                        break
+                    out.append(Message(role, content))  # type: ignore[arg-type]
+                    if role == "assistant" and not answered and content.strip():
+                        answered = True
+                else:
+                    if answered:
+                        return Sample(out)
+        return self._parse(value)
+
+    def _parse(self, value: Any) -> Sample:
         rec = require_dict(value, self.name)
         cols = self.columns
         key = cols["messages"] or "conversations"

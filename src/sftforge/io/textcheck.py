@@ -73,10 +73,19 @@ def next_suspect(data: bytes, pos: int, *, json: bool = True) -> int:
     ``\\u00`` escape occurs), so clean data costs almost nothing to check.
     """
     hits = [i for i in (data.find(b"\x00", pos), _find_fffd(data, pos)) if i >= 0]
-    if data.find(b"\xc3", pos) >= 0:
-        m = _MOJIBAKE.search(data, pos)
-        if m is not None:
-            hits.append(m.start())
+    # every mojibake match starts with this byte: try it where it occurs (one memchr each), and
+    # let the regex search only text that has many of them
+    lead = data.find(b"\xc3", pos)
+    tries = 0
+    while lead >= 0 and _MOJIBAKE.match(data, lead) is None:
+        tries += 1
+        if tries == 16:
+            m = _MOJIBAKE.search(data, lead + 1)
+            lead = m.start() if m is not None else -1
+            break
+        lead = data.find(b"\xc3", lead + 1)
+    if lead >= 0:
+        hits.append(lead)
     ctrl = _control(data, pos, json)
     if ctrl >= 0:
         hits.append(ctrl)
