@@ -20,8 +20,11 @@ for it (an error message, a format that writes ids); ids in the output are uncha
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
+import queue
+import threading
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -42,7 +45,7 @@ from .sample import deferred_ids, validate_sample
 __all__ = ["PARALLEL_MIN_BYTES", "ConvertResult", "convert"]
 
 PARALLEL_MIN_BYTES = 16 << 20  # below this, forking workers costs more than it saves
-_TASK_BYTES = 1 << 20  # a worker task: pieces of about this many input bytes
+_TASK_BYTES = 1 << 19  # a helper's task: pieces of about this many input bytes
 
 
 @dataclass
@@ -244,6 +247,9 @@ class _Job:
                 # the exact error (or exception) of the serial reader
                 obj, kind, err = decode(fmt, value, self.validate, require)
                 if err is not None:
+                    # its traceback holds this frame (all the output so far) in a reference
+                    # cycle, and the collector is paused here
+                    err.__traceback__ = None
                     rec = locate(i)
                     if rec.raw is None and rec.value is not None:
                         rec = RawRecord(
@@ -259,27 +265,114 @@ class _Job:
         return (len(values), ok, self.joiner.join(out), len(out), events, dict(loss.counts), None)
 
 
-_JOB: _Job | None = None
+# -- helper processes -------------------------------------------------------------------------
+_JOB: _Job | None = None  # set before forking: the helpers inherit it
+_AHEAD = 2  # tasks in flight per helper
 
 
-def _work(pieces: list[Piece]) -> list[_Result | None]:
-    """A worker's task (errors pickle whole: see ``RecordError.__reduce__``)."""
+def _serve(conn: Any) -> None:
+    """A helper process: run the tasks that arrive, send back their results in order.
+
+    Tasks are read and results sent by two threads, so neither side ever waits for the other
+    to make room in the pipe (both sending big messages at once would deadlock) and the work
+    goes on while this process's results wait to be read."""
     assert _JOB is not None
-    return _JOB.run_all(pieces)
+    inbox: queue.SimpleQueue[Any] = queue.SimpleQueue()
+    outbox: queue.SimpleQueue[Any] = queue.SimpleQueue()
+
+    def receive() -> None:
+        while True:
+            try:
+                task = conn.recv()
+            except (EOFError, OSError):
+                task = None
+            inbox.put(task)
+            if task is None:
+                return
+
+    def send() -> None:
+        while True:
+            item = outbox.get()
+            if item is None:
+                return
+            try:
+                conn.send(item)
+            except (EOFError, OSError):
+                return
+            except Exception as exc:  # an exception in the item that does not pickle
+                conn.send(("crash", RuntimeError(f"{type(exc).__name__}: {exc}")))
+
+    threads = [threading.Thread(target=f, daemon=True) for f in (receive, send)]
+    for t in threads:
+        t.start()
+    while True:
+        task = inbox.get()
+        if task is None:
+            break
+        try:
+            # errors travel pickled whole (see RecordError.__reduce__)
+            outbox.put(("ok", _JOB.run_all(task)))
+        except BaseException as exc:  # a bug, not a bad record: it stops the conversion
+            outbox.put(("crash", exc))
+            break
+    outbox.put(None)
+    threads[1].join()
+
+
+class _Helper:
+    """One forked helper process and its pipe; results come back in the order tasks went."""
+
+    def __init__(self, ctx: Any) -> None:
+        self.conn, child = ctx.Pipe()
+        self.proc = ctx.Process(target=_serve, args=(child,), daemon=True)
+        self.proc.start()
+        child.close()
+        self.busy = 0  # tasks sent and not received
+        self.void = 0  # of those, tasks whose results are to be dropped (after a rollback)
+
+    def send(self, task: list[Piece]) -> None:
+        self.conn.send(task)
+        self.busy += 1
+
+    def ready(self) -> bool:
+        return self.conn.poll(0)
+
+    def receive(self) -> list[_Result | None]:
+        while True:
+            try:
+                kind, value = self.conn.recv()
+            except EOFError:
+                raise SftforgeError(
+                    f"a worker process of convert ended unexpectedly (exit code {self.proc.exitcode}).",
+                    hint="it may have run out of memory; try --workers 1",
+                ) from None
+            self.busy -= 1
+            if kind == "crash":
+                raise value
+            if self.void:
+                self.void -= 1
+                continue
+            return value
+
+    def close(self, ok: bool) -> None:
+        if ok:
+            with contextlib.suppress(OSError):
+                self.conn.send(None)
+            self.proc.join(5)
+        if self.proc.is_alive():
+            self.proc.kill()
+            self.proc.join()
+        self.conn.close()
 
 
 # -- this process: cut, hand out, apply in order, write -----------------------------------------
-class _Done:
-    """A result computed here, with the interface of a pool's AsyncResult."""
-
-    def __init__(self, value: list[_Result | None]) -> None:
-        self.value = value
-
-    def get(self) -> list[_Result | None]:
-        return self.value
-
-
 class _Driver:
+    """Cuts the input into tasks, runs them here or in helpers, applies results in order.
+
+    With ``n`` workers there are ``n - 1`` helper processes and this process is the n-th: it
+    runs a task itself whenever every helper has ``_AHEAD`` tasks to do, so it never idles
+    while it has no results to apply, and only the helpers' share crosses a pipe."""
+
     def __init__(
         self,
         reader: Reader,
@@ -297,33 +390,32 @@ class _Driver:
         self.job = _Job(reader, target, allow_lossy, joiner)
         self.losses: Counter[str] = Counter()
         self.pieces: PieceStream = reader.raw_pieces()
+        # tasks in input order, each with its results or the helper that has it
         self.pending: deque[tuple[list[Piece], Any]] = deque()
+        self.helpers: list[_Helper] = []
         self.ticks = progress(_ticks(), reader) if progress is not None else None
 
     def run(self) -> dict[str, int]:
         global _JOB
+        ok = False
         try:
-            with gc_relaxed():
-                if self.n <= 1:
-                    self._loop(None)
-                else:
-                    _JOB = self.job  # the forked workers inherit it
+            with gc_relaxed():  # (it freezes what exists: the helpers share it untouched)
+                if self.n > 1:
+                    _JOB = self.job
                     ctx = multiprocessing.get_context("fork")
-                    try:
-                        with ctx.Pool(self.n) as pool:
-                            self._loop(pool)
-                            pool.close()
-                            pool.join()
-                    finally:
-                        _JOB = None
+                    self.helpers = [_Helper(ctx) for _ in range(self.n - 1)]
+                self._loop()
+            ok = True
         finally:
+            _JOB = None
+            for helper in self.helpers:
+                helper.close(ok)
             if self.ticks is not None:
                 self.ticks.close()  # type: ignore[attr-defined]
         return dict(self.losses)
 
-    def _loop(self, pool: Any) -> None:
+    def _loop(self) -> None:
         pending = self.pending
-        most = 2 * self.n if pool is not None else 1
         task: list[Piece] = []
         size = 0
         while True:
@@ -331,33 +423,45 @@ class _Driver:
             if piece is not None:
                 task.append(piece)
                 size += _weight(piece)
-                if pool is None or size >= _TASK_BYTES:
-                    self._submit(pool, task)
-                    task, size = [], 0
-            elif task:
-                self._submit(pool, task)
+                if size < _TASK_BYTES and self.helpers:
+                    continue
+            if task:
+                self._hand_out(task)
                 task, size = [], 0
             elif not pending:
                 return
-            while pending and (len(pending) >= most or piece is None):
-                if self._collect():
-                    task, size = [], 0  # rolled back: what was cut after the window is void
+            rolled = False
+            # apply what is done, in order; wait only when too much is ahead or at the end
+            while pending and not rolled:
+                if self._done(pending[0]) or piece is None or len(pending) > 4 * self.n:
+                    rolled = self._collect()
+                else:
                     break
 
-    def _submit(self, pool: Any, task: list[Piece]) -> None:
-        if pool is None:
-            self.pending.append((task, _Done(self.job.run_all(task))))
+    def _hand_out(self, task: list[Piece]) -> None:
+        helper = min(self.helpers, key=lambda h: h.busy, default=None)
+        if helper is not None and helper.busy < _AHEAD:
+            helper.send(task)
+            self.pending.append((task, helper))
         else:
-            self.pending.append((task, pool.apply_async(_work, (task,))))
+            self.pending.append((task, self.job.run_all(task)))
+
+    @staticmethod
+    def _done(entry: tuple[list[Piece], Any]) -> bool:
+        return type(entry[1]) is list or entry[1].ready()
 
     def _collect(self) -> bool:
         """Apply the oldest task's results; True when a window was rolled back."""
-        task, handle = self.pending.popleft()
-        results = handle.get()
+        task, got = self.pending.popleft()
+        results = got if type(got) is list else got.receive()
         for piece, res in zip(task, results, strict=False):
             if res is _FAILED:
                 self.pieces.rollback(piece)  # type: ignore[arg-type]
-                self.pending.clear()  # cut after the window: void (workers' results ignored)
+                # what was cut after the window is void: drop what helpers still send for it
+                for _, other in self.pending:
+                    if type(other) is _Helper:
+                        other.void += 1
+                self.pending.clear()
                 return True
             self._apply(res)
             if type(piece) is Window:
