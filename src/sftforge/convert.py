@@ -21,9 +21,11 @@ for it (an error message, a format that writes ids); ids in the output are uncha
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import multiprocessing
 import os
 import queue
+import sys
 import threading
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
@@ -268,22 +270,24 @@ class _Job:
 # -- helper processes -------------------------------------------------------------------------
 _JOB: _Job | None = None  # set before forking: the helpers inherit it
 _AHEAD = 2  # tasks in flight per helper
+_PIPE_BYTES = 1 << 20  # pipe buffer asked for (Linux allows up to 1 MiB without privileges)
 
 
-def _serve(conn: Any) -> None:
+def _serve(tasks: Any, results: Any) -> None:
     """A helper process: run the tasks that arrive, send back their results in order.
 
     Tasks are read and results sent by two threads, so neither side ever waits for the other
     to make room in the pipe (both sending big messages at once would deadlock) and the work
     goes on while this process's results wait to be read."""
     assert _JOB is not None
+    sys.setswitchinterval(0.001)  # hand the GIL to the pipe threads soon after they wake
     inbox: queue.SimpleQueue[Any] = queue.SimpleQueue()
     outbox: queue.SimpleQueue[Any] = queue.SimpleQueue()
 
     def receive() -> None:
         while True:
             try:
-                task = conn.recv()
+                task = tasks.recv()
             except (EOFError, OSError):
                 task = None
             inbox.put(task)
@@ -296,11 +300,11 @@ def _serve(conn: Any) -> None:
             if item is None:
                 return
             try:
-                conn.send(item)
+                results.send(item)
             except (EOFError, OSError):
                 return
             except Exception as exc:  # an exception in the item that does not pickle
-                conn.send(("crash", RuntimeError(f"{type(exc).__name__}: {exc}")))
+                results.send(("crash", RuntimeError(f"{type(exc).__name__}: {exc}")))
 
     threads = [threading.Thread(target=f, daemon=True) for f in (receive, send)]
     for t in threads:
@@ -323,24 +327,31 @@ class _Helper:
     """One forked helper process and its pipe; results come back in the order tasks went."""
 
     def __init__(self, ctx: Any) -> None:
-        self.conn, child = ctx.Pipe()
-        self.proc = ctx.Process(target=_serve, args=(child,), daemon=True)
+        # one pipe each way, large enough for a task or two: a send then rarely waits for the
+        # other side (whose reading thread may be waiting for the GIL)
+        tasks_in, self.tasks = ctx.Pipe(duplex=False)
+        self.results, results_out = ctx.Pipe(duplex=False)
+        for conn in (self.tasks, results_out):
+            with contextlib.suppress(OSError, AttributeError):
+                fcntl.fcntl(conn.fileno(), fcntl.F_SETPIPE_SZ, _PIPE_BYTES)
+        self.proc = ctx.Process(target=_serve, args=(tasks_in, results_out), daemon=True)
         self.proc.start()
-        child.close()
+        tasks_in.close()
+        results_out.close()
         self.busy = 0  # tasks sent and not received
         self.void = 0  # of those, tasks whose results are to be dropped (after a rollback)
 
     def send(self, task: list[Piece]) -> None:
-        self.conn.send(task)
+        self.tasks.send(task)
         self.busy += 1
 
     def ready(self) -> bool:
-        return self.conn.poll(0)
+        return self.results.poll(0)
 
     def receive(self) -> list[_Result | None]:
         while True:
             try:
-                kind, value = self.conn.recv()
+                kind, value = self.results.recv()
             except EOFError:
                 raise SftforgeError(
                     f"a worker process of convert ended unexpectedly (exit code {self.proc.exitcode}).",
@@ -357,12 +368,13 @@ class _Helper:
     def close(self, ok: bool) -> None:
         if ok:
             with contextlib.suppress(OSError):
-                self.conn.send(None)
+                self.tasks.send(None)
             self.proc.join(5)
         if self.proc.is_alive():
             self.proc.kill()
             self.proc.join()
-        self.conn.close()
+        self.tasks.close()
+        self.results.close()
 
 
 # -- this process: cut, hand out, apply in order, write -----------------------------------------

@@ -217,6 +217,9 @@ class OpenAIFormat(Format):
                 else:
                     if answered:
                         return Sample(out)
+        return self._parse(value)
+
+    def _parse(self, value: Any) -> Sample:
         if type(value) is list:
             rec: dict[str, Any] = {"messages": value}
         else:
@@ -236,8 +239,8 @@ class OpenAIFormat(Format):
         return Sample(messages, record_id(rec), tools, None, label, media)
 
     def dump(self, sample: Sample, loss: LossLog) -> Any:
-        messages: list[dict[str, Any]] = []
-        if sample.rejected is None:  # nothing to lose: plain turns are written inline
+        if sample.rejected is None and sample.messages:  # plain turns lose nothing: inline
+            messages: list[dict[str, Any]] = []
             for m in sample.messages:
                 if (
                     m.tool_calls is not None
@@ -246,13 +249,18 @@ class OpenAIFormat(Format):
                     or m.tool_call_id is not None
                     or m.train is not None
                 ):
-                    messages = []
                     break
                 messages.append({"role": m.role, "content": m.content})
-        if not messages:
-            check_losses(sample, self.capabilities, loss, self.name)
-            lose_user_train_flags(sample, loss, self.name)
-            messages = [dump_message(m) for m in sample.messages]
+            else:
+                return self._record(sample, messages)
+        return self._dump(sample, loss)
+
+    def _dump(self, sample: Sample, loss: LossLog) -> Any:
+        check_losses(sample, self.capabilities, loss, self.name)
+        lose_user_train_flags(sample, loss, self.name)
+        return self._record(sample, [dump_message(m) for m in sample.messages])
+
+    def _record(self, sample: Sample, messages: list[dict[str, Any]]) -> dict[str, Any]:
         out: dict[str, Any] = {}
         put_id(out, sample)
         out["messages"] = messages
