@@ -6,12 +6,14 @@ piece is parsed, decoded into Samples, validated and serialised in the target fo
 (``_Job.run``), and comes back as one blob of output bytes plus the rejects, in input order, which
 this process applies exactly as the serial reader would (same values, lines, errors and counts).
 
-With ``workers > 1`` (by default for inputs of 16 MiB or more) the pieces go to a pool of forked
-worker processes: this process only cuts the input and writes blobs, and at most ``2 x workers``
-tasks are in flight, so memory stays bounded and the output, rejects and errors are those of one
-process. A JSON array is cut at the separator the file uses between elements; a cut that turns
-out wrong (a broken element, a separator inside a value) is rolled back and read again element
-by element, here, exactly as ``read`` reads it.
+With ``workers = n > 1`` (by default the CPU count, for inputs of 16 MiB or more) ``n - 1`` forked
+helper processes take tasks of pieces through pipes while this process cuts the input, runs a
+task itself whenever every helper has two to do, and writes the blobs in input order. So only
+bytes cross the pipes (no Python objects to pickle but the rejects), memory stays bounded, and
+the output, rejects, errors and counts are those of one process. A JSON array is cut at the
+separator the file uses between elements; a cut that turns out wrong (a broken element, a
+separator inside a value) is rolled back and read again element by element, here, exactly as
+``read`` reads it.
 
 Other outputs (CSV, Parquet, text) and ``dataset_info`` go through ``read`` + ``write``.
 Samples are made inside ``deferred_ids()``: their content id is computed only when something asks
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import itertools
 import multiprocessing
 import os
 import queue
@@ -129,10 +132,10 @@ def _workers(workers: int | None, reader: Reader) -> int:
     return n
 
 
-# -- one piece, here or in a worker -----------------------------------------------------------
+# -- one piece, here or in a helper -----------------------------------------------------------
 # a piece's outcome: (records read, records decoded, output blob, values in it, rejects as
 # (kind, record, error) in input order, losses, the ConversionError that stopped it or None);
-# errors travel from the workers pickled whole (see RecordError.__reduce__)
+# errors travel from the helpers pickled whole (see RecordError.__reduce__)
 _Result = tuple[
     int, int, bytes, int, list[tuple[str, RawRecord, SftforgeError]], dict[str, int], Any
 ]
@@ -140,7 +143,7 @@ _FAILED: Any = None  # a window whose cut was wrong: the reader must read it aga
 
 
 class _Job:
-    """Everything decoding a piece needs; made here, inherited by the forked workers."""
+    """Everything decoding a piece needs; made here, inherited by the forked helpers."""
 
     def __init__(self, reader: Reader, target: Format, allow_lossy: bool, joiner: bytes) -> None:
         self.fmt = reader.format
@@ -478,9 +481,8 @@ class _Driver:
             self._apply(res)
             if type(piece) is Window:
                 self.pieces.settle(piece)
-            if self.ticks is not None:
-                for _ in range(res[0]):
-                    next(self.ticks)
+            if self.ticks is not None:  # one step per record
+                deque(itertools.islice(self.ticks, res[0]), maxlen=0)
         return False
 
     def _apply(self, res: _Result) -> None:

@@ -184,3 +184,23 @@ def test_a_crash_in_a_helper_is_raised_not_hung(tmp_path: Path) -> None:
             convert(src, tmp_path / "o.jsonl", "sharegpt", from_=_Explodes(), on_error="skip",
                     workers=workers, max_record_bytes=1000)  # fmt: skip
         assert not (tmp_path / "o.jsonl").exists()
+
+
+@pytest.mark.usefixtures("small_pieces")
+@pytest.mark.parametrize("workers", [1, 2])
+def test_progress_steps_once_per_record(tmp_path: Path, workers: int) -> None:
+    src = _write_input(tmp_path, "json")
+    steps: list[int] = []
+
+    def progress(items: Any, reader: Any) -> Any:
+        n = 0
+        try:
+            for item in items:
+                n += 1
+                yield item
+        finally:
+            steps.append(n)
+
+    res = convert(src, tmp_path / "o.jsonl", "sharegpt", from_="qa", on_error="skip",
+                  progress=progress, workers=workers, max_record_bytes=1000)  # fmt: skip
+    assert steps == [res.read] and res.read > 600
