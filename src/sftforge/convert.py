@@ -172,9 +172,11 @@ class _Job:
         t = type(piece)
         if t is Lines:
             lines: Lines = piece  # type: ignore[assignment]
-            got = lines_values(lines.data, self.limit, self.check)
+            got = lines_values(lines.data, self.limit, self.check, lines.count)
             if got is None:
-                recs = lines_records(lines.data, self.file, lines.line, self.limit, self.check)
+                recs = lines_records(
+                    lines.data, self.file, lines.line, self.limit, self.check, lines.count
+                )
                 return self._records(recs)
             first, lvalues = lines.line, got
             return self._values(got, lambda i: RawRecord(lvalues[i], self.file, first + i))

@@ -114,29 +114,34 @@ def _one(raw: bytes, file: str, lineno: int, limit: int, check: bool) -> RawReco
     return RawRecord(value, file, lineno, None)
 
 
-def _block(block: bytes, limit: int, check: bool) -> list[Any] | None:
-    """All lines of ``block`` parsed by one orjson call, or None when any line needs a closer
-    look (blank, invalid, suspicious text, several values on one line, over the limit)."""
+def _block(block: bytes, limit: int, check: bool, lines: int = -1) -> list[Any] | None:
+    """All lines of ``block`` (``lines`` of them, when the caller counted) parsed by one orjson
+    call, or None when any line needs a closer look (blank, invalid, suspicious text, several
+    values on one line, over the limit)."""
     if len(block) > limit or (check and next_suspect(block, 0) >= 0):
         return None
     try:
         values = orjson.loads(b"[" + block.replace(b"\n", b",") + b"]")
     except orjson.JSONDecodeError:
         return None
-    if not isinstance(values, list) or len(values) != block.count(b"\n") + 1:
+    if not isinstance(values, list):
+        return None
+    if len(values) != (lines if lines >= 0 else block.count(b"\n") + 1):
         return None
     return values
 
 
-def lines_values(block: bytes, limit: int, check: bool) -> list[Any] | None:
-    """The values of the lines of ``block``, or None when a line needs a closer look."""
-    return _block(block, limit, check)
+def lines_values(block: bytes, limit: int, check: bool, lines: int = -1) -> list[Any] | None:
+    """The values of the (``lines``) lines of ``block``, or None when one needs a closer look."""
+    return _block(block, limit, check, lines)
 
 
-def lines_records(block: bytes, file: str, first: int, limit: int, check: bool) -> list[RawRecord]:
+def lines_records(
+    block: bytes, file: str, first: int, limit: int, check: bool, lines: int = -1
+) -> list[RawRecord]:
     """The records of the lines of ``block``, the first being line ``first``: exactly what
     ``iter_jsonl`` yields for them (a blank line is no record but still counts as a line)."""
-    values = _block(block, limit, check)
+    values = _block(block, limit, check, lines)
     if values is not None:
         return [RawRecord(value, file, line, None) for line, value in enumerate(values, first)]
     out = []
@@ -199,16 +204,16 @@ class JsonlSplitter:
                 else:
                     block = b"".join([*parts, chunk[:cut]])
                 parts, held = [chunk[cut + 1 :]], len(chunk) - cut - 1
-                first = lineno + 1
-                lineno += block.count(b"\n") + 1
-                yield Lines(block, first)
+                count = block.count(b"\n") + 1
+                yield Lines(block, lineno + 1, count)
+                lineno += count
             tail = b"".join(parts)
             if oversized:
                 lineno += 1
                 yield RawRecord(None, file, lineno, None, too_large(file, lineno, held, limit))
             elif tail:
                 lineno += 1
-                yield Lines(tail, lineno)
+                yield Lines(tail, lineno, 1)
         except InputError as exc:
             exc.file = exc.file or file
             exc.line = exc.line or lineno + 1
@@ -218,7 +223,9 @@ class JsonlSplitter:
         for piece in self._blocks:
             if type(piece) is Lines:
                 self._rest = iter(
-                    lines_records(piece.data, self.file, piece.line, self.limit, self.check)
+                    lines_records(
+                        piece.data, self.file, piece.line, self.limit, self.check, piece.count
+                    )
                 )
                 yield from self._rest
             else:

@@ -38,13 +38,15 @@ __all__ = [
 
 @dataclass(slots=True)
 class Lines:
-    """JSONL lines ``data`` (joined by ``\\n``, no final newline) starting at line ``line``."""
+    """JSONL lines ``data`` (joined by ``\\n``, no final newline) starting at line ``line``;
+    ``count`` of them (-1: not counted)."""
 
     data: bytes
     line: int
+    count: int = -1
 
     def __len__(self) -> int:
-        return self.data.count(b"\n") + 1
+        return self.count if self.count >= 0 else self.data.count(b"\n") + 1
 
 
 @dataclass(slots=True)
