@@ -28,7 +28,6 @@ import itertools
 import multiprocessing
 import os
 import queue
-import sys
 import threading
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
@@ -285,7 +284,6 @@ def _serve(tasks: Any, results: Any) -> None:
     to make room in the pipe (both sending big messages at once would deadlock) and the work
     goes on while this process's results wait to be read."""
     assert _JOB is not None
-    sys.setswitchinterval(0.001)  # hand the GIL to the pipe threads soon after they wake
     inbox: queue.SimpleQueue[Any] = queue.SimpleQueue()
     outbox: queue.SimpleQueue[Any] = queue.SimpleQueue()
 
