@@ -127,13 +127,18 @@ class AlpacaFormat(Format):
                 type(instruction) is str
                 and type(inp) is str
                 and type(answer) is str
-                and answer.strip()
-                and (instruction or inp)
+                and answer
+                and not answer.isspace()  # (answer.strip() without the copy)
             ):
-                meta: dict[str, Any] = {}
-                content = join_prompt(instruction, inp, meta)
-                msgs = [Message("user", content), Message("assistant", answer)]
-                return Sample(msgs, "", None, None, None, None, meta)
+                if not inp:
+                    if instruction:
+                        msgs = [Message("user", instruction), Message("assistant", answer)]
+                        return Sample(msgs, "", None, None, None, None, {})
+                else:
+                    meta: dict[str, Any] = {}
+                    content = join_prompt(instruction, inp, meta)
+                    msgs = [Message("user", content), Message("assistant", answer)]
+                    return Sample(msgs, "", None, None, None, None, meta)
         return self._parse(value)
 
     def _parse(self, value: Any) -> Sample:

@@ -212,7 +212,7 @@ class OpenAIFormat(Format):
                     if type(content) is not str or type(role) is not str or role not in ROLE_SET:
                         break
                     out.append(Message(role, content))  # type: ignore[arg-type]
-                    if role == "assistant" and not answered and content.strip():
+                    if role == "assistant" and not answered and content and not content.isspace():
                         answered = True
                 else:
                     if answered:

@@ -154,7 +154,7 @@ class ShareGPTFormat(Format):
                     if role is None or role == "call" or type(content) is not str:
                         break
                     out.append(Message(role, content))  # type: ignore[arg-type]
-                    if role == "assistant" and not answered and content.strip():
+                    if role == "assistant" and not answered and content and not content.isspace():
                         answered = True
                 else:
                     if answered:
