@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal, cast
+from typing import Any, Literal, cast
 
 import orjson
 import xxhash
@@ -131,22 +131,9 @@ class Sample:
     meta: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if not self.id:
-            if _DEFER_IDS.get():
-                del self.id  # an unset slot: __getattr__ computes it on first access
-            else:
-                self.id = content_id(self)
-
-    if not TYPE_CHECKING:  # hidden from mypy, which would accept any attribute name otherwise
-
-        def __getattr__(self, name: str) -> Any:
-            # only called for an attribute that is not there: the deferred content id
-            if name != "id":
-                raise AttributeError(
-                    f"'Sample' object has no attribute '{name}'", name=name, obj=self
-                )
-            self.id = value = content_id(self)
-            return value
+        if not _get_id(self):
+            # deferred: a marker in the slot, replaced by the content id on first read (_LazyId)
+            _set_id(self, _PENDING if _DEFER_IDS.get() else content_id(self))
 
     # -- convenience views used by operators -------------------------------------------------
     @property
@@ -213,7 +200,33 @@ class Sample:
         }
 
 
-_ID_SLOT: Any = Sample.__dict__["id"]  # the slot's own descriptor (reading it never computes)
+_PENDING: Any = object()  # in the id slot of a Sample whose deferred content id is not computed
+_ID_SLOT: Any = Sample.__dict__["id"]  # the slot's own descriptor
+_get_id, _set_id = _ID_SLOT.__get__, _ID_SLOT.__set__
+
+
+class _LazyId:
+    """``Sample.id``: the slot, except that a deferred content id is computed when first read."""
+
+    __slots__ = ()
+
+    def __get__(self, obj: Sample | None, cls: type | None = None) -> Any:
+        if obj is None:
+            return self
+        value = _get_id(obj)
+        if value is _PENDING:
+            value = content_id(obj)
+            _set_id(obj, value)
+        return value
+
+    def __set__(self, obj: Sample, value: str) -> None:
+        _set_id(obj, value)
+
+    def __delete__(self, obj: Sample) -> None:
+        _ID_SLOT.__delete__(obj)
+
+
+setattr(Sample, "id", _LazyId())  # noqa: B010 - (mypy: the field stays a str)
 
 
 @dataclass(slots=True)
@@ -260,11 +273,7 @@ def deferred_ids() -> Iterator[None]:
 def id_pending(sample: Sample) -> bool:
     """True while ``sample.id`` is a deferred content id not computed yet (see ``deferred_ids``),
     so a writer that leaves content ids out need not compute one."""
-    try:
-        _ID_SLOT.__get__(sample, Sample)
-    except AttributeError:
-        return True
-    return False
+    return _get_id(sample) is _PENDING
 
 
 def content_id(sample: Sample) -> str:
