@@ -21,7 +21,7 @@ from .errors import RecordError
 from .jsonl import JsonlWriter, json_error, too_large
 from .pieces import Piece, PieceStream, Records, Window
 from .record import RawRecord
-from .textcheck import check_text, next_suspect
+from .textcheck import check_text, newlines, next_suspect
 
 __all__ = ["JsonArraySplitter", "JsonArrayWriter", "iter_json_array"]
 
@@ -73,7 +73,7 @@ class _Splitter:
     # -- buffer ----------------------------------------------------------------------------
     def more(self, cut: int) -> bool:
         """Drop ``buf[:cut]`` and append more input; False at end of input (the cut still happens)."""
-        self.line_at += self.buf.count(b"\n", self.counted, cut)
+        self.line_at += newlines(self.buf, self.counted, cut)
         self.base += cut
         nl = self.buf.rfind(b"\n", 0, cut)
         if nl >= 0:
@@ -107,7 +107,7 @@ class _Splitter:
         return line, col
 
     def line(self, pos: int) -> int:
-        self.line_at += self.buf.count(b"\n", self.counted, pos)
+        self.line_at += newlines(self.buf, self.counted, pos)
         self.counted = pos
         return self.line_at
 

@@ -16,7 +16,7 @@ from ..errors import InputError
 from .errors import RecordError
 from .pieces import Lines, Records
 from .record import RawRecord
-from .textcheck import check_text, next_suspect
+from .textcheck import check_text, newlines, next_suspect
 
 __all__ = [
     "JsonlSplitter",
@@ -204,7 +204,7 @@ class JsonlSplitter:
                 else:
                     block = b"".join([*parts, chunk[:cut]])
                 parts, held = [chunk[cut + 1 :]], len(chunk) - cut - 1
-                count = block.count(b"\n") + 1
+                count = newlines(block) + 1
                 yield Lines(block, lineno + 1, count)
                 lineno += count
             tail = b"".join(parts)
