@@ -208,7 +208,7 @@ class _Splitter:
         buf = self.buf
         last = ends[-1] + 1
         try:
-            values = orjson.loads(b"[" + buf[start:last] + b"]")
+            values = orjson.loads(b"".join((b"[", memoryview(buf)[start:last], b"]")))
         except orjson.JSONDecodeError:
             return None
         if len(values) != len(ends):

@@ -121,7 +121,7 @@ def _block(block: bytes, limit: int, check: bool, lines: int = -1) -> list[Any] 
     if len(block) > limit or (check and next_suspect(block, 0) >= 0):
         return None
     try:
-        values = orjson.loads(b"[" + block.replace(b"\n", b",") + b"]")
+        values = orjson.loads(b"".join((b"[", block.replace(b"\n", b","), b"]")))
     except orjson.JSONDecodeError:
         return None
     if not isinstance(values, list):

@@ -66,7 +66,7 @@ class Window:
     def values(self) -> list[Any] | None:
         """The elements, or None when the cut was wrong (then the reader must read them)."""
         try:
-            values = orjson.loads(b"[" + self.data + b"]")
+            values = orjson.loads(b"".join((b"[", self.data, b"]")))
         except orjson.JSONDecodeError:
             return None
         return values if len(values) == self.count else None
