@@ -23,7 +23,6 @@ for it (an error message, a format that writes ids); ids in the output are uncha
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import itertools
 import multiprocessing
 import os
@@ -45,6 +44,11 @@ from .io.jsonl import lines_records, lines_values
 from .io.pieces import Lines, Piece, PieceStream, Records, Window, window_starts
 from .io.record import RawRecord
 from .sample import deferred_ids, validate_sample
+
+try:
+    import fcntl
+except ImportError:  # (Windows: no fork either, so no helpers)
+    fcntl = None  # type: ignore[assignment]
 
 __all__ = ["PARALLEL_MIN_BYTES", "ConvertResult", "convert"]
 
@@ -335,7 +339,7 @@ class _Helper:
         tasks_in, self.tasks = ctx.Pipe(duplex=False)
         self.results, results_out = ctx.Pipe(duplex=False)
         for conn in (self.tasks, results_out):
-            with contextlib.suppress(OSError, AttributeError):
+            with contextlib.suppress(OSError, AttributeError):  # (Linux only)
                 fcntl.fcntl(conn.fileno(), fcntl.F_SETPIPE_SZ, _PIPE_BYTES)
         self.proc = ctx.Process(target=_serve, args=(tasks_in, results_out), daemon=True)
         self.proc.start()

@@ -109,7 +109,8 @@ def _reference(src: Path, out: Path, rej: Path, **kw: Any) -> tuple[Any, ...]:
     with read(src, kw.pop("from_", None), on_error="skip", rejects=rej, **kw) as reader:
         res = write(reader, out, "sharegpt")
     s = reader.stats
-    return (s.read, res.count, s.rejected, dict(s.by_reason)), out.read_bytes(), rej.read_bytes()
+    rejects = rej.read_bytes() if rej.exists() else b""
+    return (s.read, res.count, s.rejected, dict(s.by_reason)), out.read_bytes(), rejects
 
 
 @pytest.fixture
@@ -204,3 +205,25 @@ def test_progress_steps_once_per_record(tmp_path: Path, workers: int) -> None:
     res = convert(src, tmp_path / "o.jsonl", "sharegpt", from_="qa", on_error="skip",
                   progress=progress, workers=workers, max_record_bytes=1000)  # fmt: skip
     assert steps == [res.read] and res.read > 600
+
+
+_FIXTURES = [
+    "good.csv", "good.tsv", "good.parquet", "good.json.bz2", "good.jsonl.gz", "good_gbk.jsonl",
+    "good_utf16be.json", "good_minified.json", "good_object.json", "good_blank_lines.jsonl",
+    "malformed.jsonl", "trailing_comma.json", "truncated.json", "truncated.jsonl.gz",
+    "mojibake.jsonl", "nul.jsonl", "invalid_utf8.jsonl", "wrong_type.jsonl", "empty_answer.jsonl",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("name", _FIXTURES)
+@pytest.mark.parametrize("workers", [1, 2])
+def test_every_container_and_damage_equals_read_write(
+    tmp_path: Path, name: str, workers: int
+) -> None:
+    """Any container (pieces of parsed records where it is not JSON) and broken streams."""
+    want = _reference(Path(fixture(name)), tmp_path / "ref.jsonl", tmp_path / "ref.rej.jsonl")
+    out, rej = tmp_path / "o.jsonl", tmp_path / "o.rej.jsonl"
+    res = convert(fixture(name), out, "sharegpt", on_error="skip", rejects=rej, workers=workers)
+    rejects = rej.read_bytes() if rej.exists() else b""
+    got = (res.read, res.written, res.rejected, res.by_reason), out.read_bytes(), rejects
+    assert got == want
