@@ -412,6 +412,8 @@ class _Driver:
         # tasks in input order, each with its results or the helper that has it
         self.pending: deque[tuple[list[Piece], Any]] = deque()
         self.helpers: list[_Helper] = []
+        # tasks ahead of the oldest unapplied one: every helper busy, memory bounded
+        self.most = max(_AHEAD * n + 2, min(4 * n, 32))
         self.ticks = progress(_ticks(), reader) if progress is not None else None
 
     def run(self) -> dict[str, int]:
@@ -452,7 +454,7 @@ class _Driver:
             rolled = False
             # apply what is done, in order; wait only when too much is ahead or at the end
             while pending and not rolled:
-                if self._done(pending[0]) or piece is None or len(pending) > 4 * self.n:
+                if self._done(pending[0]) or piece is None or len(pending) > self.most:
                     rolled = self._collect()
                 else:
                     break
