@@ -132,7 +132,7 @@ class Sample:
 
     def __post_init__(self) -> None:
         if not _get_id(self):
-            # deferred: a marker in the slot, replaced by the content id on first read (_LazyId)
+            # deferred: a marker in the slot, replaced by the content id on first read (_read_id)
             _set_id(self, _PENDING if _DEFER_IDS.get() else content_id(self))
 
     # -- convenience views used by operators -------------------------------------------------
@@ -205,28 +205,17 @@ _ID_SLOT: Any = Sample.__dict__["id"]  # the slot's own descriptor
 _get_id, _set_id = _ID_SLOT.__get__, _ID_SLOT.__set__
 
 
-class _LazyId:
-    """``Sample.id``: the slot, except that a deferred content id is computed when first read."""
-
-    __slots__ = ()
-
-    def __get__(self, obj: Sample | None, cls: type | None = None) -> Any:
-        if obj is None:
-            return self
-        value = _get_id(obj)
-        if value is _PENDING:
-            value = content_id(obj)
-            _set_id(obj, value)
-        return value
-
-    def __set__(self, obj: Sample, value: str) -> None:
-        _set_id(obj, value)
-
-    def __delete__(self, obj: Sample) -> None:
-        _ID_SLOT.__delete__(obj)
+def _read_id(sample: Sample) -> Any:
+    value = _get_id(sample)
+    if value is _PENDING:
+        value = content_id(sample)
+        _set_id(sample, value)
+    return value
 
 
-setattr(Sample, "id", _LazyId())  # noqa: B010 - (mypy: the field stays a str)
+# ``Sample.id``: the slot, except that a deferred content id is computed when first read
+# (setting and deleting stay the slot's own C code; mypy still sees the field as a str)
+setattr(Sample, "id", property(_read_id, _set_id, _ID_SLOT.__delete__))  # noqa: B010
 
 
 @dataclass(slots=True)
