@@ -271,6 +271,7 @@ class _Job:
             try:
                 put(dumps(dump(obj, loss)))
             except ConversionError as cerr:
+                cerr.__traceback__ = None  # (raised again where the results are applied)
                 return (i + 1, ok, self.joiner.join(out), len(out), events, dict(loss.counts), cerr)
         return (len(values), ok, self.joiner.join(out), len(out), events, dict(loss.counts), None)
 
