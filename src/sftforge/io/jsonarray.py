@@ -21,7 +21,7 @@ from .errors import RecordError
 from .jsonl import JsonlWriter, json_error, too_large
 from .pieces import Piece, PieceStream, Records, Window
 from .record import RawRecord
-from .textcheck import check_text, newlines, next_suspect
+from .textcheck import Suspects, check_text, newlines
 
 __all__ = ["JsonArraySplitter", "JsonArrayWriter", "iter_json_array"]
 
@@ -53,6 +53,7 @@ class _Splitter:
         self.counted = 0
         self.col_base = 1  # column of buf[0] when buf[0] is not at a line start
         self.suspect = -1  # offset of the next byte that may start a text problem (-1: none)
+        self.suspects: Suspects | None = None  # finds them in buf
         # the bytes between one object element's "}" and the next one's "{" (e.g. b"},\n  {"),
         # learned from the first two elements; None until then, b"" once batching is off
         self.sep: bytes | None = None
@@ -92,7 +93,8 @@ class _Splitter:
         self.buf = rest + chunk
         self.counted = 0
         self.last_close = -1  # offsets before the cut are gone
-        self.suspect = next_suspect(self.buf, 0) if self.check else -1
+        self.suspects = Suspects(self.buf) if self.check else None
+        self.suspect = self.suspects.next(0) if self.suspects is not None else -1
         return not self.eof
 
     def where(self, pos: int) -> tuple[int, int]:
@@ -118,7 +120,7 @@ class _Splitter:
         if 0 <= self.suspect < end:
             raw = self.buf[start:end]
             problem = check_text(raw, self.file, line)
-            self.suspect = next_suspect(self.buf, end)
+            self.suspect = self.suspects.next(end) if self.suspects is not None else -1
             if problem is not None:
                 if problem.line == line and problem.column is not None:
                     problem.column += self.where(start)[1] - 1
@@ -484,7 +486,7 @@ class JsonArraySplitter:
 
 # the scan state a window's snapshot keeps (everything but the stream and the bookkeeping)
 _STATE = (
-    "buf", "eof", "line_at", "counted", "col_base", "suspect", "sep", "last_close",
+    "buf", "eof", "line_at", "counted", "col_base", "suspect", "suspects", "sep", "last_close",
     "pos", "after_comma", "done", "base",
 )  # fmt: skip
 
