@@ -1,5 +1,5 @@
 """Pieces: an input cut into runs of records, for code that decodes them elsewhere (``convert``'s
-worker processes) or in bulk.
+helper processes) or in bulk.
 
 A container reader can hand over what it has not read yet as pieces instead of ``RawRecord``s:
 
@@ -11,8 +11,9 @@ A container reader can hand over what it has not read yet as pieces instead of `
 - ``Records``: records already split (and parsed) by the reader: the head read for format
   detection, bad records, elements that needed a closer look, other containers.
 
-``expand`` turns a piece into exactly the records the reader would have yielded for those bytes,
-so decoding pieces anywhere gives the serial reader's values, lines and errors.
+Decoded as the reader would (``jsonl.lines_records``; ``Window.values`` with ``window_starts``
+for the lines), a piece gives exactly the records the reader would have yielded for those bytes:
+the same values, lines and errors, wherever it is decoded (tests/io/test_io_pieces.py).
 """
 
 from __future__ import annotations
