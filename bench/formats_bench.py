@@ -2,7 +2,8 @@
 
 Measures only the format layer (no file reading or writing): the alpaca records are parsed,
 then written to and read back from each chat format. Reports records/s by wall clock and by
-process CPU time (the CPU figure is steadier on a shared machine).
+process CPU time (the CPU figure is steadier on a shared machine); "deferred" parses inside
+``deferred_ids()`` as ``convert`` does (content ids computed only when read).
 
     python bench/formats_bench.py [path to alpaca_data.json]   (or SFTFORGE_ALPACA=...)
 """
@@ -21,6 +22,7 @@ import orjson
 
 from sftforge.errors import FormatError
 from sftforge.formats import LossLog, get_format
+from sftforge.sample import deferred_ids
 
 _REL = Path("shared/data/stanford_alpaca/alpaca_data.json")
 # next to the repository (as in the issue), else the team's shared folder
@@ -52,14 +54,22 @@ def main() -> None:
     gc.freeze()
     n = len(samples)
     print(f"{path.name}: {len(values)} records, {n} parsed, {rejected} rejected (empty answer)")
-    print(f"{'format':<16}{'parse rec/s':>14}{'(cpu)':>12}{'dump rec/s':>14}{'(cpu)':>12}")
+    head = ("parse rec/s", "(cpu)", "deferred", "(cpu)", "dump rec/s", "(cpu)")
+    print(f"{'format':<16}" + "".join(f"{h:>13}" for h in head))
     for name in TARGETS:
         fmt = get_format(name)
         loss = LossLog()
         out = [fmt.dump(s, loss) for s in samples]
         pw, pc = _best(lambda fmt=fmt, out=out: [fmt.parse(v) for v in out])
+        lw, lc = _best(lambda fmt=fmt, out=out: _deferred(fmt, out))
         dw, dc = _best(lambda fmt=fmt, loss=loss: [fmt.dump(s, loss) for s in samples])
-        print(f"{name:<16}{n / pw:>14,.0f}{n / pc:>12,.0f}{n / dw:>14,.0f}{n / dc:>12,.0f}")
+        rates = (n / pw, n / pc, n / lw, n / lc, n / dw, n / dc)
+        print(f"{name:<16}" + "".join(f"{r:>13,.0f}" for r in rates))
+
+
+def _deferred(fmt: Any, values: list[Any]) -> list[Any]:
+    with deferred_ids():
+        return [fmt.parse(v) for v in values]
 
 
 if __name__ == "__main__":

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sftforge import Message, Sample, ToolCall
 from sftforge.sample import validate_sample
@@ -60,3 +62,74 @@ def test_validate_names_the_problem(pairs: tuple[tuple[str, str], ...], problem:
 
 def test_valid_conversation_has_no_problems() -> None:
     assert validate_sample(_conv(("system", "s"), ("user", "q"), ("assistant", "a"))) == []
+
+
+# -- deferred content ids ------------------------------------------------------------------------
+def test_deferred_id_is_the_content_id_on_first_access() -> None:
+    import copy
+    import dataclasses
+    import pickle
+
+    from sftforge.sample import deferred_ids, id_pending
+
+    eager = _conv(("user", "你好"), ("assistant", "hi"))
+    with deferred_ids():
+        lazy = _conv(("user", "你好"), ("assistant", "hi"))
+        given = _conv(("user", "你好"), ("assistant", "hi"), id="mine")
+    assert id_pending(lazy) and not id_pending(given) and not id_pending(eager)
+    assert given.id == "mine"
+    assert lazy.id == eager.id and not id_pending(lazy)  # computed once, then kept
+    for make in (
+        lambda s: dataclasses.replace(s, meta={"k": 1}),
+        lambda s: pickle.loads(pickle.dumps(s)),
+        copy.deepcopy,
+    ):
+        with deferred_ids():
+            fresh = _conv(("user", "你好"), ("assistant", "hi"))
+        assert make(fresh).id == eager.id
+    with deferred_ids():
+        other = _conv(("user", "你好"), ("assistant", "hi"))
+    assert other == eager and repr(other) == repr(eager)
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        _ = other.nope  # type: ignore[attr-defined]
+
+
+def test_deferred_id_follows_a_change_made_before_it_is_read() -> None:
+    """The documented limit: code that changes samples must read the id first (or not defer)."""
+    from sftforge.sample import deferred_ids
+
+    with deferred_ids():
+        s = _conv(("user", "a"), ("assistant", "b"))
+    s.messages[1].content = "changed"
+    assert s.id == _conv(("user", "a"), ("assistant", "changed")).id
+
+
+def test_ids_are_eager_outside_deferred_ids() -> None:
+    from sftforge.sample import deferred_ids, id_pending
+
+    with deferred_ids():
+        pass
+    assert not id_pending(_conv(("user", "a"), ("assistant", "b")))
+
+
+# -- validate_sample: the fast path says what the full check says --------------------------------
+_roles = st.sampled_from(["system", "user", "assistant", "tool", "critic"])
+_contents = st.sampled_from(["", " ", "\u3000", "x", " 答 ", "\n"])
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.lists(st.tuples(_roles, _contents, st.booleans()), max_size=6),
+    st.booleans(),
+)
+def test_validate_fast_path_agrees_with_the_full_check(
+    turns: list[tuple[str, str, bool]], require_answer: bool
+) -> None:
+    from sftforge.sample import _problems
+
+    msgs = [
+        Message(r, c, tool_calls=[ToolCall("f")] if call else None)  # type: ignore[arg-type]
+        for r, c, call in turns
+    ]
+    s = Sample(msgs, id="x")
+    assert validate_sample(s, require_answer=require_answer) == _problems(s, require_answer)

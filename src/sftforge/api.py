@@ -22,6 +22,7 @@ from .errors import FormatError, InputError, SchemaError, SftforgeError
 from .formats.base import FORMATS, Format, LossLog, get_format
 from .io.atomic import AtomicFile
 from .io.containers import DEFAULT_MAX_RECORD_BYTES, RecordSource, open_writer, read_records
+from .io.pieces import PieceStream, Records
 from .io.record import RawRecord
 from .io.rejects import RejectsSink, RejectsTarget, reject_entry
 from .sample import Document, Sample, validate_sample
@@ -226,9 +227,11 @@ class Reader:
         )
         self._rejects = RejectsSink(rejects)
         self._records: Iterator[RawRecord] = iter(self.source)
+        self._head: list[RawRecord] = []  # read for detection, not yet handed out
+        self._started = False
         self.confidence = 1.0
         if fmt is None:
-            head = list(itertools.islice(self._records, DETECT_RECORDS))
+            head = self._head = list(itertools.islice(self._records, DETECT_RECORDS))
             self._records = itertools.chain(head, self._records)
             names = [n for n, f in FORMATS.items() if f.kind in kinds]
             try:
@@ -269,9 +272,22 @@ class Reader:
 
     def raw_records(self) -> Iterator[RawRecord]:
         """The container records not yet consumed (for callers that decode them elsewhere)."""
+        self._started = True
         return self._records
 
+    def raw_pieces(self) -> PieceStream:
+        """The input as pieces (``sftforge.io.pieces``: unparsed blocks of lines or array
+        elements where the container allows) for callers that decode them elsewhere, with
+        ``decode`` and ``reject`` keeping the same stats and rejects as iterating would. Only
+        before anything was read: the records read for format detection come first."""
+        if self._started:
+            raise RuntimeError("raw_pieces() must be called before the reader is iterated")
+        self._started = True
+        pieces = self.source.pieces()
+        return pieces.after(Records(self._head)) if self._head else pieces
+
     def __iter__(self) -> Iterator[Any]:
+        self._started = True
         fmt, validate, require_answer = self.format, self.validate, self.require_answer
         stats = self.stats
         for rec in self._records:

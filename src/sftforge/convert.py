@@ -1,17 +1,33 @@
 """``convert``: read a file in one format and write it in another, in one call.
 
-Small inputs (and any output but JSON/JSONL) go through ``read`` + ``write`` in this process.
-Larger ones are decoded and re-encoded by a pool of forked worker processes: the main process
-splits the container into records and writes the output; each worker turns a batch of record
-values into Samples, validates them and serialises them in the target format. Batches come back
-in order and at most ``2 x workers`` are in flight, so memory stays bounded and the output,
-rejects and errors are exactly those of the serial path.
+JSON and JSONL outputs go through one loop over *pieces* of the input (``sftforge.io.pieces``):
+runs of raw JSONL lines or JSON array elements, cut by the reader without parsing them. Each
+piece is parsed, decoded into Samples, validated and serialised in the target format in one go
+(``_Job.run``), and comes back as one blob of output bytes plus the rejects, in input order, which
+this process applies exactly as the serial reader would (same values, lines, errors and counts).
+
+With ``workers = n > 1`` (by default the CPU count, for inputs of 16 MiB or more) ``n - 1`` forked
+helper processes take tasks of pieces through pipes while this process cuts the input, runs a
+task itself whenever every helper has two to do, and writes the blobs in input order. So only
+bytes cross the pipes (no Python objects to pickle but the rejects), memory stays bounded, and
+the output, rejects, errors and counts are those of one process. A JSON array is cut at the
+separator the file uses between elements; a cut that turns out wrong (a broken element, a
+separator inside a value) is rolled back and read again element by element, here, exactly as
+``read`` reads it.
+
+Other outputs (CSV, Parquet, text) and ``dataset_info`` go through ``read`` + ``write``.
+Samples are made inside ``deferred_ids()``: their content id is computed only when something asks
+for it (an error message, a format that writes ids); ids in the output are unchanged.
 """
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import multiprocessing
 import os
+import queue
+import threading
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -19,16 +35,25 @@ from typing import Any
 
 import orjson
 
+from ._gc import gc_paused, gc_relaxed
 from .api import Reader, decode, read, resolve_format, write
-from .errors import ConversionError, FormatError, SchemaError, SftforgeError
+from .errors import ConversionError, SftforgeError
 from .formats.base import Format, LossLog
-from .io.containers import container_from_name, open_writer
+from .io.containers import RecordWriter, container_from_name, open_writer
+from .io.jsonl import lines_records, lines_values
+from .io.pieces import Lines, Piece, PieceStream, Records, Window, window_starts
 from .io.record import RawRecord
+from .sample import deferred_ids, validate_sample
+
+try:
+    import fcntl
+except ImportError:  # (Windows: no fork either, so no helpers)
+    fcntl = None  # type: ignore[assignment]
 
 __all__ = ["PARALLEL_MIN_BYTES", "ConvertResult", "convert"]
 
 PARALLEL_MIN_BYTES = 16 << 20  # below this, forking workers costs more than it saves
-_BATCH = 2000
+_TASK_BYTES = 1 << 19  # a helper's task: pieces of about this many input bytes
 
 
 @dataclass
@@ -65,23 +90,26 @@ def convert(
     """Convert ``src`` to ``dst`` in format ``to``; ``read``/``write`` semantics and errors.
 
     ``workers``: processes for decoding/encoding (default: the CPU count, used only for inputs
-    of at least ``PARALLEL_MIN_BYTES`` written as JSON/JSONL). ``progress`` wraps the sample
-    stream (the CLI's progress bar); ``on_open`` is called once the format is known.
+    of at least ``PARALLEL_MIN_BYTES`` written as JSON/JSONL). ``progress`` wraps the stream of
+    records (the CLI's progress bar; it is advanced once per record, the records themselves are
+    not handed through it); ``on_open`` is called once the format is known.
     """
     target = resolve_format(to)
     out = os.fspath(dst)
     with read(src, from_, on_error=on_error, rejects=rejects, **read_options) as reader:
         if on_open is not None:
             on_open(reader)
-        n = _workers(workers, reader, out, out_container, dataset_info)
-        if n > 1:
-            records = reader.raw_records()
-            if progress is not None:
-                records = progress(records, reader)
-            written, losses = _parallel(
-                reader, records, target, out, out_container, compression, allow_lossy, n
-            )
+        kind = out_container or container_from_name(out) or target.default_container
+        if dataset_info is None and kind in ("jsonl", "json"):
+            n = _workers(workers, reader)
+            with open_writer(
+                out, container=out_container, compression=compression,
+                default_container=target.default_container,
+            ) as writer:  # fmt: skip
+                losses = _Driver(reader, target, writer, allow_lossy, n, progress).run()
+            written = writer.count
         else:
+            n = 1
             stream = progress(reader, reader) if progress is not None else reader
             res = write(
                 stream, out, target, container=out_container, allow_lossy=allow_lossy,
@@ -95,16 +123,11 @@ def convert(
     )  # fmt: skip
 
 
-def _workers(
-    workers: int | None, reader: Reader, out: str, container: str | None, info: Any
-) -> int:
+def _workers(workers: int | None, reader: Reader) -> int:
     n = workers if workers is not None else (os.cpu_count() or 1)
-    kind = container or container_from_name(out) or reader.format.default_container
     size = reader.source.size or 0
     if (
         n <= 1
-        or info is not None
-        or kind not in ("jsonl", "json")
         or (workers is None and size < PARALLEL_MIN_BYTES)
         or "fork" not in multiprocessing.get_all_start_methods()
     ):
@@ -112,123 +135,385 @@ def _workers(
     return n
 
 
-# -- worker side ------------------------------------------------------------------------------
-_STATE: tuple[Format, Format, bool, bool, bool] | None = None
+# -- one piece, here or in a helper -----------------------------------------------------------
+# a piece's outcome: (records read, records decoded, output blob, values in it, rejects as
+# (kind, record, error) in input order, losses, the ConversionError that stopped it or None);
+# errors travel from the helpers pickled whole (see RecordError.__reduce__)
+_Result = tuple[
+    int, int, bytes, int, list[tuple[str, RawRecord, SftforgeError]], dict[str, int], Any
+]
+_FAILED: Any = None  # a window whose cut was wrong: the reader must read it again
 
 
-def _init(state: tuple[Format, Format, bool, bool, bool]) -> None:
-    global _STATE
-    _STATE = state
+class _Job:
+    """Everything decoding a piece needs; made here, inherited by the forked helpers."""
+
+    def __init__(self, reader: Reader, target: Format, allow_lossy: bool, joiner: bytes) -> None:
+        self.fmt = reader.format
+        self.validate = reader.validate
+        self.require_answer = reader.require_answer
+        self.check_samples = reader.validate and reader.format.kind == "sample"
+        self.target = target
+        self.allow_lossy = allow_lossy
+        self.joiner = joiner
+        self.file = reader.source.name
+        self.limit = reader.source.max_record_bytes
+        self.check = reader.source.check_text
+
+    def run_all(self, pieces: list[Piece]) -> list[_Result | None]:
+        """Pieces in order, stopping after a wrong window or a refused conversion."""
+        out: list[_Result | None] = []
+        with gc_paused(), deferred_ids():
+            for piece in pieces:
+                res = self.run(piece)
+                out.append(res)
+                if res is None or res[6] is not None:
+                    break
+        return out
+
+    def run(self, piece: Piece) -> _Result | None:
+        t = type(piece)
+        if t is Lines:
+            lines: Lines = piece  # type: ignore[assignment]
+            got = lines_values(lines.data, self.limit, self.check, lines.count)
+            if got is None:
+                recs = lines_records(
+                    lines.data, self.file, lines.line, self.limit, self.check, lines.count
+                )
+                return self._records(recs)
+            first, lvalues = lines.line, got
+            return self._values(got, lambda i: RawRecord(lvalues[i], self.file, first + i))
+        if t is Window:
+            win: Window = piece  # type: ignore[assignment]
+            parsed = win.values()
+            if parsed is None:
+                return _FAILED
+            wvalues = parsed
+            starts: list[int] = []
+
+            def locate(i: int) -> RawRecord:
+                if not starts:
+                    starts.extend(window_starts(win.data, win.sep, win.count))
+                line = win.line + win.data.count(b"\n", 0, starts[i])
+                return RawRecord(wvalues[i], self.file, line)
+
+            return self._values(wvalues, locate)
+        return self._records(piece.records)  # type: ignore[union-attr]
+
+    def _records(self, records: list[RawRecord]) -> _Result:
+        """Records already split: bad ones are rejects, runs of good ones go to ``_values``."""
+        ok = 0
+        blobs: list[bytes] = []
+        written = 0
+        events: list[tuple[str, RawRecord, SftforgeError]] = []
+        losses: Counter[str] = Counter()
+        i, n = 0, len(records)
+        while i < n:
+            rec = records[i]
+            if rec.error is not None:
+                events.append((getattr(rec.error, "kind", "input"), rec, rec.error))
+                i += 1
+                continue
+            j = i
+            while j < n and records[j].error is None:
+                j += 1
+            run = records[i:j]
+            res = self._values([r.value for r in run], run.__getitem__)
+            ok += res[1]
+            if res[3]:
+                blobs.append(res[2])
+                written += res[3]
+            events.extend(res[4])
+            losses.update(res[5])
+            if res[6] is not None:
+                return (
+                    i + res[0],
+                    ok,
+                    self.joiner.join(blobs),
+                    written,
+                    events,
+                    dict(losses),
+                    res[6],
+                )
+            i = j
+        return (n, ok, self.joiner.join(blobs), written, events, dict(losses), None)
+
+    def _values(self, values: list[Any], locate: Callable[[int], RawRecord]) -> _Result:
+        """The hot loop: parse, validate, dump and serialise each value."""
+        fmt = self.fmt
+        parse, dump, dumps = fmt.parse, self.target.dump, orjson.dumps
+        check, require = self.check_samples, self.require_answer
+        loss = LossLog(allow=self.allow_lossy)
+        out: list[bytes] = []
+        put = out.append
+        events: list[tuple[str, RawRecord, SftforgeError]] = []
+        ok = 0
+        for i, value in enumerate(values):
+            try:
+                obj = parse(value)
+            except Exception:
+                obj = None
+            if obj is None or (check and validate_sample(obj, require_answer=require)):
+                # the exact error (or exception) of the serial reader
+                obj, kind, err = decode(fmt, value, self.validate, require)
+                if err is not None:
+                    # its traceback holds this frame (all the output so far) in a reference
+                    # cycle, and the collector is paused here
+                    err.__traceback__ = None
+                    rec = locate(i)
+                    if rec.raw is None and rec.value is not None:
+                        rec = RawRecord(
+                            None, rec.source, rec.line, orjson.dumps(rec.value).decode()
+                        )
+                    events.append((kind, rec, err))
+                    continue
+            ok += 1
+            try:
+                put(dumps(dump(obj, loss)))
+            except ConversionError as cerr:
+                cerr.__traceback__ = None  # (raised again where the results are applied)
+                return (i + 1, ok, self.joiner.join(out), len(out), events, dict(loss.counts), cerr)
+        return (len(values), ok, self.joiner.join(out), len(out), events, dict(loss.counts), None)
 
 
-def _error_fields(err: SftforgeError) -> dict[str, Any]:
-    return {
-        "message": err.message,
-        "field": err.field,
-        "sample_id": err.sample_id,
-        "hint": err.hint,
-        "column": err.column,
-    }
+# -- helper processes -------------------------------------------------------------------------
+_JOB: _Job | None = None  # set before forking: the helpers inherit it
+_AHEAD = 2  # tasks in flight per helper
+_PIPE_BYTES = 1 << 20  # pipe buffer asked for (Linux allows up to 1 MiB without privileges)
 
 
-def _work(values: list[Any]) -> tuple[list[Any], dict[str, int]]:
-    """Decode, validate and encode one batch; errors come back as (kind, fields) tuples."""
-    assert _STATE is not None
-    fmt, target, validate, require_answer, allow_lossy = _STATE
-    loss = LossLog(allow=allow_lossy)
-    dump, dumps = target.dump, orjson.dumps
-    out: list[Any] = []
-    for value in values:
-        obj, kind, err = decode(fmt, value, validate, require_answer)
-        if err is not None:
-            out.append((kind, _error_fields(err)))
-            continue
+def _serve(tasks: Any, results: Any) -> None:
+    """A helper process: run the tasks that arrive, send back their results in order.
+
+    Tasks are read and results sent by two threads, so neither side ever waits for the other
+    to make room in the pipe (both sending big messages at once would deadlock) and the work
+    goes on while this process's results wait to be read."""
+    assert _JOB is not None
+    inbox: queue.SimpleQueue[Any] = queue.SimpleQueue()
+    outbox: queue.SimpleQueue[Any] = queue.SimpleQueue()
+
+    def receive() -> None:
+        while True:
+            try:
+                task = tasks.recv()
+            except (EOFError, OSError):
+                task = None
+            inbox.put(task)
+            if task is None:
+                return
+
+    def send() -> None:
+        while True:
+            item = outbox.get()
+            if item is None:
+                return
+            try:
+                results.send(item)
+            except (EOFError, OSError):
+                return
+            except Exception as exc:  # an exception in the item that does not pickle
+                results.send(("crash", RuntimeError(f"{type(exc).__name__}: {exc}")))
+
+    threads = [threading.Thread(target=f, daemon=True) for f in (receive, send)]
+    for t in threads:
+        t.start()
+    while True:
+        task = inbox.get()
+        if task is None:
+            break
         try:
-            out.append(dumps(dump(obj, loss)))
-        except ConversionError as cerr:
-            out.append(("conversion", _error_fields(cerr)))
-    return out, dict(loss.counts)
+            # errors travel pickled whole (see RecordError.__reduce__)
+            outbox.put(("ok", _JOB.run_all(task)))
+        except BaseException as exc:  # a bug, not a bad record: it stops the conversion
+            outbox.put(("crash", exc))
+            break
+    outbox.put(None)
+    threads[1].join()
 
 
-# -- main side --------------------------------------------------------------------------------
-_ERRORS: dict[str, type[SftforgeError]] = {
-    "format": FormatError,
-    "schema": SchemaError,
-    "conversion": ConversionError,
-}
+class _Helper:
+    """One forked helper process and its pipe; results come back in the order tasks went."""
+
+    def __init__(self, ctx: Any) -> None:
+        # one pipe each way, large enough for a task or two: a send then rarely waits for the
+        # other side (whose reading thread may be waiting for the GIL)
+        tasks_in, self.tasks = ctx.Pipe(duplex=False)
+        self.results, results_out = ctx.Pipe(duplex=False)
+        for conn in (self.tasks, results_out):
+            with contextlib.suppress(OSError, AttributeError):  # (Linux only)
+                fcntl.fcntl(conn.fileno(), fcntl.F_SETPIPE_SZ, _PIPE_BYTES)
+        self.proc = ctx.Process(target=_serve, args=(tasks_in, results_out), daemon=True)
+        self.proc.start()
+        tasks_in.close()
+        results_out.close()
+        self.busy = 0  # tasks sent and not received
+        self.void = 0  # of those, tasks whose results are to be dropped (after a rollback)
+
+    def send(self, task: list[Piece]) -> None:
+        self.tasks.send(task)
+        self.busy += 1
+
+    def ready(self) -> bool:
+        return self.results.poll(0)
+
+    def receive(self) -> list[_Result | None]:
+        while True:
+            try:
+                kind, value = self.results.recv()
+            except EOFError:
+                raise SftforgeError(
+                    f"a worker process of convert ended unexpectedly (exit code {self.proc.exitcode}).",
+                    hint="it may have run out of memory; try --workers 1",
+                ) from None
+            self.busy -= 1
+            if kind == "crash":
+                raise value
+            if self.void:
+                self.void -= 1
+                continue
+            return value
+
+    def close(self, ok: bool) -> None:
+        if ok:
+            with contextlib.suppress(OSError):
+                self.tasks.send(None)
+            self.proc.join(5)
+        if self.proc.is_alive():
+            self.proc.kill()
+            self.proc.join()
+        self.tasks.close()
+        self.results.close()
 
 
-def _parallel(
-    reader: Reader,
-    records: Iterator[RawRecord],
-    target: Format,
-    out: str,
-    container: str | None,
-    compression: str | None,
-    allow_lossy: bool,
-    n: int,
-) -> tuple[int, dict[str, int]]:
-    ctx = multiprocessing.get_context("fork")
-    state = (reader.format, target, reader.validate, reader.require_answer, allow_lossy)
-    losses: Counter[str] = Counter()
-    pending: deque[tuple[list[RawRecord], Any]] = deque()
-    with (
-        ctx.Pool(n, initializer=_init, initargs=(state,)) as pool,
-        open_writer(
-            out, container=container, compression=compression,
-            default_container=target.default_container,
-        ) as writer,
-    ):  # fmt: skip
+# -- this process: cut, hand out, apply in order, write -----------------------------------------
+class _Driver:
+    """Cuts the input into tasks, runs them here or in helpers, applies results in order.
 
-        def collect() -> None:
-            batch, handle = pending.popleft()
-            results, lost = handle.get()
-            losses.update(lost)
-            _merge(reader, batch, iter(results), writer.write_encoded)
+    With ``n`` workers there are ``n - 1`` helper processes and this process is the n-th: it
+    runs a task itself whenever every helper has ``_AHEAD`` tasks to do, so it never idles
+    while it has no results to apply, and only the helpers' share crosses a pipe."""
 
-        for batch in _batches(records):
-            values = [r.value for r in batch if r.error is None]
-            pending.append((batch, pool.apply_async(_work, (values,))))
-            if len(pending) >= 2 * n:
-                collect()
-        while pending:
-            collect()
-        pool.close()
-        pool.join()
-    return writer.count, dict(losses)
+    def __init__(
+        self,
+        reader: Reader,
+        target: Format,
+        writer: RecordWriter,
+        allow_lossy: bool,
+        n: int,
+        progress: Callable[[Iterable[Any], Reader], Iterator[Any]] | None,
+    ) -> None:
+        self.reader = reader
+        self.writer = writer
+        self.n = n
+        joiner = writer.joiner
+        assert joiner is not None
+        self.job = _Job(reader, target, allow_lossy, joiner)
+        self.losses: Counter[str] = Counter()
+        self.pieces: PieceStream = reader.raw_pieces()
+        # tasks in input order, each with its results or the helper that has it
+        self.pending: deque[tuple[list[Piece], Any]] = deque()
+        self.helpers: list[_Helper] = []
+        # tasks ahead of the oldest unapplied one: every helper busy, memory bounded
+        self.most = max(_AHEAD * n + 2, min(4 * n, 32))
+        self.ticks = progress(_ticks(), reader) if progress is not None else None
+
+    def run(self) -> dict[str, int]:
+        global _JOB
+        ok = False
+        try:
+            with gc_relaxed():  # (it freezes what exists: the helpers share it untouched)
+                if self.n > 1:
+                    _JOB = self.job
+                    ctx = multiprocessing.get_context("fork")
+                    self.helpers = [_Helper(ctx) for _ in range(self.n - 1)]
+                self._loop()
+            ok = True
+        finally:
+            _JOB = None
+            for helper in self.helpers:
+                helper.close(ok)
+            if self.ticks is not None:
+                self.ticks.close()  # type: ignore[attr-defined]
+        return dict(self.losses)
+
+    def _loop(self) -> None:
+        pending = self.pending
+        task: list[Piece] = []
+        size = 0
+        while True:
+            piece = next(self.pieces, None)
+            if piece is not None:
+                task.append(piece)
+                size += _weight(piece)
+                if size < _TASK_BYTES and self.helpers:
+                    continue
+            if task:
+                self._hand_out(task)
+                task, size = [], 0
+            elif not pending:
+                return
+            rolled = False
+            # apply what is done, in order; wait only when too much is ahead or at the end
+            while pending and not rolled:
+                if self._done(pending[0]) or piece is None or len(pending) > self.most:
+                    rolled = self._collect()
+                else:
+                    break
+
+    def _hand_out(self, task: list[Piece]) -> None:
+        helper = min(self.helpers, key=lambda h: h.busy, default=None)
+        if helper is not None and helper.busy < _AHEAD:
+            helper.send(task)
+            self.pending.append((task, helper))
+        else:
+            self.pending.append((task, self.job.run_all(task)))
+
+    @staticmethod
+    def _done(entry: tuple[list[Piece], Any]) -> bool:
+        return type(entry[1]) is list or entry[1].ready()
+
+    def _collect(self) -> bool:
+        """Apply the oldest task's results; True when a window was rolled back."""
+        task, got = self.pending.popleft()
+        results = got if type(got) is list else got.receive()
+        for piece, res in zip(task, results, strict=False):
+            if res is _FAILED:
+                self.pieces.rollback(piece)  # type: ignore[arg-type]
+                # what was cut after the window is void: drop what helpers still send for it
+                for _, other in self.pending:
+                    if type(other) is _Helper:
+                        other.void += 1
+                self.pending.clear()
+                return True
+            self._apply(res)
+            if type(piece) is Window:
+                self.pieces.settle(piece)
+            if self.ticks is not None:  # one step per record
+                deque(itertools.islice(self.ticks, res[0]), maxlen=0)
+        return False
+
+    def _apply(self, res: _Result) -> None:
+        read, ok, blob, count, events, lost, refused = res
+        reader = self.reader
+        stats = reader.stats
+        stats.read += read - len(events)
+        stats.ok += ok
+        for kind, rec, err in events:
+            stats.read += 1
+            reader.reject(rec, err, kind)
+        if refused is not None:
+            raise refused
+        self.writer.write_blob(blob, count)
+        if lost:
+            self.losses.update(lost)
 
 
-def _batches(records: Iterator[RawRecord]) -> Iterator[list[RawRecord]]:
-    batch: list[RawRecord] = []
-    for rec in records:
-        batch.append(rec)
-        if len(batch) >= _BATCH:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
+def _weight(piece: Piece) -> int:
+    if type(piece) is Records:
+        return 256 * len(piece.records)
+    return len(piece.data)  # type: ignore[union-attr]
 
 
-def _merge(
-    reader: Reader, batch: list[RawRecord], results: Iterator[Any], put: Callable[[bytes], None]
-) -> None:
-    """Apply one batch's outcomes in input order, exactly as the serial reader would."""
-    stats = reader.stats
-    for rec in batch:
-        stats.read += 1
-        if rec.error is not None:
-            reader.reject(rec, rec.error, getattr(rec.error, "kind", "input"))
-            continue
-        res = next(results)
-        if type(res) is bytes:
-            stats.ok += 1
-            put(res)
-            continue
-        kind, fields = res
-        column = fields.pop("column")
-        err = _ERRORS[kind](fields.pop("message"), **fields)
-        err.column = column
-        if kind == "conversion":
-            stats.ok += 1  # it was read fine; the write refuses it (as write() would)
-            raise err
-        reader.reject(rec, err, kind)
+def _ticks() -> Iterator[None]:
+    while True:
+        yield None

@@ -8,6 +8,9 @@ checkpoints and the native ``sftforge`` format: it is lossless and stable (keys 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, Literal, cast
 
@@ -23,6 +26,8 @@ __all__ = [
     "Sample",
     "ToolCall",
     "content_id",
+    "deferred_ids",
+    "id_pending",
     "validate_sample",
 ]
 
@@ -111,7 +116,10 @@ class Sample:
 
     ``messages`` holds the system turn first (if any), then user/assistant/tool turns. For
     preference data the last assistant turn is ``chosen`` and ``rejected`` the losing answer.
-    ``id`` is taken from the input when it has one, else ``content_id`` fills it in.
+    ``id`` is taken from the input when it has one, else ``content_id`` fills it in when the
+    Sample is made, so the id always means "the content as read". Inside ``deferred_ids()`` (what
+    ``convert`` uses) an empty id is instead computed on first access of ``sample.id``: the same
+    value as long as the content was not changed in between.
     """
 
     messages: list[Message]
@@ -123,8 +131,9 @@ class Sample:
     meta: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if not self.id:
-            self.id = content_id(self)
+        if not _get_id(self):
+            # deferred: a marker in the slot, replaced by the content id on first read (_read_id)
+            _set_id(self, _PENDING if _DEFER_IDS.get() else content_id(self))
 
     # -- convenience views used by operators -------------------------------------------------
     @property
@@ -191,6 +200,24 @@ class Sample:
         }
 
 
+_PENDING: Any = object()  # in the id slot of a Sample whose deferred content id is not computed
+_ID_SLOT: Any = Sample.__dict__["id"]  # the slot's own descriptor
+_get_id, _set_id = _ID_SLOT.__get__, _ID_SLOT.__set__
+
+
+def _read_id(sample: Sample) -> Any:
+    value = _get_id(sample)
+    if value is _PENDING:
+        value = content_id(sample)
+        _set_id(sample, value)
+    return value
+
+
+# ``Sample.id``: the slot, except that a deferred content id is computed when first read
+# (setting and deleting stay the slot's own C code; mypy still sees the field as a str)
+setattr(Sample, "id", property(_read_id, _set_id, _ID_SLOT.__delete__))  # noqa: B010
+
+
 @dataclass(slots=True)
 class Document:
     """A plain text document: input for Q&A generation and continued pre-training."""
@@ -214,6 +241,30 @@ class Document:
         return cls(text=d["text"], id=d.get("id") or "", meta=dict(d.get("meta") or {}))
 
 
+_DEFER_IDS: ContextVar[bool] = ContextVar("sftforge_defer_ids", default=False)
+
+
+@contextmanager
+def deferred_ids() -> Iterator[None]:
+    """Samples made inside this block without an id get their content id on first access of
+    ``sample.id`` instead of at construction (it costs about a third of a parse).
+
+    For code that only reads samples until it asks for their id (``convert``: parse, validate,
+    dump); a sample changed before its id is read would get the id of the changed content.
+    """
+    token = _DEFER_IDS.set(True)
+    try:
+        yield
+    finally:
+        _DEFER_IDS.reset(token)
+
+
+def id_pending(sample: Sample) -> bool:
+    """True while ``sample.id`` is a deferred content id not computed yet (see ``deferred_ids``),
+    so a writer that leaves content ids out need not compute one."""
+    return _get_id(sample) is _PENDING
+
+
 def content_id(sample: Sample) -> str:
     """A stable id from the content (messages, tools, rejected, label, media), never from meta."""
     body = {
@@ -233,6 +284,49 @@ def validate_sample(sample: Sample, *, require_answer: bool = True) -> list[str]
     user turn; tool turns follow an assistant turn (or another tool turn); user turns are not
     empty; and (``require_answer``) there is at least one assistant turn with content or calls.
     """
+    msgs = sample.messages
+    # the common shape first: [system,] user, assistant, user, assistant... with string contents,
+    # non-blank user turns (and an answer); anything else gets the full check and its sentences.
+    # (s.strip() is non-empty exactly when s and not s.isspace(), which copies nothing)
+    n = len(msgs)
+    if n == 2:
+        u, a = msgs
+        uc, ac = u.content, a.content
+        if (
+            u.role == "user"
+            and a.role == "assistant"
+            and type(uc) is str
+            and type(ac) is str
+            and uc
+            and not uc.isspace()
+            and (not require_answer or (ac and not ac.isspace()) or a.tool_calls)
+        ):
+            return []
+    i = 1 if n and msgs[0].role == "system" and type(msgs[0].content) is str else 0
+    if n > i and (n - i) % 2 == 0:
+        answered = not require_answer
+        while i < n:
+            u, a = msgs[i], msgs[i + 1]
+            uc, ac = u.content, a.content
+            if (
+                u.role != "user"
+                or a.role != "assistant"
+                or type(uc) is not str
+                or type(ac) is not str
+                or not uc
+                or uc.isspace()
+            ):
+                break
+            answered = answered or bool((ac and not ac.isspace()) or a.tool_calls)
+            i += 2
+        else:
+            if answered:
+                return []
+    return _problems(sample, require_answer)
+
+
+def _problems(sample: Sample, require_answer: bool) -> list[str]:
+    """The full check behind ``validate_sample`` (which first tries the common shape)."""
     problems: list[str] = []
     if not sample.messages:
         return ["the conversation has no messages"]

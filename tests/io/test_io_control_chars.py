@@ -7,6 +7,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sftforge import read
 from sftforge.errors import SftforgeError
@@ -117,3 +119,33 @@ def test_json_array_batches_around_a_control_char(tmp_path: Path, bad: int) -> N
     assert [str(e) for e in reader.errors] == [
         f"{path}:{line}:{column}, field 'output': {MSG.format(1)} {FIX}"
     ]
+
+
+# -- finding suspects: the same answers however the search is done -------------------------------
+_BITS = [b"a", b" ", b"\\", b"u", b"0", b"1", b"e", b"\\u0001", b"\\u00e9", b"\\\\u0001",
+         b"\xc3", b"\xa9", b"\xc2\x80", b"\xef", b"\xbf\xbd", b"\x00", "é".encode(), "Ã©".encode()]  # fmt: skip
+
+
+def _naive(data: bytes, pos: int) -> int:
+    """The first suspect byte by brute force: every position tried in turn."""
+    from sftforge.io import textcheck as tc
+
+    for i in range(pos, len(data)):
+        if data[i] == 0 or data.startswith(b"\xef\xbf\xbd", i) or tc._MOJIBAKE.match(data, i):
+            return i
+        if tc._CTRL_ESC.match(data, i) and tc._escaped(data, i):
+            return i
+    return -1
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(_BITS), max_size=120), st.lists(st.integers(0, 400), max_size=12))
+def test_suspects_are_found_as_by_brute_force(bits: list[bytes], asks: list[int]) -> None:
+    from sftforge.io.textcheck import Suspects, next_suspect
+
+    data = b"".join(bits) * 3  # long runs of the same leads and escapes
+    scanner = Suspects(data)
+    for pos in [*sorted(min(a, len(data)) for a in asks), 0]:  # growing, then back to the start
+        want = _naive(data, pos)
+        assert next_suspect(data, pos) == want
+        assert scanner.next(pos) == want

@@ -13,7 +13,7 @@ from typing import Any, NoReturn
 import orjson
 
 from ..errors import ConversionError, FormatError
-from ..sample import ROLES, Media, Sample, ToolCall
+from ..sample import ROLES, Media, Sample, ToolCall, id_pending
 from .base import Capabilities, LossLog
 
 __all__ = [
@@ -146,8 +146,12 @@ def is_auto_id(sample_id: str) -> bool:
 
 
 def put_id(out: dict[str, Any], sample: Sample) -> None:
-    if _AUTO_ID.fullmatch(sample.id) is None:
-        out["id"] = sample.id
+    """Write the sample's own id; content ids are left out (and a deferred one not computed)."""
+    if id_pending(sample):
+        return
+    sid = sample.id
+    if _AUTO_ID.fullmatch(sid) is None:
+        out["id"] = sid
 
 
 def parse_tools(value: Any, key: str) -> list[dict[str, Any]] | None:

@@ -92,6 +92,11 @@ class AlpacaFormat(Format):
             (kind, col) for kind, key in MEDIA_COLUMNS if (col := cols.get(key))
         )
         self._core = {k for k in (cols["prompt"], cols["query"], cols["response"]) if k}
+        self._prompt_col = cols["prompt"] or "instruction"
+        self._answer_col = cols["response"] or "output"
+        others = {v for k, v in cols.items() if k not in ("prompt", "query", "response") and v}
+        # parse's inline case: a record of the core columns only, none of which means more
+        self._inline = ranking is not True and not (others & self._core)
         # what this column set can hold: a column that is off is a loss when writing
         self.capabilities = Capabilities(
             system=bool(cols["system"]),
@@ -112,6 +117,31 @@ class AlpacaFormat(Format):
         return 0.95 if get("chosen") is not None and get("rejected") is not None else 0.3
 
     def parse(self, value: Any) -> Sample:
+        if self._inline and type(value) is dict and value.keys() <= self._core:
+            # instruction/input/output strings and a non-blank answer: the common case inline
+            get = value.get
+            query = self.columns["query"]
+            instruction, answer = get(self._prompt_col), get(self._answer_col)
+            inp = get(query) if query else ""
+            if (
+                type(instruction) is str
+                and type(inp) is str
+                and type(answer) is str
+                and answer
+                and not answer.isspace()  # (answer.strip() without the copy)
+            ):
+                if not inp:
+                    if instruction:
+                        msgs = [Message("user", instruction), Message("assistant", answer)]
+                        return Sample(msgs, "", None, None, None, None, {})
+                else:
+                    meta: dict[str, Any] = {}
+                    content = join_prompt(instruction, inp, meta)
+                    msgs = [Message("user", content), Message("assistant", answer)]
+                    return Sample(msgs, "", None, None, None, None, meta)
+        return self._parse(value)
+
+    def _parse(self, value: Any) -> Sample:
         rec = require_dict(value, self.name)
         c = self.columns
         meta: dict[str, Any] = {}
@@ -204,6 +234,44 @@ class AlpacaFormat(Format):
         return label_field(rec, key)
 
     def dump(self, sample: Sample, loss: LossLog) -> Any:
+        msgs = sample.messages
+        if (
+            len(msgs) == 2
+            and sample.rejected is None
+            and sample.label is None
+            and not sample.tools
+            and not sample.media
+        ):
+            # one plain user/assistant exchange: nothing can be lost, written inline
+            u, a = msgs
+            if (
+                u.role == "user"
+                and a.role == "assistant"
+                and u.tool_calls is None
+                and a.tool_calls is None
+                and u.reasoning is None
+                and a.reasoning is None
+                and u.train is None
+                and a.train is None
+                and u.name is None
+                and a.name is None
+            ):
+                out: dict[str, Any] = {}
+                if self.capabilities.ids:
+                    put_id(out, sample)
+                query = self.columns["query"]
+                if query:
+                    meta = sample.meta
+                    out[self._prompt_col], out[query] = (
+                        split_prompt(u.content, meta) if meta else (u.content, "")
+                    )
+                else:
+                    out[self._prompt_col] = u.content
+                out[self._answer_col] = a.content
+                return out
+        return self._dump(sample, loss)
+
+    def _dump(self, sample: Sample, loss: LossLog) -> Any:
         # the layout first, so strict and lossy writes refuse an impossible sample alike
         system, pairs = pairs_of(
             sample, loss, self.name, single_turn=not self.capabilities.multi_turn

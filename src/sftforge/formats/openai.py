@@ -125,14 +125,15 @@ def parse_message_list(msgs: Any, key: str, rec: dict[str, Any] | None = None) -
         missing(key, rec or {}, "openai")
     if type(msgs) is not list:
         fail(f"'{key}' must be a list of messages, not {type_name(msgs)}.", field=key)
-    out = []
-    for i, m in enumerate(msgs):
+    out: list[Message] = []
+    append = out.append
+    for m in msgs:
         if type(m) is dict and len(m) == 2:  # plain {"role", "content"}: the common case inline
             role, content = m.get("role"), m.get("content")
             if type(content) is str and type(role) is str and role in ROLE_SET:
-                out.append(Message(role, content))  # type: ignore[arg-type]
+                append(Message(role, content))  # type: ignore[arg-type]
                 continue
-        out.append(_message(m, f"{key}[{i}]"))
+        append(_message(m, f"{key}[{len(out)}]"))
     return out
 
 
@@ -165,7 +166,10 @@ def lose_user_train_flags(sample: Sample, loss: LossLog, target: str) -> None:
 
 
 def has_answer(messages: list[Message]) -> bool:
-    return any(m.role == "assistant" and (m.content.strip() or m.tool_calls) for m in messages)
+    for m in messages:  # noqa: SIM110 - a plain loop is cheaper than any() over a generator
+        if m.role == "assistant" and (m.content.strip() or m.tool_calls):
+            return True
+    return False
 
 
 @register_format
@@ -195,6 +199,27 @@ class OpenAIFormat(Format):
         return 0.9 if all(type(r) is str and r in ROLE_SET for r in roles) else 0.1
 
     def parse(self, value: Any) -> Sample:
+        if type(value) is dict and len(value) == 1:
+            # {"messages": [plain {"role", "content"} turns]} with an answer: inline
+            msgs = value.get("messages")
+            if type(msgs) is list:
+                out: list[Message] = []
+                answered = False
+                for m in msgs:
+                    if type(m) is not dict or len(m) != 2:
+                        break
+                    role, content = m.get("role"), m.get("content")
+                    if type(content) is not str or type(role) is not str or role not in ROLE_SET:
+                        break
+                    out.append(Message(role, content))  # type: ignore[arg-type]
+                    if role == "assistant" and not answered and content and not content.isspace():
+                        answered = True
+                else:
+                    if answered:
+                        return Sample(out)
+        return self._parse(value)
+
+    def _parse(self, value: Any) -> Sample:
         if type(value) is list:
             rec: dict[str, Any] = {"messages": value}
         else:
@@ -214,11 +239,31 @@ class OpenAIFormat(Format):
         return Sample(messages, record_id(rec), tools, None, label, media)
 
     def dump(self, sample: Sample, loss: LossLog) -> Any:
+        if sample.rejected is None and sample.messages:  # plain turns lose nothing: inline
+            messages: list[dict[str, Any]] = []
+            for m in sample.messages:
+                if (
+                    m.tool_calls is not None
+                    or m.reasoning is not None
+                    or m.name is not None
+                    or m.tool_call_id is not None
+                    or m.train is not None
+                ):
+                    break
+                messages.append({"role": m.role, "content": m.content})
+            else:
+                return self._record(sample, messages)
+        return self._dump(sample, loss)
+
+    def _dump(self, sample: Sample, loss: LossLog) -> Any:
         check_losses(sample, self.capabilities, loss, self.name)
         lose_user_train_flags(sample, loss, self.name)
+        return self._record(sample, [dump_message(m) for m in sample.messages])
+
+    def _record(self, sample: Sample, messages: list[dict[str, Any]]) -> dict[str, Any]:
         out: dict[str, Any] = {}
         put_id(out, sample)
-        out["messages"] = [dump_message(m) for m in sample.messages]
+        out["messages"] = messages
         if sample.tools:
             out["tools"] = wrap_tools(sample.tools)
         if sample.label is not None:

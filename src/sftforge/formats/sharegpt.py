@@ -108,6 +108,13 @@ class ShareGPTFormat(Format):
             (kind, col) for kind, key in MEDIA_COLUMNS if (col := cols.get(key))
         )
         calls = "call" in self._tag_of and "tool" in self._tag_of
+        self._conv_col = cols["messages"] or "conversations"
+        self._inline = cols["system"] != self._conv_col  # (a column cannot be both)
+        user_tag, assistant_tag = self._tag_of.get("user"), self._tag_of.get("assistant")
+        # dump writes plain user/assistant turns inline when both roles have a tag
+        self._plain_tags = (
+            {"user": user_tag, "assistant": assistant_tag} if user_tag and assistant_tag else None
+        )
         self.capabilities = Capabilities(
             system=bool(cols["system"] or "system" in self._tag_of),
             multi_turn=True,
@@ -132,6 +139,29 @@ class ShareGPTFormat(Format):
         return 0.85 if "role" in first and "content" in first else 0.2
 
     def parse(self, value: Any) -> Sample:
+        if type(value) is dict and len(value) == 1 and self._inline:
+            # only the conversation, of plain turns, with an answer: the common case inline
+            conv = value.get(self._conv_col)
+            if type(conv) is list:
+                roles, rk, ck = self._roles, self._role_key, self._content_key
+                out: list[Message] = []
+                answered = False
+                for turn in conv:
+                    if type(turn) is not dict:
+                        break
+                    tag, content = turn.get(rk), turn.get(ck)
+                    role = roles.get(tag) if type(tag) is str else None
+                    if role is None or role == "call" or type(content) is not str:
+                        break
+                    out.append(Message(role, content))  # type: ignore[arg-type]
+                    if role == "assistant" and not answered and content and not content.isspace():
+                        answered = True
+                else:
+                    if answered:
+                        return Sample(out)
+        return self._parse(value)
+
+    def _parse(self, value: Any) -> Sample:
         rec = require_dict(value, self.name)
         cols = self.columns
         key = cols["messages"] or "conversations"
@@ -157,7 +187,10 @@ class ShareGPTFormat(Format):
                     continue
             messages.append(self._turn(turn, f"{key}[{i}]"))
         rejected = self._preference(rec, messages) if len(rec) > 1 else None
-        if not any(m.role == "assistant" and (m.content.strip() or m.tool_calls) for m in messages):
+        for m in messages:
+            if m.role == "assistant" and (m.content.strip() or m.tool_calls):
+                break
+        else:
             fail(
                 f"empty answer: no '{self._tag_of.get('assistant', 'assistant')}' turn in '{key}' has content.",
                 field=key,
@@ -224,6 +257,36 @@ class ShareGPTFormat(Format):
 
     # -- writing ------------------------------------------------------------------------------
     def dump(self, sample: Sample, loss: LossLog) -> Any:
+        tags = self._plain_tags
+        if (
+            tags is not None
+            and sample.rejected is None
+            and sample.label is None
+            and not sample.tools
+            and not sample.media
+        ):
+            # only plain user/assistant turns: nothing can be lost, written inline
+            rk, ck = self._role_key, self._content_key
+            conv: list[dict[str, Any]] = []
+            for m in sample.messages:
+                tag = tags.get(m.role)
+                if (
+                    tag is None
+                    or m.tool_calls is not None
+                    or m.reasoning is not None
+                    or m.train is not None
+                    or m.name is not None
+                ):
+                    break
+                conv.append({rk: tag, ck: m.content})
+            else:
+                out: dict[str, Any] = {}
+                put_id(out, sample)
+                out[self._conv_col] = conv
+                return out
+        return self._dump(sample, loss)
+
+    def _dump(self, sample: Sample, loss: LossLog) -> Any:
         caps = self.capabilities
         check_losses(sample, caps, loss, self.name)
         cols = self.columns

@@ -8,7 +8,7 @@ output: container and compression from the name (or given), written atomically.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, BinaryIO, Protocol
 
 import orjson
@@ -24,10 +24,11 @@ from .compression import (
 )
 from .delimited import DelimitedWriter, iter_delimited
 from .errors import RecordError
-from .jsonarray import JsonArrayWriter, iter_json_array
-from .jsonl import JsonlWriter, iter_jsonl
+from .jsonarray import JsonArraySplitter, JsonArrayWriter
+from .jsonl import JsonlSplitter, JsonlWriter
 from .jsonobject import iter_json_object
 from .parquet import ParquetWriter, iter_parquet
+from .pieces import Piece, PieceStream, Records, group_records
 from .record import RawRecord
 from .sources import open_input, open_raw
 from .text import TextWriter, iter_text
@@ -92,13 +93,18 @@ class RecordSource:
     def __init__(
         self, name: str, container: str, records: Iterator[RawRecord], *,
         encoding: str | None, compression: str | None, size: int | None, closer: Any, progress: Any,
+        pieces: Callable[[], PieceStream] | None = None,
+        max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES, check_text: bool = True,
     ) -> None:  # fmt: skip
         self.name = name
         self.container = container
         self.encoding = encoding
         self.compression = compression
         self.size = size
+        self.max_record_bytes = max_record_bytes
+        self.check_text = check_text
         self._records = records
+        self._pieces = pieces
         self._closer = closer
         self._progress = progress
 
@@ -117,6 +123,16 @@ class RecordSource:
                 RecordError("truncated", err.message, file=err.file, line=err.line, hint=err.hint),
             )
 
+    def pieces(self) -> PieceStream:
+        """The records not read yet, as pieces (``sftforge.io.pieces``): unparsed JSONL lines and
+        JSON array windows where the container allows, else records in groups."""
+        inner = (
+            self._pieces()
+            if self._pieces is not None
+            else PieceStream(group_records(self._records))
+        )
+        return _Guarded(inner, self.name)
+
     def bytes_read(self) -> int:
         return int(self._progress())
 
@@ -128,6 +144,30 @@ class RecordSource:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class _Guarded(PieceStream):
+    """Pieces with the broken-stream handling of ``RecordSource.__iter__``."""
+
+    def __init__(self, inner: PieceStream, name: str) -> None:
+        super().__init__(inner, inner.settle, inner.rollback)
+        self._name = name
+        self._broken = False
+
+    def __next__(self) -> Piece:
+        if self._broken:
+            raise StopIteration
+        try:
+            return next(self._it)
+        except StreamError as err:
+            self._broken = True
+            err.file = err.file or self._name
+            return Records([
+                RawRecord(
+                    None, self._name, err.line or 0, None,
+                    RecordError("truncated", err.message, file=err.file, line=err.line, hint=err.hint),
+                )
+            ])  # fmt: skip
 
 
 def read_records(
@@ -164,10 +204,15 @@ def read_records(
         raise _unknown(name)
     stream, limit = opened.stream, max_record_bytes
     records: Iterator[RawRecord]
+    pieces: Callable[[], PieceStream] | None = None
     if kind == "jsonl":
-        records = iter_jsonl(stream, name, max_record_bytes=limit, check=check_text)
+        lines = JsonlSplitter(stream, name, max_record_bytes=limit, check=check_text)
+        records, pieces = lines.records(), lambda: PieceStream(lines.pieces())
     elif kind == "json":
-        records = iter_json_array(stream, name, max_record_bytes=limit, check=check_text)
+        array = JsonArraySplitter(stream, name, max_record_bytes=limit, check=check_text)
+        # guessed windows are read twice after a rollback: only where a read cannot fail
+        plain = opened.compression is None and opened.encoding == "utf-8"
+        records, pieces = array.records(), lambda: array.pieces(speculate=plain)
     elif kind == "object":
         records = iter_json_object(stream, name, max_record_bytes=limit, check=check_text)
     elif kind in ("csv", "tsv"):
@@ -179,7 +224,8 @@ def read_records(
         records = iter_text(stream, name, mode=text_mode, max_record_bytes=limit, check=check_text)
     return RecordSource(
         name, kind, records, encoding=opened.encoding, compression=opened.compression,
-        size=opened.size, closer=opened.close, progress=opened.bytes_read,
+        size=opened.size, closer=opened.close, progress=opened.bytes_read, pieces=pieces,
+        max_record_bytes=limit, check_text=check_text,
     )  # fmt: skip
 
 
@@ -248,6 +294,17 @@ class RecordWriter:
     def write_encoded(self, data: bytes) -> None:
         self._writer.write_encoded(data)  # type: ignore[attr-defined]
         self.count += 1
+
+    @property
+    def joiner(self) -> bytes | None:
+        """What goes between serialised values in a blob for ``write_blob`` (None: no blobs)."""
+        return getattr(self._writer, "joiner", None)
+
+    def write_blob(self, blob: bytes, count: int) -> None:
+        """Write ``count`` values serialised with orjson and joined by ``joiner``."""
+        if count:
+            self._writer.write_blob(blob)  # type: ignore[attr-defined]
+            self.count += count
 
     def close(self) -> None:
         self._writer.close()

@@ -27,3 +27,11 @@ class RecordError(InputError):
     ) -> None:
         super().__init__(message, file=file, line=line, column=column, hint=hint)
         self.kind = kind
+
+    def __reduce__(self) -> tuple[object, ...]:
+        # pickled whole (convert's worker processes): the default would call cls(message)
+        return (_rebuild, (type(self), self.kind, self.message), self.__dict__)
+
+
+def _rebuild(cls: type[RecordError], kind: str, message: str) -> RecordError:
+    return cls(kind, message)

@@ -14,10 +14,18 @@ import orjson
 
 from ..errors import InputError
 from .errors import RecordError
+from .pieces import Lines, Records
 from .record import RawRecord
-from .textcheck import check_text, next_suspect
+from .textcheck import check_text, newlines, next_suspect
 
-__all__ = ["JsonlWriter", "iter_jsonl", "json_error"]
+__all__ = [
+    "JsonlSplitter",
+    "JsonlWriter",
+    "iter_jsonl",
+    "json_error",
+    "lines_records",
+    "lines_values",
+]
 
 
 def json_error(
@@ -106,87 +114,138 @@ def _one(raw: bytes, file: str, lineno: int, limit: int, check: bool) -> RawReco
     return RawRecord(value, file, lineno, None)
 
 
-def _block(block: bytes, limit: int, check: bool) -> list[Any] | None:
-    """All lines of ``block`` parsed by one orjson call, or None when any line needs a closer
-    look (blank, invalid, suspicious text, several values on one line, over the limit)."""
+def _block(block: bytes, limit: int, check: bool, lines: int = -1) -> list[Any] | None:
+    """All lines of ``block`` (``lines`` of them, when the caller counted) parsed by one orjson
+    call, or None when any line needs a closer look (blank, invalid, suspicious text, several
+    values on one line, over the limit)."""
     if len(block) > limit or (check and next_suspect(block, 0) >= 0):
         return None
     try:
-        values = orjson.loads(b"[" + block.replace(b"\n", b",") + b"]")
+        values = orjson.loads(b"".join((b"[", block.replace(b"\n", b","), b"]")))
     except orjson.JSONDecodeError:
         return None
-    if not isinstance(values, list) or len(values) != block.count(b"\n") + 1:
+    if not isinstance(values, list):
+        return None
+    if len(values) != (lines if lines >= 0 else block.count(b"\n") + 1):
         return None
     return values
+
+
+def lines_values(block: bytes, limit: int, check: bool, lines: int = -1) -> list[Any] | None:
+    """The values of the (``lines``) lines of ``block``, or None when one needs a closer look."""
+    return _block(block, limit, check, lines)
+
+
+def lines_records(
+    block: bytes, file: str, first: int, limit: int, check: bool, lines: int = -1
+) -> list[RawRecord]:
+    """The records of the lines of ``block``, the first being line ``first``: exactly what
+    ``iter_jsonl`` yields for them (a blank line is no record but still counts as a line)."""
+    values = _block(block, limit, check, lines)
+    if values is not None:
+        return [RawRecord(value, file, line, None) for line, value in enumerate(values, first)]
+    out = []
+    for lineno, raw in enumerate(block.split(b"\n"), first):
+        rec = _one(raw, file, lineno, limit, check)
+        if rec is not None:
+            out.append(rec)
+    return out
+
+
+class JsonlSplitter:
+    """A JSONL stream cut into blocks of whole lines (``Lines`` pieces), read ``_CHUNK`` bytes at
+    a time. ``records()`` parses each block (one orjson call for the common, clean block; line by
+    line when a block fails, so every bad line gets its own error); ``pieces()`` hands over the
+    rest of the stream unparsed. A line longer than ``max_record_bytes`` is skipped without being
+    held in memory and reported as ``too_large``."""
+
+    def __init__(
+        self, stream: BinaryIO, file: str, *, max_record_bytes: int, check: bool = True
+    ) -> None:
+        self.stream = stream
+        self.file = file
+        self.limit = max_record_bytes
+        self.check = check
+        self._blocks = self._split()
+        self._rest: Iterator[RawRecord] | None = None  # records of the block being read
+
+    def _split(self) -> Iterator[RawRecord | Lines]:
+        # read1: a broken compressed stream then still hands over what came before the break
+        stream, file, limit = self.stream, self.file, self.limit
+        read = getattr(stream, "read1", stream.read)
+        lineno = 0
+        parts: list[bytes] = []  # the current unfinished line
+        held = 0  # its length so far
+        oversized = False
+        try:
+            while True:
+                chunk = read(_CHUNK)
+                if not chunk:
+                    break
+                cut = chunk.rfind(b"\n")
+                if cut < 0:
+                    held += len(chunk)
+                    oversized = oversized or held > limit
+                    if not oversized:
+                        parts.append(chunk)
+                    else:
+                        parts.clear()
+                    continue
+                first_nl = chunk.find(b"\n")
+                if oversized:
+                    held += first_nl
+                    lineno += 1
+                    yield RawRecord(None, file, lineno, None, too_large(file, lineno, held, limit))
+                    block = chunk[first_nl + 1 : cut]
+                    oversized, parts = False, []
+                    if cut == first_nl:
+                        parts, held = [chunk[cut + 1 :]], len(chunk) - cut - 1
+                        continue
+                else:
+                    block = b"".join([*parts, chunk[:cut]])
+                parts, held = [chunk[cut + 1 :]], len(chunk) - cut - 1
+                count = newlines(block) + 1
+                yield Lines(block, lineno + 1, count)
+                lineno += count
+            tail = b"".join(parts)
+            if oversized:
+                lineno += 1
+                yield RawRecord(None, file, lineno, None, too_large(file, lineno, held, limit))
+            elif tail:
+                lineno += 1
+                yield Lines(tail, lineno, 1)
+        except InputError as exc:
+            exc.file = exc.file or file
+            exc.line = exc.line or lineno + 1
+            raise
+
+    def records(self) -> Iterator[RawRecord]:
+        for piece in self._blocks:
+            if type(piece) is Lines:
+                self._rest = iter(
+                    lines_records(
+                        piece.data, self.file, piece.line, self.limit, self.check, piece.count
+                    )
+                )
+                yield from self._rest
+            else:
+                yield piece  # type: ignore[misc]
+
+    def pieces(self) -> Iterator[Lines | Records]:
+        """The part not read by ``records()`` yet: the rest of its block, then unparsed blocks."""
+        if self._rest is not None:
+            rest, self._rest = list(self._rest), None
+            if rest:
+                yield Records(rest)
+        for piece in self._blocks:
+            yield piece if type(piece) is Lines else Records([piece])  # type: ignore[list-item]
 
 
 def iter_jsonl(
     stream: BinaryIO, file: str, *, max_record_bytes: int, check: bool = True
 ) -> Iterator[RawRecord]:
-    """Blocks of whole lines are parsed by one orjson call each (the common, clean case); a block
-    that fails is re-read line by line so every bad line gets its own error. A line longer than
-    ``max_record_bytes`` is skipped without being held in memory and reported as ``too_large``."""
-    # read1: a broken compressed stream then still hands over what came before the break
-    read = getattr(stream, "read1", stream.read)
-    lineno = 0
-    parts: list[bytes] = []  # the current unfinished line
-    held = 0  # its length so far
-    oversized = False
-    try:
-        while True:
-            chunk = read(_CHUNK)
-            if not chunk:
-                break
-            cut = chunk.rfind(b"\n")
-            if cut < 0:
-                held += len(chunk)
-                oversized = oversized or held > max_record_bytes
-                if not oversized:
-                    parts.append(chunk)
-                else:
-                    parts.clear()
-                continue
-            first_nl = chunk.find(b"\n")
-            if oversized:
-                held += first_nl
-                lineno += 1
-                yield RawRecord(
-                    None, file, lineno, None, too_large(file, lineno, held, max_record_bytes)
-                )
-                block = chunk[first_nl + 1 : cut]
-                oversized, parts = False, []
-                if cut == first_nl:
-                    parts, held = [chunk[cut + 1 :]], len(chunk) - cut - 1
-                    continue
-            else:
-                block = b"".join([*parts, chunk[:cut]])
-            parts, held = [chunk[cut + 1 :]], len(chunk) - cut - 1
-            values = _block(block, max_record_bytes, check)
-            if values is not None:
-                for value in values:
-                    lineno += 1
-                    yield RawRecord(value, file, lineno, None)
-                continue
-            for raw in block.split(b"\n"):
-                lineno += 1
-                rec = _one(raw, file, lineno, max_record_bytes, check)
-                if rec is not None:
-                    yield rec
-        tail = b"".join(parts)
-        if oversized:
-            lineno += 1
-            yield RawRecord(
-                None, file, lineno, None, too_large(file, lineno, held, max_record_bytes)
-            )
-        elif tail:
-            lineno += 1
-            rec = _one(tail, file, lineno, max_record_bytes, check)
-            if rec is not None:
-                yield rec
-    except InputError as exc:
-        exc.file = exc.file or file
-        exc.line = exc.line or lineno + 1
-        raise
+    """The records of a JSONL stream (see ``JsonlSplitter``)."""
+    return JsonlSplitter(stream, file, max_record_bytes=max_record_bytes, check=check).records()
 
 
 def _text(raw: bytes) -> str:
@@ -210,6 +269,14 @@ class JsonlWriter:
         self._buf.append(data)
         if len(self._buf) >= 1024:
             self.flush()
+
+    joiner = b"\n"  # between the values of one blob (see write_blob)
+
+    def write_blob(self, blob: bytes) -> None:
+        """Write values already serialised and joined by ``joiner`` (a batch from a worker)."""
+        self.flush()
+        self._out.write(blob)
+        self._out.write(b"\n")
 
     def flush(self) -> None:
         if self._buf:

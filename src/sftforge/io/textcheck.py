@@ -15,7 +15,7 @@ import orjson
 
 from .errors import RecordError
 
-__all__ = ["check_text", "next_suspect"]
+__all__ = ["Suspects", "check_text", "newlines", "next_suspect"]
 
 # UTF-8 text decoded as Latin-1/cp1252 and saved again: each multi-byte character became a lead
 # letter (Â..ß for 2-byte, à..ï for 3-byte, ð..ô for 4-byte sequences) followed by exactly the
@@ -72,15 +72,81 @@ def next_suspect(data: bytes, pos: int, *, json: bool = True) -> int:
     A few memchr-speed ``find`` calls (the regexes run only where a Latin-1 lead byte or a
     ``\\u00`` escape occurs), so clean data costs almost nothing to check.
     """
-    hits = [i for i in (data.find(b"\x00", pos), data.find(b"\xef\xbf\xbd", pos)) if i >= 0]
-    if data.find(b"\xc3", pos) >= 0:
-        m = _MOJIBAKE.search(data, pos)
-        if m is not None:
-            hits.append(m.start())
-    ctrl = _control(data, pos, json)
-    if ctrl >= 0:
-        hits.append(ctrl)
-    return min(hits) if hits else -1
+    return Suspects(data, json=json).next(pos)
+
+
+def _nul(data: bytes, pos: int, json: bool) -> int:
+    return data.find(b"\x00", pos)
+
+
+def _fffd(data: bytes, pos: int, json: bool) -> int:
+    return _find_fffd(data, pos)
+
+
+def _mojibake(data: bytes, pos: int, json: bool) -> int:
+    # every mojibake match starts with this byte: try it where it occurs (one memchr each), and
+    # let the regex search only text that has many of them
+    lead = data.find(b"\xc3", pos)
+    tries = 0
+    while lead >= 0 and _MOJIBAKE.match(data, lead) is None:
+        tries += 1
+        if tries == 16:
+            m = _MOJIBAKE.search(data, lead + 1)
+            return m.start() if m is not None else -1
+        lead = data.find(b"\xc3", lead + 1)
+    return lead
+
+
+class Suspects:
+    """``next_suspect`` over one buffer asked again and again with growing positions (a reader
+    going through a chunk): each kind of problem is looked for again only once the position has
+    passed its last hit, so the buffer is scanned about once, not once per question."""
+
+    __slots__ = ("_data", "_json", "_last")
+    _KINDS = (_nul, _fffd, _mojibake)
+
+    def __init__(self, data: bytes, *, json: bool = True) -> None:
+        self._data = data
+        self._json = json
+        self._last: list[tuple[int, int]] = []  # per kind: (asked from, hit or -1)
+
+    def next(self, pos: int) -> int:
+        data, json, last = self._data, self._json, self._last
+        best = -1
+        for k, find in enumerate((*self._KINDS, _control)):
+            if k < len(last):
+                since, hit = last[k]
+                if not (since <= pos and (hit < 0 or hit >= pos)):  # not valid for pos
+                    hit = find(data, pos, json)
+                    last[k] = (pos, hit)
+            else:
+                hit = find(data, pos, json)
+                last.append((pos, hit))
+            if hit >= 0 and (best < 0 or hit < best):
+                best = hit
+        return best
+
+
+def newlines(data: bytes, start: int = 0, end: int | None = None) -> int:
+    """``data.count(b"\\n", start, end)``, faster on long spans: ``count`` tests byte by byte,
+    while deleting the newlines from a copy runs at memchr/memcpy speed (about 3x faster)."""
+    stop = len(data) if end is None else end
+    if stop - start < 4096:
+        return data.count(b"\n", start, stop)
+    span = data[start:stop] if start or stop != len(data) else data
+    return len(span) - len(span.replace(b"\n", b""))
+
+
+def _find_fffd(data: bytes, pos: int) -> int:
+    """``data.find(U+FFFD in UTF-8, pos)``: its lead byte is looked for first (one memchr, where
+    a 3-byte search costs about 15 ms per 20 MB), unless the text has many of those."""
+    find = data.find
+    i = find(b"\xef", pos)
+    for _ in range(16):
+        if i < 0 or data[i + 1 : i + 3] == b"\xbf\xbd":
+            return i
+        i = find(b"\xef", i + 1)
+    return find(b"\xef\xbf\xbd", i) if i >= 0 else -1
 
 
 def _control(data: bytes, pos: int, json: bool) -> int:
@@ -88,11 +154,21 @@ def _control(data: bytes, pos: int, json: bool) -> int:
     if not json:
         m = _CTRL_RAW.search(data, pos)
         return m.start() if m is not None else -1
-    if data.find(b"\\u00", pos) < 0:
-        return -1
-    for m in _CTRL_ESC.finditer(data, pos):
-        if _escaped(data, m.start()):
-            return m.start()
+    # a match starts at a "\\u00": try the regex only there (text with many \\u00XX escapes,
+    # as ensure_ascii writers make, would otherwise be scanned to its end on every call)
+    find = data.find
+    at = find(b"\\u00", pos)
+    tries = 0
+    while at >= 0:
+        if _CTRL_ESC.match(data, at) is not None and _escaped(data, at):
+            return at
+        tries += 1
+        if tries == 64:
+            for m in _CTRL_ESC.finditer(data, at + 1):
+                if _escaped(data, m.start()):
+                    return m.start()
+            return -1
+        at = find(b"\\u00", at + 1)
     return -1
 
 
