@@ -40,7 +40,7 @@ import orjson
 
 from .._gc import gc_paused
 from ..errors import SftforgeError
-from ..ops.base import Drop, GlobalOp, Keys, OpCounters, Reject, concat_keys
+from ..ops.base import Drop, Filter, GlobalOp, Keys, Op, OpCounters, Reject, concat_keys
 from ..sample import Sample
 from .manifest import Manifest
 from .plan import Job, JobResult, Sampled, Stage, StageSummary
@@ -82,6 +82,7 @@ class LocalExecutor:
             manifest = Manifest(mpath, job.fingerprint)
             manifest.save()
         self.manifest = manifest
+        reused = _reused_metrics(job.ops)
         stage_ops = [
             StageOps(
                 st.index,
@@ -90,6 +91,7 @@ class LocalExecutor:
                 if job.cache_dir and st.kind == "map"
                 else "",
                 [(i, *job.step_specs[i]) for i in st.key_steps],
+                reused,
             )
             for st in job.stages
             if st.kind == "map" or st.key_steps
@@ -443,6 +445,12 @@ def _op_extras(op: GlobalOp, out_dir: Path, step: int) -> dict[str, Any]:
         write_manifest(out_dir / name)
         extras["manifest"] = name
     return extras
+
+
+def _reused_metrics(ops: Sequence[Op]) -> frozenset[str]:
+    """Metric keys that more than one filter reads (so one may find the other's value)."""
+    keys = Counter(op.metric_key() for op in ops if isinstance(op, Filter))
+    return frozenset(k for k, n in keys.items() if n > 1)
 
 
 def _uses_pool(job: Job, st: Stage) -> bool:

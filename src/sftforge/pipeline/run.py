@@ -23,7 +23,7 @@ import xxhash
 
 from .._gc import gc_paused
 from ..errors import RecipeError, SftforgeError
-from ..ops.base import Op
+from ..ops.base import FINGERPRINTS, Op
 from ..sample import Sample
 from .executor import LocalExecutor
 from .lock import write_lock
@@ -188,6 +188,7 @@ def _write_outputs(
                 if not single and _route(recipe, s) != split:
                     continue
                 kept[_origin(s.meta, names)] += 1
+                s.meta.pop(FINGERPRINTS, None)  # bookkeeping of the metrics, not an output
                 for m in s.messages:
                     pending.setdefault(m.role, []).append(len(m.content))
                 if n % 4096 == 0:

@@ -27,10 +27,12 @@ import orjson
 from .._gc import gc_paused
 from ..errors import SftforgeError
 from ..ops.base import (
+    FINGERPRINTS,
     Filter,
     GlobalOp,
     Keys,
     Mapper,
+    MetricMemo,
     Op,
     OpCounters,
     Reject,
@@ -69,6 +71,9 @@ class StageOps:
     fingerprint: str = ""
     # keyed global operators whose keys are computed over this stage's output
     key_steps: list[tuple[int, str, dict[str, Any]]] = field(default_factory=list)
+    # metric keys more than one filter of the recipe reads: the only metrics whose content
+    # fingerprints are worth computing and keeping in the chunks (``MetricMemo.stamp``)
+    reused: frozenset[str] = frozenset()
     ops: list[Op] = field(default_factory=list)
     key_ops: list[GlobalOp] = field(default_factory=list)
 
@@ -202,23 +207,24 @@ def _process(stage: StageOps, task: ChunkTask, cache: StatsCache | None) -> dict
         summary["inputs"] = dict(per_input)
     if task.lengths_before:
         summary["lengths_before"] = role_lengths(samples)
-    refs, key = _preload_stats(stage, samples, cache)
+    memo, key = _preload_stats(stage, samples, cache)
     rejects: list[Reject] = []
     counters: dict[str, Any] = {}
     for (step, _, _), op in zip(stage.steps, stage.ops, strict=True):
         op.counters = OpCounters()
         if isinstance(op, Filter):
-            samples, dropped = op.apply(samples)
+            samples, dropped = op.apply(samples, memo)
             rejects.extend(dropped)
         elif isinstance(op, Mapper):
             samples = op.apply(samples)
+            memo.changed()  # the fingerprints are the content's before the mapper
         counters[str(step)] = op.counters.to_dict()
     if cache is not None and key:
-        cache.save(key, refs)
+        cache.save(key, memo.known, memo.computed)
     for s in samples:
-        _sort_stats(s)
+        _sort_stats(s, stage.reused)
     for r in rejects:
-        _sort_stats(r.sample)
+        _sort_stats(r.sample, frozenset())
     out = Path(task.out_dir)
     summary["out"] = write_jsonl(chunk_path(out, task.index), (s.to_json() for s in samples))
     rows = [orjson.dumps(e.to_dict()) for e in task.read_errors]
@@ -244,30 +250,33 @@ def role_lengths(samples: Sequence[Sample]) -> dict[str, list[int]]:
 
 def _preload_stats(
     stage: StageOps, samples: list[Sample], cache: StatsCache | None
-) -> tuple[list[dict[str, Any]], str]:
-    """Put cached metrics into ``meta["stats"]`` so filters skip recomputing them."""
+) -> tuple[MetricMemo, str]:
+    """The chunk's memo for its filters, with the metrics the cache has for this chunk and
+    stage (by metric key and content fingerprint, so each filter finds the value of the content
+    it sees), and the cache key to save the new ones under."""
     if cache is None or not stage.fingerprint or not any(isinstance(o, Filter) for o in stage.ops):
-        return [], ""
+        return MetricMemo(stamp=stage.reused), ""
     key = cache.key(stage.fingerprint, samples)
-    cached = cache.load(key)
-    refs: list[dict[str, Any]] = []
-    for i, s in enumerate(samples):
-        stats = s.meta.setdefault("stats", {})
-        if cached is not None and i < len(cached):
-            for k, v in cached[i].items():
-                stats.setdefault(k, v)
-        refs.append(stats)
-    return refs, key
+    return MetricMemo(cache.load(key), stamp=stage.reused, cached=True), key
 
 
-def _sort_stats(s: Sample) -> None:
+def _sort_stats(s: Sample, reused: frozenset[str]) -> None:
     # a fixed key order keeps output bytes identical whether metrics were cached or computed
-    stats = s.meta.get("stats")
+    meta = s.meta
+    stats = meta.get("stats")
     if isinstance(stats, dict):
         if stats:
-            s.meta["stats"] = dict(sorted(stats.items()))
+            meta["stats"] = dict(sorted(stats.items()))
         else:
-            del s.meta["stats"]
+            del meta["stats"]
+    fps = meta.get(FINGERPRINTS)
+    if fps is not None:
+        # only the fingerprints a later filter may check, of metrics still there
+        kept = {k: fps[k] for k in sorted(fps) if k in reused and k in (stats or ())}
+        if kept:
+            meta[FINGERPRINTS] = kept
+        else:
+            del meta[FINGERPRINTS]
 
 
 _PLAIN = frozenset({int, float, str})
