@@ -11,6 +11,11 @@ executor computes it in its workers, in parallel, even fused into the stage befo
 ``choose`` (every input's keys -> the drops). Its ``run`` is then the two-pass reference of that
 split; an executor may use the split instead and copy kept samples without parsing them.
 
+A dedup reject names its kept twin twice: ``kept_id`` (its id; identical records share a content
+id, so that can be the reject's own) and ``kept`` (its ``locator``: the input name and record
+number the pipeline put in ``meta``), which tells even identical twins apart. A keyed operator
+gives the twin's input position (``Drop.kept_index``); whoever runs it turns that into the locator.
+
 Filters compute their metric first (``stats``) and store it under ``sample.meta["stats"]``; the
 decision (``decide``) reads only the stored value, so changing a threshold never recomputes it.
 A stored metric is only valid for the content it was computed from: next to it, under
@@ -40,6 +45,7 @@ from ..sample import Message, Sample
 __all__ = [
     "FINGERPRINTS",
     "KEY_BATCH",
+    "LOCATOR_KEYS",
     "OPS",
     "Drop",
     "Fetch",
@@ -55,6 +61,7 @@ __all__ = [
     "build_op",
     "concat_keys",
     "content_fingerprint",
+    "locator",
     "register_op",
     "select_messages",
 ]
@@ -70,6 +77,17 @@ KEY_BATCH = 2048  # samples per ``keys`` call when ``GlobalOp.run`` computes the
 # Internal bookkeeping: it travels between stages and is left out of the run's outputs and rejects.
 FINGERPRINTS = "stats_fp"
 _UNKNOWN = object()
+# meta keys that say where a sample was read: the recipe input's name and the record number in it
+# (set by the pipeline: ``sftforge.pipeline.run.INPUT_KEY`` and ``ROW_KEY``)
+LOCATOR_KEYS = ("source", "row")
+
+
+def locator(sample: Sample) -> dict[str, Any] | None:
+    """Where a sample was read, ``{"source": input name, "row": record number}`` (the parts its
+    meta has), or ``None``: how a dedup reject points at its kept twin."""
+    meta = sample.meta
+    found = {k: meta[k] for k in LOCATOR_KEYS if meta.get(k) is not None}
+    return found or None
 
 
 def content_fingerprint(sample: Sample) -> int:
@@ -152,6 +170,7 @@ class Reject:
     reason: str
     value: Any = None
     kept_id: str | None = None
+    kept: dict[str, Any] | None = None  # the kept twin's ``locator`` (dedup)
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"op": self.op, "reason": self.reason}
@@ -159,6 +178,8 @@ class Reject:
             out["value"] = self.value
         if self.kept_id is not None:
             out["kept_id"] = self.kept_id
+        if self.kept is not None:
+            out["kept"] = self.kept
         sample = self.sample.to_dict()
         meta = sample.get("meta")
         if meta and FINGERPRINTS in meta:
@@ -169,12 +190,14 @@ class Reject:
 
 @dataclass(slots=True)
 class Drop:
-    """A keyed ``GlobalOp``'s verdict on one sample: its input position and the reject fields."""
+    """A keyed ``GlobalOp``'s verdict on one sample: its input position and the reject fields;
+    ``kept_index`` is the input position of the kept twin (a dedup's), if any."""
 
     index: int
     reason: str
     value: Any = None
     kept_id: str | None = None
+    kept_index: int | None = None
 
 
 def concat_keys(parts: Sequence[Keys], select: Any = None) -> Keys:
@@ -417,8 +440,10 @@ class GlobalOp(Op):
             raise NotImplementedError
         parts: list[Keys] = []
         batch: list[Sample] = []
+        places: list[dict[str, Any] | None] = []  # every input's locator, for the kept twins
         for s in source():
             batch.append(s)
+            places.append(locator(s))
             if len(batch) >= KEY_BATCH:
                 parts.append(self.keys(batch, {}))
                 batch = []
@@ -439,7 +464,8 @@ class GlobalOp(Op):
         for i, s in enumerate(source()):
             self.counters.seen += 1
             if d is not None and d.index == i:
-                self.drop(reject, Reject(s, self.name, d.reason, d.value, d.kept_id))
+                kept = None if d.kept_index is None else places[d.kept_index]
+                self.drop(reject, Reject(s, self.name, d.reason, d.value, d.kept_id, kept))
                 d = next(drops, None)
             else:
                 self.counters.kept += 1

@@ -47,7 +47,15 @@ from .plan import Job, JobResult, Sampled, Stage, StageSummary
 from .shards import chunk_path, iter_shards, load_sample, write_chunk, write_jsonl
 from .sources import ReadError
 from .stats_cache import stage_fingerprint
-from .worker import ChunkTask, StageOps, configure, init_worker, keys_path, run_task
+from .worker import (
+    ChunkTask,
+    StageOps,
+    configure,
+    init_worker,
+    keys_path,
+    places_path,
+    run_task,
+)
 
 __all__ = ["ADDED_KEYS", "LocalExecutor"]
 
@@ -231,7 +239,7 @@ class LocalExecutor:
         sdir.mkdir(parents=True)
         pdir, pchunks = prev
         reasons: Counter[str] = Counter()
-        clusters: Counter[str] = Counter()
+        clusters: Counter[tuple[Any, ...]] = Counter()
         op.counters = OpCounters()
         n_in = _stage_out(pdir, pchunks)
         with (sdir / "rejects.jsonl").open("wb") as rf, gc_paused():
@@ -239,7 +247,9 @@ class LocalExecutor:
             def reject(r: Reject) -> None:
                 reasons[r.reason] += 1
                 if r.kept_id is not None:
-                    clusters[r.kept_id] += 1
+                    # the locator too: identical twins share a content id
+                    twin = (r.kept_id, *(r.kept or {}).values())
+                    clusters[twin] += 1
                 rf.write(orjson.dumps(r.to_dict()) + b"\n")
 
             if st.key_base is not None:
@@ -316,6 +326,9 @@ class LocalExecutor:
         dropped = {rows[d.index]: d for d in drops}
         for r in dropped:
             alive[r] = 0
+        twins = _places(
+            bdir, offsets, {rows[d.kept_index] for d in drops if d.kept_index is not None}
+        )
         for i in range(nb):
             lo, hi = offsets[i], offsets[i + 1]
             src, dst = chunk_path(bdir, i), chunk_path(sdir, i)
@@ -328,7 +341,8 @@ class LocalExecutor:
             for r in gone:
                 d = dropped[r]
                 s = load_sample(lines[r - lo])
-                reject(Reject(s, op.name, d.reason, d.value, d.kept_id))
+                kept = None if d.kept_index is None else twins[rows[d.kept_index]]
+                reject(Reject(s, op.name, d.reason, d.value, d.kept_id, kept))
         write_jsonl(sdir / "dropped.jsonl", (b"%d" % r for r in sorted(dropped)))
         return sum(alive), nb
 
@@ -481,6 +495,21 @@ def _fetch(sdir: Path, offsets: list[int], rows: Sequence[int]) -> Iterator[Samp
             chunk = bisect_right(offsets, r) - 1
             lines = chunk_path(sdir, chunk).read_bytes().split(b"\n")
         yield load_sample(lines[r - offsets[chunk]])
+
+
+def _places(sdir: Path, offsets: list[int], rows: set[int]) -> dict[int, dict[str, Any] | None]:
+    """The locators of some rows of a finished stage (the kept twins of a keyed stage's drops),
+    from the locator files of only the chunks that hold them."""
+    out: dict[int, dict[str, Any] | None] = {}
+    chunk, places = -1, {}
+    for r in sorted(rows):
+        if chunk < 0 or r >= offsets[chunk + 1]:
+            chunk = bisect_right(offsets, r) - 1
+            places = pickle.loads(places_path(sdir, chunk).read_bytes())
+        i = r - offsets[chunk]
+        found = {k: v[i] for k, v in places.items() if v[i] is not None}
+        out[r] = found or None
+    return out
 
 
 def _check_drops(op: GlobalOp, drops: list[Drop], n: int) -> None:

@@ -42,7 +42,8 @@ SPLIT_KEY = "split"  # meta key: the split a split operator assigned
 # samples whose source is not an input (the identity set) are added ones too
 EXTRA_KEYS = ("copy_of", "extra")
 EXTRA = "\textra"  # the counter slot of added samples (a name no input can have)
-_SCHEMA = "sftforge-run-2"  # 2: keyed global stages (key files, dropped.jsonl)
+# 2: keyed global stages (key files, dropped.jsonl); 3: locator files, metric fingerprints
+_SCHEMA = "sftforge-run-3"
 
 
 @dataclass
@@ -110,8 +111,9 @@ def ingest(recipe: Recipe) -> Iterator[Sample | ReadError]:
     """Every input's samples, tagged with the input's name and their record number in it
     (``meta["row"]``, 1-based, unreadable records counted too), then the next input's.
 
-    Identical records share a content id, so the row is what tells two of them apart in the
-    rejects file (an exact duplicate's ``kept_id`` names a twin with the very same id).
+    Identical records share a content id (so an exact duplicate's ``kept_id`` can be its own id):
+    the input name and row are what tell them apart, and every dedup reject names its kept twin
+    by both as well, ``kept: {"source": ..., "row": ...}`` (``sftforge.ops.base.locator``).
     """
     for spec in recipe.inputs:
         path = recipe.input_path(spec)

@@ -28,6 +28,7 @@ from .._gc import gc_paused
 from ..errors import SftforgeError
 from ..ops.base import (
     FINGERPRINTS,
+    LOCATOR_KEYS,
     Filter,
     GlobalOp,
     Keys,
@@ -56,6 +57,7 @@ __all__ = [
     "StageOps",
     "init_worker",
     "keys_path",
+    "places_path",
     "process_chunk",
     "run_task",
     "write_keys",
@@ -168,9 +170,15 @@ def keys_path(stage_dir: Path, index: int, step: int) -> Path:
     return chunk_path(stage_dir, index, f"k{step}.pkl")
 
 
+def places_path(stage_dir: Path, index: int) -> Path:
+    """Where the locators (input name, record number) of one chunk's samples are kept, for the
+    keyed stages' rejects to name their kept twins (read only for the twins' chunks)."""
+    return chunk_path(stage_dir, index, "loc.pkl")
+
+
 def write_keys(stage: StageOps, out: Path, index: int, samples: Sequence[Sample]) -> dict[str, Any]:
-    """Each keyed operator's keys of ``samples`` (one chunk), written atomically; returns the
-    counters (seconds spent) per step. Keys are per sample, so they are computed over slices of
+    """Each keyed operator's keys of ``samples`` (one chunk), written atomically, and the
+    samples' locators (``places_path``); returns the counters (seconds spent) per step. Keys are per sample, so they are computed over slices of
     ``KEY_SLICE`` samples: the same keys, with a fraction of the temporaries (token lists)."""
     parts: list[list[Keys]] = [[] for _ in stage.key_ops]
     seconds = [0.0] * len(stage.key_ops)
@@ -182,6 +190,10 @@ def write_keys(stage: StageOps, out: Path, index: int, samples: Sequence[Sample]
             parts[k].append(op.keys(piece, memo))
             seconds[k] += time.perf_counter() - start
     counters: dict[str, Any] = {}
+    if stage.key_ops:
+        metas = [s.meta for s in samples]
+        places = {key: [m.get(key) for m in metas] for key in LOCATOR_KEYS}
+        atomic_write_bytes(places_path(out, index), pickle.dumps(places, protocol=5))
     for k, (step, _, _) in enumerate(stage.key_steps):
         start = time.perf_counter()
         keys = concat_keys(parts[k])
