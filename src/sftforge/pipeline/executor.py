@@ -10,9 +10,10 @@ Keyed global operators (dedup, see ``GlobalOp.keys``) take a faster road: the wo
 their per-sample keys along with the stage before (or in a parallel pass over its chunks), the
 parent only runs ``choose`` over the keys, then writes each output chunk from the key base's
 chunk file: a hard link when nothing in it was dropped, else its kept lines copied as bytes.
-Only dropped samples (and the few ``choose`` fetches) are parsed. Output chunk ``i`` holds what is
-left of the key base's chunk ``i``, and ``dropped.jsonl`` (key base rows) tells the next keyed stage
-what is left.
+Only dropped samples (and the few ``choose`` fetches) are parsed; the rejects name their kept
+twins from the workers' locator files of only the chunks that hold them. Output chunk ``i`` holds
+what is left of the key base's chunk ``i``, and ``dropped.jsonl`` (key base rows) tells the next
+keyed stage what is left.
 
 Test hooks: ``SFTFORGE_TEST_KILL_AFTER_CHUNKS=k`` makes the process SIGKILL itself after it has
 checkpointed ``k`` chunks, ``SFTFORGE_TEST_KILL_AFTER_STAGES=k`` after it has finished ``k``

@@ -5,8 +5,10 @@
 summary (counters, metric values, lengths) itself, each file atomically, and returns the summary;
 the parent only records the chunk as done in the manifest. When keyed global operators follow
 the stage (``StageOps.key_steps``), the worker also writes their keys of the kept samples, one
-file per step (``c000000.k<step>.pkl``); a ``keys_only`` task writes just those, for a chunk of a
-finished stage.
+file per step (``c000000.k<step>.pkl``), and the samples' locators (``c000000.loc.pkl``, input name
+and row, for the rejects to name their kept twins); a ``keys_only`` task writes just those, for a
+chunk of a finished stage. Filters share a ``MetricMemo`` over the chunk (content fingerprints, the
+cross-run cache's metrics).
 """
 
 from __future__ import annotations
