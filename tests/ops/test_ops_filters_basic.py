@@ -221,3 +221,11 @@ def test_empty_answer_tool_call_is_not_empty_and_modes() -> None:
     assert run(build_op("empty_answer_filter", {"mode": "all"}), two)[0] is True
     custom = build_op("empty_answer_filter", {"extra_placeholders": ["见上文"]})
     assert run(custom, chat("q", "见上文"))[0] is False
+
+
+def test_empty_answer_placeholder_lists_are_different_metrics() -> None:
+    s = chat("q", "见上文")
+    assert run(build_op("empty_answer_filter"), s) == (True, None, 0)
+    custom = build_op("empty_answer_filter", {"extra_placeholders": ["见上文"]})
+    assert run(custom, s) == (False, "placeholder assistant '见上文'", 1)
+    assert len(s.meta["stats"]) == 2
