@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 from ops_helpers import chat
 
-import sftforge.ops.filters  # noqa: F401  (registers the operators)
+import sftforge.ops.clean  # (registers the operators)
+import sftforge.ops.filters  # noqa: F401
 from sftforge.errors import RecipeError
-from sftforge.ops.base import Filter, build_op
+from sftforge.ops.base import Filter, MetricMemo, build_op, content_fingerprint
 from sftforge.ops.filters.length import LengthFilter
 from sftforge.ops.text import count_words
 from sftforge.sample import Message, Sample, ToolCall
@@ -103,6 +104,82 @@ def test_filter_reuses_cached_metric_on_threshold_change(monkeypatch) -> None:
     ]
 
 
+def test_a_metric_is_recomputed_when_the_text_changed(monkeypatch) -> None:
+    calls = []
+    stats = LengthFilter.stats
+    monkeypatch.setattr(LengthFilter, "stats", lambda self, s: calls.append(1) or stats(self, s))
+    s = chat("q", "<b>hi</b> there")
+    measure = build_op("length_filter", {"targets": "assistant", "max": 10})
+    assert run(measure, s) == (False, "chars above max 10", 15)
+    build_op("clean_html", {}).apply([s])
+    assert run(measure, s) == (True, None, 8)
+    assert len(calls) == 2
+    assert run(measure, s) == (True, None, 8)
+    assert len(calls) == 2  # the text is what the metric was computed from
+
+
+def test_a_metric_without_its_fingerprint_is_recomputed() -> None:
+    # what an input file written by an earlier run (or by hand) carries: no fingerprint
+    s = chat("q", "four")
+    s.meta["stats"] = {"length_filter:chars@assistant": 99}
+    assert run(build_op("length_filter", {"targets": "assistant", "max": 10}), s) == (True, None, 4)
+
+
+def test_a_memo_fingerprints_only_what_may_be_reused(monkeypatch) -> None:
+    calls = []
+    stats = LengthFilter.stats
+    monkeypatch.setattr(LengthFilter, "stats", lambda self, s: calls.append(1) or stats(self, s))
+    key = "length_filter:chars@assistant"
+    op = build_op("length_filter", {"targets": "assistant"})
+    s = chat("q", "four")
+    op.apply([s], MetricMemo(stamp=frozenset()))  # no other filter reads this metric
+    assert s.meta == {"stats": {key: 4}}
+    op.apply([s], MetricMemo(stamp=frozenset({key})))
+    assert s.meta == {"stats": {key: 4}, "stats_fp": {key: content_fingerprint(s)}}
+    assert len(calls) == 2  # a metric stored without its fingerprint is measured again
+    op.apply([s], MetricMemo(stamp=frozenset({key})))
+    assert len(calls) == 2
+    s.messages[1].content = "three"
+    op.apply([s], MetricMemo(stamp=frozenset()))
+    assert s.meta == {"stats": {key: 5}}  # the old fingerprint went with the old value
+    assert len(calls) == 3
+
+
+def test_a_memo_serves_known_metrics_by_fingerprint() -> None:
+    key = "length_filter:chars@assistant"
+    op = build_op("length_filter", {"targets": "assistant", "max": 10})
+    known, other = chat("q", "four"), chat("q", "five!")
+    memo = MetricMemo({key: {content_fingerprint(known): 42}}, stamp=frozenset())
+    kept, rejects = op.apply([known, other], memo)
+    assert (kept, rejects[0].sample, rejects[0].value) == ([other], known, 42)
+    assert memo.computed == {key: {content_fingerprint(other): 5}}
+
+
+def test_content_fingerprint_covers_what_filters_read() -> None:
+    def variants() -> list[Sample]:
+        base = chat("q", "a")
+        out = [base, chat("q", "b"), chat("a", "q"), chat("q", "a", system="s")]
+        for edit in (
+            lambda s: setattr(s.messages[1], "role", "user"),
+            lambda s: setattr(s.messages[1], "reasoning", "r"),
+            lambda s: setattr(s.messages[1], "tool_calls", [ToolCall("f", {"x": 1})]),
+            lambda s: setattr(s.messages[1], "train", False),
+            lambda s: setattr(s, "tools", [{"name": "f"}]),
+            lambda s: setattr(s, "rejected", Message("assistant", "a")),
+            lambda s: setattr(s, "label", True),
+        ):
+            s = chat("q", "a")
+            edit(s)
+            out.append(s)
+        return out
+
+    fps = [content_fingerprint(s) for s in variants()]
+    assert len(set(fps)) == len(fps)
+    same = chat("q", "a", system=None)
+    same.id, same.meta = "other id", {"stats": {"x": 1}}
+    assert content_fingerprint(same) == fps[0]  # neither the id nor meta
+
+
 TURN_CASES = [
     ({"min": 2}, (False, "user turns below min 2", 1)),
     ({"max": 1}, (True, None, 1)),
@@ -144,3 +221,11 @@ def test_empty_answer_tool_call_is_not_empty_and_modes() -> None:
     assert run(build_op("empty_answer_filter", {"mode": "all"}), two)[0] is True
     custom = build_op("empty_answer_filter", {"extra_placeholders": ["见上文"]})
     assert run(custom, chat("q", "见上文"))[0] is False
+
+
+def test_empty_answer_placeholder_lists_are_different_metrics() -> None:
+    s = chat("q", "见上文")
+    assert run(build_op("empty_answer_filter"), s) == (True, None, 0)
+    custom = build_op("empty_answer_filter", {"extra_placeholders": ["见上文"]})
+    assert run(custom, s) == (False, "placeholder assistant '见上文'", 1)
+    assert len(s.meta["stats"]) == 2

@@ -17,6 +17,7 @@ import yaml
 from pipeline_helpers import read_rows
 
 from sftforge.ops.base import OPS, build_op
+from sftforge.ops.dedup.text import view_tokens
 from sftforge.pipeline import LocalExecutor, run_recipe
 from sftforge.pipeline.plan import plan_stages
 from sftforge.pipeline.recipe import load_ops
@@ -275,3 +276,40 @@ def test_without_hard_links_kept_chunks_are_copied(
     monkeypatch.setattr(os, "link", no_link)
     got = run_recipe(recipe, tmp_path / "got", workers=1)
     assert _outputs(got.out_dir) == _outputs(ref.out_dir)
+
+
+@pytest.mark.parametrize("run", ["reference", "workers=1", "workers=2"])
+def test_dedup_rejects_locate_their_kept_twin(tmp_path: Path, run: str) -> None:
+    """``kept`` names the twin's input and row, even where identical records share an id."""
+    samples = _samples()
+    samples += [Sample.from_dict(samples[i].to_dict()) for i in (0, 4, 12, 0)]  # identical
+    path = tmp_path / "dups.jsonl"
+    path.write_bytes(b"".join(s.to_json() + b"\n" for s in samples))
+    recipe = _recipe(tmp_path, path, DEDUP[1:3])
+    executor = LocalExecutor(1, keyed=False) if run == "reference" else None
+    workers = int(run.partition("=")[2] or 1)
+    res = run_recipe(recipe, tmp_path / "run", workers=workers, executor=executor)
+    by_row = {i: s.to_dict() for i, s in enumerate(samples, 1)}
+    rejects = read_rows(res.rejects)
+    dropped = {r["sample"]["meta"]["row"]: r["op"] for r in rejects}
+    rows = [r for r in rejects if r["op"].startswith("dedup")]
+    assert len(rows) == len(rejects) >= 14
+    for r in rows:
+        own, twin = r["sample"]["meta"]["row"], r["kept"]["row"]
+        assert r["kept"] == {"source": "dups", "row": twin} and twin != own
+        assert by_row[twin]["id"] == r["kept_id"]
+        # the twin got through this operator (kept, or dropped by the next one)
+        assert twin not in dropped or (r["op"], dropped[twin]) == ("dedup_exact", "dedup_near")
+        if r["reason"] == "exact_duplicate":
+            pair = [Sample.from_dict(by_row[twin]), Sample.from_dict(by_row[own])]
+            a, b = view_tokens(pair, "whole", {})
+            assert a == b
+    # an identical record: its kept_id is its own id, its kept row is the first occurrence
+    copies = {r["sample"]["meta"]["row"]: r for r in rows if r["sample"]["meta"]["row"] > 48}
+    assert [(row, r["kept"]["row"]) for row, r in sorted(copies.items())] == [
+        (49, 1),
+        (50, 5),
+        (51, 13),
+        (52, 1),
+    ]
+    assert all(r["kept_id"] == r["sample"]["id"] for r in copies.values())

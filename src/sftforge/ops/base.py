@@ -11,8 +11,19 @@ executor computes it in its workers, in parallel, even fused into the stage befo
 ``choose`` (every input's keys -> the drops). Its ``run`` is then the two-pass reference of that
 split; an executor may use the split instead and copy kept samples without parsing them.
 
+A dedup reject names its kept twin twice: ``kept_id`` (its id; identical records share a content
+id, so that can be the reject's own) and ``kept`` (its ``locator``: the input name and record
+number the pipeline put in ``meta``), which tells even identical twins apart. A keyed operator
+gives the twin's input position (``Drop.kept_index``); whoever runs it turns that into the locator.
+
 Filters compute their metric first (``stats``) and store it under ``sample.meta["stats"]``; the
 decision (``decide``) reads only the stored value, so changing a threshold never recomputes it.
+A stored metric is only valid for the content it was computed from: next to it, under
+``sample.meta["stats_fp"]``, goes the sample's ``content_fingerprint`` at that time, and a filter
+reuses a stored value only when the fingerprint still matches (a mapper in between, an earlier
+stage or an input file carrying old metrics all lead to a recomputation). ``MetricMemo`` lets
+the filters of one batch share the fingerprints and offers metrics known from elsewhere (the
+cross-run cache) by (metric key, fingerprint).
 """
 
 from __future__ import annotations
@@ -25,11 +36,16 @@ from dataclasses import dataclass, field
 from itertools import chain, compress
 from typing import Any, ClassVar
 
+import orjson
+import xxhash
+
 from ..errors import RecipeError
 from ..sample import Message, Sample
 
 __all__ = [
+    "FINGERPRINTS",
     "KEY_BATCH",
+    "LOCATOR_KEYS",
     "OPS",
     "Drop",
     "Fetch",
@@ -37,12 +53,15 @@ __all__ = [
     "GlobalOp",
     "Keys",
     "Mapper",
+    "MetricMemo",
     "Op",
     "OpCounters",
     "Reject",
     "Targets",
     "build_op",
     "concat_keys",
+    "content_fingerprint",
+    "locator",
     "register_op",
     "select_messages",
 ]
@@ -54,6 +73,92 @@ Keys = dict[str, Any]
 # ascending input positions -> those samples, in that order (a keyed op's second look)
 Fetch = Callable[[Sequence[int]], Iterator[Sample]]
 KEY_BATCH = 2048  # samples per ``keys`` call when ``GlobalOp.run`` computes the keys itself
+# meta key: {metric key: the content fingerprint the metric in meta["stats"] was computed from}.
+# Internal bookkeeping: it travels between stages and is left out of the run's outputs and rejects.
+FINGERPRINTS = "stats_fp"
+_UNKNOWN = object()
+# meta keys that say where a sample was read: the recipe input's name and the record number in it
+# (set by the pipeline: ``sftforge.pipeline.run.INPUT_KEY`` and ``ROW_KEY``)
+LOCATOR_KEYS = ("source", "row")
+
+
+def locator(sample: Sample) -> dict[str, Any] | None:
+    """Where a sample was read, ``{"source": input name, "row": record number}`` (the parts its
+    meta has), or ``None``: how a dedup reject points at its kept twin."""
+    meta = sample.meta
+    found = {k: meta[k] for k in LOCATOR_KEYS if meta.get(k) is not None}
+    return found or None
+
+
+def content_fingerprint(sample: Sample) -> int:
+    """xxh3-64 of everything a filter may read: every message (role, content, reasoning, tool
+    calls...), tools, the ``rejected`` answer, label and media; not the id, not ``meta``.
+
+    The whole conversation rather than one filter's targets: filters read different parts
+    (roles, reasoning, tool calls, the whole sample), and one fingerprint serves every filter
+    until a mapper runs. A change anywhere only costs a recomputation."""
+    parts: list[Any] = []
+    for m in sample.messages:
+        if (
+            m.reasoning is None
+            and m.tool_calls is None
+            and m.name is None
+            and m.tool_call_id is None
+            and m.train is None
+        ):
+            parts.append(m.role)
+            parts.append(m.content)
+        else:  # a dict, never taken for a (role, content) pair of strings
+            parts.append(m.to_dict())
+    if (
+        sample.tools is not None
+        or sample.rejected is not None
+        or sample.label is not None
+        or sample.media is not None
+    ):
+        rest = sample.to_dict(with_meta=False)
+        del rest["id"], rest["messages"]
+        parts.append(rest)
+    return xxhash.xxh3_64_intdigest(orjson.dumps(parts))
+
+
+class MetricMemo:
+    """What the filters of one batch of samples share (a worker's chunk, through one stage).
+
+    ``fingerprint`` computes a sample's ``content_fingerprint`` once; call ``changed`` after
+    anything may have edited the samples (a mapper). Entries are keyed by ``id(sample)``, so the
+    samples must stay alive while the memo is in use.
+
+    ``stamp``: the metric keys stored with their fingerprint (``None``: all), i.e. those another
+    filter with the same key may find later; a metric with another key is stored without one
+    (never reused, and a fingerprint is only computed when some metric needs it). ``cached``:
+    the cross-run cache is in use; ``known`` holds its metrics (metric key -> content
+    fingerprint -> value), and ``computed`` collects those computed here, to be saved there.
+    """
+
+    __slots__ = ("_fps", "cached", "computed", "known", "stamp")
+
+    def __init__(
+        self,
+        known: dict[str, dict[int, Any]] | None = None,
+        *,
+        stamp: frozenset[str] | None = None,
+        cached: bool = False,
+    ) -> None:
+        self._fps: dict[int, int] = {}
+        self.known: dict[str, dict[int, Any]] = known or {}
+        self.stamp = stamp
+        self.cached = cached or bool(self.known)
+        self.computed: dict[str, dict[int, Any]] = {}
+
+    def fingerprint(self, sample: Sample) -> int:
+        fp = self._fps.get(id(sample))
+        if fp is None:
+            fp = self._fps[id(sample)] = content_fingerprint(sample)
+        return fp
+
+    def changed(self) -> None:
+        self._fps.clear()
 
 
 @dataclass(slots=True)
@@ -65,6 +170,7 @@ class Reject:
     reason: str
     value: Any = None
     kept_id: str | None = None
+    kept: dict[str, Any] | None = None  # the kept twin's ``locator`` (dedup)
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"op": self.op, "reason": self.reason}
@@ -72,18 +178,26 @@ class Reject:
             out["value"] = self.value
         if self.kept_id is not None:
             out["kept_id"] = self.kept_id
-        out["sample"] = self.sample.to_dict()
+        if self.kept is not None:
+            out["kept"] = self.kept
+        sample = self.sample.to_dict()
+        meta = sample.get("meta")
+        if meta and FINGERPRINTS in meta:
+            sample["meta"] = {k: v for k, v in meta.items() if k != FINGERPRINTS}
+        out["sample"] = sample
         return out
 
 
 @dataclass(slots=True)
 class Drop:
-    """A keyed ``GlobalOp``'s verdict on one sample: its input position and the reject fields."""
+    """A keyed ``GlobalOp``'s verdict on one sample: its input position and the reject fields;
+    ``kept_index`` is the input position of the kept twin (a dedup's), if any."""
 
     index: int
     reason: str
     value: Any = None
     kept_id: str | None = None
+    kept_index: int | None = None
 
 
 def concat_keys(parts: Sequence[Keys], select: Any = None) -> Keys:
@@ -224,8 +338,8 @@ class Mapper(Op):
 class Filter(Op):
     """Keeps or drops samples. ``stats`` computes the metric once; ``decide`` only compares it.
 
-    ``stats_key`` names the metric in ``sample.meta["stats"]``; a sample that already carries it
-    (a rerun with another threshold) is not recomputed.
+    ``stats_key`` names the metric in ``sample.meta["stats"]``; a sample that already carries it,
+    computed from its current content (``meta["stats_fp"]``), is not recomputed.
     """
 
     targets: Targets = "all"
@@ -243,23 +357,55 @@ class Filter(Op):
         tg = self.targets if isinstance(self.targets, str) else "+".join(self.targets)
         return key if tg == "all" else f"{key}@{tg}"
 
-    def metric(self, sample: Sample) -> Any:
-        stats = sample.meta.setdefault("stats", {})
+    def metric(self, sample: Sample, memo: MetricMemo | None = None) -> Any:
+        """The metric of the sample as it is now: the stored one when it was computed from this
+        content (its fingerprint matches), else one ``memo`` knows, else ``stats``. Stored in
+        ``meta["stats"]``, with its fingerprint unless ``memo`` says none will be needed."""
+        meta = sample.meta
+        stats = meta.setdefault("stats", {})
         key = self.metric_key()
-        if key not in stats:
-            stats[key] = self.stats(sample)
-        return stats[key]
+        fps: dict[str, int] | None = meta.get(FINGERPRINTS)
+        old = None if fps is None else fps.get(key)
+        stamp = memo is None or memo.stamp is None or key in memo.stamp
+        cached = memo is not None and memo.cached
+        if old is None and not stamp and not cached:  # nothing to check or keep: just measure
+            value = stats[key] = self.stats(sample)
+            return value
+        fp = content_fingerprint(sample) if memo is None else memo.fingerprint(sample)
+        if old == fp and key in stats:
+            return stats[key]
+        if memo is not None and cached:
+            known = memo.known.get(key)
+            value = _UNKNOWN if known is None else known.get(fp, _UNKNOWN)
+            if value is _UNKNOWN:
+                value = self.stats(sample)
+                memo.computed.setdefault(key, {})[fp] = value
+        else:
+            value = self.stats(sample)
+        stats[key] = value
+        if stamp:
+            if fps is None:
+                fps = meta[FINGERPRINTS] = {}
+            fps[key] = fp
+        elif fps is not None and old is not None:  # the old stamp must not vouch for the new value
+            del fps[key]
+            if not fps:
+                del meta[FINGERPRINTS]
+        return value
 
-    def keep(self, sample: Sample) -> bool | tuple[bool, str]:
-        return self.decide(self.metric(sample), sample)
+    def keep(self, sample: Sample, memo: MetricMemo | None = None) -> bool | tuple[bool, str]:
+        return self.decide(self.metric(sample, memo), sample)
 
-    def apply(self, samples: Iterable[Sample]) -> tuple[list[Sample], list[Reject]]:
+    def apply(
+        self, samples: Iterable[Sample], memo: MetricMemo | None = None
+    ) -> tuple[list[Sample], list[Reject]]:
+        """Keep or drop each sample; ``memo`` shares fingerprints and known metrics."""
         start = time.perf_counter()
         kept: list[Sample] = []
         rejects: list[Reject] = []
         for s in samples:
             self.counters.seen += 1
-            verdict = self.keep(s)
+            verdict = self.keep(s, memo)
             ok, reason = (verdict, self.name) if isinstance(verdict, bool) else verdict
             if ok:
                 kept.append(s)
@@ -294,8 +440,10 @@ class GlobalOp(Op):
             raise NotImplementedError
         parts: list[Keys] = []
         batch: list[Sample] = []
+        places: list[dict[str, Any] | None] = []  # every input's locator, for the kept twins
         for s in source():
             batch.append(s)
+            places.append(locator(s))
             if len(batch) >= KEY_BATCH:
                 parts.append(self.keys(batch, {}))
                 batch = []
@@ -316,7 +464,8 @@ class GlobalOp(Op):
         for i, s in enumerate(source()):
             self.counters.seen += 1
             if d is not None and d.index == i:
-                self.drop(reject, Reject(s, self.name, d.reason, d.value, d.kept_id))
+                kept = None if d.kept_index is None else places[d.kept_index]
+                self.drop(reject, Reject(s, self.name, d.reason, d.value, d.kept_id, kept))
                 d = next(drops, None)
             else:
                 self.counters.kept += 1

@@ -10,9 +10,10 @@ Keyed global operators (dedup, see ``GlobalOp.keys``) take a faster road: the wo
 their per-sample keys along with the stage before (or in a parallel pass over its chunks), the
 parent only runs ``choose`` over the keys, then writes each output chunk from the key base's
 chunk file: a hard link when nothing in it was dropped, else its kept lines copied as bytes.
-Only dropped samples (and the few ``choose`` fetches) are parsed. Output chunk ``i`` holds what is
-left of the key base's chunk ``i``, and ``dropped.jsonl`` (key base rows) tells the next keyed stage
-what is left.
+Only dropped samples (and the few ``choose`` fetches) are parsed; the rejects name their kept
+twins from the workers' locator files of only the chunks that hold them. Output chunk ``i`` holds
+what is left of the key base's chunk ``i``, and ``dropped.jsonl`` (key base rows) tells the next
+keyed stage what is left.
 
 Test hooks: ``SFTFORGE_TEST_KILL_AFTER_CHUNKS=k`` makes the process SIGKILL itself after it has
 checkpointed ``k`` chunks, ``SFTFORGE_TEST_KILL_AFTER_STAGES=k`` after it has finished ``k``
@@ -40,14 +41,22 @@ import orjson
 
 from .._gc import gc_paused
 from ..errors import SftforgeError
-from ..ops.base import Drop, GlobalOp, Keys, OpCounters, Reject, concat_keys
+from ..ops.base import Drop, Filter, GlobalOp, Keys, Op, OpCounters, Reject, concat_keys
 from ..sample import Sample
 from .manifest import Manifest
 from .plan import Job, JobResult, Sampled, Stage, StageSummary
 from .shards import chunk_path, iter_shards, load_sample, write_chunk, write_jsonl
 from .sources import ReadError
 from .stats_cache import stage_fingerprint
-from .worker import ChunkTask, StageOps, configure, init_worker, keys_path, run_task
+from .worker import (
+    ChunkTask,
+    StageOps,
+    configure,
+    init_worker,
+    keys_path,
+    places_path,
+    run_task,
+)
 
 __all__ = ["ADDED_KEYS", "LocalExecutor"]
 
@@ -82,6 +91,7 @@ class LocalExecutor:
             manifest = Manifest(mpath, job.fingerprint)
             manifest.save()
         self.manifest = manifest
+        reused = _reused_metrics(job.ops)
         stage_ops = [
             StageOps(
                 st.index,
@@ -90,6 +100,7 @@ class LocalExecutor:
                 if job.cache_dir and st.kind == "map"
                 else "",
                 [(i, *job.step_specs[i]) for i in st.key_steps],
+                reused,
             )
             for st in job.stages
             if st.kind == "map" or st.key_steps
@@ -229,7 +240,7 @@ class LocalExecutor:
         sdir.mkdir(parents=True)
         pdir, pchunks = prev
         reasons: Counter[str] = Counter()
-        clusters: Counter[str] = Counter()
+        clusters: Counter[tuple[Any, ...]] = Counter()
         op.counters = OpCounters()
         n_in = _stage_out(pdir, pchunks)
         with (sdir / "rejects.jsonl").open("wb") as rf, gc_paused():
@@ -237,7 +248,9 @@ class LocalExecutor:
             def reject(r: Reject) -> None:
                 reasons[r.reason] += 1
                 if r.kept_id is not None:
-                    clusters[r.kept_id] += 1
+                    # the locator too: identical twins share a content id
+                    twin = (r.kept_id, *(r.kept or {}).values())
+                    clusters[twin] += 1
                 rf.write(orjson.dumps(r.to_dict()) + b"\n")
 
             if st.key_base is not None:
@@ -314,6 +327,9 @@ class LocalExecutor:
         dropped = {rows[d.index]: d for d in drops}
         for r in dropped:
             alive[r] = 0
+        twins = _places(
+            bdir, offsets, {rows[d.kept_index] for d in drops if d.kept_index is not None}
+        )
         for i in range(nb):
             lo, hi = offsets[i], offsets[i + 1]
             src, dst = chunk_path(bdir, i), chunk_path(sdir, i)
@@ -326,7 +342,8 @@ class LocalExecutor:
             for r in gone:
                 d = dropped[r]
                 s = load_sample(lines[r - lo])
-                reject(Reject(s, op.name, d.reason, d.value, d.kept_id))
+                kept = None if d.kept_index is None else twins[rows[d.kept_index]]
+                reject(Reject(s, op.name, d.reason, d.value, d.kept_id, kept))
         write_jsonl(sdir / "dropped.jsonl", (b"%d" % r for r in sorted(dropped)))
         return sum(alive), nb
 
@@ -445,6 +462,12 @@ def _op_extras(op: GlobalOp, out_dir: Path, step: int) -> dict[str, Any]:
     return extras
 
 
+def _reused_metrics(ops: Sequence[Op]) -> frozenset[str]:
+    """Metric keys that more than one filter reads (so one may find the other's value)."""
+    keys = Counter(op.metric_key() for op in ops if isinstance(op, Filter))
+    return frozenset(k for k, n in keys.items() if n > 1)
+
+
 def _uses_pool(job: Job, st: Stage) -> bool:
     """Map stages, and the first keyed stage after a global key base (its keys pass)."""
     if st.kind == "map":
@@ -473,6 +496,21 @@ def _fetch(sdir: Path, offsets: list[int], rows: Sequence[int]) -> Iterator[Samp
             chunk = bisect_right(offsets, r) - 1
             lines = chunk_path(sdir, chunk).read_bytes().split(b"\n")
         yield load_sample(lines[r - offsets[chunk]])
+
+
+def _places(sdir: Path, offsets: list[int], rows: set[int]) -> dict[int, dict[str, Any] | None]:
+    """The locators of some rows of a finished stage (the kept twins of a keyed stage's drops),
+    from the locator files of only the chunks that hold them."""
+    out: dict[int, dict[str, Any] | None] = {}
+    chunk, places = -1, {}
+    for r in sorted(rows):
+        if chunk < 0 or r >= offsets[chunk + 1]:
+            chunk = bisect_right(offsets, r) - 1
+            places = pickle.loads(places_path(sdir, chunk).read_bytes())
+        i = r - offsets[chunk]
+        found = {k: v[i] for k, v in places.items() if v[i] is not None}
+        out[r] = found or None
+    return out
 
 
 def _check_drops(op: GlobalOp, drops: list[Drop], n: int) -> None:

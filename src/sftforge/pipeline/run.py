@@ -23,7 +23,7 @@ import xxhash
 
 from .._gc import gc_paused
 from ..errors import RecipeError, SftforgeError
-from ..ops.base import Op
+from ..ops.base import FINGERPRINTS, Op
 from ..sample import Sample
 from .executor import LocalExecutor
 from .lock import write_lock
@@ -42,7 +42,8 @@ SPLIT_KEY = "split"  # meta key: the split a split operator assigned
 # samples whose source is not an input (the identity set) are added ones too
 EXTRA_KEYS = ("copy_of", "extra")
 EXTRA = "\textra"  # the counter slot of added samples (a name no input can have)
-_SCHEMA = "sftforge-run-2"  # 2: keyed global stages (key files, dropped.jsonl)
+# 2: keyed global stages (key files, dropped.jsonl); 3: locator files, metric fingerprints
+_SCHEMA = "sftforge-run-3"
 
 
 @dataclass
@@ -110,8 +111,9 @@ def ingest(recipe: Recipe) -> Iterator[Sample | ReadError]:
     """Every input's samples, tagged with the input's name and their record number in it
     (``meta["row"]``, 1-based, unreadable records counted too), then the next input's.
 
-    Identical records share a content id, so the row is what tells two of them apart in the
-    rejects file (an exact duplicate's ``kept_id`` names a twin with the very same id).
+    Identical records share a content id (so an exact duplicate's ``kept_id`` can be its own id):
+    the input name and row are what tell them apart, and every dedup reject names its kept twin
+    by both as well, ``kept: {"source": ..., "row": ...}`` (``sftforge.ops.base.locator``).
     """
     for spec in recipe.inputs:
         path = recipe.input_path(spec)
@@ -188,6 +190,7 @@ def _write_outputs(
                 if not single and _route(recipe, s) != split:
                     continue
                 kept[_origin(s.meta, names)] += 1
+                s.meta.pop(FINGERPRINTS, None)  # bookkeeping of the metrics, not an output
                 for m in s.messages:
                     pending.setdefault(m.role, []).append(len(m.content))
                 if n % 4096 == 0:

@@ -1,12 +1,14 @@
 """Filter metrics kept between runs, so changing a threshold re-decides without recomputing.
 
-The cache holds, per chunk, the ``meta["stats"]`` dict of every sample after a map stage. It is
-keyed by the hash of the chunk's input (canonical Sample JSON) and a stage fingerprint: the stage's
-operators with every option that can change a metric, i.e. all options except the decision-only
-ones (thresholds). A filter can name its decision options in ``decision_options``; otherwise
-``min``, ``max``, ``threshold``, ``allowed``, ``min_score`` and ``max_score`` are taken as
-decision-only, and every other option is assumed to change the metric (a cache miss, never a
-stale value).
+The cache holds, per chunk, every metric the stage's filters computed, by metric key and the
+``content_fingerprint`` of the sample as the filter saw it: a filter only finds the value of the
+content it sees, so two filters with the same metric key around a mapper each get their own
+(``MetricMemo.known``). A chunk's file is keyed by the hash of the chunk's input (canonical
+Sample JSON) and a stage fingerprint: the stage's operators with every option that can change a
+metric, i.e. all options except the decision-only ones (thresholds). A filter can name its
+decision options in ``decision_options``; otherwise ``min``, ``max``, ``threshold``,
+``allowed``, ``min_score`` and ``max_score`` are taken as decision-only, and every other option
+is assumed to change the metric (a cache miss, never a stale value).
 """
 
 from __future__ import annotations
@@ -59,10 +61,11 @@ def stage_fingerprint(ops: Sequence[Op]) -> str:
 
 
 class StatsCache:
-    """A folder of ``<fingerprint>/<chunk hash>.json`` files, each a list of stats dicts."""
+    """A folder of ``<fingerprint>/<chunk hash>.json`` files, each
+    ``{metric key: [[content fingerprint...], [value...]]}``."""
 
     def __init__(self, root: Path) -> None:
-        self.root = root / "stats"
+        self.root = root / "metrics"  # ("stats" held per-sample dicts, without fingerprints)
 
     def key(self, fingerprint: str, samples: Sequence[Sample]) -> str:
         h = xxhash.xxh3_128()
@@ -71,16 +74,25 @@ class StatsCache:
             h.update(b"\n")
         return f"{fingerprint}/{h.hexdigest()}"
 
-    def load(self, key: str) -> list[dict[str, Any]] | None:
+    def load(self, key: str) -> dict[str, dict[int, Any]]:
+        """The chunk's metrics: metric key -> content fingerprint -> value; empty when there
+        are none (or the file is unreadable: a cache miss, never an error)."""
         try:
             data = orjson.loads((self.root / f"{key}.json").read_bytes())
-        except (OSError, orjson.JSONDecodeError):
-            return None
-        return data if isinstance(data, list) else None
+            return {
+                str(k): dict(zip(fps, values, strict=True)) for k, (fps, values) in data.items()
+            }
+        except (OSError, orjson.JSONDecodeError, AttributeError, TypeError, ValueError):
+            return {}
 
-    def save(self, key: str, stats: list[dict[str, Any]]) -> None:
-        if not any(stats):
+    def save(
+        self, key: str, known: dict[str, dict[int, Any]], computed: dict[str, dict[int, Any]]
+    ) -> None:
+        """Store what was ``known`` and what was ``computed`` (by the same keys)."""
+        if not computed:
             return
+        merged = {k: known.get(k, {}) | computed.get(k, {}) for k in known.keys() | computed}
+        data = {k: [list(m), list(m.values())] for k, m in sorted(merged.items())}
         path = self.root / f"{key}.json"
         path.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write_bytes(path, orjson.dumps(stats))
+        atomic_write_bytes(path, orjson.dumps(data))

@@ -5,8 +5,10 @@
 summary (counters, metric values, lengths) itself, each file atomically, and returns the summary;
 the parent only records the chunk as done in the manifest. When keyed global operators follow
 the stage (``StageOps.key_steps``), the worker also writes their keys of the kept samples, one
-file per step (``c000000.k<step>.pkl``); a ``keys_only`` task writes just those, for a chunk of a
-finished stage.
+file per step (``c000000.k<step>.pkl``), and the samples' locators (``c000000.loc.pkl``, input name
+and row, for the rejects to name their kept twins); a ``keys_only`` task writes just those, for a
+chunk of a finished stage. Filters share a ``MetricMemo`` over the chunk (content fingerprints, the
+cross-run cache's metrics).
 """
 
 from __future__ import annotations
@@ -27,10 +29,13 @@ import orjson
 from .._gc import gc_paused
 from ..errors import SftforgeError
 from ..ops.base import (
+    FINGERPRINTS,
+    LOCATOR_KEYS,
     Filter,
     GlobalOp,
     Keys,
     Mapper,
+    MetricMemo,
     Op,
     OpCounters,
     Reject,
@@ -54,6 +59,7 @@ __all__ = [
     "StageOps",
     "init_worker",
     "keys_path",
+    "places_path",
     "process_chunk",
     "run_task",
     "write_keys",
@@ -69,6 +75,9 @@ class StageOps:
     fingerprint: str = ""
     # keyed global operators whose keys are computed over this stage's output
     key_steps: list[tuple[int, str, dict[str, Any]]] = field(default_factory=list)
+    # metric keys more than one filter of the recipe reads: the only metrics whose content
+    # fingerprints are worth computing and keeping in the chunks (``MetricMemo.stamp``)
+    reused: frozenset[str] = frozenset()
     ops: list[Op] = field(default_factory=list)
     key_ops: list[GlobalOp] = field(default_factory=list)
 
@@ -163,9 +172,15 @@ def keys_path(stage_dir: Path, index: int, step: int) -> Path:
     return chunk_path(stage_dir, index, f"k{step}.pkl")
 
 
+def places_path(stage_dir: Path, index: int) -> Path:
+    """Where the locators (input name, record number) of one chunk's samples are kept, for the
+    keyed stages' rejects to name their kept twins (read only for the twins' chunks)."""
+    return chunk_path(stage_dir, index, "loc.pkl")
+
+
 def write_keys(stage: StageOps, out: Path, index: int, samples: Sequence[Sample]) -> dict[str, Any]:
-    """Each keyed operator's keys of ``samples`` (one chunk), written atomically; returns the
-    counters (seconds spent) per step. Keys are per sample, so they are computed over slices of
+    """Each keyed operator's keys of ``samples`` (one chunk), written atomically, and the
+    samples' locators (``places_path``); returns the counters (seconds spent) per step. Keys are per sample, so they are computed over slices of
     ``KEY_SLICE`` samples: the same keys, with a fraction of the temporaries (token lists)."""
     parts: list[list[Keys]] = [[] for _ in stage.key_ops]
     seconds = [0.0] * len(stage.key_ops)
@@ -177,6 +192,10 @@ def write_keys(stage: StageOps, out: Path, index: int, samples: Sequence[Sample]
             parts[k].append(op.keys(piece, memo))
             seconds[k] += time.perf_counter() - start
     counters: dict[str, Any] = {}
+    if stage.key_ops:
+        metas = [s.meta for s in samples]
+        places = {key: [m.get(key) for m in metas] for key in LOCATOR_KEYS}
+        atomic_write_bytes(places_path(out, index), pickle.dumps(places, protocol=5))
     for k, (step, _, _) in enumerate(stage.key_steps):
         start = time.perf_counter()
         keys = concat_keys(parts[k])
@@ -202,23 +221,24 @@ def _process(stage: StageOps, task: ChunkTask, cache: StatsCache | None) -> dict
         summary["inputs"] = dict(per_input)
     if task.lengths_before:
         summary["lengths_before"] = role_lengths(samples)
-    refs, key = _preload_stats(stage, samples, cache)
+    memo, key = _preload_stats(stage, samples, cache)
     rejects: list[Reject] = []
     counters: dict[str, Any] = {}
     for (step, _, _), op in zip(stage.steps, stage.ops, strict=True):
         op.counters = OpCounters()
         if isinstance(op, Filter):
-            samples, dropped = op.apply(samples)
+            samples, dropped = op.apply(samples, memo)
             rejects.extend(dropped)
         elif isinstance(op, Mapper):
             samples = op.apply(samples)
+            memo.changed()  # the fingerprints are the content's before the mapper
         counters[str(step)] = op.counters.to_dict()
     if cache is not None and key:
-        cache.save(key, refs)
+        cache.save(key, memo.known, memo.computed)
     for s in samples:
-        _sort_stats(s)
+        _sort_stats(s, stage.reused)
     for r in rejects:
-        _sort_stats(r.sample)
+        _sort_stats(r.sample, frozenset())
     out = Path(task.out_dir)
     summary["out"] = write_jsonl(chunk_path(out, task.index), (s.to_json() for s in samples))
     rows = [orjson.dumps(e.to_dict()) for e in task.read_errors]
@@ -244,30 +264,33 @@ def role_lengths(samples: Sequence[Sample]) -> dict[str, list[int]]:
 
 def _preload_stats(
     stage: StageOps, samples: list[Sample], cache: StatsCache | None
-) -> tuple[list[dict[str, Any]], str]:
-    """Put cached metrics into ``meta["stats"]`` so filters skip recomputing them."""
+) -> tuple[MetricMemo, str]:
+    """The chunk's memo for its filters, with the metrics the cache has for this chunk and
+    stage (by metric key and content fingerprint, so each filter finds the value of the content
+    it sees), and the cache key to save the new ones under."""
     if cache is None or not stage.fingerprint or not any(isinstance(o, Filter) for o in stage.ops):
-        return [], ""
+        return MetricMemo(stamp=stage.reused), ""
     key = cache.key(stage.fingerprint, samples)
-    cached = cache.load(key)
-    refs: list[dict[str, Any]] = []
-    for i, s in enumerate(samples):
-        stats = s.meta.setdefault("stats", {})
-        if cached is not None and i < len(cached):
-            for k, v in cached[i].items():
-                stats.setdefault(k, v)
-        refs.append(stats)
-    return refs, key
+    return MetricMemo(cache.load(key), stamp=stage.reused, cached=True), key
 
 
-def _sort_stats(s: Sample) -> None:
+def _sort_stats(s: Sample, reused: frozenset[str]) -> None:
     # a fixed key order keeps output bytes identical whether metrics were cached or computed
-    stats = s.meta.get("stats")
+    meta = s.meta
+    stats = meta.get("stats")
     if isinstance(stats, dict):
         if stats:
-            s.meta["stats"] = dict(sorted(stats.items()))
+            meta["stats"] = dict(sorted(stats.items()))
         else:
-            del s.meta["stats"]
+            del meta["stats"]
+    fps = meta.get(FINGERPRINTS)
+    if fps is not None:
+        # only the fingerprints a later filter may check, of metrics still there
+        kept = {k: fps[k] for k in sorted(fps) if k in reused and k in (stats or ())}
+        if kept:
+            meta[FINGERPRINTS] = kept
+        else:
+            del meta[FINGERPRINTS]
 
 
 _PLAIN = frozenset({int, float, str})

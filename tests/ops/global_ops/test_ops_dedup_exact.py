@@ -133,3 +133,36 @@ def test_media_and_rejected_are_part_of_whole(run_op) -> None:
 )
 def test_cjk_tokens(text: str, expected: list[str]) -> None:
     assert tokens(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("op", "options"),
+    [
+        ("dedup_exact", {"view": "prompt"}),
+        ("dedup_near", {"view": "prompt", "threshold": 0.5, "ngram": 2}),
+    ],
+)
+def test_rejects_locate_their_kept_twin(mk, run_op, op: str, options: dict) -> None:
+    """Identical samples share a content id; ``kept`` tells which record was kept."""
+    text = "the same long question asked twice over"
+    samples = [
+        mk("something else entirely", source="b", row=1),
+        mk(text, source="a", row=7),
+        mk(text, source="b", row=2),
+        mk(text),  # no locator: an operator's own sample
+    ]
+    longest = {"keep": "longest"}
+    out, rejects = run_op(build_op(op, options), samples)
+    assert [s.meta.get("row") for s in out] == [1, 7]
+    assert [(r.sample.meta.get("row"), r.kept) for r in rejects] == [
+        (2, {"source": "a", "row": 7}),
+        (None, {"source": "a", "row": 7}),
+    ]
+    assert rejects[0].kept_id == rejects[0].sample.id == samples[1].id
+    assert rejects[0].to_dict()["kept"] == {"source": "a", "row": 7}
+    # the kept twin comes after its duplicate (keep: longest), and has no locator
+    samples[3].messages[1].content = "a longer answer than the others"
+    out, rejects = run_op(build_op(op, options | longest), samples)
+    assert [s.meta.get("row") for s in out] == [1, None]
+    assert [(r.sample.meta.get("row"), r.kept) for r in rejects] == [(7, None), (2, None)]
+    assert "kept" not in rejects[0].to_dict()

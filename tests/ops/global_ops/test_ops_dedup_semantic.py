@@ -61,3 +61,25 @@ def test_semantic_dedup_with_bundled_model(mk, run_op) -> None:
     (r,) = rejects
     assert (r.sample.id, r.kept_id, r.reason) == ("b", "a", "semantic_duplicate")
     assert 0.9 <= r.value <= 1.0
+
+
+def test_semantic_rejects_locate_their_kept_twin(mk, run_op, monkeypatch) -> None:
+    from sftforge.ops.dedup.semantic import SemanticDedup
+
+    vectors = {"cake?": [1.0, 0.0], "cake!": [0.99, 0.1], "france": [0.0, 1.0]}
+    monkeypatch.setattr(
+        SemanticDedup, "embed", lambda self, texts: unit([vectors[t] for t in texts])
+    )
+    samples = [
+        mk("cake?", source="in", row=1),
+        mk("france", source="in", row=2),
+        mk("cake?", source="in", row=3),  # identical to row 1: the same content id
+        mk("cake!", source="in", row=4),
+    ]
+    out, rejects = run_op(build_op("dedup_semantic", {"view": "prompt"}), samples)
+    assert [s.meta["row"] for s in out] == [1, 2]
+    assert [(r.sample.meta["row"], r.kept_id, r.kept) for r in rejects] == [
+        (3, samples[0].id, {"source": "in", "row": 1}),
+        (4, samples[0].id, {"source": "in", "row": 1}),
+    ]
+    assert rejects[0].sample.id == samples[0].id

@@ -7,7 +7,7 @@ empty answer is a filter's business, not a duplicate) and counted as ``empty_vie
 
 A keyed operator: ``keys`` hashes each sample (in the executor's workers); ``choose`` picks each
 cluster's kept sample (the first in input order, or the longest with the earliest winning ties)
-and drops the others with the kept twin's id and similarity 1.0.
+and drops the others with the kept twin's id and position and similarity 1.0.
 """
 
 from __future__ import annotations
@@ -77,7 +77,7 @@ class ExactDedup(GlobalOp):
         for size_bin, c in self.clusters.items():
             self.counters.extra[f"cluster_size:{size_bin}"] += c
         return [
-            Drop(i, "exact_duplicate", 1.0, ids[best[k][0]])
+            Drop(i, "exact_duplicate", 1.0, ids[best[k][0]], best[k][0])
             for i, k in enumerate(hashes)
             if k is not None and best[k][0] != i
         ]

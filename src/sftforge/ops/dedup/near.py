@@ -134,6 +134,7 @@ class NearDedup(GlobalOp):
                 "short_exact_duplicate" if short[i] else "near_duplicate",
                 round(float(sim[i]), 4),
                 ids[int(twin[i])],
+                int(twin[i]),
             )
             for i in np.flatnonzero(twin >= 0).tolist()
         ]

@@ -19,7 +19,7 @@ import numpy as np
 
 from ...errors import MissingDependency
 from ...sample import Sample
-from ..base import GlobalOp, Reject, register_op
+from ..base import GlobalOp, Reject, locator, register_op
 from .common import check_options, cluster_histogram, keep_order, sample_length
 from .text import view_text
 
@@ -109,10 +109,12 @@ class SemanticDedup(GlobalOp):
         reject: Callable[[Reject], None],
     ) -> Iterator[Sample]:
         ids: list[str] = []
+        places: list[dict[str, Any] | None] = []
         texts: list[str] = []
         lengths: list[int] = []
         for s in source():
             ids.append(s.id)
+            places.append(locator(s))
             texts.append(view_text(s, self.view))
             lengths.append(sample_length(s) if self.keep == "longest" else 0)
         emb = self.embed(texts) if texts else np.zeros((0, 1), dtype=np.float32)
@@ -130,7 +132,8 @@ class SemanticDedup(GlobalOp):
                 yield s
             else:
                 value = round(float(sim[i]), 4)
-                rej = Reject(s, self.name, "semantic_duplicate", value, ids[int(twin[i])])
+                t = int(twin[i])
+                rej = Reject(s, self.name, "semantic_duplicate", value, ids[t], places[t])
                 self.drop(reject, rej)
 
     def report(self) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from ...sample import Message, Sample
 from ..base import Targets, register_op, select_messages
-from ..text import TextFilter
+from ..text import TextFilter, list_digest
 
 __all__ = ["DEFAULT_PLACEHOLDERS", "EmptyAnswerFilter"]
 
@@ -47,6 +47,12 @@ class EmptyAnswerFilter(TextFilter):
             raise ValueError(f"mode must be 'any' or 'all', not {self.mode!r}")
         words = DEFAULT_PLACEHOLDERS if self.placeholders is None else self.placeholders
         self._words = frozenset(_norm(w) for w in [*words, *self.extra_placeholders]) | {""}
+
+    def metric_params(self) -> str:
+        # the placeholder list changes the count: another list, another metric
+        if self.placeholders is None and not self.extra_placeholders:
+            return ""
+        return list_digest(sorted(self._words))
 
     def _empty(self, m: Message) -> bool:
         if m.tool_calls:
