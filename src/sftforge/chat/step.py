@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from ..errors import RecipeError
-from ..ops.base import Filter, register_op
+from ..ops.base import FINGERPRINTS, Filter, MetricMemo, register_op
 from ..sample import Sample
 from .tokenize import ChatTokenizer, tokenize_samples
 
@@ -56,6 +56,7 @@ class TokenizeStep(Filter):
         return self._chat
 
     def stats(self, sample: Sample) -> dict[str, Any]:
+        sample.meta.pop("tokens", None)  # a row from earlier content must not survive a failure
         result = tokenize_samples([sample], self._tokenizer(), role_stats=True)
         if result.rejects:
             rej = result.rejects[0]
@@ -70,6 +71,19 @@ class TokenizeStep(Filter):
             "truncated": row.truncated,
             **per_role,
         }
+
+    def metric(self, sample: Sample, memo: MetricMemo | None = None) -> Any:
+        """Always tokenized anew: the row in ``meta["tokens"]`` is this step's output, not only a
+        metric, so a cached or stored metric (which carries no row, or one of other content)
+        must never stand in for it."""
+        key = self.metric_key()
+        value = sample.meta.setdefault("stats", {})[key] = self.stats(sample)
+        fps = sample.meta.get(FINGERPRINTS)
+        if isinstance(fps, dict) and key in fps:  # an old stamp must not vouch for this value
+            del fps[key]
+            if not fps:
+                del sample.meta[FINGERPRINTS]
+        return value
 
     def decide(self, value: Any, sample: Sample) -> bool | tuple[bool, str]:
         if value.get("error"):
