@@ -59,7 +59,8 @@ def convert(
     workers: Annotated[
         int | None,
         typer.Option(
-            "--workers", help="worker processes (default: CPU count, for inputs over 16 MiB)"
+            "--workers",
+            help="processes in all, this one included (default: CPU count, for inputs over 16 MiB)",
         ),
     ] = None,
     dataset_info: Annotated[
