@@ -10,10 +10,14 @@ model. A sample the framework would drop (bad role order, nothing left to train)
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from itertools import islice
 from typing import Any, ClassVar
 
+from ..._gc import gc_paused
 from ...errors import MissingDependency, TokenizeError
 from ...sample import Sample
 
@@ -22,6 +26,8 @@ __all__ = [
     "Encoded",
     "Profile",
     "Rejected",
+    "StagedProfile",
+    "TextEncoder",
     "encode_texts",
     "load_tokenizer",
 ]
@@ -85,6 +91,14 @@ class Profile:
     def encode_batch(self, samples: Sequence[Sample]) -> list[Encoded | Rejected]:
         raise NotImplementedError
 
+    def encode_stream(
+        self, samples: Iterable[Sample], *, batch_size: int = 4096
+    ) -> Iterator[Encoded | Rejected]:
+        """One row or reject per sample, in input order, for any iterable of samples."""
+        it = iter(samples)
+        while batch := list(islice(it, batch_size)):
+            yield from self.encode_batch(batch)
+
     def reject(self, sample: Sample, reason: str) -> Rejected:
         return Rejected(sample.id, reason, self.name)
 
@@ -104,17 +118,8 @@ def load_tokenizer(path: str) -> Any:
         ) from exc
 
 
-def encode_texts(tokenizer: Any, texts: Iterable[str]) -> list[list[int]]:
-    """Token ids of many strings in one batched call, without special tokens added.
-
-    Equal to ``tokenizer.encode(text, add_special_tokens=False)`` for each text, which is what the
-    frameworks call per segment. A fast tokenizer with no truncation/padding configured goes
-    straight to its Rust backend (``encode_batch_fast``: no offsets, all cores), which is what
-    transformers itself calls underneath; anything else goes through ``tokenizer(...)``.
-    """
-    batch = list(texts)
-    if not batch:
-        return []
+def _rust_backend(tokenizer: Any) -> Any:
+    """The Rust ``tokenizers.Tokenizer`` to call directly, or None when that would not be exact."""
     backend: Any = getattr(tokenizer, "_tokenizer", None)
     direct = (
         getattr(tokenizer, "is_fast", False)
@@ -123,13 +128,143 @@ def encode_texts(tokenizer: Any, texts: Iterable[str]) -> list[list[int]]:
         and backend.truncation is None
         and backend.padding is None
     )
-    if direct:
-        fast = getattr(backend, "encode_batch_fast", backend.encode_batch)
-        return [e.ids for e in fast(batch, add_special_tokens=False)]
-    out = tokenizer(
-        batch,
-        add_special_tokens=False,
-        return_attention_mask=False,
-        return_token_type_ids=False,
-    )
-    return [list(ids) for ids in out["input_ids"]]
+    return backend if direct else None
+
+
+def encode_texts(tokenizer: Any, texts: Iterable[str]) -> list[list[int]]:
+    """Token ids of many strings in one batched call, without special tokens added.
+
+    Equal to ``tokenizer.encode(text, add_special_tokens=False)`` for each text, which is what the
+    frameworks call per segment. A fast tokenizer with no truncation/padding configured goes
+    straight to its Rust backend (``encode_batch_fast``: no offsets, all cores), which is what
+    transformers itself calls underneath; anything else goes through ``tokenizer(...)``.
+    """
+    enc = TextEncoder(tokenizer)
+    return enc.ids(enc.run(list(texts)))
+
+
+class TextEncoder:
+    """:func:`encode_texts` in two steps, so the first can run in another thread.
+
+    ``run`` does the tokenization (for a Rust tokenizer: ``encode_batch_fast``, which releases the
+    GIL while it works, so Python code can go on meanwhile); ``ids`` turns its result into lists of
+    ids. ``threaded`` says whether running ``run`` in a thread can overlap with Python work.
+    """
+
+    def __init__(self, tokenizer: Any) -> None:
+        self.tokenizer = tokenizer
+        backend = _rust_backend(tokenizer)
+        self._fast: Callable[..., Any] | None = None
+        if backend is not None:
+            self._fast = getattr(backend, "encode_batch_fast", backend.encode_batch)
+        self.threaded = self._fast is not None
+
+    def run(self, texts: list[str]) -> Any:
+        if not texts:
+            return []
+        if self._fast is not None:
+            return self._fast(texts, add_special_tokens=False)
+        out = self.tokenizer(
+            texts,
+            add_special_tokens=False,
+            return_attention_mask=False,
+            return_token_type_ids=False,
+        )
+        return [list(ids) for ids in out["input_ids"]]
+
+    def ids(self, raw: Any) -> list[list[int]]:
+        if self._fast is not None:
+            return [e.ids for e in raw]
+        return raw
+
+
+# A staged profile's chunks: small first, so tokenization starts at once, then up to the largest.
+FIRST_CHUNK = 256
+MAX_CHUNK = 2048
+
+
+def _chunks(samples: Iterable[Sample], first: int, largest: int) -> Iterator[list[Sample]]:
+    it = iter(samples)
+    size = first
+    while chunk := list(islice(it, size)):
+        yield chunk
+        size = min(size * 2, largest)
+
+
+class StagedProfile(Profile):
+    """A profile that encodes in three steps, overlapped across chunks of samples.
+
+    ``_plan(samples)`` (Python) says which strings to tokenize, each on its own, and keeps what
+    else it needs; the strings are tokenized in one batched call (:class:`TextEncoder`); then
+    ``_build(samples, plan, ids)`` (Python) assembles the rows, one per sample, in order. With a
+    Rust tokenizer the tokenization of one chunk runs in a worker thread while this thread plans
+    the next chunk and builds the previous one, so the Python work hides behind the Rust work.
+    Every step is deterministic and each string is tokenized on its own, so the rows are the same
+    whatever the chunking: ``encode_batch`` is ``encode_stream`` collected.
+    """
+
+    def _plan(self, samples: list[Sample]) -> tuple[Any, list[str]]:
+        raise NotImplementedError
+
+    def _build(
+        self, samples: list[Sample], plan: Any, ids: list[list[int]]
+    ) -> list[Encoded | Rejected]:
+        raise NotImplementedError
+
+    def _text_encoder(self) -> TextEncoder:
+        return TextEncoder(self.tokenizer)
+
+    def encode_batch(self, samples: Sequence[Sample]) -> list[Encoded | Rejected]:
+        return list(self.encode_stream(samples))
+
+    def encode_stream(
+        self,
+        samples: Iterable[Sample],
+        *,
+        batch_size: int = MAX_CHUNK,
+        first_chunk: int = FIRST_CHUNK,
+        threads: bool = True,
+    ) -> Iterator[Encoded | Rejected]:
+        """Rows in input order; ``batch_size`` is the largest chunk tokenized in one call."""
+        enc = self._text_encoder()
+        chunks = _chunks(samples, max(1, min(first_chunk, batch_size)), max(1, batch_size))
+        if not (threads and enc.threaded):
+            for chunk in chunks:
+                with gc_paused():
+                    plan, texts = self._plan(chunk)
+                    rows = self._build(chunk, plan, enc.ids(enc.run(texts)))
+                yield from rows
+            return
+        yield from _overlapped(self, chunks, enc)
+
+
+# chunks planned and handed to the worker ahead of the one being built
+_AHEAD = 2
+
+
+def _overlapped(
+    profile: StagedProfile, chunks: Iterator[list[Sample]], enc: TextEncoder
+) -> Iterator[Encoded | Rejected]:
+    pending: deque[tuple[list[Sample], Any, Future[Any]]] = deque()
+    pool = ThreadPoolExecutor(1, thread_name_prefix="sftforge-encode")
+    try:
+        for chunk in chunks:
+            with gc_paused():
+                plan, texts = profile._plan(chunk)
+            pending.append((chunk, plan, pool.submit(enc.run, texts)))
+            if len(pending) > _AHEAD:
+                yield from _built(profile, enc, *pending.popleft())
+        while pending:
+            yield from _built(profile, enc, *pending.popleft())
+    finally:
+        for _, _, fut in pending:
+            fut.cancel()
+        pool.shutdown(wait=True)
+
+
+def _built(
+    profile: StagedProfile, enc: TextEncoder, chunk: list[Sample], plan: Any, fut: Future[Any]
+) -> list[Encoded | Rejected]:
+    raw = fut.result()
+    with gc_paused():
+        return profile._build(chunk, plan, enc.ids(raw))
