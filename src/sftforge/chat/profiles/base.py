@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from itertools import islice
 from typing import Any, ClassVar
 
-from ..._gc import gc_paused
+from ..._gc import gc_paused, gc_relaxed
 from ...errors import MissingDependency, TokenizeError
 from ...sample import Sample
 
@@ -214,8 +214,13 @@ class StagedProfile(Profile):
     def _text_encoder(self) -> TextEncoder:
         return TextEncoder(self.tokenizer)
 
-    def encode_batch(self, samples: Sequence[Sample]) -> list[Encoded | Rejected]:
-        return list(self.encode_stream(samples))
+    def encode_batch(self, samples: Iterable[Sample]) -> list[Encoded | Rejected]:
+        """All rows at once (``samples`` may be any iterable, read as it goes)."""
+        out: list[Encoded | Rejected] = []
+        with gc_relaxed():  # a bounded call: collect rarely while it runs
+            for rows in self._chunk_rows(samples, MAX_CHUNK, FIRST_CHUNK, True):
+                out += rows
+        return out
 
     def encode_stream(
         self,
@@ -225,17 +230,24 @@ class StagedProfile(Profile):
         first_chunk: int = FIRST_CHUNK,
         threads: bool = True,
     ) -> Iterator[Encoded | Rejected]:
-        """Rows in input order; ``batch_size`` is the largest chunk tokenized in one call."""
+        """Rows in input order; ``batch_size`` is the largest chunk tokenized in one call,
+        ``threads=False`` tokenizes in this thread, one chunk after the other."""
+        for rows in self._chunk_rows(samples, batch_size, first_chunk, threads):
+            yield from rows
+
+    def _chunk_rows(
+        self, samples: Iterable[Sample], largest: int, first: int, threads: bool
+    ) -> Iterator[list[Encoded | Rejected]]:
         enc = self._text_encoder()
-        chunks = _chunks(samples, max(1, min(first_chunk, batch_size)), max(1, batch_size))
-        if not (threads and enc.threaded):
-            for chunk in chunks:
-                with gc_paused():
-                    plan, texts = self._plan(chunk)
-                    rows = self._build(chunk, plan, enc.ids(enc.run(texts)))
-                yield from rows
+        chunks = _chunks(samples, max(1, min(first, largest)), max(1, largest))
+        if threads and enc.threaded:
+            yield from _overlapped(self, chunks, enc)
             return
-        yield from _overlapped(self, chunks, enc)
+        for chunk in chunks:
+            with gc_paused():
+                plan, texts = self._plan(chunk)
+                rows = self._build(chunk, plan, enc.ids(enc.run(texts)))
+            yield rows
 
 
 # chunks planned and handed to the worker ahead of the one being built
@@ -244,7 +256,7 @@ _AHEAD = 2
 
 def _overlapped(
     profile: StagedProfile, chunks: Iterator[list[Sample]], enc: TextEncoder
-) -> Iterator[Encoded | Rejected]:
+) -> Iterator[list[Encoded | Rejected]]:
     pending: deque[tuple[list[Sample], Any, Future[Any]]] = deque()
     pool = ThreadPoolExecutor(1, thread_name_prefix="sftforge-encode")
     try:
@@ -253,9 +265,9 @@ def _overlapped(
                 plan, texts = profile._plan(chunk)
             pending.append((chunk, plan, pool.submit(enc.run, texts)))
             if len(pending) > _AHEAD:
-                yield from _built(profile, enc, *pending.popleft())
+                yield _built(profile, enc, *pending.popleft())
         while pending:
-            yield from _built(profile, enc, *pending.popleft())
+            yield _built(profile, enc, *pending.popleft())
     finally:
         for _, _, fut in pending:
             fut.cancel()
