@@ -159,46 +159,6 @@ def _remove_thought(tpl: LFTemplate, content: str) -> str:
     return re.sub(pattern, "", content, flags=re.DOTALL).lstrip("\n")
 
 
-def _message_slots(
-    tpl: LFTemplate, messages: list[dict[str, str]], system: str, tools: str
-) -> list[list[Slot]]:
-    """``Template._encode`` (and ``Llama2Template._encode``) up to, not including, tokenization."""
-    system = system or tpl.default_system
-    out: list[list[Slot]] = []
-    for i, msg in enumerate(messages):
-        elements: list[Slot] = []
-        system_text = ""
-        if i == 0:
-            elements += tpl.prefix
-            if system or tools:
-                tool_text = format_tools(tools, tpl.tools_tool_format) if tools else ""
-                filled = _fill(tpl.system, content=system + tool_text)
-                if tpl.kind == "llama2":
-                    system_text = filled[0] if isinstance(filled[0], str) else ""
-                else:
-                    elements += filled
-        role, content = msg["role"], msg["content"]
-        if role == "user":
-            if tpl.kind == "llama2":
-                elements += _fill(tpl.user, content=system_text + content)
-            else:
-                elements += _fill(tpl.user, content=content, idx=str(i // 2))
-        elif role == "assistant":
-            elements += _fill(tpl.assistant, content=content)
-        elif role == "observation":
-            elements += _fill(tpl.observation, content=content)
-        else:  # function
-            if tpl.kind == "llama2":  # Llama2Template passes no thought/tool-call words
-                text = format_function_call(content, tpl.function_tool_format, None, None)
-            else:
-                text = format_function_call(
-                    content, tpl.function_tool_format, tpl.thought_words, tpl.tool_call_words
-                )
-            elements += _fill(tpl.function, content=text)
-        out.append(elements)
-    return out
-
-
 def _reasoning_messages(
     tpl: LFTemplate, messages: list[dict[str, str]], discard_history_cot: bool
 ) -> list[dict[str, str]]:
@@ -309,10 +269,12 @@ class LlamaFactoryProfile(StagedProfile):
     ``mask_history``, ``enable_thinking`` (default True), ``preserve_thinking``, ``default_system``.
     ``max_length`` is ``cutoff_len`` (LLaMA-Factory's default 2048 when ``None`` is not asked for).
 
-    How it runs (same ids as ``_message_slots`` + per-slot tokenization + ``_supervised``): each
-    role's slots are compiled once into constant ids (BOS/EOS/named tokens, and strings without
-    placeholders, tokenized once) and text pieces filled by concatenation; per chunk, every
-    distinct filled string is tokenized once; a row is then assembled from the pieces' ids.
+    How it runs: each role's slots are compiled once into constant ids (BOS/EOS/named tokens, and
+    strings without placeholders, tokenized once) and text pieces filled by concatenation; per
+    chunk, every distinct filled string is tokenized once (each on its own, as LLaMA-Factory
+    tokenizes each slot); a row is then assembled from its pieces' ids. The straightforward
+    per-slot form this replaces is kept in tests/chat/profiles/lf_reference.py, which the tests
+    compare it with.
     """
 
     name = "llamafactory"
