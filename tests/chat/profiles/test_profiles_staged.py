@@ -256,3 +256,22 @@ def test_rows_are_encoded_rows(tok: Any) -> None:
     rows = get_profile("llamafactory", tok, template="qwen").encode_batch(SAMPLES)
     kept = [r for r in rows if isinstance(r, Encoded)]
     assert kept and all(r.attention_mask == [1] * len(r.input_ids) for r in kept)
+
+
+@pytest.mark.parametrize(
+    ("name", "template", "opts"),
+    [("swift", "qwen", {}), ("swift", "chatml", {"truncation_strategy": "left"}),
+     ("xtuner", "qwen_chat", {}), ("xtuner", "default", {})],
+)  # fmt: skip
+def test_other_staged_profiles_give_the_same_rows_however_chunked(
+    tok: Any, name: str, template: str, opts: dict[str, Any]
+) -> None:
+    prof = get_profile(name, tok, template=template, max_length=40, **opts)
+    whole = prof.encode_batch(SAMPLES)
+    assert [r.sample_id for r in whole] == [s.id for s in SAMPLES]
+    for first, largest, threads in ((1, 3, True), (4, 9, False)):
+        streamed = prof.encode_stream(
+            SAMPLES, batch_size=largest, first_chunk=first, threads=threads
+        )
+        assert as_pairs(list(streamed)) == as_pairs(whole)
+    assert as_pairs([prof.encode_batch([s])[0] for s in SAMPLES]) == as_pairs(whole)
