@@ -275,3 +275,22 @@ def test_other_staged_profiles_give_the_same_rows_however_chunked(
         )
         assert as_pairs(list(streamed)) == as_pairs(whole)
     assert as_pairs([prof.encode_batch([s])[0] for s in SAMPLES]) == as_pairs(whole)
+
+
+def test_one_chunk_is_encoded_without_a_thread(tok: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sftforge.chat.profiles.base as base
+
+    started: list[int] = []
+
+    class Pool(base.ThreadPoolExecutor):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            started.append(1)
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(base, "ThreadPoolExecutor", Pool)
+    prof = get_profile("llamafactory", tok, template="qwen")
+    prof.encode(Sample([Message("user", "hi"), Message("assistant", "yo")]))
+    prof.encode_batch(SAMPLES[:10])
+    assert not started
+    prof.encode_batch(SAMPLES * 3)  # more than one chunk: tokenized in the worker
+    assert started == [1]

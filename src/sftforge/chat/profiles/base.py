@@ -11,7 +11,7 @@ model. A sample the framework would drop (bad role order, nothing left to train)
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence, Sized
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from itertools import islice
@@ -239,7 +239,10 @@ class StagedProfile(Profile):
         self, samples: Iterable[Sample], largest: int, first: int, threads: bool
     ) -> Iterator[list[Encoded | Rejected]]:
         enc = self._text_encoder()
-        chunks = _chunks(samples, max(1, min(first, largest)), max(1, largest))
+        first = max(1, min(first, largest))
+        chunks = _chunks(samples, first, max(1, largest))
+        if isinstance(samples, Sized) and len(samples) <= first:
+            threads = False  # one chunk: nothing to overlap, no thread to start
         if threads and enc.threaded:
             yield from _overlapped(self, chunks, enc)
             return
