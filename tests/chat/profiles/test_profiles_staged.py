@@ -294,3 +294,18 @@ def test_one_chunk_is_encoded_without_a_thread(tok: Any, monkeypatch: pytest.Mon
     assert not started
     prof.encode_batch(SAMPLES * 3)  # more than one chunk: tokenized in the worker
     assert started == [1]
+
+
+def test_gc_bulk_hands_back_old_objects_and_restores_the_collector() -> None:
+    import gc
+
+    from sftforge._gc import gc_bulk
+
+    before = gc.get_threshold()
+    with gc_bulk():
+        rows = [[i, i + 1] for i in range(1000)]
+        assert gc.get_threshold() != before
+    assert gc.get_threshold() == before and gc.get_freeze_count() == 0
+    assert all(gc.is_tracked(r) for r in rows[:3])
+    assert not any(id(o) == id(rows[0]) for o in gc.get_objects(generation=0))  # not young
+    assert any(o is rows[0] for o in gc.get_objects(generation=2))

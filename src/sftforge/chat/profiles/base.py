@@ -13,11 +13,12 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence, Sized
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from itertools import islice
 from typing import Any, ClassVar
 
-from ..._gc import gc_paused, gc_relaxed
+from ..._gc import gc_bulk, gc_paused
 from ...errors import MissingDependency, TokenizeError
 from ...sample import Sample
 
@@ -179,8 +180,9 @@ class TextEncoder:
 
 
 # A staged profile's chunks: small first, so tokenization starts at once, then up to the largest.
-FIRST_CHUNK = 256
+FIRST_CHUNK = 64
 MAX_CHUNK = 2048
+GROWTH = 4
 
 
 def _chunks(samples: Iterable[Sample], first: int, largest: int) -> Iterator[list[Sample]]:
@@ -188,7 +190,7 @@ def _chunks(samples: Iterable[Sample], first: int, largest: int) -> Iterator[lis
     size = first
     while chunk := list(islice(it, size)):
         yield chunk
-        size = min(size * 2, largest)
+        size = min(size * GROWTH, largest)
 
 
 class StagedProfile(Profile):
@@ -217,7 +219,10 @@ class StagedProfile(Profile):
     def encode_batch(self, samples: Iterable[Sample]) -> list[Encoded | Rejected]:
         """All rows at once (``samples`` may be any iterable, read as it goes)."""
         out: list[Encoded | Rejected] = []
-        with gc_relaxed():  # a bounded call: collect rarely while it runs
+        small = isinstance(samples, Sized) and len(samples) <= FIRST_CHUNK
+        # bulk work: collect rarely, and hand the rows back as old objects (not for a few samples,
+        # as in a loop over encode(), where that would keep every young object from collection)
+        with nullcontext() if small else gc_bulk():
             for rows in self._chunk_rows(samples, MAX_CHUNK, FIRST_CHUNK, True):
                 out += rows
         return out

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from ..._gc import gc_relaxed
+from ..._gc import gc_bulk
 from ...sample import Sample
 from ..tokenize import TokenizedRow
 from .base import Encoded, Profile
@@ -23,7 +23,7 @@ def encode_with_profile(
 ) -> tuple[list[TokenizedRow], list[dict[str, Any]]]:
     rows: list[TokenizedRow] = []
     rejects: list[dict[str, Any]] = []
-    with gc_relaxed():  # bulk work: collect rarely while it runs
+    with gc_bulk():  # bulk work: collect rarely, hand the rows back as old objects
         for out in profile.encode_stream(samples, batch_size=batch_size):
             if isinstance(out, Encoded):
                 rows.append(TokenizedRow(out.sample_id, out.input_ids, out.labels))
