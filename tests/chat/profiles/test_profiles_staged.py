@@ -309,3 +309,31 @@ def test_gc_bulk_hands_back_old_objects_and_restores_the_collector() -> None:
     assert all(gc.is_tracked(r) for r in rows[:3])
     assert not any(id(o) == id(rows[0]) for o in gc.get_objects(generation=0))  # not young
     assert any(o is rows[0] for o in gc.get_objects(generation=2))
+
+
+def test_a_text_is_tokenized_once_per_stream(
+    tok: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sftforge.chat.profiles.base as base
+
+    sent: list[str] = []
+    real = base.TextEncoder.run
+
+    def spy(self: Any, texts: list[str]) -> Any:
+        sent.extend(texts)
+        return real(self, texts)
+
+    monkeypatch.setattr(base.TextEncoder, "run", spy)
+    samples = [
+        Sample([Message("user", f"q{i}"), Message("assistant", "a")], tools=[TOOL])
+        for i in range(12)
+    ]
+    prof = get_profile("llamafactory", tok, template="qwen")
+    for threads in (True, False):
+        sent.clear()
+        rows = list(prof.encode_stream(samples, batch_size=2, first_chunk=1, threads=threads))
+        system = [t for t in sent if t.startswith("<|im_start|>system\n")]
+        assert len(system) == 1 and "# Tools" in system[0]
+        assert sent.count("a<|im_end|>\n") == 1  # in 7 chunks (1, 2, 2, 2, 2, 2, 1)
+        assert len(sent) == len(set(sent)) == 1 + 12 + 1
+        assert as_pairs(rows) == as_pairs([prof.encode_batch([s])[0] for s in samples])

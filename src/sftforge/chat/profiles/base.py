@@ -196,22 +196,28 @@ def _chunks(samples: Iterable[Sample], first: int, largest: int) -> Iterator[lis
 class StagedProfile(Profile):
     """A profile that encodes in three steps, overlapped across chunks of samples.
 
-    ``_plan(samples)`` (Python) says which strings to tokenize, each on its own, and keeps what
-    else it needs; the strings are tokenized in one batched call (:class:`TextEncoder`); then
-    ``_build(samples, plan, ids)`` (Python) assembles the rows, one per sample, in order. With a
+    ``_plan(samples, state)`` (Python) says which strings to tokenize, each on its own, and keeps
+    what else it needs; the strings are tokenized in one batched call (:class:`TextEncoder`); then
+    ``_build(samples, plan, ids, state)`` (Python) assembles the rows, one per sample, in order.
+    ``state`` is the stream's own (``_stream_state()``), for what chunks share; chunks are planned
+    ahead but always built in order. With a
     Rust tokenizer the tokenization of one chunk runs in a worker thread while this thread plans
     the next chunk and builds the previous one, so the Python work hides behind the Rust work.
     Every step is deterministic and each string is tokenized on its own, so the rows are the same
     whatever the chunking: ``encode_batch`` is ``encode_stream`` collected.
     """
 
-    def _plan(self, samples: list[Sample]) -> tuple[Any, list[str]]:
+    def _plan(self, samples: list[Sample], state: Any) -> tuple[Any, list[str]]:
         raise NotImplementedError
 
     def _build(
-        self, samples: list[Sample], plan: Any, ids: list[list[int]]
+        self, samples: list[Sample], plan: Any, ids: list[list[int]], state: Any
     ) -> list[Encoded | Rejected]:
         raise NotImplementedError
+
+    def _stream_state(self) -> Any:
+        """What the chunks of one stream share (None unless a profile needs something)."""
+        return None
 
     def _text_encoder(self) -> TextEncoder:
         return TextEncoder(self.tokenizer)
@@ -248,13 +254,14 @@ class StagedProfile(Profile):
         chunks = _chunks(samples, first, max(1, largest))
         if isinstance(samples, Sized) and len(samples) <= first:
             threads = False  # one chunk: nothing to overlap, no thread to start
+        state = self._stream_state()
         if threads and enc.threaded:
-            yield from _overlapped(self, chunks, enc)
+            yield from _overlapped(self, chunks, enc, state)
             return
         for chunk in chunks:
             with gc_paused():
-                plan, texts = self._plan(chunk)
-                rows = self._build(chunk, plan, enc.ids(enc.run(texts)))
+                plan, texts = self._plan(chunk, state)
+                rows = self._build(chunk, plan, enc.ids(enc.run(texts)), state)
             yield rows
 
 
@@ -263,19 +270,19 @@ _AHEAD = 2
 
 
 def _overlapped(
-    profile: StagedProfile, chunks: Iterator[list[Sample]], enc: TextEncoder
+    profile: StagedProfile, chunks: Iterator[list[Sample]], enc: TextEncoder, state: Any
 ) -> Iterator[list[Encoded | Rejected]]:
     pending: deque[tuple[list[Sample], Any, Future[Any]]] = deque()
     pool = ThreadPoolExecutor(1, thread_name_prefix="sftforge-encode")
     try:
         for chunk in chunks:
             with gc_paused():
-                plan, texts = profile._plan(chunk)
+                plan, texts = profile._plan(chunk, state)
             pending.append((chunk, plan, pool.submit(enc.run, texts)))
             if len(pending) > _AHEAD:
-                yield _built(profile, enc, *pending.popleft())
+                yield _built(profile, enc, state, *pending.popleft())
         while pending:
-            yield _built(profile, enc, *pending.popleft())
+            yield _built(profile, enc, state, *pending.popleft())
     finally:
         for _, _, fut in pending:
             fut.cancel()
@@ -283,8 +290,13 @@ def _overlapped(
 
 
 def _built(
-    profile: StagedProfile, enc: TextEncoder, chunk: list[Sample], plan: Any, fut: Future[Any]
+    profile: StagedProfile,
+    enc: TextEncoder,
+    state: Any,
+    chunk: list[Sample],
+    plan: Any,
+    fut: Future[Any],
 ) -> list[Encoded | Rejected]:
     raw = fut.result()
     with gc_paused():
-        return profile._build(chunk, plan, enc.ids(raw))
+        return profile._build(chunk, plan, enc.ids(raw), state)

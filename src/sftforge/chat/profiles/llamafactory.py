@@ -31,7 +31,7 @@ import json
 import re
 from copy import deepcopy
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from ...errors import TemplateError, TokenizeError
 from ...sample import Sample
@@ -386,12 +386,15 @@ class LlamaFactoryProfile(StagedProfile):
         return TextEncoder(self.tok)
 
     # -- planning: samples -> pieces ---------------------------------------------------------
-    def _plan(self, samples: list[Sample]) -> tuple[Any, list[str]]:
-        """Per sample a Rejected or, per message, the pieces of its ids (indices into the table)."""
+    def _stream_state(self) -> _Shared:
+        return _Shared()
+
+    def _plan(self, samples: list[Sample], state: _Shared) -> tuple[Any, list[str]]:
+        """Per sample a Rejected or, per message, the pieces of its ids (indices into the table),
+        then what the chunk shares with earlier ones."""
         tpl = self.tpl
         discard_cot = self.mask_history and not tpl.preserve_thinking
-        index: dict[str, int] = {}
-        tools_text: dict[str, str] = {}
+        chunk = _ChunkTexts(state, len(self._consts))
         plans: list[Any] = []
         for sample in samples:
             if sample.media:
@@ -407,22 +410,22 @@ class LlamaFactoryProfile(StagedProfile):
             if tpl.kind == "reasoning":
                 msgs = _reasoning_messages(tpl, msgs, discard_cot)
             try:
-                pieces = self._pieces(msgs, aligned.system, aligned.tools, index, tools_text)
+                pieces = self._pieces(msgs, aligned.system, aligned.tools, chunk, state)
             except TokenizeError as exc:
                 plans.append(self.reject(sample, exc.message))
                 continue
             if tpl.kind == "reasoning":
                 self._add_empty_thoughts(msgs, pieces, discard_cot)
             plans.append(pieces)
-        return plans, list(index)
+        return (plans, chunk), chunk.texts()
 
     def _pieces(
         self,
         messages: list[dict[str, str]],
         system: str,
         tools: str,
-        index: dict[str, int],
-        tools_text: dict[str, str],
+        chunk: _ChunkTexts,
+        state: _Shared,
     ) -> list[list[int]]:
         """``Template._encode`` (and ``Llama2Template._encode``) in compiled form."""
         tpl = self.tpl
@@ -433,29 +436,30 @@ class LlamaFactoryProfile(StagedProfile):
             pieces: list[int] = []
             system_text = ""
             if i == 0:
-                _put(self._prefix, "", None, pieces, index)
+                _put(self._prefix, "", None, pieces, chunk)
                 if system or tools:
                     tool_text = ""
                     if tools:
-                        tool_text = tools_text.get(tools)  # type: ignore[assignment]
+                        tool_text = state.tools_text.get(tools)  # type: ignore[assignment]
                         if tool_text is None:
                             tool_text = format_tools(tools, tpl.tools_tool_format)
-                            tools_text[tools] = tool_text
+                            if len(state.tools_text) < _SHARED_MAX:
+                                state.tools_text[tools] = tool_text
                     if llama2:
                         filled = _fill(tpl.system, content=system + tool_text)
                         system_text = filled[0] if isinstance(filled[0], str) else ""
                     else:
-                        _put(self._system, system + tool_text, None, pieces, index)
+                        _put(self._system, system + tool_text, None, pieces, chunk)
             role, content = msg["role"], msg["content"]
             if role == "user":
                 if llama2:
-                    _put(self._user, system_text + content, None, pieces, index)
+                    _put(self._user, system_text + content, None, pieces, chunk)
                 else:
-                    _put(self._user, content, str(i // 2), pieces, index)
+                    _put(self._user, content, str(i // 2), pieces, chunk)
             elif role == "assistant":
-                _put(self._assistant, content, None, pieces, index)
+                _put(self._assistant, content, None, pieces, chunk)
             elif role == "observation":
-                _put(self._observation, content, None, pieces, index)
+                _put(self._observation, content, None, pieces, chunk)
             else:  # function
                 if llama2:  # Llama2Template passes no thought/tool-call words
                     text = format_function_call(content, tpl.function_tool_format, None, None)
@@ -463,7 +467,7 @@ class LlamaFactoryProfile(StagedProfile):
                     text = format_function_call(
                         content, tpl.function_tool_format, tpl.thought_words, tpl.tool_call_words
                     )
-                _put(self._function, text, None, pieces, index)
+                _put(self._function, text, None, pieces, chunk)
             out.append(pieces)
         return out
 
@@ -484,11 +488,12 @@ class LlamaFactoryProfile(StagedProfile):
 
     # -- building: pieces -> rows ------------------------------------------------------------
     def _build(
-        self, samples: list[Sample], plan: Any, ids: list[list[int]]
+        self, samples: list[Sample], plan: Any, ids: list[list[int]], state: _Shared
     ) -> list[Encoded | Rejected]:
-        table = ids + self._consts
+        plans, chunk = plan
+        table = chunk.table(ids, self._consts)
         out: list[Encoded | Rejected] = []
-        for sample, pieces in zip(samples, plan, strict=True):
+        for sample, pieces in zip(samples, plans, strict=True):
             if isinstance(pieces, Rejected):
                 out.append(pieces)
             elif self._fast:
@@ -563,12 +568,12 @@ class LlamaFactoryProfile(StagedProfile):
 
 
 def _put(
-    compiled: _Compiled, content: str, idx: str | None, out: list[int], index: dict[str, int]
+    compiled: _Compiled, content: str, idx: str | None, out: list[int], chunk: _ChunkTexts
 ) -> None:
     """``StringFormatter.apply`` on compiled slots: each slot's pieces appended to ``out``.
 
     ``{{content}}`` is replaced once, then ``{{idx}}`` once (in the filled text, as LLaMA-Factory
-    does); a string is registered in ``index`` (its position in the chunk's table) unless empty.
+    does); each non-empty string becomes its position in the chunk's table (:class:`_ChunkTexts`).
     """
     for kind, a, b in compiled:
         if kind == _IDS:
@@ -578,10 +583,63 @@ def _put(
         if idx is not None and "{{idx}}" in text:
             text = text.replace("{{idx}}", idx, 1)
         if text:
-            k = index.get(text)
-            if k is None:
-                k = index[text] = len(index)
-            out.append(k)
+            k = chunk.index.get(text)
+            out.append(chunk.add(text) if k is None else k)
+
+
+# A stream remembers the ids of at most this many texts for the chunks after the one that
+# tokenized them (tool lists, system prompts, answers that repeat); beyond it, each chunk
+# tokenizes its own.
+_SHARED_MAX = 16384
+
+
+class _Shared:
+    """What the chunks of one stream share: texts already tokenized, formatted tool lists.
+
+    ``ids[text]`` is a one-item list that the chunk tokenizing ``text`` fills when it is built;
+    a later chunk is always built after it (chunks are built in order), so it finds it filled.
+    """
+
+    def __init__(self) -> None:
+        self.ids: dict[str, list[list[int] | None]] = {}
+        self.tools_text: dict[str, str] = {}
+
+
+class _ChunkTexts:
+    """One chunk's strings: ``index`` (tokenized with the chunk: table positions 0, 1, ...) and
+    those an earlier chunk of the stream tokenized (negative positions, before the constants)."""
+
+    def __init__(self, shared: _Shared, n_consts: int) -> None:
+        self.shared = shared
+        self.index: dict[str, int] = {}
+        self.n_consts = n_consts
+        self.earlier: list[list[list[int] | None]] = []
+        self.filled_here: list[tuple[int, list[list[int] | None]]] = []
+
+    def add(self, text: str) -> int:
+        """The table position of a text not yet in ``index``."""
+        holder = self.shared.ids.get(text)
+        if holder is not None:  # tokenized by an earlier chunk
+            self.earlier.append(holder)
+            k = self.index[text] = -(self.n_consts + len(self.earlier))
+            return k
+        k = self.index[text] = len(self.index) - len(self.earlier)
+        if len(self.shared.ids) < _SHARED_MAX:
+            holder = [None]
+            self.shared.ids[text] = holder
+            self.filled_here.append((k, holder))
+        return k
+
+    def texts(self) -> list[str]:
+        """The strings this chunk tokenizes, in table order."""
+        return [t for t, k in self.index.items() if k >= 0]
+
+    def table(self, ids: list[list[int]], consts: list[list[int]]) -> list[list[int]]:
+        """``[ids of this chunk's strings, ids from earlier chunks (last first), constants]``."""
+        for k, holder in self.filled_here:
+            holder[0] = ids[k]
+        earlier = [cast("list[int]", h[0]) for h in reversed(self.earlier)]
+        return ids + earlier + consts
 
 
 def _cat(table: list[list[int]], pieces: list[int]) -> list[int]:

@@ -146,7 +146,7 @@ class SwiftProfile(StagedProfile):
                 merged.append((text, loss))
         return merged
 
-    def _plan(self, samples: list[Sample]) -> tuple[Any, list[str]]:
+    def _plan(self, samples: list[Sample], state: Any) -> tuple[Any, list[str]]:
         """Per sample a Rejected or its pieces as (index of the text, trained)."""
         index: dict[str, int] = {}
         plans: list[Any] = []
@@ -168,7 +168,7 @@ class SwiftProfile(StagedProfile):
         return plans, list(index)
 
     def _build(
-        self, samples: list[Sample], plan: Any, ids: list[list[int]]
+        self, samples: list[Sample], plan: Any, ids: list[list[int]], state: Any
     ) -> list[Encoded | Rejected]:
         out: list[Encoded | Rejected] = []
         for s, pieces in zip(samples, plan, strict=True):

@@ -134,7 +134,7 @@ class XtunerProfile(StagedProfile):
             r["sep"] = t.get("SEP", "")
         return rounds
 
-    def _plan(self, samples: list[Sample]) -> tuple[Any, list[str]]:
+    def _plan(self, samples: list[Sample], state: Any) -> tuple[Any, list[str]]:
         """Per sample a Rejected or its templated rounds, each with the index of its texts."""
         index: dict[str, int] = {}
         plans: list[Any] = []
@@ -156,7 +156,7 @@ class XtunerProfile(StagedProfile):
         return plans, list(index)
 
     def _build(
-        self, samples: list[Sample], plan: Any, ids: list[list[int]]
+        self, samples: list[Sample], plan: Any, ids: list[list[int]], state: Any
     ) -> list[Encoded | Rejected]:
         return [
             rounds if isinstance(rounds, Rejected) else self._encode_rounds(s, rounds, ids)
