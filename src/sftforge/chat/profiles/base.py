@@ -200,11 +200,11 @@ class StagedProfile(Profile):
     what else it needs; the strings are tokenized in one batched call (:class:`TextEncoder`); then
     ``_build(samples, plan, ids, state)`` (Python) assembles the rows, one per sample, in order.
     ``state`` is the stream's own (``_stream_state()``), for what chunks share; chunks are planned
-    ahead but always built in order. With a
-    Rust tokenizer the tokenization of one chunk runs in a worker thread while this thread plans
-    the next chunk and builds the previous one, so the Python work hides behind the Rust work.
-    Every step is deterministic and each string is tokenized on its own, so the rows are the same
-    whatever the chunking: ``encode_batch`` is ``encode_stream`` collected.
+    ahead but always built in order. With a Rust tokenizer the tokenization of one chunk runs in a
+    worker thread while this thread plans the next chunks and builds the previous one, so the
+    Python work hides behind the Rust work. Every step is deterministic and each string is
+    tokenized on its own, so the rows are the same whatever the chunking: ``encode_batch`` is
+    ``encode_stream`` collected.
     """
 
     def _plan(self, samples: list[Sample], state: Any) -> tuple[Any, list[str]]:
