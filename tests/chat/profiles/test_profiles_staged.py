@@ -311,9 +311,7 @@ def test_gc_bulk_hands_back_old_objects_and_restores_the_collector() -> None:
     assert any(o is rows[0] for o in gc.get_objects(generation=2))
 
 
-def test_a_text_is_tokenized_once_per_stream(
-    tok: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_text_is_tokenized_once_per_stream(tok: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     import sftforge.chat.profiles.base as base
 
     sent: list[str] = []
