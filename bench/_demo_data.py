@@ -10,8 +10,10 @@ counted, never guessed at.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from typing import Any
 
+import orjson
 from _shared import SHARED_DATA
 
 from sftforge.sample import Message, Sample, ToolCall
@@ -52,15 +54,26 @@ def sharegpt_sample(rec: dict[str, Any]) -> Sample:
     return Sample(msgs, tools=tools or None)
 
 
-def load(name: str, limit: int | None = None) -> tuple[list[Sample], int]:
-    """Samples of one set (a demo name, or 'alpaca_52k') and how many records were skipped."""
+def iter_samples(
+    name: str, limit: int | None = None, skipped: list[int] | None = None
+) -> Iterator[Sample]:
+    """Samples of one set (a demo name, or 'alpaca_52k'), made as they are asked for; each record
+    that does not fit adds one to ``skipped[0]``. The file is read and parsed on the first one."""
     path = EXTRA.get(name, LF_DATA / f"{name}.json")
-    records = json.loads(path.read_text(encoding="utf-8"))[:limit]
+    records = orjson.loads(path.read_bytes())[:limit]
     make = sharegpt_sample if records and "conversations" in records[0] else alpaca_sample
-    samples, skipped = [], 0
     for rec in records:
         try:
-            samples.append(make(rec))
+            sample = make(rec)
         except (KeyError, ValueError, TypeError):
-            skipped += 1
-    return samples, skipped
+            if skipped is not None:
+                skipped[0] += 1
+            continue
+        yield sample
+
+
+def load(name: str, limit: int | None = None) -> tuple[list[Sample], int]:
+    """Samples of one set (a demo name, or 'alpaca_52k') and how many records were skipped."""
+    skipped = [0]
+    samples = list(iter_samples(name, limit, skipped))
+    return samples, skipped[0]

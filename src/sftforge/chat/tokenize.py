@@ -9,8 +9,9 @@ labels would all be -100 (``no_trained_tokens``).
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections import Counter, deque
+from collections.abc import Iterable, Iterator, Sized
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from ..ops.base import Reject
 from ..sample import Sample
 from .encode import (
     IGNORE_INDEX,
+    _backend,
     encode_batch,
     labels_by_prefix,
     labels_from_encoding,
@@ -134,10 +136,13 @@ class ChatTokenizer:
     def encode(self, rendered: list[Rendered]) -> list[tuple[list[int], list[int], Any]]:
         """``(ids, labels, encoding)`` for many rendered texts, in one batched encode call;
         ``encoding`` is the Rust ``tokenizers.Encoding`` (None for Python-only tokenizers)."""
+        return self._labelled(rendered, encode_batch(self.tokenizer, [r.text for r in rendered]))
+
+    def _labelled(
+        self, rendered: list[Rendered], encoded: list[tuple[list[int], Any]]
+    ) -> list[tuple[list[int], list[int], Any]]:
         out = []
-        for r, (ids, enc) in zip(
-            rendered, encode_batch(self.tokenizer, [r.text for r in rendered]), strict=True
-        ):
+        for r, (ids, enc) in zip(rendered, encoded, strict=True):
             if enc is None:
                 labels = labels_by_prefix(self.tokenizer, r.text, ids, r.spans)
             else:
@@ -164,21 +169,66 @@ def tokenize_samples(
     *,
     batch_size: int = 1024,
     role_stats: bool = True,
+    threads: bool = True,
     **options: Any,
 ) -> TokenizeResult:
     """Tokenize and mask ``samples``; ``tokenizer`` is a folder, a loaded tokenizer or a ready
     ``ChatTokenizer`` (then ``template`` and ``options`` must be left out). ``options``:
-    ``train_on``, ``reasoning``, ``max_len``, ``truncation``, ``template_vars``."""
+    ``train_on``, ``reasoning``, ``max_len``, ``truncation``, ``template_vars``.
+
+    With a Rust tokenizer and more than one batch, each batch is encoded in a worker thread (the
+    tokenizer releases the GIL) while this thread renders the next one and masks the previous
+    one; ``threads=False`` does it all here. The result is the same either way."""
     chat = (
         tokenizer
         if isinstance(tokenizer, ChatTokenizer)
         else ChatTokenizer(tokenizer, template, **options)
     )
     result = TokenizeResult()
+    if isinstance(samples, Sized) and len(samples) <= batch_size:
+        threads = False  # one batch: nothing to overlap
+    if threads and _backend(chat.tokenizer) is not None:  # sets the backend up before the worker
+        _tokenize_overlapped(chat, _batches(samples, batch_size), result, role_stats)
+        return result
     for batch in _batches(samples, batch_size):
         with gc_paused():
             _tokenize_batch(chat, batch, result, role_stats)
     return result
+
+
+def _tokenize_overlapped(
+    chat: ChatTokenizer, batches: Iterator[list[Sample]], result: TokenizeResult, role_stats: bool
+) -> None:
+    """Batch k+1 is rendered and batch k-1 masked while batch k is encoded in the worker."""
+    pending: deque[tuple[_Ready, list[tuple[Sample, str]], Future[Any]]] = deque()
+    with ThreadPoolExecutor(1, thread_name_prefix="sftforge-tokenize") as pool:
+        try:
+            for batch in batches:
+                with gc_paused():
+                    ready, failed = _render_batch(chat, batch, result)
+                texts = [r.text for _, r in ready]
+                pending.append((ready, failed, pool.submit(encode_batch, chat.tokenizer, texts)))
+                if len(pending) > 1:
+                    _finish_pending(chat, pending.popleft(), result, role_stats)
+            while pending:
+                _finish_pending(chat, pending.popleft(), result, role_stats)
+        finally:
+            for _, _, fut in pending:
+                fut.cancel()
+
+
+def _finish_pending(
+    chat: ChatTokenizer,
+    item: tuple[_Ready, list[tuple[Sample, str]], Future[Any]],
+    result: TokenizeResult,
+    role_stats: bool,
+) -> None:
+    ready, failed, fut = item
+    encoded = fut.result()
+    with gc_paused():
+        _finish_batch(
+            chat, ready, failed, chat._labelled([r for _, r in ready], encoded), result, role_stats
+        )
 
 
 def _batches(samples: Iterable[Sample], size: int) -> Iterator[list[Sample]]:
@@ -197,17 +247,41 @@ def _reject(result: TokenizeResult, sample: Sample, reason: str, detail: str) ->
     result.rejects.append(Reject(sample, OP_NAME, reason, detail))
 
 
+_Ready = list[tuple[Sample, Rendered]]
+
+
 def _tokenize_batch(
     chat: ChatTokenizer, batch: list[Sample], result: TokenizeResult, role_stats: bool
 ) -> None:
-    ready: list[tuple[Sample, Rendered]] = []
+    ready, failed = _render_batch(chat, batch, result)
+    _finish_batch(chat, ready, failed, chat.encode([r for _, r in ready]), result, role_stats)
+
+
+def _render_batch(
+    chat: ChatTokenizer, batch: list[Sample], result: TokenizeResult
+) -> tuple[_Ready, list[tuple[Sample, str]]]:
+    """The rendered samples, and the (sample, message) of those the template failed on."""
+    ready: _Ready = []
+    failed: list[tuple[Sample, str]] = []
     for sample in batch:
         result.counts["seen"] += 1
         try:
             ready.append((sample, chat.render(sample)))
         except SftforgeError as exc:
-            _reject(result, sample, "template_error", exc.message)
-    encoded = chat.encode([r for _, r in ready])
+            failed.append((sample, exc.message))
+    return ready, failed
+
+
+def _finish_batch(
+    chat: ChatTokenizer,
+    ready: _Ready,
+    failed: list[tuple[Sample, str]],
+    encoded: list[tuple[list[int], list[int], Any]],
+    result: TokenizeResult,
+    role_stats: bool,
+) -> None:
+    for sample, message in failed:
+        _reject(result, sample, "template_error", message)
     for (sample, rendered), (ids, labels, enc) in zip(ready, encoded, strict=True):
         row = TokenizedRow(sample.id, ids, labels)
         if chat.max_len is not None and len(ids) > chat.max_len:

@@ -10,10 +10,15 @@ model. A sample the framework would drop (bad role order, nothing left to train)
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence, Sized
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import nullcontext
 from dataclasses import dataclass, field
+from itertools import islice
 from typing import Any, ClassVar
 
+from ..._gc import gc_bulk, gc_paused
 from ...errors import MissingDependency, TokenizeError
 from ...sample import Sample
 
@@ -22,6 +27,8 @@ __all__ = [
     "Encoded",
     "Profile",
     "Rejected",
+    "StagedProfile",
+    "TextEncoder",
     "encode_texts",
     "load_tokenizer",
 ]
@@ -85,6 +92,14 @@ class Profile:
     def encode_batch(self, samples: Sequence[Sample]) -> list[Encoded | Rejected]:
         raise NotImplementedError
 
+    def encode_stream(
+        self, samples: Iterable[Sample], *, batch_size: int = 4096
+    ) -> Iterator[Encoded | Rejected]:
+        """One row or reject per sample, in input order, for any iterable of samples."""
+        it = iter(samples)
+        while batch := list(islice(it, batch_size)):
+            yield from self.encode_batch(batch)
+
     def reject(self, sample: Sample, reason: str) -> Rejected:
         return Rejected(sample.id, reason, self.name)
 
@@ -104,17 +119,8 @@ def load_tokenizer(path: str) -> Any:
         ) from exc
 
 
-def encode_texts(tokenizer: Any, texts: Iterable[str]) -> list[list[int]]:
-    """Token ids of many strings in one batched call, without special tokens added.
-
-    Equal to ``tokenizer.encode(text, add_special_tokens=False)`` for each text, which is what the
-    frameworks call per segment. A fast tokenizer with no truncation/padding configured goes
-    straight to its Rust backend (``encode_batch_fast``: no offsets, all cores), which is what
-    transformers itself calls underneath; anything else goes through ``tokenizer(...)``.
-    """
-    batch = list(texts)
-    if not batch:
-        return []
+def _rust_backend(tokenizer: Any) -> Any:
+    """The Rust ``tokenizers.Tokenizer`` to call directly, or None when that would not be exact."""
     backend: Any = getattr(tokenizer, "_tokenizer", None)
     direct = (
         getattr(tokenizer, "is_fast", False)
@@ -123,13 +129,174 @@ def encode_texts(tokenizer: Any, texts: Iterable[str]) -> list[list[int]]:
         and backend.truncation is None
         and backend.padding is None
     )
-    if direct:
-        fast = getattr(backend, "encode_batch_fast", backend.encode_batch)
-        return [e.ids for e in fast(batch, add_special_tokens=False)]
-    out = tokenizer(
-        batch,
-        add_special_tokens=False,
-        return_attention_mask=False,
-        return_token_type_ids=False,
-    )
-    return [list(ids) for ids in out["input_ids"]]
+    return backend if direct else None
+
+
+def encode_texts(tokenizer: Any, texts: Iterable[str]) -> list[list[int]]:
+    """Token ids of many strings in one batched call, without special tokens added.
+
+    Equal to ``tokenizer.encode(text, add_special_tokens=False)`` for each text, which is what the
+    frameworks call per segment. A fast tokenizer with no truncation/padding configured goes
+    straight to its Rust backend (``encode_batch_fast``: no offsets, all cores), which is what
+    transformers itself calls underneath; anything else goes through ``tokenizer(...)``.
+    """
+    enc = TextEncoder(tokenizer)
+    return enc.ids(enc.run(list(texts)))
+
+
+class TextEncoder:
+    """:func:`encode_texts` in two steps, so the first can run in another thread.
+
+    ``run`` does the tokenization (for a Rust tokenizer: ``encode_batch_fast``, which releases the
+    GIL while it works, so Python code can go on meanwhile); ``ids`` turns its result into lists of
+    ids. ``threaded`` says whether running ``run`` in a thread can overlap with Python work.
+    """
+
+    def __init__(self, tokenizer: Any) -> None:
+        self.tokenizer = tokenizer
+        backend = _rust_backend(tokenizer)
+        self._fast: Callable[..., Any] | None = None
+        if backend is not None:
+            self._fast = getattr(backend, "encode_batch_fast", backend.encode_batch)
+        self.threaded = self._fast is not None
+
+    def run(self, texts: list[str]) -> Any:
+        if not texts:
+            return []
+        if self._fast is not None:
+            return self._fast(texts, add_special_tokens=False)
+        out = self.tokenizer(
+            texts,
+            add_special_tokens=False,
+            return_attention_mask=False,
+            return_token_type_ids=False,
+        )
+        return [list(ids) for ids in out["input_ids"]]
+
+    def ids(self, raw: Any) -> list[list[int]]:
+        if self._fast is not None:
+            return [e.ids for e in raw]
+        return raw
+
+
+# A staged profile's chunks: small first, so tokenization starts at once, then up to the largest.
+FIRST_CHUNK = 64
+MAX_CHUNK = 2048
+GROWTH = 4
+
+
+def _chunks(samples: Iterable[Sample], first: int, largest: int) -> Iterator[list[Sample]]:
+    it = iter(samples)
+    size = first
+    while chunk := list(islice(it, size)):
+        yield chunk
+        size = min(size * GROWTH, largest)
+
+
+class StagedProfile(Profile):
+    """A profile that encodes in three steps, overlapped across chunks of samples.
+
+    ``_plan(samples, state)`` (Python) says which strings to tokenize, each on its own, and keeps
+    what else it needs; the strings are tokenized in one batched call (:class:`TextEncoder`); then
+    ``_build(samples, plan, ids, state)`` (Python) assembles the rows, one per sample, in order.
+    ``state`` is the stream's own (``_stream_state()``), for what chunks share; chunks are planned
+    ahead but always built in order. With a Rust tokenizer the tokenization of one chunk runs in a
+    worker thread while this thread plans the next chunks and builds the previous one, so the
+    Python work hides behind the Rust work. Every step is deterministic and each string is
+    tokenized on its own, so the rows are the same whatever the chunking: ``encode_batch`` is
+    ``encode_stream`` collected.
+    """
+
+    def _plan(self, samples: list[Sample], state: Any) -> tuple[Any, list[str]]:
+        raise NotImplementedError
+
+    def _build(
+        self, samples: list[Sample], plan: Any, ids: list[list[int]], state: Any
+    ) -> list[Encoded | Rejected]:
+        raise NotImplementedError
+
+    def _stream_state(self) -> Any:
+        """What the chunks of one stream share (None unless a profile needs something)."""
+        return None
+
+    def _text_encoder(self) -> TextEncoder:
+        return TextEncoder(self.tokenizer)
+
+    def encode_batch(self, samples: Iterable[Sample]) -> list[Encoded | Rejected]:
+        """All rows at once (``samples`` may be any iterable, read as it goes)."""
+        out: list[Encoded | Rejected] = []
+        small = isinstance(samples, Sized) and len(samples) <= FIRST_CHUNK
+        # bulk work: collect rarely, and hand the rows back as old objects (not for a few samples,
+        # as in a loop over encode(), where that would keep every young object from collection)
+        with nullcontext() if small else gc_bulk():
+            for rows in self._chunk_rows(samples, MAX_CHUNK, FIRST_CHUNK, True):
+                out += rows
+        return out
+
+    def encode_stream(
+        self,
+        samples: Iterable[Sample],
+        *,
+        batch_size: int = MAX_CHUNK,
+        first_chunk: int = FIRST_CHUNK,
+        threads: bool = True,
+    ) -> Iterator[Encoded | Rejected]:
+        """Rows in input order; ``batch_size`` is the largest chunk tokenized in one call,
+        ``threads=False`` tokenizes in this thread, one chunk after the other."""
+        for rows in self._chunk_rows(samples, batch_size, first_chunk, threads):
+            yield from rows
+
+    def _chunk_rows(
+        self, samples: Iterable[Sample], largest: int, first: int, threads: bool
+    ) -> Iterator[list[Encoded | Rejected]]:
+        enc = self._text_encoder()
+        first = max(1, min(first, largest))
+        chunks = _chunks(samples, first, max(1, largest))
+        if isinstance(samples, Sized) and len(samples) <= first:
+            threads = False  # one chunk: nothing to overlap, no thread to start
+        state = self._stream_state()
+        if threads and enc.threaded:
+            yield from _overlapped(self, chunks, enc, state)
+            return
+        for chunk in chunks:
+            with gc_paused():
+                plan, texts = self._plan(chunk, state)
+                rows = self._build(chunk, plan, enc.ids(enc.run(texts)), state)
+            yield rows
+
+
+# chunks planned and handed to the worker ahead of the one being built
+_AHEAD = 2
+
+
+def _overlapped(
+    profile: StagedProfile, chunks: Iterator[list[Sample]], enc: TextEncoder, state: Any
+) -> Iterator[list[Encoded | Rejected]]:
+    pending: deque[tuple[list[Sample], Any, Future[Any]]] = deque()
+    pool = ThreadPoolExecutor(1, thread_name_prefix="sftforge-encode")
+    try:
+        for chunk in chunks:
+            with gc_paused():
+                plan, texts = profile._plan(chunk, state)
+            pending.append((chunk, plan, pool.submit(enc.run, texts)))
+            if len(pending) > _AHEAD:
+                yield _built(profile, enc, state, *pending.popleft())
+        while pending:
+            yield _built(profile, enc, state, *pending.popleft())
+    finally:
+        for _, _, fut in pending:
+            fut.cancel()
+        pool.shutdown(wait=True)
+
+
+def _built(
+    profile: StagedProfile,
+    enc: TextEncoder,
+    state: Any,
+    chunk: list[Sample],
+    plan: Any,
+    fut: Future[Any],
+) -> list[Encoded | Rejected]:
+    raw = fut.result()
+    with gc_paused():
+        return profile._build(chunk, plan, enc.ids(raw), state)

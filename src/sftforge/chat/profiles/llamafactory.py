@@ -29,14 +29,13 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
 from copy import deepcopy
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from ...errors import TemplateError, TokenizeError
 from ...sample import Sample
-from .base import IGNORE_INDEX, Encoded, Profile, Rejected, encode_texts
+from .base import IGNORE_INDEX, Encoded, Rejected, StagedProfile, TextEncoder, encode_texts
 from .llamafactory_templates import BOS, EOS, LFTemplate, Slot, Tok, get_lf_template
 from .llamafactory_tools import format_function_call, format_tools
 
@@ -160,46 +159,6 @@ def _remove_thought(tpl: LFTemplate, content: str) -> str:
     return re.sub(pattern, "", content, flags=re.DOTALL).lstrip("\n")
 
 
-def _message_slots(
-    tpl: LFTemplate, messages: list[dict[str, str]], system: str, tools: str
-) -> list[list[Slot]]:
-    """``Template._encode`` (and ``Llama2Template._encode``) up to, not including, tokenization."""
-    system = system or tpl.default_system
-    out: list[list[Slot]] = []
-    for i, msg in enumerate(messages):
-        elements: list[Slot] = []
-        system_text = ""
-        if i == 0:
-            elements += tpl.prefix
-            if system or tools:
-                tool_text = format_tools(tools, tpl.tools_tool_format) if tools else ""
-                filled = _fill(tpl.system, content=system + tool_text)
-                if tpl.kind == "llama2":
-                    system_text = filled[0] if isinstance(filled[0], str) else ""
-                else:
-                    elements += filled
-        role, content = msg["role"], msg["content"]
-        if role == "user":
-            if tpl.kind == "llama2":
-                elements += _fill(tpl.user, content=system_text + content)
-            else:
-                elements += _fill(tpl.user, content=content, idx=str(i // 2))
-        elif role == "assistant":
-            elements += _fill(tpl.assistant, content=content)
-        elif role == "observation":
-            elements += _fill(tpl.observation, content=content)
-        else:  # function
-            if tpl.kind == "llama2":  # Llama2Template passes no thought/tool-call words
-                text = format_function_call(content, tpl.function_tool_format, None, None)
-            else:
-                text = format_function_call(
-                    content, tpl.function_tool_format, tpl.thought_words, tpl.tool_call_words
-                )
-            elements += _fill(tpl.function, content=text)
-        out.append(elements)
-    return out
-
-
 def _reasoning_messages(
     tpl: LFTemplate, messages: list[dict[str, str]], discard_history_cot: bool
 ) -> list[dict[str, str]]:
@@ -261,15 +220,28 @@ def parse_chat_template(tokenizer: Any) -> LFTemplate:
 
 
 def _fix_special_tokens(tokenizer: Any, tpl: LFTemplate) -> Any:
-    """``Template.fix_special_tokens`` on a copy, so the caller's tokenizer is left alone."""
-    tokenizer = deepcopy(tokenizer)
+    """``Template.fix_special_tokens`` on a copy, so the caller's tokenizer is left alone.
+
+    The copy is only made when something would change; otherwise the tokenizer itself is used.
+    """
     stop_words = tpl.stop_words
     if tpl.replace_eos:
         if not stop_words:
             raise TokenizeError(f"template '{tpl.name}' replaces EOS but has no stop words")
-        if tokenizer.eos_token != stop_words[0]:
-            tokenizer.add_special_tokens({"eos_token": stop_words[0]})
+        changes_eos = tokenizer.eos_token != stop_words[0]
         stop_words = stop_words[1:]
+    else:
+        changes_eos = False
+    if not (
+        changes_eos
+        or stop_words
+        or tokenizer.eos_token_id is None
+        or tokenizer.pad_token_id is None
+    ):
+        return tokenizer
+    tokenizer = deepcopy(tokenizer)
+    if changes_eos:
+        tokenizer.add_special_tokens({"eos_token": tpl.stop_words[0]})
     if tokenizer.eos_token_id is None and tokenizer.eos_token != "<|endoftext|>":
         tokenizer.add_special_tokens({"eos_token": "<|endoftext|>"})
     if tokenizer.pad_token_id is None:
@@ -284,11 +256,25 @@ def _fix_special_tokens(tokenizer: Any, tpl: LFTemplate) -> Any:
     return tokenizer
 
 
+# A compiled slot: (_IDS, const index, "") | (_FILL, text before {{content}}, text after) |
+# (_TEXT, the slot's text, "") for a slot without {{content}} whose text can still change
+# (a user slot holding {{idx}}).
+_IDS, _FILL, _TEXT = 0, 1, 2
+_Compiled = list[tuple[int, Any, str]]
+
+
 @dataclass
-class LlamaFactoryProfile(Profile):
+class LlamaFactoryProfile(StagedProfile):
     """LLaMA-Factory 0.9.5 SFT encoding. Options (LLaMA-Factory's names): ``train_on_prompt``,
     ``mask_history``, ``enable_thinking`` (default True), ``preserve_thinking``, ``default_system``.
     ``max_length`` is ``cutoff_len`` (LLaMA-Factory's default 2048 when ``None`` is not asked for).
+
+    How it runs: each role's slots are compiled once into constant ids (BOS/EOS/named tokens, and
+    strings without placeholders, tokenized once) and text pieces filled by concatenation; per
+    chunk, every distinct filled string is tokenized once (each on its own, as LLaMA-Factory
+    tokenizes each slot); a row is then assembled from its pieces' ids. The straightforward
+    per-slot form this replaces is kept in tests/chat/profiles/lf_reference.py, which the tests
+    compare it with.
     """
 
     name = "llamafactory"
@@ -327,97 +313,228 @@ class LlamaFactoryProfile(Profile):
                     f"template '{tpl.name}' needs the token {slot.name!r}, which the tokenizer lacks"
                 )
         self.cutoff_len = 2048 if self.max_length is None else self.max_length
-        self._thought_ids: list[int] | None = None
+        self._compile()
 
-    # -- tokenization of slots --------------------------------------------------------------
-    def _special_id(self, slot: Slot) -> list[int]:
-        if isinstance(slot, Tok):
-            return [self.tok.convert_tokens_to_ids(slot.name)]
-        if slot == BOS:
-            return [] if self.tok.bos_token_id is None else [self.tok.bos_token_id]
-        if slot == EOS:
-            return [] if self.tok.eos_token_id is None else [self.tok.eos_token_id]
-        raise AssertionError(slot)
+    # -- compiled slots ----------------------------------------------------------------------
+    def _compile(self) -> None:
+        """The tokenizer's special ids, read once, and every role's slots in compiled form."""
+        tpl = self.tpl
+        self.eos_id: int | None = self.tok.eos_token_id
+        self.bos_id: int | None = self.tok.bos_token_id
+        const_texts: list[str] = []
+        const_ids: list[list[int] | None] = []  # None: the ids of const_texts[k], filled below
 
-    def _ids_of(self, per_sample: list[list[list[Slot]]]) -> list[list[list[int]]]:
-        """Tokenize every string slot of every message of every sample in one batched call."""
-        index: dict[str, int] = {}
-        for messages in per_sample:
-            for elements in messages:
-                for el in elements:
-                    if isinstance(el, str) and el and el not in index:
-                        index[el] = len(index)
-        ids = encode_texts(self.tok, index)
-        out = []
-        for messages in per_sample:
-            enc_msgs = []
-            for elements in messages:
-                row: list[int] = []
-                for el in elements:
-                    if isinstance(el, str):
-                        if el:
-                            row += ids[index[el]]
-                    else:
-                        row += self._special_id(el)
-                enc_msgs.append(row)
-            out.append(enc_msgs)
-        return out
+        def const(ids: list[int] | None, text: str = "") -> list[tuple[int, Any, str]]:
+            if ids is None:
+                if not text:
+                    return []
+                const_texts.append(text)
+            elif not ids:
+                return []
+            const_ids.append(ids)
+            return [(_IDS, len(const_ids) - 1, "")]
 
-    @property
-    def thought_ids(self) -> list[int]:
-        if self._thought_ids is None:
-            words = self.tpl.thought_words
-            self._thought_ids = encode_texts(self.tok, [words[0] + words[1]])[0]
-        return self._thought_ids
+        def compile_slots(
+            slots: list[Slot], with_idx: bool = False, raw: bool = False
+        ) -> _Compiled:
+            """``raw``: strings are used as they are (the prefix is never filled)."""
+            out: _Compiled = []
+            for slot in slots:
+                if isinstance(slot, Tok):
+                    out += const([self.tok.convert_tokens_to_ids(slot.name)])
+                elif slot == BOS:
+                    out += const([] if self.bos_id is None else [self.bos_id])
+                elif slot == EOS:
+                    out += const([] if self.eos_id is None else [self.eos_id])
+                elif isinstance(slot, str) and raw:
+                    out += const(None, slot)
+                elif isinstance(slot, str) and "{{content}}" in slot:
+                    pre, _, post = slot.partition("{{content}}")
+                    out.append((_FILL, pre, post))
+                elif isinstance(slot, str) and with_idx and "{{idx}}" in slot:
+                    out.append((_TEXT, slot, ""))
+                elif isinstance(slot, str):
+                    out += const(None, slot)
+                else:
+                    raise AssertionError(slot)
+            return out
 
-    # -- encoding ----------------------------------------------------------------------------
-    def encode_batch(self, samples: Sequence[Sample]) -> list[Encoded | Rejected]:
+        self._prefix = compile_slots(tpl.prefix, raw=True)
+        self._user = compile_slots(tpl.user, with_idx=tpl.kind != "llama2")
+        self._assistant = compile_slots(tpl.assistant)
+        self._system = compile_slots(tpl.system)
+        self._observation = compile_slots(tpl.observation)
+        self._function = compile_slots(tpl.function)
+        self._thought: _Compiled = []
+        if tpl.kind == "reasoning":
+            words = tpl.thought_words
+            self._thought = const(None, words[0] + words[1])
+        texts = iter(encode_texts(self.tok, const_texts))
+        ids = [next(texts) if x is None else x for x in const_ids]
+        # a chunk's id table is [ids of its strings..., *constants]: constant k sits at k - len
+        self._consts = ids
+        shift = len(ids)
+        for compiled in (self._prefix, self._user, self._assistant, self._system,
+                         self._observation, self._function, self._thought):  # fmt: skip
+            for i, (kind, a, b) in enumerate(compiled):
+                if kind == _IDS:
+                    compiled[i] = (kind, a - shift, b)
+        self.thought_ids: list[int] = ids[self._thought[0][1] + shift] if self._thought else []
+        self._fast = not (self.mask_history or tpl.efficient_eos)
+
+    def _text_encoder(self) -> TextEncoder:
+        return TextEncoder(self.tok)
+
+    # -- planning: samples -> pieces ---------------------------------------------------------
+    def _stream_state(self) -> _Shared:
+        return _Shared()
+
+    def _plan(self, samples: list[Sample], state: _Shared) -> tuple[Any, list[str]]:
+        """Per sample a Rejected or, per message, the pieces of its ids (indices into the table),
+        then what the chunk shares with earlier ones."""
         tpl = self.tpl
         discard_cot = self.mask_history and not tpl.preserve_thinking
-        results: list[Encoded | Rejected | None] = [None] * len(samples)
-        todo: list[tuple[int, list[dict[str, str]]]] = []
-        slots: list[list[list[Slot]]] = []
-        for i, sample in enumerate(samples):
+        chunk = _ChunkTexts(state, len(self._consts))
+        plans: list[Any] = []
+        for sample in samples:
             if sample.media:
-                results[i] = self.reject(
-                    sample, "media are not reproduced by the llamafactory profile"
+                plans.append(
+                    self.reject(sample, "media are not reproduced by the llamafactory profile")
                 )
                 continue
             aligned = align_lf_record(to_lf_record(sample))
             if isinstance(aligned, str):
-                results[i] = self.reject(sample, aligned)
+                plans.append(self.reject(sample, aligned))
                 continue
             msgs = aligned.messages
             if tpl.kind == "reasoning":
                 msgs = _reasoning_messages(tpl, msgs, discard_cot)
             try:
-                slots.append(_message_slots(tpl, msgs, aligned.system, aligned.tools))
+                pieces = self._pieces(msgs, aligned.system, aligned.tools, chunk, state)
             except TokenizeError as exc:
-                results[i] = self.reject(sample, exc.message)
+                plans.append(self.reject(sample, exc.message))
                 continue
-            todo.append((i, msgs))
-        for (i, msgs), encoded in zip(todo, self._ids_of(slots), strict=True):
             if tpl.kind == "reasoning":
-                self._add_empty_thoughts(msgs, encoded, discard_cot)
-            results[i] = self._supervised(encoded, samples[i].id)
-        return [r for r in results if r is not None]
+                self._add_empty_thoughts(msgs, pieces, discard_cot)
+            plans.append(pieces)
+        return (plans, chunk), chunk.texts()
+
+    def _pieces(
+        self,
+        messages: list[dict[str, str]],
+        system: str,
+        tools: str,
+        chunk: _ChunkTexts,
+        state: _Shared,
+    ) -> list[list[int]]:
+        """``Template._encode`` (and ``Llama2Template._encode``) in compiled form."""
+        tpl = self.tpl
+        llama2 = tpl.kind == "llama2"
+        system = system or tpl.default_system
+        out: list[list[int]] = []
+        for i, msg in enumerate(messages):
+            pieces: list[int] = []
+            system_text = ""
+            if i == 0:
+                _put(self._prefix, "", None, pieces, chunk)
+                if system or tools:
+                    tool_text = ""
+                    if tools:
+                        tool_text = state.tools_text.get(tools)  # type: ignore[assignment]
+                        if tool_text is None:
+                            tool_text = format_tools(tools, tpl.tools_tool_format)
+                            if len(state.tools_text) < _SHARED_MAX:
+                                state.tools_text[tools] = tool_text
+                    if llama2:
+                        filled = _fill(tpl.system, content=system + tool_text)
+                        system_text = filled[0] if isinstance(filled[0], str) else ""
+                    else:
+                        _put(self._system, system + tool_text, None, pieces, chunk)
+            role, content = msg["role"], msg["content"]
+            if role == "user":
+                if llama2:
+                    _put(self._user, system_text + content, None, pieces, chunk)
+                else:
+                    _put(self._user, content, str(i // 2), pieces, chunk)
+            elif role == "assistant":
+                _put(self._assistant, content, None, pieces, chunk)
+            elif role == "observation":
+                _put(self._observation, content, None, pieces, chunk)
+            else:  # function
+                if llama2:  # Llama2Template passes no thought/tool-call words
+                    text = format_function_call(content, tpl.function_tool_format, None, None)
+                else:
+                    text = format_function_call(
+                        content, tpl.function_tool_format, tpl.thought_words, tpl.tool_call_words
+                    )
+                _put(self._function, text, None, pieces, chunk)
+            out.append(pieces)
+        return out
 
     def _add_empty_thoughts(
-        self, msgs: list[dict[str, str]], encoded: list[list[int]], discard_cot: bool
+        self, msgs: list[dict[str, str]], pieces: list[list[int]], discard_cot: bool
     ) -> None:
+        """``ReasoningTemplate.encode_multiturn``: the empty thought for answers without one."""
         words = self.tpl.thought_words
+        thought = self._thought[0][1]
         turns = [len(msgs) - 2] if discard_cot else range(0, len(msgs), 2)
         for i in turns:
             answer = msgs[i + 1]["content"]
             if words[0].strip() not in answer and words[1].strip() not in answer:
                 if not self.tpl.enable_thinking:
-                    encoded[i] = encoded[i] + self.thought_ids
+                    pieces[i].append(thought)
                 else:
-                    encoded[i + 1] = self.thought_ids + encoded[i + 1]
+                    pieces[i + 1].insert(0, thought)
+
+    # -- building: pieces -> rows ------------------------------------------------------------
+    def _build(
+        self, samples: list[Sample], plan: Any, ids: list[list[int]], state: _Shared
+    ) -> list[Encoded | Rejected]:
+        plans, chunk = plan
+        table = chunk.table(ids, self._consts)
+        out: list[Encoded | Rejected] = []
+        for sample, pieces in zip(samples, plans, strict=True):
+            if isinstance(pieces, Rejected):
+                out.append(pieces)
+            elif self._fast:
+                out.append(self._row(table, pieces, sample.id))
+            else:
+                out.append(self._supervised([_cat(table, p) for p in pieces], sample.id))
+        return out
+
+    def _row(self, table: list[list[int]], msgs: list[list[int]], sample_id: str) -> Encoded:
+        """``_supervised`` without ``mask_history`` and ``efficient_eos`` (the same rows)."""
+        cutoff = self.cutoff_len
+        if len(msgs) == 2 and cutoff > 0:
+            source, target = _cat(table, msgs[0]), _cat(table, msgs[1])
+            s_len, t_len = len(source), len(target)
+            if s_len + t_len > cutoff:  # else infer_seqlen keeps both whole
+                s_len, t_len = infer_seqlen(s_len, t_len, cutoff)
+                source, target = source[:s_len], target[:t_len]
+            s_label = source if self.train_on_prompt else [IGNORE_INDEX] * s_len
+            ids = source + target
+            return Encoded(ids, s_label + target, [1] * len(ids), sample_id)
+        input_ids: list[int] = []
+        labels: list[int] = []
+        total = 0
+        for k in range(0, len(msgs), 2):
+            if total >= cutoff:
+                break
+            source, target = _cat(table, msgs[k]), _cat(table, msgs[k + 1])
+            s_len, t_len = len(source), len(target)
+            if s_len + t_len > cutoff - total:
+                s_len, t_len = infer_seqlen(s_len, t_len, cutoff - total)
+                source, target = source[:s_len], target[:t_len]
+            total += s_len + t_len
+            input_ids += source
+            input_ids += target
+            labels += source if self.train_on_prompt else [IGNORE_INDEX] * s_len
+            labels += target
+        return Encoded(input_ids, labels, [1] * len(input_ids), sample_id)
 
     def _supervised(self, encoded: list[list[int]], sample_id: str) -> Encoded:
         """``SupervisedDatasetProcessor._encode_data_example``."""
-        eos = self.tok.eos_token_id
+        eos: Any = self.eos_id
         efficient_eos = self.tpl.efficient_eos
         pairs = [(encoded[i], encoded[i + 1]) for i in range(0, len(encoded), 2)]
         if self.mask_history:
@@ -448,3 +565,88 @@ class LlamaFactoryProfile(Profile):
             input_ids.append(eos)
             labels.append(eos)
         return Encoded(input_ids, labels, [1] * len(input_ids), sample_id)
+
+
+def _put(
+    compiled: _Compiled, content: str, idx: str | None, out: list[int], chunk: _ChunkTexts
+) -> None:
+    """``StringFormatter.apply`` on compiled slots: each slot's pieces appended to ``out``.
+
+    ``{{content}}`` is replaced once, then ``{{idx}}`` once (in the filled text, as LLaMA-Factory
+    does); each non-empty string becomes its position in the chunk's table (:class:`_ChunkTexts`).
+    """
+    for kind, a, b in compiled:
+        if kind == _IDS:
+            out.append(a)
+            continue
+        text = a + content + b if kind == _FILL else a
+        if idx is not None and "{{idx}}" in text:
+            text = text.replace("{{idx}}", idx, 1)
+        if text:
+            k = chunk.index.get(text)
+            out.append(chunk.add(text) if k is None else k)
+
+
+# A stream remembers the ids of at most this many texts for the chunks after the one that
+# tokenized them (tool lists, system prompts, answers that repeat); beyond it, each chunk
+# tokenizes its own.
+_SHARED_MAX = 16384
+
+
+class _Shared:
+    """What the chunks of one stream share: texts already tokenized, formatted tool lists.
+
+    ``ids[text]`` is a one-item list that the chunk tokenizing ``text`` fills when it is built;
+    a later chunk is always built after it (chunks are built in order), so it finds it filled.
+    """
+
+    def __init__(self) -> None:
+        self.ids: dict[str, list[list[int] | None]] = {}
+        self.tools_text: dict[str, str] = {}
+
+
+class _ChunkTexts:
+    """One chunk's strings: ``index`` (tokenized with the chunk: table positions 0, 1, ...) and
+    those an earlier chunk of the stream tokenized (negative positions, before the constants)."""
+
+    def __init__(self, shared: _Shared, n_consts: int) -> None:
+        self.shared = shared
+        self.index: dict[str, int] = {}
+        self.n_consts = n_consts
+        self.earlier: list[list[list[int] | None]] = []
+        self.filled_here: list[tuple[int, list[list[int] | None]]] = []
+
+    def add(self, text: str) -> int:
+        """The table position of a text not yet in ``index``."""
+        holder = self.shared.ids.get(text)
+        if holder is not None:  # tokenized by an earlier chunk
+            self.earlier.append(holder)
+            k = self.index[text] = -(self.n_consts + len(self.earlier))
+            return k
+        k = self.index[text] = len(self.index) - len(self.earlier)
+        if len(self.shared.ids) < _SHARED_MAX:
+            holder = [None]
+            self.shared.ids[text] = holder
+            self.filled_here.append((k, holder))
+        return k
+
+    def texts(self) -> list[str]:
+        """The strings this chunk tokenizes, in table order."""
+        return [t for t, k in self.index.items() if k >= 0]
+
+    def table(self, ids: list[list[int]], consts: list[list[int]]) -> list[list[int]]:
+        """``[ids of this chunk's strings, ids from earlier chunks (last first), constants]``."""
+        for k, holder in self.filled_here:
+            holder[0] = ids[k]
+        earlier = [cast("list[int]", h[0]) for h in reversed(self.earlier)]
+        return ids + earlier + consts
+
+
+def _cat(table: list[list[int]], pieces: list[int]) -> list[int]:
+    """The ids of a message: its pieces' ids joined (the table's own list when there is one)."""
+    if len(pieces) == 1:
+        return table[pieces[0]]
+    out: list[int] = []
+    for p in pieces:
+        out += table[p]
+    return out

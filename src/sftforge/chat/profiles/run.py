@@ -1,15 +1,16 @@
 """Encode a stream of samples with a trainer profile into ``TokenizedRow``s and reject records.
 
 What ``sftforge tokenize --profile NAME`` calls: rows come out in input order, and every sample
-the profile rejects becomes a record ``{id, op, reason}`` so input = written + rejected.
+the profile rejects becomes a record ``{id, op, reason}`` so input = written + rejected. The
+samples are read as the profile asks for them (``encode_stream``), so reading overlaps encoding.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from itertools import islice
 from typing import Any
 
+from ..._gc import gc_bulk
 from ...sample import Sample
 from ..tokenize import TokenizedRow
 from .base import Encoded, Profile
@@ -18,13 +19,12 @@ __all__ = ["encode_with_profile"]
 
 
 def encode_with_profile(
-    samples: Iterable[Sample], profile: Profile, *, batch_size: int = 4096
+    samples: Iterable[Sample], profile: Profile, *, batch_size: int = 2048
 ) -> tuple[list[TokenizedRow], list[dict[str, Any]]]:
     rows: list[TokenizedRow] = []
     rejects: list[dict[str, Any]] = []
-    it = iter(samples)
-    while batch := list(islice(it, batch_size)):
-        for out in profile.encode_batch(batch):
+    with gc_bulk():  # bulk work: collect rarely, hand the rows back as old objects
+        for out in profile.encode_stream(samples, batch_size=batch_size):
             if isinstance(out, Encoded):
                 rows.append(TokenizedRow(out.sample_id, out.input_ids, out.labels))
             else:

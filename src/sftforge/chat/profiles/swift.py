@@ -28,13 +28,12 @@ loss scales, the ``jinja`` backend. Reasoning is put inline as ``<think>\\n...\\
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from ...errors import TemplateError, TokenizeError
 from ...sample import Sample
-from .base import IGNORE_INDEX, Encoded, Profile, Rejected, encode_texts
+from .base import IGNORE_INDEX, Encoded, Rejected, StagedProfile, encode_texts
 
 __all__ = ["SWIFT_TEMPLATES", "SwiftProfile"]
 
@@ -87,7 +86,7 @@ def _messages(sample: Sample) -> tuple[str | None, list[dict[str, Any]]] | str:
 
 
 @dataclass
-class SwiftProfile(Profile):
+class SwiftProfile(StagedProfile):
     """ms-swift 3.x SFT encoding; ``template`` is an ms-swift template type (default ``qwen``).
     Option ``truncation_strategy``: ``delete`` (default), ``left`` or ``right``."""
 
@@ -147,29 +146,47 @@ class SwiftProfile(Profile):
                 merged.append((text, loss))
         return merged
 
-    def encode_batch(self, samples: Sequence[Sample]) -> list[Encoded | Rejected]:
-        out: list[Encoded | Rejected] = []
+    def _plan(self, samples: list[Sample], state: Any) -> tuple[Any, list[str]]:
+        """Per sample a Rejected or its pieces as (index of the text, trained)."""
+        index: dict[str, int] = {}
+        plans: list[Any] = []
         for s in samples:
             prepared = _messages(s)
             if isinstance(prepared, str):
-                out.append(self.reject(s, prepared))
+                plans.append(self.reject(s, prepared))
                 continue
             if len(prepared[1]) % 2:
-                out.append(self.reject(s, "user/assistant turns do not pair up"))
+                plans.append(self.reject(s, "user/assistant turns do not pair up"))
                 continue
-            pieces = self._pieces(*prepared)
-            ids_list = encode_texts(self.tokenizer, [p for p, _ in pieces])
-            ids: list[int] = list(self.bos)
+            pieces = []
+            for text, loss in self._pieces(*prepared):
+                k = index.get(text)
+                if k is None:
+                    k = index[text] = len(index)
+                pieces.append((k, loss > 0))
+            plans.append(pieces)
+        return plans, list(index)
+
+    def _build(
+        self, samples: list[Sample], plan: Any, ids: list[list[int]], state: Any
+    ) -> list[Encoded | Rejected]:
+        out: list[Encoded | Rejected] = []
+        for s, pieces in zip(samples, plan, strict=True):
+            if isinstance(pieces, Rejected):
+                out.append(pieces)
+                continue
+            row: list[int] = list(self.bos)
             labels: list[int] = [IGNORE_INDEX] * len(self.bos)
-            for (_, loss), piece in zip(pieces, ids_list, strict=True):
-                ids += piece
-                labels += piece if loss > 0 else [IGNORE_INDEX] * len(piece)
-            ids += self.sep
+            for k, trained in pieces:
+                piece = ids[k]
+                row += piece
+                labels += piece if trained else [IGNORE_INDEX] * len(piece)
+            row += self.sep
             labels += self.sep
-            self._add_dynamic_eos(ids, labels)
+            self._add_dynamic_eos(row, labels)
             if labels:
                 labels[0] = IGNORE_INDEX
-            out.append(self._truncate(s, ids, labels))
+            out.append(self._truncate(s, row, labels))
         return out
 
     def _add_dynamic_eos(self, ids: list[int], labels: list[int]) -> None:

@@ -22,13 +22,12 @@ Reasoning has no place in XTuner's data: it is put inline as ``<think>\\n...\\n<
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from ...errors import TemplateError, TokenizeError
 from ...sample import Sample
-from .base import IGNORE_INDEX, Encoded, Profile, Rejected, encode_texts
+from .base import IGNORE_INDEX, Encoded, Rejected, StagedProfile
 
 __all__ = ["XTUNER_TEMPLATES", "XtunerProfile", "openai_rounds"]
 
@@ -92,7 +91,7 @@ def openai_rounds(sample: Sample) -> list[dict[str, Any]] | str:
 
 
 @dataclass
-class XtunerProfile(Profile):
+class XtunerProfile(StagedProfile):
     """XTuner SFT encoding. ``template`` is an XTuner ``PROMPT_TEMPLATE`` name (default
     ``default``); ``max_length`` defaults to 2048 as in XTuner's configs."""
 
@@ -135,25 +134,44 @@ class XtunerProfile(Profile):
             r["sep"] = t.get("SEP", "")
         return rounds
 
-    def encode_batch(self, samples: Sequence[Sample]) -> list[Encoded | Rejected]:
-        out: list[Encoded | Rejected] = []
+    def _plan(self, samples: list[Sample], state: Any) -> tuple[Any, list[str]]:
+        """Per sample a Rejected or its templated rounds, each with the index of its texts."""
+        index: dict[str, int] = {}
+        plans: list[Any] = []
         for s in samples:
             rounds = openai_rounds(s)
             if isinstance(rounds, str):
-                out.append(self.reject(s, rounds))
+                plans.append(self.reject(s, rounds))
                 continue
-            out.append(self._encode_rounds(s, self._templated(rounds)))
-        return out
+            rounds = self._templated(rounds)
+            for r in rounds:
+                keys = []
+                for text in (r["input"], r["output"], r["sep"]):
+                    k = index.get(text)
+                    if k is None:
+                        k = index[text] = len(index)
+                    keys.append(k)
+                r["keys"] = keys
+            plans.append(rounds)
+        return plans, list(index)
 
-    def _encode_rounds(self, sample: Sample, rounds: list[dict[str, Any]]) -> Encoded | Rejected:
+    def _build(
+        self, samples: list[Sample], plan: Any, ids: list[list[int]], state: Any
+    ) -> list[Encoded | Rejected]:
+        return [
+            rounds if isinstance(rounds, Rejected) else self._encode_rounds(s, rounds, ids)
+            for s, rounds in zip(samples, plan, strict=True)
+        ]
+
+    def _encode_rounds(
+        self, sample: Sample, rounds: list[dict[str, Any]], table: list[list[int]]
+    ) -> Encoded | Rejected:
         """``encode_fn`` with ``input_ids_with_output=True``."""
-        texts = [x for r in rounds for x in (r["input"], r["output"], r["sep"])]
-        enc = iter(encode_texts(self.tokenizer, texts))
         ids: list[int] = []
         labels: list[int] = []
         needs_bos = True
         for r in rounds:
-            inp, outp, sep = next(enc), next(enc), next(enc)
+            inp, outp, sep = (table[k] for k in r["keys"])
             if needs_bos:
                 ids += self.bos
                 labels += [IGNORE_INDEX] * len(self.bos)
@@ -172,6 +190,6 @@ class XtunerProfile(Profile):
                 labels += [IGNORE_INDEX] * len(sep)
         assert self.max_length is not None
         ids, labels = ids[: self.max_length], labels[: self.max_length]
-        if not any(t >= 0 for t in labels):
+        if labels.count(IGNORE_INDEX) == len(labels):  # no trained token
             return self.reject(sample, "no trained token (XTuner drops rows without valid labels)")
         return Encoded(ids, labels, [1] * len(ids), sample.id)
