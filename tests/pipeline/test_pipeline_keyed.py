@@ -6,15 +6,13 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
 import yaml
-from pipeline_helpers import read_rows
+from pipeline_helpers import read_rows, run_cli
 
 from sftforge.ops.base import OPS, build_op
 from sftforge.ops.dedup.text import view_tokens
@@ -24,7 +22,6 @@ from sftforge.pipeline.recipe import load_ops
 from sftforge.sample import Message, Sample
 
 HERE = Path(__file__).resolve().parent
-CLI = "import sys; from sftforge.cli.main import main; sys.exit(main())"
 
 STORY = (
     "the old miller walks along the river bank every evening counting the boats that pass his"
@@ -201,21 +198,6 @@ def test_keyed_stage_output_keeps_chunk_files_that_lost_nothing(
     assert [r["meta"]["row"] for r in rows] == [i for i in range(1, 49) if i not in rejected_rows]
 
 
-def _cli(args: list[str], cwd: Path, env_extra: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(HERE.parents[1] / "src"), str(HERE)]))
-    env.pop("SFTFORGE_TEST_KILL_AFTER_CHUNKS", None)
-    env.pop("SFTFORGE_TEST_KILL_AFTER_STAGES", None)
-    env |= env_extra
-    return subprocess.run(
-        [sys.executable, "-c", CLI, *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-
-
 # 48 samples in chunks of 5: stage 0 (10 chunks, keys included), dedup_exact, dedup_near, then
 # a map stage; kills inside stage 0, between the two keyed stages, and in the last map stage
 @pytest.mark.parametrize(
@@ -232,16 +214,16 @@ def test_kill_and_resume_with_keyed_stages_is_byte_identical(
     tmp_path: Path, dup_file: Path, hook: str, value: str, workers: str
 ) -> None:
     recipe = _recipe(tmp_path, dup_file, DEDUP)
-    clean = _cli(["run", str(recipe), "-o", "clean", "-w", workers], tmp_path, {})
+    clean = run_cli(["run", str(recipe), "-o", "clean", "-w", workers], tmp_path, {})
     assert clean.returncode == 0, clean.stderr
-    killed = _cli(
+    killed = run_cli(
         ["run", str(recipe), "-o", "killed", "-w", workers],
         tmp_path,
         {f"SFTFORGE_TEST_KILL_AFTER_{hook}": value},
     )
     assert killed.returncode == -signal.SIGKILL
     assert not (tmp_path / "killed" / "train.jsonl").exists()
-    resumed = _cli(["run", str(recipe), "-o", "killed", "-w", workers], tmp_path, {})
+    resumed = run_cli(["run", str(recipe), "-o", "killed", "-w", workers], tmp_path, {})
     assert resumed.returncode == 0, resumed.stderr
     assert _outputs(tmp_path / "killed") == _outputs(tmp_path / "clean")
     report = orjson.loads((tmp_path / "killed" / "report.json").read_bytes())

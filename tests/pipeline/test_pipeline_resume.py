@@ -2,36 +2,23 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import orjson
 import pytest
+from pipeline_helpers import run_cli
 
 HERE = Path(__file__).resolve().parent
-SRC = HERE.parents[1] / "src"
-CLI = "import sys; from sftforge.cli.main import main; sys.exit(main())"
 
 
 def _cli(
     args: list[str], cwd: Path, kill_after: int | None = None
 ) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(SRC), str(HERE)]))
-    env.pop("SFTFORGE_TEST_KILL_AFTER_CHUNKS", None)
-    if kill_after is not None:
-        env["SFTFORGE_TEST_KILL_AFTER_CHUNKS"] = str(kill_after)
-    return subprocess.run(
-        [sys.executable, "-c", CLI, *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    hook = {} if kill_after is None else {"SFTFORGE_TEST_KILL_AFTER_CHUNKS": str(kill_after)}
+    return run_cli(args, cwd, hook)
 
 
 # 60 samples in chunks of 4: stage 0 has 15 chunks (the broken line rides in one), then the
