@@ -21,8 +21,6 @@ from sftforge.pipeline.plan import plan_stages
 from sftforge.pipeline.recipe import load_ops
 from sftforge.sample import Message, Sample
 
-HERE = Path(__file__).resolve().parent
-
 STORY = (
     "the old miller walks along the river bank every evening counting the boats that pass his"
     " mill and waving at the children who play near the water"

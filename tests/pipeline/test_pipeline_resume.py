@@ -11,8 +11,6 @@ import orjson
 import pytest
 from pipeline_helpers import run_cli
 
-HERE = Path(__file__).resolve().parent
-
 
 def _cli(
     args: list[str], cwd: Path, kill_after: int | None = None
