@@ -270,11 +270,6 @@ class Reader:
             self.errors.append(err)
         self._rejects(reject_entry(rec, err, kind))
 
-    def raw_records(self) -> Iterator[RawRecord]:
-        """The container records not yet consumed (for callers that decode them elsewhere)."""
-        self._started = True
-        return self._records
-
     def raw_pieces(self) -> PieceStream:
         """The input as pieces (``sftforge.io.pieces``: unparsed blocks of lines or array
         elements where the container allows) for callers that decode them elsewhere, with

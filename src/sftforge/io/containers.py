@@ -287,15 +287,6 @@ class RecordWriter:
         self.count += 1
 
     @property
-    def takes_encoded(self) -> bool:
-        """True when values may be handed over already serialised (JSON and JSONL)."""
-        return hasattr(self._writer, "write_encoded")
-
-    def write_encoded(self, data: bytes) -> None:
-        self._writer.write_encoded(data)  # type: ignore[attr-defined]
-        self.count += 1
-
-    @property
     def joiner(self) -> bytes | None:
         """What goes between serialised values in a blob for ``write_blob`` (None: no blobs)."""
         return getattr(self._writer, "joiner", None)

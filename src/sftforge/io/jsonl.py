@@ -114,7 +114,7 @@ def _one(raw: bytes, file: str, lineno: int, limit: int, check: bool) -> RawReco
     return RawRecord(value, file, lineno, None)
 
 
-def _block(block: bytes, limit: int, check: bool, lines: int = -1) -> list[Any] | None:
+def lines_values(block: bytes, limit: int, check: bool, lines: int = -1) -> list[Any] | None:
     """All lines of ``block`` (``lines`` of them, when the caller counted) parsed by one orjson
     call, or None when any line needs a closer look (blank, invalid, suspicious text, several
     values on one line, over the limit)."""
@@ -131,17 +131,12 @@ def _block(block: bytes, limit: int, check: bool, lines: int = -1) -> list[Any] 
     return values
 
 
-def lines_values(block: bytes, limit: int, check: bool, lines: int = -1) -> list[Any] | None:
-    """The values of the (``lines``) lines of ``block``, or None when one needs a closer look."""
-    return _block(block, limit, check, lines)
-
-
 def lines_records(
     block: bytes, file: str, first: int, limit: int, check: bool, lines: int = -1
 ) -> list[RawRecord]:
     """The records of the lines of ``block``, the first being line ``first``: exactly what
     ``iter_jsonl`` yields for them (a blank line is no record but still counts as a line)."""
-    values = _block(block, limit, check, lines)
+    values = lines_values(block, limit, check, lines)
     if values is not None:
         return [RawRecord(value, file, line, None) for line, value in enumerate(values, first)]
     out = []
@@ -261,12 +256,6 @@ class JsonlWriter:
 
     def write(self, value: Any) -> None:
         self._buf.append(orjson.dumps(value))
-        if len(self._buf) >= 1024:
-            self.flush()
-
-    def write_encoded(self, data: bytes) -> None:
-        """Write one value already serialised with orjson (by a worker process)."""
-        self._buf.append(data)
         if len(self._buf) >= 1024:
             self.flush()
 
