@@ -8,12 +8,13 @@ are plain ``isinstance`` tests and the error text is built only when something i
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Any, NoReturn
 
 import orjson
 
 from ..errors import ConversionError, FormatError
-from ..sample import ROLES, Media, Sample, ToolCall, id_pending
+from ..sample import ROLES, Media, Message, Sample, ToolCall, id_pending
 from .base import Capabilities, LossLog
 
 __all__ = [
@@ -31,6 +32,8 @@ __all__ = [
     "parse_calls",
     "parse_media",
     "parse_tools",
+    "plain_message",
+    "plain_turns",
     "put_id",
     "record_id",
     "require_dict",
@@ -143,6 +146,39 @@ def record_id(record: dict[str, Any]) -> str:
 def is_auto_id(sample_id: str) -> bool:
     """True for content ids (``s`` + 16 hex digits): those are recomputed, never written."""
     return _AUTO_ID.fullmatch(sample_id) is not None
+
+
+def plain_message(m: Message) -> bool:
+    """Role and content only: nothing a format could lose (the formats' inline dump test)."""
+    return (
+        m.tool_calls is None
+        and m.reasoning is None
+        and m.name is None
+        and m.tool_call_id is None
+        and m.train is None
+    )
+
+
+def plain_turns(
+    turns: list[Any], role_key: str, content_key: str, roles: Mapping[str, str], *, exact: bool
+) -> list[Message] | None:
+    """The formats' inline parse of the common case: ``turns`` as Messages when every turn is a
+    dict whose tag maps through ``roles`` and whose content is a string (with ``exact``, a dict of
+    those two keys only) and some assistant turn has non-blank content. None otherwise: the
+    format's full parse then decides, with its checks and errors."""
+    out: list[Message] = []
+    answered = False
+    for t in turns:
+        if type(t) is not dict or (exact and len(t) != 2):
+            return None
+        tag, content = t.get(role_key), t.get(content_key)
+        role = roles.get(tag) if type(tag) is str else None
+        if role is None or type(content) is not str:
+            return None
+        out.append(Message(role, content))  # type: ignore[arg-type]
+        if role == "assistant" and not answered and content and not content.isspace():
+            answered = True
+    return out if answered else None
 
 
 def put_id(out: dict[str, Any], sample: Sample) -> None:

@@ -28,6 +28,7 @@ from ._common import (
     pairs_of,
     parse_media,
     parse_tools,
+    plain_message,
     put_id,
     record_id,
     require_dict,
@@ -244,18 +245,7 @@ class AlpacaFormat(Format):
         ):
             # one plain user/assistant exchange: nothing can be lost, written inline
             u, a = msgs
-            if (
-                u.role == "user"
-                and a.role == "assistant"
-                and u.tool_calls is None
-                and a.tool_calls is None
-                and u.reasoning is None
-                and a.reasoning is None
-                and u.train is None
-                and a.train is None
-                and u.name is None
-                and a.name is None
-            ):
+            if u.role == "user" and a.role == "assistant" and plain_message(u) and plain_message(a):
                 out: dict[str, Any] = {}
                 if self.capabilities.ids:
                     put_id(out, sample)

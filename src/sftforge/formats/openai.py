@@ -31,6 +31,8 @@ from ._common import (
     not_a_string,
     parse_media,
     parse_tools,
+    plain_message,
+    plain_turns,
     put_id,
     record_id,
     require_dict,
@@ -46,6 +48,8 @@ __all__ = [
     "lose_user_train_flags",
     "parse_message_list",
 ]
+
+_ROLE_OF = {r: r for r in ROLE_SET}  # plain_turns' tag -> role map: tags are the roles
 
 
 def _content(value: Any, where: str) -> str:
@@ -203,20 +207,9 @@ class OpenAIFormat(Format):
             # {"messages": [plain {"role", "content"} turns]} with an answer: inline
             msgs = value.get("messages")
             if type(msgs) is list:
-                out: list[Message] = []
-                answered = False
-                for m in msgs:
-                    if type(m) is not dict or len(m) != 2:
-                        break
-                    role, content = m.get("role"), m.get("content")
-                    if type(content) is not str or type(role) is not str or role not in ROLE_SET:
-                        break
-                    out.append(Message(role, content))  # type: ignore[arg-type]
-                    if role == "assistant" and not answered and content and not content.isspace():
-                        answered = True
-                else:
-                    if answered:
-                        return Sample(out)
+                out = plain_turns(msgs, "role", "content", _ROLE_OF, exact=True)
+                if out is not None:
+                    return Sample(out)
         return self._parse(value)
 
     def _parse(self, value: Any) -> Sample:
@@ -242,13 +235,7 @@ class OpenAIFormat(Format):
         if sample.rejected is None and sample.messages:  # plain turns lose nothing: inline
             messages: list[dict[str, Any]] = []
             for m in sample.messages:
-                if (
-                    m.tool_calls is not None
-                    or m.reasoning is not None
-                    or m.name is not None
-                    or m.tool_call_id is not None
-                    or m.train is not None
-                ):
+                if not plain_message(m):
                     break
                 messages.append({"role": m.role, "content": m.content})
             else:

@@ -37,6 +37,8 @@ from ._common import (
     parse_calls,
     parse_media,
     parse_tools,
+    plain_message,
+    plain_turns,
     put_id,
     record_id,
     require_dict,
@@ -109,6 +111,8 @@ class ShareGPTFormat(Format):
         )
         calls = "call" in self._tag_of and "tool" in self._tag_of
         self._conv_col = cols["messages"] or "conversations"
+        # the tags the inline parse reads (a function call needs the full parse)
+        self._plain_roles = {t: r for t, r in self._roles.items() if r != "call"}
         self._inline = cols["system"] != self._conv_col  # (a column cannot be both)
         user_tag, assistant_tag = self._tag_of.get("user"), self._tag_of.get("assistant")
         # dump writes plain user/assistant turns inline when both roles have a tag
@@ -143,22 +147,10 @@ class ShareGPTFormat(Format):
             # only the conversation, of plain turns, with an answer: the common case inline
             conv = value.get(self._conv_col)
             if type(conv) is list:
-                roles, rk, ck = self._roles, self._role_key, self._content_key
-                out: list[Message] = []
-                answered = False
-                for turn in conv:
-                    if type(turn) is not dict:
-                        break
-                    tag, content = turn.get(rk), turn.get(ck)
-                    role = roles.get(tag) if type(tag) is str else None
-                    if role is None or role == "call" or type(content) is not str:
-                        break
-                    out.append(Message(role, content))  # type: ignore[arg-type]
-                    if role == "assistant" and not answered and content and not content.isspace():
-                        answered = True
-                else:
-                    if answered:
-                        return Sample(out)
+                rk, ck = self._role_key, self._content_key
+                out = plain_turns(conv, rk, ck, self._plain_roles, exact=False)
+                if out is not None:
+                    return Sample(out)
         return self._parse(value)
 
     def _parse(self, value: Any) -> Sample:
@@ -270,13 +262,7 @@ class ShareGPTFormat(Format):
             conv: list[dict[str, Any]] = []
             for m in sample.messages:
                 tag = tags.get(m.role)
-                if (
-                    tag is None
-                    or m.tool_calls is not None
-                    or m.reasoning is not None
-                    or m.train is not None
-                    or m.name is not None
-                ):
+                if tag is None or not plain_message(m):
                     break
                 conv.append({rk: tag, ck: m.content})
             else:
