@@ -133,3 +133,16 @@ def test_validate_fast_path_agrees_with_the_full_check(
     ]
     s = Sample(msgs, id="x")
     assert validate_sample(s, require_answer=require_answer) == _problems(s, require_answer)
+
+
+def test_message_is_plain_only_with_role_and_content() -> None:
+    assert Message("user", "hi").is_plain()
+    extras = [
+        {"reasoning": "r"},
+        {"tool_calls": [ToolCall("f")]},
+        {"name": "n"},
+        {"tool_call_id": "c1"},
+        {"train": False},
+    ]
+    for extra in extras:
+        assert not Message("assistant", "x", **extra).is_plain(), extra  # type: ignore[arg-type]

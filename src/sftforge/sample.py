@@ -67,6 +67,16 @@ class Message:
     tool_call_id: str | None = None
     train: bool | None = None
 
+    def is_plain(self) -> bool:
+        """Role and content only: no reasoning, tool calls, name, tool call id or train flag."""
+        return (
+            self.tool_calls is None
+            and self.reasoning is None
+            and self.name is None
+            and self.tool_call_id is None
+            and self.train is None
+        )
+
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"role": self.role, "content": self.content}
         if self.reasoning is not None:

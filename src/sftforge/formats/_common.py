@@ -32,7 +32,6 @@ __all__ = [
     "parse_calls",
     "parse_media",
     "parse_tools",
-    "plain_message",
     "plain_turns",
     "put_id",
     "record_id",
@@ -146,17 +145,6 @@ def record_id(record: dict[str, Any]) -> str:
 def is_auto_id(sample_id: str) -> bool:
     """True for content ids (``s`` + 16 hex digits): those are recomputed, never written."""
     return _AUTO_ID.fullmatch(sample_id) is not None
-
-
-def plain_message(m: Message) -> bool:
-    """Role and content only: nothing a format could lose (the formats' inline dump test)."""
-    return (
-        m.tool_calls is None
-        and m.reasoning is None
-        and m.name is None
-        and m.tool_call_id is None
-        and m.train is None
-    )
 
 
 def plain_turns(

@@ -28,7 +28,6 @@ from ._common import (
     pairs_of,
     parse_media,
     parse_tools,
-    plain_message,
     put_id,
     record_id,
     require_dict,
@@ -245,7 +244,7 @@ class AlpacaFormat(Format):
         ):
             # one plain user/assistant exchange: nothing can be lost, written inline
             u, a = msgs
-            if u.role == "user" and a.role == "assistant" and plain_message(u) and plain_message(a):
+            if u.role == "user" and a.role == "assistant" and u.is_plain() and a.is_plain():
                 out: dict[str, Any] = {}
                 if self.capabilities.ids:
                     put_id(out, sample)

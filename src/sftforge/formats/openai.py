@@ -31,7 +31,6 @@ from ._common import (
     not_a_string,
     parse_media,
     parse_tools,
-    plain_message,
     plain_turns,
     put_id,
     record_id,
@@ -235,7 +234,7 @@ class OpenAIFormat(Format):
         if sample.rejected is None and sample.messages:  # plain turns lose nothing: inline
             messages: list[dict[str, Any]] = []
             for m in sample.messages:
-                if not plain_message(m):
+                if not m.is_plain():
                     break
                 messages.append({"role": m.role, "content": m.content})
             else:

@@ -37,7 +37,6 @@ from ._common import (
     parse_calls,
     parse_media,
     parse_tools,
-    plain_message,
     plain_turns,
     put_id,
     record_id,
@@ -262,7 +261,7 @@ class ShareGPTFormat(Format):
             conv: list[dict[str, Any]] = []
             for m in sample.messages:
                 tag = tags.get(m.role)
-                if tag is None or not plain_message(m):
+                if tag is None or not m.is_plain():
                     break
                 conv.append({rk: tag, ck: m.content})
             else:

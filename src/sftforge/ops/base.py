@@ -99,13 +99,7 @@ def content_fingerprint(sample: Sample) -> int:
     until a mapper runs. A change anywhere only costs a recomputation."""
     parts: list[Any] = []
     for m in sample.messages:
-        if (
-            m.reasoning is None
-            and m.tool_calls is None
-            and m.name is None
-            and m.tool_call_id is None
-            and m.train is None
-        ):
+        if m.is_plain():
             parts.append(m.role)
             parts.append(m.content)
         else:  # a dict, never taken for a (role, content) pair of strings
