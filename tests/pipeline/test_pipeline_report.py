@@ -135,7 +135,7 @@ def test_stage_metrics_collect_every_series(values: list[object]) -> None:
     assert list(got) == list(expect)
 
 
-@pytest.mark.parametrize("cap", [1, 2, 3, 5, 16])
+@pytest.mark.parametrize("cap", [0, 1, 2, 3, 5, 16])
 def test_sampled_keeps_every_kth_value_whatever_the_batches(cap: int) -> None:
     """``Sampled.extend`` takes slices; it must equal the one-value-at-a-time definition."""
     import random

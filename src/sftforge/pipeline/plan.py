@@ -82,20 +82,12 @@ class Sampled:
         self.values: list[Any] = []
 
     def extend(self, values: list[Any]) -> None:
-        if self.cap < 2:  # the plain loop (a cap this small never has room to take a run)
-            for v in values:
-                if self.seen % self.stride == 0:
-                    self.values.append(v)
-                    if len(self.values) >= self.cap:
-                        self.values = self.values[::2]
-                        self.stride *= 2
-                self.seen += 1
-            return
-        # the same, a slice at a time: every stride-th value until the cap, then halve
+        # every stride-th value, a slice at a time, until the cap; then keep every other one
         i, n = 0, len(values)
         while i < n:
             first = i + (-self.seen) % self.stride
-            room = self.cap - len(self.values)
+            # (at least one: a value is taken before the halving, as one at a time would)
+            room = max(self.cap - len(self.values), 1)
             take = values[first : n : self.stride][:room]
             self.values.extend(take)
             if len(take) < room:
