@@ -180,8 +180,11 @@ def places_path(stage_dir: Path, index: int) -> Path:
 
 def write_keys(stage: StageOps, out: Path, index: int, samples: Sequence[Sample]) -> dict[str, Any]:
     """Each keyed operator's keys of ``samples`` (one chunk), written atomically, and the
-    samples' locators (``places_path``); returns the counters (seconds spent) per step. Keys are per sample, so they are computed over slices of
-    ``KEY_SLICE`` samples: the same keys, with a fraction of the temporaries (token lists)."""
+    samples' locators (``places_path``); returns the counters (seconds spent) per step. Keys are
+    per sample, so they are computed over slices of ``KEY_SLICE`` samples: the same keys, with a
+    fraction of the temporaries (token lists). Nothing to do when no keyed operator follows."""
+    if not stage.key_ops:
+        return {}
     parts: list[list[Keys]] = [[] for _ in stage.key_ops]
     seconds = [0.0] * len(stage.key_ops)
     for lo in range(0, max(len(samples), 1), KEY_SLICE):
@@ -192,10 +195,9 @@ def write_keys(stage: StageOps, out: Path, index: int, samples: Sequence[Sample]
             parts[k].append(op.keys(piece, memo))
             seconds[k] += time.perf_counter() - start
     counters: dict[str, Any] = {}
-    if stage.key_ops:
-        metas = [s.meta for s in samples]
-        places = {key: [m.get(key) for m in metas] for key in LOCATOR_KEYS}
-        atomic_write_bytes(places_path(out, index), pickle.dumps(places, protocol=5))
+    metas = [s.meta for s in samples]
+    places = {key: [m.get(key) for m in metas] for key in LOCATOR_KEYS}
+    atomic_write_bytes(places_path(out, index), pickle.dumps(places, protocol=5))
     for k, (step, _, _) in enumerate(stage.key_steps):
         start = time.perf_counter()
         keys = concat_keys(parts[k])
