@@ -22,7 +22,7 @@ from itertools import chain
 
 import numpy as np
 
-from .text import _mix
+from .text import mix64
 
 __all__ = [
     "band_buckets",
@@ -76,7 +76,7 @@ def band_hashes(sig: np.ndarray, bands: int, rows: int) -> np.ndarray:
     mult = np.random.default_rng(SEED).integers(1, 2**63, size=rows, dtype=np.uint64) * 2 + 1
     blk = sig[:, : bands * rows].reshape(n, bands, rows).astype(np.uint64)
     with np.errstate(over="ignore"):
-        return _mix((blk * mult).sum(axis=2, dtype=np.uint64))
+        return mix64((blk * mult).sum(axis=2, dtype=np.uint64))
 
 
 def _groups(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

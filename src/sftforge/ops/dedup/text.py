@@ -39,6 +39,7 @@ __all__ = [
     "VIEWS",
     "View",
     "hash_shingles",
+    "mix64",
     "normalize",
     "shingle_hashes",
     "shingles",
@@ -170,7 +171,7 @@ def hash_shingles(sh: set[str]) -> list[int]:
 _MULT = np.random.default_rng(20240601).integers(1, 2**63, size=64, dtype=np.uint64) * 2 + 1
 
 
-def _mix(x: np.ndarray) -> np.ndarray:
+def mix64(x: np.ndarray) -> np.ndarray:
     """splitmix64 finaliser: spreads the linear n-gram combination over all 64 bits."""
     x = x ^ (x >> np.uint64(30))
     x = x * np.uint64(0xBF58476D1CE4E5B9)
@@ -217,7 +218,7 @@ def shingle_hashes(token_lists: Sequence[Sequence[str]], n: int) -> tuple[np.nda
                 acc[starts[i]] = body.sum(dtype=np.uint64) + _MULT[-1] * np.uint64(lens[i])
             valid[starts[short]] = True
             counts[short] = 1
-        flat = _mix(acc[valid])
+        flat = mix64(acc[valid])
     offsets = np.zeros(len(lens) + 1, dtype=np.int64)
     np.cumsum(counts, out=offsets[1:])
     return flat, offsets
