@@ -9,9 +9,8 @@ labels would all be -100 (``no_trained_tokens``).
 
 from __future__ import annotations
 
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Iterable, Iterator, Sized
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -29,6 +28,7 @@ from .encode import (
     load_tokenizer,
     special_tokens_of,
 )
+from .overlap import overlapped
 from .render import TRAIN_ON, Rendered, TrainOn, compile_template, render
 from .stats import TokenStats, role_token_counts
 from .templates import ChatTemplate, resolve_template
@@ -200,35 +200,23 @@ def _tokenize_overlapped(
     chat: ChatTokenizer, batches: Iterator[list[Sample]], result: TokenizeResult, role_stats: bool
 ) -> None:
     """Batch k+1 is rendered and batch k-1 masked while batch k is encoded in the worker."""
-    pending: deque[tuple[_Ready, list[tuple[Sample, str]], Future[Any]]] = deque()
-    with ThreadPoolExecutor(1, thread_name_prefix="sftforge-tokenize") as pool:
-        try:
-            for batch in batches:
-                with gc_paused():
-                    ready, failed = _render_batch(chat, batch, result)
-                texts = [r.text for _, r in ready]
-                pending.append((ready, failed, pool.submit(encode_batch, chat.tokenizer, texts)))
-                if len(pending) > 1:
-                    _finish_pending(chat, pending.popleft(), result, role_stats)
-            while pending:
-                _finish_pending(chat, pending.popleft(), result, role_stats)
-        finally:
-            for _, _, fut in pending:
-                fut.cancel()
 
+    def render(batch: list[Sample]) -> tuple[tuple[_Ready, list[tuple[Sample, str]]], list[str]]:
+        with gc_paused():
+            ready, failed = _render_batch(chat, batch, result)
+        return (ready, failed), [r.text for _, r in ready]
 
-def _finish_pending(
-    chat: ChatTokenizer,
-    item: tuple[_Ready, list[tuple[Sample, str]], Future[Any]],
-    result: TokenizeResult,
-    role_stats: bool,
-) -> None:
-    ready, failed, fut = item
-    encoded = fut.result()
-    with gc_paused():
-        _finish_batch(
-            chat, ready, failed, chat._labelled([r for _, r in ready], encoded), result, role_stats
-        )
+    def finish(rendered: tuple[_Ready, list[tuple[Sample, str]]], encoded: Any) -> None:
+        ready, failed = rendered
+        with gc_paused():
+            labelled = chat._labelled([r for _, r in ready], encoded)
+            _finish_batch(chat, ready, failed, labelled, result, role_stats)
+
+    def encode(texts: list[str]) -> Any:
+        return encode_batch(chat.tokenizer, texts)
+
+    for _ in overlapped(batches, render, encode, finish):
+        pass
 
 
 def _batches(samples: Iterable[Sample], size: int) -> Iterator[list[Sample]]:

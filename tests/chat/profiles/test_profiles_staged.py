@@ -278,16 +278,16 @@ def test_other_staged_profiles_give_the_same_rows_however_chunked(
 
 
 def test_one_chunk_is_encoded_without_a_thread(tok: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    import sftforge.chat.profiles.base as base
+    import sftforge.chat.overlap as overlap  # where the worker thread's pool is made
 
     started: list[int] = []
 
-    class Pool(base.ThreadPoolExecutor):
+    class Pool(overlap.ThreadPoolExecutor):
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             started.append(1)
             super().__init__(*args, **kwargs)
 
-    monkeypatch.setattr(base, "ThreadPoolExecutor", Pool)
+    monkeypatch.setattr(overlap, "ThreadPoolExecutor", Pool)
     prof = get_profile("llamafactory", tok, template="qwen")
     prof.encode(Sample([Message("user", "hi"), Message("assistant", "yo")]))
     prof.encode_batch(SAMPLES[:10])

@@ -10,9 +10,7 @@ model. A sample the framework would drop (bad role order, nothing left to train)
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence, Sized
-from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from itertools import islice
@@ -21,6 +19,7 @@ from typing import Any, ClassVar
 from ..._gc import gc_bulk, gc_paused
 from ...errors import MissingDependency, TokenizeError
 from ...sample import Sample
+from ..overlap import overlapped
 
 __all__ = [
     "IGNORE_INDEX",
@@ -272,31 +271,14 @@ _AHEAD = 2
 def _overlapped(
     profile: StagedProfile, chunks: Iterator[list[Sample]], enc: TextEncoder, state: Any
 ) -> Iterator[list[Encoded | Rejected]]:
-    pending: deque[tuple[list[Sample], Any, Future[Any]]] = deque()
-    pool = ThreadPoolExecutor(1, thread_name_prefix="sftforge-encode")
-    try:
-        for chunk in chunks:
-            with gc_paused():
-                plan, texts = profile._plan(chunk, state)
-            pending.append((chunk, plan, pool.submit(enc.run, texts)))
-            if len(pending) > _AHEAD:
-                yield _built(profile, enc, state, *pending.popleft())
-        while pending:
-            yield _built(profile, enc, state, *pending.popleft())
-    finally:
-        for _, _, fut in pending:
-            fut.cancel()
-        pool.shutdown(wait=True)
+    def plan(chunk: list[Sample]) -> tuple[tuple[list[Sample], Any], list[str]]:
+        with gc_paused():
+            made, texts = profile._plan(chunk, state)
+        return (chunk, made), texts
 
+    def build(planned: tuple[list[Sample], Any], raw: Any) -> list[Encoded | Rejected]:
+        chunk, made = planned
+        with gc_paused():
+            return profile._build(chunk, made, enc.ids(raw), state)
 
-def _built(
-    profile: StagedProfile,
-    enc: TextEncoder,
-    state: Any,
-    chunk: list[Sample],
-    plan: Any,
-    fut: Future[Any],
-) -> list[Encoded | Rejected]:
-    raw = fut.result()
-    with gc_paused():
-        return profile._build(chunk, plan, enc.ids(raw), state)
+    return overlapped(chunks, plan, enc.run, build, ahead=_AHEAD)
