@@ -35,6 +35,7 @@ __all__ = [
     "labels_from_encoding",
     "labels_from_spans",
     "load_tokenizer",
+    "rust_backend",
     "special_tokens_of",
     "token_range",
 ]
@@ -77,7 +78,9 @@ def special_tokens_of(tokenizer: Any) -> dict[str, Any]:
     return dict(getattr(tokenizer, "special_tokens_map", {}) or {})
 
 
-def _backend(tokenizer: Any) -> Any:
+def rust_backend(tokenizer: Any) -> Any:
+    """The tokenizer's Rust ``tokenizers.Tokenizer`` set up as its own ``__call__`` would use
+    it (special tokens split or not), or None for a Python-only tokenizer."""
     backend = getattr(tokenizer, "backend_tokenizer", None)
     if backend is not None:
         # what the tokenizer's own __call__ does before its batch call
@@ -90,7 +93,7 @@ def _backend(tokenizer: Any) -> Any:
 def encode_batch(tokenizer: Any, texts: Sequence[str]) -> list[tuple[list[int], Any]]:
     """Encode many texts in one call: ``(ids, encoding)`` per text, where ``encoding`` is the Rust
     ``tokenizers.Encoding`` (None for Python-only tokenizers)."""
-    backend = _backend(tokenizer)
+    backend = rust_backend(tokenizer)
     if backend is None:
         return [(list(tokenizer.encode(t, add_special_tokens=False)), None) for t in texts]
     return [(e.ids, e) for e in backend.encode_batch(list(texts), add_special_tokens=False)]

@@ -21,11 +21,11 @@ from ..ops.base import Reject
 from ..sample import Sample
 from .encode import (
     IGNORE_INDEX,
-    _backend,
     encode_batch,
     labels_by_prefix,
     labels_from_encoding,
     load_tokenizer,
+    rust_backend,
     special_tokens_of,
 )
 from .overlap import overlapped
@@ -187,7 +187,9 @@ def tokenize_samples(
     result = TokenizeResult()
     if isinstance(samples, Sized) and len(samples) <= batch_size:
         threads = False  # one batch: nothing to overlap
-    if threads and _backend(chat.tokenizer) is not None:  # sets the backend up before the worker
+    if (
+        threads and rust_backend(chat.tokenizer) is not None
+    ):  # sets the backend up before the worker
         _tokenize_overlapped(chat, _batches(samples, batch_size), result, role_stats)
         return result
     for batch in _batches(samples, batch_size):
