@@ -505,15 +505,6 @@ class LlamaFactoryProfile(StagedProfile):
     def _row(self, table: list[list[int]], msgs: list[list[int]], sample_id: str) -> Encoded:
         """``_supervised`` without ``mask_history`` and ``efficient_eos`` (the same rows)."""
         cutoff = self.cutoff_len
-        if len(msgs) == 2 and cutoff > 0:
-            source, target = _cat(table, msgs[0]), _cat(table, msgs[1])
-            s_len, t_len = len(source), len(target)
-            if s_len + t_len > cutoff:  # else infer_seqlen keeps both whole
-                s_len, t_len = infer_seqlen(s_len, t_len, cutoff)
-                source, target = source[:s_len], target[:t_len]
-            s_label = source if self.train_on_prompt else [IGNORE_INDEX] * s_len
-            ids = source + target
-            return Encoded(ids, s_label + target, [1] * len(ids), sample_id)
         input_ids: list[int] = []
         labels: list[int] = []
         total = 0
