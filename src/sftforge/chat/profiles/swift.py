@@ -160,10 +160,8 @@ class SwiftProfile(StagedProfile):
                 continue
             pieces = []
             for text, loss in self._pieces(*prepared):
-                k = index.get(text)
-                if k is None:
-                    k = index[text] = len(index)
-                pieces.append((k, loss > 0))
+                # each distinct text once: its position among the chunk's texts
+                pieces.append((index.setdefault(text, len(index)), loss > 0))
             plans.append(pieces)
         return plans, list(index)
 

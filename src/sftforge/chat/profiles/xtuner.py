@@ -144,14 +144,10 @@ class XtunerProfile(StagedProfile):
                 plans.append(self.reject(s, rounds))
                 continue
             rounds = self._templated(rounds)
-            for r in rounds:
-                keys = []
-                for text in (r["input"], r["output"], r["sep"]):
-                    k = index.get(text)
-                    if k is None:
-                        k = index[text] = len(index)
-                    keys.append(k)
-                r["keys"] = keys
+            for r in rounds:  # each distinct text once: its position among the chunk's texts
+                r["keys"] = [
+                    index.setdefault(t, len(index)) for t in (r["input"], r["output"], r["sep"])
+                ]
             plans.append(rounds)
         return plans, list(index)
 
