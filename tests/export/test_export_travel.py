@@ -241,6 +241,9 @@ def test_cli_takes_a_run_folder_with_its_validation_split(tmp_path: Path) -> Non
     }
     (tmp_path / "r.yaml").write_text(yaml.safe_dump(recipe), encoding="utf-8")
     run_recipe(tmp_path / "r.yaml", tmp_path / "runs" / "faq-v1", workers=1)
+    # every file of the run folder, like every export file, has the usual permissions
+    modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in (tmp_path / "runs").rglob("*.*")}
+    assert set(modes.values()) == {0o644}, modes
     out = tmp_path / "ax"
     assert main(["export", str(tmp_path / "runs" / "faq-v1"), str(out), "--for", "axolotl"]) == 0
     cfg = yaml.safe_load((out / "axolotl.yaml").read_text())
