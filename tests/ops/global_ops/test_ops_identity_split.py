@@ -117,3 +117,21 @@ def test_single_output_takes_identity_anywhere(tmp_path: Path) -> None:
         _recipe(tmp_path, [IDENTITY], {"train": OUTPUTS["train"]}), tmp_path / "run", workers=1
     )
     assert _sources(res.outputs["train"]) == {"in": 40, "identity": 20}
+
+
+def test_docs_example_runs(tmp_path: Path) -> None:
+    doc = (Path(__file__).parents[3] / "docs" / "dedup-split-mix.md").read_text(encoding="utf-8")
+    [block] = [b.split("```")[0] for b in doc.split("```yaml\n")[1:] if "- identity:" in b]
+    recipe = yaml.safe_load(block)
+    rows = [
+        Sample([Message("user", f"问题 {i}"), Message("assistant", f"答 {i}")]) for i in range(100)
+    ]
+    (tmp_path / "in.jsonl").write_text("".join(s.to_json().decode() + "\n" for s in rows), "utf-8")
+    (tmp_path / "r.yaml").write_text(
+        yaml.safe_dump({"inputs": ["in.jsonl"], **recipe}, allow_unicode=True), encoding="utf-8"
+    )
+    res = run_recipe(tmp_path / "r.yaml", tmp_path / "run", workers=1)
+    train = [orjson.loads(x) for x in res.outputs["train"].read_bytes().splitlines()]
+    val = res.outputs["validation"].read_text(encoding="utf-8")
+    assert len(train) == 110 and sum("小锻" in str(r) for r in train) == 20
+    assert len(val.splitlines()) == 10 and "小锻" not in val
