@@ -273,3 +273,13 @@ def test_trl_data_folder_loads_as_train_and_validation_splits(tmp_path: Path) ->
     export_samples(TRAIN, "trl", tmp_path / "t", eval_samples=EVAL, model="/m/q")
     ds = load_dataset(str(tmp_path / "t" / "data"))  # what `trl sft --dataset_name data` does
     assert {k: v.num_rows for k, v in ds.items()} == {"train": 4, "validation": 2}
+
+
+def test_unreadable_dataset_info_is_a_clear_error(tmp_path: Path) -> None:
+    out = tmp_path / "lf"
+    out.mkdir()
+    (out / "dataset_info.json").write_text("{not json", encoding="utf-8")
+    with pytest.raises(SftforgeError, match=r"cannot read the existing dataset_info\.json") as err:
+        export_samples(TRAIN, "llamafactory", out, force=True)
+    assert err.value.file == str(out / "dataset_info.json")
+    assert sorted(p.name for p in out.iterdir()) == ["dataset_info.json"]

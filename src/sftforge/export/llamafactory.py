@@ -14,6 +14,7 @@ from typing import Any
 import orjson
 
 from ..chat.profiles.llamafactory import LF_DATASET_TAGS, align_lf_record, to_lf_record
+from ..errors import InputError
 from ..sample import Sample
 from .common import ExportJob, ExportResult, dump_yaml, write_json
 
@@ -30,6 +31,27 @@ def dataset_info_entry(file_name: str, *, with_tools: bool) -> dict[str, Any]:
         "columns": columns,
         "tags": dict(LF_DATASET_TAGS),
     }
+
+
+def read_dataset_info(path: Path) -> dict[str, Any]:
+    """The folder's ``dataset_info.json`` (empty when there is none), or an error naming it."""
+    if not path.exists():
+        return {}
+    try:
+        info = orjson.loads(path.read_bytes())
+    except (OSError, orjson.JSONDecodeError) as exc:
+        raise InputError(
+            f"cannot read the existing dataset_info.json ({exc}).",
+            file=str(path),
+            hint="fix or remove it, or export into another folder",
+        ) from None
+    if not isinstance(info, dict):
+        raise InputError(
+            "the existing dataset_info.json is not a JSON object.",
+            file=str(path),
+            hint="fix or remove it, or export into another folder",
+        )
+    return info
 
 
 def lf_records(samples: Iterable[Sample]) -> tuple[list[dict[str, Any]], list[tuple[str, str]]]:
@@ -55,7 +77,7 @@ def write_llamafactory_data(
     data_file = outdir / f"{name}.json"
     write_json(data_file, records)
     info_path = outdir / "dataset_info.json"
-    info: dict[str, Any] = orjson.loads(info_path.read_bytes()) if info_path.exists() else {}
+    info = read_dataset_info(info_path)
     info[name] = dataset_info_entry(data_file.name, with_tools=any("tools" in r for r in records))
     write_json(info_path, info)
     return data_file, rejected
@@ -64,8 +86,7 @@ def write_llamafactory_data(
 def export_llamafactory(job: ExportJob) -> ExportResult:
     """``<name>.json`` (+ ``<name>_eval.json``), their ``dataset_info.json`` entries (merged into
     the folder's existing file) and ``train_lora_sft.yaml`` with ``dataset_dir: .``."""
-    info_path = job.outdir / "dataset_info.json"
-    info: dict[str, Any] = orjson.loads(info_path.read_bytes()) if info_path.exists() else {}
+    info = read_dataset_info(job.outdir / "dataset_info.json")
     splits = [(job.name, job.train)] + ([(f"{job.name}_eval", job.eval)] if job.eval else [])
     rejected: list[tuple[str, str]] = []
     files = []
