@@ -115,7 +115,7 @@ def _rows(path: Path) -> int:
 @pytest.mark.parametrize("framework", FRAMEWORKS)
 def test_copied_export_resolves_every_path_inside_itself(framework: str, tmp_path: Path) -> None:
     src = tmp_path / "made" / "here"
-    export_samples(
+    res = export_samples(
         TRAIN, framework, src, eval_samples=EVAL, name="faq", model="/m/q", template="qwen"
     )
     dst = tmp_path / "elsewhere" / "gpu-box"
@@ -125,6 +125,9 @@ def test_copied_export_resolves_every_path_inside_itself(framework: str, tmp_pat
     assert [_rows(f) for f in files] == [4, 2]
     for out in outputs:
         _inside(dst, out)
+    # checkpoints are named after the dataset (xtuner: the work dir its command names)
+    assert all("faq" in out for out in outputs if "prepared" not in out)
+    assert framework != "xtuner" or res.command.endswith("--work-dir work_dirs/faq")
     for f in dst.rglob("*"):
         if f.is_file():
             assert str(tmp_path) not in f.read_text(encoding="utf-8"), f

@@ -81,7 +81,7 @@ def export_swift(job: ExportJob) -> ExportResult:
         ["--lora_alpha", "32"],
         ["--target_modules", "all-linear"],
         ["--max_length", str(job.max_length)],
-        ["--output_dir", "output"],
+        ["--output_dir", f"output/{job.name}"],
     ]
     if job.template:
         args.append(["--template", job.template])
@@ -116,7 +116,7 @@ def export_axolotl(job: ExportJob) -> ExportResult:
     config |= {
         "dataset_prepared_path": "last_run_prepared",
         "val_set_size": 0.0,  # the eval set is test_datasets (axolotl takes one or the other)
-        "output_dir": "outputs/lora-out",
+        "output_dir": f"outputs/{job.name}-lora",
         "adapter": "lora",
         "lora_r": 16,
         "lora_alpha": 32,
@@ -150,7 +150,7 @@ def export_litgpt(job: ExportJob) -> ExportResult:
         args.append(["--data.json_path", "."])
     else:
         args += [["--data.json_path", "train.json"], ["--data.val_split_fraction", "0.05"]]
-    args += [["--train.max_seq_length", str(job.max_length)], ["--out_dir", "out/lora"]]
+    args += [["--train.max_seq_length", str(job.max_length)], ["--out_dir", f"out/{job.name}-lora"]]
     if job.template:
         args.append(["--data.prompt_style", job.template])
     files.append(job.add_text("finetune_lora.sh", shell_script(args), executable=True))
@@ -198,7 +198,7 @@ def export_trl(job: ExportJob) -> ExportResult:
     if job.eval:
         files.append(job.add_jsonl("data/validation.jsonl", evals))
         data_files["validation"] = "data/validation.jsonl"
-    out = "trl-sft"
+    out = f"trl-sft/{job.name}"
     script = "train_trl.py"
     text = _TRL_SCRIPT.format(
         script=script,

@@ -238,5 +238,9 @@ def export_xtuner(job: ExportJob) -> ExportResult:
         else []
     )
     return ExportResult(
-        "xtuner", files, job.cd_command(f"xtuner train {config}"), notes=notes, rejected=rejected
+        "xtuner",
+        files,
+        job.cd_command(f"xtuner train {config} --work-dir work_dirs/{job.name}"),
+        notes=notes,
+        rejected=rejected,
     )

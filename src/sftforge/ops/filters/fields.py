@@ -44,20 +44,15 @@ _SHOWN = 80  # characters of a value shown in a drop reason
 
 def field_value(sample: Sample, path: str) -> Any:
     """The value at a dotted ``path`` (see the module docstring), or ``None`` when absent."""
-    parts = path.split(".")
-    head = parts[0]
-    if head == "meta" and len(parts) > 1:
-        value: Any = sample.meta
-    elif head in SAMPLE_FIELDS:
-        value = getattr(sample, head)
+    head, *rest = path.split(".")
+    if head == "meta" and rest:
+        return _walk(sample.meta, rest)
+    if head in SAMPLE_FIELDS:
+        value: Any = getattr(sample, head)
         if head in ("rejected", "media") and value is not None:
-            value = sample.to_dict(with_meta=False).get(head)
-        parts = parts[1:]
-        return _walk(value, parts)
-    else:
-        value = sample.meta
-        return _walk(value, parts)
-    return _walk(value, parts[1:])
+            value = sample.to_dict(with_meta=False).get(head)  # plain JSON, as written
+        return _walk(value, rest)
+    return _walk(sample.meta, [head, *rest])
 
 
 def _walk(value: Any, parts: list[str]) -> Any:
