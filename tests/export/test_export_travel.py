@@ -286,3 +286,9 @@ def test_unreadable_dataset_info_is_a_clear_error(tmp_path: Path) -> None:
         export_samples(TRAIN, "llamafactory", out, force=True)
     assert err.value.file == str(out / "dataset_info.json")
     assert sorted(p.name for p in out.iterdir()) == ["dataset_info.json"]
+
+
+def test_a_name_is_never_a_path(tmp_path: Path) -> None:
+    res = export_samples(TRAIN, "llamafactory", tmp_path / "lf", name="../../escape")
+    assert all(p.parent == tmp_path / "lf" for p in res.files)
+    assert set(json.loads((tmp_path / "lf" / "dataset_info.json").read_text())) == {"escape"}

@@ -16,7 +16,7 @@ from pathlib import Path
 from ..errors import SftforgeError
 from ..formats import LossLog
 from ..sample import Sample
-from .common import ExportJob, ExportResult, commit
+from .common import ExportJob, ExportResult, commit, safe_name
 
 __all__ = ["FRAMEWORKS", "ExportJob", "ExportResult", "export_samples"]
 
@@ -59,7 +59,7 @@ def export_samples(
         outdir=Path(outdir),
         train=samples,
         eval=list(eval_samples or []),
-        name=name,
+        name=safe_name(name),
         model=model,
         template=template,
         max_length=max_length,

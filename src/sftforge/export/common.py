@@ -36,6 +36,7 @@ __all__ = [
     "commit",
     "dataset_name",
     "dump_yaml",
+    "safe_name",
     "shell_script",
     "write_json",
     "write_jsonl",
@@ -103,8 +104,12 @@ def dataset_name(path: Path, given: str | None = None) -> str:
         if not path.is_dir() and stem.lower() in SPLIT_STEMS:
             stem = path.resolve().parent.name
         given = stem
-    name = re.sub(r"[^\w.-]", "_", given.strip()).strip("._") or "sftforge"
-    return name
+    return safe_name(given)
+
+
+def safe_name(text: str) -> str:
+    """``text`` as a dataset name that is also a plain file name (never a path)."""
+    return re.sub(r"[^\w.-]", "_", text.strip()).strip("._") or "sftforge"
 
 
 def commit(job: ExportJob, *, force: bool = False) -> list[Path]:
