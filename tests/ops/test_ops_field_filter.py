@@ -46,8 +46,13 @@ def test_one_of_domains_and_text_values_from_csv() -> None:
     assert kept == [samples[0], samples[2]]
     assert rejects[0].reason == 'domain is "finance", not one of ["医学","law"]'
     # a CSV cell is text: "true" and "4" compare with true and 4 as they read
-    kept, _ = _run({"field": "ok", "equals": True}, [_s(ok="True"), _s(ok="no"), _s(ok=1)])
-    assert [s.meta["ok"] for s in kept] == ["True"]
+    cells = [_s(ok=v) for v in ("TRUE", "no", 1, "是", "否", "maybe")]
+    kept, _ = _run({"field": "ok", "equals": True}, cells)
+    assert [s.meta["ok"] for s in kept] == ["TRUE", "是"]
+    kept, _ = _run(
+        {"field": "score", "min": 4}, [_s(score=" 4.5 "), _s(score="3"), _s(score="nan")]
+    )
+    assert [s.meta["score"] for s in kept] == [" 4.5 "]
 
 
 def test_range_on_judge_scores_where_generate_judge_writes_them() -> None:

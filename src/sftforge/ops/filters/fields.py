@@ -12,7 +12,8 @@ The scores ``generate judge`` writes live at ``meta.stats.judge_overall`` (and
 stats.judge_overall, min: 4}`` keeps what the judge rated 4 or better.
 
 Comparisons: text read from CSV or a spreadsheet compares with a number or true/false as it reads
-(``"4"`` equals 4, ``"True"`` equals true); a bool never equals a number. ``min``/``max`` are
+(``"4"`` equals 4; ``"TRUE"``, ``"yes"``, ``"是"`` equal true and ``"FALSE"``, ``"no"``, ``"否"``
+false); a bool never equals a number. ``min``/``max`` are
 inclusive and need a number (or a text that reads as one).
 
 Like every filter the value goes to ``meta["stats"]`` under the metric key
@@ -83,13 +84,17 @@ def _number(value: Any) -> float | None:
     return None
 
 
+# how a spreadsheet or CSV cell spells a truth value (compared case-folded)
+_TRUTH = {"true": True, "yes": True, "是": True, "false": False, "no": False, "否": False}
+
+
 def _same(value: Any, want: Any) -> bool:
     """JSON equality, where text compares with a bool or number as it reads."""
     if isinstance(want, bool) or isinstance(value, bool):
         if isinstance(value, str):
-            value = {"true": True, "false": False}.get(value.strip().lower(), value)
+            value = _TRUTH.get(value.strip().casefold(), value)
         if isinstance(want, str):
-            want = {"true": True, "false": False}.get(want.strip().lower(), want)
+            want = _TRUTH.get(want.strip().casefold(), want)
         return isinstance(value, bool) and isinstance(want, bool) and value is want
     if isinstance(want, (int, float)) or isinstance(value, (int, float)):
         a, b = _number(value), _number(want)
