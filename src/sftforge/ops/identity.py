@@ -156,8 +156,10 @@ def check_placement(ops: Sequence[Op], outputs: Sequence[str]) -> None:
         where = f"steps[{i}].identity"
         earlier = [o for o in ops[:i] if o.name == "split"]
         later = [(k, o) for k, o in enumerate(ops) if k > i and o.name == "split"]
+        if len(outputs) <= 1:
+            continue  # one output takes every sample, whatever its split
         if op.split is None:
-            if earlier and not later and len(outputs) > 1:
+            if earlier and not later:
                 raise RecipeError(
                     "identity after a split step needs 'split': with split: null its samples"
                     " have no split and would reach no output.",
@@ -165,7 +167,7 @@ def check_placement(ops: Sequence[Op], outputs: Sequence[str]) -> None:
                     hint="set split: train (the default), or put identity before the split step",
                 )
             continue
-        if len(outputs) > 1 and op.split not in outputs:
+        if op.split not in outputs:
             raise RecipeError(
                 f"identity puts its samples in split '{op.split}', but the outputs are"
                 f" {', '.join(outputs)}.",

@@ -112,9 +112,12 @@ def test_impossible_placements_fail_before_any_work(
     assert not (tmp_path / "run" / ".work").exists()
 
 
-def test_single_output_takes_identity_anywhere(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "steps", [[IDENTITY], [IDENTITY, {"split": {"ratios": {"a": 0.5, "b": 0.5}}}]]
+)
+def test_single_output_takes_identity_anywhere(tmp_path: Path, steps: list[Any]) -> None:
     res = run_recipe(
-        _recipe(tmp_path, [IDENTITY], {"train": OUTPUTS["train"]}), tmp_path / "run", workers=1
+        _recipe(tmp_path, steps, {"train": OUTPUTS["train"]}), tmp_path / "run", workers=1
     )
     assert _sources(res.outputs["train"]) == {"in": 40, "identity": 20}
 
