@@ -16,12 +16,15 @@ from transformers import HfArgumentParser
 
 def main() -> None:
     folder = Path(sys.argv[1])
-    text = (folder / "train_swift.sh").read_text(encoding="utf-8").split("\n", 2)[2]
+    # after the shebang, `set -euo pipefail` and the `cd` to the script's folder
+    text = (folder / "train_swift.sh").read_text(encoding="utf-8").split("\n", 3)[3]
     args = shlex.split(text.replace("\\\n", " "))[2:]  # after `swift sft`
     ns, unknown = HfArgumentParser(SftArguments).parse_known_args(args)
     if unknown:
         sys.exit(f"ms-swift does not know: {unknown}")
-    train, _ = load_dataset([str(folder / "train.jsonl")], split_dataset_ratio=0.0)
+    train, _ = load_dataset(
+        [str(folder / "train.jsonl")], split_dataset_ratio=0.0
+    )  # relative in the script
     print(f"model={ns.model} tuner_type={ns.tuner_type} dataset={ns.dataset} rows={len(train)}")
 
 

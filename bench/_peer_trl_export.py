@@ -15,7 +15,8 @@ from trl import ModelConfig, ScriptArguments, SFTConfig, TrlParser
 
 def main() -> None:
     folder = Path(sys.argv[1])
-    text = (folder / "train_trl.sh").read_text(encoding="utf-8").split("\n", 2)[2]
+    # after the shebang, `set -euo pipefail` and the `cd` to the script's folder
+    text = (folder / "train_trl.sh").read_text(encoding="utf-8").split("\n", 3)[3]
     args = [*shlex.split(text.replace("\\\n", " "))[2:], "--bf16", "False"]  # after `trl sft`
     parser = TrlParser((ScriptArguments, SFTConfig, ModelConfig))
     script_args, training_args, _model_args, rest = parser.parse_args_and_config(
@@ -23,7 +24,7 @@ def main() -> None:
     )
     if rest:
         sys.exit(f"TRL does not know: {rest}")
-    ds = load_dataset(script_args.dataset_name, split="train")
+    ds = load_dataset(str(folder / script_args.dataset_name), split="train")  # relative to it
     print(
         f"dataset={script_args.dataset_name} assistant_only_loss={training_args.assistant_only_loss} rows={ds.num_rows}"
     )

@@ -45,8 +45,8 @@ SAMPLES = [
 
 def _shell_args(script: Path) -> list[str]:
     text = script.read_text(encoding="utf-8")
-    assert text.startswith("#!/usr/bin/env bash\nset -euo pipefail\n")
-    return shlex.split(text.split("\n", 2)[2].replace("\\\n", " "))  # bash line continuations
+    assert text.startswith('#!/usr/bin/env bash\nset -euo pipefail\ncd "$(dirname "$0")"\n')
+    return shlex.split(text.split("\n", 3)[3].replace("\\\n", " "))  # bash line continuations
 
 
 def test_llamafactory(tmp_path: Path) -> None:
@@ -66,8 +66,8 @@ def test_llamafactory(tmp_path: Path) -> None:
         "qwen",
         "sftforge",
     )
-    assert cfg["dataset_dir"] == str(tmp_path.resolve()) and cfg["cutoff_len"] == 2048
-    assert res.command.startswith("llamafactory-cli train ")
+    assert cfg["dataset_dir"] == "." and cfg["cutoff_len"] == 2048
+    assert res.command == f"cd {tmp_path} && llamafactory-cli train train_lora_sft.yaml"
 
 
 def test_xtuner_config_is_python_with_data_prompts(tmp_path: Path) -> None:
@@ -102,7 +102,10 @@ def test_swift_script(tmp_path: Path) -> None:
         and opts["--template"] == "qwen2_5"
         and opts["--tuner_type"] == "lora"
     )
-    rows = [json.loads(x) for x in Path(opts["--dataset"]).read_text(encoding="utf-8").splitlines()]
+    rows = [
+        json.loads(x)
+        for x in (tmp_path / opts["--dataset"]).read_text(encoding="utf-8").splitlines()
+    ]
     assert [m["role"] for m in rows[2]["messages"]] == [
         "user",
         "tool_call",
@@ -120,7 +123,7 @@ def test_axolotl_yaml(tmp_path: Path) -> None:
         "messages",
         ["assistant"],
     )
-    assert len(Path(ds["path"]).read_text(encoding="utf-8").splitlines()) == 3
+    assert len((tmp_path / ds["path"]).read_text(encoding="utf-8").splitlines()) == 3
 
 
 def test_litgpt_takes_single_turn_only(tmp_path: Path) -> None:

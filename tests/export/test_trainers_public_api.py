@@ -26,7 +26,7 @@ import sftforge.export
                 "load_tokenizer",
             ],
         ),
-        (sftforge.export, ["FRAMEWORKS", "ExportResult", "export_samples"]),
+        (sftforge.export, ["FRAMEWORKS", "ExportJob", "ExportResult", "export_samples"]),
         (
             sftforge.chat.lint,
             [

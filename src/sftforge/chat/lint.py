@@ -31,6 +31,9 @@ check                     level    what it means
                                    ``tool-call-json`` instead); the other records are checked
 ========================  =======  ==========================================================
 
+``identity-system-prompt`` (warning): the template's default system prompt names another model
+than the identity set does (``chat/lint_identity.py``).
+
 Tokenized rows (``input_ids``/``labels`` from Parquet or JSONL) get ``double-bos``, ``no-eos``
 (no EOS id in the row), ``eos-untrained``, ``fully-masked``, ``too-long``, ``labels-length`` and
 ``pad-is-eos``. The renderer is injectable (:class:`~sftforge.chat.lint_render.Renderer`).
@@ -77,6 +80,7 @@ CHECKS: dict[str, str] = {
     "labels-length": "error",
     "render-failed": "error",
     "unreadable": "error",
+    "identity-system-prompt": "warning",
 }
 _TOOL_BLOCK = re.compile(r"<tool_call>(.*?)</tool_call>", re.DOTALL)
 _HIST_EDGES = (64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32768)
@@ -332,11 +336,13 @@ def lint_samples(
     max_len: int | None = None,
     rows: Sequence[int] | None = None,
     unreadable: Sequence[tuple[int, SftforgeError]] = (),
+    identity_names: Sequence[str] = (),
 ) -> LintReport:
     """Every check on conversations; render checks need a tokenizer (and its or a given template).
 
     ``rows`` gives each sample's row in the input (default: its position) and ``unreadable`` the
-    records that could not be read, ``(row, error)``: each becomes a finding.
+    records that could not be read, ``(row, error)``: each becomes a finding. ``identity_names``
+    adds model names to those of the identity samples for ``identity-system-prompt``.
     """
     report = LintReport(rows=len(samples) + len(unreadable), max_len=max_len)
     report.findings += [unreadable_finding(r, e) for r, e in unreadable]
@@ -363,6 +369,11 @@ def lint_samples(
         if ctx is not None:
             _render_checks(ctx, sample, row, report)
     if ctx is not None and samples:
+        from .lint_identity import identity_mismatch
+
+        mismatch = identity_mismatch(samples, ctx.render, identity_names)
+        if mismatch is not None:
+            report.findings.append(Finding("identity-system-prompt", mismatch))
         probe_msgs = [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}]
         if ctx.render(probe_msgs).trained_spans is None:
             report.findings.append(

@@ -1,24 +1,75 @@
-"""``sftforge export FILE --for FRAMEWORK OUTDIR [--model PATH] [--template NAME]``."""
+"""``sftforge export [SOURCE] OUTDIR --for FRAMEWORK [--train FILE] [--eval FILE] [--name N]
+[--force]``.
+
+SOURCE is a data file (the train split) or a run folder (its ``train`` output, and its
+``validation`` output as the eval set, found through the run's ``report.json``).
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Annotated
 
+import orjson
 import typer
 
+from ..errors import SftforgeError
 from .main import app
 
 __all__ = ["export"]
 
+# run-folder outputs taken as the eval set, in order of preference (never ``test``: held out)
+EVAL_SPLITS = ("validation", "eval", "valid", "val", "dev")
+
+
+def _run_outputs(folder: Path) -> tuple[tuple[Path, str | None], tuple[Path, str | None] | None]:
+    """(train file, format) and the eval file, if any, of a run folder."""
+    try:
+        report = orjson.loads((folder / "report.json").read_bytes())
+        outputs = {k: (folder / v["path"], v.get("format")) for k, v in report["outputs"].items()}
+    except (OSError, orjson.JSONDecodeError, KeyError, TypeError, AttributeError):
+        raise SftforgeError(
+            "not a run folder (no readable report.json listing its outputs).",
+            file=str(folder),
+            hint="give a data file, a folder written by `sftforge run`, or --train FILE",
+        ) from None
+    train = outputs.get("train") or (next(iter(outputs.values())) if len(outputs) == 1 else None)
+    if train is None:
+        raise SftforgeError(
+            f"the run has no 'train' output (it has: {', '.join(outputs)}).",
+            file=str(folder),
+            hint="pass the split to train on with --train FILE",
+        )
+    evals = next((outputs[k] for k in EVAL_SPLITS if k in outputs), None)
+    return train, evals
+
 
 @app.command()
 def export(
-    file: Annotated[Path, typer.Argument(help="conversations: JSONL/JSON/Parquet")],
-    outdir: Annotated[Path, typer.Argument(help="folder for the data, config and command")],
+    paths: Annotated[
+        list[Path],
+        typer.Argument(
+            help="[SOURCE] OUTDIR: SOURCE is a data file or a run folder (left out with --train); "
+            "OUTDIR the folder for the data, config and command"
+        ),
+    ],
     framework: Annotated[
         str, typer.Option("--for", help="llamafactory | xtuner | swift | axolotl | litgpt | trl")
     ],
+    train: Annotated[
+        Path | None, typer.Option("--train", help="the train split (instead of SOURCE)")
+    ] = None,
+    eval_: Annotated[
+        Path | None,
+        typer.Option("--eval", help="the eval split; the trainer config evaluates on it"),
+    ] = None,
+    name: Annotated[
+        str | None,
+        typer.Option("--name", help="dataset name (default: the input's, or its run folder's)"),
+    ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="replace an export already in OUTDIR")
+    ] = False,
     model: Annotated[
         str, typer.Option("--model", help="model path or hub id written into the config")
     ] = "PATH/TO/MODEL",
@@ -39,19 +90,44 @@ def export(
     """
     from ..chat.inputs import read_samples
     from ..export import export_samples
+    from ..export.common import dataset_name
 
-    samples = list(read_samples(file, from_))
+    if len(paths) > 2 or (len(paths) == 2 and train is not None):
+        raise SftforgeError(
+            "give SOURCE OUTDIR, or OUTDIR with --train FILE, not both.",
+            hint="sftforge export data.jsonl out --for llamafactory",
+        )
+    if len(paths) == 1 and train is None:
+        raise SftforgeError(
+            "nothing to export: give SOURCE OUTDIR, or --train FILE.",
+            hint="sftforge export runs/v1 out --for llamafactory "
+            "(or: export out --for llamafactory --train train.jsonl --eval validation.jsonl)",
+        )
+    outdir = paths[-1]
+    source = train if train is not None else paths[0]
+    train_src: tuple[Path, str | None] = (source, from_)
+    eval_src = None if eval_ is None else (eval_, from_)
+    if source.is_dir():
+        train_src, found = _run_outputs(source)
+        eval_src = eval_src or found
+    samples = list(read_samples(*train_src))
+    evals = list(read_samples(*eval_src)) if eval_src else []
     result = export_samples(
         samples,
         framework,
         outdir,
+        eval_samples=evals,
+        name=dataset_name(source, name),
         model=model,
         template=template,
         max_length=max_len,
         allow_lossy=allow_lossy,
+        force=force,
     )
-    kept = len(samples) - len(result.rejected)
-    typer.echo(f"{framework}: {kept} of {len(samples)} samples written to {outdir}")
+    total = len(samples) + len(evals)
+    kept = total - len(result.rejected)
+    split = f" (train {len(samples)}, eval {len(evals)})" if evals else ""
+    typer.echo(f"{framework}: {kept} of {total} samples{split} written to {outdir}")
     for path in result.files:
         typer.echo(f"  {path}")
     for note in result.notes:
@@ -60,7 +136,7 @@ def export(
     if result.rejected:
         # the data written is usable, but not all of the input is in it: say so in the exit code
         typer.echo(
-            f"error: {len(result.rejected)} of {len(samples)} samples could not be exported for "
+            f"error: {len(result.rejected)} of {total} samples could not be exported for "
             f"{framework} (reasons in {outdir / 'rejects.jsonl'}); pass --allow-lossy to write "
             "what the format can carry and count the losses",
             err=True,

@@ -62,6 +62,10 @@ def lint(
     ] = None,
     max_len: Annotated[int | None, typer.Option("--max-len", help="maximum tokens per row")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print the report as JSON")] = False,
+    identity: Annotated[
+        list[str] | None,
+        typer.Option("--identity", help="the model name the identity set teaches (repeatable)"),
+    ] = None,
 ) -> None:
     """Find double BOS, untrained EOS, injected special tokens, bad role order and more."""
     from ..chat.lint import lint_samples, lint_tokenized
@@ -85,6 +89,7 @@ def lint(
         report = lint_samples(
             [s for _, s in good], tok, render=render, max_len=max_len,
             rows=[r for r, _ in good], unreadable=[(u.row, u.error) for u in bad],
+            identity_names=identity or (),
         )  # fmt: skip
     if as_json:
         typer.echo(orjson.dumps(report.to_dict()).decode())

@@ -1,22 +1,41 @@
 """Trainer hand-off: data in the form each framework reads, plus its config and command.
 
-``export_samples(samples, "llamafactory", outdir, model=..., template=...)`` writes the files and
-returns an :class:`ExportResult`; samples a framework cannot take are listed in ``rejected`` (and
-written to ``rejects.jsonl``), never dropped silently. See docs/trainers.md.
+``export_samples(train, "llamafactory", outdir, eval_samples=val, name="faq", model=...,
+template=...)`` writes the files and returns an :class:`ExportResult`; samples a framework cannot
+take are listed in ``rejected`` (and written to ``rejects.jsonl``), never dropped silently. The
+folder's configs use relative paths (it can be copied to the training machine) and use the eval
+split where one is given; files already in the folder are only replaced with ``force``. See
+docs/trainers.md.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from ..errors import SftforgeError
 from ..formats import LossLog
 from ..sample import Sample
-from .common import ExportResult, write_jsonl
+from .common import ExportJob, ExportResult, commit, safe_name
 
-__all__ = ["FRAMEWORKS", "ExportResult", "export_samples"]
+__all__ = ["FRAMEWORKS", "ExportJob", "ExportResult", "export_samples"]
 
 FRAMEWORKS: tuple[str, ...] = ("llamafactory", "xtuner", "swift", "axolotl", "litgpt", "trl")
+
+
+def _target(framework: str) -> Callable[[ExportJob], ExportResult]:
+    if framework == "llamafactory":
+        from .llamafactory import export_llamafactory
+
+        return export_llamafactory
+    if framework == "xtuner":
+        from .xtuner import export_xtuner
+
+        return export_xtuner
+    from . import simple
+
+    fn: Callable[[ExportJob], ExportResult] = getattr(simple, f"export_{framework}")
+    return fn
 
 
 def export_samples(
@@ -24,40 +43,42 @@ def export_samples(
     framework: str,
     outdir: Path,
     *,
+    eval_samples: list[Sample] | None = None,
+    name: str = "sftforge",
     model: str = "PATH/TO/MODEL",
     template: str | None = None,
     max_length: int = 2048,
     allow_lossy: bool = False,
+    force: bool = False,
 ) -> ExportResult:
     if framework not in FRAMEWORKS:
         raise SftforgeError(
             f"unknown framework '{framework}'", hint=f"use one of: {', '.join(FRAMEWORKS)}"
         )
-    outdir.mkdir(parents=True, exist_ok=True)
-    loss = LossLog(allow=allow_lossy)
-    if framework == "llamafactory":
-        from .llamafactory import export_llamafactory
-
-        result = export_llamafactory(
-            samples, outdir, model=model, template=template, cutoff_len=max_length
-        )
-    elif framework == "xtuner":
-        from .xtuner import export_xtuner
-
-        result = export_xtuner(
-            samples, outdir, model=model, template=template, max_length=max_length
-        )
-    else:
-        from . import simple
-
-        fn = getattr(simple, f"export_{framework}")
-        result = fn(
-            samples, outdir, model=model, template=template, max_length=max_length, loss=loss
-        )
-    if loss.counts:
-        result.notes += [f"dropped {what} from {n} samples" for what, n in loss.counts.items()]
+    job = ExportJob(
+        outdir=Path(outdir),
+        train=samples,
+        eval=list(eval_samples or []),
+        name=safe_name(name),
+        model=model,
+        template=template,
+        max_length=max_length,
+        loss=LossLog(allow=allow_lossy),
+    )
+    result = _target(framework)(job)
+    if job.loss.counts:
+        result.notes += [f"dropped {what} from {n} samples" for what, n in job.loss.counts.items()]
     if result.rejected:
-        rows = [{"id": i, "op": f"export:{framework}", "reason": r} for i, r in result.rejected]
-        write_jsonl(outdir / "rejects.jsonl", rows)
-        result.files.append(outdir / "rejects.jsonl")
+        evals = {s.id for s in job.eval}
+        rows = [
+            {
+                "id": i,
+                "op": f"export:{framework}",
+                "reason": r,
+                "split": "eval" if i in evals else "train",
+            }
+            for i, r in result.rejected
+        ]
+        result.files.append(job.add_jsonl("rejects.jsonl", rows))
+    commit(job, force=force)
     return result

@@ -8,22 +8,33 @@
   JSON data module has no conversations) and ``finetune_lora.sh`` running ``litgpt finetune_lora``.
 * TRL: ``messages`` (+ ``tools``) JSONL exactly as the ``trl`` profile encodes it, ``train_trl.py``
   (an ``SFTTrainer`` script) and ``train_trl.sh`` (the ``trl sft`` command line).
+
+With an eval split each uses it the framework's way: ms-swift ``--val_dataset``, axolotl
+``test_datasets``, LitGPT a data folder with ``train.json`` + ``val.json``, TRL a ``validation``
+split with ``eval_strategy``. Paths are relative: scripts ``cd`` to their folder, the axolotl YAML
+is run from it, ``train_trl.py`` builds its paths from its own location.
 """
 
 from __future__ import annotations
 
-import shlex
+import json
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from ..chat.profiles.trl import to_trl_record
 from ..errors import SftforgeError
 from ..formats import LossLog, get_format
 from ..sample import Sample
-from .common import ExportResult, dump_yaml, write_json, write_jsonl
+from .common import ExportJob, ExportResult, dump_yaml, shell_script
 
-__all__ = ["export_axolotl", "export_litgpt", "export_swift", "export_trl", "records_for"]
+__all__ = [
+    "export_axolotl",
+    "export_litgpt",
+    "export_swift",
+    "export_trl",
+    "records_for",
+    "split_records",
+]
 
 
 def records_for(
@@ -39,35 +50,28 @@ def records_for(
     return records, rejected
 
 
-def _shell(lines: list[list[str]]) -> str:
-    """A bash script: the first list is the command, each next list one continued argument line."""
-    body = " \\\n    ".join(" ".join(shlex.quote(p) for p in line) for line in lines)
-    return "#!/usr/bin/env bash\nset -euo pipefail\n" + body + "\n"
+def split_records(
+    job: ExportJob, dump: Callable[[Sample, LossLog], Any]
+) -> tuple[list[Any], list[Any], list[tuple[str, str]]]:
+    """(train records, eval records, rejected of both) of a job."""
+    train, rejected = records_for(job.train, dump, job.loss)
+    evals, rejected_eval = records_for(job.eval, dump, job.loss)
+    return train, evals, rejected + rejected_eval
 
 
-def _write_script(path: Path, text: str) -> Path:
-    path.write_text(text, encoding="utf-8")
-    path.chmod(0o755)
-    return path
-
-
-def export_swift(
-    samples: list[Sample],
-    outdir: Path,
-    *,
-    model: str,
-    template: str | None,
-    max_length: int,
-    loss: LossLog,
-) -> ExportResult:
-    records, rejected = records_for(samples, get_format("swift").dump, loss)
-    data = outdir / "train.jsonl"
-    write_jsonl(data, records)
+def export_swift(job: ExportJob) -> ExportResult:
+    train, evals, rejected = split_records(job, get_format("swift").dump)
+    files = [job.add_jsonl("train.jsonl", train)]
     args = [
         ["swift", "sft"],
-        ["--model", model],
+        ["--model", job.model],
         ["--tuner_type", "lora"],  # ms-swift 4.x name (3.x: --train_type)
-        ["--dataset", str(data.resolve())],
+        ["--dataset", "train.jsonl"],
+    ]
+    if job.eval:
+        files.append(job.add_jsonl("validation.jsonl", evals))
+        args += [["--val_dataset", "validation.jsonl"], ["--split_dataset_ratio", "0"]]
+    args += [
         ["--torch_dtype", "bfloat16"],
         ["--num_train_epochs", "3"],
         ["--per_device_train_batch_size", "1"],
@@ -76,50 +80,49 @@ def export_swift(
         ["--lora_rank", "8"],
         ["--lora_alpha", "32"],
         ["--target_modules", "all-linear"],
-        ["--max_length", str(max_length)],
-        ["--output_dir", str((outdir / "output").resolve())],
+        ["--max_length", str(job.max_length)],
+        ["--output_dir", f"output/{job.name}"],
     ]
-    if template:
-        args.append(["--template", template])
-    script = _write_script(outdir / "train_swift.sh", _shell(args))
-    return ExportResult("swift", [data, script], f"bash {script}", rejected=rejected)
+    if job.template:
+        args.append(["--template", job.template])
+    files.append(job.add_text("train_swift.sh", shell_script(args), executable=True))
+    return ExportResult("swift", files, f"bash {files[-1]}", rejected=rejected)
 
 
-def export_axolotl(
-    samples: list[Sample],
-    outdir: Path,
-    *,
-    model: str,
-    template: str | None,
-    max_length: int,
-    loss: LossLog,
-) -> ExportResult:
-    records, rejected = records_for(samples, get_format("openai").dump, loss)
-    data = outdir / "train.jsonl"
-    write_jsonl(data, records)
-    config = {
-        "base_model": model,
-        "chat_template": template or "tokenizer_default",
-        "datasets": [
-            {
-                "path": str(data.resolve()),
-                "ds_type": "json",
-                "type": "chat_template",
-                "field_messages": "messages",
-                "message_property_mappings": {"role": "role", "content": "content"},
-                "roles_to_train": ["assistant"],
-                "train_on_eos": "turn",
-            }
-        ],
-        "dataset_prepared_path": str((outdir / "last_run_prepared").resolve()),
-        "val_set_size": 0.0,
-        "output_dir": str((outdir / "outputs" / "lora-out").resolve()),
+def _axolotl_dataset(path: str) -> dict[str, Any]:
+    return {
+        "path": path,
+        "ds_type": "json",
+        "split": "train",  # a JSON file's only split
+        "type": "chat_template",
+        "field_messages": "messages",
+        "message_property_mappings": {"role": "role", "content": "content"},
+        "roles_to_train": ["assistant"],
+        "train_on_eos": "turn",
+    }
+
+
+def export_axolotl(job: ExportJob) -> ExportResult:
+    train, evals, rejected = split_records(job, get_format("openai").dump)
+    files = [job.add_jsonl("train.jsonl", train)]
+    config: dict[str, Any] = {
+        "base_model": job.model,
+        "chat_template": job.template or "tokenizer_default",
+        "datasets": [_axolotl_dataset("train.jsonl")],
+    }
+    if job.eval:
+        files.append(job.add_jsonl("validation.jsonl", evals))
+        config["test_datasets"] = [_axolotl_dataset("validation.jsonl")]
+    config |= {
+        "dataset_prepared_path": "last_run_prepared",
+        "val_set_size": 0.0,  # the eval set is test_datasets (axolotl takes one or the other)
+        "output_dir": f"outputs/{job.name}-lora",
         "adapter": "lora",
         "lora_r": 16,
         "lora_alpha": 32,
         "lora_dropout": 0.05,
         "lora_target_linear": True,
-        "sequence_len": max_length,
+        "sequence_len": job.max_length,
         "sample_packing": True,
         "micro_batch_size": 1,
         "gradient_accumulation_steps": 8,
@@ -129,48 +132,44 @@ def export_axolotl(
         "lr_scheduler": "cosine",
         "bf16": "auto",
     }
-    yaml_path = outdir / "axolotl.yaml"
-    yaml_path.write_text(dump_yaml(config), encoding="utf-8")
+    if job.eval:
+        config["eval_steps"] = 500
+    files.append(job.add_text("axolotl.yaml", dump_yaml(config)))
     return ExportResult(
-        "axolotl", [data, yaml_path], f"axolotl train {yaml_path}", rejected=rejected
+        "axolotl", files, job.cd_command("axolotl train axolotl.yaml"), rejected=rejected
     )
 
 
-def export_litgpt(
-    samples: list[Sample],
-    outdir: Path,
-    *,
-    model: str,
-    template: str | None,
-    max_length: int,
-    loss: LossLog,
-) -> ExportResult:
-    records, rejected = records_for(samples, get_format("litgpt").dump, loss)
-    data = outdir / "train.json"
-    write_json(data, records)
-    args = [
-        ["litgpt", "finetune_lora", model],
-        ["--data", "JSON"],
-        ["--data.json_path", str(data.resolve())],
-        ["--data.val_split_fraction", "0.05"],
-        ["--train.max_seq_length", str(max_length)],
-        ["--out_dir", str((outdir / "out" / "lora").resolve())],
-    ]
-    if template:
-        args.append(["--data.prompt_style", template])
-    script = _write_script(outdir / "finetune_lora.sh", _shell(args))
-    return ExportResult("litgpt", [data, script], f"bash {script}", rejected=rejected)
+def export_litgpt(job: ExportJob) -> ExportResult:
+    train, evals, rejected = split_records(job, get_format("litgpt").dump)
+    files = [job.add_json("train.json", train)]
+    args = [["litgpt", "finetune_lora", job.model], ["--data", "JSON"]]
+    if job.eval:
+        # a folder holding train.json and val.json: LitGPT's JSON module then splits nothing
+        files.append(job.add_json("val.json", evals))
+        args.append(["--data.json_path", "."])
+    else:
+        args += [["--data.json_path", "train.json"], ["--data.val_split_fraction", "0.05"]]
+    args += [["--train.max_seq_length", str(job.max_length)], ["--out_dir", f"out/{job.name}-lora"]]
+    if job.template:
+        args.append(["--data.prompt_style", job.template])
+    files.append(job.add_text("finetune_lora.sh", shell_script(args), executable=True))
+    return ExportResult("litgpt", files, f"bash {files[-1]}", rejected=rejected)
 
 
 _TRL_SCRIPT = '''"""Fine-tune with TRL on the data exported by sftforge (run: python {script})."""
+
+import os
 
 from datasets import load_dataset
 from peft import LoraConfig
 from trl import SFTConfig, SFTTrainer
 
-dataset = load_dataset("json", data_files={data!r}, split="train")
+HERE = os.path.dirname(os.path.abspath(__file__))  # paths are relative to this folder
+data_files = {data_files}
+dataset = load_dataset("json", data_files={{k: os.path.join(HERE, v) for k, v in data_files.items()}})
 config = SFTConfig(
-    output_dir={out!r},
+    output_dir=os.path.join(HERE, {out!r}),
     max_length={max_length!r},
     # loss on assistant tokens only: needs a chat template with {{% generation %}} marks
     # (TRL patches the templates it knows; `sftforge lint` says whether yours has them)
@@ -178,45 +177,44 @@ config = SFTConfig(
     num_train_epochs=3,
     per_device_train_batch_size=1,
     gradient_accumulation_steps=8,
-    learning_rate=2e-4,
+    learning_rate=2e-4,{eval_args}
 )
 peft_config = LoraConfig(r=16, lora_alpha=32, target_modules="all-linear", task_type="CAUSAL_LM")
-trainer = SFTTrainer(model={model!r}, args=config, train_dataset=dataset, peft_config=peft_config)
+trainer = SFTTrainer(
+    model={model!r},
+    args=config,
+    train_dataset=dataset["train"],
+    eval_dataset={eval_dataset},
+    peft_config=peft_config,
+)
 trainer.train()
 '''
 
 
-def export_trl(
-    samples: list[Sample],
-    outdir: Path,
-    *,
-    model: str,
-    template: str | None,
-    max_length: int,
-    loss: LossLog,
-) -> ExportResult:
-    records, rejected = records_for(samples, lambda s, _loss: to_trl_record(s), loss)
-    data_dir = outdir / "data"
-    data = data_dir / "train.jsonl"
-    data_dir.mkdir(parents=True, exist_ok=True)
-    write_jsonl(data, records)
-    out = str((outdir / "trl-sft").resolve())
-    script = outdir / "train_trl.py"
-    script.write_text(
-        _TRL_SCRIPT.format(
-            script=script.name,
-            data=str(data.resolve()),
-            out=out,
-            max_length=max_length,
-            model=model,
-        ),
-        encoding="utf-8",
+def export_trl(job: ExportJob) -> ExportResult:
+    train, evals, rejected = split_records(job, lambda s, _loss: to_trl_record(s))
+    files = [job.add_jsonl("data/train.jsonl", train)]
+    data_files = {"train": "data/train.jsonl"}
+    if job.eval:
+        files.append(job.add_jsonl("data/validation.jsonl", evals))
+        data_files["validation"] = "data/validation.jsonl"
+    out = f"trl-sft/{job.name}"
+    script = "train_trl.py"
+    text = _TRL_SCRIPT.format(
+        script=script,
+        data_files=json.dumps(data_files),
+        out=out,
+        max_length=job.max_length,
+        model=job.model,
+        eval_args='\n    eval_strategy="steps",\n    eval_steps=500,' if job.eval else "",
+        eval_dataset='dataset["validation"]' if job.eval else "None",
     )
+    files.append(job.add_text(script, text))
     cli = [
         ["trl", "sft"],
-        ["--model_name_or_path", model],
-        ["--dataset_name", str(data_dir.resolve())],
-        ["--max_length", str(max_length)],
+        ["--model_name_or_path", job.model],
+        ["--dataset_name", "data"],  # a folder: its train.jsonl and validation.jsonl are splits
+        ["--max_length", str(job.max_length)],
         ["--assistant_only_loss", "True"],
         ["--use_peft", "True"],
         ["--lora_r", "16"],
@@ -224,5 +222,11 @@ def export_trl(
         ["--lora_target_modules", "all-linear"],
         ["--output_dir", out],
     ]
-    sh = _write_script(outdir / "train_trl.sh", _shell(cli))
-    return ExportResult("trl", [data, script, sh], f"python {script}", rejected=rejected)
+    if job.eval:
+        cli += [
+            ["--dataset_test_split", "validation"],
+            ["--eval_strategy", "steps"],
+            ["--eval_steps", "500"],
+        ]
+    files.append(job.add_text("train_trl.sh", shell_script(cli), executable=True))
+    return ExportResult("trl", files, job.cd_command(f"python {script}"), rejected=rejected)

@@ -4,15 +4,19 @@ XTuner's ``openai_map_fn`` takes system/user/assistant turns only (an assistant 
 ``loss: false``); samples with tools, tool calls or tool turns are rejected with the reason.
 Reasoning goes inline as ``<think>...</think>`` (XTuner has no field for it). The config is plain
 Python written from ``repr`` of each value, so paths and prompts with quotes or CJK stay valid.
+Data paths start with ``{{ fileDirname }}``, which mmengine replaces with the config's folder when
+it loads the file, so the folder works wherever it is copied. XTuner configs have no evaluation
+loss set: with an eval split, ``validation.jsonl`` holds it and its first prompts become the
+``evaluation_inputs`` the ``EvaluateChatHook`` answers during training.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
+from ..errors import TemplateError
 from ..sample import Sample
-from .common import ExportResult, write_jsonl
+from .common import ExportJob, ExportResult
 
 __all__ = ["export_xtuner", "to_xtuner_record"]
 
@@ -57,7 +61,7 @@ from xtuner.utils import PROMPT_TEMPLATE
 
 pretrained_model_name_or_path = {model!r}
 data_path = {data!r}
-prompt_template = PROMPT_TEMPLATE.{template}
+{eval_line}prompt_template = PROMPT_TEMPLATE.{template}
 max_length = {max_length!r}
 pack_to_max_length = True
 
@@ -183,10 +187,10 @@ def _evaluation_inputs(samples: list[Sample], n: int = 2) -> list[str]:
     return out
 
 
-def export_xtuner(
-    samples: list[Sample], outdir: Path, *, model: str, template: str | None, max_length: int
-) -> ExportResult:
-    records, kept, rejected = [], [], []
+def _records(
+    samples: list[Sample], rejected: list[tuple[str, str]]
+) -> tuple[list[Any], list[Sample]]:
+    records, kept = [], []
     for s in samples:
         rec = to_xtuner_record(s)
         if isinstance(rec, str):
@@ -194,25 +198,49 @@ def export_xtuner(
         else:
             records.append(rec)
             kept.append(s)
-    data = outdir / "train.jsonl"
-    write_jsonl(data, records)
-    name = template or "default"
-    if not name.isidentifier():
-        from ..errors import TemplateError
+    return records, kept
 
+
+def export_xtuner(job: ExportJob) -> ExportResult:
+    name = job.template or "default"
+    if not name.isidentifier():
         raise TemplateError(f"'{name}' is not an XTuner PROMPT_TEMPLATE name")
-    config = outdir / "xtuner_qlora_config.py"
+    rejected: list[tuple[str, str]] = []
+    records, kept = _records(job.train, rejected)
+    files = [job.add_jsonl("train.jsonl", records)]
+    here = "{{ fileDirname }}/"  # mmengine: the config file's folder
+    eval_line = ""
+    asked = kept
+    if job.eval:
+        eval_records, eval_kept = _records(job.eval, rejected)
+        files.append(job.add_jsonl("validation.jsonl", eval_records))
+        eval_line = f"eval_data_path = {here + 'validation.jsonl'!r}\n"
+        asked = eval_kept
     systems = [s.system for s in kept if s.system]
-    config.write_text(
-        _CONFIG.format(
-            config_name=config.name,
-            model=model,
-            data=str(data.resolve()),
-            template=name,
-            max_length=max_length,
-            system=systems[0] if systems else "",
-            evaluation_inputs=_evaluation_inputs(kept),
-        ),
-        encoding="utf-8",
+    config = "xtuner_qlora_config.py"
+    text = _CONFIG.format(
+        config_name=config,
+        model=job.model,
+        data=here + "train.jsonl",
+        eval_line=eval_line,
+        template=name,
+        max_length=job.max_length,
+        system=systems[0] if systems else "",
+        evaluation_inputs=_evaluation_inputs(asked),
     )
-    return ExportResult("xtuner", [data, config], f"xtuner train {config}", rejected=rejected)
+    files.append(job.add_text(config, text))
+    notes = (
+        [
+            "XTuner has no evaluation-loss set: the eval split's first prompts are the "
+            "evaluation_inputs, validation.jsonl holds the whole split"
+        ]
+        if job.eval
+        else []
+    )
+    return ExportResult(
+        "xtuner",
+        files,
+        job.cd_command(f"xtuner train {config} --work-dir work_dirs/{job.name}"),
+        notes=notes,
+        rejected=rejected,
+    )

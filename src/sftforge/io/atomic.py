@@ -1,7 +1,9 @@
 """Atomic output: write to a temporary file in the target's folder, fsync, then ``os.replace``.
 
 A crash or an error mid-write leaves the previous file (or nothing) in place, never half a file.
-``-`` writes to stdout, which cannot be atomic.
+``-`` writes to stdout, which cannot be atomic. The file gets the permissions a plain ``open``
+would give it (0666, or 0777 for ``executable``, less the umask), not the 0600 of the temporary
+file it starts as. ``write_atomic`` writes bytes in one call.
 """
 
 from __future__ import annotations
@@ -14,11 +16,11 @@ from typing import BinaryIO, cast
 
 from ..errors import InputError
 
-__all__ = ["AtomicFile"]
+__all__ = ["AtomicFile", "write_atomic"]
 
 
 class AtomicFile:
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, *, executable: bool = False) -> None:
         self.path = path
         self._tmp: str | None = None
         if path == "-":
@@ -36,9 +38,10 @@ class AtomicFile:
                 file=path,
                 hint="check the folder and its permissions",
             ) from None
-        umask = os.umask(0)
+        # mkstemp makes 0600; give the permissions open() would (umask read back at once)
+        umask = os.umask(0o022)
         os.umask(umask)
-        os.chmod(self._tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the usual permissions
+        os.chmod(self._tmp, (0o777 if executable else 0o666) & ~umask)
         self.fh = cast(BinaryIO, os.fdopen(fd, "wb", buffering=1 << 20))
 
     def commit(self) -> None:
@@ -59,3 +62,14 @@ class AtomicFile:
         with contextlib.suppress(OSError):
             os.unlink(self._tmp)
         self._tmp = None
+
+
+def write_atomic(path: str | os.PathLike[str], data: bytes, *, executable: bool = False) -> None:
+    """Write ``data`` to ``path`` atomically, with the usual permissions (see the module)."""
+    out = AtomicFile(os.fspath(path), executable=executable)
+    try:
+        out.fh.write(data)
+    except BaseException:
+        out.abort()
+        raise
+    out.commit()

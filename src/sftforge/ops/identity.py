@@ -10,24 +10,34 @@ How many: ``count`` samples, or a ``share`` of the output (k = share x N / (1 - 
 input samples). Which: (language, question, answer) combinations shuffled with ``seed`` and taken
 in turn, so no combination repeats before all have been used. Where: ``k`` output positions drawn
 with ``seed``; the input keeps its order around them. Generated samples have ids
-``identity-000000``..., ``meta["source"] = "identity"`` and ``meta["lang"]``; the operator counts
-them in ``counters.extra["generated"]`` (they are outputs without an input row).
+``identity-000000``..., ``meta["source"] = "identity"``, ``meta["lang"]`` and
+``meta["identity"]`` (the names, for ``lint``); the operator counts them in
+``counters.extra["generated"]`` (they are outputs without an input row).
+
+Which split: ``split`` (default ``train``) is written to their ``meta["split"]``. Placed after a
+``split`` step they go straight to that output, and ``share`` counts the samples of that split
+only; placed before, the ``split`` operator keeps the split of samples from its
+``pinned_sources`` (``identity`` by default) and divides the rest, so no self-cognition sample
+leaks into validation. ``split: null`` treats them like any sample. ``check_placement`` refuses
+recipes where they could reach no output or would be moved.
 """
 
 from __future__ import annotations
 
 import json
 import random
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
 from ..errors import RecipeError
 from ..sample import Message, Sample
-from .base import GlobalOp, Reject, register_op
+from .base import GlobalOp, Op, Reject, register_op
 
-__all__ = ["Identity", "load_templates"]
+__all__ = ["SOURCE", "Identity", "check_placement", "load_templates"]
+
+SOURCE = "identity"  # meta["source"] of the generated samples
 
 
 def load_templates(path: str | None = None) -> dict[str, dict[str, list[str]]]:
@@ -63,6 +73,7 @@ class Identity(GlobalOp):
     system: str | None = None
     templates: str | None = None
     seed: int = 0
+    split: str | None = "train"  # the split the samples belong to; None: wherever split puts them
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -78,6 +89,8 @@ class Identity(GlobalOp):
         unknown = sorted(set(self.languages) - set(self.bank))
         if unknown:
             raise ValueError(f"no identity templates for {unknown}; have {sorted(self.bank)}")
+        if self.split is not None and (not isinstance(self.split, str) or not self.split.strip()):
+            raise ValueError(f"split must be a split name or null, not {self.split!r}")
 
     def fill(self, text: str) -> str:
         return text.replace("{{name}}", self.model_name).replace("{{author}}", self.author)
@@ -102,7 +115,10 @@ class Identity(GlobalOp):
             lang, q, a = combos[i % len(combos)]
             msgs = [Message("system", self.system)] if self.system else []
             msgs += [Message("user", self.fill(q)), Message("assistant", self.fill(a))]
-            meta: dict[str, Any] = {"source": "identity", "lang": lang}
+            meta: dict[str, Any] = {"source": SOURCE, "lang": lang}
+            meta["identity"] = {"model_name": self.model_name, "author": self.author}
+            if self.split is not None:
+                meta["split"] = self.split
             out.append(Sample(msgs, id=f"identity-{i:06d}", meta=meta))
         return out
 
@@ -111,8 +127,12 @@ class Identity(GlobalOp):
         source: Callable[[], Iterator[Sample]],
         reject: Callable[[Reject], None],
     ) -> Iterator[Sample]:
-        n = sum(1 for _ in source())
-        extra = self.generate(self.how_many(n))
+        n = in_split = 0
+        for s in source():
+            n += 1
+            in_split += s.meta.get("split") in (None, self.split)
+        # after a split step, ``share`` is a share of the split they join, not of everything
+        extra = self.generate(self.how_many(in_split if self.split is not None else n))
         slots = sorted(random.Random(self.seed + 1).sample(range(n + len(extra)), len(extra)))
         self.counters.extra["generated"] += len(extra)
         pos = nxt = 0
@@ -125,3 +145,48 @@ class Identity(GlobalOp):
             pos += 1
             yield s
         yield from extra[nxt:]
+
+
+def check_placement(ops: Sequence[Op], outputs: Sequence[str]) -> None:
+    """Refuse, before any work, identity steps whose samples could reach no output or would be
+    moved by a later ``split`` (``ops`` in recipe order, ``outputs`` the recipe's split names)."""
+    for i, op in enumerate(ops):
+        if not isinstance(op, Identity):
+            continue
+        where = f"steps[{i}].identity"
+        earlier = [o for o in ops[:i] if o.name == "split"]
+        later = [(k, o) for k, o in enumerate(ops) if k > i and o.name == "split"]
+        if len(outputs) <= 1:
+            continue  # one output takes every sample, whatever its split
+        if op.split is None:
+            if earlier and not later:
+                raise RecipeError(
+                    "identity after a split step needs 'split': with split: null its samples"
+                    " have no split and would reach no output.",
+                    field=where,
+                    hint="set split: train (the default), or put identity before the split step",
+                )
+            continue
+        if op.split not in outputs:
+            raise RecipeError(
+                f"identity puts its samples in split '{op.split}', but the outputs are"
+                f" {', '.join(outputs)}.",
+                field=where,
+                hint=f"add a '{op.split}' output, or set identity's split to one of the outputs",
+            )
+        for k, sp in later:
+            names = sp.split_names()  # type: ignore[attr-defined]
+            if op.split not in names:
+                raise RecipeError(
+                    f"identity puts its samples in split '{op.split}', but the split at step"
+                    f" {k + 1} makes only {', '.join(names)}.",
+                    field=where,
+                    hint=f"set identity's split to one of {', '.join(names)}",
+                )
+            if SOURCE not in sp.pinned_sources:  # type: ignore[attr-defined]
+                raise RecipeError(
+                    f"the split at step {k + 1} would move the identity samples out of"
+                    f" '{op.split}' (its pinned_sources leave out '{SOURCE}').",
+                    field=where,
+                    hint=f"add '{SOURCE}' to the split's pinned_sources, or set identity's split: null",
+                )

@@ -11,6 +11,11 @@
   below its target, so sizes are exact when groups are single samples and within one group's
   size otherwise.
 
+- Pinned samples: a sample whose ``meta["source"]`` is in ``pinned_sources`` (default the
+  ``identity`` set) and that already names its split in ``meta["split"]`` keeps it, and takes no
+  part in the division: the ratios and counts apply to the other samples (so an identity set made
+  before the split stays in train and does not shift the validation size).
+
 Nothing is dropped; samples come out in input order with ``meta["split"]`` set, for the pipeline
 to route. ``report()`` adds the n-gram contamination of each split against ``train``.
 """
@@ -54,6 +59,7 @@ class Split(GlobalOp):
     ngram: int = 5
     num_perm: int = 128
     contamination_ngram: int | None = 13
+    pinned_sources: tuple[str, ...] | list[str] = ("identity",)
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -87,7 +93,18 @@ class Split(GlobalOp):
         out[self.rest] = max(0, n - sum(scaled.values()))
         return out
 
-    def _pass1(self, source: Callable[[], Iterator[Sample]]) -> tuple[list[int], list[str]]:
+    def pinned(self, sample: Sample) -> str | None:
+        """The split a sample keeps (see the module docstring), or None."""
+        split = sample.meta.get("split")
+        if isinstance(split, str) and split and sample.meta.get("source") in self.pinned_sources:
+            return split
+        return None
+
+    def _pass1(
+        self, source: Callable[[], Iterator[Sample]]
+    ) -> tuple[list[int], list[str], dict[int, str]]:
+        """Group roots and strata of the samples to divide (numbered among themselves), and the
+        pinned samples' splits by input position."""
         strata: list[str] = []
         keyed: dict[tuple[str, str], int] = {}
         batch: list[list[str]] = []
@@ -95,7 +112,14 @@ class Split(GlobalOp):
         empty: list[bool] = []
         bands, rows = choose_bands(self.near_dup_threshold or 1.0, self.num_perm)
         links: list[tuple[int, int]] = []
-        for i, s in enumerate(source()):
+        pinned: dict[int, str] = {}
+        i = -1
+        for pos, s in enumerate(source()):
+            pin = self.pinned(s)
+            if pin is not None:
+                pinned[pos] = pin
+                continue
+            i += 1
             strata.append(str(s.meta.get(self.stratify_by, "")) if self.stratify_by else "")
             for key in self.group_by:
                 if s.meta.get(key) not in (None, ""):
@@ -119,7 +143,7 @@ class Split(GlobalOp):
                 uf, sig, bands, rows, self.near_dup_threshold, skip=np.asarray(empty)
             )
             self.counters.extra["near_dup_links"] += joins
-        return uf.roots(), strata
+        return uf.roots(), strata, pinned
 
     def assign(self, roots: list[int], strata: list[str]) -> list[str]:
         """The split name of every sample, from its group root and stratum."""
@@ -150,8 +174,12 @@ class Split(GlobalOp):
         source: Callable[[], Iterator[Sample]],
         reject: Callable[[Reject], None],
     ) -> Iterator[Sample]:
-        roots, strata = self._pass1(source)
-        splits = self.assign(roots, strata)
+        roots, strata, pinned = self._pass1(source)
+        divided = iter(self.assign(roots, strata))
+        n = len(roots) + len(pinned)
+        splits = [pinned[i] if i in pinned else next(divided) for i in range(n)]
+        if pinned:
+            self.counters.extra["pinned"] += len(pinned)
         self.sizes = dict(Counter(splits))
         for name, n in self.sizes.items():
             self.counters.extra[f"split:{name}"] += n

@@ -162,6 +162,9 @@ def _check_plan(recipe: Recipe, ops: list[Op]) -> None:
             field="outputs",
             hint="add a 'split' step, or keep a single output",
         )
+    from ..ops.identity import check_placement
+
+    check_placement(ops, list(recipe.outputs))
 
 
 def _route(recipe: Recipe, sample: Sample) -> str | None:

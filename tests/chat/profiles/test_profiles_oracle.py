@@ -133,6 +133,7 @@ def test_llamafactory_reads_the_exported_yaml_and_dataset_info(
     export_samples(SAMPLES, "llamafactory", tmp_path, model=str(tok_dir), template="qwen")
     proc = subprocess.run(
         [str(python), str(BENCH / "_peer_lf_config.py"), str(tmp_path / "train_lora_sft.yaml")],
+        cwd=tmp_path,  # the config's paths are relative to the export folder
         check=True,
         capture_output=True,
         text=True,

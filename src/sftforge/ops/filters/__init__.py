@@ -3,10 +3,11 @@
 
 Importing this package registers: ``length_filter``, ``turns_filter``, ``empty_answer_filter``,
 ``char_repetition_filter``, ``word_repetition_filter``, ``special_char_filter``,
-``char_ratio_filter``, ``refusal_filter``, ``flagged_words_filter`` and ``language_filter``.
+``char_ratio_filter``, ``refusal_filter``, ``flagged_words_filter``, ``language_filter`` and ``field_filter``.
 """
 
 from .empty import DEFAULT_PLACEHOLDERS, EmptyAnswerFilter
+from .fields import FieldFilter, field_value
 from .flagged import FlaggedWordsFilter, load_word_list
 from .language import LanguageFilter, detect_language
 from .length import LengthFilter, load_tokenizer
@@ -22,6 +23,7 @@ __all__ = [
     "CharRatioFilter",
     "CharRepetitionFilter",
     "EmptyAnswerFilter",
+    "FieldFilter",
     "FlaggedWordsFilter",
     "LanguageFilter",
     "LengthFilter",
@@ -33,6 +35,7 @@ __all__ = [
     "char_ratio",
     "char_rep_ratio",
     "detect_language",
+    "field_value",
     "load_tokenizer",
     "load_word_list",
     "special_ratio",
