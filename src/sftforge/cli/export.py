@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from ._common import Columns
 from .main import app
 
 __all__ = ["export"]
@@ -32,6 +33,7 @@ def export(
     from_: Annotated[
         str | None, typer.Option("--from", help="input format (default: detect)")
     ] = None,
+    columns: Columns = None,
 ) -> None:
     """Write data in the form a training framework reads, with its config and command.
 
@@ -40,7 +42,7 @@ def export(
     from ..chat.inputs import read_samples
     from ..export import export_samples
 
-    samples = list(read_samples(file, from_))
+    samples = list(read_samples(file, from_, columns))
     result = export_samples(
         samples,
         framework,

@@ -11,6 +11,7 @@ from typing import Annotated, Any
 import orjson
 import typer
 
+from ._common import Columns
 from .main import app
 
 __all__ = ["lint"]
@@ -62,6 +63,7 @@ def lint(
     ] = None,
     max_len: Annotated[int | None, typer.Option("--max-len", help="maximum tokens per row")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print the report as JSON")] = False,
+    columns: Columns = None,
 ) -> None:
     """Find double BOS, untrained EOS, injected special tokens, bad role order and more."""
     from ..chat.lint import lint_samples, lint_tokenized
@@ -76,7 +78,7 @@ def lint(
     if is_tokenized(records):
         report = lint_tokenized(records, tok, max_len=max_len)
     else:
-        good, bad = parse_records(records, source=str(file))
+        good, bad = parse_records(records, source=str(file), columns=columns)
         render = None
         if tok is not None:
             from ..chat.lint_render import native_renderer
