@@ -5,7 +5,8 @@ name, which the Alpaca or ShareGPT format then reads, so the rules and checks of
 apply unchanged. On the way, spreadsheet values are made fit: a number or boolean in a text part
 becomes its text, an empty cell an empty text; ``history``/``messages``/``tools`` given as JSON text
 (a CSV cell) are decoded. Errors name the user's field, not the part. Named ``meta`` fields and (with
-``keep_unmapped``) every field the mapping does not read go to ``sample.meta``.
+``keep_unmapped``) every field the mapping does not read go to ``sample.meta`` (a field named
+``meta`` holding an object is merged into it, as the canonical form keeps meta).
 
 A record without an answer (no ``response`` value) is read as a prompt alone; the reader's
 ``require_answer`` decides whether that is allowed (generators read prompts). Writing puts each
@@ -77,7 +78,10 @@ class MappedFormat(Format):
 
     def __init__(self, cmap: ColumnMap) -> None:
         self.cmap = cmap
-        self.inner = cmap.inner_format({p: p for p in cmap.columns})
+        names = {p: p for p in cmap.columns}
+        if cmap.kind == "alpaca":
+            names.setdefault("response", "response")  # an unmapped answer reads as absent
+        self.inner = cmap.inner_format(names)
         self.kind = self.inner.kind  # type: ignore[misc]
         self.capabilities = self.inner.capabilities
         self.default_container = self.inner.default_container  # type: ignore[misc]
@@ -117,7 +121,10 @@ class MappedFormat(Format):
                 meta[name] = found
         if self.cmap.keep_unmapped:
             for key, val in rec.items():
-                if key not in self._used and key not in meta:
+                if key == "meta" and type(val) is dict and key not in self._used:
+                    for k, v in val.items():  # the canonical form's own meta, merged
+                        meta.setdefault(k, v)
+                elif key not in self._used and key not in meta:
                     meta[key] = val
         return sample
 
