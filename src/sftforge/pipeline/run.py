@@ -130,7 +130,7 @@ def _hash_files(paths: list[Path]) -> str:
     """One file's hash as ``hash_file``; several files' hashes hashed together, in order."""
     if len(paths) == 1:
         return hash_file(paths[0])
-    return xxhash.xxh3_64_hexdigest("\n".join(hash_file(p) for p in paths))
+    return xxhash.xxh3_64_hexdigest("\n".join(hash_file(p) for p in paths).encode())
 
 
 def hash_file(path: Path) -> str:
