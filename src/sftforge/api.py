@@ -215,7 +215,7 @@ class Reader:
                     "both a format and a column mapping were given.",
                     hint="pass --columns alone (it says where each part is), or --from alone",
                 )
-            self.columns = ColumnMap.coerce(columns)  # type: ignore[arg-type]
+            self.columns = ColumnMap.coerce(columns)
             format = self.columns.format()
         if format is None and isinstance(path, str) and _is_info_ref(path):
             format, path = f"llamafactory:{path}", None

@@ -115,9 +115,7 @@ def test_empty_cell_is_an_empty_answer_named_by_its_column() -> None:
 
 
 def test_preference_kto_tools_id_and_media_parts() -> None:
-    pref = _read(
-        "q=prompt,good=chosen,bad=rejected", {"q": "pick", "good": "yes", "bad": "no"}
-    )
+    pref = _read("q=prompt,good=chosen,bad=rejected", {"q": "pick", "good": "yes", "bad": "no"})
     assert _turns(pref)[-1] == ("assistant", "yes")
     assert pref["rejected"] == {"role": "assistant", "content": "no"}
     kto = _read("q=prompt,a=response,ok=label", {"q": "x", "a": "y", "ok": "TRUE"})

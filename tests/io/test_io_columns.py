@@ -21,7 +21,10 @@ FLAG = "--columns 问题=prompt,答案=response"
 
 
 def _faq_rows(n: int = 300) -> list[tuple[str, str]]:
-    return [(f"如何重置密码{i}？", f"<p>在设置页点击重置。客服电话 13800138000（{i}）</p>") for i in range(n)]
+    return [
+        (f"如何重置密码{i}？", f"<p>在设置页点击重置。客服电话 13800138000（{i}）</p>")
+        for i in range(n)
+    ]
 
 
 def _gbk_csv(path: Path, n: int = 300) -> Path:
@@ -76,7 +79,15 @@ def test_convert_with_columns_reads_every_row(
 ) -> None:
     csv = _gbk_csv(tmp_path / "faq.csv")
     out = tmp_path / "faq.json"
-    argv = ["convert", str(csv), str(out), "--to", "alpaca", "--columns", "问题=prompt,答案=response"]
+    argv = [
+        "convert",
+        str(csv),
+        str(out),
+        "--to",
+        "alpaca",
+        "--columns",
+        "问题=prompt,答案=response",
+    ]
     assert main(argv) == 0
     assert "read 300 = written 300 + rejected 0" in capsys.readouterr().err
     rows = json.loads(out.read_text(encoding="utf-8"))
@@ -174,7 +185,10 @@ def test_xls_is_refused_with_the_fix(tmp_path: Path) -> None:
 
 
 def test_parquet_json_and_jsonl_with_nested_paths(tmp_path: Path) -> None:
-    rows = [{"data": {"q": "Q1", "a": "A1"}, "src": "x"}, {"data": {"q": "Q2", "a": "A2"}, "src": "y"}]
+    rows = [
+        {"data": {"q": "Q1", "a": "A1"}, "src": "x"},
+        {"data": {"q": "Q2", "a": "A2"}, "src": "y"},
+    ]
     pq.write_table(pa.Table.from_pylist(rows), tmp_path / "d.parquet")
     (tmp_path / "d.json").write_text(json.dumps(rows, ensure_ascii=False), encoding="utf-8")
     (tmp_path / "d.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")

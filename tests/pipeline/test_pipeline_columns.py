@@ -58,12 +58,19 @@ def test_recipe_columns_read_a_gbk_csv(tmp_path: Path, monkeypatch: pytest.Monke
     proj = _project(tmp_path)
     recipe = _recipe(
         proj,
-        {"path": "data/faq.csv", "columns": {"问题": "prompt", "答案": "response", "类别": "meta.kind"}},
+        {
+            "path": "data/faq.csv",
+            "columns": {"问题": "prompt", "答案": "response", "类别": "meta.kind"},
+        },
     )
     assert _run_elsewhere(tmp_path, recipe, monkeypatch) == ROWS
     assert [s.meta["kind"] for s in _samples(tmp_path / "run")] == ["faq"] * 3
     lock = yaml.safe_load((tmp_path / "run" / "recipe.lock.yaml").read_text(encoding="utf-8"))
-    assert lock["inputs"][0]["columns"] == {"问题": "prompt", "答案": "response", "类别": "meta.kind"}
+    assert lock["inputs"][0]["columns"] == {
+        "问题": "prompt",
+        "答案": "response",
+        "类别": "meta.kind",
+    }
 
 
 def test_recipe_path_to_a_dataset_info_entry(

@@ -160,7 +160,8 @@ class ColumnMap:
                 continue
             if part not in PARTS:
                 raise _bad(
-                    f"unknown part '{raw}' in '{source}={raw}'.", hint=f"use one of: {_valid_parts()}"
+                    f"unknown part '{raw}' in '{source}={raw}'.",
+                    hint=f"use one of: {_valid_parts()}",
                 )
             if part in columns:
                 raise _bad(

@@ -50,7 +50,9 @@ def propose_columns(values: list[Any]) -> ColumnMap | None:
         if part is not None and part not in chosen:
             chosen[part] = key
     if "messages" in chosen:
-        chosen = {p: k for p, k in chosen.items() if p not in ("prompt", "query", "response", "history")}
+        chosen = {
+            p: k for p, k in chosen.items() if p not in ("prompt", "query", "response", "history")
+        }
     elif "prompt" not in chosen:
         return None
     return ColumnMap.from_mapping({key: part for part, key in chosen.items()})

@@ -88,8 +88,9 @@ class MappedFormat(Format):
         self._parts = [(part, getter(src)) for part, src in cmap.columns.items()]
         self._meta = [(name, getter(src)) for name, src in cmap.meta.items()]
         sources = [*cmap.columns.values(), *cmap.meta.values()]
-        self._used = set(sources) | {
-            steps[0] for s in sources if (steps := path_steps(s)) is not None
+        # the top-level fields read: a path uses up its first field
+        self._used: set[str] = set(sources) | {
+            str(steps[0]) for s in sources if (steps := path_steps(s)) is not None
         }
         self._optional_answer = cmap.kind == "alpaca" and "chosen" not in cmap.columns
 
