@@ -119,3 +119,14 @@ def test_bad_columns_fail_when_the_recipe_loads(inp: dict[str, object], message:
         load_recipe(recipe)
     assert message in str(info.value)
     assert info.value.field is not None and info.value.field.startswith("inputs[1]")
+
+
+def test_the_docs_columns_example_loads() -> None:
+    docs = (Path(__file__).parents[2] / "docs" / "recipes.md").read_text(encoding="utf-8")
+    block = next(b for b in docs.split("```yaml\n")[1:] if "columns:" in b.split("```")[0])
+    inputs = yaml.safe_load(block.split("```")[0])["inputs"]
+    recipe = load_recipe({"inputs": inputs, "steps": [], "outputs": {"train": "sftforge"}})
+    assert [(i.name, i.columns) for i in recipe.inputs] == [
+        ("faq", {"问题": "prompt", "答案": "response", "类别": "meta.category"}),
+        ("identity", None),
+    ]
