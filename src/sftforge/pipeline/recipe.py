@@ -30,7 +30,7 @@ __all__ = [
 ]
 
 _TOP_KEYS = ("inputs", "steps", "outputs", "seed", "workers", "chunk_size", "plugins", "cache")
-_INPUT_KEYS = ("path", "format", "columns", "name", "weight", "ratio", "count", "on_error")
+_INPUT_KEYS = ("path", "format", "name", "weight", "ratio", "count", "on_error", "columns")
 _LLAMAFACTORY = "llamafactory:"
 _OUTPUT_KEYS = ("format", "path", "allow_lossy")
 _MIX_KEYS = ("weight", "ratio", "count")
