@@ -1,4 +1,5 @@
-"""Reading the input of ``lint``: records from JSONL/JSON/Parquet, then Samples, unvalidated.
+"""Reading the input of ``lint``: records from JSONL/JSON/Parquet (other containers, such as CSV and
+.xlsx, through ``sftforge.io``), then Samples, unvalidated; ``columns`` maps fields to parts.
 
 Lint cannot use ``sftforge.read`` (which ``export`` uses): that reader refuses a sample with a bad
 role order, and reporting those is lint's job. Records become Samples through the format
