@@ -210,9 +210,9 @@ class Reader:
         self.columns: ColumnMap | None = None
         auto = isinstance(columns, str) and columns == "auto"
         if columns is not None and not auto:
-            if format is not None:
+            if format is not None or (isinstance(path, str) and _is_info_ref(path)):
                 raise InputError(
-                    "both a format and a column mapping were given.",
+                    "both a format (or a dataset_info.json entry) and a column mapping were given.",
                     hint="pass --columns alone (it says where each part is), or --from alone",
                 )
             self.columns = ColumnMap.coerce(columns)

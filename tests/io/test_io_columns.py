@@ -112,7 +112,10 @@ def test_columns_and_from_together_are_refused(
 ) -> None:
     csv = _gbk_csv(tmp_path / "faq.csv", 3)
     assert main(["validate", str(csv), "--from", "alpaca", "--columns", "问题=prompt"]) == 1
-    assert "both a format and a column mapping were given" in capsys.readouterr().err
+    assert (
+        "both a format (or a dataset_info.json entry) and a column mapping"
+        in capsys.readouterr().err
+    )
 
 
 # -- every container -------------------------------------------------------------------------
