@@ -13,13 +13,15 @@ import importlib
 import itertools
 import os
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from ._gc import gc_relaxed
 from .errors import FormatError, InputError, SchemaError, SftforgeError
 from .formats.base import FORMATS, Format, LossLog, get_format
+from .formats.columns import ColumnMap
+from .formats.columns_guess import propose_columns
 from .io.atomic import AtomicFile
 from .io.containers import DEFAULT_MAX_RECORD_BYTES, RecordSource, open_writer, read_records
 from .io.pieces import PieceStream, Records
@@ -40,6 +42,8 @@ __all__ = [
 ]
 
 DETECT_RECORDS = 100
+# a column mapping: ``问题=prompt,答案=response``, ``{SOURCE: PART}``, a ColumnMap, or "auto"
+ColumnsArg = str | Mapping[str, Any] | ColumnMap | None
 _KEEP_ERRORS = 1000
 
 
@@ -196,11 +200,23 @@ class Reader:
         max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES,
         check_text: bool = True,
         kinds: tuple[str, ...] = ("sample", "document"),
+        columns: ColumnsArg = None,
     ) -> None:
         if on_error not in ("raise", "skip"):
             raise InputError(f"unknown on_error '{on_error}'.", hint="use 'raise' or 'skip'")
         load_formats()
         fmt: Format | None = None
+        # the column mapping in use: given, or proposed from the keys (columns="auto")
+        self.columns: ColumnMap | None = None
+        auto = isinstance(columns, str) and columns == "auto"
+        if columns is not None and not auto:
+            if format is not None or (isinstance(path, str) and _is_info_ref(path)):
+                raise InputError(
+                    "both a format (or a dataset_info.json entry) and a column mapping were given.",
+                    hint="pass --columns alone (it says where each part is), or --from alone",
+                )
+            self.columns = ColumnMap.coerce(columns)
+            format = self.columns.format()
         if format is None and isinstance(path, str) and _is_info_ref(path):
             format, path = f"llamafactory:{path}", None
         if isinstance(format, str) and format.startswith("llamafactory:"):
@@ -237,15 +253,44 @@ class Reader:
             try:
                 _unreadable(head)
                 name, self.confidence = _detect([r.value for r in head], names)
+                fmt = FORMATS[name]
             except InputError as err:  # FormatError, or the first record's error
                 err.file = err.file or self.source.name
-                self.close(ok=False)
-                raise
-            fmt = FORMATS[name]
+                fmt = self._proposed(err, head, auto)
+                if fmt is None:
+                    self.close(ok=False)
+                    raise
         elif fmt.kind not in kinds:
             self.close(ok=False)
             raise FormatError(f"format '{fmt.name}' does not hold {' or '.join(kinds)}s.")
+        elif self.columns is not None:
+            head = self._head = list(itertools.islice(self._records, DETECT_RECORDS))
+            self._records = itertools.chain(head, self._records)
+            try:
+                self.columns.check_fields([r.value for r in head], self.source.name)
+            except FormatError:
+                self.close(ok=False)
+                raise
         self.format: Format = fmt
+
+    def _proposed(self, err: InputError, head: list[RawRecord], use: bool) -> Format | None:
+        """When no format fits: the mapping proposed from the records' keys, used (``use``) or
+        named in the error's fix as the exact ``--columns`` flag."""
+        if not isinstance(err, FormatError) or not err.message.startswith("cannot detect"):
+            return None
+        try:
+            proposal = propose_columns([r.value for r in head])
+        except FormatError:
+            proposal = None
+        if proposal is None:
+            return None
+        if use:
+            self.columns, self.confidence = proposal, 0.0
+            return proposal.format()
+        err.hint = f"pass --columns {proposal.spec()} (proposed from the keys), or " + (
+            (err.hint or "").removeprefix("pass ")
+        )
+        return None
 
     @property
     def name(self) -> str:
@@ -317,6 +362,7 @@ def read(
     encoding: str | None = None,
     container: str | None = None,
     allow_lossy: bool = False,
+    columns: ColumnsArg = None,
     **options: Any,
 ) -> Reader:
     """Open ``path`` (``-`` is stdin) and return a ``Reader`` of Samples (or Documents).
@@ -325,12 +371,15 @@ def read(
     (``path`` may then be ``None``: the entry's file is read), a ``Format`` instance, or ``None``
     to detect it from the first records. ``on_error``: ``"raise"`` (default) or ``"skip"``, which
     sends each bad record with file, line and reason to ``rejects`` (a path or a callable).
+    ``columns``: a column mapping instead of a format (``"问题=prompt,答案=response"`` or
+    ``{"问题": "prompt", "答案": "response"}``, see ``sftforge.formats.columns``); ``"auto"``
+    detects the format and, when none fits, reads with the mapping proposed from the keys.
     More keywords: ``compression``, ``validate``, ``require_answer``, ``text_mode``,
     ``max_record_bytes``, ``check_text`` (False keeps mojibake/U+FFFD text instead of rejecting it).
     """
     return Reader(
         path, format, on_error=on_error, rejects=rejects, encoding=encoding,
-        container=container, allow_lossy=allow_lossy, **options,
+        container=container, allow_lossy=allow_lossy, columns=columns, **options,
     )  # fmt: skip
 
 

@@ -3,6 +3,10 @@
 Detected container/encoding/format (and how sure detection was), counts, roles, turns per
 conversation, length histograms per role (in characters), empty turns, records that failed to
 read (with file:line) and a few examples. Reads the whole file once, streaming.
+
+When no format fits, the file is read with the column mapping proposed from its keys
+(``sftforge.formats.columns_guess``) and the report says so (``proposed_columns``: the exact
+``--columns`` value to pass), so a CSV with ``问题,答案`` headers is described, not refused.
 """
 
 from __future__ import annotations
@@ -51,6 +55,8 @@ class InspectReport:
     features: Counter[str] = field(default_factory=Counter)  # system, tools, tool_calls, ...
     errors: list[str] = field(default_factory=list)
     examples: list[dict[str, Any]] = field(default_factory=list)
+    columns: str | None = None  # the --columns value the file was read with
+    proposed_columns: str | None = None  # the same, when it was proposed (detection failed)
 
     def to_dict(self) -> dict[str, Any]:
         # built by hand: dataclasses.asdict rebuilds a Counter from (key, value) pairs and so
@@ -73,6 +79,8 @@ class InspectReport:
             "features": dict(sorted(self.features.items())),
             "errors": list(self.errors),
             "examples": list(self.examples),
+            "columns": self.columns,
+            "proposed_columns": self.proposed_columns,
         }
 
 
@@ -112,7 +120,11 @@ def inspect_file(
     errors: int = 20,
     **options: Any,
 ) -> InspectReport:
-    """Read ``path`` once and describe it; bad records are counted and listed, never raised."""
+    """Read ``path`` once and describe it; bad records are counted and listed, never raised.
+    With neither ``format`` nor ``columns`` given, a file no format fits is read with the
+    proposed column mapping (``columns="auto"``)."""
+    if format is None and options.get("columns") is None:
+        options["columns"] = "auto"
     with Reader(path, format, on_error="skip", **options) as reader:
         rep = InspectReport(
             file=reader.name,
@@ -122,6 +134,10 @@ def inspect_file(
             encoding=reader.source.encoding,
             compression=reader.source.compression,
         )
+        if reader.columns is not None:
+            rep.columns = reader.columns.spec()
+            if options["columns"] == "auto":
+                rep.proposed_columns = rep.columns
         for obj in reader:
             if isinstance(obj, Document):
                 rep.roles["document"] += 1

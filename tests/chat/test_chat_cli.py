@@ -158,6 +158,20 @@ def test_tokenize_reads_other_formats(bpe_dir: Path, tmp_path: Path) -> None:
     assert tok.decode(trained) == "Roses are red.</s>"
 
 
+def test_tokenize_a_gbk_csv_through_columns(bpe_dir: Path, tmp_path: Path) -> None:
+    src = tmp_path / "faq.csv"
+    src.write_bytes("问题,答案\r\nWrite a poem.,Roses are red.\r\n".encode("gbk"))
+    out = tmp_path / "c.parquet"
+    args = ["tokenize", str(src), str(out), "--tokenizer", str(bpe_dir), "--template", "alpaca"]
+    assert main([*args, "--columns", "问题=prompt,答案=response"]) == 0
+    (row,) = pq.read_table(out).to_pylist()
+    from sftforge.chat import load_tokenizer
+
+    tok = load_tokenizer(bpe_dir)
+    trained = [t for t, lab in zip(row["input_ids"], row["labels"], strict=True) if lab != -100]
+    assert tok.decode(trained) == "Roses are red.</s>"
+
+
 @pytest.mark.parametrize(
     ("flags", "trained"),
     [

@@ -57,3 +57,29 @@ def test_allow_lossy_exports_all_and_counts_the_loss(
 
 def test_nothing_rejected_exits_0(data: Path, tmp_path: Path) -> None:
     assert main(["export", str(data), "--for", "trl", str(tmp_path / "trl")]) == 0
+
+
+def test_export_reads_a_csv_through_columns(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    src = tmp_path / "faq.csv"
+    src.write_bytes("问题,答案\r\n怎么退货？,七天内可退。\r\n".encode("gbk"))
+    out = tmp_path / "lit"
+    assert (
+        main(
+            [
+                "export",
+                str(src),
+                "--for",
+                "litgpt",
+                str(out),
+                "--columns",
+                "问题=prompt,答案=response",
+            ]
+        )
+        == 0
+    )
+    assert "litgpt: 1 of 1 samples written" in capsys.readouterr().out
+    assert json.loads((out / "train.json").read_text(encoding="utf-8")) == [
+        {"instruction": "怎么退货？", "input": "", "output": "七天内可退。"}
+    ]

@@ -162,6 +162,7 @@ def test_public_names_are_pinned() -> None:
             "FORMATS",
             "AlpacaFormat",
             "Capabilities",
+            "ColumnMap",
             "DatasetEntry",
             "DatasetFeatures",
             "FastChatFormat",
@@ -170,6 +171,7 @@ def test_public_names_are_pinned() -> None:
             "LitGPTFormat",
             "LlamaFactoryV1Format",
             "LossLog",
+            "MappedFormat",
             "OpenAIFormat",
             "PreferenceFormat",
             "ShareGPTFormat",
@@ -181,6 +183,7 @@ def test_public_names_are_pinned() -> None:
             "format_from_entry",
             "get_format",
             "load_dataset_info",
+            "propose_columns",
             "register_format",
         ]
     )

@@ -117,7 +117,8 @@ def test_cli_bad_input_line_names_file_and_line(
         main(["generate", "respond", str(src), str(tmp_path / "o.jsonl"), *_args(server, tmp_path)])
         == 1
     )
-    assert f"error: {src}:2: not valid JSON" in capsys.readouterr().err
+    # the one reader's message (sftforge.io): file:line:column, the problem and the fix
+    assert f"error: {src}:2:2: invalid JSON: " in capsys.readouterr().err
 
 
 def test_killed_job_resumes_without_repeating_finished_items(

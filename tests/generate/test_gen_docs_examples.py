@@ -42,7 +42,7 @@ def test_docs_examples_run(
     monkeypatch.setenv("DEEPSEEK_API_KEY", "sk-docs-example")
     answered = [
         {"instruction": "Name a river", "output": "Nile"},
-        {"messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "BAD"}]},
+        {"instruction": "q", "output": "BAD"},  # (one layout per file: the one reader's rule)
     ]
     Path("data.jsonl").write_text("".join(json.dumps(r) + "\n" for r in answered), encoding="utf-8")
     for name in ("questions.jsonl", "prompts.jsonl"):

@@ -1,4 +1,5 @@
-"""Reading the input of ``lint``: records from JSONL/JSON/Parquet, then Samples, unvalidated.
+"""Reading the input of ``lint``: records from JSONL/JSON/Parquet (other containers, such as CSV and
+.xlsx, through ``sftforge.io``), then Samples, unvalidated; ``columns`` maps fields to parts.
 
 Lint cannot use ``sftforge.read`` (which ``export`` uses): that reader refuses a sample with a bad
 role order, and reporting those is lint's job. Records become Samples through the format
@@ -31,6 +32,8 @@ def read_records(path: Path) -> list[Any]:
     """Every record of a ``.jsonl``/``.json``/``.parquet`` file, in order."""
     if not path.is_file():
         raise InputError(f"no such file: '{path}'", file=str(path))
+    if path.suffix.lower() not in (".parquet", ".json", ".jsonl", ".ndjson"):
+        return _any_container(path)
     if path.suffix == ".parquet":
         import pyarrow.parquet as pq
 
@@ -55,6 +58,19 @@ def read_records(path: Path) -> list[Any]:
     return records
 
 
+def _any_container(path: Path) -> list[Any]:
+    """CSV/TSV, Excel and the rest, through the one reader (``sftforge.io``)."""
+    from ..io import read_records as records_of
+
+    out: list[Any] = []
+    with records_of(str(path)) as source:
+        for rec in source:
+            if rec.error is not None:
+                raise rec.error
+            out.append(rec.value)
+    return out
+
+
 def is_tokenized(records: list[Any]) -> bool:
     return bool(records) and isinstance(records[0], dict) and "input_ids" in records[0]
 
@@ -68,17 +84,23 @@ class Unreadable:
 
 
 def parse_records(
-    records: list[Any], *, source: str = ""
+    records: list[Any], *, source: str = "", columns: str | None = None
 ) -> tuple[list[tuple[int, Sample]], list[Unreadable]]:
     """Every record as ``(row, Sample)``; the ones that cannot be read are returned apart.
 
     Lint reports an unreadable record (e.g. tool-call arguments that are not JSON) as a finding
-    and goes on with the others, where ``convert`` would stop or reject it.
+    and goes on with the others, where ``convert`` would stop or reject it. ``columns``: a
+    column mapping (``sftforge.formats.columns``) instead of detection.
     """
     from ..formats import detect_format, get_format
+    from ..formats.columns import ColumnMap
 
-    name, _ = detect_format(records)
-    fmt = get_format(name)
+    if columns is not None:
+        fmt = ColumnMap.coerce(columns).format()
+        name = fmt.name
+    else:
+        name, _ = detect_format(records)
+        fmt = get_format(name)
     if fmt.kind != "sample":
         raise FormatError(f"'{source}' holds {name} documents, not conversations", file=source)
     good: list[tuple[int, Sample]] = []

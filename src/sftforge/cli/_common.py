@@ -10,7 +10,7 @@ import typer
 
 from ..api import Reader
 
-__all__ = ["CheckText", "MaxRecordMb", "max_record_options", "progress", "summary"]
+__all__ = ["CheckText", "Columns", "MaxRecordMb", "max_record_options", "progress", "summary"]
 
 _EVERY = 2048
 
@@ -19,6 +19,16 @@ CheckText = Annotated[
     typer.Option(
         "--check-text/--no-check-text",
         help="reject records with NUL bytes, control characters, U+FFFD or mojibake (default) or keep them as they are",
+    ),
+]
+
+Columns = Annotated[
+    str | None,
+    typer.Option(
+        "--columns",
+        help="column mapping instead of --from: SOURCE=PART,... e.g. 问题=prompt,答案=response "
+        "(parts: prompt, query, response, system, history, messages, chosen, rejected, tools, "
+        "label, id, meta.NAME; nested fields as data.q or turns[0].text)",
     ),
 ]
 

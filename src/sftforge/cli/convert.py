@@ -9,7 +9,7 @@ import typer
 from ..api import Reader
 from ..convert import convert as run_convert
 from ..errors import SftforgeError
-from ._common import CheckText, MaxRecordMb, max_record_options, progress, summary
+from ._common import CheckText, Columns, MaxRecordMb, max_record_options, progress, summary
 from .main import app
 
 __all__ = ["convert"]
@@ -28,6 +28,7 @@ def convert(
     from_: Annotated[
         str | None, typer.Option("--from", help="input format; detected when not given")
     ] = None,
+    columns: Columns = None,
     allow_lossy: Annotated[
         bool,
         typer.Option(
@@ -90,7 +91,7 @@ def convert(
         src, out, to, from_=from_, on_error=on_error, rejects=rejects_path,
         allow_lossy=allow_lossy, out_container=out_container, workers=workers,
         progress=progress, on_open=opened, dataset_info=dataset_info, dataset_name=dataset_name,
-        encoding=encoding, container=container, check_text=check_text,
+        encoding=encoding, container=container, check_text=check_text, columns=columns,
         **max_record_options(max_record_mb),
     )  # fmt: skip
     summary(result.read, result.written, result.rejected, result.losses)

@@ -14,6 +14,7 @@ import orjson
 import typer
 
 from ..errors import SftforgeError
+from ._common import Columns
 from .main import app
 
 __all__ = ["export"]
@@ -83,6 +84,7 @@ def export(
     from_: Annotated[
         str | None, typer.Option("--from", help="input format (default: detect)")
     ] = None,
+    columns: Columns = None,
 ) -> None:
     """Write data in the form a training framework reads, with its config and command.
 
@@ -108,10 +110,12 @@ def export(
     train_src: tuple[Path, str | None] = (source, from_)
     eval_src = None if eval_ is None else (eval_, from_)
     if source.is_dir():
+        # a run folder's outputs are in the formats its report names: no mapping applies
         train_src, found = _run_outputs(source)
         eval_src = eval_src or found
-    samples = list(read_samples(*train_src))
-    evals = list(read_samples(*eval_src)) if eval_src else []
+        columns = None
+    samples = list(read_samples(*train_src, columns))
+    evals = list(read_samples(*eval_src, columns)) if eval_src else []
     result = export_samples(
         samples,
         framework,

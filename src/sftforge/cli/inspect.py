@@ -8,7 +8,7 @@ import orjson
 import typer
 
 from ..inspection import InspectReport, inspect_file
-from ._common import CheckText, MaxRecordMb, max_record_options
+from ._common import CheckText, Columns, MaxRecordMb, max_record_options
 from .main import app
 
 __all__ = ["inspect", "render_report"]
@@ -20,9 +20,15 @@ def _hist(counts: dict[Any, int]) -> str:
 
 def render_report(rep: InspectReport) -> str:
     d = rep.to_dict()
+    if rep.proposed_columns is not None:
+        fmt = f"not detected; read with the proposed mapping --columns {rep.proposed_columns}"
+    elif rep.columns is not None:
+        fmt = f"column mapping --columns {rep.columns}"
+    else:
+        fmt = f"{rep.format} (confidence {rep.confidence:g})"
     lines = [
         f"file:       {rep.file}",
-        f"format:     {rep.format} (confidence {rep.confidence:g})",
+        f"format:     {fmt}",
         f"container:  {rep.container}, encoding {rep.encoding or '-'}, compression {rep.compression or 'none'}",
         f"records:    {rep.read} read, {rep.ok} valid, {rep.rejected} invalid",
     ]
@@ -45,6 +51,11 @@ def render_report(rep: InspectReport) -> str:
         for ex in rep.examples:
             text = orjson.dumps(ex).decode("utf-8")
             lines.append(f"  {text if len(text) <= 300 else text[:297] + '...'}")
+    if rep.proposed_columns is not None:
+        lines.append(
+            f"no format fits these records; check the proposed mapping, then pass it: "
+            f"sftforge convert {rep.file} OUT --to alpaca --columns {rep.proposed_columns}"
+        )
     return "\n".join(lines)
 
 
@@ -60,6 +71,7 @@ def inspect(
     check_text: CheckText = True,
     max_record_mb: MaxRecordMb = None,
     examples: Annotated[int, typer.Option("--examples", help="how many examples to show")] = 3,
+    columns: Columns = None,
 ) -> None:
     """Describe a dataset file: format, counts, roles, turns, lengths, problems, examples."""
     rep = inspect_file(
@@ -69,6 +81,7 @@ def inspect(
         container=container,
         encoding=encoding,
         check_text=check_text,
+        columns=columns,
         **max_record_options(max_record_mb),
     )
     if as_json:

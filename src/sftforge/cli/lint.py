@@ -11,6 +11,7 @@ from typing import Annotated, Any
 import orjson
 import typer
 
+from ._common import Columns
 from .main import app
 
 __all__ = ["lint"]
@@ -66,6 +67,7 @@ def lint(
         list[str] | None,
         typer.Option("--identity", help="the model name the identity set teaches (repeatable)"),
     ] = None,
+    columns: Columns = None,
 ) -> None:
     """Find double BOS, untrained EOS, injected special tokens, bad role order and more."""
     from ..chat.lint import lint_samples, lint_tokenized
@@ -80,7 +82,7 @@ def lint(
     if is_tokenized(records):
         report = lint_tokenized(records, tok, max_len=max_len)
     else:
-        good, bad = parse_records(records, source=str(file))
+        good, bad = parse_records(records, source=str(file), columns=columns)
         render = None
         if tok is not None:
             from ..chat.lint_render import native_renderer

@@ -10,6 +10,7 @@ import orjson
 import typer
 
 from ..errors import InputError, TokenizeError
+from ._common import Columns
 from .main import app
 
 __all__ = ["preview_cmd", "tokenize_cmd"]
@@ -50,6 +51,7 @@ def tokenize_cmd(
     from_: Annotated[
         str | None, typer.Option("--from", help="input format (default: detect)")
     ] = None,
+    columns: Columns = None,
     max_len: Annotated[int | None, typer.Option("--max-len", help="maximum tokens per row")] = None,
     truncation: Annotated[
         str, typer.Option("--truncation", help="drop|drop_oldest_turns|cut_answer")
@@ -77,7 +79,9 @@ def tokenize_cmd(
 ) -> None:
     """Render, tokenize and mask samples into a Parquet file trainers read."""
     if profile is not None:
-        _tokenize_with_profile(input, output, tokenizer, profile, template, from_, max_len, pack)
+        _tokenize_with_profile(
+            input, output, tokenizer, profile, template, from_, max_len, pack, columns
+        )
         return
     from ..chat.inputs import read_samples
     from ..chat.output import write_debug_jsonl, write_parquet
@@ -87,7 +91,7 @@ def tokenize_cmd(
     if pack and max_len is None:
         raise TokenizeError("--pack needs --max-len (the bin size).", field="pack")
     chat = _chat_tokenizer(tokenizer, template, train_on, reasoning, thinking, max_len, truncation)
-    result = tokenize_samples(read_samples(input, from_), chat)
+    result = tokenize_samples(read_samples(input, from_, columns), chat)
     rows: list[Any] = list(result.rows)
     pack_stats = None
     if pack and max_len is not None:
@@ -118,6 +122,7 @@ def _tokenize_with_profile(
     from_: str | None,
     max_len: int | None,
     pack: bool,
+    columns: str | None = None,
 ) -> None:
     from ..chat.inputs import read_samples
     from ..chat.output import write_parquet
@@ -126,7 +131,7 @@ def _tokenize_with_profile(
     from ..chat.profiles.run import encode_with_profile
 
     prof = get_profile(name, load_tokenizer(str(tokenizer)), template=template, max_length=max_len)
-    rows, rejects = encode_with_profile(read_samples(input, from_), prof)
+    rows, rejects = encode_with_profile(read_samples(input, from_, columns), prof)
     out_rows: list[Any] = list(rows)
     if pack:
         if max_len is None:
@@ -170,6 +175,7 @@ def preview_cmd(
     from_: Annotated[
         str | None, typer.Option("--from", help="input format (default: detect)")
     ] = None,
+    columns: Columns = None,
     index: Annotated[int, typer.Option("--index", help="first sample to show (0-based)")] = 0,
     count: Annotated[int, typer.Option("--count", help="how many samples to show")] = 1,
     train_on: Annotated[str, typer.Option("--train-on", help="all|last|flags")] = "all",
@@ -188,7 +194,7 @@ def preview_cmd(
     from ..chat.preview import explain, print_rich, to_html
 
     chat = _chat_tokenizer(tokenizer, template, train_on, reasoning, thinking)
-    samples = read_samples(file, from_)
+    samples = read_samples(file, from_, columns)
     try:
         chosen = list(islice(samples, index, index + count))
     finally:

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from ..api import read
-from ._common import CheckText, MaxRecordMb, max_record_options
+from ._common import CheckText, Columns, MaxRecordMb, max_record_options
 from .main import app
 
 __all__ = ["validate"]
@@ -19,6 +19,7 @@ def validate(
     from_: Annotated[
         str | None, typer.Option("--from", help="input format; detected when not given")
     ] = None,
+    columns: Columns = None,
     container: Annotated[str | None, typer.Option("--container", help="input container")] = None,
     encoding: Annotated[str | None, typer.Option("--encoding", help="input encoding")] = None,
     check_text: CheckText = True,
@@ -32,6 +33,7 @@ def validate(
         container=container,
         encoding=encoding,
         check_text=check_text,
+        columns=columns,
         **max_record_options(max_record_mb),
     ) as reader:
         for _ in reader:

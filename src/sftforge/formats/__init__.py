@@ -20,6 +20,8 @@ from . import (  # noqa: F401  (imported to register them)
 )
 from .alpaca import AlpacaFormat
 from .base import FORMATS, Capabilities, Format, LossLog, get_format, register_format
+from .columns import ColumnMap
+from .columns_guess import propose_columns
 from .detect import detect_format
 from .fastchat import FastChatFormat
 from .flat import FlatFormat
@@ -32,6 +34,7 @@ from .llamafactory import (
     load_dataset_info,
 )
 from .llamafactory_v1 import LlamaFactoryV1Format
+from .mapped import MappedFormat
 from .openai import OpenAIFormat
 from .preference import PreferenceFormat
 from .sharegpt import ShareGPTFormat
@@ -43,6 +46,7 @@ __all__ = [
     "FORMATS",
     "AlpacaFormat",
     "Capabilities",
+    "ColumnMap",
     "DatasetEntry",
     "DatasetFeatures",
     "FastChatFormat",
@@ -51,6 +55,7 @@ __all__ = [
     "LitGPTFormat",
     "LlamaFactoryV1Format",
     "LossLog",
+    "MappedFormat",
     "OpenAIFormat",
     "PreferenceFormat",
     "ShareGPTFormat",
@@ -62,5 +67,6 @@ __all__ = [
     "format_from_entry",
     "get_format",
     "load_dataset_info",
+    "propose_columns",
     "register_format",
 ]

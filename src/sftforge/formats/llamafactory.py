@@ -24,6 +24,7 @@ from ..errors import FormatError
 from ..sample import Sample
 from .alpaca import AlpacaFormat
 from .base import Format
+from .columns import ColumnMap
 from .sharegpt import DEFAULT_TAGS, ShareGPTFormat
 from .text import TextFormat
 
@@ -50,7 +51,6 @@ _COLUMNS = (
     "rejected",
     "kto_tag",
 )
-_ALPACA_DEFAULTS = {"prompt": "instruction", "query": "input", "response": "output"}
 _HUB_KEYS = ("hf_hub_url", "ms_hub_url", "om_hub_url", "script_url", "cloud_file_name")
 
 
@@ -82,25 +82,19 @@ def format_from_entry(name: str, entry: dict[str, Any]) -> Format:
     unknown = sorted(set(columns) - set(_COLUMNS))
     if unknown:
         raise _bad(name, f"unknown column(s) {', '.join(unknown)} (valid: {', '.join(_COLUMNS)}).")
-    cols: dict[str, str | None] = dict.fromkeys(_COLUMNS)
-    if ranking:  # LLaMA-Factory needs them named; the usual names are the friendly default
-        cols.update(chosen="chosen", rejected="rejected")
-    if formatting == "alpaca":
-        if set(columns) == {"prompt"} and not ranking:
-            return TextFormat(columns["prompt"])  # a pre-training set: one text column
-        cols.update(_ALPACA_DEFAULTS)
-        cols.update(columns)
-        return AlpacaFormat(cols, ranking=ranking)
+    if formatting not in ("alpaca", "sharegpt"):
+        raise _bad(name, f"unknown formatting {formatting!r} (valid: alpaca, sharegpt).")
     if formatting == "sharegpt":
-        cols["messages"] = "conversations"
-        cols.update(columns)
         unknown = sorted(set(tags) - set(DEFAULT_TAGS))
         if unknown:
             raise _bad(
                 name, f"unknown tag(s) {', '.join(unknown)} (valid: {', '.join(DEFAULT_TAGS)})."
             )
-        return ShareGPTFormat(cols, {**DEFAULT_TAGS, **tags}, ranking=ranking)
-    raise _bad(name, f"unknown formatting {formatting!r} (valid: alpaca, sharegpt).")
+    else:
+        tags = {}  # LLaMA-Factory reads tags for sharegpt only
+    # the one column mapping (formats/columns.py), built the dataset_info way
+    cmap = ColumnMap.from_dataset_info(formatting, columns, tags, ranking=ranking)
+    return cmap.format()
 
 
 def _entry(name: str, entry: dict[str, Any], base: Path) -> DatasetEntry:

@@ -1,10 +1,12 @@
 """Reading generator inputs and writing outputs, failed items and rejects (JSONL).
 
-JSONL samples are read in sftforge's canonical form (``{"messages": [...]}``); as a
-convenience, rows shaped like Alpaca (``instruction``/``input``/``output``, the output optional)
-or a bare ``prompt``/``question`` are turned into Samples too, so a list of instructions needs
-no conversion first. Other files, or any file with a named format, go through the library
-reader (``sftforge.api.read``).
+Everything goes through the one reader and writer (``sftforge.api.read``, ``sftforge.io``):
+samples in any format, container and compression, detected from the first records. A list of
+instructions needs no conversion first: when no format fits, the rows are read with the column
+mapping proposed from their keys (``instruction``/``prompt``/``question``/``问题`` -> prompt,
+``input`` -> query, ``output``/``answer``/``答案`` -> response, ``system``, ``id``; see
+``sftforge.formats.columns_guess``), answers optional; rows in sftforge's canonical form
+(``{"messages": [...]}``) are read as such. ``fmt`` or ``columns`` choose the reading explicitly.
 """
 
 from __future__ import annotations
@@ -13,73 +15,55 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-import orjson
-
 from ..errors import FormatError, InputError, RecipeError
-from ..sample import Message, Sample
+from ..sample import Sample
 
-__all__ = ["read_jsonl", "read_samples", "read_seeds", "row_to_sample", "write_jsonl"]
+__all__ = ["read_jsonl", "read_samples", "read_seeds", "write_jsonl"]
 
 
 def read_jsonl(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    """``(line number, object)`` for each non-empty line; a bad line names file and line."""
-    p = Path(path)
+    """``(line number, object)`` for each JSONL record; a bad line names file and line."""
+    from ..io import read_records
+
+    with read_records(str(path), container="jsonl") as source:
+        for rec in source:
+            if rec.error is not None:
+                raise rec.error
+            if not isinstance(rec.value, dict):
+                raise FormatError("each line must be a JSON object", file=str(path), line=rec.line)
+            yield rec.line, rec.value
+
+
+def read_samples(
+    path: str | Path, fmt: str | None = None, columns: str | dict[str, str] | None = None
+) -> list[Sample]:
+    """Samples from ``path`` with answers optional: format ``fmt``, mapping ``columns``, or
+    (neither given) the detected format, else the mapping proposed from the keys."""
+    from ..api import read
+
+    if fmt is None and columns is None and _canonical(path):
+        fmt = "sftforge"
+    how: Any = columns if columns is not None else (None if fmt is not None else "auto")
+    with read(str(path), fmt, columns=how, require_answer=False) as reader:
+        return [s for s in reader if isinstance(s, Sample)]
+
+
+def _canonical(path: str | Path) -> bool:
+    """Whether the first record is in sftforge's canonical form (``{"messages": [...]}``, the
+    ``id`` optional). Such rows are read as that form: the OpenAI format they fit as well refuses
+    a conversation without an answer, and answering those is what generators are for."""
+    from ..api import load_formats
+    from ..formats.base import get_format
+    from ..io import read_records
+
+    load_formats()
     try:
-        fh = p.open("rb")
-    except OSError as exc:
-        raise InputError(f"cannot open the input: {exc.strerror}", file=str(p)) from exc
-    with fh:
-        for n, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                obj = orjson.loads(line)
-            except orjson.JSONDecodeError as exc:
-                raise FormatError(
-                    f"not valid JSON: {exc}", file=str(p), line=n, hint="one JSON object per line"
-                ) from exc
-            if not isinstance(obj, dict):
-                raise FormatError("each line must be a JSON object", file=str(p), line=n)
-            yield n, obj
-
-
-def row_to_sample(obj: dict[str, Any]) -> Sample:
-    if "messages" in obj:
-        return Sample.from_dict(obj)
-    text = obj.get("instruction") or obj.get("prompt") or obj.get("question")
-    if not isinstance(text, str) or not text.strip():
-        raise ValueError(
-            f"no 'messages', 'instruction', 'prompt' or 'question' (keys: {', '.join(obj) or 'none'})"
-        )
-    if isinstance(obj.get("input"), str) and obj["input"].strip():
-        text = f"{text}\n\n{obj['input']}"
-    msgs = [Message("user", text)]
-    if isinstance(obj.get("system"), str) and obj["system"].strip():
-        msgs.insert(0, Message("system", obj["system"]))
-    answer = obj.get("output") or obj.get("response") or obj.get("answer")
-    if isinstance(answer, str) and answer.strip():
-        msgs.append(Message("assistant", answer))
-    return Sample(messages=msgs, id=str(obj.get("id") or ""), meta=dict(obj.get("meta") or {}))
-
-
-def read_samples(path: str | Path, fmt: str | None = None) -> list[Sample]:
-    """Samples from ``path``: our JSONL reading (below) for ``.jsonl`` files, else — or when a
-    format is named — the library reader (``sftforge.api.read``: any format, container and
-    compression, detected when ``fmt`` is ``None``), with answers optional."""
-    if fmt is not None or Path(path).suffix.lower() not in (".jsonl", ".ndjson"):
-        from ..api import read
-
-        with read(str(path), fmt, require_answer=False) as reader:
-            return [s for s in reader if isinstance(s, Sample)]
-    out: list[Sample] = []
-    for n, obj in read_jsonl(path):
-        try:
-            s = row_to_sample(obj)
-        except (KeyError, TypeError, ValueError) as exc:
-            raise FormatError(f"not a sample: {exc}", file=str(path), line=n) from exc
-        s.meta.setdefault("source", {"file": str(path), "line": n})
-        out.append(s)
-    return out
+        with read_records(str(path)) as source:
+            first = next(iter(source), None)
+    except InputError:
+        return False  # the reader proper reports it
+    value = None if first is None else first.value
+    return type(value) is dict and get_format("sftforge").detect({"id": "", **value}) > 0
 
 
 def read_seeds(path: str | Path) -> list[dict[str, Any]]:
@@ -94,14 +78,12 @@ def read_seeds(path: str | Path) -> list[dict[str, Any]]:
 
 
 def write_jsonl(path: str | Path, rows: Iterable[dict[str, Any]]) -> int:
-    """Write rows atomically (temp file then rename); returns how many were written."""
+    """Write rows as JSONL, atomically (``sftforge.io``'s writer); returns how many."""
+    from ..io import open_writer
+
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
-    tmp = p.with_name(p.name + ".tmp")
-    n = 0
-    with tmp.open("wb") as fh:
+    with open_writer(str(p), container="jsonl") as out:
         for row in rows:
-            fh.write(orjson.dumps(row) + b"\n")
-            n += 1
-    tmp.replace(p)
-    return n
+            out.write(row)
+    return out.count

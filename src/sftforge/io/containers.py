@@ -32,6 +32,7 @@ from .pieces import Piece, PieceStream, Records, group_records
 from .record import RawRecord
 from .sources import open_input, open_raw
 from .text import TextWriter, iter_text
+from .xlsx import iter_xlsx, refuse_xls
 
 __all__ = [
     "CONTAINERS",
@@ -44,12 +45,13 @@ __all__ = [
     "sniff_container",
 ]
 
-CONTAINERS: tuple[str, ...] = ("jsonl", "json", "object", "csv", "tsv", "parquet", "txt")
+CONTAINERS: tuple[str, ...] = ("jsonl", "json", "object", "csv", "tsv", "parquet", "txt", "xlsx")
+_READ_ONLY = ("object", "xlsx")
 DEFAULT_MAX_RECORD_BYTES = 32 << 20
 _EXT = {
     ".jsonl": "jsonl", ".ndjson": "jsonl", ".jsonlines": "jsonl", ".json": "json",
     ".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".parquet": "parquet", ".pq": "parquet",
-    ".txt": "txt", ".text": "txt", ".md": "txt",
+    ".txt": "txt", ".text": "txt", ".md": "txt", ".xlsx": "xlsx", ".xls": "xls",
 }  # fmt: skip
 
 
@@ -192,6 +194,10 @@ def read_records(
         )
     if container == "parquet" or (container is None and container_from_name(name) == "parquet"):
         return _parquet(path, name)
+    if container is None and container_from_name(name) == "xls":
+        raise refuse_xls(name)
+    if container == "xlsx" or (container is None and container_from_name(name) == "xlsx"):
+        return _xlsx(path, name)
     opened = open_input(path, encoding=encoding, compression=compression)
     kind = container or container_from_name(name)
     if kind is None and opened.head.startswith(b"PAR1"):
@@ -237,6 +243,14 @@ def _parquet(path: str, name: str) -> RecordSource:
     )  # fmt: skip
 
 
+def _xlsx(path: str, name: str) -> RecordSource:
+    raw, size = open_raw(path)
+    return RecordSource(
+        name, "xlsx", iter_xlsx(raw, name), encoding=None, compression=None, size=size,
+        closer=raw.close, progress=lambda: raw.tell() if raw.seekable() else 0,
+    )  # fmt: skip
+
+
 class _ContainerWriter(Protocol):
     def write(self, value: Any) -> None: ...
     def close(self) -> None: ...
@@ -252,10 +266,10 @@ class RecordWriter:
     def __init__(
         self, path: str, *, container: str, compression: str | None = None, text_mode: str = "line"
     ) -> None:
-        if container not in CONTAINERS or container == "object":
+        if container not in CONTAINERS or container in _READ_ONLY:
             raise InputError(
                 f"cannot write the container '{container}'.",
-                hint=f"use one of: {', '.join(c for c in CONTAINERS if c != 'object')}",
+                hint=f"use one of: {', '.join(c for c in CONTAINERS if c not in _READ_ONLY)}",
             )
         if compression is not None and compression not in COMPRESSIONS:
             raise InputError(

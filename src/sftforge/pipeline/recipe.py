@@ -30,7 +30,8 @@ __all__ = [
 ]
 
 _TOP_KEYS = ("inputs", "steps", "outputs", "seed", "workers", "chunk_size", "plugins", "cache")
-_INPUT_KEYS = ("path", "format", "name", "weight", "ratio", "count", "on_error")
+_INPUT_KEYS = ("path", "format", "name", "weight", "ratio", "count", "on_error", "columns")
+_LLAMAFACTORY = "llamafactory:"
 _OUTPUT_KEYS = ("format", "path", "allow_lossy")
 _MIX_KEYS = ("weight", "ratio", "count")
 
@@ -46,9 +47,12 @@ class InputSpec:
     ratio: float | None = None
     count: int | None = None
     on_error: str = "skip"
+    columns: dict[str, str] | None = None  # {SOURCE: PART}, see sftforge.formats.columns
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"path": self.path, "name": self.name, "format": self.format}
+        if self.columns is not None:
+            out["columns"] = dict(self.columns)
         for key in _MIX_KEYS:
             if getattr(self, key) is not None:
                 out[key] = getattr(self, key)
@@ -120,8 +124,31 @@ class Recipe:
         return ops
 
     def input_path(self, spec: InputSpec) -> Path:
+        """The input's path (``dataset_info.json#entry`` stays a reference to the entry)."""
         p = Path(spec.path).expanduser()
         return p if p.is_absolute() else self.base_dir / p
+
+    def input_format(self, spec: InputSpec) -> str | None:
+        """The input's format, with ``llamafactory:<dataset_info.json>#entry`` resolved against
+        the recipe's folder (like the paths), not the working directory."""
+        fmt = spec.format
+        if fmt is None or not fmt.startswith(_LLAMAFACTORY):
+            return fmt
+        info = Path(fmt[len(_LLAMAFACTORY) :]).expanduser()
+        return _LLAMAFACTORY + str(info if info.is_absolute() else self.base_dir / info)
+
+    def input_files(self, spec: InputSpec) -> list[Path]:
+        """The files an input's records come from (hashed into the lock): the data file, and
+        for a ``dataset_info.json`` entry the registry too (its mapping changes the records)."""
+        path = self.input_path(spec)
+        fmt = self.input_format(spec)
+        head, sep, entry = str(path).rpartition("#")
+        if sep and head.endswith(".json") and Path(head).is_file():
+            return [Path(head), *_entry_file(Path(head), entry)]
+        if fmt is not None and fmt.startswith(_LLAMAFACTORY):
+            info = fmt[len(_LLAMAFACTORY) :].partition("#")[0]
+            return [path, Path(info)]
+        return [path]
 
     def resolved(self) -> dict[str, Any]:
         """The recipe with every operator option filled in (what ``recipe.lock.yaml`` records)."""
@@ -134,6 +161,13 @@ class Recipe:
             "steps": [{s.op: _plain(op.options())} for s, op in zip(self.steps, ops, strict=True)],
             "outputs": {k: o.to_dict() for k, o in self.outputs.items()},
         }
+
+
+def _entry_file(info: Path, entry: str) -> list[Path]:
+    from ..formats.llamafactory import load_dataset_info
+
+    found = load_dataset_info(info, entry)[entry].path
+    return [] if found is None else [found]
 
 
 def load_recipe(source: str | Path | dict[str, Any] | Recipe) -> Recipe:
@@ -318,7 +352,15 @@ def _parse_inputs(raw: Any, file: str | None) -> list[InputSpec]:
         on_error = item.get("on_error", "skip")
         if on_error not in ("skip", "raise"):
             raise _err(f"{where}.on_error must be 'skip' or 'raise'.", file, f"{where}.on_error")
-        name = str(item.get("name") or Path(str(item["path"])).name.split(".")[0] or f"input{i}")
+        columns = _columns(item.get("columns"), where, file)
+        if columns is not None and item.get("format") is not None:
+            raise _err(
+                f"{where} sets both 'format' and 'columns'.",
+                file,
+                where,
+                "keep 'columns' (it says where each part is) or 'format', not both",
+            )
+        name = str(item.get("name") or _default_name(str(item["path"])) or f"input{i}")
         specs.append(
             InputSpec(
                 path=str(item["path"]),
@@ -328,6 +370,7 @@ def _parse_inputs(raw: Any, file: str | None) -> list[InputSpec]:
                 ratio=item.get("ratio"),
                 count=item.get("count"),
                 on_error=on_error,
+                columns=columns,
             )
         )
     names = [s.name for s in specs]
@@ -340,6 +383,34 @@ def _parse_inputs(raw: Any, file: str | None) -> list[InputSpec]:
             "give each input a unique 'name'",
         )
     return specs
+
+
+def _default_name(path: str) -> str:
+    """``data/faq.csv`` -> ``faq``; ``dataset_info.json#faq`` -> ``faq`` (the entry's name)."""
+    head, sep, entry = path.rpartition("#")
+    if sep and head.endswith(".json") and entry:
+        return entry
+    return Path(path).name.split(".")[0]
+
+
+def _columns(raw: Any, where: str, file: str | None) -> dict[str, str] | None:
+    """An input's ``columns:`` mapping, checked now (an unknown part fails before any work)."""
+    if raw is None:
+        return None
+    from ..errors import FormatError
+    from ..formats.columns import ColumnMap
+
+    if not isinstance(raw, dict):
+        raise _err(
+            f"{where}.columns must be a mapping of field to part.",
+            file,
+            f"{where}.columns",
+            "e.g. columns: {问题: prompt, 答案: response}",
+        )
+    try:
+        return ColumnMap.from_mapping(raw).to_dict()
+    except FormatError as exc:
+        raise _err(exc.message, file, f"{where}.columns", exc.hint) from None
 
 
 def _parse_steps(raw: Any, file: str | None) -> list[StepSpec]:

@@ -76,7 +76,7 @@ def run_recipe(
     _check_plan(recipe, ops)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    hashes = {s.name: hash_file(recipe.input_path(s)) for s in recipe.inputs}
+    hashes = {s.name: _hash_files(recipe.input_files(s)) for s in recipe.inputs}
     resolved = recipe.resolved()
     fingerprint = xxhash.xxh3_128_hexdigest(orjson.dumps([_SCHEMA, resolved, hashes]))
     job = Job(
@@ -117,12 +117,20 @@ def ingest(recipe: Recipe) -> Iterator[Sample | ReadError]:
     """
     for spec in recipe.inputs:
         path = recipe.input_path(spec)
-        items = read_input(spec.name, path, spec.format, spec.on_error, spec.path)
+        fmt = recipe.input_format(spec)
+        items = read_input(spec.name, path, fmt, spec.on_error, spec.path, spec.columns)
         for row, item in enumerate(items, 1):
             if isinstance(item, Sample):
                 item.meta[INPUT_KEY] = spec.name
                 item.meta[ROW_KEY] = row
             yield item
+
+
+def _hash_files(paths: list[Path]) -> str:
+    """One file's hash as ``hash_file``; several files' hashes hashed together, in order."""
+    if len(paths) == 1:
+        return hash_file(paths[0])
+    return xxhash.xxh3_64_hexdigest("\n".join(hash_file(p) for p in paths).encode())
 
 
 def hash_file(path: Path) -> str:

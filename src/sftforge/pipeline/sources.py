@@ -53,14 +53,21 @@ def _api() -> Any:
 
 
 def read_input(
-    name: str, path: Path, fmt: str | None, on_error: str = "skip", shown: str | None = None
+    name: str,
+    path: Path,
+    fmt: str | None,
+    on_error: str = "skip",
+    shown: str | None = None,
+    columns: dict[str, str] | None = None,
 ) -> Iterator[Sample | ReadError]:
-    """Samples and read errors of one input, in file order; errors name the file as ``shown``."""
-    if not path.exists():
+    """Samples and read errors of one input, in file order; errors name the file as ``shown``.
+    ``columns``: a column mapping (``{SOURCE: PART}``) instead of ``fmt``; ``path`` may be a
+    ``dataset_info.json#entry`` reference, as ``convert`` accepts."""
+    if not path.exists() and not _info_ref(path):
         raise InputError(f"input '{name}' does not exist.", file=str(path), hint="check the path")
     api = _api()
-    if api is not None and fmt not in CANONICAL:
-        for item in _read_api(api, name, path, fmt, on_error):
+    if api is not None and (fmt not in CANONICAL or columns is not None):
+        for item in _read_api(api, name, path, fmt, on_error, columns):
             if shown is not None and isinstance(item, ReadError):
                 item.file = shown
             yield item
@@ -73,8 +80,18 @@ def read_input(
             yield item
 
 
+def _info_ref(path: Path) -> bool:
+    head, sep, entry = str(path).rpartition("#")
+    return bool(sep and entry and head.endswith(".json") and Path(head).is_file())
+
+
 def _read_api(
-    api: Any, name: str, path: Path, fmt: str | None, on_error: str
+    api: Any,
+    name: str,
+    path: Path,
+    fmt: str | None,
+    on_error: str,
+    columns: dict[str, str] | None = None,
 ) -> Iterator[Sample | ReadError]:
     errors: list[ReadError] = []
 
@@ -83,7 +100,7 @@ def _read_api(
 
     # empty answers are read, not refused: the recipe's filters judge them and name the reason
     with api.read(
-        str(path), fmt, on_error=on_error, rejects=on_reject, require_answer=False
+        str(path), fmt, on_error=on_error, rejects=on_reject, require_answer=False, columns=columns
     ) as reader:
         for sample in reader:
             if errors:
