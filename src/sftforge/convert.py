@@ -36,6 +36,7 @@ from typing import Any
 import orjson
 
 from ._gc import gc_paused, gc_relaxed
+from ._orphans import exit_with_parent
 from .api import Reader, decode, read, resolve_format, write
 from .errors import ConversionError, SftforgeError
 from .formats.base import Format, LossLog
@@ -282,12 +283,16 @@ _AHEAD = 2  # tasks in flight per helper
 _PIPE_BYTES = 1 << 20  # pipe buffer asked for (Linux allows up to 1 MiB without privileges)
 
 
-def _serve(tasks: Any, results: Any) -> None:
+def _serve(tasks: Any, results: Any, parent_pid: int) -> None:
     """A helper process: run the tasks that arrive, send back their results in order.
+
+    It ends with its parent (``exit_with_parent``): it holds the write end of its own task pipe
+    (inherited at the fork), so a killed parent would never give it an EOF.
 
     Tasks are read and results sent by two threads, so neither side ever waits for the other
     to make room in the pipe (both sending big messages at once would deadlock) and the work
     goes on while this process's results wait to be read."""
+    exit_with_parent(parent_pid)
     assert _JOB is not None
     inbox: queue.SimpleQueue[Any] = queue.SimpleQueue()
     outbox: queue.SimpleQueue[Any] = queue.SimpleQueue()
@@ -342,7 +347,9 @@ class _Helper:
         for conn in (self.tasks, results_out):
             with contextlib.suppress(OSError, AttributeError):  # (Linux only)
                 fcntl.fcntl(conn.fileno(), fcntl.F_SETPIPE_SZ, _PIPE_BYTES)
-        self.proc = ctx.Process(target=_serve, args=(tasks_in, results_out), daemon=True)
+        self.proc = ctx.Process(
+            target=_serve, args=(tasks_in, results_out, os.getpid()), daemon=True
+        )
         self.proc.start()
         tasks_in.close()
         results_out.close()

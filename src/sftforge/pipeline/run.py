@@ -68,8 +68,11 @@ def run_recipe(
     resume: bool = True,
     executor: Executor | None = None,
     log: Callable[[str], None] | None = None,
+    stall_timeout: float | None = None,
 ) -> RunResult:
-    """Run a recipe into ``out_dir``; resumes a killed run of the same recipe unless ``resume=False``."""
+    """Run a recipe into ``out_dir``; resumes a killed run of the same recipe unless ``resume=False``.
+
+    ``stall_timeout``: seconds the workers may go without finishing a chunk (``LocalExecutor``)."""
     start = time.perf_counter()
     recipe = load_recipe(recipe_or_path)
     ops = recipe.build_ops()
@@ -92,7 +95,7 @@ def run_recipe(
         resume=resume,
         log=log,
     )
-    runner = executor or LocalExecutor(workers or recipe.workers)
+    runner = executor or LocalExecutor(workers or recipe.workers, stall_timeout=stall_timeout)
     result = runner.execute(job)
     outputs, kept, losses, lengths_after = _write_outputs(recipe, out, result)
     rejected, examples = _write_rejects(out / "rejects.jsonl", result, _names(recipe))
