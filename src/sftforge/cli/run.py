@@ -33,6 +33,13 @@ def run(
             " 0: wait without end); the run stays resumable",
         ),
     ] = None,
+    allow_outside: Annotated[
+        bool,
+        typer.Option(
+            "--allow-outside",
+            help="let the recipe's outputs and cache: lie outside the run folder",
+        ),
+    ] = False,
 ) -> None:
     """Run a recipe: read the inputs, apply the steps, write outputs, rejects and a report."""
     from ..pipeline import run_recipe
@@ -44,6 +51,7 @@ def run(
         resume=resume,
         log=lambda m: typer.echo(m, err=True),
         stall_timeout=stall_timeout,
+        allow_outside=allow_outside,
     )
     c = res.counts
     added = f", added {c['added']}" if c["added"] else ""

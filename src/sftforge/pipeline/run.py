@@ -27,6 +27,16 @@ from ..ops.base import FINGERPRINTS, Op
 from ..sample import Sample
 from .executor import LocalExecutor
 from .lock import write_lock
+from .outplan import (
+    LOCK_NAME,
+    REJECTS_NAME,
+    OutputPlan,
+    clear_leftovers,
+    plan_outputs,
+    previous_files,
+    remove_stale,
+    staged,
+)
 from .plan import Executor, Job, JobResult, Sampled, plan_stages
 from .recipe import Recipe, load_recipe
 from .report import build_report, write_report
@@ -69,16 +79,21 @@ def run_recipe(
     executor: Executor | None = None,
     log: Callable[[str], None] | None = None,
     stall_timeout: float | None = None,
+    allow_outside: bool = False,
 ) -> RunResult:
     """Run a recipe into ``out_dir``; resumes a killed run of the same recipe unless ``resume=False``.
 
-    ``stall_timeout``: seconds the workers may go without finishing a chunk (``LocalExecutor``)."""
+    ``stall_timeout``: seconds the workers may go without finishing a chunk (``LocalExecutor``).
+    ``allow_outside``: let the recipe's outputs and ``cache:`` lie outside the run folder."""
     start = time.perf_counter()
     recipe = load_recipe(recipe_or_path)
     ops = recipe.build_ops()
     _check_plan(recipe, ops)
     out = Path(out_dir)
+    plan = plan_outputs(recipe, out, _cache_dir(recipe), allow_outside=allow_outside)
     out.mkdir(parents=True, exist_ok=True)
+    clear_leftovers(plan)
+    previous = previous_files(plan)
     hashes = {s.name: hash_file(recipe.input_path(s)) for s in recipe.inputs}
     resolved = recipe.resolved()
     fingerprint = xxhash.xxh3_128_hexdigest(orjson.dumps([_SCHEMA, resolved, hashes]))
@@ -97,17 +112,30 @@ def run_recipe(
     )
     runner = executor or LocalExecutor(workers or recipe.workers, stall_timeout=stall_timeout)
     result = runner.execute(job)
-    outputs, kept, losses, lengths_after = _write_outputs(recipe, out, result)
-    rejected, examples = _write_rejects(out / "rejects.jsonl", result, _names(recipe))
-    counts = check_invariant(result, kept, rejected)
+    rejects = out / REJECTS_NAME
+    # every output and the rejects are written beside their place first, then all renamed
+    # together: a run that fails here (disk full...) leaves the earlier files, no part of new ones
+    try:
+        outputs, kept, losses, lengths_after = _write_outputs(recipe, plan, result)
+        rejected, examples = _write_rejects(staged(rejects), result, _names(recipe))
+        counts = check_invariant(result, kept, rejected)
+    except BaseException:
+        for path in [*plan.outputs.values(), rejects]:
+            staged(path).unlink(missing_ok=True)
+        raise
+    for path in [*outputs.values(), rejects]:
+        os.replace(staged(path), path)
     seconds = time.perf_counter() - start
     report = build_report(
         recipe, result, counts, examples, lengths_after, losses, seconds, _workers(runner)
     )
     rj, rh = write_report(out, report)
-    lock = write_lock(out / "recipe.lock.yaml", resolved, hashes, recipe.seed)
+    manifests = [out / m for st in result.stages if (m := st.op_report.get("manifest"))]
+    files = [os.path.relpath(p, out) for p in [*plan.files, *manifests]]
+    lock = write_lock(out / LOCK_NAME, resolved, hashes, recipe.seed, files)
+    remove_stale(plan, previous, manifests)
     shutil.rmtree(job.workdir, ignore_errors=True)
-    return RunResult(out, outputs, out / "rejects.jsonl", rj, rh, lock, counts, seconds)
+    return RunResult(out, outputs, rejects, rj, rh, lock, counts, seconds)
 
 
 def ingest(recipe: Recipe) -> Iterator[Sample | ReadError]:
@@ -175,9 +203,10 @@ def _route(recipe: Recipe, sample: Sample) -> str | None:
 
 
 def _write_outputs(
-    recipe: Recipe, out: Path, result: JobResult
+    recipe: Recipe, plan: OutputPlan, result: JobResult
 ) -> tuple[dict[str, Path], Counter[str], dict[str, dict[str, int]], dict[str, Sampled]]:
-    """One streaming pass over the kept samples per split; counts kept per input."""
+    """One streaming pass over the kept samples per split, each written to its ``staged`` path;
+    counts kept per input."""
     kept: Counter[str] = Counter()
     losses: dict[str, dict[str, int]] = {}
     lengths: dict[str, Sampled] = {}
@@ -185,7 +214,7 @@ def _write_outputs(
     names = _names(recipe)
     single = len(recipe.outputs) == 1
     for split, spec in recipe.outputs.items():
-        path = out / spec.path
+        path = plan.outputs[split]
 
         def stream(split: str = split) -> Iterator[Sample]:
             pending: dict[str, list[int]] = {}  # message lengths by role, added in batches
@@ -201,11 +230,9 @@ def _write_outputs(
                 yield s
             _add_lengths(lengths, pending)
 
-        tmp = path.with_name(f".tmp-{path.name}")
         path.parent.mkdir(parents=True, exist_ok=True)
         with gc_paused():
-            _, lost = write_output(stream(), tmp, spec.format, spec.allow_lossy)
-        os.replace(tmp, path)
+            _, lost = write_output(stream(), staged(path), spec.format, spec.allow_lossy)
         losses[split] = lost
         paths[split] = path
     unrouted = 0 if len(recipe.outputs) == 1 else _total(result) - sum(kept.values())
@@ -246,8 +273,7 @@ def _write_rejects(
     """Concatenate the stages' rejects in order; count them per input, keep a few per reason."""
     rejected: Counter[str] = Counter()
     examples: dict[str, list[dict[str, Any]]] = {}
-    tmp = path.with_name(f".tmp-{path.name}")
-    with tmp.open("wb") as fh:
+    with path.open("wb") as fh:
         for row in result.rejects():
             fh.write(row + b"\n")
             rec = orjson.loads(row)
@@ -258,7 +284,6 @@ def _write_rejects(
             ex = examples.setdefault(f"{rec.get('op')}: {rec.get('reason')}", [])
             if len(ex) < per_reason:
                 ex.append(rec)
-    os.replace(tmp, path)
     return rejected, examples
 
 
