@@ -38,12 +38,14 @@ import orjson
 from ._gc import gc_paused, gc_relaxed
 from ._orphans import exit_with_parent
 from .api import Reader, decode, read, resolve_format, write
-from .errors import ConversionError, SftforgeError
+from .errors import ConversionError, InputError, SftforgeError
 from .formats.base import Format, LossLog
 from .io.containers import RecordWriter, container_from_name, open_writer
 from .io.jsonl import lines_records, lines_values
+from .io.paths import same_file
 from .io.pieces import Lines, Piece, PieceStream, Records, Window, window_starts
 from .io.record import RawRecord
+from .oserrors import os_error
 from .sample import deferred_ids, validate_sample
 
 try:
@@ -97,6 +99,33 @@ def convert(
     """
     target = resolve_format(to)
     out = os.fspath(dst)
+    _check_paths(src, out, rejects, dataset_info)
+    try:
+        return _convert(
+            src, out, target, from_, on_error, rejects, allow_lossy, out_container, compression,
+            workers, progress, on_open, dataset_info, dataset_name, read_options,
+        )  # fmt: skip
+    except OSError as exc:  # disk full, permission denied: the output is not written at all
+        raise os_error(exc, out) from exc
+
+
+def _convert(
+    src: str | os.PathLike[str],
+    out: str,
+    target: Format,
+    from_: str | Format | None,
+    on_error: str,
+    rejects: Any,
+    allow_lossy: bool,
+    out_container: str | None,
+    compression: str | None,
+    workers: int | None,
+    progress: Callable[[Iterable[Any], Reader], Iterator[Any]] | None,
+    on_open: Callable[[Reader], None] | None,
+    dataset_info: str | os.PathLike[str] | None,
+    dataset_name: str | None,
+    read_options: dict[str, Any],
+) -> ConvertResult:
     with read(src, from_, on_error=on_error, rejects=rejects, **read_options) as reader:
         if on_open is not None:
             on_open(reader)
@@ -122,6 +151,24 @@ def convert(
         s.read, written, s.rejected, reader.format.name, reader.confidence,
         reader.source.container, dict(s.by_reason), losses, n,
     )  # fmt: skip
+
+
+def _check_paths(src: Any, out: str, rejects: Any, dataset_info: Any) -> None:
+    """Refuse, before reading, to write over the input (or the output with the rejects)."""
+    writes = [("the output", out)]
+    if isinstance(rejects, (str, os.PathLike)):
+        writes.append(("the rejects file", os.fspath(rejects)))
+    if isinstance(dataset_info, (str, os.PathLike)):
+        writes.append(("the dataset_info file", os.fspath(dataset_info)))
+    reads = [("the input", os.fspath(src))] if isinstance(src, (str, os.PathLike)) else []
+    for i, (what, path) in enumerate(writes):
+        for other, against in [*reads, *writes[:i]]:
+            if same_file(against, path):
+                raise InputError(
+                    f"{what} is {other} ({against}): writing it would destroy {other}.",
+                    file=path,
+                    hint="write to another path, e.g. out.jsonl",
+                )
 
 
 def _workers(workers: int | None, reader: Reader) -> int:

@@ -29,6 +29,7 @@ from typing import Any
 import yaml
 
 from ..errors import RecipeError
+from ..io.paths import same_file
 from .recipe import Recipe
 
 __all__ = [
@@ -210,11 +211,7 @@ def _check_inputs(
             hit = next((c for c in claims if low[: len(c.rel)] == c.rel), None)
         if hit is None:  # the same file by another name (a hard link)
             hit = next(
-                (
-                    _Claim(f"outputs.{s}.path", ())
-                    for s, p in outputs.items()
-                    if _same_file(path, p)
-                ),
+                (_Claim(f"outputs.{s}.path", ()) for s, p in outputs.items() if same_file(path, p)),
                 None,
             )
         if hit is not None:
@@ -225,13 +222,6 @@ def _check_inputs(
                 field=f"inputs[{i}].path",
                 hint="copy the input out of the run folder, or write the run to another folder",
             )
-
-
-def _same_file(a: Path, b: Path) -> bool:
-    try:
-        return os.path.samefile(a, b)
-    except OSError:
-        return False
 
 
 # -- leftovers of earlier runs ------------------------------------------------------------------
@@ -303,7 +293,7 @@ def remove_stale(plan: OutputPlan, previous: list[Path], written: list[Path]) ->
     keep = {os.path.realpath(p) for p in [*plan.files, *written, *plan.inputs]}
     removed = []
     for path in previous:
-        if os.path.realpath(path) in keep or any(_same_file(path, i) for i in plan.inputs):
+        if os.path.realpath(path) in keep or any(same_file(path, i) for i in plan.inputs):
             continue
         if path.is_file() and not path.is_symlink():
             path.unlink()

@@ -24,6 +24,7 @@ import xxhash
 from .._gc import gc_paused
 from ..errors import RecipeError, SftforgeError
 from ..ops.base import FINGERPRINTS, Op
+from ..oserrors import os_error
 from ..sample import Sample
 from .executor import LocalExecutor
 from .lock import write_lock
@@ -84,7 +85,27 @@ def run_recipe(
     """Run a recipe into ``out_dir``; resumes a killed run of the same recipe unless ``resume=False``.
 
     ``stall_timeout``: seconds the workers may go without finishing a chunk (``LocalExecutor``).
-    ``allow_outside``: let the recipe's outputs and ``cache:`` lie outside the run folder."""
+    ``allow_outside``: let the recipe's outputs and ``cache:`` lie outside the run folder.
+    A system failure (disk full, permission denied...) is an ``SftforgeError`` naming the path;
+    the finished chunks are kept, so the same call resumes."""
+    try:
+        return _run(
+            recipe_or_path, out_dir, workers, resume, executor, log, stall_timeout, allow_outside
+        )
+    except OSError as exc:
+        raise os_error(exc, str(out_dir), resume=True) from exc
+
+
+def _run(
+    recipe_or_path: str | Path | dict[str, Any] | Recipe,
+    out_dir: str | Path,
+    workers: int | None,
+    resume: bool,
+    executor: Executor | None,
+    log: Callable[[str], None] | None,
+    stall_timeout: float | None,
+    allow_outside: bool,
+) -> RunResult:
     start = time.perf_counter()
     recipe = load_recipe(recipe_or_path)
     ops = recipe.build_ops()
@@ -164,8 +185,9 @@ def hash_file(path: Path) -> str:
             for block in iter(lambda: fh.read(1 << 20), b""):
                 h.update(block)
     except OSError as exc:
+        err = os_error(exc, str(path))
         raise RecipeError(
-            f"cannot read input: {exc.strerror or exc}.", file=str(path), hint="check the path"
+            f"cannot read input: {err.message}", file=err.file, hint=err.hint
         ) from exc
     return h.hexdigest()
 
