@@ -40,6 +40,13 @@ def run(
             help="let the recipe's outputs and cache: lie outside the run folder",
         ),
     ] = False,
+    follow_symlinks: Annotated[
+        bool,
+        typer.Option(
+            "--follow-symlinks",
+            help="read inputs that are symlinks to files outside their own folder",
+        ),
+    ] = False,
 ) -> None:
     """Run a recipe: read the inputs, apply the steps, write outputs, rejects and a report."""
     from ..pipeline import run_recipe
@@ -52,6 +59,7 @@ def run(
         log=lambda m: typer.echo(m, err=True),
         stall_timeout=stall_timeout,
         allow_outside=allow_outside,
+        follow_symlinks=follow_symlinks,
     )
     c = res.counts
     added = f", added {c['added']}" if c["added"] else ""

@@ -23,6 +23,7 @@ import xxhash
 
 from .._gc import gc_paused
 from ..errors import RecipeError, SftforgeError
+from ..io.paths import link_escape
 from ..ops.base import FINGERPRINTS, Op
 from ..oserrors import os_error
 from ..sample import Sample
@@ -81,17 +82,20 @@ def run_recipe(
     log: Callable[[str], None] | None = None,
     stall_timeout: float | None = None,
     allow_outside: bool = False,
+    follow_symlinks: bool = False,
 ) -> RunResult:
     """Run a recipe into ``out_dir``; resumes a killed run of the same recipe unless ``resume=False``.
 
     ``stall_timeout``: seconds the workers may go without finishing a chunk (``LocalExecutor``).
     ``allow_outside``: let the recipe's outputs and ``cache:`` lie outside the run folder.
+    ``follow_symlinks``: read an input that is a symlink to a file outside its own folder.
     A system failure (disk full, permission denied...) is an ``SftforgeError`` naming the path;
     the finished chunks are kept, so the same call resumes."""
     try:
         return _run(
-            recipe_or_path, out_dir, workers, resume, executor, log, stall_timeout, allow_outside
-        )
+            recipe_or_path, out_dir, workers, resume, executor, log, stall_timeout,
+            allow_outside, follow_symlinks,
+        )  # fmt: skip
     except OSError as exc:
         raise os_error(exc, str(out_dir), resume=True) from exc
 
@@ -105,11 +109,14 @@ def _run(
     log: Callable[[str], None] | None,
     stall_timeout: float | None,
     allow_outside: bool,
+    follow_symlinks: bool,
 ) -> RunResult:
     start = time.perf_counter()
     recipe = load_recipe(recipe_or_path)
     ops = recipe.build_ops()
     _check_plan(recipe, ops)
+    if not follow_symlinks:
+        _check_links(recipe)
     out = Path(out_dir)
     plan = plan_outputs(recipe, out, _cache_dir(recipe), allow_outside=allow_outside)
     out.mkdir(parents=True, exist_ok=True)
@@ -215,6 +222,22 @@ def _check_plan(recipe: Recipe, ops: list[Op]) -> None:
             field="outputs",
             hint="add a 'split' step, or keep a single output",
         )
+
+
+def _check_links(recipe: Recipe) -> None:
+    """No input follows a symlink out of its folder (its lines would go to rejects and the
+    report): before anything is read."""
+    for i, spec in enumerate(recipe.inputs, 1):
+        real = link_escape(recipe.input_path(spec))
+        if real is not None:
+            raise RecipeError(
+                f"input '{spec.name}' ({spec.path}) is a symlink to {real}, outside its folder;"
+                " inputs do not follow symlinks out of their folder.",
+                file=recipe.file,
+                field=f"inputs[{i}].path",
+                hint="copy the file into the folder or name its real path, or pass"
+                " --follow-symlinks to read it",
+            )
 
 
 def _route(recipe: Recipe, sample: Sample) -> str | None:
