@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -57,3 +58,30 @@ def test_allow_lossy_exports_all_and_counts_the_loss(
 
 def test_nothing_rejected_exits_0(data: Path, tmp_path: Path) -> None:
     assert main(["export", str(data), "--for", "trl", str(tmp_path / "trl")]) == 0
+
+
+@pytest.mark.parametrize(
+    "framework", ["llamafactory", "xtuner", "swift", "axolotl", "litgpt", "trl"]
+)
+def test_the_printed_run_line_is_quoted_for_the_shell(
+    data: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    framework: str,
+) -> None:
+    """Pasting the ``run:`` line must not run what a folder name says: the line is fed to a real
+    shell with the program replaced by a function that prints its arguments."""
+    monkeypatch.chdir(tmp_path)
+    folder = "exp_$(touch PWNED);x `touch PWNED2` 'q\" 中文"
+    main(["export", str(data), "--for", framework, folder, "--allow-lossy"])
+    line = next(ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("run: "))
+    command = line.removeprefix("run: ")
+    program, _, rest = command.partition(" ")
+    assert program in ("llamafactory-cli", "xtuner", "bash", "axolotl", "python")
+    shell = f'prog() {{ for a; do printf "%s\\n" "$a"; done; }}; prog {rest}'
+    res = subprocess.run(["sh", "-c", shell], cwd=tmp_path, capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    assert not (tmp_path / "PWNED").exists() and not (tmp_path / "PWNED2").exists()
+    args = res.stdout.splitlines()
+    assert any(a.startswith(folder + "/") and Path(a).exists() for a in args), args

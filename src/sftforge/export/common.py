@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shlex
 import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -12,7 +13,13 @@ from typing import Any
 import orjson
 import yaml
 
-__all__ = ["ExportResult", "dump_yaml", "write_json", "write_jsonl"]
+__all__ = ["ExportResult", "dump_yaml", "shell_command", "write_json", "write_jsonl"]
+
+
+def shell_command(*parts: object) -> str:
+    """A command line for a POSIX shell, every part quoted (``shlex.quote``): the line is meant
+    to be pasted, and a folder named ``exp_$(touch PWNED);x`` must stay a folder name."""
+    return shlex.join(str(p) for p in parts)
 
 
 @dataclass
@@ -21,7 +28,7 @@ class ExportResult:
 
     framework: str
     files: list[Path]
-    command: str
+    command: str  # quoted for a POSIX shell (``shell_command``)
     notes: list[str] = field(default_factory=list)
     rejected: list[tuple[str, str]] = field(default_factory=list)  # (sample id, reason)
 

@@ -15,7 +15,7 @@ import orjson
 
 from ..chat.profiles.llamafactory import LF_DATASET_TAGS, align_lf_record, to_lf_record
 from ..sample import Sample
-from .common import ExportResult, dump_yaml, write_json
+from .common import ExportResult, dump_yaml, shell_command, write_json
 
 __all__ = ["dataset_info_entry", "export_llamafactory", "write_llamafactory_data"]
 
@@ -92,7 +92,7 @@ def export_llamafactory(
     }
     yaml_path = outdir / "train_lora_sft.yaml"
     yaml_path.write_text(dump_yaml(config), encoding="utf-8")
-    command = f"llamafactory-cli train {yaml_path}"
+    command = shell_command("llamafactory-cli", "train", yaml_path)
     return ExportResult(
         framework="llamafactory",
         files=[data_file, outdir / "dataset_info.json", yaml_path],

@@ -21,7 +21,7 @@ from ..chat.profiles.trl import to_trl_record
 from ..errors import SftforgeError
 from ..formats import LossLog, get_format
 from ..sample import Sample
-from .common import ExportResult, dump_yaml, write_json, write_jsonl
+from .common import ExportResult, dump_yaml, shell_command, write_json, write_jsonl
 
 __all__ = ["export_axolotl", "export_litgpt", "export_swift", "export_trl", "records_for"]
 
@@ -82,7 +82,7 @@ def export_swift(
     if template:
         args.append(["--template", template])
     script = _write_script(outdir / "train_swift.sh", _shell(args))
-    return ExportResult("swift", [data, script], f"bash {script}", rejected=rejected)
+    return ExportResult("swift", [data, script], shell_command("bash", script), rejected=rejected)
 
 
 def export_axolotl(
@@ -132,7 +132,10 @@ def export_axolotl(
     yaml_path = outdir / "axolotl.yaml"
     yaml_path.write_text(dump_yaml(config), encoding="utf-8")
     return ExportResult(
-        "axolotl", [data, yaml_path], f"axolotl train {yaml_path}", rejected=rejected
+        "axolotl",
+        [data, yaml_path],
+        shell_command("axolotl", "train", yaml_path),
+        rejected=rejected,
     )
 
 
@@ -159,7 +162,7 @@ def export_litgpt(
     if template:
         args.append(["--data.prompt_style", template])
     script = _write_script(outdir / "finetune_lora.sh", _shell(args))
-    return ExportResult("litgpt", [data, script], f"bash {script}", rejected=rejected)
+    return ExportResult("litgpt", [data, script], shell_command("bash", script), rejected=rejected)
 
 
 _TRL_SCRIPT = '''"""Fine-tune with TRL on the data exported by sftforge (run: python {script})."""
@@ -225,4 +228,6 @@ def export_trl(
         ["--output_dir", out],
     ]
     sh = _write_script(outdir / "train_trl.sh", _shell(cli))
-    return ExportResult("trl", [data, script, sh], f"python {script}", rejected=rejected)
+    return ExportResult(
+        "trl", [data, script, sh], shell_command("python", script), rejected=rejected
+    )

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ..sample import Sample
-from .common import ExportResult, write_jsonl
+from .common import ExportResult, shell_command, write_jsonl
 
 __all__ = ["export_xtuner", "to_xtuner_record"]
 
@@ -215,4 +215,6 @@ def export_xtuner(
         ),
         encoding="utf-8",
     )
-    return ExportResult("xtuner", [data, config], f"xtuner train {config}", rejected=rejected)
+    return ExportResult(
+        "xtuner", [data, config], shell_command("xtuner", "train", config), rejected=rejected
+    )
