@@ -328,6 +328,16 @@ class _Job:
 _JOB: _Job | None = None  # set before forking: the helpers inherit it
 _AHEAD = 2  # tasks in flight per helper
 _PIPE_BYTES = 1 << 20  # pipe buffer asked for (Linux allows up to 1 MiB without privileges)
+_STALL_SECONDS = 600.0  # a helper that sends no result for this long is stuck
+
+
+def _stall_seconds() -> float | None:
+    """How long to wait for a helper's next result (``SFTFORGE_STALL_TIMEOUT``; 0: no limit)."""
+    try:
+        value = float(os.environ.get("SFTFORGE_STALL_TIMEOUT") or _STALL_SECONDS)
+    except ValueError:
+        value = _STALL_SECONDS
+    return value if value > 0 else None
 
 
 def _serve(tasks: Any, results: Any, parent_pid: int) -> None:
@@ -412,6 +422,14 @@ class _Helper:
 
     def receive(self) -> list[_Result | None]:
         while True:
+            # a task takes well under a second; a helper silent for this long is stuck
+            stall = _stall_seconds()
+            if stall is not None and not self.results.poll(stall):
+                raise SftforgeError(
+                    f"a worker process of convert sent nothing for {stall:g} s; it was stopped.",
+                    hint="run the command again (or with --workers 1); SFTFORGE_STALL_TIMEOUT"
+                    " sets the limit",
+                )
             try:
                 kind, value = self.results.recv()
             except EOFError:

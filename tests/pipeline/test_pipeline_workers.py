@@ -181,3 +181,36 @@ def test_kill_and_resume_under_cpu_saturation_leaves_no_process(
     assert clean.returncode == 0, clean.stderr
     for name in ("train.jsonl", "rejects.jsonl"):
         assert (run_folder / "r" / name).read_bytes() == (run_folder / "clean" / name).read_bytes()
+
+
+def test_a_stuck_convert_helper_fails_the_conversion(run_folder: Path) -> None:
+    """A helper that never answers (here: its task sleeps for an hour) stops the conversion
+    after SFTFORGE_STALL_TIMEOUT seconds with one error line; no output, no helper left behind.
+    (In a child process with a timeout, so a regression fails instead of hanging the suite.)"""
+    row = b'{"conversations": [{"from": "human", "value": "q %d"}, {"from": "gpt", "value": "a"}]}'
+    (run_folder / "in.jsonl").write_bytes(b"\n".join(row % i for i in range(50_000)) + b"\n")
+    script = f"""
+import os, sys, time
+sys.path.insert(0, {str(Path(__file__).resolve().parents[2] / "src")!r})
+from sftforge import convert
+from sftforge.cli.main import main
+me, real = os.getpid(), convert._Job.run_all
+def run_all(self, task):
+    if os.getpid() != me:  # in a forked helper only
+        time.sleep(3600)
+    return real(self, task)
+convert._Job.run_all = run_all
+sys.exit(main(["convert", "in.jsonl", "out.jsonl", "--to", "openai", "--workers", "3"]))
+"""
+    env = dict(os.environ, SFTFORGE_STALL_TIMEOUT="2")
+    res = subprocess.run(
+        [sys.executable, "-c", script], cwd=run_folder, env=env, capture_output=True, text=True,
+        timeout=60,
+    )  # fmt: skip
+    assert res.returncode == 1, res.stderr
+    errors = [ln for ln in res.stderr.splitlines() if ln.startswith("error:")]
+    assert len(errors) == 1 and "sent nothing for 2 s" in errors[0], res.stderr
+    assert "Traceback" not in res.stderr
+    assert not (run_folder / "out.jsonl").exists()
+    assert [p.name for p in run_folder.iterdir() if p.name.endswith(".tmp")] == []
+    assert _none_left(run_folder) == []
