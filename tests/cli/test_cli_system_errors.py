@@ -18,6 +18,7 @@ from sftforge.sample import Message, Sample
 
 SRC = Path(__file__).resolve().parents[2] / "src"
 CLI = [sys.executable, "-c", "import sys; from sftforge.cli.main import main; sys.exit(main())"]
+NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
 RECIPE = """inputs: [{path: big.jsonl, name: big}]
 steps: []
 chunk_size: 500
@@ -217,3 +218,32 @@ def test_convert_cleans_the_temp_file_of_a_killed_write(
     assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
     assert main(["convert", "x.jsonl", "out.jsonl", "--to", "sharegpt"]) == 0
     assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []
+
+
+@pytest.mark.skipif(
+    os.geteuid() != 0 or shutil.which("setpriv") is None,
+    reason="needs root and setpriv (drops root to another user to be refused)",
+)
+def test_a_run_folder_you_may_not_write_is_one_line(tmp_path: Path) -> None:
+    import tempfile
+
+    folder = Path(tempfile.mkdtemp(prefix="sftforge-perm-"))  # outside pytest's 0700 folder
+    try:
+        folder.chmod(0o755)
+        _big_input(folder, 10)
+        for p in folder.iterdir():
+            p.chmod(0o644)
+        for argv in (
+            ["run", "recipe.yaml", "-o", "run"],
+            ["convert", "big.jsonl", "o.jsonl", "--to", "openai"],
+        ):
+            res = subprocess.run(
+                [*NOBODY, *CLI, *argv], cwd=folder, capture_output=True, text=True, timeout=120,
+                env=dict(os.environ, PYTHONPATH=str(SRC)), check=False,
+            )  # fmt: skip
+            assert res.returncode == 1, res.stderr
+            line = _one_error_line(res.stderr)
+            assert "permission denied" in line.lower(), line
+            assert sorted(p.name for p in folder.iterdir()) == ["big.jsonl", "recipe.yaml"]
+    finally:
+        shutil.rmtree(folder)
