@@ -166,6 +166,18 @@ def test_a_rerun_with_fewer_outputs_removes_the_old_ones(
     assert "files:\n- train.jsonl\n- rejects.jsonl\n" in lock
 
 
+def test_a_lock_from_before_files_names_its_outputs(
+    write_recipe: Callable[..., Path], tmp_path: Path
+) -> None:
+    run = tmp_path / "run"
+    run_recipe(write_recipe(steps=[{"t_split": {"every": 3}}], outputs=TWO), run, 1)
+    lock = run / "recipe.lock.yaml"
+    text = lock.read_text(encoding="utf-8")
+    lock.write_text(text[: text.index("files:")], encoding="utf-8")  # as older versions wrote
+    run_recipe(write_recipe(steps=[], outputs=ONE), run, 1)
+    assert not (run / "test.jsonl").exists()
+
+
 def test_an_earlier_output_read_as_input_is_not_removed(
     write_recipe: Callable[..., Path], tmp_path: Path
 ) -> None:
@@ -203,7 +215,11 @@ def test_temp_files_of_a_killed_final_write_are_cleaned(
     _killed_atomic_write(run / ".tmp-train.jsonl")
     _killed_atomic_write(run / "rejects.jsonl")
     (run / ".notes.tmp").write_text("mine", encoding="utf-8")
+    (run / ".train.jsonl.tmpl").write_text("mine too", encoding="utf-8")
     left = sorted(p.name for p in run.iterdir() if ".tmp" in p.name)
     assert any(n.startswith("..tmp-train.jsonl.") and n.endswith(".tmp") for n in left), left
     run_recipe(recipe, run, 1)
-    assert sorted(p.name for p in run.iterdir() if ".tmp" in p.name) == [".notes.tmp"]
+    assert sorted(p.name for p in run.iterdir() if ".tmp" in p.name) == [
+        ".notes.tmp",
+        ".train.jsonl.tmpl",
+    ]

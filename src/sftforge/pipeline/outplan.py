@@ -53,6 +53,9 @@ _CACHE_FIX = (
     "use 'cache: true' (your own cache folder, $SFTFORGE_CACHE) or a folder inside the run"
     " folder, or pass --allow-outside to allow it"
 )
+# what follows ``.NAME.`` in a temp file: AtomicFile's ``<pid>-<random>.tmp`` (``<random>.tmp``
+# before), ``atomic_write_bytes``'s ``tmp<pid>``
+_TEMP_TAIL = re.compile(r"[\w-]+\.tmp|tmp\d+")
 _MANIFEST = re.compile(r"manifest-step\d+-[^/]*\.jsonl")
 
 
@@ -238,7 +241,7 @@ def _temp_names(path: Path) -> list[Path]:
     for entry in folder.iterdir():
         n = entry.name
         for prefix in (f".{name}.", f".{stage}."):
-            if n.startswith(prefix) and "tmp" in n[len(prefix) :]:
+            if n.startswith(prefix) and _TEMP_TAIL.fullmatch(n[len(prefix) :]):
                 found.append(entry)
                 break
         else:
@@ -258,16 +261,10 @@ def previous_files(plan: OutputPlan) -> list[Path]:
         return []
     names = doc.get("files")
     if not isinstance(names, list):  # a lock written before ``files:``: its outputs
-        outs = (
-            (doc.get("recipe") or {}).get("outputs")
-            if isinstance(doc.get("recipe"), dict)
-            else None
-        )
-        names = (
-            [o.get("path") for o in outs.values() if isinstance(o, dict)]
-            if isinstance(outs, dict)
-            else []
-        )
+        recipe = doc.get("recipe")
+        outs = recipe.get("outputs") if isinstance(recipe, dict) else None
+        outs = outs if isinstance(outs, dict) else {}
+        names = [o.get("path") for o in outs.values() if isinstance(o, dict)]
     real = Path(os.path.realpath(plan.folder))
     files = []
     for name in names:
