@@ -30,7 +30,11 @@ _CHECK_SECONDS = 0.5
 
 
 def exit_with_parent(parent_pid: int) -> None:
-    """End this process as soon as ``parent_pid`` is no longer its parent (see the module)."""
+    """End this process as soon as ``parent_pid`` is no longer its parent (see the module).
+
+    Ctrl-C is the parent's to handle (it stops and kills its workers): a worker ignores SIGINT,
+    so a Ctrl-C prints one line, not a traceback per worker."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     _death_signal()
     if os.getppid() != parent_pid:  # the parent died before the signal was armed
         os._exit(1)

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from pipeline_helpers import run_cli
+from pipeline_helpers import HERE, run_cli
 
 _ALIVE_GRACE = 5.0  # seconds a worker may take to notice its parent is gone (it checks at 2 Hz)
 
@@ -216,4 +216,29 @@ sys.exit(main(["convert", "in.jsonl", "out.jsonl", "--to", "openai", "--workers"
     assert "Traceback" not in res.stderr
     assert not (run_folder / "out.jsonl").exists()
     assert [p.name for p in run_folder.iterdir() if p.name.endswith(".tmp")] == []
+    assert _none_left(run_folder) == []
+
+
+def test_ctrl_c_stops_the_run_in_one_line_and_leaves_no_worker(
+    write_recipe: Callable[..., Path], run_folder: Path
+) -> None:
+    recipe = write_recipe(steps=[{"t_fault": {"row": 30}}], chunk_size=4)
+    env = dict(
+        os.environ,
+        PYTHONPATH=os.pathsep.join([str(Path(__file__).resolve().parents[2] / "src"), str(HERE)]),
+        T_WORKER_FAULT="hang",
+    )
+    cli = "import sys; from sftforge.cli.main import main; sys.exit(main())"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", cli, "run", str(recipe), "-o", "r", "-w", "2"],
+        cwd=run_folder, env=env, stderr=subprocess.PIPE, text=True, start_new_session=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 60
+    while len(_children(proc.pid)) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(1.0)  # the workers are running chunks (one of them hangs)
+    os.killpg(proc.pid, signal.SIGINT)  # what a terminal sends to the whole group
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130, stderr
+    assert "Traceback" not in stderr and "KeyboardInterrupt" not in stderr, stderr
     assert _none_left(run_folder) == []
