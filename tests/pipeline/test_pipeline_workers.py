@@ -121,7 +121,9 @@ def test_dead_worker_fails_its_chunk_in_one_line_and_the_run_resumes(
     assert died.returncode == 1
     assert "Traceback" not in died.stderr
     errors = [ln for ln in died.stderr.splitlines() if ln.startswith("error:")]
-    assert len(errors) == 1 and "ended abruptly while running chunk" in errors[0], died.stderr
+    assert len(errors) == 1 and "ended abruptly" in errors[0], died.stderr
+    chunks = re.search(r"chunks ([\d, ]+) in progress", errors[0])
+    assert chunks and "7" in chunks.group(1).split(", "), errors[0]  # row 30 is in chunk 7
     assert "run the same command again" in errors[0]
     assert not (run_folder / "r" / "train.jsonl").exists()
     assert _none_left(run_folder) == []

@@ -228,7 +228,10 @@ class LocalExecutor:
                     continue
                 while len(inflight) >= 2 * self.workers:
                     self._drain(inflight, st.index, FIRST_COMPLETED)
-                inflight[pool.submit(run_task, task)] = task.index
+                try:
+                    inflight[pool.submit(run_task, task)] = task.index
+                except BrokenProcessPool:  # a worker died since the last drain
+                    raise _broken(st.index, [*inflight.values(), task.index]) from None
             while inflight:
                 self._drain(inflight, st.index, FIRST_COMPLETED)
             self.manifest.mark_complete(st.index, total)
@@ -239,9 +242,8 @@ class LocalExecutor:
     def _drain(self, inflight: dict[Future[dict[str, Any]], int], stage: int, how: str) -> None:
         finished = self._wait(inflight, stage, how)
         for fut in finished:
-            index = inflight.pop(fut)
-            _result(fut, stage, index)  # re-raises a worker's error here, in the parent
-            self._chunk_done(stage, index)
+            _result(fut, stage, inflight)  # re-raises a worker's error here, in the parent
+            self._chunk_done(stage, inflight.pop(fut))
 
     def _wait(
         self, inflight: dict[Future[dict[str, Any]], int], stage: int, how: str
@@ -400,10 +402,14 @@ class LocalExecutor:
             for task in tasks:
                 run_task(task)
             return
-        inflight = {pool.submit(run_task, t): t.index for t in tasks}
+        try:
+            inflight = {pool.submit(run_task, t): t.index for t in tasks}
+        except BrokenProcessPool:
+            raise _broken(st.index, [t.index for t in tasks]) from None
         while inflight:
             for fut in self._wait(inflight, st.index, FIRST_COMPLETED):
-                _result(fut, st.index, inflight.pop(fut))
+                _result(fut, st.index, inflight)
+                del inflight[fut]
 
     # -- results ------------------------------------------------------------------------------
     def _result(self, job: Job, summaries: list[StageSummary]) -> JobResult:
@@ -492,17 +498,25 @@ class LocalExecutor:
                             yield line.rstrip(b"\n")
 
 
-def _result(fut: Future[dict[str, Any]], stage: int, index: int) -> dict[str, Any]:
+def _result(
+    fut: Future[dict[str, Any]], stage: int, inflight: dict[Future[dict[str, Any]], int]
+) -> dict[str, Any]:
     """A chunk's summary, or its worker's error; a worker that died is one line, not a trace."""
     try:
         return fut.result()
     except BrokenProcessPool:
-        raise SftforgeError(
-            f"a worker process ended abruptly while running chunk {index} of stage {stage + 1}"
-            " (killed, or out of memory); the other workers were stopped.",
-            hint="run the same command again to resume from the finished chunks; if it happens"
-            " again, use fewer --workers or a smaller chunk_size",
-        ) from None
+        raise _broken(stage, list(inflight.values())) from None
+
+
+def _broken(stage: int, chunks: list[int]) -> SftforgeError:
+    # the pool fails every chunk in flight alike: which one's worker died is not known
+    shown = ", ".join(str(i) for i in sorted(chunks)[:5]) + (", ..." if len(chunks) > 5 else "")
+    return SftforgeError(
+        f"a worker process ended abruptly (killed, or out of memory) in stage {stage + 1}, with"
+        f" chunks {shown} in progress; the other workers were stopped.",
+        hint="run the same command again to resume from the finished chunks; if it happens"
+        " again, use fewer --workers or a smaller chunk_size",
+    )
 
 
 def _stop_pool(pool: ProcessPoolExecutor, ok: bool) -> None:
