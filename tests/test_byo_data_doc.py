@@ -83,7 +83,10 @@ def test_walkthrough_runs_as_written(in_copy: Path, capsys: pytest.CaptureFixtur
     _check_run(in_copy / "runs/faq")
     export = in_copy / "runs/faq-lf"
     info = orjson.loads((export / "dataset_info.json").read_bytes())
-    assert {info["faq"]["file_name"], info["faq_eval"]["file_name"]} == {"faq.json", "faq_eval.json"}
+    assert {info["faq"]["file_name"], info["faq_eval"]["file_name"]} == {
+        "faq.json",
+        "faq_eval.json",
+    }
     config = (export / "train_lora_sft.yaml").read_text(encoding="utf-8")
     for line in ("dataset: faq", "eval_dataset: faq_eval", "dataset_dir: .", "template: qwen"):
         assert line in config.splitlines()

@@ -36,13 +36,16 @@ from typing import Any
 import orjson
 
 from ._gc import gc_paused, gc_relaxed
+from ._orphans import exit_with_parent
 from .api import Reader, decode, read, resolve_format, write
-from .errors import ConversionError, SftforgeError
+from .errors import ConversionError, InputError, SftforgeError
 from .formats.base import Format, LossLog
 from .io.containers import RecordWriter, container_from_name, open_writer
 from .io.jsonl import lines_records, lines_values
+from .io.paths import same_file
 from .io.pieces import Lines, Piece, PieceStream, Records, Window, window_starts
 from .io.record import RawRecord
+from .oserrors import os_error
 from .sample import deferred_ids, validate_sample
 
 try:
@@ -96,6 +99,33 @@ def convert(
     """
     target = resolve_format(to)
     out = os.fspath(dst)
+    _check_paths(src, out, rejects, dataset_info)
+    try:
+        return _convert(
+            src, out, target, from_, on_error, rejects, allow_lossy, out_container, compression,
+            workers, progress, on_open, dataset_info, dataset_name, read_options,
+        )  # fmt: skip
+    except OSError as exc:  # disk full, permission denied: the output is not written at all
+        raise os_error(exc, out) from exc
+
+
+def _convert(
+    src: str | os.PathLike[str],
+    out: str,
+    target: Format,
+    from_: str | Format | None,
+    on_error: str,
+    rejects: Any,
+    allow_lossy: bool,
+    out_container: str | None,
+    compression: str | None,
+    workers: int | None,
+    progress: Callable[[Iterable[Any], Reader], Iterator[Any]] | None,
+    on_open: Callable[[Reader], None] | None,
+    dataset_info: str | os.PathLike[str] | None,
+    dataset_name: str | None,
+    read_options: dict[str, Any],
+) -> ConvertResult:
     with read(src, from_, on_error=on_error, rejects=rejects, **read_options) as reader:
         if on_open is not None:
             on_open(reader)
@@ -121,6 +151,24 @@ def convert(
         s.read, written, s.rejected, reader.format.name, reader.confidence,
         reader.source.container, dict(s.by_reason), losses, n,
     )  # fmt: skip
+
+
+def _check_paths(src: Any, out: str, rejects: Any, dataset_info: Any) -> None:
+    """Refuse, before reading, to write over the input (or the output with the rejects)."""
+    writes = [("the output", out)]
+    if isinstance(rejects, (str, os.PathLike)):
+        writes.append(("the rejects file", os.fspath(rejects)))
+    if isinstance(dataset_info, (str, os.PathLike)):
+        writes.append(("the dataset_info file", os.fspath(dataset_info)))
+    reads = [("the input", os.fspath(src))] if isinstance(src, (str, os.PathLike)) else []
+    for i, (what, path) in enumerate(writes):
+        for other, against in [*reads, *writes[:i]]:
+            if same_file(against, path):
+                raise InputError(
+                    f"{what} is {other} ({against}): writing it would destroy {other}.",
+                    file=path,
+                    hint="write to another path, e.g. out.jsonl",
+                )
 
 
 def _workers(workers: int | None, reader: Reader) -> int:
@@ -280,14 +328,28 @@ class _Job:
 _JOB: _Job | None = None  # set before forking: the helpers inherit it
 _AHEAD = 2  # tasks in flight per helper
 _PIPE_BYTES = 1 << 20  # pipe buffer asked for (Linux allows up to 1 MiB without privileges)
+_STALL_SECONDS = 600.0  # a helper that sends no result for this long is stuck
 
 
-def _serve(tasks: Any, results: Any) -> None:
+def _stall_seconds() -> float | None:
+    """How long to wait for a helper's next result (``SFTFORGE_STALL_TIMEOUT``; 0: no limit)."""
+    try:
+        value = float(os.environ.get("SFTFORGE_STALL_TIMEOUT") or _STALL_SECONDS)
+    except ValueError:
+        value = _STALL_SECONDS
+    return value if value > 0 else None
+
+
+def _serve(tasks: Any, results: Any, parent_pid: int) -> None:
     """A helper process: run the tasks that arrive, send back their results in order.
+
+    It ends with its parent (``exit_with_parent``): it holds the write end of its own task pipe
+    (inherited at the fork), so a killed parent would never give it an EOF.
 
     Tasks are read and results sent by two threads, so neither side ever waits for the other
     to make room in the pipe (both sending big messages at once would deadlock) and the work
     goes on while this process's results wait to be read."""
+    exit_with_parent(parent_pid)
     assert _JOB is not None
     inbox: queue.SimpleQueue[Any] = queue.SimpleQueue()
     outbox: queue.SimpleQueue[Any] = queue.SimpleQueue()
@@ -342,7 +404,9 @@ class _Helper:
         for conn in (self.tasks, results_out):
             with contextlib.suppress(OSError, AttributeError):  # (Linux only)
                 fcntl.fcntl(conn.fileno(), fcntl.F_SETPIPE_SZ, _PIPE_BYTES)
-        self.proc = ctx.Process(target=_serve, args=(tasks_in, results_out), daemon=True)
+        self.proc = ctx.Process(
+            target=_serve, args=(tasks_in, results_out, os.getpid()), daemon=True
+        )
         self.proc.start()
         tasks_in.close()
         results_out.close()
@@ -358,6 +422,14 @@ class _Helper:
 
     def receive(self) -> list[_Result | None]:
         while True:
+            # a task takes well under a second; a helper silent for this long is stuck
+            stall = _stall_seconds()
+            if stall is not None and not self.results.poll(stall):
+                raise SftforgeError(
+                    f"a worker process of convert sent nothing for {stall:g} s; it was stopped.",
+                    hint="run the command again (or with --workers 1); SFTFORGE_STALL_TIMEOUT"
+                    " sets the limit",
+                )
             try:
                 kind, value = self.results.recv()
             except EOFError:

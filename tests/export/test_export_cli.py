@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -83,3 +84,33 @@ def test_export_reads_a_csv_through_columns(
     assert json.loads((out / "train.json").read_text(encoding="utf-8")) == [
         {"instruction": "怎么退货？", "input": "", "output": "七天内可退。"}
     ]
+
+
+@pytest.mark.parametrize(
+    "framework", ["llamafactory", "xtuner", "swift", "axolotl", "litgpt", "trl"]
+)
+def test_the_printed_run_line_is_quoted_for_the_shell(
+    data: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    framework: str,
+) -> None:
+    """Pasting the ``run:`` line must not run what a folder name says: the whole line is fed to
+    a real shell with each trainer program replaced by a function that prints its arguments."""
+    monkeypatch.chdir(tmp_path)
+    folder = "exp_$(touch PWNED);x `touch PWNED2` 'q\" 中文"
+    main(["export", str(data), "--for", framework, folder, "--allow-lossy"])
+    line = next(ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("run: "))
+    command = line.removeprefix("run: ")
+    fakes = "; ".join(
+        f'{p}() {{ echo RAN {p}; for a; do printf "%s\\n" "$a"; done; }}'
+        for p in ("llamafactory-cli", "xtuner", "bash", "axolotl", "python")
+    )
+    res = subprocess.run(
+        ["sh", "-c", f"{fakes}; {command}"], cwd=tmp_path, capture_output=True, text=True
+    )
+    assert res.returncode == 0, res.stderr
+    assert not (tmp_path / "PWNED").exists() and not (tmp_path / "PWNED2").exists()
+    assert "RAN " in res.stdout, res.stdout
+    assert (tmp_path / folder).is_dir()

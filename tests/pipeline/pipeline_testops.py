@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -114,3 +117,22 @@ class TNeedsPkg(Mapper):
         from sftforge.errors import MissingDependency
 
         raise MissingDependency("nopkg", "extra", "the test operator")
+
+
+@register_op("t_fault")
+@dataclass(kw_only=True)
+class TFault(Mapper):
+    """A worker fault at input row ``row``, armed by the environment (so a rerun of the same
+    recipe, whose fingerprint is unchanged, runs clean): ``T_WORKER_FAULT=die`` SIGKILLs the
+    worker, ``hang`` makes it sleep for an hour."""
+
+    row: int = 5
+
+    def map(self, sample: Sample) -> Sample:
+        fault = os.environ.get("T_WORKER_FAULT")
+        if fault and sample.meta.get("row") == self.row:
+            if fault == "die":
+                os.kill(os.getpid(), signal.SIGKILL)
+            elif fault == "hang":
+                time.sleep(3600)
+        return sample

@@ -122,7 +122,8 @@ def test_missing_input_is_one_clear_error(
     with pytest.raises(RecipeError) as info:
         run_recipe(recipe, tmp_path / "run")
     assert str(info.value) == (
-        f"{tmp_path / 'nope.jsonl'}: cannot read input: No such file or directory. Fix: check the path"
+        f"{tmp_path / 'nope.jsonl'}: cannot read input: no such file or folder [errno 2]."
+        " Fix: check the path"
     )
 
 

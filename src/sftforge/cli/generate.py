@@ -9,6 +9,7 @@ Exit code 0 when every item was done, 2 when some failed or were not run (see th
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -72,7 +73,8 @@ def _report(task: str, res: GenerationResult, out: Path, failed: Path, rejects: 
     )
     typer.echo(f"wrote {out}", err=True)
     if res.failed:
-        typer.echo(f"failed items: {failed}  (run: sftforge generate retry {failed} OUT)", err=True)
+        retry = shlex.join(["sftforge", "generate", "retry", str(failed)])
+        typer.echo(f"failed items: {failed}  (run: {retry} OUT)", err=True)
     if res.dropped:
         typer.echo(f"dropped by quality rules: {rejects}", err=True)
     if res.stopped:

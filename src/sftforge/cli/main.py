@@ -12,6 +12,7 @@ import sys
 import typer
 
 from ..errors import SftforgeError
+from ..oserrors import os_error
 
 __all__ = ["app", "main"]
 
@@ -68,6 +69,9 @@ def main(argv: list[str] | None = None) -> int:
     except typer.Abort:
         typer.echo("aborted", err=True)
         return 130
+    except OSError as exc:  # disk full, permission denied, a symlink loop: one line, no trace
+        typer.echo(f"error: {os_error(exc)}", err=True)
+        return 1
     except Exception as exc:
         # usage errors (unknown option, missing argument): typer's click, vendored or not
         show = getattr(exc, "show", None)

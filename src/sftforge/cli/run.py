@@ -24,11 +24,43 @@ def run(
         bool,
         typer.Option("--resume/--fresh", help="continue an interrupted run, or start over"),
     ] = True,
+    stall_timeout: Annotated[
+        Optional[float],  # noqa: UP045
+        typer.Option(
+            "--stall-timeout",
+            min=0,
+            help="fail when the workers finish no chunk for this many seconds (default 3600;"
+            " 0: wait without end); the run stays resumable",
+        ),
+    ] = None,
+    allow_outside: Annotated[
+        bool,
+        typer.Option(
+            "--allow-outside",
+            help="let the recipe's outputs and cache: lie outside the run folder",
+        ),
+    ] = False,
+    follow_symlinks: Annotated[
+        bool,
+        typer.Option(
+            "--follow-symlinks",
+            help="read inputs that are symlinks to files outside their own folder",
+        ),
+    ] = False,
 ) -> None:
     """Run a recipe: read the inputs, apply the steps, write outputs, rejects and a report."""
     from ..pipeline import run_recipe
 
-    res = run_recipe(recipe, out, workers, resume=resume, log=lambda m: typer.echo(m, err=True))
+    res = run_recipe(
+        recipe,
+        out,
+        workers,
+        resume=resume,
+        log=lambda m: typer.echo(m, err=True),
+        stall_timeout=stall_timeout,
+        allow_outside=allow_outside,
+        follow_symlinks=follow_symlinks,
+    )
     c = res.counts
     added = f", added {c['added']}" if c["added"] else ""
     typer.echo(

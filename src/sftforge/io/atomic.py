@@ -3,20 +3,50 @@
 A crash or an error mid-write leaves the previous file (or nothing) in place, never half a file.
 ``-`` writes to stdout, which cannot be atomic. The file gets the permissions a plain ``open``
 would give it (0666, or 0777 for ``executable``, less the umask), not the 0600 of the temporary
-file it starts as. ``write_atomic`` writes bytes in one call.
+file it starts as. ``write_atomic`` writes bytes in one call. The temporary file is named
+``.NAME.<pid>-<random>.tmp``: the next write of the same file removes those whose process is
+gone (a ``kill -9`` mid-write), and leaves those of a write still in progress.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import re
 import sys
 import tempfile
 from typing import BinaryIO, cast
 
 from ..errors import InputError
 
-__all__ = ["AtomicFile", "write_atomic"]
+__all__ = ["AtomicFile", "clear_dead_temps", "write_atomic"]
+
+
+def clear_dead_temps(folder: str, name: str) -> None:
+    """Remove the temporary files of writes of ``folder/name`` whose process no longer runs."""
+    pattern = re.compile(rf"\.{re.escape(name)}\.(\d+)-[^./]+\.tmp")
+    try:
+        entries = os.listdir(folder)
+    except OSError:
+        return
+    for entry in entries:
+        m = pattern.fullmatch(entry)
+        if m is None or _alive(int(m.group(1))):
+            continue
+        with contextlib.suppress(OSError):
+            os.unlink(os.path.join(folder, entry))
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # another user's process: alive
+        return True
+    return True
 
 
 class AtomicFile:
@@ -29,8 +59,10 @@ class AtomicFile:
         folder = os.path.dirname(os.path.abspath(path))
         try:
             os.makedirs(folder, exist_ok=True)
+            name = os.path.basename(path)
+            clear_dead_temps(folder, name)
             fd, self._tmp = tempfile.mkstemp(
-                prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=folder
+                prefix=f".{name}.{os.getpid()}-", suffix=".tmp", dir=folder
             )
         except OSError as exc:
             raise InputError(
@@ -48,10 +80,14 @@ class AtomicFile:
         if self._tmp is None:
             self.fh.flush()
             return
-        self.fh.flush()
-        os.fsync(self.fh.fileno())
-        self.fh.close()
-        os.replace(self._tmp, self.path)
+        try:
+            self.fh.flush()
+            os.fsync(self.fh.fileno())
+            self.fh.close()
+            os.replace(self._tmp, self.path)
+        except BaseException:  # a full disk at the last flush: no temp file left behind
+            self.abort()
+            raise
         self._tmp = None
 
     def abort(self) -> None:

@@ -312,9 +312,13 @@ class RecordWriter:
             self.count += count
 
     def close(self) -> None:
-        self._writer.close()
-        if self._stream is not self._file.fh:
-            self._stream.close()
+        try:
+            self._writer.close()
+            if self._stream is not self._file.fh:
+                self._stream.close()
+        except BaseException:  # (a full disk while the footer or the compressed tail is written)
+            self._file.abort()
+            raise
         self._file.commit()
 
     def abort(self) -> None:

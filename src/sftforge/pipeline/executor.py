@@ -15,6 +15,11 @@ twins from the workers' locator files of only the chunks that hold them. Output 
 what is left of the key base's chunk ``i``, and ``dropped.jsonl`` (key base rows) tells the next
 keyed stage what is left.
 
+A worker that dies (killed, out of memory) or stalls (no chunk finished for ``stall_timeout``
+seconds) fails the run with one line naming the chunk, after the other workers are killed: the
+manifest keeps every finished chunk, so the same command resumes. Workers end with this process
+(``sftforge._orphans``), so a killed run leaves no process behind.
+
 Test hooks: ``SFTFORGE_TEST_KILL_AFTER_CHUNKS=k`` makes the process SIGKILL itself after it has
 checkpointed ``k`` chunks, ``SFTFORGE_TEST_KILL_AFTER_STAGES=k`` after it has finished ``k``
 stages (used to prove resume gives byte-identical outputs).
@@ -22,6 +27,7 @@ stages (used to prove resume gives byte-identical outputs).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import multiprocessing
 import os
@@ -34,6 +40,7 @@ from bisect import bisect_right
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any
 
@@ -58,7 +65,11 @@ from .worker import (
     run_task,
 )
 
-__all__ = ["ADDED_KEYS", "LocalExecutor"]
+__all__ = ["ADDED_KEYS", "DEFAULT_STALL_TIMEOUT", "LocalExecutor"]
+
+# seconds without any chunk finishing after which the workers count as stuck
+# (``SFTFORGE_STALL_TIMEOUT`` or ``stall_timeout=`` change it; 0 waits without end)
+DEFAULT_STALL_TIMEOUT = 3600.0
 
 # counters.extra keys under which a global operator declares samples it added (not from inputs)
 ADDED_KEYS = ("added", "upsampled", "generated")
@@ -68,11 +79,22 @@ class LocalExecutor:
     """Runs a job on this machine with ``workers`` processes (1 = in the calling process).
 
     ``keyed=False`` runs keyed global operators through their ``run`` (the two-pass reference
-    path) instead of their keys; the outputs are the same, only slower."""
+    path) instead of their keys; the outputs are the same, only slower. ``stall_timeout``:
+    seconds the pool may go without finishing a chunk before the run fails (see the module)."""
 
-    def __init__(self, workers: int | None = None, *, keyed: bool = True) -> None:
+    def __init__(
+        self,
+        workers: int | None = None,
+        *,
+        keyed: bool = True,
+        stall_timeout: float | None = None,
+    ) -> None:
         self.workers = max(1, workers or os.cpu_count() or 1)
         self.keyed = keyed
+        if stall_timeout is None:
+            env = os.environ.get("SFTFORGE_STALL_TIMEOUT")
+            stall_timeout = float(env) if env else DEFAULT_STALL_TIMEOUT
+        self.stall_timeout = stall_timeout if stall_timeout > 0 else None
         self._kill_after = int(os.environ.get("SFTFORGE_TEST_KILL_AFTER_CHUNKS") or 0)
         self._kill_after_stages = int(os.environ.get("SFTFORGE_TEST_KILL_AFTER_STAGES") or 0)
         self._finished = 0
@@ -113,6 +135,7 @@ class LocalExecutor:
         summaries: list[StageSummary] = []
         # the workers go once no stage needs them: their memory must not add to the parent's
         last_pooled = max(st.index for st in job.stages if _uses_pool(job, st))
+        ok = False
         try:
             prev: tuple[Path, int] | None = None
             for st in job.stages:
@@ -138,9 +161,11 @@ class LocalExecutor:
                         f"stage {st.index + 1}/{len(job.stages)} ({names}): {summary.chunks}"
                         f" chunks{resumed}, {summary.seconds:.1f} s"
                     )
+            ok = True
         finally:
             if pool is not None:
-                pool.shutdown(cancel_futures=True)
+                _stop_pool(pool, ok)
+            self._pool_ref = None
         return self._result(job, summaries)
 
     # -- map stages ---------------------------------------------------------------------------
@@ -203,7 +228,10 @@ class LocalExecutor:
                     continue
                 while len(inflight) >= 2 * self.workers:
                     self._drain(inflight, st.index, FIRST_COMPLETED)
-                inflight[pool.submit(run_task, task)] = task.index
+                try:
+                    inflight[pool.submit(run_task, task)] = task.index
+                except BrokenProcessPool:  # a worker died since the last drain
+                    raise _broken(st.index, [*inflight.values(), task.index]) from None
             while inflight:
                 self._drain(inflight, st.index, FIRST_COMPLETED)
             self.manifest.mark_complete(st.index, total)
@@ -212,11 +240,27 @@ class LocalExecutor:
         return summary
 
     def _drain(self, inflight: dict[Future[dict[str, Any]], int], stage: int, how: str) -> None:
-        finished, _ = wait(list(inflight), return_when=how)
+        finished = self._wait(inflight, stage, how)
         for fut in finished:
-            index = inflight.pop(fut)
-            fut.result()  # re-raises a worker's error here, in the parent
-            self._chunk_done(stage, index)
+            _result(fut, stage, inflight)  # re-raises a worker's error here, in the parent
+            self._chunk_done(stage, inflight.pop(fut))
+
+    def _wait(
+        self, inflight: dict[Future[dict[str, Any]], int], stage: int, how: str
+    ) -> set[Future[dict[str, Any]]]:
+        """The finished futures; a pool that finishes none for ``stall_timeout`` seconds is
+        stuck, and the run fails naming the chunks it was running (they are not checkpointed,
+        so the same command runs them again)."""
+        finished, _ = wait(list(inflight), timeout=self.stall_timeout, return_when=how)
+        if not finished:
+            chunks = ", ".join(str(i) for i in sorted(inflight.values())[:5])
+            raise SftforgeError(
+                f"the worker processes finished no chunk in {self.stall_timeout:g} s"
+                f" (stage {stage + 1}, chunks {chunks} in progress); they were stopped.",
+                hint="run the same command again to resume; if a chunk really takes this long,"
+                " raise --stall-timeout (or SFTFORGE_STALL_TIMEOUT), or lower chunk_size",
+            )
+        return finished
 
     def _chunk_done(self, stage: int, index: int) -> None:
         self.manifest.mark_chunk(stage, index)
@@ -358,8 +402,14 @@ class LocalExecutor:
             for task in tasks:
                 run_task(task)
             return
-        for fut in [pool.submit(run_task, t) for t in tasks]:
-            fut.result()
+        try:
+            inflight = {pool.submit(run_task, t): t.index for t in tasks}
+        except BrokenProcessPool:
+            raise _broken(st.index, [t.index for t in tasks]) from None
+        while inflight:
+            for fut in self._wait(inflight, st.index, FIRST_COMPLETED):
+                _result(fut, st.index, inflight)
+                del inflight[fut]
 
     # -- results ------------------------------------------------------------------------------
     def _result(self, job: Job, summaries: list[StageSummary]) -> JobResult:
@@ -446,6 +496,43 @@ class LocalExecutor:
                     for line in fh:
                         if line.strip():
                             yield line.rstrip(b"\n")
+
+
+def _result(
+    fut: Future[dict[str, Any]], stage: int, inflight: dict[Future[dict[str, Any]], int]
+) -> dict[str, Any]:
+    """A chunk's summary, or its worker's error; a worker that died is one line, not a trace."""
+    try:
+        return fut.result()
+    except BrokenProcessPool:
+        raise _broken(stage, list(inflight.values())) from None
+
+
+def _broken(stage: int, chunks: list[int]) -> SftforgeError:
+    # the pool fails every chunk in flight alike: which one's worker died is not known
+    shown = ", ".join(str(i) for i in sorted(chunks)[:5]) + (", ..." if len(chunks) > 5 else "")
+    return SftforgeError(
+        f"a worker process ended abruptly (killed, or out of memory) in stage {stage + 1}, with"
+        f" chunks {shown} in progress; the other workers were stopped.",
+        hint="run the same command again to resume from the finished chunks; if it happens"
+        " again, use fewer --workers or a smaller chunk_size",
+    )
+
+
+def _stop_pool(pool: ProcessPoolExecutor, ok: bool) -> None:
+    """Shut the pool down; after a failure its workers are killed first, since a stuck one
+    would make ``shutdown`` wait for it without end."""
+    if ok:
+        pool.shutdown()
+        return
+    procs = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for proc in procs:
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            proc.kill()
+    for proc in procs:
+        with contextlib.suppress(OSError, ValueError, AttributeError, AssertionError):
+            proc.join(5)
 
 
 def _op_extras(op: GlobalOp, out_dir: Path, step: int) -> dict[str, Any]:

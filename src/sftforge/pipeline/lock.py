@@ -42,7 +42,15 @@ def versions() -> dict[str, str | None]:
     return out
 
 
-def write_lock(path: Path, resolved: dict[str, Any], hashes: dict[str, str], seed: int) -> Path:
+def write_lock(
+    path: Path,
+    resolved: dict[str, Any],
+    hashes: dict[str, str],
+    seed: int,
+    files: list[str] | None = None,
+) -> Path:
+    """Write the lock; ``files``: every file the run wrote, relative to the run folder (what the
+    next run in the folder removes when it does not write them again)."""
     inputs = [dict(i) | {"xxh3_64": hashes.get(i["name"])} for i in resolved["inputs"]]
     doc = {
         "seed": seed,
@@ -50,6 +58,8 @@ def write_lock(path: Path, resolved: dict[str, Any], hashes: dict[str, str], see
         "inputs": inputs,
         "recipe": {k: v for k, v in resolved.items() if k != "inputs"},
     }
+    if files is not None:
+        doc["files"] = files
     text = yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, default_flow_style=False)
     atomic_write_bytes(path, text.encode("utf-8"))
     return path

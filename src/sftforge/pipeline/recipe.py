@@ -97,6 +97,7 @@ class Recipe:
     plugins: list[str] = field(default_factory=list)
     cache: bool | str = True
     base_dir: Path = field(default_factory=Path.cwd)
+    file: str | None = None  # the recipe file, for errors found after parsing
 
     @classmethod
     def from_dict(
@@ -279,6 +280,7 @@ def _parse(data: Any, base_dir: Path, file: str | None) -> Recipe:
         plugins=list(plugins),
         cache=data.get("cache", True),
         base_dir=base_dir,
+        file=file,
     )
     _apply_mixing(recipe, file)
     if recipe.workers is not None and recipe.workers < 1:

@@ -23,10 +23,22 @@ import xxhash
 
 from .._gc import gc_paused
 from ..errors import RecipeError, SftforgeError
+from ..io.paths import link_escape
 from ..ops.base import FINGERPRINTS, Op
+from ..oserrors import os_error
 from ..sample import Sample
 from .executor import LocalExecutor
 from .lock import write_lock
+from .outplan import (
+    LOCK_NAME,
+    REJECTS_NAME,
+    OutputPlan,
+    clear_leftovers,
+    plan_outputs,
+    previous_files,
+    remove_stale,
+    staged,
+)
 from .plan import Executor, Job, JobResult, Sampled, plan_stages
 from .recipe import Recipe, load_recipe
 from .report import build_report, write_report
@@ -68,14 +80,48 @@ def run_recipe(
     resume: bool = True,
     executor: Executor | None = None,
     log: Callable[[str], None] | None = None,
+    stall_timeout: float | None = None,
+    allow_outside: bool = False,
+    follow_symlinks: bool = False,
 ) -> RunResult:
-    """Run a recipe into ``out_dir``; resumes a killed run of the same recipe unless ``resume=False``."""
+    """Run a recipe into ``out_dir``; resumes a killed run of the same recipe unless ``resume=False``.
+
+    ``stall_timeout``: seconds the workers may go without finishing a chunk (``LocalExecutor``).
+    ``allow_outside``: let the recipe's outputs and ``cache:`` lie outside the run folder.
+    ``follow_symlinks``: read an input that is a symlink to a file outside its own folder.
+    A system failure (disk full, permission denied...) is an ``SftforgeError`` naming the path;
+    the finished chunks are kept, so the same call resumes."""
+    try:
+        return _run(
+            recipe_or_path, out_dir, workers, resume, executor, log, stall_timeout,
+            allow_outside, follow_symlinks,
+        )  # fmt: skip
+    except OSError as exc:
+        raise os_error(exc, str(out_dir), resume=True) from exc
+
+
+def _run(
+    recipe_or_path: str | Path | dict[str, Any] | Recipe,
+    out_dir: str | Path,
+    workers: int | None,
+    resume: bool,
+    executor: Executor | None,
+    log: Callable[[str], None] | None,
+    stall_timeout: float | None,
+    allow_outside: bool,
+    follow_symlinks: bool,
+) -> RunResult:
     start = time.perf_counter()
     recipe = load_recipe(recipe_or_path)
     ops = recipe.build_ops()
     _check_plan(recipe, ops)
+    if not follow_symlinks:
+        _check_links(recipe)
     out = Path(out_dir)
+    plan = plan_outputs(recipe, out, _cache_dir(recipe), allow_outside=allow_outside)
     out.mkdir(parents=True, exist_ok=True)
+    clear_leftovers(plan)
+    previous = previous_files(plan)
     hashes = {s.name: _hash_files(recipe.input_files(s)) for s in recipe.inputs}
     resolved = recipe.resolved()
     fingerprint = xxhash.xxh3_128_hexdigest(orjson.dumps([_SCHEMA, resolved, hashes]))
@@ -92,19 +138,32 @@ def run_recipe(
         resume=resume,
         log=log,
     )
-    runner = executor or LocalExecutor(workers or recipe.workers)
+    runner = executor or LocalExecutor(workers or recipe.workers, stall_timeout=stall_timeout)
     result = runner.execute(job)
-    outputs, kept, losses, lengths_after = _write_outputs(recipe, out, result)
-    rejected, examples = _write_rejects(out / "rejects.jsonl", result, _names(recipe))
-    counts = check_invariant(result, kept, rejected)
+    rejects = out / REJECTS_NAME
+    # every output and the rejects are written beside their place first, then all renamed
+    # together: a run that fails here (disk full...) leaves the earlier files, no part of new ones
+    try:
+        outputs, kept, losses, lengths_after = _write_outputs(recipe, plan, result)
+        rejected, examples = _write_rejects(staged(rejects), result, _names(recipe))
+        counts = check_invariant(result, kept, rejected)
+    except BaseException:
+        for path in [*plan.outputs.values(), rejects]:
+            staged(path).unlink(missing_ok=True)
+        raise
+    for path in [*outputs.values(), rejects]:
+        os.replace(staged(path), path)
     seconds = time.perf_counter() - start
     report = build_report(
         recipe, result, counts, examples, lengths_after, losses, seconds, _workers(runner)
     )
     rj, rh = write_report(out, report)
-    lock = write_lock(out / "recipe.lock.yaml", resolved, hashes, recipe.seed)
+    manifests = [out / m for st in result.stages if (m := st.op_report.get("manifest"))]
+    files = [os.path.relpath(p, out) for p in [*plan.files, *manifests]]
+    lock = write_lock(out / LOCK_NAME, resolved, hashes, recipe.seed, files)
+    remove_stale(plan, previous, manifests)
     shutil.rmtree(job.workdir, ignore_errors=True)
-    return RunResult(out, outputs, out / "rejects.jsonl", rj, rh, lock, counts, seconds)
+    return RunResult(out, outputs, rejects, rj, rh, lock, counts, seconds)
 
 
 def ingest(recipe: Recipe) -> Iterator[Sample | ReadError]:
@@ -141,8 +200,9 @@ def hash_file(path: Path) -> str:
             for block in iter(lambda: fh.read(1 << 20), b""):
                 h.update(block)
     except OSError as exc:
+        err = os_error(exc, str(path))
         raise RecipeError(
-            f"cannot read input: {exc.strerror or exc}.", file=str(path), hint="check the path"
+            f"cannot read input: {err.message}", file=err.file, hint=err.hint
         ) from exc
     return h.hexdigest()
 
@@ -175,6 +235,22 @@ def _check_plan(recipe: Recipe, ops: list[Op]) -> None:
     check_placement(ops, list(recipe.outputs))
 
 
+def _check_links(recipe: Recipe) -> None:
+    """No input follows a symlink out of its folder (its lines would go to rejects and the
+    report): before anything is read."""
+    for i, spec in enumerate(recipe.inputs, 1):
+        real = link_escape(recipe.input_path(spec))
+        if real is not None:
+            raise RecipeError(
+                f"input '{spec.name}' ({spec.path}) is a symlink to {real}, outside its folder;"
+                " inputs do not follow symlinks out of their folder.",
+                file=recipe.file,
+                field=f"inputs[{i}].path",
+                hint="copy the file into the folder or name its real path, or pass"
+                " --follow-symlinks to read it",
+            )
+
+
 def _route(recipe: Recipe, sample: Sample) -> str | None:
     if len(recipe.outputs) == 1:
         return next(iter(recipe.outputs))
@@ -183,9 +259,10 @@ def _route(recipe: Recipe, sample: Sample) -> str | None:
 
 
 def _write_outputs(
-    recipe: Recipe, out: Path, result: JobResult
+    recipe: Recipe, plan: OutputPlan, result: JobResult
 ) -> tuple[dict[str, Path], Counter[str], dict[str, dict[str, int]], dict[str, Sampled]]:
-    """One streaming pass over the kept samples per split; counts kept per input."""
+    """One streaming pass over the kept samples per split, each written to its ``staged`` path;
+    counts kept per input."""
     kept: Counter[str] = Counter()
     losses: dict[str, dict[str, int]] = {}
     lengths: dict[str, Sampled] = {}
@@ -193,7 +270,7 @@ def _write_outputs(
     names = _names(recipe)
     single = len(recipe.outputs) == 1
     for split, spec in recipe.outputs.items():
-        path = out / spec.path
+        path = plan.outputs[split]
 
         def stream(split: str = split) -> Iterator[Sample]:
             pending: dict[str, list[int]] = {}  # message lengths by role, added in batches
@@ -209,11 +286,9 @@ def _write_outputs(
                 yield s
             _add_lengths(lengths, pending)
 
-        tmp = path.with_name(f".tmp-{path.name}")
         path.parent.mkdir(parents=True, exist_ok=True)
         with gc_paused():
-            _, lost = write_output(stream(), tmp, spec.format, spec.allow_lossy)
-        os.replace(tmp, path)
+            _, lost = write_output(stream(), staged(path), spec.format, spec.allow_lossy)
         losses[split] = lost
         paths[split] = path
     unrouted = 0 if len(recipe.outputs) == 1 else _total(result) - sum(kept.values())
@@ -254,8 +329,7 @@ def _write_rejects(
     """Concatenate the stages' rejects in order; count them per input, keep a few per reason."""
     rejected: Counter[str] = Counter()
     examples: dict[str, list[dict[str, Any]]] = {}
-    tmp = path.with_name(f".tmp-{path.name}")
-    with tmp.open("wb") as fh:
+    with path.open("wb") as fh:
         for row in result.rejects():
             fh.write(row + b"\n")
             rec = orjson.loads(row)
@@ -266,7 +340,6 @@ def _write_rejects(
             ex = examples.setdefault(f"{rec.get('op')}: {rec.get('reason')}", [])
             if len(ex) < per_reason:
                 ex.append(rec)
-    os.replace(tmp, path)
     return rejected, examples
 
 

@@ -13,10 +13,8 @@ cross-run cache's metrics).
 
 from __future__ import annotations
 
-import os
 import pickle
 import resource
-import threading
 import time
 from collections import Counter
 from collections.abc import Sequence
@@ -27,6 +25,7 @@ from typing import Any
 import orjson
 
 from .._gc import gc_paused
+from .._orphans import exit_with_parent
 from ..errors import SftforgeError
 from ..ops.base import (
     FINGERPRINTS,
@@ -130,19 +129,12 @@ def init_worker(
     """Pool initializer: import operator modules, build the ops, watch for the parent dying."""
     import importlib
 
+    # first: a kill -9 of the parent must not leave this worker blocked on the task queue forever
+    exit_with_parent(parent_pid)
     import_plugins(plugins)
     for mod in modules:
         importlib.import_module(mod)
     configure(stages, cache_dir)
-    threading.Thread(target=_watch_parent, args=(os.getppid(),), daemon=True).start()
-
-
-def _watch_parent(ppid: int) -> None:
-    # a kill -9 of the parent must not leave workers blocked on the task queue forever
-    while True:
-        time.sleep(0.5)
-        if os.getppid() != ppid:
-            os._exit(1)
 
 
 def run_task(task: ChunkTask) -> dict[str, Any]:
