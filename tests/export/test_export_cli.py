@@ -108,7 +108,7 @@ def test_the_printed_run_line_is_quoted_for_the_shell(
         for p in ("llamafactory-cli", "xtuner", "bash", "axolotl", "python")
     )
     res = subprocess.run(
-        ["sh", "-c", f"{fakes}; {command}"], cwd=tmp_path, capture_output=True, text=True
+        ["bash", "-c", f"{fakes}; {command}"], cwd=tmp_path, capture_output=True, text=True
     )
     assert res.returncode == 0, res.stderr
     assert not (tmp_path / "PWNED").exists() and not (tmp_path / "PWNED2").exists()

@@ -18,6 +18,7 @@ is run from it, ``train_trl.py`` builds its paths from its own location.
 from __future__ import annotations
 
 import json
+import shlex
 from collections.abc import Callable
 from typing import Any
 
@@ -86,7 +87,7 @@ def export_swift(job: ExportJob) -> ExportResult:
     if job.template:
         args.append(["--template", job.template])
     files.append(job.add_text("train_swift.sh", shell_script(args), executable=True))
-    return ExportResult("swift", files, f"bash {files[-1]}", rejected=rejected)
+    return ExportResult("swift", files, f"bash {shlex.quote(str(files[-1]))}", rejected=rejected)
 
 
 def _axolotl_dataset(path: str) -> dict[str, Any]:
@@ -154,7 +155,7 @@ def export_litgpt(job: ExportJob) -> ExportResult:
     if job.template:
         args.append(["--data.prompt_style", job.template])
     files.append(job.add_text("finetune_lora.sh", shell_script(args), executable=True))
-    return ExportResult("litgpt", files, f"bash {files[-1]}", rejected=rejected)
+    return ExportResult("litgpt", files, f"bash {shlex.quote(str(files[-1]))}", rejected=rejected)
 
 
 _TRL_SCRIPT = '''"""Fine-tune with TRL on the data exported by sftforge (run: python {script})."""
