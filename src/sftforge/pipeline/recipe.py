@@ -9,14 +9,18 @@ operator or option fails before a single record is read. YAML is read with ``yam
 from __future__ import annotations
 
 import importlib
+import posixpath
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import yaml
 
 from ..errors import RecipeError
+from ..io.folders import HUB_SCHEMES
+from ..io.remote import is_url, shown
 from ..ops.base import OPS, Op, build_op
 
 __all__ = [
@@ -48,7 +52,8 @@ class InputSpec:
     on_error: str = "skip"
 
     def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"path": self.path, "name": self.name, "format": self.format}
+        # what locks and reports record: a URL's password is never written
+        out: dict[str, Any] = {"path": shown(self.path), "name": self.name, "format": self.format}
         for key in _MIX_KEYS:
             if getattr(self, key) is not None:
                 out[key] = getattr(self, key)
@@ -69,15 +74,26 @@ class StepSpec:
 
 @dataclass(slots=True)
 class OutputSpec:
-    """Where one split goes: format name and a path relative to the run folder."""
+    """Where one split goes: format name and a path relative to the run folder, or an
+    ``s3://``/``ftp://`` URL (written in the run folder under its file name, then uploaded)."""
 
     split: str
     format: str
     path: str
     allow_lossy: bool = False
 
+    @property
+    def local(self) -> str:
+        """The file in the run folder: ``path``, or the URL's file name."""
+        return posixpath.basename(urlsplit(self.path).path) if is_url(self.path) else self.path
+
+    @property
+    def upload(self) -> str | None:
+        """The URL the finished file is copied to, if any."""
+        return self.path if is_url(self.path) else None
+
     def to_dict(self) -> dict[str, Any]:
-        return {"format": self.format, "path": self.path, "allow_lossy": self.allow_lossy}
+        return {"format": self.format, "path": shown(self.path), "allow_lossy": self.allow_lossy}
 
 
 @dataclass(slots=True)
@@ -119,7 +135,10 @@ class Recipe:
                 raise
         return ops
 
-    def input_path(self, spec: InputSpec) -> Path:
+    def input_path(self, spec: InputSpec) -> Path | str:
+        """A local input as a Path (relative to the recipe's folder); a URL or hub id as given."""
+        if is_url(spec.path) or spec.path.startswith(HUB_SCHEMES):
+            return spec.path
         p = Path(spec.path).expanduser()
         return p if p.is_absolute() else self.base_dir / p
 
@@ -318,7 +337,8 @@ def _parse_inputs(raw: Any, file: str | None) -> list[InputSpec]:
         on_error = item.get("on_error", "skip")
         if on_error not in ("skip", "raise"):
             raise _err(f"{where}.on_error must be 'skip' or 'raise'.", file, f"{where}.on_error")
-        name = str(item.get("name") or Path(str(item["path"])).name.split(".")[0] or f"input{i}")
+        stem = Path(urlsplit(str(item["path"])).path or str(item["path"])).name
+        name = str(item.get("name") or stem.split(".")[0].split("#")[0] or f"input{i}")
         specs.append(
             InputSpec(
                 path=str(item["path"]),
@@ -384,7 +404,18 @@ def _parse_outputs(raw: Any, file: str | None) -> dict[str, OutputSpec]:
             raise _err(f"{where} needs a 'format'.", file, where)
         _check_keys(spec, _OUTPUT_KEYS, where, file)
         path = str(spec.get("path") or f"{split}.jsonl")
-        if Path(path).is_absolute() or ".." in Path(path).parts:
+        if is_url(path):
+            if not path.startswith(("s3://", "ftp://")) or not posixpath.basename(
+                urlsplit(path).path
+            ):
+                raise _err(
+                    f"{where}.path: outputs can be uploaded to s3:// and ftp:// files only, "
+                    f"got {shown(path)!r}.",
+                    file,
+                    f"{where}.path",
+                    "write s3://bucket/key/train.jsonl or ftp://host/folder/train.jsonl",
+                )
+        elif Path(path).is_absolute() or ".." in Path(path).parts:
             raise _err(
                 f"{where}.path must stay inside the run folder, got {path!r}.",
                 file,

@@ -23,6 +23,9 @@ import xxhash
 
 from .._gc import gc_paused
 from ..errors import RecipeError, SftforgeError
+from ..io.folders import is_dataset_ref, resolve_dataset
+from ..io.remote import shown, upload
+from ..io.sources import open_raw
 from ..ops.base import FINGERPRINTS, Op
 from ..sample import Sample
 from .executor import LocalExecutor
@@ -76,7 +79,7 @@ def run_recipe(
     _check_plan(recipe, ops)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    hashes = {s.name: hash_file(recipe.input_path(s)) for s in recipe.inputs}
+    hashes = {s.name: hash_input(recipe.input_path(s)) for s in recipe.inputs}
     resolved = recipe.resolved()
     fingerprint = xxhash.xxh3_128_hexdigest(orjson.dumps([_SCHEMA, resolved, hashes]))
     job = Job(
@@ -94,7 +97,7 @@ def run_recipe(
     )
     runner = executor or LocalExecutor(workers or recipe.workers)
     result = runner.execute(job)
-    outputs, kept, losses, lengths_after = _write_outputs(recipe, out, result)
+    outputs, kept, losses, lengths_after = _write_outputs(recipe, out, result, log)
     rejected, examples = _write_rejects(out / "rejects.jsonl", result, _names(recipe))
     counts = check_invariant(result, kept, rejected)
     seconds = time.perf_counter() - start
@@ -125,17 +128,22 @@ def ingest(recipe: Recipe) -> Iterator[Sample | ReadError]:
             yield item
 
 
-def hash_file(path: Path) -> str:
-    """xxh3-64 of a file's bytes, streamed."""
+def hash_input(path: Path | str) -> str:
+    """xxh3-64 of an input's bytes, streamed: a local file or a URL (the same bytes give the same
+    hash wherever they are read from); a folder or hub dataset hashes its shards in order."""
     h = xxhash.xxh3_64()
-    try:
-        with path.open("rb") as fh:
-            for block in iter(lambda: fh.read(1 << 20), b""):
-                h.update(block)
-    except OSError as exc:
-        raise RecipeError(
-            f"cannot read input: {exc.strerror or exc}.", file=str(path), hint="check the path"
-        ) from exc
+    target = str(path)
+    files = [str(p) for p in resolve_dataset(target).shards] if is_dataset_ref(target) else [target]
+    for file in files:
+        try:
+            raw, _ = open_raw(file)
+            with raw:
+                while block := raw.read(1 << 20):
+                    h.update(block)
+        except OSError as exc:
+            raise RecipeError(
+                f"cannot read input: {exc.strerror or exc}.", file=str(path), hint="check the path"
+            ) from exc
     return h.hexdigest()
 
 
@@ -172,7 +180,7 @@ def _route(recipe: Recipe, sample: Sample) -> str | None:
 
 
 def _write_outputs(
-    recipe: Recipe, out: Path, result: JobResult
+    recipe: Recipe, out: Path, result: JobResult, log: Callable[[str], None] | None = None
 ) -> tuple[dict[str, Path], Counter[str], dict[str, dict[str, int]], dict[str, Sampled]]:
     """One streaming pass over the kept samples per split; counts kept per input."""
     kept: Counter[str] = Counter()
@@ -182,7 +190,7 @@ def _write_outputs(
     names = _names(recipe)
     single = len(recipe.outputs) == 1
     for split, spec in recipe.outputs.items():
-        path = out / spec.path
+        path = out / spec.local
 
         def stream(split: str = split) -> Iterator[Sample]:
             pending: dict[str, list[int]] = {}  # message lengths by role, added in batches
@@ -203,6 +211,10 @@ def _write_outputs(
         with gc_paused():
             _, lost = write_output(stream(), tmp, spec.format, spec.allow_lossy)
         os.replace(tmp, path)
+        if spec.upload is not None:
+            upload(str(path), spec.upload)
+            if log is not None:
+                log(f"{split}: uploaded to {shown(spec.upload)}")
         losses[split] = lost
         paths[split] = path
     unrouted = 0 if len(recipe.outputs) == 1 else _total(result) - sum(kept.values())
