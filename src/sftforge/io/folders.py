@@ -20,8 +20,11 @@ when not there; without network that is one line saying where to put the files.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -246,7 +249,8 @@ def _hf_download(repo: str, rev: str | None, base: str, cached: Path) -> str:
             hint=_INSTALL,
         ) from None
     try:
-        return str(snapshot_download(repo, repo_type="dataset", revision=rev))
+        with _quiet("huggingface_hub"):
+            return str(snapshot_download(repo, repo_type="dataset", revision=rev))
     except Exception as exc:  # network, offline mode, missing repo: all end this input
         raise InputError(
             f"cannot download Hugging Face dataset {repo}: {_first_line(exc)}.",
@@ -288,7 +292,8 @@ def _modelscope_folder(base: str) -> Path:
             hint=_INSTALL,
         ) from None
     try:
-        folder = Path(snapshot_download(repo_id=repo, repo_type="dataset", revision=rev))
+        with _quiet("modelscope", "modelscope_hub"):
+            folder = Path(snapshot_download(repo_id=repo, repo_type="dataset", revision=rev))
     except Exception as exc:  # network, missing repo: all end this input
         raise InputError(
             f"cannot download ModelScope dataset {repo}: {_first_line(exc)}.",
@@ -302,9 +307,22 @@ def _modelscope_folder(base: str) -> Path:
     return folder / sub if sub else folder
 
 
+@contextlib.contextmanager
+def _quiet(*loggers: str) -> Iterator[None]:
+    """The hub libraries log each retry to stderr; the one line sftforge prints says it all."""
+    saved = [(lg, lg.level) for lg in map(logging.getLogger, loggers)]
+    for lg, _ in saved:
+        lg.setLevel(logging.ERROR + 1)
+    try:
+        yield
+    finally:
+        for lg, level in saved:
+            lg.setLevel(level)
+
+
 def _first_line(exc: BaseException) -> str:
     from .remote import scrub
 
     text = str(exc).strip()
     line = text.splitlines()[0] if text else type(exc).__name__
-    return scrub(f"{type(exc).__name__}: {line}")[:300]
+    return scrub(f"{type(exc).__name__}: {line}")[:200]

@@ -285,6 +285,9 @@ def _error(exc: BaseException, loc: _Url, doing: str) -> InputError:
 
 
 def _classify(exc: BaseException, loc: _Url) -> tuple[str, str]:
+    # fsspec's HTTP info() reports every failure as FileNotFoundError: the cause says which
+    while loc.scheme != "ftp" and isinstance(exc, FileNotFoundError) and exc.__cause__:
+        exc = exc.__cause__
     name = type(exc).__name__
     text = scrub(str(exc)).strip().splitlines()[0][:200] if str(exc).strip() else name
     code = ""
