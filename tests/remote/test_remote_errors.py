@@ -136,7 +136,10 @@ def test_hf_id_offline(tmp_path: Path) -> None:
 
 def test_modelscope_id_offline(tmp_path: Path) -> None:
     port = closed_port()
-    env = {"MODELSCOPE_CACHE": str(tmp_path / "ms"), "MODELSCOPE_ENDPOINT": f"http://127.0.0.1:{port}"}
+    env = {
+        "MODELSCOPE_CACHE": str(tmp_path / "ms"),
+        "MODELSCOPE_ENDPOINT": f"http://127.0.0.1:{port}",
+    }
     res = cli(
         env, "convert", "modelscope://someone/absent", str(tmp_path / "o.jsonl"), "--to", "sharegpt"
     )
