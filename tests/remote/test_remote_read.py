@@ -235,3 +235,35 @@ def test_a_folder_of_jsonl_shards(
     (shards / "part-0.jsonl").write_bytes(jsonl(RECORDS[:10]))
     (shards / "part-1.jsonl.gz").write_bytes(gzip.compress(jsonl(RECORDS[10:])))
     assert convert(capsys, str(shards), tmp_path / "a.jsonl") == local
+
+
+def test_convert_writes_to_s3_and_ftp_with_rejects(
+    local: bytes,
+    served: Path,
+    ftp: str,
+    s3: S3,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    src = tmp_path / "with-bad.jsonl"
+    src.write_bytes(jsonl(RECORDS) + b'{"instruction": "cut\n')
+    s3.client.create_bucket(Bucket="out")
+    rc = main(
+        ["convert", str(src), "s3://out/conv/a.jsonl", "--to", "sharegpt", "--on-error", "skip"]
+    )
+    _, err = capsys.readouterr()
+    assert rc == 0, err
+    assert s3.get("out", "conv/a.jsonl") == local
+    rejects = orjson.loads(s3.get("out", "conv/a.jsonl.rejects.jsonl"))
+    assert rejects["line"] == len(RECORDS) + 1
+    assert "rejects: s3://out/conv/a.jsonl.rejects.jsonl" in err
+    url = ftp.replace("ftp://", f"ftp://{FTP_USER}:{FTP_PASSWORD}@") + "/conv/b.jsonl"
+    rc = main(["convert", str(src), url, "--to", "sharegpt", "--on-error", "skip"])
+    _, err = capsys.readouterr()
+    assert rc == 0, err
+    assert (served / "conv" / "b.jsonl").read_bytes() == local
+    assert (served / "conv" / "b.jsonl.rejects.jsonl").exists()
+    assert f"rejects: ftp://{FTP_USER}:***@" in err and FTP_PASSWORD not in err
+    rc = main(["convert", str(src), "https://example.com/o.jsonl", "--to", "sharegpt"])
+    _, err = capsys.readouterr()
+    assert rc == 1 and "outputs go to s3:// and ftp:// files only" in err

@@ -9,6 +9,7 @@ import typer
 from ..api import Reader
 from ..convert import convert as run_convert
 from ..errors import SftforgeError
+from ..io.remote import shown
 from ._common import CheckText, MaxRecordMb, max_record_options, progress, summary
 from .main import app
 
@@ -45,7 +46,7 @@ def convert(
     ] = None,
     container: Annotated[
         str | None,
-        typer.Option("--container", help="input container: jsonl, json, csv, tsv, parquet, txt"),
+        typer.Option("--container", help="input container: jsonl, json, csv, tsv, parquet, arrow, txt"),
     ] = None,
     out_container: Annotated[
         str | None,
@@ -95,6 +96,6 @@ def convert(
     )  # fmt: skip
     summary(result.read, result.written, result.rejected, result.losses)
     if result.rejected and rejects_path:
-        typer.echo(f"rejects: {rejects_path}", err=True)
+        typer.echo(f"rejects: {shown(rejects_path)}", err=True)
     if dataset_info:
         typer.echo(f"dataset_info: {dataset_info}", err=True)

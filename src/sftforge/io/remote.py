@@ -32,6 +32,7 @@ from ..errors import InputError
 
 __all__ = [
     "REMOTE_SCHEMES",
+    "check_writable",
     "is_url",
     "open_url",
     "scrub",
@@ -189,6 +190,17 @@ def spool(stream: BinaryIO) -> BinaryIO:
     return cast(BinaryIO, tmp)
 
 
+def check_writable(url: str) -> None:
+    """Refuse, before any work, a URL that cannot be written (http(s), or no file name)."""
+    loc = _parse(url)
+    if loc.scheme not in ("s3", "ftp") or not loc.path or loc.path.endswith("/"):
+        raise InputError(
+            "cannot write here: outputs go to s3:// and ftp:// files only.",
+            file=loc.shown,
+            hint="write to a local path, s3://bucket/key/file.jsonl or ftp://host/folder/file.jsonl",
+        )
+
+
 def upload(local: str, url: str) -> None:
     """Copy the finished local file ``local`` to ``url`` (S3 or FTP). The object appears whole:
     S3 makes it visible when the upload completes; FTP writes a temporary name, then renames."""
@@ -205,11 +217,7 @@ def upload(local: str, url: str) -> None:
             fs.put_file(local, tmp)
             fs.mv(tmp, loc.path)
         else:
-            raise InputError(
-                "cannot write to an http(s) URL.",
-                file=loc.shown,
-                hint="write outputs to a local path, s3://bucket/key or ftp://host/path",
-            )
+            check_writable(url)
     except InputError:
         raise
     except Exception as exc:
