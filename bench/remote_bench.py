@@ -56,8 +56,13 @@ class _Quiet(SimpleHTTPRequestHandler):
         pass
 
 
+class _Server(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        pass  # a client that stops reading early is not the bench's concern
+
+
 def http_server(root: Path) -> tuple[str, ThreadingHTTPServer]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(_Quiet, directory=str(root)))
+    server = _Server(("127.0.0.1", 0), partial(_Quiet, directory=str(root)))
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return f"http://127.0.0.1:{server.server_address[1]}", server
 
@@ -172,6 +177,10 @@ def part_stream(tmp: Path, env: dict[str, str], http: str, small_mb: int, big_gb
             "sharegpt",
             "--workers",
             "1",
+            "--on-error",
+            "skip",
+            "--rejects",
+            str(tmp / "big.rejects.jsonl"),
         ]
         r = timed(argv, env)
         r |= {"input": label, "bytes": path.stat().st_size, "records": n}

@@ -187,3 +187,17 @@ def test_an_http_output_is_refused_before_any_work(
     assert rc == 1 and err.count("\n") == 1
     assert "s3:// and ftp:// files only" in err and "u:***@example.com" in err
     assert "pw123" not in err
+
+
+def test_two_uploads_with_one_file_name_are_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "faq.jsonl").write_bytes(data_bytes())
+    outputs = {
+        "train": {"format": "sharegpt", "path": "s3://a/x/data.jsonl"},
+        "test": {"format": "sharegpt", "path": "ftp://host/y/data.jsonl"},
+    }
+    file = recipe(tmp_path, "clash", str(tmp_path / "faq.jsonl"), outputs)
+    rc = main(["run", str(file), "-o", str(tmp_path / "run")])
+    _, err = capsys.readouterr()
+    assert rc == 1 and "same file in the run folder (data.jsonl)" in err

@@ -425,6 +425,15 @@ def _parse_outputs(raw: Any, file: str | None) -> dict[str, OutputSpec]:
         outs[str(split)] = OutputSpec(
             str(split), str(spec["format"]), path, bool(spec.get("allow_lossy", False))
         )
+    locals_ = [o.local for o in outs.values()]
+    clash = sorted({n for n in locals_ if locals_.count(n) > 1})
+    if clash:
+        raise _err(
+            f"two outputs would be written to the same file in the run folder ({clash[0]}).",
+            file,
+            "outputs",
+            "give uploaded outputs different file names",
+        )
     return outs
 
 
