@@ -12,7 +12,7 @@ import orjson
 import pytest
 import xxhash
 import yaml
-from servers import FTP_PASSWORD, FTP_USER, HTTP_PASSWORD, HTTP_USER, S3, SECRETS, S3_KEY_ID
+from servers import FTP_PASSWORD, FTP_USER, HTTP_PASSWORD, HTTP_USER, S3, S3_KEY_ID, SECRETS
 
 from sftforge.cli.main import main
 

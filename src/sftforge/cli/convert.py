@@ -46,7 +46,9 @@ def convert(
     ] = None,
     container: Annotated[
         str | None,
-        typer.Option("--container", help="input container: jsonl, json, csv, tsv, parquet, arrow, txt"),
+        typer.Option(
+            "--container", help="input container: jsonl, json, csv, tsv, parquet, arrow, txt"
+        ),
     ] = None,
     out_container: Annotated[
         str | None,
