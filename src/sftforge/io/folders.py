@@ -13,18 +13,14 @@ to an ordered list of shard files:
   names or folders say they belong to several splits (``train-00000-of-00002.parquet``,
   ``test/0000.parquet``) one must be picked with ``#split``.
 
-``hf://`` and ModelScope ids are looked up in the local cache first (``HF_HUB_CACHE`` /
-``HF_HOME``; ``MODELSCOPE_CACHE``) and downloaded with ``huggingface_hub`` / ``modelscope``
-when not there; without network that is one line saying where to put the files.
+``hf://`` and ModelScope ids become local folders in ``sftforge.io.hub`` (cache first, then a
+download where the network allows).
 """
 
 from __future__ import annotations
 
-import contextlib
-import logging
 import os
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,15 +28,15 @@ from typing import Any
 import orjson
 
 from ..errors import InputError
+from .hub import hub_folder
 
-__all__ = ["HUB_SCHEMES", "Dataset", "hf_cache_dir", "is_dataset_ref", "resolve_dataset"]
+__all__ = ["HUB_SCHEMES", "Dataset", "is_dataset_ref", "resolve_dataset", "snapshot"]
 
 HUB_SCHEMES = ("hf://", "modelscope://", "ms://")
 _SPLIT = re.compile(r"^(train|test|validation|valid|dev|eval)(?=$|[-_.])", re.I)
 _NOT_DATA = {"dataset_info.json", "state.json", "dataset_dict.json", "dataset_infos.json"}
 _DATA_EXT = (".parquet", ".arrow", ".jsonl", ".ndjson", ".json", ".csv", ".tsv")
 _COMPRESSED = ("", ".gz", ".bz2", ".xz", ".zst")
-_INSTALL = "pip install 'sftforge[remote]'"
 
 
 @dataclass(frozen=True)
@@ -66,13 +62,8 @@ def is_dataset_ref(path: str) -> bool:
 def resolve_dataset(ref: str) -> Dataset:
     """The shard files of dataset reference ``ref``, in order; raises ``InputError`` with the fix."""
     base, split = _split_ref(ref)
-    if base.startswith("hf://"):
-        folder = _hf_folder(base)
-    elif base.startswith(("modelscope://", "ms://")):
-        folder = _modelscope_folder(base)
-    else:
-        folder = Path(base).expanduser()
-    folder = _snapshot(folder)
+    folder = hub_folder(base) if base.startswith(HUB_SCHEMES) else Path(base).expanduser()
+    folder = snapshot(folder)
     if (folder / "dataset_dict.json").is_file():
         folder, split = _dict_split(folder, split, ref), None
     if (folder / "state.json").is_file():
@@ -166,7 +157,7 @@ def _split_of(rel: Path) -> str | None:
     return None
 
 
-def _snapshot(folder: Path) -> Path:
+def snapshot(folder: Path) -> Path:
     """A hub cache repo folder (``refs/`` + ``snapshots/``) -> the snapshot ``main`` points at."""
     snaps = folder / "snapshots"
     if not snaps.is_dir():
@@ -188,141 +179,3 @@ def _json(path: Path, ref: str) -> dict[str, Any]:
     except (OSError, orjson.JSONDecodeError) as exc:
         raise InputError(f"cannot read {path.name} ({exc}).", file=ref) from None
     return data if isinstance(data, dict) else {}
-
-
-def _hub_id(base: str, scheme: str) -> tuple[str, str | None, str]:
-    """``owner/name[@rev][/sub]`` after ``scheme`` -> (repo id, revision, subfolder)."""
-    body = base[len(scheme) :].strip("/")
-    if body.startswith("datasets/"):
-        body = body[len("datasets/") :]
-    parts = body.split("/")
-    if len(parts) < 2 or not parts[0] or not parts[1]:
-        raise InputError(
-            "a hub dataset id needs an owner and a name.",
-            file=base,
-            hint=f"write it as {scheme}datasets/owner/name",
-        )
-    name, _, rev = parts[1].partition("@")
-    return f"{parts[0]}/{name}", rev or None, "/".join(parts[2:])
-
-
-def hf_cache_dir() -> Path:
-    """Where ``huggingface_hub`` keeps downloaded repos (its environment variables honoured)."""
-    for var in ("HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE"):
-        if os.environ.get(var):
-            return Path(os.environ[var]).expanduser()
-    if os.environ.get("HF_HOME"):
-        return Path(os.environ["HF_HOME"]).expanduser() / "hub"
-    xdg = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(xdg) / "huggingface" / "hub"
-
-
-def _hf_folder(base: str) -> Path:
-    repo, rev, sub = _hub_id(base, "hf://")
-    cached = hf_cache_dir() / f"datasets--{repo.replace('/', '--')}"
-    snapshot = _cached_snapshot(cached, rev)
-    if snapshot is None:
-        snapshot = Path(_hf_download(repo, rev, base, cached))
-    return snapshot / sub if sub else snapshot
-
-
-def _cached_snapshot(cached: Path, rev: str | None) -> Path | None:
-    snaps = cached / "snapshots"
-    if not snaps.is_dir():
-        return None
-    ref = cached / "refs" / (rev or "main")
-    commit = ref.read_text(encoding="utf-8").strip() if ref.is_file() else rev
-    if commit and (snaps / commit).is_dir():
-        return snaps / commit
-    found = [p for p in snaps.iterdir() if p.is_dir()]
-    return found[0] if rev is None and len(found) == 1 else None
-
-
-def _hf_download(repo: str, rev: str | None, base: str, cached: Path) -> str:
-    try:
-        from huggingface_hub import snapshot_download
-    except ImportError:
-        raise InputError(
-            f"dataset {repo} is not in the Hugging Face cache ({cached}) and downloading it "
-            "needs huggingface_hub.",
-            file=base,
-            hint=_INSTALL,
-        ) from None
-    try:
-        with _quiet("huggingface_hub"):
-            return str(snapshot_download(repo, repo_type="dataset", revision=rev))
-    except Exception as exc:  # network, offline mode, missing repo: all end this input
-        raise InputError(
-            f"cannot download Hugging Face dataset {repo}: {_first_line(exc)}.",
-            file=base,
-            hint=(
-                f"on a machine with network run `huggingface-cli download --repo-type dataset "
-                f"{repo}` and copy {cached.name} into {cached.parent}, or set HF_ENDPOINT to a "
-                "reachable mirror, or name the downloaded folder itself"
-            ),
-        ) from None
-
-
-def _modelscope_cache_roots() -> list[Path]:
-    env = os.environ.get("MODELSCOPE_CACHE")
-    root = Path(env).expanduser() if env else Path.home() / ".cache" / "modelscope"
-    return [root, root / "hub"]
-
-
-def _modelscope_folder(base: str) -> Path:
-    scheme = "modelscope://" if base.startswith("modelscope://") else "ms://"
-    repo, rev, sub = _hub_id(base, scheme)
-    owner, name = repo.split("/", 1)
-    for root in _modelscope_cache_roots():
-        for cand in (
-            root / "datasets" / owner / name.replace(".", "___"),
-            root / "datasets" / owner / name,
-            root / "datasets" / repo.replace("/", "--"),
-        ):
-            if cand.is_dir() and any(cand.iterdir()):
-                found = _snapshot(cand)
-                return found / sub if sub else found
-    try:
-        from modelscope.hub.snapshot_download import snapshot_download
-    except ImportError:
-        raise InputError(
-            f"dataset {repo} is not in the ModelScope cache ({_modelscope_cache_roots()[0]}) "
-            "and downloading it needs the modelscope package.",
-            file=base,
-            hint=_INSTALL,
-        ) from None
-    try:
-        with _quiet("modelscope", "modelscope_hub"):
-            folder = Path(snapshot_download(repo_id=repo, repo_type="dataset", revision=rev))
-    except Exception as exc:  # network, missing repo: all end this input
-        raise InputError(
-            f"cannot download ModelScope dataset {repo}: {_first_line(exc)}.",
-            file=base,
-            hint=(
-                f"on a machine with network run `modelscope download --dataset {repo}` and copy "
-                f"the folder into {_modelscope_cache_roots()[0] / 'datasets' / owner}, or name "
-                "the downloaded folder itself"
-            ),
-        ) from None
-    return folder / sub if sub else folder
-
-
-@contextlib.contextmanager
-def _quiet(*loggers: str) -> Iterator[None]:
-    """The hub libraries log each retry to stderr; the one line sftforge prints says it all."""
-    saved = [(lg, lg.level) for lg in map(logging.getLogger, loggers)]
-    for lg, _ in saved:
-        lg.setLevel(logging.ERROR + 1)
-    try:
-        yield
-    finally:
-        for lg, level in saved:
-            lg.setLevel(level)
-
-
-def _first_line(exc: BaseException) -> str:
-    from .remote import scrub
-
-    text = str(exc).strip()
-    line = text.splitlines()[0] if text else type(exc).__name__
-    return scrub(f"{type(exc).__name__}: {line}")[:200]
