@@ -163,3 +163,27 @@ def test_modelscope_cache_is_read_without_network(
     assert out.read_bytes() == (
         b'{"conversations":[{"from":"human","value":"a"},{"from":"gpt","value":"b"}]}\n'
     )
+
+
+@pytest.mark.parametrize(
+    ("hidden", "url"),
+    [
+        ("fsspec", "https://example.com/x.jsonl"),
+        ("fsspec", "ftp://example.com/x.jsonl"),
+        ("botocore.session", "s3://bucket/x.jsonl"),
+    ],
+)
+def test_a_missing_extra_names_what_to_install(
+    hidden: str,
+    url: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setitem(sys.modules, hidden, None)  # import fails as if not installed
+    err = fail(capsys, "convert", url, str(tmp_path / "o.jsonl"), "--to", "sharegpt")
+    scheme = url.split(":")[0].replace("https", "http")  # fsspec names the protocol http
+    assert err == (
+        f"error: {url}: reading {scheme}:// needs the remote extra. "
+        "Fix: pip install 'sftforge[remote]'\n"
+    )

@@ -201,3 +201,30 @@ def test_two_uploads_with_one_file_name_are_refused(
     rc = main(["run", str(file), "-o", str(tmp_path / "run")])
     _, err = capsys.readouterr()
     assert rc == 1 and "same file in the run folder (data.jsonl)" in err
+
+
+def test_recipe_input_by_hub_id_from_the_cache(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    clean = tmp_path / "clean"
+    clean.mkdir()
+    (clean / "faq.jsonl").write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in RECORDS))
+    run(capsys, recipe(clean, "local", str(clean / "faq.jsonl")), clean / "run")
+    snap = tmp_path / "hub" / "datasets--me--faq" / "snapshots" / "c0ffee"
+    (snap / "data").mkdir(parents=True)
+    (snap.parent.parent / "refs").mkdir()
+    (snap.parent.parent / "refs" / "main").write_text("c0ffee\n")
+    pq.write_table(pa.Table.from_pylist(RECORDS), snap / "data" / "train-00000-of-00001.parquet")
+    pq.write_table(pa.Table.from_pylist(RECORDS[:3]), snap / "data" / "test-00000-of-00001.parquet")
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
+    out = tmp_path / "run-hub"
+    run(capsys, recipe(tmp_path, "hub", "hf://datasets/me/faq#train"), out)
+    for name in ("train.jsonl", "test.json"):
+        assert (out / name).read_bytes() == (clean / "run" / name).read_bytes()
+    lock = yaml.safe_load((out / "recipe.lock.yaml").read_text(encoding="utf-8"))
+    shard = (snap / "data" / "train-00000-of-00001.parquet").read_bytes()
+    assert lock["inputs"][0]["path"] == "hf://datasets/me/faq#train"
+    assert lock["inputs"][0]["xxh3_64"] == xxhash.xxh3_64_hexdigest(shard)

@@ -169,7 +169,8 @@ def open_url(url: str) -> tuple[BinaryIO, int | None]:
             fs = _http(loc)
             size = fs.info(loc.plain).get("size")
             inner = fs.open(loc.plain, "rb", block_size=0)  # 0: one streamed GET, no ranges
-    except InputError:
+    except InputError as err:
+        err.file = err.file or loc.shown
         raise
     except Exception as exc:
         raise _error(exc, loc, "opening") from None
