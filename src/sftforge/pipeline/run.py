@@ -24,7 +24,7 @@ import xxhash
 from .._gc import gc_paused
 from ..errors import RecipeError, SftforgeError
 from ..io.folders import is_dataset_ref, resolve_dataset
-from ..io.remote import shown, upload
+from ..io.remote import is_url, shown, upload
 from ..io.sources import open_raw
 from ..ops.base import FINGERPRINTS, Op
 from ..sample import Sample
@@ -136,7 +136,8 @@ def hash_input(path: Path | str) -> str:
     files = [str(p) for p in resolve_dataset(target).shards] if is_dataset_ref(target) else [target]
     for file in files:
         try:
-            raw, _ = open_raw(file)
+            # a URL streams through sftforge.io (its errors name the masked URL); a file opens here
+            raw = open_raw(file)[0] if is_url(file) else open(file, "rb")  # noqa: SIM115
             with raw:
                 while block := raw.read(1 << 20):
                     h.update(block)
