@@ -187,3 +187,28 @@ def test_a_missing_extra_names_what_to_install(
         f"error: {url}: reading {scheme}:// needs the remote extra. "
         "Fix: pip install 'sftforge[remote]'\n"
     )
+
+
+DOC = Path(__file__).parent.parent.parent / "docs" / "io.md"
+
+
+def test_the_error_lines_in_the_docs_are_what_the_cli_prints(
+    s3: S3, served: Path, ftp: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    lines = [x + "\n" for x in DOC.read_text(encoding="utf-8").splitlines()]
+    documented = [
+        x for x in lines if x.startswith(("error: s3://", "error: ftp://", "error: http://"))
+    ]
+    assert len(documented) == 3
+    s3.put("data", "here.jsonl", b"{}\n")
+    (served / "x.jsonl").write_bytes(b'{"instruction": "a", "output": "b"}\n')
+    out = str(tmp_path / "o.jsonl")
+    got = [fail(capsys, "convert", "s3://data/absent.jsonl", out, "--to", "sharegpt")]
+    url = ftp.replace("ftp://", f"ftp://{FTP_USER}:wrong@") + "/x.jsonl"
+    got.append(
+        fail(capsys, "convert", url, out, "--to", "sharegpt").replace(ftp[6:], "127.0.0.1:2121")
+    )
+    port = closed_port()
+    err = fail(capsys, "convert", f"http://127.0.0.1:{port}/x.jsonl", out, "--to", "sharegpt")
+    got.append(err.replace(str(port), "8000"))
+    assert got == documented
