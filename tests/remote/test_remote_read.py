@@ -267,3 +267,20 @@ def test_convert_writes_to_s3_and_ftp_with_rejects(
     rc = main(["convert", str(src), "https://example.com/o.jsonl", "--to", "sharegpt"])
     _, err = capsys.readouterr()
     assert rc == 1 and "outputs go to s3:// and ftp:// files only" in err
+
+
+def test_s3_endpoint_and_addressing_from_the_aws_config_file(
+    local: bytes,
+    s3_store: S3,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    url = s3_store.put("data", "cfg/alpaca.jsonl", jsonl(RECORDS))
+    config = tmp_path / "aws-config"
+    config.write_text(
+        f"[default]\nendpoint_url = {s3_store.endpoint}\ns3 =\n    addressing_style = path\n"
+    )
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
+    monkeypatch.delenv("SFTFORGE_S3_ENDPOINT")
+    assert convert(capsys, url, tmp_path / "a.jsonl") == local
