@@ -140,6 +140,16 @@ def test_remote_parquet_and_inspect_validate(
     local = convert(capsys, str(served / "alpaca.parquet"), tmp_path / "local.jsonl")
     assert convert(capsys, url, tmp_path / "s3.jsonl") == local
     assert convert(capsys, f"{http}/alpaca.parquet", tmp_path / "http.jsonl") == local
+    # an Arrow IPC stream (what save_to_disk writes), named .arrow and sniffed without a name
+    table = pa.Table.from_pylist(RECORDS)
+    with (
+        pa.OSFile(str(served / "alpaca.arrow"), "wb") as sink,
+        pa.ipc.new_stream(sink, table.schema) as writer,
+    ):
+        writer.write_table(table, max_chunksize=7)
+    (served / "alpaca.data").write_bytes((served / "alpaca.arrow").read_bytes())
+    assert convert(capsys, f"{http}/alpaca.arrow", tmp_path / "arrow.jsonl") == local
+    assert convert(capsys, f"{http}/alpaca.data", tmp_path / "sniffed.jsonl") == local
     assert main(["validate", url]) == 0
     _, err = capsys.readouterr()
     assert err == f"{url}: alpaca, 41 records, 41 valid, ok\n"

@@ -209,7 +209,8 @@ def read_records(
         return _columnar(path, name, str(named))
     opened = open_input(path, encoding=encoding, compression=compression)
     kind = container or container_from_name(path)
-    magic = _columnar_magic(opened.head) if kind is None else None
+    # from the stored bytes: an Arrow stream's header could pass for UTF-16 and be re-encoded
+    magic = _columnar_magic(opened.magic) if kind is None and not opened.compression else None
     if magic is not None:
         opened.close()
         return _columnar(path, name, magic)

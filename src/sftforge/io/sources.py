@@ -36,6 +36,7 @@ class Opened:
     size: int | None
     compression: str | None
     encoding: str
+    magic: bytes = b""  # the first bytes as stored, before decompressing and decoding
     _closed: bool = field(default=False, repr=False)
 
     def bytes_read(self) -> int:
@@ -153,7 +154,8 @@ def _open(
     if not hasattr(raw, "peek"):
         raw = cast(BinaryIO, io.BufferedReader(cast(io.RawIOBase, raw)))
     # magic bytes decide; a ".gz" name on plain (or empty) data is read as it is
-    kind = compression or sniff_compression(cast(io.BufferedReader, raw).peek(8)[:8])
+    magic = cast(io.BufferedReader, raw).peek(8)[:8]
+    kind = compression or sniff_compression(magic)
     stream: BinaryIO = open_decompressed(raw, kind, name) if kind else raw
     head, broken = _read_head(stream)
     if broken is not None:
@@ -178,4 +180,4 @@ def _open(
             file=name,
             hint="check that the right file was named and that it was written completely",
         )
-    return Opened(name, stream, head, raw, size, kind, enc)
+    return Opened(name, stream, head, raw, size, kind, enc, magic)
