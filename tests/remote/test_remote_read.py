@@ -294,3 +294,31 @@ def test_s3_endpoint_and_addressing_from_the_aws_config_file(
     monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
     monkeypatch.delenv("SFTFORGE_S3_ENDPOINT")
     assert convert(capsys, url, tmp_path / "a.jsonl") == local
+
+
+@pytest.mark.parametrize(
+    ("files", "message"),
+    [
+        (["../outside.arrow"], "state.json names a shard outside its folder (../outside.arrow)."),
+        (
+            ["data-00000-of-00002.arrow", "gone.arrow"],
+            "state.json names shards that are not there (gone.arrow).",
+        ),
+    ],
+)
+def test_a_bad_state_json_is_one_clear_error(
+    files: list[str], message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import datasets
+
+    datasets.Dataset.from_list(RECORDS).save_to_disk(str(tmp_path / "saved"), num_shards=2)
+    state = orjson.loads((tmp_path / "saved" / "state.json").read_bytes())
+    state["_data_files"] = [{"filename": f} for f in files]
+    (tmp_path / "saved" / "state.json").write_bytes(orjson.dumps(state))
+    (tmp_path / "outside.arrow").write_bytes(
+        (tmp_path / "saved" / "data-00001-of-00002.arrow").read_bytes()
+    )
+    capsys.readouterr()
+    rc = main(["convert", str(tmp_path / "saved"), str(tmp_path / "o.jsonl"), "--to", "sharegpt"])
+    _, err = capsys.readouterr()
+    assert rc == 1 and err.startswith(f"error: {tmp_path / 'saved'}: {message}")

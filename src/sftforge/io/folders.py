@@ -101,6 +101,13 @@ def _state_shards(folder: Path, ref: str) -> tuple[Path, ...]:
             hint="save it again after dataset = dataset.flatten_indices()",
         )
     names = [str(f.get("filename")) for f in state.get("_data_files") or [] if f.get("filename")]
+    outside = [n for n in names if Path(n).name != n or n in (".", "..")]
+    if outside:
+        raise InputError(
+            f"state.json names a shard outside its folder ({outside[0]}).",
+            file=ref,
+            hint="save_to_disk writes plain file names; re-save the dataset",
+        )
     missing = [n for n in names if not (folder / n).is_file()]
     if missing or not names:
         raise InputError(
