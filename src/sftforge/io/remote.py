@@ -108,8 +108,7 @@ def _parse(url: str) -> _Url:
     user = unquote(parts.username) if parts.username else None
     password = unquote(parts.password) if parts.password is not None else None
     _remember(password)
-    netloc = host if port is None else f"{host}:{port}"
-    plain = parts._replace(netloc=netloc).geturl()
+    plain = parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl()  # [::1]:80 kept
     path = unquote(parts.path)
     bucket = ""
     if scheme == "s3":
