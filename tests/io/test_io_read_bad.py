@@ -16,7 +16,7 @@ WHOLE_FILE = [
     ("empty.jsonl.gz", EMPTY),
     (
         "not_json.dat",
-        "{f}: cannot tell the container (not JSON, and the file name has no known extension). Fix: pass --container, one of: jsonl, json, object, csv, tsv, parquet, txt, xlsx",
+        "{f}: cannot tell the container (not JSON, and the file name has no known extension). Fix: pass --container, one of: jsonl, json, object, csv, tsv, parquet, arrow, txt, xlsx",
     ),
 ]
 

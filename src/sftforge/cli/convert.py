@@ -9,6 +9,7 @@ import typer
 from ..api import Reader
 from ..convert import convert as run_convert
 from ..errors import SftforgeError
+from ..io.remote import shown
 from ._common import CheckText, Columns, MaxRecordMb, max_record_options, progress, summary
 from .main import app
 
@@ -46,7 +47,9 @@ def convert(
     ] = None,
     container: Annotated[
         str | None,
-        typer.Option("--container", help="input container: jsonl, json, csv, tsv, parquet, txt"),
+        typer.Option(
+            "--container", help="input container: jsonl, json, csv, tsv, parquet, arrow, txt"
+        ),
     ] = None,
     out_container: Annotated[
         str | None,
@@ -96,6 +99,6 @@ def convert(
     )  # fmt: skip
     summary(result.read, result.written, result.rejected, result.losses)
     if result.rejected and rejects_path:
-        typer.echo(f"rejects: {rejects_path}", err=True)
+        typer.echo(f"rejects: {shown(rejects_path)}", err=True)
     if dataset_info:
         typer.echo(f"dataset_info: {dataset_info}", err=True)

@@ -7,6 +7,7 @@ code 1; anything else is a bug and keeps its traceback.
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 
 import typer
@@ -26,8 +27,18 @@ app = typer.Typer(
 
 
 @app.callback()
-def _root() -> None:
+def _root(
+    s3_endpoint: str | None = typer.Option(
+        None,
+        "--s3-endpoint",
+        help="Endpoint of an S3-compatible store for s3:// inputs and outputs (MinIO, Alibaba "
+        "OSS, Tencent COS); default AWS_ENDPOINT_URL or the AWS config file.",
+    ),
+) -> None:
     """Build, clean, convert, tokenize and hand over fine-tuning datasets."""
+    if s3_endpoint:
+        # read by sftforge.io.remote, also in worker processes
+        os.environ["SFTFORGE_S3_ENDPOINT"] = s3_endpoint
 
 
 @app.command()

@@ -6,6 +6,8 @@ would give it (0666, or 0777 for ``executable``, less the umask), not the 0600 o
 file it starts as. ``write_atomic`` writes bytes in one call. The temporary file is named
 ``.NAME.<pid>-<random>.tmp``: the next write of the same file removes those whose process is
 gone (a ``kill -9`` mid-write), and leaves those of a write still in progress.
+An ``s3://`` or ``ftp://`` URL is written to a local temporary file and uploaded on
+commit (``sftforge.io.remote.upload``: the object appears whole or not at all).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import tempfile
 from typing import BinaryIO, cast
 
 from ..errors import InputError
+from .remote import check_writable, is_url, upload
 
 __all__ = ["AtomicFile", "clear_dead_temps", "write_atomic"]
 
@@ -53,8 +56,15 @@ class AtomicFile:
     def __init__(self, path: str, *, executable: bool = False) -> None:
         self.path = path
         self._tmp: str | None = None
+        self._remote: str | None = None
         if path == "-":
             self.fh: BinaryIO = sys.stdout.buffer
+            return
+        if is_url(path):
+            check_writable(path)
+            self._remote = path
+            fd, self._tmp = tempfile.mkstemp(prefix="sftforge-upload-", suffix=".tmp")
+            self.fh = cast(BinaryIO, os.fdopen(fd, "wb", buffering=1 << 20))
             return
         folder = os.path.dirname(os.path.abspath(path))
         try:
@@ -84,6 +94,13 @@ class AtomicFile:
             self.fh.flush()
             os.fsync(self.fh.fileno())
             self.fh.close()
+            if self._remote is not None:
+                try:
+                    upload(self._tmp, self._remote)
+                finally:
+                    os.unlink(self._tmp)
+                    self._tmp = None
+                return
             os.replace(self._tmp, self.path)
         except BaseException:  # a full disk at the last flush: no temp file left behind
             self.abort()

@@ -1,7 +1,9 @@
 """Containers: which one a file is (by name, else by its first bytes) and the reader/writer for it.
 
-``read_records`` is the one entry point readers use: it opens the input (decompressing and
-decoding), picks the container and yields ``RawRecord`` values. ``open_writer`` is its mirror for
+``read_records`` is the one entry point readers use: it opens the input (a local file, stdin or
+a URL; decompressing and decoding), picks the container and yields ``RawRecord`` values. A
+folder or a hub dataset id (``sftforge.io.folders``) is read shard after shard through the same
+entry point, each record naming its shard file and row. ``open_writer`` is its mirror for
 output: container and compression from the name (or given), written atomically.
 """
 
@@ -14,6 +16,7 @@ from typing import Any, BinaryIO, Protocol
 import orjson
 
 from ..errors import InputError
+from .arrow import iter_arrow
 from .atomic import AtomicFile
 from .compression import (
     COMPRESSIONS,
@@ -24,13 +27,15 @@ from .compression import (
 )
 from .delimited import DelimitedWriter, iter_delimited
 from .errors import RecordError
+from .folders import is_dataset_ref, resolve_dataset
 from .jsonarray import JsonArraySplitter, JsonArrayWriter
 from .jsonl import JsonlSplitter, JsonlWriter
 from .jsonobject import iter_json_object
 from .parquet import ParquetWriter, iter_parquet
 from .pieces import Piece, PieceStream, Records, group_records
 from .record import RawRecord
-from .sources import open_input, open_raw
+from .remote import is_url, spool
+from .sources import display_name, open_input, open_raw
 from .text import TextWriter, iter_text
 from .xlsx import iter_xlsx, refuse_xls
 
@@ -45,17 +50,23 @@ __all__ = [
     "sniff_container",
 ]
 
-CONTAINERS: tuple[str, ...] = ("jsonl", "json", "object", "csv", "tsv", "parquet", "txt", "xlsx")
-_READ_ONLY = ("object", "xlsx")
+CONTAINERS: tuple[str, ...] = (
+    "jsonl", "json", "object", "csv", "tsv", "parquet", "arrow", "txt", "xlsx",
+)  # fmt: skip
+_READ_ONLY = ("object", "arrow", "xlsx")
+# containers read with random access: a pipe or a remote file is spooled to disk first
+_COLUMNAR = ("parquet", "arrow", "xlsx")
 DEFAULT_MAX_RECORD_BYTES = 32 << 20
 _EXT = {
     ".jsonl": "jsonl", ".ndjson": "jsonl", ".jsonlines": "jsonl", ".json": "json",
-    ".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".parquet": "parquet", ".pq": "parquet",
+    ".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".parquet": "parquet", ".pq": "parquet", ".arrow": "arrow",
     ".txt": "txt", ".text": "txt", ".md": "txt", ".xlsx": "xlsx", ".xls": "xls",
 }  # fmt: skip
 
 
 def container_from_name(name: str) -> str | None:
+    if is_url(name):  # the path part: a query string (a signed URL) is not an extension
+        name = name.partition("?")[0]
     _, ext = os.path.splitext(strip_compression_suffix(name).lower())
     return _EXT.get(ext)
 
@@ -187,22 +198,28 @@ def read_records(
     ``check_text`` rejects records holding NUL bytes, U+FFFD replacement characters or
     Latin-1/cp1252 mojibake; turn it off to pass such text through unchanged.
     """
-    name = "<stdin>" if path == "-" else path
+    name = display_name(path)
     if container is not None and container not in CONTAINERS:
         raise InputError(
             f"unknown container '{container}'.", hint=f"use one of: {', '.join(CONTAINERS)}"
         )
-    if container == "parquet" or (container is None and container_from_name(name) == "parquet"):
-        return _parquet(path, name)
-    if container is None and container_from_name(name) == "xls":
+    if container is None and is_dataset_ref(path):
+        return _folder(
+            path, encoding=encoding, compression=compression, text_mode=text_mode,
+            max_record_bytes=max_record_bytes, check_text=check_text,
+        )  # fmt: skip
+    named = container or container_from_name(path)
+    if named == "xls":
         raise refuse_xls(name)
-    if container == "xlsx" or (container is None and container_from_name(name) == "xlsx"):
-        return _xlsx(path, name)
+    if named in _COLUMNAR:
+        return _columnar(path, name, str(named))
     opened = open_input(path, encoding=encoding, compression=compression)
-    kind = container or container_from_name(name)
-    if kind is None and opened.head.startswith(b"PAR1"):
+    kind = container or container_from_name(path)
+    # from the stored bytes: an Arrow stream's header could pass for UTF-16 and be re-encoded
+    magic = _columnar_magic(opened.magic) if kind is None and not opened.compression else None
+    if magic is not None:
         opened.close()
-        return _parquet(path, name)
+        return _columnar(path, name, magic)
     if kind in (None, "json"):
         kind = sniff_container(opened.head) or kind
     if kind is None:
@@ -235,20 +252,64 @@ def read_records(
     )  # fmt: skip
 
 
-def _parquet(path: str, name: str) -> RecordSource:
+def _columnar_magic(head: bytes) -> str | None:
+    """Parquet or Arrow IPC (file or stream format) from the first bytes."""
+    if head.startswith(b"PAR1"):
+        return "parquet"
+    if head.startswith(b"ARROW1") or head.startswith(b"\xff\xff\xff\xff"):
+        return "arrow"
+    return None
+
+
+def _columnar(path: str, name: str, kind: str) -> RecordSource:
+    """Parquet and Arrow need random access: a pipe or a remote file is spooled to a temporary
+    file first (memory stays flat), a local file is read in place."""
     raw, size = open_raw(path)
+    if not raw.seekable():
+        try:
+            local = spool(raw)
+        finally:
+            if path != "-":
+                raw.close()
+        raw = local
+    reader = {"parquet": iter_parquet, "arrow": iter_arrow, "xlsx": iter_xlsx}[kind]
     return RecordSource(
-        name, "parquet", iter_parquet(raw, name), encoding=None, compression=None, size=size,
-        closer=raw.close, progress=lambda: raw.tell() if raw.seekable() else 0,
+        name, kind, reader(raw, name), encoding=None, compression=None, size=size,
+        closer=raw.close, progress=lambda: raw.tell() if not raw.closed else 0,
     )  # fmt: skip
 
 
-def _xlsx(path: str, name: str) -> RecordSource:
-    raw, size = open_raw(path)
+def _folder(path: str, **options: Any) -> RecordSource:
+    """A folder or hub dataset: its shards in order through ``read_records``, so each record's
+    ``source`` is its shard file and ``line`` its row there."""
+    dataset = resolve_dataset(path)
+    sizes = [p.stat().st_size for p in dataset.shards]
+    kinds = {container_from_name(str(p)) for p in dataset.shards}
+    state: dict[str, Any] = {"done": 0, "current": None}
+
+    def records() -> Iterator[RawRecord]:
+        for shard, size in zip(dataset.shards, sizes, strict=True):
+            source = read_records(str(shard), **options)
+            state["current"] = source
+            with source:
+                yield from source
+            state["current"] = None
+            state["done"] += size
+
+    def progress() -> int:
+        current = state["current"]
+        return int(state["done"]) + (current.bytes_read() if current is not None else 0)
+
+    def close() -> None:
+        if state["current"] is not None:
+            state["current"].close()
+
+    kind = kinds.pop() if len(kinds) == 1 else None
     return RecordSource(
-        name, "xlsx", iter_xlsx(raw, name), encoding=None, compression=None, size=size,
-        closer=raw.close, progress=lambda: raw.tell() if raw.seekable() else 0,
+        display_name(path), f"folder of {kind or 'mixed'} shards ({len(sizes)})", records(),
+        encoding=None, compression=None, size=sum(sizes), closer=close, progress=progress,
     )  # fmt: skip
+
 
 
 class _ContainerWriter(Protocol):

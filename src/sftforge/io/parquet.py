@@ -2,14 +2,13 @@
 
 Rows come out as Python dicts (``line`` is the 1-based row number). Columns are the union of all
 records' keys, so a key a record lacks reads back as ``None``. Parquet needs random access,
-so a compressed or piped Parquet input is first read into memory. The writer infers the schema
+so a piped or remote Parquet input is first spooled to a temporary file. The writer infers the schema
 from the first batch (all its rows); a later batch with a field the schema lacks is an error naming
 the field, never a silent drop.
 """
 
 from __future__ import annotations
 
-import io
 from collections.abc import Iterator
 from typing import Any, BinaryIO
 
@@ -26,7 +25,9 @@ def iter_parquet(source: BinaryIO | str, file: str) -> Iterator[RawRecord]:
     import pyarrow.parquet as pq
 
     if not isinstance(source, str) and not source.seekable():
-        source = io.BytesIO(source.read())
+        from .remote import spool
+
+        source = spool(source)
     try:
         pf = pq.ParquetFile(source)
     except (pa.ArrowInvalid, OSError) as exc:

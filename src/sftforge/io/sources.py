@@ -1,8 +1,10 @@
-"""Opening an input: a local path or ``-`` (stdin), decompressed and decoded to UTF-8 bytes.
+"""Opening an input: a local path, ``-`` (stdin) or a URL, decompressed and decoded to UTF-8 bytes.
 
-Only local files and stdin are handled here; URLs, FTP and S3 come later. ``open_input`` sniffs
-compression from magic bytes, then the text encoding from the first 64 KiB, and returns the
-stream with that head already read (and put back) so container detection costs nothing.
+URLs (``http(s)://``, ``ftp://``, ``s3://``) are streamed by ``sftforge.io.remote`` and shown
+with their credentials masked. ``open_input`` sniffs compression from magic bytes, then the text
+encoding from the first 64 KiB, and returns the stream with that head already read (and put
+back) so container detection costs nothing. Folders and Hugging Face datasets are
+``sftforge.io.folders``.
 """
 
 from __future__ import annotations
@@ -16,8 +18,9 @@ from typing import BinaryIO, cast
 from ..errors import InputError
 from .compression import open_decompressed, sniff_compression
 from .encoding import detect_encoding, normalize_encoding, recode_to_utf8
+from .remote import is_url, open_url, shown
 
-__all__ = ["HEAD_BYTES", "Opened", "open_input", "open_raw"]
+__all__ = ["HEAD_BYTES", "Opened", "display_name", "open_input", "open_raw"]
 
 HEAD_BYTES = 1 << 16
 
@@ -33,6 +36,7 @@ class Opened:
     size: int | None
     compression: str | None
     encoding: str
+    magic: bytes = b""  # the first bytes as stored, before decompressing and decoding
     _closed: bool = field(default=False, repr=False)
 
     def bytes_read(self) -> int:
@@ -83,10 +87,18 @@ def _buffered(raw: io.RawIOBase) -> BinaryIO:
     return cast(BinaryIO, io.BufferedReader(raw, buffer_size=1 << 20))
 
 
+def display_name(path: str) -> str:
+    """How an input is named in messages, rejects and reports: credentials masked."""
+    return "<stdin>" if path == "-" else shown(path)
+
+
 def open_raw(path: str) -> tuple[BinaryIO, int | None]:
-    """The undecoded byte stream of ``path`` (``-`` is stdin) and its size when known."""
+    """The undecoded byte stream of ``path`` (``-`` is stdin, a URL is streamed) and its size
+    when known."""
     if path == "-":
         return sys.stdin.buffer, None
+    if is_url(path):
+        return open_url(path)
     if os.path.isdir(path):
         raise InputError(
             "is a directory, not a file.", file=path, hint="name one data file inside it"
@@ -138,11 +150,12 @@ def open_input(path: str, *, encoding: str | None = None, compression: str | Non
 def _open(
     path: str, raw: BinaryIO, size: int | None, encoding: str | None, compression: str | None
 ) -> Opened:
-    name = "<stdin>" if path == "-" else path
+    name = display_name(path)
     if not hasattr(raw, "peek"):
         raw = cast(BinaryIO, io.BufferedReader(cast(io.RawIOBase, raw)))
     # magic bytes decide; a ".gz" name on plain (or empty) data is read as it is
-    kind = compression or sniff_compression(cast(io.BufferedReader, raw).peek(8)[:8])
+    magic = cast(io.BufferedReader, raw).peek(8)[:8]
+    kind = compression or sniff_compression(magic)
     stream: BinaryIO = open_decompressed(raw, kind, name) if kind else raw
     head, broken = _read_head(stream)
     if broken is not None:
@@ -167,4 +180,4 @@ def _open(
             file=name,
             hint="check that the right file was named and that it was written completely",
         )
-    return Opened(name, stream, head, raw, size, kind, enc)
+    return Opened(name, stream, head, raw, size, kind, enc, magic)

@@ -103,10 +103,11 @@ def plan_outputs(
     outputs: dict[str, Path] = {}
     for split, spec in recipe.outputs.items():
         key = f"outputs.{split}.path"
-        rel = _relative(recipe, key, spec.path)
+        # an s3:// or ftp:// output is written in the run folder under its file name, then uploaded
+        rel = _relative(recipe, key, spec.local)
         if _MANIFEST.fullmatch(rel[-1]) and len(rel) == 1:
-            raise _error(recipe, key, f"{spec.path!r} is the name of an operator's manifest file")
-        path = folder.joinpath(*Path(os.path.normpath(spec.path)).parts)
+            raise _error(recipe, key, f"{spec.local!r} is the name of an operator's manifest file")
+        path = folder.joinpath(*Path(os.path.normpath(spec.local)).parts)
         if not allow_outside:
             _inside(recipe, key, path, real, "outputs")
         claims.append(_Claim(key, rel))
@@ -130,7 +131,7 @@ def plan_outputs(
     _check_claims(recipe, claims)
     _check_inputs(recipe, folder, real, claims, outputs)
     files = [*outputs.values(), folder / REJECTS_NAME, *(folder / n for n in REPORT_NAMES)]
-    inputs = [recipe.input_path(spec) for spec in recipe.inputs]
+    inputs = [p for spec in recipe.inputs if isinstance(p := recipe.input_path(spec), Path)]
     return OutputPlan(folder, outputs, cache_dir, [*files, folder / LOCK_NAME], inputs)
 
 
@@ -207,6 +208,8 @@ def _check_inputs(
     """No input may be a place the run writes (or inside its work folder)."""
     for i, spec in enumerate(recipe.inputs, 1):
         path = recipe.input_path(spec)
+        if isinstance(path, str):  # a URL or hub id: nothing the run writes
+            continue
         rel = _under(Path(os.path.realpath(path)), real)
         hit = None
         if rel is not None:

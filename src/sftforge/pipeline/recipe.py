@@ -9,14 +9,18 @@ operator or option fails before a single record is read. YAML is read with ``yam
 from __future__ import annotations
 
 import importlib
+import posixpath
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import yaml
 
 from ..errors import RecipeError
+from ..io.folders import HUB_SCHEMES
+from ..io.remote import is_url, shown
 from ..ops.base import OPS, Op, build_op
 
 __all__ = [
@@ -50,7 +54,8 @@ class InputSpec:
     columns: dict[str, str] | None = None  # {SOURCE: PART}, see sftforge.formats.columns
 
     def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"path": self.path, "name": self.name, "format": self.format}
+        # what locks and reports record: a URL's password is never written
+        out: dict[str, Any] = {"path": shown(self.path), "name": self.name, "format": self.format}
         if self.columns is not None:
             out["columns"] = dict(self.columns)
         for key in _MIX_KEYS:
@@ -73,15 +78,26 @@ class StepSpec:
 
 @dataclass(slots=True)
 class OutputSpec:
-    """Where one split goes: format name and a path relative to the run folder."""
+    """Where one split goes: format name and a path relative to the run folder, or an
+    ``s3://``/``ftp://`` URL (written in the run folder under its file name, then uploaded)."""
 
     split: str
     format: str
     path: str
     allow_lossy: bool = False
 
+    @property
+    def local(self) -> str:
+        """The file in the run folder: ``path``, or the URL's file name."""
+        return posixpath.basename(urlsplit(self.path).path) if is_url(self.path) else self.path
+
+    @property
+    def upload(self) -> str | None:
+        """The URL the finished file is copied to, if any."""
+        return self.path if is_url(self.path) else None
+
     def to_dict(self) -> dict[str, Any]:
-        return {"format": self.format, "path": self.path, "allow_lossy": self.allow_lossy}
+        return {"format": self.format, "path": shown(self.path), "allow_lossy": self.allow_lossy}
 
 
 @dataclass(slots=True)
@@ -124,8 +140,11 @@ class Recipe:
                 raise
         return ops
 
-    def input_path(self, spec: InputSpec) -> Path:
-        """The input's path (``dataset_info.json#entry`` stays a reference to the entry)."""
+    def input_path(self, spec: InputSpec) -> Path | str:
+        """A local input as a Path (relative to the recipe's folder; ``dataset_info.json#entry``
+        stays a reference to the entry); a URL or hub id as given."""
+        if is_url(spec.path) or spec.path.startswith(HUB_SCHEMES):
+            return spec.path
         p = Path(spec.path).expanduser()
         return p if p.is_absolute() else self.base_dir / p
 
@@ -138,10 +157,13 @@ class Recipe:
         info = Path(fmt[len(_LLAMAFACTORY) :]).expanduser()
         return _LLAMAFACTORY + str(info if info.is_absolute() else self.base_dir / info)
 
-    def input_files(self, spec: InputSpec) -> list[Path]:
-        """The files an input's records come from (hashed into the lock): the data file, and
-        for a ``dataset_info.json`` entry the registry too (its mapping changes the records)."""
+    def input_files(self, spec: InputSpec) -> list[Path | str]:
+        """The files an input's records come from (hashed into the lock): the data file (or URL,
+        folder, hub id), and for a ``dataset_info.json`` entry the registry too (its mapping
+        changes the records)."""
         path = self.input_path(spec)
+        if isinstance(path, str):
+            return [path]
         fmt = self.input_format(spec)
         head, sep, entry = str(path).rpartition("#")
         if sep and head.endswith(".json") and Path(head).is_file():
@@ -392,7 +414,8 @@ def _default_name(path: str) -> str:
     head, sep, entry = path.rpartition("#")
     if sep and head.endswith(".json") and entry:
         return entry
-    return Path(path).name.split(".")[0]
+    # a URL's name is the last part of its path (``s3://bucket/raw/faq.jsonl.gz`` -> ``faq``)
+    return Path(urlsplit(path).path or path).name.split(".")[0].split("#")[0]
 
 
 def _columns(raw: Any, where: str, file: str | None) -> dict[str, str] | None:
@@ -457,7 +480,18 @@ def _parse_outputs(raw: Any, file: str | None) -> dict[str, OutputSpec]:
             raise _err(f"{where} needs a 'format'.", file, where)
         _check_keys(spec, _OUTPUT_KEYS, where, file)
         path = str(spec.get("path") or f"{split}.jsonl")
-        if Path(path).is_absolute() or ".." in Path(path).parts:
+        if is_url(path):
+            if not path.startswith(("s3://", "ftp://")) or not posixpath.basename(
+                urlsplit(path).path
+            ):
+                raise _err(
+                    f"{where}.path: outputs can be uploaded to s3:// and ftp:// files only, "
+                    f"got {shown(path)!r}.",
+                    file,
+                    f"{where}.path",
+                    "write s3://bucket/key/train.jsonl or ftp://host/folder/train.jsonl",
+                )
+        elif Path(path).is_absolute() or ".." in Path(path).parts:
             raise _err(
                 f"{where}.path must stay inside the run folder, got {path!r}.",
                 file,
@@ -466,6 +500,15 @@ def _parse_outputs(raw: Any, file: str | None) -> dict[str, OutputSpec]:
             )
         outs[str(split)] = OutputSpec(
             str(split), str(spec["format"]), path, bool(spec.get("allow_lossy", False))
+        )
+    locals_ = [o.local for o in outs.values()]
+    clash = sorted({n for n in locals_ if locals_.count(n) > 1})
+    if clash:
+        raise _err(
+            f"two outputs would be written to the same file in the run folder ({clash[0]}).",
+            file,
+            "outputs",
+            "give uploaded outputs different file names",
         )
     return outs
 

@@ -103,7 +103,11 @@ def build_report(
         "peak_rss_mb": {"main": round(own / 1024, 1), "workers": round(kids / 1024, 1)},
         "counts": counts,
         "outputs": {
-            split: {"path": o.path, "format": o.format, "losses": losses.get(split, {})}
+            split: {
+                "path": o.to_dict()["path"],
+                "format": o.format,
+                "losses": losses.get(split, {}),
+            }
             for split, o in recipe.outputs.items()
         },
         "steps": steps,

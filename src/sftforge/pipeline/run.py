@@ -23,7 +23,10 @@ import xxhash
 
 from .._gc import gc_paused
 from ..errors import RecipeError, SftforgeError
+from ..io.folders import is_dataset_ref, resolve_dataset
 from ..io.paths import link_escape
+from ..io.remote import is_url, shown, upload
+from ..io.sources import open_raw
 from ..ops.base import FINGERPRINTS, Op
 from ..oserrors import os_error
 from ..sample import Sample
@@ -153,6 +156,11 @@ def _run(
         raise
     for path in [*outputs.values(), rejects]:
         os.replace(staged(path), path)
+    for split, spec in recipe.outputs.items():
+        if spec.upload is not None:  # only once every output is complete and in place
+            upload(str(outputs[split]), spec.upload)
+            if log is not None:
+                log(f"{split}: uploaded to {shown(spec.upload)}")
     seconds = time.perf_counter() - start
     report = build_report(
         recipe, result, counts, examples, lengths_after, losses, seconds, _workers(runner)
@@ -185,25 +193,31 @@ def ingest(recipe: Recipe) -> Iterator[Sample | ReadError]:
             yield item
 
 
-def _hash_files(paths: list[Path]) -> str:
-    """One file's hash as ``hash_file``; several files' hashes hashed together, in order."""
+def _hash_files(paths: list[Path | str]) -> str:
+    """One input's hash as ``hash_input``; several files' hashes hashed together, in order."""
     if len(paths) == 1:
-        return hash_file(paths[0])
-    return xxhash.xxh3_64_hexdigest("\n".join(hash_file(p) for p in paths).encode())
+        return hash_input(paths[0])
+    return xxhash.xxh3_64_hexdigest("\n".join(hash_input(p) for p in paths).encode())
 
 
-def hash_file(path: Path) -> str:
-    """xxh3-64 of a file's bytes, streamed."""
+def hash_input(path: Path | str) -> str:
+    """xxh3-64 of an input's bytes, streamed: a local file or a URL (the same bytes give the same
+    hash wherever they are read from); a folder or hub dataset hashes its shards in order."""
     h = xxhash.xxh3_64()
-    try:
-        with path.open("rb") as fh:
-            for block in iter(lambda: fh.read(1 << 20), b""):
-                h.update(block)
-    except OSError as exc:
-        err = os_error(exc, str(path))
-        raise RecipeError(
-            f"cannot read input: {err.message}", file=err.file, hint=err.hint
-        ) from exc
+    target = str(path)
+    files = [str(p) for p in resolve_dataset(target).shards] if is_dataset_ref(target) else [target]
+    for file in files:
+        try:
+            # a URL streams through sftforge.io (its errors name the masked URL); a file opens here
+            raw = open_raw(file)[0] if is_url(file) else open(file, "rb")  # noqa: SIM115
+            with raw:
+                while block := raw.read(1 << 20):
+                    h.update(block)
+        except OSError as exc:
+            err = os_error(exc, shown(file))
+            raise RecipeError(
+                f"cannot read input: {err.message}", file=err.file, hint=err.hint
+            ) from exc
     return h.hexdigest()
 
 
@@ -239,7 +253,8 @@ def _check_links(recipe: Recipe) -> None:
     """No input follows a symlink out of its folder (its lines would go to rejects and the
     report): before anything is read."""
     for i, spec in enumerate(recipe.inputs, 1):
-        real = link_escape(recipe.input_path(spec))
+        path = recipe.input_path(spec)
+        real = link_escape(path) if isinstance(path, Path) else None
         if real is not None:
             raise RecipeError(
                 f"input '{spec.name}' ({spec.path}) is a symlink to {real}, outside its folder;"

@@ -16,6 +16,9 @@ from typing import Any
 import orjson
 
 from ..errors import InputError, RecipeError, SftforgeError
+from ..io.folders import is_dataset_ref
+from ..io.remote import shown as mask
+from ..io.sources import open_raw
 from ..sample import Sample
 
 __all__ = ["CANONICAL", "ReadError", "read_input", "write_output"]
@@ -54,17 +57,24 @@ def _api() -> Any:
 
 def read_input(
     name: str,
-    path: Path,
+    path: Path | str,
     fmt: str | None,
     on_error: str = "skip",
     shown: str | None = None,
     columns: dict[str, str] | None = None,
 ) -> Iterator[Sample | ReadError]:
-    """Samples and read errors of one input, in file order; errors name the file as ``shown``.
-    ``columns``: a column mapping (``{SOURCE: PART}``) instead of ``fmt``; ``path`` may be a
-    ``dataset_info.json#entry`` reference, as ``convert`` accepts."""
-    if not path.exists() and not _info_ref(path):
+    """Samples and read errors of one input (a local path, a URL, a folder or a hub id), in file
+    order; errors name the file as ``shown`` (credentials masked). ``columns``: a column mapping
+    (``{SOURCE: PART}``) instead of ``fmt``; ``path`` may be a ``dataset_info.json#entry``
+    reference, as ``convert`` accepts."""
+    if (
+        isinstance(path, Path)
+        and not path.exists()
+        and not is_dataset_ref(str(path))
+        and not _info_ref(path)
+    ):
         raise InputError(f"input '{name}' does not exist.", file=str(path), hint="check the path")
+    shown = None if shown is None else mask(shown)
     api = _api()
     if api is not None and (fmt not in CANONICAL or columns is not None):
         for item in _read_api(api, name, path, fmt, on_error, columns):
@@ -88,7 +98,7 @@ def _info_ref(path: Path) -> bool:
 def _read_api(
     api: Any,
     name: str,
-    path: Path,
+    path: Path | str,
     fmt: str | None,
     on_error: str,
     columns: dict[str, str] | None = None,
@@ -110,7 +120,7 @@ def _read_api(
     yield from errors
 
 
-def _read_error(name: str, path: Path, entry: dict[str, Any]) -> ReadError:
+def _read_error(name: str, path: Path | str, entry: dict[str, Any]) -> ReadError:
     """The reader's reject entry (``{"file", "line", "kind", "reason", "raw"...}``) as a ReadError."""
     raw = entry.get("raw")
     return ReadError(
@@ -122,8 +132,9 @@ def _read_error(name: str, path: Path, entry: dict[str, Any]) -> ReadError:
     )
 
 
-def _read_canonical(name: str, path: Path, on_error: str) -> Iterator[Sample | ReadError]:
-    with path.open("rb") as fh:
+def _read_canonical(name: str, path: Path | str, on_error: str) -> Iterator[Sample | ReadError]:
+    raw, _ = open_raw(str(path))
+    with raw as fh:
         for lineno, line in enumerate(fh, 1):
             if not line.strip():
                 continue
@@ -132,9 +143,9 @@ def _read_canonical(name: str, path: Path, on_error: str) -> Iterator[Sample | R
             except (orjson.JSONDecodeError, KeyError, TypeError, AttributeError) as exc:
                 reason = f"not a canonical Sample: {exc}"
                 if on_error == "raise":
-                    raise InputError(reason, file=str(path), line=lineno) from exc
-                raw = line.decode("utf-8", "replace").rstrip("\r\n")
-                yield ReadError(name, str(path), lineno, reason, raw)
+                    raise InputError(reason, file=mask(str(path)), line=lineno) from exc
+                text = line.decode("utf-8", "replace").rstrip("\r\n")
+                yield ReadError(name, mask(str(path)), lineno, reason, text)
 
 
 def write_output(
