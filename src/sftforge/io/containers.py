@@ -311,7 +311,6 @@ def _folder(path: str, **options: Any) -> RecordSource:
     )  # fmt: skip
 
 
-
 class _ContainerWriter(Protocol):
     def write(self, value: Any) -> None: ...
     def close(self) -> None: ...

@@ -502,7 +502,10 @@ def _parse_outputs(raw: Any, file: str | None) -> dict[str, OutputSpec]:
             str(split), str(spec["format"]), path, bool(spec.get("allow_lossy", False))
         )
     locals_ = [o.local for o in outs.values()]
-    clash = sorted({n for n in locals_ if locals_.count(n) > 1})
+    # an upload is written in the run folder under its URL's file name first; other collisions
+    # are the output plan's (pipeline/outplan.py)
+    uploaded = {o.local for o in outs.values() if o.upload is not None}
+    clash = sorted({n for n in locals_ if locals_.count(n) > 1 and n in uploaded})
     if clash:
         raise _err(
             f"two outputs would be written to the same file in the run folder ({clash[0]}).",

@@ -85,7 +85,11 @@ def test_split_null_lets_split_place_them_anywhere(tmp_path: Path) -> None:
         ),
         (  # a split step that makes no train split
             [IDENTITY, {"split": {"ratios": {"a": 0.5, "validation": 0.5}}}],
-            {"a": OUTPUTS["train"], "validation": OUTPUTS["validation"], "train": OUTPUTS["train"]},
+            {
+                "a": {**OUTPUTS["train"], "path": "a.jsonl"},
+                "validation": OUTPUTS["validation"],
+                "train": OUTPUTS["train"],
+            },
             "identity puts its samples in split 'train', but the split at step 2 makes only a, validation",
         ),
         (  # split told not to keep them
