@@ -17,6 +17,7 @@ sample; buckets holding a single sample are never stored in the matching structu
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable
 from itertools import chain
 
@@ -53,6 +54,12 @@ def choose_bands(threshold: float, num_perm: int, target: float = 0.99) -> tuple
     return best
 
 
+# rensa computes up to this many rows on the calling thread (measured: 128 stays serial, 256 uses
+# its rayon pool); see ``signatures``
+_SERIAL_ROWS = 128
+_parallel_pid: int | None = None  # the process whose rensa thread pool has started, if any
+
+
 def signatures(
     flat: np.ndarray, offsets: np.ndarray, num_perm: int, seed: int = SEED
 ) -> np.ndarray:
@@ -62,9 +69,28 @@ def signatures(
         return np.zeros((0, num_perm), dtype=np.uint32)
     import rensa
 
-    mat = rensa.RMinHash.digest_matrix_from_flat_token_hashes(flat, offsets, num_perm, seed)
-    values = chain.from_iterable(mat.to_rows())
-    return np.fromiter(values, dtype=np.uint32, count=rows * num_perm).reshape(rows, num_perm)
+    digest = rensa.RMinHash.digest_matrix_from_flat_token_hashes
+    global _parallel_pid
+    if rows <= _SERIAL_ROWS or _parallel_pid in (None, os.getpid()):
+        if rows > _SERIAL_ROWS:
+            _parallel_pid = os.getpid()
+        mat = digest(flat, offsets, num_perm, seed)
+        values = chain.from_iterable(mat.to_rows())
+        return np.fromiter(values, dtype=np.uint32, count=rows * num_perm).reshape(rows, num_perm)
+    # A forked child of a process whose rensa thread pool (rayon) has started: the pool's threads
+    # do not exist here and a parallel call would wait for them forever. Batches of at most
+    # _SERIAL_ROWS rows stay on the calling thread; the rows' signatures are the same.
+    out = np.empty((rows, num_perm), dtype=np.uint32)
+    for start in range(0, rows, _SERIAL_ROWS):
+        stop = min(start + _SERIAL_ROWS, rows)
+        part = offsets[start : stop + 1]
+        base = int(part[0])
+        mat = digest(flat[base : int(part[-1])], part - part[0], num_perm, seed)
+        values = chain.from_iterable(mat.to_rows())
+        out[start:stop] = np.fromiter(
+            values, dtype=np.uint32, count=(stop - start) * num_perm
+        ).reshape(stop - start, num_perm)
+    return out
 
 
 def band_hashes(sig: np.ndarray, bands: int, rows: int) -> np.ndarray:
