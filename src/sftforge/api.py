@@ -251,6 +251,12 @@ class Reader:
     def name(self) -> str:
         return self.source.name
 
+    @property
+    def notices(self) -> list[SftforgeError]:
+        """Problems in the file that are not records (a JSON array's stray or trailing comma),
+        each naming file, line and column; they are in no count (see ``RecordSource.notices``)."""
+        return list(self.source.notices)
+
     def progress(self) -> tuple[int, int | None]:
         """Bytes read so far and the file size (None for stdin)."""
         return self.source.bytes_read(), self.source.size
