@@ -41,7 +41,7 @@ def nothing_kept(
     source: str,
     read: int,
     by_reason: dict[str, int],
-    fmt: str,
+    fmt: str | None,
     *,
     first: str | None = None,
     rejects: str | None = None,
@@ -58,17 +58,18 @@ def nothing_kept(
     top = max(by_reason, key=lambda k: by_reason[k]) if by_reason else ""
     fmt_fix = "set the input's 'format:'" if recipe else "pass --from with the file's real format"
     map_fix = "map its columns ('columns:')" if recipe else "map its columns (--columns)"
+    in_fmt = f"the '{fmt}' format" if fmt else "the format sftforge detected"
     if top == "format":
-        hint = f"the records are not in the '{fmt}' format: {fmt_fix} (sftforge inspect shows what it detects), or {map_fix}"
+        hint = f"the records are not in {in_fmt}: {fmt_fix} (sftforge inspect shows what it detects), or {map_fix}"
     elif top == "schema":
-        hint = f"the records were read as '{fmt}' but are not valid conversations, so the wrong fields were read: {fmt_fix}, or {map_fix}"
+        hint = f"the records were read in {in_fmt} but are not valid conversations, so the wrong fields were read: {fmt_fix}, or {map_fix}"
     elif top.startswith("template") or top.startswith("rejected:template"):
         hint = "the chat template fails on every sample: choose the template that fits the data and tokenizer (--template), or fix the data it trips on"
     else:
         hint = "fix what the first problem names (the file's container, encoding or record size) and run again"
     message = f"none of the {read} records of {source} could be used ({reasons})"
     if first:
-        message += f"; the first problem: {first}"
+        message += f"; the first problem: {first.rstrip('.')}"
     if rejects:
         hint += f"; every record and its reason is in {rejects}"
     return InputError(message + ".", file=None, hint=hint)

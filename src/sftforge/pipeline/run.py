@@ -23,6 +23,7 @@ import xxhash
 
 from .._gc import gc_paused
 from ..errors import RecipeError, SftforgeError
+from ..io.rejects import nothing_kept
 from ..ops.base import FINGERPRINTS, Op
 from ..sample import Sample
 from .executor import LocalExecutor
@@ -95,7 +96,7 @@ def run_recipe(
     runner = executor or LocalExecutor(workers or recipe.workers)
     result = runner.execute(job)
     outputs, kept, losses, lengths_after = _write_outputs(recipe, out, result)
-    rejected, examples = _write_rejects(out / "rejects.jsonl", result, _names(recipe))
+    rejected, examples, failed = _write_rejects(out / "rejects.jsonl", result, _names(recipe))
     counts = check_invariant(result, kept, rejected)
     seconds = time.perf_counter() - start
     report = build_report(
@@ -104,7 +105,39 @@ def run_recipe(
     rj, rh = write_report(out, report)
     lock = write_lock(out / "recipe.lock.yaml", resolved, hashes, recipe.seed)
     shutil.rmtree(job.workdir, ignore_errors=True)
+    _check_inputs_kept(recipe, counts, failed, out / "rejects.jsonl")
     return RunResult(out, outputs, out / "rejects.jsonl", rj, rh, lock, counts, seconds)
+
+
+def _check_inputs_kept(
+    recipe: Recipe, counts: dict[str, Any], failed: dict[str, _Failed], rejects: Path
+) -> None:
+    """Fail the run (its folder written) when an input kept none of its records because reading
+    or templating failed every one: a wrong ``format:``, mapping or template, not a result."""
+    for spec in recipe.inputs:
+        row = counts["per_input"].get(spec.name)
+        fail = failed.get(spec.name)
+        if not row or not row["read"] or fail is None or fail.count != row["read"]:
+            continue
+        raise nothing_kept(
+            f"input '{spec.name}' ({spec.path})", row["read"], dict(fail.kinds),
+            spec.format, first=fail.first, rejects=str(rejects), recipe=True,
+        )  # fmt: skip
+
+
+@dataclass
+class _Failed:
+    """One input's records that reading or templating failed: how many, of which kinds, the first."""
+
+    count: int = 0
+    kinds: Counter[str] = field(default_factory=Counter)
+    first: str | None = None
+
+    def add(self, kind: str, reason: str) -> None:
+        self.count += 1
+        self.kinds[kind] += 1
+        if self.first is None:
+            self.first = reason
 
 
 def ingest(recipe: Recipe) -> Iterator[Sample | ReadError]:
@@ -239,24 +272,34 @@ def _origin(meta: dict[str, Any], inputs: set[str]) -> str:
 
 def _write_rejects(
     path: Path, result: JobResult, names: set[str], per_reason: int = 3
-) -> tuple[Counter[str], dict[str, list[dict[str, Any]]]]:
-    """Concatenate the stages' rejects in order; count them per input, keep a few per reason."""
+) -> tuple[Counter[str], dict[str, list[dict[str, Any]]], dict[str, _Failed]]:
+    """Concatenate the stages' rejects in order; count them per input, keep a few per reason,
+    and count per input the records that reading or templating failed."""
     rejected: Counter[str] = Counter()
     examples: dict[str, list[dict[str, Any]]] = {}
+    failed: dict[str, _Failed] = {}
     tmp = path.with_name(f".tmp-{path.name}")
     with tmp.open("wb") as fh:
         for row in result.rejects():
             fh.write(row + b"\n")
             rec = orjson.loads(row)
             if rec.get("op") == "read":
-                rejected[str((rec.get("value") or {}).get("input"))] += 1
+                value = rec.get("value") or {}
+                name = str(value.get("input"))
+                rejected[name] += 1
+                where = f"{value.get('file')}:{value.get('line')}: {rec.get('reason')}"
+                failed.setdefault(name, _Failed()).add(str(value.get("kind") or "read"), where)
             else:
-                rejected[_origin(rec["sample"].get("meta") or {}, names)] += 1
+                origin = _origin(rec["sample"].get("meta") or {}, names)
+                rejected[origin] += 1
+                if rec.get("reason") == "template_error":
+                    why = f"{rec.get('op')}: {rec.get('value')}"
+                    failed.setdefault(origin, _Failed()).add("template_error", why)
             ex = examples.setdefault(f"{rec.get('op')}: {rec.get('reason')}", [])
             if len(ex) < per_reason:
                 ex.append(rec)
     os.replace(tmp, path)
-    return rejected, examples
+    return rejected, examples, failed
 
 
 def check_invariant(

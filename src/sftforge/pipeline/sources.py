@@ -33,13 +33,13 @@ class ReadError:
     line: int | None
     reason: str
     raw: str | None = None
+    kind: str | None = None  # the reader's reason class (format, schema, invalid_json...)
 
     def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "op": "read",
-            "reason": self.reason,
-            "value": {"input": self.input, "file": self.file, "line": self.line},
-        }
+        value: dict[str, Any] = {"input": self.input, "file": self.file, "line": self.line}
+        if self.kind is not None:
+            value["kind"] = self.kind
+        out: dict[str, Any] = {"op": "read", "reason": self.reason, "value": value}
         if self.raw is not None:
             out["raw"] = self.raw
         return out
@@ -102,6 +102,7 @@ def _read_error(name: str, path: Path, entry: dict[str, Any]) -> ReadError:
         line=entry.get("line"),
         reason=str(entry.get("reason") or entry.get("error") or "unreadable record"),
         raw=raw if isinstance(raw, str) or raw is None else str(raw),
+        kind=entry.get("kind"),
     )
 
 
