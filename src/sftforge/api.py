@@ -216,6 +216,7 @@ class Reader:
         self.require_answer = require_answer
         self.stats = ReadStats()
         self.errors: list[SftforgeError] = []  # the first errors, for validate/inspect
+        self.line = 0  # the line of the record last yielded (where a later reject points)
         self.source: RecordSource = read_records(
             os.fspath(path),
             container=container,
@@ -301,6 +302,7 @@ class Reader:
                 self.reject(rec, err, kind)
                 continue
             stats.ok += 1
+            self.line = rec.line
             yield obj
 
     def close(self, ok: bool = True) -> None:
