@@ -57,3 +57,33 @@ def test_allow_lossy_exports_all_and_counts_the_loss(
 
 def test_nothing_rejected_exits_0(data: Path, tmp_path: Path) -> None:
     assert main(["export", str(data), "--for", "trl", str(tmp_path / "trl")]) == 0
+
+
+def test_unreadable_records_go_to_the_rejects_and_the_rest_is_exported(
+    data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """issue 16: a bad record never stops export by default; --strict does."""
+    src = tmp_path / "mixed.jsonl"
+    src.write_text(data.read_text() + "{broken\n", encoding="utf-8")
+    out = tmp_path / "lf"
+    assert main(["export", str(src), "--for", "llamafactory", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert "warning: 1 of 3 records rejected (invalid_json 1)" in err
+    rejects = [json.loads(x) for x in (out / "rejects.jsonl").read_text().splitlines()]
+    assert [(r["op"], r["file"], r["line"], r["raw"]) for r in rejects] == [
+        ("read", str(src), 3, "{broken")
+    ]
+    assert main(["export", str(src), "--for", "llamafactory", str(tmp_path / "s"), "--strict"]) == 1
+    assert f"error: {src}:3" in capsys.readouterr().err
+
+
+def test_export_of_a_file_that_reads_nothing_exits_1(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    src = tmp_path / "faq.jsonl"
+    src.write_text('{"问题": "q", "答案": "a"}\n', encoding="utf-8")
+    out = tmp_path / "lf"
+    assert main(["export", str(src), "--for", "llamafactory", str(out), "--from", "alpaca"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: none of the 1 records of {src} could be used (format 1)")
+    assert len((out / "rejects.jsonl").read_text().splitlines()) == 1

@@ -5,8 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
+import orjson
 import typer
 
+from ..io.rejects import nothing_kept
+from ._common import OnError, Strict, error_policy, rejects_summary
 from .main import app
 
 __all__ = ["export"]
@@ -32,15 +35,29 @@ def export(
     from_: Annotated[
         str | None, typer.Option("--from", help="input format (default: detect)")
     ] = None,
+    strict: Strict = False,
+    on_error: OnError = None,
 ) -> None:
     """Write data in the form a training framework reads, with its config and command.
 
-    Exit 1 when some samples could not be exported (listed in OUTDIR/rejects.jsonl).
+    Unreadable records go to OUTDIR/rejects.jsonl (--strict stops at the first); exit 1 when
+    some samples could not be exported (listed there too) or no record could be read.
     """
     from ..chat.inputs import read_samples
     from ..export import export_samples
 
-    samples = list(read_samples(file, from_))
+    unread: list[dict[str, object]] = []
+    policy = error_policy(strict, on_error)
+    samples = list(read_samples(file, from_, on_error=policy, rejects=unread.append))
+    rejects = outdir / "rejects.jsonl"
+    kinds: dict[str, int] = {}
+    for e in unread:
+        kinds[str(e.get("kind"))] = kinds.get(str(e.get("kind")), 0) + 1
+    first = str(unread[0].get("error")) if unread else None
+    if unread and not samples:
+        outdir.mkdir(parents=True, exist_ok=True)
+        rejects.write_bytes(b"".join(orjson.dumps(e) + b"\n" for e in unread))
+        raise nothing_kept(str(file), len(unread), kinds, from_, first=first, rejects=str(rejects))
     result = export_samples(
         samples,
         framework,
@@ -50,6 +67,12 @@ def export(
         max_length=max_len,
         allow_lossy=allow_lossy,
     )
+    if unread:  # the records that could not be read come first, then those not exported
+        done = rejects.read_bytes() if result.rejected else b""
+        rejects.write_bytes(b"".join(orjson.dumps(e) + b"\n" for e in unread) + done)
+        if not result.rejected:
+            result.files.append(rejects)
+        rejects_summary(len(unread), len(unread) + len(samples), kinds, str(rejects), first)
     kept = len(samples) - len(result.rejected)
     typer.echo(f"{framework}: {kept} of {len(samples)} samples written to {outdir}")
     for path in result.files:
