@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -264,3 +265,28 @@ def test_flat_cannot_hold_turn_keys() -> None:
     loss = LossLog(allow=True)
     get_format("flat").dump(sample, loss)
     assert loss.counts["extra turn fields"] == 1
+
+
+# -- docs -----------------------------------------------------------------------------------------
+DOC = Path(__file__).parents[2] / "docs" / "formats.md"
+
+
+def test_the_docs_example_on_fields_runs() -> None:
+    section = DOC.read_text(encoding="utf-8").split("## Fields outside the Sample model")[1]
+    code = section.split("```python\n")[1].split("```")[0]
+    exec(compile(code, str(DOC), "exec"), {})
+
+
+def test_the_capabilities_table_is_what_the_formats_declare() -> None:
+    lines = DOC.read_text(encoding="utf-8").splitlines()
+    at = next(i for i, ln in enumerate(lines) if ln.startswith("| format | system |"))
+    names = [c.strip() for c in lines[at].strip("|").split("|")][1:]
+    table = lines[at + 2 : lines.index("", at)]
+    rows = [ln for ln in table if "documents only" not in ln]
+    assert len(rows) == 11
+    for row in rows:
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        caps = get_format(cells[0].strip("`")).capabilities
+        assert {n: getattr(caps, n) for n in names} == {
+            n: v == "yes" for n, v in zip(names, cells[1:], strict=True)
+        }, cells[0]
