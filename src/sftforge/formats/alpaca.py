@@ -269,7 +269,7 @@ class AlpacaFormat(Format):
                 else:
                     out[self._prompt_col] = u.content
                 out[self._answer_col] = a.content
-                if sample.meta and FIELDS in sample.meta:
+                if FIELDS in sample.meta:
                     self._fields(out, sample, loss)
                 return out
         return self._dump(sample, loss)

@@ -22,6 +22,7 @@ import orjson
 
 from ..sample import Message, Sample, ToolCall
 from ._common import (
+    FIELDS,
     MEDIA_COLUMNS,
     ROLE_SET,
     arguments_of,
@@ -278,6 +279,6 @@ class OpenAIFormat(Format):
         if sample.label is not None:
             out["label"] = sample.label
         dump_media(out, sample, MEDIA_COLUMNS)
-        if sample.meta:
+        if FIELDS in sample.meta:
             put_fields(out, sample, _RECORD_KEYS, loss, self.name)
         return out

@@ -29,6 +29,7 @@ import orjson
 
 from ..sample import Message, Sample
 from ._common import (
+    FIELDS,
     MEDIA_COLUMNS,
     check_losses,
     dump_calls,
@@ -286,7 +287,7 @@ class ShareGPTFormat(Format):
                 out: dict[str, Any] = {}
                 put_id(out, sample)
                 out[self._conv_col] = conv
-                if sample.meta:
+                if FIELDS in sample.meta:  # (a dict lookup here; a call only when there are any)
                     put_fields(out, sample, self._known, loss, self.name)
                 return out
         return self._dump(sample, loss)
