@@ -78,3 +78,16 @@ def test_the_cli_exits_1_for_an_input_that_keeps_nothing(tmp_path: Path) -> None
     assert proc.returncode == 1
     assert "error: none of the 6 records of input 'faq'" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_a_trailing_comma_in_an_input_is_logged_not_counted(tmp_path: Path) -> None:
+    path = _recipe(tmp_path, "alpaca")
+    body = b",\n".join(orjson.dumps(r) for r in ROWS)
+    (tmp_path / "faq.json").write_bytes(b"[\n" + body + b",\n]\n")
+    lines: list[str] = []
+    res = run_recipe(path, tmp_path / "run", workers=1, log=lines.append)
+    assert res.counts["per_input"] == {"faq": {"read": 6, "kept": 6, "rejected": 0}}
+    assert [ln for ln in lines if ln.startswith("warning")] == [
+        "warning: input 'faq': faq.json:8:1: trailing comma before the closing ']' (not allowed "
+        "in JSON; not a record). Fix: remove the comma after the last element"
+    ]

@@ -84,7 +84,7 @@ def run_recipe(
         ops=ops,
         step_specs=[(s.op, s.options) for s in recipe.steps],
         stages=plan_stages(ops),
-        ingest=lambda: ingest(recipe),
+        ingest=lambda: ingest(recipe, log),
         workdir=out / ".work",
         chunk_size=recipe.chunk_size,
         fingerprint=fingerprint,
@@ -140,17 +140,20 @@ class _Failed:
             self.first = reason
 
 
-def ingest(recipe: Recipe) -> Iterator[Sample | ReadError]:
+def ingest(
+    recipe: Recipe, log: Callable[[str], None] | None = None
+) -> Iterator[Sample | ReadError]:
     """Every input's samples, tagged with the input's name and their record number in it
     (``meta["row"]``, 1-based, unreadable records counted too), then the next input's.
 
     Identical records share a content id (so an exact duplicate's ``kept_id`` can be its own id):
     the input name and row are what tell them apart, and every dedup reject names its kept twin
     by both as well, ``kept: {"source": ..., "row": ...}`` (``sftforge.ops.base.locator``).
+    ``log`` gets a warning line per stray comma in a JSON array input (not a record).
     """
     for spec in recipe.inputs:
         path = recipe.input_path(spec)
-        items = read_input(spec.name, path, spec.format, spec.on_error, spec.path)
+        items = read_input(spec.name, path, spec.format, spec.on_error, spec.path, log)
         for row, item in enumerate(items, 1):
             if isinstance(item, Sample):
                 item.meta[INPUT_KEY] = spec.name

@@ -8,7 +8,7 @@ through ``sftforge.api`` when it is available and fall back to canonical Sample 
 from __future__ import annotations
 
 import importlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -53,14 +53,22 @@ def _api() -> Any:
 
 
 def read_input(
-    name: str, path: Path, fmt: str | None, on_error: str = "skip", shown: str | None = None
+    name: str,
+    path: Path,
+    fmt: str | None,
+    on_error: str = "skip",
+    shown: str | None = None,
+    notice: Callable[[str], None] | None = None,
 ) -> Iterator[Sample | ReadError]:
-    """Samples and read errors of one input, in file order; errors name the file as ``shown``."""
+    """Samples and read errors of one input, in file order; errors name the file as ``shown``.
+
+    ``notice`` gets one line per problem in the file that is not a record (a JSON array's stray
+    comma: neither read nor rejected), once the input is read."""
     if not path.exists():
         raise InputError(f"input '{name}' does not exist.", file=str(path), hint="check the path")
     api = _api()
     if api is not None and fmt not in CANONICAL:
-        for item in _read_api(api, name, path, fmt, on_error):
+        for item in _read_api(api, name, path, fmt, on_error, notice, shown):
             if shown is not None and isinstance(item, ReadError):
                 item.file = shown
             yield item
@@ -74,7 +82,13 @@ def read_input(
 
 
 def _read_api(
-    api: Any, name: str, path: Path, fmt: str | None, on_error: str
+    api: Any,
+    name: str,
+    path: Path,
+    fmt: str | None,
+    on_error: str,
+    notice: Callable[[str], None] | None = None,
+    shown: str | None = None,
 ) -> Iterator[Sample | ReadError]:
     errors: list[ReadError] = []
 
@@ -91,6 +105,10 @@ def _read_api(
                 errors.clear()
             yield sample
     yield from errors
+    if notice is not None:
+        for problem in reader.notices:
+            problem.file = shown or problem.file
+            notice(f"warning: input '{name}': {problem}")
 
 
 def _read_error(name: str, path: Path, entry: dict[str, Any]) -> ReadError:
