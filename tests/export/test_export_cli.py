@@ -87,3 +87,16 @@ def test_export_of_a_file_that_reads_nothing_exits_1(
     err = capsys.readouterr().err
     assert err.startswith(f"error: none of the 1 records of {src} could be used (format 1)")
     assert len((out / "rejects.jsonl").read_text().splitlines()) == 1
+
+
+def test_export_says_which_kept_fields_it_leaves_out(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    src = tmp_path / "in.jsonl"
+    rec = {**SINGLE, "domain": "医疗"}
+    rec["messages"] = [{**SINGLE["messages"][0], "ts": 1}, SINGLE["messages"][1]]
+    src.write_text(json.dumps(rec, ensure_ascii=False) + "\n", encoding="utf-8")
+    assert main(["export", str(src), "--for", "llamafactory", str(tmp_path / "lf")]) == 0
+    out = capsys.readouterr().out
+    assert "note: left out extra fields of 1 samples" in out
+    assert "note: left out extra turn fields of 1 samples" in out
