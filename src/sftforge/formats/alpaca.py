@@ -261,15 +261,15 @@ class AlpacaFormat(Format):
                 if self.capabilities.ids:
                     put_id(out, sample)
                 query = self.columns["query"]
+                meta = sample.meta
                 if query:
-                    meta = sample.meta
                     out[self._prompt_col], out[query] = (
                         split_prompt(u.content, meta) if meta else (u.content, "")
                     )
                 else:
                     out[self._prompt_col] = u.content
                 out[self._answer_col] = a.content
-                if FIELDS in sample.meta:
+                if meta and FIELDS in meta:
                     self._fields(out, sample, loss)
                 return out
         return self._dump(sample, loss)

@@ -279,6 +279,7 @@ class OpenAIFormat(Format):
         if sample.label is not None:
             out["label"] = sample.label
         dump_media(out, sample, MEDIA_COLUMNS)
-        if FIELDS in sample.meta:
+        meta = sample.meta
+        if meta and FIELDS in meta:
             put_fields(out, sample, _RECORD_KEYS, loss, self.name)
         return out

@@ -287,7 +287,8 @@ class ShareGPTFormat(Format):
                 out: dict[str, Any] = {}
                 put_id(out, sample)
                 out[self._conv_col] = conv
-                if FIELDS in sample.meta:  # (a dict lookup here; a call only when there are any)
+                meta = sample.meta
+                if meta and FIELDS in meta:  # (a call only when there are fields)
                     put_fields(out, sample, self._known, loss, self.name)
                 return out
         return self._dump(sample, loss)
