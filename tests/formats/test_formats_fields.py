@@ -290,3 +290,20 @@ def test_the_capabilities_table_is_what_the_formats_declare() -> None:
         assert {n: getattr(caps, n) for n in names} == {
             n: v == "yes" for n, v in zip(names, cells[1:], strict=True)
         }, cells[0]
+
+
+def test_an_own_id_a_target_cannot_hold_is_a_named_loss() -> None:
+    """Like any other field, a record's own id does not vanish silently (content ids do not
+    count: they are recomputed)."""
+    own = get_format("alpaca").parse({"id": "q-7", "instruction": "q", "output": "a"})
+    (err, out), counts = _lossy(own, "litgpt")
+    assert "cannot carry ids" in err.message and counts == {"ids": 1}
+    assert "id" not in out
+    (_, out), counts = _lossy(own, "flat")
+    assert counts == {"ids": 1}
+    plain = get_format("alpaca").parse({"instruction": "q", "output": "a"})
+    assert get_format("litgpt").dump(plain, LossLog()) == {
+        "instruction": "q",
+        "input": "",
+        "output": "a",
+    }

@@ -26,6 +26,7 @@ __all__ = [
     "dump_calls",
     "dump_media",
     "fail",
+    "has_own_id",
     "is_auto_id",
     "missing",
     "not_a_string",
@@ -62,6 +63,7 @@ LOSS_KINDS = (
     "text alongside tool calls",
     "extra fields",
     "extra turn fields",
+    "ids",
 )
 
 # the meta key holding a record's top-level keys that the format does not read (name -> JSON
@@ -249,6 +251,11 @@ def put_extra(
     return out
 
 
+def has_own_id(sample: Sample) -> bool:
+    """True when the sample's id came with the record (not a content id, which is recomputed)."""
+    return not id_pending(sample) and _AUTO_ID.fullmatch(sample.id) is None
+
+
 def put_id(out: dict[str, Any], sample: Sample) -> None:
     """Write the sample's own id; content ids are left out (and a deferred one not computed)."""
     if id_pending(sample):
@@ -391,6 +398,8 @@ def check_losses(sample: Sample, caps: Capabilities, loss: LossLog, target: str)
         lost.add("media")
     if not caps.fields and sample.meta and sample.meta.get(FIELDS):
         lost.add("extra fields")
+    if not caps.ids and has_own_id(sample):
+        lost.add("ids")
     for m in msgs if sample.rejected is None else [*msgs, sample.rejected]:
         if (
             m.reasoning is None

@@ -28,6 +28,7 @@ from ._common import (
     check_losses,
     dump_media,
     fail,
+    has_own_id,
     label_field,
     missing,
     pairs_of,
@@ -260,6 +261,8 @@ class AlpacaFormat(Format):
                 out: dict[str, Any] = {}
                 if self.capabilities.ids:
                     put_id(out, sample)
+                elif has_own_id(sample):
+                    loss.lose("ids", sample, self.name)
                 query = self.columns["query"]
                 meta = sample.meta
                 if query:
