@@ -103,6 +103,7 @@ class AlpacaFormat(Format):
         self._core = {k for k in (cols["prompt"], cols["query"], cols["response"]) if k}
         # the keys this column set reads (and so may not write as kept fields); others are fields
         self._known = frozenset({"id", *(v for v in cols.values() if v)})
+        self._others = self._known - self._core  # known keys the inline parse does not read
         self._prompt_col = cols["prompt"] or "instruction"
         self._answer_col = cols["response"] or "output"
         others = {v for k, v in cols.items() if k not in ("prompt", "query", "response") and v}
@@ -129,7 +130,14 @@ class AlpacaFormat(Format):
         return 0.95 if get("chosen") is not None and get("rejected") is not None else 0.3
 
     def parse(self, value: Any) -> Sample:
-        if self._inline and type(value) is dict and value.keys() <= self._core:
+        if self._inline and type(value) is dict:
+            keys = value.keys()
+            if keys <= self._core:
+                fields = None
+            elif keys.isdisjoint(self._others):  # the core columns and kept fields only
+                fields = {k: v for k, v in value.items() if k not in self._core}
+            else:
+                return self._parse(value)
             # instruction/input/output strings and a non-blank answer: the common case inline
             get = value.get
             query = self.columns["query"]
@@ -145,10 +153,13 @@ class AlpacaFormat(Format):
                 if not inp:
                     if instruction:
                         msgs = [Message("user", instruction), Message("assistant", answer)]
-                        return Sample(msgs, "", None, None, None, None, {})
+                        meta = {} if fields is None else {FIELDS: fields}
+                        return Sample(msgs, "", None, None, None, None, meta)
                 else:
-                    meta: dict[str, Any] = {}
+                    meta = {}
                     content = join_prompt(instruction, inp, meta)
+                    if fields is not None:
+                        meta[FIELDS] = fields
                     msgs = [Message("user", content), Message("assistant", answer)]
                     return Sample(msgs, "", None, None, None, None, meta)
         return self._parse(value)
