@@ -50,7 +50,11 @@ def plain_samples(draw: st.DrawFn) -> Sample:
     if msgs and draw(st.booleans()):
         meta["prompt_input"] = draw(st.sampled_from(["x", "b", ""]))
     if draw(st.booleans()):  # kept fields, some named like a format's own keys
-        meta["fields"] = draw(st.dictionaries(st.sampled_from(["category", "来源", "system", "id", "messages"]), JSON, max_size=2))
+        meta["fields"] = draw(
+            st.dictionaries(
+                st.sampled_from(["category", "来源", "system", "id", "messages"]), JSON, max_size=2
+            )
+        )
     if msgs and draw(st.booleans()):
         msgs[0].extra = {"weight": draw(JSON)}
     sample_id = draw(st.sampled_from(["", "rec-1", "s0123456789abcdef"]))
