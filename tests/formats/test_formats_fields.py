@@ -307,3 +307,31 @@ def test_an_own_id_a_target_cannot_hold_is_a_named_loss() -> None:
         "input": "",
         "output": "a",
     }
+
+
+def test_null_keys_are_kept_but_never_a_loss() -> None:
+    """OpenAI exports carry "refusal": null in every message and Parquet unions null columns:
+    written back where they fit, and dropping them elsewhere loses nothing."""
+    rec = {
+        "messages": [
+            {"role": "user", "content": "q", "refusal": None},
+            {"role": "assistant", "content": "a", "refusal": None, "audio": None},
+        ],
+        "source": None,
+    }
+    sample = get_format("openai").parse(rec)
+    assert sample.messages[1].extra == {"refusal": None, "audio": None}
+    assert get_format("openai").dump(sample, LossLog()) == rec
+    strict = LossLog(allow=False)
+    assert get_format("alpaca").dump(sample, strict) == {
+        "instruction": "q",
+        "input": "",
+        "output": "a",
+        "source": None,
+    }
+    assert get_format("litgpt").dump(sample, strict) == {
+        "instruction": "q",
+        "input": "",
+        "output": "a",
+    }
+    assert not strict.counts

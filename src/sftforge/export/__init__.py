@@ -11,7 +11,7 @@ from pathlib import Path
 
 from ..errors import SftforgeError
 from ..formats import LossLog
-from ..formats._common import FIELDS
+from ..formats._common import FIELDS, has_values
 from ..sample import Sample
 from .common import ExportResult, write_jsonl
 
@@ -58,8 +58,8 @@ def export_samples(
     if framework in ("llamafactory", "xtuner"):
         # their records are built here, not by a format, and hold only what the trainer reads:
         # the kept fields and turn keys are left out, and said so
-        fields = sum(1 for s in samples if s.meta.get(FIELDS))
-        turns = sum(1 for s in samples if any(m.extra for m in s.messages))
+        fields = sum(1 for s in samples if has_values(s.meta.get(FIELDS)))
+        turns = sum(1 for s in samples if any(has_values(m.extra) for m in s.messages))
         result.notes += [f"left out extra fields of {fields} samples"] * bool(fields)
         result.notes += [f"left out extra turn fields of {turns} samples"] * bool(turns)
     if loss.counts:

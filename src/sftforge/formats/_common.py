@@ -27,6 +27,7 @@ __all__ = [
     "dump_media",
     "fail",
     "has_own_id",
+    "has_values",
     "is_auto_id",
     "missing",
     "not_a_string",
@@ -198,6 +199,12 @@ def take_fields(rec: dict[str, Any], known: frozenset[str]) -> dict[str, Any] | 
     return extra
 
 
+def has_values(kept: dict[str, Any] | None) -> bool:
+    """True when kept fields (or turn keys) hold something: a null carries nothing to lose
+    (OpenAI exports put ``"refusal": null`` in every message, Parquet unions null columns)."""
+    return kept is not None and any(v is not None for v in kept.values())
+
+
 def with_fields(meta: dict[str, Any], fields: dict[str, Any] | None) -> dict[str, Any]:
     """``meta`` with ``fields`` kept under ``FIELDS`` (when there are any)."""
     if fields is not None:
@@ -221,7 +228,7 @@ def put_fields(
     clash = False
     for key, value in fields.items():
         if key in reserved or key in out:
-            clash = True
+            clash = clash or value is not None  # (a null carries nothing to lose)
         else:
             out[key] = value
     if clash:
@@ -243,7 +250,7 @@ def put_extra(
         clash = False
         for key, value in extra.items():
             if key in reserved or key in out:
-                clash = True
+                clash = clash or value is not None
             else:
                 out[key] = value
         if clash:
@@ -396,7 +403,7 @@ def check_losses(sample: Sample, caps: Capabilities, loss: LossLog, target: str)
         lost.add("KTO label")
     if not caps.media and sample.media:
         lost.add("media")
-    if not caps.fields and sample.meta and sample.meta.get(FIELDS):
+    if not caps.fields and sample.meta and has_values(sample.meta.get(FIELDS)):
         lost.add("extra fields")
     if not caps.ids and has_own_id(sample):
         lost.add("ids")
@@ -410,7 +417,7 @@ def check_losses(sample: Sample, caps: Capabilities, loss: LossLog, target: str)
             and m.role != "tool"
         ):
             continue
-        if m.extra and not caps.turn_fields:
+        if m.extra and not caps.turn_fields and has_values(m.extra):
             lost.add("extra turn fields")
         if m.reasoning is not None and not caps.reasoning:
             lost.add("reasoning")

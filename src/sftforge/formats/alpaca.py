@@ -29,6 +29,7 @@ from ._common import (
     dump_media,
     fail,
     has_own_id,
+    has_values,
     label_field,
     missing,
     pairs_of,
@@ -328,5 +329,5 @@ class AlpacaFormat(Format):
     def _fields(self, out: dict[str, Any], sample: Sample, loss: LossLog) -> None:
         if self.capabilities.fields:
             put_fields(out, sample, self._known, loss, self.name)
-        elif sample.meta.get(FIELDS):
+        elif has_values(sample.meta.get(FIELDS)):
             loss.lose("extra fields", sample, self.name)

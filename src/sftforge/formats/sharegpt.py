@@ -35,6 +35,7 @@ from ._common import (
     dump_calls,
     dump_media,
     fail,
+    has_values,
     label_field,
     missing,
     not_a_string,
@@ -317,7 +318,7 @@ class ShareGPTFormat(Format):
                 and cols["system"]
                 and (m.extra is None or "system" not in self._tag_of)
             ):
-                if m.extra:  # the column holds the text only
+                if has_values(m.extra):  # the column holds the text only
                     loss.lose("extra turn fields", sample, self.name)
                 system = m.content
                 continue
