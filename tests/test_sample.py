@@ -53,7 +53,10 @@ def test_content_id_is_stable_and_ignores_meta() -> None:
             "message 1 (user): two user turns in a row",
         ),
         ((("user", "q"), ("assistant", " ")), "there is no non-empty assistant answer"),
-        ((("user", " "), ("assistant", "a")), "message 0 (user): empty user turn"),
+        (
+            (("user", "q"), ("assistant", "a"), ("user", " ")),
+            "message 2 (user): empty user turn at the end (nothing answers it)",
+        ),
     ],
 )
 def test_validate_names_the_problem(pairs: tuple[tuple[str, str], ...], problem: str) -> None:

@@ -232,6 +232,7 @@ class Reader:
         self.require_answer = require_answer
         self.stats = ReadStats()
         self.errors: list[SftforgeError] = []  # the first errors, for validate/inspect
+        self.line = 0  # the line of the record last yielded (where a later reject points)
         self.source: RecordSource = read_records(
             os.fspath(path),
             container=container,
@@ -296,6 +297,12 @@ class Reader:
     def name(self) -> str:
         return self.source.name
 
+    @property
+    def notices(self) -> list[SftforgeError]:
+        """Problems in the file that are not records (a JSON array's stray or trailing comma),
+        each naming file, line and column; they are in no count (see ``RecordSource.notices``)."""
+        return list(self.source.notices)
+
     def progress(self) -> tuple[int, int | None]:
         """Bytes read so far and the file size (None for stdin)."""
         return self.source.bytes_read(), self.source.size
@@ -340,6 +347,7 @@ class Reader:
                 self.reject(rec, err, kind)
                 continue
             stats.ok += 1
+            self.line = rec.line
             yield obj
 
     def close(self, ok: bool = True) -> None:

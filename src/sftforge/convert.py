@@ -70,6 +70,10 @@ class ConvertResult:
     by_reason: dict[str, int] = field(default_factory=dict)
     losses: dict[str, int] = field(default_factory=dict)
     workers: int = 1
+    # the first rejected record's error (file, line, reason), and the problems in the file that
+    # are not records (a JSON array's stray commas: in no count)
+    first_error: str | None = None
+    notices: list[str] = field(default_factory=list)
 
 
 def convert(
@@ -147,9 +151,11 @@ def _convert(
             )  # fmt: skip
             written, losses = res.count, res.losses
     s = reader.stats
+    first = str(reader.errors[0]) if reader.errors else None
     return ConvertResult(
         s.read, written, s.rejected, reader.format.name, reader.confidence,
-        reader.source.container, dict(s.by_reason), losses, n,
+        reader.source.container, dict(s.by_reason), losses, n, first,
+        [str(e) for e in reader.notices],
     )  # fmt: skip
 
 

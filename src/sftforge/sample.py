@@ -57,7 +57,14 @@ class ToolCall:
 
 @dataclass(slots=True)
 class Message:
-    """One turn. ``train`` overrides the masking policy for this turn when not ``None``."""
+    """One turn. ``train`` overrides the masking policy for this turn when not ``None``.
+
+    ``extra`` holds the turn's keys that no field above stands for, as read (names and JSON
+    values: a ShareGPT turn's ``weight``, a timestamp...), so writers can put them back; None when
+    there are none. Like ``Sample.meta`` it is an annotation, not content: ``content_id`` and
+    ``Sample.same_content`` leave it out, so two records that differ only in such keys are the
+    same conversation (and ids stay what they were before these keys were kept).
+    """
 
     role: Role
     content: str
@@ -66,15 +73,18 @@ class Message:
     name: str | None = None
     tool_call_id: str | None = None
     train: bool | None = None
+    extra: dict[str, Any] | None = None
 
     def is_plain(self) -> bool:
-        """Role and content only: no reasoning, tool calls, name, tool call id or train flag."""
+        """Role and content only: no reasoning, tool calls, name, tool call id, train flag or
+        extra keys."""
         return (
             self.tool_calls is None
             and self.reasoning is None
             and self.name is None
             and self.tool_call_id is None
             and self.train is None
+            and self.extra is None
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -89,6 +99,8 @@ class Message:
             out["tool_call_id"] = self.tool_call_id
         if self.train is not None:
             out["train"] = self.train
+        if self.extra is not None:
+            out["extra"] = self.extra
         return out
 
     @classmethod
@@ -102,6 +114,7 @@ class Message:
             name=d.get("name"),
             tool_call_id=d.get("tool_call_id"),
             train=d.get("train"),
+            extra=d.get("extra") or None,
         )
 
 
@@ -204,10 +217,9 @@ class Sample:
         return cls.from_dict(orjson.loads(data))
 
     def same_content(self, other: Sample) -> bool:
-        """Equal conversation, tools, preference and media; ``id`` and ``meta`` are ignored."""
-        return self.to_dict(with_meta=False) | {"id": ""} == other.to_dict(with_meta=False) | {
-            "id": ""
-        }
+        """Equal conversation, tools, preference and media; ``id``, ``meta`` and the messages'
+        ``extra`` keys are ignored (what ``content_id`` hashes)."""
+        return _content(self) == _content(other)
 
 
 _PENDING: Any = object()  # in the id slot of a Sample whose deferred content id is not computed
@@ -275,15 +287,28 @@ def id_pending(sample: Sample) -> bool:
     return _get_id(sample) is _PENDING
 
 
-def content_id(sample: Sample) -> str:
-    """A stable id from the content (messages, tools, rejected, label, media), never from meta."""
-    body = {
-        "messages": [m.to_dict() for m in sample.messages],
+def _message_content(m: Message) -> dict[str, Any]:
+    out = m.to_dict()
+    if m.extra is not None:
+        del out["extra"]
+    return out
+
+
+def _content(sample: Sample) -> dict[str, Any]:
+    """What ``content_id`` hashes: everything but ``id``, ``meta`` and messages' ``extra``."""
+    return {
+        "messages": [_message_content(m) for m in sample.messages],
         "tools": sample.tools,
-        "rejected": sample.rejected.to_dict() if sample.rejected else None,
+        "rejected": _message_content(sample.rejected) if sample.rejected else None,
         "label": sample.label,
         "media": [m.to_dict() for m in sample.media] if sample.media else None,
     }
+
+
+def content_id(sample: Sample) -> str:
+    """A stable id from the content (messages, tools, rejected, label, media), never from meta
+    or the messages' ``extra`` keys (annotations, like meta)."""
+    body = _content(sample)
     return "s" + xxhash.xxh3_64_hexdigest(orjson.dumps(body, option=orjson.OPT_SORT_KEYS))
 
 
@@ -291,8 +316,10 @@ def validate_sample(sample: Sample, *, require_answer: bool = True) -> list[str]
     """Problems with a Sample as readable sentences; empty when it is a valid conversation.
 
     Rules: roles are known; a system turn may only come first; the first non-system turn is a
-    user turn; tool turns follow an assistant turn (or another tool turn); user turns are not
-    empty; and (``require_answer``) there is at least one assistant turn with content or calls.
+    user turn; tool turns follow an assistant turn (or another tool turn); the last turn is not
+    an empty user turn; and (``require_answer``) there is at least one assistant turn with content
+    or calls. An empty user turn that something answers is legal (real chats have them: the user
+    pressed enter to continue); ``sftforge lint`` warns about it.
     """
     msgs = sample.messages
     # the common shape first: [system,] user, assistant, user, assistant... with string contents,
@@ -351,8 +378,8 @@ def _problems(sample: Sample, require_answer: bool) -> list[str]:
             continue
         if msg.role == "system" and i != 0:
             problems.append(f"{where}: a system turn may only come first")
-        if msg.role == "user" and not msg.content.strip():
-            problems.append(f"{where}: empty user turn")
+        if msg.role == "user" and i == len(sample.messages) - 1 and not msg.content.strip():
+            problems.append(f"{where}: empty user turn at the end (nothing answers it)")
         if msg.role == "assistant" and prev not in ("user", "tool"):
             problems.append(f"{where}: an assistant turn must follow a user or tool turn")
         if msg.role == "user" and prev not in (None, "system", "assistant", "tool"):

@@ -106,26 +106,68 @@ def test_missing_tokenizer_folder(
     )
 
 
-def test_bad_input_line_names_file_and_line(
+def test_bad_input_line_names_file_and_line_with_strict(
     bpe_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     bad = tmp_path / "bad.jsonl"
     bad.write_bytes(CONVERSATIONS["single"].to_json() + b"\n{not json\n")
-    rc = main(
-        [
-            "tokenize",
-            str(bad),
-            str(tmp_path / "o.parquet"),
-            "--tokenizer",
-            str(bpe_dir),
-            "--template",
-            "chatml",
-        ]
-    )
+    args = ["tokenize", str(bad), str(tmp_path / "o.parquet"), "--tokenizer", str(bpe_dir)]
+    rc = main([*args, "--template", "chatml", "--strict"])
     assert rc == 1
     assert capsys.readouterr().err.startswith(
         f"error: {bad}:2:2: invalid JSON: unexpected character"
     )
+
+
+def test_a_bad_input_line_goes_to_the_rejects_by_default(
+    bpe_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """issue 16: a record problem never stops a file by default."""
+    bad = tmp_path / "bad.jsonl"
+    tools = CONVERSATIONS["tools"]  # the llama2 template cannot render tool calls
+    bad.write_bytes(CONVERSATIONS["single"].to_json() + b"\n{not json\n" + tools.to_json() + b"\n")
+    out = tmp_path / "o.parquet"
+    args = ["tokenize", str(bad), str(out), "--tokenizer", str(bpe_dir), "--template", "llama2"]
+    assert main(args) == 0
+    assert pq.read_table(out).num_rows == 1
+    rejects = [orjson.loads(x) for x in (tmp_path / "o.rejects.jsonl").read_bytes().splitlines()]
+    assert [(r["op"], r["file"], r["line"], r["reason"][:12]) for r in rejects] == [
+        ("read", str(bad), 2, "invalid JSON"),
+        ("tokenize", str(bad), 3, "template_err"),
+    ]
+    assert rejects[0]["raw"] == "{not json"
+    err = capsys.readouterr().err
+    assert "warning: 1 of 3 records rejected (invalid_json 1); each with file, line" in err
+
+
+def test_a_template_that_fails_every_row_exits_1(
+    bpe_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """issue 16 problem 2: a tokenize whose template fails every row wrote nothing and exited 0."""
+    src = tmp_path / "tools.jsonl"
+    src.write_bytes(CONVERSATIONS["tools"].to_json() + b"\n")
+    out = tmp_path / "o.parquet"
+    args = ["tokenize", str(src), str(out), "--tokenizer", str(bpe_dir), "--template", "llama2"]
+    assert main(args) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: none of the 1 records of {src} could be used (template_error 1)")
+    assert "Fix: the chat template fails on every sample" in err and "--template" in err
+    assert not out.exists()
+
+
+def test_an_unreadable_file_exits_1_naming_the_format(
+    bpe_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    src = tmp_path / "faq.jsonl"
+    src.write_bytes('{"问题": "q", "答案": "a"}\n{"问题": "q2", "答案": "a2"}\n'.encode())
+    out = tmp_path / "o.parquet"
+    args = ["tokenize", str(src), str(out), "--tokenizer", str(bpe_dir), "--from", "alpaca"]
+    assert main([*args, "--template", "chatml"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: none of the 2 records of {src} could be used (format 2)")
+    assert "Fix: the records are not in the 'alpaca' format: pass --from with the file's" in err
+    assert len((tmp_path / "o.rejects.jsonl").read_bytes().splitlines()) == 2
+    assert not out.exists()
 
 
 def test_preview_terminal_and_html(

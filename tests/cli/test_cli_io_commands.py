@@ -33,11 +33,14 @@ def test_convert(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     ]
 
 
-def test_convert_stops_at_the_first_bad_record(
-    capsys: pytest.CaptureFixture[str], tmp_path: Path
+@pytest.mark.parametrize("strict", [["--strict"], ["--on-error", "raise"]])
+def test_convert_strict_stops_at_the_first_bad_record(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, strict: list[str]
 ) -> None:
     out = tmp_path / "o.json"
-    rc, stdout, stderr = run(capsys, "convert", fixture("malformed.jsonl"), str(out), "--to", "qa")
+    rc, stdout, stderr = run(
+        capsys, "convert", fixture("malformed.jsonl"), str(out), "--to", "qa", *strict
+    )
     assert (rc, stdout) == (1, "")
     assert stderr == (
         f"{fixture('malformed.jsonl')}: qa (confidence 1), jsonl\n"
@@ -47,23 +50,33 @@ def test_convert_stops_at_the_first_bad_record(
     assert list(tmp_path.iterdir()) == []
 
 
-def test_convert_skip_writes_rejects_next_to_the_output(
-    capsys: pytest.CaptureFixture[str], tmp_path: Path
+@pytest.mark.parametrize("policy", [[], ["--on-error", "skip"]])
+def test_convert_writes_rejects_next_to_the_output_by_default(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, policy: list[str]
 ) -> None:
+    """issue 16: a bad record never stops a file by default; it goes to OUT.rejects.jsonl with
+    file, line, reason and raw text, and the summary says so loudly."""
     out = tmp_path / "o.json"
-    rc, _, stderr = run(
-        capsys, "convert", fixture("malformed.jsonl"), str(out), "--to", "qa", "--on-error", "skip"
-    )
+    src = fixture("malformed.jsonl")
+    rc, _, stderr = run(capsys, "convert", src, str(out), "--to", "qa", *policy)
     assert rc == 0
+    first = (
+        f"{src}:2:7: invalid JSON: unexpected character, expected a JSON value. Fix: fix the "
+        "JSON at that position (e.g. a missing quote, comma or bracket)"
+    )
     assert stderr == (
-        f"{fixture('malformed.jsonl')}: qa (confidence 1), jsonl\n"
+        f"{src}: qa (confidence 1), jsonl\n"
         "read 3 = written 2 + rejected 1\n"
+        "warning: 1 of 3 records rejected (invalid_json 1); each with file, line, reason and raw "
+        f"text in {out}.rejects.jsonl\n"
+        f"  first: {first}\n"
         f"rejects: {out}.rejects.jsonl\n"
     )
     rejects = [orjson.loads(x) for x in Path(f"{out}.rejects.jsonl").read_bytes().splitlines()]
-    assert [(r["line"], r["kind"], r["raw"]) for r in rejects] == [
-        (2, "invalid_json", '{"q": What is 2+2?", "a": "4"}')
+    assert [(r["file"], r["line"], r["kind"], r["raw"], r["error"]) for r in rejects] == [
+        (src, 2, "invalid_json", '{"q": What is 2+2?", "a": "4"}', first)
     ]
+    assert rejects[0]["reason"].startswith("invalid JSON")
     assert len(orjson.loads(out.read_bytes())) == 2
 
 
@@ -191,9 +204,9 @@ def test_validate_lists_problems_and_exits_1(capsys: pytest.CaptureFixture[str])
     f = fixture("trailing_comma.json")
     assert run(capsys, "validate", f) == (
         1,
-        f"{f}:15:1: trailing comma before the closing ']' (not allowed in JSON). "
+        f"{f}:15:1: trailing comma before the closing ']' (not allowed in JSON; not a record). "
         "Fix: remove the comma after the last element\n",
-        f"{f}: qa, 4 records, 3 valid, 1 invalid\n",
+        f"{f}: qa, 3 records, 3 valid, ok, 1 problem outside the records\n",
     )
 
 

@@ -127,7 +127,7 @@ def test_max_record_mb_lets_a_big_record_through(
     src = _big_line(tmp_path / "big.jsonl", 3)
     out = tmp_path / "out.jsonl"
     args = ["convert", str(src), str(out), "--to", "sharegpt", "--from", "alpaca"]
-    assert run(capsys, *args, "--max-record-mb", "1") == (
+    assert run(capsys, *args, "--max-record-mb", "1", "--strict") == (
         1,
         "",
         f"{src}: alpaca (confidence 1), jsonl\nerror: {src}:1: the record is 3.0 MiB, more than "
@@ -168,7 +168,7 @@ def test_escaped_nul_is_rejected_unless_no_check_text(
     )
     out = tmp_path / "out.jsonl"
     args = ["convert", str(src), str(out), "--to", "sharegpt"]
-    assert run(capsys, *args) == (
+    assert run(capsys, *args, "--strict") == (
         1,
         "",
         f"{src}: alpaca (confidence 0.9), jsonl\nerror: {src}:2:34, field 'output': the text "

@@ -114,3 +114,46 @@ def test_the_printed_run_line_is_quoted_for_the_shell(
     assert not (tmp_path / "PWNED").exists() and not (tmp_path / "PWNED2").exists()
     assert "RAN " in res.stdout, res.stdout
     assert (tmp_path / folder).is_dir()
+
+
+def test_unreadable_records_go_to_the_rejects_and_the_rest_is_exported(
+    data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """issue 16: a bad record never stops export by default; --strict does."""
+    src = tmp_path / "mixed.jsonl"
+    src.write_text(data.read_text() + "{broken\n", encoding="utf-8")
+    out = tmp_path / "lf"
+    assert main(["export", str(src), "--for", "llamafactory", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert "warning: 1 of 3 records rejected (invalid_json 1)" in err
+    rejects = [json.loads(x) for x in (out / "rejects.jsonl").read_text().splitlines()]
+    assert [(r["op"], r["file"], r["line"], r["raw"]) for r in rejects] == [
+        ("read", str(src), 3, "{broken")
+    ]
+    assert main(["export", str(src), "--for", "llamafactory", str(tmp_path / "s"), "--strict"]) == 1
+    assert f"error: {src}:3" in capsys.readouterr().err
+
+
+def test_export_of_a_file_that_reads_nothing_exits_1(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    src = tmp_path / "faq.jsonl"
+    src.write_text('{"问题": "q", "答案": "a"}\n', encoding="utf-8")
+    out = tmp_path / "lf"
+    assert main(["export", str(src), "--for", "llamafactory", str(out), "--from", "alpaca"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: none of the 1 records of {src} could be used (format 1)")
+    assert len((out / "rejects.jsonl").read_text().splitlines()) == 1
+
+
+def test_export_says_which_kept_fields_it_leaves_out(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    src = tmp_path / "in.jsonl"
+    rec = {**SINGLE, "domain": "医疗"}
+    rec["messages"] = [{**SINGLE["messages"][0], "ts": 1}, SINGLE["messages"][1]]
+    src.write_text(json.dumps(rec, ensure_ascii=False) + "\n", encoding="utf-8")
+    assert main(["export", str(src), "--for", "llamafactory", str(tmp_path / "lf")]) == 0
+    out = capsys.readouterr().out
+    assert "note: left out extra fields of 1 samples" in out
+    assert "note: left out extra turn fields of 1 samples" in out

@@ -49,6 +49,14 @@ def plain_samples(draw: st.DrawFn) -> Sample:
     meta: dict[str, Any] = {}
     if msgs and draw(st.booleans()):
         meta["prompt_input"] = draw(st.sampled_from(["x", "b", ""]))
+    if draw(st.booleans()):  # kept fields, some named like a format's own keys
+        meta["fields"] = draw(
+            st.dictionaries(
+                st.sampled_from(["category", "来源", "system", "id", "messages"]), JSON, max_size=2
+            )
+        )
+    if msgs and draw(st.booleans()):
+        msgs[0].extra = {"weight": draw(JSON)}
     sample_id = draw(st.sampled_from(["", "rec-1", "s0123456789abcdef"]))
     return Sample(msgs, sample_id, meta=meta)
 
@@ -90,6 +98,13 @@ def _records(name: str) -> st.SearchStrategy[Any]:
         | st.fixed_dictionaries({"messages": st.lists(st.fixed_dictionaries({"role": _ROLE, "content": _PLAIN | JSON}))})
         | st.fixed_dictionaries({"conversations": st.lists(st.fixed_dictionaries({"from": _FROM, "value": _PLAIN | JSON}))})
         | st.fixed_dictionaries({"instruction": _PLAIN | JSON, "input": _PLAIN | JSON, "output": _PLAIN | JSON})
+        # kept fields beside the core columns (and now and then a column that means more)
+        | st.fixed_dictionaries(
+            {"instruction": _PLAIN, "input": _PLAIN, "output": _PLAIN},
+            optional={"category": JSON, "来源": _PLAIN, "history": JSON, "id": _PLAIN},
+        )
+        | st.fixed_dictionaries({"conversations": st.lists(st.fixed_dictionaries({"from": _FROM, "value": _PLAIN}, optional={"weight": JSON}))}, optional={"source": JSON})
+        | st.fixed_dictionaries({"messages": st.lists(st.fixed_dictionaries({"role": _ROLE, "content": _PLAIN}, optional={"ts": JSON}))}, optional={"domain": JSON})
     )  # fmt: skip
 
 

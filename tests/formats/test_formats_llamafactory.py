@@ -55,12 +55,19 @@ KTO = {
         (
             ORCA,
             {"question": "q", "response": "a", "system_prompt": "s", "system": "ignored"},
-            Sample([Message("system", "s"), Message("user", "q"), Message("assistant", "a")]),
+            # a key that is not a configured column is not read as one: it is kept as a field
+            Sample(
+                [Message("system", "s"), Message("user", "q"), Message("assistant", "a")],
+                meta={"fields": {"system": "ignored"}},
+            ),
         ),
         (
             {},
             {"instruction": "q", "input": "", "output": "a", "system": "not a column here"},
-            Sample([Message("user", "q"), Message("assistant", "a")]),
+            Sample(
+                [Message("user", "q"), Message("assistant", "a")],
+                meta={"fields": {"system": "not a column here"}},
+            ),
         ),
         (
             MLLM,

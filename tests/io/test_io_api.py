@@ -53,10 +53,10 @@ def test_format_error_rejects_keep_the_record_value() -> None:
 
 
 def test_stats_always_add_up() -> None:
-    with read(fixture("trailing_comma.json"), "qa", on_error="skip") as reader:
+    with read(fixture("malformed.jsonl"), "qa", on_error="skip") as reader:
         list(reader)
     s = reader.stats
-    assert (s.read, s.ok, s.rejected) == (4, 3, 1) and s.read == s.ok + s.rejected
+    assert (s.read, s.ok, s.rejected) == (3, 2, 1) and s.read == s.ok + s.rejected
 
 
 def test_stdin(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -31,8 +31,9 @@ CASES = [
     (b'[\r\n{"a": 1},\r\n{"a": 2}\r\n]\r\n', [({"a": 1}, 2, None), ({"a": 2}, 3, None)]),
     (b'[{"a": 1}\n, {"a": 2}]', [({"a": 1}, 1, None), ({"a": 2}, 2, None)]),
     (b'[{"a": 1}, {"a": }, {"a": 3}]', [({"a": 1}, 1, None), (None, 1, "a.json:1:18: invalid JSON: unexpected character, expected a JSON value. Fix: fix the JSON at that position (e.g. a missing quote, comma or bracket)"), ({"a": 3}, 1, None)]),
-    (b"[1,]", [(1, 1, None), (None, 1, "a.json:1:4: trailing comma before the closing ']' (not allowed in JSON). Fix: remove the comma after the last element")]),
-    (b"[,1]", [(None, 1, "a.json:1:2: empty element (a comma with no value before it). Fix: remove the comma"), (1, 1, None)]),
+    # stray separators are not records (issue 16): see test_stray_separators_are_notices
+    (b"[1,]", [(1, 1, None)]),
+    (b"[,1]", [(1, 1, None)]),
     (b'[{"a": "x', [(None, 1, "a.json:1:2: the file ends inside an element: the JSON array is cut off. Fix: the file is truncated; re-download or re-create it (the elements before were read)")]),
     (b"[1, 2", [(1, 1, None), (None, 1, "a.json:1:5: the file ends inside an element: the JSON array is cut off. Fix: the file is truncated; re-download or re-create it (the elements before were read)")]),
     (b"[1]\nx", [(1, 1, None), (None, 2, "a.json:2:1: unexpected content after the closing ']' of the array. Fix: remove it, or pass --container jsonl if the file holds one value per line")]),
@@ -134,4 +135,22 @@ def test_broken_element_inside_a_batch_is_reported_alone() -> None:
             f"a.json:{line}:13: invalid JSON: unexpected character, expected a string key. "
             "Fix: fix the JSON at that position (e.g. a missing quote, comma or bracket)",
         )
+    ]
+
+
+@pytest.mark.parametrize("chunk", [1, 3, 1 << 20])
+def test_stray_separators_are_notices_not_records(chunk: int) -> None:
+    """A trailing comma or an empty element holds no data: reported with file, line and column,
+    neither read nor rejected (issue 16: 2,801 records were counted as 2,802)."""
+    from sftforge.io.jsonarray import JsonArraySplitter
+
+    data = b'[\n{"a": 1},\n,\n{"a": 2},\n]'
+    arr = JsonArraySplitter(io.BytesIO(data), "a.json", max_record_bytes=LIMIT, chunk_size=chunk)
+    recs = list(arr.records())
+    assert [(r.value, r.line, r.error) for r in recs] == [({"a": 1}, 2, None), ({"a": 2}, 4, None)]
+    assert [str(n) for n in arr.notices()] == [
+        "a.json:3:1: empty element: a comma with no value before it (not a record). "
+        "Fix: remove the comma",
+        "a.json:5:1: trailing comma before the closing ']' (not allowed in JSON; not a record). "
+        "Fix: remove the comma after the last element",
     ]

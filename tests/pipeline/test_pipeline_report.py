@@ -52,6 +52,8 @@ def test_report_escapes_data(write_recipe: Callable[..., Path], tmp_path: Path) 
     raw.write_bytes(
         b'{"messages":[{"role":"user","content":"<script>alert(1)</script>"},'
         b'{"role":"assistant","content":""}]}\n'
+        # (a run whose input keeps no record fails: issue 16)
+        b'{"messages":[{"role":"user","content":"q"},{"role":"assistant","content":"a"}]}\n'
     )
     res = run_recipe(write_recipe([{"t_minlen": {}}]), tmp_path / "run")
     html = res.report_html.read_text(encoding="utf-8")

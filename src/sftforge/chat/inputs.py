@@ -10,17 +10,30 @@ from collections.abc import Generator
 from pathlib import Path
 
 from ..api import ColumnsArg, read
+from ..io.rejects import RejectsTarget
 from ..sample import Sample
 
 __all__ = ["read_samples"]
 
 
 def read_samples(
-    path: str | Path, format: str | None = None, columns: ColumnsArg = None
+    path: str | Path,
+    format: str | None = None,
+    columns: ColumnsArg = None,
+    *,
+    on_error: str = "raise",
+    rejects: RejectsTarget = None,
+    lines: dict[int, int] | None = None,
 ) -> Generator[Sample, None, None]:
     """Samples from ``path`` (``columns``: a column mapping instead of ``format``); the file is
-    closed when the iterator is exhausted or closed."""
-    with read(str(path), format, columns=columns) as reader:
+    closed when the iterator is exhausted or closed.
+
+    ``on_error``/``rejects`` as for ``sftforge.read``. ``lines``, when given, maps ``id(sample)``
+    to the line its record starts on, for a caller that rejects samples later (an entry stays
+    right while its sample is alive: a new object reusing the id overwrites it when yielded)."""
+    with read(str(path), format, columns=columns, on_error=on_error, rejects=rejects) as reader:
         for item in reader:
             if isinstance(item, Sample):
+                if lines is not None:
+                    lines[id(item)] = reader.line
                 yield item

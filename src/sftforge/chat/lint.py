@@ -10,6 +10,8 @@ check                     level    what it means
                                    definitions without a name, ``<tool_call>`` blocks in an
                                    answer whose body is not JSON
 ``think-in-content``      warning  ``<think>``/``</think>`` text left in a turn's content
+``empty-user-turn``       warning  an empty user turn before an answer (legal: read, converted
+                                   and trained on; often a "continue" that lost its text)
 ``special-token``         error    a special token of the tokenizer inside a turn's text
                                    (injection: it would be tokenized as a control token)
 ``no-eos``                error    the tokenizer has no EOS token
@@ -66,6 +68,7 @@ CHECKS: dict[str, str] = {
     "role-order": "error",
     "tool-call-json": "error",
     "think-in-content": "warning",
+    "empty-user-turn": "warning",
     "special-token": "error",
     "no-eos": "error",
     "pad-is-eos": "warning",
@@ -192,6 +195,9 @@ def _content_checks(sample: Sample, row: int, specials: list[str]) -> list[Findi
                             row,
                         )
                     )
+        if m.role == "user" and i < len(sample.messages) - 1 and not m.content.strip():
+            # legal (validate_sample accepts it) but worth a look; an empty last turn is an error
+            out.append(Finding("empty-user-turn", f"{where}: empty user turn", sample.id, row))
         texts = [m.content] + ([m.reasoning] if m.reasoning else [])
         if any("<think>" in t or "</think>" in t for t in texts):
             out.append(

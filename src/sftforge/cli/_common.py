@@ -1,4 +1,6 @@
-"""Shared CLI helpers: progress bars (stderr, only on a terminal) and the read/write summary."""
+"""Shared CLI helpers: progress bars (stderr, only on a terminal), the read/write summary and
+the bad-record policy every reading command shares (skip to a rejects file by default,
+``--strict`` stops at the first; ``--on-error skip|raise`` is the older spelling)."""
 
 from __future__ import annotations
 
@@ -9,8 +11,63 @@ from typing import Annotated, Any
 import typer
 
 from ..api import Reader
+from ..errors import SftforgeError
 
-__all__ = ["CheckText", "Columns", "MaxRecordMb", "max_record_options", "progress", "summary"]
+__all__ = [
+    "CheckText",
+    "Columns",
+    "MaxRecordMb",
+    "OnError",
+    "Strict",
+    "error_policy",
+    "max_record_options",
+    "notices",
+    "progress",
+    "rejects_summary",
+    "summary",
+]
+
+Strict = Annotated[
+    bool,
+    typer.Option(
+        "--strict",
+        help="stop at the first bad record (default: write it to the rejects file and go on)",
+    ),
+]
+
+OnError = Annotated[
+    str | None,
+    typer.Option(
+        "--on-error", help="skip (default): reject bad records and go on; raise: --strict"
+    ),
+]
+
+
+def error_policy(strict: bool, on_error: str | None) -> str:
+    """``raise`` with ``--strict`` or ``--on-error raise``, else ``skip`` (the default)."""
+    if on_error is not None and on_error not in ("raise", "skip"):
+        raise SftforgeError(f"unknown --on-error '{on_error}'.", hint="use raise or skip")
+    return "raise" if strict or on_error == "raise" else "skip"
+
+
+def rejects_summary(
+    rejected: int, read: int, by_reason: dict[str, int], path: str | None, first: str | None
+) -> None:
+    """The loud part of a run that rejected records: how many, why, where they are, the first."""
+    if not rejected:
+        return
+    reasons = ", ".join(f"{k} {v}" for k, v in sorted(by_reason.items(), key=lambda kv: -kv[1]))
+    where = f"; each with file, line, reason and raw text in {path}" if path else ""
+    typer.echo(f"warning: {rejected} of {read} records rejected ({reasons}){where}", err=True)
+    if first:
+        typer.echo(f"  first: {first}", err=True)
+
+
+def notices(found: list[Any]) -> None:
+    """Problems in the file that are not records (stray commas), one warning line each."""
+    for n in found:
+        typer.echo(f"warning: {n}", err=True)
+
 
 _EVERY = 2048
 

@@ -2,15 +2,29 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 from typing import Annotated
 
 import typer
 
 from ..api import Reader
 from ..convert import convert as run_convert
-from ..errors import SftforgeError
+from ..io.rejects import nothing_kept
 from ..io.remote import shown
-from ._common import CheckText, Columns, MaxRecordMb, max_record_options, progress, summary
+from ._common import (
+    CheckText,
+    Columns,
+    MaxRecordMb,
+    OnError,
+    Strict,
+    error_policy,
+    max_record_options,
+    notices,
+    progress,
+    rejects_summary,
+    summary,
+)
 from .main import app
 
 __all__ = ["convert"]
@@ -36,12 +50,8 @@ def convert(
             "--allow-lossy", help="drop what the output format cannot carry, and count it"
         ),
     ] = False,
-    on_error: Annotated[
-        str,
-        typer.Option(
-            "--on-error", help="raise: stop at the first bad record; skip: reject it and go on"
-        ),
-    ] = "raise",
+    strict: Strict = False,
+    on_error: OnError = None,
     rejects: Annotated[
         str | None, typer.Option("--rejects", help="rejects file (default: OUT.rejects.jsonl)")
     ] = None,
@@ -78,9 +88,12 @@ def convert(
         typer.Option("--dataset-name", help="the entry's name (default: OUT's file name)"),
     ] = None,
 ) -> None:
-    """Convert IN to OUT in the format given by --to."""
-    if on_error not in ("raise", "skip"):
-        raise SftforgeError(f"unknown --on-error '{on_error}'.", hint="use raise or skip")
+    """Convert IN to OUT in the format given by --to.
+
+    Bad records go to OUT.rejects.jsonl (file, line, reason, raw text) and the rest is written;
+    --strict stops at the first instead. Exit 1 when no record at all could be read.
+    """
+    on_error = error_policy(strict, on_error)
     rejects_path = rejects or (default_rejects(out) if on_error == "skip" else None)
 
     def opened(reader: Reader) -> None:
@@ -97,7 +110,20 @@ def convert(
         encoding=encoding, container=container, check_text=check_text, columns=columns,
         **max_record_options(max_record_mb),
     )  # fmt: skip
+    notices(result.notices)
     summary(result.read, result.written, result.rejected, result.losses)
+    if result.read and not result.written and result.rejected == result.read:
+        # a wrong format or mapping, not data: no empty output to pass on, and a failing exit
+        if out != "-":
+            with contextlib.suppress(OSError):
+                os.remove(out)
+        raise nothing_kept(
+            src, result.read, result.by_reason, result.format,
+            first=result.first_error, rejects=rejects_path,
+        )  # fmt: skip
+    rejects_summary(
+        result.rejected, result.read, result.by_reason, rejects_path, result.first_error
+    )
     if result.rejected and rejects_path:
         typer.echo(f"rejects: {shown(rejects_path)}", err=True)
     if dataset_info:

@@ -14,7 +14,8 @@ import orjson
 import typer
 
 from ..errors import SftforgeError
-from ._common import Columns
+from ..io.rejects import nothing_kept
+from ._common import Columns, OnError, Strict, error_policy, rejects_summary
 from .main import app
 
 __all__ = ["export"]
@@ -85,10 +86,13 @@ def export(
         str | None, typer.Option("--from", help="input format (default: detect)")
     ] = None,
     columns: Columns = None,
+    strict: Strict = False,
+    on_error: OnError = None,
 ) -> None:
     """Write data in the form a training framework reads, with its config and command.
 
-    Exit 1 when some samples could not be exported (listed in OUTDIR/rejects.jsonl).
+    Unreadable records go to OUTDIR/rejects.jsonl (--strict stops at the first); exit 1 when
+    some samples could not be exported (listed there too) or no record could be read.
     """
     from ..chat.inputs import read_samples
     from ..export import export_samples
@@ -114,8 +118,25 @@ def export(
         train_src, found = _run_outputs(source)
         eval_src = eval_src or found
         columns = None
-    samples = list(read_samples(*train_src, columns))
-    evals = list(read_samples(*eval_src, columns)) if eval_src else []
+    unread: list[dict[str, object]] = []
+    policy = error_policy(strict, on_error)
+    samples = list(read_samples(*train_src, columns, on_error=policy, rejects=unread.append))
+    evals = (
+        list(read_samples(*eval_src, columns, on_error=policy, rejects=unread.append))
+        if eval_src
+        else []
+    )
+    rejects = outdir / "rejects.jsonl"
+    kinds: dict[str, int] = {}
+    for e in unread:
+        kinds[str(e.get("kind"))] = kinds.get(str(e.get("kind")), 0) + 1
+    first = str(unread[0].get("error")) if unread else None
+    if unread and not samples:
+        outdir.mkdir(parents=True, exist_ok=True)
+        rejects.write_bytes(b"".join(orjson.dumps(e) + b"\n" for e in unread))
+        raise nothing_kept(
+            str(train_src[0]), len(unread), kinds, train_src[1], first=first, rejects=str(rejects)
+        )
     result = export_samples(
         samples,
         framework,
@@ -129,6 +150,12 @@ def export(
         force=force,
     )
     total = len(samples) + len(evals)
+    if unread:  # the records that could not be read come first, then those not exported
+        done = rejects.read_bytes() if result.rejected else b""
+        rejects.write_bytes(b"".join(orjson.dumps(e) + b"\n" for e in unread) + done)
+        if not result.rejected:
+            result.files.append(rejects)
+        rejects_summary(len(unread), len(unread) + total, kinds, str(rejects), first)
     kept = total - len(result.rejected)
     split = f" (train {len(samples)}, eval {len(evals)})" if evals else ""
     typer.echo(f"{framework}: {kept} of {total} samples{split} written to {outdir}")

@@ -10,7 +10,8 @@ import orjson
 import typer
 
 from ..errors import InputError, TokenizeError
-from ._common import Columns
+from ..io.rejects import nothing_kept
+from ._common import Columns, OnError, Strict, error_policy, rejects_summary
 from .main import app
 
 __all__ = ["preview_cmd", "tokenize_cmd"]
@@ -76,11 +77,20 @@ def tokenize_cmd(
             "(--template is then that framework's template name)",
         ),
     ] = None,
+    strict: Strict = False,
+    on_error: OnError = None,
 ) -> None:
-    """Render, tokenize and mask samples into a Parquet file trainers read."""
+    """Render, tokenize and mask samples into a Parquet file trainers read.
+
+    Records that cannot be read, and samples that cannot be tokenized, go to
+    OUTPUT-stem.rejects.jsonl (file, line, reason and the record or sample) and the rest is
+    written; --strict stops at the first unreadable record. Exit 1 when reading or the template
+    failed every record.
+    """
+    policy = error_policy(strict, on_error)
     if profile is not None:
         _tokenize_with_profile(
-            input, output, tokenizer, profile, template, from_, max_len, pack, columns
+            input, output, tokenizer, profile, template, from_, max_len, pack, policy, columns
         )
         return
     from ..chat.inputs import read_samples
@@ -91,16 +101,27 @@ def tokenize_cmd(
     if pack and max_len is None:
         raise TokenizeError("--pack needs --max-len (the bin size).", field="pack")
     chat = _chat_tokenizer(tokenizer, template, train_on, reasoning, thinking, max_len, truncation)
-    result = tokenize_samples(read_samples(input, from_, columns), chat)
+    unread: list[dict[str, Any]] = []
+    lines: dict[int, int] = {}
+    samples = read_samples(
+        input, from_, columns, on_error=policy, rejects=unread.append, lines=lines
+    )
+    result = tokenize_samples(samples, chat)
     rows: list[Any] = list(result.rows)
     pack_stats = None
     if pack and max_len is not None:
         rows, pack_stats = pack_rows(result.rows, max_len)
-    write_parquet(rows, output)
     rejects_path = output.with_name(output.stem + ".rejects.jsonl")
+    failed = result.counts["rejected:template_error"]
+    _check_kept(input, from_, unread, result.counts["seen"], failed, rejects_path, rows)
+    write_parquet(rows, output)
     with open(rejects_path, "wb") as fh:
+        for entry in unread:
+            fh.write(orjson.dumps(entry) + b"\n")
         for rej in result.rejects:
-            fh.write(orjson.dumps(rej.to_dict()) + b"\n")
+            d = rej.to_dict()
+            where = {"file": str(input), "line": lines.get(id(rej.sample))}
+            fh.write(orjson.dumps({"op": d.pop("op"), **where, **d}) + b"\n")
     if debug is not None:
         write_debug_jsonl(rows, chat.tokenizer, debug)
     summary = {
@@ -111,6 +132,36 @@ def tokenize_cmd(
     if report is not None:
         report.write_bytes(orjson.dumps(summary, option=orjson.OPT_INDENT_2))
     _print_summary(result.counts, summary, output, rejects_path)
+    _unread_summary(unread, result.counts["seen"], rejects_path)
+
+
+def _unread_summary(unread: list[dict[str, Any]], seen: int, path: Path) -> None:
+    """The loud line for records that could not be read at all (not in the tokenize counts)."""
+    kinds = Counter(str(e.get("kind")) for e in unread)
+    first = str(unread[0].get("error")) if unread else None
+    rejects_summary(len(unread), len(unread) + seen, dict(kinds), str(path), first)
+
+
+def _check_kept(
+    input: Path,
+    fmt: str | None,
+    unread: list[dict[str, Any]],
+    seen: int,
+    template_failed: int,
+    rejects_path: Path,
+    rows: list[Any],
+) -> None:
+    """Refuse to write an empty output when reading or the template failed every record: the
+    rejects are written (they say why), the output is not, and the exit code is 1."""
+    total = len(unread) + seen
+    if rows or not total or len(unread) + template_failed != total:
+        return
+    kinds = Counter(str(e.get("kind")) for e in unread)
+    if template_failed:
+        kinds["template_error"] = template_failed
+    rejects_path.write_bytes(b"".join(orjson.dumps(e) + b"\n" for e in unread))
+    first = str(unread[0].get("error")) if unread else None
+    raise nothing_kept(str(input), total, dict(kinds), fmt, first=first, rejects=str(rejects_path))
 
 
 def _tokenize_with_profile(
@@ -122,6 +173,7 @@ def _tokenize_with_profile(
     from_: str | None,
     max_len: int | None,
     pack: bool,
+    policy: str,
     columns: str | None = None,
 ) -> None:
     from ..chat.inputs import read_samples
@@ -131,7 +183,14 @@ def _tokenize_with_profile(
     from ..chat.profiles.run import encode_with_profile
 
     prof = get_profile(name, load_tokenizer(str(tokenizer)), template=template, max_length=max_len)
-    rows, rejects = encode_with_profile(read_samples(input, from_, columns), prof)
+    unread: list[dict[str, Any]] = []
+    samples = read_samples(input, from_, columns, on_error=policy, rejects=unread.append)
+    rows, profile_rejects = encode_with_profile(samples, prof)
+    rejects = unread + profile_rejects
+    if not rows and unread and not profile_rejects:
+        _check_kept(
+            input, from_, unread, 0, 0, output.with_name(output.stem + ".rejects.jsonl"), []
+        )
     out_rows: list[Any] = list(rows)
     if pack:
         if max_len is None:
@@ -141,9 +200,10 @@ def _tokenize_with_profile(
     rejects_path = output.with_name(output.stem + ".rejects.jsonl")
     rejects_path.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in rejects))
     typer.echo(
-        f"{len(rows) + len(rejects)} samples: {len(rows)} written to {output} as {name} encodes "
-        f"them, {len(rejects)} rejected ({rejects_path})"
+        f"{len(rows) + len(profile_rejects)} samples: {len(rows)} written to {output} as {name} "
+        f"encodes them, {len(profile_rejects)} rejected ({rejects_path})"
     )
+    _unread_summary(unread, len(rows) + len(profile_rejects), rejects_path)
 
 
 def _print_summary(counts: Counter[str], summary: dict[str, Any], out: Path, rej: Path) -> None:

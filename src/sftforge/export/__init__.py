@@ -15,6 +15,7 @@ from pathlib import Path
 
 from ..errors import SftforgeError
 from ..formats import LossLog
+from ..formats._common import FIELDS, has_values
 from ..sample import Sample
 from .common import ExportJob, ExportResult, commit, safe_name
 
@@ -66,6 +67,14 @@ def export_samples(
         loss=LossLog(allow=allow_lossy),
     )
     result = _target(framework)(job)
+    if framework in ("llamafactory", "xtuner"):
+        # their records are built here, not by a format, and hold only what the trainer reads:
+        # the kept fields and turn keys are left out, and said so
+        every = [*job.train, *job.eval]
+        fields = sum(1 for s in every if has_values(s.meta.get(FIELDS)))
+        turns = sum(1 for s in every if any(has_values(m.extra) for m in s.messages))
+        result.notes += [f"left out extra fields of {fields} samples"] * bool(fields)
+        result.notes += [f"left out extra turn fields of {turns} samples"] * bool(turns)
     if job.loss.counts:
         result.notes += [f"dropped {what} from {n} samples" for what, n in job.loss.counts.items()]
     if result.rejected:

@@ -18,6 +18,7 @@ from ..sample import ROLES, Media, Message, Sample, ToolCall, id_pending
 from .base import Capabilities, LossLog
 
 __all__ = [
+    "FIELDS",
     "LOSS_KINDS",
     "MEDIA_COLUMNS",
     "arguments_of",
@@ -25,6 +26,8 @@ __all__ = [
     "dump_calls",
     "dump_media",
     "fail",
+    "has_own_id",
+    "has_values",
     "is_auto_id",
     "missing",
     "not_a_string",
@@ -33,11 +36,15 @@ __all__ = [
     "parse_media",
     "parse_tools",
     "plain_turns",
+    "put_extra",
+    "put_fields",
     "put_id",
     "record_id",
     "require_dict",
+    "take_fields",
     "text_field",
     "type_name",
+    "with_fields",
     "wrap_tools",
 ]
 
@@ -55,7 +62,16 @@ LOSS_KINDS = (
     "KTO label",
     "media",
     "text alongside tool calls",
+    "extra fields",
+    "extra turn fields",
+    "ids",
 )
+
+# the meta key holding a record's top-level keys that the format does not read (name -> JSON
+# value, in input order). A namespace of its own, so a user's ``source`` or ``row`` column never
+# meets the pipeline's ``meta["source"]``/``meta["row"]``; the text format keeps a document's
+# other keys under the same name.
+FIELDS = "fields"
 
 # LLaMA-Factory / ms-swift column names for each media type, in the order media are kept
 MEDIA_COLUMNS: tuple[tuple[str, str], ...] = (
@@ -167,6 +183,84 @@ def plain_turns(
         if role == "assistant" and not answered and content and not content.isspace():
             answered = True
     return out if answered else None
+
+
+def take_fields(rec: dict[str, Any], known: frozenset[str]) -> dict[str, Any] | None:
+    """The keys of ``rec`` that are not in ``known`` (name -> value, in input order), or None.
+
+    A reader puts them in ``meta[FIELDS]`` (top level) or ``Message.extra`` (a turn), values as
+    they are (nulls, lists and objects included), so a writer can put them back."""
+    extra: dict[str, Any] | None = None
+    for key, value in rec.items():
+        if key not in known:
+            if extra is None:
+                extra = {}
+            extra[key] = value
+    return extra
+
+
+def has_values(kept: dict[str, Any] | None) -> bool:
+    """True when kept fields (or turn keys) hold something: a null carries nothing to lose
+    (OpenAI exports put ``"refusal": null`` in every message, Parquet unions null columns)."""
+    return kept is not None and any(v is not None for v in kept.values())
+
+
+def with_fields(meta: dict[str, Any], fields: dict[str, Any] | None) -> dict[str, Any]:
+    """``meta`` with ``fields`` kept under ``FIELDS`` (when there are any)."""
+    if fields is not None:
+        meta[FIELDS] = fields
+    return meta
+
+
+def put_fields(
+    out: dict[str, Any], sample: Sample, reserved: frozenset[str], loss: LossLog, target: str
+) -> None:
+    """Write the sample's kept top-level fields into ``out`` after the format's own keys.
+
+    A field whose name the format reads itself (``reserved``) or has just written cannot be put
+    back without changing what the record means: it is lost, counted as ``extra fields``."""
+    meta = sample.meta
+    if not meta:
+        return
+    fields = meta.get(FIELDS)
+    if not fields or type(fields) is not dict:
+        return
+    clash = False
+    for key, value in fields.items():
+        if key in reserved or key in out:
+            clash = clash or value is not None  # (a null carries nothing to lose)
+        else:
+            out[key] = value
+    if clash:
+        loss.lose("extra fields", sample, target)
+
+
+def put_extra(
+    out: dict[str, Any],
+    m: Message,
+    reserved: frozenset[str],
+    sample: Sample,
+    loss: LossLog,
+    target: str,
+) -> dict[str, Any]:
+    """``out`` (one written turn) with the turn's kept keys added after its own; a key the
+    format reads in a turn (``reserved``) is lost, counted as ``extra turn fields``."""
+    extra = m.extra
+    if extra:
+        clash = False
+        for key, value in extra.items():
+            if key in reserved or key in out:
+                clash = clash or value is not None
+            else:
+                out[key] = value
+        if clash:
+            loss.lose("extra turn fields", sample, target)
+    return out
+
+
+def has_own_id(sample: Sample) -> bool:
+    """True when the sample's id came with the record (not a content id, which is recomputed)."""
+    return not id_pending(sample) and _AUTO_ID.fullmatch(sample.id) is None
 
 
 def put_id(out: dict[str, Any], sample: Sample) -> None:
@@ -309,15 +403,22 @@ def check_losses(sample: Sample, caps: Capabilities, loss: LossLog, target: str)
         lost.add("KTO label")
     if not caps.media and sample.media:
         lost.add("media")
+    if not caps.fields and sample.meta and has_values(sample.meta.get(FIELDS)):
+        lost.add("extra fields")
+    if not caps.ids and has_own_id(sample):
+        lost.add("ids")
     for m in msgs if sample.rejected is None else [*msgs, sample.rejected]:
         if (
             m.reasoning is None
             and m.train is None
             and m.name is None
             and m.tool_calls is None
+            and m.extra is None
             and m.role != "tool"
         ):
             continue
+        if m.extra and not caps.turn_fields and has_values(m.extra):
+            lost.add("extra turn fields")
         if m.reasoning is not None and not caps.reasoning:
             lost.add("reasoning")
         if m.train is not None and not caps.train_flags:

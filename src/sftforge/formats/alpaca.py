@@ -6,6 +6,10 @@ non-empty; a writer splits the user turn again only if it still ends with that t
 may have rewritten it), else the whole turn becomes the instruction. So read -> write -> read gives
 equal Samples, and alpaca -> alpaca gives the same record.
 
+Keys that are not one of the columns (``category``, ``source``...) are kept in
+``meta["fields"]`` and written back after the columns (see docs/formats.md); turns have no
+object of their own here, so a turn's extra keys cannot be written (a loss).
+
 Also carries, as LLaMA-Factory does: preference pairs (``chosen``/``rejected`` strings instead of
 ``output``), a KTO ``label``, and ``images``/``videos``/``audios``. Column names are configurable
 (``dataset_info.json`` ``columns``); a column set to ``None`` is neither read nor written.
@@ -19,20 +23,26 @@ import orjson
 
 from ..sample import Message, Sample
 from ._common import (
+    FIELDS,
     MEDIA_COLUMNS,
     check_losses,
     dump_media,
     fail,
+    has_own_id,
+    has_values,
     label_field,
     missing,
     pairs_of,
     parse_media,
     parse_tools,
+    put_fields,
     put_id,
     record_id,
     require_dict,
+    take_fields,
     text_field,
     type_name,
+    with_fields,
 )
 from .base import Capabilities, Format, LossLog, register_format
 
@@ -92,6 +102,9 @@ class AlpacaFormat(Format):
             (kind, col) for kind, key in MEDIA_COLUMNS if (col := cols.get(key))
         )
         self._core = {k for k in (cols["prompt"], cols["query"], cols["response"]) if k}
+        # the keys this column set reads (and so may not write as kept fields); others are fields
+        self._known = frozenset({"id", *(v for v in cols.values() if v)})
+        self._others = self._known - self._core  # known keys the inline parse does not read
         self._prompt_col = cols["prompt"] or "instruction"
         self._answer_col = cols["response"] or "output"
         others = {v for k, v in cols.items() if k not in ("prompt", "query", "response") and v}
@@ -106,6 +119,7 @@ class AlpacaFormat(Format):
             label=bool(cols["kto_tag"]),
             media=bool(self._media),
             ids=True,
+            fields=True,
         )
 
     def detect(self, value: Any) -> float:
@@ -117,7 +131,14 @@ class AlpacaFormat(Format):
         return 0.95 if get("chosen") is not None and get("rejected") is not None else 0.3
 
     def parse(self, value: Any) -> Sample:
-        if self._inline and type(value) is dict and value.keys() <= self._core:
+        if self._inline and type(value) is dict:
+            keys = value.keys()
+            if keys <= self._core:
+                fields = None
+            elif keys.isdisjoint(self._others):  # the core columns and kept fields only
+                fields = {k: v for k, v in value.items() if k not in self._core}
+            else:
+                return self._parse(value)
             # instruction/input/output strings and a non-blank answer: the common case inline
             get = value.get
             query = self.columns["query"]
@@ -133,10 +154,13 @@ class AlpacaFormat(Format):
                 if not inp:
                     if instruction:
                         msgs = [Message("user", instruction), Message("assistant", answer)]
-                        return Sample(msgs, "", None, None, None, None, {})
+                        meta = {} if fields is None else {FIELDS: fields}
+                        return Sample(msgs, "", None, None, None, None, meta)
                 else:
-                    meta: dict[str, Any] = {}
+                    meta = {}
                     content = join_prompt(instruction, inp, meta)
+                    if fields is not None:
+                        meta[FIELDS] = fields
                     msgs = [Message("user", content), Message("assistant", answer)]
                     return Sample(msgs, "", None, None, None, None, meta)
         return self._parse(value)
@@ -176,6 +200,7 @@ class AlpacaFormat(Format):
         label = self._label(rec)
         tools = parse_tools(rec.get(c["tools"]), c["tools"]) if c["tools"] else None
         media = parse_media(rec, self._media) if self._media else None
+        meta = with_fields(meta, take_fields(rec, self._known))
         return Sample(messages, record_id(rec), tools, rejected, label, media, meta)
 
     def _history(self, hist: Any, key: str, messages: list[Message]) -> None:
@@ -248,15 +273,19 @@ class AlpacaFormat(Format):
                 out: dict[str, Any] = {}
                 if self.capabilities.ids:
                     put_id(out, sample)
+                elif has_own_id(sample):
+                    loss.lose("ids", sample, self.name)
                 query = self.columns["query"]
+                meta = sample.meta
                 if query:
-                    meta = sample.meta
                     out[self._prompt_col], out[query] = (
                         split_prompt(u.content, meta) if meta else (u.content, "")
                     )
                 else:
                     out[self._prompt_col] = u.content
                 out[self._answer_col] = a.content
+                if meta and FIELDS in meta:
+                    self._fields(out, sample, loss)
                 return out
         return self._dump(sample, loss)
 
@@ -293,4 +322,12 @@ class AlpacaFormat(Format):
             out[c["tools"]] = orjson.dumps(sample.tools).decode()
         if self._media:
             dump_media(out, sample, self._media)
+        if self.capabilities.fields:  # (else check_losses has reported them)
+            put_fields(out, sample, self._known, loss, self.name)
         return out
+
+    def _fields(self, out: dict[str, Any], sample: Sample, loss: LossLog) -> None:
+        if self.capabilities.fields:
+            put_fields(out, sample, self._known, loss, self.name)
+        elif has_values(sample.meta.get(FIELDS)):
+            loss.lose("extra fields", sample, self.name)

@@ -35,6 +35,10 @@ class Capabilities:
     # added by the formats branch (defaults keep older constructors valid)
     tool_call_ids: bool = False  # ToolCall.id / Message.tool_call_id
     names: bool = False  # Message.name
+    # keys outside the Sample model: unknown top-level keys (``meta["fields"]``) and unknown
+    # per-turn keys (``Message.extra``), written back as keys of the record / of the turn
+    fields: bool = False
+    turn_fields: bool = False
 
 
 @dataclass

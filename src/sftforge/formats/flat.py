@@ -3,7 +3,8 @@
 Each turn is ``User: `` or ``Assistant: `` + content + ``</s>``, turns joined by ``"\\n "``
 (a bare string record is read the same way). Detection needs the ``User: `` start, an
 ``Assistant: `` turn and the ``</s>`` end, so a plain ``{"text"}`` document is not taken for it.
-Content that itself contains ``</s>`` cannot be written (it would end the turn).
+Content that itself contains ``</s>`` cannot be written (it would end the turn). A record's
+other keys are kept in ``meta["fields"]`` and written back beside ``text``.
 """
 
 from __future__ import annotations
@@ -12,7 +13,16 @@ from typing import Any
 
 from ..errors import ConversionError
 from ..sample import Message, Sample
-from ._common import check_losses, fail, missing, not_a_string, type_name
+from ._common import (
+    check_losses,
+    fail,
+    missing,
+    not_a_string,
+    put_fields,
+    take_fields,
+    type_name,
+    with_fields,
+)
 from .base import Capabilities, Format, LossLog, register_format
 
 __all__ = ["FlatFormat"]
@@ -20,6 +30,7 @@ __all__ = ["FlatFormat"]
 EOS = "</s>"
 _MARKERS = (("User: ", "user"), ("Assistant: ", "assistant"))
 _LABEL = {"user": "User: ", "assistant": "Assistant: "}
+_KNOWN = frozenset({"text"})
 
 
 def _text_of(value: Any) -> str | None:
@@ -33,7 +44,7 @@ def _text_of(value: Any) -> str | None:
 @register_format
 class FlatFormat(Format):
     name = "flat"
-    capabilities = Capabilities(system=False, multi_turn=True)
+    capabilities = Capabilities(system=False, multi_turn=True, fields=True)
 
     def detect(self, value: Any) -> float:
         text = _text_of(value)
@@ -68,6 +79,8 @@ class FlatFormat(Format):
                 )
         if not any(m.role == "assistant" and m.content.strip() for m in messages):
             fail("empty answer: no 'Assistant: ' turn has content.", field="text")
+        if type(value) is dict and len(value) > 1:
+            return Sample(messages, meta=with_fields({}, take_fields(value, _KNOWN)))
         return Sample(messages)
 
     def dump(self, sample: Sample, loss: LossLog) -> Any:
@@ -83,4 +96,6 @@ class FlatFormat(Format):
                     hint="remove the marker from the text, or choose another format",
                 )
             parts.append(f"{_LABEL[m.role]}{m.content}{EOS}")
-        return {"text": "\n ".join(parts)}
+        out = {"text": "\n ".join(parts)}
+        put_fields(out, sample, _KNOWN, loss, self.name)
+        return out

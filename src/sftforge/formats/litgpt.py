@@ -23,8 +23,8 @@ class LitGPTFormat(AlpacaFormat):
 
     def __init__(self) -> None:
         super().__init__(dict.fromkeys(_OFF), ranking=False)
-        # a 3-column CSV has no room for an id
-        self.capabilities = replace(self.capabilities, ids=False)
+        # a 3-column CSV has no room for an id or other columns
+        self.capabilities = replace(self.capabilities, ids=False, fields=False)
 
     def detect(self, value: Any) -> float:
         if type(value) is not dict or "instruction" not in value or "output" not in value:

@@ -11,7 +11,8 @@ formats mark media), and is put back there on writing. ``loss_weight`` 1/0 is th
 flag only where it differs from the default (assistant 1, other turns 0), so ordinary data
 carries no flags into formats that cannot hold them; it is written only for flagged turns, and
 a flag equal to the default (train an assistant turn, skip another) cannot be told apart from
-no flag: writing one is a loss.
+no flag: writing one is a loss. Other keys of a record are kept in ``meta["fields"]``, other
+keys of a message in its ``Message.extra``, and written back.
 """
 
 from __future__ import annotations
@@ -32,10 +33,14 @@ from ._common import (
     not_a_string,
     parse_calls,
     parse_tools,
+    put_extra,
+    put_fields,
     put_id,
     record_id,
     require_dict,
+    take_fields,
     type_name,
+    with_fields,
 )
 from .base import Capabilities, Format, LossLog, register_format
 from .openai import has_answer
@@ -45,6 +50,8 @@ __all__ = ["LlamaFactoryV1Format"]
 _MEDIA_PARTS = {"image_url": "image", "video_url": "video", "audio_url": "audio"}
 _PART_OF_MEDIA = {v: k for k, v in _MEDIA_PARTS.items()}
 _PLACEHOLDER = {"image": "<image>", "video": "<video>", "audio": "<audio>"}
+_TURN_KEYS = frozenset({"role", "content", "loss_weight"})
+_KNOWN = frozenset({"id", "messages", "chosen_messages", "rejected_messages", "tools"})
 
 
 def _message(m: Any, where: str, media: list[Media]) -> Message:
@@ -91,6 +98,7 @@ def _message(m: Any, where: str, media: list[Media]) -> Message:
             )
         if bool(weight) != (role == "assistant"):
             msg.train = bool(weight)
+    msg.extra = take_fields(m, _TURN_KEYS)
     return msg
 
 
@@ -166,6 +174,8 @@ class LlamaFactoryV1Format(Format):
         media=True,
         train_flags=True,
         ids=True,
+        fields=True,
+        turn_fields=True,
     )
 
     def detect(self, value: Any) -> float:
@@ -202,7 +212,8 @@ class LlamaFactoryV1Format(Format):
                 hint="drop the record or add the answer",
             )
         tools = parse_tools(rec.get("tools"), "tools")
-        return Sample(messages, record_id(rec), tools, rejected, None, media or None)
+        meta = with_fields({}, take_fields(rec, _KNOWN))
+        return Sample(messages, record_id(rec), tools, rejected, None, media or None, meta)
 
     def dump(self, sample: Sample, loss: LossLog) -> Any:
         check_losses(sample, self.capabilities, loss, self.name)
@@ -210,21 +221,25 @@ class LlamaFactoryV1Format(Format):
             # a flag equal to the default weight reads back as no flag
             loss.lose("train flags", sample, self.name)
         slots = _Slots(sample) if sample.media else None
-        msgs = [self._message(m, slots) for m in sample.messages]
+        msgs = [self._message(m, slots, sample, loss) for m in sample.messages]
         if slots is not None:
             slots.check_empty(sample)
         out: dict[str, Any] = {}
         put_id(out, sample)
         if sample.rejected is not None and sample.messages[-1].role == "assistant":
             out["chosen_messages"] = msgs
-            out["rejected_messages"] = [*msgs[:-1], self._message(sample.rejected, None)]
+            rejected = self._message(sample.rejected, None, sample, loss)
+            out["rejected_messages"] = [*msgs[:-1], rejected]
         else:
             out["messages"] = msgs
         if sample.tools:
             out["tools"] = orjson.dumps(sample.tools).decode()
+        put_fields(out, sample, _KNOWN, loss, self.name)
         return out
 
-    def _message(self, m: Message, slots: _Slots | None) -> dict[str, Any]:
+    def _message(
+        self, m: Message, slots: _Slots | None, sample: Sample, loss: LossLog
+    ) -> dict[str, Any]:
         parts: list[dict[str, str]] = []
         if m.reasoning is not None:
             parts.append({"type": "reasoning", "value": m.reasoning})
@@ -238,4 +253,4 @@ class LlamaFactoryV1Format(Format):
         out: dict[str, Any] = {"role": m.role, "content": parts}
         if m.train is not None:
             out["loss_weight"] = 1.0 if m.train else 0.0
-        return out
+        return put_extra(out, m, _TURN_KEYS, sample, loss, self.name)

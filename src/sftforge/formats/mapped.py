@@ -21,7 +21,7 @@ import orjson
 
 from ..errors import ConversionError, FormatError
 from ..sample import Sample
-from ._common import require_dict
+from ._common import FIELDS, require_dict
 from .base import Format, LossLog
 from .columns import MISSING, TEXT_PARTS, ColumnMap, getter, path_steps
 
@@ -125,8 +125,10 @@ class MappedFormat(Format):
                 if key == "meta" and type(val) is dict and key not in self._used:
                     for k, v in val.items():  # the canonical form's own meta, merged
                         meta.setdefault(k, v)
-                elif key not in self._used and key not in meta:
-                    meta[key] = val
+                elif key not in self._used:
+                    # kept like every format's unknown fields (formats/_common.py FIELDS): in a
+                    # namespace of their own, written back by the inner format's dump
+                    meta.setdefault(FIELDS, {}).setdefault(key, val)
         return sample
 
     def _renamed(self, err: FormatError) -> FormatError:

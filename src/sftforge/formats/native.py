@@ -19,7 +19,7 @@ __all__ = ["NativeFormat"]
 
 _SAMPLE_KEYS = frozenset({"id", "messages", "tools", "rejected", "label", "media", "meta"})
 _MESSAGE_KEYS = frozenset(
-    {"role", "content", "reasoning", "tool_calls", "name", "tool_call_id", "train"}
+    {"role", "content", "reasoning", "tool_calls", "name", "tool_call_id", "train", "extra"}
 )
 
 
@@ -40,8 +40,11 @@ def _check_message(m: Any, where: str) -> None:
         raise FormatError(
             f"{where} has unknown key(s) {', '.join(extra)}.",
             field=where,
-            hint=f"native messages hold only: {', '.join(sorted(_MESSAGE_KEYS))}",
+            hint=f"native messages hold only: {', '.join(sorted(_MESSAGE_KEYS))}; "
+            "keep other keys in the message's 'extra' object",
         )
+    if m.get("extra") is not None and type(m["extra"]) is not dict:
+        raise FormatError(f"{where}.extra must be an object.", field=f"{where}.extra")
     if m.get("role") not in ROLES:
         raise FormatError(
             f"{where} has role {m.get('role')!r}; valid roles: {', '.join(ROLES)}.",
@@ -68,6 +71,10 @@ class NativeFormat(Format):
         media=True,
         train_flags=True,
         ids=True,
+        tool_call_ids=True,
+        names=True,
+        fields=True,
+        turn_fields=True,
     )
 
     def detect(self, value: Any) -> float:
@@ -89,7 +96,8 @@ class NativeFormat(Format):
             raise FormatError(
                 f"unknown key(s) {', '.join(extra)} (keys found: {', '.join(map(str, value))}).",
                 field=extra[0],
-                hint="pass --from with the file's real format",
+                hint="pass --from with the file's real format (native records keep other keys "
+                "in meta.fields)",
             )
         msgs = value.get("messages")
         if type(msgs) is not list:

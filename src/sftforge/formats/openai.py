@@ -7,6 +7,9 @@ is the turn's reasoning, ``weight`` 0/1 (OpenAI fine-tuning) its train flag. ``t
 list or a JSON string; ``label`` (KTO) and ``images``/``videos``/``audios`` columns are kept
 (the LLaMA-Factory / ms-swift layout of the same records).
 
+Other keys of a record are kept in ``meta["fields"]``, other keys of a message in its
+``Message.extra``; both are written back after the known keys.
+
 Written as ``{"messages": [...]}``. Cannot carry preference pairs (use ``trl``) or train flags
 on non-assistant turns.
 """
@@ -19,6 +22,7 @@ import orjson
 
 from ..sample import Message, Sample, ToolCall
 from ._common import (
+    FIELDS,
     MEDIA_COLUMNS,
     ROLE_SET,
     arguments_of,
@@ -32,15 +36,20 @@ from ._common import (
     parse_media,
     parse_tools,
     plain_turns,
+    put_extra,
+    put_fields,
     put_id,
     record_id,
     require_dict,
+    take_fields,
     type_name,
+    with_fields,
     wrap_tools,
 )
 from .base import Capabilities, Format, LossLog, register_format
 
 __all__ = [
+    "TURN_KEYS",
     "OpenAIFormat",
     "dump_message",
     "has_answer",
@@ -49,6 +58,11 @@ __all__ = [
 ]
 
 _ROLE_OF = {r: r for r in ROLE_SET}  # plain_turns' tag -> role map: tags are the roles
+# the keys of a message this reader interprets; other keys are the message's extra
+TURN_KEYS = frozenset(
+    {"role", "content", "tool_calls", "reasoning_content", "name", "tool_call_id", "weight"}
+)
+_RECORD_KEYS = frozenset({"id", "messages", "tools", "label", *(c for _, c in MEDIA_COLUMNS)})
 
 
 def _content(value: Any, where: str) -> str:
@@ -119,6 +133,7 @@ def _message(m: Any, where: str) -> Message:
             if type(weight) is bool or weight not in (0, 1):
                 fail(f"'{where}.weight' must be 0 or 1, not {weight!r}.", field=f"{where}.weight")
             msg.train = weight == 1
+        msg.extra = take_fields(m, TURN_KEYS)
     return msg
 
 
@@ -190,6 +205,8 @@ class OpenAIFormat(Format):
         ids=True,
         tool_call_ids=True,
         names=True,
+        fields=True,
+        turn_fields=True,
     )
 
     def detect(self, value: Any) -> float:
@@ -228,7 +245,8 @@ class OpenAIFormat(Format):
         label = label_field(rec, "label")
         tools = parse_tools(rec.get("tools"), "tools")
         media = parse_media(rec, MEDIA_COLUMNS)
-        return Sample(messages, record_id(rec), tools, None, label, media)
+        meta = with_fields({}, take_fields(rec, _RECORD_KEYS))
+        return Sample(messages, record_id(rec), tools, None, label, media, meta)
 
     def dump(self, sample: Sample, loss: LossLog) -> Any:
         if sample.rejected is None and sample.messages:  # plain turns lose nothing: inline
@@ -238,15 +256,21 @@ class OpenAIFormat(Format):
                     break
                 messages.append({"role": m.role, "content": m.content})
             else:
-                return self._record(sample, messages)
+                return self._record(sample, messages, loss)
         return self._dump(sample, loss)
 
     def _dump(self, sample: Sample, loss: LossLog) -> Any:
         check_losses(sample, self.capabilities, loss, self.name)
         lose_user_train_flags(sample, loss, self.name)
-        return self._record(sample, [dump_message(m) for m in sample.messages])
+        messages = [
+            put_extra(dump_message(m), m, TURN_KEYS, sample, loss, self.name)
+            for m in sample.messages
+        ]
+        return self._record(sample, messages, loss)
 
-    def _record(self, sample: Sample, messages: list[dict[str, Any]]) -> dict[str, Any]:
+    def _record(
+        self, sample: Sample, messages: list[dict[str, Any]], loss: LossLog
+    ) -> dict[str, Any]:
         out: dict[str, Any] = {}
         put_id(out, sample)
         out["messages"] = messages
@@ -255,4 +279,7 @@ class OpenAIFormat(Format):
         if sample.label is not None:
             out["label"] = sample.label
         dump_media(out, sample, MEDIA_COLUMNS)
+        meta = sample.meta
+        if meta and FIELDS in meta:
+            put_fields(out, sample, _RECORD_KEYS, loss, self.name)
         return out

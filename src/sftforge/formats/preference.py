@@ -15,11 +15,26 @@ from typing import Any
 
 from ..errors import ConversionError
 from ..sample import Message, Sample
-from ._common import check_losses, fail, label_field, missing, put_id, record_id, require_dict
+from ._common import (
+    check_losses,
+    fail,
+    label_field,
+    missing,
+    put_extra,
+    put_fields,
+    put_id,
+    record_id,
+    require_dict,
+    take_fields,
+    with_fields,
+)
 from .base import Capabilities, Format, LossLog, register_format
-from .openai import dump_message, lose_user_train_flags, parse_message_list
+from .openai import TURN_KEYS, dump_message, lose_user_train_flags, parse_message_list
 
 __all__ = ["PreferenceFormat"]
+
+# what a record holds that this reader interprets; other keys go to meta["fields"]
+_KNOWN = frozenset({"id", "prompt", "chosen", "rejected", "completion", "label"})
 
 
 def _turns(value: Any, key: str, rec: dict[str, Any], role: str) -> list[Message]:
@@ -52,6 +67,8 @@ class PreferenceFormat(Format):
         names=True,
         reasoning=True,
         train_flags=True,
+        fields=True,
+        turn_fields=True,
     )
 
     def detect(self, value: Any) -> float:
@@ -88,7 +105,8 @@ class PreferenceFormat(Format):
         if not chosen.content.strip() and not chosen.tool_calls:
             fail("empty answer: 'chosen' is empty.", field="chosen")
         messages.append(chosen)
-        return Sample(messages, record_id(rec), None, rejected)
+        meta = with_fields({}, take_fields(rec, _KNOWN))
+        return Sample(messages, record_id(rec), None, rejected, None, None, meta)
 
     def _kto(self, rec: dict[str, Any]) -> Sample:
         messages = _turns(rec.get("prompt"), "prompt", rec, "user")
@@ -99,7 +117,8 @@ class PreferenceFormat(Format):
         if label is None:
             missing("label", rec, self.name)
         messages.append(completion)
-        return Sample(messages, record_id(rec), None, None, label)
+        meta = with_fields({}, take_fields(rec, _KNOWN))
+        return Sample(messages, record_id(rec), None, None, label, None, meta)
 
     def dump(self, sample: Sample, loss: LossLog) -> Any:
         msgs = sample.messages
@@ -117,15 +136,20 @@ class PreferenceFormat(Format):
         check_losses(sample, self.capabilities, loss, self.name)
         lose_user_train_flags(sample, loss, self.name)
         prompt, answer = msgs[:-1], msgs[-1]
+
+        def turn(m: Message) -> dict[str, Any]:
+            return put_extra(dump_message(m), m, TURN_KEYS, sample, loss, self.name)
+
         out: dict[str, Any] = {}
         put_id(out, sample)
-        out["prompt"] = [dump_message(m) for m in prompt]
+        out["prompt"] = [turn(m) for m in prompt]
         if sample.rejected is not None:
-            out["chosen"] = [dump_message(answer)]
-            out["rejected"] = [dump_message(sample.rejected)]
+            out["chosen"] = [turn(answer)]
+            out["rejected"] = [turn(sample.rejected)]
             if sample.label is not None:
                 loss.lose("KTO label", sample, self.name)
         else:
-            out["completion"] = [dump_message(answer)]
+            out["completion"] = [turn(answer)]
             out["label"] = sample.label
+        put_fields(out, sample, _KNOWN, loss, self.name)
         return out

@@ -14,6 +14,9 @@ system, tools, images, videos, audios, chosen, rejected, kto_tag) and ``tags`` (
 content_tag, user_tag, assistant_tag, observation_tag, function_tag, system_tag). FastChat is
 this format with human/gpt only and a required ``id``.
 
+Keys that are neither columns nor tags are kept: a record's in ``meta["fields"]``, a turn's in
+its ``Message.extra`` (a ``weight``, a ``loss`` mark...), and written back after the known keys.
+
 ShareGPT cannot hold an assistant turn that has both text and calls (they are separate turns),
 call ids, reasoning, names or train flags: writing those is a loss.
 """
@@ -26,11 +29,13 @@ import orjson
 
 from ..sample import Message, Sample
 from ._common import (
+    FIELDS,
     MEDIA_COLUMNS,
     check_losses,
     dump_calls,
     dump_media,
     fail,
+    has_values,
     label_field,
     missing,
     not_a_string,
@@ -38,10 +43,14 @@ from ._common import (
     parse_media,
     parse_tools,
     plain_turns,
+    put_extra,
+    put_fields,
     put_id,
     record_id,
     require_dict,
+    take_fields,
     type_name,
+    with_fields,
 )
 from .base import Capabilities, Format, LossLog, register_format
 
@@ -76,6 +85,7 @@ _ROLE_CONTENT = {
     "observation": "tool",
     "function_call": "call",
 }
+_RC_KEYS = frozenset({"role", "content"})
 _ROLE_OF_TAG = {
     "user_tag": "user",
     "assistant_tag": "assistant",
@@ -110,6 +120,9 @@ class ShareGPTFormat(Format):
         )
         calls = "call" in self._tag_of and "tool" in self._tag_of
         self._conv_col = cols["messages"] or "conversations"
+        # what a record and a turn hold that this configuration reads; other keys are kept
+        self._known = frozenset({"id", *(v for v in cols.values() if v)})
+        self._turn_known = frozenset({self._role_key, self._content_key})
         # the tags the inline parse reads (a function call needs the full parse)
         self._plain_roles = {t: r for t, r in self._roles.items() if r != "call"}
         self._inline = cols["system"] != self._conv_col  # (a column cannot be both)
@@ -127,6 +140,8 @@ class ShareGPTFormat(Format):
             label=bool(cols["kto_tag"]),
             media=bool(self._media),
             ids=True,
+            fields=True,
+            turn_fields=True,
         )
 
     # -- reading ------------------------------------------------------------------------------
@@ -147,7 +162,7 @@ class ShareGPTFormat(Format):
             conv = value.get(self._conv_col)
             if type(conv) is list:
                 rk, ck = self._role_key, self._content_key
-                out = plain_turns(conv, rk, ck, self._plain_roles, exact=False)
+                out = plain_turns(conv, rk, ck, self._plain_roles, exact=True)
                 if out is not None:
                     return Sample(out)
         return self._parse(value)
@@ -170,7 +185,8 @@ class ShareGPTFormat(Format):
                 messages.append(Message("system", system))
         roles, rk, ck = self._roles, self._role_key, self._content_key
         for i, turn in enumerate(conv):
-            if type(turn) is dict:  # the common case inline; _turn does the checks and errors
+            if type(turn) is dict and len(turn) == 2:
+                # the common case inline; _turn does the checks, errors and extra keys
                 tag, content = turn.get(rk), turn.get(ck)
                 role = roles.get(tag) if type(tag) is str else None
                 if role is not None and role != "call" and type(content) is str:
@@ -192,10 +208,12 @@ class ShareGPTFormat(Format):
         label = label_field(rec, cols["kto_tag"]) if cols["kto_tag"] else None
         tools = parse_tools(rec.get(cols["tools"]), cols["tools"]) if cols["tools"] else None
         media = parse_media(rec, self._media) if self._media else None
-        return Sample(messages, record_id(rec), tools, rejected, label, media)
+        meta = with_fields({}, take_fields(rec, self._known))
+        return Sample(messages, record_id(rec), tools, rejected, label, media, meta)
 
     def _turn(self, turn: Any, where: str) -> Message:
         rk, ck, roles = self._role_key, self._content_key, self._roles
+        known = self._turn_known
         if type(turn) is not dict:
             fail(
                 f"'{where}' must be an object with '{rk}' and '{ck}', not {type_name(turn)}.",
@@ -203,7 +221,7 @@ class ShareGPTFormat(Format):
             )
         if rk not in turn and "role" in turn:
             # the role/content variant of ShareGPT, read without configuring tags
-            rk, ck, roles = "role", "content", _ROLE_CONTENT
+            rk, ck, roles, known = "role", "content", _ROLE_CONTENT, _RC_KEYS
         tag = turn.get(rk)
         content = turn.get(ck)
         role = roles.get(tag) if type(tag) is str else None
@@ -220,9 +238,11 @@ class ShareGPTFormat(Format):
             )
         if type(content) is not str:
             not_a_string(f"{where}.{ck}", content)
+        extra = take_fields(turn, known) if len(turn) > 2 else None
         if role == "call":
-            return Message("assistant", "", tool_calls=parse_calls(content, f"{where}.{ck}"))
-        return Message(role, content)  # type: ignore[arg-type]
+            calls = parse_calls(content, f"{where}.{ck}")
+            return Message("assistant", "", tool_calls=calls, extra=extra)
+        return Message(role, content, extra=extra)  # type: ignore[arg-type]
 
     def _preference(self, rec: dict[str, Any], messages: list[Message]) -> Message | None:
         chosen_key, rejected_key = self.columns["chosen"], self.columns["rejected"]
@@ -268,6 +288,9 @@ class ShareGPTFormat(Format):
                 out: dict[str, Any] = {}
                 put_id(out, sample)
                 out[self._conv_col] = conv
+                meta = sample.meta
+                if meta and FIELDS in meta:  # (a call only when there are fields)
+                    put_fields(out, sample, self._known, loss, self.name)
                 return out
         return self._dump(sample, loss)
 
@@ -288,7 +311,15 @@ class ShareGPTFormat(Format):
             else:  # nothing to pair the rejected answer with
                 loss.lose("rejected answer", sample, self.name)
         for i, m in enumerate(msgs):
-            if m.role == "system" and i == 0 and cols["system"]:
+            # (a system turn with keys of its own stays a turn where a tag can name it)
+            if (
+                m.role == "system"
+                and i == 0
+                and cols["system"]
+                and (m.extra is None or "system" not in self._tag_of)
+            ):
+                if has_values(m.extra):  # the column holds the text only
+                    loss.lose("extra turn fields", sample, self.name)
                 system = m.content
                 continue
             turn = self._dump_turn(m, sample, loss)
@@ -306,6 +337,7 @@ class ShareGPTFormat(Format):
             out[cols["kto_tag"]] = sample.label
         if self._media:
             dump_media(out, sample, self._media)
+        put_fields(out, sample, self._known, loss, self.name)
         return out
 
     def _dump_turn(self, m: Message, sample: Sample, loss: LossLog) -> dict[str, Any] | None:
@@ -313,7 +345,8 @@ class ShareGPTFormat(Format):
         if m.tool_calls and "call" in self._tag_of:
             if m.content:
                 loss.lose("text alongside tool calls", sample, self.name)
-            return {rk: self._tag_of["call"], ck: dump_calls(m.tool_calls)}
+            turn = {rk: self._tag_of["call"], ck: dump_calls(m.tool_calls)}
+            return put_extra(turn, m, self._turn_known, sample, loss, self.name)
         if m.role == "tool" and "tool" not in self._tag_of:
             return None  # reported as lost tool calls
         if m.role == "assistant" and m.tool_calls and not m.content:
@@ -321,4 +354,4 @@ class ShareGPTFormat(Format):
         tag = self._tag_of.get(m.role)
         if tag is None:  # a system turn the tags cannot name (reported by check_losses)
             return None
-        return {rk: tag, ck: m.content}
+        return put_extra({rk: tag, ck: m.content}, m, self._turn_known, sample, loss, self.name)

@@ -5,7 +5,9 @@ Current layout: ``{"messages": [...], "tools": "<JSON string>", "images": [...]}
 are parallel calls of one assistant turn) and ``tool_response`` (or ``tool``) is a tool result.
 Preference data adds ``rejected_response``, KTO data ``label``.
 Legacy layout (read only): ``{"system", "query", "response", "history": [[q, r], ...]}``.
-Always written in the current layout.
+Always written in the current layout. Other keys of a record are kept in ``meta["fields"]``,
+other keys of a turn in its ``Message.extra`` (parallel ``tool_call`` turns share one message:
+their keys are merged and written on the first of them).
 """
 
 from __future__ import annotations
@@ -27,11 +29,15 @@ from ._common import (
     parse_calls,
     parse_media,
     parse_tools,
+    put_extra,
+    put_fields,
     put_id,
     record_id,
     require_dict,
+    take_fields,
     text_field,
     type_name,
+    with_fields,
 )
 from .alpaca import AlpacaFormat
 from .base import Capabilities, Format, LossLog, register_format
@@ -41,6 +47,11 @@ __all__ = ["SwiftFormat"]
 
 _PLAIN = ("system", "user", "assistant")
 _ROLES = ("system", "user", "assistant", "tool_call", "tool_response", "tool")
+_TURN_KEYS = frozenset({"role", "content"})
+_KNOWN = frozenset(
+    {"id", "messages", "tools", "rejected_response", "label", *(c for _, c in MEDIA_COLUMNS)}
+    | {"query", "response", "history", "system"}  # the legacy layout's columns
+)
 
 
 class _LegacySwift(AlpacaFormat):
@@ -89,6 +100,8 @@ class SwiftFormat(Format):
         label=True,
         media=True,
         ids=True,
+        fields=True,
+        turn_fields=True,
     )
 
     def detect(self, value: Any) -> float:
@@ -116,19 +129,28 @@ class SwiftFormat(Format):
             fail(f"'messages' must be a list of messages, not {type_name(msgs)}.", field="messages")
         messages: list[Message] = []
         for i, m in enumerate(msgs):
-            if type(m) is dict and type(m.get("content")) is str and m.get("role") in _PLAIN:
+            if (
+                type(m) is dict
+                and len(m) == 2
+                and type(m.get("content")) is str
+                and m.get("role") in _PLAIN
+            ):
                 messages.append(Message(m["role"], m["content"]))  # the common case inline
                 continue
             role, content = _turn(m, f"messages[{i}]")
+            extra = take_fields(m, _TURN_KEYS)
             if role == "tool_call":
                 calls = parse_calls(content, f"messages[{i}].content")
                 prev = messages[-1] if messages else None
                 if prev is not None and prev.tool_calls and not prev.content:
                     prev.tool_calls.extend(calls)  # parallel calls
+                    if extra:
+                        prev.extra = {**(prev.extra or {}), **extra}
                 else:
-                    messages.append(Message("assistant", "", tool_calls=calls))
+                    messages.append(Message("assistant", "", tool_calls=calls, extra=extra))
             else:
-                messages.append(Message("tool" if role == "tool_response" else role, content))  # type: ignore[arg-type]
+                role = "tool" if role == "tool_response" else role
+                messages.append(Message(role, content, extra=extra))  # type: ignore[arg-type]
         if not has_answer(messages):
             fail(
                 "empty answer: no assistant message has content.",
@@ -141,7 +163,8 @@ class SwiftFormat(Format):
         label = label_field(rec, "label")
         tools = parse_tools(rec.get("tools"), "tools")
         media = parse_media(rec, MEDIA_COLUMNS)
-        return Sample(messages, record_id(rec), tools, rejected, label, media)
+        meta = with_fields({}, take_fields(rec, _KNOWN))
+        return Sample(messages, record_id(rec), tools, rejected, label, media, meta)
 
     def dump(self, sample: Sample, loss: LossLog) -> Any:
         check_losses(sample, self.capabilities, loss, self.name)
@@ -152,11 +175,12 @@ class SwiftFormat(Format):
             if m.tool_calls:
                 if m.content:
                     loss.lose("text alongside tool calls", sample, self.name)
+                first = len(msgs)
                 msgs.extend({"role": "tool_call", "content": dump_calls([c])} for c in m.tool_calls)
-            elif m.role == "tool":
-                msgs.append({"role": "tool_response", "content": m.content})
-            else:
-                msgs.append({"role": m.role, "content": m.content})
+                put_extra(msgs[first], m, _TURN_KEYS, sample, loss, self.name)
+                continue
+            turn = {"role": "tool_response" if m.role == "tool" else m.role, "content": m.content}
+            msgs.append(put_extra(turn, m, _TURN_KEYS, sample, loss, self.name))
         out["messages"] = msgs
         if sample.tools:
             out["tools"] = orjson.dumps(sample.tools).decode()
@@ -165,4 +189,5 @@ class SwiftFormat(Format):
         if sample.label is not None:
             out["label"] = sample.label
         dump_media(out, sample, MEDIA_COLUMNS)
+        put_fields(out, sample, _KNOWN, loss, self.name)
         return out

@@ -12,12 +12,11 @@ from typing import Any
 
 from ..errors import ConversionError
 from ..sample import Document, Sample
-from ._common import fail, missing, not_a_string, type_name
+from ._common import FIELDS, fail, missing, not_a_string, type_name
 from .base import Capabilities, Format, LossLog, register_format
 
 __all__ = ["FIELDS", "TextFormat"]
 
-FIELDS = "fields"
 _AUTO_DOC_ID = re.compile(r"d[0-9a-f]{16}")
 
 

@@ -2,6 +2,10 @@
 
 Each round is one exchange; ``system`` is read from the first round only (XTuner allows one per
 round, our Sample has one per conversation, so a later round's system is an error on read).
+The record's ``id`` is the sample's id. Other keys of a record are kept in ``meta["fields"]``;
+other keys of a round in the round's assistant message's ``Message.extra``, and written back on
+the round (a round is one object for a user and an assistant turn: the user turn's keys, the
+assistant's and, on the first round, the system turn's are merged into it).
 """
 
 from __future__ import annotations
@@ -9,16 +13,35 @@ from __future__ import annotations
 from typing import Any
 
 from ..sample import Message, Sample
-from ._common import check_losses, fail, missing, not_a_string, pairs_of, require_dict, type_name
+from ._common import (
+    check_losses,
+    fail,
+    missing,
+    not_a_string,
+    pairs_of,
+    put_extra,
+    put_fields,
+    put_id,
+    record_id,
+    require_dict,
+    take_fields,
+    type_name,
+    with_fields,
+)
 from .base import Capabilities, Format, LossLog, register_format
 
 __all__ = ["XTunerFormat"]
+
+_KNOWN = frozenset({"id", "conversation"})
+_ROUND_KEYS = frozenset({"system", "input", "output"})
 
 
 @register_format
 class XTunerFormat(Format):
     name = "xtuner"
-    capabilities = Capabilities(system=True, multi_turn=True)
+    capabilities = Capabilities(
+        system=True, multi_turn=True, ids=True, fields=True, turn_fields=True
+    )
 
     def detect(self, value: Any) -> float:
         if type(value) is not dict:
@@ -67,18 +90,36 @@ class XTunerFormat(Format):
                     )
                 messages.append(Message("system", system))
             messages.append(Message("user", rnd.get("input") or ""))
-            messages.append(Message("assistant", rnd["output"]))
+            extra = take_fields(rnd, _ROUND_KEYS) if len(rnd) > 2 else None
+            messages.append(Message("assistant", rnd["output"], extra=extra))
         if not messages[-1].content.strip():
             fail(
                 f"empty answer: 'conversation[{len(conv) - 1}].output' is empty.",
                 field=f"conversation[{len(conv) - 1}].output",
             )
-        return Sample(messages)
+        if len(rec) == 1:
+            return Sample(messages)
+        meta = with_fields({}, take_fields(rec, _KNOWN))
+        return Sample(messages, record_id(rec), None, None, None, None, meta)
 
     def dump(self, sample: Sample, loss: LossLog) -> Any:
         system, pairs = pairs_of(sample, loss, self.name)
         check_losses(sample, self.capabilities, loss, self.name)
-        rounds: list[dict[str, str]] = [{"input": u, "output": a} for u, a in pairs]
+        rounds: list[dict[str, Any]] = [{"input": u, "output": a} for u, a in pairs]
         if system is not None:
             rounds[0] = {"system": system, **rounds[0]}
-        return {"conversation": rounds}
+        msgs = sample.messages
+        if any(m.extra for m in msgs):
+            # the turns pairs_of paired, in order: every user turn and every answer with text
+            users = [m for m in msgs if m.role == "user"]
+            answers = [m for m in msgs if m.role == "assistant" and (m.content or not m.tool_calls)]
+            for rnd, u, a in zip(rounds, users, answers, strict=False):
+                put_extra(rnd, u, _ROUND_KEYS, sample, loss, self.name)
+                put_extra(rnd, a, _ROUND_KEYS, sample, loss, self.name)
+            if msgs[0].role == "system":
+                put_extra(rounds[0], msgs[0], _ROUND_KEYS, sample, loss, self.name)
+        out: dict[str, Any] = {}
+        put_id(out, sample)
+        out["conversation"] = rounds
+        put_fields(out, sample, _KNOWN, loss, self.name)
+        return out

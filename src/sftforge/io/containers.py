@@ -108,6 +108,7 @@ class RecordSource:
         encoding: str | None, compression: str | None, size: int | None, closer: Any, progress: Any,
         pieces: Callable[[], PieceStream] | None = None,
         max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES, check_text: bool = True,
+        notices: Callable[[], list[RecordError]] | None = None,
     ) -> None:  # fmt: skip
         self.name = name
         self.container = container
@@ -120,6 +121,13 @@ class RecordSource:
         self._pieces = pieces
         self._closer = closer
         self._progress = progress
+        self._notices = notices
+
+    @property
+    def notices(self) -> list[RecordError]:
+        """Problems met so far that are not records (a JSON array's stray separators), in file
+        order: each names file, line and column; nothing was read or rejected for them."""
+        return self._notices() if self._notices is not None else []
 
     def __iter__(self) -> Iterator[RawRecord]:
         try:
@@ -228,6 +236,7 @@ def read_records(
     stream, limit = opened.stream, max_record_bytes
     records: Iterator[RawRecord]
     pieces: Callable[[], PieceStream] | None = None
+    notices: Callable[[], list[RecordError]] | None = None
     if kind == "jsonl":
         lines = JsonlSplitter(stream, name, max_record_bytes=limit, check=check_text)
         records, pieces = lines.records(), lambda: PieceStream(lines.pieces())
@@ -236,6 +245,7 @@ def read_records(
         # guessed windows are read twice after a rollback: only where a read cannot fail
         plain = opened.compression is None and opened.encoding == "utf-8"
         records, pieces = array.records(), lambda: array.pieces(speculate=plain)
+        notices = array.notices
     elif kind == "object":
         records = iter_json_object(stream, name, max_record_bytes=limit, check=check_text)
     elif kind in ("csv", "tsv"):
@@ -248,7 +258,7 @@ def read_records(
     return RecordSource(
         name, kind, records, encoding=opened.encoding, compression=opened.compression,
         size=opened.size, closer=opened.close, progress=opened.bytes_read, pieces=pieces,
-        max_record_bytes=limit, check_text=check_text,
+        max_record_bytes=limit, check_text=check_text, notices=notices,
     )  # fmt: skip
 
 

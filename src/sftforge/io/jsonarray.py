@@ -6,6 +6,10 @@ closing ``]`` at depth zero ends an element. Each element's bytes go to ``orjson
 so a 5 GB array costs one element of memory, and a broken element is reported with the line and
 column where it starts while the elements after it are still read. Line numbers are counted
 incrementally (``bytes.count`` between element starts), never by rescanning the buffer.
+
+A stray separator (``[a,,b]``) or a trailing comma before ``]`` is not a record: it holds no
+data, so it is neither read nor rejected. It is reported in ``notices`` (one ``RecordError`` per
+place, naming file, line and column), which the commands print as a warning.
 """
 
 from __future__ import annotations
@@ -70,6 +74,8 @@ class _Splitter:
         self._no_defer_until = 0  # stream offset before which windows are not guessed again
         self._rest: Iterator[RawRecord] | None = None  # records of a batch being yielded
         self._scanner: Iterator[RawRecord | list[RawRecord] | Window] | None = None
+        # stray separators met, by stream offset (a rolled-back window may scan one twice)
+        self.notices: dict[int, RecordError] = {}
 
     # -- buffer ----------------------------------------------------------------------------
     def more(self, cut: int) -> bool:
@@ -145,6 +151,12 @@ class _Splitter:
         line, col = self.where(pos)
         err = RecordError(kind, message, file=self.file, line=line, column=col, hint=hint)
         return RawRecord(None, self.file, line, raw, err)
+
+    def notice(self, kind: str, pos: int, message: str, hint: str) -> None:
+        """A stray separator at ``buf[pos]``: reported, not a record."""
+        line, col = self.where(pos)
+        err = RecordError(kind, message, file=self.file, line=line, column=col, hint=hint)
+        self.notices.setdefault(self.base + pos, err)
 
     def fast(self, start: int) -> tuple[Any, int] | None:
         """Parse the object/array at ``start`` without tokenizing: try each place where it may
@@ -300,23 +312,22 @@ class _Splitter:
             if c == 0x5D:  # ]
                 self.done = True
                 if after_comma:
-                    yield self.error(
+                    self.notice(
                         "trailing_comma",
                         end,
-                        "trailing comma before the closing ']' (not allowed in JSON).",
+                        "trailing comma before the closing ']' (not allowed in JSON; not a record).",
                         "remove the comma after the last element",
                     )
                 yield from self._after(end + 1)
                 return
             if c == 0x2C:  # ,
-                rec = self.error(
-                    "invalid_json",
+                self.notice(
+                    "stray_separator",
                     end,
-                    "empty element (a comma with no value before it).",
+                    "empty element: a comma with no value before it (not a record).",
                     "remove the comma",
                 )
                 self.pos, self.after_comma = end + 1, True
-                yield rec
                 continue
             start = end
             if c == 0x7B and self.sep is None and self.last_close >= 0:
@@ -482,6 +493,10 @@ class JsonArraySplitter:
 
     def pieces(self, speculate: bool = True) -> PieceStream:
         return self._splitter.pieces(speculate)
+
+    def notices(self) -> list[RecordError]:
+        """The stray separators met so far, in file order (not records; see the module doc)."""
+        return [self._splitter.notices[k] for k in sorted(self._splitter.notices)]
 
 
 # the scan state a window's snapshot keeps (everything but the stream and the bookkeeping)

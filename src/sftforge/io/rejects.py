@@ -13,11 +13,11 @@ from typing import Any, Union
 
 import orjson
 
-from ..errors import SftforgeError
+from ..errors import InputError, SftforgeError
 from .containers import RecordWriter, open_writer
 from .record import RawRecord
 
-__all__ = ["RejectsSink", "RejectsTarget", "reject_entry"]
+__all__ = ["RejectsSink", "RejectsTarget", "nothing_kept", "reject_entry"]
 
 RejectsTarget = Union[str, "os.PathLike[str]", Callable[[dict[str, Any]], None], None]
 
@@ -35,6 +35,44 @@ def reject_entry(rec: RawRecord, err: SftforgeError, kind: str) -> dict[str, Any
         "error": str(err),
         "raw": raw,
     }
+
+
+def nothing_kept(
+    source: str,
+    read: int,
+    by_reason: dict[str, int],
+    fmt: str | None,
+    *,
+    first: str | None = None,
+    rejects: str | None = None,
+    recipe: bool = False,
+) -> InputError:
+    """The error for an input none of whose ``read`` records could be read (or templated): a
+    wrong format, column mapping or template, never data to pass on as an empty output.
+
+    The hint names the fix for the most common reason: ``format`` (the records are not in
+    ``fmt``), ``schema`` (read, but not conversations: the wrong fields were read),
+    ``template_error`` (the chat template fails on them), else the container or encoding.
+    ``recipe`` words the fix as recipe keys instead of command flags."""
+    reasons = ", ".join(f"{k} {v}" for k, v in sorted(by_reason.items(), key=lambda kv: -kv[1]))
+    top = max(by_reason, key=lambda k: by_reason[k]) if by_reason else ""
+    fmt_fix = "set the input's 'format:'" if recipe else "pass --from with the file's real format"
+    map_fix = "map its columns ('columns:')" if recipe else "map its columns (--columns)"
+    in_fmt = f"the '{fmt}' format" if fmt else "the format sftforge detected"
+    if top == "format":
+        hint = f"the records are not in {in_fmt}: {fmt_fix} (sftforge inspect shows what it detects), or {map_fix}"
+    elif top == "schema":
+        hint = f"the records were read in {in_fmt} but are not valid conversations, so the wrong fields were read: {fmt_fix}, or {map_fix}"
+    elif top.startswith("template") or top.startswith("rejected:template"):
+        hint = "the chat template fails on every sample: choose the template that fits the data and tokenizer (--template), or fix the data it trips on"
+    else:
+        hint = "fix what the first problem names (the file's container, encoding or record size) and run again"
+    message = f"none of the {read} records of {source} could be used ({reasons})"
+    if first:
+        message += f"; the first problem: {first.rstrip('.')}"
+    if rejects:
+        hint += f"; every record and its reason is in {rejects}"
+    return InputError(message + ".", file=None, hint=hint)
 
 
 class RejectsSink:

@@ -25,6 +25,7 @@ from .._gc import gc_paused
 from ..errors import RecipeError, SftforgeError
 from ..io.folders import is_dataset_ref, resolve_dataset
 from ..io.paths import link_escape
+from ..io.rejects import nothing_kept
 from ..io.remote import is_url, shown, upload
 from ..io.sources import open_raw
 from ..ops.base import FINGERPRINTS, Op
@@ -132,7 +133,7 @@ def _run(
         ops=ops,
         step_specs=[(s.op, s.options) for s in recipe.steps],
         stages=plan_stages(ops),
-        ingest=lambda: ingest(recipe),
+        ingest=lambda: ingest(recipe, log),
         workdir=out / ".work",
         chunk_size=recipe.chunk_size,
         fingerprint=fingerprint,
@@ -148,7 +149,7 @@ def _run(
     # together: a run that fails here (disk full...) leaves the earlier files, no part of new ones
     try:
         outputs, kept, losses, lengths_after = _write_outputs(recipe, plan, result)
-        rejected, examples = _write_rejects(staged(rejects), result, _names(recipe))
+        rejected, examples, failed = _write_rejects(staged(rejects), result, _names(recipe))
         counts = check_invariant(result, kept, rejected)
     except BaseException:
         for path in [*plan.outputs.values(), rejects]:
@@ -171,21 +172,56 @@ def _run(
     lock = write_lock(out / LOCK_NAME, resolved, hashes, recipe.seed, files)
     remove_stale(plan, previous, manifests)
     shutil.rmtree(job.workdir, ignore_errors=True)
+    _check_inputs_kept(recipe, counts, failed, rejects)
     return RunResult(out, outputs, rejects, rj, rh, lock, counts, seconds)
 
 
-def ingest(recipe: Recipe) -> Iterator[Sample | ReadError]:
+def _check_inputs_kept(
+    recipe: Recipe, counts: dict[str, Any], failed: dict[str, _Failed], rejects: Path
+) -> None:
+    """Fail the run (its folder written) when an input kept none of its records because reading
+    or templating failed every one: a wrong ``format:``, mapping or template, not a result."""
+    for spec in recipe.inputs:
+        row = counts["per_input"].get(spec.name)
+        fail = failed.get(spec.name)
+        if not row or not row["read"] or fail is None or fail.count != row["read"]:
+            continue
+        raise nothing_kept(
+            f"input '{spec.name}' ({spec.path})", row["read"], dict(fail.kinds),
+            spec.format, first=fail.first, rejects=str(rejects), recipe=True,
+        )  # fmt: skip
+
+
+@dataclass
+class _Failed:
+    """One input's records that reading or templating failed: how many, of which kinds, the first."""
+
+    count: int = 0
+    kinds: Counter[str] = field(default_factory=Counter)
+    first: str | None = None
+
+    def add(self, kind: str, reason: str) -> None:
+        self.count += 1
+        self.kinds[kind] += 1
+        if self.first is None:
+            self.first = reason
+
+
+def ingest(
+    recipe: Recipe, log: Callable[[str], None] | None = None
+) -> Iterator[Sample | ReadError]:
     """Every input's samples, tagged with the input's name and their record number in it
     (``meta["row"]``, 1-based, unreadable records counted too), then the next input's.
 
     Identical records share a content id (so an exact duplicate's ``kept_id`` can be its own id):
     the input name and row are what tell them apart, and every dedup reject names its kept twin
     by both as well, ``kept: {"source": ..., "row": ...}`` (``sftforge.ops.base.locator``).
+    ``log`` gets a warning line per stray comma in a JSON array input (not a record).
     """
     for spec in recipe.inputs:
         path = recipe.input_path(spec)
         fmt = recipe.input_format(spec)
-        items = read_input(spec.name, path, fmt, spec.on_error, spec.path, spec.columns)
+        items = read_input(spec.name, path, fmt, spec.on_error, spec.path, spec.columns, log)
         for row, item in enumerate(items, 1):
             if isinstance(item, Sample):
                 item.meta[INPUT_KEY] = spec.name
@@ -340,22 +376,32 @@ def _origin(meta: dict[str, Any], inputs: set[str]) -> str:
 
 def _write_rejects(
     path: Path, result: JobResult, names: set[str], per_reason: int = 3
-) -> tuple[Counter[str], dict[str, list[dict[str, Any]]]]:
-    """Concatenate the stages' rejects in order; count them per input, keep a few per reason."""
+) -> tuple[Counter[str], dict[str, list[dict[str, Any]]], dict[str, _Failed]]:
+    """Concatenate the stages' rejects in order; count them per input, keep a few per reason,
+    and count per input the records that reading or templating failed."""
     rejected: Counter[str] = Counter()
     examples: dict[str, list[dict[str, Any]]] = {}
+    failed: dict[str, _Failed] = {}
     with path.open("wb") as fh:
         for row in result.rejects():
             fh.write(row + b"\n")
             rec = orjson.loads(row)
             if rec.get("op") == "read":
-                rejected[str((rec.get("value") or {}).get("input"))] += 1
+                value = rec.get("value") or {}
+                name = str(value.get("input"))
+                rejected[name] += 1
+                where = f"{value.get('file')}:{value.get('line')}: {rec.get('reason')}"
+                failed.setdefault(name, _Failed()).add(str(value.get("kind") or "read"), where)
             else:
-                rejected[_origin(rec["sample"].get("meta") or {}, names)] += 1
+                origin = _origin(rec["sample"].get("meta") or {}, names)
+                rejected[origin] += 1
+                if rec.get("reason") == "template_error":
+                    why = f"{rec.get('op')}: {rec.get('value')}"
+                    failed.setdefault(origin, _Failed()).add("template_error", why)
             ex = examples.setdefault(f"{rec.get('op')}: {rec.get('reason')}", [])
             if len(ex) < per_reason:
                 ex.append(rec)
-    return rejected, examples
+    return rejected, examples, failed
 
 
 def check_invariant(

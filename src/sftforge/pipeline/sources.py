@@ -8,7 +8,7 @@ through ``sftforge.api`` when it is available and fall back to canonical Sample 
 from __future__ import annotations
 
 import importlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,13 +36,13 @@ class ReadError:
     line: int | None
     reason: str
     raw: str | None = None
+    kind: str | None = None  # the reader's reason class (format, schema, invalid_json...)
 
     def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "op": "read",
-            "reason": self.reason,
-            "value": {"input": self.input, "file": self.file, "line": self.line},
-        }
+        value: dict[str, Any] = {"input": self.input, "file": self.file, "line": self.line}
+        if self.kind is not None:
+            value["kind"] = self.kind
+        out: dict[str, Any] = {"op": "read", "reason": self.reason, "value": value}
         if self.raw is not None:
             out["raw"] = self.raw
         return out
@@ -62,11 +62,13 @@ def read_input(
     on_error: str = "skip",
     shown: str | None = None,
     columns: dict[str, str] | None = None,
+    notice: Callable[[str], None] | None = None,
 ) -> Iterator[Sample | ReadError]:
     """Samples and read errors of one input (a local path, a URL, a folder or a hub id), in file
     order; errors name the file as ``shown`` (credentials masked). ``columns``: a column mapping
     (``{SOURCE: PART}``) instead of ``fmt``; ``path`` may be a ``dataset_info.json#entry``
-    reference, as ``convert`` accepts."""
+    reference, as ``convert`` accepts. ``notice`` gets one line per problem in the file that is not
+    a record (a JSON array's stray comma: neither read nor rejected), once the input is read."""
     if (
         isinstance(path, Path)
         and not path.exists()
@@ -77,7 +79,7 @@ def read_input(
     shown = None if shown is None else mask(shown)
     api = _api()
     if api is not None and (fmt not in CANONICAL or columns is not None):
-        for item in _read_api(api, name, path, fmt, on_error, columns):
+        for item in _read_api(api, name, path, fmt, on_error, columns, notice, shown):
             if shown is not None and isinstance(item, ReadError):
                 item.file = shown
             yield item
@@ -102,6 +104,8 @@ def _read_api(
     fmt: str | None,
     on_error: str,
     columns: dict[str, str] | None = None,
+    notice: Callable[[str], None] | None = None,
+    shown: str | None = None,
 ) -> Iterator[Sample | ReadError]:
     errors: list[ReadError] = []
 
@@ -118,6 +122,10 @@ def _read_api(
                 errors.clear()
             yield sample
     yield from errors
+    if notice is not None:
+        for problem in reader.notices:
+            problem.file = shown or problem.file
+            notice(f"warning: input '{name}': {problem}")
 
 
 def _read_error(name: str, path: Path | str, entry: dict[str, Any]) -> ReadError:
@@ -129,6 +137,7 @@ def _read_error(name: str, path: Path | str, entry: dict[str, Any]) -> ReadError
         line=entry.get("line"),
         reason=str(entry.get("reason") or entry.get("error") or "unreadable record"),
         raw=raw if isinstance(raw, str) or raw is None else str(raw),
+        kind=entry.get("kind"),
     )
 
 

@@ -109,3 +109,17 @@ def test_tokenized_row_checks(tok: Any, row: dict[str, Any], check: str) -> None
     fix = {k: [ids.get(t, t) if t != -100 else t for t in v] for k, v in row.items()}
     report = lint_tokenized([fix], tok, max_len=4)
     assert check in checks(report)
+
+
+def test_an_answered_empty_user_turn_is_a_warning_not_an_error(tok: Any, chatml_gen: str) -> None:
+    """issue 16: an empty user turn that something answers is legal; lint warns about it."""
+    sample = conv(
+        ("user", "写诗"), ("assistant", "床前明月光"), ("user", ""), ("assistant", "疑是地上霜")
+    )
+    report = lint_samples([sample], tok, render=hf_renderer(tok, chatml_gen))
+    found = [(f.check, f.severity, f.message) for f in report.findings]
+    assert found == [("empty-user-turn", "warning", "message 2 (user): empty user turn")]
+    assert report.errors == 0
+    last = conv(("user", "q"), ("assistant", "a"), ("user", " "))
+    report = lint_samples([last], tok, render=hf_renderer(tok, chatml_gen))
+    assert ("role-order", "error") in {(f.check, f.severity) for f in report.findings}

@@ -3,8 +3,9 @@ present or absent.
 
 ``field`` is a dotted path. ``meta.x.y`` reads ``sample.meta["x"]["y"]``; a path that does not
 start with ``meta.`` names a Sample field (``id``, ``label``, ``tools``, ``rejected``, ``media``)
-or else a ``meta`` key, so ``human_verified`` and ``meta.human_verified`` are the same field (the
-readers put fields the Sample has no place for into ``meta`` under their own names). A number in
+or else a ``meta`` key, so ``human_verified`` and ``meta.human_verified`` are the same field; a
+``meta`` key that is absent is looked up among the input fields the readers keep under
+``meta.fields`` (fields the Sample has no place for, under their own names). A number in
 a path indexes a list (``judge.votes.0``). A missing key and JSON ``null`` are both "absent".
 
 The scores ``generate judge`` writes live at ``meta.stats.judge_overall`` (and
@@ -33,6 +34,7 @@ from typing import Any, ClassVar
 
 import orjson
 
+from ...formats._common import FIELDS
 from ...sample import Sample
 from ..base import Filter, MetricMemo, register_op
 
@@ -47,13 +49,22 @@ def field_value(sample: Sample, path: str) -> Any:
     """The value at a dotted ``path`` (see the module docstring), or ``None`` when absent."""
     head, *rest = path.split(".")
     if head == "meta" and rest:
-        return _walk(sample.meta, rest)
+        return _meta_value(sample.meta, rest)
     if head in SAMPLE_FIELDS:
         value: Any = getattr(sample, head)
         if head in ("rejected", "media") and value is not None:
             value = sample.to_dict(with_meta=False).get(head)  # plain JSON, as written
         return _walk(value, rest)
-    return _walk(sample.meta, [head, *rest])
+    return _meta_value(sample.meta, [head, *rest])
+
+
+def _meta_value(meta: dict[str, Any], parts: list[str]) -> Any:
+    """A meta key, or else an input field the readers kept under ``meta.fields`` (so a CSV's
+    ``human_verified`` column is found as ``human_verified`` or ``meta.human_verified``)."""
+    value = _walk(meta, parts)
+    if value is None and parts[0] != FIELDS:
+        value = _walk(meta.get(FIELDS), parts)
+    return value
 
 
 def _walk(value: Any, parts: list[str]) -> Any:
