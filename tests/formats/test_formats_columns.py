@@ -76,7 +76,7 @@ def test_alpaca_parts_system_query_history_and_meta() -> None:
         ("assistant", "你好"),
     ]
     # named meta fields by their meta name, unmapped fields under their own names
-    assert d["meta"] == {"prompt_input": "hello", "category": "翻译", "extra": 1}
+    assert d["meta"] == {"prompt_input": "hello", "category": "翻译", "fields": {"extra": 1}}
 
 
 def test_nested_paths_read_dicts_lists_and_json_text() -> None:
@@ -89,7 +89,7 @@ def test_nested_paths_read_dicts_lists_and_json_text() -> None:
     spec = "data.q=prompt,data.a=response,conversation[0].text=system,info.lang=meta.lang"
     d = _read(spec, rec)
     assert _turns(d) == [("system", "be brief"), ("user", "Q?"), ("assistant", "A.")]
-    assert d["meta"] == {"lang": "zh", "kept": True}
+    assert d["meta"] == {"lang": "zh", "fields": {"kept": True}}
 
 
 def test_a_field_named_with_a_dot_is_matched_whole_first() -> None:
@@ -139,7 +139,7 @@ def test_messages_with_tags() -> None:
     }
     d = _read(spec, rec)
     assert _turns(d) == [("system", "客服"), ("user", "你好"), ("assistant", "您好")]
-    assert d["meta"] == {"来源": "faq"}
+    assert d["meta"] == {"fields": {"来源": "faq"}}
 
 
 def test_messages_as_json_text_in_a_csv_cell() -> None:
@@ -149,7 +149,7 @@ def test_messages_as_json_text_in_a_csv_cell() -> None:
 
 def test_a_canonical_meta_object_is_merged() -> None:
     d = _read("q=prompt,a=response", {"q": "x", "a": "y", "meta": {"k": 1}, "other": 2})
-    assert d["meta"] == {"k": 1, "other": 2}
+    assert d["meta"] == {"k": 1, "fields": {"other": 2}}
 
 
 @pytest.mark.parametrize(

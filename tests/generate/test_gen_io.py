@@ -42,7 +42,7 @@ def test_a_csv_of_questions_and_an_explicit_mapping(tmp_path: Path) -> None:
     path.write_bytes("提问,备注\r\n怎么退货？,x\r\n".encode("gbk"))
     assert _turns(path) == [[("user", "怎么退货？")]]
     (s,) = read_samples(path, columns={"备注": "prompt"})
-    assert (s.messages[0].content, s.meta) == ("x", {"提问": "怎么退货？"})
+    assert (s.messages[0].content, s.meta) == ("x", {"fields": {"提问": "怎么退货？"}})
 
 
 def test_id_and_meta_of_a_prompt_row_are_kept(tmp_path: Path) -> None:

@@ -127,7 +127,7 @@ def test_bom_csv_and_tsv(tmp_path: Path) -> None:
     assert _pairs(bom, columns="问题=prompt,答案=response") == [("你好", "您好")]
     with sftforge.read(bom, columns={"问题": "prompt", "答案": "response"}) as reader:
         (s,) = list(reader)
-    assert s.meta == {"类别": "问候"}  # an unmapped column is kept under its name
+    assert s.meta == {"fields": {"类别": "问候"}}  # an unmapped column is kept under its name
     tsv = tmp_path / "t.tsv"
     tsv.write_text("q\ta\nx\ty\n", encoding="utf-8")
     assert _pairs(tsv, columns="q=prompt,a=response") == [("x", "y")]
@@ -155,8 +155,8 @@ def test_xlsx_numbers_become_text_and_empty_cells_are_empty(tmp_path: Path) -> N
         got = [(tuple(m.content for m in s.messages), s.meta) for s in reader]
     assert reader.source.container == "xlsx"
     assert got == [
-        (("退货要几天？", "7"), {"编号": 1, "日期": "2024-03-05T15:30:00"}),
-        (("运费多少？", "12.5"), {"编号": 2, "日期": None}),
+        (("退货要几天？", "7"), {"fields": {"编号": 1, "日期": "2024-03-05T15:30:00"}}),
+        (("运费多少？", "12.5"), {"fields": {"编号": 2, "日期": None}}),
     ]
     # the row Excel shows as 5, with the reason
     assert [(r["line"], r["reason"]) for r in rejects] == [

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from pipeline_helpers import run_cli
 
-from sftforge.errors import RecipeError
+from sftforge.errors import InputError, RecipeError
 from sftforge.pipeline import run_recipe
 
 SECRET = "root:x:0:0:secret-line-7f3a:/root:/bin/bash"
@@ -54,10 +54,12 @@ def test_follow_symlinks_reads_it(
 ) -> None:
     (tmp_path / "data.jsonl").symlink_to(outside)
     inputs = [{"path": "data.jsonl", "name": "data", "format": "sftforge"}]
-    res = run_recipe(
-        write_recipe(inputs=inputs, steps=[]), tmp_path / "run", 1, follow_symlinks=True
-    )
-    assert res.counts["rejected"] == 1  # the passwd line is not a sample: it is rejected, as asked
+    # read, as asked: the passwd line is not a sample, so it is rejected, and an input that keeps
+    # nothing fails the run
+    with pytest.raises(InputError, match="none of the 1 records of input 'data'"):
+        run_recipe(write_recipe(inputs=inputs, steps=[]), tmp_path / "run", 1, follow_symlinks=True)
+    rejects = (tmp_path / "run" / "rejects.jsonl").read_text(encoding="utf-8").splitlines()
+    assert len(rejects) == 1
 
 
 def test_links_inside_the_folder_and_symlinked_folders_are_read(

@@ -118,12 +118,13 @@ def convert(
             with contextlib.suppress(OSError):
                 os.remove(out)
         raise nothing_kept(
-            src, result.read, result.by_reason, result.format,
-            first=result.first_error, rejects=rejects_path,
+            shown(src), result.read, result.by_reason, result.format,
+            first=result.first_error, rejects=rejects_path and shown(rejects_path),
         )  # fmt: skip
     rejects_summary(
-        result.rejected, result.read, result.by_reason, rejects_path, result.first_error
-    )
+        result.rejected, result.read, result.by_reason, rejects_path and shown(rejects_path),
+        result.first_error,
+    )  # fmt: skip
     if result.rejected and rejects_path:
         typer.echo(f"rejects: {shown(rejects_path)}", err=True)
     if dataset_info:
