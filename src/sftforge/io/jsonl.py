@@ -13,6 +13,7 @@ from typing import Any, BinaryIO
 import orjson
 
 from ..errors import InputError
+from .encoding import guess_line_encoding
 from .errors import RecordError
 from .pieces import Lines, Records
 from .record import RawRecord
@@ -47,13 +48,24 @@ def json_error(
         except UnicodeDecodeError as uerr:
             pos = uerr.start
         start = raw.rfind(b"\n", 0, pos) + 1
+        end = raw.find(b"\n", pos)
+        guess = guess_line_encoding(raw[start : len(raw) if end < 0 else end])
+        seen = ""
+        hint = "pass --encoding with the file's real encoding (e.g. gb18030, latin-1), or re-export it as UTF-8"
+        if guess is not None:
+            codec, text = guess
+            seen = f" As {codec} it reads '{_around(text, len(raw[start:pos].decode(codec, 'replace')))}'."
+            hint = (
+                f"re-save this line as UTF-8 (other lines of the file read as UTF-8: mixed "
+                f"encodings), or pass --encoding {codec} if the whole file is {codec}"
+            )
         return RecordError(
             "encoding",
-            f"invalid UTF-8 byte 0x{raw[pos]:02x}: this part of the file is in another encoding.",
+            f"invalid UTF-8 byte 0x{raw[pos]:02x}: this part of the file is in another encoding.{seen}",
             file=file,
             line=line + raw.count(b"\n", 0, pos),
             column=len(raw[start:pos].decode("utf-8", errors="replace")) + 1,
-            hint="pass --encoding with the file's real encoding (e.g. gb18030, latin-1), or re-export it as UTF-8",
+            hint=hint,
         )
     if msg.startswith("trailing comma"):
         return RecordError(
@@ -81,6 +93,12 @@ def json_error(
         column=column,
         hint="fix the JSON at that position (e.g. a missing quote, comma or bracket)",
     )
+
+
+def _around(text: str, at: int) -> str:
+    """About 30 characters of ``text`` around index ``at``, for an error message."""
+    lo = max(0, at - 12)
+    return ("…" if lo else "") + text[lo : lo + 30] + ("…" if lo + 30 < len(text) else "")
 
 
 def too_large(file: str, line: int, size: int, limit: int) -> RecordError:
