@@ -36,7 +36,7 @@ def _file(tmp_path: Path, body: list[bytes]) -> Path:
 )
 def test_one_bad_line_keeps_the_file_utf8(tmp_path: Path, bad: bytes, text: str) -> None:
     good = _lines(30, text)
-    path = _file(tmp_path, good[:10] + [bad] + good[10:])
+    path = _file(tmp_path, [*good[:10], bad, *good[10:]])
     assert detect_encoding(path.read_bytes()) == ("utf-8", 0)
     with read(path, "qa", on_error="skip") as reader:
         samples = list(reader)
@@ -50,7 +50,7 @@ def test_one_bad_line_keeps_the_file_utf8(tmp_path: Path, bad: bytes, text: str)
 
 def test_the_bad_line_error_says_what_it_looks_like(tmp_path: Path) -> None:
     good = _lines(30)
-    path = _file(tmp_path, good[:10] + [CP1252_LINE] + good[10:])
+    path = _file(tmp_path, [*good[:10], CP1252_LINE, *good[10:]])
     with read(path, "qa", on_error="skip") as reader:
         list(reader)
     [err] = reader.errors
@@ -60,14 +60,14 @@ def test_the_bad_line_error_says_what_it_looks_like(tmp_path: Path) -> None:
     assert "mixed encodings" in message and "--encoding cp1252" in message
 
 
-def test_validate_reports_the_mixed_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_validate_reports_the_mixed_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     from sftforge.cli.main import main
 
-    good = [
-        json.dumps({"instruction": f"q{i}", "output": "answer"}).encode() for i in range(30)
-    ]
+    good = [json.dumps({"instruction": f"q{i}", "output": "answer"}).encode() for i in range(30)]
     bad = json.dumps({"instruction": "señor", "output": "x"}, ensure_ascii=False).encode("cp1252")
-    path = _file(tmp_path, good[:10] + [bad] + good[10:])
+    path = _file(tmp_path, [*good[:10], bad, *good[10:]])
     assert main(["validate", str(path)]) == 1
     out = capsys.readouterr()
     text = out.out + out.err

@@ -191,7 +191,8 @@ def generate_cmd(
         task_opts["lang"] = lang
     if prompts is not None:
         task_opts["prompts"] = prompts
-    failed = failed or out.with_name(out.name + ".failed.jsonl")
+    # a retry keeps what fails again in the file it read, so nothing is retried twice
+    failed = failed or (src if name == "retry" else out.with_name(out.name + ".failed.jsonl"))
     rejects = rejects or out.with_name(out.name + ".rejects.jsonl")
     progress = not no_progress
 
@@ -220,6 +221,8 @@ def generate_cmd(
 
         write(merged.samples, out, to, allow_lossy=allow_lossy)
     _write(failed, merged.failed)
+    if name == "retry" and failed.resolve() != src.resolve():
+        _write(src, [])  # every item it held is now in the output or in the new failed file
     _write(rejects, merged.dropped)
     _report(name, merged, out, failed, rejects)
     if merged.failed:

@@ -16,6 +16,7 @@ from .budget import Budget, PriceTable
 from .cache import CompletionCache
 from .client import DryRunProvider, LLMClient
 from .limits import RateLimiter
+from .refusal import RefusalDetector
 from .types import Provider
 
 __all__ = ["LLMConfig"]
@@ -46,6 +47,8 @@ class LLMConfig:
     params: dict[str, Any] = field(default_factory=dict)  # temperature, max_tokens, top_p...
     output_estimate: int = 512
     seed: int | None = 0
+    refusal_check: bool = True  # answers like "I'm sorry, but I can't..." fail (llm/refusal.py)
+    refusal_patterns: list[str] = field(default_factory=list)  # extra regexes, searched anywhere
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> LLMConfig:
@@ -117,4 +120,7 @@ class LLMConfig:
             params=self.params,
             output_estimate=self.output_estimate,
             seed=self.seed,
+            refusals=RefusalDetector(self.refusal_patterns, builtin=self.refusal_check)
+            if self.refusal_check or self.refusal_patterns
+            else None,
         )
