@@ -45,9 +45,9 @@ ODD = [
     (Reply(content=[{"type": "image_url", "image_url": {"url": "x"}}]), "type 'image_url', not text"),
     (Reply(content={"text": "hi"}), "is dict"),
     (Reply(content=None, tool_calls=[TOOL_CALL]), "only tool calls (get_weather) and no text"),
-    (Reply(content="I'm sorry, but I can't help with that."), "the model refused: 'I'm sorry, but I can't help with that.'"),
+    (Reply(content="I'm sorry, but I can't help with that."), "the model refused (refusal phrase 'i'm sorry, but i can't'): 'I'm sorry, but I can't help with that.'"),
     (Reply(content="I’m sorry, but I can’t assist with that request."), "the model refused"),
-    (Reply(content="抱歉，我无法帮助你完成这个请求。"), "the model refused: '抱歉，我无法帮助你完成这个请求。'"),
+    (Reply(content="抱歉，我无法帮助你完成这个请求。"), "the model refused (refusal phrase '抱歉，我无法'): '抱歉，我无法帮助你完成这个请求。'"),
     (Reply(content="作为一个人工智能语言模型，我不能提供这类信息。"), "the model refused"),
 ]  # fmt: skip
 
@@ -106,9 +106,11 @@ def test_the_refusal_check_can_be_turned_off_and_extended(
     assert len(res.samples) == 2 and not res.failed
     res = generate(
         build_generator("respond"), items,
-        LLMConfig(**base, refusal_check=False, refusal_patterns=[r"policy says no"]),
+        LLMConfig(**base, refusal_check=False, refusal_phrases=["policy says no"]),
     )  # fmt: skip
-    assert [f["reason"] for f in res.failed] == ["the model refused: 'Policy says no.'"]
+    assert [f["reason"] for f in res.failed] == [
+        "the model refused (refusal phrase 'policy says no'): 'Policy says no.'"
+    ]
 
 
 @pytest.mark.parametrize(

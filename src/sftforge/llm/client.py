@@ -187,10 +187,12 @@ class LLMClient:
         return comp
 
     def _check_refusal(self, comp: Completion) -> None:
-        said = self.refusals.match(comp.text) if self.refusals is not None else None
-        if said is not None:
+        phrase = self.refusals.match(comp.text) if self.refusals is not None else None
+        if phrase is not None:
+            shown = " ".join(comp.text.split())
+            shown = shown if len(shown) <= 80 else shown[:80] + "…"
             raise Refused(
-                f"the model refused: '{said}'",
+                f"the model refused (refusal phrase '{phrase}'): '{shown}'",
                 hint="change the prompt or model, or turn the check off (llm.refusal_check: false)",
             )
 

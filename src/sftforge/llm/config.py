@@ -48,7 +48,7 @@ class LLMConfig:
     output_estimate: int = 512
     seed: int | None = 0
     refusal_check: bool = True  # answers like "I'm sorry, but I can't..." fail (llm/refusal.py)
-    refusal_patterns: list[str] = field(default_factory=list)  # extra regexes, searched anywhere
+    refusal_phrases: list[str] = field(default_factory=list)  # more phrases, matched anywhere
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> LLMConfig:
@@ -120,7 +120,7 @@ class LLMConfig:
             params=self.params,
             output_estimate=self.output_estimate,
             seed=self.seed,
-            refusals=RefusalDetector(self.refusal_patterns, builtin=self.refusal_check)
-            if self.refusal_check or self.refusal_patterns
+            refusals=RefusalDetector(self.refusal_phrases, builtin=self.refusal_check)
+            if self.refusal_check or self.refusal_phrases
             else None,
         )
