@@ -121,27 +121,29 @@ def generate_cmd(
         str | None, typer.Option(help="environment variable holding the API key")
     ] = None,
     device: Annotated[str | None, typer.Option(help="local provider device: cpu, cuda...")] = None,
-    timeout: Annotated[float | None, typer.Option(help="seconds per request")] = None,
+    timeout: Annotated[float | None, typer.Option(min=0.001, help="seconds per request")] = None,
     cache: Annotated[str | None, typer.Option(help="SQLite cache file")] = None,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="do not cache calls")] = False,
-    concurrency: Annotated[int | None, typer.Option(help="calls in flight at once")] = None,
-    rpm: Annotated[int | None, typer.Option(help="requests per minute limit")] = None,
-    tpm: Annotated[int | None, typer.Option(help="tokens per minute limit")] = None,
+    concurrency: Annotated[int | None, typer.Option(min=1, help="calls in flight at once")] = None,
+    rpm: Annotated[int | None, typer.Option(min=1, help="requests per minute limit")] = None,
+    tpm: Annotated[int | None, typer.Option(min=1, help="tokens per minute limit")] = None,
     max_retries: Annotated[
-        int | None, typer.Option(help="retries on 429, 5xx and timeouts")
+        int | None, typer.Option(min=0, help="retries on 429, 5xx and timeouts")
     ] = None,
     max_tokens_budget: Annotated[
-        int | None, typer.Option(help="stop before spending more tokens")
+        int | None, typer.Option(min=1, help="stop before spending more tokens")
     ] = None,
     max_cost: Annotated[
-        float | None, typer.Option(help="stop before spending more (price table units)")
+        float | None, typer.Option(min=0, help="stop before spending more (price table units)")
     ] = None,
     prices: Annotated[
         str | None,
         typer.Option(help="YAML price table: model: {input: x, output: y} per 1M tokens"),
     ] = None,
-    temperature: Annotated[float | None, typer.Option(help="sampling temperature")] = None,
-    max_tokens: Annotated[int | None, typer.Option(help="max output tokens per call")] = None,
+    temperature: Annotated[float | None, typer.Option(min=0, help="sampling temperature")] = None,
+    max_tokens: Annotated[
+        int | None, typer.Option(min=1, help="max output tokens per call")
+    ] = None,
     lang: Annotated[str | None, typer.Option(help="prompt language: auto, en, zh")] = None,
     prompts: Annotated[
         str | None, typer.Option(help="YAML file overriding prompt templates")

@@ -60,7 +60,9 @@ def lint(
             help="chat template: catalogue name or .jinja file (default: the tokenizer's own)",
         ),
     ] = None,
-    max_len: Annotated[int | None, typer.Option("--max-len", help="maximum tokens per row")] = None,
+    max_len: Annotated[
+        int | None, typer.Option("--max-len", min=1, help="maximum tokens per row")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print the report as JSON")] = False,
 ) -> None:
     """Find double BOS, untrained EOS, injected special tokens, bad role order and more."""

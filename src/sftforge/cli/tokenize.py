@@ -50,7 +50,9 @@ def tokenize_cmd(
     from_: Annotated[
         str | None, typer.Option("--from", help="input format (default: detect)")
     ] = None,
-    max_len: Annotated[int | None, typer.Option("--max-len", help="maximum tokens per row")] = None,
+    max_len: Annotated[
+        int | None, typer.Option("--max-len", min=1, help="maximum tokens per row")
+    ] = None,
     truncation: Annotated[
         str, typer.Option("--truncation", help="drop|drop_oldest_turns|cut_answer")
     ] = "drop",
@@ -170,8 +172,10 @@ def preview_cmd(
     from_: Annotated[
         str | None, typer.Option("--from", help="input format (default: detect)")
     ] = None,
-    index: Annotated[int, typer.Option("--index", help="first sample to show (0-based)")] = 0,
-    count: Annotated[int, typer.Option("--count", help="how many samples to show")] = 1,
+    index: Annotated[
+        int, typer.Option("--index", min=0, help="first sample to show (0-based)")
+    ] = 0,
+    count: Annotated[int, typer.Option("--count", min=1, help="how many samples to show")] = 1,
     train_on: Annotated[str, typer.Option("--train-on", help="all|last|flags")] = "all",
     reasoning: Annotated[str, typer.Option("--reasoning", help="keep|drop")] = "keep",
     thinking: Annotated[

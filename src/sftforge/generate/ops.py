@@ -55,6 +55,16 @@ class GenerateOp(GlobalOp):
     llm: dict[str, Any] = field(default_factory=dict)
     failed: str | None = None
 
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        # the generator's options and the llm mapping are checked now, before any work
+        build_generator(self.task, self.generator_options())
+        try:
+            LLMConfig.from_dict(self.llm)
+        except RecipeError as exc:
+            exc.field = "llm" + (f".{exc.field}" if exc.field else "")
+            raise
+
     def generator_options(self) -> dict[str, Any]:
         names = {f.name for f in dataclasses.fields(GENERATORS[self.task]) if f.init}
         return {k: v for k, v in self.options().items() if k in names}

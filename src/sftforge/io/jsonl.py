@@ -67,6 +67,21 @@ def json_error(
             column=len(raw[start:pos].decode("utf-8", errors="replace")) + 1,
             hint=hint,
         )
+    if msg.startswith("number is infinity"):
+        # a valid JSON number (e.g. an integer of 5000 digits, or 1e400) beyond what a double
+        # holds: JSON allows it, but no reader here (or any trainer) can keep it as a number
+        end = pos = exc.pos
+        while end < len(raw) and raw[end : end + 1] in b"+-.eE0123456789":
+            end += 1
+        return RecordError(
+            "invalid_json",
+            f"the number here has {end - pos} characters and is beyond the range of a JSON "
+            "number as readers hold it (a 64-bit float, at most about 1.8e308).",
+            file=file,
+            line=abs_line,
+            column=column,
+            hint="write it as a string (in quotes) if it must be kept exactly",
+        )
     if msg.startswith("trailing comma"):
         return RecordError(
             "trailing_comma",

@@ -59,6 +59,9 @@ class LLMConfig:
                 f"llm has no option {', '.join(map(repr, unknown))}.",
                 hint=f"valid options: {', '.join(sorted(valid))}",
             )
+        from ..ops.options import check_options
+
+        check_options(cls, d, "llm")
         return cls(**d)
 
     def to_dict(self) -> dict[str, Any]:
