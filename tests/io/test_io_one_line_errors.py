@@ -85,3 +85,57 @@ def test_a_file_name_with_a_line_break_stays_on_one_line(tmp_path: Path) -> None
 def test_one_line_escapes_control_characters_only() -> None:
     assert one_line("中文 tab\tok") == "中文 tab\tok"
     assert one_line("a\nb\r\x1b[31mc\u2028") == "a\\nb\\r\\x1b[31mc\\u2028"
+
+
+def _alpaca_rows(n: int) -> list[str]:
+    return [json.dumps({"instruction": f"q{i}", "output": f"a{i}"}) for i in range(n)]
+
+
+@pytest.mark.parametrize("where", [0, 7, 39])
+@pytest.mark.parametrize("container", ["jsonl", "json-pretty", "json-compact"])
+def test_duplicate_keys_are_rejected_per_record(tmp_path: Path, where: int, container: str) -> None:
+    rows = _alpaca_rows(40)
+    rows[where] = '{"instruction": "dup", "output": "first", "output": "second"}'
+    if container == "jsonl":
+        path = tmp_path / "d.jsonl"
+        path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+        line = where + 1
+    elif container == "json-pretty":
+        path = tmp_path / "d.json"
+        path.write_text("[\n  " + ",\n  ".join(rows) + "\n]\n", encoding="utf-8")
+        line = where + 2
+    else:
+        path = tmp_path / "d.json"
+        path.write_text("[" + ",".join(rows) + "]", encoding="utf-8")
+        line = 1
+    with read(path, "alpaca", on_error="skip") as reader:
+        got = [s.messages[0].content for s in reader]
+    assert got == [f"q{i}" for i in range(40) if i != where]
+    [err] = reader.errors
+    assert (err.kind, err.line, err.field) == ("duplicate_keys", line, "output")  # type: ignore[attr-defined]
+    assert "the key 'output' appears twice in one object" in str(err)
+
+
+def test_convert_with_workers_rejects_duplicate_keys_too(tmp_path: Path) -> None:
+    from sftforge.convert import convert
+
+    rows = _alpaca_rows(3000)
+    rows[2500] = '{"instruction": "dup", "instruction": "again", "output": "x"}'
+    src = tmp_path / "d.jsonl"
+    src.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    res = convert(src, tmp_path / "o.jsonl", "sharegpt", on_error="skip", workers=2)
+    assert (res.read, res.written, res.rejected) == (3000, 2999, 1)
+    assert res.by_reason == {"duplicate_keys": 1}
+
+
+def test_escaped_quotes_and_spaced_colons_are_not_duplicate_keys(tmp_path: Path) -> None:
+    path = tmp_path / "ok.jsonl"
+    rows = [
+        '{"instruction": "say \\":\\" twice \\": \\":", "output": "a"}',
+        '{"instruction" : "spaced", "output" :"b", "meta": {"k": {"k": 1}}}',
+        '{"instruction": "nested", "output": "c", "x": [{"a": 1}, {"a": 2}]}',
+    ]
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    with read(path, "alpaca", on_error="skip") as reader:
+        assert len(list(reader)) == 3
+    assert reader.errors == []

@@ -13,6 +13,7 @@ from typing import Any, BinaryIO
 import orjson
 
 from ..errors import InputError
+from .dupkeys import duplicate_keys_error, hides_duplicate_keys
 from .encoding import guess_line_encoding
 from .errors import RecordError
 from .pieces import Lines, Records
@@ -142,6 +143,8 @@ def _one(raw: bytes, file: str, lineno: int, limit: int, check: bool) -> RawReco
         err = check_text(raw, file, lineno) or json_error(exc, raw, file, lineno)
         return RawRecord(None, file, lineno, _text(raw), err)
     problem = check_text(raw, file, lineno) if check else None
+    if problem is None and hides_duplicate_keys(raw, value):
+        problem = duplicate_keys_error(raw, file, lineno)
     if problem is not None:
         return RawRecord(None, file, lineno, _text(raw), problem)
     return RawRecord(value, file, lineno, None)
@@ -161,6 +164,8 @@ def lines_values(block: bytes, limit: int, check: bool, lines: int = -1) -> list
         return None
     if len(values) != (lines if lines >= 0 else block.count(b"\n") + 1):
         return None
+    if hides_duplicate_keys(block, values):
+        return None  # line by line, so the record with the repeated key is rejected
     return values
 
 
