@@ -18,7 +18,7 @@ import yaml
 from ..errors import RecipeError
 from ..generate import GENERATORS, GenerationResult, build_generator, generate
 from ..generate.base import Generator
-from ..generate.docparse import load_documents
+from ..generate.docparse import SkippedDocument, load_documents
 from ..generate.io import read_jsonl, read_samples, read_seeds, write_jsonl
 from ..llm.config import LLMConfig
 from .main import app
@@ -46,11 +46,16 @@ def _parse_sets(sets: list[str]) -> dict[str, Any]:
     return out
 
 
-def _read_items(gen: Generator, path: Path, fmt: str | None) -> list[Any]:
+def _read_items(
+    gen: Generator, path: Path, fmt: str | None, follow: bool, skipped: list[SkippedDocument]
+) -> list[Any]:
     if gen.input_kind in ("sample", "group"):
         return read_samples(path, fmt)
     if gen.input_kind in ("chunk", "document"):
-        return load_documents(path)
+        docs = load_documents(path, follow_symlinks=follow, skipped=skipped)
+        for doc in skipped:  # one line each; they go to the rejects file too
+            typer.echo(f"skipped: {doc.reason}", err=True)
+        return docs
     return read_seeds(path)
 
 
@@ -170,6 +175,12 @@ def generate_cmd(
     allow_lossy: Annotated[
         bool, typer.Option("--allow-lossy", help="let --to drop what it cannot carry")
     ] = False,
+    follow_symlinks: Annotated[
+        bool,
+        typer.Option(
+            "--follow-symlinks", help="read symlinks in a document folder that lead outside it"
+        ),
+    ] = False,
 ) -> None:
     """Generate or score samples with an LLM (see docs/generate.md)."""
     name = _task_name(task)
@@ -198,17 +209,18 @@ def generate_cmd(
     rejects = rejects or out.with_name(out.name + ".rejects.jsonl")
     progress = not no_progress
 
+    skipped: list[SkippedDocument] = []  # unreadable documents, or symlinks out of the folder
     if name == "retry":
         results = _retry(src, llm_over, params, task_opts, dry_run, progress, out)
     else:
         gen = build_generator(name, task_opts)
         llm = LLMConfig.from_dict(llm_over)
         llm.params.update(params)
-        items = _read_items(gen, src, from_)
+        items = _read_items(gen, src, from_, follow_symlinks, skipped)
         results = [(gen, _run_one(gen, items, llm, out, dry_run, progress))]
     if dry_run:
         return
-    merged = GenerationResult()
+    merged = GenerationResult(dropped=[d.to_dict(name) for d in skipped])
     for _, r in results:
         merged.samples += r.samples
         merged.failed += r.failed
@@ -227,7 +239,7 @@ def generate_cmd(
         _write(src, [])  # every item it held is now in the output or in the new failed file
     _write(rejects, merged.dropped)
     _report(name, merged, out, failed, rejects)
-    if merged.failed:
+    if merged.failed or skipped:
         raise typer.Exit(2)
 
 

@@ -35,7 +35,7 @@ from ..llm.config import LLMConfig
 from ..ops.base import GlobalOp, Reject, register_op
 from ..sample import Sample
 from .base import GENERATORS, build_generator
-from .docparse import load_documents
+from .docparse import SkippedDocument, load_documents
 from .io import read_seeds, write_jsonl
 from .run import GenerationResult, generate
 
@@ -185,7 +185,14 @@ class SourceOp(GenerateOp):
 
     def load_items(self) -> list[Any]:
         path = self.source_path()
-        return read_seeds(path) if self.source_option == "seeds" else list(load_documents(path))
+        if self.source_option == "seeds":
+            return read_seeds(path)
+        skipped: list[SkippedDocument] = []
+        follow = bool(getattr(self, "follow_symlinks", False))
+        docs = load_documents(path, follow_symlinks=follow, skipped=skipped)
+        # a damaged document or a symlink out of the folder is left out, counted in the report
+        self.counters.extra["documents_skipped"] += len(skipped)
+        return docs
 
     def run(
         self, source: Callable[[], Iterator[Sample]], reject: Callable[[Reject], None]
@@ -207,6 +214,7 @@ class DocumentsOp(SourceOp):
 
     source_option: ClassVar[str] = "documents"
     documents: str = ""
+    follow_symlinks: bool = False  # read symlinks in the folder that lead outside it
 
 
 @dataclass(kw_only=True)
