@@ -1,7 +1,9 @@
 """Reading the input of ``lint``: records from JSONL/JSON/Parquet, then Samples, unvalidated.
 
 Lint cannot use ``sftforge.read`` (which ``export`` uses): that reader refuses a sample with a bad
-role order, and reporting those is lint's job. Records become Samples through the format
+role order, and reporting those is lint's job. The records come from the io layer
+(``sftforge.io.read_records``: every container, compression and encoding, and the same per-record
+errors as ``convert``; text checks off, since those are lint findings). Records become Samples through the format
 registry's detection (the canonical ``sftforge`` form, alpaca, sharegpt, openai...), which checks
 types; a record it cannot read is kept apart and reported. Tokenized rows (``input_ids``) are returned as records for the checks on ids.
 """
@@ -11,8 +13,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-import orjson
 
 from ..errors import FormatError, InputError, SftforgeError
 from ..sample import Sample
@@ -28,30 +28,19 @@ __all__ = [
 
 
 def read_records(path: Path) -> list[Any]:
-    """Every record of a ``.jsonl``/``.json``/``.parquet`` file, in order."""
+    """Every record of the file, in order, read by the io layer (containers, compression,
+    encodings and its per-record errors: the messages ``convert`` gives); the first record
+    that cannot be read raises its error (file, line, fix)."""
+    from ..io import read_records as read_raw
+
     if not path.is_file():
         raise InputError(f"no such file: '{path}'", file=str(path))
-    if path.suffix == ".parquet":
-        import pyarrow.parquet as pq
-
-        return list(pq.read_table(path).to_pylist())
-    data = path.read_bytes()
-    if path.suffix == ".json" or data.lstrip()[:1] == b"[":
-        try:
-            value = orjson.loads(data)
-        except orjson.JSONDecodeError as exc:
-            raise InputError(f"invalid JSON: {exc}", file=str(path)) from exc
-        return value if isinstance(value, list) else [value]
     records = []
-    for n, line in enumerate(data.splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            records.append(orjson.loads(line))
-        except orjson.JSONDecodeError as exc:
-            raise InputError(
-                f"invalid JSON: {exc}", file=str(path), line=n, hint="fix or remove that line"
-            ) from exc
+    with read_raw(str(path), check_text=False) as source:  # text problems are lint findings
+        for rec in source:
+            if rec.error is not None:
+                raise rec.error
+            records.append(rec.value)
     return records
 
 
