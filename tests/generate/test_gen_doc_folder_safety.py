@@ -5,6 +5,7 @@ never sent to the LLM, unless --follow-symlinks / follow_symlinks allows it."""
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -15,13 +16,14 @@ from sftforge.errors import InputError
 from sftforge.generate.docparse import SkippedDocument, load_documents
 
 SECRET = "root:x:0:0:SECRET-MARKER"
+BAD_DOCS = Path(__file__).resolve().parents[1] / "fixtures" / "bad" / "docs"
 
 
 def _folder(tmp_path: Path) -> Path:
     docs = tmp_path / "docs"
     docs.mkdir()
     (docs / "rivers.md").write_text("# Rivers\n\nRivers flow to the sea.", encoding="utf-8")
-    (docs / "broken.pdf").write_bytes(b"%PDF-1.4\n1 0 obj << /Length 50 >> stream\nBT garbage")
+    shutil.copy(BAD_DOCS / "broken.pdf", docs / "broken.pdf")  # from the bad-input corpus
     outside = tmp_path / "outside"
     outside.mkdir()
     (outside / "passwd").write_text(SECRET + "\n", encoding="utf-8")

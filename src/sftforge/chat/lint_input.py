@@ -66,7 +66,11 @@ def parse_records(
     """
     from ..formats import detect_format, get_format
 
-    name, _ = detect_format(records)
+    try:
+        name, _ = detect_format(records)
+    except FormatError as exc:
+        exc.file = exc.file or source or None
+        raise
     fmt = get_format(name)
     if fmt.kind != "sample":
         raise FormatError(f"'{source}' holds {name} documents, not conversations", file=source)
