@@ -101,3 +101,25 @@ def test_guess_line_encoding() -> None:
     assert guess_line_encoding("Größe café".encode("cp1252")) == ("cp1252", "Größe café")
     # cp1252 accents read as GB18030 give lone ideographs inside Latin words: not Chinese
     assert guess_line_encoding("señor, São Paulo".encode("cp1252"))[0] == "cp1252"  # type: ignore[index]
+
+
+def test_validate_sums_up_mixed_encodings_and_mojibake(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from sftforge.cli.main import main
+
+    rows = [json.dumps({"instruction": f"q{i}", "output": "answer"}).encode() for i in range(30)]
+    bad = json.dumps({"instruction": "señor", "output": "x"}, ensure_ascii=False).encode("cp1252")
+    rows[10] = rows[14] = bad
+    rows[20] = json.dumps(
+        {"instruction": "CafÃ© crÃ¨me", "output": "x"}, ensure_ascii=False
+    ).encode()
+    path = _file(tmp_path, rows)
+    assert main(["validate", str(path)]) == 1
+    out = capsys.readouterr().out
+    assert (
+        "mixed encodings: the file reads as UTF-8, but 2 record(s) are in another encoding "
+        "(lines 11, 15)"
+    ) in out
+    assert "mojibake: 1 record(s) hold UTF-8 text that was decoded as Latin-1/cp1252" in out
+    assert "(lines 21)" in out
