@@ -152,3 +152,34 @@ def test_bad_recipe_stops_before_any_work(tmp_path: Path, case: str) -> None:
     assert len(errors) == 1 and errors[0].startswith(f"error: {proj / case}"), text
     assert "Fix:" in errors[0] and all(w in errors[0] for w in CASES[case]["words"]), errors[0]
     assert not (tmp_path / "run" / "train.jsonl").exists()
+
+
+GOOD = BAD / "good.jsonl"
+OPTION_CASES = {
+    "convert-workers-0": (["convert", str(GOOD), "o.jsonl", "--to", "sharegpt", "--workers", "0"], "'--workers'"),
+    "generate-concurrency-0": (
+        ["generate", "respond", str(GOOD), "g.jsonl", "--model", "m", "--base-url",
+         "http://127.0.0.1:9/v1", "--concurrency", "0"],
+        "'--concurrency'",
+    ),
+    "tokenize-max-len-0": (
+        ["tokenize", str(GOOD), "t.jsonl", "--tokenizer", str(TOKENIZER), "--max-len", "0"],
+        "'--max-len'",
+    ),
+    "tokenize-reasoning": (
+        ["tokenize", str(GOOD), "t.jsonl", "--tokenizer", str(TOKENIZER), "--template", "chatml",
+         "--reasoning", "maybe"],
+        "Fix: pass --reasoning keep",
+    ),
+    "export-max-len-0": (["export", str(GOOD), "exp", "--for", "trl", "--max-len", "0"], "'--max-len'"),
+    "inspect-format-typo": (["inspect", str(GOOD), "--from", "alpacca"], "did you mean 'alpaca'"),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", sorted(OPTION_CASES))
+def test_bad_command_option_is_refused_before_any_work(tmp_path: Path, case: str) -> None:
+    args, words = OPTION_CASES[case]
+    rc, text = _cli(args, tmp_path)
+    assert rc in (1, 2), text  # 2: a usage error (out of range), 1: a checked value
+    assert words in text, text
+    assert not any(p.suffix == ".jsonl" for p in tmp_path.iterdir()), text

@@ -112,6 +112,15 @@ CASES = {
         "error: {f}: the recipe expands to more than 100000 values (YAML aliases that repeat each "
         "other, like 'billion laughs'). Fix: write the options out without nested aliases",
     ),
+    "allow_lossy_string": (
+        "outputs:\n  train: {format: sharegpt, allow_lossy: 'false'}\n",
+        "error: {f}, field 'outputs.train.allow_lossy': outputs.train.allow_lossy must be true or "
+        "false, got 'false'. Fix: write 'allow_lossy: true' or 'allow_lossy: false'",
+    ),
+    "cache_number": (
+        "cache: 5\n" + OUT,
+        "error: {f}, field 'cache': 'cache' must be true, false or a folder path, got 5. Fix:",
+    ),
     "llm_option_type": (
         "steps:\n  - respond: {llm: {base_url: 'http://127.0.0.1:9/v1', model: m, concurrency: "
         "many}}\n" + OUT,

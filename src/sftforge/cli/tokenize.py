@@ -29,7 +29,10 @@ def _chat_tokenizer(
     from ..chat.tokenize import ChatTokenizer
 
     if reasoning not in ("keep", "drop"):
-        raise InputError(f"--reasoning must be keep or drop, not '{reasoning}'.")
+        raise InputError(
+            f"--reasoning must be keep or drop, not '{reasoning}'.",
+            hint="pass --reasoning keep (the default) or --reasoning drop",
+        )
     return ChatTokenizer(
         tokenizer,
         template,

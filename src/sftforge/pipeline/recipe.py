@@ -299,7 +299,7 @@ def _parse(data: Any, base_dir: Path, file: str | None) -> Recipe:
         else _int(data["workers"], "workers", file, minimum=1, example=4),
         chunk_size=_int(data.get("chunk_size", 1000), "chunk_size", file, minimum=1, example=1000),
         plugins=list(plugins),
-        cache=data.get("cache", True),
+        cache=_cache(data.get("cache", True), file),
         base_dir=base_dir,
     )
     _apply_mixing(recipe, file)
@@ -352,6 +352,17 @@ def _int(value: Any, name: str, file: str | None, minimum: int = 0, example: int
             f"write a whole number, e.g. '{name}: {max(example, minimum)}'",
         )
     return value
+
+
+def _cache(value: Any, file: str | None) -> bool | str:
+    if isinstance(value, bool) or (isinstance(value, str) and value.strip()):
+        return value
+    raise _err(
+        f"'cache' must be true, false or a folder path, got {value!r}.",
+        file,
+        "cache",
+        "write 'cache: false' to turn the metric cache off, or a folder name",
+    )
 
 
 def _check_format(name: Any, file: str | None, where: str) -> str:
@@ -478,7 +489,15 @@ def _parse_outputs(raw: Any, file: str | None) -> dict[str, OutputSpec]:
                 "use a relative path without '..'",
             )
         fmt = _check_format(spec["format"], file, f"{where}.format")
-        outs[str(split)] = OutputSpec(str(split), fmt, path, bool(spec.get("allow_lossy", False)))
+        lossy = spec.get("allow_lossy", False)
+        if not isinstance(lossy, bool):
+            raise _err(
+                f"{where}.allow_lossy must be true or false, got {lossy!r}.",
+                file,
+                f"{where}.allow_lossy",
+                "write 'allow_lossy: true' or 'allow_lossy: false' (without quotes)",
+            )
+        outs[str(split)] = OutputSpec(str(split), fmt, path, lossy)
     return outs
 
 
