@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import collections.abc as abc
 import dataclasses
+import functools
 import sys
 import types
 import typing
@@ -29,8 +30,10 @@ MAX_NODES = 100_000
 _NONE = type(None)
 
 
+@functools.cache
 def field_types(cls: type) -> dict[str, Any]:
-    """The resolved annotations of ``cls``'s fields (unresolvable ones are left out)."""
+    """The resolved annotations of ``cls``'s fields (unresolvable ones are left out); cached,
+    since workers build their operators again for every chunk."""
     hints: dict[str, Any] = {}
     for klass in reversed(cls.__mro__):
         module = sys.modules.get(klass.__module__)
