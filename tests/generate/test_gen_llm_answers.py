@@ -96,6 +96,11 @@ def test_the_refusal_check_can_be_turned_off_and_extended(
     server.add("task 6", Reply(content="Policy says no."))
     rc, _, failed = _run(server, tmp_path)
     assert rc == 2 and len(_rows(failed)) == 1  # built-in only: "Policy says no." passes
+    rc, out, failed = _run(server, tmp_path, "--no-refusal-check")
+    assert rc == 0 and not failed.exists()
+    assert "I'm sorry, but I can't help with that." in [
+        r["messages"][-1]["content"] for r in _rows(out)
+    ]
     from sftforge.generate import build_generator, generate
     from sftforge.llm import LLMConfig
     from sftforge.sample import Message, Sample

@@ -129,6 +129,12 @@ def generate_cmd(
     timeout: Annotated[float | None, typer.Option(min=0.001, help="seconds per request")] = None,
     cache: Annotated[str | None, typer.Option(help="SQLite cache file")] = None,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="do not cache calls")] = False,
+    no_refusal_check: Annotated[
+        bool,
+        typer.Option(
+            "--no-refusal-check", help="keep answers that refuse (\"I'm sorry, but I can't...\")"
+        ),
+    ] = False,
     concurrency: Annotated[int | None, typer.Option(min=1, help="calls in flight at once")] = None,
     rpm: Annotated[int | None, typer.Option(min=1, help="requests per minute limit")] = None,
     tpm: Annotated[int | None, typer.Option(min=1, help="tokens per minute limit")] = None,
@@ -196,6 +202,8 @@ def generate_cmd(
     }  # fmt: skip
     if no_cache:
         llm_over["cache"] = None
+    if no_refusal_check:
+        llm_over["refusal_check"] = False
     params = {
         k: v for k, v in (("temperature", temperature), ("max_tokens", max_tokens)) if v is not None
     }
