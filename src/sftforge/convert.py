@@ -37,7 +37,7 @@ import orjson
 
 from ._gc import gc_paused, gc_relaxed
 from .api import Reader, decode, read, resolve_format, write
-from .errors import ConversionError, SftforgeError
+from .errors import ConversionError, InputError, SftforgeError
 from .formats.base import Format, LossLog
 from .io.containers import RecordWriter, container_from_name, open_writer
 from .io.jsonl import lines_records, lines_values
@@ -94,6 +94,11 @@ def convert(
     records (the CLI's progress bar; it is advanced once per record, the records themselves are
     not handed through it); ``on_open`` is called once the format is known.
     """
+    if workers is not None and (type(workers) is not int or workers < 1):
+        raise InputError(
+            f"workers must be an integer >= 1, got {workers!r}.",
+            hint="pass workers=N with N >= 1 (1: this process only), or leave it out",
+        )
     target = resolve_format(to)
     out = os.fspath(dst)
     with read(src, from_, on_error=on_error, rejects=rejects, **read_options) as reader:

@@ -139,3 +139,14 @@ def test_escaped_quotes_and_spaced_colons_are_not_duplicate_keys(tmp_path: Path)
     with read(path, "alpaca", on_error="skip") as reader:
         assert len(list(reader)) == 3
     assert reader.errors == []
+
+
+@pytest.mark.parametrize("workers", [0, "two", -3])
+def test_convert_refuses_a_bad_workers_value(tmp_path: Path, workers: object) -> None:
+    from sftforge.convert import convert
+
+    src = tmp_path / "in.jsonl"
+    src.write_text(json.dumps({"q": "x", "a": "y"}) + "\n", encoding="utf-8")
+    with pytest.raises(InputError, match="workers must be an integer >= 1"):
+        convert(src, tmp_path / "o.jsonl", "qa", workers=workers)  # type: ignore[arg-type]
+    assert not (tmp_path / "o.jsonl").exists()

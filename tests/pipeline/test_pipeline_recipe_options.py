@@ -206,3 +206,14 @@ def test_docs_show_the_current_messages() -> None:
         assert line in docs, line
     typo = CASES["format_opnai"][1].format(f="recipe.yaml").split(" use one of")[0]
     assert typo in docs
+
+
+@pytest.mark.parametrize("workers", [0, -1, "two", 1.5, True])
+def test_run_recipe_refuses_a_bad_workers_value(tmp_path: Path, workers: object) -> None:
+    from sftforge.pipeline import run_recipe
+
+    (tmp_path / "in.jsonl").write_text(DATA % (1, 1), encoding="utf-8")
+    recipe = {"inputs": [str(tmp_path / "in.jsonl")], "outputs": {"train": "sharegpt"}}
+    with pytest.raises(RecipeError, match="workers must be an integer >= 1"):
+        run_recipe(recipe, tmp_path / "run", workers=workers)  # type: ignore[arg-type]
+    assert not (tmp_path / "run").exists()
