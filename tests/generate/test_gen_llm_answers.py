@@ -37,19 +37,13 @@ def _run(server: FakeServer, tmp_path: Path, *extra: str) -> tuple[int, Path, Pa
     return rc, out, tmp_path / "out.jsonl.failed.jsonl"
 
 
-TOOL_CALL = {"id": "c1", "type": "function", "function": {"name": "get_weather", "arguments": "{}"}}
-
-ODD = [
-    (Reply(content=42), "is int (42), not text"),
-    (Reply(content=[1, 2]), "content part of type 'int', not text"),
-    (Reply(content=[{"type": "image_url", "image_url": {"url": "x"}}]), "type 'image_url', not text"),
-    (Reply(content={"text": "hi"}), "is dict"),
-    (Reply(content=None, tool_calls=[TOOL_CALL]), "only tool calls (get_weather) and no text"),
-    (Reply(content="I'm sorry, but I can't help with that."), "the model refused (refusal phrase 'i'm sorry, but i can't'): 'I'm sorry, but I can't help with that.'"),
-    (Reply(content="I’m sorry, but I can’t assist with that request."), "the model refused"),
-    (Reply(content="抱歉，我无法帮助你完成这个请求。"), "the model refused (refusal phrase '抱歉，我无法'): '抱歉，我无法帮助你完成这个请求。'"),
-    (Reply(content="作为一个人工智能语言模型，我不能提供这类信息。"), "the model refused"),
-]  # fmt: skip
+# the odd answers of the bad-input corpus (tests/fixtures/bad/llm_replies.json)
+REPLIES = json.loads(
+    (Path(__file__).resolve().parents[1] / "fixtures" / "bad" / "llm_replies.json").read_text(
+        encoding="utf-8"
+    )
+)
+ODD = [(Reply(content=r["content"], tool_calls=r.get("tool_calls")), r["reason"]) for r in REPLIES]
 
 
 @pytest.mark.parametrize(("reply", "reason"), ODD, ids=[r for _, r in ODD])
