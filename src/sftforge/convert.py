@@ -101,6 +101,11 @@ def convert(
     records (the CLI's progress bar; it is advanced once per record, the records themselves are
     not handed through it); ``on_open`` is called once the format is known.
     """
+    if workers is not None and (type(workers) is not int or workers < 1):
+        raise InputError(
+            f"workers must be an integer >= 1, got {workers!r}.",
+            hint="pass workers=N with N >= 1 (1: this process only), or leave it out",
+        )
     target = resolve_format(to)
     out = os.fspath(dst)
     _check_paths(src, out, rejects, dataset_info)

@@ -29,6 +29,7 @@ __all__ = [
     "SftforgeError",
     "TemplateError",
     "TokenizeError",
+    "one_line",
 ]
 
 
@@ -81,7 +82,18 @@ class SftforgeError(Exception):
         text = f"{self.where}: {self.message}" if self.where else self.message
         if self.hint:
             text += f" Fix: {self.hint}"
-        return text
+        return one_line(text)
+
+
+# line breaks and other control characters (a file named "a\nb.jsonl", a value quoted in a
+# message) would split the one error line or hide part of it: they are shown escaped
+_CONTROL = {c: f"\\x{c:02x}" for c in [*range(0x20), *range(0x7F, 0xA0)] if c != 0x09}
+_CONTROL.update({0x0A: "\\n", 0x0D: "\\r", 0x2028: "\\u2028", 0x2029: "\\u2029"})
+
+
+def one_line(text: str) -> str:
+    """``text`` with line breaks and control characters escaped (``\\n``, ``\\x1b``)."""
+    return text.translate(_CONTROL) if not text.isprintable() else text
 
 
 class InputError(SftforgeError):

@@ -179,7 +179,7 @@ BAD: list[tuple[str, Any, str]] = [
                 {"role": "assistant", "content": [{"type": "image_url", "image_url": "x"}]},
             ]
         },
-        "field 'messages[1].content': 'messages[1].content' has a content part that is not text: {'type': 'image_url', 'image_url': 'x'}.",
+        "field 'messages[1].content': 'messages[1].content' has a content part of type 'image_url' that is not text: {'type': 'image_url', 'image_url': 'x'}. Fix: keep only text parts ({\"type\": \"text\", \"text\": ...}) in 'content'; images, audio and files go in the record's 'images'/'videos'/'audios' columns, or pass --on-error skip to leave such records out",
     ),
     (
         "openai",

@@ -21,13 +21,14 @@ from typing import Any
 
 @dataclass
 class Reply:
-    content: str | None = "ok"
+    content: Any = "ok"  # a string, or anything JSON (a number, a list of parts) for odd servers
     status: int = 200
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0
     raw: str | None = None  # a raw body instead of the JSON envelope (malformed replies)
     reasoning: str | None = None  # sent as reasoning_content
     usage: dict[str, int] | None = None
+    tool_calls: list[dict[str, Any]] | None = None
 
 
 def _default(body: dict[str, Any]) -> Reply:
@@ -69,6 +70,8 @@ class FakeServer:
                     payload = reply.raw.encode()
                 else:
                     msg: dict[str, Any] = {"role": "assistant", "content": reply.content}
+                    if reply.tool_calls is not None:
+                        msg["tool_calls"] = reply.tool_calls
                     if reply.reasoning is not None:
                         msg["reasoning_content"] = reply.reasoning
                     payload = json.dumps(

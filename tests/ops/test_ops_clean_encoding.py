@@ -63,7 +63,7 @@ def test_normalize_unicode(text: str, options: dict, expected: str) -> None:
 def test_normalize_unicode_rejects_bad_form() -> None:
     from sftforge.errors import RecipeError
 
-    with pytest.raises(RecipeError, match="form must be"):
+    with pytest.raises(RecipeError, match="'form' must be one of"):
         build_op("normalize_unicode", {"form": "NFX"})
 
 

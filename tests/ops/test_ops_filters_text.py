@@ -89,7 +89,7 @@ def test_ratio_filters() -> None:
     zh = build_op("char_ratio_filter", {"kind": "cjk", "min": 0.3, "targets": "assistant"})
     assert run(zh, chat("q", "This is English."))[:2] == (False, "cjk ratio below min 0.3")
     assert run(zh, chat("q", "这是中文 answer"))[0] is True
-    with pytest.raises(RecipeError, match="kind must be one of"):
+    with pytest.raises(RecipeError, match="'kind' must be one of"):
         build_op("char_ratio_filter", {"kind": "greek"})
 
 

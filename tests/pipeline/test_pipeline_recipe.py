@@ -59,7 +59,7 @@ ERRORS = [
     (
         {"steps": [{"t_minlen": {"min_char": 3}}]},
         "field 'steps[1].t_minlen': operator 't_minlen' has no option 'min_char'."
-        " Fix: valid options for 't_minlen': min_chars, targets",
+        " Fix: did you mean 'min_chars'? valid options for 't_minlen': min_chars, targets",
     ),
     (
         {"stepz": []},

@@ -1,8 +1,10 @@
-"""Reading the input of ``lint``: records from JSONL/JSON/Parquet (other containers, such as CSV and
-.xlsx, through ``sftforge.io``), then Samples, unvalidated; ``columns`` maps fields to parts.
+"""Reading the input of ``lint``: records through ``sftforge.io`` (every container: JSONL, JSON,
+Parquet, CSV, .xlsx...), then Samples, unvalidated; ``columns`` maps fields to parts.
 
 Lint cannot use ``sftforge.read`` (which ``export`` uses): that reader refuses a sample with a bad
-role order, and reporting those is lint's job. Records become Samples through the format
+role order, and reporting those is lint's job. The records come from the io layer
+(``sftforge.io.read_records``: every container, compression and encoding, and the same per-record
+errors as ``convert``; text checks off, since those are lint findings). Records become Samples through the format
 registry's detection (the canonical ``sftforge`` form, alpaca, sharegpt, openai...), which checks
 types; a record it cannot read is kept apart and reported. Tokenized rows (``input_ids``) are returned as records for the checks on ids.
 """
@@ -12,8 +14,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-import orjson
 
 from ..errors import FormatError, InputError, SftforgeError
 from ..sample import Sample
@@ -29,46 +29,21 @@ __all__ = [
 
 
 def read_records(path: Path) -> list[Any]:
-    """Every record of a ``.jsonl``/``.json``/``.parquet`` file, in order."""
+    """Every record of the file, in order, read by the io layer (containers, compression,
+    encodings and its per-record errors: the messages ``convert`` gives); the first record
+    that cannot be read raises its error (file, line, fix)."""
+    from ..io import read_records as read_raw
+
     if not path.is_file():
         raise InputError(f"no such file: '{path}'", file=str(path))
-    if path.suffix.lower() not in (".parquet", ".json", ".jsonl", ".ndjson"):
-        return _any_container(path)
-    if path.suffix == ".parquet":
-        import pyarrow.parquet as pq
-
-        return list(pq.read_table(path).to_pylist())
-    data = path.read_bytes()
-    if path.suffix == ".json" or data.lstrip()[:1] == b"[":
-        try:
-            value = orjson.loads(data)
-        except orjson.JSONDecodeError as exc:
-            raise InputError(f"invalid JSON: {exc}", file=str(path)) from exc
-        return value if isinstance(value, list) else [value]
     records = []
-    for n, line in enumerate(data.splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            records.append(orjson.loads(line))
-        except orjson.JSONDecodeError as exc:
-            raise InputError(
-                f"invalid JSON: {exc}", file=str(path), line=n, hint="fix or remove that line"
-            ) from exc
-    return records
-
-
-def _any_container(path: Path) -> list[Any]:
-    """CSV/TSV, Excel and the rest, through the one reader (``sftforge.io``)."""
-    from ..io import read_records as records_of
-
-    out: list[Any] = []
-    with records_of(str(path)) as source:
+    with read_raw(str(path), check_text=False) as source:  # text problems are lint findings
         for rec in source:
             if rec.error is not None:
                 raise rec.error
-            out.append(rec.value)
-    return out
+            records.append(rec.value)
+    return records
+
 
 
 def is_tokenized(records: list[Any]) -> bool:
@@ -99,7 +74,11 @@ def parse_records(
         fmt = ColumnMap.coerce(columns).format()
         name = fmt.name
     else:
-        name, _ = detect_format(records)
+        try:
+            name, _ = detect_format(records)
+        except FormatError as exc:
+            exc.file = exc.file or source or None
+            raise
         fmt = get_format(name)
     if fmt.kind != "sample":
         raise FormatError(f"'{source}' holds {name} documents, not conversations", file=source)

@@ -74,6 +74,7 @@ def convert(
         int | None,
         typer.Option(
             "--workers",
+            min=1,
             help="processes in all, this one included (default: CPU count, for inputs over 16 MiB)",
         ),
     ] = None,

@@ -78,7 +78,9 @@ def export(
     template: Annotated[
         str | None, typer.Option("--template", help="the framework's template name")
     ] = None,
-    max_len: Annotated[int, typer.Option("--max-len", help="cutoff length in the config")] = 2048,
+    max_len: Annotated[
+        int, typer.Option("--max-len", min=1, help="cutoff length in the config")
+    ] = 2048,
     allow_lossy: Annotated[
         bool, typer.Option("--allow-lossy", help="drop what the target cannot carry, and count it")
     ] = False,

@@ -19,7 +19,7 @@ import yaml
 from ..errors import RecipeError
 from ..generate import GENERATORS, GenerationResult, build_generator, generate
 from ..generate.base import Generator
-from ..generate.docparse import load_documents
+from ..generate.docparse import SkippedDocument, load_documents
 from ..generate.io import read_jsonl, read_samples, read_seeds, write_jsonl
 from ..llm.config import LLMConfig
 from .main import app
@@ -47,11 +47,16 @@ def _parse_sets(sets: list[str]) -> dict[str, Any]:
     return out
 
 
-def _read_items(gen: Generator, path: Path, fmt: str | None) -> list[Any]:
+def _read_items(
+    gen: Generator, path: Path, fmt: str | None, follow: bool, skipped: list[SkippedDocument]
+) -> list[Any]:
     if gen.input_kind in ("sample", "group"):
         return read_samples(path, fmt)
     if gen.input_kind in ("chunk", "document"):
-        return load_documents(path)
+        docs = load_documents(path, follow_symlinks=follow, skipped=skipped)
+        for doc in skipped:  # one line each; they go to the rejects file too
+            typer.echo(f"skipped: {doc.reason}", err=True)
+        return docs
     return read_seeds(path)
 
 
@@ -123,27 +128,35 @@ def generate_cmd(
         str | None, typer.Option(help="environment variable holding the API key")
     ] = None,
     device: Annotated[str | None, typer.Option(help="local provider device: cpu, cuda...")] = None,
-    timeout: Annotated[float | None, typer.Option(help="seconds per request")] = None,
+    timeout: Annotated[float | None, typer.Option(min=0.001, help="seconds per request")] = None,
     cache: Annotated[str | None, typer.Option(help="SQLite cache file")] = None,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="do not cache calls")] = False,
-    concurrency: Annotated[int | None, typer.Option(help="calls in flight at once")] = None,
-    rpm: Annotated[int | None, typer.Option(help="requests per minute limit")] = None,
-    tpm: Annotated[int | None, typer.Option(help="tokens per minute limit")] = None,
+    no_refusal_check: Annotated[
+        bool,
+        typer.Option(
+            "--no-refusal-check", help="keep answers that refuse (\"I'm sorry, but I can't...\")"
+        ),
+    ] = False,
+    concurrency: Annotated[int | None, typer.Option(min=1, help="calls in flight at once")] = None,
+    rpm: Annotated[int | None, typer.Option(min=1, help="requests per minute limit")] = None,
+    tpm: Annotated[int | None, typer.Option(min=1, help="tokens per minute limit")] = None,
     max_retries: Annotated[
-        int | None, typer.Option(help="retries on 429, 5xx and timeouts")
+        int | None, typer.Option(min=0, help="retries on 429, 5xx and timeouts")
     ] = None,
     max_tokens_budget: Annotated[
-        int | None, typer.Option(help="stop before spending more tokens")
+        int | None, typer.Option(min=1, help="stop before spending more tokens")
     ] = None,
     max_cost: Annotated[
-        float | None, typer.Option(help="stop before spending more (price table units)")
+        float | None, typer.Option(min=0, help="stop before spending more (price table units)")
     ] = None,
     prices: Annotated[
         str | None,
         typer.Option(help="YAML price table: model: {input: x, output: y} per 1M tokens"),
     ] = None,
-    temperature: Annotated[float | None, typer.Option(help="sampling temperature")] = None,
-    max_tokens: Annotated[int | None, typer.Option(help="max output tokens per call")] = None,
+    temperature: Annotated[float | None, typer.Option(min=0, help="sampling temperature")] = None,
+    max_tokens: Annotated[
+        int | None, typer.Option(min=1, help="max output tokens per call")
+    ] = None,
     lang: Annotated[str | None, typer.Option(help="prompt language: auto, en, zh")] = None,
     prompts: Annotated[
         str | None, typer.Option(help="YAML file overriding prompt templates")
@@ -170,6 +183,12 @@ def generate_cmd(
     allow_lossy: Annotated[
         bool, typer.Option("--allow-lossy", help="let --to drop what it cannot carry")
     ] = False,
+    follow_symlinks: Annotated[
+        bool,
+        typer.Option(
+            "--follow-symlinks", help="read symlinks in a document folder that lead outside it"
+        ),
+    ] = False,
 ) -> None:
     """Generate or score samples with an LLM (see docs/generate.md)."""
     name = _task_name(task)
@@ -185,6 +204,8 @@ def generate_cmd(
     }  # fmt: skip
     if no_cache:
         llm_over["cache"] = None
+    if no_refusal_check:
+        llm_over["refusal_check"] = False
     params = {
         k: v for k, v in (("temperature", temperature), ("max_tokens", max_tokens)) if v is not None
     }
@@ -193,21 +214,23 @@ def generate_cmd(
         task_opts["lang"] = lang
     if prompts is not None:
         task_opts["prompts"] = prompts
-    failed = failed or out.with_name(out.name + ".failed.jsonl")
+    # a retry keeps what fails again in the file it read, so nothing is retried twice
+    failed = failed or (src if name == "retry" else out.with_name(out.name + ".failed.jsonl"))
     rejects = rejects or out.with_name(out.name + ".rejects.jsonl")
     progress = not no_progress
 
+    skipped: list[SkippedDocument] = []  # unreadable documents, or symlinks out of the folder
     if name == "retry":
         results = _retry(src, llm_over, params, task_opts, dry_run, progress, out)
     else:
         gen = build_generator(name, task_opts)
         llm = LLMConfig.from_dict(llm_over)
         llm.params.update(params)
-        items = _read_items(gen, src, from_)
+        items = _read_items(gen, src, from_, follow_symlinks, skipped)
         results = [(gen, _run_one(gen, items, llm, out, dry_run, progress))]
     if dry_run:
         return
-    merged = GenerationResult()
+    merged = GenerationResult(dropped=[d.to_dict(name) for d in skipped])
     for _, r in results:
         merged.samples += r.samples
         merged.failed += r.failed
@@ -222,9 +245,11 @@ def generate_cmd(
 
         write(merged.samples, out, to, allow_lossy=allow_lossy)
     _write(failed, merged.failed)
+    if name == "retry" and failed.resolve() != src.resolve():
+        _write(src, [])  # every item it held is now in the output or in the new failed file
     _write(rejects, merged.dropped)
     _report(name, merged, out, failed, rejects)
-    if merged.failed:
+    if merged.failed or skipped:
         raise typer.Exit(2)
 
 

@@ -70,7 +70,9 @@ def inspect(
     encoding: Annotated[str | None, typer.Option("--encoding", help="input encoding")] = None,
     check_text: CheckText = True,
     max_record_mb: MaxRecordMb = None,
-    examples: Annotated[int, typer.Option("--examples", help="how many examples to show")] = 3,
+    examples: Annotated[
+        int, typer.Option("--examples", min=0, help="how many examples to show")
+    ] = 3,
     columns: Columns = None,
 ) -> None:
     """Describe a dataset file: format, counts, roles, turns, lengths, problems, examples."""

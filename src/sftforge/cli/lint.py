@@ -61,7 +61,9 @@ def lint(
             help="chat template: catalogue name or .jinja file (default: the tokenizer's own)",
         ),
     ] = None,
-    max_len: Annotated[int | None, typer.Option("--max-len", help="maximum tokens per row")] = None,
+    max_len: Annotated[
+        int | None, typer.Option("--max-len", min=1, help="maximum tokens per row")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print the report as JSON")] = False,
     identity: Annotated[
         list[str] | None,

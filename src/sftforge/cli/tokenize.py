@@ -31,7 +31,10 @@ def _chat_tokenizer(
     from ..chat.tokenize import ChatTokenizer
 
     if reasoning not in ("keep", "drop"):
-        raise InputError(f"--reasoning must be keep or drop, not '{reasoning}'.")
+        raise InputError(
+            f"--reasoning must be keep or drop, not '{reasoning}'.",
+            hint="pass --reasoning keep (the default) or --reasoning drop",
+        )
     return ChatTokenizer(
         tokenizer,
         template,
@@ -53,7 +56,9 @@ def tokenize_cmd(
         str | None, typer.Option("--from", help="input format (default: detect)")
     ] = None,
     columns: Columns = None,
-    max_len: Annotated[int | None, typer.Option("--max-len", help="maximum tokens per row")] = None,
+    max_len: Annotated[
+        int | None, typer.Option("--max-len", min=1, help="maximum tokens per row")
+    ] = None,
     truncation: Annotated[
         str, typer.Option("--truncation", help="drop|drop_oldest_turns|cut_answer")
     ] = "drop",
@@ -236,8 +241,10 @@ def preview_cmd(
         str | None, typer.Option("--from", help="input format (default: detect)")
     ] = None,
     columns: Columns = None,
-    index: Annotated[int, typer.Option("--index", help="first sample to show (0-based)")] = 0,
-    count: Annotated[int, typer.Option("--count", help="how many samples to show")] = 1,
+    index: Annotated[
+        int, typer.Option("--index", min=0, help="first sample to show (0-based)")
+    ] = 0,
+    count: Annotated[int, typer.Option("--count", min=1, help="how many samples to show")] = 1,
     train_on: Annotated[str, typer.Option("--train-on", help="all|last|flags")] = "all",
     reasoning: Annotated[str, typer.Option("--reasoning", help="keep|drop")] = "keep",
     thinking: Annotated[

@@ -98,6 +98,10 @@ def get_format(name: str) -> Format:
     try:
         return FORMATS[name]
     except KeyError:
+        import difflib
+
+        close = difflib.get_close_matches(str(name), sorted(FORMATS), n=1, cutoff=0.75)
+        guess = f"did you mean '{close[0]}'? " if close else ""
         raise FormatError(
-            f"unknown format '{name}'.", hint=f"use one of: {', '.join(sorted(FORMATS))}"
+            f"unknown format '{name}'.", hint=f"{guess}use one of: {', '.join(sorted(FORMATS))}"
         ) from None

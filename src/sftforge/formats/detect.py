@@ -27,6 +27,28 @@ def _keys_found(values: list[Any]) -> str:
     return ", ".join(list(keys)[:30]) or "none"
 
 
+def _unknown_role(values: list[Any]) -> None:
+    """Raise a clear error when records look like chats (a ``messages`` list of role/content
+    turns) but use a role no format knows: that, not the keys, is why nothing fits."""
+    from ._common import ROLES
+
+    known = {*ROLES, "tool_call", "tool_response", "human", "gpt", "observation", "function_call"}
+    for n, v in enumerate(values):
+        msgs = v.get("messages") if type(v) is dict else None
+        if type(msgs) is not list:
+            continue
+        for i, m in enumerate(msgs):
+            role = m.get("role") if type(m) is dict else None
+            if type(role) is str and role not in known:
+                raise FormatError(
+                    f"cannot detect the format: record {n + 1} has the unknown role {role!r} in "
+                    f"'messages[{i}].role'.",
+                    field=f"messages[{i}].role",
+                    hint=f"use the roles {', '.join(ROLES)} (rename {role!r} in the file), "
+                    "or pass --from with the format the file is in",
+                )
+
+
 def detect_format(
     values: list[Any],
     *,
@@ -58,6 +80,7 @@ def detect_format(
         if score > best_score:
             best, best_score = name, score
     if best_score < threshold:
+        _unknown_role(sample)
         raise FormatError(
             f"cannot detect the format: no known format fits records with keys: {_keys_found(sample)}.",
             hint=f"pass --from with one of: {', '.join(sorted(names))}",

@@ -76,7 +76,15 @@ def _content(value: Any, where: str) -> str:
             if type(part) is dict and part.get("type") == "text" and type(part.get("text")) is str:
                 parts.append(part["text"])
             else:
-                fail(f"'{where}' has a content part that is not text: {part!r}.", field=where)
+                kind = part.get("type") if type(part) is dict else type(part).__name__
+                shown = repr(part) if len(repr(part)) <= 80 else repr(part)[:77] + "..."
+                fail(
+                    f"'{where}' has a content part of type {kind!r} that is not text: {shown}.",
+                    field=where,
+                    hint='keep only text parts ({"type": "text", "text": ...}) in '
+                    "'content'; images, audio and files go in the record's 'images'/'videos'/"
+                    "'audios' columns, or pass --on-error skip to leave such records out",
+                )
         return "".join(parts)
     not_a_string(where, value)
 

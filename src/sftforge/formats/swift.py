@@ -114,7 +114,10 @@ class SwiftFormat(Format):
             return 0.0
         if value.get("rejected_response") is not None or type(value.get("tools")) is str:
             return 0.95
-        if any(type(m) is dict and m.get("role") in ("tool_call", "tool_response") for m in msgs):
+        roles = [m.get("role") if type(m) is dict else None for m in msgs]
+        if not all(type(r) is str and r in _ROLES for r in roles):
+            return 0.1  # a role no chat format knows: not ours (detection names it)
+        if any(r in ("tool_call", "tool_response") for r in roles):
             return 0.95
         return 0.8
 

@@ -22,6 +22,7 @@ from ..errors import RecipeError
 from ..llm.client import LLMClient
 from ..llm.runner import RunResult, run_items
 from ..llm.types import ChatMessages, Completion
+from ..ops.options import check_options
 from ..sample import Message, Sample
 from .prompts import Prompts, detect_lang
 
@@ -197,6 +198,7 @@ def build_generator(task: str, options: dict[str, Any] | None = None) -> Generat
             f"task '{task}' has no option {', '.join(map(repr, unknown))}.",
             hint=f"valid options: {', '.join(sorted(valid))}",
         )
+    check_options(cls, options or {}, f"task '{task}'")
     try:
         return cls(**(options or {}))
     except (TypeError, ValueError) as exc:

@@ -12,6 +12,7 @@ UTF-16, GBK/GB18030...). Documents get ``meta["source"]`` (the path) and ``meta[
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from ..errors import InputError, MissingDependency
 from ..sample import Document
 from .io import read_jsonl
 
-__all__ = ["DOC_SUFFIXES", "html_to_text", "load_documents", "parse_file"]
+__all__ = ["DOC_SUFFIXES", "SkippedDocument", "html_to_text", "load_documents", "parse_file"]
 
 DOC_SUFFIXES = (".md", ".markdown", ".txt", ".html", ".htm", ".pdf", ".docx", ".jsonl")
 _HEADING = re.compile(r"^#{1,6}\s+(.+?)\s*#*\s*$", re.M)
@@ -99,6 +100,9 @@ def _pdf_text(path: Path) -> str:
         from pypdf import PdfReader
     except ImportError as exc:
         raise MissingDependency("pypdf", "docs", "reading PDF files") from exc
+    import logging
+
+    logging.getLogger("pypdf").setLevel(logging.ERROR)  # damage is reported once, by us
     reader = PdfReader(str(path))
     return "\n\n".join((page.extract_text() or "").strip() for page in reader.pages)
 
@@ -159,10 +163,8 @@ def parse_file(path: str | Path) -> list[Document]:
             return docs
         if suffix in (".html", ".htm"):
             text, title = html_to_text(_read_text(p))
-        elif suffix == ".pdf":
-            text = _pdf_text(p)
-        elif suffix == ".docx":
-            text = _docx_text(p)
+        elif suffix in (".pdf", ".docx"):
+            text = _binary_text(p, suffix)
         elif suffix in (".md", ".markdown", ".txt"):
             text = _read_text(p)
         else:
@@ -179,12 +181,66 @@ def parse_file(path: str | Path) -> list[Document]:
     return [Document(text=text, meta={"source": str(p), "title": title})] if text.strip() else []
 
 
-def load_documents(path: str | Path) -> list[Document]:
-    """Documents from a file, or from every readable file under a folder (sorted by path)."""
+def _binary_text(p: Path, suffix: str) -> str:
+    """PDF/DOCX text; a damaged file (pypdf's ``PdfStreamError``, a bad zip...) is one
+    ``InputError`` naming it, never a traceback."""
+    try:
+        return _pdf_text(p) if suffix == ".pdf" else _docx_text(p)
+    except (MissingDependency, OSError):
+        raise
+    except Exception as exc:  # the parsers raise many kinds for damaged files
+        kind = "PDF" if suffix == ".pdf" else "DOCX"
+        raise InputError(
+            f"cannot read the {kind} document ({type(exc).__name__}: {exc}).",
+            file=str(p),
+            hint=f"the file is damaged or not a {kind}: re-export it, or remove it from the folder",
+        ) from None
+
+
+@dataclass(slots=True)
+class SkippedDocument:
+    """A file of a document folder that was left out, and why (for the rejects)."""
+
+    path: str
+    reason: str
+
+    def to_dict(self, op: str) -> dict[str, str]:
+        return {"op": op, "reason": self.reason, "document": self.path}
+
+
+def load_documents(
+    path: str | Path,
+    *,
+    follow_symlinks: bool = False,
+    skipped: list[SkippedDocument] | None = None,
+) -> list[Document]:
+    """Documents from a file, or from every readable file under a folder (sorted by path).
+
+    In a folder, a symlink that leads outside it (``passwd.txt -> /etc/passwd``) is never read
+    unless ``follow_symlinks``: such a file would be sent to an LLM. When ``skipped`` is given,
+    such files and damaged documents are listed there with the reason and the rest are read;
+    without it the first one raises ``InputError``.
+    """
     p = Path(path)
     if p.is_dir():
+        root = p.resolve()
         files = sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in DOC_SUFFIXES)
-        return [d for f in files for d in parse_file(f)]
+        docs: list[Document] = []
+        for f in files:
+            try:
+                if not follow_symlinks and not f.resolve().is_relative_to(root):
+                    raise InputError(
+                        f"a symlink to {f.resolve()}, outside the folder {p}: not read.",
+                        file=str(f),
+                        hint="copy the file into the folder, or pass --follow-symlinks "
+                        "(recipe: follow_symlinks: true) if it is meant to be read",
+                    )
+                docs.extend(parse_file(f))
+            except InputError as exc:
+                if skipped is None:
+                    raise
+                skipped.append(SkippedDocument(str(f), str(exc)))
+        return docs
     if not p.exists():
         raise InputError("no such file or folder", file=str(p))
     return parse_file(p)

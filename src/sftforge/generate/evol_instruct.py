@@ -21,7 +21,8 @@ import random
 from dataclasses import dataclass, field
 
 from ..errors import LLMError, RecipeError
-from ..llm.client import LLMClient
+from ..llm.client import LLMClient, Refused
+from ..llm.types import Completion
 from ..sample import Message, Sample
 from .base import Generator, llm_meta, register_generator
 from .rouge import rouge_tokens
@@ -181,8 +182,13 @@ class EvolInstruct(Generator):
                 )
             if reason is None:
                 answer_msgs = [*(m.to_dict() for m in head), {"role": "user", "content": evolved}]
-                ans = await client.complete(answer_msgs, **self.params)
-                reason = elimination_reason(evolved, ans.text)
+                try:
+                    ans = await client.complete(answer_msgs, **self.params)
+                except Refused as exc:  # rule 3: the evolved instruction could not be answered
+                    ans = Completion(text=exc.message)
+                    reason = "the answer could not be produced (a short apology)"
+                else:
+                    reason = elimination_reason(evolved, ans.text)
                 probe.messages.append(Message("assistant", ans.text, reasoning=ans.reasoning))
                 probe.meta.update(
                     llm_meta(

@@ -35,7 +35,7 @@ from ..llm.config import LLMConfig
 from ..ops.base import GlobalOp, Reject, register_op
 from ..sample import Sample
 from .base import GENERATORS, build_generator
-from .docparse import load_documents
+from .docparse import SkippedDocument, load_documents
 from .io import read_seeds, write_jsonl
 from .run import GenerationResult, generate
 
@@ -54,6 +54,16 @@ class GenerateOp(GlobalOp):
     task: ClassVar[str] = ""
     llm: dict[str, Any] = field(default_factory=dict)
     failed: str | None = None
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        # the generator's options and the llm mapping are checked now, before any work
+        build_generator(self.task, self.generator_options())
+        try:
+            LLMConfig.from_dict(self.llm)
+        except RecipeError as exc:
+            exc.field = "llm" + (f".{exc.field}" if exc.field else "")
+            raise
 
     def generator_options(self) -> dict[str, Any]:
         names = {f.name for f in dataclasses.fields(GENERATORS[self.task]) if f.init}
@@ -175,7 +185,14 @@ class SourceOp(GenerateOp):
 
     def load_items(self) -> list[Any]:
         path = self.source_path()
-        return read_seeds(path) if self.source_option == "seeds" else list(load_documents(path))
+        if self.source_option == "seeds":
+            return read_seeds(path)
+        skipped: list[SkippedDocument] = []
+        follow = bool(getattr(self, "follow_symlinks", False))
+        docs = load_documents(path, follow_symlinks=follow, skipped=skipped)
+        # a damaged document or a symlink out of the folder is left out, counted in the report
+        self.counters.extra["documents_skipped"] += len(skipped)
+        return docs
 
     def run(
         self, source: Callable[[], Iterator[Sample]], reject: Callable[[Reject], None]
@@ -197,6 +214,7 @@ class DocumentsOp(SourceOp):
 
     source_option: ClassVar[str] = "documents"
     documents: str = ""
+    follow_symlinks: bool = False  # read symlinks in the folder that lead outside it
 
 
 @dataclass(kw_only=True)

@@ -1,8 +1,10 @@
 """Text encodings: detect once per file from its first bytes, then hand readers UTF-8 bytes.
 
 Order: a byte-order mark (UTF-8, UTF-16, UTF-32) decides; else bytes where every other one is NUL
-are BOM-less UTF-16; else UTF-8 if the sample decodes as UTF-8 (a few stray bad bytes still count
-as UTF-8 so the bad lines are reported one by one); else GB18030 (a superset of GBK and GB2312)
+are BOM-less UTF-16; else UTF-8 unless the sample is clearly in another encoding (see
+``_utf8_with_stray_lines``: a few lines in another encoding, or a stray byte, never turn valid
+UTF-8 into another codec for the whole file; those lines are reported one by one, with
+``guess_line_encoding`` saying what they look like); else GB18030 (a superset of GBK and GB2312)
 when it decodes strictly and yields mostly CJK; else charset-normalizer's best guess. Non-UTF-8
 input is re-encoded to UTF-8 on the fly so every container reader works on one kind of bytes.
 """
@@ -15,7 +17,13 @@ from typing import BinaryIO, cast
 
 from ..errors import InputError
 
-__all__ = ["Utf8Recoder", "detect_encoding", "normalize_encoding", "recode_to_utf8"]
+__all__ = [
+    "Utf8Recoder",
+    "detect_encoding",
+    "guess_line_encoding",
+    "normalize_encoding",
+    "recode_to_utf8",
+]
 
 _BOMS = (
     (codecs.BOM_UTF32_LE, "utf-32-le"),
@@ -45,7 +53,7 @@ def detect_encoding(head: bytes) -> tuple[str, int]:
             return enc, len(bom)
     if _looks_utf16(head):
         return ("utf-16-le" if head[1:2] == b"\x00" else "utf-16-be"), 0
-    if _mostly_utf8(head):
+    if _utf8_with_stray_lines(head):
         return "utf-8", 0
     if _is_cjk_gb18030(head):
         return "gb18030", 0
@@ -66,27 +74,72 @@ def _looks_utf16(head: bytes) -> bool:
     return max(even.count(0) / len(even), odd.count(0) / len(odd)) > 0.4
 
 
-def _mostly_utf8(head: bytes) -> bool:
-    text = head.decode("utf-8", errors="replace")
-    bad = text.count("\ufffd")
-    if bad and head[-4:].decode("utf-8", errors="replace").count("\ufffd") == bad:
-        bad = 0  # the sample cut a multi-byte character in two: not an error
-    if not bad:
-        return True
-    # valid multi-byte UTF-8 sequences almost never occur by chance in GBK or Latin-1 text, so
-    # a few bad bytes among many good sequences are damage in a UTF-8 file (reported per line)
-    multibyte = sum(1 for ch in text if ord(ch) > 127) - bad
-    return multibyte >= 2 * bad
+def _utf8_with_stray_lines(head: bytes) -> bool:
+    """True unless ``head`` is clearly not UTF-8.
+
+    Judged line by line, because damage comes in lines (one record pasted from a cp1252 editor, a
+    stray byte): a line with non-ASCII bytes that decodes as UTF-8 is strong evidence for UTF-8
+    (valid multi-byte sequences almost never occur by chance in GBK or Latin-1 text), a line that
+    fails is evidence against, and ASCII lines say nothing. The file is UTF-8 when no line fails,
+    when good multi-byte lines are at least as many as failing ones, or when the failing lines are
+    at most one in ten: re-decoding the whole file for them would garble every good line, while
+    reading it as UTF-8 rejects only them, each with its line number.
+    """
+    lines = head.split(b"\n")
+    good_multi = bad = total = 0
+    for i, line in enumerate(lines):
+        if not line.strip():
+            continue
+        total += 1
+        if line.isascii():
+            continue
+        try:
+            # the sample may cut the last line inside a character: an unfinished one is not bad
+            codecs.getincrementaldecoder("utf-8")().decode(line, final=i < len(lines) - 1)
+        except UnicodeDecodeError:
+            bad += 1
+        else:
+            good_multi += 1
+    return bad == 0 or good_multi >= bad or bad * 10 <= total
+
+
+def guess_line_encoding(raw: bytes) -> tuple[str, str] | None:
+    """What a line that is not UTF-8 probably is: ``(codec, text as that codec)``, or None.
+
+    GB18030 when it decodes strictly to mostly CJK in runs (Chinese words; cp1252 accents read
+    as GB18030 give lone ideographs inside Latin words, ``se駉r``), else cp1252 when every
+    non-ASCII character it gives is a letter (``señor``); used in the line's error message.
+    """
+    text = raw.strip()
+    if _is_cjk_gb18030(text):
+        gb = text.decode("gb18030", errors="replace")
+        cjk = {i for i, ch in enumerate(gb) if _is_cjk(ch)}
+        paired = sum(1 for i in cjk if (i - 1 in cjk) or (i + 1 in cjk))
+        if paired * 2 >= len(cjk):
+            return "gb18030", gb
+    try:
+        decoded = text.decode("cp1252")
+    except UnicodeDecodeError:
+        return None
+    if all(ch.isalpha() for ch in decoded if ord(ch) > 127):
+        return "cp1252", decoded
+    return None
 
 
 def _is_cjk_gb18030(head: bytes) -> bool:
+    if head.isascii():
+        return False
     try:
         text = codecs.getincrementaldecoder("gb18030")().decode(head, final=False)
     except UnicodeDecodeError:
         return False
     wide = [ch for ch in text if ord(ch) > 127]
-    cjk = sum(1 for ch in wide if "\u3000" <= ch <= "\u9fff" or "\uff00" <= ch <= "\uffef")
+    cjk = sum(1 for ch in wide if _is_cjk(ch))
     return bool(wide) and cjk >= 0.8 * len(wide)
+
+
+def _is_cjk(ch: str) -> bool:
+    return "\u3000" <= ch <= "\u9fff" or "\uff00" <= ch <= "\uffef"
 
 
 class Utf8Recoder(io.RawIOBase):

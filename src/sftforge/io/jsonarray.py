@@ -21,6 +21,7 @@ from typing import Any, BinaryIO
 import orjson
 
 from ..errors import InputError
+from .dupkeys import duplicate_keys_error, hides_duplicate_keys
 from .errors import RecordError
 from .jsonl import JsonlWriter, json_error, too_large
 from .pieces import Piece, PieceStream, Records, Window
@@ -131,19 +132,23 @@ class _Splitter:
                 if problem.line == line and problem.column is not None:
                     problem.column += self.where(start)[1] - 1
                 return RawRecord(None, self.file, line, _text(raw), problem)
-        if value is not _UNPARSED:
-            return RawRecord(value, self.file, line, None)
         raw = self.buf[start:end]
-        if len(raw) > self.limit:
-            return RawRecord(
-                None, self.file, line, None, too_large(self.file, line, len(raw), self.limit)
-            )
-        try:
-            return RawRecord(orjson.loads(raw), self.file, line, None)
-        except orjson.JSONDecodeError as exc:
-            _, col = self.where(start)
-            err = json_error(exc, raw.rstrip(), self.file, line, col)
-            return RawRecord(None, self.file, line, _text(raw), err)
+        if value is _UNPARSED:
+            if len(raw) > self.limit:
+                return RawRecord(
+                    None, self.file, line, None, too_large(self.file, line, len(raw), self.limit)
+                )
+            try:
+                value = orjson.loads(raw)
+            except orjson.JSONDecodeError as exc:
+                _, col = self.where(start)
+                err = json_error(exc, raw.rstrip(), self.file, line, col)
+                return RawRecord(None, self.file, line, _text(raw), err)
+        if hides_duplicate_keys(raw, value):
+            dup = duplicate_keys_error(raw, self.file, line)
+            if dup is not None:
+                return RawRecord(None, self.file, line, _text(raw), dup)
+        return RawRecord(value, self.file, line, None)
 
     def error(
         self, kind: str, pos: int, message: str, hint: str, raw: str | None = None
@@ -228,6 +233,8 @@ class _Splitter:
         if len(values) != len(ends):
             self.sep = b""  # the separator also occurs inside elements: stop trying
             return None
+        if hides_duplicate_keys(memoryview(buf)[start:last].tobytes(), values):
+            return None  # one by one, so the element with a repeated key is rejected alone
         file, count, step = self.file, buf.count, len(self.sep or b"") - 1
         line, prev = self.line(start), start
         records = [RawRecord(values[0], file, line, None)]

@@ -13,6 +13,8 @@ from typing import Any, BinaryIO
 import orjson
 
 from ..errors import InputError
+from .dupkeys import duplicate_keys_error, hides_duplicate_keys
+from .encoding import guess_line_encoding
 from .errors import RecordError
 from .pieces import Lines, Records
 from .record import RawRecord
@@ -47,13 +49,39 @@ def json_error(
         except UnicodeDecodeError as uerr:
             pos = uerr.start
         start = raw.rfind(b"\n", 0, pos) + 1
+        end = raw.find(b"\n", pos)
+        guess = guess_line_encoding(raw[start : len(raw) if end < 0 else end])
+        seen = ""
+        hint = "pass --encoding with the file's real encoding (e.g. gb18030, latin-1), or re-export it as UTF-8"
+        if guess is not None:
+            codec, text = guess
+            seen = f" As {codec} it reads '{_around(text, len(raw[start:pos].decode(codec, 'replace')))}'."
+            hint = (
+                f"re-save this line as UTF-8 (other lines of the file read as UTF-8: mixed "
+                f"encodings), or pass --encoding {codec} if the whole file is {codec}"
+            )
         return RecordError(
             "encoding",
-            f"invalid UTF-8 byte 0x{raw[pos]:02x}: this part of the file is in another encoding.",
+            f"invalid UTF-8 byte 0x{raw[pos]:02x}: this part of the file is in another encoding.{seen}",
             file=file,
             line=line + raw.count(b"\n", 0, pos),
             column=len(raw[start:pos].decode("utf-8", errors="replace")) + 1,
-            hint="pass --encoding with the file's real encoding (e.g. gb18030, latin-1), or re-export it as UTF-8",
+            hint=hint,
+        )
+    if msg.startswith("number is infinity"):
+        # a valid JSON number (e.g. an integer of 5000 digits, or 1e400) beyond what a double
+        # holds: JSON allows it, but no reader here (or any trainer) can keep it as a number
+        end = pos = exc.pos
+        while end < len(raw) and raw[end : end + 1] in b"+-.eE0123456789":
+            end += 1
+        return RecordError(
+            "invalid_json",
+            f"the number here has {end - pos} characters and is beyond the range of a JSON "
+            "number as readers hold it (a 64-bit float, at most about 1.8e308).",
+            file=file,
+            line=abs_line,
+            column=column,
+            hint="write it as a string (in quotes) if it must be kept exactly",
         )
     if msg.startswith("trailing comma"):
         return RecordError(
@@ -83,6 +111,12 @@ def json_error(
     )
 
 
+def _around(text: str, at: int) -> str:
+    """About 30 characters of ``text`` around index ``at``, for an error message."""
+    lo = max(0, at - 12)
+    return ("…" if lo else "") + text[lo : lo + 30] + ("…" if lo + 30 < len(text) else "")
+
+
 def too_large(file: str, line: int, size: int, limit: int) -> RecordError:
     return RecordError(
         "too_large",
@@ -109,6 +143,8 @@ def _one(raw: bytes, file: str, lineno: int, limit: int, check: bool) -> RawReco
         err = check_text(raw, file, lineno) or json_error(exc, raw, file, lineno)
         return RawRecord(None, file, lineno, _text(raw), err)
     problem = check_text(raw, file, lineno) if check else None
+    if problem is None and hides_duplicate_keys(raw, value):
+        problem = duplicate_keys_error(raw, file, lineno)
     if problem is not None:
         return RawRecord(None, file, lineno, _text(raw), problem)
     return RawRecord(value, file, lineno, None)
@@ -128,6 +164,8 @@ def lines_values(block: bytes, limit: int, check: bool, lines: int = -1) -> list
         return None
     if len(values) != (lines if lines >= 0 else block.count(b"\n") + 1):
         return None
+    if hides_duplicate_keys(block, values):
+        return None  # line by line, so the record with the repeated key is rejected
     return values
 
 

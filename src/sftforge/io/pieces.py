@@ -24,6 +24,7 @@ from typing import Any
 
 import orjson
 
+from .dupkeys import hides_duplicate_keys
 from .record import RawRecord
 
 __all__ = [
@@ -70,7 +71,9 @@ class Window:
             values = orjson.loads(b"".join((b"[", self.data, b"]")))
         except orjson.JSONDecodeError:
             return None
-        return values if len(values) == self.count else None
+        if len(values) != self.count or hides_duplicate_keys(self.data, values):
+            return None  # read one by one: a record with a repeated key is rejected alone
+        return values
 
 
 def window_starts(data: bytes, sep: bytes, count: int) -> list[int]:

@@ -160,7 +160,8 @@ def _open(
     head, broken = _read_head(stream)
     if broken is not None:
         broken.file = broken.file or name
-        if not head:
+        if not head:  # nothing came out before the cut (bz2 gives nothing until a block ends)
+            broken.hint = "re-download or re-create the file; no record was read: nothing before the cut could be decompressed"
             raise broken
     enc, bom = detect_encoding(head) if encoding is None else (normalize_encoding(encoding), 0)
     if encoding is not None and enc in ("utf-8", "utf-8-sig") and head.startswith(b"\xef\xbb\xbf"):

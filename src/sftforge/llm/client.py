@@ -20,9 +20,10 @@ from .budget import Budget, PriceTable, UsageSummary, estimate_messages_tokens, 
 from .cache import CompletionCache, cache_key
 from .jsonout import JSONOutputError, parse_json_output
 from .limits import RateLimiter, retry
+from .refusal import RefusalDetector
 from .types import ChatMessages, Completion, Provider, RetryableError, Usage
 
-__all__ = ["DryRunProvider", "DryRunStop", "LLMClient"]
+__all__ = ["DryRunProvider", "DryRunStop", "LLMClient", "Refused"]
 
 _FIX_JSON = {
     "en": "Your reply could not be used: {error}. Reply again with only the JSON, nothing else.",
@@ -32,6 +33,10 @@ _FIX_JSON = {
 
 class DryRunStop(LLMError):
     """Raised by ``DryRunProvider`` in place of a call: the call was counted, not sent."""
+
+
+class Refused(LLMError):
+    """The model refused (see ``refusal.py``): the item fails with the refusing words."""
 
 
 class DryRunProvider:
@@ -71,8 +76,10 @@ class LLMClient:
         params: dict[str, Any] | None = None,
         output_estimate: int = 512,
         seed: int | None = None,
+        refusals: RefusalDetector | None = None,
     ) -> None:
         self.provider = provider
+        self.refusals = refusals
         self.cache = cache
         self.limiter = limiter or RateLimiter()
         self.budget = budget or Budget()
@@ -103,6 +110,7 @@ class LLMClient:
         key = self.key(messages, params)
         if self.cache is not None and (hit := self.cache.get(key)) is not None:
             self.summary.cache_hits += 1
+            self._check_refusal(hit)
             return hit
         if key in self._inflight:
             return await asyncio.shield(self._inflight[key])
@@ -149,6 +157,7 @@ class LLMClient:
             if not comp.text.strip():
                 why = "reasoning only, no answer" if comp.reasoning else "an empty answer"
                 raise RetryableError(f"the model returned {why}")
+            self._check_refusal(comp)  # not cached: a retry asks again
             return comp
 
         def counted(_exc: RetryableError, _delay: float) -> None:
@@ -176,6 +185,16 @@ class LLMClient:
                 if not dry:
                     self.budget.release(est_in + est_out, est_cost)
         return comp
+
+    def _check_refusal(self, comp: Completion) -> None:
+        phrase = self.refusals.match(comp.text) if self.refusals is not None else None
+        if phrase is not None:
+            shown = " ".join(comp.text.split())
+            shown = shown if len(shown) <= 80 else shown[:80] + "…"
+            raise Refused(
+                f"the model refused (refusal phrase '{phrase}'): '{shown}'",
+                hint="change the prompt or model, or turn the check off (llm.refusal_check: false)",
+            )
 
     async def complete_json(
         self,

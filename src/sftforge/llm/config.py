@@ -16,6 +16,7 @@ from .budget import Budget, PriceTable
 from .cache import CompletionCache
 from .client import DryRunProvider, LLMClient
 from .limits import RateLimiter
+from .refusal import RefusalDetector
 from .types import Provider
 
 __all__ = ["LLMConfig"]
@@ -46,6 +47,8 @@ class LLMConfig:
     params: dict[str, Any] = field(default_factory=dict)  # temperature, max_tokens, top_p...
     output_estimate: int = 512
     seed: int | None = 0
+    refusal_check: bool = True  # answers like "I'm sorry, but I can't..." fail (llm/refusal.py)
+    refusal_phrases: list[str] = field(default_factory=list)  # more phrases, matched anywhere
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> LLMConfig:
@@ -56,6 +59,9 @@ class LLMConfig:
                 f"llm has no option {', '.join(map(repr, unknown))}.",
                 hint=f"valid options: {', '.join(sorted(valid))}",
             )
+        from ..ops.options import check_options
+
+        check_options(cls, d, "llm")
         return cls(**d)
 
     def to_dict(self) -> dict[str, Any]:
@@ -117,4 +123,7 @@ class LLMConfig:
             params=self.params,
             output_estimate=self.output_estimate,
             seed=self.seed,
+            refusals=RefusalDetector(self.refusal_phrases, builtin=self.refusal_check)
+            if self.refusal_check or self.refusal_phrases
+            else None,
         )

@@ -100,12 +100,14 @@ class OpenAIHTTPProvider:
             data = resp.json()
             choice = data["choices"][0]
             msg = choice["message"]
-            content = msg.get("content") or ""
+            content = msg.get("content")
+            content = "" if content is None else content
         except (ValueError, KeyError, IndexError, TypeError) as exc:
             # a proxy's half-written body is worth another try
             raise RetryableError(
                 f"unreadable reply from {url}: {redact(resp.text[:200], self._key)!r}"
             ) from exc
+        content = _content_text(content, msg.get("tool_calls"), url)
         field = msg.get("reasoning_content") or msg.get("reasoning")
         text, reasoning = split_reasoning(content, field if isinstance(field, str) else None)
         return Completion(
@@ -121,3 +123,45 @@ class OpenAIHTTPProvider:
 
     async def aclose(self) -> None:
         await self._client.aclose()
+
+
+def _is_text_part(part: Any) -> bool:
+    return (
+        isinstance(part, dict)
+        and part.get("type") in ("text", "output_text")
+        and isinstance(part.get("text"), str)
+    )
+
+
+def _content_text(content: Any, tool_calls: Any, url: str) -> str:
+    """The answer's text. A list of text parts is joined; a number, an object, a part that is not
+    text, or an answer made only of tool calls fails the call with a reason (not retried: the
+    same prompt would get the same kind of answer)."""
+    if isinstance(content, str):
+        text = content
+    elif isinstance(content, list):
+        other = [p for p in content if not _is_text_part(p)]
+        if other:
+            kind = other[0].get("type") if isinstance(other[0], dict) else type(other[0]).__name__
+            raise LLMError(
+                f"the answer from {url} holds a content part of type {kind!r}, not text.",
+                hint="sftforge keeps text answers only; ask the model for text",
+            )
+        text = "".join(p["text"] for p in content)
+    else:
+        raise LLMError(
+            f"the answer's content from {url} is {type(content).__name__} "
+            f"({str(content)[:40]}), not text.",
+            hint="the server does not follow the OpenAI chat format; check base_url and model",
+        )
+    if not text.strip() and isinstance(tool_calls, list) and tool_calls:
+        names = [
+            str((tc.get("function") or {}).get("name")) if isinstance(tc, dict) else "?"
+            for tc in tool_calls
+        ]
+        raise LLMError(
+            f"the answer holds only tool calls ({', '.join(names)}) and no text.",
+            hint="a training answer needs text: leave tools out of the request, or add a "
+            "tool-result turn to the sample first",
+        )
+    return text

@@ -1,7 +1,8 @@
 """Run one async job per item with bounded concurrency, a progress bar, failures and budget stops.
 
 ``run_items`` calls ``worker(item)`` for every item and returns the results in input order.
-An ``LLMError`` from a worker makes that item a failure (with the reason) — never an empty row.
+An ``LLMError`` from a worker makes that item a failure (with the reason) — never an empty row;
+any other exception does too (named with its type), so one odd reply never loses the whole job.
 ``BudgetExceeded`` stops the job cleanly: no new item starts, items in flight finish, and the
 items not done are reported as ``unfinished`` (the caller writes them to the failed file so
 ``sftforge generate retry`` or a plain rerun picks them up; finished calls come from the cache).
@@ -109,6 +110,9 @@ async def run_items(
                 done[i] = True
             except LLMError as exc:
                 res.failures.append(ItemFailure(items[i], exc.message))
+                done[i] = True
+            except Exception as exc:  # a bug or an odd reply fails one item, not the job
+                res.failures.append(ItemFailure(items[i], f"{type(exc).__name__}: {exc}"))
                 done[i] = True
             _advance(prog)
 

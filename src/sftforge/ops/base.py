@@ -29,6 +29,7 @@ cross-run cache) by (metric key, fingerprint).
 from __future__ import annotations
 
 import dataclasses
+import re
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -41,6 +42,7 @@ import xxhash
 
 from ..errors import RecipeError
 from ..sample import Message, Sample
+from .options import check_options
 
 __all__ = [
     "FINGERPRINTS",
@@ -260,7 +262,7 @@ def build_op(name: str, options: dict[str, Any] | None = None) -> Op:
     if cls is None:
         raise RecipeError(
             f"unknown operator '{name}'.",
-            hint=f"use one of: {', '.join(sorted(OPS))}",
+            hint=f"{_did_you_mean(name, OPS)}use one of: {', '.join(sorted(OPS))}",
         )
     options = dict(options or {})
     valid = {f.name for f in dataclasses.fields(cls) if f.init}
@@ -268,12 +270,25 @@ def build_op(name: str, options: dict[str, Any] | None = None) -> Op:
     if unknown:
         raise RecipeError(
             f"operator '{name}' has no option {', '.join(repr(u) for u in unknown)}.",
-            hint=f"valid options for '{name}': {', '.join(sorted(valid)) or '(none)'}",
+            hint=f"{_did_you_mean(unknown[0], valid)}valid options for '{name}': "
+            f"{', '.join(sorted(valid)) or '(none)'}",
         )
+    check_options(cls, options, f"operator '{name}'")
     try:
         return cls(**options)
-    except (TypeError, ValueError) as exc:
-        raise RecipeError(f"operator '{name}': {exc}") from exc
+    except (TypeError, ValueError, re.error) as exc:
+        raise RecipeError(
+            f"operator '{name}': {exc}.",
+            hint=f"change the option of '{name}' that the message names (regular expressions "
+            "use Python re syntax)",
+        ) from exc
+
+
+def _did_you_mean(name: str, names: Iterable[str]) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(str(name), sorted(names), n=1, cutoff=0.75)
+    return f"did you mean '{close[0]}'? " if close else ""
 
 
 def select_messages(sample: Sample, targets: Targets) -> list[Message]:

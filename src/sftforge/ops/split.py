@@ -71,6 +71,14 @@ class Split(GlobalOp):
             any(v < 0 for v in self.ratios.values()) or sum(self.ratios.values()) <= 0
         ):
             raise ValueError(f"ratios must be non-negative and not all zero, got {self.ratios}")
+        if self.ratios is not None and all(v <= 1 for v in self.ratios.values()):
+            total = sum(self.ratios.values())
+            if total > 1 + 1e-9:  # fractions that add up to more than everything: a typo
+                parts = " + ".join(f"{k} {v:g}" for k, v in self.ratios.items())
+                raise ValueError(
+                    f"the split ratios are fractions that sum to {total:g} ({parts}), more "
+                    "than 1; make them sum to 1, or give whole-number weights (train: 9, test: 1)"
+                )
         if self.counts is not None and any(v < 0 for v in self.counts.values()):
             raise ValueError(f"counts must be non-negative, got {self.counts}")
         if self.view not in VIEWS:

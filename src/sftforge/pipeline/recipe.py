@@ -38,6 +38,8 @@ _INPUT_KEYS = ("path", "format", "name", "weight", "ratio", "count", "on_error",
 _LLAMAFACTORY = "llamafactory:"
 _OUTPUT_KEYS = ("format", "path", "allow_lossy")
 _MIX_KEYS = ("weight", "ratio", "count")
+MAX_RECIPE_BYTES = 1 << 20  # a recipe names files and options: 1 MiB is far more than enough
+MAX_RECIPE_VALUES = 100_000  # scalars + lists + mappings, with YAML aliases expanded
 
 
 @dataclass(slots=True)
@@ -136,7 +138,7 @@ class Recipe:
                     bind(self.base_dir)
                 ops.append(op)
             except RecipeError as exc:
-                exc.field = f"steps[{i}].{step.op}"
+                exc.field = f"steps[{i}].{step.op}" + (f".{exc.field}" if exc.field else "")
                 raise
         return ops
 
@@ -201,7 +203,20 @@ def load_recipe(source: str | Path | dict[str, Any] | Recipe) -> Recipe:
         return _parse(source, Path.cwd(), None)
     path = Path(source)
     try:
+        if path.stat().st_size > MAX_RECIPE_BYTES:
+            raise RecipeError(
+                f"the recipe is {path.stat().st_size} bytes, more than the "
+                f"{MAX_RECIPE_BYTES >> 20} MiB a recipe may have.",
+                file=str(path),
+                hint="a recipe names files and options; put data in input files",
+            )
         text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise RecipeError(
+            f"the recipe is not UTF-8 text ({exc.reason} at byte {exc.start}).",
+            file=str(path),
+            hint="save the recipe as UTF-8",
+        ) from None
     except OSError as exc:
         raise RecipeError(
             f"cannot read the recipe: {exc.strerror or exc}.",
@@ -209,6 +224,7 @@ def load_recipe(source: str | Path | dict[str, Any] | Recipe) -> Recipe:
             hint="check the path",
         ) from exc
     try:
+        _check_expansion(text, str(path))
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
@@ -220,6 +236,44 @@ def load_recipe(source: str | Path | dict[str, Any] | Recipe) -> Recipe:
             hint="fix the YAML syntax (indentation, colons, quotes)",
         ) from exc
     return _parse(data, path.resolve().parent, str(path))
+
+
+def _check_expansion(text: str, file: str) -> None:
+    """Refuse YAML whose aliases expand to more than ``MAX_RECIPE_VALUES`` values.
+
+    ``safe_load`` shares an aliased node instead of copying it, so a 600-byte "billion laughs"
+    recipe loads fast, but everything that later walks its values (option checks, the lock file,
+    an operator joining a list into a regex) sees the expanded size. The size is counted on the
+    composed node graph, once per node (aliases reuse the count), before anything is built.
+    """
+    root = yaml.compose(text, Loader=yaml.SafeLoader)
+    if root is None:
+        return
+    sizes: dict[int, int] = {}
+
+    def size(node: yaml.Node) -> int:
+        key = id(node)
+        if key in sizes:
+            if sizes[key] < 0:  # an alias inside its own anchor: infinite
+                return MAX_RECIPE_VALUES + 1
+            return sizes[key]
+        sizes[key] = -1
+        if isinstance(node, yaml.MappingNode):
+            n = 1 + sum(size(k) + size(v) for k, v in node.value)
+        elif isinstance(node, yaml.SequenceNode):
+            n = 1 + sum(size(v) for v in node.value)
+        else:
+            n = 1
+        sizes[key] = min(n, MAX_RECIPE_VALUES + 1)
+        return sizes[key]
+
+    if size(root) > MAX_RECIPE_VALUES:
+        raise RecipeError(
+            f"the recipe expands to more than {MAX_RECIPE_VALUES} values (YAML aliases that "
+            "repeat each other, like 'billion laughs').",
+            file=file,
+            hint="write the options out without nested aliases",
+        )
 
 
 def load_ops(names: Iterable[str] | None = None) -> None:
@@ -296,17 +350,17 @@ def _parse(data: Any, base_dir: Path, file: str | None) -> Recipe:
         inputs=_parse_inputs(data["inputs"], file),
         steps=_parse_steps(data.get("steps") or [], file),
         outputs=_parse_outputs(data["outputs"], file),
-        seed=_int(data.get("seed", 0), "seed", file),
-        workers=None if data.get("workers") is None else _int(data["workers"], "workers", file),
-        chunk_size=_int(data.get("chunk_size", 1000), "chunk_size", file, minimum=1),
+        seed=_int(data.get("seed", 0), "seed", file, example=42),
+        workers=None
+        if data.get("workers") is None
+        else _int(data["workers"], "workers", file, minimum=1, example=4),
+        chunk_size=_int(data.get("chunk_size", 1000), "chunk_size", file, minimum=1, example=1000),
         plugins=list(plugins),
-        cache=data.get("cache", True),
+        cache=_cache(data.get("cache", True), file),
         base_dir=base_dir,
         file=file,
     )
     _apply_mixing(recipe, file)
-    if recipe.workers is not None and recipe.workers < 1:
-        raise _err("'workers' must be at least 1.", file, "workers")
     try:
         recipe.build_ops()  # unknown operators/options fail now, before any work
     except RecipeError as exc:
@@ -347,10 +401,41 @@ def _apply_mixing(recipe: Recipe, file: str | None) -> None:
         mix.options[option] = values
 
 
-def _int(value: Any, name: str, file: str | None, minimum: int = 0) -> int:
+def _int(value: Any, name: str, file: str | None, minimum: int = 0, example: int = 0) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise _err(f"'{name}' must be an integer >= {minimum}, got {value!r}.", file, name)
+        raise _err(
+            f"'{name}' must be an integer >= {minimum}, got {value!r}.",
+            file,
+            name,
+            f"write a whole number, e.g. '{name}: {max(example, minimum)}'",
+        )
     return value
+
+
+def _cache(value: Any, file: str | None) -> bool | str:
+    if isinstance(value, bool) or (isinstance(value, str) and value.strip()):
+        return value
+    raise _err(
+        f"'cache' must be true, false or a folder path, got {value!r}.",
+        file,
+        "cache",
+        "write 'cache: false' to turn the metric cache off, or a folder name",
+    )
+
+
+def _check_format(name: Any, file: str | None, where: str) -> str:
+    """A format name that exists (``llamafactory:...`` specs are checked when read)."""
+    from ..api import resolve_format
+    from ..errors import FormatError
+
+    if not isinstance(name, str) or not name:
+        raise _err(f"{where} must be a format name, got {name!r}.", file, where, "e.g. sharegpt")
+    if not name.startswith("llamafactory:"):
+        try:
+            resolve_format(name)
+        except FormatError as exc:
+            raise _err(exc.message, file, where, exc.hint) from None
+    return name
 
 
 def _parse_inputs(raw: Any, file: str | None) -> list[InputSpec]:
@@ -389,7 +474,9 @@ def _parse_inputs(raw: Any, file: str | None) -> list[InputSpec]:
             InputSpec(
                 path=str(item["path"]),
                 name=name,
-                format=item.get("format"),
+                format=None
+                if item.get("format") is None
+                else _check_format(item["format"], file, f"{where}.format"),
                 weight=item.get("weight"),
                 ratio=item.get("ratio"),
                 count=item.get("count"),
@@ -440,7 +527,12 @@ def _columns(raw: Any, where: str, file: str | None) -> dict[str, str] | None:
 
 def _parse_steps(raw: Any, file: str | None) -> list[StepSpec]:
     if not isinstance(raw, list):
-        raise _err("'steps' must be a list of '- op_name: {options}'.", file, "steps")
+        raise _err(
+            f"'steps' must be a list of '- op_name: {{options}}', not a {type(raw).__name__}.",
+            file,
+            "steps",
+            "put a '- ' before each step (a list keeps their order; a mapping does not)",
+        )
     steps: list[StepSpec] = []
     for i, item in enumerate(raw, 1):
         where = f"steps[{i}]"
@@ -458,7 +550,12 @@ def _parse_steps(raw: Any, file: str | None) -> list[StepSpec]:
         if options is None:
             options = {}
         if not isinstance(options, dict):
-            raise _err(f"{where}: the options of '{name}' must be a mapping.", file, where)
+            raise _err(
+                f"{where}: the options of '{name}' must be a mapping, not {options!r}.",
+                file,
+                where,
+                f"write '- {name}: {{option: value}}' (or '- {name}: {{}}' for the defaults)",
+            )
         steps.append(StepSpec(str(name), dict(options)))
     return steps
 
@@ -498,9 +595,16 @@ def _parse_outputs(raw: Any, file: str | None) -> dict[str, OutputSpec]:
                 f"{where}.path",
                 "use a relative path without '..'",
             )
-        outs[str(split)] = OutputSpec(
-            str(split), str(spec["format"]), path, bool(spec.get("allow_lossy", False))
-        )
+        fmt = _check_format(spec["format"], file, f"{where}.format")
+        lossy = spec.get("allow_lossy", False)
+        if not isinstance(lossy, bool):
+            raise _err(
+                f"{where}.allow_lossy must be true or false, got {lossy!r}.",
+                file,
+                f"{where}.allow_lossy",
+                "write 'allow_lossy: true' or 'allow_lossy: false' (without quotes)",
+            )
+        outs[str(split)] = OutputSpec(str(split), fmt, path, lossy)
     locals_ = [o.local for o in outs.values()]
     # an upload is written in the run folder under its URL's file name first; other collisions
     # are the output plan's (pipeline/outplan.py)

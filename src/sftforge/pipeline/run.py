@@ -116,6 +116,12 @@ def _run(
     follow_symlinks: bool,
 ) -> RunResult:
     start = time.perf_counter()
+    if workers is not None and (type(workers) is not int or workers < 1):
+        raise RecipeError(
+            f"workers must be an integer >= 1, got {workers!r}.",
+            field="workers",
+            hint="pass workers=N with N >= 1, or leave it out for one per core",
+        )
     recipe = load_recipe(recipe_or_path)
     ops = recipe.build_ops()
     _check_plan(recipe, ops)

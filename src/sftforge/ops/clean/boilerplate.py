@@ -69,10 +69,12 @@ class RemoveBoilerplate(TextMapper):
         super().__post_init__()
         pats = list(DEFAULT_BOILERPLATE if self.patterns is None else self.patterns)
         pats += self.extra_patterns
-        try:
-            self._re = re.compile("|".join(f"(?:{p})" for p in pats), re.IGNORECASE | re.MULTILINE)
-        except re.error as exc:
-            raise ValueError(f"bad boilerplate pattern: {exc}") from exc
+        for p in self.extra_patterns + (self.patterns or []):
+            try:  # one by one, so the error names the pattern and a position inside it
+                re.compile(p)
+            except re.error as exc:
+                raise ValueError(f"bad boilerplate pattern {p!r}: {exc}") from None
+        self._re = re.compile("|".join(f"(?:{p})" for p in pats), re.IGNORECASE | re.MULTILINE)
         self._empty = not pats
         self._keys = _DEFAULT_KEYS if self.patterns is None and not self.extra_patterns else None
 
