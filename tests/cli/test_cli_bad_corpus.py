@@ -16,6 +16,7 @@ import sys
 import time
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -24,15 +25,32 @@ TOKENIZER = ROOT / "examples" / "tiny-tokenizer"
 CASES: dict[str, dict] = json.loads((BAD / "CASES.json").read_text(encoding="utf-8"))
 DATA = sorted(k for k, v in CASES.items() if v["category"] != "recipe")
 RECIPES = sorted(k for k, v in CASES.items() if v["category"] == "recipe")
-COMMANDS = ["convert", "convert-skip", "validate", "inspect", "tokenize", "lint", "export", "run"]
+COMMANDS = [
+    "convert", "convert-skip", "convert-strict", "validate", "inspect", "tokenize", "lint",
+    "export", "run",
+]  # fmt: skip
 LIMIT = 60  # seconds per command, start-up included
 
 
 def _count(path: Path) -> int:
-    """Records in a JSONL file, counted without sftforge: its non-blank lines."""
+    """Records in a JSONL file (its non-blank lines) or a JSON array, counted without sftforge."""
     if not path.exists():
         return 0
+    if path.suffix == ".json":
+        return len(json.loads(path.read_bytes()))
+    if path.suffix == ".parquet":
+        return int(pq.read_metadata(path).num_rows)
     return sum(1 for line in path.read_bytes().split(b"\n") if line.strip())
+
+
+# where each command that skips bad records by default writes: (output, rejects), under ``out``
+WRITES = {
+    "convert": ("o.jsonl", "o.jsonl.rejects.jsonl"),
+    "convert-skip": ("o.jsonl", "o.jsonl.rejects.jsonl"),
+    "tokenize": ("t.parquet", "t.rejects.jsonl"),
+    "export": ("exp/input.json", "exp/rejects.jsonl"),
+    "run": ("run/train.jsonl", "run/rejects.jsonl"),
+}
 
 
 def _cli(args: list[str], cwd: Path) -> tuple[int, str]:
@@ -55,10 +73,12 @@ def _args(command: str, src: Path, out: Path) -> list[str]:
         return ["convert", str(src), str(out / "o.jsonl"), "--to", "sharegpt"]
     if command == "convert-skip":
         return ["convert", str(src), str(out / "o.jsonl"), "--to", "sharegpt", "--on-error", "skip"]
+    if command == "convert-strict":
+        return ["convert", str(src), str(out / "o.jsonl"), "--to", "sharegpt", "--strict"]
     if command in ("validate", "inspect"):
         return [command, str(src)]
     if command == "tokenize":
-        return ["tokenize", str(src), str(out / "t.jsonl"), "--tokenizer", str(TOKENIZER),
+        return ["tokenize", str(src), str(out / "t.parquet"), "--tokenizer", str(TOKENIZER),
                 "--template", "chatml"]  # fmt: skip
     if command == "lint":
         return ["lint", str(src), "--tokenizer", str(TOKENIZER), "--template", "chatml"]
@@ -108,17 +128,19 @@ def test_bad_input_through_every_command(tmp_path: Path, case: str, command: str
         return
 
     assert total is not None
-    if command in ("convert-skip", "run"):  # bad record rejected, the others written
+    if command in WRITES:  # the default: the bad record rejected, the others written
         assert rc == 0, text
-        written = out / "o.jsonl" if command == "convert-skip" else out / "run" / "train.jsonl"
-        rejects = (
-            out / "o.jsonl.rejects.jsonl"
-            if command == "convert-skip"
-            else out / "run" / "rejects.jsonl"
-        )
-        assert (_count(written), _count(rejects)) == (total - 1, 1)
+        output, rejects_name = WRITES[command]
+        if command == "export":  # the dataset is named after the input file
+            output = f"exp/{src.name.split('.')[0].replace(chr(10), '_')}.json"
+        written, rejects = out / output, out / rejects_name
+        assert (_count(written), _count(rejects)) == (total - 1, 1), text
         [reject] = [json.loads(x) for x in rejects.read_text(encoding="utf-8").splitlines()]
         assert meta["words"][0] in reject["reason"], reject  # the reason, without the fix
+        if command != "run":  # the loud summary names the first problem with its place and fix
+            assert f"warning: 1 of {total} records rejected" in text, text
+            assert len(fixes) == 1 and f"{shown}:{line}" in fixes[0], text
+            assert all(w in fixes[0] for w in meta["words"]), fixes[0]
         return
     if command == "lint" and meta["category"] == "content_part":
         # lint reads every record it can and lists the others as findings (0-based rows)
@@ -134,7 +156,8 @@ def test_bad_input_through_every_command(tmp_path: Path, case: str, command: str
         assert (mixed in text) == (meta["category"] == "encoding"), text
     elif command == "inspect":
         assert rc == 0 and f"records:    {total} read, {total - 1} valid, 1 invalid" in text
-    else:  # commands that stop at the first bad record write nothing
+    else:  # --strict, and lint on a record it cannot read, stop at the first and write nothing
+        assert command in ("convert-strict", "lint"), command
         assert rc == 1, text
         assert fixes[0].startswith("error: "), fixes[0]
         assert not any(p.is_file() and p.suffix == ".jsonl" for p in out.rglob("*")), text

@@ -49,6 +49,10 @@ def propose_columns(values: list[Any]) -> ColumnMap | None:
         part = _INDEX.get(_normal(key))
         if part is not None and part not in chosen:
             chosen[part] = key
+    if chosen.get("messages") in ("messages", "conversations"):
+        # the conversation layouts are formats of their own: records that none of them read
+        # (an unknown role, say) are not fixed by naming the field, so nothing is proposed
+        return None
     if "messages" in chosen:
         chosen = {
             p: k for p, k in chosen.items() if p not in ("prompt", "query", "response", "history")
