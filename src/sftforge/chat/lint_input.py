@@ -45,7 +45,6 @@ def read_records(path: Path) -> list[Any]:
     return records
 
 
-
 def is_tokenized(records: list[Any]) -> bool:
     return bool(records) and isinstance(records[0], dict) and "input_ids" in records[0]
 
