@@ -14,6 +14,10 @@ from .main import app
 
 __all__ = ["preview_cmd", "tokenize_cmd"]
 
+_TOKENIZER_HELP = (
+    "tokenizer folder, or a model id (Qwen/Qwen2.5-1.5B-Instruct) found in the Hugging Face or"
+    " ModelScope cache or downloaded"
+)
 _TEMPLATE_HELP = "built-in template name, a .jinja file, or leave out for the tokenizer's own"
 
 
@@ -45,7 +49,7 @@ def _chat_tokenizer(
 def tokenize_cmd(
     input: Annotated[Path, typer.Argument(help="samples (any format sftforge reads)")],
     output: Annotated[Path, typer.Argument(help="Parquet file to write")],
-    tokenizer: Annotated[Path, typer.Option("--tokenizer", help="local tokenizer folder")],
+    tokenizer: Annotated[Path, typer.Option("--tokenizer", help=_TOKENIZER_HELP)],
     template: Annotated[str | None, typer.Option("--template", help=_TEMPLATE_HELP)] = None,
     from_: Annotated[
         str | None, typer.Option("--from", help="input format (default: detect)")
@@ -165,7 +169,7 @@ def _print_summary(counts: Counter[str], summary: dict[str, Any], out: Path, rej
 @app.command("preview")
 def preview_cmd(
     file: Annotated[Path, typer.Argument(help="samples (any format sftforge reads)")],
-    tokenizer: Annotated[Path, typer.Option("--tokenizer", help="local tokenizer folder")],
+    tokenizer: Annotated[Path, typer.Option("--tokenizer", help=_TOKENIZER_HELP)],
     template: Annotated[str | None, typer.Option("--template", help=_TEMPLATE_HELP)] = None,
     from_: Annotated[
         str | None, typer.Option("--from", help="input format (default: detect)")
