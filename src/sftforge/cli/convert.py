@@ -9,6 +9,7 @@ import typer
 from ..api import Reader
 from ..convert import convert as run_convert
 from ..errors import SftforgeError
+from ..progress import note
 from ._common import CheckText, MaxRecordMb, max_record_options, progress, summary
 from .main import app
 
@@ -80,10 +81,9 @@ def convert(
     rejects_path = rejects or (default_rejects(out) if on_error == "skip" else None)
 
     def opened(reader: Reader) -> None:
-        typer.echo(
+        note(
             f"{reader.name}: {reader.format.name} (confidence {reader.confidence:g}), "
-            f"{reader.source.container}",
-            err=True,
+            f"{reader.source.container}"
         )
 
     result = run_convert(
@@ -97,4 +97,4 @@ def convert(
     if result.rejected and rejects_path:
         typer.echo(f"rejects: {rejects_path}", err=True)
     if dataset_info:
-        typer.echo(f"dataset_info: {dataset_info}", err=True)
+        note(f"dataset_info: {dataset_info}")

@@ -27,8 +27,10 @@ def run(
 ) -> None:
     """Run a recipe: read the inputs, apply the steps, write outputs, rejects and a report."""
     from ..pipeline import run_recipe
+    from ..progress import note
 
-    res = run_recipe(recipe, out, workers, resume=resume, log=lambda m: typer.echo(m, err=True))
+    # a bar per stage on a terminal, the stage lines otherwise, nothing under --quiet
+    res = run_recipe(recipe, out, workers, resume=resume, log=note)
     c = res.counts
     added = f", added {c['added']}" if c["added"] else ""
     typer.echo(

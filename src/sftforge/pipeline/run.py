@@ -21,6 +21,7 @@ from typing import Any
 import orjson
 import xxhash
 
+from .. import progress
 from .._gc import gc_paused
 from ..errors import RecipeError, SftforgeError
 from ..ops.base import FINGERPRINTS, Op
@@ -115,9 +116,16 @@ def ingest(recipe: Recipe) -> Iterator[Sample | ReadError]:
     the input name and row are what tell them apart, and every dedup reject names its kept twin
     by both as well, ``kept: {"source": ..., "row": ...}`` (``sftforge.ops.base.locator``).
     """
-    for spec in recipe.inputs:
-        path = recipe.input_path(spec)
-        items = read_input(spec.name, path, spec.format, spec.on_error, spec.path)
+    paths = [recipe.input_path(spec) for spec in recipe.inputs]
+    sizes = [p.stat().st_size if p.is_file() else 0 for p in paths]
+    bar = progress.current()  # the executor's first stage: its ETA is by bytes of the inputs
+    for k, (spec, path) in enumerate(zip(recipe.inputs, paths, strict=True)):
+        before = sum(sizes[:k])
+
+        def on_bytes(done: int, _size: int | None, before: int = before) -> None:
+            bar.update(done=before + done, total=sum(sizes) or None)
+
+        items = read_input(spec.name, path, spec.format, spec.on_error, spec.path, on_bytes)
         for row, item in enumerate(items, 1):
             if isinstance(item, Sample):
                 item.meta[INPUT_KEY] = spec.name

@@ -8,7 +8,7 @@ through ``sftforge.api`` when it is available and fall back to canonical Sample 
 from __future__ import annotations
 
 import importlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -53,14 +53,20 @@ def _api() -> Any:
 
 
 def read_input(
-    name: str, path: Path, fmt: str | None, on_error: str = "skip", shown: str | None = None
+    name: str,
+    path: Path,
+    fmt: str | None,
+    on_error: str = "skip",
+    shown: str | None = None,
+    on_bytes: Callable[[int, int | None], None] | None = None,
 ) -> Iterator[Sample | ReadError]:
-    """Samples and read errors of one input, in file order; errors name the file as ``shown``."""
+    """Samples and read errors of one input, in file order; errors name the file as ``shown``.
+    ``on_bytes(read, size)`` hears how far into the file reading has got (for progress)."""
     if not path.exists():
         raise InputError(f"input '{name}' does not exist.", file=str(path), hint="check the path")
     api = _api()
     if api is not None and fmt not in CANONICAL:
-        for item in _read_api(api, name, path, fmt, on_error):
+        for item in _read_api(api, name, path, fmt, on_error, on_bytes):
             if shown is not None and isinstance(item, ReadError):
                 item.file = shown
             yield item
@@ -74,7 +80,12 @@ def read_input(
 
 
 def _read_api(
-    api: Any, name: str, path: Path, fmt: str | None, on_error: str
+    api: Any,
+    name: str,
+    path: Path,
+    fmt: str | None,
+    on_error: str,
+    on_bytes: Callable[[int, int | None], None] | None = None,
 ) -> Iterator[Sample | ReadError]:
     errors: list[ReadError] = []
 
@@ -85,11 +96,15 @@ def _read_api(
     with api.read(
         str(path), fmt, on_error=on_error, rejects=on_reject, require_answer=False
     ) as reader:
-        for sample in reader:
+        for n, sample in enumerate(reader, 1):
             if errors:
                 yield from errors
                 errors.clear()
+            if on_bytes is not None and n % 1024 == 0:
+                on_bytes(*reader.progress())
             yield sample
+        if on_bytes is not None:
+            on_bytes(*reader.progress())
     yield from errors
 
 
