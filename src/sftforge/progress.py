@@ -290,16 +290,20 @@ def track(
     ``sizes()`` gives ``(bytes read, bytes in all)`` of the input being read (``Reader.progress``)
     for an ETA by bytes; ``total`` is the number of items when that is known instead."""
     with stage(label, total, unit=unit, line=line) as st:
-        n = 0
-        for n, item in enumerate(items, 1):
-            if n % every == 0:
-                if sizes is not None:
-                    done, size = sizes()
-                    st.update(count=n, done=done, total=size)
-                else:
-                    st.update(count=n)
-            yield item
-        st.count = n
-        if sizes is not None:
-            done, size = sizes()
-            st.done, st.total = done, size if size is not None else st.total
+        finished = False
+        try:
+            for n, item in enumerate(items, 1):
+                st.count = n  # cheap; the bar is moved only every `every` items
+                if n % every == 0:
+                    if sizes is not None:
+                        done, size = sizes()
+                        st.update(done=done, total=size)
+                    else:
+                        st.update()
+                yield item
+            finished = True
+        finally:  # also when the consumer stops early: the final numbers are the true ones
+            if sizes is not None:
+                done, size = sizes()  # 0 once the reader is closed: never move backwards
+                st.total = size if size is not None else st.total
+                st.done = st.total if finished and st.total else max(done, st.done or 0)

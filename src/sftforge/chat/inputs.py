@@ -10,14 +10,18 @@ from collections.abc import Generator
 from pathlib import Path
 
 from ..api import read
+from ..progress import track
 from ..sample import Sample
 
 __all__ = ["read_samples"]
 
 
-def read_samples(path: str | Path, format: str | None = None) -> Generator[Sample, None, None]:
-    """Samples from ``path``; the file is closed when the iterator is exhausted or closed."""
+def read_samples(
+    path: str | Path, format: str | None = None, *, label: str = "reading"
+) -> Generator[Sample, None, None]:
+    """Samples from ``path``; the file is closed when the iterator is exhausted or closed.
+    Reading shows as a progress stage called ``label`` (by bytes of the file: ``progress``)."""
     with read(str(path), format) as reader:
-        for item in reader:
+        for item in track(reader, label, sizes=reader.progress):
             if isinstance(item, Sample):
                 yield item

@@ -86,6 +86,15 @@ def main(argv: list[str] | None = None) -> int:
     argv, quiet = _take_quiet(list(sys.argv[1:] if argv is None else argv))
     progress.configure(quiet=quiet)
     try:
+        return _run(argv)
+    finally:
+        progress.configure(
+            mode="off"
+        )  # the library, called after the CLI in one process, is silent
+
+
+def _run(argv: list[str]) -> int:
+    try:
         rc = app(args=argv, standalone_mode=False)
     except SftforgeError as exc:
         typer.echo(f"error: {exc}", err=True)

@@ -95,7 +95,8 @@ def run_recipe(
     )
     runner = executor or LocalExecutor(workers or recipe.workers)
     result = runner.execute(job)
-    outputs, kept, losses, lengths_after = _write_outputs(recipe, out, result)
+    with progress.stage("write outputs"):
+        outputs, kept, losses, lengths_after = _write_outputs(recipe, out, result)
     rejected, examples = _write_rejects(out / "rejects.jsonl", result, _names(recipe))
     counts = check_invariant(result, kept, rejected)
     seconds = time.perf_counter() - start
@@ -189,6 +190,7 @@ def _write_outputs(
     paths: dict[str, Path] = {}
     names = _names(recipe)
     single = len(recipe.outputs) == 1
+    bar = progress.current()
     for split, spec in recipe.outputs.items():
         path = out / spec.path
 
@@ -198,6 +200,7 @@ def _write_outputs(
                 if not single and _route(recipe, s) != split:
                     continue
                 kept[_origin(s.meta, names)] += 1
+                bar.advance()
                 s.meta.pop(FINGERPRINTS, None)  # bookkeeping of the metrics, not an output
                 for m in s.messages:
                     pending.setdefault(m.role, []).append(len(m.content))
