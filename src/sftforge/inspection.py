@@ -2,7 +2,10 @@
 
 Detected container/encoding/format (and how sure detection was), counts, roles, turns per
 conversation, length histograms per role (in characters), empty turns, records that failed to
-read (with file:line) and a few examples. Reads the whole file once, streaming.
+read (with file:line), a few examples, and the problems a recipe should fix (HTML, duplicates,
+personal data, empty turns, language mix, untranslated answers, length outliers: see
+``inspection_problems``) with the recipe steps that fix them. Reads the whole file once,
+streaming.
 """
 
 from __future__ import annotations
@@ -14,6 +17,8 @@ from typing import Any
 
 from .api import Reader
 from .formats.base import Format
+from .inspection_problems import CHECK_LIMIT, Problem, ProblemFinder, fix_steps_yaml
+from .progress import track
 from .sample import Document, Sample
 
 __all__ = ["LENGTH_BUCKETS", "InspectReport", "inspect_file", "length_bucket"]
@@ -51,6 +56,10 @@ class InspectReport:
     features: Counter[str] = field(default_factory=Counter)  # system, tools, tool_calls, ...
     errors: list[str] = field(default_factory=list)
     examples: list[dict[str, Any]] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    languages: dict[str, int] = field(default_factory=dict)  # prompt language -> records
+    fix: str = ""  # the recipe steps that fix the problems, as YAML
+    checked_problems: bool = False  # whether the problem checks ran
 
     def to_dict(self) -> dict[str, Any]:
         # built by hand: dataclasses.asdict rebuilds a Counter from (key, value) pairs and so
@@ -73,6 +82,9 @@ class InspectReport:
             "features": dict(sorted(self.features.items())),
             "errors": list(self.errors),
             "examples": list(self.examples),
+            "problems": [p.to_dict() for p in self.problems],
+            "languages": dict(self.languages),
+            "fix": self.fix,
         }
 
 
@@ -110,9 +122,13 @@ def inspect_file(
     *,
     examples: int = 3,
     errors: int = 20,
+    problems: bool = True,
+    check_limit: int = CHECK_LIMIT,
     **options: Any,
 ) -> InspectReport:
-    """Read ``path`` once and describe it; bad records are counted and listed, never raised."""
+    """Read ``path`` once and describe it; bad records are counted and listed, never raised.
+    ``problems`` looks for what a recipe should fix; the slower checks look at the first
+    ``check_limit`` records."""
     with Reader(path, format, on_error="skip", **options) as reader:
         rep = InspectReport(
             file=reader.name,
@@ -122,15 +138,23 @@ def inspect_file(
             encoding=reader.source.encoding,
             compression=reader.source.compression,
         )
-        for obj in reader:
+        finder = ProblemFinder(check_limit, min(check_limit, 1000)) if problems else None
+        for obj in track(reader, "inspect", sizes=reader.progress):
             if isinstance(obj, Document):
                 rep.roles["document"] += 1
                 rep.lengths.setdefault("document", Counter())[length_bucket(len(obj.text))] += 1
             else:
                 _observe_sample(rep, obj)
+                if finder is not None:
+                    finder.add(obj, reader.stats.read)
             if len(rep.examples) < examples:
                 rep.examples.append(obj.to_dict())
         rep.read, rep.ok, rep.rejected = reader.stats.read, reader.stats.ok, reader.stats.rejected
         rep.by_reason = dict(reader.stats.by_reason)
         rep.errors = [str(e) for e in reader.errors[:errors]]
+    if finder is not None:
+        rep.problems = finder.problems()
+        rep.languages = finder.languages()
+        rep.fix = fix_steps_yaml(rep.problems)
+        rep.checked_problems = True
     return rep
