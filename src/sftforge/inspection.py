@@ -17,7 +17,7 @@ from typing import Any
 
 from .api import Reader
 from .formats.base import Format
-from .inspection_problems import CHECK_LIMIT, Problem, ProblemFinder, fix_steps_yaml
+from .inspection_problems import CHECK_LIMIT, LANGUAGE_LIMIT, Problem, ProblemFinder, fix_steps_yaml
 from .progress import track
 from .sample import Document, Sample
 
@@ -138,7 +138,7 @@ def inspect_file(
             encoding=reader.source.encoding,
             compression=reader.source.compression,
         )
-        finder = ProblemFinder(check_limit, min(check_limit, 1000)) if problems else None
+        finder = ProblemFinder(check_limit, min(check_limit, LANGUAGE_LIMIT)) if problems else None
         for obj in track(reader, "inspect", sizes=reader.progress):
             if isinstance(obj, Document):
                 rep.roles["document"] += 1

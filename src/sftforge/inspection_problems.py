@@ -28,11 +28,12 @@ import math
 import re
 from array import array
 from collections import Counter
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from .ops import clean, dedup, filters, pii  # noqa: F401  (register the operators used here)
-from .ops.base import Filter, GlobalOp, Reject, build_op
+from .ops.base import Filter, GlobalOp, build_op, concat_keys
 from .ops.filters.language import detect_language
 from .ops.pii.detectors import find_pii
 from .ops.text import TextMapper
@@ -48,7 +49,7 @@ __all__ = [
 ]
 
 CHECK_LIMIT = 5000  # records the duplicate and personal-data checks look at
-LANGUAGE_LIMIT = 1000  # records whose prompt and answer languages are identified
+LANGUAGE_LIMIT = 500  # records whose prompt and answer languages are identified
 MINOR_SHARE = 0.1  # a prompt language used by fewer than this share of prompts is a stray
 _MIN_SCORE = 0.6  # language id confidence needed to call an answer untranslated
 _MIN_ANSWER = 20  # characters: shorter answers ("4", "Paris") cannot be told apart
@@ -136,7 +137,8 @@ class ProblemFinder:
             _note(self._html_rows, row)
         empty = self._empty
         assert isinstance(empty, Filter)
-        if empty.stats(sample):
+        # a placeholder is at most 40 characters (empty_answer_filter): skip the rest cheaply
+        if any(len(m.content) <= 40 for m in sample.messages) and empty.stats(sample):
             self._empty_count += 1
             _note(self._empty_rows, row)
             for m in sample.messages:
@@ -217,8 +219,13 @@ class ProblemFinder:
         ]
 
     def _dedup_problems(self) -> list[Problem]:
+        """``dedup_exact`` then ``dedup_near`` as a recipe's keyed stages run them: keys of all
+        the looked-at samples in one round (the tokens shared), near duplicates chosen among
+        what exact dedup keeps."""
+        kept, rows = self._kept, self._kept_rows
+        memo: dict[Any, Any] = {}
+        alive = bytearray([1]) * len(kept)
         found = []
-        looked = len(self._kept)
         for kind, name, options, what in (
             ("exact_duplicates", "dedup_exact", {}, "exact duplicates (after normalising)"),
             (
@@ -230,21 +237,18 @@ class ProblemFinder:
         ):
             op = build_op(name, options)
             assert isinstance(op, GlobalOp)
-            drops: list[Reject] = []
-            kept = self._kept
-            for _ in op.run(lambda kept=kept: iter(kept), drops.append):  # type: ignore[misc]
-                pass
-            where = {id(s): row for s, row in zip(kept, self._kept_rows, strict=True)}
-            rows: list[int] = []
-            for r in drops:
-                _note(rows, where[id(r.sample)])
-            found.append(Problem(kind, len(drops), looked, what, rows, [{name: options}]))
-            if drops:  # near duplicates among what exact dedup keeps, not the same ones again
-                gone = {id(r.sample) for r in drops}
-                self._kept_rows = [
-                    row for s, row in zip(kept, self._kept_rows, strict=True) if id(s) not in gone
-                ]
-                self._kept = [s for s in kept if id(s) not in gone]
+            index = [i for i, a in enumerate(alive) if a]  # choose's rows -> looked-at samples
+            keys = concat_keys([op.keys(kept, memo)], alive)
+
+            def fetch(wanted: Sequence[int], index: list[int] = index) -> Iterator[Sample]:
+                return (kept[index[i]] for i in wanted)
+
+            drops = op.choose(keys, fetch)
+            shown: list[int] = []
+            for d in drops:
+                alive[index[d.index]] = 0
+                _note(shown, rows[index[d.index]])
+            found.append(Problem(kind, len(drops), len(kept), what, shown, [{name: options}]))
         return found
 
     def _language_problems(self) -> list[Problem]:
