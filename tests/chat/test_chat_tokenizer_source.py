@@ -129,3 +129,24 @@ def test_missing_everywhere_says_which_files_go_where(
     args = ["tokenize", str(samples_file), str(tmp_path / "o.parquet"), "--tokenizer", MODEL]
     assert main([*args, "--template", "chatml"]) == 0
     assert (tmp_path / "o.parquet").stat().st_size > 0
+
+
+def test_length_filter_counts_tokens_with_a_model_id(
+    bpe_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sftforge.ops.base import build_op
+    from sftforge.ops.filters.length import load_tokenizer as load_json_tokenizer
+    from sftforge.sample import Message, Sample
+
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
+    _hf_snapshot(tmp_path / "hub", bpe_dir, "r1")
+    load_json_tokenizer.cache_clear()
+    try:
+        op = build_op("length_filter", {"unit": "tokens", "tokenizer": MODEL, "max": 3})
+        short = Sample([Message("user", "q"), Message("assistant", "Hello")])
+        long = Sample([Message("user", "q"), Message("assistant", "Hello world, how are you?")])
+        kept, dropped = op.apply([short, long])
+    finally:
+        load_json_tokenizer.cache_clear()
+    assert [s.id for s in kept] == [short.id]
+    assert [r.sample.id for r in dropped] == [long.id]

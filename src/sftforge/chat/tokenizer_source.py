@@ -24,7 +24,13 @@ from pathlib import Path
 
 from ..errors import InputError
 
-__all__ = ["TOKENIZER_FILES", "hf_cache_dir", "modelscope_cache_dir", "resolve_tokenizer"]
+__all__ = [
+    "TOKENIZER_FILES",
+    "hf_cache_dir",
+    "is_model_id",
+    "modelscope_cache_dir",
+    "resolve_tokenizer",
+]
 
 # what a tokenizer folder holds: tokenizer.json (fast) or tokenizer.model (SentencePiece) or
 # vocab.json + merges.txt (slow BPE), with tokenizer_config.json and special_tokens_map.json
@@ -60,6 +66,12 @@ def modelscope_cache_dir() -> Path:
     """The ModelScope cache folder (``$MODELSCOPE_CACHE`` or ``~/.cache/modelscope/hub``)."""
     explicit = os.environ.get("MODELSCOPE_CACHE")
     return Path(explicit).expanduser() if explicit else Path.home() / ".cache/modelscope/hub"
+
+
+def is_model_id(spec: str | Path) -> bool:
+    """Whether ``spec`` is to be looked up as a model id: shaped ``owner/name`` and not a path
+    that exists."""
+    return _MODEL_ID_RE.match(str(spec)) is not None and not Path(spec).expanduser().exists()
 
 
 def _offline() -> bool:
@@ -141,7 +153,7 @@ def resolve_tokenizer(spec: str | Path) -> Path:
     """The folder (or tokenizer file) ``spec`` names; see the module docstring for the order."""
     path = Path(spec).expanduser()
     text = str(spec)
-    if path.exists() or not _MODEL_ID_RE.match(text):
+    if not is_model_id(spec):
         if not path.exists():
             raise InputError(
                 f"tokenizer folder '{spec}' does not exist.",

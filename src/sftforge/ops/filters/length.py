@@ -32,9 +32,9 @@ def load_tokenizer(path: str) -> Any:
         from tokenizers import Tokenizer
     except ImportError as exc:  # pragma: no cover - depends on the environment
         raise MissingDependency("tokenizers", "chat", "counting tokens") from exc
-    from ...chat.tokenizer_source import resolve_tokenizer
+    from ...chat.tokenizer_source import is_model_id, resolve_tokenizer
 
-    p = resolve_tokenizer(path)  # a path, or a model id found in a cache
+    p = resolve_tokenizer(path) if is_model_id(path) else Path(path)  # a model id: in a cache
     file = p / "tokenizer.json" if p.is_dir() else p
     if not file.is_file():
         raise RecipeError(
