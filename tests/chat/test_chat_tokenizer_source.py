@@ -150,3 +150,122 @@ def test_length_filter_counts_tokens_with_a_model_id(
         load_json_tokenizer.cache_clear()
     assert [s.id for s in kept] == [short.id]
     assert [r.sample.id for r in dropped] == [long.id]
+
+
+class _Hub:
+    """A loopback stand-in for the Hugging Face hub: the three routes ``snapshot_download`` uses
+    (revision info, file tree, ``resolve``), serving one model's files."""
+
+    SHA = "0123456789abcdef0123456789abcdef01234567"
+
+    def __init__(self, repo: str, files: dict[str, bytes]) -> None:
+        import hashlib
+        import http.server
+        import json
+        import threading
+
+        self.requests: list[str] = []
+        hub = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def _send(self, body: bytes, head: bool = False, **headers: str) -> None:
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(body)))
+                for k, v in headers.items():
+                    self.send_header(k.replace("_", "-"), v)
+                self.end_headers()
+                if not head:
+                    self.wfile.write(body)
+
+            def _route(self, head: bool) -> None:
+                hub.requests.append(self.path)
+                if self.path.startswith(f"/api/models/{repo}/tree/"):
+                    tree = [
+                        {
+                            "type": "file",
+                            "path": f,
+                            "size": len(b),
+                            "oid": hashlib.sha1(b).hexdigest(),
+                        }
+                        for f, b in files.items()
+                    ]
+                    return self._send(json.dumps(tree).encode(), head)
+                if self.path.startswith(f"/api/models/{repo}/revision/"):
+                    info = {
+                        "id": repo,
+                        "sha": hub.SHA,
+                        "siblings": [{"rfilename": f} for f in files],
+                    }
+                    return self._send(json.dumps(info).encode(), head)
+                prefix = f"/{repo}/resolve/"
+                name = (
+                    self.path[len(prefix) :].split("/", 1)[-1]
+                    if self.path.startswith(prefix)
+                    else ""
+                )
+                if name in files:
+                    body = files[name]
+                    etag = f'"{hashlib.sha1(body).hexdigest()}"'
+                    return self._send(body, head, ETag=etag, X_Repo_Commit=hub.SHA)
+                self.send_response(404)
+                self.end_headers()
+
+            def do_GET(self) -> None:
+                self._route(False)
+
+            def do_HEAD(self) -> None:
+                self._route(True)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_downloads_only_the_tokenizer_files_when_online(
+    bpe_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    files = {p.name: p.read_bytes() for p in bpe_dir.iterdir() if p.is_file()}
+    files["model.safetensors"] = b"weights: never fetched"
+    hub = _Hub(MODEL, files)
+    monkeypatch.delenv("HF_HUB_OFFLINE")
+    import huggingface_hub.constants as hf_constants
+
+    # huggingface_hub reads HF_HUB_OFFLINE once, at import: undo a value the environment had then
+    monkeypatch.setattr(hf_constants, "HF_HUB_OFFLINE", False, raising=False)
+    monkeypatch.setenv("HF_ENDPOINT", hub.url)
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
+    try:
+        folder = resolve_tokenizer(MODEL)
+    finally:
+        hub.close()
+    assert (
+        folder == tmp_path / "hub" / "models--Qwen--Qwen2.5-1.5B-Instruct" / "snapshots" / _Hub.SHA
+    )
+    assert "tokenizer.json" in {p.name for p in folder.iterdir()}
+    assert not (folder / "model.safetensors").exists()
+    assert not any("model.safetensors" in r for r in hub.requests)
+    # the hub is gone now: the cache answers, and the tokenizer loads
+    assert resolve_tokenizer(MODEL) == folder
+    assert load_tokenizer(MODEL).encode("Hello", add_special_tokens=False)
+
+
+def test_unreachable_hub_gives_the_placement_hint(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    hub = _Hub("nobody/else", {})
+    url = hub.url
+    hub.close()  # nothing listens there any more
+    monkeypatch.delenv("HF_HUB_OFFLINE")
+    monkeypatch.setenv("HF_ENDPOINT", url)
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
+    with pytest.raises(InputError) as err:
+        resolve_tokenizer(MODEL)
+    assert "and no download possible" in str(err.value)
+    assert "models--Qwen--Qwen2.5-1.5B-Instruct/snapshots/local/" in str(err.value)

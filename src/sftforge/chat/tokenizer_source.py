@@ -9,8 +9,9 @@
 3. the ModelScope cache: ``$MODELSCOPE_CACHE``, else ``~/.cache/modelscope/hub``; the folder
    ``models/Qwen/Qwen2.5-1.5B-Instruct`` (newer ModelScope) or ``Qwen/Qwen2.5-1.5B-Instruct``
    (older), each also with the dots written ``___`` as ModelScope stores them;
-4. a download of only the tokenizer files with ``huggingface_hub`` into the hub cache, unless
-   ``HF_HUB_OFFLINE`` (or ``TRANSFORMERS_OFFLINE``) is set or the network is unreachable.
+4. a download of only the tokenizer files with ``huggingface_hub`` into the hub cache (from
+   ``$HF_ENDPOINT`` when set, e.g. a mirror), unless ``HF_HUB_OFFLINE`` (or
+   ``TRANSFORMERS_OFFLINE``) is set or the hub is unreachable.
 
 When none of that gives a folder, the error names the files to place and the folder to place
 them in, which step 2 then finds.
@@ -21,8 +22,10 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
+from typing import Any
 
 from ..errors import InputError
+from ..progress import note
 
 __all__ = [
     "TOKENIZER_FILES",
@@ -121,16 +124,31 @@ def _download(model_id: str) -> Path | None:
         from huggingface_hub import snapshot_download
     except ImportError:  # pragma: no cover - installed with transformers
         return None
+    endpoint = os.environ.get("HF_ENDPOINT") or None  # a mirror; read now, not at import
+    note(f"tokenizer: downloading the tokenizer files of {model_id} into {hf_cache_dir()}")
     try:
         got = snapshot_download(
             model_id,
             cache_dir=str(hf_cache_dir()),
+            endpoint=endpoint,
             allow_patterns=[*TOKENIZER_FILES, "added_tokens.json", "chat_template.jinja"],
+            tqdm_class=_silent_tqdm(),  # progress is ours (sftforge.progress), not a second bar
         )
     except Exception:  # no network, unknown or gated id: the error below says what to do
         return None
     folder = Path(got)
     return folder if _is_tokenizer_dir(folder) else None
+
+
+def _silent_tqdm() -> Any:
+    from tqdm.auto import tqdm
+
+    class Silent(tqdm):  # type: ignore[misc,type-arg,unused-ignore]
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            kwargs["disable"] = True
+            super().__init__(*args, **kwargs)
+
+    return Silent
 
 
 def _not_found(model_id: str) -> InputError:
