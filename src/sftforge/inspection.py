@@ -139,7 +139,7 @@ def inspect_file(
             compression=reader.source.compression,
         )
         finder = ProblemFinder(check_limit, min(check_limit, LANGUAGE_LIMIT)) if problems else None
-        for obj in track(reader, "inspect", sizes=reader.progress):
+        for obj in track(reader, "inspect", sizes=reader.progress, line=True):
             if isinstance(obj, Document):
                 rep.roles["document"] += 1
                 rep.lengths.setdefault("document", Counter())[length_bucket(len(obj.text))] += 1

@@ -260,8 +260,10 @@ def stage(
             if _live is None:
                 _live = _start_live()
             st._task = _live.add_task(label, total=total, what=st._what(), eta="-:--:--")
+    failed = True
     try:
         yield st
+        failed = False
     finally:
         with _lock:
             _open.remove(st)
@@ -272,7 +274,7 @@ def stage(
                     st.refresh()
                     _live.stop()
                     _live = None
-        if _mode != "off" and st.line:
+        if _mode != "off" and st.line and not failed:  # a failed stage's error says enough
             note(format_line(st.label, st.count, st.elapsed(), st.unit))
 
 

@@ -193,3 +193,19 @@ def test_in_process_main_leaves_the_library_silent(tmp_path: Path) -> None:
     src = _alpaca(tmp_path / "in.jsonl", 3)
     assert main(["convert", str(src), str(tmp_path / "o.jsonl"), "--to", "alpaca"]) == 0
     assert progress.mode() == "off"
+
+
+@pytest.mark.parametrize("command", ["inspect", "lint"])
+def test_single_stage_commands_print_their_line_without_a_terminal(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], command: str
+) -> None:
+    src = _alpaca(tmp_path / "in.jsonl", 20)
+    main([command, str(src)])
+    err = capsys.readouterr().err
+    assert re.fullmatch(rf"{command}: 20 records in \d+\.\d s \([\d.,]+ records/s\)\n", err), err
+    main([command, str(src), "-q"])
+    assert capsys.readouterr().err == ""
+    # a failed stage prints its error, not a stage line
+    assert main([command, str(tmp_path / "missing.jsonl")]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and len(err.splitlines()) == 1

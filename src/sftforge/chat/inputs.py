@@ -17,11 +17,12 @@ __all__ = ["read_samples"]
 
 
 def read_samples(
-    path: str | Path, format: str | None = None, *, label: str = "reading"
+    path: str | Path, format: str | None = None, *, label: str = "reading", line: bool = False
 ) -> Generator[Sample, None, None]:
     """Samples from ``path``; the file is closed when the iterator is exhausted or closed.
-    Reading shows as a progress stage called ``label`` (by bytes of the file: ``progress``)."""
+    Reading shows as a progress stage called ``label`` (by bytes of the file: ``progress``);
+    ``line``: print its one line at the end when stderr is not a terminal."""
     with read(str(path), format) as reader:
-        for item in track(reader, label, sizes=reader.progress):
+        for item in track(reader, label, sizes=reader.progress, line=line):
             if isinstance(item, Sample):
                 yield item

@@ -358,7 +358,7 @@ def lint_samples(
             specials,
             probe[:1] == [tokenizer.bos_token_id],
         )
-    for i, sample in track(enumerate(samples), "lint", total=len(samples), every=64):
+    for i, sample in track(enumerate(samples), "lint", total=len(samples), every=64, line=True):
         row = rows[i] if rows is not None else i
         report.findings += _content_checks(sample, row, specials)
         if ctx is not None:
@@ -384,7 +384,7 @@ def lint_tokenized(
     if tokenizer is not None:
         report.findings += _global_checks(tokenizer)
         bos, eos = tokenizer.bos_token_id, tokenizer.eos_token_id
-    for row, r in track(enumerate(rows), "lint", total=len(rows), every=256):
+    for row, r in track(enumerate(rows), "lint", total=len(rows), every=256, line=True):
         ids, labels = list(r["input_ids"]), list(r.get("labels") or [])
         sid = r.get("id")
         report.lengths.append(len(ids))

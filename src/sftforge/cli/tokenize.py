@@ -91,7 +91,7 @@ def tokenize_cmd(
     if pack and max_len is None:
         raise TokenizeError("--pack needs --max-len (the bin size).", field="pack")
     chat = _chat_tokenizer(tokenizer, template, train_on, reasoning, thinking, max_len, truncation)
-    result = tokenize_samples(read_samples(input, from_, label="tokenize"), chat)
+    result = tokenize_samples(read_samples(input, from_, label="tokenize", line=True), chat)
     rows: list[Any] = list(result.rows)
     pack_stats = None
     if pack and max_len is not None:
@@ -130,7 +130,9 @@ def _tokenize_with_profile(
     from ..chat.profiles.run import encode_with_profile
 
     prof = get_profile(name, load_tokenizer(str(tokenizer)), template=template, max_length=max_len)
-    rows, rejects = encode_with_profile(read_samples(input, from_, label="tokenize"), prof)
+    rows, rejects = encode_with_profile(
+        read_samples(input, from_, label="tokenize", line=True), prof
+    )
     out_rows: list[Any] = list(rows)
     if pack:
         if max_len is None:
