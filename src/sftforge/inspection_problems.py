@@ -206,7 +206,9 @@ class ProblemFinder:
         )
 
     def _pii_problem(self) -> list[Problem]:
-        kinds = ", ".join(f"{k} {n}" for k, n in self._pii.most_common())
+        # most found first, ties by name: the kinds of one record come from a set (no order)
+        ranked = sorted(self._pii.items(), key=lambda kv: (-kv[1], kv[0]))
+        kinds = ", ".join(f"{k} {n}" for k, n in ranked)
         return [
             Problem(
                 "personal_data",
