@@ -2,7 +2,10 @@
 
 Detected container/encoding/format (and how sure detection was), counts, roles, turns per
 conversation, length histograms per role (in characters), empty turns, records that failed to
-read (with file:line) and a few examples. Reads the whole file once, streaming.
+read (with file:line), a few examples, and the problems a recipe should fix (HTML, duplicates,
+personal data, empty turns, language mix, untranslated answers, length outliers: see
+``inspection_problems``) with the recipe steps that fix them. Reads the whole file once,
+streaming.
 
 When no format fits, the file is read with the column mapping proposed from its keys
 (``sftforge.formats.columns_guess``) and the report says so (``proposed_columns``: the exact
@@ -18,6 +21,8 @@ from typing import Any
 
 from .api import Reader
 from .formats.base import Format
+from .inspection_problems import CHECK_LIMIT, LANGUAGE_LIMIT, Problem, ProblemFinder, fix_steps_yaml
+from .progress import track
 from .sample import Document, Sample
 
 __all__ = ["LENGTH_BUCKETS", "InspectReport", "inspect_file", "length_bucket"]
@@ -57,6 +62,10 @@ class InspectReport:
     examples: list[dict[str, Any]] = field(default_factory=list)
     columns: str | None = None  # the --columns value the file was read with
     proposed_columns: str | None = None  # the same, when it was proposed (detection failed)
+    problems: list[Problem] = field(default_factory=list)
+    languages: dict[str, int] = field(default_factory=dict)  # prompt language -> records
+    fix: str = ""  # the recipe steps that fix the problems, as YAML
+    checked_problems: bool = False  # whether the problem checks ran
 
     def to_dict(self) -> dict[str, Any]:
         # built by hand: dataclasses.asdict rebuilds a Counter from (key, value) pairs and so
@@ -81,6 +90,9 @@ class InspectReport:
             "examples": list(self.examples),
             "columns": self.columns,
             "proposed_columns": self.proposed_columns,
+            "problems": [p.to_dict() for p in self.problems],
+            "languages": dict(self.languages),
+            "fix": self.fix,
         }
 
 
@@ -118,9 +130,14 @@ def inspect_file(
     *,
     examples: int = 3,
     errors: int = 20,
+    problems: bool = True,
+    check_limit: int = CHECK_LIMIT,
     **options: Any,
 ) -> InspectReport:
     """Read ``path`` once and describe it; bad records are counted and listed, never raised.
+    ``problems`` looks for what a recipe should fix; the slower checks look at the first
+    ``check_limit`` records.
+
     With neither ``format`` nor ``columns`` given, a file no format fits is read with the
     proposed column mapping (``columns="auto"``)."""
     if format is None and options.get("columns") is None:
@@ -138,15 +155,23 @@ def inspect_file(
             rep.columns = reader.columns.spec()
             if options["columns"] == "auto":
                 rep.proposed_columns = rep.columns
-        for obj in reader:
+        finder = ProblemFinder(check_limit, min(check_limit, LANGUAGE_LIMIT)) if problems else None
+        for obj in track(reader, "inspect", sizes=reader.progress, line=True):
             if isinstance(obj, Document):
                 rep.roles["document"] += 1
                 rep.lengths.setdefault("document", Counter())[length_bucket(len(obj.text))] += 1
             else:
                 _observe_sample(rep, obj)
+                if finder is not None:
+                    finder.add(obj, reader.stats.read)
             if len(rep.examples) < examples:
                 rep.examples.append(obj.to_dict())
         rep.read, rep.ok, rep.rejected = reader.stats.read, reader.stats.ok, reader.stats.rejected
         rep.by_reason = dict(reader.stats.by_reason)
         rep.errors = [str(e) for e in reader.errors[:errors]]
+    if finder is not None:
+        rep.problems = finder.problems()
+        rep.languages = finder.languages()
+        rep.fix = fix_steps_yaml(rep.problems)
+        rep.checked_problems = True
     return rep

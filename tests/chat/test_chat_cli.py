@@ -102,7 +102,8 @@ def test_missing_tokenizer_folder(
     assert rc == 1
     assert capsys.readouterr().err == (
         f"error: field 'tokenizer': tokenizer folder '{tmp_path / 'no'}' does not exist. "
-        "Fix: pass a local folder with tokenizer.json or tokenizer.model\n"
+        "Fix: pass a local folder with tokenizer.json or tokenizer.model, or a model id such as"
+        " Qwen/Qwen2.5-1.5B-Instruct\n"
     )
 
 

@@ -169,6 +169,8 @@ def test_inspect_text(capsys: pytest.CaptureFixture[str]) -> None:
         "  assistant  1-15: 3\n"
         "  system     1-15: 1\n"
         "  user       1-15: 3\n"
+        "languages:  zh: 2, en: 1 (prompts of the first 3)\n"
+        "problems:   none found\n"
         "examples:\n"
         '  {"id":"sad5c652ecd309b84","messages":[{"role":"user","content":"你好，世界"},{"role":"assistant","content":"Hello, world"}]}\n'
     )

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from pathlib import Path
 from typing import Any
 
@@ -318,9 +319,17 @@ def test_cache_is_shared_safely_by_threads(tmp_path: Path) -> None:
 
 
 def test_run_items_with_a_progress_bar(capsys: pytest.CaptureFixture[str]) -> None:
+    from sftforge import progress
+
     async def work(x: int) -> list[int]:
         return [x * 2]
 
-    res = asyncio.run(run_items([1, 2, 3], work, progress=True, label="double"))
+    progress.configure(mode="line")  # what the CLI picks when stderr is not a terminal
+    try:
+        res = asyncio.run(run_items([1, 2, 3], work, progress=True, label="double"))
+    finally:
+        progress.configure(mode="off")
     assert res.outputs == [2, 4, 6]
-    assert "double" in capsys.readouterr().err
+    assert re.fullmatch(
+        r"double: 3 items in \d+\.\d s \([\d.,]+ items/s\)\n", capsys.readouterr().err
+    )

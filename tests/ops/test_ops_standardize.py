@@ -58,6 +58,7 @@ TIME_CASES = [
     ("8点整", {}, "08:00"),
     ("下午3点15分20秒", {}, "15:15:20"),
     ("下午3点", {"format": "%I:%M %p"}, "03:00 PM"),
+    ("明天 3点30分", {}, "明天 03:30"),
     # left alone
     ("第3点", {}, "第3点"),
     ("3小时", {}, "3小时"),
@@ -70,6 +71,48 @@ TIME_CASES = [
 @pytest.mark.parametrize(("text", "options", "expected"), TIME_CASES)
 def test_standardize_times(text: str, options: dict, expected: str) -> None:
     assert map_text("standardize_times", text, **options) == expected
+
+
+# issue 16 problem 11: a date written right before a time must not run into it, whichever
+# standardiser runs first ("2024年3月5日下午3点半" once became "2024-03-0515:30")
+DATE_TIME_CASES = [
+    ("2024年3月5日下午3点半", "2024-03-05 15:30"),
+    ("2024年3月5日 下午3点半", "2024-03-05 15:30"),
+    ("2024年3月5日上午10点", "2024-03-05 10:00"),
+    ("2024年3月5日晚上8点15分", "2024-03-05 20:15"),
+    ("2024年3月5日15时30分", "2024-03-05 15:30"),
+    ("2024年3月5日 15时30分", "2024-03-05 15:30"),
+    ("2024年3月5日3点半", "2024-03-05 03:30"),
+    ("会议在2024年3月5日下午3点半开始", "会议在2024-03-05 15:30开始"),
+    ("March 5, 2024 at 3:30 pm", "2024-03-05 at 15:30"),
+    ("March 5, 2024, 3pm", "2024-03-05, 15:00"),
+    ("5 March 2024 3:30 PM", "2024-03-05 15:30"),
+    ("2024/3/5 3:30pm", "2024-03-05 15:30"),
+]
+
+
+def _dates_and_times(text: str, order: tuple[str, str]) -> str:
+    for name in order:
+        text = map_text(name, text)
+    return text
+
+
+@pytest.mark.parametrize(("text", "expected"), DATE_TIME_CASES)
+@pytest.mark.parametrize(
+    "order",
+    [("standardize_dates", "standardize_times"), ("standardize_times", "standardize_dates")],
+)
+def test_date_followed_by_time(text: str, expected: str, order: tuple[str, str]) -> None:
+    assert _dates_and_times(text, order) == expected
+
+
+def test_date_alone_keeps_a_following_time_apart() -> None:
+    # only the date standardiser: the Chinese time stays as written, but no longer glued on
+    assert map_text("standardize_dates", "2024年3月5日3点半") == "2024-03-05 3点半"
+    assert map_text("standardize_dates", "2024年3月5日下午3点") == "2024-03-05下午3点"
+    # a date whose new form ends in a non-digit needs no space
+    fmt = {"format": "%Y年%m月%d日"}
+    assert map_text("standardize_dates", "2024年3月5日15时", **fmt) == "2024年03月05日15时"
 
 
 CURRENCY_CASES = [

@@ -2,7 +2,8 @@
 
 ``load_tokenizer`` reads a folder holding ``tokenizer.json`` and/or a SentencePiece
 ``tokenizer.model`` plus ``tokenizer_config.json`` through ``transformers.AutoTokenizer``, offline
-and without remote code. Text is always encoded with ``add_special_tokens=False``, as
+and without remote code; a model id instead of a folder is looked up in the Hugging Face and
+ModelScope caches (or downloaded) by ``chat.tokenizer_source.resolve_tokenizer``. Text is always encoded with ``add_special_tokens=False``, as
 ``apply_chat_template`` does: the template writes BOS/EOS itself, so the tokenizer can never add a
 second BOS.
 
@@ -26,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError, MissingDependency
+from .tokenizer_source import resolve_tokenizer
 
 __all__ = [
     "IGNORE_INDEX",
@@ -46,17 +48,18 @@ _TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model", "tokenizer_config.json"
 
 
 def load_tokenizer(path: str | Path) -> Any:
-    """A transformers tokenizer from a local folder; no network, no remote code."""
+    """A transformers tokenizer from a local folder or a model id (``Qwen/Qwen2.5-1.5B-Instruct``,
+    see ``chat.tokenizer_source``); no remote code."""
     try:
         from transformers import AutoTokenizer
     except ImportError as exc:  # pragma: no cover - depends on the install
         raise MissingDependency("transformers", "chat", "Tokenization") from exc
-    folder = Path(path)
+    folder = resolve_tokenizer(path)  # a folder, or a model id found in a cache or downloaded
     if not folder.is_dir():
         raise InputError(
-            f"tokenizer folder '{path}' does not exist.",
+            f"tokenizer '{path}' is a file, not a folder.",
             field="tokenizer",
-            hint="pass a local folder with tokenizer.json or tokenizer.model",
+            hint="pass the folder that holds tokenizer.json or tokenizer.model",
         )
     if not any((folder / name).is_file() for name in _TOKENIZER_FILES):
         raise InputError(

@@ -51,6 +51,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import SftforgeError
+from ..progress import track
 from ..sample import Sample, validate_sample
 from .lint_render import Renderer, token_mask
 from .profiles.trl import to_trl_messages
@@ -369,7 +370,7 @@ def lint_samples(
             specials,
             probe[:1] == [tokenizer.bos_token_id],
         )
-    for i, sample in enumerate(samples):
+    for i, sample in track(enumerate(samples), "lint", total=len(samples), every=64, line=True):
         row = rows[i] if rows is not None else i
         report.findings += _content_checks(sample, row, specials)
         if ctx is not None:
@@ -400,7 +401,7 @@ def lint_tokenized(
     if tokenizer is not None:
         report.findings += _global_checks(tokenizer)
         bos, eos = tokenizer.bos_token_id, tokenizer.eos_token_id
-    for row, r in enumerate(rows):
+    for row, r in track(enumerate(rows), "lint", total=len(rows), every=256, line=True):
         ids, labels = list(r["input_ids"]), list(r.get("labels") or [])
         sid = r.get("id")
         report.lengths.append(len(ids))

@@ -1,10 +1,9 @@
-"""Shared CLI helpers: progress bars (stderr, only on a terminal), the read/write summary and
-the bad-record policy every reading command shares (skip to a rejects file by default,
+"""Shared CLI helpers: the reading progress bar and the read/write summary (``sftforge.progress``),
+and the bad-record policy every reading command shares (skip to a rejects file by default,
 ``--strict`` stops at the first; ``--on-error skip|raise`` is the older spelling)."""
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterable, Iterator
 from typing import Annotated, Any
 
@@ -12,6 +11,7 @@ import typer
 
 from ..api import Reader
 from ..errors import SftforgeError
+from ..progress import note, track
 
 __all__ = [
     "CheckText",
@@ -105,38 +105,13 @@ def max_record_options(mb: int | None) -> dict[str, Any]:
 
 
 def progress(items: Iterable[Any], reader: Reader, label: str = "reading") -> Iterator[Any]:
-    """Yield ``items``, showing a progress bar (bytes of ``reader``'s input) on a terminal."""
-    if not sys.stderr.isatty():
-        yield from items
-        return
-    from rich.console import Console
-    from rich.progress import (
-        BarColumn,
-        DownloadColumn,
-        Progress,
-        TextColumn,
-        TimeRemainingColumn,
-    )
-
-    columns = (
-        TextColumn("{task.description}"),
-        BarColumn(),
-        DownloadColumn(),
-        TextColumn("{task.fields[n]} records"),
-        TimeRemainingColumn(),
-    )
-    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
-        total = reader.progress()[1]
-        task = bar.add_task(label, total=total, n=0)
-        for i, item in enumerate(items, 1):
-            if i % _EVERY == 0:
-                bar.update(task, completed=reader.progress()[0], n=i)
-            yield item
+    """Yield ``items``, showing progress by bytes of ``reader``'s input (``sftforge.progress``)."""
+    return track(items, label, sizes=reader.progress, every=_EVERY)
 
 
 def summary(read: int, written: int, rejected: int, losses: dict[str, int] | None = None) -> None:
     """The line every run prints: ``read N = written W + rejected R`` (to stderr)."""
-    typer.echo(f"read {read} = written {written} + rejected {rejected}", err=True)
+    note(f"read {read} = written {written} + rejected {rejected}")
     if losses:
         lost = ", ".join(f"{k} {v}" for k, v in sorted(losses.items()))
-        typer.echo(f"lost (--allow-lossy): {lost}", err=True)
+        note(f"lost (--allow-lossy): {lost}")

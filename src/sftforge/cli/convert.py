@@ -12,6 +12,7 @@ from ..api import Reader
 from ..convert import convert as run_convert
 from ..io.rejects import nothing_kept
 from ..io.remote import shown
+from ..progress import note
 from ._common import (
     CheckText,
     Columns,
@@ -98,10 +99,9 @@ def convert(
     rejects_path = rejects or (default_rejects(out) if on_error == "skip" else None)
 
     def opened(reader: Reader) -> None:
-        typer.echo(
+        note(
             f"{reader.name}: {reader.format.name} (confidence {reader.confidence:g}), "
-            f"{reader.source.container}",
-            err=True,
+            f"{reader.source.container}"
         )
 
     result = run_convert(
@@ -129,4 +129,4 @@ def convert(
     if result.rejected and rejects_path:
         typer.echo(f"rejects: {shown(rejects_path)}", err=True)
     if dataset_info:
-        typer.echo(f"dataset_info: {dataset_info}", err=True)
+        note(f"dataset_info: {dataset_info}")

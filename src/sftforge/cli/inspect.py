@@ -8,6 +8,7 @@ import orjson
 import typer
 
 from ..inspection import InspectReport, inspect_file
+from ..inspection_problems import CHECK_LIMIT
 from ._common import CheckText, Columns, MaxRecordMb, max_record_options
 from .main import app
 
@@ -44,13 +45,27 @@ def render_report(rep: InspectReport) -> str:
     for role, hist in d["lengths"].items():
         lines.append(f"  {role:<10} {_hist(hist)}")
     if rep.errors:
-        lines.append("problems:")
+        lines.append("unreadable:")
         lines += [f"  {e}" for e in rep.errors]
+    if rep.languages:
+        lines.append(
+            f"languages:  {_hist(rep.languages)} (prompts of the first {sum(rep.languages.values()):,})"
+        )
+    if rep.problems:
+        lines.append("problems:")
+        for p in rep.problems:
+            rows = f"; e.g. records {', '.join(map(str, p.rows))}" if p.rows else ""
+            lines.append(f"  {p.kind}: {p.count:,} of {p.checked:,} {p.detail}{rows}")
+    elif rep.checked_problems:
+        lines.append("problems:   none found")
     if rep.examples:
         lines.append("examples:")
         for ex in rep.examples:
             text = orjson.dumps(ex).decode("utf-8")
             lines.append(f"  {text if len(text) <= 300 else text[:297] + '...'}")
+    if rep.fix:
+        lines.append("fix: add these steps to a recipe (sftforge run):")
+        lines += [f"  {line}" for line in rep.fix.rstrip().splitlines()]
     if rep.proposed_columns is not None:
         lines.append(
             f"no format fits these records; check the proposed mapping, then pass it: "
@@ -74,6 +89,21 @@ def inspect(
         int, typer.Option("--examples", min=0, help="how many examples to show")
     ] = 3,
     columns: Columns = None,
+    problems: Annotated[
+        bool,
+        typer.Option(
+            "--problems/--no-problems",
+            help="look for HTML, duplicates, personal data, empty turns, languages, lengths",
+        ),
+    ] = True,
+    check_limit: Annotated[
+        int,
+        typer.Option(
+            "--check-limit",
+            min=1,
+            help="records the duplicate and personal-data checks look at (the first N)",
+        ),
+    ] = CHECK_LIMIT,
 ) -> None:
     """Describe a dataset file: format, counts, roles, turns, lengths, problems, examples."""
     rep = inspect_file(
@@ -84,6 +114,8 @@ def inspect(
         encoding=encoding,
         check_text=check_text,
         columns=columns,
+        problems=problems,
+        check_limit=check_limit,
         **max_record_options(max_record_mb),
     )
     if as_json:

@@ -52,7 +52,10 @@ def lint(
         Path, typer.Argument(help="JSONL/JSON/Parquet: conversations or tokenized rows")
     ],
     tokenizer: Annotated[
-        str | None, typer.Option("--tokenizer", help="tokenizer folder (tokenizer.json...)")
+        str | None,
+        typer.Option(
+            "--tokenizer", help="tokenizer folder or model id (Qwen/Qwen2.5-1.5B-Instruct)"
+        ),
     ] = None,
     template: Annotated[
         str | None,

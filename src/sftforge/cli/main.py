@@ -2,6 +2,11 @@
 
 Errors are translated here and only here: an ``SftforgeError`` becomes one line on stderr and exit
 code 1; anything else is a bug and keeps its traceback.
+
+``--quiet`` (``-q``) is taken out of the arguments here wherever it stands (before or after the
+command), so every command has it: no progress bars, stage or summary lines on stderr, only
+errors and warnings (``sftforge.progress``). Without it bars show on a terminal and plain lines
+otherwise.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ import sys
 
 import typer
 
+from .. import progress
 from ..errors import SftforgeError
 from ..oserrors import os_error
 
@@ -26,6 +32,9 @@ app = typer.Typer(
 )
 
 
+_QUIET_FLAGS = ("--quiet", "-q")
+
+
 @app.callback()
 def _root(
     s3_endpoint: str | None = typer.Option(
@@ -34,11 +43,26 @@ def _root(
         help="Endpoint of an S3-compatible store for s3:// inputs and outputs (MinIO, Alibaba "
         "OSS, Tencent COS); default AWS_ENDPOINT_URL or the AWS config file.",
     ),
+    quiet: bool = typer.Option(
+        False,
+        "--quiet",
+        "-q",
+        help="no progress bars or info lines, only errors (also accepted after the command)",
+    ),
 ) -> None:
     """Build, clean, convert, tokenize and hand over fine-tuning datasets."""
+    # main() has already taken --quiet out of the arguments and configured progress; that
+    # option is here so that `sftforge --help` lists it
     if s3_endpoint:
         # read by sftforge.io.remote, also in worker processes
         os.environ["SFTFORGE_S3_ENDPOINT"] = s3_endpoint
+
+
+def _take_quiet(argv: list[str]) -> tuple[list[str], bool]:
+    """``argv`` without ``--quiet``/``-q`` (up to a ``--``), and whether one was there."""
+    end = argv.index("--") if "--" in argv else len(argv)
+    kept = [a for a in argv[:end] if a not in _QUIET_FLAGS] + argv[end:]
+    return kept, len(kept) != len(argv)
 
 
 @app.command()
@@ -70,6 +94,17 @@ def _load_commands() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     _load_commands()
+    argv, quiet = _take_quiet(list(sys.argv[1:] if argv is None else argv))
+    progress.configure(quiet=quiet)
+    try:
+        return _run(argv)
+    finally:
+        progress.configure(
+            mode="off"
+        )  # the library, called after the CLI in one process, is silent
+
+
+def _run(argv: list[str]) -> int:
     try:
         rc = app(args=argv, standalone_mode=False)
     except SftforgeError as exc:

@@ -50,13 +50,15 @@ def run(
 ) -> None:
     """Run a recipe: read the inputs, apply the steps, write outputs, rejects and a report."""
     from ..pipeline import run_recipe
+    from ..progress import note
 
+    # a bar per stage on a terminal, the stage lines otherwise, nothing under --quiet
     res = run_recipe(
         recipe,
         out,
         workers,
         resume=resume,
-        log=lambda m: typer.echo(m, err=True),
+        log=note,
         stall_timeout=stall_timeout,
         allow_outside=allow_outside,
         follow_symlinks=follow_symlinks,

@@ -16,6 +16,10 @@ from .main import app
 
 __all__ = ["preview_cmd", "tokenize_cmd"]
 
+_TOKENIZER_HELP = (
+    "tokenizer folder, or a model id (Qwen/Qwen2.5-1.5B-Instruct) found in the Hugging Face or"
+    " ModelScope cache or downloaded"
+)
 _TEMPLATE_HELP = "built-in template name, a .jinja file, or leave out for the tokenizer's own"
 
 
@@ -50,7 +54,7 @@ def _chat_tokenizer(
 def tokenize_cmd(
     input: Annotated[Path, typer.Argument(help="samples (any format sftforge reads)")],
     output: Annotated[Path, typer.Argument(help="Parquet file to write")],
-    tokenizer: Annotated[Path, typer.Option("--tokenizer", help="local tokenizer folder")],
+    tokenizer: Annotated[Path, typer.Option("--tokenizer", help=_TOKENIZER_HELP)],
     template: Annotated[str | None, typer.Option("--template", help=_TEMPLATE_HELP)] = None,
     from_: Annotated[
         str | None, typer.Option("--from", help="input format (default: detect)")
@@ -109,7 +113,14 @@ def tokenize_cmd(
     unread: list[dict[str, Any]] = []
     lines: dict[int, int] = {}
     samples = read_samples(
-        input, from_, columns, on_error=policy, rejects=unread.append, lines=lines
+        input,
+        from_,
+        columns,
+        on_error=policy,
+        rejects=unread.append,
+        lines=lines,
+        label="tokenize",
+        line=True,
     )
     result = tokenize_samples(samples, chat)
     rows: list[Any] = list(result.rows)
@@ -189,7 +200,9 @@ def _tokenize_with_profile(
 
     prof = get_profile(name, load_tokenizer(str(tokenizer)), template=template, max_length=max_len)
     unread: list[dict[str, Any]] = []
-    samples = read_samples(input, from_, columns, on_error=policy, rejects=unread.append)
+    samples = read_samples(
+        input, from_, columns, on_error=policy, rejects=unread.append, label="tokenize", line=True
+    )
     rows, profile_rejects = encode_with_profile(samples, prof)
     rejects = unread + profile_rejects
     if not rows and unread and not profile_rejects:
@@ -235,7 +248,7 @@ def _print_summary(counts: Counter[str], summary: dict[str, Any], out: Path, rej
 @app.command("preview")
 def preview_cmd(
     file: Annotated[Path, typer.Argument(help="samples (any format sftforge reads)")],
-    tokenizer: Annotated[Path, typer.Option("--tokenizer", help="local tokenizer folder")],
+    tokenizer: Annotated[Path, typer.Option("--tokenizer", help=_TOKENIZER_HELP)],
     template: Annotated[str | None, typer.Option("--template", help=_TEMPLATE_HELP)] = None,
     from_: Annotated[
         str | None, typer.Option("--from", help="input format (default: detect)")

@@ -72,7 +72,9 @@ class GenerateOp(GlobalOp):
     def _generate(self, items: list[Any]) -> GenerationResult:
         """Run the generator over ``items``; failed items go to the ``failed`` file."""
         gen = build_generator(self.task, self.generator_options())
-        res = generate(gen, items, LLMConfig.from_dict(self.llm))
+        # progress=True: inside `sftforge run` the step shows its own bar (or lines); a library
+        # caller has progress off (sftforge.progress) and sees nothing
+        res = generate(gen, items, LLMConfig.from_dict(self.llm), progress=True)
         if self.failed and res.failed:
             write_jsonl(self.failed, res.failed)
         for k in ("requests", "cache_hits", "retries", "prompt_tokens", "completion_tokens"):

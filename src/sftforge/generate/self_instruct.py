@@ -27,7 +27,7 @@ from typing import Any
 
 from ..errors import BudgetExceeded, LLMError
 from ..llm.client import DryRunStop, LLMClient
-from ..llm.runner import ItemFailure, RunResult, progress_bar, run_items
+from ..llm.runner import ItemFailure, RunResult, item_progress, run_items
 from ..sample import Message, Sample
 from .base import Generator, llm_meta, register_generator
 from .rouge import RougeIndex, rouge_tokens
@@ -159,12 +159,9 @@ class SelfInstruct(Generator):
                 why = "a proposal request is redone by rerunning the self_instruct command (cached requests are free)"
                 res.failures.append(ItemFailure(it, why))
         if seeds:
-            prog = progress_bar(progress, "self_instruct instructions", self.num_instructions)
-            try:
+            label = "self_instruct instructions"
+            with item_progress(progress, label, self.num_instructions) as prog:
                 pending += await self._stage_one(client, seeds, res, prog)
-            finally:
-                if prog is not None:
-                    prog.stop()
         if res.stopped:
             res.unfinished += pending
             return res
@@ -213,7 +210,7 @@ class SelfInstruct(Generator):
                 else:
                     self._keep(out, lang, index, kept)
             if prog is not None:
-                prog.update(prog.tasks[0].id, completed=min(len(kept), self.num_instructions))
+                prog.update(count=min(len(kept), self.num_instructions))
             if res.stopped or all(isinstance(o, DryRunStop) for o in outs):
                 break
             i = batch[-1] + 1

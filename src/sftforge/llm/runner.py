@@ -13,13 +13,15 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import Generic, TypeVar
 
 from ..errors import BudgetExceeded, LLMError
+from ..progress import Stage, stage
 from .client import DryRunStop
 
-__all__ = ["ItemFailure", "RunResult", "progress_bar", "run_items"]
+__all__ = ["ItemFailure", "RunResult", "item_progress", "run_items"]
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -40,43 +42,12 @@ class RunResult(Generic[T, R]):
     dry_counted: int = 0
 
 
-def progress_bar(enabled: bool, label: str, total: int) -> Any:
-    """A rich progress bar on stderr with count, rate and ETA; a no-op when disabled."""
+def item_progress(enabled: bool, label: str, total: int) -> AbstractContextManager[Stage | None]:
+    """A progress stage over ``total`` items (``sftforge.progress``: a bar with items/s and ETA on
+    a terminal, a line when it ends otherwise); nothing when disabled."""
     if not enabled:
-        return None
-    from rich.console import Console
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
-
-    prog = Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[rate]}"),
-        TimeElapsedColumn(),
-        TextColumn("ETA"),
-        TimeRemainingColumn(),
-        console=Console(stderr=True),
-        transient=False,
-    )
-    prog.start()
-    prog.add_task(label, total=total, rate="")
-    return prog
-
-
-def _advance(prog: Any) -> None:
-    if prog is None:
-        return
-    task = prog.tasks[0]
-    prog.advance(task.id)
-    speed = task.speed
-    prog.update(task.id, rate=f"{speed:.2f} it/s" if speed else "")
+        return nullcontext()
+    return stage(label, total, unit="items", line=True)
 
 
 async def run_items(
@@ -92,9 +63,8 @@ async def run_items(
     res: RunResult[T, R] = RunResult()
     done = [False] * len(items)
     next_index = iter(range(len(items)))
-    prog = progress_bar(progress, label, len(items))
 
-    async def loop() -> None:
+    async def loop(prog: Stage | None) -> None:
         for i in next_index:
             if res.stopped is not None:
                 return
@@ -114,13 +84,11 @@ async def run_items(
             except Exception as exc:  # a bug or an odd reply fails one item, not the job
                 res.failures.append(ItemFailure(items[i], f"{type(exc).__name__}: {exc}"))
                 done[i] = True
-            _advance(prog)
+            if prog is not None:
+                prog.advance()
 
-    try:
-        await asyncio.gather(*(loop() for _ in range(max(1, concurrency))))
-    finally:
-        if prog is not None:
-            prog.stop()
+    with item_progress(progress, label, len(items)) as prog:
+        await asyncio.gather(*(loop(prog) for _ in range(max(1, concurrency))))
     for i, out in enumerate(results):
         if out is not None:
             res.outputs.extend(out)

@@ -46,6 +46,7 @@ from typing import Any
 
 import orjson
 
+from .. import progress
 from .._gc import gc_paused
 from ..errors import SftforgeError
 from ..ops.base import Drop, Filter, GlobalOp, Keys, Op, OpCounters, Reject, concat_keys
@@ -99,6 +100,8 @@ class LocalExecutor:
         self._kill_after_stages = int(os.environ.get("SFTFORGE_TEST_KILL_AFTER_STAGES") or 0)
         self._finished = 0
         self._pool_ref: ProcessPoolExecutor | None = None
+        self._bar: progress.Stage = progress.current()  # the running stage's progress
+        self._count_chunks = False
 
     def execute(self, job: Job) -> JobResult:
         if not self.keyed:
@@ -140,11 +143,14 @@ class LocalExecutor:
             prev: tuple[Path, int] | None = None
             for st in job.stages:
                 sdir = job.workdir / f"s{st.index:02d}"
-                if st.kind == "map":
-                    summary = self._map_stage(job, st, sdir, prev, pool)
-                else:
-                    assert prev is not None
-                    summary = self._global_stage(job, st, sdir, prev)
+                names = ", ".join(job.step_specs[i][0] for i in st.steps) or "read inputs"
+                label = f"stage {st.index + 1}/{len(job.stages)} ({names})"
+                with progress.stage(label) as self._bar:
+                    if st.kind == "map":
+                        summary = self._map_stage(job, st, sdir, prev, pool)
+                    else:
+                        assert prev is not None
+                        summary = self._global_stage(job, st, sdir, prev)
                 summaries.append(summary)
                 prev = (sdir, summary.chunks)
                 if pool is not None and st.index == last_pooled:
@@ -153,13 +159,14 @@ class LocalExecutor:
                 if self._kill_after_stages and st.index + 1 >= self._kill_after_stages:
                     os.kill(os.getpid(), signal.SIGKILL)
                 if job.log:
-                    names = ", ".join(job.step_specs[i][0] for i in st.steps) or "read inputs"
                     resumed = (
                         f", {summary.resumed_chunks} resumed" if summary.resumed_chunks else ""
                     )
+                    n, secs = self._bar.count, summary.seconds
+                    rate = f", {n / secs:,.0f} records/s" if n and secs >= 0.05 else ""
                     job.log(
-                        f"stage {st.index + 1}/{len(job.stages)} ({names}): {summary.chunks}"
-                        f" chunks{resumed}, {summary.seconds:.1f} s"
+                        f"{label}: {summary.chunks} chunks{resumed}, {n:,} records,"
+                        f" {secs:.1f} s{rate}"
                     )
             ok = True
         finally:
@@ -215,6 +222,10 @@ class LocalExecutor:
         sdir.mkdir(parents=True, exist_ok=True)
         done = self.manifest.done(st.index)
         total = self.manifest.complete(st.index)
+        # the ETA counts chunks; the first stage's counts the bytes its inputs' readers report
+        self._count_chunks = prev is not None
+        if prev is not None:
+            self._bar.update(total=prev[1], done=len(done))
         if total is None:
             inflight: dict[Future[dict[str, Any]], int] = {}
             total = 0
@@ -223,8 +234,7 @@ class LocalExecutor:
                 if task.index in done:
                     continue
                 if pool is None:
-                    run_task(task)
-                    self._chunk_done(st.index, task.index)
+                    self._chunk_done(st.index, task.index, run_task(task))
                     continue
                 while len(inflight) >= 2 * self.workers:
                     self._drain(inflight, st.index, FIRST_COMPLETED)
@@ -242,8 +252,9 @@ class LocalExecutor:
     def _drain(self, inflight: dict[Future[dict[str, Any]], int], stage: int, how: str) -> None:
         finished = self._wait(inflight, stage, how)
         for fut in finished:
-            _result(fut, stage, inflight)  # re-raises a worker's error here, in the parent
-            self._chunk_done(stage, inflight.pop(fut))
+            # re-raises a worker's error here, in the parent; else the chunk's summary
+            summary = _result(fut, stage, inflight)
+            self._chunk_done(stage, inflight.pop(fut), summary)
 
     def _wait(
         self, inflight: dict[Future[dict[str, Any]], int], stage: int, how: str
@@ -262,7 +273,12 @@ class LocalExecutor:
             )
         return finished
 
-    def _chunk_done(self, stage: int, index: int) -> None:
+    def _chunk_done(self, stage: int, index: int, summary: dict[str, Any]) -> None:
+        # a worker reports its progress to the parent in the summary it returns: the records
+        # the chunk held (read errors included) move this stage's bar
+        self._bar.advance(int(summary.get("in", 0)) + int(summary.get("read_errors", 0)))
+        if self._count_chunks:
+            self._bar.update(done=(self._bar.done or 0) + 1)
         self.manifest.mark_chunk(stage, index)
         self._finished += 1
         if self._kill_after and self._finished >= self._kill_after:
@@ -287,6 +303,7 @@ class LocalExecutor:
         clusters: Counter[tuple[Any, ...]] = Counter()
         op.counters = OpCounters()
         n_in = _stage_out(pdir, pchunks)
+        self._bar.update(total=n_in)
         with (sdir / "rejects.jsonl").open("wb") as rf, gc_paused():
 
             def reject(r: Reject) -> None:
@@ -305,12 +322,14 @@ class LocalExecutor:
                 for s in op.run(lambda: iter_shards(pdir, pchunks), reject):
                     buf.append(s)
                     n_out += 1
+                    self._bar.advance()
                     if len(buf) >= job.chunk_size:
                         write_chunk(sdir, index, buf)
                         buf, index = [], index + 1
                 if buf:
                     write_chunk(sdir, index, buf)
                     index += 1
+        self._bar.update(count=n_in)  # every input record went through the operator
         c = op.counters
         c.seen, c.kept, c.dropped = n_in, n_out, reasons
         c.seconds = time.perf_counter() - start

@@ -21,6 +21,7 @@ from typing import Any
 import orjson
 import xxhash
 
+from .. import progress
 from .._gc import gc_paused
 from ..errors import RecipeError, SftforgeError
 from ..io.folders import is_dataset_ref, resolve_dataset
@@ -154,7 +155,8 @@ def _run(
     # every output and the rejects are written beside their place first, then all renamed
     # together: a run that fails here (disk full...) leaves the earlier files, no part of new ones
     try:
-        outputs, kept, losses, lengths_after = _write_outputs(recipe, plan, result)
+        with progress.stage("write outputs"):
+            outputs, kept, losses, lengths_after = _write_outputs(recipe, plan, result)
         rejected, examples, failed = _write_rejects(staged(rejects), result, _names(recipe))
         counts = check_invariant(result, kept, rejected)
     except BaseException:
@@ -224,10 +226,19 @@ def ingest(
     by both as well, ``kept: {"source": ..., "row": ...}`` (``sftforge.ops.base.locator``).
     ``log`` gets a warning line per stray comma in a JSON array input (not a record).
     """
-    for spec in recipe.inputs:
-        path = recipe.input_path(spec)
+    paths = [recipe.input_path(spec) for spec in recipe.inputs]
+    sizes = [p.stat().st_size if isinstance(p, Path) and p.is_file() else 0 for p in paths]
+    bar = progress.current()  # the executor's first stage: its ETA is by bytes of the inputs
+    for k, (spec, path) in enumerate(zip(recipe.inputs, paths, strict=True)):
+        before = sum(sizes[:k])
+
+        def on_bytes(done: int, _size: int | None, before: int = before) -> None:
+            bar.update(done=before + done, total=sum(sizes) or None)
+
         fmt = recipe.input_format(spec)
-        items = read_input(spec.name, path, fmt, spec.on_error, spec.path, spec.columns, log)
+        items = read_input(
+            spec.name, path, fmt, spec.on_error, spec.path, spec.columns, log, on_bytes
+        )
         for row, item in enumerate(items, 1):
             if isinstance(item, Sample):
                 item.meta[INPUT_KEY] = spec.name
@@ -326,6 +337,7 @@ def _write_outputs(
     paths: dict[str, Path] = {}
     names = _names(recipe)
     single = len(recipe.outputs) == 1
+    bar = progress.current()
     for split, spec in recipe.outputs.items():
         path = plan.outputs[split]
 
@@ -335,6 +347,7 @@ def _write_outputs(
                 if not single and _route(recipe, s) != split:
                     continue
                 kept[_origin(s.meta, names)] += 1
+                bar.advance()
                 s.meta.pop(FINGERPRINTS, None)  # bookkeeping of the metrics, not an output
                 for m in s.messages:
                     pending.setdefault(m.role, []).append(len(m.content))

@@ -63,12 +63,14 @@ def read_input(
     shown: str | None = None,
     columns: dict[str, str] | None = None,
     notice: Callable[[str], None] | None = None,
+    on_bytes: Callable[[int, int | None], None] | None = None,
 ) -> Iterator[Sample | ReadError]:
     """Samples and read errors of one input (a local path, a URL, a folder or a hub id), in file
     order; errors name the file as ``shown`` (credentials masked). ``columns``: a column mapping
     (``{SOURCE: PART}``) instead of ``fmt``; ``path`` may be a ``dataset_info.json#entry``
     reference, as ``convert`` accepts. ``notice`` gets one line per problem in the file that is not
-    a record (a JSON array's stray comma: neither read nor rejected), once the input is read."""
+    a record (a JSON array's stray comma: neither read nor rejected), once the input is read;
+    ``on_bytes(read, size)`` hears how far into the file reading has got (for progress)."""
     if (
         isinstance(path, Path)
         and not path.exists()
@@ -79,7 +81,7 @@ def read_input(
     shown = None if shown is None else mask(shown)
     api = _api()
     if api is not None and (fmt not in CANONICAL or columns is not None):
-        for item in _read_api(api, name, path, fmt, on_error, columns, notice, shown):
+        for item in _read_api(api, name, path, fmt, on_error, columns, notice, shown, on_bytes):
             if shown is not None and isinstance(item, ReadError):
                 item.file = shown
             yield item
@@ -106,6 +108,7 @@ def _read_api(
     columns: dict[str, str] | None = None,
     notice: Callable[[str], None] | None = None,
     shown: str | None = None,
+    on_bytes: Callable[[int, int | None], None] | None = None,
 ) -> Iterator[Sample | ReadError]:
     errors: list[ReadError] = []
 
@@ -116,11 +119,15 @@ def _read_api(
     with api.read(
         str(path), fmt, on_error=on_error, rejects=on_reject, require_answer=False, columns=columns
     ) as reader:
-        for sample in reader:
+        for n, sample in enumerate(reader, 1):
             if errors:
                 yield from errors
                 errors.clear()
+            if on_bytes is not None and n % 1024 == 0:
+                on_bytes(*reader.progress())
             yield sample
+        if on_bytes is not None:
+            on_bytes(*reader.progress())
     yield from errors
     if notice is not None:
         for problem in reader.notices:

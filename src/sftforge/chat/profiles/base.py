@@ -17,7 +17,7 @@ from itertools import islice
 from typing import Any, ClassVar
 
 from ..._gc import gc_bulk, gc_paused
-from ...errors import MissingDependency, TokenizeError
+from ...errors import TokenizeError
 from ...sample import Sample
 from ..overlap import overlapped
 
@@ -104,18 +104,11 @@ class Profile:
 
 
 def load_tokenizer(path: str) -> Any:
-    """A ``transformers`` tokenizer from a local folder (never the hub)."""
-    try:
-        from transformers import AutoTokenizer
-    except ImportError as exc:  # pragma: no cover - depends on the install
-        raise MissingDependency("transformers", "chat", "Loading a tokenizer") from exc
-    try:
-        return AutoTokenizer.from_pretrained(path, local_files_only=True)
-    except (OSError, ValueError) as exc:
-        raise TokenizeError(
-            f"cannot load a tokenizer from '{path}': {exc}",
-            hint="point --tokenizer at a folder with tokenizer.json or tokenizer.model",
-        ) from exc
+    """A ``transformers`` tokenizer from a local folder or a cached model id: the one loader,
+    ``chat.encode.load_tokenizer``, under the name the profiles have always exported."""
+    from ..encode import load_tokenizer as load
+
+    return load(path)
 
 
 def _rust_backend(tokenizer: Any) -> Any:

@@ -32,7 +32,9 @@ def load_tokenizer(path: str) -> Any:
         from tokenizers import Tokenizer
     except ImportError as exc:  # pragma: no cover - depends on the environment
         raise MissingDependency("tokenizers", "chat", "counting tokens") from exc
-    p = Path(path)
+    from ...chat.tokenizer_source import is_model_id, resolve_tokenizer
+
+    p = resolve_tokenizer(path) if is_model_id(path) else Path(path)  # a model id: in a cache
     file = p / "tokenizer.json" if p.is_dir() else p
     if not file.is_file():
         raise RecipeError(

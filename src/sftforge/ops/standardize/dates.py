@@ -11,6 +11,9 @@ Recognised (year must have four digits, 1000-2999; the date must exist, else it 
   A version number shaped like a date (``1.2.2024``) is rewritten too: that is the price of
   the dotted European form.
 
+A date written directly before a time (``2024年3月5日15时30分``, ``2024年3月5日3点半``) gets a
+space after it when its new form ends in a digit, so the two stay apart (``2024-03-05 15时30分``).
+
 Not recognised (left as written): two-digit years, dates without a year (``3月5日``,
 ``March 5``), month-year only, weekdays, relative dates (``昨天``, ``next Monday``), ranges.
 ``format`` is a ``strftime`` pattern (``%Y-%m-%d``, ``%Y年%-m月%-d日`` is not portable: use
@@ -55,6 +58,8 @@ _DMY_WORDS_RE = re.compile(
     re.IGNORECASE,
 )
 _SEP_RE = re.compile(r"\d[-/.]\d")
+# what may directly follow a Chinese date and would glue onto an ISO date: a digit (the time)
+_GLUED_RE = re.compile(f"[0-9{CN_DIGITS}]")
 _NUMERIC_RE = re.compile(
     r"(?<![\d.:/-])(?P<a>\d{1,2})(?P<sep>[-/.])(?P<b>\d{1,2})(?P=sep)(?P<y>[12]\d{3})(?!\d|[-/.]\d)"
 )
@@ -70,22 +75,29 @@ def _make(y: int | None, m: int | None, d: int | None) -> dt.date | None:
 
 
 def standardize_dates(text: str, fmt: str = "%Y-%m-%d", *, day_first: bool = False) -> str:
-    def out(date: dt.date | None) -> str | None:
-        return date.strftime(fmt) if date is not None else None
+    def out(m: re.Match[str], date: dt.date | None) -> str | None:
+        if date is None:
+            return None
+        new = date.strftime(fmt)
+        # "2024年3月5日15时30分": the date's digits must not run into the time's ("2024-03-0515")
+        after = m.string[m.end() : m.end() + 1]
+        if new[-1:].isascii() and new[-1:].isalnum() and _GLUED_RE.match(after):
+            new += " "
+        return new
 
     def cn(m: re.Match[str]) -> str | None:
-        return out(_make(parse_number(m["y"]), parse_number(m["m"]), parse_number(m["d"])))
+        return out(m, _make(parse_number(m["y"]), parse_number(m["m"]), parse_number(m["d"])))
 
     def ymd(m: re.Match[str]) -> str | None:
-        return out(_make(int(m["y"]), int(m["m"]), int(m["d"])))
+        return out(m, _make(int(m["y"]), int(m["m"]), int(m["d"])))
 
     def words(m: re.Match[str]) -> str | None:
-        return out(_make(int(m["y"]), _MONTHS[m["mon"].lower()[:3]], int(m["d"])))
+        return out(m, _make(int(m["y"]), _MONTHS[m["mon"].lower()[:3]], int(m["d"])))
 
     def numeric(m: re.Match[str]) -> str | None:
         a, b = int(m["a"]), int(m["b"])
         d, mo = (a, b) if a > 12 or (day_first and b <= 12) else (b, a)
-        return out(_make(int(m["y"]), mo, d))
+        return out(m, _make(int(m["y"]), mo, d))
 
     rules: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str | None]]] = []
     # cheap tests decide which rules can match at all; the patterns start with look-behinds

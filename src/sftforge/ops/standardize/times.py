@@ -6,6 +6,9 @@ Recognised:
 - Chinese with a period word: ``下午3点``, ``晚上8点半``, ``上午十点一刻``, ``凌晨12点`` (00:00);
 - Chinese with minutes: ``3点30分``, ``15时30分``, ``8点整``, ``3点半`` (read as written: 03:30).
 
+A time whose period word directly follows a digit (a date: ``2024-03-05下午3点半``) gets a space
+before it (``2024-03-05 15:30``), since the period word that kept them apart is gone.
+
 Left alone on purpose: a bare ``3点`` (also means "3 points"), bare ``15时``, times already in
 ``H:MM`` form, time zones and durations (``3小时``). ``format`` is a ``strftime`` pattern.
 """
@@ -72,7 +75,16 @@ def standardize_times(text: str, fmt: str = "%H:%M") -> str:
             h += 12
         elif period in _AM and h == 12:
             h = 0
-        return _fmt(fmt, h, mins, s)
+        new = _fmt(fmt, h, mins, s)
+        if new is None:
+            return None
+        if not period:
+            # the match may start at the space before the hour ("明天 3点30分"): keep it
+            return m[0][: len(m[0]) - len(m[0].lstrip())] + new
+        # "2024-03-05下午3点半": the period word kept the date's digits and the time's apart
+        if m.start() > 0 and m.string[m.start() - 1].isdigit():
+            new = " " + new
+        return new
 
     rules: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str | None]]] = []
     if any(c in text for c in "点點时時"):
