@@ -274,6 +274,9 @@ class AlpacaFormat(Format):
                 if self.capabilities.ids:
                     put_id(out, sample)
                 elif has_own_id(sample):
+                    if not self.capabilities.fields and has_values(sample.meta.get(FIELDS)):
+                        # two losses: the general dump reports them in its (sorted) order
+                        return self._dump(sample, loss)
                     loss.lose("ids", sample, self.name)
                 query = self.columns["query"]
                 meta = sample.meta
