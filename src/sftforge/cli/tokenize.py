@@ -14,7 +14,32 @@ from .main import app
 
 __all__ = ["preview_cmd", "tokenize_cmd"]
 
-_TEMPLATE_HELP = "built-in template name, a .jinja file, or leave out for the tokenizer's own"
+_TEMPLATE_HELP = (
+    "built-in template name; 'tokenizer' (the default when the tokenizer has one) or "
+    "'tokenizer:NAME'; a .jinja, tokenizer_config.json or .gguf file"
+)
+_UNSTABLE_HELP = (
+    "for a template without generation marks that is not prefix-stable: last (train the last "
+    "assistant turn) | split (one row per assistant turn) | keep-reasoning"
+)
+_ARG_HELP = "a template variable KEY=VALUE (VALUE read as JSON when it parses), repeatable"
+
+
+def _template_args(pairs: list[str] | None, thinking: bool) -> dict[str, Any]:
+    out: dict[str, Any] = {} if thinking else {"enable_thinking": False}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.isidentifier():
+            raise InputError(
+                f"--template-arg '{pair}' is not KEY=VALUE.",
+                field="template-arg",
+                hint="e.g. --template-arg enable_thinking=false",
+            )
+        try:
+            out[key] = orjson.loads(value)
+        except orjson.JSONDecodeError:
+            out[key] = value
+    return out
 
 
 def _chat_tokenizer(
@@ -25,6 +50,8 @@ def _chat_tokenizer(
     thinking: bool,
     max_len: int | None = None,
     truncation: str = "drop",
+    unstable: str | None = None,
+    template_args: list[str] | None = None,
 ) -> Any:
     from ..chat.tokenize import ChatTokenizer
 
@@ -37,7 +64,8 @@ def _chat_tokenizer(
         reasoning=reasoning == "keep",
         max_len=max_len,
         truncation=truncation,  # type: ignore[arg-type]
-        template_vars={} if thinking else {"enable_thinking": False},
+        template_vars=_template_args(template_args, thinking),
+        unstable=unstable,  # type: ignore[arg-type]
     )
 
 
@@ -66,6 +94,10 @@ def tokenize_cmd(
     report: Annotated[
         Path | None, typer.Option("--report", help="write counts and stats as JSON")
     ] = None,
+    unstable: Annotated[str | None, typer.Option("--unstable", help=_UNSTABLE_HELP)] = None,
+    template_arg: Annotated[
+        list[str] | None, typer.Option("--template-arg", help=_ARG_HELP)
+    ] = None,
     profile: Annotated[
         str | None,
         typer.Option(
@@ -86,7 +118,17 @@ def tokenize_cmd(
 
     if pack and max_len is None:
         raise TokenizeError("--pack needs --max-len (the bin size).", field="pack")
-    chat = _chat_tokenizer(tokenizer, template, train_on, reasoning, thinking, max_len, truncation)
+    chat = _chat_tokenizer(
+        tokenizer,
+        template,
+        train_on,
+        reasoning,
+        thinking,
+        max_len,
+        truncation,
+        unstable,
+        template_arg,
+    )
     result = tokenize_samples(read_samples(input, from_), chat)
     rows: list[Any] = list(result.rows)
     pack_stats = None
