@@ -59,8 +59,7 @@ def build_bpe(
         bos_token="<s>",
         eos_token="</s>",
         pad_token="<pad>",
-        additional_special_tokens=SPECIALS[3:]
-        + [t for t in specials or [] if t not in SPECIALS],
+        additional_special_tokens=SPECIALS[3:] + [t for t in specials or [] if t not in SPECIALS],
         clean_up_tokenization_spaces=False,
     )
     fast.save_pretrained(folder)

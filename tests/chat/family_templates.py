@@ -188,12 +188,16 @@ _QWEN3 = (
     "{{- '<|im_start|>' + m.role + '\\n' + m.content + '<|im_end|>\\n' }}"
     "{%- elif m.role == 'assistant' %}"
     "{%- set reasoning = m.reasoning_content if m.reasoning_content is string else '' %}"
-    "{{- '<|im_start|>assistant\\n' }}{% generation %}"
-    "{%- if KEEP or loop.index0 > ns.last_query_index %}"
-    "{%- if KEEP or loop.last or reasoning %}"
-    "{{- '<think>\\n' + reasoning.strip('\\n') + '\\n</think>\\n\\n' + m.content.lstrip('\\n') }}"
-    "{%- else %}{{- m.content }}{%- endif %}"
-    "{%- else %}{{- m.content }}{%- endif %}"
+    "{%- set think = '<think>\\n' + reasoning.strip('\\n') + '\\n</think>\\n\\n' %}"
+    "{%- if KEEP or (loop.index0 > ns.last_query_index and (loop.last or reasoning)) %}"
+    "{%- set body = think + m.content.lstrip('\\n') %}{%- else %}{%- set body = m.content %}"
+    "{%- endif %}"
+    # with thinking off the inference prompt already holds '<think>\\n\\n</think>\\n\\n': the
+    # trained text starts after as much of it as the turn shares
+    "{%- set pre = '' %}"
+    "{%- if (loop.last or KEEP) and enable_thinking is defined and enable_thinking is false %}"
+    "{%- set pre = '<think>\\n\\n</think>\\n\\n' if not reasoning else '<think>\\n' %}{%- endif %}"
+    "{{- '<|im_start|>assistant\\n' + pre }}{% generation %}{{- body[pre | length:] }}"
     "{%- if m.tool_calls %}" + _TOOL_CALLS_XML + "{%- endif %}"
     "{{- '<|im_end|>' }}{% endgeneration %}{{- '\\n' }}"
     "{%- elif m.role == 'tool' %}"
@@ -289,7 +293,7 @@ _LLAMA31 = (
     "{%- if m.role == 'assistant' and m.tool_calls %}"
     "{{- '<|start_header_id|>assistant<|end_header_id|>\\n\\n' }}{% generation %}"
     "{%- set tc = m.tool_calls[0].function %}"
-    '{{- \'{"name": "\' + tc.name + \'", "parameters": \' + tc.arguments | tojson + \'}\' }}'
+    "{{- '{\"name\": \"' + tc.name + '\", \"parameters\": ' + tc.arguments | tojson + '}' }}"
     "{{- '<|eom_id|>' if IPY else '<|eot_id|>' }}{% endgeneration %}"
     "{%- elif m.role == 'assistant' %}"
     "{{- '<|start_header_id|>assistant<|end_header_id|>\\n\\n' }}{% generation %}"
@@ -353,7 +357,7 @@ _MISTRAL_V3 = (
     "{%- elif m.role == 'assistant' %}{% generation %}{{- ' ' + m.content + eos_token }}"
     "{% endgeneration %}"
     "{%- elif m.role == 'tool' %}"
-    '{{- \'[TOOL_RESULTS] {"content": \' + m.content | tojson + \'}[/TOOL_RESULTS]\' }}'
+    "{{- '[TOOL_RESULTS] {\"content\": ' + m.content | tojson + '}[/TOOL_RESULTS]' }}"
     "{%- endif %}{%- endfor %}"
 )
 # v3: the system prompt goes into the last user turn: not prefix-stable with a system prompt
@@ -362,9 +366,7 @@ MISTRAL_V3 = Family(
     _MISTRAL_V3.replace("SYS_WHERE", "loop.index0 == ns.last_user"),
     unstable={"en_multi": 1, "zh_multi": 1},
 )
-MISTRAL_V3_FIRST = Family(
-    "mistral-v3-first-user", _MISTRAL_V3.replace("SYS_WHERE", "loop.first")
-)
+MISTRAL_V3_FIRST = Family("mistral-v3-first-user", _MISTRAL_V3.replace("SYS_WHERE", "loop.first"))
 
 MISTRAL_V7 = Family(
     "mistral-v7",
@@ -771,9 +773,9 @@ MISTRAL_NEMO = Family(
 # Gemma-style with a `model` role and an explicit end-of-sequence after the final answer
 GEMMA2_EOS = Family(
     "gemma2-eos",
-    _GEMMA.replace(
-        "FOLD", "{%- set first_user_prefix = messages[0].content + '\\n\\n' %}"
-    ).replace("{{- bos_token }}", "{{- '<bos>' }}"),
+    _GEMMA.replace("FOLD", "{%- set first_user_prefix = messages[0].content + '\\n\\n' %}").replace(
+        "{{- bos_token }}", "{{- '<bos>' }}"
+    ),
     tools=False,
 )
 
@@ -899,6 +901,17 @@ _TOOL = {
 }
 
 FAMILY_CONVERSATIONS: dict[str, Sample] = {
+    "single": _conv(
+        [
+            {"role": "system", "content": "You are a helpful assistant. 你是一个乐于助人的助手。"},
+            {"role": "user", "content": "用一句话解释光合作用。"},
+            {
+                "role": "assistant",
+                "content": "Plants turn light, water and CO2 into sugar: 光合作用。",
+                "reasoning": "The user wants one sentence.",
+            },
+        ]
+    ),
     "en_multi": _conv(
         [
             {"role": "system", "content": "You are a helpful assistant."},
