@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
@@ -35,7 +36,7 @@ from ..sample import Message, Sample
 from . import jinja_bounds
 from .jinja_bounds import DEFAULT_BOUNDS, BoundedEnvironment, Bounds, TemplateBoundError
 from .templates import ChatTemplate
-from .unmarked import RenderFn, UnstablePolicy, token_texts, turn_blocks
+from .unmarked import RenderFn, UnstablePolicy, turn_blocks
 
 __all__ = [
     "TRAIN_ON",
@@ -260,6 +261,7 @@ def render(
     add_generation_prompt: bool = False,
     unstable: UnstablePolicy | None = None,
     trailer: str = "",
+    specials: Sequence[str] = (),
     bounds: Bounds = DEFAULT_BOUNDS,
 ) -> Rendered:
     """Render ``sample`` and choose which assistant turns are trained.
@@ -269,7 +271,8 @@ def render(
     ``reasoning=False`` drops every turn's reasoning before rendering. A template without
     ``{% generation %}`` marks has its turns found by rendering prefixes (``unmarked.py``);
     ``unstable`` is the policy for templates that are not prefix-stable there, ``trailer`` what
-    the template writes after the last message only (``unmarked.trailer_of``).
+    the template writes after the last message only (``unmarked.trailer_of``) and
+    ``specials`` the special tokens' texts (``encode.special_texts``).
     """
     if train_on not in TRAIN_ON:
         raise TemplateError(
@@ -297,9 +300,7 @@ def render(
             )[0]
 
         try:
-            text, blocks = turn_blocks(
-                messages, render_fn, unstable, trailer, token_texts(special_tokens)
-            )
+            text, blocks = turn_blocks(messages, render_fn, unstable, trailer, specials)
         except TemplateError as exc:
             exc.sample_id = exc.sample_id or sample.id
             raise

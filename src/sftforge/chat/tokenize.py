@@ -26,6 +26,7 @@ from .encode import (
     labels_from_encoding,
     load_tokenizer,
     rust_backend,
+    special_texts,
     special_tokens_of,
 )
 from .overlap import overlapped
@@ -42,7 +43,7 @@ from .render import (
 from .stats import TokenStats, role_token_counts
 from .templates import ChatTemplate, resolve_template
 from .truncate import TRUNCATION_POLICIES, Truncation, drop_oldest_turns
-from .unmarked import UNSTABLE_POLICIES, NotPrefixStable, UnstablePolicy, token_texts, trailer_of
+from .unmarked import UNSTABLE_POLICIES, NotPrefixStable, UnstablePolicy, trailer_of
 
 __all__ = [
     "ChatTokenizer",
@@ -136,13 +137,14 @@ class ChatTokenizer:
         if self.max_len is not None and self.max_len < 1:
             raise TokenizeError(f"max_len must be positive, got {self.max_len}.", field="max_len")
         self.special_tokens = special_tokens_of(self.tokenizer)
+        self.specials = tuple(special_texts(self.tokenizer))
         self._probe()
         self.trailer = (
             ""
             if self.template.has_marks
             else trailer_of(
                 text_renderer(self.template, special_tokens=self.special_tokens),
-                token_texts(self.special_tokens),
+                self.specials,
             )
         )
 
@@ -173,6 +175,7 @@ class ChatTokenizer:
             add_generation_prompt=add_generation_prompt,
             unstable=self.unstable,
             trailer=self.trailer,
+            specials=self.specials,
         )
 
     def rows_of(self, sample: Sample) -> list[Sample]:

@@ -42,7 +42,6 @@ __all__ = [
     "RenderFn",
     "UnstablePolicy",
     "first_difference",
-    "token_texts",
     "trailer_of",
     "turn_blocks",
 ]
@@ -143,17 +142,6 @@ def _assistant_indices(messages: Sequence[dict[str, Any]]) -> list[int]:
     return [i for i, m in enumerate(messages) if m.get("role") == "assistant"]
 
 
-def token_texts(special_tokens: dict[str, Any] | None) -> tuple[str, ...]:
-    """The special tokens' texts (``bos_token``... and the ``additional_special_tokens`` list)."""
-    out: list[str] = []
-    for value in (special_tokens or {}).values():
-        for v in value if isinstance(value, list | tuple) else [value]:
-            text = getattr(v, "content", v)
-            if isinstance(text, str) and len(text) > 1:
-                out.append(text)
-    return tuple(out)
-
-
 def _backoff(text: str, at: int, specials: Sequence[str]) -> int:
     """``at`` moved back to the start of a special token it falls inside (``</s>`` and
     ``<|user|>`` share their first character, a difference is never inside a token)."""
@@ -199,7 +187,7 @@ def turn_blocks(
     """The text and one trained span per assistant turn (only the last one's under ``last``
     and ``split``); raises :class:`NotPrefixStable` when the template cannot give them.
     ``trailer`` (:func:`trailer_of`) is left out of the turn it follows; ``specials`` are the
-    special tokens' texts (:func:`token_texts`), so a turn never starts inside one."""
+    special tokens' texts (``encode.special_texts``), so a turn never starts inside one."""
     indices = _assistant_indices(messages)
     if policy == "keep-reasoning":
         return _stitched(messages, indices, render, trailer, specials)
