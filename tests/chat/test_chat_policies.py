@@ -10,7 +10,7 @@ from chat_fixtures import CONVERSATIONS, hf_messages
 
 from sftforge.chat import ChatTokenizer, get_template, render, resolve_template
 from sftforge.chat.templates import ChatTemplate
-from sftforge.errors import TokenizeError, TemplateError
+from sftforge.errors import TemplateError, TokenizeError
 from sftforge.sample import Message, Sample
 
 

@@ -82,7 +82,7 @@ def test_named_list_in_tokenizer_config(folder: Path) -> None:
     assert tool_use.template.source == HERMES  # type: ignore[union-attr]
     row = tool_use.tokenize(FAMILY_CONVERSATIONS["tools"])
     assert row.n_trained > 0
-    with pytest.raises(TemplateError, match="no chat template named 'rag'.*default, tool_use"):
+    with pytest.raises(TemplateError, match=r"no chat template named 'rag'.*default, tool_use"):
         ChatTokenizer(folder, "tokenizer:rag")
     # the config file itself, and the folder, also name it
     cfg = folder / "tokenizer_config.json"

@@ -207,7 +207,7 @@ def template_facts(template: ChatTemplate, tokenizer: Any) -> TemplateFacts:
     end, end_kind = _turn_end(render, trailer, specials, tokenizer)
     bos = getattr(tokenizer, "bos_token", None)
     first = _try(render, _PLAIN) or ""
-    adds_bos = bool(bos) and first.startswith(bos)
+    adds_bos = isinstance(bos, str) and bool(bos) and first.startswith(bos)
     double = False
     if adds_bos:
         ids = tokenizer(first, add_special_tokens=True)["input_ids"]

@@ -16,6 +16,7 @@ from .base import IGNORE_INDEX, Encoded, Profile, Rejected, encode_texts, load_t
 
 __all__ = [
     "IGNORE_INDEX",
+    "OWN_TEMPLATE_PROFILES",
     "PROFILES",
     "Encoded",
     "Profile",
@@ -23,6 +24,7 @@ __all__ = [
     "encode_texts",
     "get_profile",
     "load_tokenizer",
+    "names_own_template",
 ]
 
 
@@ -35,6 +37,20 @@ _CLASSES: dict[str, tuple[str, str] | None] = {
     "trl": ("trl", "TrlProfile"),
 }
 PROFILES: tuple[str, ...] = tuple(_CLASSES)
+# the trainers that render with a tokenizer's own Jinja chat template (``chat_template``)
+OWN_TEMPLATE_PROFILES: tuple[str, ...] = ("trl", "axolotl")
+
+
+def names_own_template(template: str) -> bool:
+    """``tokenizer``/``tokenizer:NAME`` or a template file or folder, not a framework's name."""
+    from pathlib import Path
+
+    return (
+        template == "tokenizer"
+        or template.startswith("tokenizer:")
+        or template.endswith((".jinja", ".gguf", ".json"))
+        or Path(template).is_dir()
+    )
 
 
 def get_profile(
@@ -45,7 +61,10 @@ def get_profile(
     max_length: int | None = None,
     **options: Any,
 ) -> Profile:
-    """The profile called ``name`` (one of :data:`PROFILES`), ready to encode."""
+    """The profile called ``name`` (one of :data:`PROFILES`), ready to encode. For the
+    trainers that render with a tokenizer's chat template (:data:`OWN_TEMPLATE_PROFILES`),
+    ``template`` may be ``tokenizer``, ``tokenizer:NAME`` or a template file (as in native mode):
+    it becomes their ``chat_template`` option."""
     if name not in _CLASSES:
         raise TokenizeError(
             f"unknown trainer profile '{name}'", hint=f"use one of: {', '.join(PROFILES)}"
@@ -56,6 +75,19 @@ def get_profile(
             f"the '{name}' trainer profile is not implemented yet",
             hint=f"use one of: {', '.join(k for k, v in _CLASSES.items() if v)}",
         )
+    if template is not None and names_own_template(template):
+        if name not in OWN_TEMPLATE_PROFILES:
+            raise TokenizeError(
+                f"the '{name}' profile encodes with {name}'s own templates, not a tokenizer's "
+                f"chat template ('{template}').",
+                field="template",
+                hint=f"pass a {name} template name, or use --profile "
+                f"{' or '.join(OWN_TEMPLATE_PROFILES)} (or native mode) with '{template}'",
+            )
+        from ..templates import resolve_template
+
+        options = {**options, "chat_template": resolve_template(template, tokenizer).source}
+        template = None
     module, cls_name = entry
     cls: type[Profile] = getattr(importlib.import_module(f"{__name__}.{module}"), cls_name)
     return cls(tokenizer, template=template, max_length=max_length, options=options)
