@@ -200,3 +200,16 @@ def test_cli_hostile_tokenizer_template_fails_the_run_in_one_line(
     assert rc != 0
     assert "chat template 'tokenizer' exceeded its bounds" in err and "Traceback" not in err
     assert not out.exists()
+
+
+def test_long_numbers_in_the_text_are_not_format_widths() -> None:
+    # a regression: any string holding 7+ digits was taken for a format width
+    source = (
+        "{% for m in messages %}{% if m.content.startswith('x') %}{% endif %}"
+        "{{ '%s: %s' % (m.role, m.content) }}{{ '{}|{:>3}'.format(m.role, 1) }}{% endfor %}"
+    )
+    text, _ = render_messages(
+        [{"role": "user", "content": "see https://example.com/a9271286 and 12345678%d"}],
+        ChatTemplate("digits", source),
+    )
+    assert text == "user: see https://example.com/a9271286 and 12345678%duser|  1"

@@ -50,7 +50,9 @@ class Bounds:
 
 DEFAULT_BOUNDS = Bounds()
 _ITER_NAME = "sftforge_bounded_iter"
-_WIDE_FORMAT = re.compile(r"\d{7,}")  # a format width/precision of a million or more
+# a width or precision of a million or more: in a %-format, and in a str.format field
+_WIDE_PERCENT = re.compile(r"%[-+ #0]*(\d{7,}|[\d*]*\.\d{7,})")
+_WIDE_FIELD = re.compile(r"\{[^{}]*:[^{}]*\d{7,}[^{}]*\}")
 _CHECK_EVERY = 1024
 
 
@@ -175,13 +177,17 @@ class BoundedEnvironment(ImmutableSandboxedEnvironment):
                 and right * abs(left).bit_length() > 64 * 1024
             ):
                 raise TemplateBoundError(f"the template computes {left} ** {right}")
-        elif operator == "%" and isinstance(left, str) and _WIDE_FORMAT.search(left):
+        elif operator == "%" and isinstance(left, str) and _WIDE_PERCENT.search(left):
             raise TemplateBoundError("the template formats with a width of a million or more")
         return _check_size(super().call_binop(context, operator, left, right))
 
     def wrap_str_format(self, value: Any) -> Any:
         owner = getattr(value, "__self__", None)
-        if isinstance(owner, str) and _WIDE_FORMAT.search(owner):
+        if (
+            isinstance(owner, str)
+            and getattr(value, "__name__", "") in ("format", "format_map")
+            and _WIDE_FIELD.search(owner)
+        ):
             raise TemplateBoundError("the template formats with a width of a million or more")
         return super().wrap_str_format(value)
 

@@ -1,0 +1,119 @@
+"""Native mode with a shipped (unmarked) chat template vs the marked-template path, whole CLI.
+
+    PYTHONPATH=src python bench/unmarked_bench.py [--repeat 3] [--limit N] [--json out.json]
+
+``sftforge tokenize`` is run as a process, file to file (JSONL in, Parquet out), on the 52k
+Stanford Alpaca set with the minimind tokenizer, three ways, interleaved in one run:
+
+* ``marked``: the built-in ``qwen2.5`` template, which has ``{% generation %}`` marks;
+* ``unmarked``: the same template text with the marks removed, as models ship it (trained spans
+  found by rendering prefixes);
+* ``own``: the minimind tokenizer's own ``chat_template`` (``--template tokenizer``, unmarked).
+
+Wall seconds and peak RSS (``os.wait4`` of each child) per run; the best and the median of
+``--repeat`` runs; the ratio unmarked / marked from the same run. The ``marked`` and ``unmarked``
+outputs are compared row by row (ids and labels must be identical).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pyarrow.parquet as pq
+from _shared import SHARED_DATA
+
+ROOT = Path(__file__).resolve().parent.parent
+MARK = re.compile(r"\{%-?\s*(end)?generation\s*-?%\}")
+
+
+def write_input(path: Path, limit: int | None) -> int:
+    rows = json.loads((SHARED_DATA / "stanford_alpaca/alpaca_data.json").read_text("utf-8"))
+    rows = rows[:limit] if limit else rows
+    rows = [r for r in rows if r["output"].strip()]  # the readers refuse an empty answer
+    with open(path, "w", encoding="utf-8") as fh:
+        for r in rows:
+            prompt = (r["instruction"] + "\n" + r.get("input", "")).strip()
+            msgs = [{"role": "user", "content": prompt}, {"role": "assistant", "content": r["output"]}]
+            fh.write(json.dumps({"messages": msgs}, ensure_ascii=False) + "\n")
+    return len(rows)
+
+
+def run(args: list[str]) -> tuple[float, int]:
+    """Wall seconds and peak RSS (MiB) of one CLI process."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    start = time.perf_counter()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sftforge", *args], env=env, stdout=subprocess.DEVNULL
+    )
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - start
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"failed: sftforge {' '.join(args)}")
+    return wall, usage.ru_maxrss // 1024
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--limit", type=int, default=None)
+    ap.add_argument("--json", type=Path, default=None)
+    opts = ap.parse_args()
+    sys.path.insert(0, str(ROOT / "src"))
+    from sftforge.chat.templates import get_template
+
+    tokenizer = SHARED_DATA / "tokenizers/minimind"
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        n = write_input(work / "in.jsonl", opts.limit)
+        marked = get_template("qwen2.5").source
+        (work / "marked.jinja").write_text(marked, encoding="utf-8")
+        (work / "unmarked.jinja").write_text(MARK.sub("", marked), encoding="utf-8")
+        variants = {
+            "marked": ["--template", str(work / "marked.jinja")],
+            "unmarked": ["--template", str(work / "unmarked.jinja")],
+            "own": ["--template", "tokenizer"],
+        }
+        times: dict[str, list[float]] = {k: [] for k in variants}
+        rss: dict[str, int] = dict.fromkeys(variants, 0)
+        for _ in range(opts.repeat):
+            for name, extra in variants.items():
+                out = work / f"{name}.parquet"
+                wall, peak = run(
+                    ["tokenize", str(work / "in.jsonl"), str(out), "--tokenizer", str(tokenizer),
+                     *extra]
+                )  # fmt: skip
+                times[name].append(wall)
+                rss[name] = max(rss[name], peak)
+        a, b = pq.read_table(work / "marked.parquet"), pq.read_table(work / "unmarked.parquet")
+        same = a.column("input_ids").to_pylist() == b.column("input_ids").to_pylist() and (
+            a.column("labels").to_pylist() == b.column("labels").to_pylist()
+        )
+        rows = {k: pq.read_table(work / f"{k}.parquet").num_rows for k in variants}
+    result = {
+        "samples": n,
+        "rows": rows,
+        "identical_marked_unmarked": same,
+        "best_s": {k: min(v) for k, v in times.items()},
+        "median_s": {k: statistics.median(v) for k, v in times.items()},
+        "peak_rss_mib": rss,
+        "ratio_unmarked_over_marked_best": min(times["unmarked"]) / min(times["marked"]),
+        "ratio_unmarked_over_marked_median": statistics.median(times["unmarked"])
+        / statistics.median(times["marked"]),
+        "runs": times,
+    }
+    print(json.dumps(result, indent=2))
+    if opts.json:
+        opts.json.write_text(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
