@@ -33,12 +33,14 @@ from _shared import SHARED_DATA
 
 ROOT = Path(__file__).resolve().parent.parent
 MARK = re.compile(r"\{%-?\s*(end)?generation\s*-?%\}")
+CONTROL = re.compile(r"\\u00(0[0-8bcef]|1[0-9a-f]|7f)")  # as json.dumps escapes them
 
 
 def write_input(path: Path, limit: int | None) -> int:
     rows = json.loads((SHARED_DATA / "stanford_alpaca/alpaca_data.json").read_text("utf-8"))
     rows = rows[:limit] if limit else rows
-    rows = [r for r in rows if r["output"].strip()]  # the readers refuse an empty answer
+    # the readers refuse an empty answer and control characters (a few rows of the set)
+    rows = [r for r in rows if r["output"].strip() and not CONTROL.search(json.dumps(r))]
     with open(path, "w", encoding="utf-8") as fh:
         for r in rows:
             prompt = (r["instruction"] + "\n" + r.get("input", "")).strip()
