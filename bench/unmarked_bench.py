@@ -10,8 +10,9 @@ Stanford Alpaca set with the minimind tokenizer, three ways, interleaved in one 
   found by rendering prefixes);
 * ``own``: the minimind tokenizer's own ``chat_template`` (``--template tokenizer``, unmarked).
 
-Wall seconds and peak RSS (``os.wait4`` of each child) per run; the best and the median of
-``--repeat`` runs; the ratio unmarked / marked from the same run. The ``marked`` and ``unmarked``
+Wall seconds, CPU seconds (user + system, all threads) and peak RSS (``os.wait4`` of each child)
+per run; the best and the median of ``--repeat`` runs; the ratios unmarked / marked from the same
+run. On a shared machine the CPU figure is the stable one. The ``marked`` and ``unmarked``
 outputs are compared row by row (ids and labels must be identical).
 """
 
@@ -49,8 +50,9 @@ def write_input(path: Path, limit: int | None) -> int:
     return len(rows)
 
 
-def run(args: list[str]) -> tuple[float, int]:
-    """Wall seconds and peak RSS (MiB) of one CLI process."""
+def run(args: list[str]) -> tuple[float, float, int]:
+    """Wall seconds, CPU seconds (user + system, all threads) and peak RSS (MiB) of one CLI
+    process."""
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
     start = time.perf_counter()
     proc = subprocess.Popen(
@@ -60,7 +62,7 @@ def run(args: list[str]) -> tuple[float, int]:
     wall = time.perf_counter() - start
     if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(f"failed: sftforge {' '.join(args)}")
-    return wall, usage.ru_maxrss // 1024
+    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss // 1024
 
 
 def main() -> None:
@@ -85,15 +87,17 @@ def main() -> None:
             "own": ["--template", "tokenizer"],
         }
         times: dict[str, list[float]] = {k: [] for k in variants}
+        cpu: dict[str, list[float]] = {k: [] for k in variants}
         rss: dict[str, int] = dict.fromkeys(variants, 0)
         for _ in range(opts.repeat):
             for name, extra in variants.items():
                 out = work / f"{name}.parquet"
-                wall, peak = run(
+                wall, cpu_s, peak = run(
                     ["tokenize", str(work / "in.jsonl"), str(out), "--tokenizer", str(tokenizer),
                      *extra]
                 )  # fmt: skip
                 times[name].append(wall)
+                cpu[name].append(cpu_s)
                 rss[name] = max(rss[name], peak)
         a, b = pq.read_table(work / "marked.parquet"), pq.read_table(work / "unmarked.parquet")
         same = a.column("input_ids").to_pylist() == b.column("input_ids").to_pylist() and (
@@ -110,7 +114,11 @@ def main() -> None:
         "ratio_unmarked_over_marked_best": min(times["unmarked"]) / min(times["marked"]),
         "ratio_unmarked_over_marked_median": statistics.median(times["unmarked"])
         / statistics.median(times["marked"]),
+        "cpu_median_s": {k: statistics.median(v) for k, v in cpu.items()},
+        "ratio_unmarked_over_marked_cpu_median": statistics.median(cpu["unmarked"])
+        / statistics.median(cpu["marked"]),
         "runs": times,
+        "cpu_runs": cpu,
     }
     print(json.dumps(result, indent=2))
     if opts.json:

@@ -20,6 +20,7 @@ from family_templates import FAMILIES, FAMILY_CONVERSATIONS, Family, conversatio
 from sftforge.chat import ChatTokenizer
 from sftforge.chat.templates import ChatTemplate, has_generation_marks
 from sftforge.chat.tokenize import tokenize_samples
+from sftforge.sample import Sample
 
 
 def hf_ids_labels(
@@ -94,3 +95,17 @@ def test_unmarked_template_equals_transformers(
         assert row.n_trained > 0
         checked += 1
     assert checked  # every template is checked on at least one conversation
+
+
+@pytest.mark.parametrize("kind", ["bpe", "sentencepiece"])
+def test_documents_reach_the_template(family_tokenizers: dict[str, Any], kind: str) -> None:
+    """A sample's meta["documents"] is the template's ``documents`` (Command-R's RAG form)."""
+    family, tok = FAMILIES["command-r"], family_tokenizers[kind]
+    docs = [{"title": "天气", "text": "北京今天晴。"}, {"title": "Weather", "text": "Sunny."}]
+    base = FAMILY_CONVERSATIONS["zh_multi"]
+    sample = Sample(list(base.messages), meta={"documents": docs})
+    row = ChatTokenizer(tok, shipped(family)).tokenize(sample)
+    ids, labels, text = hf_ids_labels(tok, family, hf_messages(sample), None, documents=docs)
+    assert "## Documents" in text and "北京今天晴。" in text
+    assert row.input_ids == ids
+    assert row.labels == labels

@@ -152,3 +152,21 @@ def test_cli_uses_the_folder_template_by_default(
     assert pq.read_table(out).num_rows == 1
     assert main([*base, "--unstable", "split"]) == 0
     assert pq.read_table(out).num_rows == 3  # single + the two turns of zh_multi
+
+
+def test_cli_template_args(
+    folder: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--template-arg KEY=VALUE reaches the template (JSON values parsed): equal to --no-thinking."""
+    _set_config(folder, unmarked(FAMILIES["qwen3"].source))
+    data = tmp_path / "in.jsonl"
+    data.write_bytes(FAMILY_CONVERSATIONS["single"].to_json() + b"\n")
+    outs = []
+    for flags in (["--template-arg", "enable_thinking=false"], ["--no-thinking"], []):
+        out = tmp_path / f"out{len(outs)}.parquet"
+        assert main(["tokenize", str(data), str(out), "--tokenizer", str(folder), *flags]) == 0
+        outs.append(pq.read_table(out).to_pylist())
+    assert outs[0] == outs[1] != outs[2]
+    assert main(["tokenize", str(data), str(tmp_path / "x.parquet"), "--tokenizer", str(folder),
+                 "--template-arg", "no-equals"]) != 0  # fmt: skip
+    assert "is not KEY=VALUE" in capsys.readouterr().err

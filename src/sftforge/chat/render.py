@@ -40,6 +40,7 @@ from .unmarked import RenderFn, UnstablePolicy, turn_blocks
 
 __all__ = [
     "TRAIN_ON",
+    "BoundsExceeded",
     "RenderFn",
     "Rendered",
     "TrainOn",
@@ -55,6 +56,10 @@ TrainOn = Literal["all", "last", "flags"]
 TRAIN_ON: tuple[str, ...] = ("all", "last", "flags")
 _OPEN, _CLOSE = "\ufdd0", "\ufdd1"
 _MARK_RE = re.compile(f"[{_OPEN}{_CLOSE}]")
+
+
+class BoundsExceeded(TemplateError):
+    """A render went past its bounds (time, size, loop steps, call depth)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,7 +181,7 @@ def render_messages(
             **variables,
         )
     except TemplateBoundError as exc:
-        raise TemplateError(
+        raise BoundsExceeded(
             f"chat template '{template.name}' exceeded its bounds: {exc}",
             sample_id=sample_id,
             field="template",
@@ -186,7 +191,7 @@ def render_messages(
             f"chat template '{template.name}' failed: {exc}", sample_id=sample_id
         ) from exc
     except (RecursionError, MemoryError) as exc:
-        raise TemplateError(
+        raise BoundsExceeded(
             f"chat template '{template.name}' exceeded its bounds: {type(exc).__name__}",
             sample_id=sample_id,
             field="template",

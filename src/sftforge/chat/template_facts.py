@@ -85,21 +85,29 @@ class TemplateFacts:
 
     def lines(self) -> list[str]:
         """The facts as short sentences, for the text report."""
+        if self.prefix_stable:
+            stability = "prefix-stable"
+        else:
+            stability = (
+                "NOT prefix-stable: " + "; ".join(self.unstable_at)
+                + " (tokenize needs --unstable last|split|keep-reasoning)"
+            )  # fmt: skip
+        bos = "does not add BOS"
+        if self.adds_bos:
+            bos = "adds BOS itself" + (
+                " (a second BOS if tokenized with special tokens)" if self.double_bos else ""
+            )
+        system = f"system prompt: {self.system}"
+        if self.default_system:
+            system += f"; injects a default one: {self.default_system!r}"
         out = [
-            "prefix-stable"
-            if self.prefix_stable
-            else "NOT prefix-stable: " + "; ".join(self.unstable_at)
-            + " (tokenize needs --unstable last|split|keep-reasoning)",
+            stability,
             f"assistant turns end with {self.turn_end!r} ({self.turn_end_kind})",
-            "adds BOS itself" + (" (a second BOS if tokenized with special tokens)"
-                                 if self.double_bos else "")
-            if self.adds_bos
-            else "does not add BOS",
-            f"system prompt: {self.system}"
-            + (f"; injects a default one: {self.default_system!r}" if self.default_system else ""),
+            bos,
+            system,
             f"reasoning: {self.reasoning}",
             f"tool calls: {self.tool_calls}; tool results: {self.tool_results}",
-        ]  # fmt: skip
+        ]
         if self.trailer:
             out.append(f"writes {self.trailer!r} after the last message only (left untrained)")
         return out
@@ -184,7 +192,7 @@ def _reasoning(render: RenderFn) -> str:
     return "not rendered"
 
 
-def _tools(render: RenderFn, tools: list[dict[str, Any]]) -> tuple[str, str]:
+def _tools(render: RenderFn) -> tuple[str, str]:
     try:
         text = render(_TOOLS, False)
     except TemplateError as exc:
@@ -213,7 +221,7 @@ def template_facts(template: ChatTemplate, tokenizer: Any) -> TemplateFacts:
         ids = tokenizer(first, add_special_tokens=True)["input_ids"]
         double = len(ids) >= 2 and ids[0] == ids[1] == tokenizer.bos_token_id
     system, injected = _system(render)
-    calls, results = _tools(render_tools, [_TOOL])
+    calls, results = _tools(render_tools)
     return TemplateFacts(
         name=template.name,
         prefix_stable=not unstable,

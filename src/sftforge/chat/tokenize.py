@@ -32,6 +32,7 @@ from .encode import (
 from .overlap import overlapped
 from .render import (
     TRAIN_ON,
+    BoundsExceeded,
     Rendered,
     TrainOn,
     compile_template,
@@ -159,9 +160,10 @@ class ChatTokenizer:
                 special_tokens=self.special_tokens,
                 add_generation_prompt=True,
             )
-        except TemplateError as exc:
-            if "exceeded its bounds" in exc.message:
-                raise
+        except BoundsExceeded:
+            raise
+        except TemplateError:
+            pass
 
     # -- the steps -------------------------------------------------------------------------
     def render(self, sample: Sample, *, add_generation_prompt: bool = False) -> Rendered:
