@@ -28,6 +28,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import pyarrow.parquet as pq
 from _shared import SHARED_DATA
@@ -35,6 +36,18 @@ from _shared import SHARED_DATA
 ROOT = Path(__file__).resolve().parent.parent
 MARK = re.compile(r"\{%-?\s*(end)?generation\s*-?%\}")
 CONTROL = re.compile(r"\\u00(0[0-8bcef]|1[0-9a-f]|7f)")  # as json.dumps escapes them
+
+
+def write_lf_input(jsonl: Path, folder: Path) -> dict[str, Any]:
+    """The same rows as an Alpaca JSON file with a dataset_info.json entry, for LLaMA-Factory."""
+    folder.mkdir()
+    rows = []
+    for line in jsonl.read_text(encoding="utf-8").splitlines():
+        user, answer = json.loads(line)["messages"]
+        rows.append({"instruction": user["content"], "input": "", "output": answer["content"]})
+    (folder / "alpaca.json").write_text(json.dumps(rows, ensure_ascii=False), encoding="utf-8")
+    (folder / "dataset_info.json").write_text(json.dumps({"bench": {"file_name": "alpaca.json"}}))
+    return {"dataset_dir": str(folder), "dataset": "bench"}
 
 
 def write_input(path: Path, limit: int | None) -> int:
@@ -45,23 +58,23 @@ def write_input(path: Path, limit: int | None) -> int:
     with open(path, "w", encoding="utf-8") as fh:
         for r in rows:
             prompt = (r["instruction"] + "\n" + r.get("input", "")).strip()
-            msgs = [{"role": "user", "content": prompt}, {"role": "assistant", "content": r["output"]}]
+            msgs = [
+                {"role": "user", "content": prompt},
+                {"role": "assistant", "content": r["output"]},
+            ]
             fh.write(json.dumps({"messages": msgs}, ensure_ascii=False) + "\n")
     return len(rows)
 
 
-def run(args: list[str]) -> tuple[float, float, int]:
-    """Wall seconds, CPU seconds (user + system, all threads) and peak RSS (MiB) of one CLI
+def run(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, float, int]:
+    """Wall seconds, CPU seconds (user + system, all threads) and peak RSS (MiB) of one
     process."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
     start = time.perf_counter()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "sftforge", *args], env=env, stdout=subprocess.DEVNULL
-    )
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL)
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - start
     if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"failed: sftforge {' '.join(args)}")
+        raise SystemExit(f"failed: {' '.join(cmd)}")
     return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss // 1024
 
 
@@ -70,6 +83,12 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--limit", type=int, default=None)
     ap.add_argument("--json", type=Path, default=None)
+    ap.add_argument(
+        "--llamafactory",
+        action="store_true",
+        help="also time LLaMA-Factory's preprocessing (template qwen) as a process, in its venv "
+        "($SFTFORGE_LF_VENV or .bench-venvs/llamafactory)",
+    )
     opts = ap.parse_args()
     sys.path.insert(0, str(ROOT / "src"))
     from sftforge.chat.templates import get_template
@@ -81,21 +100,34 @@ def main() -> None:
         marked = get_template("qwen2.5").source
         (work / "marked.jinja").write_text(marked, encoding="utf-8")
         (work / "unmarked.jinja").write_text(MARK.sub("", marked), encoding="utf-8")
+        env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+        ours = [sys.executable, "-m", "sftforge", "tokenize", str(work / "in.jsonl")]
         variants = {
-            "marked": ["--template", str(work / "marked.jinja")],
-            "unmarked": ["--template", str(work / "unmarked.jinja")],
-            "own": ["--template", "tokenizer"],
+            name: [*ours, str(work / f"{name}.parquet"), "--tokenizer", str(tokenizer), *extra]
+            for name, extra in (
+                ("marked", ["--template", str(work / "marked.jinja")]),
+                ("unmarked", ["--template", str(work / "unmarked.jinja")]),
+                ("own", ["--template", "tokenizer"]),
+            )
         }
+        if opts.llamafactory:
+            sys.path.insert(0, str(ROOT / "bench"))
+            from _venvs import peer_python
+
+            job = {"tokenizer": str(tokenizer), "template": "qwen", "cutoff_len": 2048,
+                   "options": {}, "out": str(work / "lf.jsonl"),
+                   **write_lf_input(work / "in.jsonl", work / "lf")}  # fmt: skip
+            (work / "jobs.json").write_text(json.dumps([job]))
+            script = str(ROOT / "bench/_peer_llamafactory.py")
+            variants["llamafactory"] = [str(peer_python("llamafactory")), script,
+                                        str(work / "jobs.json")]  # fmt: skip
+            env["HF_DATASETS_CACHE"] = str(work / "hf-cache")
         times: dict[str, list[float]] = {k: [] for k in variants}
         cpu: dict[str, list[float]] = {k: [] for k in variants}
         rss: dict[str, int] = dict.fromkeys(variants, 0)
         for _ in range(opts.repeat):
-            for name, extra in variants.items():
-                out = work / f"{name}.parquet"
-                wall, cpu_s, peak = run(
-                    ["tokenize", str(work / "in.jsonl"), str(out), "--tokenizer", str(tokenizer),
-                     *extra]
-                )  # fmt: skip
+            for name, cmd in variants.items():
+                wall, cpu_s, peak = run(cmd, env)
                 times[name].append(wall)
                 cpu[name].append(cpu_s)
                 rss[name] = max(rss[name], peak)
@@ -103,7 +135,14 @@ def main() -> None:
         same = a.column("input_ids").to_pylist() == b.column("input_ids").to_pylist() and (
             a.column("labels").to_pylist() == b.column("labels").to_pylist()
         )
-        rows = {k: pq.read_table(work / f"{k}.parquet").num_rows for k in variants}
+        rows = {
+            k: pq.read_table(work / f"{k}.parquet").num_rows
+            for k in variants
+            if k != "llamafactory"
+        }
+        if opts.llamafactory:
+            lf = [json.loads(x) for x in (work / "lf.jsonl").read_text().splitlines()]
+            rows["llamafactory"] = len(lf)
     result = {
         "samples": n,
         "rows": rows,

@@ -16,7 +16,6 @@ from .base import IGNORE_INDEX, Encoded, Profile, Rejected, encode_texts, load_t
 
 __all__ = [
     "IGNORE_INDEX",
-    "OWN_TEMPLATE_PROFILES",
     "PROFILES",
     "Encoded",
     "Profile",
@@ -24,7 +23,6 @@ __all__ = [
     "encode_texts",
     "get_profile",
     "load_tokenizer",
-    "names_own_template",
 ]
 
 
@@ -38,10 +36,10 @@ _CLASSES: dict[str, tuple[str, str] | None] = {
 }
 PROFILES: tuple[str, ...] = tuple(_CLASSES)
 # the trainers that render with a tokenizer's own Jinja chat template (``chat_template``)
-OWN_TEMPLATE_PROFILES: tuple[str, ...] = ("trl", "axolotl")
+_OWN_TEMPLATE_PROFILES: tuple[str, ...] = ("trl", "axolotl")
 
 
-def names_own_template(template: str) -> bool:
+def _names_own_template(template: str) -> bool:
     """``tokenizer``/``tokenizer:NAME`` or a template file or folder, not a framework's name."""
     from pathlib import Path
 
@@ -62,7 +60,7 @@ def get_profile(
     **options: Any,
 ) -> Profile:
     """The profile called ``name`` (one of :data:`PROFILES`), ready to encode. For the
-    trainers that render with a tokenizer's chat template (:data:`OWN_TEMPLATE_PROFILES`),
+    trainers that render with a tokenizer's chat template (``trl`` and ``axolotl``),
     ``template`` may be ``tokenizer``, ``tokenizer:NAME`` or a template file (as in native mode):
     it becomes their ``chat_template`` option."""
     if name not in _CLASSES:
@@ -75,14 +73,14 @@ def get_profile(
             f"the '{name}' trainer profile is not implemented yet",
             hint=f"use one of: {', '.join(k for k, v in _CLASSES.items() if v)}",
         )
-    if template is not None and names_own_template(template):
-        if name not in OWN_TEMPLATE_PROFILES:
+    if template is not None and _names_own_template(template):
+        if name not in _OWN_TEMPLATE_PROFILES:
             raise TokenizeError(
                 f"the '{name}' profile encodes with {name}'s own templates, not a tokenizer's "
                 f"chat template ('{template}').",
                 field="template",
                 hint=f"pass a {name} template name, or use --profile "
-                f"{' or '.join(OWN_TEMPLATE_PROFILES)} (or native mode) with '{template}'",
+                f"{' or '.join(_OWN_TEMPLATE_PROFILES)} (or native mode) with '{template}'",
             )
         from ..templates import resolve_template
 
