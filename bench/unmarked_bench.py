@@ -69,12 +69,14 @@ def write_input(path: Path, limit: int | None) -> int:
 def run(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, float, int]:
     """Wall seconds, CPU seconds (user + system, all threads) and peak RSS (MiB) of one
     process."""
-    start = time.perf_counter()
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL)
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - start
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"failed: {' '.join(cmd)}")
+    with tempfile.TemporaryFile() as err:
+        start = time.perf_counter()
+        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=err)
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - start
+        if os.waitstatus_to_exitcode(status) != 0:
+            err.seek(0)
+            raise SystemExit(f"failed: {' '.join(cmd)}\n{err.read()[-3000:].decode()}")
     return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss // 1024
 
 
@@ -143,10 +145,14 @@ def main() -> None:
         if opts.llamafactory:
             lf = [json.loads(x) for x in (work / "lf.jsonl").read_text().splitlines()]
             rows["llamafactory"] = len(lf)
+            same_lf = [r["input_ids"] for r in lf] == b.column("input_ids").to_pylist() and (
+                [r["labels"] for r in lf] == b.column("labels").to_pylist()
+            )
     result = {
         "samples": n,
         "rows": rows,
         "identical_marked_unmarked": same,
+        "identical_llamafactory_unmarked": same_lf if opts.llamafactory else None,
         "best_s": {k: min(v) for k, v in times.items()},
         "median_s": {k: statistics.median(v) for k, v in times.items()},
         "peak_rss_mib": rss,
