@@ -213,3 +213,13 @@ def test_long_numbers_in_the_text_are_not_format_widths() -> None:
         ChatTemplate("digits", source),
     )
     assert text == "user: see https://example.com/a9271286 and 12345678%duser|  1"
+
+
+@pytest.mark.parametrize("profile", ["trl", "axolotl"])
+def test_profiles_refuse_a_hostile_template_before_work(bpe_tok: Any, profile: str) -> None:
+    """TRL and axolotl render with transformers' unbounded Jinja: a template past our bounds on
+    the probe is refused when the profile is made (per-sample blow-ups are not covered there)."""
+    from sftforge.chat.profiles import get_profile
+
+    with wall_clock(), pytest.raises(TemplateError, match="exceeded its bounds"):
+        get_profile(profile, bpe_tok, chat_template=HOSTILE["nested-loops-output"])

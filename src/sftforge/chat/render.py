@@ -44,6 +44,7 @@ __all__ = [
     "RenderFn",
     "Rendered",
     "TrainOn",
+    "check_bounds",
     "compile_template",
     "is_trained",
     "message_dicts",
@@ -357,6 +358,31 @@ def text_renderer(
         )[0]
 
     return render_fn
+
+
+_PROBE = (
+    {"role": "system", "content": "S"},
+    {"role": "user", "content": "Q1"},
+    {"role": "assistant", "content": "A1"},
+    {"role": "user", "content": "Q2"},
+)
+
+
+def check_bounds(template: ChatTemplate, special_tokens: dict[str, Any] | None = None) -> None:
+    """Render a two-turn probe: a template that goes past its bounds on it would on every
+    sample, so this raises :class:`BoundsExceeded` (for the run); any other error the template
+    raises on the probe is left to the samples."""
+    try:
+        render_messages(
+            [dict(m) for m in _PROBE],
+            template,
+            special_tokens=special_tokens,
+            add_generation_prompt=True,
+        )
+    except BoundsExceeded:
+        raise
+    except TemplateError:
+        pass
 
 
 def _documents(sample: Sample) -> list[dict[str, Any]] | None:

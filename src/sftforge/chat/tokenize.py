@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from .._gc import gc_paused
-from ..errors import SftforgeError, TemplateError, TokenizeError
+from ..errors import SftforgeError, TokenizeError
 from ..ops.base import Reject
 from ..sample import Sample
 from .encode import (
@@ -32,13 +32,12 @@ from .encode import (
 from .overlap import overlapped
 from .render import (
     TRAIN_ON,
-    BoundsExceeded,
     Rendered,
     TrainOn,
+    check_bounds,
     compile_template,
     is_trained,
     render,
-    render_messages,
     text_renderer,
 )
 from .stats import TokenStats, role_token_counts
@@ -54,12 +53,6 @@ __all__ = [
 ]
 
 OP_NAME = "tokenize"
-_PROBE = (
-    {"role": "system", "content": "S"},
-    {"role": "user", "content": "Q1"},
-    {"role": "assistant", "content": "A1"},
-    {"role": "user", "content": "Q2"},
-)
 
 
 @dataclass(slots=True)
@@ -139,7 +132,7 @@ class ChatTokenizer:
             raise TokenizeError(f"max_len must be positive, got {self.max_len}.", field="max_len")
         self.special_tokens = special_tokens_of(self.tokenizer)
         self.specials = tuple(special_texts(self.tokenizer))
-        self._probe()
+        check_bounds(self.template, self.special_tokens)  # a hostile template fails the run
         self.trailer = (
             ""
             if self.template.has_marks
@@ -148,22 +141,6 @@ class ChatTokenizer:
                 self.specials,
             )
         )
-
-    def _probe(self) -> None:
-        """Render a two-turn probe: a template that goes past its bounds on it would on every
-        sample, so that fails the run here (other errors are left to the samples)."""
-        assert isinstance(self.template, ChatTemplate)
-        try:
-            render_messages(
-                [dict(m) for m in _PROBE],
-                self.template,
-                special_tokens=self.special_tokens,
-                add_generation_prompt=True,
-            )
-        except BoundsExceeded:
-            raise
-        except TemplateError:
-            pass
 
     # -- the steps -------------------------------------------------------------------------
     def render(self, sample: Sample, *, add_generation_prompt: bool = False) -> Rendered:

@@ -88,4 +88,14 @@ def get_profile(
         template = None
     module, cls_name = entry
     cls: type[Profile] = getattr(importlib.import_module(f"{__name__}.{module}"), cls_name)
-    return cls(tokenizer, template=template, max_length=max_length, options=options)
+    profile = cls(tokenizer, template=template, max_length=max_length, options=options)
+    own = getattr(profile, "chat_template", None)
+    if name in _OWN_TEMPLATE_PROFILES and isinstance(own, str):
+        # the trainer renders with transformers' Jinja, which has no bounds: a template that goes
+        # past ours on a probe conversation (so on every sample) is refused before any work
+        from ..encode import special_tokens_of
+        from ..render import check_bounds
+        from ..templates import ChatTemplate
+
+        check_bounds(ChatTemplate(name, own), special_tokens_of(tokenizer))
+    return profile
