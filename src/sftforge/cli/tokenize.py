@@ -222,6 +222,10 @@ def preview_cmd(
     html: Annotated[
         Path | None, typer.Option("--html", help="also write a self-contained HTML page")
     ] = None,
+    unstable: Annotated[str | None, typer.Option("--unstable", help=_UNSTABLE_HELP)] = None,
+    template_arg: Annotated[
+        list[str] | None, typer.Option("--template-arg", help=_ARG_HELP)
+    ] = None,
 ) -> None:
     """Show a sample with trained tokens highlighted against masked ones."""
     from itertools import islice
@@ -229,7 +233,10 @@ def preview_cmd(
     from ..chat.inputs import read_samples
     from ..chat.preview import explain, print_rich, to_html
 
-    chat = _chat_tokenizer(tokenizer, template, train_on, reasoning, thinking)
+    chat = _chat_tokenizer(
+        tokenizer, template, train_on, reasoning, thinking,
+        unstable=unstable, template_args=template_arg,
+    )  # fmt: skip
     samples = read_samples(file, from_)
     try:
         chosen = list(islice(samples, index, index + count))
