@@ -38,7 +38,9 @@ CORPUS = [
 ]
 
 
-def build_bpe(folder: Path) -> Path:
+def build_bpe(
+    folder: Path, specials: list[str] | None = None, corpus: list[str] | None = None
+) -> Path:
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
 
@@ -46,36 +48,38 @@ def build_bpe(folder: Path) -> Path:
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
-        vocab_size=700,
-        special_tokens=SPECIALS,
+        vocab_size=700 + 2 * len(specials or []),
+        special_tokens=SPECIALS + [t for t in specials or [] if t not in SPECIALS],
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
         show_progress=False,
     )
-    tok.train_from_iterator(CORPUS * 20, trainer)
+    tok.train_from_iterator((CORPUS + (corpus or [])) * 20, trainer)
     fast = PreTrainedTokenizerFast(
         tokenizer_object=tok,
         bos_token="<s>",
         eos_token="</s>",
         pad_token="<pad>",
-        additional_special_tokens=SPECIALS[3:],
+        additional_special_tokens=SPECIALS[3:] + [t for t in specials or [] if t not in SPECIALS],
         clean_up_tokenization_spaces=False,
     )
     fast.save_pretrained(folder)
     return folder
 
 
-def build_sentencepiece(folder: Path) -> Path:
+def build_sentencepiece(
+    folder: Path, specials: list[str] | None = None, corpus: list[str] | None = None
+) -> Path:
     import sentencepiece as spm
 
     folder.mkdir(parents=True, exist_ok=True)
     spm.SentencePieceTrainer.train(
-        sentence_iterator=iter(CORPUS * 20),
+        sentence_iterator=iter((CORPUS + (corpus or [])) * 20),
         model_prefix=str(folder / "tokenizer"),
-        vocab_size=420,
+        vocab_size=420 + 2 * len(specials or []),
         model_type="bpe",
         byte_fallback=True,
         character_coverage=1.0,
-        user_defined_symbols=SPECIALS[2:],
+        user_defined_symbols=SPECIALS[2:] + [t for t in specials or [] if t not in SPECIALS],
         unk_id=0,
         bos_id=1,
         eos_id=2,

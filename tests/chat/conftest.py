@@ -36,3 +36,16 @@ def sp_tok(sp_dir: Path) -> Any:
 @pytest.fixture(scope="session")
 def tokenizers_by_kind(bpe_tok: Any, sp_tok: Any) -> dict[str, Any]:
     return {"bpe": bpe_tok, "sentencepiece": sp_tok}
+
+
+@pytest.fixture(scope="session")
+def family_tokenizers(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """Byte-level BPE and SentencePiece tokenizers knowing every family's special tokens."""
+    from family_templates import FAMILY_CONVERSATIONS, FAMILY_SPECIALS
+
+    from sftforge.chat import load_tokenizer
+
+    corpus = [m.content for s in FAMILY_CONVERSATIONS.values() for m in s.messages]
+    bpe = build_bpe(tmp_path_factory.mktemp("family-bpe"), FAMILY_SPECIALS, corpus)
+    sp = build_sentencepiece(tmp_path_factory.mktemp("family-sp"), FAMILY_SPECIALS, corpus)
+    return {"bpe": load_tokenizer(bpe), "sentencepiece": load_tokenizer(sp)}

@@ -11,7 +11,7 @@ from chat_fixtures import CONVERSATIONS, hf_messages
 from sftforge.chat import ChatTokenizer, get_template, load_tokenizer, render_messages
 from sftforge.chat.render import message_dicts
 from sftforge.chat.templates import ChatTemplate
-from sftforge.errors import TemplateError
+from sftforge.chat.tokenize import tokenize_samples
 from sftforge.sample import Message, Sample
 from shared_data import SHARED_DATA
 
@@ -92,8 +92,37 @@ def test_minimind_own_template_renders_like_transformers(minimind: Any) -> None:
         )
 
 
-def test_minimind_own_template_has_no_marks(minimind: Any) -> None:
-    with pytest.raises(
-        TemplateError, match="chat template 'tokenizer' has no \\{% generation %\\} marks"
-    ):
-        ChatTokenizer(minimind)
+def _multi_turn_zh(rows: list[dict[str, str]], n: int) -> list[Sample]:
+    """n conversations of two or three Chinese turns each, from consecutive demo rows."""
+    out = []
+    for k in range(n):
+        turns = rows[k : k + 2 + k % 2]
+        messages = [Message("system", "你是一个乐于助人的助手。")] if k % 3 == 0 else []
+        for r in turns:
+            messages.append(Message("user", (r["instruction"] + "\n" + r["input"]).strip()))
+            messages.append(Message("assistant", r["output"]))
+        out.append(Sample(messages))
+    return out
+
+
+def test_minimind_tokenizes_with_its_own_template(minimind: Any) -> None:
+    """60 multi-turn Chinese conversations: ids equal the tokenizer's own apply_chat_template,
+    and the trained tokens are exactly each answer and its <|im_end|> (the empty <think> block
+    is in the template's generation prompt, so it is context, not trained)."""
+    if not ALPACA.is_file():
+        pytest.skip("LLaMA-Factory demo data not present")
+    rows = json.loads(ALPACA.read_text(encoding="utf-8"))[:70]
+    samples = _multi_turn_zh(rows, 60)
+    chat = ChatTokenizer(minimind)  # no --template: the tokenizer's own
+    assert chat.template.name == "tokenizer"  # type: ignore[union-attr]
+    result = tokenize_samples(samples, chat)
+    assert not result.rejects
+    assert len(result.rows) == 60
+    for sample, row in zip(samples, result.rows, strict=True):
+        own = minimind.apply_chat_template(hf_messages(sample), tokenize=True, return_dict=True)
+        assert row.input_ids == list(own["input_ids"])
+        trained = [t for t in row.labels if t != -100]
+        answers = "".join(
+            m.content + "<|im_end|>" for m in sample.messages if m.role == "assistant"
+        )
+        assert minimind.decode(trained) == answers

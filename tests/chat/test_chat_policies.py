@@ -10,7 +10,7 @@ from chat_fixtures import CONVERSATIONS, hf_messages
 
 from sftforge.chat import ChatTokenizer, get_template, render, resolve_template
 from sftforge.chat.templates import ChatTemplate
-from sftforge.errors import TemplateError
+from sftforge.errors import TemplateError, TokenizeError
 from sftforge.sample import Message, Sample
 
 
@@ -131,10 +131,21 @@ def test_tokenizer_own_template_is_used(bpe_tok: Any) -> None:
         bpe_tok.chat_template = None
 
 
-def test_template_without_marks_is_refused(bpe_tok: Any) -> None:
+def test_template_without_marks_finds_the_turns(bpe_tok: Any) -> None:
     plain = ChatTemplate("plain", "{% for m in messages %}{{ m.content }}{% endfor %}")
-    with pytest.raises(TemplateError, match="has no \\{% generation %\\} marks"):
-        ChatTokenizer(bpe_tok, plain)
+    chat = ChatTokenizer(bpe_tok, plain)
+    rendered = chat.render(CONVERSATIONS["single"])
+    assert [rendered.text[a:b] for a, b in rendered.spans] == ["I am fine, thank you."]
+
+
+def test_unmarked_template_that_drops_an_answer_fails_that_sample(bpe_tok: Any) -> None:
+    lossy = ChatTemplate(
+        "lossy",
+        "{% for m in messages %}{{ m.role }}:{% if m.role != 'assistant' %}{{ m.content }}"
+        "{% endif %}\n{% endfor %}",
+    )
+    with pytest.raises(TokenizeError, match="is not inside the text the chat template renders"):
+        ChatTokenizer(bpe_tok, lossy).tokenize(CONVERSATIONS["single"])
 
 
 def test_per_turn_policy_needs_one_block_per_turn() -> None:

@@ -94,3 +94,26 @@ def test_tokenize_step_ignores_a_stale_row(bpe_dir: Path) -> None:
 
 def _fresh(sample: Sample) -> Sample:
     return Sample.from_dict(sample.to_dict(with_meta=False))
+
+
+def test_tokenize_step_with_an_unstable_template(bpe_dir: Path, tmp_path: Path) -> None:
+    """An unmarked template that is not prefix-stable: rejected with the turn named, or trained
+    on the last turn with unstable: last; split (many rows per sample) is refused up front."""
+    from family_templates import FAMILIES, FAMILY_CONVERSATIONS, unmarked
+
+    path = tmp_path / "qwen3.jinja"
+    path.write_text(unmarked(FAMILIES["qwen3"].source), encoding="utf-8")
+    sample = FAMILY_CONVERSATIONS["zh_multi"]
+    plain = build_op("tokenize", {"tokenizer": str(bpe_dir), "template": str(path)})
+    kept, rejects = plain.apply([sample])  # type: ignore[attr-defined]
+    assert not kept
+    assert rejects[0].reason == "not_prefix_stable"
+    last = build_op(
+        "tokenize", {"tokenizer": str(bpe_dir), "template": str(path), "unstable": "last"}
+    )
+    kept, rejects = last.apply([sample])  # type: ignore[attr-defined]
+    assert len(kept) == 1 and not rejects
+    with pytest.raises(RecipeError, match="unstable: split cannot apply"):
+        build_op(
+            "tokenize", {"tokenizer": str(bpe_dir), "template": str(path), "unstable": "split"}
+        )

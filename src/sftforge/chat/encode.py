@@ -38,6 +38,7 @@ __all__ = [
     "labels_from_spans",
     "load_tokenizer",
     "rust_backend",
+    "special_texts",
     "special_tokens_of",
     "token_range",
 ]
@@ -79,6 +80,16 @@ def load_tokenizer(path: str | Path) -> Any:
 def special_tokens_of(tokenizer: Any) -> dict[str, Any]:
     """The template variables transformers passes from the tokenizer (bos_token, eos_token...)."""
     return dict(getattr(tokenizer, "special_tokens_map", {}) or {})
+
+
+def special_texts(tokenizer: Any) -> list[str]:
+    """The texts of the tokenizer's special tokens (not plain added words such as ``<think>``),
+    longest first."""
+    toks = set(getattr(tokenizer, "all_special_tokens", []) or [])
+    for tok in (getattr(tokenizer, "added_tokens_decoder", {}) or {}).values():
+        if getattr(tok, "special", False):
+            toks.add(str(tok.content if hasattr(tok, "content") else tok))
+    return sorted((t for t in toks if t), key=len, reverse=True)
 
 
 def rust_backend(tokenizer: Any) -> Any:

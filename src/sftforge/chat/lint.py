@@ -53,8 +53,10 @@ from typing import Any
 from ..errors import SftforgeError
 from ..progress import track
 from ..sample import Sample, validate_sample
+from .encode import special_texts
 from .lint_render import Renderer, token_mask
 from .profiles.trl import to_trl_messages
+from .template_facts import TemplateFacts
 
 __all__ = [
     "CHECKS",
@@ -117,6 +119,7 @@ class LintReport:
     findings: list[Finding] = field(default_factory=list)
     lengths: list[int] = field(default_factory=list)
     max_len: int | None = None
+    template: TemplateFacts | None = None  # what the chat template does (template_facts.py)
 
     @property
     def errors(self) -> int:
@@ -151,17 +154,9 @@ class LintReport:
             "max_len": self.max_len,
             "over_max": self.over_max,
             "length_histogram": dict(self.histogram()),
+            "template": self.template.to_dict() if self.template else None,
             "findings": [f.to_dict() for f in self.findings],
         }
-
-
-def _special_tokens(tokenizer: Any) -> list[str]:
-    """Special tokens (not plain added words such as ``<think>``), longest first."""
-    toks = set(getattr(tokenizer, "all_special_tokens", []) or [])
-    for tok in (getattr(tokenizer, "added_tokens_decoder", {}) or {}).values():
-        if getattr(tok, "special", False):
-            toks.add(str(tok.content if hasattr(tok, "content") else tok))
-    return sorted((t for t in toks if t), key=len, reverse=True)
 
 
 def _content_checks(sample: Sample, row: int, specials: list[str]) -> list[Finding]:
@@ -232,7 +227,7 @@ def _global_checks(tokenizer: Any) -> list[Finding]:
 
 def _turn_end_ids(tokenizer: Any) -> set[int]:
     """EOS and every special token except BOS: whatever can close an answer."""
-    ids = {tokenizer.convert_tokens_to_ids(t) for t in _special_tokens(tokenizer)}
+    ids = {tokenizer.convert_tokens_to_ids(t) for t in special_texts(tokenizer)}
     if tokenizer.eos_token_id is not None:
         ids.add(tokenizer.eos_token_id)
     ids.discard(tokenizer.bos_token_id)
@@ -344,16 +339,18 @@ def lint_samples(
     rows: Sequence[int] | None = None,
     unreadable: Sequence[tuple[int, SftforgeError]] = (),
     identity_names: Sequence[str] = (),
+    template: TemplateFacts | None = None,
 ) -> LintReport:
     """Every check on conversations; render checks need a tokenizer (and its or a given template).
 
     ``rows`` gives each sample's row in the input (default: its position) and ``unreadable`` the
     records that could not be read, ``(row, error)``: each becomes a finding. ``identity_names``
-    adds model names to those of the identity samples for ``identity-system-prompt``.
+    adds model names to those of the identity samples for ``identity-system-prompt``;
+    ``template`` (the chat template's facts) is carried into the report.
     """
-    report = LintReport(rows=len(samples) + len(unreadable), max_len=max_len)
+    report = LintReport(rows=len(samples) + len(unreadable), max_len=max_len, template=template)
     report.findings += [unreadable_finding(r, e) for r, e in unreadable]
-    specials = _special_tokens(tokenizer) if tokenizer is not None else []
+    specials = special_texts(tokenizer) if tokenizer is not None else []
     ctx = None
     if tokenizer is not None:
         report.findings += _global_checks(tokenizer)

@@ -2,7 +2,8 @@
 
 ``Renderer`` is a protocol so lint can run on any renderer: :func:`native_renderer` uses sftforge's
 own sandboxed renderer and template catalogue (a name, a ``.jinja`` file, or the tokenizer's own
-template); :func:`hf_renderer` uses transformers' ``render_jinja_template`` (imported lazily). ``trained_spans`` is ``None`` when the template has no ``{% generation %}``
+template; for one without ``{% generation %}`` marks the trained spans are found by rendering
+prefixes, ``unmarked.py``); :func:`hf_renderer` uses transformers' ``render_jinja_template`` (imported lazily). ``trained_spans`` is ``None`` when the template has no ``{% generation %}``
 marks, so nothing can be said about which tokens are trained.
 """
 
@@ -77,12 +78,15 @@ def hf_renderer(tokenizer: Any, chat_template: str | None = None) -> Renderer:
 def native_renderer(tokenizer: Any, template: str | None = None) -> Renderer:
     """A renderer over the native catalogue: ``template`` is a name, a ``.jinja`` path, or ``None``
     for the tokenizer's own ``chat_template``."""
-    from .encode import special_tokens_of
-    from .render import render_messages
+    from .encode import special_texts, special_tokens_of
+    from .render import render_messages, text_renderer
     from .templates import resolve_template
+    from .unmarked import NotPrefixStable, trailer_of, turn_blocks
 
     tpl = resolve_template(template, tokenizer)
     special = special_tokens_of(tokenizer)
+    specials = special_texts(tokenizer)
+    trailer = "" if tpl.has_marks else trailer_of(text_renderer(tpl, special_tokens=special))
 
     def render(
         messages: list[dict[str, Any]],
@@ -90,6 +94,15 @@ def native_renderer(tokenizer: Any, template: str | None = None) -> Renderer:
         tools: list[dict[str, Any]] | None = None,
         add_generation_prompt: bool = False,
     ) -> Rendered:
+        if not tpl.has_marks and not add_generation_prompt:
+            # trained spans found by rendering prefixes; None when the template is not
+            # prefix-stable here (the template facts say where)
+            fn = text_renderer(tpl, tools=tools, special_tokens=special)
+            try:
+                text, blocks = turn_blocks(messages, fn, None, trailer, specials)
+            except NotPrefixStable:
+                return Rendered(fn(messages, False), None)
+            return Rendered(text, blocks)
         text, spans = render_messages(
             messages,
             tpl,

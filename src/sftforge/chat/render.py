@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
@@ -29,26 +30,37 @@ from typing import Any, Literal
 import jinja2
 from jinja2 import nodes
 from jinja2.ext import Extension
-from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from ..errors import TemplateError
 from ..sample import Message, Sample
+from . import jinja_bounds
+from .jinja_bounds import DEFAULT_BOUNDS, BoundedEnvironment, Bounds, TemplateBoundError
 from .templates import ChatTemplate
+from .unmarked import RenderFn, UnstablePolicy, turn_blocks
 
 __all__ = [
     "TRAIN_ON",
+    "BoundsExceeded",
+    "RenderFn",
     "Rendered",
     "TrainOn",
+    "check_bounds",
     "compile_template",
+    "is_trained",
     "message_dicts",
     "render",
     "render_messages",
+    "text_renderer",
 ]
 
 TrainOn = Literal["all", "last", "flags"]
 TRAIN_ON: tuple[str, ...] = ("all", "last", "flags")
 _OPEN, _CLOSE = "\ufdd0", "\ufdd1"
 _MARK_RE = re.compile(f"[{_OPEN}{_CLOSE}]")
+
+
+class BoundsExceeded(TemplateError):
+    """A render went past its bounds (time, size, loop steps, call depth)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,10 +111,11 @@ def _strftime_now(fmt: str) -> str:
 @lru_cache(maxsize=64)
 def compile_template(source: str) -> jinja2.Template:
     """Compile once per template text, in the sandbox."""
-    env = ImmutableSandboxedEnvironment(
+    env = BoundedEnvironment(
         trim_blocks=True, lstrip_blocks=True, extensions=[_Generation, "jinja2.ext.loopcontrols"]
     )
     env.filters["tojson"] = _tojson
+    env.bound_filters()
     env.globals["raise_exception"] = _raise_exception
     env.globals["strftime_now"] = _strftime_now
     env.globals["dict"] = dict
@@ -150,22 +163,47 @@ def render_messages(
     special_tokens: dict[str, Any] | None = None,
     add_generation_prompt: bool = False,
     sample_id: str | None = None,
+    documents: list[dict[str, Any]] | None = None,
+    bounds: Bounds = DEFAULT_BOUNDS,
 ) -> tuple[str, list[tuple[int, int]]]:
-    """Render plain message dicts; returns the text and every top-level generation block span."""
+    """Render plain message dicts; returns the text and every top-level generation block span.
+
+    The render is bounded (``bounds``: time, size, loop steps, call depth); a template that
+    raises, or goes past a bound, fails with a one-line ``TemplateError``."""
     compiled = compile_template(template.source)
     variables = {**(special_tokens or {}), **template.variables}
+    jinja_bounds.start(bounds)
     try:
         marked = compiled.render(
             messages=messages,
             tools=tools,
-            documents=None,
+            documents=documents,
             add_generation_prompt=add_generation_prompt,
             **variables,
         )
+    except TemplateBoundError as exc:
+        raise BoundsExceeded(
+            f"chat template '{template.name}' exceeded its bounds: {exc}",
+            sample_id=sample_id,
+            field="template",
+        ) from exc
     except jinja2.TemplateError as exc:
         raise TemplateError(
             f"chat template '{template.name}' failed: {exc}", sample_id=sample_id
         ) from exc
+    except (RecursionError, MemoryError) as exc:
+        raise BoundsExceeded(
+            f"chat template '{template.name}' exceeded its bounds: {type(exc).__name__}",
+            sample_id=sample_id,
+            field="template",
+        ) from exc
+    except Exception as exc:  # a template is user code: any error it raises is about that sample
+        raise TemplateError(
+            f"chat template '{template.name}' failed: {type(exc).__name__}: {exc}",
+            sample_id=sample_id,
+        ) from exc
+    finally:
+        jinja_bounds.stop()
     return _strip_marks(marked)
 
 
@@ -227,12 +265,20 @@ def render(
     train_on: TrainOn = "all",
     reasoning: bool = True,
     add_generation_prompt: bool = False,
+    unstable: UnstablePolicy | None = None,
+    trailer: str = "",
+    specials: Sequence[str] = (),
+    bounds: Bounds = DEFAULT_BOUNDS,
 ) -> Rendered:
-    """Render ``sample`` and choose which generation blocks are trained.
+    """Render ``sample`` and choose which assistant turns are trained.
 
     ``train_on``: ``all`` assistant turns, the ``last`` one, or only turns whose ``Message.train``
     is true (``flags``). A turn's explicit ``train`` flag always wins over ``all``/``last``.
-    ``reasoning=False`` drops every turn's reasoning before rendering.
+    ``reasoning=False`` drops every turn's reasoning before rendering. A template without
+    ``{% generation %}`` marks has its turns found by rendering prefixes (``unmarked.py``);
+    ``unstable`` is the policy for templates that are not prefix-stable there, ``trailer`` what
+    the template writes after the last message only (``unmarked.trailer_of``) and
+    ``specials`` the special tokens' texts (``encode.special_texts``).
     """
     if train_on not in TRAIN_ON:
         raise TemplateError(
@@ -241,16 +287,43 @@ def render(
             hint=f"use one of: {', '.join(TRAIN_ON)}",
         )
     _check_sentinels(sample)
+    messages = message_dicts(sample, reasoning=reasoning)
+    documents = _documents(sample)
+    assistants = [m for m in sample.messages if m.role == "assistant"]
+    flags = [is_trained(m, i, len(assistants), train_on) for i, m in enumerate(assistants)]
+    if not template.has_marks:
+
+        def render_fn(msgs: list[dict[str, Any]], prompt: bool) -> str:
+            return render_messages(
+                msgs,
+                template,
+                tools=sample.tools,
+                special_tokens=special_tokens,
+                add_generation_prompt=prompt,
+                sample_id=sample.id,
+                documents=documents,
+                bounds=bounds,
+            )[0]
+
+        try:
+            text, blocks = turn_blocks(messages, render_fn, unstable, trailer, specials)
+        except TemplateError as exc:
+            exc.sample_id = exc.sample_id or sample.id
+            raise
+        if unstable in ("last", "split"):
+            flags = flags[-1:]
+        spans = [b for b, keep in zip(blocks, flags, strict=True) if keep]
+        return Rendered(text, tuple(s for s in spans if s[1] > s[0]), tuple(blocks))
     text, blocks = render_messages(
-        message_dicts(sample, reasoning=reasoning),
+        messages,
         template,
         tools=sample.tools,
         special_tokens=special_tokens,
         add_generation_prompt=add_generation_prompt,
         sample_id=sample.id,
+        documents=documents,
+        bounds=bounds,
     )
-    assistants = [m for m in sample.messages if m.role == "assistant"]
-    flags = [_trained(m, i, len(assistants), train_on) for i, m in enumerate(assistants)]
     if all(flags):
         spans = blocks
     elif len(blocks) != len(assistants):
@@ -265,7 +338,63 @@ def render(
     return Rendered(text, tuple(s for s in spans if s[1] > s[0]), tuple(blocks))
 
 
-def _trained(m: Message, index: int, count: int, train_on: str) -> bool:
+def text_renderer(
+    template: ChatTemplate,
+    *,
+    tools: list[dict[str, Any]] | None = None,
+    special_tokens: dict[str, Any] | None = None,
+    bounds: Bounds = DEFAULT_BOUNDS,
+) -> RenderFn:
+    """``(messages, add_generation_prompt) -> text`` over ``template``, for probes and lint."""
+
+    def render_fn(msgs: list[dict[str, Any]], prompt: bool) -> str:
+        return render_messages(
+            msgs,
+            template,
+            tools=tools,
+            special_tokens=special_tokens,
+            add_generation_prompt=prompt,
+            bounds=bounds,
+        )[0]
+
+    return render_fn
+
+
+_PROBE = (
+    {"role": "system", "content": "S"},
+    {"role": "user", "content": "Q1"},
+    {"role": "assistant", "content": "A1"},
+    {"role": "user", "content": "Q2"},
+)
+
+
+def check_bounds(template: ChatTemplate, special_tokens: dict[str, Any] | None = None) -> None:
+    """Render a two-turn probe: a template that goes past its bounds on it would on every
+    sample, so this raises :class:`BoundsExceeded` (for the run); any other error the template
+    raises on the probe is left to the samples."""
+    try:
+        render_messages(
+            [dict(m) for m in _PROBE],
+            template,
+            special_tokens=special_tokens,
+            add_generation_prompt=True,
+        )
+    except BoundsExceeded:
+        raise
+    except TemplateError:
+        pass
+
+
+def _documents(sample: Sample) -> list[dict[str, Any]] | None:
+    """RAG documents for templates that read ``documents``: ``meta["documents"]``, a list of dicts."""
+    docs = sample.meta.get("documents") if sample.meta else None
+    if isinstance(docs, list) and all(isinstance(d, dict) for d in docs):
+        return docs
+    return None
+
+
+def is_trained(m: Message, index: int, count: int, train_on: str) -> bool:
+    """Whether assistant turn ``index`` (of ``count``) is trained under ``train_on``."""
     if m.train is not None:
         return m.train
     if train_on == "all":

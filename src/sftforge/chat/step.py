@@ -8,7 +8,8 @@ in ``sample.meta["tokens"] = {"input_ids": [...], "labels": [...]}``; its metric
 those of ``tokenize_samples``: template_error, too_long, too_long_last_turn, no_trained_tokens.
 
 Options: ``tokenizer`` (folder), ``template`` (built-in name, .jinja path, or None for the
-tokenizer's own), ``train_on``, ``reasoning``, ``max_len``, ``truncation``.
+tokenizer's own), ``train_on``, ``reasoning``, ``max_len``, ``truncation``, ``unstable`` (``last``
+or ``keep-reasoning`` for a template that is not prefix-stable; ``split`` needs the command).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ class TokenizeStep(Filter):
     reasoning: bool = True
     max_len: int | None = None
     truncation: str = "drop"
+    unstable: str | None = None
 
     requires: ClassVar[tuple[tuple[str, str], ...]] = (("transformers", "chat"),)
     stats_key: ClassVar[str] = "tokens"
@@ -41,6 +43,12 @@ class TokenizeStep(Filter):
         super().__post_init__()
         if not self.tokenizer:
             raise RecipeError("step 'tokenize' needs the option 'tokenizer' (a local folder).")
+        if self.unstable == "split":
+            raise RecipeError(
+                "step 'tokenize' keeps one row per sample, so unstable: split cannot apply.",
+                field="unstable",
+                hint="use unstable: last or keep-reasoning here, or `sftforge tokenize --unstable split`",
+            )
         self._chat: ChatTokenizer | None = None
 
     def _tokenizer(self) -> ChatTokenizer:
@@ -52,6 +60,7 @@ class TokenizeStep(Filter):
                 reasoning=self.reasoning,
                 max_len=self.max_len,
                 truncation=self.truncation,  # type: ignore[arg-type]
+                unstable=self.unstable,  # type: ignore[arg-type]
             )
         return self._chat
 

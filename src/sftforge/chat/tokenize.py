@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from .._gc import gc_paused
-from ..errors import SftforgeError, TemplateError, TokenizeError
+from ..errors import SftforgeError, TokenizeError
 from ..ops.base import Reject
 from ..sample import Sample
 from .encode import (
@@ -26,13 +26,24 @@ from .encode import (
     labels_from_encoding,
     load_tokenizer,
     rust_backend,
+    special_texts,
     special_tokens_of,
 )
 from .overlap import overlapped
-from .render import TRAIN_ON, Rendered, TrainOn, compile_template, render
+from .render import (
+    TRAIN_ON,
+    Rendered,
+    TrainOn,
+    check_bounds,
+    compile_template,
+    is_trained,
+    render,
+    text_renderer,
+)
 from .stats import TokenStats, role_token_counts
 from .templates import ChatTemplate, resolve_template
 from .truncate import TRUNCATION_POLICIES, Truncation, drop_oldest_turns
+from .unmarked import UNSTABLE_POLICIES, NotPrefixStable, UnstablePolicy, trailer_of
 
 __all__ = [
     "ChatTokenizer",
@@ -91,6 +102,7 @@ class ChatTokenizer:
     max_len: int | None = None
     truncation: Truncation = "drop"
     template_vars: dict[str, Any] = field(default_factory=dict)
+    unstable: UnstablePolicy | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.tokenizer, str | Path):
@@ -98,12 +110,11 @@ class ChatTokenizer:
         if not isinstance(self.template, ChatTemplate):
             self.template = resolve_template(self.template, self.tokenizer, **self.template_vars)
         compile_template(self.template.source)  # a syntax error fails here, not once per sample
-        if not self.template.has_marks:
-            raise TemplateError(
-                f"chat template '{self.template.name}' has no {{% generation %}} marks, so the "
-                "trained text is unknown.",
-                field="template",
-                hint="pass --template NAME with a built-in template",
+        if self.unstable is not None and self.unstable not in UNSTABLE_POLICIES:
+            raise TokenizeError(
+                f"unknown policy for templates that are not prefix-stable: '{self.unstable}'.",
+                field="unstable",
+                hint=f"use one of: {', '.join(UNSTABLE_POLICIES)}",
             )
         if self.train_on not in TRAIN_ON:
             raise TokenizeError(
@@ -120,6 +131,16 @@ class ChatTokenizer:
         if self.max_len is not None and self.max_len < 1:
             raise TokenizeError(f"max_len must be positive, got {self.max_len}.", field="max_len")
         self.special_tokens = special_tokens_of(self.tokenizer)
+        self.specials = tuple(special_texts(self.tokenizer))
+        check_bounds(self.template, self.special_tokens)  # a hostile template fails the run
+        self.trailer = (
+            ""
+            if self.template.has_marks
+            else trailer_of(
+                text_renderer(self.template, special_tokens=self.special_tokens),
+                self.specials,
+            )
+        )
 
     # -- the steps -------------------------------------------------------------------------
     def render(self, sample: Sample, *, add_generation_prompt: bool = False) -> Rendered:
@@ -131,7 +152,30 @@ class ChatTokenizer:
             train_on=self.train_on,
             reasoning=self.reasoning,
             add_generation_prompt=add_generation_prompt,
+            unstable=self.unstable,
+            trailer=self.trailer,
+            specials=self.specials,
         )
+
+    def rows_of(self, sample: Sample) -> list[Sample]:
+        """The samples one input sample becomes: itself, or under ``unstable="split"`` with an
+        unmarked template one per trained assistant turn (the conversation up to that turn,
+        id ``<id>#<turn>``)."""
+        assert isinstance(self.template, ChatTemplate)
+        if self.unstable != "split" or self.template.has_marks:
+            return [sample]
+        msgs = sample.messages
+        turns = [i for i, m in enumerate(msgs) if m.role == "assistant"]
+        out = []
+        for k, i in enumerate(turns):
+            m = msgs[i]
+            if not is_trained(m, k, len(turns), self.train_on):
+                continue
+            sub = Sample(
+                list(msgs[: i + 1]), tools=sample.tools, meta=sample.meta, id=f"{sample.id}#{k + 1}"
+            )
+            out.append(sub)
+        return out or [sample]
 
     def encode(self, rendered: list[Rendered]) -> list[tuple[list[int], list[int], Any]]:
         """``(ids, labels, encoding)`` for many rendered texts, in one batched encode call;
@@ -203,12 +247,14 @@ def _tokenize_overlapped(
 ) -> None:
     """Batch k+1 is rendered and batch k-1 masked while batch k is encoded in the worker."""
 
-    def render(batch: list[Sample]) -> tuple[tuple[_Ready, list[tuple[Sample, str]]], list[str]]:
+    def render(
+        batch: list[Sample],
+    ) -> tuple[tuple[_Ready, list[tuple[Sample, str, str]]], list[str]]:
         with gc_paused():
             ready, failed = _render_batch(chat, batch, result)
         return (ready, failed), [r.text for _, r in ready]
 
-    def finish(rendered: tuple[_Ready, list[tuple[Sample, str]]], encoded: Any) -> None:
+    def finish(rendered: tuple[_Ready, list[tuple[Sample, str, str]]], encoded: Any) -> None:
         ready, failed = rendered
         with gc_paused():
             labelled = chat._labelled([r for _, r in ready], encoded)
@@ -249,29 +295,35 @@ def _tokenize_batch(
 
 def _render_batch(
     chat: ChatTokenizer, batch: list[Sample], result: TokenizeResult
-) -> tuple[_Ready, list[tuple[Sample, str]]]:
+) -> tuple[_Ready, list[tuple[Sample, str, str]]]:
     """The rendered samples, and the (sample, message) of those the template failed on."""
     ready: _Ready = []
-    failed: list[tuple[Sample, str]] = []
+    failed: list[tuple[Sample, str, str]] = []
     for sample in batch:
         result.counts["seen"] += 1
-        try:
-            ready.append((sample, chat.render(sample)))
-        except SftforgeError as exc:
-            failed.append((sample, exc.message))
+        rows = chat.rows_of(sample)
+        if len(rows) > 1:
+            result.counts["split:extra_rows"] += len(rows) - 1
+        for row in rows:
+            try:
+                ready.append((row, chat.render(row)))
+            except NotPrefixStable as exc:
+                failed.append((row, "not_prefix_stable", str(exc)))
+            except SftforgeError as exc:
+                failed.append((row, "template_error", exc.message))
     return ready, failed
 
 
 def _finish_batch(
     chat: ChatTokenizer,
     ready: _Ready,
-    failed: list[tuple[Sample, str]],
+    failed: list[tuple[Sample, str, str]],
     encoded: list[tuple[list[int], list[int], Any]],
     result: TokenizeResult,
     role_stats: bool,
 ) -> None:
-    for sample, message in failed:
-        _reject(result, sample, "template_error", message)
+    for sample, code, message in failed:
+        _reject(result, sample, code, message)
     for (sample, rendered), (ids, labels, enc) in zip(ready, encoded, strict=True):
         row = TokenizedRow(sample.id, ids, labels)
         if chat.max_len is not None and len(ids) > chat.max_len:

@@ -1,5 +1,8 @@
 """``sftforge lint FILE --tokenizer DIR [--template NAME] [--max-len N] [--json]``.
 
+With a tokenizer, the report starts with the chat template's facts (prefix-stable or not and
+where, BOS, how assistant turns end, default system prompt, reasoning, tool results).
+
 Exit code 1 when any error-level finding is reported, 0 otherwise (warnings only).
 """
 
@@ -21,6 +24,10 @@ _SHOW = 5  # findings printed per check in the text report
 
 def _print_text(report: Any, path: str) -> None:
     typer.echo(f"{path}: {report.rows} rows, {report.errors} errors, {report.warnings} warnings")
+    if report.template is not None:
+        typer.echo(f"  chat template '{report.template.name}':")
+        for line in report.template.lines():
+            typer.echo(f"      {line}")
     by_check: dict[str, list[Any]] = {}
     for f in report.findings:
         by_check.setdefault(f.check, []).append(f)
@@ -88,15 +95,19 @@ def lint(
         report = lint_tokenized(records, tok, max_len=max_len)
     else:
         good, bad = parse_records(records, source=str(file), columns=columns)
-        render = None
+        render = facts = None
         if tok is not None:
             from ..chat.lint_render import native_renderer
+            from ..chat.template_facts import template_facts
+            from ..chat.templates import resolve_template
 
             render = native_renderer(tok, template)
+            facts = template_facts(resolve_template(template, tok), tok)
         report = lint_samples(
             [s for _, s in good], tok, render=render, max_len=max_len,
             rows=[r for r, _ in good], unreadable=[(u.row, u.error) for u in bad],
             identity_names=identity or (),
+            template=facts,
         )  # fmt: skip
     if as_json:
         typer.echo(orjson.dumps(report.to_dict()).decode())

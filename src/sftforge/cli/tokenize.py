@@ -20,7 +20,32 @@ _TOKENIZER_HELP = (
     "tokenizer folder, or a model id (Qwen/Qwen2.5-1.5B-Instruct) found in the Hugging Face or"
     " ModelScope cache or downloaded"
 )
-_TEMPLATE_HELP = "built-in template name, a .jinja file, or leave out for the tokenizer's own"
+_TEMPLATE_HELP = (
+    "built-in template name; 'tokenizer' (the default when the tokenizer has one) or "
+    "'tokenizer:NAME'; a .jinja, tokenizer_config.json or .gguf file"
+)
+_UNSTABLE_HELP = (
+    "for a template without generation marks that is not prefix-stable: last (train the last "
+    "assistant turn) | split (one row per assistant turn) | keep-reasoning"
+)
+_ARG_HELP = "a template variable KEY=VALUE (VALUE read as JSON when it parses), repeatable"
+
+
+def _template_args(pairs: list[str] | None, thinking: bool) -> dict[str, Any]:
+    out: dict[str, Any] = {} if thinking else {"enable_thinking": False}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.isidentifier():
+            raise InputError(
+                f"--template-arg '{pair}' is not KEY=VALUE.",
+                field="template-arg",
+                hint="e.g. --template-arg enable_thinking=false",
+            )
+        try:
+            out[key] = orjson.loads(value)
+        except orjson.JSONDecodeError:
+            out[key] = value
+    return out
 
 
 def _chat_tokenizer(
@@ -31,6 +56,8 @@ def _chat_tokenizer(
     thinking: bool,
     max_len: int | None = None,
     truncation: str = "drop",
+    unstable: str | None = None,
+    template_args: list[str] | None = None,
 ) -> Any:
     from ..chat.tokenize import ChatTokenizer
 
@@ -46,7 +73,8 @@ def _chat_tokenizer(
         reasoning=reasoning == "keep",
         max_len=max_len,
         truncation=truncation,  # type: ignore[arg-type]
-        template_vars={} if thinking else {"enable_thinking": False},
+        template_vars=_template_args(template_args, thinking),
+        unstable=unstable,  # type: ignore[arg-type]
     )
 
 
@@ -77,6 +105,10 @@ def tokenize_cmd(
     ] = None,
     report: Annotated[
         Path | None, typer.Option("--report", help="write counts and stats as JSON")
+    ] = None,
+    unstable: Annotated[str | None, typer.Option("--unstable", help=_UNSTABLE_HELP)] = None,
+    template_arg: Annotated[
+        list[str] | None, typer.Option("--template-arg", help=_ARG_HELP)
     ] = None,
     profile: Annotated[
         str | None,
@@ -109,7 +141,17 @@ def tokenize_cmd(
 
     if pack and max_len is None:
         raise TokenizeError("--pack needs --max-len (the bin size).", field="pack")
-    chat = _chat_tokenizer(tokenizer, template, train_on, reasoning, thinking, max_len, truncation)
+    chat = _chat_tokenizer(
+        tokenizer,
+        template,
+        train_on,
+        reasoning,
+        thinking,
+        max_len,
+        truncation,
+        unstable,
+        template_arg,
+    )
     unread: list[dict[str, Any]] = []
     lines: dict[int, int] = {}
     samples = read_samples(
@@ -266,6 +308,10 @@ def preview_cmd(
     html: Annotated[
         Path | None, typer.Option("--html", help="also write a self-contained HTML page")
     ] = None,
+    unstable: Annotated[str | None, typer.Option("--unstable", help=_UNSTABLE_HELP)] = None,
+    template_arg: Annotated[
+        list[str] | None, typer.Option("--template-arg", help=_ARG_HELP)
+    ] = None,
 ) -> None:
     """Show a sample with trained tokens highlighted against masked ones."""
     from itertools import islice
@@ -273,7 +319,10 @@ def preview_cmd(
     from ..chat.inputs import read_samples
     from ..chat.preview import explain, print_rich, to_html
 
-    chat = _chat_tokenizer(tokenizer, template, train_on, reasoning, thinking)
+    chat = _chat_tokenizer(
+        tokenizer, template, train_on, reasoning, thinking,
+        unstable=unstable, template_args=template_arg,
+    )  # fmt: skip
     samples = read_samples(file, from_, columns)
     try:
         chosen = list(islice(samples, index, index + count))

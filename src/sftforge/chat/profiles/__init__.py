@@ -35,6 +35,20 @@ _CLASSES: dict[str, tuple[str, str] | None] = {
     "trl": ("trl", "TrlProfile"),
 }
 PROFILES: tuple[str, ...] = tuple(_CLASSES)
+# the trainers that render with a tokenizer's own Jinja chat template (``chat_template``)
+_OWN_TEMPLATE_PROFILES: tuple[str, ...] = ("trl", "axolotl")
+
+
+def _names_own_template(template: str) -> bool:
+    """``tokenizer``/``tokenizer:NAME`` or a template file or folder, not a framework's name."""
+    from pathlib import Path
+
+    return (
+        template == "tokenizer"
+        or template.startswith("tokenizer:")
+        or template.endswith((".jinja", ".gguf", ".json"))
+        or Path(template).is_dir()
+    )
 
 
 def get_profile(
@@ -45,7 +59,10 @@ def get_profile(
     max_length: int | None = None,
     **options: Any,
 ) -> Profile:
-    """The profile called ``name`` (one of :data:`PROFILES`), ready to encode."""
+    """The profile called ``name`` (one of :data:`PROFILES`), ready to encode. For the
+    trainers that render with a tokenizer's chat template (``trl`` and ``axolotl``),
+    ``template`` may be ``tokenizer``, ``tokenizer:NAME`` or a template file (as in native mode):
+    it becomes their ``chat_template`` option."""
     if name not in _CLASSES:
         raise TokenizeError(
             f"unknown trainer profile '{name}'", hint=f"use one of: {', '.join(PROFILES)}"
@@ -56,6 +73,29 @@ def get_profile(
             f"the '{name}' trainer profile is not implemented yet",
             hint=f"use one of: {', '.join(k for k, v in _CLASSES.items() if v)}",
         )
+    if template is not None and _names_own_template(template):
+        if name not in _OWN_TEMPLATE_PROFILES:
+            raise TokenizeError(
+                f"the '{name}' profile encodes with {name}'s own templates, not a tokenizer's "
+                f"chat template ('{template}').",
+                field="template",
+                hint=f"pass a {name} template name, or use --profile "
+                f"{' or '.join(_OWN_TEMPLATE_PROFILES)} (or native mode) with '{template}'",
+            )
+        from ..templates import resolve_template
+
+        options = {**options, "chat_template": resolve_template(template, tokenizer).source}
+        template = None
     module, cls_name = entry
     cls: type[Profile] = getattr(importlib.import_module(f"{__name__}.{module}"), cls_name)
-    return cls(tokenizer, template=template, max_length=max_length, options=options)
+    profile = cls(tokenizer, template=template, max_length=max_length, options=options)
+    own = getattr(profile, "chat_template", None)
+    if name in _OWN_TEMPLATE_PROFILES and isinstance(own, str):
+        # the trainer renders with transformers' Jinja, which has no bounds: a template that goes
+        # past ours on a probe conversation (so on every sample) is refused before any work
+        from ..encode import special_tokens_of
+        from ..render import check_bounds
+        from ..templates import ChatTemplate
+
+        check_bounds(ChatTemplate(name, own), special_tokens_of(tokenizer))
+    return profile

@@ -9,6 +9,7 @@ mark. A template is chosen by name (``get_template``), or taken from a tokenizer
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 from importlib import resources
@@ -90,21 +91,75 @@ def get_template(name: str, **variables: Any) -> ChatTemplate:
 
 
 def resolve_template(name: str | None, tokenizer: Any = None, **variables: Any) -> ChatTemplate:
-    """``name`` (built-in or a path to a ``.jinja`` file), else the tokenizer's ``chat_template``."""
-    if name is not None and name.endswith(".jinja"):
-        path = Path(name)
-        if not path.is_file():
-            raise TemplateError(f"template file '{name}' does not exist.", field="template")
-        return ChatTemplate(path.stem, path.read_text(encoding="utf-8"), dict(variables))
-    if name is not None:
+    """The template ``name`` names:
+
+    * a built-in name (``chatml``, ``qwen3``...);
+    * ``tokenizer`` (also when ``name`` is None): the tokenizer's own ``chat_template``, or
+      ``tokenizer:NAME`` for one of its named templates (the list form of
+      ``tokenizer_config.json``, e.g. ``tokenizer:tool_use``); transformers also reads a
+      ``chat_template.jinja`` saved beside the config;
+    * a file: a ``.jinja`` template, a ``tokenizer_config.json``, a ``.gguf`` model (its
+      ``tokenizer.chat_template``), or a tokenizer folder (its ``chat_template.jinja`` or
+      config), optionally ``PATH:NAME`` for a named template in it.
+    """
+    if name is None or name == "tokenizer" or name.startswith("tokenizer:"):
+        wanted = name.partition(":")[2] if name else ""
+        return _own_template(getattr(tokenizer, "chat_template", None), wanted, variables)
+    if name in _CATALOGUE or name in ALIASES:
         return get_template(name, **variables)
-    own = getattr(tokenizer, "chat_template", None)
-    if isinstance(own, dict):  # several named templates: take the default one
-        own = own.get("default")
-    if not own:
+    path, wanted = Path(name), ""
+    if not path.exists() and ":" in name:
+        head, _, wanted = name.rpartition(":")
+        path = Path(head)
+    if path.exists():
+        return _file_template(path, wanted, variables)
+    if name.endswith((".jinja", ".gguf", ".json")):
+        raise TemplateError(f"template file '{name}' does not exist.", field="template")
+    return get_template(name, **variables)  # unknown: fails with the list of names
+
+
+def _own_template(
+    own: Any, wanted: str, variables: dict[str, Any], where: str = "the tokenizer"
+) -> ChatTemplate:
+    if isinstance(own, list):  # tokenizer_config.json's list form: [{"name", "template"}]
+        own = {d.get("name"): d.get("template") for d in own if isinstance(d, dict)}
+    if isinstance(own, dict):
+        if wanted and wanted not in own:
+            raise TemplateError(
+                f"{where} has no chat template named '{wanted}'.",
+                field="template",
+                hint=f"use one of: {', '.join(sorted(str(k) for k in own))}",
+            )
+        own = own.get(wanted or "default")
+    elif wanted:
+        raise TemplateError(f"{where} has no named chat templates.", field="template")
+    if not isinstance(own, str) or not own:
         raise TemplateError(
-            "the tokenizer has no chat_template.",
+            f"{where} has no chat_template.",
             field="template",
-            hint=f"pass --template NAME (one of: {', '.join(template_names())})",
+            hint=f"pass --template NAME (one of: {', '.join(template_names())}) or a .jinja file",
         )
-    return ChatTemplate("tokenizer", str(own), dict(variables))
+    return ChatTemplate("tokenizer" + (f":{wanted}" if wanted else ""), own, dict(variables))
+
+
+def _file_template(path: Path, wanted: str, variables: dict[str, Any]) -> ChatTemplate:
+    where = f"'{path}'"
+    if path.is_dir():
+        beside = path / "chat_template.jinja"
+        if beside.is_file() and not wanted:
+            return ChatTemplate("tokenizer", beside.read_text(encoding="utf-8"), dict(variables))
+        path = path / "tokenizer_config.json"
+    if path.suffix == ".gguf":
+        from .gguf import gguf_chat_templates
+
+        return _own_template(gguf_chat_templates(path), wanted, variables, where)
+    if path.suffix == ".json":
+        try:
+            config = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise TemplateError(
+                f"cannot read {where}: {exc}", file=str(path), field="chat_template"
+            ) from exc
+        own = config.get("chat_template") if isinstance(config, dict) else None
+        return _own_template(own, wanted, variables, where)
+    return ChatTemplate(path.stem, path.read_text(encoding="utf-8"), dict(variables))
