@@ -12,7 +12,7 @@ from typing import Any, BinaryIO
 from ..errors import InputError
 from .record import RawRecord
 
-__all__ = ["iter_arrow"]
+__all__ = ["batch_records", "iter_arrow"]
 
 
 def iter_arrow(source: BinaryIO | str, file: str) -> Iterator[RawRecord]:
@@ -27,6 +27,15 @@ def iter_arrow(source: BinaryIO | str, file: str) -> Iterator[RawRecord]:
             file=file,
             hint="check that the file is complete, or pass --container for its real container",
         ) from None
+    return batch_records(batches, file, "Arrow")
+
+
+def batch_records(batches: Iterator[Any], file: str, kind: str) -> Iterator[RawRecord]:
+    """The rows of Arrow record ``batches`` as records (``line``: the 1-based row); a batch that
+    cannot be read ends the input with one error naming the row after the last one read. Parquet
+    reads through this too."""
+    import pyarrow as pa
+
     row = 0
     try:
         for batch in batches:
@@ -35,7 +44,7 @@ def iter_arrow(source: BinaryIO | str, file: str) -> Iterator[RawRecord]:
                 yield RawRecord(value, file, row, None)
     except (pa.ArrowInvalid, OSError) as exc:
         raise InputError(
-            f"the Arrow data is damaged after row {row} ({exc}).",
+            f"the {kind} data is damaged after row {row} ({exc}).",
             file=file,
             line=row + 1,
             hint="re-create the file; the rows before were read",

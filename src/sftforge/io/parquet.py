@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from typing import Any, BinaryIO
 
 from ..errors import ConversionError, InputError
+from .arrow import batch_records
 from .record import RawRecord
 
 __all__ = ["ParquetWriter", "iter_parquet"]
@@ -36,19 +37,7 @@ def iter_parquet(source: BinaryIO | str, file: str) -> Iterator[RawRecord]:
             file=file,
             hint="check that the file is complete, or pass --container for its real container",
         ) from None
-    row = 0
-    try:
-        for batch in pf.iter_batches(batch_size=_BATCH):
-            for value in batch.to_pylist():
-                row += 1
-                yield RawRecord(value, file, row, None)
-    except (pa.ArrowInvalid, OSError) as exc:
-        raise InputError(
-            f"the Parquet data is damaged after row {row} ({exc}).",
-            file=file,
-            line=row + 1,
-            hint="re-create the file; the rows before were read",
-        ) from None
+    yield from batch_records(pf.iter_batches(batch_size=_BATCH), file, "Parquet")
 
 
 class ParquetWriter:
