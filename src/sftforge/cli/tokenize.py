@@ -247,9 +247,16 @@ def _tokenize_with_profile(
     )
     rows, profile_rejects = encode_with_profile(samples, prof)
     rejects = unread + profile_rejects
-    if not rows and unread and not profile_rejects:
-        _check_kept(
-            input, from_, unread, 0, 0, output.with_name(output.stem + ".rejects.jsonl"), []
+    if not rows and rejects:
+        # reading, or the profile, refused every record: no empty output, exit 1 with the fix
+        rejects_path = output.with_name(output.stem + ".rejects.jsonl")
+        rejects_path.write_bytes(b"".join(orjson.dumps(e) + b"\n" for e in rejects))
+        kinds = Counter(str(e.get("kind")) for e in unread)
+        if profile_rejects:
+            kinds[f"profile:{name}"] = len(profile_rejects)
+        first = str(unread[0].get("error") if unread else profile_rejects[0].get("reason"))
+        raise nothing_kept(
+            str(input), len(rejects), dict(kinds), from_, first=first, rejects=str(rejects_path)
         )
     out_rows: list[Any] = list(rows)
     if pack:

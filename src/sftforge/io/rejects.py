@@ -52,7 +52,8 @@ def nothing_kept(
 
     The hint names the fix for the most common reason: ``format`` (the records are not in
     ``fmt``), ``schema`` (read, but not conversations: the wrong fields were read),
-    ``template_error`` (the chat template fails on them), else the container or encoding.
+    ``template_error`` (the chat template fails on them), ``profile`` (a trainer profile refused
+    them all), else the container or encoding.
     ``recipe`` words the fix as recipe keys instead of command flags."""
     reasons = ", ".join(f"{k} {v}" for k, v in sorted(by_reason.items(), key=lambda kv: -kv[1]))
     top = max(by_reason, key=lambda k: by_reason[k]) if by_reason else ""
@@ -65,6 +66,8 @@ def nothing_kept(
         hint = f"the records were read in {in_fmt} but are not valid conversations, so the wrong fields were read: {fmt_fix}, or {map_fix}"
     elif top.startswith("template") or top.startswith("rejected:template"):
         hint = "the chat template fails on every sample: choose the template that fits the data and tokenizer (--template), or fix the data it trips on"
+    elif top.startswith("profile"):
+        hint = "the trainer profile refused every sample (the first problem says why): check --template and --max-len against the data, as the trainer would take it (sftforge lint shows the rendered rows)"
     else:
         hint = "fix what the first problem names (the file's container, encoding or record size) and run again"
     message = f"none of the {read} records of {source} could be used ({reasons})"

@@ -43,3 +43,21 @@ def test_tokenize_with_llamafactory_profile(
         "op"
     ] == "profile:llamafactory"
     assert "2 samples: 1 written" in capsys.readouterr().out
+
+
+def test_a_profile_that_refuses_every_sample_exits_1(
+    tmp_path: Path, tok_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """issue 16: a tokenize in which nothing is kept exits non-zero and names the fix, also
+    when the records were read and the trainer profile refused them all."""
+    src = tmp_path / "in.jsonl"
+    src.write_text(SAMPLES[1].to_json().decode() + "\n", encoding="utf-8")  # LF drops it
+    out = tmp_path / "train.parquet"
+    args = ["tokenize", str(src), str(out), "--tokenizer", str(tok_dir)]
+    assert main([*args, "--profile", "llamafactory", "--template", "qwen"]) == 1
+    [error] = [ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("error: ")]
+    assert f"none of the 1 records of {src} could be used (profile:llamafactory 1)" in error
+    assert "Fix: the trainer profile refused every sample" in error
+    assert not out.exists()
+    rejects = [json.loads(x) for x in (tmp_path / "train.rejects.jsonl").read_text().splitlines()]
+    assert [r["op"] for r in rejects] == ["profile:llamafactory"]
