@@ -13,6 +13,7 @@ from typing import Annotated
 import orjson
 import typer
 
+from .. import progress
 from ..errors import SftforgeError
 from ..io.rejects import nothing_kept
 from ._common import Columns, OnError, Strict, error_policy, rejects_summary
@@ -139,18 +140,21 @@ def export(
         raise nothing_kept(
             str(train_src[0]), len(unread), kinds, train_src[1], first=first, rejects=str(rejects)
         )
-    result = export_samples(
-        samples,
-        framework,
-        outdir,
-        eval_samples=evals,
-        name=dataset_name(source, name),
-        model=model,
-        template=template,
-        max_length=max_len,
-        allow_lossy=allow_lossy,
-        force=force,
-    )
+    # the writing is one step per target: a stage (a bar on a terminal, one line otherwise)
+    with progress.stage("export", total=len(samples) + len(evals), line=True) as st:
+        result = export_samples(
+            samples,
+            framework,
+            outdir,
+            eval_samples=evals,
+            name=dataset_name(source, name),
+            model=model,
+            template=template,
+            max_length=max_len,
+            allow_lossy=allow_lossy,
+            force=force,
+        )
+        st.count = len(samples) + len(evals)
     total = len(samples) + len(evals)
     if unread:  # the records that could not be read come first, then those not exported
         done = rejects.read_bytes() if result.rejected else b""
