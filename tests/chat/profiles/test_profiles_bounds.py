@@ -17,6 +17,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from family_templates import (
+    FAMILIES,
+    FAMILY_CONVERSATIONS,
+    FAMILY_SPECIALS,
+    conversations_for,
+    unmarked,
+)
 
 from sftforge.chat.jinja_bounds import Bounds
 from sftforge.chat.profiles import Encoded, Rejected, get_profile
@@ -228,8 +235,40 @@ def test_bounded_apply_gives_transformers_own_output(
             assert any(1 in m for m in ours["assistant_masks"])
 
 
-@pytest.mark.parametrize(("profile", "options"), PROFILE_CASES)
-@pytest.mark.parametrize("template", ["own", "gen", "rich"])
+@pytest.mark.parametrize("family", list(FAMILIES))
+def test_bounded_apply_matches_transformers_on_every_family(
+    make_tokenizer: Any, family: str
+) -> None:
+    """The templates reproducing the real families (tools, reasoning, macros, namespaces...),
+    marked and as shipped, on every conversation they accept: text and masks identical."""
+    fam = FAMILIES[family]
+    tok = make_tokenizer()
+    tok.add_special_tokens({"additional_special_tokens": FAMILY_SPECIALS})
+    convs = [FAMILY_CONVERSATIONS[c] for c in conversations_for(fam)]
+    for source in (fam.source, unmarked(fam.source)):
+        for sample in convs:
+            kw: dict[str, Any] = {
+                "chat_template": source,
+                "tools": sample.tools or None,
+                **fam.kwargs,
+            }
+            messages = [trl_module.to_trl_messages(sample)]
+            text = bounded_apply(tok, messages, tokenize=False, **kw)
+            assert text == tok.apply_chat_template(messages, tokenize=False, **kw)
+            masks = {"return_dict": True, "return_assistant_tokens_mask": source == fam.source}
+            ours = bounded_apply(tok, messages, **masks, **kw)
+            assert dict(ours) == dict(tok.apply_chat_template(messages, **masks, **kw))
+
+
+_OUTPUT_CASES = [
+    (p, o, t)
+    for p, o in PROFILE_CASES
+    for t in ("own", "gen", "rich")
+    if not (o.get("assistant_only_loss") and t == "own")  # needs generation marks
+]
+
+
+@pytest.mark.parametrize(("profile", "options", "template"), _OUTPUT_CASES)
 def test_profile_outputs_are_those_of_the_unbounded_render(
     tok: Any,
     chatml_gen: str,
@@ -239,8 +278,6 @@ def test_profile_outputs_are_those_of_the_unbounded_render(
     template: str,
 ) -> None:
     source = {"own": tok.chat_template, "gen": chatml_gen, "rich": RICH_TEMPLATE}[template]
-    if options.get("assistant_only_loss") and template == "own":
-        pytest.skip("assistant_only_loss needs generation marks")
     bounded = get_profile(profile, tok, chat_template=source, **options).encode_batch(RICH)
     assert any(isinstance(r, Encoded) for r in bounded)
     module = trl_module if profile == "trl" else axolotl_module
