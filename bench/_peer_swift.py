@@ -35,7 +35,7 @@ def run(job: dict) -> None:
         for line in f:
             try:
                 enc = template.encode(json.loads(line))
-            except Exception as exc:  # noqa: BLE001 - the row ms-swift refuses, and why
+            except Exception as exc:  # the row ms-swift refuses, and why
                 out.write(json.dumps({"error": f"{type(exc).__name__}: {exc}"}) + "\n")
                 continue
             out.write(

@@ -20,7 +20,7 @@ with ms-swift's own ``Template.encode`` by bench/profile_oracle.py, and on hand-
 * ``_add_dynamic_eos``: a masked piece right after a trained one that starts with the suffix's ids
   (``<|im_end|>`` of ``chat_sep``) gets those ids trained; the first label is always ``-100``;
 * ``max_length`` with ``truncation_strategy`` ``delete`` (ms-swift's default: the row is dropped,
-  here rejected), ``left`` or ``right``.
+  here rejected), ``left`` or ``right`` (``_truncate``: the kept row's first label is ``-100``).
 
 With a tokenizer's own chat template (``--template tokenizer``, a ``.jinja`` file, or the
 ``chat_template`` option) the profile follows ms-swift's ``template_backend='jinja'`` instead
@@ -213,7 +213,9 @@ class SwiftProfile(StagedProfile):
                     add_generation_prompt=add_generation_prompt,
                     **kwargs,
                 )
-            except JinjaError as exc:  # the template's raise_exception, or a render error
+            except (JinjaError, TypeError, ValueError) as exc:
+                # raise_exception, or an error inside the template (``tojson`` of an undefined
+                # value...): ms-swift's encode raises the same, so the row is not trained
                 plans.append(self.reject(s, f"the chat template refused it: {exc}"))
                 continue
             if not text:
@@ -332,4 +334,6 @@ class SwiftProfile(StagedProfile):
                 else slice(None, self.max_length)
             )
             ids, labels = ids[sl], labels[sl]
+            if labels:
+                labels[0] = IGNORE_INDEX  # ms-swift's _truncate masks the new first token too
         return Encoded(ids, labels, [1] * len(ids), sample.id)

@@ -86,8 +86,10 @@ def _in_call_order(msgs: list[Message]) -> list[Message]:
             end += 1
         results = msgs[i + 1 : end]
         ids = {r.tool_call_id for r in results}
-        if None not in order and len(order) == len(m.tool_calls) == len(results) and ids == set(
-            order
+        if (
+            None not in order
+            and len(order) == len(m.tool_calls) == len(results)
+            and ids == set(order)
         ):
             msgs[i + 1 : end] = sorted(results, key=lambda r: order[r.tool_call_id])
     return msgs
