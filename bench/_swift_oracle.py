@@ -18,6 +18,9 @@ from sftforge.chat.profiles import Encoded, get_profile, load_tokenizer
 HERE = Path(__file__).resolve().parent
 DATASETS = ["alpaca_en_demo", "alpaca_zh_demo", "identity", "fastchat_dummy"]
 TEMPLATES = ["qwen", "qwen2_5", "chatml"]
+# ms-swift's jinja backend: the tokenizer's own chat template, this ms-swift template type
+JINJA = "jinja"
+JINJA_TYPE = "qwen3_nothinking"
 
 
 def run_swift(limit: int | None, tokenizer: str) -> list[dict[str, Any]]:
@@ -41,16 +44,18 @@ def run_swift(limit: int | None, tokenizer: str) -> list[dict[str, Any]]:
             ),
             encoding="utf-8",
         )
-        for tpl in TEMPLATES:
-            rows = get_profile("swift", tok, template=tpl).encode_batch(samples)
+        # the jinja backend where the tokenizer ships a chat template
+        for tpl in [*TEMPLATES, *([JINJA] if getattr(tok, "chat_template", None) else [])]:
+            if tpl == JINJA:
+                prof = get_profile("swift", tok, template="tokenizer")
+                job = {"template": JINJA_TYPE, "template_backend": "jinja"}
+            else:
+                prof, job = get_profile("swift", tok, template=tpl), {"template": tpl}
+            rows = prof.encode_batch(samples)
             ours = [r for r in rows if isinstance(r, Encoded)]
             jobs.append(
-                {
-                    "tokenizer": tokenizer,
-                    "template": tpl,
-                    "data": str(data),
-                    "out": str(tmp / f"{ds}.{tpl}.peer"),
-                }
+                job
+                | {"tokenizer": tokenizer, "data": str(data), "out": str(tmp / f"{ds}.{tpl}.peer")}
             )
             pending.append(
                 ({"dataset": ds, "template": tpl, "options": {}}, ours, len(rows) - len(ours))

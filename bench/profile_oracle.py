@@ -10,7 +10,8 @@ dataset preparation (bench/_peer_trl.py). Samples the profile rejects (a tool fo
 reproduce, a sample the framework drops) are counted, not compared.
 
 ms-swift (``--peer swift``, or ``all`` when $SFTFORGE_SWIFT_VENV is set): ``Template.encode`` in
-train mode against the ``swift`` profile (bench/_peer_swift.py).
+train mode against the ``swift`` profile (bench/_peer_swift.py), with ms-swift's templates and, when
+the tokenizer ships a chat template, its ``jinja`` backend (``--template tokenizer``).
 
 Peer venvs: $SFTFORGE_LF_VENV / $SFTFORGE_TRL_VENV, else created under .bench-venvs/;
 $SFTFORGE_SWIFT_VENV (ms-swift is only compared when it is set).

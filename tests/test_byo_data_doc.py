@@ -68,6 +68,7 @@ def _check_run(run: Path) -> None:
     assert "<p>" not in text and "<b>" not in text and "<br" not in text  # HTML cleaned
     assert not re.search(r"1[3-9]\d{9}|\d{3}-\d{4}-\d{4}", text)  # phone numbers redacted
     assert "[PHONE]" in text
+    assert "192.168.1.1" in text and "[IP]" not in text  # the router's admin address is kept
     # the self-cognition set: all 20 in train, none in validation
     assert sum("小帆" in orjson.dumps(r).decode() for r in train) == 20
     assert not any("小帆" in orjson.dumps(r).decode() for r in validation)

@@ -5,13 +5,15 @@ and the bad-record policy every reading command shares (skip to a rejects file b
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from ..api import Reader
 from ..errors import SftforgeError
 from ..progress import note, track
+
+if TYPE_CHECKING:
+    from ..api import Reader
 
 __all__ = [
     "CheckText",

@@ -4,14 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import os
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from ..api import Reader
-from ..convert import convert as run_convert
-from ..io.rejects import nothing_kept
-from ..io.remote import shown
 from ..progress import note
 from ._common import (
     CheckText,
@@ -27,6 +23,9 @@ from ._common import (
     summary,
 )
 from .main import app
+
+if TYPE_CHECKING:
+    from ..api import Reader
 
 __all__ = ["convert"]
 
@@ -95,6 +94,10 @@ def convert(
     Bad records go to OUT.rejects.jsonl (file, line, reason, raw text) and the rest is written;
     --strict stops at the first instead. Exit 1 when no record at all could be read.
     """
+    from ..convert import convert as run_convert
+    from ..io.rejects import nothing_kept
+    from ..io.remote import shown
+
     on_error = error_policy(strict, on_error)
     rejects_path = rejects or (default_rejects(out) if on_error == "skip" else None)
 

@@ -13,8 +13,6 @@ from typing import Annotated
 import orjson
 import typer
 
-from ..api import read, write
-from ..inspection import inspect_file
 from ._common import summary
 from .inspect import render_report
 from .main import app
@@ -38,6 +36,9 @@ def demo(
     out: Annotated[str, typer.Option("--out", help="folder for the outputs")] = "runs/demo",
 ) -> None:
     """Inspect and convert the built-in example datasets; outputs go to runs/demo/."""
+    from ..api import read, write
+    from ..inspection import inspect_file
+
     folder = Path(out)
     folder.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []

@@ -15,7 +15,6 @@ import typer
 
 from .. import progress
 from ..errors import SftforgeError
-from ..io.rejects import nothing_kept
 from ._common import Columns, OnError, Strict, error_policy, rejects_summary
 from .main import app
 
@@ -100,6 +99,7 @@ def export(
     from ..chat.inputs import read_samples
     from ..export import export_samples
     from ..export.common import dataset_name
+    from ..io.rejects import nothing_kept
 
     if len(paths) > 2 or (len(paths) == 2 and train is not None):
         raise SftforgeError(

@@ -11,26 +11,29 @@ from __future__ import annotations
 
 import shlex
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 import yaml
 
 from ..errors import RecipeError
-from ..generate import GENERATORS, GenerationResult, build_generator, generate
-from ..generate.base import Generator
-from ..generate.docparse import SkippedDocument, load_documents
-from ..generate.io import read_jsonl, read_samples, read_seeds, write_jsonl
-from ..llm.config import LLMConfig
 from .main import app
+
+if TYPE_CHECKING:
+    from ..generate import GenerationResult
+    from ..generate.base import Generator
+    from ..generate.docparse import SkippedDocument
+    from ..llm.config import LLMConfig
 
 __all__ = ["generate_cmd"]
 
-_ALIASES = {t.replace("_", "-"): t for t in GENERATORS} | {"evol": "evol_instruct"}
-
 
 def _task_name(task: str) -> str:
-    name = _ALIASES.get(task, task)
+    # the generators are imported when a command runs, not for `sftforge --help`
+    from ..generate import GENERATORS
+
+    aliases = {t.replace("_", "-"): t for t in GENERATORS} | {"evol": "evol_instruct"}
+    name = aliases.get(task, task)
     if name != "retry" and name not in GENERATORS:
         valid = ", ".join([*sorted(GENERATORS), "retry"])
         raise RecipeError(f"unknown task '{task}'.", hint=f"use one of: {valid}")
@@ -50,6 +53,9 @@ def _parse_sets(sets: list[str]) -> dict[str, Any]:
 def _read_items(
     gen: Generator, path: Path, fmt: str | None, follow: bool, skipped: list[SkippedDocument]
 ) -> list[Any]:
+    from ..generate.docparse import load_documents
+    from ..generate.io import read_samples, read_seeds
+
     if gen.input_kind in ("sample", "group"):
         return read_samples(path, fmt)
     if gen.input_kind in ("chunk", "document"):
@@ -61,6 +67,8 @@ def _read_items(
 
 
 def _write(path: Path, rows: list[dict[str, Any]]) -> None:
+    from ..generate.io import write_jsonl
+
     if rows:
         write_jsonl(path, rows)
     elif path.exists():
@@ -89,6 +97,8 @@ def _report(task: str, res: GenerationResult, out: Path, failed: Path, rejects: 
 def _run_one(
     gen: Generator, items: list[Any], llm: LLMConfig, out: Path, dry_run: bool, progress: bool
 ) -> GenerationResult:
+    from ..generate import generate
+
     res = generate(gen, items, llm, dry_run=dry_run, progress=progress)
     if dry_run and res.estimate is not None:
         e = res.estimate
@@ -191,6 +201,10 @@ def generate_cmd(
     ] = False,
 ) -> None:
     """Generate or score samples with an LLM (see docs/generate.md)."""
+    from ..generate import GenerationResult, build_generator
+    from ..generate.io import write_jsonl
+    from ..llm.config import LLMConfig
+
     name = _task_name(task)
     llm_over: dict[str, Any] = {
         k: v
@@ -263,6 +277,10 @@ def _retry(
     out: Path,
 ) -> list[tuple[Generator, GenerationResult]]:
     """Group the failed records by (task, options, llm) and run each group again."""
+    from ..generate import build_generator
+    from ..generate.io import read_jsonl
+    from ..llm.config import LLMConfig
+
     groups: dict[str, tuple[dict[str, Any], list[dict[str, Any]]]] = {}
     for n, rec in read_jsonl(src):
         if "task" not in rec or "input" not in rec:

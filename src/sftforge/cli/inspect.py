@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import orjson
 import typer
 
-from ..inspection import InspectReport, inspect_file
-from ..inspection_problems import CHECK_LIMIT
 from ._common import CheckText, Columns, MaxRecordMb, max_record_options
 from .main import app
+
+if TYPE_CHECKING:
+    from ..inspection import InspectReport
 
 __all__ = ["inspect", "render_report"]
 
@@ -97,15 +98,19 @@ def inspect(
         ),
     ] = True,
     check_limit: Annotated[
-        int,
+        int | None,
         typer.Option(
             "--check-limit",
             min=1,
-            help="records the duplicate and personal-data checks look at (the first N)",
+            help="records the duplicate and personal-data checks look at (the first N; "
+            "default 5,000)",
         ),
-    ] = CHECK_LIMIT,
+    ] = None,
 ) -> None:
     """Describe a dataset file: format, counts, roles, turns, lengths, problems, examples."""
+    from ..inspection import inspect_file
+
+    limit = {} if check_limit is None else {"check_limit": check_limit}
     rep = inspect_file(
         file,
         from_,
@@ -115,7 +120,7 @@ def inspect(
         check_text=check_text,
         columns=columns,
         problems=problems,
-        check_limit=check_limit,
+        **limit,
         **max_record_options(max_record_mb),
     )
     if as_json:

@@ -10,7 +10,6 @@ import orjson
 import typer
 
 from ..errors import InputError, TokenizeError
-from ..io.rejects import nothing_kept
 from ._common import Columns, OnError, Strict, error_policy, rejects_summary
 from .main import app
 
@@ -211,6 +210,8 @@ def _check_kept(
 ) -> None:
     """Refuse to write an empty output when reading or the template failed every record: the
     rejects are written (they say why), the output is not, and the exit code is 1."""
+    from ..io.rejects import nothing_kept
+
     total = len(unread) + seen
     if rows or not total or len(unread) + template_failed != total:
         return
@@ -239,6 +240,7 @@ def _tokenize_with_profile(
     from ..chat.pack import pack_rows
     from ..chat.profiles import get_profile, load_tokenizer
     from ..chat.profiles.run import encode_with_profile
+    from ..io.rejects import nothing_kept
 
     prof = get_profile(name, load_tokenizer(str(tokenizer)), template=template, max_length=max_len)
     unread: list[dict[str, Any]] = []

@@ -6,7 +6,6 @@ from typing import Annotated
 
 import typer
 
-from ..api import read
 from ..errors import SftforgeError
 from ._common import CheckText, Columns, MaxRecordMb, max_record_options
 from .main import app
@@ -54,6 +53,8 @@ def validate(
     max_record_mb: MaxRecordMb = None,
 ) -> None:
     """Check every record of FILE; list each problem as file:line and exit 1 if there is any."""
+    from ..api import read
+
     with read(
         file,
         from_,

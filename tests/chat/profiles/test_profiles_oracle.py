@@ -139,3 +139,165 @@ def test_llamafactory_reads_the_exported_yaml_and_dataset_info(
         text=True,
     )
     assert proc.stdout.strip().splitlines()[-1] == f"rows {len(SAMPLES)}"
+
+
+def swift_record(sample: Sample) -> dict[str, Any]:
+    """The sample as an ms-swift ``messages`` record: OpenAI tool calls, reasoning inline."""
+    msgs: list[dict[str, Any]] = []
+    for m in sample.messages:
+        content = m.content
+        if m.reasoning is not None:
+            content = "<think>\n" + m.reasoning + "\n</think>\n\n" + content
+        turn: dict[str, Any] = {"role": m.role, "content": content}
+        if m.tool_calls:
+            turn["tool_calls"] = [
+                {"type": "function", "function": {"name": c.name, "arguments": c.arguments}}
+                | ({"id": c.id} if c.id else {})
+                for c in m.tool_calls
+            ]
+        for key in ("name", "tool_call_id"):
+            if getattr(m, key) is not None:
+                turn[key] = getattr(m, key)
+        if m.train is not None:
+            turn["loss"] = m.train
+        msgs.append(turn)
+    return {"messages": msgs} | ({"tools": sample.tools} if sample.tools else {})
+
+
+def _swift_jinja_samples() -> list[Sample]:
+    from family_templates import FAMILY_CONVERSATIONS
+
+    weather = FAMILY_CONVERSATIONS["tools"].tools
+    extra = [
+        Sample(  # ends with a user turn: ms-swift renders the generation prompt and trains it
+            [
+                Message("system", "你是助手"),
+                Message("user", "今天天气"),
+                Message("assistant", "很好"),
+                Message("user", "明天呢？"),
+            ]
+        ),
+        Sample(  # parallel calls, text beside them, results in the other order (ids)
+            [
+                Message("user", "北京和上海的天气?"),
+                Message(
+                    "assistant",
+                    "I will check both.",
+                    tool_calls=[
+                        ToolCall("get_weather", {"city": "北京"}, "c1"),
+                        ToolCall("get_weather", {"city": "上海"}, "c2"),
+                    ],
+                ),
+                Message("tool", '{"temp": 25}', tool_call_id="c2"),
+                Message("tool", '{"temp": 21}', tool_call_id="c1"),
+                Message("assistant", "北京21度，上海25度。"),
+            ],
+            tools=weather,
+        ),
+        Sample(  # consecutive user turns, an untrained answer (the jinja backend trains it)
+            [
+                Message("user", "Hello world, "),
+                Message("user", "how are you?"),
+                Message("assistant", "I am fine.", train=False),
+                Message("user", "And you?"),
+                Message("assistant", "Fine too."),
+            ]
+        ),
+    ]
+    return [*FAMILY_CONVERSATIONS.values(), *extra]
+
+
+@pytest.mark.slow
+def test_swift_jinja_backend_equals_ms_swift(tmp_path: Path) -> None:
+    """The ``swift`` profile with a tokenizer's chat template against ms-swift 4.6's own
+    ``Template.encode(template_backend='jinja')``: every family template written for the tests,
+    byte-level BPE and SentencePiece tokenizers, three ms-swift template types, truncation.
+    Needs $SFTFORGE_SWIFT_VENV (a venv with ms-swift installed)."""
+    from chat_fixtures import build_bpe, build_sentencepiece
+    from family_templates import FAMILIES, FAMILY_SPECIALS, unmarked
+
+    from sftforge.chat import load_tokenizer
+
+    venv = os.environ.get("SFTFORGE_SWIFT_VENV")
+    if not venv:
+        pytest.skip("set SFTFORGE_SWIFT_VENV to a venv with ms-swift installed")
+    samples = _swift_jinja_samples()
+    corpus = [m.content for s in samples for m in s.messages]
+    dirs = {
+        "bpe": build_bpe(tmp_path / "bpe", FAMILY_SPECIALS, corpus),
+        "sentencepiece": build_sentencepiece(tmp_path / "sp", FAMILY_SPECIALS, corpus),
+    }
+    toks = {kind: load_tokenizer(d) for kind, d in dirs.items()}
+    data = tmp_path / "data.jsonl"
+    data.write_text(
+        "".join(json.dumps(swift_record(s), ensure_ascii=False) + "\n" for s in samples),
+        encoding="utf-8",
+    )
+    cases: list[tuple[str, str, str, int | None, str]] = [
+        (family, kind, "qwen3_nothinking", None, "delete") for family in FAMILIES for kind in dirs
+    ]
+    for family in ("qwen2.5", "llama3", "minimind", "gemma"):
+        cases += [(family, "bpe", "qwen2_5", None, "delete"), (family, "bpe", "chatml", None, "delete")]  # fmt: skip
+        cases += [(family, "bpe", "qwen", 40, "left"), (family, "bpe", "qwen", 40, "right")]
+    jobs = [
+        {"tokenizer": str(dirs[kind]), "template": swift_type, "template_backend": "jinja",
+         "chat_template": unmarked(FAMILIES[family].source), "data": str(data),
+         "max_length": max_len, "truncation_strategy": strategy if max_len else "raise",
+         "out": str(tmp_path / f"peer{n}.jsonl")}
+        for n, (family, kind, swift_type, max_len, strategy) in enumerate(cases)
+    ]  # fmt: skip
+    (tmp_path / "jobs.json").write_text(json.dumps(jobs))
+    subprocess.run(
+        [str(Path(venv) / "bin" / "python"), str(BENCH / "_peer_swift.py"), str(tmp_path / "jobs.json")],
+        check=True,
+        capture_output=True,
+    )  # fmt: skip
+    rows = refused = 0
+    for job, (family, kind, swift_type, max_len, strategy) in zip(jobs, cases, strict=True):
+        theirs = [json.loads(x) for x in Path(job["out"]).read_text().splitlines()]
+        options = {"truncation_strategy": strategy} if max_len else {}
+        ours = get_profile(
+            "swift",
+            toks[kind],
+            chat_template=job["chat_template"],
+            swift_template=swift_type,
+            max_length=max_len,
+            **options,
+        ).encode_batch(samples)
+        assert len(ours) == len(theirs) == len(samples)
+        for i, (o, t) in enumerate(zip(ours, theirs, strict=True)):
+            where = (family, kind, swift_type, max_len, strategy, i)
+            if isinstance(o, Encoded):
+                assert (o.input_ids, o.labels) == (t.get("input_ids"), t.get("labels")), where
+                rows += 1
+            else:
+                assert "error" in t, (where, o.reason)
+                refused += 1
+    print(
+        f"ms-swift jinja oracle: {len(jobs)} jobs, {rows} rows identical, {refused} refused by both"
+    )
+    assert rows > 0
+    # the swift backend's truncation (shared code): plain conversations, cut left and right
+    plain = [s for s in samples if not s.tools and s.messages[-1].role == "assistant"]
+    (tmp_path / "plain.jsonl").write_text(
+        "".join(json.dumps(swift_record(s), ensure_ascii=False) + "\n" for s in plain),
+        encoding="utf-8",
+    )
+    cut = [
+        {"tokenizer": str(dirs["bpe"]), "template": "qwen", "data": str(tmp_path / "plain.jsonl"),
+         "max_length": 30, "truncation_strategy": strategy, "out": str(tmp_path / f"cut-{strategy}.jsonl")}
+        for strategy in ("left", "right")
+    ]  # fmt: skip
+    (tmp_path / "cut.json").write_text(json.dumps(cut))
+    subprocess.run(
+        [str(Path(venv) / "bin" / "python"), str(BENCH / "_peer_swift.py"), str(tmp_path / "cut.json")],
+        check=True,
+        capture_output=True,
+    )  # fmt: skip
+    for job in cut:
+        theirs = [json.loads(x) for x in Path(job["out"]).read_text().splitlines()]
+        prof = get_profile("swift", toks["bpe"], template="qwen", max_length=30,
+                           truncation_strategy=job["truncation_strategy"])  # fmt: skip
+        got = [(o.input_ids, o.labels) if isinstance(o, Encoded) else o.reason for o in prof.encode_batch(plain)]  # fmt: skip
+        assert got == [(t.get("input_ids"), t.get("labels")) for t in theirs], job
+    print(f"ms-swift swift-backend truncation: {2 * len(plain)} rows identical")

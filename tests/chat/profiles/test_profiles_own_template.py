@@ -1,5 +1,6 @@
 """``--template tokenizer`` (or a template file) with the trainer profiles: TRL and axolotl render
-with a tokenizer's chat template, so it becomes their ``chat_template``; the others refuse it."""
+with a tokenizer's chat template, so it becomes their ``chat_template`` (ms-swift's jinja backend:
+test_profiles_swift_jinja.py); the others refuse it."""
 
 from __future__ import annotations
 
@@ -29,7 +30,7 @@ def test_tokenizer_template_is_the_trainers_own(tok: Any, name: str, tmp_path: P
     assert from_file.input_ids != plain.input_ids
 
 
-@pytest.mark.parametrize("name", ["swift", "llamafactory", "xtuner"])
+@pytest.mark.parametrize("name", ["llamafactory", "xtuner"])
 def test_frameworks_with_their_own_templates_refuse_it(tok: Any, name: str) -> None:
     with pytest.raises(TokenizeError, match=f"the '{name}' profile encodes with {name}'s own"):
         get_profile(name, tok, template="tokenizer")

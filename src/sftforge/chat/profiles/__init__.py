@@ -36,7 +36,7 @@ _CLASSES: dict[str, tuple[str, str] | None] = {
 }
 PROFILES: tuple[str, ...] = tuple(_CLASSES)
 # the trainers that render with a tokenizer's own Jinja chat template (``chat_template``)
-_OWN_TEMPLATE_PROFILES: tuple[str, ...] = ("trl", "axolotl")
+_OWN_TEMPLATE_PROFILES: tuple[str, ...] = ("trl", "axolotl", "swift")
 
 
 def _names_own_template(template: str) -> bool:
@@ -60,7 +60,8 @@ def get_profile(
     **options: Any,
 ) -> Profile:
     """The profile called ``name`` (one of :data:`PROFILES`), ready to encode. For the
-    trainers that render with a tokenizer's chat template (``trl`` and ``axolotl``),
+    trainers that render with a tokenizer's chat template (``trl``, ``axolotl``, and ``swift``'s
+    jinja backend),
     ``template`` may be ``tokenizer``, ``tokenizer:NAME`` or a template file (as in native mode):
     it becomes their ``chat_template`` option."""
     if name not in _CLASSES:
@@ -91,8 +92,9 @@ def get_profile(
     profile = cls(tokenizer, template=template, max_length=max_length, options=options)
     own = getattr(profile, "chat_template", None)
     if name in _OWN_TEMPLATE_PROFILES and isinstance(own, str):
-        # every render of these is bounded (hf_bounds); a template that goes past the bounds on a
-        # probe conversation (so on every sample) stops the run before any work
+        # these render with transformers' Jinja: a template that goes past the bounds on a probe
+        # conversation (so on every sample) stops the run before any work; trl's and axolotl's
+        # per-sample renders are bounded too (hf_bounds.bounded_apply), swift's not yet
         from .hf_bounds import check_bounds
 
         check_bounds(tokenizer, own, name)

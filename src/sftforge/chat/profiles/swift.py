@@ -20,10 +20,27 @@ with ms-swift's own ``Template.encode`` by bench/profile_oracle.py, and on hand-
 * ``_add_dynamic_eos``: a masked piece right after a trained one that starts with the suffix's ids
   (``<|im_end|>`` of ``chat_sep``) gets those ids trained; the first label is always ``-100``;
 * ``max_length`` with ``truncation_strategy`` ``delete`` (ms-swift's default: the row is dropped,
-  here rejected), ``left`` or ``right``.
+  here rejected), ``left`` or ``right`` (``_truncate``: the kept row's first label is ``-100``).
 
-Not reproduced: agent templates (tools, tool turns - rejected), multimodal inputs, non-default
-loss scales, the ``jinja`` backend. Reasoning is put inline as ``<think>\\n...\\n</think>\\n\\n``.
+With a tokenizer's own chat template (``--template tokenizer``, a ``.jinja`` file, or the
+``chat_template`` option) the profile follows ms-swift's ``template_backend='jinja'`` instead
+(``_jinja_encode``; compared with ms-swift's own ``Template.encode`` by
+tests/chat/profiles/test_profiles_oracle.py):
+
+* OpenAI tool calls become ``tool_call`` turns (``normalize_openai_tool_calls``: the call's tool
+  results are put in call order when every id matches) that the agent template (``hermes``) writes
+  as ``<tool_call>\\n{"name": ..., "arguments": ...}\\n</tool_call>`` lines appended to the
+  assistant's text; consecutive user (or assistant) turns are joined; tool results stay ``tool``
+  turns; ``tools`` are wrapped as ``{"type": "function", "function": ...}``;
+* the system prompt, else the ms-swift template type's default system, is the first message;
+* the conversation is rendered once by the chat template (``add_generation_prompt`` when the last
+  turn is not the assistant's, so a conversation may end with a user turn) and tokenized once
+  without special tokens; **every token is trained** except the first (ms-swift gives the one
+  context loss scale 1.0; per-turn ``loss`` flags are not read); then truncation as above.
+
+Not reproduced: agent templates other than ``hermes`` (tools, tool turns - rejected in the swift
+backend), multimodal inputs, non-default loss scales, thinking template types. Reasoning is put
+inline as ``<think>\\n...\\n</think>\\n\\n``.
 """
 
 from __future__ import annotations
@@ -34,6 +51,7 @@ from typing import Any
 from ...errors import TemplateError, TokenizeError
 from ...sample import Sample
 from .base import IGNORE_INDEX, Encoded, Rejected, StagedProfile, encode_texts
+from .swift_jinja import JINJA_TEMPLATE_TYPES, jinja_conversation, swift_tools
 
 __all__ = ["SWIFT_TEMPLATES", "SwiftProfile"]
 
@@ -87,15 +105,47 @@ def _messages(sample: Sample) -> tuple[str | None, list[dict[str, Any]]] | str:
 
 @dataclass
 class SwiftProfile(StagedProfile):
-    """ms-swift 3.x SFT encoding; ``template`` is an ms-swift template type (default ``qwen``).
-    Option ``truncation_strategy``: ``delete`` (default), ``left`` or ``right``."""
+    """ms-swift 4.6 SFT encoding; ``template`` is an ms-swift template type (default ``qwen``).
+    Option ``truncation_strategy``: ``delete`` (default), ``left`` or ``right``.
+
+    ms-swift's ``jinja`` backend (the tokenizer's own chat template) with option ``chat_template``
+    (a Jinja string; ``get_profile`` sets it for ``template="tokenizer"`` or a template file) or
+    ``template_backend="jinja"`` (the tokenizer's template). There ``swift_template`` names the
+    ms-swift template type whose default system and agent template apply (default
+    ``qwen3_nothinking``: no default system, ``hermes``), and ``default_system`` overrides the
+    former, as ms-swift's ``--default_system`` does."""
 
     name = "swift"
 
     def __post_init__(self) -> None:
-        unknown = set(self.options) - {"truncation_strategy"}
+        known = {
+            "truncation_strategy",
+            "chat_template",
+            "template_backend",
+            "swift_template",
+            "default_system",
+        }
+        unknown = set(self.options) - known
         if unknown:
             raise TokenizeError(f"unknown swift option(s): {', '.join(sorted(unknown))}")
+        self.strategy = self.options.get("truncation_strategy", "delete")
+        if self.strategy not in ("delete", "left", "right"):
+            raise TokenizeError(f"unknown truncation_strategy {self.strategy!r}")
+        backend = self.options.get("template_backend")
+        if backend not in (None, "swift", "jinja"):
+            raise TokenizeError(
+                f"unknown template_backend {backend!r}", hint="use 'swift' or 'jinja'"
+            )
+        self.chat_template: str | None = None
+        if self.options.get("chat_template") is not None or backend == "jinja":
+            self._init_jinja()
+            return
+        for key in ("swift_template", "default_system"):
+            if key in self.options:
+                raise TokenizeError(
+                    f"swift option {key!r} is for the jinja backend (a tokenizer's chat template)",
+                    hint="name the ms-swift template type as the template instead",
+                )
         name = self.template or "qwen"
         if name not in SWIFT_TEMPLATES:
             raise TemplateError(
@@ -103,9 +153,6 @@ class SwiftProfile(StagedProfile):
                 hint=f"use one of: {', '.join(SWIFT_TEMPLATES)}",
             )
         self.meta = SWIFT_TEMPLATES[name]
-        self.strategy = self.options.get("truncation_strategy", "delete")
-        if self.strategy not in ("delete", "left", "right"):
-            raise TokenizeError(f"unknown truncation_strategy {self.strategy!r}")
         self.suffix_ids = encode_texts(self.tokenizer, self.meta["suffix"])[0]
         self.bos: list[int] = []
         self.sep: list[int] = []
@@ -117,6 +164,80 @@ class SwiftProfile(StagedProfile):
         stops = list(self.meta["stop_words"])
         suffix_stop = self.meta["suffix"][-1].strip()
         self.stop_words = [*stops, suffix_stop] if suffix_stop not in stops else stops
+
+    def _init_jinja(self) -> None:
+        """ms-swift's ``template_backend='jinja'``: the tokenizer's (or the given) chat template."""
+        tpl = self.options.get("chat_template") or getattr(self.tokenizer, "chat_template", None)
+        if not isinstance(tpl, str):
+            raise TemplateError(
+                "the tokenizer has no chat template for ms-swift's jinja backend",
+                hint="pass --template with a .jinja file, or name an ms-swift template type",
+            )
+        if self.template is not None:
+            raise TokenizeError(
+                f"ms-swift template '{self.template}' and a chat template were both given",
+                hint="the jinja backend renders with the chat template; use option swift_template "
+                "for the ms-swift template type",
+            )
+        self.chat_template = tpl
+        kind = self.options.get("swift_template", "qwen3_nothinking")
+        if kind not in JINJA_TEMPLATE_TYPES:
+            raise TemplateError(
+                f"unknown ms-swift template type '{kind}' for the jinja backend",
+                hint=f"use one of: {', '.join(JINJA_TEMPLATE_TYPES)}",
+            )
+        self.default_system, self.agent_template = JINJA_TEMPLATE_TYPES[kind]
+        if "default_system" in self.options:
+            self.default_system = self.options["default_system"]
+
+    def _jinja_plan(self, samples: list[Sample]) -> tuple[Any, list[str]]:
+        """``_jinja_encode``: per sample the index of its rendered text, or a Rejected."""
+        from jinja2 import TemplateError as JinjaError
+
+        plans: list[Any] = []
+        texts: list[str] = []
+        for s in samples:
+            prepared = jinja_conversation(s, self.default_system, self.agent_template)
+            if isinstance(prepared, str):
+                plans.append(self.reject(s, prepared))
+                continue
+            messages, add_generation_prompt = prepared
+            kwargs: dict[str, Any] = {}
+            if s.tools:
+                kwargs["tools"] = swift_tools(s.tools)
+            try:
+                text = self.tokenizer.apply_chat_template(
+                    messages,
+                    chat_template=self.chat_template,
+                    tokenize=False,
+                    add_generation_prompt=add_generation_prompt,
+                    **kwargs,
+                )
+            except (JinjaError, TypeError, ValueError) as exc:
+                # raise_exception, or an error inside the template (``tojson`` of an undefined
+                # value...): ms-swift's encode raises the same, so the row is not trained
+                plans.append(self.reject(s, f"the chat template refused it: {exc}"))
+                continue
+            if not text:
+                plans.append(self.reject(s, "the chat template rendered nothing"))
+                continue
+            plans.append(len(texts))
+            texts.append(text)
+        return plans, texts
+
+    def _jinja_build(
+        self, samples: list[Sample], plan: Any, ids: list[list[int]]
+    ) -> list[Encoded | Rejected]:
+        """One context with loss scale 1.0: every token is a label, then the first is not."""
+        out: list[Encoded | Rejected] = []
+        for s, k in zip(samples, plan, strict=True):
+            if isinstance(k, Rejected):
+                out.append(k)
+                continue
+            row = list(ids[k])
+            labels = [IGNORE_INDEX, *row[1:]]
+            out.append(self._truncate(s, row, labels))
+        return out
 
     def _pieces(self, system: str | None, msgs: list[dict[str, Any]]) -> list[tuple[str, float]]:
         """``_swift_encode`` + default loss scale + ``_simplify_context_list``: (text, loss)."""
@@ -148,6 +269,8 @@ class SwiftProfile(StagedProfile):
 
     def _plan(self, samples: list[Sample], state: Any) -> tuple[Any, list[str]]:
         """Per sample a Rejected or its pieces as (index of the text, trained)."""
+        if self.chat_template is not None:
+            return self._jinja_plan(samples)
         index: dict[str, int] = {}
         plans: list[Any] = []
         for s in samples:
@@ -168,6 +291,8 @@ class SwiftProfile(StagedProfile):
     def _build(
         self, samples: list[Sample], plan: Any, ids: list[list[int]], state: Any
     ) -> list[Encoded | Rejected]:
+        if self.chat_template is not None:
+            return self._jinja_build(samples, plan, ids)
         out: list[Encoded | Rejected] = []
         for s, pieces in zip(samples, plan, strict=True):
             if isinstance(pieces, Rejected):
@@ -209,4 +334,6 @@ class SwiftProfile(StagedProfile):
                 else slice(None, self.max_length)
             )
             ids, labels = ids[sl], labels[sl]
+            if labels:
+                labels[0] = IGNORE_INDEX  # ms-swift's _truncate masks the new first token too
         return Encoded(ids, labels, [1] * len(ids), sample.id)
