@@ -338,3 +338,19 @@ def test_cli_profile_with_a_template_hostile_on_the_probe_fails_in_one_line(
     assert "chat template 'axolotl' exceeded its bounds" in err and "Traceback" not in err
     assert len(err.strip().splitlines()) == 1
     assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "{{ ''.__class__.__mro__[1].__subclasses__() }}",
+        "{{ messages.append(1) }}",
+        "{{ cycler.__init__.__globals__ }}",
+        "{% set ns = namespace() %}{% set ns._x = 1 %}",
+        "{{ dict.__call__.__globals__ }}",
+    ],
+)
+def test_the_bounded_copy_keeps_the_sandbox(tok: Any, source: str) -> None:
+    with wall_clock(), pytest.raises(TemplateError, match="chat template 't' failed"):
+        bounded_apply(tok, [{"role": "user", "content": "hi"}], chat_template=source, name="t",
+                      tokenize=False)  # fmt: skip
