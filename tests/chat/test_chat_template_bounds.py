@@ -217,8 +217,9 @@ def test_long_numbers_in_the_text_are_not_format_widths() -> None:
 
 @pytest.mark.parametrize("profile", ["trl", "axolotl"])
 def test_profiles_refuse_a_hostile_template_before_work(bpe_tok: Any, profile: str) -> None:
-    """TRL and axolotl render with transformers' unbounded Jinja: a template past our bounds on
-    the probe is refused when the profile is made (per-sample blow-ups are not covered there)."""
+    """TRL and axolotl render through transformers with the template compiled in the bounded
+    sandbox: a template past the bounds on the probe is refused when the profile is made
+    (per-sample blow-ups: tests/chat/profiles/test_profiles_bounds.py)."""
     from sftforge.chat.profiles import get_profile
 
     with wall_clock(), pytest.raises(TemplateError, match="exceeded its bounds"):

@@ -13,8 +13,9 @@ recursion hang or kill the process. :class:`BoundedEnvironment` bounds them:
 * filters get the same argument and result checks;
 * ``*``, ``**`` and ``%`` are checked before they run (sizes, exponents, format widths);
 * namespace attributes longer than ``Bounds.chars`` fail (doubling a string in a loop);
-* the rendered output is counted as it is produced, and the wall clock is checked on every
-  loop step, call and output chunk: at most ``Bounds.seconds`` per render.
+* the rendered output is counted as it is produced (``render`` and ``generate`` both), and the
+  wall clock is checked on every loop step, call and output chunk: at most ``Bounds.seconds``
+  per render.
 
 Exceeding a bound raises :class:`TemplateBoundError` (a ``jinja2.TemplateError``); the renderer
 turns it into a one-line ``TemplateError`` for that sample. The budget is per render and per
@@ -27,6 +28,7 @@ import functools
 import re
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,7 +37,13 @@ from jinja2 import nodes
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from jinja2.utils import Namespace
 
-__all__ = ["DEFAULT_BOUNDS", "BoundedEnvironment", "Bounds", "TemplateBoundError"]
+__all__ = [
+    "DEFAULT_BOUNDS",
+    "BoundedEnvironment",
+    "BoundedTemplate",
+    "Bounds",
+    "TemplateBoundError",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,10 +147,29 @@ def _bounded_filter(func: Any) -> Any:
     return bounded
 
 
+class BoundedTemplate(jinja2.Template):
+    """A template whose ``generate`` (chunk by chunk, as transformers renders for assistant
+    masks) is bounded in output size and time like ``render``."""
+
+    def generate(self, *args: Any, **kwargs: Any) -> Iterator[str]:
+        budget = _budget
+        size = 0
+        for i, chunk in enumerate(super().generate(*args, **kwargs)):
+            size += len(chunk)
+            if size > budget.bounds.chars:
+                raise TemplateBoundError(
+                    f"the template rendered more than {budget.bounds.chars} characters"
+                )
+            if i % _CHECK_EVERY == _CHECK_EVERY - 1:
+                _check_time()
+            yield chunk
+
+
 class BoundedEnvironment(ImmutableSandboxedEnvironment):
     """The immutable sandbox with the bounds above."""
 
     intercepted_binops = frozenset(["*", "**", "%"])
+    template_class = BoundedTemplate
 
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)

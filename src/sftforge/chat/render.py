@@ -39,6 +39,7 @@ from .templates import ChatTemplate
 from .unmarked import RenderFn, UnstablePolicy, turn_blocks
 
 __all__ = [
+    "PROBE_CONVERSATION",
     "TRAIN_ON",
     "BoundsExceeded",
     "RenderFn",
@@ -360,7 +361,8 @@ def text_renderer(
     return render_fn
 
 
-_PROBE = (
+# the conversation a template is probed with before any work (also by the trl/axolotl profiles)
+PROBE_CONVERSATION = (
     {"role": "system", "content": "S"},
     {"role": "user", "content": "Q1"},
     {"role": "assistant", "content": "A1"},
@@ -374,7 +376,7 @@ def check_bounds(template: ChatTemplate, special_tokens: dict[str, Any] | None =
     raises on the probe is left to the samples."""
     try:
         render_messages(
-            [dict(m) for m in _PROBE],
+            [dict(m) for m in PROBE_CONVERSATION],
             template,
             special_tokens=special_tokens,
             add_generation_prompt=True,

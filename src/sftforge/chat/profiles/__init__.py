@@ -92,11 +92,10 @@ def get_profile(
     profile = cls(tokenizer, template=template, max_length=max_length, options=options)
     own = getattr(profile, "chat_template", None)
     if name in _OWN_TEMPLATE_PROFILES and isinstance(own, str):
-        # the trainer renders with transformers' Jinja, which has no bounds: a template that goes
-        # past ours on a probe conversation (so on every sample) is refused before any work
-        from ..encode import special_tokens_of
-        from ..render import check_bounds
-        from ..templates import ChatTemplate
+        # these render with transformers' Jinja: a template that goes past the bounds on a probe
+        # conversation (so on every sample) stops the run before any work; trl's and axolotl's
+        # per-sample renders are bounded too (hf_bounds.bounded_apply), swift's not yet
+        from .hf_bounds import check_bounds
 
-        check_bounds(ChatTemplate(name, own), special_tokens_of(tokenizer))
+        check_bounds(tokenizer, own, name)
     return profile

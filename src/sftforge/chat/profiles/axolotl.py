@@ -17,6 +17,10 @@ which is not installed here - tested on hand-computed ids):
 
 Messages carry ``role`` and ``content``, plus ``tool_calls``/``reasoning_content`` when the
 template uses them (axolotl keeps only the message fields the template reads).
+
+Every render is bounded (``hf_bounds``: transformers' ``apply_chat_template`` with the template
+compiled in sftforge's bounded sandbox; same ids): a sample that drives the template past a bound,
+or makes it raise, is rejected with the reason (axolotl would hang or crash on it).
 """
 
 from __future__ import annotations
@@ -27,7 +31,9 @@ from typing import Any
 
 from ...errors import TemplateError, TokenizeError
 from ...sample import Sample
+from ..jinja_bounds import DEFAULT_BOUNDS, Bounds
 from .base import IGNORE_INDEX, Encoded, Profile, Rejected
+from .hf_bounds import bounded_apply
 from .trl import to_trl_messages
 
 __all__ = ["AxolotlProfile"]
@@ -43,6 +49,7 @@ class AxolotlProfile(Profile):
     default the tokenizer's own). ``max_length`` is ``sequence_len``."""
 
     name = "axolotl"
+    bounds: Bounds = DEFAULT_BOUNDS  # per render (time, size, loop steps, call depth)
 
     def __post_init__(self) -> None:
         known = {"roles_to_train", "train_on_eos", "train_on_inputs", "chat_template"}
@@ -69,8 +76,14 @@ class AxolotlProfile(Profile):
 
     def _build(self, turns: list[dict[str, Any]]) -> list[int]:
         convo = [{k: v for k, v in t.items() if k != "training"} for t in turns]
-        out = self.tokenizer.apply_chat_template(
-            convo, chat_template=self.chat_template, tokenize=True, return_dict=True
+        out = bounded_apply(
+            self.tokenizer,
+            convo,
+            chat_template=self.chat_template,
+            bounds=self.bounds,
+            name=self.name,
+            tokenize=True,
+            return_dict=True,
         )
         return list(out["input_ids"])
 
@@ -106,6 +119,12 @@ class AxolotlProfile(Profile):
         return [self._encode_one(s) for s in samples]
 
     def _encode_one(self, sample: Sample) -> Encoded | Rejected:
+        try:
+            return self._encode_turns(sample)
+        except TemplateError as exc:  # the template failed on this sample (a bound, or raised)
+            return self.reject(sample, str(exc))
+
+    def _encode_turns(self, sample: Sample) -> Encoded | Rejected:
         turns = self._turns(sample)
         ids = self._build(turns)
         labels = [IGNORE_INDEX] * len(ids)

@@ -20,6 +20,10 @@ What is reproduced (read from TRL 1.16.0, ``trl/trainer/sft_trainer.py`` ``_prep
 TRL swaps in its own training template when the tokenizer's has no generation marks and is one
 TRL knows; this profile instead needs a template with marks (pass ``chat_template``) and says so.
 Not reproduced: packing, vision processors, plain-text (``text`` column) datasets.
+
+Every render is bounded (``hf_bounds``: transformers' ``apply_chat_template`` with the template
+compiled in sftforge's bounded sandbox; same ids): a sample that drives the template past a bound,
+or makes it raise, is rejected with the reason (TRL would hang or crash on it), the others kept.
 """
 
 from __future__ import annotations
@@ -27,11 +31,13 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from ...errors import TemplateError, TokenizeError
 from ...sample import Sample
+from ..jinja_bounds import DEFAULT_BOUNDS, Bounds
 from .base import IGNORE_INDEX, Encoded, Profile, Rejected
+from .hf_bounds import bounded_apply
 
 __all__ = ["TrlProfile", "common_prefix_length", "to_trl_messages", "to_trl_record"]
 
@@ -93,6 +99,7 @@ class TrlProfile(Profile):
     """
 
     name = "trl"
+    bounds: Bounds = DEFAULT_BOUNDS  # per render (time, size, loop steps, call depth)
 
     def __post_init__(self) -> None:
         opts = dict(self.options)
@@ -125,10 +132,13 @@ class TrlProfile(Profile):
             )
 
     def _render_ids(self, convs: list[list[dict[str, Any]]], tools: Any, **kw: Any) -> Any:
-        return self.tokenizer.apply_chat_template(
+        return bounded_apply(
+            self.tokenizer,
             convs,
             tools=tools,
-            chat_template=self.chat_template,
+            chat_template=cast(str, self.chat_template),  # checked in __post_init__
+            bounds=self.bounds,
+            name=self.name,
             tokenize=True,
             return_dict=True,
             **kw,
@@ -151,6 +161,17 @@ class TrlProfile(Profile):
         return [r for r in results if r is not None]
 
     def _encode_group(self, samples: list[Sample], tools: Any) -> list[Encoded | Rejected]:
+        """The group in one batched render; when the template fails on one of them (a bound, or
+        an error it raises), each sample again on its own, so only the failing ones are rejected
+        (one render per sample gives the same ids as the batch: no padding)."""
+        try:
+            return self._encode_rendered(samples, tools)
+        except TemplateError as exc:
+            if len(samples) == 1:
+                return [self.reject(samples[0], str(exc))]
+        return [row for s in samples for row in self._encode_group([s], tools)]
+
+    def _encode_rendered(self, samples: list[Sample], tools: Any) -> list[Encoded | Rejected]:
         records = [to_trl_record(s, layout=self.layout) for s in samples]
         if self.layout == "messages":
             full = self._render_ids(
