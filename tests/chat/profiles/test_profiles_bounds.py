@@ -117,6 +117,7 @@ PROFILE_CASES = [
     ("trl", {"assistant_only_loss": True}),  # renders with generate() for the assistant masks
     ("trl", {"layout": "prompt_completion"}),
     ("axolotl", {}),
+    ("swift", {}),  # ms-swift's jinja backend (a chat_template given)
 ]
 
 

@@ -51,6 +51,7 @@ from typing import Any
 from ...errors import TemplateError, TokenizeError
 from ...sample import Sample
 from .base import IGNORE_INDEX, Encoded, Rejected, StagedProfile, encode_texts
+from .hf_bounds import bounded_apply
 from .swift_jinja import JINJA_TEMPLATE_TYPES, jinja_conversation, swift_tools
 
 __all__ = ["SWIFT_TEMPLATES", "SwiftProfile"]
@@ -194,6 +195,8 @@ class SwiftProfile(StagedProfile):
         """``_jinja_encode``: per sample the index of its rendered text, or a Rejected."""
         from jinja2 import TemplateError as JinjaError
 
+        template = self.chat_template
+        assert template is not None  # the jinja backend is chosen only with a template
         plans: list[Any] = []
         texts: list[str] = []
         for s in samples:
@@ -206,14 +209,18 @@ class SwiftProfile(StagedProfile):
             if s.tools:
                 kwargs["tools"] = swift_tools(s.tools)
             try:
-                text = self.tokenizer.apply_chat_template(
+                # bounded like every render (chat/jinja_bounds.py): a sample that drives the
+                # template past its bounds is rejected with the reason
+                text = bounded_apply(
+                    self.tokenizer,
                     messages,
-                    chat_template=self.chat_template,
+                    chat_template=template,
+                    name=self.name,
                     tokenize=False,
                     add_generation_prompt=add_generation_prompt,
                     **kwargs,
                 )
-            except (JinjaError, TypeError, ValueError) as exc:
+            except (TemplateError, JinjaError, TypeError, ValueError) as exc:
                 # raise_exception, or an error inside the template (``tojson`` of an undefined
                 # value...): ms-swift's encode raises the same, so the row is not trained
                 plans.append(self.reject(s, f"the chat template refused it: {exc}"))
