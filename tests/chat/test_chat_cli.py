@@ -236,3 +236,16 @@ def test_preview_thinking_switch(
     args = ["preview", str(samples_file), "--tokenizer", str(bpe_dir), "--template", "qwen3"]
     assert main([*args, *flags, "--html", str(page)]) == 0
     assert trained in page.read_text(encoding="utf-8")
+
+
+def test_an_output_not_named_parquet_is_refused_before_any_work(
+    samples_file: Path, bpe_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The rows are Parquet: written under a .jsonl name they looked like JSONL and were not."""
+    out = tmp_path / "t.jsonl"
+    args = ["tokenize", str(samples_file), str(out), "--tokenizer", str(bpe_dir)]
+    assert main([*args, "--template", "chatml"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {out}, field 'output': tokenize writes Parquet")
+    assert "Fix: name it t.parquet" in err
+    assert not out.exists() and not (tmp_path / "t.rejects.jsonl").exists()

@@ -186,11 +186,11 @@ OPTION_CASES = {
         "'--concurrency'",
     ),
     "tokenize-max-len-0": (
-        ["tokenize", str(GOOD), "t.jsonl", "--tokenizer", str(TOKENIZER), "--max-len", "0"],
+        ["tokenize", str(GOOD), "t.parquet", "--tokenizer", str(TOKENIZER), "--max-len", "0"],
         "'--max-len'",
     ),
     "tokenize-reasoning": (
-        ["tokenize", str(GOOD), "t.jsonl", "--tokenizer", str(TOKENIZER), "--template", "chatml",
+        ["tokenize", str(GOOD), "t.parquet", "--tokenizer", str(TOKENIZER), "--template", "chatml",
          "--reasoning", "maybe"],
         "Fix: pass --reasoning keep",
     ),
@@ -205,4 +205,4 @@ def test_bad_command_option_is_refused_before_any_work(tmp_path: Path, case: str
     rc, text = _cli(args, tmp_path)
     assert rc in (1, 2), text  # 2: a usage error (out of range), 1: a checked value
     assert words in text, text
-    assert not any(p.suffix == ".jsonl" for p in tmp_path.iterdir()), text
+    assert not any(p.suffix in (".jsonl", ".parquet") for p in tmp_path.iterdir()), text

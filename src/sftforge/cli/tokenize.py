@@ -128,6 +128,16 @@ def tokenize_cmd(
     failed every record.
     """
     policy = error_policy(strict, on_error)
+    if output.suffix.lower() not in (".parquet", ".pq"):
+        # the rows are always Parquet: under another name they would pass for a file they are not
+        raise InputError(
+            f"tokenize writes Parquet, so '{output.name}' would hold Parquet under another "
+            "file type.",
+            file=str(output),
+            field="output",
+            hint=f"name it {output.with_suffix('.parquet').name} (--debug FILE.jsonl also writes "
+            "a readable JSONL view)",
+        )
     if profile is not None:
         _tokenize_with_profile(
             input, output, tokenizer, profile, template, from_, max_len, pack, policy, columns
