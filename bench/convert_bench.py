@@ -16,7 +16,7 @@ start-up or imports. Results: a Markdown table on stdout and ``bench/out/convert
 
 Environment: ``SFTFORGE_BENCH_ALPACA`` (the Alpaca JSON, default the shared copy),
 ``SFTFORGE_BENCH_DATASETS_PYTHON`` (a Python that has ``datasets``; default: a venv in
-``/work/benchenv/datasets`` if present, else ``.bench-venvs/datasets`` created on first use),
+``.bench-venvs/datasets``, created on first use),
 ``SFTFORGE_BENCH_BIG_GB`` (size of the streaming test input, default 2).
 """
 
@@ -142,7 +142,7 @@ def datasets_python() -> str:
     given = os.environ.get("SFTFORGE_BENCH_DATASETS_PYTHON")
     if given:
         return given
-    for venv in (Path("/work/benchenv/datasets"), ROOT / ".bench-venvs" / "datasets"):
+    for venv in (ROOT / ".bench-venvs" / "datasets",):
         py = venv / "bin" / "python"
         if (
             py.exists()

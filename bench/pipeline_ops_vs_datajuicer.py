@@ -7,7 +7,7 @@ user/assistant Sample with ``targets: all``, Data-Juicer's as one text (prompt +
 each operator runs alone, single process, over the whole set in batches of 1000 (Data-Juicer's
 batched ``compute_stats_batched``/``process_batched`` API, called directly: no dataset, no
 Ray, no caching). Loading and copying are not timed. Data-Juicer runs in its own virtual
-environment: ``$SFTFORGE_BENCH_DJ_VENV``, else ``/work/benchenv/datajuicer`` when present, else
+environment: ``$SFTFORGE_BENCH_DJ_VENV``, else
 ``.bench-venvs/datajuicer`` (created here with ``py-data-juicer==1.6.1 aiohttp ftfy``).
 
 This compares single operators; the end-to-end recipe comparison (with datatrove, dedup,
@@ -89,13 +89,13 @@ DJ_SCRIPT = textwrap.dedent(
 
 def dj_python() -> Path:
     env = os.environ.get("SFTFORGE_BENCH_DJ_VENV")
-    venv = Path(env) if env else Path("/work/benchenv/datajuicer")
+    venv = Path(env) if env else ROOT / ".bench-venvs" / "datajuicer"
     if not (venv / "bin" / "python").exists():
         venv = ROOT / ".bench-venvs" / "datajuicer"
-        if not (venv / "bin" / "python").exists():
-            subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-            pip = [str(venv / "bin" / "pip"), "install", "-q"]
-            subprocess.run([*pip, "py-data-juicer==1.6.1", "aiohttp", "ftfy"], check=True)
+    if not (venv / "bin" / "python").exists():
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+        pip = [str(venv / "bin" / "pip"), "install", "-q"]
+        subprocess.run([*pip, "py-data-juicer==1.6.1", "aiohttp", "ftfy"], check=True)
     return venv / "bin" / "python"
 
 

@@ -1,7 +1,7 @@
 """Token-for-token against the frameworks themselves, in their own venvs (slow; skipped without).
 
-LLaMA-Factory: $SFTFORGE_LF_VENV (or /work/benchenv/llamafactory). TRL: $SFTFORGE_TRL_VENV (or
-/work/benchenv/trl). Run with: pytest -m slow tests/chat/profiles/test_profiles_oracle.py
+LLaMA-Factory: $SFTFORGE_LF_VENV (or .bench-venvs/llamafactory). TRL: $SFTFORGE_TRL_VENV (or
+.bench-venvs/trl). Run with: pytest -m slow tests/chat/profiles/test_profiles_oracle.py
 """
 
 from __future__ import annotations
@@ -19,7 +19,8 @@ from sftforge.chat.profiles.trl import to_trl_record
 from sftforge.export.llamafactory import write_llamafactory_data
 from sftforge.sample import Message, Sample, ToolCall
 
-BENCH = Path(__file__).resolve().parents[3] / "bench"
+ROOT = Path(__file__).resolve().parents[3]
+BENCH = ROOT / "bench"
 
 
 def _venv_python(env: str, default: str) -> Path:
@@ -63,7 +64,7 @@ LF_CASES = [(t, c) for t in ("qwen", "default", "llama3", "qwen3", None) for c i
 
 @pytest.mark.slow
 def test_llamafactory_profile_equals_llamafactory(tmp_path: Path, tok: Any, tok_dir: Path) -> None:
-    python = _venv_python("SFTFORGE_LF_VENV", "/work/benchenv/llamafactory")
+    python = _venv_python("SFTFORGE_LF_VENV", str(ROOT / ".bench-venvs" / "llamafactory"))
     write_llamafactory_data(SAMPLES, tmp_path, name="t")
     jobs = [
         {"tokenizer": str(tok_dir), "dataset_dir": str(tmp_path), "dataset": "t", "template": t,
@@ -89,7 +90,7 @@ def test_llamafactory_profile_equals_llamafactory(tmp_path: Path, tok: Any, tok_
 def test_trl_profile_equals_sft_trainer(
     tmp_path: Path, tok: Any, tok_dir: Path, chatml_gen: str
 ) -> None:
-    python = _venv_python("SFTFORGE_TRL_VENV", "/work/benchenv/trl")
+    python = _venv_python("SFTFORGE_TRL_VENV", str(ROOT / ".bench-venvs" / "trl"))
     samples = SAMPLES[:2]
     data = tmp_path / "train.jsonl"
     data.write_text(
@@ -129,7 +130,7 @@ def test_llamafactory_reads_the_exported_yaml_and_dataset_info(
 ) -> None:
     from sftforge.export import export_samples
 
-    python = _venv_python("SFTFORGE_LF_VENV", "/work/benchenv/llamafactory")
+    python = _venv_python("SFTFORGE_LF_VENV", str(ROOT / ".bench-venvs" / "llamafactory"))
     export_samples(SAMPLES, "llamafactory", tmp_path, model=str(tok_dir), template="qwen")
     proc = subprocess.run(
         [str(python), str(BENCH / "_peer_lf_config.py"), str(tmp_path / "train_lora_sft.yaml")],
