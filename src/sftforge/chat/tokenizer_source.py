@@ -6,7 +6,8 @@
 2. the Hugging Face hub cache: ``$HF_HUB_CACHE``, else ``$HF_HOME/hub``, else
    ``~/.cache/huggingface/hub``; the folder ``models--Qwen--Qwen2.5-1.5B-Instruct/snapshots/<rev>/``,
    preferring the revision ``refs/main`` names, then the newest snapshot holding tokenizer files;
-3. the ModelScope cache: ``$MODELSCOPE_CACHE``, else ``~/.cache/modelscope/hub``; the folder
+3. the ModelScope cache (``sftforge.io.hub.modelscope_cache_roots``: ``$MODELSCOPE_CACHE``, default
+   ``~/.cache/modelscope``, and its ``hub`` folder); the folder
    ``models/Qwen/Qwen2.5-1.5B-Instruct`` (newer ModelScope) or ``Qwen/Qwen2.5-1.5B-Instruct``
    (older), each also with the dots written ``___`` as ModelScope stores them;
 4. a download of only the tokenizer files with ``huggingface_hub`` into the hub cache (from
@@ -25,13 +26,12 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
+from ..io.hub import hf_cache_dir, modelscope_cache_roots
 from ..progress import note
 
 __all__ = [
     "TOKENIZER_FILES",
-    "hf_cache_dir",
     "is_model_id",
-    "modelscope_cache_dir",
     "resolve_tokenizer",
 ]
 
@@ -50,25 +50,6 @@ _CORE_FILES = ("tokenizer.json", "tokenizer.model", "vocab.json")
 # "owner/name", as the hub and ModelScope spell a model: no leading dot or slash, one slash
 _MODEL_ID_RE = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 _TRUE = {"1", "true", "yes", "on"}
-
-
-def hf_cache_dir() -> Path:
-    """The Hugging Face hub cache folder, as ``huggingface_hub`` picks it from the environment."""
-    explicit = os.environ.get("HF_HUB_CACHE") or os.environ.get("HUGGINGFACE_HUB_CACHE")
-    if explicit:
-        return Path(explicit).expanduser()
-    home = os.environ.get("HF_HOME")
-    if home:
-        return Path(home).expanduser() / "hub"
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    base = Path(xdg).expanduser() if xdg else Path.home() / ".cache"
-    return base / "huggingface" / "hub"
-
-
-def modelscope_cache_dir() -> Path:
-    """The ModelScope cache folder (``$MODELSCOPE_CACHE`` or ``~/.cache/modelscope/hub``)."""
-    explicit = os.environ.get("MODELSCOPE_CACHE")
-    return Path(explicit).expanduser() if explicit else Path.home() / ".cache/modelscope/hub"
 
 
 def is_model_id(spec: str | Path) -> bool:
@@ -107,12 +88,12 @@ def _from_hf_cache(model_id: str) -> Path | None:
 
 
 def _from_modelscope_cache(model_id: str) -> Path | None:
-    root = modelscope_cache_dir()
     owner, name = model_id.split("/", 1)
-    for base in (root / "models", root):
-        for n in (name, name.replace(".", "___")):
-            if _is_tokenizer_dir(base / owner / n):
-                return base / owner / n
+    for root in modelscope_cache_roots():
+        for base in (root / "models", root):
+            for n in (name, name.replace(".", "___")):
+                if _is_tokenizer_dir(base / owner / n):
+                    return base / owner / n
     return None
 
 
@@ -156,7 +137,7 @@ def _not_found(model_id: str) -> InputError:
     why = "offline (HF_HUB_OFFLINE)" if _offline() else "no download possible"
     return InputError(
         f"tokenizer '{model_id}' is not a local folder, not in the Hugging Face cache"
-        f" ({hf_cache_dir()}) or the ModelScope cache ({modelscope_cache_dir()}), and {why}.",
+        f" ({hf_cache_dir()}) or the ModelScope cache ({modelscope_cache_roots()[0]}), and {why}.",
         field="tokenizer",
         hint=(
             f"put tokenizer.json and tokenizer_config.json (plus special_tokens_map.json, and"

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from ..errors import InputError
 
-__all__ = ["hf_cache_dir", "hub_folder"]
+__all__ = ["hf_cache_dir", "hub_folder", "modelscope_cache_roots"]
 
 _INSTALL = "pip install 'sftforge[remote]'"
 
@@ -109,7 +109,9 @@ def _hf_download(repo: str, rev: str | None, base: str, cached: Path) -> str:
         ) from None
 
 
-def _modelscope_cache_roots() -> list[Path]:
+def modelscope_cache_roots() -> list[Path]:
+    """Where ModelScope keeps downloads: ``$MODELSCOPE_CACHE`` (default ``~/.cache/modelscope``)
+    and its ``hub`` folder (older releases put repos there)."""
     env = os.environ.get("MODELSCOPE_CACHE")
     root = Path(env).expanduser() if env else Path.home() / ".cache" / "modelscope"
     return [root, root / "hub"]
@@ -119,7 +121,7 @@ def _modelscope_folder(base: str) -> Path:
     scheme = "modelscope://" if base.startswith("modelscope://") else "ms://"
     repo, rev, sub = _hub_id(base, scheme)
     owner, name = repo.split("/", 1)
-    for root in _modelscope_cache_roots():
+    for root in modelscope_cache_roots():
         for cand in (
             root / "datasets" / owner / name.replace(".", "___"),
             root / "datasets" / owner / name,
@@ -132,7 +134,7 @@ def _modelscope_folder(base: str) -> Path:
         from modelscope.hub.snapshot_download import snapshot_download
     except ImportError:
         raise InputError(
-            f"dataset {repo} is not in the ModelScope cache ({_modelscope_cache_roots()[0]}) "
+            f"dataset {repo} is not in the ModelScope cache ({modelscope_cache_roots()[0]}) "
             "and downloading it needs the modelscope package.",
             file=base,
             hint=_INSTALL,
@@ -146,7 +148,7 @@ def _modelscope_folder(base: str) -> Path:
             file=base,
             hint=(
                 f"on a machine with network run `modelscope download --dataset {repo}` and copy "
-                f"the folder into {_modelscope_cache_roots()[0] / 'datasets' / owner}, or name "
+                f"the folder into {modelscope_cache_roots()[0] / 'datasets' / owner}, or name "
                 "the downloaded folder itself"
             ),
         ) from None
