@@ -157,6 +157,11 @@ def test_a_template_that_fails_every_row_exits_1(
     )
     assert "Fix: the chat template fails on every sample" in err and "--template" in err
     assert not out.exists()
+    # the refused samples are in the rejects file the error points at, with their place
+    rejects = [orjson.loads(x) for x in (tmp_path / "o.rejects.jsonl").read_bytes().splitlines()]
+    assert [(r["op"], r["file"], r["line"], r["reason"]) for r in rejects] == [
+        ("tokenize", str(src), 1, "template_error")
+    ]
 
 
 def test_an_unreadable_file_exits_1_naming_the_format(

@@ -179,16 +179,19 @@ def tokenize_cmd(
     if pack and max_len is not None:
         rows, pack_stats = pack_rows(result.rows, max_len)
     rejects_path = output.with_name(output.stem + ".rejects.jsonl")
+    entries = list(unread)
+    for rej in result.rejects:
+        d = rej.to_dict()
+        where = {"file": str(input), "line": lines.get(id(rej.sample))}
+        entries.append({"op": d.pop("op"), **where, **d})
     failed = result.counts["rejected:template_error"]
-    _check_kept(input, from_, unread, result.counts["seen"], failed, rejects_path, rows)
+    kinds = Counter(str(e.get("kind")) for e in unread)
+    if failed:
+        kinds["template_error"] = failed
+    total = len(unread) + result.counts["seen"]
+    _check_kept(input, from_, entries, kinds, total, len(unread) + failed, rows, rejects_path)
     write_parquet(rows, output)
-    with open(rejects_path, "wb") as fh:
-        for entry in unread:
-            fh.write(orjson.dumps(entry) + b"\n")
-        for rej in result.rejects:
-            d = rej.to_dict()
-            where = {"file": str(input), "line": lines.get(id(rej.sample))}
-            fh.write(orjson.dumps({"op": d.pop("op"), **where, **d}) + b"\n")
+    rejects_path.write_bytes(b"".join(orjson.dumps(e) + b"\n" for e in entries))
     if debug is not None:
         write_debug_jsonl(rows, chat.tokenizer, debug)
     summary = {
@@ -212,24 +215,22 @@ def _unread_summary(unread: list[dict[str, Any]], seen: int, path: Path) -> None
 def _check_kept(
     input: Path,
     fmt: str | None,
-    unread: list[dict[str, Any]],
-    seen: int,
-    template_failed: int,
-    rejects_path: Path,
+    entries: list[dict[str, Any]],
+    kinds: Counter[str],
+    total: int,
+    refused: int,
     rows: list[Any],
+    rejects_path: Path,
 ) -> None:
-    """Refuse to write an empty output when reading or the template failed every record: the
-    rejects are written (they say why), the output is not, and the exit code is 1."""
+    """Refuse to write an empty output when reading, the template or the profile refused every
+    one of the ``total`` records: every reject is written (``entries``: they say why), the output
+    is not, and the exit code is 1 with the fix for the most common reason (``kinds``)."""
     from ..io.rejects import nothing_kept
 
-    total = len(unread) + seen
-    if rows or not total or len(unread) + template_failed != total:
+    if rows or not total or refused != total:
         return
-    kinds = Counter(str(e.get("kind")) for e in unread)
-    if template_failed:
-        kinds["template_error"] = template_failed
-    rejects_path.write_bytes(b"".join(orjson.dumps(e) + b"\n" for e in unread))
-    first = str(unread[0].get("error")) if unread else None
+    rejects_path.write_bytes(b"".join(orjson.dumps(e) + b"\n" for e in entries))
+    first = str(entries[0].get("error") or entries[0].get("reason")) if entries else None
     raise nothing_kept(str(input), total, dict(kinds), fmt, first=first, rejects=str(rejects_path))
 
 
@@ -250,7 +251,6 @@ def _tokenize_with_profile(
     from ..chat.pack import pack_rows
     from ..chat.profiles import get_profile, load_tokenizer
     from ..chat.profiles.run import encode_with_profile
-    from ..io.rejects import nothing_kept
 
     prof = get_profile(name, load_tokenizer(str(tokenizer)), template=template, max_length=max_len)
     unread: list[dict[str, Any]] = []
@@ -259,24 +259,19 @@ def _tokenize_with_profile(
     )
     rows, profile_rejects = encode_with_profile(samples, prof)
     rejects = unread + profile_rejects
-    if not rows and rejects:
-        # reading, or the profile, refused every record: no empty output, exit 1 with the fix
-        rejects_path = output.with_name(output.stem + ".rejects.jsonl")
-        rejects_path.write_bytes(b"".join(orjson.dumps(e) + b"\n" for e in rejects))
-        kinds = Counter(str(e.get("kind")) for e in unread)
-        if profile_rejects:
-            kinds[f"profile:{name}"] = len(profile_rejects)
-        first = str(unread[0].get("error") if unread else profile_rejects[0].get("reason"))
-        raise nothing_kept(
-            str(input), len(rejects), dict(kinds), from_, first=first, rejects=str(rejects_path)
-        )
+    kinds = Counter(str(e.get("kind")) for e in unread)
+    if profile_rejects:
+        kinds[f"profile:{name}"] = len(profile_rejects)
+    rejects_path = output.with_name(output.stem + ".rejects.jsonl")
+    _check_kept(
+        input, from_, rejects, kinds, len(rejects) + len(rows), len(rejects), rows, rejects_path
+    )
     out_rows: list[Any] = list(rows)
     if pack:
         if max_len is None:
             raise TokenizeError("--pack needs --max-len (the bin size).", field="pack")
         out_rows, _ = pack_rows(rows, max_len)
     write_parquet(out_rows, output)
-    rejects_path = output.with_name(output.stem + ".rejects.jsonl")
     rejects_path.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in rejects))
     typer.echo(
         f"{len(rows) + len(profile_rejects)} samples: {len(rows)} written to {output} as {name} "
