@@ -8,15 +8,13 @@ reason; one that does so on every conversation (the template itself) fails the r
 from __future__ import annotations
 
 import json
-import signal
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
 from chat_fixtures import CONVERSATIONS
+from wall_clock import wall_clock
 
 from sftforge.chat import ChatTokenizer, render_messages
 from sftforge.chat.jinja_bounds import Bounds
@@ -27,24 +25,6 @@ from sftforge.errors import TemplateError
 from sftforge.sample import Sample
 
 GUARD_S = 20.0  # per case; a bounded render stops within Bounds.seconds (5 s) at worst
-
-
-class Hung(Exception):
-    pass
-
-
-@contextmanager
-def wall_clock(seconds: float = GUARD_S) -> Iterator[None]:
-    def expire(signum: int, frame: Any) -> None:
-        raise Hung(f"still running after {seconds} s")
-
-    previous = signal.signal(signal.SIGALRM, expire)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
 
 
 HOSTILE = {
@@ -77,7 +57,7 @@ HOSTILE = {
 def test_hostile_template_fails_within_bounds(name: str) -> None:
     template = ChatTemplate(name, HOSTILE[name])
     start = time.monotonic()
-    with wall_clock(), pytest.raises(TemplateError, match="exceeded its bounds") as info:
+    with wall_clock(GUARD_S), pytest.raises(TemplateError, match="exceeded its bounds") as info:
         render_messages([{"role": "user", "content": "hi"}], template)
     assert time.monotonic() - start < 10
     assert "\n" not in str(info.value)
@@ -89,7 +69,7 @@ def test_time_bound() -> None:
         "slow", "{% for i in range(100000) %}{% for j in range(9) %}{{ (i ~ j) | length }}"
         "{% endfor %}{% endfor %}"
     )  # fmt: skip
-    with wall_clock(), pytest.raises(TemplateError, match=r"ran longer than 0\.05 s"):
+    with wall_clock(GUARD_S), pytest.raises(TemplateError, match=r"ran longer than 0\.05 s"):
         render_messages([], slow, bounds=Bounds(seconds=0.05))
 
 
@@ -103,7 +83,7 @@ def test_time_bound() -> None:
     ],
 )
 def test_sandbox_blocks_escapes(source: str) -> None:
-    with wall_clock(), pytest.raises(TemplateError):
+    with wall_clock(GUARD_S), pytest.raises(TemplateError):
         render_messages([{"role": "user", "content": "hi"}], ChatTemplate("escape", source))
 
 
@@ -116,7 +96,7 @@ def test_real_templates_stay_well_inside(tokenizers_by_kind: dict[str, Any]) -> 
             {"role": "assistant", "content": f"answer {k}"},
         ]
     chat = ChatTokenizer(tokenizers_by_kind["bpe"], "qwen2.5")
-    with wall_clock():
+    with wall_clock(GUARD_S):
         row = chat.tokenize(Sample.from_dict({"messages": turns}))
     assert row.n_trained > 0
 
@@ -138,7 +118,7 @@ def test_a_sample_past_the_bounds_is_rejected_the_others_kept(bpe_tok: Any) -> N
         }
     )
     samples = [CONVERSATIONS["single"], big, CONVERSATIONS["multi_cjk"]]
-    with wall_clock():
+    with wall_clock(GUARD_S):
         result = tokenize_samples(samples, bpe_tok, ChatTemplate("quadratic", source))
     assert [r.id for r in result.rows] == [samples[0].id, samples[2].id]
     (rej,) = result.rejects
@@ -173,7 +153,7 @@ def test_cli_hostile_template_file_fails_the_run_in_one_line(
     hostile = tmp_path / "hostile.jinja"
     hostile.write_text(HOSTILE["nested-loops-output"], encoding="utf-8")
     out = tmp_path / "out.parquet"
-    with wall_clock():
+    with wall_clock(GUARD_S):
         rc = main(["tokenize", str(data_file), str(out), "--tokenizer", str(bpe_dir),
                    "--template", str(hostile)])  # fmt: skip
     err = capsys.readouterr().err
@@ -194,7 +174,7 @@ def test_cli_hostile_tokenizer_template_fails_the_run_in_one_line(
     config["chat_template"] = HOSTILE["nested-loops"] + "{{ messages[0].content }}"
     (folder / "tokenizer_config.json").write_text(json.dumps(config))
     out = tmp_path / "out.parquet"
-    with wall_clock():
+    with wall_clock(GUARD_S):
         rc = main(["tokenize", str(data_file), str(out), "--tokenizer", str(folder)])
     err = capsys.readouterr().err
     assert rc != 0
@@ -222,5 +202,5 @@ def test_profiles_refuse_a_hostile_template_before_work(bpe_tok: Any, profile: s
     (per-sample blow-ups: tests/chat/profiles/test_profiles_bounds.py)."""
     from sftforge.chat.profiles import get_profile
 
-    with wall_clock(), pytest.raises(TemplateError, match="exceeded its bounds"):
+    with wall_clock(GUARD_S), pytest.raises(TemplateError, match="exceeded its bounds"):
         get_profile(profile, bpe_tok, chat_template=HOSTILE["nested-loops-output"])

@@ -10,9 +10,6 @@ conversation (short turns) and blow up only on a long message.
 from __future__ import annotations
 
 import json
-import signal
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +21,7 @@ from family_templates import (
     conversations_for,
     unmarked,
 )
+from wall_clock import wall_clock
 
 from sftforge.chat.jinja_bounds import Bounds
 from sftforge.chat.profiles import Encoded, Rejected, get_profile
@@ -35,24 +33,6 @@ from sftforge.errors import TemplateError
 from sftforge.sample import Message, Sample, ToolCall
 
 GUARD_S = 30.0  # per case; a bounded render stops within Bounds.seconds (5 s) at worst
-
-
-class Hung(Exception):
-    pass
-
-
-@contextmanager
-def wall_clock(seconds: float = GUARD_S) -> Iterator[None]:
-    def expire(signum: int, frame: Any) -> None:
-        raise Hung(f"still running after {seconds} s")
-
-    previous = signal.signal(signal.SIGALRM, expire)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
 
 
 _TURN = (
@@ -129,7 +109,7 @@ def test_a_sample_past_the_bounds_is_rejected_the_others_kept(
     template = _chatml_with(HOSTILE[case])
     prof = get_profile(profile, tok, chat_template=template, **options)  # passes the probe
     samples = [NORMAL[0], LONG, NORMAL[1]]
-    with wall_clock():
+    with wall_clock(GUARD_S):
         out = prof.encode_batch(samples)
     assert [type(r) for r in out] == [Encoded, Rejected, Encoded]
     rejected = out[1]
@@ -170,7 +150,7 @@ def test_a_template_that_raises_on_one_sample_rejects_only_it(tok: Any, profile:
 @pytest.mark.parametrize("profile", ["trl", "axolotl"])
 def test_a_template_past_the_bounds_on_the_probe_stops_the_run(tok: Any, profile: str) -> None:
     hostile = "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}"
-    with wall_clock(), pytest.raises(TemplateError, match="exceeded its bounds") as info:
+    with wall_clock(GUARD_S), pytest.raises(TemplateError, match="exceeded its bounds") as info:
         get_profile(profile, tok, chat_template=hostile + _TAIL)
     assert f"chat template '{profile}' exceeded its bounds" in str(info.value)
 
@@ -310,7 +290,7 @@ def test_cli_profile_rejects_the_hostile_sample_and_writes_the_rest(
     template = tmp_path / "t.jinja"
     template.write_text(_chatml_with(HOSTILE["loops"]), encoding="utf-8")
     out = tmp_path / "out.parquet"
-    with wall_clock():
+    with wall_clock(GUARD_S):
         rc = main(["tokenize", str(data), str(out), "--tokenizer", str(tok_dir),
                    "--profile", "trl", "--template", str(template)])  # fmt: skip
     captured = capsys.readouterr()
@@ -331,7 +311,7 @@ def test_cli_profile_with_a_template_hostile_on_the_probe_fails_in_one_line(
     loops = "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}"
     template.write_text(loops + _TAIL, encoding="utf-8")
     out = tmp_path / "out.parquet"
-    with wall_clock():
+    with wall_clock(GUARD_S):
         rc = main(["tokenize", str(data), str(out), "--tokenizer", str(tok_dir),
                    "--profile", "axolotl", "--template", str(template)])  # fmt: skip
     err = capsys.readouterr().err
@@ -352,6 +332,6 @@ def test_cli_profile_with_a_template_hostile_on_the_probe_fails_in_one_line(
     ],
 )
 def test_the_bounded_copy_keeps_the_sandbox(tok: Any, source: str) -> None:
-    with wall_clock(), pytest.raises(TemplateError, match="chat template 't' failed"):
+    with wall_clock(GUARD_S), pytest.raises(TemplateError, match="chat template 't' failed"):
         bounded_apply(tok, [{"role": "user", "content": "hi"}], chat_template=source, name="t",
                       tokenize=False)  # fmt: skip
