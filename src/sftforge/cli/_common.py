@@ -21,6 +21,7 @@ __all__ = [
     "MaxRecordMb",
     "OnError",
     "Strict",
+    "TrainerOptions",
     "error_policy",
     "max_record_options",
     "notices",
@@ -41,6 +42,16 @@ OnError = Annotated[
     str | None,
     typer.Option(
         "--on-error", help="skip (default): reject bad records and go on; raise: --strict"
+    ),
+]
+
+
+TrainerOptions = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--option",
+        help="a trainer option by its own name, KEY=VALUE (repeat it): e.g. mask_history=true "
+        "(llamafactory), assistant_only_loss=false (trl), train_on_eos=last (axolotl)",
     ),
 ]
 

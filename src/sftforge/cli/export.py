@@ -15,7 +15,7 @@ import typer
 
 from .. import progress
 from ..errors import SftforgeError
-from ._common import Columns, OnError, Strict, error_policy, rejects_summary
+from ._common import Columns, OnError, Strict, TrainerOptions, error_policy, rejects_summary
 from .main import app
 
 __all__ = ["export"]
@@ -87,6 +87,15 @@ def export(
     from_: Annotated[
         str | None, typer.Option("--from", help="input format (default: detect)")
     ] = None,
+    tokenizer: Annotated[
+        str | None,
+        typer.Option(
+            "--tokenizer",
+            help="the model's tokenizer (a folder, tokenizer.json, or a hub id in the local "
+            "cache) for the template decision; default: --model when it is a local folder",
+        ),
+    ] = None,
+    option: TrainerOptions = None,
     columns: Columns = None,
     strict: Strict = False,
     on_error: OnError = None,
@@ -97,6 +106,7 @@ def export(
     some samples could not be exported (listed there too) or no record could be read.
     """
     from ..chat.inputs import read_samples
+    from ..chat.profiles.options import parse_options
     from ..export import export_samples
     from ..export.common import dataset_name
     from ..io.rejects import nothing_kept
@@ -112,6 +122,7 @@ def export(
             hint="sftforge export runs/v1 out --for llamafactory "
             "(or: export out --for llamafactory --train train.jsonl --eval validation.jsonl)",
         )
+    options = parse_options(option)
     outdir = paths[-1]
     source = train if train is not None else paths[0]
     train_src: tuple[Path, str | None] = (source, from_)
@@ -153,6 +164,8 @@ def export(
             max_length=max_len,
             allow_lossy=allow_lossy,
             force=force,
+            tokenizer=tokenizer,
+            options=options,
         )
         st.count = len(samples) + len(evals)
     total = len(samples) + len(evals)

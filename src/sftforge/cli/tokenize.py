@@ -10,7 +10,7 @@ import orjson
 import typer
 
 from ..errors import InputError, TokenizeError
-from ._common import Columns, OnError, Strict, error_policy, rejects_summary
+from ._common import Columns, OnError, Strict, TrainerOptions, error_policy, rejects_summary
 from .main import app
 
 __all__ = ["preview_cmd", "tokenize_cmd"]
@@ -113,10 +113,11 @@ def tokenize_cmd(
         str | None,
         typer.Option(
             "--profile",
-            help="encode as a trainer does: llamafactory|xtuner|swift|trl "
+            help="encode as a trainer does: llamafactory|xtuner|swift|axolotl|trl "
             "(--template is then that framework's template name)",
         ),
     ] = None,
+    option: TrainerOptions = None,
     strict: Strict = False,
     on_error: OnError = None,
 ) -> None:
@@ -140,9 +141,26 @@ def tokenize_cmd(
         )
     if profile is not None:
         _tokenize_with_profile(
-            input, output, tokenizer, profile, template, from_, max_len, pack, policy, columns
+            input,
+            output,
+            tokenizer,
+            profile,
+            template,
+            from_,
+            max_len,
+            pack,
+            policy,
+            columns,
+            option,
         )
         return
+    if option:
+        raise InputError(
+            "--option sets a trainer's option: it needs --profile.",
+            field="option",
+            hint="add --profile llamafactory|xtuner|swift|axolotl|trl, or use the native flags "
+            "(--train-on, --reasoning, --template-arg)",
+        )
     from ..chat.inputs import read_samples
     from ..chat.output import write_debug_jsonl, write_parquet
     from ..chat.pack import pack_rows
@@ -245,14 +263,19 @@ def _tokenize_with_profile(
     pack: bool,
     policy: str,
     columns: str | None = None,
+    option: list[str] | None = None,
 ) -> None:
     from ..chat.inputs import read_samples
     from ..chat.output import write_parquet
     from ..chat.pack import pack_rows
     from ..chat.profiles import get_profile, load_tokenizer
+    from ..chat.profiles.options import parse_options
     from ..chat.profiles.run import encode_with_profile
 
-    prof = get_profile(name, load_tokenizer(str(tokenizer)), template=template, max_length=max_len)
+    options = parse_options(option)
+    prof = get_profile(
+        name, load_tokenizer(str(tokenizer)), template=template, max_length=max_len, **options
+    )
     unread: list[dict[str, Any]] = []
     samples = read_samples(
         input, from_, columns, on_error=policy, rejects=unread.append, label="tokenize", line=True

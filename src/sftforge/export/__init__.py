@@ -10,14 +10,17 @@ docs/trainers.md.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from ..errors import SftforgeError
 from ..formats import LossLog
 from ..formats._common import FIELDS, has_values
 from ..sample import Sample
 from .common import ExportJob, ExportResult, commit, safe_name
+from .readme import readme
 
 __all__ = ["FRAMEWORKS", "ExportJob", "ExportResult", "export_samples"]
 
@@ -25,17 +28,8 @@ FRAMEWORKS: tuple[str, ...] = ("llamafactory", "xtuner", "swift", "axolotl", "li
 
 
 def _target(framework: str) -> Callable[[ExportJob], ExportResult]:
-    if framework == "llamafactory":
-        from .llamafactory import export_llamafactory
-
-        return export_llamafactory
-    if framework == "xtuner":
-        from .xtuner import export_xtuner
-
-        return export_xtuner
-    from . import simple
-
-    fn: Callable[[ExportJob], ExportResult] = getattr(simple, f"export_{framework}")
+    module = importlib.import_module(f"{__name__}.{framework}")
+    fn: Callable[[ExportJob], ExportResult] = getattr(module, f"export_{framework}")
     return fn
 
 
@@ -51,7 +45,13 @@ def export_samples(
     max_length: int = 2048,
     allow_lossy: bool = False,
     force: bool = False,
+    tokenizer: str | None = None,
+    options: dict[str, Any] | None = None,
 ) -> ExportResult:
+    """Write ``samples`` (and ``eval_samples``) for ``framework`` into ``outdir`` with its config,
+    command and a README. ``tokenizer`` (default: ``model`` when it is a local folder) is the
+    model's tokenizer, for the template decision; ``options`` are trainer options by the trainer's
+    own names (the ones ``tokenize --profile`` takes), written into the config."""
     if framework not in FRAMEWORKS:
         raise SftforgeError(
             f"unknown framework '{framework}'", hint=f"use one of: {', '.join(FRAMEWORKS)}"
@@ -65,6 +65,8 @@ def export_samples(
         template=template,
         max_length=max_length,
         loss=LossLog(allow=allow_lossy),
+        tokenizer=tokenizer if tokenizer is not None else _local_model(model),
+        options=dict(options or {}),
     )
     result = _target(framework)(job)
     if framework in ("llamafactory", "xtuner"):
@@ -89,5 +91,15 @@ def export_samples(
             for i, r in result.rejected
         ]
         result.files.append(job.add_jsonl("rejects.jsonl", rows))
+    result.files.append(job.add_text("README.md", readme(job, result)))
     commit(job, force=force)
     return result
+
+
+def _local_model(model: str) -> str | None:
+    """``model`` when it is a local folder holding a tokenizer (its template can be read)."""
+    path = Path(model).expanduser()
+    found = path.is_dir() and any(
+        (path / f).is_file() for f in ("tokenizer_config.json", "tokenizer.json")
+    )
+    return str(path) if found else None

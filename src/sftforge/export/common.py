@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 import shlex
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,8 +36,10 @@ __all__ = [
     "commit",
     "dataset_name",
     "dump_yaml",
+    "records_for",
     "safe_name",
     "shell_script",
+    "split_records",
     "write_json",
     "write_jsonl",
 ]
@@ -55,6 +57,8 @@ class ExportResult:
     command: str
     notes: list[str] = field(default_factory=list)
     rejected: list[tuple[str, str]] = field(default_factory=list)  # (sample id, reason)
+    # paragraphs for the folder's README.md: what the machine needs, steps before or after training
+    readme: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -69,6 +73,8 @@ class ExportJob:
     template: str | None = None
     max_length: int = 2048
     loss: LossLog = field(default_factory=LossLog)
+    tokenizer: str | None = None  # the model's tokenizer, for the template decision
+    options: dict[str, Any] = field(default_factory=dict)  # trainer options, the trainer's names
     # relative path -> (bytes, executable); written by ``commit``
     files: dict[str, tuple[bytes, bool]] = field(default_factory=dict)
     merged: set[str] = field(default_factory=set)  # files the target merged into (no conflict)
@@ -155,3 +161,25 @@ def write_jsonl(path: Path, rows: Iterable[Any]) -> None:
 
 def dump_yaml(value: Any) -> str:
     return yaml.safe_dump(value, sort_keys=False, allow_unicode=True)
+
+
+def records_for(
+    samples: list[Sample], dump: Callable[[Sample, LossLog], Any], loss: LossLog
+) -> tuple[list[Any], list[tuple[str, str]]]:
+    """Dump every sample; one that the target cannot carry goes to the rejected list with why."""
+    records, rejected = [], []
+    for s in samples:
+        try:
+            records.append(dump(s, loss))
+        except SftforgeError as exc:
+            rejected.append((s.id, exc.message))
+    return records, rejected
+
+
+def split_records(
+    job: ExportJob, dump: Callable[[Sample, LossLog], Any]
+) -> tuple[list[Any], list[Any], list[tuple[str, str]]]:
+    """(train records, eval records, rejected of both) of a job."""
+    train, rejected = records_for(job.train, dump, job.loss)
+    evals, rejected_eval = records_for(job.eval, dump, job.loss)
+    return train, evals, rejected + rejected_eval
