@@ -33,6 +33,7 @@ from ..sample import Sample
 __all__ = [
     "ExportJob",
     "ExportResult",
+    "ProfileSettings",
     "commit",
     "dataset_name",
     "dump_yaml",
@@ -46,6 +47,17 @@ __all__ = [
 
 # file stems that name a split rather than a dataset: such a file is named after its folder
 SPLIT_STEMS = frozenset({"train", "validation", "valid", "val", "eval", "dev", "test"})
+
+
+@dataclass
+class ProfileSettings:
+    """The ``get_profile`` arguments that encode what an export's config makes its trainer do:
+    ``get_profile(framework, tokenizer, template=s.template, max_length=s.max_length,
+    **s.options)``. ``export --check`` and the hand-over bench run the profile with them."""
+
+    template: str | None
+    options: dict[str, Any]
+    max_length: int | None
 
 
 @dataclass
