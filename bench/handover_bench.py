@@ -106,7 +106,7 @@ def one(
 ) -> dict[str, Any]:
     here = work / f"{trainer}-{name}"
     moved = work / "moved" / f"{trainer}-{name}"
-    export_s, export_out = sftforge(
+    export_s, _ = sftforge(
         "export", str(source), str(here), "--for", trainer, "--model", str(tiny),
         "--max-len", str(MAX_LEN), "--force", "-q",
     )  # fmt: skip
@@ -129,7 +129,7 @@ def one(
     }
     try:
         peer = run_peer(trainer, moved, peer_python(trainer), step=step)
-    except Exception as exc:  # noqa: BLE001 - the trainer's failure is the result
+    except Exception as exc:  # the trainer's failure is the result
         return result | {"error": str(getattr(exc, "message", exc))[:300]}
     c = compare_rows(mine, peer.rows)
     return result | {
