@@ -26,6 +26,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from ..errors import InputError, MissingDependency
 from .tokenizer_source import resolve_tokenizer
 
@@ -52,7 +54,7 @@ def load_tokenizer(path: str | Path) -> Any:
     """A transformers tokenizer from a local folder or a model id (``Qwen/Qwen2.5-1.5B-Instruct``,
     see ``chat.tokenizer_source``); no remote code."""
     try:
-        from transformers import AutoTokenizer
+        import transformers  # noqa: F401 - lazy: AutoTokenizer is only imported when needed
     except ImportError as exc:  # pragma: no cover - depends on the install
         raise MissingDependency("transformers", "chat", "Tokenization") from exc
     folder = resolve_tokenizer(path)  # a folder, or a model id found in a cache or downloaded
@@ -69,12 +71,55 @@ def load_tokenizer(path: str | Path) -> Any:
             hint="pass the folder a model was saved to with save_pretrained",
         )
     try:
+        if _generic_fast(folder):
+            return _load_generic_fast(folder)
+        from transformers import AutoTokenizer
+
         return AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
     except Exception as exc:  # transformers raises many kinds; name the folder and the cause
         raise InputError(
             f"cannot load the tokenizer in '{path}': {type(exc).__name__}: {exc}",
             field="tokenizer",
         ) from exc
+
+
+# tokenizer_config classes AutoTokenizer resolves to the generic Rust-backed tokenizer whatever the
+# model (transformers 5: PreTrainedTokenizerFast is TokenizersBackend)
+_GENERIC_CLASSES = frozenset({"PreTrainedTokenizerFast", "TokenizersBackend"})
+# model types whose tokenizer AutoTokenizer may load through mistral-common instead
+_MISTRAL_TYPES = ("mistral", "mixtral", "ministral", "pixtral", "voxtral")
+
+
+def _generic_fast(folder: Path) -> bool:
+    """Whether AutoTokenizer would load ``folder`` as the generic Rust-backed tokenizer: a
+    tokenizer.json, a generic ``tokenizer_class``, no remote code, not a Mistral model.
+
+    Why it matters: AutoTokenizer imports the model configuration code and with it torch (2-3 s
+    and ~200 MB on this machine), which tokenizing never uses; the generic class loads without."""
+    try:
+        config = orjson.loads((folder / "tokenizer_config.json").read_bytes())
+    except (OSError, orjson.JSONDecodeError):
+        return False
+    if not isinstance(config, dict) or not (folder / "tokenizer.json").is_file():
+        return False
+    if config.get("tokenizer_class") not in _GENERIC_CLASSES or "auto_map" in config:
+        return False
+    if (folder / "tekken.json").exists() or (folder / "params.json").exists():
+        return False
+    try:
+        model = orjson.loads((folder / "config.json").read_bytes())
+    except OSError:
+        return True  # a tokenizer-only folder
+    except orjson.JSONDecodeError:
+        return False
+    kind = str(model.get("model_type") or "") if isinstance(model, dict) else ""
+    return not kind.startswith(_MISTRAL_TYPES)
+
+
+def _load_generic_fast(folder: Path) -> Any:
+    from transformers.tokenization_utils_tokenizers import TokenizersBackend
+
+    return TokenizersBackend.from_pretrained(str(folder), local_files_only=True)
 
 
 def special_tokens_of(tokenizer: Any) -> dict[str, Any]:
