@@ -108,3 +108,36 @@ def test_stats_report(bpe_tok: Any) -> None:
     assert report["per_role"]["assistant"] == 3 * len(
         bpe_tok.encode("I am fine, thank you.", add_special_tokens=False)
     )
+
+
+def test_rows_stream_to_row_groups_with_the_same_content(rows: list[Any], tmp_path: Path) -> None:
+    import pyarrow.parquet as pq
+
+    from sftforge.chat.output import ParquetRowWriter
+
+    assert len(rows) >= 3
+    with ParquetRowWriter(tmp_path / "s.parquet", group_rows=2) as writer:
+        for r in rows:
+            writer.add(r)
+        assert not (tmp_path / "s.parquet").exists()  # renamed into place only when closed
+    f = pq.ParquetFile(tmp_path / "s.parquet")
+    assert f.metadata.num_row_groups == (len(rows) + 1) // 2
+    write_parquet(rows, tmp_path / "whole.parquet")
+    assert f.read().equals(pq.read_table(tmp_path / "whole.parquet"))
+
+
+def test_a_failed_stream_leaves_nothing(rows: list[Any], tmp_path: Path) -> None:
+    from sftforge.chat.output import ParquetRowWriter
+
+    with pytest.raises(RuntimeError), ParquetRowWriter(tmp_path / "s.parquet") as writer:
+        writer.add(rows[0])
+        raise RuntimeError("stop")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_tokenize_sink_gets_the_rows_in_order(bpe_tok: Any, rows: list[Any]) -> None:
+    got: list[Any] = []
+    result = tokenize_samples(list(CONVERSATIONS.values()), bpe_tok, "qwen2.5", sink=got.append)
+    assert result.rows == []
+    assert [r.to_dict() for r in got] == [r.to_dict() for r in rows]
+    assert result.counts["kept"] == len(rows)

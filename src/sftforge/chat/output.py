@@ -16,7 +16,7 @@ and ``marked``, the same text with every trained stretch wrapped in ⟦ ⟧.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -28,32 +28,110 @@ from .encode import IGNORE_INDEX
 from .pack import PackedRow
 from .tokenize import TokenizedRow
 
-__all__ = ["TRAIN_CLOSE", "TRAIN_OPEN", "marked_text", "write_debug_jsonl", "write_parquet"]
+__all__ = [
+    "TRAIN_CLOSE",
+    "TRAIN_OPEN",
+    "ParquetRowWriter",
+    "marked_text",
+    "write_debug_jsonl",
+    "write_parquet",
+]
 
 TRAIN_OPEN, TRAIN_CLOSE = "⟦", "⟧"
 _INTS = pa.list_(pa.int32())
 
 
-def write_parquet(rows: Sequence[TokenizedRow] | Sequence[PackedRow], path: str | Path) -> Path:
-    """Write rows (all unpacked or all packed) to one Parquet file; returns the path."""
-    packed = bool(rows) and isinstance(rows[0], PackedRow)
+class ParquetRowWriter:
+    """Rows to one Parquet file as they are made, a row group at a time, so memory holds one group
+    whatever the number of rows. Written under a temporary name and renamed by :meth:`close`;
+    :meth:`abort` (or an exception inside ``with``) removes it, leaving nothing behind.
+
+    A group is cut at ``group_rows`` rows or ``group_tokens`` tokens, whichever comes first."""
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        packed: bool = False,
+        group_rows: int = 8192,
+        group_tokens: int = 4_000_000,
+    ) -> None:
+        self.path = Path(path)
+        self.packed = packed
+        self.group_rows = group_rows
+        self.group_tokens = group_tokens
+        self.count = 0
+        self._rows: list[Any] = []
+        self._tokens = 0
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._tmp = self.path.with_name(self.path.name + ".tmp")
+        self._writer = pq.ParquetWriter(self._tmp, _schema(packed))
+
+    def add(self, row: TokenizedRow | PackedRow) -> None:
+        self._rows.append(row)
+        self._tokens += len(row.input_ids)
+        self.count += 1
+        if len(self._rows) >= self.group_rows or self._tokens >= self.group_tokens:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self._rows:
+            self._writer.write_table(_table(self._rows, self.packed))
+        self._rows, self._tokens = [], 0
+
+    def close(self) -> Path:
+        self._flush()
+        self._writer.close()
+        os.replace(self._tmp, self.path)
+        return self.path
+
+    def abort(self) -> None:
+        self._rows = []
+        self._writer.close()
+        self._tmp.unlink(missing_ok=True)
+
+    def __enter__(self) -> ParquetRowWriter:
+        return self
+
+    def __exit__(self, kind: object, *_: object) -> None:
+        if kind is None:
+            self.close()
+        else:
+            self.abort()
+
+
+def _schema(packed: bool) -> pa.Schema:
+    first = [("ids", pa.list_(pa.string()))] if packed else [("id", pa.string())]
+    rest = [("input_ids", _INTS), ("labels", _INTS), ("attention_mask", pa.list_(pa.int8()))]
+    more = [("position_ids", _INTS), ("seq_lens", _INTS)] if packed else []
+    return pa.schema(first + rest + more)
+
+
+def _table(rows: Sequence[Any], packed: bool) -> pa.Table:
     columns: dict[str, pa.Array] = {}
     if packed:
-        columns["ids"] = pa.array([r.ids for r in rows], pa.list_(pa.string()))  # type: ignore[union-attr]
+        columns["ids"] = pa.array([r.ids for r in rows], pa.list_(pa.string()))
     else:
-        columns["id"] = pa.array([r.id for r in rows], pa.string())  # type: ignore[union-attr]
+        columns["id"] = pa.array([r.id for r in rows], pa.string())
     columns["input_ids"] = pa.array([r.input_ids for r in rows], _INTS)
     columns["labels"] = pa.array([r.labels for r in rows], _INTS)
     columns["attention_mask"] = pa.array([r.attention_mask for r in rows], pa.list_(pa.int8()))
     if packed:
-        columns["position_ids"] = pa.array([r.position_ids for r in rows], _INTS)  # type: ignore[union-attr]
-        columns["seq_lens"] = pa.array([r.seq_lens for r in rows], _INTS)  # type: ignore[union-attr]
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".tmp")
-    pq.write_table(pa.table(columns), tmp)
-    os.replace(tmp, out)
-    return out
+        columns["position_ids"] = pa.array([r.position_ids for r in rows], _INTS)
+        columns["seq_lens"] = pa.array([r.seq_lens for r in rows], _INTS)
+    return pa.table(columns, schema=_schema(packed))
+
+
+def write_parquet(rows: Iterable[TokenizedRow] | Iterable[PackedRow], path: str | Path) -> Path:
+    """Write rows (all unpacked or all packed) to one Parquet file; returns the path."""
+    it: Iterator[TokenizedRow | PackedRow] = iter(rows)
+    first = next(it, None)
+    with ParquetRowWriter(path, packed=isinstance(first, PackedRow)) as writer:
+        if first is not None:
+            writer.add(first)
+        for row in it:
+            writer.add(row)
+    return writer.path
 
 
 def segments(ids: Sequence[int], labels: Sequence[int]) -> list[tuple[list[int], bool]]:

@@ -10,7 +10,7 @@ labels would all be -100 (``no_trained_tokens``).
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sized
+from collections.abc import Callable, Iterable, Iterator, Sized
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -84,10 +84,20 @@ class TokenizedRow:
 
 @dataclass(slots=True)
 class TokenizeResult:
+    """Rows kept (in ``rows``, or handed to ``sink`` as they are made, so a caller can stream them
+    out), the rejects, the counts and the token statistics."""
+
     rows: list[TokenizedRow] = field(default_factory=list)
     rejects: list[Reject] = field(default_factory=list)
     counts: Counter[str] = field(default_factory=Counter)
     stats: TokenStats = field(default_factory=TokenStats)
+    sink: Callable[[TokenizedRow], None] | None = None
+
+    def keep(self, row: TokenizedRow) -> None:
+        if self.sink is None:
+            self.rows.append(row)
+        else:
+            self.sink(row)
 
 
 @dataclass
@@ -214,6 +224,7 @@ def tokenize_samples(
     batch_size: int = 1024,
     role_stats: bool = True,
     threads: bool = True,
+    sink: Callable[[TokenizedRow], None] | None = None,
     **options: Any,
 ) -> TokenizeResult:
     """Tokenize and mask ``samples``; ``tokenizer`` is a folder, a loaded tokenizer or a ready
@@ -222,13 +233,14 @@ def tokenize_samples(
 
     With a Rust tokenizer and more than one batch, each batch is encoded in a worker thread (the
     tokenizer releases the GIL) while this thread renders the next one and masks the previous
-    one; ``threads=False`` does it all here. The result is the same either way."""
+    one; ``threads=False`` does it all here. The result is the same either way. With ``sink``,
+    each kept row is handed to it in input order instead of being collected in ``rows``."""
     chat = (
         tokenizer
         if isinstance(tokenizer, ChatTokenizer)
         else ChatTokenizer(tokenizer, template, **options)
     )
-    result = TokenizeResult()
+    result = TokenizeResult(sink=sink)
     if isinstance(samples, Sized) and len(samples) <= batch_size:
         threads = False  # one batch: nothing to overlap
     if (
@@ -349,7 +361,7 @@ def _finish_batch(
         result.counts["kept"] += 1
         if row.truncated:
             result.counts[f"truncated:{row.truncated}"] += 1
-        result.rows.append(row)
+        result.keep(row)
 
 
 def _fit(chat: ChatTokenizer, sample: Sample, row: TokenizedRow) -> tuple[TokenizedRow, Sample]:

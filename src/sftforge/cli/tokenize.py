@@ -162,7 +162,7 @@ def tokenize_cmd(
             "(--train-on, --reasoning, --template-arg)",
         )
     from ..chat.inputs import read_samples
-    from ..chat.output import write_debug_jsonl, write_parquet
+    from ..chat.output import ParquetRowWriter, write_debug_jsonl, write_parquet
     from ..chat.pack import pack_rows
     from ..chat.tokenize import tokenize_samples
 
@@ -191,24 +191,37 @@ def tokenize_cmd(
         label="tokenize",
         line=True,
     )
-    result = tokenize_samples(samples, chat)
-    rows: list[Any] = list(result.rows)
-    pack_stats = None
-    if pack and max_len is not None:
-        rows, pack_stats = pack_rows(result.rows, max_len)
-    rejects_path = output.with_name(output.stem + ".rejects.jsonl")
-    entries = list(unread)
-    for rej in result.rejects:
-        d = rej.to_dict()
-        where = {"file": str(input), "line": lines.get(id(rej.sample))}
-        entries.append({"op": d.pop("op"), **where, **d})
-    failed = result.counts["rejected:template_error"]
-    kinds = Counter(str(e.get("kind")) for e in unread)
-    if failed:
-        kinds["template_error"] = failed
-    total = len(unread) + result.counts["seen"]
-    _check_kept(input, from_, entries, kinds, total, len(unread) + failed, rows, rejects_path)
-    write_parquet(rows, output)
+    # without packing or a debug view, rows go to Parquet row groups as they are made: memory
+    # holds one group, not the whole output (packing needs every row's length first)
+    stream = not pack and debug is None
+    writer = ParquetRowWriter(output) if stream else None
+    try:
+        result = tokenize_samples(samples, chat, sink=writer.add if writer else None)
+        rows: list[Any] = list(result.rows)
+        pack_stats = None
+        if pack and max_len is not None:
+            rows, pack_stats = pack_rows(result.rows, max_len)
+        rejects_path = output.with_name(output.stem + ".rejects.jsonl")
+        entries = list(unread)
+        for rej in result.rejects:
+            d = rej.to_dict()
+            where = {"file": str(input), "line": lines.get(id(rej.sample))}
+            entries.append({"op": d.pop("op"), **where, **d})
+        failed = result.counts["rejected:template_error"]
+        kinds = Counter(str(e.get("kind")) for e in unread)
+        if failed:
+            kinds["template_error"] = failed
+        total = len(unread) + result.counts["seen"]
+        kept = writer.count if writer else len(rows)
+        _check_kept(input, from_, entries, kinds, total, len(unread) + failed, kept, rejects_path)
+    except BaseException:
+        if writer is not None:
+            writer.abort()
+        raise
+    if writer is not None:
+        writer.close()
+    else:
+        write_parquet(rows, output)
     rejects_path.write_bytes(b"".join(orjson.dumps(e) + b"\n" for e in entries))
     if debug is not None:
         write_debug_jsonl(rows, chat.tokenizer, debug)
@@ -237,7 +250,7 @@ def _check_kept(
     kinds: Counter[str],
     total: int,
     refused: int,
-    rows: list[Any],
+    kept: int,
     rejects_path: Path,
 ) -> None:
     """Refuse to write an empty output when reading, the template or the profile refused every
@@ -245,7 +258,7 @@ def _check_kept(
     is not, and the exit code is 1 with the fix for the most common reason (``kinds``)."""
     from ..io.rejects import nothing_kept
 
-    if rows or not total or refused != total:
+    if kept or not total or refused != total:
         return
     rejects_path.write_bytes(b"".join(orjson.dumps(e) + b"\n" for e in entries))
     first = str(entries[0].get("error") or entries[0].get("reason")) if entries else None
@@ -266,7 +279,7 @@ def _tokenize_with_profile(
     option: list[str] | None = None,
 ) -> None:
     from ..chat.inputs import read_samples
-    from ..chat.output import write_parquet
+    from ..chat.output import ParquetRowWriter, write_parquet
     from ..chat.pack import pack_rows
     from ..chat.profiles import get_profile, load_tokenizer
     from ..chat.profiles.options import parse_options
@@ -280,27 +293,39 @@ def _tokenize_with_profile(
     samples = read_samples(
         input, from_, columns, on_error=policy, rejects=unread.append, label="tokenize", line=True
     )
-    rows, profile_rejects = encode_with_profile(samples, prof)
-    rejects = unread + profile_rejects
-    kinds = Counter(str(e.get("kind")) for e in unread)
-    if profile_rejects:
-        kinds[f"profile:{name}"] = len(profile_rejects)
-    rejects_path = output.with_name(output.stem + ".rejects.jsonl")
-    _check_kept(
-        input, from_, rejects, kinds, len(rejects) + len(rows), len(rejects), rows, rejects_path
-    )
-    out_rows: list[Any] = list(rows)
-    if pack:
-        if max_len is None:
-            raise TokenizeError("--pack needs --max-len (the bin size).", field="pack")
-        out_rows, _ = pack_rows(rows, max_len)
-    write_parquet(out_rows, output)
+    if pack and max_len is None:
+        raise TokenizeError("--pack needs --max-len (the bin size).", field="pack")
+    # unpacked rows stream to Parquet row groups as they are made (see the native path)
+    writer = None if pack else ParquetRowWriter(output)
+    try:
+        rows, profile_rejects = encode_with_profile(
+            samples, prof, sink=writer.add if writer else None
+        )
+        kept = writer.count if writer else len(rows)
+        rejects = unread + profile_rejects
+        kinds = Counter(str(e.get("kind")) for e in unread)
+        if profile_rejects:
+            kinds[f"profile:{name}"] = len(profile_rejects)
+        rejects_path = output.with_name(output.stem + ".rejects.jsonl")
+        _check_kept(
+            input, from_, rejects, kinds, len(rejects) + kept, len(rejects), kept, rejects_path
+        )
+    except BaseException:
+        if writer is not None:
+            writer.abort()
+        raise
+    if writer is not None:
+        writer.close()
+    else:
+        assert max_len is not None  # checked above
+        packed, _ = pack_rows(rows, max_len)
+        write_parquet(packed, output)
     rejects_path.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in rejects))
     typer.echo(
-        f"{len(rows) + len(profile_rejects)} samples: {len(rows)} written to {output} as {name} "
+        f"{kept + len(profile_rejects)} samples: {kept} written to {output} as {name} "
         f"encodes them, {len(profile_rejects)} rejected ({rejects_path})"
     )
-    _unread_summary(unread, len(rows) + len(profile_rejects), rejects_path)
+    _unread_summary(unread, kept + len(profile_rejects), rejects_path)
 
 
 def _print_summary(counts: Counter[str], summary: dict[str, Any], out: Path, rej: Path) -> None:
