@@ -309,7 +309,7 @@ def _named_notes(
         if (a.input_ids, a.labels) != (b.input_ids, b.labels):
             shown = [tokenizer.decode(x.input_ids)[:160] for x in (a, b)]
             return [
-                f"warning: --template {name} renders differently from the tokenizer's own chat "
+                f"--template {name} renders differently from the tokenizer's own chat "
                 f"template, so the model is trained on {name}'s format, not the one it was "
                 f"made with ({name}: {shown[0]!r}; tokenizer: {shown[1]!r}); leave --template "
                 "out to train on the tokenizer's own (LLaMA-Factory parses it)"
