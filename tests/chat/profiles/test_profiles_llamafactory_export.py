@@ -178,3 +178,83 @@ def test_reasoning_template_and_tools_are_explained(tmp_path: Path, make_tokeniz
                            model=str(tmp_path / "tok"),
                            options={"enable_thinking": False, "tool_format": "qwen"})  # fmt: skip
     assert given.notes == []
+
+
+def _tiny_llama(folder: Path, tok: Any) -> Path:
+    """A tiny random Llama (bf16 weights, as released models are) with the test tokenizer."""
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(0)
+    config = LlamaConfig(
+        vocab_size=len(tok),
+        hidden_size=16,
+        intermediate_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        num_key_value_heads=1,
+        max_position_embeddings=4096,
+        bos_token_id=tok.bos_token_id,
+        eos_token_id=tok.eos_token_id,
+        pad_token_id=tok.pad_token_id,
+    )
+    LlamaForCausalLM(config).to(torch.bfloat16).save_pretrained(folder)
+    tok.save_pretrained(folder)
+    return folder
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("template", "options", "max_len", "step"),
+    [(None, {}, 2048, True), ("qwen", {"mask_history": True, "tool_format": "default"}, 24, False)],
+)
+def test_llamafactory_loads_the_moved_export_as_the_profile_encodes_it(
+    tmp_path: Path,
+    tok: Any,
+    template: str | None,
+    options: dict[str, Any],
+    max_len: int,
+    step: bool,
+) -> None:
+    """The peer script (export/peers/llamafactory.py) in LLaMA-Factory's venv: its rows equal the
+    profile's, and (first case) one training step on CPU from the config as written."""
+    import json
+    import os
+    import shutil
+    import subprocess
+
+    root = Path(__file__).resolve().parents[3]
+    venv = Path(os.environ.get("SFTFORGE_LF_VENV") or root / ".bench-venvs" / "llamafactory")
+    if not (venv / "bin" / "python").exists():
+        pytest.skip(f"no LLaMA-Factory venv at {venv} (set SFTFORGE_LF_VENV)")
+    model = _tiny_llama(tmp_path / "model", tok)
+    res = export_samples(SAMPLES, "llamafactory", tmp_path / "export", model=str(model),
+                         template=template, max_length=max_len, options=options)  # fmt: skip
+    moved = tmp_path / "elsewhere" / "lf"
+    moved.parent.mkdir()
+    shutil.move(tmp_path / "export", moved)  # the folder travels: relative paths only
+    out = tmp_path / "rows.jsonl"
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    proc = subprocess.run(
+        [str(venv / "bin" / "python"), str(root / "src/sftforge/export/peers/llamafactory.py"),
+         str(moved), str(out), *(["--step"] if step else [])],
+        cwd=moved, capture_output=True, text=True, env=env, timeout=1200,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert result["trainer"].startswith("llamafactory ")
+    theirs = [json.loads(line) for line in out.read_text().splitlines()]
+    assert res.profile is not None
+    prof = get_profile("llamafactory", tok, template=res.profile.template,
+                       max_length=res.profile.max_length, **res.profile.options)  # fmt: skip
+    ours = [e for e in prof.encode_batch(SAMPLES) if isinstance(e, Encoded)]
+    assert result["rows"] == len(theirs) == len(ours) == len(SAMPLES)
+    assert [(t["input_ids"], t["labels"]) for t in theirs] == [
+        (o.input_ids, o.labels) for o in ours
+    ]
+    if step:
+        assert result["step"]["ok"] is True, result["step"]
+        assert 0 < result["step"]["loss"] < 100
+        assert any("bf16=False, fp16=False" in n for n in result["notes"])
+    else:
+        assert result["step"] is None
