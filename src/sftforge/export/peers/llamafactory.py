@@ -160,6 +160,7 @@ def main() -> None:
     ) as exc:  # the config does not start here: the trainer's own error is the result
         result["error"] = f"{type(exc).__name__}: {str(exc)[:500]}"
         print(json.dumps(result | {"notes": notes}, ensure_ascii=False), flush=True)
+        print(f"error: {result['error']}", file=sys.stderr, flush=True)  # export --check shows it
         sys.exit(1)
     if ns.step:
         result["step"] = _step(cfg, notes)
