@@ -90,3 +90,18 @@ def test_bad_options_are_refused_before_writing(
     with pytest.raises(SftforgeError, match="incompatible"):
         export_samples(TRAIN, "llamafactory", tmp_path / "x",
                        options={"mask_history": True, "train_on_prompt": True})  # fmt: skip
+
+
+def test_the_peer_script_is_standalone() -> None:
+    """It runs with LLaMA-Factory's python: the standard library and the trainer only."""
+    import ast
+    import sys
+
+    from sftforge.export import peers
+
+    tree = ast.parse((Path(peers.__file__).parent / "llamafactory.py").read_text(encoding="utf-8"))
+    imported = {a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import)
+                for a in n.names}  # fmt: skip
+    imported |= {str(n.module).split(".")[0] for n in ast.walk(tree)
+                 if isinstance(n, ast.ImportFrom)}  # fmt: skip
+    assert imported - set(sys.stdlib_module_names) == {"llamafactory", "transformers", "torchaudio"}
