@@ -1,7 +1,7 @@
 """Runs INSIDE LLaMA-Factory's venv: load an ``export --for llamafactory`` YAML with LLaMA-Factory.
 
-argv[1] is the training YAML; ``bf16`` is turned off (CPU machine), everything else is used as
-written: ``get_train_args`` validates it, ``get_dataset`` reads the data through the exported
+argv[1] is the training YAML, used as written (it sets no precision, so it loads on a CPU):
+``get_train_args`` validates it, ``get_dataset`` reads the data through the exported
 ``dataset_info.json`` entry. Prints ``rows N``.
 """
 
@@ -24,7 +24,6 @@ from llamafactory.model import load_tokenizer  # noqa: E402
 def main() -> None:
     with open(sys.argv[1], encoding="utf-8") as f:
         cfg = yaml.safe_load(f)
-    cfg["bf16"] = False
     model_args, data_args, training_args, _, _ = get_train_args(cfg)
     tm = load_tokenizer(model_args)
     template = get_template_and_fix_tokenizer(tm["tokenizer"], data_args)

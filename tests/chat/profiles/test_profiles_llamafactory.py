@@ -210,3 +210,81 @@ def test_no_template_parses_the_tokenizers_own(tok: Any) -> None:
     parsed = get_profile("llamafactory", tok).encode(s)  # LLaMA-Factory's parse_template
     named = get_profile("llamafactory", tok, template="qwen3_nothink").encode(s)
     assert (parsed.input_ids, parsed.labels) == (named.input_ids, named.labels)
+
+
+WEATHER = Sample(
+    [
+        Message("user", "weather?"),
+        Message("assistant", "", tool_calls=[ToolCall("weather", {"city": "北京"})]),
+        Message("tool", "3C"),
+        Message("assistant", "3 度"),
+    ],
+    tools=[{"name": "weather", "parameters": {"type": "object", "properties": {}}}],
+)
+
+
+def test_tool_format_option_replaces_the_function_slots(tok: Any) -> None:
+    # get_template_and_fix_tokenizer with tool_format: the function turn becomes {{content}} + EOS
+    # in that format (the qwen template's own "<|im_end|>\n" wrapping is gone), tools likewise
+    out = get_profile("llamafactory", tok, template="qwen", tool_format="default").encode(WEATHER)
+    call = [*enc(tok, 'Action: weather\nAction Input: {"city": "北京"}'), tok.eos_token_id]
+    assert [t for t in out.labels if t != IGN] == call + enc(tok, "3 度<|im_end|>\n")
+    assert "You have access to the following tools:" in tok.decode(out.input_ids)
+    assert "# Tools" not in tok.decode(out.input_ids)
+
+
+def test_the_profile_encodes_with_the_shared_template_decision(tok: Any) -> None:
+    from copy import deepcopy
+
+    from sftforge.chat.profiles.llamafactory import LlamaFactoryProfile
+    from sftforge.chat.profiles.llamafactory_choice import choose_lf_template
+
+    own = get_profile("llamafactory", tok)
+    assert isinstance(own, LlamaFactoryProfile)
+    choice = choose_lf_template(tok, None)
+    assert (choice.name, choice.source) == (None, "tokenizer")
+    assert own.tpl == choice.build(tok)  # the tokenizer's ChatML, parsed
+    plain = deepcopy(tok)
+    plain.chat_template = None
+    bare = get_profile("llamafactory", plain)
+    assert isinstance(bare, LlamaFactoryProfile)
+    assert choose_lf_template(plain, None).source == "empty" and bare.tpl.name == "empty"
+    assert choose_lf_template(None, None).source == "model"  # tokenizer not known: export only
+    assert choose_lf_template(tok, "qwen") == choose_lf_template(None, "qwen")
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"cutoff_len": 12}, "the cutoff is --max-len"),
+        ({"template": "qwen"}, "the template is --template"),
+        ({"packing": True}, "packing is not reproduced"),
+        ({"mask_history": "maybe"}, "takes true or false"),
+        ({"enable_thinking": 1}, "takes true or false"),
+        ({"tool_format": "hermes"}, "not reproduced by the llamafactory profile"),
+        ({"mask_history": True, "train_on_prompt": True}, "incompatible"),
+    ],
+)
+def test_options_are_checked_once_for_profile_and_export(
+    tok: Any, options: dict[str, Any], message: str
+) -> None:
+    from sftforge.chat.profiles.llamafactory_choice import check_lf_options
+
+    with pytest.raises(TokenizeError, match=message):
+        check_lf_options(options)  # what export --for llamafactory calls first
+    if "template" not in options:
+        with pytest.raises(TokenizeError, match=message):
+            get_profile("llamafactory", tok, template="qwen", **options)
+
+
+def test_enable_thinking_null_and_text_options_are_typed(tok: Any) -> None:
+    from sftforge.chat.profiles.llamafactory_choice import check_lf_options
+
+    assert check_lf_options({"enable_thinking": None, "default_system": 7}) == {
+        "enable_thinking": None,
+        "default_system": "7",  # LLaMA-Factory would put the int into the prompt and fail
+    }
+    out = get_profile("llamafactory", tok, template="qwen", default_system="你是助手").encode(
+        conv(("user", "q"), ("assistant", "a"))
+    )
+    assert tok.decode(out.input_ids).startswith("<|im_start|>system\n你是助手<|im_end|>")

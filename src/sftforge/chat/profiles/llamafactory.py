@@ -36,7 +36,13 @@ from typing import Any, cast
 from ...errors import TemplateError, TokenizeError
 from ...sample import Sample
 from .base import IGNORE_INDEX, Encoded, Rejected, StagedProfile, TextEncoder, encode_texts
-from .llamafactory_templates import BOS, EOS, LFTemplate, Slot, Tok, get_lf_template
+from .llamafactory_choice import (
+    apply_tool_format,
+    check_lf_options,
+    choose_lf_template,
+    parse_chat_template,
+)
+from .llamafactory_templates import BOS, EOS, LFTemplate, Slot, Tok
 from .llamafactory_tools import format_function_call, format_tools
 
 __all__ = [
@@ -173,52 +179,6 @@ def _reasoning_messages(
     return messages
 
 
-def parse_chat_template(tokenizer: Any) -> LFTemplate:
-    """``parse_template``: LLaMA-Factory's template when none is named, cut from the tokenizer's own."""
-
-    def find_diff(short: str, long: str) -> str:
-        i = j = 0
-        diff = ""
-        while i < len(short) and j < len(long):
-            if short[i] == long[j]:
-                i += 1
-            else:
-                diff += long[j]
-            j += 1
-        return diff
-
-    def render(msgs: list[dict[str, str]], gen: bool) -> str:
-        return str(tokenizer.apply_chat_template(msgs, add_generation_prompt=gen, tokenize=False))
-
-    prefix = tokenizer.decode(tokenizer.encode(""))
-    c = "{{content}}"
-    system_slot = render([{"role": "system", "content": c}], False)[len(prefix) :]
-    user_empty_sys = render(
-        [{"role": "system", "content": ""}, {"role": "user", "content": c}], True
-    )[len(prefix) :]
-    user_slot = render([{"role": "user", "content": c}], True)[len(prefix) :]
-    assistant_slot = render(
-        [{"role": "user", "content": c}, {"role": "assistant", "content": c}], False
-    )[len(prefix) + len(user_slot) :]
-    kind = "reasoning" if "<think>" in assistant_slot else "plain"
-    assistant_slot = assistant_slot.replace("<think>", "").replace("</think>", "").lstrip("\n")
-    default_system = ""
-    if len(user_slot) > len(user_empty_sys):
-        default_system = find_diff(user_empty_sys, user_slot)
-        user_slot = user_slot[len(system_slot.replace(c, default_system, 1)) :]
-    return LFTemplate(
-        name="(tokenizer)",
-        user=[user_slot],
-        assistant=[assistant_slot],
-        system=[system_slot],
-        function=[assistant_slot],
-        observation=[user_slot],
-        prefix=[prefix] if prefix else [],
-        default_system=default_system,
-        kind=kind,  # type: ignore[arg-type]
-    )
-
-
 def _fix_special_tokens(tokenizer: Any, tpl: LFTemplate) -> Any:
     """``Template.fix_special_tokens`` on a copy, so the caller's tokenizer is left alone.
 
@@ -265,9 +225,12 @@ _Compiled = list[tuple[int, Any, str]]
 
 @dataclass
 class LlamaFactoryProfile(StagedProfile):
-    """LLaMA-Factory 0.9.5 SFT encoding. Options (LLaMA-Factory's names): ``train_on_prompt``,
-    ``mask_history``, ``enable_thinking`` (default True), ``preserve_thinking``, ``default_system``.
+    """LLaMA-Factory 0.9.5 SFT encoding. Options (LLaMA-Factory's names, checked by
+    :func:`~.llamafactory_choice.check_lf_options`): ``train_on_prompt``, ``mask_history``,
+    ``enable_thinking`` (default True), ``preserve_thinking``, ``default_system``, ``tool_format``.
     ``max_length`` is ``cutoff_len`` (LLaMA-Factory's default 2048 when ``None`` is not asked for).
+    The template is :func:`~.llamafactory_choice.choose_lf_template`'s, the decision the export
+    writes into its config.
 
     How it runs: each role's slots are compiled once into constant ids (BOS/EOS/named tokens, and
     strings without placeholders, tokenized once) and text pieces filled by concatenation; per
@@ -280,28 +243,17 @@ class LlamaFactoryProfile(StagedProfile):
     name = "llamafactory"
 
     def __post_init__(self) -> None:
-        opts = self.options
-        unknown = set(opts) - {
-            "train_on_prompt", "mask_history", "enable_thinking", "preserve_thinking", "default_system"
-        }  # fmt: skip
-        if unknown:
-            raise TokenizeError(f"unknown llamafactory option(s): {', '.join(sorted(unknown))}")
-        if self.template is not None:
-            tpl = get_lf_template(self.template)
-        elif isinstance(getattr(self.tokenizer, "chat_template", None), str):
-            tpl = parse_chat_template(self.tokenizer)
-        else:
-            tpl = get_lf_template("empty")
+        # the one template decision and option check, shared with export --for llamafactory
+        opts = check_lf_options(self.options)
+        tpl = choose_lf_template(self.tokenizer, self.template).build(self.tokenizer)
         self.train_on_prompt = bool(opts.get("train_on_prompt", False))
         self.mask_history = bool(opts.get("mask_history", False))
-        if self.train_on_prompt and self.mask_history:
-            raise TokenizeError(
-                "`mask_history` is incompatible with `train_on_prompt` (LLaMA-Factory)"
-            )
         if self.train_on_prompt and tpl.efficient_eos:
             raise TokenizeError(f"template '{tpl.name}' does not support `train_on_prompt`")
+        if opts.get("tool_format") is not None:
+            apply_tool_format(tpl, opts["tool_format"])
         if opts.get("default_system") is not None:
-            tpl.default_system = str(opts["default_system"])
+            tpl.default_system = opts["default_system"]
         if tpl.kind == "reasoning":
             tpl.enable_thinking = opts.get("enable_thinking", True)
             tpl.preserve_thinking = bool(opts.get("preserve_thinking", False))
