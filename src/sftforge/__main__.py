@@ -2,6 +2,6 @@
 
 import sys
 
-from sftforge.cli.main import main
+from sftforge.cli.launch import main
 
 sys.exit(main())

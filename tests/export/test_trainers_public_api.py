@@ -26,7 +26,10 @@ import sftforge.export
                 "load_tokenizer",
             ],
         ),
-        (sftforge.export, ["FRAMEWORKS", "ExportJob", "ExportResult", "export_samples"]),
+        (
+            sftforge.export,
+            ["FRAMEWORKS", "ExportJob", "ExportResult", "export_samples", "local_model"],
+        ),
         (
             sftforge.chat.lint,
             [

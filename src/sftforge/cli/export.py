@@ -96,6 +96,22 @@ def export(
         ),
     ] = None,
     option: TrainerOptions = None,
+    check: Annotated[
+        bool,
+        typer.Option(
+            "--check",
+            help="then load the export with the trainer's own code (when installed) and compare "
+            "its rows with the profile's; exit 1 when they differ",
+        ),
+    ] = False,
+    trainer_python: Annotated[
+        str | None,
+        typer.Option(
+            "--trainer-python",
+            help="for --check: the python (or venv folder) the trainer is installed in "
+            "(default: this one, or the trainer's command on PATH)",
+        ),
+    ] = None,
     columns: Columns = None,
     strict: Strict = False,
     on_error: OnError = None,
@@ -183,6 +199,22 @@ def export(
     for note in result.notes:
         typer.echo(f"  note: {note}")
     typer.echo(f"run: {result.command}")
+    checked_ok = True
+    if check:
+        from ..export.check import check_export
+
+        not_written = {i for i, _ in result.rejected}
+        report = check_export(
+            framework,
+            outdir,
+            [s for s in samples if s.id not in not_written],
+            tokenizer=tokenizer if tokenizer is not None else _local_folder(model),
+            settings=result.profile,
+            python=trainer_python,
+        )
+        for line in report.lines():
+            typer.echo(line)
+        checked_ok = report.comparison.ok
     if result.rejected:
         # the data written is usable, but not all of the input is in it: say so in the exit code
         typer.echo(
@@ -192,3 +224,15 @@ def export(
             err=True,
         )
         raise typer.Exit(1)
+    if not checked_ok:
+        typer.echo(
+            f"error: {framework}'s own rows differ from the {framework} profile's (see above)",
+            err=True,
+        )
+        raise typer.Exit(1)
+
+
+def _local_folder(model: str) -> str | None:
+    from ..export import local_model
+
+    return local_model(model)

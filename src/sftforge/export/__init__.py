@@ -19,10 +19,10 @@ from ..errors import SftforgeError
 from ..formats import LossLog
 from ..formats._common import FIELDS, has_values
 from ..sample import Sample
-from .common import ExportJob, ExportResult, commit, safe_name
+from .common import ExportJob, ExportResult, ProfileSettings, commit, safe_name
 from .readme import readme
 
-__all__ = ["FRAMEWORKS", "ExportJob", "ExportResult", "export_samples"]
+__all__ = ["FRAMEWORKS", "ExportJob", "ExportResult", "export_samples", "local_model"]
 
 FRAMEWORKS: tuple[str, ...] = ("llamafactory", "xtuner", "swift", "axolotl", "litgpt", "trl")
 
@@ -31,6 +31,15 @@ def _target(framework: str) -> Callable[[ExportJob], ExportResult]:
     module = importlib.import_module(f"{__name__}.{framework}")
     fn: Callable[[ExportJob], ExportResult] = getattr(module, f"export_{framework}")
     return fn
+
+
+def _profile_settings(framework: str, job: ExportJob) -> ProfileSettings | None:
+    """What the trainer module says its config stands for, in profile terms (None: not yet)."""
+    module = importlib.import_module(f"{__name__}.{framework}")
+    settings: Callable[[ExportJob], ProfileSettings] | None = getattr(
+        module, "profile_settings", None
+    )
+    return settings(job) if settings is not None else None
 
 
 def export_samples(
@@ -65,10 +74,11 @@ def export_samples(
         template=template,
         max_length=max_length,
         loss=LossLog(allow=allow_lossy),
-        tokenizer=tokenizer if tokenizer is not None else _local_model(model),
+        tokenizer=tokenizer if tokenizer is not None else local_model(model),
         options=dict(options or {}),
     )
     result = _target(framework)(job)
+    result.profile = _profile_settings(framework, job)
     if framework in ("llamafactory", "xtuner"):
         # their records are built here, not by a format, and hold only what the trainer reads:
         # the kept fields and turn keys are left out, and said so
@@ -96,7 +106,7 @@ def export_samples(
     return result
 
 
-def _local_model(model: str) -> str | None:
+def local_model(model: str) -> str | None:
     """``model`` when it is a local folder holding a tokenizer (its template can be read)."""
     path = Path(model).expanduser()
     found = path.is_dir() and any(

@@ -71,6 +71,8 @@ class ExportResult:
     rejected: list[tuple[str, str]] = field(default_factory=list)  # (sample id, reason)
     # paragraphs for the folder's README.md: what the machine needs, steps before or after training
     readme: list[str] = field(default_factory=list)
+    # the profile arguments the config stands for (``export --check`` encodes with them)
+    profile: ProfileSettings | None = None
 
 
 @dataclass
