@@ -120,7 +120,8 @@ def _flag(opts: dict[str, Any], key: str, default: bool) -> bool:
 @dataclass
 class TrlProfile(Profile):
     """TRL 1.16 SFT encoding. Options (TRL's names, :data:`TRL_OPTIONS`): ``assistant_only_loss``
-    (default False), ``completion_only_loss`` (default: True for the prompt_completion layout),
+    (default: as ``export --for trl`` writes it, True when the template has generation marks or
+    a checked marked copy can be made, else False - TRL's own default is False), ``completion_only_loss`` (default: True for the prompt_completion layout),
     ``truncation_mode``, ``chat_template_path`` (a ``.jinja`` file, as in SFTConfig),
     ``chat_template`` (the template's text), ``layout`` (``messages`` | ``prompt_completion``: the
     dataset's columns). ``max_length`` is TRL's (``None`` means TRL's default, 1024);
@@ -146,7 +147,13 @@ class TrlProfile(Profile):
             raise TokenizeError(
                 f"trl layout must be 'messages' or 'prompt_completion', not {self.layout!r}"
             )
-        self.assistant_only = _flag(opts, "assistant_only_loss", False)
+        # not given: the export's default (answers only when the template can be marked), so
+        # `tokenize --profile trl` shows what `export --for trl` trains without options
+        asked = (
+            None
+            if opts.get("assistant_only_loss") is None
+            else _flag(opts, "assistant_only_loss", False)
+        )
         col = opts.get("completion_only_loss")
         self.completion_only = (
             (self.layout == "prompt_completion")
@@ -159,10 +166,12 @@ class TrlProfile(Profile):
         decided = decide_trl_template(
             self.tokenizer,
             given_template(self.tokenizer, self.template, opts),
-            assistant_only_loss=self.assistant_only,
-            fallback=False,  # asked for: refused with the reason, never quietly changed
+            assistant_only_loss=True if asked is None else asked,
+            fallback=asked is None,  # asked for: refused with the reason, never quietly changed
         )
         self.chat_template: str = decided.source
+        self.assistant_only = decided.assistant_only_loss
+        self.notes = decided.notes
 
     def _render_ids(self, convs: list[list[dict[str, Any]]], tools: Any, **kw: Any) -> Any:
         return bounded_apply(
