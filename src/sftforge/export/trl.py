@@ -272,6 +272,7 @@ def export_trl(job: ExportJob) -> ExportResult:
             ["--eval_strategy", "steps"],
             ["--eval_steps", "500"],
         ]
+    cli.append(["$@"])  # more trl sft arguments, e.g. bash train_trl.sh --max_steps 10
     sh = shell_script(cli, preamble=_SH_PREAMBLE)
     files.append(job.add_text("train_trl.sh", sh, executable=True))
     return ExportResult(
