@@ -29,7 +29,13 @@ TOOLS = (
 )
 CONVERSATIONS = [
     [("user", "Hi"), ("assistant", "Hello")],
-    [("system", "S"), ("user", "a"), ("assistant", "b"), ("user", "你好"), ("assistant", "答案是四")],
+    [
+        ("system", "S"),
+        ("user", "a"),
+        ("assistant", "b"),
+        ("user", "你好"),
+        ("assistant", "答案是四"),
+    ],
 ]
 
 
@@ -85,7 +91,9 @@ def test_default_is_the_export_s_choice(tok: Any) -> None:
     marked = get_profile("trl", tok).encode(conv(CONVERSATIONS[0]))
     assert IGN in marked.labels
     plain = get_profile("trl", tok, chat_template=HIDING)
-    assert not plain.assistant_only and plain.notes and "assistant_only_loss is off" in plain.notes[0]
+    assert (
+        not plain.assistant_only and plain.notes and "assistant_only_loss is off" in plain.notes[0]
+    )
     out = plain.encode(conv(CONVERSATIONS[1]))
     assert out.labels == out.input_ids
 
@@ -118,7 +126,10 @@ def test_chat_template_path_reads_the_file_as_trl_does(tok: Any, tmp_path: Path)
 
 @pytest.mark.parametrize(
     ("options", "match"),
-    [({"mask_history": True}, "unknown trl option"), ({"assistant_only_loss": "yes"}, "true or false")],
+    [
+        ({"mask_history": True}, "unknown trl option"),
+        ({"assistant_only_loss": "yes"}, "true or false"),
+    ],
 )
 def test_bad_options_are_refused(tok: Any, options: dict[str, Any], match: str) -> None:
     with pytest.raises(TokenizeError, match=match):
