@@ -16,15 +16,15 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "chat"))
 
-from tiny_chatml import CHATML, build_tokenizer  # noqa: E402
+from tiny_chatml import CHATML, build_tokenizer
 
-from sftforge.chat.profiles import Encoded, get_profile, load_tokenizer  # noqa: E402
-from sftforge.cli.main import main  # noqa: E402
-from sftforge.errors import SftforgeError  # noqa: E402
-from sftforge.export import export_samples  # noqa: E402
-from sftforge.export.common import ExportJob  # noqa: E402
-from sftforge.export.trl import profile_settings  # noqa: E402
-from sftforge.sample import Message, Sample, ToolCall  # noqa: E402
+from sftforge.chat.profiles import Encoded, get_profile, load_tokenizer
+from sftforge.cli.main import main
+from sftforge.errors import SftforgeError
+from sftforge.export import export_samples
+from sftforge.export.common import ExportJob
+from sftforge.export.trl import profile_settings
+from sftforge.sample import Message, Sample, ToolCall
 
 TOOLS = [{"name": "weather", "description": "天气", "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}]  # fmt: skip
 SAMPLES = [
@@ -36,7 +36,7 @@ SAMPLES = [
             Message("user", "2+2?"),
             Message("assistant", "4"),
         ]
-    ),  # fmt: skip
+    ),
     Sample(
         [
             Message("user", "weather in Beijing?"),

@@ -17,12 +17,12 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "chat"))
 
-from tiny_chatml import build_tokenizer  # noqa: E402
+from tiny_chatml import build_tokenizer
 
-from sftforge.chat.profiles import Encoded, get_profile, load_tokenizer  # noqa: E402
-from sftforge.export import export_samples  # noqa: E402
-from sftforge.export.check import compare_rows  # noqa: E402
-from sftforge.sample import Message, Sample, ToolCall  # noqa: E402
+from sftforge.chat.profiles import Encoded, get_profile, load_tokenizer
+from sftforge.export import export_samples
+from sftforge.export.check import compare_rows
+from sftforge.sample import Message, Sample, ToolCall
 
 pytestmark = pytest.mark.slow
 
@@ -39,7 +39,7 @@ SAMPLES = [
             Message("user", "2+2?"),
             Message("assistant", "4"),
         ]
-    ),  # fmt: skip
+    ),
     Sample(
         [
             Message("user", "weather in Beijing?"),

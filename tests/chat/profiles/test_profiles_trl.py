@@ -120,7 +120,7 @@ def test_chat_template_path_reads_the_file_as_trl_does(tok: Any, tmp_path: Path)
     path.write_text(TOOLS, encoding="utf-8")
     prof = get_profile("trl", tok, chat_template_path=str(path), assistant_only_loss=False)
     assert prof.chat_template == TOOLS
-    with pytest.raises(TemplateError, match="not a .jinja"):
+    with pytest.raises(TemplateError, match=r"not a \.jinja"):
         get_profile("trl", tok, chat_template_path=str(tmp_path))
 
 

@@ -20,6 +20,7 @@ saved; everything else (precision, LoRA, batch size, gradient accumulation) as e
 last stdout line is one JSON object: ``{"trainer", "rows", "step", "notes"}``.
 """
 
+import contextlib
 import json
 import os
 import runpy
@@ -45,9 +46,7 @@ def _install(state):
     import trl
     from transformers.trainer_utils import SaveStrategy
 
-    base = trl.SFTTrainer
-
-    class CheckedSFTTrainer(base):
+    class CheckedSFTTrainer(trl.SFTTrainer):
         def __init__(self, *args, **kwargs):
             config = kwargs.get("args")
             if state["step"] and config is not None:
@@ -96,10 +95,8 @@ def _summary(state, notes):
 
 def _run_python(state):
     _install(state)
-    try:
+    with contextlib.suppress(_Stop):  # the patched trainer ends the script here
         runpy.run_path("train_trl.py", run_name="__main__")
-    except _Stop:
-        pass
 
 
 def _run_shell(state, state_file):
@@ -139,10 +136,8 @@ def _as_trl_cli(argv):
     script_args, training_args, model_args, dataset_args = parser.parse_args_and_config(
         argv[1:], fail_with_unknown_args=True
     )
-    try:
+    with contextlib.suppress(_Stop):  # the patched trainer ends the script here
         main(script_args, training_args, model_args, dataset_args)
-    except _Stop:
-        pass
     with open(state_file, "w", encoding="utf-8") as f:
         json.dump(state, f)
 
