@@ -157,8 +157,37 @@ def test_a_template_that_cannot_be_marked_falls_back_with_a_note(
 
 def test_without_a_tokenizer_every_token_is_trained_and_said(tmp_path: Path) -> None:
     result = export_samples(SAMPLES, "trl", tmp_path, model="org/hub-model")
-    assert "assistant_only_loss=False" in (tmp_path / "train_trl.py").read_text(encoding="utf-8")
+    script = (tmp_path / "train_trl.py").read_text(encoding="utf-8")
+    assert "assistant_only_loss=False" in script and "chat_template_path" not in script
     assert any("without a tokenizer" in n for n in result.notes)
+    with pytest.raises(SftforgeError, match="no tokenizer was given"):
+        export_samples(
+            SAMPLES, "trl", tmp_path / "asked", model="org/hub-model",
+            options={"assistant_only_loss": True},
+        )  # fmt: skip
+
+
+def test_without_a_tokenizer_a_marked_template_is_shipped_as_is(tmp_path: Path) -> None:
+    from tiny_chatml import CHATML_GEN
+
+    tpl = tmp_path / "gen.jinja"
+    tpl.write_text(CHATML_GEN, encoding="utf-8")
+    result = export_samples(SAMPLES, "trl", tmp_path / "o", model="org/m", template=str(tpl))
+    script = (tmp_path / "o" / "train_trl.py").read_text(encoding="utf-8")
+    assert "assistant_only_loss=True" in script and "chat_template_path=" in script
+    assert (tmp_path / "o" / "chat_template.jinja").read_text(encoding="utf-8") == CHATML_GEN
+    assert not result.notes
+    # sftforge's built-in templates have marks: a name is enough
+    export_samples(SAMPLES, "trl", tmp_path / "b", model="org/m", template="chatml")
+    assert "assistant_only_loss=True" in (tmp_path / "b" / "train_trl.py").read_text("utf-8")
+    assert "generation" in (tmp_path / "b" / "chat_template.jinja").read_text("utf-8")
+    # a template without marks: shipped, every token trained, said
+    (tmp_path / "plain.jinja").write_text(CHATML, encoding="utf-8")
+    plain = str(tmp_path / "plain.jinja")
+    result = export_samples(SAMPLES, "trl", tmp_path / "c", model="org/m", template=plain)
+    assert "assistant_only_loss=False" in (tmp_path / "c" / "train_trl.py").read_text("utf-8")
+    assert (tmp_path / "c" / "chat_template.jinja").read_text("utf-8") == CHATML
+    assert result.notes
 
 
 def test_rows_trl_would_stop_on_go_to_rejects(tmp_path: Path, tok_dir: Path) -> None:

@@ -33,7 +33,13 @@ import json
 from typing import Any
 
 from ..chat.profiles.trl import TRL_OPTIONS, to_trl_record
-from ..chat.profiles.trl_template import TrlTemplate, decide_trl_template, given_template
+from ..chat.profiles.trl_template import (
+    MARKED_BY,
+    TrlTemplate,
+    decide_trl_template,
+    given_template,
+)
+from ..chat.templates import has_generation_marks
 from ..errors import SftforgeError
 from ..sample import Sample
 from .common import ExportJob, ExportResult, ProfileSettings, shell_script, split_records
@@ -116,12 +122,12 @@ def _trl_options(job: ExportJob) -> tuple[dict[str, Any], str]:
     return options, layout
 
 
-def _decide(job: ExportJob) -> tuple[TrlTemplate | None, Any, dict[str, Any], str]:
-    """(the template decision or None without a tokenizer, the tokenizer, options, layout)."""
+def _decide(job: ExportJob) -> tuple[TrlTemplate, Any, dict[str, Any], str]:
+    """(the template decision, the tokenizer or None, options, layout)."""
     options, layout = _trl_options(job)
     asked = options.get("assistant_only_loss")
     if job.tokenizer is None:
-        return None, None, options, layout
+        return _decide_without_tokenizer(job, options, asked), None, options, layout
     from ..chat.profiles import load_tokenizer
 
     tokenizer = load_tokenizer(job.tokenizer)
@@ -134,38 +140,43 @@ def _decide(job: ExportJob) -> tuple[TrlTemplate | None, Any, dict[str, Any], st
     return decided, tokenizer, options, layout
 
 
+def _decide_without_tokenizer(job: ExportJob, options: dict[str, Any], asked: Any) -> TrlTemplate:
+    """No tokenizer to check a template with: a given template with marks is used as it is;
+    otherwise every token is trained (TRL's default), said in a note. An explicit
+    ``assistant_only_loss=true`` that cannot be checked is refused."""
+    given = given_template(None, job.template, options)
+    if given is not None and has_generation_marks(given):
+        return TrlTemplate(given, False, asked is None or bool(asked))
+    if asked:
+        raise SftforgeError(
+            "assistant_only_loss needs a chat template with {% generation %} marks, checked "
+            "with the model's tokenizer, and no tokenizer was given.",
+            field="option",
+            hint="pass --tokenizer (or a local --model folder), or a template with marks",
+        )
+    notes = []
+    if asked is None:
+        notes.append(
+            "assistant_only_loss is off (every token is trained, TRL's default): without a "
+            "tokenizer (--tokenizer, or a local --model folder) no template with the "
+            "{% generation %} marks it needs can be made and checked"
+        )
+    if given is None:  # the tokenizer's own, unread here ("" : no text to ship or encode with)
+        return TrlTemplate("", True, False, notes)
+    return TrlTemplate(given, False, False, notes)
+
+
 def _settings(
-    job: ExportJob, decided: TrlTemplate | None, options: dict[str, Any], layout: str
+    job: ExportJob, decided: TrlTemplate, options: dict[str, Any], layout: str
 ) -> tuple[dict[str, Any], list[str]]:
     """The SFTConfig options the export writes (TRL's names) and notes about them."""
-    written: dict[str, Any] = {"max_length": job.max_length}
-    notes: list[str] = []
-    if decided is None:
-        if options.get("assistant_only_loss"):
-            raise SftforgeError(
-                "assistant_only_loss needs the model's chat template checked for generation "
-                "marks, and no tokenizer was given.",
-                field="option",
-                hint="pass --tokenizer (or a local --model folder)",
-            )
-        written["assistant_only_loss"] = False
-        if "assistant_only_loss" not in options:
-            notes.append(
-                "assistant_only_loss is off (every token is trained, TRL's default): without a "
-                "tokenizer (--tokenizer, or a local --model folder) the chat template cannot be "
-                "checked for the {% generation %} marks it needs"
-            )
-        if job.template is not None or "chat_template_path" in options:
-            raise SftforgeError(
-                "--template for TRL needs the model's tokenizer to check the template with.",
-                field="template",
-                hint="pass --tokenizer (or a local --model folder)",
-            )
-    else:
-        written["assistant_only_loss"] = decided.assistant_only_loss
-        notes += decided.notes
-        if not decided.own:
-            written["chat_template_path"] = TEMPLATE_FILE
+    written: dict[str, Any] = {
+        "max_length": job.max_length,
+        "assistant_only_loss": decided.assistant_only_loss,
+    }
+    notes = list(decided.notes)
+    if not decided.own:
+        written["chat_template_path"] = TEMPLATE_FILE
     for key in ("completion_only_loss", "truncation_mode"):
         if key in options:
             written[key] = options[key]
@@ -182,13 +193,13 @@ def profile_settings(job: ExportJob) -> ProfileSettings:
 
 
 def _profile_settings(
-    job: ExportJob, decided: TrlTemplate | None, written: dict[str, Any], layout: str
+    job: ExportJob, decided: TrlTemplate, written: dict[str, Any], layout: str
 ) -> ProfileSettings:
     profile_options: dict[str, Any] = {
         k: v for k, v in written.items() if k not in ("max_length", "chat_template_path")
     }
     profile_options["layout"] = layout
-    if decided is not None:  # the text TRL renders with (the shipped file's, or the tokenizer's)
+    if decided.source:  # the text TRL renders with ("": the tokenizer's own, unread)
         profile_options["chat_template"] = decided.source
     return ProfileSettings(template=None, options=profile_options, max_length=job.max_length)
 
@@ -215,7 +226,7 @@ def export_trl(job: ExportJob) -> ExportResult:
     decided, tokenizer, options, layout = _decide(job)
     written, notes = _settings(job, decided, options, layout)
     stops: dict[str, str] = {}
-    if decided is not None:
+    if tokenizer is not None:
         stops = _stops_trl(job, tokenizer, _profile_settings(job, decided, written, layout))
 
     def dump(sample: Sample, _loss: Any) -> dict[str, Any]:
@@ -232,7 +243,7 @@ def export_trl(job: ExportJob) -> ExportResult:
     if job.eval:
         files.append(job.add_jsonl("data/validation.jsonl", evals))
         data_files["validation"] = "data/validation.jsonl"
-    if "chat_template_path" in written and decided is not None:
+    if "chat_template_path" in written:
         files.append(job.add_text(TEMPLATE_FILE, decided.source))
     out = f"trl-sft/{job.name}"
     script = "train_trl.py"
@@ -281,7 +292,7 @@ def export_trl(job: ExportJob) -> ExportResult:
         job.cd_command(f"python {script}"),
         notes=notes,
         rejected=rejected,
-        readme=_readme(job, written, layout, marked=bool(decided and decided.notes)),
+        readme=_readme(job, written, layout, marked=decided.source.startswith(MARKED_BY)),
     )
 
 

@@ -42,6 +42,7 @@ from ..templates import (
 from .hf_bounds import bounded_apply
 
 __all__ = [
+    "MARKED_BY",
     "TrlTemplate",
     "check_marked",
     "decide_trl_template",
