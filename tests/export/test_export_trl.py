@@ -47,10 +47,11 @@ SAMPLES = [
         tools=TOOLS,
     ),
 ]
-# a template that hides history answers: no marked copy can find its turns
-HIDING = (
-    "{% for m in messages %}<|im_start|>{{ m.role }}\n"
-    "{{ m.content if loop.last or m.role != 'assistant' else '...' }}<|im_end|>\n{% endfor %}"
+# renders answers after "<|im_start|>bot" but prompts for "<|im_start|>assistant": no answer can
+# be found by rendering, so no marked copy works
+MISMATCH = (
+    "{% for m in messages %}<|im_start|>{{ 'bot' if m.role == 'assistant' else m.role }}\n"
+    "{{ m.content }}<|im_end|>\n{% endfor %}"
     "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
 )
 
@@ -141,12 +142,12 @@ def test_tools_are_json_text_in_their_key_order(tmp_path: Path, tok_dir: Path) -
 def test_a_template_that_cannot_be_marked_falls_back_with_a_note(
     tmp_path: Path, tok_dir: Path
 ) -> None:
-    tpl = tmp_path / "hiding.jinja"
-    tpl.write_text(HIDING, encoding="utf-8")
+    tpl = tmp_path / "mismatch.jinja"
+    tpl.write_text(MISMATCH, encoding="utf-8")
     out = tmp_path / "o"
     result = export_samples(SAMPLES, "trl", out, model=str(tok_dir), template=str(tpl))
     assert "assistant_only_loss=False" in (out / "train_trl.py").read_text(encoding="utf-8")
-    assert (out / "chat_template.jinja").read_text(encoding="utf-8") == HIDING
+    assert (out / "chat_template.jinja").read_text(encoding="utf-8") == MISMATCH
     assert any("assistant_only_loss is off" in n for n in result.notes)
     with pytest.raises(SftforgeError, match="generation"):  # asked for: refused, not changed
         export_samples(

@@ -21,6 +21,13 @@ HIDING = (
     "{{ m.content if loop.last or m.role != 'assistant' else '...' }}<|im_end|>\n{% endfor %}"
     "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
 )
+# renders answers after "<|im_start|>bot" but prompts for "<|im_start|>assistant": no answer can
+# be found by rendering, so no marked copy works
+MISMATCH = (
+    "{% for m in messages %}<|im_start|>{{ 'bot' if m.role == 'assistant' else m.role }}\n"
+    "{{ m.content }}<|im_end|>\n{% endfor %}"
+    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
 # ChatML with a tools block (tojson keeps key order) and a leading newline and trailing text
 TOOLS = (
     "\n{% if tools %}<|im_start|>system\n{{ tools | tojson }}<|im_end|>\n{% endif %}"
@@ -90,7 +97,7 @@ def test_default_is_the_export_s_choice(tok: Any) -> None:
     # not given: answers only when a marked copy works (as the export writes), else every token
     marked = get_profile("trl", tok).encode(conv(CONVERSATIONS[0]))
     assert IGN in marked.labels
-    plain = get_profile("trl", tok, chat_template=HIDING)
+    plain = get_profile("trl", tok, chat_template=MISMATCH)
     assert (
         not plain.assistant_only and plain.notes and "assistant_only_loss is off" in plain.notes[0]
     )
@@ -100,7 +107,15 @@ def test_default_is_the_export_s_choice(tok: Any) -> None:
 
 def test_asked_for_and_impossible_is_refused_with_the_reason(tok: Any) -> None:
     with pytest.raises(TemplateError, match="cannot be found by rendering"):
-        decide_trl_template(tok, HIDING, assistant_only_loss=True, fallback=False)
+        decide_trl_template(tok, MISMATCH, assistant_only_loss=True, fallback=False)
+
+
+def test_history_the_template_rewrites_is_left_untrained_and_said(tok: Any) -> None:
+    prof = get_profile("trl", tok, chat_template=HIDING, assistant_only_loss=True)
+    assert any("earlier assistant turns" in n for n in prof.notes)
+    out = prof.encode(conv(CONVERSATIONS[1]))
+    trained = tok.decode([t for t in out.labels if t != IGN])
+    assert trained == "答案是四<|im_end|>"  # the last answer; the first is written as "..."
 
 
 def test_tools_keep_their_key_order(tok: Any) -> None:

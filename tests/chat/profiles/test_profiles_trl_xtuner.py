@@ -64,14 +64,15 @@ def test_trl_truncation_modes(tok: Any, chatml_gen: str, mode: str, kept: str) -
 
 
 def test_trl_assistant_only_needs_generation_marks(tok: Any) -> None:
-    # a template whose turns cannot be found by rendering: history answers are written as "..."
-    hiding = (
-        "{% for m in messages %}<|im_start|>{{ m.role }}\n"
-        "{{ m.content if loop.last or m.role != 'assistant' else '...' }}<|im_end|>\n{% endfor %}"
+    # a template whose answers cannot be found by rendering: the prompt says "assistant", the
+    # rendered turn "bot", so no marked copy works
+    mismatch = (
+        "{% for m in messages %}<|im_start|>{{ 'bot' if m.role == 'assistant' else m.role }}\n"
+        "{{ m.content }}<|im_end|>\n{% endfor %}"
         "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
     )
     with pytest.raises(TemplateError, match="generation"):
-        get_profile("trl", tok, assistant_only_loss=True, chat_template=hiding)
+        get_profile("trl", tok, assistant_only_loss=True, chat_template=mismatch)
 
 
 def test_xtuner_openai_map_fn_rules() -> None:

@@ -22,8 +22,10 @@ written that way; a conversation left with no trained turn is one TRL refuses ("
 example has no assistant tokens"), so the profile rejects it and the export leaves it out.
 
 Before it is used the copy is checked on probe conversations (:func:`check_marked`): its text
-must equal the original's and each probe answer must be trained, the questions not. When it
-cannot be used (no template, a template that is not prefix-stable on the probes), an explicit
+must equal the original's and the last answer must be trained, the questions not (earlier answers
+a template rewrites, dropping their reasoning say, are left untrained and the export says so).
+When it cannot be used (no template, a template whose text before an answer is not what it
+writes as the generation prompt, a template that fails on the probes), an explicit
 ``assistant_only_loss=true`` is refused with the reason; the export's own default falls back to
 ``assistant_only_loss=False`` (TRL's default: every token trained) and says so in a note.
 """
@@ -43,6 +45,7 @@ from .hf_bounds import bounded_apply
 
 __all__ = [
     "MARKED_BY",
+    "MarkCheck",
     "TrlTemplate",
     "check_marked",
     "decide_trl_template",
@@ -106,10 +109,22 @@ def marked_copy(template: str) -> str:
     )
 
 
-def check_marked(tokenizer: Any, template: str, marked: str) -> str | None:
-    """Why ``marked`` (the :func:`marked_copy` of ``template``) cannot train, or None when it can:
-    on each probe its text must equal the original's (with and without the generation prompt),
-    and its trained tokens must hold every answer and no question."""
+@dataclass
+class MarkCheck:
+    """What :func:`check_marked` found: ``problem`` (why the copy cannot train; None: it can) and
+    ``history_untrained`` (the template rewrites earlier answers once later turns follow, so
+    those are left untrained and only the answers it renders as at inference are trained)."""
+
+    problem: str | None
+    history_untrained: bool = False
+
+
+def check_marked(tokenizer: Any, template: str, marked: str) -> MarkCheck:
+    """Whether ``marked`` (the :func:`marked_copy` of ``template``) can train: on each probe its
+    text must equal the original's (with and without the generation prompt), and its trained
+    tokens must hold the last answer and no question (earlier answers: noted when left out)."""
+    rendered = 0
+    history_untrained = False
     for probe in _PROBES:
         messages = [dict(m) for m in probe]
         try:
@@ -129,7 +144,7 @@ def check_marked(tokenizer: Any, template: str, marked: str) -> str | None:
                     add_generation_prompt=prompt,
                 )
                 if got != want:
-                    return "its marked copy does not render the same text as the template"
+                    return MarkCheck("its marked copy does not render the same text as it")
             out = bounded_apply(
                 tokenizer,
                 messages,
@@ -141,19 +156,22 @@ def check_marked(tokenizer: Any, template: str, marked: str) -> str | None:
         except TemplateError as exc:
             if probe is _PROBES[0]:
                 continue  # a template may refuse a system turn or two answers; the next probe
-            return f"the template fails on a probe conversation ({exc.message})"
+            return MarkCheck(f"it fails on a probe conversation ({exc.message})")
+        rendered += 1
         trained = tokenizer.decode(
             [t for t, k in zip(out["input_ids"], out["assistant_masks"], strict=True) if k]
         )
         answers = [m["content"] for m in messages if m["role"] == "assistant"]
         questions = [m["content"] for m in messages if m["role"] != "assistant"]
-        if not all(a in trained for a in answers) or any(q in trained for q in questions):
-            return (
-                "its assistant turns cannot be found by rendering (the template renders a turn "
-                "differently once later turns follow)"
+        if answers[-1] not in trained or any(q in trained for q in questions):
+            return MarkCheck(
+                "its assistant turns cannot be found by rendering (the text before an answer "
+                "differs from what it writes as the generation prompt)"
             )
-        return None
-    return "the template fails on every probe conversation"
+        history_untrained |= not all(a in trained for a in answers)
+    if not rendered:
+        return MarkCheck("it fails on every probe conversation")
+    return MarkCheck(None, history_untrained)
 
 
 def given_template(tokenizer: Any, template: str | None, options: dict[str, Any]) -> str | None:
@@ -217,24 +235,33 @@ def decide_trl_template(
     if not assistant_only_loss or has_generation_marks(source):
         return TrlTemplate(source, is_own, assistant_only_loss)
     marked = marked_copy(source)
-    problem = check_marked(tokenizer, source, marked)
+    check = check_marked(tokenizer, source, marked)
+    problem = check.problem
     if problem is None:
-        note = (
+        notes = [
             "the chat template has no {% generation %} marks, which TRL's assistant_only_loss "
             "needs: chat_template.jinja is a marked copy of it (same text; the marks say which "
             "tokens are the assistant's), passed to TRL as chat_template_path"
-        )
-        return TrlTemplate(marked, False, True, [note])
+        ]
+        if check.history_untrained:
+            notes.append(
+                "the chat template writes earlier assistant turns differently once later turns "
+                "follow (it drops their reasoning, say): in multi-turn rows only the turns it "
+                "writes as at inference (the last one at least) are trained"
+            )
+        return TrlTemplate(marked, False, True, notes)
     if not fallback:
         raise TemplateError(
-            f"assistant_only_loss needs {{% generation %}} marks in the chat template; {problem}.",
+            f"assistant_only_loss needs {{% generation %}} marks in the chat template, and no "
+            f"marked copy of it works: {problem}.",
             field="template",
             hint="pass a template with generation marks (--template FILE), or "
             "--option assistant_only_loss=false to train every token",
         )
     note = (
         f"assistant_only_loss is off (every token is trained, TRL's default): the chat template "
-        f"has no {{% generation %}} marks and {problem}; pass a template with marks "
+        f"has no {{% generation %}} marks and no marked copy of it works: {problem}; pass a "
+        f"template with marks "
         "(--template FILE) to train the answers only"
     )
     return TrlTemplate(source, is_own, False, [note])
