@@ -130,6 +130,9 @@ def test_options_are_written_as_given(tmp_path: Path, tok_dir: Path) -> None:
     assert not (tmp_path / "chat_template.jinja").exists()  # the tokenizer's own, unchanged
     with pytest.raises(SftforgeError, match="unknown trl option"):
         export_samples(SAMPLES, "trl", tmp_path / "x", model=str(tok_dir), options={"lr": 1})
+    for bad in ({"assistant_only_loss": "yes"}, {"truncation_mode": "middle"}):
+        with pytest.raises(SftforgeError, match="trl"):
+            export_samples(SAMPLES, "trl", tmp_path / "y", model="org/m", options=bad)
 
 
 def test_tools_are_json_text_in_their_key_order(tmp_path: Path, tok_dir: Path) -> None:

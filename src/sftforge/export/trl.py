@@ -113,6 +113,18 @@ def _trl_options(job: ExportJob) -> tuple[dict[str, Any], str]:
             field="option",
             hint=f"TRL options sftforge writes: {', '.join(TRL_OPTIONS)}",
         )
+    for key in ("assistant_only_loss", "completion_only_loss"):
+        if key in options and not isinstance(options[key], bool):
+            raise SftforgeError(
+                f"trl option {key} must be true or false, not {options[key]!r}",
+                field="option",
+                hint=f"for example --option {key}=true",
+            )
+    if options.get("truncation_mode", "keep_start") not in ("keep_start", "keep_end"):
+        raise SftforgeError(
+            f"trl truncation_mode must be keep_start or keep_end, not {options['truncation_mode']!r}",
+            field="option",
+        )
     layout = str(options.pop("layout", "messages"))
     if layout not in ("messages", "prompt_completion"):
         raise SftforgeError(
