@@ -1,7 +1,8 @@
 """Runs INSIDE TRL's venv: check an ``export --for trl`` folder with TRL itself.
 
 argv[1] is the export folder: ``train_trl.sh``'s ``trl sft`` arguments must parse with TRL's own
-``TrlParser((ScriptArguments, SFTConfig, ModelConfig))`` (``--bf16 False`` added: CPU machine),
+``TrlParser((ScriptArguments, SFTConfig, ModelConfig))`` (``--bf16 False``: what the script's
+precision line gives on a CPU machine),
 and the data folder must load with ``datasets.load_dataset`` as ``trl sft`` loads it.
 """
 
@@ -15,9 +16,12 @@ from trl import ModelConfig, ScriptArguments, SFTConfig, TrlParser
 
 def main() -> None:
     folder = Path(sys.argv[1])
-    # after the shebang, `set -euo pipefail` and the `cd` to the script's folder
-    text = (folder / "train_trl.sh").read_text(encoding="utf-8").split("\n", 3)[3]
-    args = [*shlex.split(text.replace("\\\n", " "))[2:], "--bf16", "False"]  # after `trl sft`
+    # the `trl sft` command, after the preamble (the cd, the precision line); the shell's own
+    # "$BF16" (set by the preamble) and "$@" (extra arguments) are not TRL arguments
+    text = (folder / "train_trl.sh").read_text(encoding="utf-8")
+    words = shlex.split(text[text.index("trl sft") :].replace("\\\n", " "))[2:]
+    args = [w for w in words if w not in ("$@", "$BF16")]
+    args = [*args[: args.index("--bf16")], *args[args.index("--bf16") + 1 :], "--bf16", "False"]
     parser = TrlParser((ScriptArguments, SFTConfig, ModelConfig))
     script_args, training_args, _model_args, rest = parser.parse_args_and_config(
         args, return_remaining_strings=True

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import json
+import re
 import shlex
 from pathlib import Path
 from typing import Any
@@ -46,7 +47,17 @@ SAMPLES = [
 def _shell_args(script: Path) -> list[str]:
     text = script.read_text(encoding="utf-8")
     assert text.startswith('#!/usr/bin/env bash\nset -euo pipefail\ncd "$(dirname "$0")"\n')
-    return shlex.split(text.split("\n", 3)[3].replace("\\\n", " "))  # bash line continuations
+    return _command_words(text.split("\n", 3)[3])
+
+
+def _command_words(body: str) -> list[str]:
+    """The command's words, after a preamble of comments, exports and NAME=... lines (the
+    script's own "$@" left out)."""
+    lines = body.split("\n")
+    while lines and re.match(r"#|export |[A-Z_][A-Z0-9_]*=", lines[0]):
+        lines.pop(0)
+    words = shlex.split("\n".join(lines).replace("\\\n", " "))  # bash line continuations
+    return [w for w in words if w != "$@"]
 
 
 def test_llamafactory(tmp_path: Path) -> None:

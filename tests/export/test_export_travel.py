@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import json
 import os
+import re
 import shlex
 import shutil
 import stat
@@ -39,7 +40,17 @@ def umask_022() -> Iterator[None]:
 def _script_args(script: Path) -> list[str]:
     lines = script.read_text(encoding="utf-8").split("\n", 3)
     assert lines[:3] == ["#!/usr/bin/env bash", "set -euo pipefail", 'cd "$(dirname "$0")"']
-    return shlex.split(lines[3].replace("\\\n", " "))
+    return _command_words(lines[3])
+
+
+def _command_words(body: str) -> list[str]:
+    """The command's words, after a preamble of comments, exports and NAME=... lines (the
+    script's own "$@" left out)."""
+    lines = body.split("\n")
+    while lines and re.match(r"#|export |[A-Z_][A-Z0-9_]*=", lines[0]):
+        lines.pop(0)
+    words = shlex.split("\n".join(lines).replace("\\\n", " "))
+    return [w for w in words if w != "$@"]
 
 
 def _opts(args: list[str]) -> dict[str, str]:

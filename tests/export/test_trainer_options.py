@@ -63,3 +63,9 @@ def test_tokenize_option_without_profile_is_refused(
     args = ["tokenize", str(data), str(tmp_path / "o.parquet"), "--tokenizer", "x"]
     assert main([*args, "--option", "mask_history=true"]) != 0
     assert "needs --profile" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("key", "flag"), [("max_length", "--max-len"), ("template", "--template")])
+def test_a_setting_with_its_own_flag_is_not_an_option(key: str, flag: str) -> None:
+    with pytest.raises(SftforgeError, match=flag):
+        parse_options([f"{key}=12"])

@@ -156,11 +156,18 @@ def commit(job: ExportJob, *, force: bool = False) -> list[Path]:
     return [job.outdir / rel for rel in job.files]
 
 
-def shell_script(lines: list[list[str]]) -> str:
+def shell_script(lines: list[list[str]], preamble: Iterable[str] = ()) -> str:
     """A bash script that runs from its own folder (its paths are relative to it): the first list
-    is the command, each next list one continued argument line."""
-    body = " \\\n    ".join(" ".join(shlex.quote(p) for p in line) for line in lines)
-    return '#!/usr/bin/env bash\nset -euo pipefail\ncd "$(dirname "$0")"\n' + body + "\n"
+    is the command, each next list one continued argument line. ``preamble`` lines run before the
+    command; an argument written ``$NAME`` is a variable they set, passed as ``"$NAME"`` (and
+    ``$@``: the script's own arguments, as ``"$@"``)."""
+
+    def word(part: str) -> str:
+        return f'"{part}"' if re.fullmatch(r"\$(@|[A-Z_][A-Z0-9_]*)", part) else shlex.quote(part)
+
+    body = " \\\n    ".join(" ".join(word(p) for p in line) for line in lines)
+    head = '#!/usr/bin/env bash\nset -euo pipefail\ncd "$(dirname "$0")"\n'
+    return head + "".join(f"{line}\n" for line in preamble) + body + "\n"
 
 
 def write_json(path: Path, value: Any) -> None:

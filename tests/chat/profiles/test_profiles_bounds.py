@@ -93,8 +93,9 @@ def _unbounded_apply(
 
 
 PROFILE_CASES = [
-    ("trl", {}),
-    ("trl", {"assistant_only_loss": True}),  # renders with generate() for the assistant masks
+    ("trl", {"assistant_only_loss": False}),
+    # the marked copy of the template (TRL's assistant_only_loss), with generate() for the masks
+    ("trl", {"assistant_only_loss": True}),
     ("trl", {"layout": "prompt_completion"}),
     ("axolotl", {}),
     ("swift", {}),  # ms-swift's jinja backend (a chat_template given)
@@ -128,7 +129,9 @@ def test_time_bound_per_render(tok: Any, profile: str) -> None:
     # under every count bound, slow only on a long turn: stopped by the clock
     slow = "{% for a in m['content'] %}{% for b in range(300) %}{% set s = b ~ a %}{% endfor %}"
     slow += "{% endfor %}"
-    prof = get_profile(profile, tok, chat_template=_chatml_with(slow))
+    # one render per sample for trl too (its marked copy renders a conversation once per turn)
+    plain = {"assistant_only_loss": False} if profile == "trl" else {}
+    prof = get_profile(profile, tok, chat_template=_chatml_with(slow), **plain)
     prof.bounds = Bounds(seconds=0.05, iterations=10**9)  # type: ignore[attr-defined]
     with wall_clock(10):
         out = prof.encode_batch([NORMAL[0], LONG])

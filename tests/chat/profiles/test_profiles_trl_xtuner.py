@@ -32,7 +32,7 @@ def test_trl_assistant_only_loss_trains_the_generation_spans(tok: Any, chatml_ge
 
 
 def test_trl_without_masks_trains_everything(tok: Any, chatml_gen: str) -> None:
-    out = get_profile("trl", tok, chat_template=chatml_gen).encode(
+    out = get_profile("trl", tok, chat_template=chatml_gen, assistant_only_loss=False).encode(
         conv(("user", "a"), ("assistant", "b"))
     )
     assert out.labels == out.input_ids
@@ -40,7 +40,7 @@ def test_trl_without_masks_trains_everything(tok: Any, chatml_gen: str) -> None:
 
 def test_trl_prompt_completion_masks_up_to_the_common_prefix(tok: Any) -> None:
     s = conv(("user", "Hi"), ("assistant", "Yo"))
-    out = get_profile("trl", tok, layout="prompt_completion").encode(s)
+    out = get_profile("trl", tok, layout="prompt_completion", assistant_only_loss=False).encode(s)
     prompt = enc(tok, "<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n")
     assert out.labels[: len(prompt)] == [IGN] * len(prompt)
     assert out.labels[len(prompt) :] == out.input_ids[len(prompt) :]
@@ -64,8 +64,15 @@ def test_trl_truncation_modes(tok: Any, chatml_gen: str, mode: str, kept: str) -
 
 
 def test_trl_assistant_only_needs_generation_marks(tok: Any) -> None:
+    # a template whose answers cannot be found by rendering: the prompt says "assistant", the
+    # rendered turn "bot", so no marked copy works
+    mismatch = (
+        "{% for m in messages %}<|im_start|>{{ 'bot' if m.role == 'assistant' else m.role }}\n"
+        "{{ m.content }}<|im_end|>\n{% endfor %}"
+        "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+    )
     with pytest.raises(TemplateError, match="generation"):
-        get_profile("trl", tok, assistant_only_loss=True)
+        get_profile("trl", tok, assistant_only_loss=True, chat_template=mismatch)
 
 
 def test_xtuner_openai_map_fn_rules() -> None:

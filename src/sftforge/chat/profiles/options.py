@@ -18,6 +18,8 @@ from ...errors import SftforgeError
 
 __all__ = ["parse_options"]
 
+# trainer settings that have their own flag (get_profile's own arguments): never an --option
+_FLAGS = {"max_length": "--max-len", "template": "--template"}
 _MAX_VALUE = 4096  # characters: an option value is a switch or a short list, never a document
 
 
@@ -32,6 +34,12 @@ def parse_options(items: Iterable[str] | None) -> dict[str, Any]:
                 f"--option '{item}' is not KEY=VALUE.",
                 field="option",
                 hint="for example --option mask_history=true (the trainer's own option name)",
+            )
+        if key in _FLAGS:
+            raise SftforgeError(
+                f"--option {key} is set with {_FLAGS[key]}, not --option.",
+                field="option",
+                hint=f"pass {_FLAGS[key]} VALUE (it is written into the trainer's config)",
             )
         if key in options:
             raise SftforgeError(f"--option {key} is given twice.", field="option")

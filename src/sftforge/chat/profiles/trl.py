@@ -5,8 +5,10 @@ What is reproduced (read from TRL 1.16.0, ``trl/trainer/sft_trainer.py`` ``_prep
 
 * **Segmenting** - none: the whole conversation is rendered by the tokenizer's chat template
   (``apply_chat_template(..., tokenize=True, return_dict=True)``, which tokenizes the rendered text
-  once with ``add_special_tokens=False``); the sample's tools go to the template. TRL adds no BOS and
-  no EOS to conversational data: whatever the template writes is what is trained.
+  once with ``add_special_tokens=False``); the sample's tools go to the template as they are (key
+  order kept: ``tojson`` writes keys in their order, and the export writes the tools column as
+  JSON text, which TRL parses back). TRL adds no BOS and no EOS to conversational data: whatever
+  the template writes is what is trained.
 * **Masking** - ``assistant_only_loss=True``: labels keep the tokens inside the template's
   ``{% generation %}`` spans (transformers' ``return_assistant_tokens_mask``), ``-100`` elsewhere; a
   row with no assistant token makes TRL raise, here it is rejected. ``completion_only_loss`` on the
@@ -17,8 +19,10 @@ What is reproduced (read from TRL 1.16.0, ``trl/trainer/sft_trainer.py`` ``_prep
 * **Truncation** - ``max_length`` (TRL's default 1024) with ``truncation_mode`` ``keep_start`` or
   ``keep_end``; rows left without a trained token after truncation are dropped (rejected here).
 
-TRL swaps in its own training template when the tokenizer's has no generation marks and is one
-TRL knows; this profile instead needs a template with marks (pass ``chat_template``) and says so.
+The template is decided by :func:`~sftforge.chat.profiles.trl_template.decide_trl_template`, the
+same decision ``export --for trl`` writes into its script: with ``assistant_only_loss`` and a
+template without generation marks, a checked marked copy of it (the export ships that copy as
+``chat_template.jinja``, ``chat_template_path`` in the config); when no copy can be made, refused.
 Not reproduced: packing, vision processors, plain-text (``text`` column) datasets.
 
 Every render is bounded (``hf_bounds``: transformers' ``apply_chat_template`` with the template
@@ -31,15 +35,32 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
 from ...errors import TemplateError, TokenizeError
 from ...sample import Sample
 from ..jinja_bounds import DEFAULT_BOUNDS, Bounds
 from .base import IGNORE_INDEX, Encoded, Profile, Rejected
 from .hf_bounds import bounded_apply
+from .trl_template import decide_trl_template, given_template
 
-__all__ = ["TrlProfile", "common_prefix_length", "to_trl_messages", "to_trl_record"]
+__all__ = [
+    "TRL_OPTIONS",
+    "TrlProfile",
+    "common_prefix_length",
+    "to_trl_messages",
+    "to_trl_record",
+]
+
+# the SFTConfig options (TRL's names) that change the tokens, and the dataset layout
+TRL_OPTIONS: tuple[str, ...] = (
+    "assistant_only_loss",
+    "completion_only_loss",
+    "truncation_mode",
+    "chat_template_path",
+    "chat_template",
+    "layout",
+)
 
 
 def to_trl_messages(sample: Sample) -> list[dict[str, Any]]:
@@ -85,17 +106,26 @@ def common_prefix_length(a: Sequence[int], b: Sequence[int]) -> int:
     return n
 
 
-def _has_generation_marks(template: str) -> bool:
-    return "{% generation %}" in template or "{%- generation %}" in template
+def _flag(opts: dict[str, Any], key: str, default: bool) -> bool:
+    value = opts.get(key, default)
+    if not isinstance(value, bool):
+        raise TokenizeError(
+            f"trl option {key} must be true or false, not {value!r}",
+            field="option",
+            hint=f"for example --option {key}=true",
+        )
+    return value
 
 
 @dataclass
 class TrlProfile(Profile):
-    """TRL 1.16 SFT encoding. Options (TRL's names): ``assistant_only_loss`` (default False),
-    ``completion_only_loss`` (default: True for the prompt_completion layout), ``layout``
-    (``messages`` | ``prompt_completion``), ``truncation_mode``, ``chat_template`` (a Jinja string).
-    ``max_length`` is TRL's (``None`` means TRL's default, 1024);
-    ``template`` is not used: TRL renders with the tokenizer's or the given chat template.
+    """TRL 1.16 SFT encoding. Options (TRL's names, :data:`TRL_OPTIONS`): ``assistant_only_loss``
+    (default: as ``export --for trl`` writes it, True when the template has generation marks or
+    a checked marked copy can be made, else False - TRL's own default is False), ``completion_only_loss`` (default: True for the prompt_completion layout),
+    ``truncation_mode``, ``chat_template_path`` (a ``.jinja`` file, as in SFTConfig),
+    ``chat_template`` (the template's text), ``layout`` (``messages`` | ``prompt_completion``: the
+    dataset's columns). ``max_length`` is TRL's (``None`` means TRL's default, 1024);
+    ``template`` (``--template``: a built-in name or a file) is the chat template TRL renders with.
     """
 
     name = "trl"
@@ -105,38 +135,50 @@ class TrlProfile(Profile):
         opts = dict(self.options)
         if self.max_length is None:
             self.max_length = 1024
-        known = {"assistant_only_loss", "completion_only_loss", "layout", "truncation_mode"}
-        unknown = set(opts) - known - {"chat_template"}
+        unknown = set(opts) - set(TRL_OPTIONS)
         if unknown:
-            raise TokenizeError(f"unknown trl option(s): {', '.join(sorted(unknown))}")
+            raise TokenizeError(
+                f"unknown trl option(s): {', '.join(sorted(unknown))}",
+                field="option",
+                hint=f"TRL options sftforge encodes: {', '.join(TRL_OPTIONS)}",
+            )
         self.layout = opts.get("layout", "messages")
         if self.layout not in ("messages", "prompt_completion"):
             raise TokenizeError(
                 f"trl layout must be 'messages' or 'prompt_completion', not {self.layout!r}"
             )
-        self.assistant_only = bool(opts.get("assistant_only_loss", False))
+        # not given: the export's default (answers only when the template can be marked), so
+        # `tokenize --profile trl` shows what `export --for trl` trains without options
+        asked = (
+            None
+            if opts.get("assistant_only_loss") is None
+            else _flag(opts, "assistant_only_loss", False)
+        )
         col = opts.get("completion_only_loss")
-        self.completion_only = (self.layout == "prompt_completion") if col is None else bool(col)
+        self.completion_only = (
+            (self.layout == "prompt_completion")
+            if col is None
+            else _flag(opts, "completion_only_loss", False)
+        )
         self.truncation_mode = opts.get("truncation_mode", "keep_start")
         if self.truncation_mode not in ("keep_start", "keep_end"):
             raise TokenizeError(f"unsupported truncation_mode {self.truncation_mode!r}")
-        self.chat_template = opts.get("chat_template") or getattr(
-            self.tokenizer, "chat_template", None
+        decided = decide_trl_template(
+            self.tokenizer,
+            given_template(self.tokenizer, self.template, opts),
+            assistant_only_loss=True if asked is None else asked,
+            fallback=asked is None,  # asked for: refused with the reason, never quietly changed
         )
-        if not isinstance(self.chat_template, str):
-            raise TemplateError("the tokenizer has no chat template", hint="pass a chat_template")
-        if self.assistant_only and not _has_generation_marks(self.chat_template):
-            raise TemplateError(
-                "assistant_only_loss needs a chat template with {% generation %} marks",
-                hint="pass a template with generation marks (TRL ships training templates)",
-            )
+        self.chat_template: str = decided.source
+        self.assistant_only = decided.assistant_only_loss
+        self.notes = decided.notes
 
     def _render_ids(self, convs: list[list[dict[str, Any]]], tools: Any, **kw: Any) -> Any:
         return bounded_apply(
             self.tokenizer,
             convs,
             tools=tools,
-            chat_template=cast(str, self.chat_template),  # checked in __post_init__
+            chat_template=self.chat_template,
             bounds=self.bounds,
             name=self.name,
             tokenize=True,
@@ -151,9 +193,11 @@ class TrlProfile(Profile):
             if not any(m.role == "assistant" for m in s.messages):
                 results[i] = self.reject(s, "no assistant turn")
                 continue
-            groups.setdefault(json.dumps(s.tools, sort_keys=True), []).append(i)
-        for key, idx in groups.items():
-            tools = json.loads(key)
+            # grouped by their JSON in the order written: TRL renders each row's tools as they
+            # are (key order kept by tojson), so two lists that differ only in order differ
+            groups.setdefault(json.dumps(s.tools or None, ensure_ascii=False), []).append(i)
+        for idx in groups.values():
+            tools = samples[idx[0]].tools or None  # TRL passes None for a row without tools
             for i, row in zip(
                 idx, self._encode_group([samples[i] for i in idx], tools), strict=True
             ):
