@@ -71,7 +71,7 @@ _MARKERS: tuple[tuple[tuple[str, ...], str], ...] = (
     (("[INST]",), "codellama"),
     (("### Instruction",), "alpaca"),
 )
-_PROBE = (("Hello", "Hi, how can I help?"), ("What is 2+2?", "4"))
+_PROBE: tuple[tuple[str, str], ...] = (("Hello", "Hi, how can I help?"), ("What is 2+2?", "4"))
 
 
 def _guess_style(chat_template: str) -> str | None:
@@ -101,9 +101,12 @@ def prompt_style_for(tokenizer: Any, template: str | None) -> StyleDecision:
             )
         style = template
     elif chat_template is None:
+        what = (
+            "no tokenizer was given" if tokenizer is None else "the tokenizer has no chat template"
+        )
         return StyleDecision(
             "alpaca",
-            "the tokenizer has no chat template: LitGPT's default prompt style 'alpaca' is used "
+            f"{what}: LitGPT's default prompt style 'alpaca' is used "
             "(pass --template STYLE to choose another)",
         )
     else:
@@ -208,6 +211,8 @@ class LitgptTokenizer:
         elif tokens and tokens[0] == self.bos_id:
             tokens = tokens[1:]
         if eos and (not tokens or tokens[-1] != self.eos_id):
+            if self.eos_id is None:  # LitGPT fails on this row (a None id in the tensor)
+                raise TokenizeError("LitGPT: this tokenizer does not have a defined eos token.")
             tokens = [*tokens, self.eos_id]
         elif tokens and tokens[-1] == self.eos_id:
             tokens = tokens[:-1]
@@ -288,11 +293,11 @@ class LitgptProfile(Profile):
                 texts += [apply_style(self.style, rec), rec["output"]]
         ids = iter(self.lit.encode_many(texts))
         out: list[Encoded | Rejected] = []
-        for sample, records in planned:
-            if isinstance(records, str):
-                out.append(self.reject(sample, records))
+        for sample, made in planned:
+            if isinstance(made, str):
+                out.append(self.reject(sample, made))
                 continue
-            out += [self._row(sample, next(ids), next(ids)) for _ in records]
+            out += [self._row(sample, next(ids), next(ids)) for _ in made]
         return out
 
     def _row(self, sample: Sample, prompt_ids: list[int], answer_ids: list[int]) -> Encoded:
