@@ -14,7 +14,8 @@ answer *k* has the earlier turns in its ``instruction``, written in the chat for
 answer *k* as ``output``. Each answer is trained once, after the same context a chat model sees
 at inference, which is what a multi-turn chat trainer trains; the cost is that the earlier turns
 are encoded again in each record. Styles that are not chat formats (``alpaca``, ``flan``...) have
-no way to write earlier turns, so a multi-turn sample is refused for them, with the reason.
+no way to write earlier turns, so a multi-turn sample is refused for them, with the reason
+(with ``--allow-lossy``: its first exchange is written and the loss counted).
 
 A system prompt goes into the record's ``sys_prompt`` key (LitGPT passes it to ``apply``); the
 Alpaca-like styles put their system text straight before ``### Instruction`` (their own default
@@ -283,7 +284,10 @@ def litgpt_records(sample: Sample, style: str, loss: LossLog) -> list[dict[str, 
     system, pairs = pairs_of(sample, loss, "litgpt")
     check_losses(sample, _CAPS, loss, "litgpt")
     turns = TURNS.get(style)
-    if len(pairs) > 1 and turns is None:
+    if len(pairs) > 1 and turns is None and loss.allow:
+        loss.lose("multi-turn", sample, "litgpt")  # --allow-lossy: the first exchange only
+        pairs = pairs[:1]
+    elif len(pairs) > 1 and turns is None:
         raise ConversionError(
             f"a conversation of {len(pairs)} exchanges: LitGPT's '{style}' prompt style is "
             "single-turn (it has no way to write the earlier turns).",
