@@ -130,7 +130,9 @@ def test_litgpt_without_a_tokenizer_uses_alpaca_which_is_single_turn(tmp_path: P
     res = export_samples(SAMPLES, "litgpt", tmp_path, model="/m/q")
     data = json.loads((tmp_path / "data" / "train.json").read_text(encoding="utf-8"))
     # the system prompt is LitGPT's sys_prompt (alpaca's preamble ends with a blank line)
-    assert data == [{"instruction": "天气？", "input": "", "output": "晴", "sys_prompt": "你是助手\n\n"}]
+    assert data == [
+        {"instruction": "天气？", "input": "", "output": "晴", "sys_prompt": "你是助手\n\n"}
+    ]
     assert [why.split(":")[0] for _, why in res.rejected] == [
         "a conversation of 2 exchanges",
         "format 'litgpt' cannot carry tool calls; converting would lose it.",
