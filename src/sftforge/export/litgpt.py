@@ -28,7 +28,7 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
-from ..chat.profiles.litgpt import StyleDecision, prompt_style_for
+from ..chat.profiles.litgpt import StyleDecision, dropped_bos_note, prompt_style_for
 from ..chat.profiles.litgpt_styles import litgpt_records
 from ..errors import SftforgeError
 from ..sample import Sample
@@ -179,6 +179,8 @@ def export_litgpt(job: ExportJob) -> ExportResult:
         job.add_text("finetune_lora.sh", _script(job), executable=True),
     ]
     notes = [decision.note] if decision.note else []
+    if job.tokenizer is not None and (Path(job.tokenizer) / "tokenizer.json").is_file():
+        notes += [n for n in [dropped_bos_note(Path(job.tokenizer), decision.style)] if n]
     answers = len(train) + len(evals)
     kept = len(job.train) + len(job.eval) - len(rejected)
     if answers != kept:

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from sftforge.chat.profiles import Encoded, Rejected, get_profile, load_tokenizer
-from sftforge.chat.profiles.litgpt import prompt_style_for
+from sftforge.chat.profiles.litgpt import dropped_bos_note, prompt_style_for
 from sftforge.chat.profiles.litgpt_styles import STYLES, TURNS, apply_style
 from sftforge.errors import TokenizeError
 from sftforge.sample import Message, Sample, ToolCall
@@ -77,6 +77,8 @@ def test_a_bos_litgpt_does_not_use_is_taken_off_the_prompt(
     out = get_profile("litgpt", tok).encode(Sample(CHAT))
     full = raw(folder, "<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n")
     assert out.input_ids[: len(full) - 1] == full[1:]
+    assert "removes the first token" in str(dropped_bos_note(folder, "qwen3"))
+    assert dropped_bos_note(folder, "alpaca") is None
 
 
 def test_add_bos_token_prepends_bos(lit_tok: Any, tok_dir: Path, tmp_path: Path) -> None:

@@ -42,7 +42,14 @@ from ...sample import Sample
 from .base import IGNORE_INDEX, Encoded, Profile, Rejected
 from .litgpt_styles import STYLES, TURNS, apply_style, litgpt_records
 
-__all__ = ["LitgptProfile", "LitgptTokenizer", "StyleDecision", "prompt_style_for"]
+__all__ = [
+    "LitgptProfile",
+    "LitgptTokenizer",
+    "StyleDecision",
+    "dropped_bos_note",
+    "prompt_style_for",
+    "tokenizer_folder",
+]
 
 _KNOWN_OPTIONS = frozenset({"mask_prompt", "allow_lossy"})
 
@@ -217,6 +224,22 @@ class LitgptTokenizer:
         elif tokens and tokens[-1] == self.eos_id:
             tokens = tokens[:-1]
         return tokens[:max_length] if max_length > 0 else tokens
+
+
+def dropped_bos_note(folder: Path, style: str) -> str | None:
+    """A warning when LitGPT's Tokenizer takes the first token off every prompt of ``style``:
+    the prompt starts with the tokenizer's BOS token, which LitGPT removes for a model it does
+    not add a BOS for (minimind's BOS is ``<|im_start|>``, so ChatML prompts lose their first)."""
+    lit = LitgptTokenizer(folder)
+    probe = apply_style(style, {"instruction": "x", "input": "", "output": "y"})
+    (ids,) = lit.encode_many([probe])
+    if lit.use_bos or not ids or ids[0] != lit.bos_id:
+        return None
+    token = lit.processor.id_to_token(ids[0])
+    return (
+        f"LitGPT removes the first token of every prompt ({token!r}: the tokenizer's BOS token, "
+        "which LitGPT does not add for this model), so the prompts it trains on start without it"
+    )
 
 
 def _json(path: Path) -> dict[str, Any]:
