@@ -6,8 +6,8 @@
 Standalone: the standard library and LitGPT only (run with the Python LitGPT is installed in).
 It does what ``finetune_lora.sh`` does, unedited:
 
-1. converts the model as the script does (``convert_checkpoint.py MODEL CKPT``, with MODEL and CKPT
-   as the script sets them; skipped when already converted);
+1. runs ``bash finetune_lora.sh --help``: the script's own conversion of the model (skipped when
+   already converted), then only LitGPT's help;
 2. parses ``litgpt finetune_lora CKPT --config finetune_lora.yaml`` with LitGPT's own command
    line (``litgpt.__main__.main``), with ``finetune/lora.py``'s ``main`` replaced by a function
    that runs LitGPT's ``get_dataloaders`` (the data module as the config built it, LitGPT's
@@ -39,32 +39,26 @@ _HERE = Path(__file__).resolve().parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
 
 
-def _script_vars(script: Path) -> dict[str, str]:
-    """``DEFAULT_MODEL=...`` and ``CKPT=...`` as the export writes them (shell words)."""
-    out: dict[str, str] = {}
+def _checkpoint(script: Path) -> Path:
+    """``CKPT=...`` as the export writes it (one shell word)."""
     for line in script.read_text(encoding="utf-8").splitlines():
-        for key in ("DEFAULT_MODEL", "CKPT"):
-            if line.startswith(key + "="):
-                words = shlex.split(line[len(key) + 1 :])
-                out[key] = words[0] if words else ""
-    return out
+        if line.startswith("CKPT="):
+            return Path(shlex.split(line[len("CKPT=") :])[0])
+    raise SystemExit(f"{script} sets no CKPT: not a LitGPT export of sftforge")
+
+
+def _env() -> dict[str, str]:
+    """This Python's ``litgpt`` first on PATH, as in an activated environment."""
+    return {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
 
 
 def _convert(folder: Path) -> Path:
-    found = _script_vars(folder / SCRIPT)
-    model = os.environ.get("MODEL") or found["DEFAULT_MODEL"]
-    ckpt = Path(found["CKPT"])
-    if not (ckpt / "lit_model.pth").is_file():
-        if Path(model).expanduser().is_dir():
-            cmd = [sys.executable, "convert_checkpoint.py", model, str(ckpt)]
-        else:
-            cmd = [_litgpt(), "download", model, "--checkpoint_dir", "checkpoints"]
-        subprocess.run(cmd, check=True, stdout=sys.stderr)
-    return ckpt
-
-
-def _litgpt() -> str:
-    return str(Path(sys.executable).parent / "litgpt")
+    """The script's own conversion step: ``bash finetune_lora.sh --help`` converts the model (once)
+    and then only prints ``litgpt finetune_lora``'s help."""
+    subprocess.run(
+        ["bash", SCRIPT, "--help"], cwd=folder, env=_env(), check=True, stdout=sys.stderr
+    )
+    return _checkpoint(folder / SCRIPT)
 
 
 def _rows(ckpt: Path, out: Path) -> int:
@@ -99,7 +93,7 @@ def _rows(ckpt: Path, out: Path) -> int:
 
 
 def _step(folder: Path) -> dict[str, Any]:
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    env = _env()
     with tempfile.TemporaryDirectory(prefix="litgpt-step-") as tmp:
         cmd = ["bash", SCRIPT, "--train.max_steps", "1", "--out_dir", tmp]
         proc = subprocess.run(cmd, cwd=folder, env=env, capture_output=True, text=True)
