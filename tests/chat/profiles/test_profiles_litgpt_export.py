@@ -160,3 +160,14 @@ def test_a_hub_id_is_downloaded_by_litgpt(tmp_path: Path) -> None:
     calls = (tmp_path / "calls.log").read_text(encoding="utf-8").splitlines()
     assert calls[0] == "litgpt download Qwen/Qwen2.5-0.5B-Instruct --checkpoint_dir checkpoints"
     assert calls[1].startswith("litgpt finetune_lora checkpoints/Qwen/Qwen2.5-0.5B-Instruct ")
+
+
+def test_the_peer_finds_the_checkpoint_the_script_converts_into(tmp_path: Path) -> None:
+    from sftforge.export.peers import litgpt as peer  # standard library only at import
+
+    model = tmp_path / "a model's folder"
+    model.mkdir()
+    export_samples(SAMPLES[:1], "litgpt", tmp_path / "e", model=str(model))
+    assert peer._checkpoint(tmp_path / "e" / "finetune_lora.sh") == Path(
+        "checkpoints/a model's folder"
+    )
