@@ -29,8 +29,6 @@ with a ``tokenizer.json``; a SentencePiece-only folder (``tokenizer.model``) is 
 
 from __future__ import annotations
 
-import json
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,15 +39,9 @@ from ...formats import LossLog
 from ...sample import Sample
 from .base import IGNORE_INDEX, Encoded, Profile, Rejected
 from .litgpt_styles import STYLES, TURNS, apply_style, litgpt_records
+from .litgpt_tokenizer import LitgptTokenizer, tokenizer_folder
 
-__all__ = [
-    "LitgptProfile",
-    "LitgptTokenizer",
-    "StyleDecision",
-    "dropped_bos_note",
-    "prompt_style_for",
-    "tokenizer_folder",
-]
+__all__ = ["LitgptProfile", "StyleDecision", "dropped_bos_note", "prompt_style_for"]
 
 _KNOWN_OPTIONS = frozenset({"mask_prompt", "allow_lossy"})
 
@@ -167,65 +159,6 @@ def _difference(tokenizer: Any, chat_template: str, style: str) -> str | None:
     )
 
 
-class LitgptTokenizer:
-    """``litgpt.tokenizer.Tokenizer`` (the ``tokenizers`` backend) for a tokenizer folder."""
-
-    def __init__(self, folder: Path) -> None:
-        from tokenizers import Tokenizer
-
-        vocab = folder / "tokenizer.json"
-        if not vocab.is_file():
-            raise TokenizeError(
-                f"{folder} has no tokenizer.json: LitGPT would use its SentencePiece model, which "
-                "the litgpt profile does not reproduce.",
-                field="tokenizer",
-            )
-        self.processor = Tokenizer.from_file(str(vocab))
-        config = _json(folder / "tokenizer_config.json")
-        generation = _json(folder / "generation_config.json")
-        self.bos_id = self._token_id(config.get("bos_token"))
-        self.eos_id = self._token_id(config.get("eos_token"))
-        if self.bos_id is None:
-            self.bos_id = generation.get("bos_token_id")
-        if self.eos_id is None:
-            self.eos_id = generation.get("eos_token_id")
-        self.use_bos = _uses_bos(folder, config)
-
-    def _token_id(self, token: Any) -> int | None:
-        if isinstance(token, dict):
-            token = token.get("content")
-        if token is None:
-            return None
-        found = self.processor.token_to_id(token)
-        if found is None:  # LitGPT raises here: the checkpoint cannot be loaded at all
-            raise TokenizeError(
-                f"token {token!r} of tokenizer_config.json is not in the vocabulary"
-            )
-        return int(found)
-
-    def encode_many(self, texts: list[str]) -> list[list[int]]:
-        return [list(e.ids) for e in self.processor.encode_batch(texts)] if texts else []
-
-    def finish(
-        self, tokens: list[int], *, bos: bool | None = None, eos: bool = False, max_length: int = -1
-    ) -> list[int]:
-        """``Tokenizer.encode``'s BOS/EOS rules and cut, on the backend's ids."""
-        if bos or (bos is None and self.use_bos):
-            if self.bos_id is None:
-                raise TokenizeError("LitGPT: this tokenizer does not have a defined bos token.")
-            if not tokens or tokens[0] != self.bos_id:
-                tokens = [self.bos_id, *tokens]
-        elif tokens and tokens[0] == self.bos_id:
-            tokens = tokens[1:]
-        if eos and (not tokens or tokens[-1] != self.eos_id):
-            if self.eos_id is None:  # LitGPT fails on this row (a None id in the tensor)
-                raise TokenizeError("LitGPT: this tokenizer does not have a defined eos token.")
-            tokens = [*tokens, self.eos_id]
-        elif tokens and tokens[-1] == self.eos_id:
-            tokens = tokens[:-1]
-        return tokens[:max_length] if max_length > 0 else tokens
-
-
 def dropped_bos_note(folder: Path, style: str) -> str | None:
     """A warning when LitGPT's Tokenizer takes the first token off every prompt of ``style``:
     the prompt starts with the tokenizer's BOS token, which LitGPT removes for a model it does
@@ -240,45 +173,6 @@ def dropped_bos_note(folder: Path, style: str) -> str | None:
         f"LitGPT removes the first token of every prompt ({token!r}: the tokenizer's BOS token, "
         "which LitGPT does not add for this model), so the prompts it trains on start without it"
     )
-
-
-def _json(path: Path) -> dict[str, Any]:
-    if not path.is_file():
-        return {}
-    try:
-        value = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return value if isinstance(value, dict) else {}
-
-
-def _uses_bos(folder: Path, config: dict[str, Any]) -> bool:
-    """``Tokenizer.check_if_bos_token_used``; LitGPT asks its checkpoint folder, whose name is the
-    model's folder name in the export (``checkpoints/<model folder>``)."""
-    if not (folder / "tokenizer_config.json").is_file():
-        return False
-    stem = re.sub(r"\.[^.]*$", "", folder.name)  # Path.stem
-    if stem.startswith(("Meta-Llama-3", "Llama-3")):
-        return True
-    if stem.startswith("SmolLM2") and folder.name.endswith("Instruct"):
-        return True
-    if "add_bos_token" in config:
-        return bool(config["add_bos_token"])
-    return config.get("tokenizer_class") == "LlamaTokenizer"
-
-
-def tokenizer_folder(tokenizer: Any) -> Path:
-    """The local folder a ``transformers`` tokenizer was loaded from (LitGPT reads its files)."""
-    name = getattr(tokenizer, "name_or_path", None)
-    folder = Path(str(name)).expanduser() if name else None
-    if folder is None or not folder.is_dir():
-        raise TokenizeError(
-            "the litgpt profile needs the tokenizer as a local folder (LitGPT reads "
-            "tokenizer.json and tokenizer_config.json from its checkpoint folder).",
-            field="tokenizer",
-            hint="pass --tokenizer PATH/TO/MODEL_FOLDER",
-        )
-    return folder
 
 
 @dataclass
