@@ -280,15 +280,7 @@ def _tokenize_with_profile(
     samples = read_samples(
         input, from_, columns, on_error=policy, rejects=unread.append, label="tokenize", line=True
     )
-    read: list[int] = [0]
-
-    def counted(it: Any) -> Any:
-        for sample in it:
-            read[0] += 1
-            yield sample
-
-    # a profile may build several rows from one sample (litgpt: one per answer)
-    rows, profile_rejects = encode_with_profile(counted(samples), prof)
+    rows, profile_rejects = encode_with_profile(samples, prof)
     rejects = unread + profile_rejects
     kinds = Counter(str(e.get("kind")) for e in unread)
     if profile_rejects:
@@ -305,10 +297,10 @@ def _tokenize_with_profile(
     write_parquet(out_rows, output)
     rejects_path.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in rejects))
     typer.echo(
-        f"{read[0]} samples: {len(rows)} written to {output} as {name} "
+        f"{len(rows) + len(profile_rejects)} samples: {len(rows)} written to {output} as {name} "
         f"encodes them, {len(profile_rejects)} rejected ({rejects_path})"
     )
-    _unread_summary(unread, read[0], rejects_path)
+    _unread_summary(unread, len(rows) + len(profile_rejects), rejects_path)
 
 
 def _print_summary(counts: Counter[str], summary: dict[str, Any], out: Path, rej: Path) -> None:

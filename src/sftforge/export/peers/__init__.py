@@ -1,5 +1,4 @@
-"""Standalone trainer checks, one script per trainer (``<framework>.py``), run with the trainer's
-own Python by ``sftforge export --check`` and the hand-over bench: they import only the standard
-library and the trainer's packages, never sftforge. ``litgpt_convert.py`` is not a check: the
-LitGPT export copies it into its folder, where ``finetune_lora.sh`` runs it once.
-"""
+"""Peer check scripts: each runs with a trainer's own python (its venv), imports only the standard
+library and that trainer, loads an export folder as the exported command does, and writes the
+trainer's tokenized rows (and, with ``--step``, one training step's result). Not imported by
+sftforge: ``export --check`` and the hand-over bench run them as files."""
