@@ -197,12 +197,14 @@ def export_litgpt(job: ExportJob) -> ExportResult:
         "with a config made from its `config.json` (Llama architecture only); give the folder "
         "LitGPT's name for a known model (`litgpt download list`). `MODEL=PATH bash "
         "finetune_lora.sh` points it at the model on this machine.",
-        f"The prompts are written in LitGPT's `{decision.style}` prompt style and masked "
-        f"(`mask_prompt: {str(mask_prompt).lower()}`); multi-turn conversations are one record per "
-        "assistant answer with the earlier turns in the prompt. Precision: LitGPT's own choice "
-        "(bf16-mixed on CPU and bf16 GPUs, 16-mixed on older GPUs); `PRECISION=32-true` to "
-        "choose. Runs on CPU and GPU. LitGPT sends no telemetry. `pip install 'litgpt[all]'` "
-        "(plain `litgpt` lacks `requests`, which its command line needs).",
+        f"The prompts are written in LitGPT's `{decision.style}` prompt style "
+        + ("and not trained (`mask_prompt: true`)" if mask_prompt else "and trained too")
+        + "; multi-turn conversations are one record per assistant answer with the earlier "
+        "turns in the prompt. Precision: LitGPT's own choice (bf16-mixed on CPU, where one "
+        "training step was checked, and on GPUs with bf16; 16-mixed on older GPUs); "
+        "`PRECISION=32-true bash finetune_lora.sh` chooses. LitGPT sends no telemetry; only "
+        "`litgpt download` (a hub id) needs the network. `pip install 'litgpt[all]'` (plain "
+        "`litgpt` lacks `requests`, which its command line needs).",
     ]
     return ExportResult(
         "litgpt",
