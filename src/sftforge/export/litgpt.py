@@ -46,7 +46,7 @@ def litgpt_style(job: ExportJob) -> StyleDecision:
         from ..chat.profiles import load_tokenizer
 
         tokenizer = load_tokenizer(job.tokenizer)
-    return prompt_style_for(tokenizer, job.template)
+    return prompt_style_for(tokenizer, job.template, job.model)
 
 
 def _mask_prompt(job: ExportJob) -> bool:

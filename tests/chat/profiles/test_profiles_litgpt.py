@@ -150,6 +150,11 @@ def test_the_decision_warns_when_the_style_differs_from_the_template(lit_tok: An
     llama3 = prompt_style_for(lit_tok, "llama3")
     assert llama3.style == "llama3" and "does not write conversations" in str(llama3.note)
     assert prompt_style_for(None, None).style == "alpaca"
+    # no tokenizer, a hub id: the style LitGPT itself gives the model's name
+    assert prompt_style_for(None, None, "Qwen/Qwen2.5-7B-Instruct").style == "qwen2.5"
+    assert prompt_style_for(None, None, "meta-llama/Llama-3.2-1B-Instruct").style == "llama3"
+    assert prompt_style_for(None, None, "deepseek-ai/DeepSeek-R1").style == "alpaca"
+    assert prompt_style_for(None, None, "/R1/models/Qwen3-8B").style == "qwen3"  # the name only
 
 
 def test_each_chat_style_wraps_its_prompt_in_its_own_turns() -> None:

@@ -29,6 +29,7 @@ with a ``tokenizer.json``; a SentencePiece-only folder (``tokenizer.model``) is 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,7 +42,13 @@ from .base import IGNORE_INDEX, Encoded, Profile, Rejected
 from .litgpt_styles import STYLES, TURNS, apply_style, litgpt_records
 from .litgpt_tokenizer import LitgptTokenizer, tokenizer_folder
 
-__all__ = ["LitgptProfile", "StyleDecision", "dropped_bos_note", "prompt_style_for"]
+__all__ = [
+    "LitgptProfile",
+    "StyleDecision",
+    "dropped_bos_note",
+    "prompt_style_for",
+    "style_for_model_name",
+]
 
 _KNOWN_OPTIONS = frozenset({"mask_prompt", "allow_lossy"})
 
@@ -80,12 +87,55 @@ def _guess_style(chat_template: str) -> str | None:
     return None
 
 
-def prompt_style_for(tokenizer: Any, template: str | None) -> StyleDecision:
+# LitGPT's ``model_name_to_prompt_style`` (prompts.py), in its order; None: a style LitGPT has no
+# ``--data.prompt_style`` name for (R1Base, Falcon3)
+_MODEL_NAMES: tuple[tuple[str, str | None], ...] = (
+    (r"stablelm-tuned-alpha", "stablelm-alpha"),
+    (r"stablelm-zephyr-3b", "stablelm-zephyr"),
+    (r"stablecode-instruct", "stablecode"),
+    (r"Falcon3.*-Instruct", None),
+    (r"falcon.*-instruct", "falcon"),
+    (r"Llama-2-7b-chat-hf-function-calling-v2", "llama2-function-calling"),
+    (r"Llama-2.*-chat", "llama2"),
+    (r"Llama-3.*-Instruct", "llama3"),
+    (r"OLMo-2.*-(Instruct|SFT|DPO)", "llama3"),
+    (r"R1", None),
+    (r"FreeWilly2", "freewilly2"),
+    (r"Platypus", "platypus"),
+    (r"CodeLlama|Mi[sx]tral.*Instruct", "codellama"),
+    (r"phi-1", "phi-1"),
+    (r"phi-2", "phi-2"),
+    (r"Phi-3", "phi-3"),
+    (r"Phi-4-reasoning", "phi-4-reasoning"),
+    (r"Phi-4-mini-reasoning", "phi-4-mini-reasoning"),
+    (r"Phi-4-mini", "phi-4-mini"),
+    (r"phi-4", "phi-4"),
+    (r"tiny-llama.*chat", "tinyllama"),
+    (r"(Code)?Gemma.*-it", "gemma"),
+    (r"OLMo.*-hf", "olmo"),
+    (r"Qwen2\.5-Math-.*", "qwen2.5-math"),
+    (r"Qwen2\.5-.*", "qwen2.5"),
+    (r"QwQ-.*", "qwq"),
+    (r"Qwen3-.*", "qwen3"),
+    (r"SmolLM2.*-Instruct", "smollm2"),
+    (r"salamandra-.*-instruct", "salamandra"),
+)
+
+
+def style_for_model_name(name: str) -> str | None:
+    """The prompt style LitGPT itself gives a model of this name, when it has a name for it."""
+    return next((style for pattern, style in _MODEL_NAMES if re.search(pattern, name)), None)
+
+
+def prompt_style_for(
+    tokenizer: Any, template: str | None, model: str | None = None
+) -> StyleDecision:
     """The one template decision of ``export --for litgpt`` and ``tokenize --profile litgpt``.
 
     ``template`` (a LitGPT prompt style name) wins; without it, the style whose format the
-    tokenizer's chat template uses (ChatML -> ``qwen3``, Llama 3 headers -> ``llama3``...), else
-    LitGPT's own default ``alpaca``. LitGPT cannot train with a tokenizer's Jinja template, so when
+    tokenizer's chat template uses (ChatML -> ``qwen3``, Llama 3 headers -> ``llama3``...); with no
+    chat template, the style LitGPT gives the model's name (``model``: ``Qwen/Qwen2.5-7B-Instruct``
+    -> ``qwen2.5``), else LitGPT's own default ``alpaca``. LitGPT cannot train with a tokenizer's Jinja template, so when
     the chosen style renders a probe conversation differently from the tokenizer's template the
     decision carries a warning."""
     chat_template = getattr(tokenizer, "chat_template", None) if tokenizer is not None else None
@@ -99,6 +149,12 @@ def prompt_style_for(tokenizer: Any, template: str | None) -> StyleDecision:
                 hint=f"use one of: {', '.join(STYLES)}",
             )
         style = template
+    elif chat_template is None and (named := style_for_model_name(Path(model or "").name)):
+        return StyleDecision(
+            named,
+            f"no chat template to compare with: the '{named}' prompt style LitGPT gives the model "
+            f"name '{model}' is used",
+        )
     elif chat_template is None:
         what = (
             "no tokenizer was given" if tokenizer is None else "the tokenizer has no chat template"
@@ -191,7 +247,9 @@ class LitgptProfile(Profile):
             )
         self.mask_prompt = _flag(self.options.get("mask_prompt", True), "mask_prompt")
         self.allow_lossy = _flag(self.options.get("allow_lossy", False), "allow_lossy")
-        self.decision = prompt_style_for(self.tokenizer, self.template)
+        # the tokenizer's folder is the model's, as the export's --model (for a name-only match)
+        model = getattr(self.tokenizer, "name_or_path", None)
+        self.decision = prompt_style_for(self.tokenizer, self.template, model)
         self.style = self.decision.style
         self.lit = LitgptTokenizer(tokenizer_folder(self.tokenizer))
         self.max_seq_length = -1 if self.max_length is None else self.max_length
