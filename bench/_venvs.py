@@ -16,6 +16,7 @@ PEERS = {
     # text SFT needs neither (the peer script stubs torchaudio's import).
     "llamafactory": ("SFTFORGE_LF_VENV", ["llamafactory"], ["torchvision", "torchaudio"]),
     "trl": ("SFTFORGE_TRL_VENV", ["trl"], []),
+    "litgpt": ("SFTFORGE_LITGPT_VENV", ["litgpt==0.5.13", "requests"], []),  # CLI needs requests
 }
 
 

@@ -39,9 +39,10 @@ def test_rejected_samples_make_export_exit_1_and_are_listed(
     ) in captured.err
     rejects = [json.loads(x) for x in (out / "rejects.jsonl").read_text().splitlines()]
     assert [r["reason"] for r in rejects] == [
-        "format 'litgpt' cannot carry multi-turn; converting would lose it."
+        "a conversation of 2 exchanges: LitGPT's 'alpaca' prompt style is single-turn (it has no "
+        "way to write the earlier turns)."
     ]
-    assert json.loads((out / "train.json").read_text()) == [
+    assert json.loads((out / "data" / "train.json").read_text()) == [
         {"instruction": "a", "input": "", "output": "b"}
     ]
 
@@ -52,7 +53,7 @@ def test_allow_lossy_exports_all_and_counts_the_loss(
     out = tmp_path / "lit"
     assert main(["export", str(data), "--for", "litgpt", str(out), "--allow-lossy"]) == 0
     assert "note: dropped multi-turn from 1 samples" in capsys.readouterr().out
-    assert len(json.loads((out / "train.json").read_text())) == 2
+    assert len(json.loads((out / "data" / "train.json").read_text())) == 2
     assert not (out / "rejects.jsonl").exists()
 
 
@@ -81,7 +82,7 @@ def test_export_reads_a_csv_through_columns(
         == 0
     )
     assert "litgpt: 1 of 1 samples written" in capsys.readouterr().out
-    assert json.loads((out / "train.json").read_text(encoding="utf-8")) == [
+    assert json.loads((out / "data" / "train.json").read_text(encoding="utf-8")) == [
         {"instruction": "怎么退货？", "input": "", "output": "七天内可退。"}
     ]
 

@@ -137,20 +137,20 @@ def test_axolotl_yaml(tmp_path: Path) -> None:
     assert len((tmp_path / ds["path"]).read_text(encoding="utf-8").splitlines()) == 3
 
 
-def test_litgpt_takes_single_turn_only(tmp_path: Path) -> None:
+def test_litgpt_without_a_tokenizer_uses_alpaca_which_is_single_turn(tmp_path: Path) -> None:
     res = export_samples(SAMPLES, "litgpt", tmp_path, model="/m/q")
-    data = json.loads((tmp_path / "train.json").read_text(encoding="utf-8"))
-    # LitGPT's JSON has no system prompt, no second turn and no tool calls: all three are refused
-    assert data == []
-    assert [why for _, why in res.rejected] == [
-        "format 'litgpt' cannot carry system prompt; converting would lose it.",
-        "format 'litgpt' cannot carry multi-turn; converting would lose it.",
+    data = json.loads((tmp_path / "data" / "train.json").read_text(encoding="utf-8"))
+    # the system prompt is LitGPT's sys_prompt (alpaca's preamble ends with a blank line)
+    assert data == [
+        {"instruction": "天气？", "input": "", "output": "晴", "sys_prompt": "你是助手\n\n"}
+    ]
+    assert [why.split(":")[0] for _, why in res.rejected] == [
+        "a conversation of 2 exchanges",
         "format 'litgpt' cannot carry tool calls; converting would lose it.",
     ]
-    args = _shell_args(tmp_path / "finetune_lora.sh")
-    assert (
-        args[:3] == ["litgpt", "finetune_lora", "/m/q"] and args[args.index("--data") + 1] == "JSON"
-    )
+    cfg = yaml.safe_load((tmp_path / "finetune_lora.yaml").read_text(encoding="utf-8"))
+    assert cfg["data"]["init_args"]["prompt_style"] == "alpaca"
+    assert any("no tokenizer was given" in n for n in res.notes)
 
 
 def test_trl_data_loads_with_datasets(tmp_path: Path) -> None:
@@ -167,8 +167,9 @@ def test_trl_data_loads_with_datasets(tmp_path: Path) -> None:
     )
 
 
-# samples each framework cannot take (XTuner: tools; LitGPT: a system prompt, multi-turn)
-REJECTED = {"xtuner": 1, "litgpt": 3}
+# samples each framework cannot take (XTuner: tools; LitGPT with no tokenizer, so 'alpaca':
+# multi-turn, tools)
+REJECTED = {"xtuner": 1, "litgpt": 2}
 
 
 @pytest.mark.parametrize("framework", FRAMEWORKS)

@@ -105,10 +105,11 @@ def _data_paths(framework: str, d: Path) -> tuple[list[Path], list[str]]:
         ]
         return files, [cfg["output_dir"], cfg["dataset_prepared_path"]]
     if framework == "litgpt":
-        o = _opts(_script_args(d / "finetune_lora.sh"))
-        folder = _inside(d, o["--data.json_path"])  # a folder: LitGPT reads train.json + val.json
-        assert "--data.val_split_fraction" not in o
-        return [folder / "train.json", folder / "val.json"], [o["--out_dir"]]
+        cfg = yaml.safe_load((d / "finetune_lora.yaml").read_text(encoding="utf-8"))
+        data = cfg["data"]["init_args"]
+        folder = _inside(d, data["json_path"])  # a folder: LitGPT reads train.json + val.json
+        assert "val_split_fraction" not in data
+        return [folder / "train.json", folder / "val.json"], [cfg["out_dir"]]
     assert framework == "trl"
     o = _opts(_script_args(d / "train_trl.sh"))
     folder = _inside(d, o["--dataset_name"])
@@ -126,8 +127,9 @@ def _rows(path: Path) -> int:
 @pytest.mark.parametrize("framework", FRAMEWORKS)
 def test_copied_export_resolves_every_path_inside_itself(framework: str, tmp_path: Path) -> None:
     src = tmp_path / "made" / "here"
+    template = "qwen2.5" if framework == "litgpt" else "qwen"  # LitGPT's prompt style name
     res = export_samples(
-        TRAIN, framework, src, eval_samples=EVAL, name="faq", model="/m/q", template="qwen"
+        TRAIN, framework, src, eval_samples=EVAL, name="faq", model="/m/q", template=template
     )
     dst = tmp_path / "elsewhere" / "gpu-box"
     shutil.copytree(src, dst)

@@ -53,7 +53,14 @@ def test_public_names(module: object, names: list[str]) -> None:
 
 
 def test_profile_and_framework_lists() -> None:
-    assert sftforge.chat.profiles.PROFILES == ("llamafactory", "xtuner", "swift", "axolotl", "trl")
+    assert sftforge.chat.profiles.PROFILES == (
+        "llamafactory",
+        "xtuner",
+        "swift",
+        "axolotl",
+        "trl",
+        "litgpt",
+    )
     assert sftforge.export.FRAMEWORKS == (
         "llamafactory",
         "xtuner",

@@ -33,6 +33,7 @@ _CLASSES: dict[str, tuple[str, str] | None] = {
     "swift": ("swift", "SwiftProfile"),
     "axolotl": ("axolotl", "AxolotlProfile"),
     "trl": ("trl", "TrlProfile"),
+    "litgpt": ("litgpt", "LitgptProfile"),
 }
 PROFILES: tuple[str, ...] = tuple(_CLASSES)
 # the trainers that render with a tokenizer's own Jinja chat template (``chat_template``)
