@@ -276,6 +276,8 @@ def _tokenize_with_profile(
     prof = get_profile(
         name, load_tokenizer(str(tokenizer)), template=template, max_length=max_len, **options
     )
+    for note in getattr(prof, "notes", ()):  # e.g. a built-in template that differs from the own
+        typer.echo(f"note: {note}", err=True)
     unread: list[dict[str, Any]] = []
     samples = read_samples(
         input, from_, columns, on_error=policy, rejects=unread.append, label="tokenize", line=True

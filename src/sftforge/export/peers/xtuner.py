@@ -142,7 +142,14 @@ def main() -> None:
             result = step(export_dir)
         except Exception as exc:  # the trainer's own error is the answer
             traceback.print_exc()
-            result = {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
+            error = f"{type(exc).__name__}: {exc}"
+            if "is_bf16_supported" in error:  # XTuner 0.2.0 on a machine without CUDA/NPU
+                error = (
+                    "XTuner cannot build its model without CUDA or NPU: "
+                    "SupervisedFinetune._prepare_for_flash_attn calls "
+                    f"get_torch_device().is_bf16_supported(), torch.cpu has none ({error})"
+                )
+            result = {"ok": False, "error": error}
     summary = {"trainer": f"xtuner {xtuner.__version__}", "rows": n, "step": result, "notes": notes}
     print(json.dumps(summary, ensure_ascii=False))
 
