@@ -317,20 +317,30 @@ def profile_settings(job: ExportJob) -> ProfileSettings:
 
 
 _README = (
-    "XTuner 0.2 trains through mmengine. The config picks the machine when it is loaded: with "
-    "CUDA it is XTuner's QLoRA recipe (4-bit NF4 through bitsandbytes, fp16 AMP); without CUDA it "
-    "trains LoRA on float32 weights (slow, but it starts: good for checking the hand-over). "
-    "`xtuner train` starts `python` from the PATH, so run it with XTuner's environment activated. "
-    "XTuner 0.2 pins transformers 4.48, which cannot read a tokenizer saved by transformers 5 "
-    '("Tokenizer class TokenizersBackend does not exist"): give such a model folder a '
-    '`tokenizer_config.json` with `"tokenizer_class": "PreTrainedTokenizerFast"` and its '
-    "`extra_special_tokens` list as `additional_special_tokens`. XTuner sends no telemetry."
+    "XTuner 0.2 trains through mmengine and needs a GPU (CUDA) to train: on a CPU-only machine "
+    "XTuner itself stops while building the model (its SupervisedFinetune asks "
+    "`torch.cpu.is_bf16_supported()`, which torch does not have: AttributeError). The config "
+    "picks the machine when it is loaded: with CUDA it is XTuner's QLoRA recipe (4-bit NF4 "
+    "through bitsandbytes, fp16 AMP); without CUDA it is LoRA on float32 weights, which trains "
+    "once XTuner gets past that check, and XTuner's data preparation (what `sftforge export "
+    "--check` runs) works on any machine. `xtuner train` starts `python` from the PATH, so run it "
+    "with XTuner's environment activated. XTuner 0.2 pins transformers 4.48, which cannot read "
+    'a tokenizer saved by transformers 5 ("Tokenizer class TokenizersBackend does not exist"): '
+    'give such a model folder a `tokenizer_config.json` with `"tokenizer_class": '
+    '"PreTrainedTokenizerFast"` and its `extra_special_tokens` list as '
+    "`additional_special_tokens`. XTuner sends no telemetry."
+)
+_CPU_NOTE = (
+    "XTuner 0.2 cannot train on a CPU-only machine (its model building asks "
+    "torch.cpu.is_bf16_supported(), which torch lacks): train on a CUDA GPU, where the config "
+    "runs XTuner's QLoRA recipe"
 )
 
 
 def export_xtuner(job: ExportJob) -> ExportResult:
     values = _options(job)
     template, notes = _template(job)
+    notes.append(_CPU_NOTE)
     rejected: list[tuple[str, str]] = []
     records, kept = _records(job.train, rejected)
     files = [job.add_jsonl("train.jsonl", records)]
