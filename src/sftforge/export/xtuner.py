@@ -48,9 +48,9 @@ XTUNER_SETTINGS: dict[str, int | float] = {
 }
 
 
-def to_xtuner_record(sample: Sample) -> dict[str, Any] | str:
-    """The record ``openai_map_fn`` reads, or why XTuner cannot take the sample."""
-    refusal = xtuner_refusal(sample)
+def to_xtuner_record(sample: Sample, template: str | None = None) -> dict[str, Any] | str:
+    """The record ``openai_map_fn`` reads, or why XTuner (with ``template``) cannot take it."""
+    refusal = xtuner_refusal(sample, template)
     if refusal is not None:
         return refusal
     messages = []
@@ -244,11 +244,11 @@ def _evaluation_inputs(samples: list[Sample], n: int = 2) -> list[str]:
 
 
 def _records(
-    samples: list[Sample], rejected: list[tuple[str, str]]
+    samples: list[Sample], template: str, rejected: list[tuple[str, str]]
 ) -> tuple[list[Any], list[Sample]]:
     records, kept = [], []
     for s in samples:
-        rec = to_xtuner_record(s)
+        rec = to_xtuner_record(s, template)
         if isinstance(rec, str):
             rejected.append((s.id, rec))
         else:
@@ -342,12 +342,12 @@ def export_xtuner(job: ExportJob) -> ExportResult:
     template, notes = _template(job)
     notes.append(_CPU_NOTE)
     rejected: list[tuple[str, str]] = []
-    records, kept = _records(job.train, rejected)
+    records, kept = _records(job.train, template, rejected)
     files = [job.add_jsonl("train.jsonl", records)]
     eval_line = ""
     asked = kept
     if job.eval:
-        eval_records, eval_kept = _records(job.eval, rejected)
+        eval_records, eval_kept = _records(job.eval, template, rejected)
         files.append(job.add_jsonl("validation.jsonl", eval_records))
         eval_line = "eval_data_path = __import__('os').path.join(export_dir, 'validation.jsonl')\n"
         asked = eval_kept

@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ...errors import SftforgeError, TemplateError, TokenizeError
-from ...sample import Message, Sample
+from ...sample import Message, Role, Sample
 from .base import IGNORE_INDEX, Encoded, Rejected, StagedProfile
 
 __all__ = [
@@ -105,12 +105,29 @@ _MARKERS: tuple[tuple[tuple[str, ...], str], ...] = (
     (("<用户>",), "minicpm"),
 )
 # the conversation both renderings are compared on
-_PROBE = (("system", "S"), ("user", "Q1"), ("assistant", "A1"), ("user", "Q2"), ("assistant", "A2"))
+_PROBE: tuple[tuple[Role, str], ...] = (
+    ("system", "S"),
+    ("user", "Q1"),
+    ("assistant", "A1"),
+    ("user", "Q2"),
+    ("assistant", "A2"),
+)
 
 
-def xtuner_refusal(sample: Sample) -> str | None:
-    """Why XTuner's ``openai_map_fn`` cannot take ``sample``, or None: the one rule of the
-    profile and of ``export --for xtuner``."""
+def xtuner_refusal(sample: Sample, template: str | None = None) -> str | None:
+    """Why XTuner cannot take ``sample``, or None: the one rule of the profile and of ``export
+    --for xtuner``. With ``template``, also a system prompt where that ``PROMPT_TEMPLATE`` has no
+    ``SYSTEM`` (``template_map_fn`` would stop the whole dataset with an AttributeError)."""
+    reason = _map_fn_refusal(sample)
+    if reason is None and template is not None and "SYSTEM" not in XTUNER_TEMPLATES[template]:
+        rounds = openai_rounds(sample)
+        if not isinstance(rounds, str) and any(r["system"] for r in rounds):
+            reason = f"XTuner's template '{template}' has no SYSTEM for the system prompt"
+    return reason
+
+
+def _map_fn_refusal(sample: Sample) -> str | None:
+    """What ``openai_map_fn`` cannot read."""
     if sample.tools:
         return (
             "XTuner's openai_map_fn has no tool list: the answers would be trained without the "
@@ -128,7 +145,7 @@ def xtuner_refusal(sample: Sample) -> str | None:
 
 def openai_rounds(sample: Sample) -> list[dict[str, Any]] | str:
     """``openai_map_fn`` on the sample's messages; a string is why XTuner cannot take it."""
-    refusal = xtuner_refusal(sample)
+    refusal = _map_fn_refusal(sample)
     if refusal is not None:
         return refusal
     msgs = list(sample.messages)
@@ -184,11 +201,12 @@ def _xtuner_text(tokenizer: Any, name: str) -> str:
     """The probe conversation as XTuner's text: ``encode_fn``'s pieces with BOS/EOS as text."""
     bos, _ = _bos_eos(tokenizer)
     bos_text = tokenizer.decode(bos) if bos else ""
-    sample = Sample([Message(r, c) for r, c in _PROBE])
+    tpl = XTUNER_TEMPLATES[name]
+    sample = Sample([Message(r, c) for r, c in _PROBE if r != "system" or "SYSTEM" in tpl])
     rounds = openai_rounds(sample)
     assert not isinstance(rounds, str)
     text, needs_bos = "", True
-    for r in _templated(rounds, XTUNER_TEMPLATES[name]):
+    for r in _templated(rounds, tpl):
         text += (bos_text if needs_bos else "") + r["input"] + r["output"]
         needs_bos = r["need_eos_token"]
         text += str(tokenizer.eos_token) if needs_bos else ""
@@ -207,7 +225,7 @@ def _difference(ours: str, theirs: str) -> str:
     )
 
 
-def _own_text(tokenizer: Any) -> str | None:
+def _own_text(tokenizer: Any, system: bool = True) -> str | None:
     """The probe rendered by the tokenizer's own chat template (sandboxed), or None without one."""
     from ..encode import special_tokens_of
     from ..render import render_messages
@@ -215,7 +233,7 @@ def _own_text(tokenizer: Any) -> str | None:
 
     if not isinstance(getattr(tokenizer, "chat_template", None), (str, dict, list)):
         return None
-    msgs = [{"role": r, "content": c} for r, c in _PROBE]
+    msgs = [{"role": r, "content": c} for r, c in _PROBE if r != "system" or system]
     template = resolve_template(None, tokenizer)
     return render_messages(msgs, template, special_tokens=special_tokens_of(tokenizer))[0]
 
@@ -254,8 +272,10 @@ def xtuner_template(tokenizer: Any, template: str | None) -> tuple[str, list[str
             hint=f"use one of XTuner's PROMPT_TEMPLATE names: {', '.join(sorted(XTUNER_TEMPLATES))}",
         )
     if own is not None:
+        if "SYSTEM" not in XTUNER_TEMPLATES[template]:  # the probe without its system prompt
+            own = _own_text(tokenizer, system=False)
         ours = _xtuner_text(tokenizer, template)
-        if ours != own:
+        if own is not None and ours != own:
             notes.append(
                 f"XTuner's template '{template}' renders differently from the tokenizer's own chat "
                 f"template ({_difference(ours, own)}); XTuner trains on its own rendering, which "
@@ -309,7 +329,8 @@ class XtunerProfile(StagedProfile):
         index: dict[str, int] = {}
         plans: list[Any] = []
         for s in samples:
-            rounds = openai_rounds(s)
+            refusal = xtuner_refusal(s, self.template)
+            rounds = openai_rounds(s) if refusal is None else refusal
             if isinstance(rounds, str):
                 plans.append(self.reject(s, rounds))
                 continue

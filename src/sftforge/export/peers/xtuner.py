@@ -104,7 +104,7 @@ def step(export_dir: Path) -> dict[str, object]:
         runners.append(self)
         return original(self)
 
-    Runner.train = train_and_keep  # type: ignore[method-assign]
+    Runner.train = train_and_keep
     with tempfile.TemporaryDirectory(prefix="xtuner-step-") as work:
         argv = sys.argv
         sys.argv = [
@@ -121,7 +121,7 @@ def step(export_dir: Path) -> dict[str, object]:
             train.main()
         finally:
             sys.argv = argv
-            Runner.train = original  # type: ignore[method-assign]
+            Runner.train = original
     loss = runners[-1].message_hub.get_scalar("train/loss").current()
     return {"ok": True, "loss": float(loss)}
 
