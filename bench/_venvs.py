@@ -16,6 +16,9 @@ PEERS = {
     # text SFT needs neither (the peer script stubs torchaudio's import).
     "llamafactory": ("SFTFORGE_LF_VENV", ["llamafactory"], ["torchvision", "torchaudio"]),
     "trl": ("SFTFORGE_TRL_VENV", ["trl"], []),
+    # XTuner 0.2.0 pins transformers 4.48 (pip resolves it beside torch 2.13.0); its torchvision
+    # does not load against torch 2.13.0 (the peer script stubs xtuner.dataset's import of it)
+    "xtuner": ("SFTFORGE_XTUNER_VENV", ["xtuner==0.2.0"], ["torchvision"]),
 }
 
 
