@@ -16,7 +16,9 @@ packer concatenates them in a random order), which a note says.
 the overrides one step needs: ``train_cfg`` of one iteration (one optimizer step: mmengine
 updates on the last iteration whatever ``accumulative_counts`` is), a temporary ``--work-dir``,
 no last checkpoint. The config picks CPU or CUDA itself. The loss is the runner's last
-``train/loss``. The last stdout line is the JSON summary the hand-over check reads.
+``train/loss``. The last stdout line is the JSON summary the hand-over check reads; when XTuner
+cannot read the export at all it has ``"rows": null`` and XTuner's ``"error"``, and the exit
+code is 1.
 
 XTuner's ``xtuner.dataset`` imports torchvision (for its InternVL dataset) at import time; where
 torchvision is missing or does not load against the installed torch, the names that import
@@ -135,7 +137,23 @@ def main() -> None:
     _torchvision_stub(notes)
     import xtuner
 
-    n = rows(export_dir, out, notes)
+    trainer = f"xtuner {xtuner.__version__}"
+    try:
+        n = rows(export_dir, out, notes)
+    except Exception as exc:  # XTuner could not read the export: its error, as the last line
+        traceback.print_exc()
+        error = f"{type(exc).__name__}: {exc}".splitlines()[0]
+        if "TokenizersBackend" in error:
+            notes.append(
+                "the model's tokenizer was saved by transformers 5; XTuner's transformers 4.48 "
+                'reads it once tokenizer_config.json says "tokenizer_class": '
+                '"PreTrainedTokenizerFast" (and its extra_special_tokens list is '
+                "additional_special_tokens)"
+            )
+        summary: dict[str, object] = {"trainer": trainer, "rows": None, "error": error}
+        summary.update(step=None, notes=notes)
+        print(json.dumps(summary, ensure_ascii=False))
+        sys.exit(1)
     result: dict[str, object] | None = None
     if "--step" in sys.argv[1:]:
         try:
@@ -150,7 +168,7 @@ def main() -> None:
                     f"get_torch_device().is_bf16_supported(), torch.cpu has none ({error})"
                 )
             result = {"ok": False, "error": error}
-    summary = {"trainer": f"xtuner {xtuner.__version__}", "rows": n, "step": result, "notes": notes}
+    summary = {"trainer": trainer, "rows": n, "step": result, "notes": notes}
     print(json.dumps(summary, ensure_ascii=False))
 
 
