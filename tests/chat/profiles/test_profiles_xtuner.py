@@ -257,3 +257,16 @@ def test_tokenize_cli_takes_the_config_names_as_options(tok_dir: Path, tmp_path:
     assert a == b and len(a[0]["input_ids"]) == cut
     clash = [*by_option, "--max-len", str(cut + 1)]
     assert main([*base, str(tmp_path / "c.parquet"), *clash]) != 0  # disagreeing values refused
+
+
+def test_a_template_that_refuses_a_system_turn_is_still_recognised(make_tokenizer: Any) -> None:
+    tok = make_tokenizer()
+    tok.chat_template = (
+        "{% for m in messages %}{% if m['role'] == 'system' %}"
+        "{{ raise_exception('System role not supported') }}{% endif %}"
+        "<start_of_turn>{{ m['role'] }}\n{{ m['content'] }}<end_of_turn>\n{% endfor %}"
+    )
+    name, notes = xtuner_template(tok, None)
+    assert name == "gemma"
+    # compared without the system turn: they differ ('model' vs 'assistant', BOS), said once
+    assert len(notes) == 1 and "renders differently" in notes[0]

@@ -197,12 +197,12 @@ def _templated(rounds: list[dict[str, Any]], tpl: dict[str, Any]) -> list[dict[s
     return rounds
 
 
-def _xtuner_text(tokenizer: Any, name: str) -> str:
+def _xtuner_text(tokenizer: Any, name: str, system: bool = True) -> str:
     """The probe conversation as XTuner's text: ``encode_fn``'s pieces with BOS/EOS as text."""
     bos, _ = _bos_eos(tokenizer)
     bos_text = tokenizer.decode(bos) if bos else ""
     tpl = XTUNER_TEMPLATES[name]
-    sample = Sample([Message(r, c) for r, c in _PROBE if r != "system" or "SYSTEM" in tpl])
+    sample = Sample([Message(r, c) for r, c in _PROBE if r != "system" or system])
     rounds = openai_rounds(sample)
     assert not isinstance(rounds, str)
     text, needs_bos = "", True
@@ -247,14 +247,9 @@ def xtuner_template(tokenizer: Any, template: str | None) -> tuple[str, list[str
     conversation differently (a default system prompt, an empty ``<think>`` block, a doubled
     BOS...) the warning says where. ``tokenizer`` may be None (no model folder to read)."""
     notes: list[str] = []
-    own = None
-    if tokenizer is not None:
-        try:
-            own = _own_text(tokenizer)
-        except SftforgeError as exc:
-            notes.append(f"the tokenizer's chat template could not be rendered: {exc.message}")
+    own = getattr(tokenizer, "chat_template", None) if tokenizer is not None else None
     if template is None:
-        source = str(getattr(tokenizer, "chat_template", "") or "") if own is not None else ""
+        source = str(own or "")
         template = next(
             (name for marks, name in _MARKERS if all(m in source for m in marks)), "default"
         )
@@ -263,7 +258,7 @@ def xtuner_template(tokenizer: Any, template: str | None) -> tuple[str, list[str
                 "no tokenizer to read (--model is not a local folder): XTuner template 'default' "
                 "(pass --template NAME or --tokenizer PATH)"
             )
-        elif own is None:
+        elif not own:
             notes.append("the tokenizer has no chat template: XTuner template 'default'")
     if template not in XTUNER_TEMPLATES:
         raise TemplateError(
@@ -271,17 +266,33 @@ def xtuner_template(tokenizer: Any, template: str | None) -> tuple[str, list[str
             field="template",
             hint=f"use one of XTuner's PROMPT_TEMPLATE names: {', '.join(sorted(XTUNER_TEMPLATES))}",
         )
-    if own is not None:
-        if "SYSTEM" not in XTUNER_TEMPLATES[template]:  # the probe without its system prompt
-            own = _own_text(tokenizer, system=False)
-        ours = _xtuner_text(tokenizer, template)
-        if own is not None and ours != own:
-            notes.append(
-                f"XTuner's template '{template}' renders differently from the tokenizer's own chat "
-                f"template ({_difference(ours, own)}); XTuner trains on its own rendering, which "
-                "`sftforge tokenize --profile xtuner` shows"
-            )
+    if own:
+        try:
+            notes += _compared(tokenizer, template)
+        except SftforgeError as exc:
+            notes.append(f"the tokenizer's chat template could not be rendered: {exc.message}")
     return template, notes
+
+
+def _compared(tokenizer: Any, name: str) -> list[str]:
+    """The warning when XTuner's ``name`` and the tokenizer's template render the probe apart;
+    the probe has a system prompt where both take one."""
+    system = "SYSTEM" in XTUNER_TEMPLATES[name]
+    try:
+        own = _own_text(tokenizer, system=system)
+    except SftforgeError:  # e.g. a template that raises on a system turn (Gemma's)
+        if not system:
+            raise
+        system = False
+        own = _own_text(tokenizer, system=False)
+    ours = _xtuner_text(tokenizer, name, system=system)
+    if own is None or ours == own:
+        return []
+    return [
+        f"XTuner's template '{name}' renders differently from the tokenizer's own chat "
+        f"template ({_difference(ours, own)}); XTuner trains on its own rendering, which "
+        "`sftforge tokenize --profile xtuner` shows"
+    ]
 
 
 def _flag(options: dict[str, Any], key: str) -> bool:
