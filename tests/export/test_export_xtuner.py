@@ -76,6 +76,7 @@ def test_data_paths_are_the_config_files_own_folder(tmp_path: Path) -> None:
 
 def test_training_options_reach_the_config_and_unknown_ones_are_refused(tmp_path: Path) -> None:
     options = {"lr": 1e-5, "batch_size": 4, "accumulative_counts": 2, "pack_to_max_length": True}
+    options["weight_decay"] = 0.01  # a float where XTuner writes 0
     export_samples(SAMPLES, "xtuner", tmp_path / "a", model="/m/q", options=options)
     tree = ast.parse((tmp_path / "a" / CONFIG).read_text(encoding="utf-8"))
     values = {k: ast.literal_eval(_assigned(tree, k)) for k in [*options, "max_epochs"]}
