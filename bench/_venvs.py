@@ -17,6 +17,9 @@ PEERS = {
     "llamafactory": ("SFTFORGE_LF_VENV", ["llamafactory"], ["torchvision", "torchaudio"]),
     "trl": ("SFTFORGE_TRL_VENV", ["trl"], []),
     "litgpt": ("SFTFORGE_LITGPT_VENV", ["litgpt==0.5.13", "requests"], []),  # CLI needs requests
+    # XTuner 0.2.0 pins transformers 4.48 (pip resolves it beside torch 2.13.0); its torchvision
+    # does not load against torch 2.13.0 (the peer script stubs xtuner.dataset's import of it)
+    "xtuner": ("SFTFORGE_XTUNER_VENV", ["xtuner==0.2.0"], ["torchvision"]),
 }
 
 

@@ -86,11 +86,19 @@ def _data_paths(framework: str, d: Path) -> tuple[list[Path], list[str]]:
         files = [_inside(d, str(Path(cfg["dataset_dir"]) / info[n]["file_name"])) for n in names]
         return files, [cfg["output_dir"]]
     if framework == "xtuner":
-        values = _py_values(d / "xtuner_qlora_config.py")
-        # mmengine replaces {{ fileDirname }} with the config file's folder when it loads it
-        paths = [values["data_path"], values["eval_data_path"]]
-        assert all(p.startswith("{{ fileDirname }}/") for p in paths)
-        files = [_inside(d, p.removeprefix("{{ fileDirname }}/")) for p in paths]
+        config = d / "xtuner_qlora_config.py"
+        values = _py_values(config)
+        # the path lines run as mmengine runs them: with __file__ set to the config's path
+        lines = [
+            line
+            for line in config.read_text(encoding="utf-8").splitlines()
+            if line.startswith(("export_dir = ", "data_path = ", "eval_data_path = "))
+        ]
+        assert len(lines) == 3
+        paths: dict[str, Any] = {"__file__": str(config)}
+        exec("\n".join(lines), paths)
+        files = [Path(paths[k]) for k in ("data_path", "eval_data_path")]
+        assert all(f.resolve().is_relative_to(d.resolve()) for f in files)
         assert values["evaluation_inputs"] == ["eval q0", "eval q1"]
         return files, []
     if framework == "swift":
@@ -127,7 +135,8 @@ def _rows(path: Path) -> int:
 @pytest.mark.parametrize("framework", FRAMEWORKS)
 def test_copied_export_resolves_every_path_inside_itself(framework: str, tmp_path: Path) -> None:
     src = tmp_path / "made" / "here"
-    template = "qwen2.5" if framework == "litgpt" else "qwen"  # LitGPT's prompt style name
+    # each framework's name for the Qwen template: LitGPT's prompt style, XTuner's PROMPT_TEMPLATE
+    template = {"litgpt": "qwen2.5", "xtuner": "qwen_chat"}.get(framework, "qwen")
     res = export_samples(
         TRAIN, framework, src, eval_samples=EVAL, name="faq", model="/m/q", template=template
     )

@@ -286,9 +286,20 @@ def _tokenize_with_profile(
     from ..chat.profiles.run import encode_with_profile
 
     options = parse_options(option)
+    if "max_length" in options:  # a trainer's own name for --max-len (XTuner's, TRL's)
+        value = options.pop("max_length")
+        if max_len is not None and value != max_len:
+            raise TokenizeError(
+                f"--max-len {max_len} and --option max_length={value} disagree", field="option"
+            )
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise TokenizeError(f"--option max_length={value!r} is not a positive integer")
+        max_len = value
     prof = get_profile(
         name, load_tokenizer(str(tokenizer)), template=template, max_length=max_len, **options
     )
+    for note in getattr(prof, "notes", ()):  # e.g. a built-in template that differs from the own
+        typer.echo(f"note: {note}", err=True)
     unread: list[dict[str, Any]] = []
     samples = read_samples(
         input, from_, columns, on_error=policy, rejects=unread.append, label="tokenize", line=True

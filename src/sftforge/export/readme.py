@@ -13,7 +13,7 @@ __all__ = ["readme"]
 
 _INSTALL = {
     "llamafactory": "pip install llamafactory",
-    "xtuner": "pip install 'xtuner[deepspeed]'",
+    "xtuner": "pip install 'xtuner==0.2.*'",  # the config is XTuner 0.2's; deepspeed is optional
     "swift": "pip install ms-swift",
     "axolotl": "pip install axolotl",
     "litgpt": "pip install 'litgpt[all]'",

@@ -1,34 +1,60 @@
-"""Hand-off to XTuner: OpenAI ``messages`` JSONL and a QLoRA config file read by ``openai_map_fn``.
+"""Hand-off to XTuner 0.2: OpenAI ``messages`` JSONL and a Python config read by ``openai_map_fn``.
 
-XTuner's ``openai_map_fn`` takes system/user/assistant turns only (an assistant turn may carry
-``loss: false``); samples with tools, tool calls or tool turns are rejected with the reason.
-Reasoning goes inline as ``<think>...</think>`` (XTuner has no field for it). The config is plain
-Python written from ``repr`` of each value, so paths and prompts with quotes or CJK stay valid.
-Data paths start with ``{{ fileDirname }}``, which mmengine replaces with the config's folder when
-it loads the file, so the folder works wherever it is copied. XTuner configs have no evaluation
-loss set: with an eval split, ``validation.jsonl`` holds it and its first prompts become the
-``evaluation_inputs`` the ``EvaluateChatHook`` answers during training.
+What XTuner's ``openai_map_fn`` cannot take (tool lists, tool calls, tool turns) is refused by
+the one rule the ``xtuner`` profile uses (:func:`~sftforge.chat.profiles.xtuner.xtuner_refusal`),
+so the export and ``tokenize --profile xtuner`` keep the same samples. Reasoning goes inline as
+``<think>...</think>`` (XTuner has no field for it). The template is the ``PROMPT_TEMPLATE`` entry
+:func:`~sftforge.chat.profiles.xtuner.xtuner_template` picks, the profile's choice too, with its
+warning in the notes when it renders differently from the tokenizer's own template.
+
+The config is plain Python written from ``repr`` of each value, so paths and prompts with quotes
+or CJK stay valid. It starts unedited with or without CUDA: ``use_cuda``
+(CUDA available when the config is loaded) picks XTuner's QLoRA recipe (4-bit NF4, fp16 AMP, NCCL) on a GPU and
+float32 LoRA on a CPU (bitsandbytes' 4-bit layers and mmengine's ``AmpOptimWrapper`` need a GPU).
+Rows are not packed unless ``--option pack_to_max_length=true``: one row per sample, the rows the
+profile shows. Data paths are joined to the config file's own folder (``__file__``, which mmengine
+sets when it loads the file; its ``{{ fileDirname }}`` is not filled in for a config with imports,
+and XTuner configs have imports), so the folder works wherever it is copied. XTuner configs
+have no evaluation loss set: with an eval split, ``validation.jsonl`` holds it and its first
+prompts become the ``evaluation_inputs`` the ``EvaluateChatHook`` answers during training.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from ..errors import TemplateError
+from ..chat.profiles.xtuner import XTUNER_OPTIONS, xtuner_refusal, xtuner_template
+from ..errors import SftforgeError
 from ..sample import Sample
-from .common import ExportJob, ExportResult
+from .common import ExportJob, ExportResult, ProfileSettings
 
-__all__ = ["export_xtuner", "to_xtuner_record"]
+__all__ = ["XTUNER_SETTINGS", "export_xtuner", "profile_settings", "to_xtuner_record"]
+
+CONFIG_NAME = "xtuner_qlora_config.py"
+# the config's training variables an --option may set (name -> XTuner's default); the options
+# that change the rows are the profile's (XTUNER_OPTIONS)
+XTUNER_SETTINGS: dict[str, int | float] = {
+    "batch_size": 1,
+    "accumulative_counts": 16,
+    "dataloader_num_workers": 0,
+    "max_epochs": 3,
+    "lr": 2e-4,
+    "weight_decay": 0.0,
+    "max_norm": 1.0,
+    "warmup_ratio": 0.03,
+    "save_steps": 500,
+    "save_total_limit": 2,
+    "evaluation_freq": 500,
+}
 
 
-def to_xtuner_record(sample: Sample) -> dict[str, Any] | str:
-    """The record ``openai_map_fn`` reads, or why XTuner cannot take the sample."""
-    if sample.tools:
-        return "XTuner's openai_map_fn has no tool list"
+def to_xtuner_record(sample: Sample, template: str | None = None) -> dict[str, Any] | str:
+    """The record ``openai_map_fn`` reads, or why XTuner (with ``template``) cannot take it."""
+    refusal = xtuner_refusal(sample, template)
+    if refusal is not None:
+        return refusal
     messages = []
     for m in sample.messages:
-        if m.role == "tool" or m.tool_calls:
-            return "XTuner's openai_map_fn has no tool turns"
         content = m.content
         if m.reasoning is not None and m.role == "assistant":
             content = "<think>\n" + m.reasoning + "\n</think>\n\n" + content
@@ -39,13 +65,13 @@ def to_xtuner_record(sample: Sample) -> dict[str, Any] | str:
     return {"messages": messages}
 
 
-_CONFIG = """# XTuner QLoRA config written by `sftforge export --for xtuner`. Run: xtuner train {config_name}
+_CONFIG = """# XTuner 0.2 config written by `sftforge export --for xtuner`. Run: xtuner train {config_name}
 import torch
 from datasets import load_dataset
 from mmengine.dataset import DefaultSampler
 from mmengine.hooks import (CheckpointHook, DistSamplerSeedHook, IterTimerHook,
                             LoggerHook, ParamSchedulerHook)
-from mmengine.optim import AmpOptimWrapper, CosineAnnealingLR, LinearLR
+from mmengine.optim import AmpOptimWrapper, CosineAnnealingLR, LinearLR, OptimWrapper
 from peft import LoraConfig
 from torch.optim import AdamW
 from transformers import (AutoModelForCausalLM, AutoTokenizer,
@@ -59,26 +85,40 @@ from xtuner.engine.runner import TrainLoop
 from xtuner.model import SupervisedFinetune
 from xtuner.utils import PROMPT_TEMPLATE
 
+# Chosen when the config is loaded, so this file starts unedited on either machine. With CUDA:
+# XTuner's QLoRA recipe (4-bit NF4 weights through bitsandbytes, fp16 compute and fp16 AMP, NCCL
+# between GPUs). Without CUDA: LoRA on float32 weights, no AMP, gloo (bitsandbytes' 4-bit layers
+# and mmengine's AmpOptimWrapper need a GPU). Set use_cuda = False to force the CPU path.
+# mmengine loads this file with lazy imports (every imported name is a placeholder that cannot be
+# called while the file runs), so torch is asked through the __import__ builtin, which it leaves be.
+use_cuda = __import__('torch').cuda.is_available()
+
 pretrained_model_name_or_path = {model!r}
-data_path = {data!r}
+# this file's folder: the data is found wherever the folder is copied (mmengine's
+# {{{{ fileDirname }}}} is not filled in for a config with imports, but __file__ is set)
+export_dir = __import__('os').path.dirname(__import__('os').path.abspath(__file__))
+data_path = __import__('os').path.join(export_dir, 'train.jsonl')
 {eval_line}prompt_template = PROMPT_TEMPLATE.{template}
 max_length = {max_length!r}
-pack_to_max_length = True
+# False: one row per sample, the rows `sftforge tokenize --profile xtuner` shows. True packs the
+# rows, in a random order, into max_length blocks (faster on a GPU; without use_varlen_attn the
+# samples of a block then attend to each other).
+pack_to_max_length = {pack!r}
 
-batch_size = 1
-accumulative_counts = 16
-dataloader_num_workers = 0
-max_epochs = 3
+batch_size = {batch_size!r}
+accumulative_counts = {accumulative_counts!r}
+dataloader_num_workers = {dataloader_num_workers!r}
+max_epochs = {max_epochs!r}
 optim_type = AdamW
-lr = 2e-4
+lr = {lr!r}
 betas = (0.9, 0.999)
-weight_decay = 0
-max_norm = 1
-warmup_ratio = 0.03
-save_steps = 500
-save_total_limit = 2
+weight_decay = {weight_decay!r}
+max_norm = {max_norm!r}
+warmup_ratio = {warmup_ratio!r}
+save_steps = {save_steps!r}
+save_total_limit = {save_total_limit!r}
 
-evaluation_freq = 500
+evaluation_freq = {evaluation_freq!r}
 SYSTEM = {system!r}
 evaluation_inputs = {evaluation_inputs!r}
 
@@ -88,9 +128,8 @@ tokenizer = dict(
     trust_remote_code=True,
     padding_side='right')
 
-model = dict(
-    type=SupervisedFinetune,
-    llm=dict(
+if use_cuda:
+    llm = dict(
         type=AutoModelForCausalLM.from_pretrained,
         pretrained_model_name_or_path=pretrained_model_name_or_path,
         trust_remote_code=True,
@@ -103,7 +142,17 @@ model = dict(
             llm_int8_has_fp16_weight=False,
             bnb_4bit_compute_dtype=torch.float16,
             bnb_4bit_use_double_quant=True,
-            bnb_4bit_quant_type='nf4')),
+            bnb_4bit_quant_type='nf4'))
+else:
+    llm = dict(
+        type=AutoModelForCausalLM.from_pretrained,
+        pretrained_model_name_or_path=pretrained_model_name_or_path,
+        trust_remote_code=True,
+        torch_dtype=torch.float32)
+
+model = dict(
+    type=SupervisedFinetune,
+    llm=llm,
     lora=dict(
         type=LoraConfig,
         r=64,
@@ -130,13 +179,20 @@ train_dataloader = dict(
     sampler=dict(type=DefaultSampler, shuffle=True),
     collate_fn=dict(type=default_collate_fn))
 
-optim_wrapper = dict(
-    type=AmpOptimWrapper,
-    optimizer=dict(type=optim_type, lr=lr, betas=betas, weight_decay=weight_decay),
-    clip_grad=dict(max_norm=max_norm, error_if_nonfinite=False),
-    accumulative_counts=accumulative_counts,
-    loss_scale='dynamic',
-    dtype='float16')
+if use_cuda:
+    optim_wrapper = dict(
+        type=AmpOptimWrapper,
+        optimizer=dict(type=optim_type, lr=lr, betas=betas, weight_decay=weight_decay),
+        clip_grad=dict(max_norm=max_norm, error_if_nonfinite=False),
+        accumulative_counts=accumulative_counts,
+        loss_scale='dynamic',
+        dtype='float16')
+else:
+    optim_wrapper = dict(
+        type=OptimWrapper,
+        optimizer=dict(type=optim_type, lr=lr, betas=betas, weight_decay=weight_decay),
+        clip_grad=dict(max_norm=max_norm, error_if_nonfinite=False),
+        accumulative_counts=accumulative_counts)
 
 param_scheduler = [
     dict(type=LinearLR, start_factor=1e-5, by_epoch=True, begin=0,
@@ -164,7 +220,7 @@ default_hooks = dict(
 env_cfg = dict(
     cudnn_benchmark=False,
     mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),
-    dist_cfg=dict(backend='nccl'))
+    dist_cfg=dict(backend='nccl' if use_cuda else 'gloo'))
 
 visualizer = None
 log_level = 'INFO'
@@ -188,11 +244,11 @@ def _evaluation_inputs(samples: list[Sample], n: int = 2) -> list[str]:
 
 
 def _records(
-    samples: list[Sample], rejected: list[tuple[str, str]]
+    samples: list[Sample], template: str, rejected: list[tuple[str, str]]
 ) -> tuple[list[Any], list[Sample]]:
     records, kept = [], []
     for s in samples:
-        rec = to_xtuner_record(s)
+        rec = to_xtuner_record(s, template)
         if isinstance(rec, str):
             rejected.append((s.id, rec))
         else:
@@ -201,46 +257,121 @@ def _records(
     return records, kept
 
 
+def _options(job: ExportJob) -> dict[str, Any]:
+    """The config's variables from ``job.options`` over XTuner's defaults, checked."""
+    options = dict(job.options)
+    unknown = sorted(set(options) - set(XTUNER_OPTIONS) - set(XTUNER_SETTINGS))
+    if unknown:
+        raise SftforgeError(
+            f"unknown xtuner option(s): {', '.join(unknown)}",
+            field="option",
+            hint=f"xtuner takes: {', '.join([*XTUNER_OPTIONS, *XTUNER_SETTINGS])}",
+        )
+    values: dict[str, Any] = dict(XTUNER_SETTINGS)
+    for key, default in XTUNER_SETTINGS.items():
+        value = options.get(key, default)
+        wanted = float if isinstance(default, float) else int
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+            raise SftforgeError(f"--option {key}={value!r} is not a number >= 0", field="option")
+        if wanted is int and value != int(value):
+            raise SftforgeError(f"--option {key}={value!r} must be a whole number", field="option")
+        values[key] = wanted(value)
+    values["pack"] = options.get("pack_to_max_length", False)
+    if not isinstance(values["pack"], bool):
+        raise SftforgeError(
+            f"--option pack_to_max_length={values['pack']!r} must be true or false", field="option"
+        )
+    max_length = options.get("max_length", job.max_length)
+    if isinstance(max_length, bool) or not isinstance(max_length, int) or max_length < 1:
+        raise SftforgeError(f"--option max_length={max_length!r} is not a positive integer")
+    values["max_length"] = max_length
+    return values
+
+
+def _template(job: ExportJob) -> tuple[str, list[str]]:
+    """The one template decision (the profile's), from the model's tokenizer and --template."""
+    given = job.template
+    option = job.options.get("prompt_template")
+    if option is not None and given is not None and option != given:
+        raise SftforgeError(
+            f"--template {given} and --option prompt_template={option} disagree", field="template"
+        )
+    tokenizer = None
+    if job.tokenizer is not None:
+        from ..chat.profiles import load_tokenizer
+
+        tokenizer = load_tokenizer(job.tokenizer)
+    return xtuner_template(tokenizer, given if given is not None else option)
+
+
+def profile_settings(job: ExportJob) -> ProfileSettings:
+    """The ``get_profile("xtuner", ...)`` arguments that encode what the exported config makes
+    XTuner do: its template, ``max_length`` and ``pack_to_max_length``."""
+    values = _options(job)
+    template, _ = _template(job)
+    return ProfileSettings(
+        template=template,
+        options={"pack_to_max_length": values["pack"]},
+        max_length=values["max_length"],
+    )
+
+
+_README = (
+    "XTuner 0.2 trains through mmengine and needs a GPU (CUDA) to train: on a CPU-only machine "
+    "XTuner itself stops while building the model (its SupervisedFinetune asks "
+    "`torch.cpu.is_bf16_supported()`, which torch does not have: AttributeError). The config "
+    "picks the machine when it is loaded: with CUDA it is XTuner's QLoRA recipe (4-bit NF4 "
+    "through bitsandbytes, fp16 AMP); without CUDA it is LoRA on float32 weights, which trains "
+    "once XTuner gets past that check, and XTuner's data preparation (what `sftforge export "
+    "--check` runs) works on any machine. `xtuner train` starts `python` from the PATH, so run it "
+    "with XTuner's environment activated. XTuner 0.2 pins transformers 4.48, which cannot read "
+    'a tokenizer saved by transformers 5 ("Tokenizer class TokenizersBackend does not exist"): '
+    'give such a model folder a `tokenizer_config.json` with `"tokenizer_class": '
+    '"PreTrainedTokenizerFast"` and its `extra_special_tokens` list as '
+    "`additional_special_tokens`. XTuner sends no telemetry."
+)
+_CPU_NOTE = (
+    "XTuner 0.2 cannot train on a CPU-only machine (its model building asks "
+    "torch.cpu.is_bf16_supported(), which torch lacks): train on a CUDA GPU, where the config "
+    "runs XTuner's QLoRA recipe"
+)
+
+
 def export_xtuner(job: ExportJob) -> ExportResult:
-    name = job.template or "default"
-    if not name.isidentifier():
-        raise TemplateError(f"'{name}' is not an XTuner PROMPT_TEMPLATE name")
+    values = _options(job)
+    template, notes = _template(job)
+    notes.append(_CPU_NOTE)
     rejected: list[tuple[str, str]] = []
-    records, kept = _records(job.train, rejected)
+    records, kept = _records(job.train, template, rejected)
     files = [job.add_jsonl("train.jsonl", records)]
-    here = "{{ fileDirname }}/"  # mmengine: the config file's folder
     eval_line = ""
     asked = kept
     if job.eval:
-        eval_records, eval_kept = _records(job.eval, rejected)
+        eval_records, eval_kept = _records(job.eval, template, rejected)
         files.append(job.add_jsonl("validation.jsonl", eval_records))
-        eval_line = f"eval_data_path = {here + 'validation.jsonl'!r}\n"
+        eval_line = "eval_data_path = __import__('os').path.join(export_dir, 'validation.jsonl')\n"
         asked = eval_kept
     systems = [s.system for s in kept if s.system]
-    config = "xtuner_qlora_config.py"
     text = _CONFIG.format(
-        config_name=config,
+        config_name=CONFIG_NAME,
         model=job.model,
-        data=here + "train.jsonl",
         eval_line=eval_line,
-        template=name,
-        max_length=job.max_length,
+        template=template,
         system=systems[0] if systems else "",
         evaluation_inputs=_evaluation_inputs(asked),
+        **values,
     )
-    files.append(job.add_text(config, text))
-    notes = (
-        [
+    files.append(job.add_text(CONFIG_NAME, text))
+    if job.eval:
+        notes.append(
             "XTuner has no evaluation-loss set: the eval split's first prompts are the "
             "evaluation_inputs, validation.jsonl holds the whole split"
-        ]
-        if job.eval
-        else []
-    )
+        )
     return ExportResult(
         "xtuner",
         files,
-        job.cd_command(f"xtuner train {config} --work-dir work_dirs/{job.name}"),
+        job.cd_command(f"xtuner train {CONFIG_NAME} --work-dir work_dirs/{job.name}"),
         notes=notes,
         rejected=rejected,
+        readme=[_README],
     )
