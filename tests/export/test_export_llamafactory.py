@@ -72,7 +72,7 @@ def test_unknown_model_leaves_the_template_to_it_and_says_so(tmp_path: Path) -> 
 @pytest.mark.parametrize(
     ("option", "message"),
     [
-        ("cutoff_len=12", "the cutoff is --max-len"),
+        ("cutoff_len=12", "set with --max-len"),
         ("mask_history=maybe", "takes true or false"),
         ("learning_rate=1e-5", "unknown llamafactory option"),
     ],

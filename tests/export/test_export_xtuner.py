@@ -96,12 +96,17 @@ def test_training_options_reach_the_config_and_unknown_ones_are_refused(tmp_path
         )
 
 
-def test_cli_option_sets_max_length_and_template(tmp_path: Path) -> None:
+def test_cli_flags_set_max_length_and_template(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     data = tmp_path / "in.jsonl"
     data.write_text('{"instruction": "你好", "output": "好"}\n', encoding="utf-8")
     out = tmp_path / "x"
-    args = ["export", str(data), str(out), "--for", "xtuner", "--option", "max_length=64"]
-    assert main([*args, "--option", "prompt_template=internlm2_chat"]) == 0
+    args = ["export", str(data), str(out), "--for", "xtuner", "--max-len", "64"]
+    # XTuner's own names for them are refused as options: one spelling on the command line
+    assert main([*args, "--option", "prompt_template=internlm2_chat"]) == 1
+    assert "set with --template" in capsys.readouterr().err
+    assert main([*args, "--template", "internlm2_chat"]) == 0
     tree = ast.parse((out / CONFIG).read_text(encoding="utf-8"))
     assert ast.literal_eval(_assigned(tree, "max_length")) == 64
     assert ast.unparse(_assigned(tree, "prompt_template")) == "PROMPT_TEMPLATE.internlm2_chat"

@@ -18,8 +18,17 @@ from ...errors import SftforgeError
 
 __all__ = ["parse_options"]
 
-# trainer settings that have their own flag (get_profile's own arguments): never an --option
-_FLAGS = {"max_length": "--max-len", "template": "--template"}
+# trainer settings that have their own flag (get_profile's own arguments), under the names the
+# trainers give them: never an --option, so each has one spelling on the command line
+_FLAGS = {
+    "max_length": "--max-len",
+    "cutoff_len": "--max-len",  # LLaMA-Factory
+    "sequence_len": "--max-len",  # axolotl
+    "max_seq_length": "--max-len",  # LitGPT
+    "template": "--template",
+    "prompt_template": "--template",  # XTuner
+    "prompt_style": "--template",  # LitGPT
+}
 _MAX_VALUE = 4096  # characters: an option value is a switch or a short list, never a document
 
 
