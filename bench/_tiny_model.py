@@ -10,6 +10,7 @@ models people fine-tune are, so an export that assumes a bf16 GPU shows it on a 
 
 from __future__ import annotations
 
+import json
 import shutil
 import sys
 from pathlib import Path
@@ -45,7 +46,21 @@ def build_tiny_llama(outdir: Path, *, seed: int = 0) -> Path:
     model = LlamaForCausalLM(config).to(torch.bfloat16)
     model.save_pretrained(str(outdir), safe_serialization=True)
     tok.save_pretrained(str(outdir))
+    _readable_by_older_transformers(outdir, tok.chat_template)
     return outdir
+
+
+def _readable_by_older_transformers(outdir: Path, chat_template: str) -> None:
+    """transformers 5 saves ``tokenizer_class: TokenizersBackend``, ``extra_special_tokens`` and
+    the template in ``chat_template.jinja``; trainers pinned to transformers 4.x (XTuner 0.2.0:
+    4.48) know none of them. The 4.x spellings load the same tokenizer in transformers 5."""
+    path = outdir / "tokenizer_config.json"
+    config = json.loads(path.read_text(encoding="utf-8"))
+    config["tokenizer_class"] = "PreTrainedTokenizerFast"
+    if "extra_special_tokens" in config:
+        config["additional_special_tokens"] = config.pop("extra_special_tokens")
+    config["chat_template"] = chat_template
+    path.write_text(json.dumps(config, ensure_ascii=False, indent=2), encoding="utf-8")
 
 
 if __name__ == "__main__":
