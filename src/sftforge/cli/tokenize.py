@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -286,15 +287,6 @@ def _tokenize_with_profile(
     from ..chat.profiles.run import encode_with_profile
 
     options = parse_options(option)
-    if "max_length" in options:  # a trainer's own name for --max-len (XTuner's, TRL's)
-        value = options.pop("max_length")
-        if max_len is not None and value != max_len:
-            raise TokenizeError(
-                f"--max-len {max_len} and --option max_length={value} disagree", field="option"
-            )
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise TokenizeError(f"--option max_length={value!r} is not a positive integer")
-        max_len = value
     prof = get_profile(
         name, load_tokenizer(str(tokenizer)), template=template, max_length=max_len, **options
     )
@@ -304,13 +296,21 @@ def _tokenize_with_profile(
     samples = read_samples(
         input, from_, columns, on_error=policy, rejects=unread.append, label="tokenize", line=True
     )
+    read = Counter[str]()
+
+    def counted(items: Iterable[Any]) -> Iterator[Any]:
+        # a profile may make several rows of one sample (LitGPT: one per answer): count samples
+        for item in items:
+            read["samples"] += 1
+            yield item
+
     if pack and max_len is None:
         raise TokenizeError("--pack needs --max-len (the bin size).", field="pack")
     # unpacked rows stream to Parquet row groups as they are made (see the native path)
     writer = None if pack else ParquetRowWriter(output)
     try:
         rows, profile_rejects = encode_with_profile(
-            samples, prof, sink=writer.add if writer else None
+            counted(samples), prof, sink=writer.add if writer else None
         )
         kept = writer.count if writer else len(rows)
         rejects = unread + profile_rejects
@@ -319,7 +319,14 @@ def _tokenize_with_profile(
             kinds[f"profile:{name}"] = len(profile_rejects)
         rejects_path = output.with_name(output.stem + ".rejects.jsonl")
         _check_kept(
-            input, from_, rejects, kinds, len(rejects) + kept, len(rejects), kept, rejects_path
+            input,
+            from_,
+            rejects,
+            kinds,
+            len(unread) + read["samples"],
+            len(rejects),
+            kept,
+            rejects_path,
         )
     except BaseException:
         if writer is not None:
@@ -332,11 +339,12 @@ def _tokenize_with_profile(
         packed, _ = pack_rows(rows, max_len)
         write_parquet(packed, output)
     rejects_path.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in rejects))
+    rows_made = f"{kept} rows" if kept != read["samples"] - len(profile_rejects) else f"{kept}"
     typer.echo(
-        f"{kept + len(profile_rejects)} samples: {kept} written to {output} as {name} "
+        f"{read['samples']} samples: {rows_made} written to {output} as {name} "
         f"encodes them, {len(profile_rejects)} rejected ({rejects_path})"
     )
-    _unread_summary(unread, kept + len(profile_rejects), rejects_path)
+    _unread_summary(unread, read["samples"], rejects_path)
 
 
 def _print_summary(counts: Counter[str], summary: dict[str, Any], out: Path, rej: Path) -> None:
