@@ -105,13 +105,6 @@ _QWEN = {**_CHATML, "auto_add_bos": False, "stop_words": ["<|endoftext|>"]}
 # ms-swift template type -> its TemplateMeta fields (template/templates/utils.py, qwen.py,
 # minimind.py); ``agent_template`` None: tool rows fail in ms-swift unless the option names one
 SWIFT_TEMPLATES: dict[str, dict[str, Any]] = {
-    "chatml": {
-        **_CHATML,
-        "default_system": None,
-        "auto_add_bos": True,
-        "stop_words": [],
-        "agent_template": None,
-    },
     "qwen": {**_QWEN, "default_system": "You are a helpful assistant.", "agent_template": "hermes"},
     "qwen2_5": {
         **_QWEN,
@@ -119,6 +112,13 @@ SWIFT_TEMPLATES: dict[str, dict[str, Any]] = {
         "agent_template": "hermes",
     },
     "qwen3_nothinking": {**_QWEN, "default_system": None, "agent_template": "hermes"},
+    "chatml": {
+        **_CHATML,
+        "default_system": None,
+        "auto_add_bos": True,
+        "stop_words": [],
+        "agent_template": None,
+    },
     "minimind": {
         **_QWEN,
         "default_system": "You are a helpful assistant",
