@@ -16,6 +16,7 @@ PEERS = {
     # text SFT needs neither (the peer script stubs torchaudio's import).
     "llamafactory": ("SFTFORGE_LF_VENV", ["llamafactory"], ["torchvision", "torchaudio"]),
     "trl": ("SFTFORGE_TRL_VENV", ["trl"], []),
+    "swift": ("SFTFORGE_SWIFT_VENV", ["ms-swift==4.6.0"], []),
 }
 
 
