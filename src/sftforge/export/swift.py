@@ -19,15 +19,13 @@ import shlex
 from pathlib import Path
 from typing import Any
 
-from ..chat.profiles.swift import OPTIONS, swift_template
+from ..chat.profiles.swift import OPTIONS, RUN_OPTIONS, swift_template
 from ..errors import SftforgeError
 from ..formats import get_format
 from .common import ExportJob, ExportResult, ProfileSettings, shell_script, split_records
 
 __all__ = ["export_swift", "profile_settings"]
 
-# options the script takes that do not change the tokens (the model's loading)
-_RUN_OPTIONS = ("model_type", "torch_dtype")
 _TOKEN_OPTIONS = tuple(o for o in OPTIONS if o not in ("chat_template", "swift_template"))
 
 
@@ -40,12 +38,12 @@ def _tokenizer(job: ExportJob) -> Any:
 
 
 def _check_options(job: ExportJob) -> None:
-    unknown = set(job.options) - {*_TOKEN_OPTIONS, *_RUN_OPTIONS}
+    unknown = set(job.options) - {*_TOKEN_OPTIONS, *RUN_OPTIONS}
     if unknown:
         raise SftforgeError(
             f"unknown ms-swift option(s) for the export: {', '.join(sorted(unknown))}",
             field="option",
-            hint=f"the export writes: {', '.join((*_TOKEN_OPTIONS, *_RUN_OPTIONS))}",
+            hint=f"the export writes: {', '.join((*_TOKEN_OPTIONS, *RUN_OPTIONS))}",
         )
 
 

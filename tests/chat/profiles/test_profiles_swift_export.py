@@ -162,7 +162,15 @@ def test_cli_option_reaches_the_script_and_the_profile(
         + "\n",
         encoding="utf-8",
     )
-    common = ["--tokenizer", str(tok_dir), "--option", "loss_scale=all"]
+    # the same --option values for both: model_type does not change the tokens, the profile takes it
+    common = [
+        "--tokenizer",
+        str(tok_dir),
+        "--option",
+        "loss_scale=all",
+        "--option",
+        "model_type=qwen2",
+    ]
     assert (
         main(["tokenize", str(data), str(tmp_path / "r.parquet"), "--profile", "swift", *common])
         == 0
@@ -170,7 +178,11 @@ def test_cli_option_reaches_the_script_and_the_profile(
     assert main(["export", str(data), str(tmp_path / "e"), "--for", "swift", *common]) == 0
     capsys.readouterr()
     opts = _opts(swift_args(tmp_path / "e" / "train_swift.sh", tmp_path))
-    assert opts["--loss_scale"] == "all"
+    assert opts["--loss_scale"] == "all" and opts["--model_type"] == "qwen2"
+    import pyarrow.parquet as pq
+
+    (row,) = pq.read_table(tmp_path / "r.parquet").to_pylist()
+    assert row["labels"] == [-100, *row["input_ids"][1:]]  # loss_scale all: every token but one
 
 
 def _swift_python() -> Path:

@@ -76,6 +76,7 @@ __all__ = [
     "DEFAULT_TEMPLATE",
     "LOSS_SCALES",
     "OPTIONS",
+    "RUN_OPTIONS",
     "SWIFT_TEMPLATES",
     "SwiftProfile",
     "swift_template",
@@ -91,6 +92,9 @@ OPTIONS = (
     "chat_template",
     "swift_template",
 )
+# ms-swift options an export writes that do not change the tokens (how the model is loaded): taken
+# so that one set of --option values serves both commands, and left alone
+RUN_OPTIONS = ("model_type", "torch_dtype")
 LOSS_SCALES = ("default", "last_round", "all")  # ms-swift's base strategies
 DEFAULT_TEMPLATE = "qwen"
 
@@ -289,11 +293,11 @@ class SwiftProfile(StagedProfile):
     name = "swift"
 
     def __post_init__(self) -> None:
-        unknown = set(self.options) - set(OPTIONS)
+        unknown = set(self.options) - {*OPTIONS, *RUN_OPTIONS}
         if unknown:
             raise TokenizeError(
                 f"unknown swift option(s): {', '.join(sorted(unknown))}",
-                hint=f"ms-swift options the profile follows: {', '.join(OPTIONS)}",
+                hint=f"ms-swift options the profile follows: {', '.join(OPTIONS + RUN_OPTIONS)}",
             )
         self.strategy = self.options.get("truncation_strategy", "delete")
         if self.strategy not in ("delete", "left", "right"):
