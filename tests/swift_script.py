@@ -25,8 +25,9 @@ def swift_args(script: Path, tmp: Path, *, bf16_gpu: bool = False) -> list[str]:
         f"#!{sys.executable}\nimport json, sys\njson.dump(sys.argv[1:], open({str(record)!r}, 'w'))\n",
         encoding="utf-8",
     )
-    (bin_dir / "python").write_text(f"#!/bin/sh\nexit {0 if bf16_gpu else 1}\n", encoding="utf-8")
-    for name in ("swift", "python"):
+    for name in ("python", "python3"):
+        (bin_dir / name).write_text(f"#!/bin/sh\nexit {0 if bf16_gpu else 1}\n", encoding="utf-8")
+    for name in ("swift", "python", "python3"):
         (bin_dir / name).chmod(0o755)
     env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"}
     subprocess.run(["bash", str(script)], env=env, check=True, capture_output=True, cwd=tmp)

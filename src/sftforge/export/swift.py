@@ -106,8 +106,9 @@ _PRECISION = """\
 # with a bf16 model that stops on a machine without a bf16 GPU (a CPU, older GPUs: "Your setup
 # doesn't support bf16/gpu"). So: ms-swift's own choice where a bf16 GPU is there, else float32
 # without mixed precision (a float16 GPU can take --torch_dtype float16 instead; slower on CPU).
+BF16_GPU='import sys, torch; sys.exit(not (torch.cuda.is_available() and torch.cuda.is_bf16_supported()))'
 PRECISION=()
-if ! python -c 'import sys, torch; sys.exit(not (torch.cuda.is_available() and torch.cuda.is_bf16_supported()))' 2>/dev/null; then
+if ! { python3 -c "$BF16_GPU" || python -c "$BF16_GPU"; } 2>/dev/null; then
     PRECISION=(--torch_dtype float32 --fp16 false --bf16 false)
 fi
 # Template: ms-swift's '{template}', the one `sftforge tokenize --profile swift` encodes with.
@@ -155,7 +156,7 @@ def export_swift(job: ExportJob) -> ExportResult:
     script = shell_script(args)
     head, sep, body = script.partition('cd "$(dirname "$0")"\n')
     body = body.replace(_PLACEHOLDER, '${PRECISION[@]+"${PRECISION[@]}"}')
-    script = head + sep + _PRECISION.format(template=template) + body
+    script = head + sep + _PRECISION.replace("{template}", template) + body
     files.append(job.add_text("train_swift.sh", script, executable=True))
     result = ExportResult("swift", files, f"bash {shlex.quote(str(files[-1]))}", rejected=rejected)
     if note:
