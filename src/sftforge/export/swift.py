@@ -162,9 +162,12 @@ def export_swift(job: ExportJob) -> ExportResult:
     if note:
         result.notes.append(note)
     result.readme.append(
-        "ms-swift 4.x (`pip install ms-swift`) runs `train_swift.sh` on a GPU or a CPU: the "
-        "precision follows the model's config (see the script's comments). Offline, set "
-        "`HF_HUB_OFFLINE=1`; `--model` must then be a local folder. Check the exact tokens first "
-        "with `sftforge tokenize --profile swift` and the same `--template`/`--option` values."
+        "ms-swift 4.x runs `train_swift.sh` on a GPU or a CPU: the script keeps ms-swift's own "
+        "precision (the model config's dtype) where a bf16 GPU is there and trains in float32 "
+        "elsewhere (see its comments; `--option torch_dtype=...` at export fixes one). A model id "
+        "is downloaded from ModelScope (add `--use_hf true` for the Hugging Face Hub); a local "
+        "`--model` folder needs no network. The template is ms-swift's "
+        f"`{template}`; `sftforge tokenize --profile swift` with the same `--template` and "
+        "`--option` values shows the exact ids and labels ms-swift builds."
     )
     return result
