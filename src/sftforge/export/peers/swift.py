@@ -31,6 +31,8 @@ import traceback
 from pathlib import Path
 from typing import Any
 
+__all__ = ["main", "one_step", "script_args", "train_rows"]
+
 SCRIPT = "train_swift.sh"
 
 # this file is named swift.py: its folder, first on sys.path, would shadow the swift package
