@@ -26,6 +26,8 @@ from .common import ExportJob, ExportResult, ProfileSettings, shell_script, spli
 
 __all__ = ["export_swift", "profile_settings"]
 
+# written as `--name value`; ``swift_template`` (the jinja backend's type) is written as --template,
+# ``chat_template`` cannot be given to ms-swift (it reads the model's tokenizer)
 _TOKEN_OPTIONS = tuple(o for o in OPTIONS if o not in ("chat_template", "swift_template"))
 
 
@@ -38,7 +40,7 @@ def _tokenizer(job: ExportJob) -> Any:
 
 
 def _check_options(job: ExportJob) -> None:
-    unknown = set(job.options) - {*_TOKEN_OPTIONS, *RUN_OPTIONS}
+    unknown = set(job.options) - {*_TOKEN_OPTIONS, *RUN_OPTIONS, "swift_template"}
     if unknown:
         raise SftforgeError(
             f"unknown ms-swift option(s) for the export: {', '.join(sorted(unknown))}",
@@ -63,7 +65,14 @@ def _decision(job: ExportJob) -> tuple[str, str | None, dict[str, Any]]:
         template = None
     if options.get("template_backend") == "jinja":
         # the ms-swift type still gives the default system and the agent template
-        return template or "qwen3_nothinking", None, options
+        kind = template or job.options.get("swift_template") or "qwen3_nothinking"
+        return str(kind), None, options
+    if "swift_template" in job.options:
+        raise SftforgeError(
+            "option swift_template is for ms-swift's jinja backend (--template tokenizer)",
+            field="option",
+            hint="name the ms-swift template type with --template instead",
+        )
     if template is not None and template.endswith((".jinja", ".json", ".gguf")):
         raise SftforgeError(
             f"ms-swift cannot be given a chat template file ('{template}')",

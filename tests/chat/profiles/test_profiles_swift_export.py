@@ -135,6 +135,20 @@ def test_the_jinja_backend_is_written_for_template_tokenizer(tmp_path: Path, tok
     via_settings = get_profile("swift", tok, template=s.template, **s.options)
     via_cli = get_profile("swift", tok, template="tokenizer")
     assert _rows(via_settings.encode_batch(SAMPLES)) == _rows(via_cli.encode_batch(SAMPLES))
+    # another ms-swift type for the jinja backend: its default system goes in first
+    export_samples(
+        SAMPLES,
+        "swift",
+        tmp_path / "q",
+        model=str(model),
+        template="tokenizer",
+        options={"swift_template": "qwen"},
+    )
+    assert _opts(swift_args(tmp_path / "q" / "train_swift.sh", tmp_path))["--template"] == "qwen"
+    job = ExportJob(tmp_path, SAMPLES, template="tokenizer", options={"swift_template": "qwen"})
+    s = profile_settings(job)
+    (row,) = get_profile("swift", tok, template=s.template, **s.options).encode_batch(SAMPLES[1:2])
+    assert isinstance(row, Encoded) and "You are a helpful assistant." in tok.decode(row.input_ids)
 
 
 def test_precision_is_chosen_on_the_training_machine(tmp_path: Path) -> None:
