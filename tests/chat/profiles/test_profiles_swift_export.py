@@ -251,3 +251,66 @@ def test_ms_swift_builds_the_profile_rows_from_the_moved_export(tmp_path: Path, 
     ours = get_profile("swift", tok, template=s.template, max_length=s.max_length, **s.options)
     assert _rows(ours.encode_batch(samples)) == [(t["input_ids"], t["labels"]) for t in theirs]
     assert info["rows"] == len(theirs) > 0
+
+
+EDGE_RECORDS = [
+    # a tool result right after the user turn: appended to the query
+    {"messages": [{"role": "user", "content": "查天气"}, {"role": "tool_response", "content": "晴"},
+                  {"role": "assistant", "content": "今天晴"}]},
+    # starts with an answer
+    {"messages": [{"role": "assistant", "content": "开场白"}, {"role": "user", "content": "好"},
+                  {"role": "assistant", "content": "嗯"}]},
+    # a ReAct-style answer before two results (hermes falls back to ReAct's observations)
+    {"messages": [{"role": "system", "content": "S"}, {"role": "user", "content": "q"},
+                  {"role": "assistant", "content": "Thought: x\nAction: f\nAction Input: {}"},
+                  {"role": "tool_response", "content": "r1"}, {"role": "tool_response", "content": "r2"},
+                  {"role": "assistant", "content": "done"}],
+     "tools": json.dumps([{"name": "f", "description": "d", "parameters": {}}])},
+    {"messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a", "loss": False},
+                  {"role": "user", "content": "q2"}, {"role": "assistant", "content": "b"}]},
+    # parallel calls, then a final user turn
+    {"messages": [{"role": "user", "content": "q"},
+                  {"role": "tool_call", "content": '{"name": "f", "arguments": {"x": 1.5, "y": [1, 2]}}'},
+                  {"role": "tool_call", "content": '{"name": "g", "arguments": {}}'},
+                  {"role": "tool_response", "content": "r1"}, {"role": "tool_response", "content": "r2"},
+                  {"role": "assistant", "content": "ok"}, {"role": "user", "content": "again"}],
+     "tools": json.dumps([{"name": "f", "description": "d", "parameters": {"type": "object"}},
+                          {"name": "g", "description": "e"}])},
+]  # fmt: skip
+EDGE_CASES = [
+    {"template": "qwen"},
+    {"template": "qwen", "agent_template": "react_en"},
+    {"template": "qwen2_5", "agent_template": "react_zh", "loss_scale": "last_round"},
+    {"template": "qwen3_nothinking", "max_length": 30, "truncation_strategy": "left"},
+]
+
+
+@pytest.mark.slow
+def test_agent_templates_and_turn_orders_equal_ms_swift_encode(
+    tmp_path: Path, tok: Any, tok_dir: Path
+) -> None:
+    python = _swift_python()
+    from sftforge.formats import get_format
+
+    data = tmp_path / "data.jsonl"
+    data.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in EDGE_RECORDS))
+    jobs = [
+        {"tokenizer": str(tok_dir), "data": str(data), "out": str(tmp_path / f"{n}.peer"), **case}
+        for n, case in enumerate(EDGE_CASES)
+    ]
+    (tmp_path / "jobs.json").write_text(json.dumps(jobs))
+    subprocess.run(
+        [str(python), str(ROOT / "bench" / "_peer_swift.py"), str(tmp_path / "jobs.json")],
+        check=True,
+        capture_output=True,
+    )
+    samples = [get_format("swift").parse(r) for r in EDGE_RECORDS]
+    for job, case in zip(jobs, EDGE_CASES, strict=True):
+        theirs = [json.loads(x) for x in Path(job["out"]).read_text().splitlines()]
+        options = {k: v for k, v in case.items() if k not in ("template", "max_length")}
+        profile = get_profile(
+            "swift", tok, template=case["template"], max_length=case.get("max_length"), **options
+        )
+        ours = profile.encode_batch(samples)
+        assert all(isinstance(o, Encoded) for o in ours) and not any("error" in t for t in theirs)
+        assert _rows(ours) == [(t["input_ids"], t["labels"]) for t in theirs], case
