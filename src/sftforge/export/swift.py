@@ -15,11 +15,13 @@ model config's ``torch_dtype``) where a bf16 GPU is there, else float32 without 
 from __future__ import annotations
 
 import json
+import re
 import shlex
 from pathlib import Path
 from typing import Any
 
-from ..chat.profiles.swift import OPTIONS, RUN_OPTIONS, swift_template
+from ..chat.profiles.swift import OPTIONS, RUN_OPTIONS, SWIFT_TEMPLATES, swift_template
+from ..chat.profiles.swift_jinja import JINJA_TEMPLATE_TYPES
 from ..errors import SftforgeError
 from ..formats import get_format
 from .common import ExportJob, ExportResult, ProfileSettings, shell_script, split_records
@@ -52,6 +54,12 @@ def _check_options(job: ExportJob) -> None:
 def _decision(job: ExportJob) -> tuple[str, str | None, dict[str, Any]]:
     """(``--template`` value, warning, token options) as the script gets them."""
     _check_options(job)
+    if job.template is not None and not re.fullmatch(r"[\w.:/-]+", job.template):
+        raise SftforgeError(
+            f"'{job.template}' is not an ms-swift template name.",
+            field="template",
+            hint="ms-swift template types are names such as qwen2_5 or llama3",
+        )
     options = {k: v for k, v in job.options.items() if k in _TOKEN_OPTIONS}
     template = job.template
     if template is not None and (template == "tokenizer" or template.startswith("tokenizer:")):
@@ -65,8 +73,14 @@ def _decision(job: ExportJob) -> tuple[str, str | None, dict[str, Any]]:
         template = None
     if options.get("template_backend") == "jinja":
         # the ms-swift type still gives the default system and the agent template
-        kind = template or job.options.get("swift_template") or "qwen3_nothinking"
-        return str(kind), None, options
+        kind = str(template or job.options.get("swift_template") or "qwen3_nothinking")
+        if kind not in JINJA_TEMPLATE_TYPES:
+            raise SftforgeError(
+                f"unknown ms-swift template type '{kind}' for the jinja backend",
+                field="template",
+                hint=f"use one of: {', '.join(JINJA_TEMPLATE_TYPES)}",
+            )
+        return kind, None, options
     if "swift_template" in job.options:
         raise SftforgeError(
             "option swift_template is for ms-swift's jinja backend (--template tokenizer)",
@@ -82,6 +96,11 @@ def _decision(job: ExportJob) -> tuple[str, str | None, dict[str, Any]]:
         )
     tok = _tokenizer(job) if template is None else None
     name, note = swift_template(tok, template)
+    if name not in SWIFT_TEMPLATES:
+        note = (
+            f"ms-swift's '{name}' template is not one the swift profile follows "
+            f"({', '.join(SWIFT_TEMPLATES)}): `tokenize --profile swift` cannot show its tokens"
+        )
     return name, note, options
 
 
@@ -164,7 +183,10 @@ def export_swift(job: ExportJob) -> ExportResult:
     ]
     script = shell_script(args)
     head, sep, body = script.partition('cd "$(dirname "$0")"\n')
-    body = body.replace(_PLACEHOLDER, '${PRECISION[@]+"${PRECISION[@]}"}')
+    # the placeholder's own line only (a path that holds the same text stays as it is)
+    body = body.replace(
+        f"\n    {_PLACEHOLDER} \\\n", '\n    ${PRECISION[@]+"${PRECISION[@]}"} \\\n'
+    )
     script = head + sep + _PRECISION.replace("{template}", template) + body
     files.append(job.add_text("train_swift.sh", script, executable=True))
     result = ExportResult("swift", files, f"bash {shlex.quote(str(files[-1]))}", rejected=rejected)

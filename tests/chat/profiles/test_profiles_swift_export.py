@@ -123,6 +123,12 @@ def test_token_options_are_written_and_unknown_ones_refused(tmp_path: Path) -> N
         export_samples(SAMPLES, "swift", tmp_path / "x", options={"mask_history": True})
     with pytest.raises(SftforgeError, match="chat template file"):
         export_samples(SAMPLES, "swift", tmp_path / "y", template="t.jinja")
+    with pytest.raises(SftforgeError, match="not an ms-swift template name"):
+        export_samples(SAMPLES, "swift", tmp_path / "z", template="qwen\ntouch PWNED")
+    # a type the profile does not follow is written as given, and said
+    res = export_samples(SAMPLES, "swift", tmp_path / "l3", template="llama3")
+    assert _opts(swift_args(tmp_path / "l3" / "train_swift.sh", tmp_path))["--template"] == "llama3"
+    assert any("cannot show its tokens" in n for n in res.notes)
 
 
 def test_the_jinja_backend_is_written_for_template_tokenizer(tmp_path: Path, tok: Any) -> None:
