@@ -276,6 +276,9 @@ def _tokenize_with_profile(
     prof = get_profile(
         name, load_tokenizer(str(tokenizer)), template=template, max_length=max_len, **options
     )
+    note = getattr(prof, "template_note", None)  # the profile's template decision, when it warns
+    if note:
+        typer.echo(f"note: {note}", err=True)
     unread: list[dict[str, Any]] = []
     samples = read_samples(
         input, from_, columns, on_error=policy, rejects=unread.append, label="tokenize", line=True

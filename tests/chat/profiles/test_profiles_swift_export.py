@@ -96,7 +96,7 @@ def test_export_and_tokenize_take_one_template_decision(
 
 
 def test_a_template_unlike_every_built_in_is_trained_with_qwen_and_said(
-    tmp_path: Path, make_tokenizer: Any
+    tmp_path: Path, make_tokenizer: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
     tok = make_tokenizer()
     tok.chat_template = "{% for m in messages %}{{ m['role'] }}: {{ m['content'] }}\n{% endfor %}"
@@ -104,6 +104,15 @@ def test_a_template_unlike_every_built_in_is_trained_with_qwen_and_said(
     res = export_samples(SAMPLES, "swift", tmp_path / "out", model=str(model))
     assert _opts(swift_args(tmp_path / "out" / "train_swift.sh", tmp_path))["--template"] == "qwen"
     assert any("--template tokenizer" in n for n in res.notes)
+    data = tmp_path / "in.jsonl"
+    data.write_text(json.dumps({"messages": [{"role": "user", "content": "a"},
+                                             {"role": "assistant", "content": "b"}]}) + "\n")  # fmt: skip
+    out = tmp_path / "r.parquet"
+    assert (
+        main(["tokenize", str(data), str(out), "--profile", "swift", "--tokenizer", str(model)])
+        == 0
+    )
+    assert "--template tokenizer" in capsys.readouterr().err  # tokenize says it too
 
 
 def test_token_options_are_written_and_unknown_ones_refused(tmp_path: Path) -> None:

@@ -322,6 +322,8 @@ class SwiftProfile(StagedProfile):
                 f"unknown template_backend {backend!r}", hint="use 'swift' or 'jinja'"
             )
         self.chat_template: str | None = None
+        # why the decided template is not the tokenizer's own (the CLI prints it)
+        self.template_note: str | None = None
         if self.options.get("chat_template") is not None or backend == "jinja":
             self._init_jinja()
             return
