@@ -3,7 +3,7 @@
 argv[1] is a JSON job list: {tokenizer, template, data (JSONL of {"messages"}), out}, optionally
 ``template_backend`` ("jinja": the tokenizer's chat template), ``chat_template`` (set as the
 tokenizer's), ``max_length`` and ``truncation_strategy`` (``left``/``right``; ms-swift's default
-raises). The tokenizer gets the minimal ``model_info``/``model_meta`` ms-swift's ``get_template``
+raises), ``agent_template`` and ``loss_scale``. The tokenizer gets the minimal ``model_info``/``model_meta`` ms-swift's ``get_template``
 reads. A row ms-swift refuses is written as ``{"error": ...}``.
 """
 
@@ -29,6 +29,8 @@ def run(job: dict) -> None:
         max_length=job.get("max_length"),
         truncation_strategy=job.get("truncation_strategy", "raise"),
         template_backend=job.get("template_backend", "swift"),
+        agent_template=job.get("agent_template"),
+        loss_scale=job.get("loss_scale", "default"),
     )
     template.set_mode("train")
     with open(job["data"], encoding="utf-8") as f, open(job["out"], "w", encoding="utf-8") as out:

@@ -1,11 +1,13 @@
 """Runs INSIDE ms-swift's venv: check an ``export --for swift`` folder with ms-swift itself.
 
-argv[1] is the export folder: its ``train_swift.sh`` arguments must all parse with ms-swift's
-``SftArguments`` parser, and ``train.jsonl`` must load with ``swift.dataset.load_dataset``.
+argv[1] is the export folder: its ``train_swift.sh`` arguments (read by running the script with a
+stand-in ``swift``, as src/sftforge/export/peers/swift.py does: the script decides the precision
+on the machine) must all parse with ms-swift's ``SftArguments`` parser, and ``train.jsonl`` must
+load with ``swift.dataset.load_dataset``.
 Prints the parsed model/tuner/dataset and the row count.
 """
 
-import shlex
+import importlib.util
 import sys
 from pathlib import Path
 
@@ -14,11 +16,18 @@ from swift.dataset import load_dataset
 from transformers import HfArgumentParser
 
 
+def _peer():
+    """The export's own check script (standalone: ms-swift and the standard library only)."""
+    path = Path(__file__).resolve().parents[1] / "src/sftforge/export/peers/swift.py"
+    spec = importlib.util.spec_from_file_location("sftforge_swift_peer", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def main() -> None:
     folder = Path(sys.argv[1])
-    # after the shebang, `set -euo pipefail` and the `cd` to the script's folder
-    text = (folder / "train_swift.sh").read_text(encoding="utf-8").split("\n", 3)[3]
-    args = shlex.split(text.replace("\\\n", " "))[2:]  # after `swift sft`
+    args = _peer().script_args(folder)  # after `swift sft`
     ns, unknown = HfArgumentParser(SftArguments).parse_known_args(args)
     if unknown:
         sys.exit(f"ms-swift does not know: {unknown}")

@@ -20,6 +20,7 @@ PEERS = {
     # XTuner 0.2.0 pins transformers 4.48 (pip resolves it beside torch 2.13.0); its torchvision
     # does not load against torch 2.13.0 (the peer script stubs xtuner.dataset's import of it)
     "xtuner": ("SFTFORGE_XTUNER_VENV", ["xtuner==0.2.0"], ["torchvision"]),
+    "swift": ("SFTFORGE_SWIFT_VENV", ["ms-swift==4.6.0"], []),
 }
 
 

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 import yaml
+from swift_script import swift_args
 
 from sftforge.chat.profiles.llamafactory import align_lf_record
 from sftforge.cli.main import main
@@ -105,9 +106,9 @@ def test_xtuner_config_is_python_with_data_prompts(tmp_path: Path) -> None:
 
 def test_swift_script(tmp_path: Path) -> None:
     export_samples(SAMPLES, "swift", tmp_path, model="/m/q", template="qwen2_5")
-    args = _shell_args(tmp_path / "train_swift.sh")
-    assert args[:2] == ["swift", "sft"]
-    opts = dict(zip(args[2::2], args[3::2], strict=True))
+    args = swift_args(tmp_path / "train_swift.sh", tmp_path)
+    assert args[:1] == ["sft"]
+    opts = dict(zip(args[1::2], args[2::2], strict=True))
     assert (
         opts["--model"] == "/m/q"
         and opts["--template"] == "qwen2_5"

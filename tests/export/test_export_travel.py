@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 import yaml
+from swift_script import swift_args
 
 from sftforge.cli.main import main
 from sftforge.errors import SftforgeError
@@ -102,7 +103,7 @@ def _data_paths(framework: str, d: Path) -> tuple[list[Path], list[str]]:
         assert values["evaluation_inputs"] == ["eval q0", "eval q1"]
         return files, []
     if framework == "swift":
-        o = _opts(_script_args(d / "train_swift.sh"))
+        o = _opts(swift_args(d / "train_swift.sh", d.parent))
         return [_inside(d, o["--dataset"]), _inside(d, o["--val_dataset"])], [o["--output_dir"]]
     if framework == "axolotl":
         cfg = yaml.safe_load((d / "axolotl.yaml").read_text(encoding="utf-8"))

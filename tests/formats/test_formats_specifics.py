@@ -107,6 +107,26 @@ def test_swift_legacy_layout_reads_like_the_current_one() -> None:
     }
 
 
+def test_swift_loss_flags_are_train_flags_on_answers() -> None:
+    fmt = get_format("swift")
+    rec = {
+        "messages": [
+            {"role": "user", "content": "q"},
+            {"role": "tool_call", "content": '{"name":"f","arguments":{}}', "loss": False},
+            {"role": "tool_response", "content": "r"},
+            {"role": "assistant", "content": "a", "loss": True},
+        ]
+    }
+    sample = fmt.parse(rec)
+    assert [m.train for m in sample.messages] == [None, False, None, True]
+    assert fmt.dump(sample, LossLog()) == rec
+    user_flag = Sample([Message("user", "q", train=True), Message("assistant", "a")])
+    with pytest.raises(ConversionError, match="train flags"):
+        fmt.dump(user_flag, LossLog())  # ms-swift reads loss on answers only
+    with pytest.raises(FormatError, match="must be true or false"):
+        fmt.parse({"messages": [{"role": "assistant", "content": "a", "loss": "no"}]})
+
+
 def test_flat_refuses_a_turn_holding_the_end_marker() -> None:
     sample = Sample([Message("user", "what is </s>?"), Message("assistant", "a marker")])
     with pytest.raises(ConversionError) as exc:

@@ -2,7 +2,8 @@
 
 Current layout: ``{"messages": [...], "tools": "<JSON string>", "images": [...]}``, where a
 ``tool_call`` turn's content is a JSON ``{"name", "arguments"}`` (consecutive ``tool_call`` turns
-are parallel calls of one assistant turn) and ``tool_response`` (or ``tool``) is a tool result.
+are parallel calls of one assistant turn) and ``tool_response`` (or ``tool``) is a tool result; an
+answer's ``loss`` (true/false: trained or not, whatever the loss scale) is ``Message.train``.
 Preference data adds ``rejected_response``, KTO data ``label``.
 Legacy layout (read only): ``{"system", "query", "response", "history": [[q, r], ...]}``.
 Always written in the current layout. Other keys of a record are kept in ``meta["fields"]``,
@@ -41,13 +42,13 @@ from ._common import (
 )
 from .alpaca import AlpacaFormat
 from .base import Capabilities, Format, LossLog, register_format
-from .openai import has_answer
+from .openai import has_answer, lose_user_train_flags
 
 __all__ = ["SwiftFormat"]
 
 _PLAIN = ("system", "user", "assistant")
 _ROLES = ("system", "user", "assistant", "tool_call", "tool_response", "tool")
-_TURN_KEYS = frozenset({"role", "content"})
+_TURN_KEYS = frozenset({"role", "content", "loss"})
 _KNOWN = frozenset(
     {"id", "messages", "tools", "rejected_response", "label", *(c for _, c in MEDIA_COLUMNS)}
     | {"query", "response", "history", "system"}  # the legacy layout's columns
@@ -102,6 +103,7 @@ class SwiftFormat(Format):
         ids=True,
         fields=True,
         turn_fields=True,
+        train_flags=True,
     )
 
     def detect(self, value: Any) -> float:
@@ -142,18 +144,26 @@ class SwiftFormat(Format):
                 continue
             role, content = _turn(m, f"messages[{i}]")
             extra = take_fields(m, _TURN_KEYS)
+            train = m.get("loss")
+            if train is not None and type(train) is not bool:
+                fail(
+                    f"'messages[{i}].loss' must be true or false, not {train!r}.",
+                    field=f"messages[{i}].loss",
+                )
             if role == "tool_call":
                 calls = parse_calls(content, f"messages[{i}].content")
                 prev = messages[-1] if messages else None
                 if prev is not None and prev.tool_calls and not prev.content:
-                    prev.tool_calls.extend(calls)  # parallel calls
+                    prev.tool_calls.extend(calls)  # parallel calls (ms-swift: the first's loss)
                     if extra:
                         prev.extra = {**(prev.extra or {}), **extra}
                 else:
-                    messages.append(Message("assistant", "", tool_calls=calls, extra=extra))
+                    messages.append(
+                        Message("assistant", "", tool_calls=calls, train=train, extra=extra)
+                    )
             else:
                 role = "tool" if role == "tool_response" else role
-                messages.append(Message(role, content, extra=extra))  # type: ignore[arg-type]
+                messages.append(Message(role, content, train=train, extra=extra))  # type: ignore[arg-type]
         if not has_answer(messages):
             fail(
                 "empty answer: no assistant message has content.",
@@ -171,6 +181,7 @@ class SwiftFormat(Format):
 
     def dump(self, sample: Sample, loss: LossLog) -> Any:
         check_losses(sample, self.capabilities, loss, self.name)
+        lose_user_train_flags(sample, loss, self.name)  # ms-swift reads loss on answers only
         out: dict[str, Any] = {}
         put_id(out, sample)
         msgs: list[dict[str, Any]] = []
@@ -180,9 +191,16 @@ class SwiftFormat(Format):
                     loss.lose("text alongside tool calls", sample, self.name)
                 first = len(msgs)
                 msgs.extend({"role": "tool_call", "content": dump_calls([c])} for c in m.tool_calls)
+                if m.train is not None:
+                    msgs[first]["loss"] = m.train
                 put_extra(msgs[first], m, _TURN_KEYS, sample, loss, self.name)
                 continue
-            turn = {"role": "tool_response" if m.role == "tool" else m.role, "content": m.content}
+            turn: dict[str, Any] = {
+                "role": "tool_response" if m.role == "tool" else m.role,
+                "content": m.content,
+            }
+            if m.train is not None and m.role == "assistant":
+                turn["loss"] = m.train
             msgs.append(put_extra(turn, m, _TURN_KEYS, sample, loss, self.name))
         out["messages"] = msgs
         if sample.tools:

@@ -11,10 +11,10 @@ are the profile's (:mod:`.swift`); this module builds the messages, the tools an
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from ...sample import Message, Sample
+from .swift_agent import format_tool_calls
 
 __all__ = ["JINJA_TEMPLATE_TYPES", "jinja_conversation", "swift_tools"]
 
@@ -95,16 +95,6 @@ def _in_call_order(msgs: list[Message]) -> list[Message]:
     return msgs
 
 
-def _hermes_calls(m: Message) -> str:
-    """The ``hermes`` agent template's ``_format_tool_calls``."""
-    return "\n".join(
-        "<tool_call>\n"
-        + json.dumps({"name": c.name, "arguments": c.arguments}, ensure_ascii=False)
-        + "\n</tool_call>"
-        for c in m.tool_calls or []
-    )
-
-
 def jinja_conversation(
     sample: Sample, default_system: str | None, agent_template: str | None
 ) -> tuple[list[dict[str, Any]], bool] | str:
@@ -128,7 +118,12 @@ def jinja_conversation(
             # the text (when there is any) and the calls are two turns, joined just below
             if content:
                 turns.append({"role": "assistant", "content": content})
-            turns.append({"role": "assistant", "content": _hermes_calls(m)})
+            turns.append(
+                {
+                    "role": "assistant",
+                    "content": format_tool_calls(agent_template or "hermes", m.tool_calls),
+                }
+            )
         else:
             turn: dict[str, Any] = {"role": m.role, "content": content}
             if m.name is not None:
