@@ -11,12 +11,12 @@ from typing import Any
 
 import pytest
 import yaml
-from swift_script import swift_args
 
 from sftforge.chat.profiles.llamafactory import align_lf_record
 from sftforge.cli.main import main
 from sftforge.export import FRAMEWORKS, export_samples
 from sftforge.sample import Message, Sample, ToolCall
+from swift_script import swift_args
 
 SAMPLES = [
     Sample([Message("system", "你是助手"), Message("user", "天气？"), Message("assistant", "晴")]),

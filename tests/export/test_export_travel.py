@@ -15,13 +15,13 @@ from typing import Any
 
 import pytest
 import yaml
-from swift_script import swift_args
 
 from sftforge.cli.main import main
 from sftforge.errors import SftforgeError
 from sftforge.export import FRAMEWORKS, export_samples
 from sftforge.pipeline.run import run_recipe
 from sftforge.sample import Message, Sample
+from swift_script import swift_args
 
 TRAIN = [
     Sample([Message("user", f"问题 {i}"), Message("assistant", f"答案 {i}")]) for i in range(4)
