@@ -259,3 +259,36 @@ def test_axolotl_loads_the_moved_export_as_the_profile_encodes_it(
     mine, rejected = profile_rows("axolotl", SAMPLES, str(model_dir), result.profile)
     c = compare_rows(mine, theirs)
     assert (rejected, c.identical, c.profile_rows, c.trainer_rows) == (0, 3, 3, 3), c
+
+
+_ANALYZE = """
+import json, sys
+from axolotl.prompt_strategies.jinja_template_analyzer import JinjaTemplateAnalyzer
+paths = json.loads(sys.stdin.read())
+print(json.dumps({p: sorted(JinjaTemplateAnalyzer(open(p, encoding="utf-8").read())
+                            .get_message_vars("messages")) for p in paths}))
+"""
+
+
+@pytest.mark.slow
+def test_message_vars_are_axolotls_on_the_bundled_templates() -> None:
+    python = _axolotl_python()
+    if python is None:
+        pytest.skip("no axolotl environment (SFTFORGE_AXOLOTL_VENV or .bench-venvs/axolotl)")
+    from sftforge.chat.profiles.axolotl_vars import template_message_vars
+
+    paths = sorted(
+        str(p) for p in (ROOT / "src" / "sftforge" / "chat" / "templates").glob("*.jinja")
+    )
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env["AXOLOTL_DO_NOT_TRACK"] = "1"
+    proc = subprocess.run(
+        [str(python), "-c", _ANALYZE], input=json.dumps(paths), capture_output=True, text=True,
+        env=env, timeout=600,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    theirs = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert len(theirs) == len(paths) > 5
+    for path in paths:
+        text = Path(path).read_text(encoding="utf-8")
+        assert sorted(template_message_vars(text)) == theirs[path], path
