@@ -97,7 +97,7 @@ def test_the_config_starts_on_cpu_and_gpu_and_turns_telemetry_off(
     assert "AXOLOTL_DO_NOT_TRACK=1 axolotl train axolotl.yaml" in readme
     assert "telemetry" in readme and "lora_*_kernel" in readme
     text = (tmp_path / "out" / "axolotl.yaml").read_text(encoding="utf-8")
-    assert "# precision chosen at start" in text  # the choice is explained in the file
+    assert "# precision chosen by axolotl at start" in text  # the choice is explained in the file
     rows = [
         json.loads(x)
         for x in (tmp_path / "out" / "train.jsonl").read_text("utf-8").split("\n")

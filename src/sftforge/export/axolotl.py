@@ -8,7 +8,7 @@ dataset keys are the profile's :data:`~sftforge.chat.profiles.axolotl.AXOLOTL_DA
 ``--option`` values given, the chat template is :func:`~sftforge.chat.profiles.axolotl_template
 .decide_axolotl_template`'s decision (``tokenizer_default``, or the chosen template written as
 ``chat_template.jinja``). It starts unedited on a CPU and on a GPU: ``bf16: auto`` (axolotl turns
-bf16 on where the device has it), LoRA without axolotl's fused Triton kernels (they need CUDA), and
+bf16 on where the device has it, fp16 otherwise; checked on CPU), LoRA without axolotl's fused Triton kernels (they need CUDA), and
 the command turns telemetry off (``AXOLOTL_DO_NOT_TRACK=1``: axolotl sends usage events by default
 and, offline, retries them).
 """
@@ -37,8 +37,8 @@ _COMMENTS = {
     "lora_mlp_kernel": "axolotl's fused LoRA kernels are Triton/CUDA only and it turns them on by "
     "default, which stops a CPU run: off here; on a CUDA GPU set the four lora_*_kernel to true "
     "for speed",
-    "bf16": "precision chosen at start: bf16 where the GPU supports it, otherwise off (CPU, older "
-    "GPUs); axolotl then loads the model in float16 or float32",
+    "bf16": "precision chosen by axolotl at start: bf16 where the GPU supports it, otherwise fp16 "
+    "(axolotl's fallback; starts on a CPU and on older GPUs too)",
 }
 README = (
     "axolotl sends anonymous usage telemetry by default and, on a machine without internet, keeps "
