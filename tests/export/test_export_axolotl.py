@@ -124,6 +124,9 @@ def test_options_flow_into_the_config(tmp_path: Path) -> None:
             "last", "last", True,
         )  # fmt: skip
     assert cfg["train_on_inputs"] is True and cfg["eot_tokens"] == ["<|im_end|>"]
+    # one role given as a word (--option roles_to_train=user) is written as axolotl's list
+    export_samples(SAMPLES, "axolotl", tmp_path / "one", options={"roles_to_train": "user"})
+    assert _config(tmp_path / "one")["datasets"][0]["roles_to_train"] == ["user"]
 
 
 @pytest.mark.parametrize(

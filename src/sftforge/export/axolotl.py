@@ -66,7 +66,11 @@ def _options(job: ExportJob) -> dict[str, Any]:
             field="option",
             hint=f"use: {', '.join(sorted(AXOLOTL_OPTIONS - {'chat_template'}))}",
         )
-    return dict(job.options)
+    options = dict(job.options)
+    for key in ("roles_to_train", "eot_tokens"):  # lists in axolotl's schema
+        if isinstance(options.get(key), str):
+            options[key] = [options[key]]
+    return options
 
 
 def _dataset(path: str, options: dict[str, Any]) -> dict[str, Any]:
