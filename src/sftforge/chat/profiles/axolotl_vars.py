@@ -11,16 +11,16 @@ corner case (a ``messages[...]`` index and a variable called ``messages_slice``)
 before it has visited the template, so it finds nothing else. A loop written ``for m in messages``
 therefore passes no extra key (the export maps the keys it writes, so they reach such a template).
 
-The template is only parsed (``Environment.parse``), never run.
+The template is only parsed (in a sandboxed environment, as every template in sftforge), never run.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-import jinja2
 from jinja2 import nodes
 from jinja2.ext import Extension
+from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 __all__ = ["template_message_vars"]
 
@@ -43,7 +43,7 @@ def _base(node: nodes.Node) -> str | None:
 
 def template_message_vars(template: str) -> set[str]:
     """The message keys axolotl 0.19 keeps for ``template`` when they are not mapped."""
-    env = jinja2.Environment(
+    env = ImmutableSandboxedEnvironment(
         autoescape=True, extensions=[_GenerationTagIgnore, "jinja2.ext.loopcontrols"]
     )
     ast = env.parse(template)
