@@ -107,6 +107,19 @@ def test_the_config_starts_on_cpu_and_gpu_and_turns_telemetry_off(
     assert isinstance(rows[2]["tools"], str)  # each row keeps its own tool definitions
 
 
+def test_the_prepared_data_is_named_after_the_data(tmp_path: Path) -> None:
+    # axolotl's cache key leaves the data out: a re-export with other data into the same folder
+    # must not reuse the old tokens
+    export_samples(SAMPLES, "axolotl", tmp_path / "a")
+    export_samples(SAMPLES[:2], "axolotl", tmp_path / "a", force=True)
+    export_samples(SAMPLES[:2], "axolotl", tmp_path / "b")
+    first = _config(tmp_path / "a")["dataset_prepared_path"]
+    assert first == _config(tmp_path / "b")["dataset_prepared_path"]
+    export_samples(SAMPLES, "axolotl", tmp_path / "a", force=True)
+    second = _config(tmp_path / "a")["dataset_prepared_path"]
+    assert second != first and second.startswith("last_run_prepared/")
+
+
 def test_options_flow_into_the_config(tmp_path: Path) -> None:
     options = {
         "roles_to_train": ["user", "assistant"],

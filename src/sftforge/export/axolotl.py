@@ -15,6 +15,7 @@ and, offline, retries them).
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from ..chat.profiles.axolotl import AXOLOTL_DATASET, AXOLOTL_OPTIONS, axolotl_record
@@ -25,6 +26,7 @@ from .common import ExportJob, ExportResult, ProfileSettings, dump_yaml, split_r
 __all__ = ["export_axolotl", "profile_settings"]
 
 COMMAND = "AXOLOTL_DO_NOT_TRACK=1 axolotl train axolotl.yaml"
+DATA_FILES = ("train.jsonl", "validation.jsonl")
 # options that are keys of each dataset entry; the others are top-level config keys
 _DATASET_KEYS = ("roles_to_train", "train_on_eos", "train_on_eot", "message_field_training",
                  "drop_system_message")  # fmt: skip
@@ -34,6 +36,8 @@ _COMMENTS = {
     "chat_template": "the template decision of sftforge (tokenize --profile axolotl uses the same)",
     "shuffle_merged_datasets": "prepared rows stay in file order (sftforge export --check compares "
     "them); training order is still shuffled each epoch by axolotl's sampler",
+    "dataset_prepared_path": "named after the data: axolotl's cache key leaves the data out, so a "
+    "re-export with other data into this folder would otherwise train on the old tokens",
     "lora_mlp_kernel": "axolotl's fused LoRA kernels are Triton/CUDA only and it turns them on by "
     "default, which stops a CPU run: off here; on a CUDA GPU set the four lora_*_kernel to true "
     "for speed",
@@ -47,7 +51,8 @@ README = (
     "GPU: `bf16: auto` picks the precision at start, and axolotl's fused LoRA kernels "
     "(`lora_*_kernel`) are off because they need Triton and CUDA - set them to true on a CUDA GPU "
     "for speed. On an offline machine also set `HF_HUB_OFFLINE=1` and give `base_model` as a local "
-    "folder. axolotl tokenizes into `last_run_prepared/` on the first run; "
+    "folder. axolotl tokenizes into `last_run_prepared/` on the first run (under a name taken from "
+    "the data, so a re-export with other data is tokenized again); "
     "`axolotl preprocess axolotl.yaml` does only that step."
 )
 
@@ -103,6 +108,14 @@ def profile_settings(job: ExportJob) -> ProfileSettings:
     return ProfileSettings(job.template, written | options, job.max_length)
 
 
+def _digest(job: ExportJob, names: tuple[str, ...]) -> str:
+    h = hashlib.sha256()
+    for name in names:
+        if name in job.files:
+            h.update(name.encode() + b"\0" + job.files[name][0])
+    return h.hexdigest()[:12]
+
+
 def _commented(text: str) -> str:
     lines = []
     for line in text.splitlines():
@@ -126,7 +139,7 @@ def export_axolotl(job: ExportJob) -> ExportResult:
     config |= {k: options[k] for k in _TOP_KEYS if k in options}
     config |= {
         "shuffle_merged_datasets": False,
-        "dataset_prepared_path": "last_run_prepared",
+        "dataset_prepared_path": f"last_run_prepared/{_digest(job, DATA_FILES)}",
         "val_set_size": 0.0,  # the eval set is test_datasets (axolotl takes one or the other)
         "output_dir": f"outputs/{job.name}-lora",
         "adapter": "lora",
