@@ -8,9 +8,9 @@ dataset keys are the profile's :data:`~sftforge.chat.profiles.axolotl.AXOLOTL_DA
 ``--option`` values given, the chat template is :func:`~sftforge.chat.profiles.axolotl_template
 .decide_axolotl_template`'s decision (``tokenizer_default``, or the chosen template written as
 ``chat_template.jinja``). It starts unedited on a CPU and on a GPU: ``bf16: auto`` (axolotl turns
-bf16 on where the device has it, fp16 otherwise; checked on CPU), LoRA without axolotl's fused Triton kernels (they need CUDA), and
-the command turns telemetry off (``AXOLOTL_DO_NOT_TRACK=1``: axolotl sends usage events by default
-and, offline, retries them).
+bf16 on where the device has it, fp16 otherwise; one step checked on CPU), LoRA without axolotl's
+fused Triton kernels (they need CUDA), and the command turns telemetry off
+(``AXOLOTL_DO_NOT_TRACK=1``: axolotl sends usage events by default and, offline, retries them).
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ _COMMENTS = {
     "(axolotl's fallback; starts on a CPU and on older GPUs too)",
 }
 README = (
-    "axolotl sends anonymous usage telemetry by default and, on a machine without internet, keeps "
+    "axolotl sends usage telemetry by default and, on a machine without internet, keeps "
     "retrying it: the command sets `AXOLOTL_DO_NOT_TRACK=1` (keep it, or export it in the shell). "
     "`axolotl.yaml` starts as is on a CPU (slow, for a smoke test: add `max_steps: 1`) and on a "
     "GPU: `bf16: auto` picks the precision at start, and axolotl's fused LoRA kernels "
