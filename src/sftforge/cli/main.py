@@ -20,8 +20,11 @@ import typer
 from .. import progress
 from ..errors import SftforgeError
 from ..oserrors import os_error
+from ._plainvalues import install as install_plain_values
 
 __all__ = ["app", "main"]
+
+install_plain_values()  # string and number options without pydantic (see _plainvalues)
 
 app = typer.Typer(
     name="sftforge",
@@ -85,16 +88,59 @@ COMMAND_MODULES: tuple[str, ...] = (
     "lint",
     "export",
 )
+# command -> the module that registers it, where the two names differ
+_HOMES = {"preview": "tokenize", "version": None}
+_ROOT_VALUE_OPTIONS = ("--s3-endpoint",)  # the root options that take a value
 
 
-def _load_commands() -> None:
-    for mod in COMMAND_MODULES:
-        importlib.import_module(f"sftforge.cli.{mod}")
+def _command_name(argv: list[str]) -> str | None:
+    """The command ``argv`` runs (the first word after the root options), or None."""
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg in _ROOT_VALUE_OPTIONS:
+            i += 2
+        elif arg.startswith("-"):
+            i += 1
+        else:
+            return arg
+    return None
+
+
+def _load_commands(argv: list[str] | None = None) -> None:
+    """Register the command ``argv`` runs, or every command (help, an unknown name, no ``argv``).
+
+    Why only one: building a command imports what its options need (typer's parameter types,
+    the command's own module and its imports); ``sftforge convert`` should not pay for
+    ``tokenize``'s. The help and the error for an unknown command list them all."""
+    name = _command_name(argv) if argv is not None else None
+    if name is not None and (name in COMMAND_MODULES or name in _HOMES):
+        home = _HOMES.get(name, name)
+        if home is not None:
+            importlib.import_module(f"sftforge.cli.{home}")
+    else:
+        for mod in COMMAND_MODULES:
+            importlib.import_module(f"sftforge.cli.{mod}")
+    # the help lists commands in registration order: keep it the same whatever ran first
+    order = {name: i for i, name in enumerate(_ORDER)}
+    app.registered_commands.sort(key=lambda c: order.get(_registered_name(c), len(order)))
+
+
+# the order of ``sftforge --help``: version, then each module's commands in COMMAND_MODULES order
+_ORDER = ("version", "convert", "inspect", "validate", "demo", "generate", "run", "tokenize",
+          "preview", "lint", "export")  # fmt: skip
+
+
+def _registered_name(info: typer.models.CommandInfo) -> str:
+    if info.name:
+        return info.name
+    callback = info.callback
+    return callback.__name__.lower().replace("_", "-") if callback is not None else ""
 
 
 def main(argv: list[str] | None = None) -> int:
-    _load_commands()
     argv, quiet = _take_quiet(list(sys.argv[1:] if argv is None else argv))
+    _load_commands(argv)
     progress.configure(quiet=quiet)
     try:
         return _run(argv)
