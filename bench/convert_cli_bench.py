@@ -9,10 +9,14 @@ alike. Figures are medians over the rounds: CPU seconds (user + sys of the proce
 children it waited for, from ``wait4``), wall seconds, and peak RSS (``ru_maxrss``; the largest
 of the process and its helpers).
 
-- sftforge: ``sftforge convert IN OUT --to sharegpt`` (the console script, default options).
+- sftforge: ``sftforge convert IN OUT --to sharegpt`` (the console script, default options: one
+  process below 16 MiB of input, else this process and one forked helper on a 2-core machine);
+  sftforge-w1: the same with ``--workers 1``.
 - stdlib: ``python bench/stdlib_convert.py IN OUT``, the same conversion with the ``json`` module.
 - datasets: ``load_dataset("json")`` + ``map`` with the stdlib script's own function +
-  ``to_json`` (fresh cache folder each run), the common way with Hugging Face ``datasets``.
+  ``to_json`` (fresh cache folder each run), the common way with Hugging Face ``datasets``
+  (its rows all have the same columns, so a conversation without a system prompt or tools gets
+  ``null`` ones).
 
 Sizes: "1k" = 1,000 Chinese multi-turn conversations in OpenAI ``messages`` JSONL, made from
 LLaMA-Factory's ``glaive_toolcall_zh_demo`` (300, with tools, tool calls and tool results) and
@@ -45,17 +49,20 @@ ROOT = Path(__file__).resolve().parent.parent
 HERE = Path(__file__).resolve().parent
 LF = SHARED_DATA / "llama_factory/data"
 ALPACA = SHARED_DATA / "stanford_alpaca/alpaca_data.json"
-TOOLS = ("sftforge", "stdlib", "datasets")
+TOOLS = ("sftforge", "sftforge-w1", "stdlib", "datasets")
 
 DATASETS_CHILD = """
 import sys, tempfile
 sys.path.insert(0, sys.argv[3])
 import datasets
 from stdlib_convert import sharegpt
+def row(rec):  # every row needs the same columns: system and tools are null where absent
+    out = sharegpt(rec)
+    return out if "instruction" in rec else {"system": None, "tools": None, **out}
 datasets.disable_progress_bars()
 with tempfile.TemporaryDirectory() as cache:
     ds = datasets.load_dataset("json", data_files=sys.argv[1], split="train", cache_dir=cache)
-    ds.map(sharegpt, remove_columns=ds.column_names).to_json(sys.argv[2], force_ascii=False)
+    ds.map(row, remove_columns=ds.column_names).to_json(sys.argv[2], force_ascii=False)
 """
 
 
@@ -108,8 +115,9 @@ def datasets_python() -> str:
 
 
 def command(tool: str, src: Path, dst: Path, hf_python: str) -> list[str]:
-    if tool == "sftforge":
-        return [str(Path(sys.executable).parent / "sftforge"), "convert", str(src), str(dst), "--to", "sharegpt"]  # fmt: skip
+    if tool.startswith("sftforge"):
+        cmd = [str(Path(sys.executable).parent / "sftforge"), "convert", str(src), str(dst), "--to", "sharegpt"]  # fmt: skip
+        return [*cmd, "--workers", "1"] if tool == "sftforge-w1" else cmd
     if tool == "stdlib":
         return [sys.executable, str(HERE / "stdlib_convert.py"), str(src), str(dst)]
     return [hf_python, "-c", DATASETS_CHILD, str(src), str(dst), str(HERE)]
@@ -151,7 +159,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=5, help="rounds (default 5)")
     parser.add_argument("--sizes", default="1k,52k", help="1k, 52k or both (default)")
-    parser.add_argument("--tools", default=",".join(TOOLS), help="default: all three")
+    parser.add_argument("--tools", default=",".join(TOOLS), help="default: all four")
     parser.add_argument("--make-zh-1k", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--check", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -165,6 +173,8 @@ def main() -> None:
     tools = [t for t in args.tools.split(",") if t]
     hf_python = datasets_python() if "datasets" in tools else ""
     env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
+    # as installed: modules load from their cached bytecode (written by the warm-up runs below)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     rows: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="sftforge-cli-bench-") as tmp:
         work = Path(tmp)
@@ -176,9 +186,9 @@ def main() -> None:
         for size in sizes:
             src = inputs[size]
             outs = {t: work / f"{size}.{t}.jsonl" for t in TOOLS}
+            for tool in tools:  # a warm-up run each: bytecode written, files in the page cache
+                run_once(command(tool, src, outs[tool], hf_python), env)
             if "sftforge" in tools and "stdlib" in tools:
-                for tool in ("sftforge", "stdlib"):
-                    run_once(command(tool, src, outs[tool], hf_python), env)
                 rejects = f"{outs['sftforge']}.rejects.jsonl"
                 # in a child, as the data is made: this process stays small
                 checks[size] = subprocess.run(
@@ -227,7 +237,7 @@ def table(rows: list[dict[str, Any]]) -> str:
     for r in rows:
         ours = next((o for o in rows if o["size"] == r["size"] and o["tool"] == "sftforge"), None)
         cpu = wall = "–"
-        if ours is not None and r is not ours:
+        if ours is not None and r["tool"] not in ("sftforge", "sftforge-w1"):
             cpu = f"{r['cpu'] / ours['cpu']:.2f}×"
             wall = f"{r['wall'] / ours['wall']:.2f}×"
         lines.append(
