@@ -21,6 +21,7 @@ from .. import progress
 from ..errors import SftforgeError
 from ..oserrors import os_error
 from ._plainvalues import install as install_plain_values
+from .params import Command, typer_command
 
 __all__ = ["app", "main"]
 
@@ -91,6 +92,7 @@ COMMAND_MODULES: tuple[str, ...] = (
 # command -> the module that registers it, where the two names differ
 _HOMES = {"preview": "tokenize", "version": None}
 _ROOT_VALUE_OPTIONS = ("--s3-endpoint",)  # the root options that take a value
+_DECLARED: set[str] = set()  # the .params commands registered so far
 
 
 def _command_name(argv: list[str]) -> str | None:
@@ -116,11 +118,16 @@ def _load_commands(argv: list[str] | None = None) -> None:
     name = _command_name(argv) if argv is not None else None
     if name is not None and (name in COMMAND_MODULES or name in _HOMES):
         home = _HOMES.get(name, name)
-        if home is not None:
-            importlib.import_module(f"sftforge.cli.{home}")
+        homes = [] if home is None else [home]
     else:
-        for mod in COMMAND_MODULES:
-            importlib.import_module(f"sftforge.cli.{mod}")
+        homes = list(COMMAND_MODULES)
+    for home in homes:
+        module = importlib.import_module(f"sftforge.cli.{home}")
+        # a command declared in .params form (typer-free, for the direct path) is registered here
+        command = getattr(module, "COMMAND", None)
+        if isinstance(command, Command) and command.name not in _DECLARED:
+            app.command()(typer_command(command))
+            _DECLARED.add(command.name)
     # the help lists commands in registration order: keep it the same whatever ran first
     order = {name: i for i, name in enumerate(_ORDER)}
     app.registered_commands.sort(key=lambda c: order.get(_registered_name(c), len(order)))
