@@ -13,6 +13,8 @@ of the process and its helpers).
   process below 16 MiB of input, else this process and one forked helper on a 2-core machine);
   sftforge-w1: the same with ``--workers 1``.
 - stdlib: ``python bench/stdlib_convert.py IN OUT``, the same conversion with the ``json`` module.
+- orjson: ``python bench/orjson_convert.py IN OUT``, the script's loop with orjson and no checks:
+  a floor for any converter built on orjson (sftforge's reader and writer are), not a peer.
 - datasets: ``load_dataset("json")`` + ``map`` with the stdlib script's own function +
   ``to_json`` (fresh cache folder each run), the common way with Hugging Face ``datasets``
   (its rows all have the same columns, so a conversation without a system prompt or tools gets
@@ -49,7 +51,7 @@ ROOT = Path(__file__).resolve().parent.parent
 HERE = Path(__file__).resolve().parent
 LF = SHARED_DATA / "llama_factory/data"
 ALPACA = SHARED_DATA / "stanford_alpaca/alpaca_data.json"
-TOOLS = ("sftforge", "sftforge-w1", "stdlib", "datasets")
+TOOLS = ("sftforge", "sftforge-w1", "stdlib", "orjson", "datasets")
 
 DATASETS_CHILD = """
 import sys, tempfile
@@ -118,8 +120,8 @@ def command(tool: str, src: Path, dst: Path, hf_python: str) -> list[str]:
     if tool.startswith("sftforge"):
         cmd = [str(Path(sys.executable).parent / "sftforge"), "convert", str(src), str(dst), "--to", "sharegpt"]  # fmt: skip
         return [*cmd, "--workers", "1"] if tool == "sftforge-w1" else cmd
-    if tool == "stdlib":
-        return [sys.executable, str(HERE / "stdlib_convert.py"), str(src), str(dst)]
+    if tool in ("stdlib", "orjson"):
+        return [sys.executable, str(HERE / f"{tool}_convert.py"), str(src), str(dst)]
     return [hf_python, "-c", DATASETS_CHILD, str(src), str(dst), str(HERE)]
 
 
