@@ -161,7 +161,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=5, help="rounds (default 5)")
     parser.add_argument("--sizes", default="1k,52k", help="1k, 52k or both (default)")
-    parser.add_argument("--tools", default=",".join(TOOLS), help="default: all four")
+    parser.add_argument("--tools", default=",".join(TOOLS), help="default: every tool above")
     parser.add_argument("--make-zh-1k", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--check", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
