@@ -133,3 +133,18 @@ def test_the_console_command_converts_without_importing_typer(tmp_path: Path) ->
 def test_a_usage_error_still_gets_typers_message(capsys: pytest.CaptureFixture[str]) -> None:
     assert launch.main(["convert", "a", "b", "--to", "sharegpt", "--workers", "0"]) == 2
     assert "Invalid value for '--workers'" in capsys.readouterr().err
+
+
+def test_the_function_takes_exactly_the_declared_parameters_and_types() -> None:
+    import inspect
+    import typing
+
+    from sftforge.cli import convert as module
+
+    hints = typing.get_type_hints(module.convert)
+    params = inspect.signature(module.convert).parameters
+    assert list(params) == [p.name for p in PARAMS]
+    assert all(p.default is inspect.Parameter.empty for p in params.values())
+    for p in PARAMS:
+        expected = p.kind if p.default is not None else p.kind | None
+        assert hints[p.name] == expected, p.name

@@ -1,3 +1,10 @@
+"""``sftforge convert IN OUT --to FORMAT``: read any supported file, write it in another format.
+
+Its parameters are declared once, in ``PARAMS`` (``.params``): typer builds the command and its
+help from them, and the direct path (``.direct``) runs the command from them without typer. The
+function takes every parameter by name, with no defaults of its own: those are in ``PARAMS``.
+"""
+
 from __future__ import annotations
 
 import contextlib
@@ -15,7 +22,7 @@ from ._report import (
     summary,
 )
 from .options import CHECK_TEXT, COLUMNS, MAX_RECORD_MB, ON_ERROR, STRICT
-from .params import Command, Param
+from .params import REQUIRED, Command, Param
 
 if TYPE_CHECKING:
     from ..api import Reader
@@ -36,7 +43,7 @@ def _opt(name: str, kind: type, decl: str, help: str, **more: Any) -> Param:
 PARAMS = (
     Param("src", str, "input file, or - for stdin", metavar="IN"),
     Param("out", str, "output file, or - for stdout", metavar="OUT"),
-    _opt("to", str, "--to", "output format (e.g. sharegpt, openai, alpaca)", default=...),
+    _opt("to", str, "--to", "output format (e.g. sharegpt, openai, alpaca)", default=REQUIRED),
     _opt("from_", str, "--from", "input format; detected when not given"),
     COLUMNS,
     _opt("allow_lossy", bool, "--allow-lossy",
@@ -60,23 +67,24 @@ PARAMS = (
 
 
 def convert(
+    *,
     src: str,
     out: str,
     to: str,
-    from_: str | None = None,
-    columns: str | None = None,
-    allow_lossy: bool = False,
-    strict: bool = False,
-    on_error: str | None = None,
-    rejects: str | None = None,
-    container: str | None = None,
-    out_container: str | None = None,
-    encoding: str | None = None,
-    check_text: bool = True,
-    max_record_mb: int | None = None,
-    workers: int | None = None,
-    dataset_info: str | None = None,
-    dataset_name: str | None = None,
+    from_: str | None,
+    columns: str | None,
+    allow_lossy: bool,
+    strict: bool,
+    on_error: str | None,
+    rejects: str | None,
+    container: str | None,
+    out_container: str | None,
+    encoding: str | None,
+    check_text: bool,
+    max_record_mb: int | None,
+    workers: int | None,
+    dataset_info: str | None,
+    dataset_name: str | None,
 ) -> None:
     """Convert IN to OUT in the format given by --to.
 
