@@ -13,8 +13,10 @@ of the process and its helpers).
   process below 16 MiB of input, else this process and one forked helper on a 2-core machine);
   sftforge-w1: the same with ``--workers 1``.
 - stdlib: ``python bench/stdlib_convert.py IN OUT``, the same conversion with the ``json`` module.
-- orjson: ``python bench/orjson_convert.py IN OUT``, the script's loop with orjson and no checks:
-  a floor for any converter built on orjson (sftforge's reader and writer are), not a peer.
+- orjson: ``python bench/orjson_convert.py IN OUT``, the script's loop with orjson and no checks
+  (whole input in memory): a reference, not a peer. On a small input its time is about the
+  least any converter built on orjson (as sftforge's reader and writer are) can take: the
+  interpreter and orjson's import.
 - datasets: ``load_dataset("json")`` + ``map`` with the stdlib script's own function +
   ``to_json`` (fresh cache folder each run), the common way with Hugging Face ``datasets``
   (its rows all have the same columns, so a conversation without a system prompt or tools gets

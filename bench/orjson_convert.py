@@ -1,9 +1,10 @@
-"""A floor, not a tool: the stdlib script's conversion with orjson and nothing else (no checks).
+"""A reference, not a tool: the stdlib script's conversion with orjson and no checks.
 
     python bench/orjson_convert.py IN OUT
 
-Its whole run is about the least a converter built on orjson can take: the interpreter, orjson's
-import (it brings in dataclasses, uuid, datetime and enum) and the loop.
+On a small input its whole run is about the least a converter built on orjson can take: the
+interpreter, orjson's import (which brings in dataclasses, uuid, datetime and enum) and the loop.
+It holds the whole input and output in memory (no streaming).
 """
 
 import sys
