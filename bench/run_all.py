@@ -22,6 +22,7 @@ BENCHES = (
     "pipeline_ops_micro",
     "tokenize_bench",
     "convert_bench",
+    "convert_cli_bench",
     "remote_bench",
     "pipeline_ops_vs_datajuicer",
     "pipeline_bench",

@@ -24,10 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
-import multiprocessing
 import os
-import queue
-import threading
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -36,7 +33,6 @@ from typing import Any
 import orjson
 
 from ._gc import gc_paused, gc_relaxed
-from ._orphans import exit_with_parent
 from .api import Reader, decode, read, resolve_format, write
 from .errors import ConversionError, InputError, SftforgeError
 from .formats.base import Format, LossLog
@@ -47,11 +43,6 @@ from .io.pieces import Lines, Piece, PieceStream, Records, Window, window_starts
 from .io.record import RawRecord
 from .oserrors import os_error
 from .sample import deferred_ids, validate_sample
-
-try:
-    import fcntl
-except ImportError:  # (Windows: no fork either, so no helpers)
-    fcntl = None  # type: ignore[assignment]
 
 __all__ = ["PARALLEL_MIN_BYTES", "ConvertResult", "convert"]
 
@@ -185,13 +176,11 @@ def _check_paths(src: Any, out: str, rejects: Any, dataset_info: Any) -> None:
 def _workers(workers: int | None, reader: Reader) -> int:
     n = workers if workers is not None else (os.cpu_count() or 1)
     size = reader.source.size or 0
-    if (
-        n <= 1
-        or (workers is None and size < PARALLEL_MIN_BYTES)
-        or "fork" not in multiprocessing.get_all_start_methods()
-    ):
+    if n <= 1 or (workers is None and size < PARALLEL_MIN_BYTES):
         return 1
-    return n
+    import multiprocessing  # (here: a small input, the common case, needs no helpers)
+
+    return n if "fork" in multiprocessing.get_all_start_methods() else 1
 
 
 # -- one piece, here or in a helper -----------------------------------------------------------
@@ -360,6 +349,11 @@ def _serve(tasks: Any, results: Any, parent_pid: int) -> None:
     Tasks are read and results sent by two threads, so neither side ever waits for the other
     to make room in the pipe (both sending big messages at once would deadlock) and the work
     goes on while this process's results wait to be read."""
+    import queue
+    import threading
+
+    from ._orphans import exit_with_parent
+
     exit_with_parent(parent_pid)
     assert _JOB is not None
     inbox: queue.SimpleQueue[Any] = queue.SimpleQueue()
@@ -414,6 +408,8 @@ class _Helper:
         self.results, results_out = ctx.Pipe(duplex=False)
         for conn in (self.tasks, results_out):
             with contextlib.suppress(OSError, AttributeError):  # (Linux only)
+                import fcntl  # (no fork on Windows, so no helpers there)
+
                 fcntl.fcntl(conn.fileno(), fcntl.F_SETPIPE_SZ, _PIPE_BYTES)
         self.proc = ctx.Process(
             target=_serve, args=(tasks_in, results_out, os.getpid()), daemon=True
@@ -507,6 +503,8 @@ class _Driver:
             with gc_relaxed():  # (it freezes what exists: the helpers share it untouched)
                 if self.n > 1:
                     _JOB = self.job
+                    import multiprocessing
+
                     ctx = multiprocessing.get_context("fork")
                     self.helpers = [_Helper(ctx) for _ in range(self.n - 1)]
                 self._loop()

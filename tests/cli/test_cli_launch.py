@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -54,3 +55,83 @@ def test_no_arguments_is_the_help_with_a_usage_exit_code(
 def test_everything_else_goes_to_the_full_cli(capsys: pytest.CaptureFixture[str]) -> None:
     assert launch.main(["convert", "--help"]) == 0
     assert "--to" in capsys.readouterr().out
+
+
+def _in_child(code: str) -> list[str]:
+    return subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.splitlines()
+
+
+def test_convert_imports_neither_pydantic_nor_the_other_commands(tmp_path: Path) -> None:
+    src = tmp_path / "in.jsonl"
+    src.write_text('{"messages": [{"role": "user", "content": "你好"}, '
+                   '{"role": "assistant", "content": "你好！"}]}\n', encoding="utf-8")  # fmt: skip
+    code = (
+        "import sys; from sftforge.cli.launch import main; "
+        f"rc = main(['convert', {str(src)!r}, {str(tmp_path / 'out.jsonl')!r}, '--to', 'sharegpt', "
+        "'--workers', '1', '--no-check-text', '-q']); "
+        "print(rc, sorted(m for m in ('pydantic', 'yaml', 'sftforge.cli.tokenize', "
+        "'sftforge.cli.generate', 'sftforge.pipeline') if m in sys.modules))"
+    )
+    assert _in_child(code)[-1] == "0 []"
+    assert (tmp_path / "out.jsonl").read_text(encoding="utf-8") == (
+        '{"conversations":[{"from":"human","value":"你好"},{"from":"gpt","value":"你好！"}]}\n'
+    )
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("0", "Input should be greater than or equal to 1"),
+        ("abc", "Input should be a valid integer"),
+    ],
+)
+def test_bad_option_values_get_typers_own_message(
+    value: str, message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from sftforge.cli.main import main
+
+    assert main(["convert", "a", "b", "--to", "sharegpt", "--workers", value]) == 2
+    err = capsys.readouterr().err
+    assert f"Invalid value for '--workers': {message}" in err
+
+
+def test_values_reach_the_command_as_typer_makes_them(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sftforge.convert
+    from sftforge.cli.main import main
+
+    seen: dict[str, object] = {}
+
+    def fake(src: str, out: str, to: str, **kw: object) -> object:
+        seen.update(kw, src=src, out=out, to=to)
+        raise SystemExit(0)
+
+    monkeypatch.setattr(sftforge.convert, "convert", fake)
+    with pytest.raises(SystemExit):
+        main(["convert", "in.json", "-", "--to", "openai", "--workers", "007", "--from=alpaca",
+              "--allow-lossy", "--no-check-text", "--max-record-mb", "2"])  # fmt: skip
+    assert seen["src"] == "in.json" and seen["out"] == "-" and seen["to"] == "openai"
+    assert seen["workers"] == 7 and seen["from_"] == "alpaca"
+    assert seen["allow_lossy"] is True and seen["check_text"] is False
+    assert seen["max_record_bytes"] == 2 * 2**20 and seen["columns"] is None
+
+
+def test_the_command_list_is_the_same_whatever_ran_first() -> None:
+    """``export`` registered alone first, the others after it: the help keeps the usual order."""
+    code = (
+        "import contextlib, io, sys; from sftforge.cli.main import main\n"
+        "for argv in ([a for a in sys.argv[1:]], ['--help']):\n"
+        "    buf = io.StringIO()\n"
+        "    with contextlib.redirect_stdout(buf):\n"
+        "        main(argv)\n"
+        "print(buf.getvalue())"
+    )
+
+    def top_help(*first: str) -> str:
+        argv = [sys.executable, "-c", code, *first]
+        return subprocess.run(argv, capture_output=True, text=True, check=True).stdout
+
+    usual = top_help("--help")
+    assert "export" in usual and "convert" in usual
+    assert top_help("export", "--help") == usual

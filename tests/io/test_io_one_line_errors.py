@@ -141,6 +141,22 @@ def test_escaped_quotes_and_spaced_colons_are_not_duplicate_keys(tmp_path: Path)
     assert reader.errors == []
 
 
+@pytest.mark.parametrize("container", ["jsonl", "json"])
+def test_duplicate_keys_written_with_a_space_before_the_colon_are_found(
+    tmp_path: Path, container: str
+) -> None:
+    rows = [*_alpaca_rows(5), '{"instruction" : "dup", "output" : "first", "output" : "second"}']
+    rows.append('{"instruction": "a colon as an escape \\u003a is no key", "output": "\\u003a"}')
+    path = tmp_path / f"d.{container}"
+    text = "\n".join(rows) if container == "jsonl" else "[\n" + ",\n".join(rows) + "\n]"
+    path.write_text(text + "\n", encoding="utf-8")
+    with read(path, "alpaca", on_error="skip") as reader:
+        got = [s.messages[0].content for s in reader]
+    assert got == [*(f"q{i}" for i in range(5)), "a colon as an escape : is no key"]
+    [err] = reader.errors
+    assert (err.kind, err.field) == ("duplicate_keys", "output")  # type: ignore[attr-defined]
+
+
 @pytest.mark.parametrize("workers", [0, "two", -3])
 def test_convert_refuses_a_bad_workers_value(tmp_path: Path, workers: object) -> None:
     from sftforge.convert import convert

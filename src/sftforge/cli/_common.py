@@ -4,16 +4,20 @@ and the bad-record policy every reading command shares (skip to a rejects file b
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated
 
 import typer
 
-from ..errors import SftforgeError
-from ..progress import note, track
-
-if TYPE_CHECKING:
-    from ..api import Reader
+from ._report import (
+    error_policy,
+    max_record_options,
+    notices,
+    progress,
+    rejects_summary,
+    summary,
+)
+from .options import CHECK_TEXT, COLUMNS, MAX_RECORD_MB, ON_ERROR, STRICT
+from .params import typer_info
 
 __all__ = [
     "CheckText",
@@ -30,21 +34,12 @@ __all__ = [
     "summary",
 ]
 
-Strict = Annotated[
-    bool,
-    typer.Option(
-        "--strict",
-        help="stop at the first bad record (default: write it to the rejects file and go on)",
-    ),
-]
-
-OnError = Annotated[
-    str | None,
-    typer.Option(
-        "--on-error", help="skip (default): reject bad records and go on; raise: --strict"
-    ),
-]
-
+# the shared options, declared once in .options (the direct path reads them there)
+Strict = Annotated[bool, typer_info(STRICT)]
+OnError = Annotated[str | None, typer_info(ON_ERROR)]
+CheckText = Annotated[bool, typer_info(CHECK_TEXT)]
+Columns = Annotated[str | None, typer_info(COLUMNS)]
+MaxRecordMb = Annotated[int | None, typer_info(MAX_RECORD_MB)]
 
 TrainerOptions = Annotated[
     list[str] | None,
@@ -54,77 +49,3 @@ TrainerOptions = Annotated[
         "(llamafactory), assistant_only_loss=false (trl), train_on_eos=last (axolotl)",
     ),
 ]
-
-
-def error_policy(strict: bool, on_error: str | None) -> str:
-    """``raise`` with ``--strict`` or ``--on-error raise``, else ``skip`` (the default)."""
-    if on_error is not None and on_error not in ("raise", "skip"):
-        raise SftforgeError(f"unknown --on-error '{on_error}'.", hint="use raise or skip")
-    return "raise" if strict or on_error == "raise" else "skip"
-
-
-def rejects_summary(
-    rejected: int, read: int, by_reason: dict[str, int], path: str | None, first: str | None
-) -> None:
-    """The loud part of a run that rejected records: how many, why, where they are, the first."""
-    if not rejected:
-        return
-    reasons = ", ".join(f"{k} {v}" for k, v in sorted(by_reason.items(), key=lambda kv: -kv[1]))
-    where = f"; each with file, line, reason and raw text in {path}" if path else ""
-    typer.echo(f"warning: {rejected} of {read} records rejected ({reasons}){where}", err=True)
-    if first:
-        typer.echo(f"  first: {first}", err=True)
-
-
-def notices(found: list[Any]) -> None:
-    """Problems in the file that are not records (stray commas), one warning line each."""
-    for n in found:
-        typer.echo(f"warning: {n}", err=True)
-
-
-_EVERY = 2048
-
-CheckText = Annotated[
-    bool,
-    typer.Option(
-        "--check-text/--no-check-text",
-        help="reject records with NUL bytes, control characters, U+FFFD or mojibake (default) or keep them as they are",
-    ),
-]
-
-Columns = Annotated[
-    str | None,
-    typer.Option(
-        "--columns",
-        help="column mapping instead of --from: SOURCE=PART,... e.g. 问题=prompt,答案=response "
-        "(parts: prompt, query, response, system, history, messages, chosen, rejected, tools, "
-        "label, id, meta.NAME; nested fields as data.q or turns[0].text)",
-    ),
-]
-
-MaxRecordMb = Annotated[
-    int | None,
-    typer.Option(
-        "--max-record-mb",
-        min=1,
-        help="largest record to read, in MiB (default 32); a longer one is rejected as too_large",
-    ),
-]
-
-
-def max_record_options(mb: int | None) -> dict[str, Any]:
-    """The reader option for ``--max-record-mb`` (nothing when not given: the default applies)."""
-    return {} if mb is None else {"max_record_bytes": mb * 2**20}
-
-
-def progress(items: Iterable[Any], reader: Reader, label: str = "reading") -> Iterator[Any]:
-    """Yield ``items``, showing progress by bytes of ``reader``'s input (``sftforge.progress``)."""
-    return track(items, label, sizes=reader.progress, every=_EVERY)
-
-
-def summary(read: int, written: int, rejected: int, losses: dict[str, int] | None = None) -> None:
-    """The line every run prints: ``read N = written W + rejected R`` (to stderr)."""
-    note(f"read {read} = written {written} + rejected {rejected}")
-    if losses:
-        lost = ", ".join(f"{k} {v}" for k, v in sorted(losses.items()))
-        note(f"lost (--allow-lossy): {lost}")

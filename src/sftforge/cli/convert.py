@@ -1,20 +1,19 @@
-"""``sftforge convert IN OUT --to FORMAT``: read any supported file, write it in another format."""
+"""``sftforge convert IN OUT --to FORMAT``: read any supported file, write it in another format.
+
+Its parameters are declared once, in ``PARAMS`` (``.params``): typer builds the command and its
+help from them, and the direct path (``.direct``) runs the command from them without typer. The
+function takes every parameter by name, with no defaults of its own: those are in ``PARAMS``.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import os
-from typing import TYPE_CHECKING, Annotated
-
-import typer
+from typing import TYPE_CHECKING, Any
 
 from ..progress import note
-from ._common import (
-    CheckText,
-    Columns,
-    MaxRecordMb,
-    OnError,
-    Strict,
+from ._report import (
+    echo,
     error_policy,
     max_record_options,
     notices,
@@ -22,12 +21,13 @@ from ._common import (
     rejects_summary,
     summary,
 )
-from .main import app
+from .options import CHECK_TEXT, COLUMNS, MAX_RECORD_MB, ON_ERROR, STRICT
+from .params import REQUIRED, Command, Param
 
 if TYPE_CHECKING:
     from ..api import Reader
 
-__all__ = ["convert"]
+__all__ = ["COMMAND", "convert"]
 
 
 def default_rejects(out: str) -> str:
@@ -35,59 +35,56 @@ def default_rejects(out: str) -> str:
     return "sftforge.rejects.jsonl" if out == "-" else f"{out}.rejects.jsonl"
 
 
-@app.command()
+def _opt(name: str, kind: type, decl: str, help: str, **more: Any) -> Param:
+    return Param(name, kind, help, (decl,), **{"default": None, **more})
+
+
+# the command's arguments and options, in the order its help lists them (see .params)
+PARAMS = (
+    Param("src", str, "input file, or - for stdin", metavar="IN"),
+    Param("out", str, "output file, or - for stdout", metavar="OUT"),
+    _opt("to", str, "--to", "output format (e.g. sharegpt, openai, alpaca)", default=REQUIRED),
+    _opt("from_", str, "--from", "input format; detected when not given"),
+    COLUMNS,
+    _opt("allow_lossy", bool, "--allow-lossy",
+         "drop what the output format cannot carry, and count it", default=False),
+    STRICT,
+    ON_ERROR,
+    _opt("rejects", str, "--rejects", "rejects file (default: OUT.rejects.jsonl)"),
+    _opt("container", str, "--container",
+         "input container: jsonl, json, csv, tsv, parquet, arrow, txt"),
+    _opt("out_container", str, "--out-container", "output container (default: from OUT's name)"),
+    _opt("encoding", str, "--encoding", "input encoding; detected when not given"),
+    CHECK_TEXT,
+    MAX_RECORD_MB,
+    _opt("workers", int, "--workers",
+         "processes in all, this one included (default: CPU count, for inputs over 16 MiB)",
+         min=1),
+    _opt("dataset_info", str, "--dataset-info",
+         "add an entry for OUT to this LLaMA-Factory dataset_info.json"),
+    _opt("dataset_name", str, "--dataset-name", "the entry's name (default: OUT's file name)"),
+)  # fmt: skip
+
+
 def convert(
-    src: Annotated[str, typer.Argument(metavar="IN", help="input file, or - for stdin")],
-    out: Annotated[str, typer.Argument(metavar="OUT", help="output file, or - for stdout")],
-    to: Annotated[str, typer.Option("--to", help="output format (e.g. sharegpt, openai, alpaca)")],
-    from_: Annotated[
-        str | None, typer.Option("--from", help="input format; detected when not given")
-    ] = None,
-    columns: Columns = None,
-    allow_lossy: Annotated[
-        bool,
-        typer.Option(
-            "--allow-lossy", help="drop what the output format cannot carry, and count it"
-        ),
-    ] = False,
-    strict: Strict = False,
-    on_error: OnError = None,
-    rejects: Annotated[
-        str | None, typer.Option("--rejects", help="rejects file (default: OUT.rejects.jsonl)")
-    ] = None,
-    container: Annotated[
-        str | None,
-        typer.Option(
-            "--container", help="input container: jsonl, json, csv, tsv, parquet, arrow, txt"
-        ),
-    ] = None,
-    out_container: Annotated[
-        str | None,
-        typer.Option("--out-container", help="output container (default: from OUT's name)"),
-    ] = None,
-    encoding: Annotated[
-        str | None, typer.Option("--encoding", help="input encoding; detected when not given")
-    ] = None,
-    check_text: CheckText = True,
-    max_record_mb: MaxRecordMb = None,
-    workers: Annotated[
-        int | None,
-        typer.Option(
-            "--workers",
-            min=1,
-            help="processes in all, this one included (default: CPU count, for inputs over 16 MiB)",
-        ),
-    ] = None,
-    dataset_info: Annotated[
-        str | None,
-        typer.Option(
-            "--dataset-info", help="add an entry for OUT to this LLaMA-Factory dataset_info.json"
-        ),
-    ] = None,
-    dataset_name: Annotated[
-        str | None,
-        typer.Option("--dataset-name", help="the entry's name (default: OUT's file name)"),
-    ] = None,
+    *,
+    src: str,
+    out: str,
+    to: str,
+    from_: str | None,
+    columns: str | None,
+    allow_lossy: bool,
+    strict: bool,
+    on_error: str | None,
+    rejects: str | None,
+    container: str | None,
+    out_container: str | None,
+    encoding: str | None,
+    check_text: bool,
+    max_record_mb: int | None,
+    workers: int | None,
+    dataset_info: str | None,
+    dataset_name: str | None,
 ) -> None:
     """Convert IN to OUT in the format given by --to.
 
@@ -130,6 +127,9 @@ def convert(
         result.first_error,
     )  # fmt: skip
     if result.rejected and rejects_path:
-        typer.echo(f"rejects: {shown(rejects_path)}", err=True)
+        echo(f"rejects: {shown(rejects_path)}", err=True)
     if dataset_info:
         note(f"dataset_info: {dataset_info}")
+
+
+COMMAND = Command("convert", convert, PARAMS)

@@ -1,5 +1,6 @@
 """The ``sftforge`` entry point: answers ``version`` and the top-level help without importing
-the command-line framework, and hands everything else to :func:`sftforge.cli.main.main`.
+the command-line framework, runs ``convert`` with plain arguments the same way
+(:mod:`sftforge.cli.direct`), and hands everything else to :func:`sftforge.cli.main.main`.
 
 Why: typer (with click, and pydantic in its newer releases) takes longer to import than the whole
 answer to ``sftforge version`` or ``sftforge --help``; people and scripts call those often. The
@@ -60,6 +61,11 @@ def main(argv: list[str] | None = None) -> int:
     if not plain:  # as typer does with no arguments: the help, and the usage-error exit code
         sys.stderr.write(HELP)
         return 2
+    from .direct import run_direct  # plain arguments of a hot command: no typer at all
+
+    rc = run_direct(args)
+    if rc is not None:
+        return rc
     from .main import main as full
 
     return full(args)

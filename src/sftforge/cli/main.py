@@ -20,8 +20,13 @@ import typer
 from .. import progress
 from ..errors import SftforgeError
 from ..oserrors import os_error
+from ._plainvalues import install as install_plain_values
+from .launch import COMMANDS
+from .params import Command, typer_command
 
 __all__ = ["app", "main"]
+
+install_plain_values()  # string and number options without pydantic (see _plainvalues)
 
 app = typer.Typer(
     name="sftforge",
@@ -85,16 +90,64 @@ COMMAND_MODULES: tuple[str, ...] = (
     "lint",
     "export",
 )
+# command -> the module that registers it, where the two names differ
+_HOMES = {"preview": "tokenize", "version": None}
+_ROOT_VALUE_OPTIONS = ("--s3-endpoint",)  # the root options that take a value
+_DECLARED: set[str] = set()  # the .params commands registered so far
 
 
-def _load_commands() -> None:
-    for mod in COMMAND_MODULES:
-        importlib.import_module(f"sftforge.cli.{mod}")
+def _command_name(argv: list[str]) -> str | None:
+    """The command ``argv`` runs (the first word after the root options), or None."""
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg in _ROOT_VALUE_OPTIONS:
+            i += 2
+        elif arg.startswith("-"):
+            i += 1
+        else:
+            return arg
+    return None
+
+
+def _load_commands(argv: list[str] | None = None) -> None:
+    """Register the command ``argv`` runs, or every command (help, an unknown name, no ``argv``).
+
+    Why only one: building a command imports what its options need (typer's parameter types,
+    the command's own module and its imports); ``sftforge convert`` should not pay for
+    ``tokenize``'s. The help and the error for an unknown command list them all."""
+    name = _command_name(argv) if argv is not None else None
+    if name is not None and (name in COMMAND_MODULES or name in _HOMES):
+        home = _HOMES.get(name, name)
+        homes = [] if home is None else [home]
+    else:
+        homes = list(COMMAND_MODULES)
+    for home in homes:
+        module = importlib.import_module(f"sftforge.cli.{home}")
+        # a command declared in .params form (typer-free, for the direct path) is registered here
+        command = getattr(module, "COMMAND", None)
+        if isinstance(command, Command) and command.name not in _DECLARED:
+            app.command()(typer_command(command))
+            _DECLARED.add(command.name)
+    # the help lists commands in registration order: keep it the same whatever ran first
+    order = {name: i for i, name in enumerate(_ORDER)}
+    app.registered_commands.sort(key=lambda c: order.get(_registered_name(c), len(order)))
+
+
+# the order of ``sftforge --help``: the fast top-level help's (a test keeps the two equal)
+_ORDER = tuple(name for name, _ in COMMANDS)
+
+
+def _registered_name(info: typer.models.CommandInfo) -> str:
+    if info.name:
+        return info.name
+    callback = info.callback
+    return callback.__name__.lower().replace("_", "-") if callback is not None else ""
 
 
 def main(argv: list[str] | None = None) -> int:
-    _load_commands()
     argv, quiet = _take_quiet(list(sys.argv[1:] if argv is None else argv))
+    _load_commands(argv)
     progress.configure(quiet=quiet)
     try:
         return _run(argv)

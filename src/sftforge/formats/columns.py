@@ -23,7 +23,6 @@ used up, the rest of it included.
 from __future__ import annotations
 
 import re
-import shlex
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -214,7 +213,11 @@ class ColumnMap:
         """The ``--columns`` value for this mapping, quoted for a shell when it needs it."""
         text = ",".join(f"{src}={part}" for src, part in self.to_dict().items())
         # (shlex.quote would quote every non-ASCII name; 问题=prompt needs no quotes)
-        return shlex.quote(text) if _SHELL_SPECIAL.search(text) else text
+        if not _SHELL_SPECIAL.search(text):
+            return text
+        import shlex  # (here: only a name with shell characters needs it)
+
+        return shlex.quote(text)
 
     def check_fields(self, values: list[Any], file: str) -> None:
         """Refuse the mapping when a field it reads the prompt, answer or conversation from is in

@@ -7,11 +7,7 @@ instead of ``EOFError``/``zlib.error``.
 
 from __future__ import annotations
 
-import bz2
-import gzip
 import io
-import lzma
-import zlib
 from typing import BinaryIO, cast
 
 from ..errors import InputError
@@ -94,7 +90,9 @@ class _Guarded(io.RawIOBase):
                 file=self._name,
                 hint="re-download or re-create the file; records before the cut were read",
             ) from None
-        except (OSError, zlib.error, lzma.LZMAError, ValueError) as exc:
+        except Exception as exc:
+            if not isinstance(exc, _corrupt_errors()):
+                raise
             raise StreamError(
                 f"the {self._kind} data is corrupt ({exc}).",
                 file=self._name,
@@ -109,14 +107,28 @@ class _Guarded(io.RawIOBase):
         super().close()
 
 
+def _corrupt_errors() -> tuple[type[BaseException], ...]:
+    import lzma
+    import zlib
+
+    return (OSError, zlib.error, lzma.LZMAError, ValueError)
+
+
+# gzip, bz2 and lzma are imported where a file uses them: most inputs are not compressed
 def open_decompressed(raw: BinaryIO, kind: str, name: str) -> BinaryIO:
     """A buffered reader of the decompressed bytes of ``raw``."""
     inner: BinaryIO
     if kind == "gz":
+        import gzip
+
         inner = cast(BinaryIO, gzip.GzipFile(fileobj=raw, mode="rb"))
     elif kind == "bz2":
+        import bz2
+
         inner = cast(BinaryIO, bz2.BZ2File(raw, mode="rb"))
     elif kind == "xz":
+        import lzma
+
         inner = cast(BinaryIO, lzma.LZMAFile(raw, mode="rb"))  # noqa: SIM115
     elif kind == "zst":
         import zstandard
@@ -132,10 +144,16 @@ def open_decompressed(raw: BinaryIO, kind: str, name: str) -> BinaryIO:
 def open_compressed_writer(raw: BinaryIO, kind: str) -> BinaryIO:
     """A writer compressing into ``raw``; closing it flushes the compressor but not ``raw``."""
     if kind == "gz":
+        import gzip
+
         return cast(BinaryIO, gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=6, mtime=0))
     if kind == "bz2":
+        import bz2
+
         return cast(BinaryIO, bz2.BZ2File(raw, mode="wb"))
     if kind == "xz":
+        import lzma
+
         return cast(BinaryIO, lzma.LZMAFile(raw, mode="wb"))
     if kind == "zst":
         import zstandard

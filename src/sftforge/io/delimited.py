@@ -8,11 +8,10 @@ The writer's header is the union of the first 1000 records' keys; nested values 
 
 from __future__ import annotations
 
-import csv
 import io
 import sys
 from collections.abc import Iterator
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import orjson
 
@@ -21,10 +20,16 @@ from .errors import RecordError
 from .record import RawRecord
 from .textcheck import check_text
 
+if TYPE_CHECKING:
+    import csv
+
 __all__ = ["DelimitedWriter", "iter_delimited"]
 
 
+# csv is imported where a CSV/TSV file is read or written: other inputs do not need it
 def _rows(text: io.TextIOWrapper, delimiter: str) -> csv.DictReader[str]:
+    import csv
+
     csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
     return csv.DictReader(text, delimiter=delimiter, strict=False)
 
@@ -32,6 +37,8 @@ def _rows(text: io.TextIOWrapper, delimiter: str) -> csv.DictReader[str]:
 def iter_delimited(
     stream: BinaryIO, file: str, *, delimiter: str, max_record_bytes: int, check: bool = True
 ) -> Iterator[RawRecord]:
+    import csv
+
     text = io.TextIOWrapper(stream, encoding="utf-8", errors="replace", newline="")
     reader = _rows(text, delimiter)
     try:
@@ -91,6 +98,8 @@ def iter_delimited(
 def _raw(row: dict[Any, Any], delimiter: str) -> str:
     values: list[str] = [v for k, v in row.items() if k is not None and v is not None]
     values += row.get(None) or []
+    import csv
+
     out = io.StringIO()
     csv.writer(out, delimiter=delimiter, lineterminator="").writerow(values)
     return out.getvalue()
@@ -103,6 +112,8 @@ class DelimitedWriter:
     _HEAD = 1000
 
     def __init__(self, out: BinaryIO, delimiter: str) -> None:
+        import csv
+
         self._text = io.TextIOWrapper(out, encoding="utf-8", newline="", write_through=False)
         self._writer = csv.writer(self._text, delimiter=delimiter, lineterminator="\n")
         self._header: list[str] | None = None

@@ -10,7 +10,6 @@ that is one line saying where to put the files. ``sftforge.io.folders`` reads th
 from __future__ import annotations
 
 import contextlib
-import logging
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -158,6 +157,8 @@ def _modelscope_folder(base: str) -> Path:
 @contextlib.contextmanager
 def _quiet(*loggers: str) -> Iterator[None]:
     """The hub libraries log each retry to stderr; the one line sftforge prints says it all."""
+    import logging  # (here: only a download needs it)
+
     saved = [(lg, lg.level) for lg in map(logging.getLogger, loggers)]
     for lg, _ in saved:
         lg.setLevel(logging.ERROR + 1)

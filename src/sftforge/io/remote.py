@@ -16,10 +16,8 @@ password and secret query values (signatures, tokens) replaced by ``***``.
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import io
-import netrc
 import os
 import re
 import shutil
@@ -240,6 +238,8 @@ def _fsspec(protocol: str, **options: Any) -> Any:
 def _http(loc: _Url) -> Any:
     options: dict[str, Any] = {}
     if loc.user is not None:  # basic auth as a header: aiohttp 3.14 deprecates its BasicAuth
+        import base64
+
         pair = base64.b64encode(f"{loc.user}:{loc.password or ''}".encode()).decode("ascii")
         options["client_kwargs"] = {"headers": {"Authorization": f"Basic {pair}"}}
     return _fsspec("http", **options)
@@ -251,6 +251,8 @@ def _ftp(loc: _Url) -> Any:
         user = os.environ.get("SFTFORGE_FTP_USER")
         password = os.environ.get("SFTFORGE_FTP_PASSWORD")
     if user is None:
+        import netrc  # (here: only an FTP login reads it)
+
         with contextlib.suppress(OSError, netrc.NetrcParseError):
             found = netrc.netrc(os.environ.get("NETRC")).authenticators(loc.host)
             if found:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-import zipfile
 from collections.abc import Iterator
 from typing import Any, BinaryIO
 
@@ -48,6 +47,8 @@ def _header(row: tuple[Any, ...]) -> list[str | None]:
 
 
 def iter_xlsx(source: BinaryIO, file: str) -> Iterator[RawRecord]:
+    import zipfile
+
     import openpyxl  # (a core dependency; imported here so other inputs do not pay for it)
 
     if not source.seekable():
