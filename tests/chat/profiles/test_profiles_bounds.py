@@ -127,17 +127,19 @@ def test_a_sample_past_the_bounds_is_rejected_the_others_kept(
 @pytest.mark.parametrize("profile", ["trl", "axolotl"])
 def test_time_bound_per_render(tok: Any, profile: str) -> None:
     # under every count bound, slow only on a long turn: stopped by the clock
-    slow = "{% for a in m['content'] %}{% for b in range(300) %}{% set s = b ~ a %}{% endfor %}"
+    # the bound is 0.5 s, ten times what the short sample needs even on a loaded machine, and the
+    # long turn takes seconds: the test holds under load (a 0.05 s bound did not)
+    slow = "{% for a in m['content'] %}{% for b in range(1500) %}{% set s = b ~ a %}{% endfor %}"
     slow += "{% endfor %}"
     # one render per sample for trl too (its marked copy renders a conversation once per turn)
     plain = {"assistant_only_loss": False} if profile == "trl" else {}
     prof = get_profile(profile, tok, chat_template=_chatml_with(slow), **plain)
-    prof.bounds = Bounds(seconds=0.05, iterations=10**9)  # type: ignore[attr-defined]
-    with wall_clock(10):
+    prof.bounds = Bounds(seconds=0.5, iterations=10**9)  # type: ignore[attr-defined]
+    with wall_clock(20):
         out = prof.encode_batch([NORMAL[0], LONG])
     assert isinstance(out[0], Encoded)
     assert isinstance(out[1], Rejected)
-    assert "ran longer than 0.05 s" in out[1].reason
+    assert "ran longer than 0.5 s" in out[1].reason
 
 
 @pytest.mark.parametrize("profile", ["trl", "axolotl"])
