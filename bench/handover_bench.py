@@ -163,6 +163,8 @@ def markdown(results: list[dict[str, Any]]) -> str:
         step_text = (
             "not run" if step is None
             else f"loss {step['loss']:.3f}" if step.get("ok")
+            else f"the trainer's own CPU limitation: {str(step.get('error'))[:60]}..."
+            if step.get("cpu_limitation")
             else f"no: {step.get('error')}"
         )  # fmt: skip
         lines.append(

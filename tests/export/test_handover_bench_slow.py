@@ -37,4 +37,5 @@ def test_export_trains_as_is(trainer: str, tmp_path: Path) -> None:
         assert "error" not in r, r
         assert r["identical"] == r["profile_rows"] == r["trainer_rows"], r
         step = r["step"]
-        assert step is not None and (step["ok"] or "CPU" in str(step.get("error"))), r
+        # one step trains on CPU, unless the trainer says it cannot train on a CPU at all
+        assert step is not None and (step["ok"] or step.get("cpu_limitation")), r

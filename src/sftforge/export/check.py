@@ -62,7 +62,9 @@ class PeerRun:
 
     rows: list[tuple[list[int], list[int]]]
     trainer: str  # name and version, as the peer script reports them
-    step: dict[str, Any] | None = None  # the one-step training result, when asked for
+    # the one-step training result, when asked for: {"ok", "loss"} or {"ok": False, "error"}, with
+    # "cpu_limitation": true when the trainer itself cannot train on a CPU (XTuner 0.2.0)
+    step: dict[str, Any] | None = None
     notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
 

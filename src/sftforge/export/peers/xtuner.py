@@ -161,13 +161,15 @@ def main() -> None:
         except Exception as exc:  # the trainer's own error is the answer
             traceback.print_exc()
             error = f"{type(exc).__name__}: {exc}"
+            result = {"ok": False, "error": error}
             if "is_bf16_supported" in error:  # XTuner 0.2.0 on a machine without CUDA/NPU
-                error = (
+                result["error"] = (
                     "XTuner cannot build its model without CUDA or NPU: "
                     "SupervisedFinetune._prepare_for_flash_attn calls "
                     f"get_torch_device().is_bf16_supported(), torch.cpu has none ({error})"
                 )
-            result = {"ok": False, "error": error}
+                # the trainer's own CPU limitation, not a fault of the export: said so
+                result["cpu_limitation"] = True
     summary = {"trainer": trainer, "rows": n, "step": result, "notes": notes}
     print(json.dumps(summary, ensure_ascii=False))
 
