@@ -187,7 +187,9 @@ class Reject:
 @dataclass(slots=True)
 class Drop:
     """A keyed ``GlobalOp``'s verdict on one sample: its input position and the reject fields;
-    ``kept_index`` is the input position of the kept twin (a dedup's), if any."""
+    ``kept_index`` is the input position of the kept twin (a dedup's), if any; with
+    ``kept_id`` left ``None`` the caller names the twin by the id of the sample at
+    ``kept_index`` (so an operator need not hold every id)."""
 
     index: int
     reason: str
@@ -450,9 +452,11 @@ class GlobalOp(Op):
         parts: list[Keys] = []
         batch: list[Sample] = []
         places: list[dict[str, Any] | None] = []  # every input's locator, for the kept twins
+        ids: list[str] = []  # and its id (``Drop.kept_id`` may leave it to us)
         for s in source():
             batch.append(s)
             places.append(locator(s))
+            ids.append(s.id)
             if len(batch) >= KEY_BATCH:
                 parts.append(self.keys(batch, {}))
                 batch = []
@@ -474,7 +478,10 @@ class GlobalOp(Op):
             self.counters.seen += 1
             if d is not None and d.index == i:
                 kept = None if d.kept_index is None else places[d.kept_index]
-                self.drop(reject, Reject(s, self.name, d.reason, d.value, d.kept_id, kept))
+                kept_id = d.kept_id
+                if kept_id is None and d.kept_index is not None:
+                    kept_id = ids[d.kept_index]
+                self.drop(reject, Reject(s, self.name, d.reason, d.value, kept_id, kept))
                 d = next(drops, None)
             else:
                 self.counters.kept += 1

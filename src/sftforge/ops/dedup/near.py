@@ -28,13 +28,14 @@ from ..base import Drop, Fetch, GlobalOp, Keys, register_op
 from .common import check_options, cluster_histogram, keep_order, sample_length
 from .minhash import (
     SEED,
-    band_buckets,
     band_hashes,
+    bucket_table,
     choose_bands,
     exact_jaccard,
     greedy_match,
     signatures,
 )
+from .spill import ColumnWriter, Ragged, Spill, as_column
 from .text import shingle_hashes, tokens, view_text, view_tokens
 
 __all__ = ["NearDedup"]
@@ -78,54 +79,76 @@ class NearDedup(GlobalOp):
                 raise ValueError(f"bands must be between 1 and num_perm ({self.num_perm})")
             self.n_bands, self.n_rows = self.bands, self.num_perm // self.bands
         self.clusters: dict[str, int] = {}
+        self.spill = Spill()
 
     def _sig(self, batch: Sequence[Sequence[str]]) -> np.ndarray:
         flat, offsets = shingle_hashes(batch, self.ngram)
         return signatures(flat, offsets, self.num_perm, self.seed)
 
     def keys(self, samples: Sequence[Sample], memo: dict[Any, Any]) -> Keys:
-        """Per sample: id, length (``keep: longest``), token count, MinHash signature and the
-        hash of each of its LSH bands."""
+        """Per sample: length (``keep: longest``), token count and the hash of each of its LSH
+        bands; the MinHash signature too with ``verify: estimate`` (the only use of it)."""
         toks = view_tokens(samples, self.view, memo)
         sig = self._sig(toks)
         n = len(samples)
-        return {
-            "id": [s.id for s in samples],
+        keys: Keys = {
             "length": np.fromiter((sample_length(s) for s in samples), dtype=np.int64, count=n)
             if self.keep == "longest"
             else np.zeros(n, dtype=np.int64),
-            "tokens": np.fromiter((len(t) for t in toks), dtype=np.int64, count=len(toks)),
-            "sig": sig,
+            "tokens": np.fromiter((len(t) for t in toks), dtype=np.int32, count=len(toks)),
             "bands": band_hashes(sig, self.n_bands, self.n_rows),
         }
-
-    def _similarity(
-        self, fetch: Fetch, sig: np.ndarray, involved: np.ndarray
-    ) -> Callable[[int, np.ndarray], np.ndarray]:
         if self.verify == "estimate":
-            return lambda j, c: (sig[c] == sig[j]).mean(axis=1)
-        sets: dict[int, np.ndarray] = {}
-        if not involved.any():  # nothing shares a bucket: no pair to verify, skip the pass
-            return lambda j, c: np.zeros(len(c))
+            keys["sig"] = sig
+        return keys
+
+    def _shingle_sets(self, fetch: Fetch, involved: np.ndarray) -> Ragged:
+        """The sorted shingle hashes of each involved sample (fetched again, in input order),
+        in memory or, past a quarter of the budget, in a file."""
+        n = len(involved)
+        sizes = np.zeros(n + 1, dtype=np.int64)
+        writer = ColumnWriter(self.spill, "shingles", self.spill.budget // 4)
         idx = np.flatnonzero(involved).tolist()
         for start in range(0, len(idx), _BATCH):
             part = idx[start : start + _BATCH]
             batch = [tokens(view_text(s, self.view)) for s in fetch(part)]
             flat, offsets = shingle_hashes(batch, self.ngram)
             for k, i in enumerate(part):
-                sets[i] = np.unique(flat[offsets[k] : offsets[k + 1]])
-        return lambda j, c: np.asarray([exact_jaccard(sets[j], sets[int(k)]) for k in c])
+                u = np.unique(flat[offsets[k] : offsets[k + 1]])
+                sizes[i + 1] = len(u)
+                writer.append(u)
+        return Ragged(writer.finish(np.dtype(np.uint64)), np.cumsum(sizes))
+
+    def _similarity(
+        self, keys: Keys, fetch: Fetch, involved: np.ndarray
+    ) -> Callable[[int, np.ndarray], np.ndarray]:
+        if self.verify == "estimate":
+            sig = as_column(keys["sig"])
+            return lambda j, c: (sig.take(c) == sig.block(j, j + 1)).mean(axis=1)
+        if not involved.any():  # nothing shares a bucket: no pair to verify, skip the pass
+            return lambda j, c: np.zeros(len(c))
+        sets = self._shingle_sets(fetch, involved)
+
+        def exact(j: int, cands: np.ndarray) -> np.ndarray:
+            mine = sets.get(j)
+            return np.asarray([exact_jaccard(mine, sets.get(int(k))) for k in cands])
+
+        return exact
 
     def choose(self, keys: Keys, fetch: Fetch) -> list[Drop]:
-        """LSH candidates, verified (exact shingle sets of the samples sharing a bucket, fetched
-        again), matched greedily: each duplicate's kept twin and similarity."""
-        sig, n_tok, ids = keys["sig"], keys["tokens"], keys["id"]
+        """LSH buckets band by band, candidates verified (exact shingle sets of the samples
+        sharing a bucket, fetched again), matched greedily: each duplicate's kept twin and
+        similarity. Past the memory budget the bucket table and the shingle sets live in files
+        (``spill``); the result is the same."""
+        n_tok = as_column(keys["tokens"]).whole()
         empty = n_tok == 0
-        buckets = band_buckets(sig, self.n_bands, self.n_rows, keys["bands"])
-        involved = (buckets >= 0).any(axis=1) & ~empty
-        similarity = self._similarity(fetch, sig, involved)
-        order = keep_order(self.keep, keys["length"])
-        twin, sim = greedy_match(order, buckets, similarity, self.threshold, skip=empty)
+        order = keep_order(self.keep, as_column(keys["length"]).whole())
+        table, involved = bucket_table(
+            as_column(keys["bands"]), order, self.spill, self.spill.budget // 2
+        )
+        involved &= ~empty
+        similarity = self._similarity(keys, fetch, involved)
+        twin, sim = greedy_match(order, table, similarity, self.threshold, involved)
         short = n_tok < self.ngram
         self._count(twin, empty, short)
         return [
@@ -133,7 +156,7 @@ class NearDedup(GlobalOp):
                 i,
                 "short_exact_duplicate" if short[i] else "near_duplicate",
                 round(float(sim[i]), 4),
-                ids[int(twin[i])],
+                None,
                 int(twin[i]),
             )
             for i in np.flatnonzero(twin >= 0).tolist()
