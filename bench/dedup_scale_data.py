@@ -75,7 +75,7 @@ def main() -> None:
     ap.add_argument("--records", type=int, default=None)
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
-    records = args.records or int(round((args.scale or 1.0) * 52002))
+    records = args.records or round((args.scale or 1.0) * 52002)
     print(generate(args.out, records, args.seed), "records ->", args.out)
 
 

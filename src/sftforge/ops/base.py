@@ -49,6 +49,7 @@ __all__ = [
     "KEY_BATCH",
     "LOCATOR_KEYS",
     "OPS",
+    "RAGGED",
     "Drop",
     "Fetch",
     "Filter",
@@ -64,6 +65,7 @@ __all__ = [
     "concat_keys",
     "content_fingerprint",
     "locator",
+    "ragged_select",
     "register_op",
     "select_messages",
 ]
@@ -74,6 +76,7 @@ Targets = str | Sequence[str]
 Keys = dict[str, Any]
 # ascending input positions -> those samples, in that order (a keyed op's second look)
 Fetch = Callable[[Sequence[int]], Iterator[Sample]]
+RAGGED = "@values"  # a key column with many values per row (see ``concat_keys``)
 KEY_BATCH = 2048  # samples per ``keys`` call when ``GlobalOp.run`` computes the keys itself
 # meta key: {metric key: the content fingerprint the metric in meta["stats"] was computed from}.
 # Internal bookkeeping: it travels between stages and is left out of the run's outputs and rejects.
@@ -198,11 +201,26 @@ class Drop:
     kept_index: int | None = None
 
 
+def ragged_select(values: Any, sizes: Any, select: Any) -> Any:
+    """The values of the selected rows of a ragged column (row ``i`` has ``sizes[i]`` values)."""
+    import numpy as np
+
+    return values[np.repeat(np.asarray(select, dtype=bool), np.asarray(sizes))]
+
+
 def concat_keys(parts: Sequence[Keys], select: Any = None) -> Keys:
     """Join per-chunk key columns in order; ``select`` (one truth value per row: a list of
-    bools, a bytearray of 0/1, a boolean array) keeps some rows only."""
+    bools, a bytearray of 0/1, a boolean array) keeps some rows only. A column named
+    ``name + RAGGED`` holds a variable number of values per row, ``name`` their counts."""
     out: Keys = {}
     for name in parts[0] if parts else ():
+        if name.endswith(RAGGED):
+            import numpy as np
+
+            values = np.concatenate([p[name] for p in parts])
+            sizes = np.concatenate([p[name[: -len(RAGGED)]] for p in parts])
+            out[name] = values if select is None else ragged_select(values, sizes, select)
+            continue
         cols = [p[name] for p in parts]
         if isinstance(cols[0], list):
             flat = list(chain.from_iterable(cols))

@@ -50,7 +50,17 @@ import orjson
 from .. import progress
 from .._gc import gc_paused
 from ..errors import SftforgeError
-from ..ops.base import Drop, Filter, GlobalOp, Keys, Op, OpCounters, Reject
+from ..ops.base import (
+    RAGGED,
+    Drop,
+    Filter,
+    GlobalOp,
+    Keys,
+    Op,
+    OpCounters,
+    Reject,
+    ragged_select,
+)
 from ..ops.dedup.spill import DEFAULT_BUDGET_MB, ColumnWriter, Spill
 from ..sample import Sample
 from .manifest import Manifest
@@ -377,7 +387,6 @@ class LocalExecutor:
         nb = self.manifest.complete(base.index) or 0
         if base.kind == "global" and st.index == base.index + 1:
             self._keys_pass(base, bdir, nb)
-        step = st.steps[0]
         spill = Spill(max(1, int(self.memory_budget_mb * (1 << 20))), sdir / "spill")
         op.spill = spill  # type: ignore[attr-defined]  # where a dedup puts what passes the budget
         keys, offsets, alive = _load_keys(job, st, op, bdir, nb, spill)
@@ -625,7 +634,11 @@ def _load_keys(
                 if name not in writers:
                     share = spill.budget // max(1, len(arrays))
                     writers[name] = ColumnWriter(spill, f"key-{name}", share)
-                writers[name].append(col if whole else col[mask])
+                if not whole and name.endswith(RAGGED):
+                    col = ragged_select(col, part["keys"][name[: -len(RAGGED)]], mask)
+                elif not whole:
+                    col = col[mask]
+                writers[name].append(col)
             else:
                 kept = col if whole else [v for v, m in zip(col, mask.tolist(), strict=True) if m]
                 lists.setdefault(name, []).extend(kept)

@@ -54,11 +54,11 @@ from .sources import ReadError
 from .stats_cache import StatsCache
 
 __all__ = [
+    "PLACE_ID",
     "ChunkTask",
     "StageOps",
     "init_worker",
     "keys_path",
-    "PLACE_ID",
     "places_path",
     "process_chunk",
     "run_task",

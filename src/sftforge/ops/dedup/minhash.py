@@ -20,7 +20,7 @@ sample of each shared bucket in an array. Signatures stay in the workers unless
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from itertools import chain
 
 import numpy as np
@@ -212,7 +212,7 @@ def greedy_match(
     rank = np.empty(n, dtype=np.int64)
     rank[order] = np.arange(n, dtype=np.int64)
     n_buckets = 0
-    for lo, block in table.blocks():
+    for _, block in table.blocks():
         if len(block):
             n_buckets = max(n_buckets, int(block.max()) + 1)
     first = np.full(n_buckets, -1, dtype=np.int64)  # bucket -> its first kept sample

@@ -4,8 +4,9 @@ A keyed operator:
 1. ``keys`` (per sample, in the executor's workers): tokens -> shingles (see ``text.py``: CJK
    character n-grams, word n-grams otherwise, short texts as one whole-text shingle) -> MinHash
    signature (``rensa``); the parent stacks them into one numpy matrix.
-2. ``choose`` (``verify: exact`` only) fetches again, and shingles, only the samples sharing an
-   LSH bucket with another sample: the only ones that can ever be compared.
+   With ``verify: exact`` the workers also keep each sample's sorted shingle hashes (a ragged
+   key column), so ``choose`` never fetches or tokenizes a sample again: verifying a
+   duplicate-heavy input costs a read and an intersection per candidate.
 3. the kept samples go on in input order; the others are rejected with their kept twin and
    similarity.
 
@@ -24,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from ...sample import Sample
-from ..base import Drop, Fetch, GlobalOp, Keys, register_op
+from ..base import RAGGED, Drop, Fetch, GlobalOp, Keys, register_op
 from .common import check_options, cluster_histogram, keep_order, sample_length
 from .minhash import (
     SEED,
@@ -35,12 +36,12 @@ from .minhash import (
     greedy_match,
     signatures,
 )
-from .spill import ColumnWriter, Ragged, Spill, as_column
-from .text import shingle_hashes, tokens, view_text, view_tokens
+from .spill import Ragged, Spill, as_column
+from .text import shingle_hashes, unique_rows, view_tokens
 
 __all__ = ["NearDedup"]
 
-_BATCH = 2048
+SETS = "shingle_set"  # the key column of shingle set sizes (values: SETS + RAGGED)
 VERIFY = ("exact", "estimate")
 
 
@@ -89,7 +90,8 @@ class NearDedup(GlobalOp):
         """Per sample: length (``keep: longest``), token count and the hash of each of its LSH
         bands; the MinHash signature too with ``verify: estimate`` (the only use of it)."""
         toks = view_tokens(samples, self.view, memo)
-        sig = self._sig(toks)
+        flat, offsets = shingle_hashes(toks, self.ngram)
+        sig = signatures(flat, offsets, self.num_perm, self.seed)
         n = len(samples)
         keys: Keys = {
             "length": np.fromiter((sample_length(s) for s in samples), dtype=np.int64, count=n)
@@ -100,34 +102,20 @@ class NearDedup(GlobalOp):
         }
         if self.verify == "estimate":
             keys["sig"] = sig
+        else:  # the shingle sets, for exact verification without tokenizing again
+            values, sizes = unique_rows(flat, offsets)
+            keys[SETS + RAGGED] = values
+            keys[SETS] = sizes
         return keys
 
-    def _shingle_sets(self, fetch: Fetch, involved: np.ndarray) -> Ragged:
-        """The sorted shingle hashes of each involved sample (fetched again, in input order),
-        in memory or, past a quarter of the budget, in a file."""
-        n = len(involved)
-        sizes = np.zeros(n + 1, dtype=np.int64)
-        writer = ColumnWriter(self.spill, "shingles", self.spill.budget // 4)
-        idx = np.flatnonzero(involved).tolist()
-        for start in range(0, len(idx), _BATCH):
-            part = idx[start : start + _BATCH]
-            batch = [tokens(view_text(s, self.view)) for s in fetch(part)]
-            flat, offsets = shingle_hashes(batch, self.ngram)
-            for k, i in enumerate(part):
-                u = np.unique(flat[offsets[k] : offsets[k + 1]])
-                sizes[i + 1] = len(u)
-                writer.append(u)
-        return Ragged(writer.finish(np.dtype(np.uint64)), np.cumsum(sizes))
-
-    def _similarity(
-        self, keys: Keys, fetch: Fetch, involved: np.ndarray
-    ) -> Callable[[int, np.ndarray], np.ndarray]:
+    def _similarity(self, keys: Keys) -> Callable[[int, np.ndarray], np.ndarray]:
         if self.verify == "estimate":
             sig = as_column(keys["sig"])
             return lambda j, c: (sig.take(c) == sig.block(j, j + 1)).mean(axis=1)
-        if not involved.any():  # nothing shares a bucket: no pair to verify, skip the pass
-            return lambda j, c: np.zeros(len(c))
-        sets = self._shingle_sets(fetch, involved)
+        sizes = as_column(keys[SETS]).whole()
+        offsets = np.zeros(len(sizes) + 1, dtype=np.int64)
+        np.cumsum(sizes, out=offsets[1:])
+        sets = Ragged(as_column(keys[SETS + RAGGED]), offsets)
 
         def exact(j: int, cands: np.ndarray) -> np.ndarray:
             mine = sets.get(j)
@@ -147,7 +135,7 @@ class NearDedup(GlobalOp):
             as_column(keys["bands"]), order, self.spill, self.spill.budget // 2
         )
         involved &= ~empty
-        similarity = self._similarity(keys, fetch, involved)
+        similarity = self._similarity(keys)
         twin, sim = greedy_match(order, table, similarity, self.threshold, involved)
         short = n_tok < self.ngram
         self._count(twin, empty, short)

@@ -19,6 +19,7 @@ import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
@@ -134,7 +135,7 @@ class ColumnWriter:
         self.parts: list[np.ndarray] = []
         self.nbytes = 0
         self.rows = 0
-        self.fh: object | None = None
+        self.fh: BinaryIO | None = None
         self.path: Path | None = None
         self.tail: tuple[int, ...] = ()
         self.dtype: np.dtype | None = None
@@ -148,10 +149,10 @@ class ColumnWriter:
             self.path = self.spill.path(self.stem)
             self.fh = self.path.open("wb")
             for p in self.parts:
-                self.fh.write(p.tobytes())  # type: ignore[attr-defined]
+                self.fh.write(p.tobytes())
             self.parts = []
         if self.fh is not None:
-            self.fh.write(part.tobytes())  # type: ignore[attr-defined]
+            self.fh.write(part.tobytes())
         else:
             self.parts.append(part)
 
@@ -159,7 +160,7 @@ class ColumnWriter:
         dtype = self.dtype if self.dtype is not None else np.dtype(dtype or np.int64)
         tail = self.tail if self.dtype is not None else tail
         if self.fh is not None:
-            self.fh.close()  # type: ignore[attr-defined]
+            self.fh.close()
             return Column(path=self.path, dtype=dtype, shape=(self.rows, *tail))
         if not self.parts:
             return Column(np.zeros((0, *tail), dtype=dtype))
