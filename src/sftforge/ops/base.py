@@ -35,7 +35,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import chain, compress
-from typing import Any, ClassVar
+from typing import Any, ClassVar, overload
 
 import orjson
 import xxhash
@@ -51,6 +51,7 @@ __all__ = [
     "OPS",
     "RAGGED",
     "Drop",
+    "DropTable",
     "Fetch",
     "Filter",
     "GlobalOp",
@@ -199,6 +200,50 @@ class Drop:
     value: Any = None
     kept_id: str | None = None
     kept_index: int | None = None
+
+
+class DropTable(Sequence[Drop]):
+    """``Drop``s as numpy columns (a dedup's millions of them without a Python object each):
+    ascending ``positions``, ``reason`` codes into ``reasons``, ``value`` and ``kept_positions`` (-1: no
+    twin); the twin's id is left to the caller. Reads as a sequence of ``Drop``."""
+
+    def __init__(
+        self,
+        index: Any,
+        reason: Any,
+        reasons: Sequence[str],
+        value: Any,
+        kept_index: Any,
+    ) -> None:
+        import numpy as np
+
+        self.positions = np.asarray(index, dtype=np.int64)
+        self.reason = np.asarray(reason, dtype=np.int8)
+        self.reasons = tuple(reasons)
+        self.value = np.asarray(value, dtype=np.float64)
+        self.kept_positions = np.asarray(kept_index, dtype=np.int64)
+
+    def __len__(self) -> int:
+        return len(self.positions)
+
+    def drop(self, k: int) -> Drop:
+        twin = int(self.kept_positions[k])
+        return Drop(
+            int(self.positions[k]),
+            self.reasons[int(self.reason[k])],
+            float(self.value[k]),
+            None,
+            twin if twin >= 0 else None,
+        )
+
+    @overload
+    def __getitem__(self, k: int) -> Drop: ...
+    @overload
+    def __getitem__(self, k: slice) -> list[Drop]: ...
+    def __getitem__(self, k: int | slice) -> Drop | list[Drop]:
+        if isinstance(k, slice):
+            return [self.drop(i) for i in range(len(self))[k]]
+        return self.drop(range(len(self))[k])
 
 
 def ragged_select(values: Any, sizes: Any, select: Any) -> Any:
@@ -522,9 +567,9 @@ class GlobalOp(Op):
         share work (dedup's normalised tokens)."""
         raise NotImplementedError
 
-    def choose(self, keys: Keys, fetch: Fetch) -> list[Drop]:
+    def choose(self, keys: Keys, fetch: Fetch) -> Sequence[Drop]:
         """Decide from the keys of the whole input (in input order) which samples to drop:
-        ``Drop``s in ascending position order. ``fetch(positions)`` yields the samples at some
+        ``Drop``s in ascending position order (a list, or a compact ``DropTable``). ``fetch(positions)`` yields the samples at some
         ascending positions, for a second look at a few of them. Sets ``counters.extra``."""
         raise NotImplementedError
 

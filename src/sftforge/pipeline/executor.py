@@ -53,6 +53,7 @@ from ..errors import SftforgeError
 from ..ops.base import (
     RAGGED,
     Drop,
+    DropTable,
     Filter,
     GlobalOp,
     Keys,
@@ -392,38 +393,39 @@ class LocalExecutor:
         keys, offsets, alive = _load_keys(job, st, op, bdir, nb, spill)
         everyone = all(alive)
         # input position -> key base row
-        rows: Sequence[int] = (
-            range(len(alive)) if everyone else [r for r, a in enumerate(alive) if a]
-        )
-        drops = op.choose(keys, lambda idx: _fetch(bdir, offsets, [rows[i] for i in idx]))
+        alive_np = np.frombuffer(alive, dtype=np.uint8)  # a view: writes go to ``alive``
+        # input position -> key base row
+        rows = np.arange(len(alive)) if everyone else np.flatnonzero(alive_np)
+        drops = op.choose(keys, lambda idx: _fetch(bdir, offsets, rows[list(idx)].tolist()))
         del keys
-        _check_drops(op, drops, len(rows))
-        dropped = {rows[d.index]: d for d in drops}
-        for r in dropped:
-            alive[r] = 0
-        twins, twin_ids = _places(
-            bdir, offsets, {rows[d.kept_index] for d in drops if d.kept_index is not None}
-        )
+        index, kept_index = _drop_columns(drops)
+        _check_drops(op, index, len(rows))
+        drop_rows = rows[index]  # ascending, as ``index`` is
+        twin_rows = rows[kept_index[kept_index >= 0]]
+        alive_np[drop_rows] = 0
+        twins, twin_ids = _places(bdir, offsets, set(np.unique(twin_rows).tolist()))
+        del twin_rows
         for i in range(nb):
             lo, hi = offsets[i], offsets[i + 1]
             src, dst = chunk_path(bdir, i), chunk_path(sdir, i)
-            gone = [r for r in range(lo, hi) if r in dropped] if dropped else []
-            if all(alive[lo:hi]) and not gone:
+            first, last = np.searchsorted(drop_rows, [lo, hi]).tolist()
+            if first == last and alive_np[lo:hi].all():
                 _link_or_copy(src, dst)
                 continue
             lines = src.read_bytes().split(b"\n")[: hi - lo]  # the file ends with a newline
             write_jsonl(dst, (line for line, a in zip(lines, alive[lo:hi], strict=True) if a))
-            for r in gone:
-                d = dropped[r]
-                s = load_sample(lines[r - lo])
+            for k in range(first, last):
+                d = drops[k]
+                s = load_sample(lines[int(drop_rows[k]) - lo])
                 kept = kept_id = None
                 if d.kept_index is not None:
-                    kept, kept_id = twins[rows[d.kept_index]], twin_ids[rows[d.kept_index]]
+                    twin = int(rows[d.kept_index])
+                    kept, kept_id = twins[twin], twin_ids[twin]
                 kept_id = d.kept_id if d.kept_id is not None else kept_id
                 reject(Reject(s, op.name, d.reason, d.value, kept_id, kept))
-        write_jsonl(sdir / "dropped.jsonl", (b"%d" % r for r in sorted(dropped)))
+        write_jsonl(sdir / "dropped.jsonl", (b"%d" % r for r in drop_rows.tolist()))
         shutil.rmtree(sdir / "spill", ignore_errors=True)
-        return sum(alive), nb
+        return int(alive_np.sum(dtype=np.int64)), nb
 
     def _keys_pass(self, st: Stage, sdir: Path, chunks: int) -> None:
         """Keys of a finished global stage's chunks, for the keyed stages after it (workers)."""
@@ -613,7 +615,7 @@ def _load_keys(
     job: Job, st: Stage, op: GlobalOp, bdir: Path, nb: int, spill: Spill
 ) -> tuple[Keys, list[int], bytearray]:
     """The keys of the key base rows that reach keyed stage ``st``, read one chunk file at a
-    time; numpy columns go to files once they pass their share of the memory budget.
+    time; numpy columns go to files, largest first, while they pass half the memory budget.
 
     Returns (keys, row offsets of the chunks, which key base rows are alive: 1 = yes)."""
     gone = _dropped_before(job, st)
@@ -621,7 +623,6 @@ def _load_keys(
     writers: dict[str, ColumnWriter] = {}
     lists: dict[str, list[Any]] = {}
     empty = op.keys([], {})
-    arrays = [k for k, v in empty.items() if isinstance(v, np.ndarray)]
     for i in range(nb):
         part = pickle.loads(keys_path(bdir, i, st.steps[0]).read_bytes())
         lo, hi = offsets[-1], offsets[-1] + int(part["rows"])
@@ -632,8 +633,7 @@ def _load_keys(
         for name, col in part["keys"].items():
             if isinstance(col, np.ndarray):
                 if name not in writers:
-                    share = spill.budget // max(1, len(arrays))
-                    writers[name] = ColumnWriter(spill, f"key-{name}", share)
+                    writers[name] = ColumnWriter(spill, f"key-{name}", spill.budget)
                 if not whole and name.endswith(RAGGED):
                     col = ragged_select(col, part["keys"][name[: -len(RAGGED)]], mask)
                 elif not whole:
@@ -643,6 +643,10 @@ def _load_keys(
                 kept = col if whole else [v for v, m in zip(col, mask.tolist(), strict=True) if m]
                 lists.setdefault(name, []).extend(kept)
         del part
+        # the keys may take half the budget (the rest is the operator's): past it, the largest
+        # column in memory goes to its file, and so on
+        while sum(w.in_memory for w in writers.values()) > spill.budget // 2:
+            max(writers.values(), key=lambda w: w.in_memory).to_file()
     alive = bytearray(b"\x01") * offsets[-1]
     for r in gone.tolist():
         alive[r] = 0
@@ -687,16 +691,28 @@ def _places(
     return out, ids
 
 
-def _check_drops(op: GlobalOp, drops: list[Drop], n: int) -> None:
-    last = -1
-    for d in drops:
-        if not last < d.index < n:
-            raise SftforgeError(
-                f"operator '{op.name}' dropped input position {d.index} out of order"
-                f" (after {last}, of {n}).",
-                hint="choose() must return drops in ascending, unique input positions",
-            )
-        last = d.index
+def _drop_columns(drops: Sequence[Drop]) -> tuple[np.ndarray, np.ndarray]:
+    """(input positions, kept twins' positions or -1) of ``choose``'s drops, as arrays."""
+    if isinstance(drops, DropTable):
+        return drops.positions, drops.kept_positions
+    n = len(drops)
+    index = np.fromiter((d.index for d in drops), dtype=np.int64, count=n)
+    kept = (-1 if d.kept_index is None else d.kept_index for d in drops)
+    return index, np.fromiter(kept, dtype=np.int64, count=n)
+
+
+def _check_drops(op: GlobalOp, index: np.ndarray, n: int) -> None:
+    bad = np.flatnonzero(np.diff(index, prepend=-1) <= 0)
+    if len(index) and index[-1] >= n:
+        bad = np.append(bad, len(index) - 1)
+    if len(bad):
+        k = int(bad.min())
+        last = int(index[k - 1]) if k else -1
+        raise SftforgeError(
+            f"operator '{op.name}' dropped input position {int(index[k])} out of order"
+            f" (after {last}, of {n}).",
+            hint="choose() must return drops in ascending, unique input positions",
+        )
 
 
 def _link_or_copy(src: Path, dst: Path) -> None:

@@ -23,7 +23,7 @@ import numpy as np
 import xxhash
 
 from ...sample import Sample
-from ..base import Drop, Fetch, GlobalOp, Keys, register_op
+from ..base import DropTable, Fetch, GlobalOp, Keys, register_op
 from .common import check_options, cluster_histogram, keep_order, rank_of, sample_length
 from .spill import Spill, as_column
 from .text import view_tokens
@@ -92,7 +92,7 @@ class ExactDedup(GlobalOp):
             else np.zeros(n, dtype=np.int64),
         }
 
-    def choose(self, keys: Keys, fetch: Fetch) -> list[Drop]:
+    def choose(self, keys: Keys, fetch: Fetch) -> DropTable:
         """Clusters of equal keys, found by sorting (key, rank) pairs; past the memory budget
         the keys are split by hash into partitions that are each sorted alone (a cluster never
         spans two), so the result is the same. Each cluster keeps its first sample in rank
@@ -132,10 +132,8 @@ class ExactDedup(GlobalOp):
         self.counters.extra["clusters"] += int((size > 1).sum())
         for size_bin, c in self.clusters.items():
             self.counters.extra[f"cluster_size:{size_bin}"] += c
-        return [
-            Drop(i, "exact_duplicate", 1.0, None, t)
-            for i, t in zip(dup.tolist(), twin.tolist(), strict=True)
-        ]
+        ones = np.ones(len(dup))
+        return DropTable(dup, np.zeros(len(dup)), ("exact_duplicate",), ones, twin)
 
     def report(self) -> dict[str, Any]:
         """What the run report shows: view, duplicate count and cluster sizes."""

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from ...sample import Sample
-from ..base import RAGGED, Drop, Fetch, GlobalOp, Keys, register_op
+from ..base import RAGGED, DropTable, Fetch, GlobalOp, Keys, register_op
 from .common import check_options, cluster_histogram, keep_order, sample_length
 from .minhash import (
     SEED,
@@ -123,7 +123,7 @@ class NearDedup(GlobalOp):
 
         return exact
 
-    def choose(self, keys: Keys, fetch: Fetch) -> list[Drop]:
+    def choose(self, keys: Keys, fetch: Fetch) -> DropTable:
         """LSH buckets band by band, candidates verified (exact shingle sets of the samples
         sharing a bucket, fetched again), matched greedily: each duplicate's kept twin and
         similarity. Past the memory budget the bucket table and the shingle sets live in files
@@ -132,23 +132,22 @@ class NearDedup(GlobalOp):
         empty = n_tok == 0
         order = keep_order(self.keep, as_column(keys["length"]).whole())
         table, involved = bucket_table(
-            as_column(keys["bands"]), order, self.spill, self.spill.budget // 2
+            as_column(keys["bands"]), order, self.spill, self.spill.budget // 4
         )
         involved &= ~empty
         similarity = self._similarity(keys)
         twin, sim = greedy_match(order, table, similarity, self.threshold, involved)
         short = n_tok < self.ngram
         self._count(twin, empty, short)
-        return [
-            Drop(
-                i,
-                "short_exact_duplicate" if short[i] else "near_duplicate",
-                round(float(sim[i]), 4),
-                None,
-                int(twin[i]),
-            )
-            for i in np.flatnonzero(twin >= 0).tolist()
-        ]
+        dup = np.flatnonzero(twin >= 0)
+        return DropTable(
+            dup,
+            short[dup],  # 0: near_duplicate, 1: short_exact_duplicate
+            ("near_duplicate", "short_exact_duplicate"),
+            # Python's round (numpy's differs on a few halfway values)
+            np.fromiter((round(v, 4) for v in sim[dup].tolist()), np.float64, len(dup)),
+            twin[dup],
+        )
 
     def _count(self, twin: np.ndarray, empty: np.ndarray, short: np.ndarray) -> None:
         dup_of = Counter(twin[twin >= 0].tolist())

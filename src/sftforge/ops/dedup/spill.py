@@ -140,17 +140,27 @@ class ColumnWriter:
         self.tail: tuple[int, ...] = ()
         self.dtype: np.dtype | None = None
 
+    @property
+    def in_memory(self) -> int:
+        """Bytes this column holds in memory now."""
+        return 0 if self.fh is not None else self.nbytes
+
+    def to_file(self) -> None:
+        """Move what is in memory to the file; later rows go there too."""
+        if self.fh is None:
+            self.path = self.spill.path(self.stem)
+            self.fh = self.path.open("wb")
+            for p in self.parts:
+                self.fh.write(p.tobytes())
+            self.parts = []
+
     def append(self, part: np.ndarray) -> None:
         part = np.ascontiguousarray(part)
         self.dtype, self.tail = part.dtype, tuple(part.shape[1:])
         self.rows += len(part)
         self.nbytes += part.nbytes
         if self.fh is None and self.nbytes > self.limit:
-            self.path = self.spill.path(self.stem)
-            self.fh = self.path.open("wb")
-            for p in self.parts:
-                self.fh.write(p.tobytes())
-            self.parts = []
+            self.to_file()
         if self.fh is not None:
             self.fh.write(part.tobytes())
         else:

@@ -1,0 +1,90 @@
+"""Dedup at scale: the whole ``sftforge run`` (exact + near dedup) as a process, peak memory per size.
+
+    python bench/dedup_memory_bench.py --scales 1 8            # 52k and 416k records
+    python bench/dedup_memory_bench.py --scales 1 8 --budget 64   # force the spill path
+
+For each scale: ``bench/dedup_scale_data.py`` writes the synthetic set (the 52k Alpaca set and
+perturbed copies: exact, near and new records), then ``/usr/bin/time`` runs the recipe
+(``dedup_exact`` + ``dedup_near`` at Jaccard 0.8, 5-word shingles) file to file. Printed per size:
+wall seconds, CPU seconds (user + sys, all processes: the machine is shared), peak RSS of the
+largest process (the parent: it holds the keys) and bytes of it per record, the parent's peak
+after each stage (from the run's report) and the near-dedup stage's seconds from the run's log.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "bench"))
+
+from dedup_scale_data import generate  # noqa: E402
+
+RECIPE = """\
+cache: false
+memory_budget_mb: {budget}
+inputs:
+  - path: {data}
+    format: alpaca
+steps:
+  - dedup_exact: {{}}
+  - dedup_near: {{threshold: 0.8, ngram: 5}}
+outputs:
+  train: {{format: alpaca, path: train.jsonl}}
+"""
+
+
+def run_one(work: Path, scale: float, budget: int) -> dict[str, object]:
+    records = round(scale * 52002)
+    data = work / f"x{scale:g}.jsonl"
+    if not data.exists():
+        generate(data, records)
+    recipe = work / f"recipe-x{scale:g}.yaml"
+    recipe.write_text(RECIPE.format(budget=budget, data=data), encoding="utf-8")
+    out = work / f"out-x{scale:g}"
+    shutil.rmtree(out, ignore_errors=True)
+    sftforge = Path(sys.executable).with_name("sftforge")
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
+    cmd = ["/usr/bin/time", "-f", "TIME %e %U %S %M", str(sftforge), "run", str(recipe)]
+    proc = subprocess.run([*cmd, "-o", str(out)], capture_output=True, text=True, env=env)
+    if proc.returncode:
+        raise SystemExit(proc.stderr[-2000:])
+    wall, user, sys_s, rss = re.findall(r"TIME (\S+) (\S+) (\S+) (\d+)", proc.stderr)[-1]
+    near = re.findall(r"\(dedup_near\): .*?, ([\d.]+) s", proc.stderr)
+    report = json.loads((out / "report.json").read_text(encoding="utf-8"))
+    return {
+        "records": records,
+        "wall_s": float(wall),
+        "cpu_s": round(float(user) + float(sys_s), 1),
+        "peak_rss_mb": round(int(rss) / 1024),
+        "bytes_per_record": round(int(rss) * 1024 / records),
+        "near_stage_s": float(near[-1]) if near else None,
+        # the main process's peak after each stage (read, exact, near): where its memory goes
+        "stage_peak_mb": [s["peak_rss_mb"] for s in report["stages"]],
+        "kept": report["counts"]["kept"],
+        "rejected": report["counts"]["rejected"],
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--scales", type=float, nargs="+", default=[1, 8])
+    ap.add_argument("--budget", type=int, default=1024, help="memory_budget_mb")
+    ap.add_argument("--work", type=Path, default=None, help="keep the data here")
+    args = ap.parse_args()
+    work = args.work or Path(tempfile.mkdtemp(prefix="sftforge-dedupmem-"))
+    work.mkdir(parents=True, exist_ok=True)
+    for scale in args.scales:
+        print(json.dumps({"scale": scale, **run_one(work, scale, args.budget)}), flush=True)
+
+
+if __name__ == "__main__":
+    main()
