@@ -2,6 +2,8 @@
 
     python bench/dedup_memory_bench.py --scales 1 8            # 52k and 416k records
     python bench/dedup_memory_bench.py --scales 1 8 --budget 64   # force the spill path
+    git archive BASE src | tar -x -C /tmp/base && \
+    python bench/dedup_memory_bench.py --scales 1 8 --baseline /tmp/base/src   # side by side
 
 For each scale: ``bench/dedup_scale_data.py`` writes the synthetic set (the 52k Alpaca set and
 perturbed copies: exact, near and new records), then ``/usr/bin/time`` runs the recipe
@@ -42,17 +44,17 @@ outputs:
 """
 
 
-def run_one(work: Path, scale: float, budget: int) -> dict[str, object]:
+def run_one(work: Path, scale: float, budget: int, src: Path) -> dict[str, object]:
     records = round(scale * 52002)
     data = work / f"x{scale:g}.jsonl"
     if not data.exists():
         generate(data, records)
     recipe = work / f"recipe-x{scale:g}.yaml"
     recipe.write_text(RECIPE.format(budget=budget, data=data), encoding="utf-8")
-    out = work / f"out-x{scale:g}"
+    out = work / f"out-x{scale:g}-{abs(hash(str(src))) % 10**6}"
     shutil.rmtree(out, ignore_errors=True)
     sftforge = Path(sys.executable).with_name("sftforge")
-    env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
+    env = dict(os.environ, PYTHONPATH=str(src))
     cmd = ["/usr/bin/time", "-f", "TIME %e %U %S %M", str(sftforge), "run", str(recipe)]
     proc = subprocess.run([*cmd, "-o", str(out)], capture_output=True, text=True, env=env)
     if proc.returncode:
@@ -79,11 +81,20 @@ def main() -> None:
     ap.add_argument("--scales", type=float, nargs="+", default=[1, 8])
     ap.add_argument("--budget", type=int, default=1024, help="memory_budget_mb")
     ap.add_argument("--work", type=Path, default=None, help="keep the data here")
+    ap.add_argument(
+        "--baseline",
+        type=Path,
+        default=None,
+        help="another sftforge src/ folder (e.g. from git archive) run alternately with this one",
+    )
     args = ap.parse_args()
     work = args.work or Path(tempfile.mkdtemp(prefix="sftforge-dedupmem-"))
     work.mkdir(parents=True, exist_ok=True)
+    trees = [("this", ROOT / "src")] + ([("baseline", args.baseline)] if args.baseline else [])
     for scale in args.scales:
-        print(json.dumps({"scale": scale, **run_one(work, scale, args.budget)}), flush=True)
+        for name, src in trees:
+            row = run_one(work, scale, args.budget, src)
+            print(json.dumps({"tree": name, "scale": scale, **row}), flush=True)
 
 
 if __name__ == "__main__":
