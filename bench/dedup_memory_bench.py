@@ -32,8 +32,7 @@ from dedup_scale_data import generate  # noqa: E402
 
 RECIPE = """\
 cache: false
-memory_budget_mb: {budget}
-inputs:
+{budget}inputs:
   - path: {data}
     format: alpaca
 steps:
@@ -50,7 +49,9 @@ def run_one(work: Path, scale: float, budget: int, src: Path) -> dict[str, objec
     if not data.exists():
         generate(data, records)
     recipe = work / f"recipe-x{scale:g}.yaml"
-    recipe.write_text(RECIPE.format(budget=budget, data=data), encoding="utf-8")
+    # the default budget is left out, so that a baseline without the setting reads the recipe
+    line = "" if budget == 1024 else f"memory_budget_mb: {budget}\n"
+    recipe.write_text(RECIPE.format(budget=line, data=data), encoding="utf-8")
     out = work / f"out-x{scale:g}-{abs(hash(str(src))) % 10**6}"
     shutil.rmtree(out, ignore_errors=True)
     sftforge = Path(sys.executable).with_name("sftforge")
