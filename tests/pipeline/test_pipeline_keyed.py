@@ -319,6 +319,7 @@ def test_a_tiny_memory_budget_spills_and_changes_nothing(
     ref = run_recipe(recipe, tmp_path / "ref", executor=LocalExecutor(1))
     assert files == []  # nothing passes the default budget here
     monkeypatch.setattr(spill.Spill, "path", counted)
+    monkeypatch.setattr(spill, "BLOCK_ROWS", 4)  # and columns are read in many blocks
     tiny = run_recipe(recipe, tmp_path / "tiny", executor=LocalExecutor(2, memory_budget_mb=1e-4))
     assert _outputs(tiny.out_dir) == _outputs(ref.out_dir)
     # every kind of spill file was written, and none is left behind

@@ -25,7 +25,8 @@ from itertools import chain
 
 import numpy as np
 
-from .spill import BLOCK_ROWS, Column, ColumnWriter, Spill
+from . import spill as _spill
+from .spill import Column, ColumnWriter, Spill
 from .text import mix64
 
 __all__ = [
@@ -217,8 +218,9 @@ def greedy_match(
             n_buckets = max(n_buckets, int(block.max()) + 1)
     first = np.full(n_buckets, -1, dtype=np.int64)  # bucket -> its first kept sample
     more: dict[int, list[int]] = {}  # bucket -> its later kept samples
-    for lo in range(0, n, BLOCK_ROWS):
-        hi = min(lo + BLOCK_ROWS, n)
+    step = _spill.BLOCK_ROWS
+    for lo in range(0, n, step):
+        hi = min(lo + step, n)
         walk = order[lo:hi]
         todo = np.flatnonzero(active[walk])
         if not len(todo):
