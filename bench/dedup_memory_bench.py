@@ -43,7 +43,7 @@ outputs:
 """
 
 
-def run_one(work: Path, scale: float, budget: int, src: Path) -> dict[str, object]:
+def run_one(work: Path, scale: float, budget: int, src: Path, name: str) -> dict[str, object]:
     records = round(scale * 52002)
     data = work / f"x{scale:g}.jsonl"
     if not data.exists():
@@ -52,7 +52,7 @@ def run_one(work: Path, scale: float, budget: int, src: Path) -> dict[str, objec
     # the default budget is left out, so that a baseline without the setting reads the recipe
     line = "" if budget == 1024 else f"memory_budget_mb: {budget}\n"
     recipe.write_text(RECIPE.format(budget=line, data=data), encoding="utf-8")
-    out = work / f"out-x{scale:g}-{abs(hash(str(src))) % 10**6}"
+    out = work / f"out-x{scale:g}-{name}"
     shutil.rmtree(out, ignore_errors=True)
     sftforge = Path(sys.executable).with_name("sftforge")
     env = dict(os.environ, PYTHONPATH=str(src))
@@ -94,7 +94,7 @@ def main() -> None:
     trees = [("this", ROOT / "src")] + ([("baseline", args.baseline)] if args.baseline else [])
     for scale in args.scales:
         for name, src in trees:
-            row = run_one(work, scale, args.budget, src)
+            row = run_one(work, scale, args.budget, src, name)
             print(json.dumps({"tree": name, "scale": scale, **row}), flush=True)
 
 
