@@ -95,6 +95,12 @@ def main() -> None:
     for scale in args.scales:
         for name, src in trees:
             row = run_one(work, scale, args.budget, src, name)
+            if name == "baseline":  # the same kept records and rejects, byte for byte
+                row["identical_outputs"] = all(
+                    (work / f"out-x{scale:g}-this" / f).read_bytes()
+                    == (work / f"out-x{scale:g}-baseline" / f).read_bytes()
+                    for f in ("train.jsonl", "rejects.jsonl")
+                )
             print(json.dumps({"tree": name, "scale": scale, **row}), flush=True)
 
 
