@@ -32,7 +32,8 @@ __all__ = ["ExactDedup"]
 
 _LOW64 = (1 << 64) - 1
 # bytes a sample costs while its partition is sorted: key, row, rank and the sort's temporaries
-_BYTES_PER_ROW = 72
+# (measured: ~135 bytes a record of main-process peak at 416k records)
+_BYTES_PER_ROW = 128
 _MAX_PARTS = 256  # each partition reads the key file once
 
 

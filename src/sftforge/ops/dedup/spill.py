@@ -126,6 +126,9 @@ class Column:
             os.close(self._fd)
             self._fd = None
 
+    def __del__(self) -> None:  # a column read from its file holds the file open until then
+        self.close()
+
 
 class ColumnWriter:
     """Builds a ``Column`` from row blocks appended in order; in memory until the rows pass
