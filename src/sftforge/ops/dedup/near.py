@@ -3,10 +3,12 @@
 A keyed operator:
 1. ``keys`` (per sample, in the executor's workers): tokens -> shingles (see ``text.py``: CJK
    character n-grams, word n-grams otherwise, short texts as one whole-text shingle) -> MinHash
-   signature (``rensa``); the parent stacks them into one numpy matrix.
+   signature (``rensa``) -> one 64-bit hash per LSH band; the parent gets the band hashes as
+   numpy columns (in files past its memory budget) and builds the buckets one band at a time.
    With ``verify: exact`` the workers also keep each sample's sorted shingle hashes (a ragged
    key column), so ``choose`` never fetches or tokenizes a sample again: verifying a
    duplicate-heavy input costs a read and an intersection per candidate.
+2. ``choose`` (in the parent) matches the candidates greedily (below).
 3. the kept samples go on in input order; the others are rejected with their kept twin and
    similarity.
 
@@ -124,10 +126,10 @@ class NearDedup(GlobalOp):
         return exact
 
     def choose(self, keys: Keys, fetch: Fetch) -> DropTable:
-        """LSH buckets band by band, candidates verified (exact shingle sets of the samples
-        sharing a bucket, fetched again), matched greedily: each duplicate's kept twin and
-        similarity. Past the memory budget the bucket table and the shingle sets live in files
-        (``spill``); the result is the same."""
+        """LSH buckets band by band, candidates verified (the workers' exact shingle sets, or
+        the signatures' estimate), matched greedily: each duplicate's kept twin and similarity.
+        Past the memory budget the bucket table and the shingle sets live in files (``spill``);
+        the result is the same. ``fetch`` is not needed."""
         n_tok = as_column(keys["tokens"]).whole()
         empty = n_tok == 0
         order = keep_order(self.keep, as_column(keys["length"]).whole())
