@@ -60,3 +60,14 @@ def _write(tmp_path: Path, values: np.ndarray) -> Path:
     path = tmp_path / "v.bin"
     path.write_bytes(values.tobytes())
     return path
+
+
+def test_a_temporary_spill_folder_goes_with_its_owner() -> None:
+    import gc
+
+    spill = Spill()
+    folder = spill.path("t").parent
+    assert folder.is_dir()
+    del spill
+    gc.collect()
+    assert not folder.exists()

@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import itertools
 import os
+import shutil
 import tempfile
+import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,8 +52,9 @@ class Spill:
 
     def path(self, stem: str) -> Path:
         """A new file path in the spill directory (a temporary one when none was given)."""
-        if self.directory is None:
+        if self.directory is None:  # a temporary folder, removed with this object
             self.directory = Path(tempfile.mkdtemp(prefix="sftforge-spill-"))
+            weakref.finalize(self, shutil.rmtree, self.directory, True)
         self.directory.mkdir(parents=True, exist_ok=True)
         return self.directory / f"{stem}-{next(self._names)}.bin"
 
