@@ -43,14 +43,16 @@ outputs:
 """
 
 
-def run_one(work: Path, scale: float, budget: int, src: Path, name: str) -> dict[str, object]:
+def run_one(
+    work: Path, scale: float, budget: int | None, src: Path, name: str
+) -> dict[str, object]:
     records = round(scale * 52002)
     data = work / f"x{scale:g}.jsonl"
     if not data.exists():
         generate(data, records)
     recipe = work / f"recipe-x{scale:g}.yaml"
-    # the default budget is left out, so that a baseline without the setting reads the recipe
-    line = "" if budget == 1024 else f"memory_budget_mb: {budget}\n"
+    # no --budget: the setting is left out (a baseline without it reads the recipe)
+    line = "" if budget is None else f"memory_budget_mb: {budget}\n"
     recipe.write_text(RECIPE.format(budget=line, data=data), encoding="utf-8")
     out = work / f"out-x{scale:g}-{name}"
     shutil.rmtree(out, ignore_errors=True)
@@ -80,7 +82,9 @@ def run_one(work: Path, scale: float, budget: int, src: Path, name: str) -> dict
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--scales", type=float, nargs="+", default=[1, 8])
-    ap.add_argument("--budget", type=int, default=1024, help="memory_budget_mb")
+    ap.add_argument(
+        "--budget", type=int, default=None, help="memory_budget_mb (default: the tree's)"
+    )
     ap.add_argument("--work", type=Path, default=None, help="keep the data here")
     ap.add_argument(
         "--baseline",

@@ -333,7 +333,7 @@ def test_the_recipe_sets_the_memory_budget(tmp_path: Path, dup_file: Path) -> No
     from sftforge.pipeline.recipe import load_recipe
 
     path = _recipe(tmp_path, dup_file, [{"dedup_exact": {}}])
-    assert load_recipe(path).memory_budget_mb == 1024
+    assert load_recipe(path).memory_budget_mb == 256
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
     data["memory_budget_mb"] = 64
     path.write_text(yaml.safe_dump(data), encoding="utf-8")

@@ -123,7 +123,7 @@ class Recipe:
     workers: int | None = None
     chunk_size: int = 1000
     # MB of dedup keys the parent process keeps in memory; past it they spill to files
-    memory_budget_mb: int = 1024
+    memory_budget_mb: int = 256
     plugins: list[str] = field(default_factory=list)
     cache: bool | str = True
     base_dir: Path = field(default_factory=Path.cwd)
@@ -368,7 +368,7 @@ def _parse(data: Any, base_dir: Path, file: str | None) -> Recipe:
         else _int(data["workers"], "workers", file, minimum=1, example=4),
         chunk_size=_int(data.get("chunk_size", 1000), "chunk_size", file, minimum=1, example=1000),
         memory_budget_mb=_int(
-            data.get("memory_budget_mb", 1024), "memory_budget_mb", file, minimum=1, example=1024
+            data.get("memory_budget_mb", 256), "memory_budget_mb", file, minimum=1, example=256
         ),
         plugins=list(plugins),
         cache=_cache(data.get("cache", True), file),

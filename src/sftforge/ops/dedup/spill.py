@@ -35,7 +35,7 @@ __all__ = [
     "as_column",
 ]
 
-DEFAULT_BUDGET_MB = 1024
+DEFAULT_BUDGET_MB = 256
 BLOCK_ROWS = 1 << 16  # rows per block when a column is read through (21 bands: 11 MB)
 
 
