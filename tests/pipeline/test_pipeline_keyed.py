@@ -293,3 +293,52 @@ def test_dedup_rejects_locate_their_kept_twin(tmp_path: Path, run: str) -> None:
         (52, 1),
     ]
     assert all(r["kept_id"] == r["sample"]["id"] for r in copies.values())
+
+
+@pytest.mark.parametrize("keep", ["first", "longest"])
+def test_a_tiny_memory_budget_spills_and_changes_nothing(
+    tmp_path: Path, dup_file: Path, keep: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past ``memory_budget_mb`` the keys, bucket tables and shingle sets go to files: the same
+    kept and rejected records, reasons, twins and cluster counts as in memory."""
+    from sftforge.ops.dedup import spill
+
+    steps = [
+        {"dedup_exact": {"keep": keep}},
+        {"dedup_near": {"threshold": 0.7, "ngram": 3, "view": "answer", "keep": keep}},
+        {"dedup_near": {"threshold": 0.7, "ngram": 3, "verify": "estimate"}},
+    ]
+    recipe = _recipe(tmp_path, dup_file, steps, 7)
+    files: list[str] = []
+    real_path = spill.Spill.path
+
+    def counted(self: spill.Spill, stem: str) -> Path:
+        files.append(stem)
+        return real_path(self, stem)
+
+    ref = run_recipe(recipe, tmp_path / "ref", executor=LocalExecutor(1))
+    assert files == []  # nothing passes the default budget here
+    monkeypatch.setattr(spill.Spill, "path", counted)
+    monkeypatch.setattr(spill, "BLOCK_ROWS", 4)  # and columns are read in many blocks
+    tiny = run_recipe(recipe, tmp_path / "tiny", executor=LocalExecutor(2, memory_budget_mb=1e-4))
+    assert _outputs(tiny.out_dir) == _outputs(ref.out_dir)
+    # every kind of spill file was written, and none is left behind
+    assert {"key-key", "key-bands", "key-sig", "buckets", "key-shingle_set@values"} <= set(files)
+    assert not list((tmp_path / "tiny").rglob("spill"))
+    ops = [r["op"] for r in read_rows(ref.rejects)]
+    assert ops.count("dedup_exact") >= 8 and ops.count("dedup_near") >= 6
+
+
+def test_the_recipe_sets_the_memory_budget(tmp_path: Path, dup_file: Path) -> None:
+    from sftforge.pipeline.recipe import load_recipe
+
+    path = _recipe(tmp_path, dup_file, [{"dedup_exact": {}}])
+    assert load_recipe(path).memory_budget_mb == 256
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data["memory_budget_mb"] = 64
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    assert load_recipe(path).memory_budget_mb == 64
+    data["memory_budget_mb"] = 0
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    with pytest.raises(Exception, match="memory_budget_mb"):
+        load_recipe(path)

@@ -35,7 +35,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import chain, compress
-from typing import Any, ClassVar
+from typing import Any, ClassVar, overload
 
 import orjson
 import xxhash
@@ -49,7 +49,9 @@ __all__ = [
     "KEY_BATCH",
     "LOCATOR_KEYS",
     "OPS",
+    "RAGGED",
     "Drop",
+    "DropTable",
     "Fetch",
     "Filter",
     "GlobalOp",
@@ -64,6 +66,7 @@ __all__ = [
     "concat_keys",
     "content_fingerprint",
     "locator",
+    "ragged_select",
     "register_op",
     "select_messages",
 ]
@@ -74,6 +77,7 @@ Targets = str | Sequence[str]
 Keys = dict[str, Any]
 # ascending input positions -> those samples, in that order (a keyed op's second look)
 Fetch = Callable[[Sequence[int]], Iterator[Sample]]
+RAGGED = "@values"  # a key column with many values per row (see ``concat_keys``)
 KEY_BATCH = 2048  # samples per ``keys`` call when ``GlobalOp.run`` computes the keys itself
 # meta key: {metric key: the content fingerprint the metric in meta["stats"] was computed from}.
 # Internal bookkeeping: it travels between stages and is left out of the run's outputs and rejects.
@@ -187,7 +191,9 @@ class Reject:
 @dataclass(slots=True)
 class Drop:
     """A keyed ``GlobalOp``'s verdict on one sample: its input position and the reject fields;
-    ``kept_index`` is the input position of the kept twin (a dedup's), if any."""
+    ``kept_index`` is the input position of the kept twin (a dedup's), if any; with
+    ``kept_id`` left ``None`` the caller names the twin by the id of the sample at
+    ``kept_index`` (so an operator need not hold every id)."""
 
     index: int
     reason: str
@@ -196,11 +202,70 @@ class Drop:
     kept_index: int | None = None
 
 
+class DropTable(Sequence[Drop]):
+    """``Drop``s as numpy columns (a dedup's millions of them without a Python object each):
+    ascending ``positions``, ``reason`` codes into ``reasons``, ``value`` and ``kept_positions`` (-1: no
+    twin); the twin's id is left to the caller. Reads as a sequence of ``Drop``."""
+
+    def __init__(
+        self,
+        index: Any,
+        reason: Any,
+        reasons: Sequence[str],
+        value: Any,
+        kept_index: Any,
+    ) -> None:
+        import numpy as np
+
+        self.positions = np.asarray(index, dtype=np.int64)
+        self.reason = np.asarray(reason, dtype=np.int8)
+        self.reasons = tuple(reasons)
+        self.value = np.asarray(value, dtype=np.float64)
+        self.kept_positions = np.asarray(kept_index, dtype=np.int64)
+
+    def __len__(self) -> int:
+        return len(self.positions)
+
+    def drop(self, k: int) -> Drop:
+        twin = int(self.kept_positions[k])
+        return Drop(
+            int(self.positions[k]),
+            self.reasons[int(self.reason[k])],
+            float(self.value[k]),
+            None,
+            twin if twin >= 0 else None,
+        )
+
+    @overload
+    def __getitem__(self, k: int) -> Drop: ...
+    @overload
+    def __getitem__(self, k: slice) -> list[Drop]: ...
+    def __getitem__(self, k: int | slice) -> Drop | list[Drop]:
+        if isinstance(k, slice):
+            return [self.drop(i) for i in range(len(self))[k]]
+        return self.drop(range(len(self))[k])
+
+
+def ragged_select(values: Any, sizes: Any, select: Any) -> Any:
+    """The values of the selected rows of a ragged column (row ``i`` has ``sizes[i]`` values)."""
+    import numpy as np
+
+    return values[np.repeat(np.asarray(select, dtype=bool), np.asarray(sizes))]
+
+
 def concat_keys(parts: Sequence[Keys], select: Any = None) -> Keys:
     """Join per-chunk key columns in order; ``select`` (one truth value per row: a list of
-    bools, a bytearray of 0/1, a boolean array) keeps some rows only."""
+    bools, a bytearray of 0/1, a boolean array) keeps some rows only. A column named
+    ``name + RAGGED`` holds a variable number of values per row, ``name`` their counts."""
     out: Keys = {}
     for name in parts[0] if parts else ():
+        if name.endswith(RAGGED):
+            import numpy as np
+
+            values = np.concatenate([p[name] for p in parts])
+            sizes = np.concatenate([p[name[: -len(RAGGED)]] for p in parts])
+            out[name] = values if select is None else ragged_select(values, sizes, select)
+            continue
         cols = [p[name] for p in parts]
         if isinstance(cols[0], list):
             flat = list(chain.from_iterable(cols))
@@ -450,9 +515,11 @@ class GlobalOp(Op):
         parts: list[Keys] = []
         batch: list[Sample] = []
         places: list[dict[str, Any] | None] = []  # every input's locator, for the kept twins
+        ids: list[str] = []  # and its id (``Drop.kept_id`` may leave it to us)
         for s in source():
             batch.append(s)
             places.append(locator(s))
+            ids.append(s.id)
             if len(batch) >= KEY_BATCH:
                 parts.append(self.keys(batch, {}))
                 batch = []
@@ -474,7 +541,10 @@ class GlobalOp(Op):
             self.counters.seen += 1
             if d is not None and d.index == i:
                 kept = None if d.kept_index is None else places[d.kept_index]
-                self.drop(reject, Reject(s, self.name, d.reason, d.value, d.kept_id, kept))
+                kept_id = d.kept_id
+                if kept_id is None and d.kept_index is not None:
+                    kept_id = ids[d.kept_index]
+                self.drop(reject, Reject(s, self.name, d.reason, d.value, kept_id, kept))
                 d = next(drops, None)
             else:
                 self.counters.kept += 1
@@ -497,9 +567,9 @@ class GlobalOp(Op):
         share work (dedup's normalised tokens)."""
         raise NotImplementedError
 
-    def choose(self, keys: Keys, fetch: Fetch) -> list[Drop]:
+    def choose(self, keys: Keys, fetch: Fetch) -> Sequence[Drop]:
         """Decide from the keys of the whole input (in input order) which samples to drop:
-        ``Drop``s in ascending position order. ``fetch(positions)`` yields the samples at some
+        ``Drop``s in ascending position order (a list, or a compact ``DropTable``). ``fetch(positions)`` yields the samples at some
         ascending positions, for a second look at a few of them. Sets ``counters.extra``."""
         raise NotImplementedError
 

@@ -44,12 +44,25 @@ from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import orjson
 
 from .. import progress
 from .._gc import gc_paused
 from ..errors import SftforgeError
-from ..ops.base import Drop, Filter, GlobalOp, Keys, Op, OpCounters, Reject, concat_keys
+from ..ops.base import (
+    RAGGED,
+    Drop,
+    DropTable,
+    Filter,
+    GlobalOp,
+    Keys,
+    Op,
+    OpCounters,
+    Reject,
+    ragged_select,
+)
+from ..ops.dedup.spill import DEFAULT_BUDGET_MB, ColumnWriter, Spill
 from ..sample import Sample
 from .manifest import Manifest
 from .plan import Job, JobResult, Sampled, Stage, StageSummary
@@ -57,6 +70,7 @@ from .shards import chunk_path, iter_shards, load_sample, write_chunk, write_jso
 from .sources import ReadError
 from .stats_cache import stage_fingerprint
 from .worker import (
+    PLACE_ID,
     ChunkTask,
     StageOps,
     configure,
@@ -81,7 +95,10 @@ class LocalExecutor:
 
     ``keyed=False`` runs keyed global operators through their ``run`` (the two-pass reference
     path) instead of their keys; the outputs are the same, only slower. ``stall_timeout``:
-    seconds the pool may go without finishing a chunk before the run fails (see the module)."""
+    seconds the pool may go without finishing a chunk before the run fails (see the module).
+    ``memory_budget_mb``: how much of a keyed stage's keys the parent keeps in memory; past it
+    they (and the dedup's bucket tables and shingle sets) go to files in the stage's directory,
+    with the same results."""
 
     def __init__(
         self,
@@ -89,8 +106,10 @@ class LocalExecutor:
         *,
         keyed: bool = True,
         stall_timeout: float | None = None,
+        memory_budget_mb: float = DEFAULT_BUDGET_MB,
     ) -> None:
         self.workers = max(1, workers or os.cpu_count() or 1)
+        self.memory_budget_mb = memory_budget_mb
         self.keyed = keyed
         if stall_timeout is None:
             env = os.environ.get("SFTFORGE_STALL_TIMEOUT")
@@ -369,46 +388,44 @@ class LocalExecutor:
         nb = self.manifest.complete(base.index) or 0
         if base.kind == "global" and st.index == base.index + 1:
             self._keys_pass(base, bdir, nb)
-        step = st.steps[0]
-        parts = [pickle.loads(keys_path(bdir, i, step).read_bytes()) for i in range(nb)]
-        offsets = [0]
-        for part in parts:
-            offsets.append(offsets[-1] + int(part["rows"]))
-        alive = _alive(job, st, offsets[-1])
+        spill = Spill(max(1, int(self.memory_budget_mb * (1 << 20))), sdir / "spill")
+        op.spill = spill  # type: ignore[attr-defined]  # where a dedup puts what passes the budget
+        keys, offsets, alive = _load_keys(job, st, op, bdir, nb, spill)
         everyone = all(alive)
-        keys: Keys = concat_keys(
-            [p["keys"] for p in parts] or [op.keys([], {})], None if everyone else alive
-        )
-        del parts
         # input position -> key base row
-        rows: Sequence[int] = (
-            range(len(alive)) if everyone else [r for r, a in enumerate(alive) if a]
-        )
-        drops = op.choose(keys, lambda idx: _fetch(bdir, offsets, [rows[i] for i in idx]))
+        alive_np = np.frombuffer(alive, dtype=np.uint8)  # a view: writes go to ``alive``
+        # input position -> key base row
+        rows = np.arange(len(alive)) if everyone else np.flatnonzero(alive_np)
+        drops = op.choose(keys, lambda idx: _fetch(bdir, offsets, rows[list(idx)].tolist()))
         del keys
-        _check_drops(op, drops, len(rows))
-        dropped = {rows[d.index]: d for d in drops}
-        for r in dropped:
-            alive[r] = 0
-        twins = _places(
-            bdir, offsets, {rows[d.kept_index] for d in drops if d.kept_index is not None}
-        )
+        index, kept_index = _drop_columns(drops)
+        _check_drops(op, index, len(rows))
+        drop_rows = rows[index]  # ascending, as ``index`` is
+        twin_rows = rows[kept_index[kept_index >= 0]]
+        alive_np[drop_rows] = 0
+        twins, twin_ids = _places(bdir, offsets, set(np.unique(twin_rows).tolist()))
+        del twin_rows
         for i in range(nb):
             lo, hi = offsets[i], offsets[i + 1]
             src, dst = chunk_path(bdir, i), chunk_path(sdir, i)
-            gone = [r for r in range(lo, hi) if r in dropped] if dropped else []
-            if all(alive[lo:hi]) and not gone:
+            first, last = np.searchsorted(drop_rows, [lo, hi]).tolist()
+            if first == last and alive_np[lo:hi].all():
                 _link_or_copy(src, dst)
                 continue
             lines = src.read_bytes().split(b"\n")[: hi - lo]  # the file ends with a newline
             write_jsonl(dst, (line for line, a in zip(lines, alive[lo:hi], strict=True) if a))
-            for r in gone:
-                d = dropped[r]
-                s = load_sample(lines[r - lo])
-                kept = None if d.kept_index is None else twins[rows[d.kept_index]]
-                reject(Reject(s, op.name, d.reason, d.value, d.kept_id, kept))
-        write_jsonl(sdir / "dropped.jsonl", (b"%d" % r for r in sorted(dropped)))
-        return sum(alive), nb
+            for k in range(first, last):
+                d = drops[k]
+                s = load_sample(lines[int(drop_rows[k]) - lo])
+                kept = kept_id = None
+                if d.kept_index is not None:
+                    twin = int(rows[d.kept_index])
+                    kept, kept_id = twins[twin], twin_ids[twin]
+                kept_id = d.kept_id if d.kept_id is not None else kept_id
+                reject(Reject(s, op.name, d.reason, d.value, kept_id, kept))
+        write_jsonl(sdir / "dropped.jsonl", (b"%d" % r for r in drop_rows.tolist()))
+        shutil.rmtree(sdir / "spill", ignore_errors=True)
+        return int(alive_np.sum(dtype=np.int64)), nb
 
     def _keys_pass(self, st: Stage, sdir: Path, chunks: int) -> None:
         """Keys of a finished global stage's chunks, for the keyed stages after it (workers)."""
@@ -581,16 +598,67 @@ def _uses_pool(job: Job, st: Stage) -> bool:
     return st.key_base == st.index - 1 and job.stages[st.key_base].kind == "global"
 
 
-def _alive(job: Job, st: Stage, n: int) -> bytearray:
-    """Which key base rows reach keyed stage ``st`` (1 = yes): all but what the keyed stages
-    between dropped (their ``dropped.jsonl``)."""
-    alive = bytearray(b"\x01") * n
+def _dropped_before(job: Job, st: Stage) -> np.ndarray:
+    """The key base rows that the keyed stages between it and ``st`` dropped (ascending)."""
     assert st.key_base is not None
-    for earlier in job.stages[st.key_base + 1 : st.index]:
-        path = job.workdir / f"s{earlier.index:02d}" / "dropped.jsonl"
-        for line in path.read_bytes().split():
-            alive[int(line)] = 0
-    return alive
+    found = [
+        np.array(
+            (job.workdir / f"s{earlier.index:02d}" / "dropped.jsonl").read_bytes().split(),
+            dtype=np.int64,
+        )
+        for earlier in job.stages[st.key_base + 1 : st.index]
+    ]
+    return np.unique(np.concatenate(found)) if found else np.zeros(0, dtype=np.int64)
+
+
+def _load_keys(
+    job: Job, st: Stage, op: GlobalOp, bdir: Path, nb: int, spill: Spill
+) -> tuple[Keys, list[int], bytearray]:
+    """The keys of the key base rows that reach keyed stage ``st``, read one chunk file at a
+    time; numpy columns go to files, largest first, while they pass half the memory budget.
+
+    Returns (keys, row offsets of the chunks, which key base rows are alive: 1 = yes)."""
+    gone = _dropped_before(job, st)
+    offsets = [0]
+    writers: dict[str, ColumnWriter] = {}
+    lists: dict[str, list[Any]] = {}
+    empty = op.keys([], {})
+    for i in range(nb):
+        part = pickle.loads(keys_path(bdir, i, st.steps[0]).read_bytes())
+        lo, hi = offsets[-1], offsets[-1] + int(part["rows"])
+        offsets.append(hi)
+        mask = np.ones(hi - lo, dtype=bool)
+        mask[gone[(gone >= lo) & (gone < hi)] - lo] = False
+        whole = bool(mask.all())
+        for name, col in part["keys"].items():
+            if isinstance(col, np.ndarray):
+                if name not in writers:
+                    writers[name] = ColumnWriter(spill, f"key-{name}", spill.budget)
+                if not whole and name.endswith(RAGGED):
+                    col = ragged_select(col, part["keys"][name[: -len(RAGGED)]], mask)
+                elif not whole:
+                    col = col[mask]
+                writers[name].append(col)
+            else:
+                kept = col if whole else [v for v, m in zip(col, mask.tolist(), strict=True) if m]
+                lists.setdefault(name, []).extend(kept)
+        del part
+        # the keys may take half the budget (the rest is the operator's): past it, the largest
+        # column in memory goes to its file, and so on
+        while sum(w.in_memory for w in writers.values()) > spill.budget // 2:
+            max(writers.values(), key=lambda w: w.in_memory).to_file()
+    alive = bytearray(b"\x01") * offsets[-1]
+    for r in gone.tolist():
+        alive[r] = 0
+    keys: Keys = {}
+    for name, value in empty.items():
+        if name in writers:
+            keys[name] = writers[name].finish()
+        elif isinstance(value, np.ndarray):
+            keys[name] = value
+        else:
+            keys[name] = lists.get(name, [])
+    return keys, offsets, alive
 
 
 def _fetch(sdir: Path, offsets: list[int], rows: Sequence[int]) -> Iterator[Sample]:
@@ -604,31 +672,47 @@ def _fetch(sdir: Path, offsets: list[int], rows: Sequence[int]) -> Iterator[Samp
         yield load_sample(lines[r - offsets[chunk]])
 
 
-def _places(sdir: Path, offsets: list[int], rows: set[int]) -> dict[int, dict[str, Any] | None]:
-    """The locators of some rows of a finished stage (the kept twins of a keyed stage's drops),
-    from the locator files of only the chunks that hold them."""
+def _places(
+    sdir: Path, offsets: list[int], rows: set[int]
+) -> tuple[dict[int, dict[str, Any] | None], dict[int, str]]:
+    """The locators and ids of some rows of a finished stage (the kept twins of a keyed stage's
+    drops), from the locator files of only the chunks that hold them."""
     out: dict[int, dict[str, Any] | None] = {}
+    ids: dict[int, str] = {}
     chunk, places = -1, {}
     for r in sorted(rows):
         if chunk < 0 or r >= offsets[chunk + 1]:
             chunk = bisect_right(offsets, r) - 1
             places = pickle.loads(places_path(sdir, chunk).read_bytes())
         i = r - offsets[chunk]
-        found = {k: v[i] for k, v in places.items() if v[i] is not None}
+        found = {k: v[i] for k, v in places.items() if v[i] is not None and k != PLACE_ID}
         out[r] = found or None
-    return out
+        ids[r] = places[PLACE_ID][i]
+    return out, ids
 
 
-def _check_drops(op: GlobalOp, drops: list[Drop], n: int) -> None:
-    last = -1
-    for d in drops:
-        if not last < d.index < n:
-            raise SftforgeError(
-                f"operator '{op.name}' dropped input position {d.index} out of order"
-                f" (after {last}, of {n}).",
-                hint="choose() must return drops in ascending, unique input positions",
-            )
-        last = d.index
+def _drop_columns(drops: Sequence[Drop]) -> tuple[np.ndarray, np.ndarray]:
+    """(input positions, kept twins' positions or -1) of ``choose``'s drops, as arrays."""
+    if isinstance(drops, DropTable):
+        return drops.positions, drops.kept_positions
+    n = len(drops)
+    index = np.fromiter((d.index for d in drops), dtype=np.int64, count=n)
+    kept = (-1 if d.kept_index is None else d.kept_index for d in drops)
+    return index, np.fromiter(kept, dtype=np.int64, count=n)
+
+
+def _check_drops(op: GlobalOp, index: np.ndarray, n: int) -> None:
+    bad = np.flatnonzero(np.diff(index, prepend=-1) <= 0)
+    if len(index) and index[-1] >= n:
+        bad = np.append(bad, len(index) - 1)
+    if len(bad):
+        k = int(bad.min())
+        last = int(index[k - 1]) if k else -1
+        raise SftforgeError(
+            f"operator '{op.name}' dropped input position {int(index[k])} out of order"
+            f" (after {last}, of {n}).",
+            hint="choose() must return drops in ascending, unique input positions",
+        )
 
 
 def _link_or_copy(src: Path, dst: Path) -> None:

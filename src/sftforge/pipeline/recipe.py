@@ -33,7 +33,17 @@ __all__ = [
     "load_recipe",
 ]
 
-_TOP_KEYS = ("inputs", "steps", "outputs", "seed", "workers", "chunk_size", "plugins", "cache")
+_TOP_KEYS = (
+    "inputs",
+    "steps",
+    "outputs",
+    "seed",
+    "workers",
+    "chunk_size",
+    "memory_budget_mb",
+    "plugins",
+    "cache",
+)
 _INPUT_KEYS = ("path", "format", "name", "weight", "ratio", "count", "on_error", "columns")
 _LLAMAFACTORY = "llamafactory:"
 _OUTPUT_KEYS = ("format", "path", "allow_lossy")
@@ -112,6 +122,8 @@ class Recipe:
     seed: int = 0
     workers: int | None = None
     chunk_size: int = 1000
+    # MB of dedup keys the parent process keeps in memory; past it they spill to files
+    memory_budget_mb: int = 256
     plugins: list[str] = field(default_factory=list)
     cache: bool | str = True
     base_dir: Path = field(default_factory=Path.cwd)
@@ -355,6 +367,9 @@ def _parse(data: Any, base_dir: Path, file: str | None) -> Recipe:
         if data.get("workers") is None
         else _int(data["workers"], "workers", file, minimum=1, example=4),
         chunk_size=_int(data.get("chunk_size", 1000), "chunk_size", file, minimum=1, example=1000),
+        memory_budget_mb=_int(
+            data.get("memory_budget_mb", 256), "memory_budget_mb", file, minimum=1, example=256
+        ),
         plugins=list(plugins),
         cache=_cache(data.get("cache", True), file),
         base_dir=base_dir,

@@ -149,7 +149,11 @@ def _run(
         resume=resume,
         log=log,
     )
-    runner = executor or LocalExecutor(workers or recipe.workers, stall_timeout=stall_timeout)
+    runner = executor or LocalExecutor(
+        workers or recipe.workers,
+        stall_timeout=stall_timeout,
+        memory_budget_mb=recipe.memory_budget_mb,
+    )
     result = runner.execute(job)
     rejects = out / REJECTS_NAME
     # every output and the rejects are written beside their place first, then all renamed

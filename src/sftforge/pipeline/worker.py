@@ -54,6 +54,7 @@ from .sources import ReadError
 from .stats_cache import StatsCache
 
 __all__ = [
+    "PLACE_ID",
     "ChunkTask",
     "StageOps",
     "init_worker",
@@ -164,6 +165,9 @@ def keys_path(stage_dir: Path, index: int, step: int) -> Path:
     return chunk_path(stage_dir, index, f"k{step}.pkl")
 
 
+PLACE_ID = "\x00id"  # the samples' ids in a places file, beside the locator keys
+
+
 def places_path(stage_dir: Path, index: int) -> Path:
     """Where the locators (input name, record number) of one chunk's samples are kept, for the
     keyed stages' rejects to name their kept twins (read only for the twins' chunks)."""
@@ -189,6 +193,7 @@ def write_keys(stage: StageOps, out: Path, index: int, samples: Sequence[Sample]
     counters: dict[str, Any] = {}
     metas = [s.meta for s in samples]
     places = {key: [m.get(key) for m in metas] for key in LOCATOR_KEYS}
+    places[PLACE_ID] = [s.id for s in samples]  # names a kept twin whose op left kept_id out
     atomic_write_bytes(places_path(out, index), pickle.dumps(places, protocol=5))
     for k, (step, _, _) in enumerate(stage.key_steps):
         start = time.perf_counter()

@@ -4,8 +4,8 @@ import random
 
 import pytest
 
+from sftforge.ops import base as base_mod
 from sftforge.ops.base import build_op
-from sftforge.ops.dedup import near as near_mod
 from sftforge.ops.dedup.minhash import candidate_probability, choose_bands
 from sftforge.ops.dedup.text import shingles, tokens
 
@@ -111,7 +111,7 @@ def test_deterministic_across_runs_and_batching(mk, run_op, monkeypatch, verify)
     samples = [mk(t, id=f"s{i}") for i, t in enumerate(texts)]
     opts = {"view": "prompt", "verify": verify}
     out1, rej1 = run_op(build_op("dedup_near", opts), samples)
-    monkeypatch.setattr(near_mod, "_BATCH", 3)
+    monkeypatch.setattr(base_mod, "KEY_BATCH", 3)  # keys in slices of 3
     out2, rej2 = run_op(build_op("dedup_near", opts), samples)
     assert [s.id for s in out1] == [s.id for s in out2]
     assert [r.to_dict() for r in rej1] == [r.to_dict() for r in rej2]

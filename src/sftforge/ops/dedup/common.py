@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 
@@ -15,6 +15,7 @@ __all__ = [
     "check_options",
     "cluster_histogram",
     "keep_order",
+    "rank_of",
     "sample_length",
 ]
 
@@ -33,12 +34,19 @@ def sample_length(sample: Sample) -> int:
     return sum(len(m.content) + len(m.reasoning or "") for m in sample.messages)
 
 
-def keep_order(keep: str, lengths: list[int]) -> np.ndarray:
+def keep_order(keep: str, lengths: Sequence[int] | np.ndarray) -> np.ndarray:
     """Indices in the order samples claim to be kept: input order, or longest first (stable)."""
     n = len(lengths)
     if keep == "first":
         return np.arange(n, dtype=np.int64)
     return np.argsort(-np.asarray(lengths, dtype=np.int64), kind="stable")
+
+
+def rank_of(order: np.ndarray) -> np.ndarray:
+    """Each index's position in ``order`` (the inverse permutation)."""
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order), dtype=np.int64)
+    return rank
 
 
 def _bin(size: int) -> str:

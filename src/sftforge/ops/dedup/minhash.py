@@ -11,23 +11,28 @@ a sample kept before it, sharing a band bucket, verifies at >= threshold; the mo
 sample (earliest on ties) is its kept twin. Only kept samples are compared against, so every
 dropped sample has a kept twin that really is similar (no chaining A~B~C dropping C for A).
 
-Memory: the signature matrix (4 bytes x num_perm per sample) plus one bucket id per band and
-sample; buckets holding a single sample are never stored in the matching structures.
+Memory: the parent holds one band column at a time (8 bytes a sample) while it builds the bucket
+table (8 bytes per band and sample, in a file past the budget); the matcher keeps the first kept
+sample of each shared bucket in an array. Signatures stay in the workers unless
+``verify: estimate`` needs them.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from itertools import chain
 
 import numpy as np
 
+from . import spill as _spill
+from .spill import Column, ColumnWriter, Spill
 from .text import mix64
 
 __all__ = [
     "band_buckets",
     "band_hashes",
+    "bucket_table",
     "candidate_probability",
     "choose_bands",
     "exact_jaccard",
@@ -155,39 +160,92 @@ def exact_jaccard(a: np.ndarray, b: np.ndarray) -> float:
     return inter / (len(a) + len(b) - inter)
 
 
+def bucket_table(
+    bands: Column, order: np.ndarray, spill: Spill, limit: int
+) -> tuple[Column, np.ndarray]:
+    """LSH buckets from band hashes, one band at a time: (table, involved).
+
+    ``table`` is band-major, in walk order: entry ``b * n + k`` is the bucket of band ``b`` of
+    sample ``order[k]``, -1 when it holds that sample alone; bucket ids are dense over shared
+    buckets and unique across bands. It stays in memory up to ``limit`` bytes, else goes to a
+    file. ``involved`` marks the samples sharing at least one bucket. Buckets are equal 64-bit
+    band hashes (``band_hashes``): two different bands colliding is a 2**-64 event per pair, and
+    a false candidate is still verified."""
+    n, n_bands = len(bands), (bands.shape[1] if len(bands.shape) > 1 else 0)
+    involved = np.zeros(n, dtype=bool)
+    writer = ColumnWriter(spill, "buckets", limit)
+    offset = 0
+    for b in range(n_bands):
+        col = np.empty(n, dtype=np.uint64)
+        for lo, block in bands.blocks():
+            col[lo : lo + len(block)] = block[:, b]
+        ids = np.full(n, -1, dtype=np.int64)
+        if n:
+            inverse, counts, _ = _groups(col)
+            del col
+            shared_group = counts > 1
+            dense = np.cumsum(shared_group) - 1 + offset
+            shared = shared_group[inverse]
+            ids[shared] = dense[inverse[shared]]
+            involved |= shared
+            offset += int(shared_group.sum())
+        writer.append(ids[order])
+    return writer.finish(np.dtype(np.int64)), involved
+
+
 def greedy_match(
-    order: Iterable[int],
-    buckets: np.ndarray,
+    order: np.ndarray,
+    table: Column,
     similarity: Callable[[int, np.ndarray], np.ndarray],
     threshold: float,
-    skip: np.ndarray | None = None,
+    active: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Walk ``order``; return (twin index or -1, similarity to the twin) per sample.
 
-    ``similarity(j, candidates)`` gives the similarity of ``j`` to each candidate index.
-    ``skip`` marks samples never matched (e.g. empty views): always kept, never a twin.
-    """
-    n = buckets.shape[0]
+    ``table``: ``bucket_table``'s buckets in walk order. ``similarity(j, candidates)`` gives the
+    similarity of ``j`` to each candidate index. Only ``active`` samples (sharing a bucket, with
+    a view) are matched or become twins. The kept samples of each bucket are a compact table:
+    the first one in an array, the rare others in a dict."""
+    n = len(order)
     twin = np.full(n, -1, dtype=np.int64)
     sim = np.zeros(n, dtype=np.float64)
-    walk = np.fromiter(order, dtype=np.int64, count=n) if n else np.zeros(0, dtype=np.int64)
-    rank = np.zeros(n, dtype=np.int64)
-    rank[walk] = np.arange(n, dtype=np.int64)
-    # a sample alone in every bucket can be neither a duplicate nor a twin: skip it
-    active: np.ndarray = np.asarray((buckets >= 0).any(axis=1))
-    if skip is not None:
-        active &= ~skip
-    kept_in: dict[int, list[int]] = {}
-    for j in walk[active[walk]].tolist():
-        bids = [b for b in buckets[j].tolist() if b >= 0]
-        cands = sorted({c for b in bids for c in kept_in.get(b, ())}, key=lambda c: rank[c])
-        if cands:
-            sims = similarity(j, np.asarray(cands, dtype=np.int64))
-            best = int(np.argmax(sims))  # first maximum = earliest kept among equals
-            if sims[best] >= threshold:
-                twin[j] = cands[best]
-                sim[j] = float(sims[best])
-                continue
-        for b in bids:
-            kept_in.setdefault(b, []).append(j)
+    n_bands = len(table) // n if n else 0
+    rank = np.empty(n, dtype=np.int64)
+    rank[order] = np.arange(n, dtype=np.int64)
+    n_buckets = 0
+    for _, block in table.blocks():
+        if len(block):
+            n_buckets = max(n_buckets, int(block.max()) + 1)
+    first = np.full(n_buckets, -1, dtype=np.int64)  # bucket -> its first kept sample
+    more: dict[int, list[int]] = {}  # bucket -> its later kept samples
+    step = _spill.BLOCK_ROWS
+    for lo in range(0, n, step):
+        hi = min(lo + step, n)
+        walk = order[lo:hi]
+        todo = np.flatnonzero(active[walk])
+        if not len(todo):
+            continue
+        rows = np.stack([table.block(b * n + lo, b * n + hi) for b in range(n_bands)], axis=1)
+        for k in todo.tolist():
+            j = int(walk[k])
+            bids = rows[k][rows[k] >= 0]
+            heads = first[bids]
+            cands_set = set(heads[heads >= 0].tolist())
+            if more:
+                for bid in bids.tolist():
+                    later = more.get(bid)
+                    if later:
+                        cands_set.update(later)
+            if cands_set:
+                cands = sorted(cands_set, key=lambda c: rank[c])
+                sims = similarity(j, np.asarray(cands, dtype=np.int64))
+                best = int(np.argmax(sims))  # first maximum = earliest kept among equals
+                if sims[best] >= threshold:
+                    twin[j] = cands[best]
+                    sim[j] = float(sims[best])
+                    continue
+            free = heads < 0
+            first[bids[free]] = j
+            for bid in bids[~free].tolist():
+                more.setdefault(bid, []).append(j)
     return twin, sim

@@ -3,9 +3,12 @@
 A keyed operator:
 1. ``keys`` (per sample, in the executor's workers): tokens -> shingles (see ``text.py``: CJK
    character n-grams, word n-grams otherwise, short texts as one whole-text shingle) -> MinHash
-   signature (``rensa``); the parent stacks them into one numpy matrix.
-2. ``choose`` (``verify: exact`` only) fetches again, and shingles, only the samples sharing an
-   LSH bucket with another sample: the only ones that can ever be compared.
+   signature (``rensa``) -> one 64-bit hash per LSH band; the parent gets the band hashes as
+   numpy columns (in files past its memory budget) and builds the buckets one band at a time.
+   With ``verify: exact`` the workers also keep each sample's sorted shingle hashes (a ragged
+   key column), so ``choose`` never fetches or tokenizes a sample again: verifying a
+   duplicate-heavy input costs a read and an intersection per candidate.
+2. ``choose`` (in the parent) matches the candidates greedily (below).
 3. the kept samples go on in input order; the others are rejected with their kept twin and
    similarity.
 
@@ -24,22 +27,23 @@ from typing import Any
 import numpy as np
 
 from ...sample import Sample
-from ..base import Drop, Fetch, GlobalOp, Keys, register_op
+from ..base import RAGGED, DropTable, Fetch, GlobalOp, Keys, register_op
 from .common import check_options, cluster_histogram, keep_order, sample_length
 from .minhash import (
     SEED,
-    band_buckets,
     band_hashes,
+    bucket_table,
     choose_bands,
     exact_jaccard,
     greedy_match,
     signatures,
 )
-from .text import shingle_hashes, tokens, view_text, view_tokens
+from .spill import Ragged, Spill, as_column
+from .text import shingle_hashes, unique_rows, view_tokens
 
 __all__ = ["NearDedup"]
 
-_BATCH = 2048
+SETS = "shingle_set"  # the key column of shingle set sizes (values: SETS + RAGGED)
 VERIFY = ("exact", "estimate")
 
 
@@ -78,66 +82,74 @@ class NearDedup(GlobalOp):
                 raise ValueError(f"bands must be between 1 and num_perm ({self.num_perm})")
             self.n_bands, self.n_rows = self.bands, self.num_perm // self.bands
         self.clusters: dict[str, int] = {}
+        self.spill = Spill()
 
     def _sig(self, batch: Sequence[Sequence[str]]) -> np.ndarray:
         flat, offsets = shingle_hashes(batch, self.ngram)
         return signatures(flat, offsets, self.num_perm, self.seed)
 
     def keys(self, samples: Sequence[Sample], memo: dict[Any, Any]) -> Keys:
-        """Per sample: id, length (``keep: longest``), token count, MinHash signature and the
-        hash of each of its LSH bands."""
+        """Per sample: length (``keep: longest``), token count and the hash of each of its LSH
+        bands; the MinHash signature too with ``verify: estimate`` (the only use of it)."""
         toks = view_tokens(samples, self.view, memo)
-        sig = self._sig(toks)
+        flat, offsets = shingle_hashes(toks, self.ngram)
+        sig = signatures(flat, offsets, self.num_perm, self.seed)
         n = len(samples)
-        return {
-            "id": [s.id for s in samples],
+        keys: Keys = {
             "length": np.fromiter((sample_length(s) for s in samples), dtype=np.int64, count=n)
             if self.keep == "longest"
             else np.zeros(n, dtype=np.int64),
-            "tokens": np.fromiter((len(t) for t in toks), dtype=np.int64, count=len(toks)),
-            "sig": sig,
+            "tokens": np.fromiter((len(t) for t in toks), dtype=np.int32, count=len(toks)),
             "bands": band_hashes(sig, self.n_bands, self.n_rows),
         }
-
-    def _similarity(
-        self, fetch: Fetch, sig: np.ndarray, involved: np.ndarray
-    ) -> Callable[[int, np.ndarray], np.ndarray]:
         if self.verify == "estimate":
-            return lambda j, c: (sig[c] == sig[j]).mean(axis=1)
-        sets: dict[int, np.ndarray] = {}
-        if not involved.any():  # nothing shares a bucket: no pair to verify, skip the pass
-            return lambda j, c: np.zeros(len(c))
-        idx = np.flatnonzero(involved).tolist()
-        for start in range(0, len(idx), _BATCH):
-            part = idx[start : start + _BATCH]
-            batch = [tokens(view_text(s, self.view)) for s in fetch(part)]
-            flat, offsets = shingle_hashes(batch, self.ngram)
-            for k, i in enumerate(part):
-                sets[i] = np.unique(flat[offsets[k] : offsets[k + 1]])
-        return lambda j, c: np.asarray([exact_jaccard(sets[j], sets[int(k)]) for k in c])
+            keys["sig"] = sig
+        else:  # the shingle sets, for exact verification without tokenizing again
+            values, sizes = unique_rows(flat, offsets)
+            keys[SETS + RAGGED] = values
+            keys[SETS] = sizes
+        return keys
 
-    def choose(self, keys: Keys, fetch: Fetch) -> list[Drop]:
-        """LSH candidates, verified (exact shingle sets of the samples sharing a bucket, fetched
-        again), matched greedily: each duplicate's kept twin and similarity."""
-        sig, n_tok, ids = keys["sig"], keys["tokens"], keys["id"]
+    def _similarity(self, keys: Keys) -> Callable[[int, np.ndarray], np.ndarray]:
+        if self.verify == "estimate":
+            sig = as_column(keys["sig"])
+            return lambda j, c: (sig.take(c) == sig.block(j, j + 1)).mean(axis=1)
+        sizes = as_column(keys[SETS]).whole()
+        offsets = np.zeros(len(sizes) + 1, dtype=np.int64)
+        np.cumsum(sizes, out=offsets[1:])
+        sets = Ragged(as_column(keys[SETS + RAGGED]), offsets)
+
+        def exact(j: int, cands: np.ndarray) -> np.ndarray:
+            mine = sets.get(j)
+            return np.asarray([exact_jaccard(mine, sets.get(int(k))) for k in cands])
+
+        return exact
+
+    def choose(self, keys: Keys, fetch: Fetch) -> DropTable:
+        """LSH buckets band by band, candidates verified (the workers' exact shingle sets, or
+        the signatures' estimate), matched greedily: each duplicate's kept twin and similarity.
+        Past the memory budget the bucket table and the shingle sets live in files (``spill``);
+        the result is the same. ``fetch`` is not needed."""
+        n_tok = as_column(keys["tokens"]).whole()
         empty = n_tok == 0
-        buckets = band_buckets(sig, self.n_bands, self.n_rows, keys["bands"])
-        involved = (buckets >= 0).any(axis=1) & ~empty
-        similarity = self._similarity(fetch, sig, involved)
-        order = keep_order(self.keep, keys["length"])
-        twin, sim = greedy_match(order, buckets, similarity, self.threshold, skip=empty)
+        order = keep_order(self.keep, as_column(keys["length"]).whole())
+        table, involved = bucket_table(
+            as_column(keys["bands"]), order, self.spill, self.spill.budget // 4
+        )
+        involved &= ~empty
+        similarity = self._similarity(keys)
+        twin, sim = greedy_match(order, table, similarity, self.threshold, involved)
         short = n_tok < self.ngram
         self._count(twin, empty, short)
-        return [
-            Drop(
-                i,
-                "short_exact_duplicate" if short[i] else "near_duplicate",
-                round(float(sim[i]), 4),
-                ids[int(twin[i])],
-                int(twin[i]),
-            )
-            for i in np.flatnonzero(twin >= 0).tolist()
-        ]
+        dup = np.flatnonzero(twin >= 0)
+        return DropTable(
+            dup,
+            short[dup],  # 0: near_duplicate, 1: short_exact_duplicate
+            ("near_duplicate", "short_exact_duplicate"),
+            # Python's round (numpy's differs on a few halfway values)
+            np.fromiter((round(v, 4) for v in sim[dup].tolist()), np.float64, len(dup)),
+            twin[dup],
+        )
 
     def _count(self, twin: np.ndarray, empty: np.ndarray, short: np.ndarray) -> None:
         dup_of = Counter(twin[twin >= 0].tolist())

@@ -44,6 +44,7 @@ __all__ = [
     "shingle_hashes",
     "shingles",
     "tokens",
+    "unique_rows",
     "view_text",
     "view_tokens",
 ]
@@ -222,3 +223,15 @@ def shingle_hashes(token_lists: Sequence[Sequence[str]], n: int) -> tuple[np.nda
     offsets = np.zeros(len(lens) + 1, dtype=np.int64)
     np.cumsum(counts, out=offsets[1:])
     return flat, offsets
+
+
+def unique_rows(flat: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each row of ``flat`` (cut by ``offsets``) as a sorted set: (values, row sizes), equal to
+    ``np.unique`` of every row, in one sort."""
+    n = len(offsets) - 1
+    row = np.repeat(np.arange(n, dtype=np.int64), np.diff(offsets))
+    order = np.lexsort((flat, row))
+    v, r = flat[order], row[order]
+    keep = np.ones(len(v), dtype=bool)
+    keep[1:] = (v[1:] != v[:-1]) | (r[1:] != r[:-1])
+    return v[keep], np.bincount(r[keep], minlength=n).astype(np.int64)
