@@ -64,7 +64,7 @@ ERRORS = [
     (
         {"stepz": []},
         "field 'recipe': unknown key 'stepz' in recipe. Fix: valid keys: inputs, steps, outputs,"
-        " seed, workers, chunk_size, plugins, cache",
+        " seed, workers, chunk_size, memory_budget_mb, plugins, cache",
     ),
     (
         {"inputs": [{"path": "a.jsonl", "fmt": "x"}]},
