@@ -152,8 +152,11 @@ def jobs(data: Path, work: Path) -> dict[str, tuple[list[str], dict[str, str] | 
         "trl": ([trl_py, str(BENCH / "_peer_trl_prepare.py"), str(data), str(MINIMIND), "1024",
                  str(work / "trl-peer.parquet")], None,
                 lambda: rows_of_parquet(work / "trl-peer.parquet")),
+        # TRL's defaults: loss on every token (the profile's default is what export --for trl
+        # writes: assistant-only through a marked template copy)
         "sftforge-trl": ([*me, str(work / "trl.parquet"), *tok, "--profile", "trl",
-                          "--max-len", "1024"], env, lambda: rows_of_parquet(work / "trl.parquet")),
+                          "--max-len", "1024", "--option", "assistant_only_loss=false"], env,
+                         lambda: rows_of_parquet(work / "trl.parquet")),
         "sftforge-native": ([*me, str(work / "native.parquet"), *tok], env, None),
     }  # fmt: skip
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -163,7 +164,7 @@ def tokenize_cmd(
             "(--train-on, --reasoning, --template-arg)",
         )
     from ..chat.inputs import read_samples
-    from ..chat.output import ParquetRowWriter, write_debug_jsonl, write_parquet
+    from ..chat.output import write_debug_jsonl, write_parquet
     from ..chat.pack import pack_rows
     from ..chat.tokenize import tokenize_samples
 
@@ -195,8 +196,7 @@ def tokenize_cmd(
     # without packing or a debug view, rows go to Parquet row groups as they are made: memory
     # holds one group, not the whole output (packing needs every row's length first)
     stream = not pack and debug is None
-    writer = ParquetRowWriter(output) if stream else None
-    try:
+    with _row_output(output, stream) as writer:
         result = tokenize_samples(samples, chat, sink=writer.add if writer else None)
         rows: list[Any] = list(result.rows)
         pack_stats = None
@@ -215,13 +215,7 @@ def tokenize_cmd(
         total = len(unread) + result.counts["seen"]
         kept = writer.count if writer else len(rows)
         _check_kept(input, from_, entries, kinds, total, len(unread) + failed, kept, rejects_path)
-    except BaseException:
-        if writer is not None:
-            writer.abort()
-        raise
-    if writer is not None:
-        writer.close()
-    else:
+    if writer is None:
         write_parquet(rows, output)
     rejects_path.write_bytes(b"".join(orjson.dumps(e) + b"\n" for e in entries))
     if debug is not None:
@@ -235,6 +229,19 @@ def tokenize_cmd(
         report.write_bytes(orjson.dumps(summary, option=orjson.OPT_INDENT_2))
     _print_summary(result.counts, summary, output, rejects_path)
     _unread_summary(unread, result.counts["seen"], rejects_path)
+
+
+@contextmanager
+def _row_output(output: Path, stream: bool) -> Iterator[Any]:
+    """The Parquet writer rows stream to (closed when the block ends, removed when it fails), or
+    None when the rows are written at the end (packing, a debug view)."""
+    if not stream:
+        yield None
+        return
+    from ..chat.output import ParquetRowWriter
+
+    with ParquetRowWriter(output) as writer:
+        yield writer
 
 
 def _unread_summary(unread: list[dict[str, Any]], seen: int, path: Path) -> None:
@@ -280,7 +287,7 @@ def _tokenize_with_profile(
     option: list[str] | None = None,
 ) -> None:
     from ..chat.inputs import read_samples
-    from ..chat.output import ParquetRowWriter, write_parquet
+    from ..chat.output import write_parquet
     from ..chat.pack import pack_rows
     from ..chat.profiles import get_profile, load_tokenizer
     from ..chat.profiles.options import parse_options
@@ -309,8 +316,7 @@ def _tokenize_with_profile(
     if pack and max_len is None:
         raise TokenizeError("--pack needs --max-len (the bin size).", field="pack")
     # unpacked rows stream to Parquet row groups as they are made (see the native path)
-    writer = None if pack else ParquetRowWriter(output)
-    try:
+    with _row_output(output, not pack) as writer:
         rows, profile_rejects = encode_with_profile(
             counted(samples), prof, sink=writer.add if writer else None
         )
@@ -330,13 +336,7 @@ def _tokenize_with_profile(
             kept,
             rejects_path,
         )
-    except BaseException:
-        if writer is not None:
-            writer.abort()
-        raise
-    if writer is not None:
-        writer.close()
-    else:
+    if writer is None:
         assert max_len is not None  # checked above
         packed, _ = pack_rows(rows, max_len)
         write_parquet(packed, output)
