@@ -15,8 +15,8 @@ Per set, in one run, ``--repeat`` rounds of:
 * ``sftforge native``: ``sftforge tokenize`` without a profile (the tokenizer's template,
   assistant-only labels), for the issue's "native vs TRL" row.
 
-Wall seconds, CPU seconds (user + system of the process and its children) and peak RSS
-(``os.wait4``: the largest process of the tree). The rows of each sftforge profile run are compared
+Wall seconds, CPU seconds (user + system of the process and its children) and peak RSS (GNU
+``time``: the largest process of the tree). The rows of each sftforge profile run are compared
 with the peer's (every row: ids and labels). Sets: the 52k Stanford Alpaca set, and 20,000
 Chinese multi-turn conversations made with a fixed seed from LLaMA-Factory's ``alpaca_zh_demo``
 (2-4 real Chinese exchanges per conversation; no larger Chinese multi-turn set is on this machine).
@@ -99,17 +99,21 @@ def lf_input(jsonl: Path, folder: Path) -> None:
 
 
 def run(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, float, int]:
-    """Wall s, CPU s (user+sys of the process and its children), peak RSS MiB of the tree's
-    largest process."""
-    with tempfile.TemporaryFile() as err:
+    """Wall s, CPU s (user+sys) and peak RSS MiB of one command, measured by GNU time: ``wait4``
+    from this process would report at least this process's own peak (Linux carries a parent's
+    maximum RSS into a forked child, and across exec), and the bench holds whole data sets."""
+    with tempfile.NamedTemporaryFile("r", suffix=".time") as usage, tempfile.TemporaryFile() as err:
         t0 = time.perf_counter()
-        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=err)
-        _, status, usage = os.wait4(proc.pid, 0)
+        proc = subprocess.run(
+            ["/usr/bin/time", "-o", usage.name, "-f", "%U %S %M", *cmd],
+            env=env, stdout=subprocess.DEVNULL, stderr=err,
+        )  # fmt: skip
         wall = time.perf_counter() - t0
-        if os.waitstatus_to_exitcode(status) != 0:
+        if proc.returncode != 0:
             err.seek(0)
             raise SystemExit(f"failed: {' '.join(cmd)}\n{err.read()[-3000:].decode()}")
-    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss // 1024
+        user, system, peak_kb = usage.read().split()[-3:]
+    return wall, float(user) + float(system), int(peak_kb) // 1024
 
 
 def rows_of_parquet(path: Path) -> list[tuple[list[int], list[int]]]:
