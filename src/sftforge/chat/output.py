@@ -15,11 +15,13 @@ and ``marked``, the same text with every trained stretch wrapped in ⟦ ⟧.
 
 from __future__ import annotations
 
+import array
 import os
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -113,13 +115,27 @@ def _table(rows: Sequence[Any], packed: bool) -> pa.Table:
         columns["ids"] = pa.array([r.ids for r in rows], pa.list_(pa.string()))
     else:
         columns["id"] = pa.array([r.id for r in rows], pa.string())
-    columns["input_ids"] = pa.array([r.input_ids for r in rows], _INTS)
-    columns["labels"] = pa.array([r.labels for r in rows], _INTS)
-    columns["attention_mask"] = pa.array([r.attention_mask for r in rows], pa.list_(pa.int8()))
+    offsets, columns["input_ids"] = _int_lists([r.input_ids for r in rows])
+    columns["labels"] = _int_lists([r.labels for r in rows])[1]
+    # every row attends to all its tokens (packed rows are kept apart by position_ids/seq_lens)
+    ones = pa.array(np.ones(int(offsets[-1]), np.int8))
+    columns["attention_mask"] = pa.ListArray.from_arrays(pa.array(offsets), ones)
     if packed:
-        columns["position_ids"] = pa.array([r.position_ids for r in rows], _INTS)
-        columns["seq_lens"] = pa.array([r.seq_lens for r in rows], _INTS)
+        columns["position_ids"] = _int_lists([r.position_ids for r in rows])[1]
+        columns["seq_lens"] = _int_lists([r.seq_lens for r in rows])[1]
     return pa.table(columns, schema=_schema(packed))
+
+
+def _int_lists(lists: Sequence[Sequence[int]]) -> tuple[np.ndarray, pa.ListArray]:
+    """(offsets, list<int32> array) of int lists: flattened with ``array.extend`` (C speed) and
+    handed to Arrow as one buffer, about six times faster than ``pa.array`` on the nested lists."""
+    flat = array.array("i")
+    for values in lists:
+        flat.extend(values)
+    offsets = np.zeros(len(lists) + 1, np.int32)
+    np.cumsum(np.fromiter(map(len, lists), np.int32, len(lists)), out=offsets[1:])
+    values = pa.array(np.frombuffer(flat, np.int32), pa.int32())
+    return offsets, pa.ListArray.from_arrays(pa.array(offsets), values)
 
 
 def write_parquet(rows: Iterable[TokenizedRow] | Iterable[PackedRow], path: str | Path) -> Path:
