@@ -2,8 +2,8 @@
 
     python bench/dedup_memory_bench.py --scales 1 8            # 52k and 416k records
     python bench/dedup_memory_bench.py --scales 1 8 --budget 64   # force the spill path
-    git archive BASE src | tar -x -C /tmp/base && \
-    python bench/dedup_memory_bench.py --scales 1 8 --baseline /tmp/base/src   # side by side
+    mkdir -p .bench-base && git archive BASE src | tar -x -C .bench-base && \
+    python bench/dedup_memory_bench.py --scales 1 8 --baseline .bench-base/src   # side by side
 
 For each scale: ``bench/dedup_scale_data.py`` writes the synthetic set (the 52k Alpaca set and
 perturbed copies: exact, near and new records), then ``/usr/bin/time`` runs the recipe

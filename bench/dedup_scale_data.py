@@ -1,7 +1,7 @@
 """A synthetic Alpaca-style JSONL of any size, made from the 52k Alpaca set, for dedup at scale.
 
-    python bench/dedup_scale_data.py --scale 8 -o /tmp/alpaca_x8.jsonl      # 8 x 52k records
-    python bench/dedup_scale_data.py --records 10000000 -o /tmp/alpaca_10m.jsonl
+    python bench/dedup_scale_data.py --scale 8 -o runs/bench/alpaca_x8.jsonl      # 8 x 52k records
+    python bench/dedup_scale_data.py --records 10000000 -o runs/bench/alpaca_10m.jsonl
 
 Copy 0 of the set is the original; every further copy of a record is, at random (seeded):
 - 30 %: an exact duplicate after normalisation (case and spacing changed): ``dedup_exact`` drops it;
@@ -56,6 +56,7 @@ def generate(out: Path, records: int, seed: int = 0, unique: bool = False) -> in
     """Write ``records`` records to ``out`` (JSONL); returns the count written. ``unique``: every
     copy is a new record (the no-duplicate yardstick of the same size)."""
     base = json.loads(ALPACA.read_text(encoding="utf-8"))
+    out.parent.mkdir(parents=True, exist_ok=True)
     rng = random.Random(seed)
     vocab = sorted({w for r in base[:5000] for w in r["output"].split()})
     n = 0
