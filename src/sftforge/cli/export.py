@@ -208,7 +208,7 @@ def export(
             framework,
             outdir,
             [s for s in samples if s.id not in not_written],
-            tokenizer=tokenizer if tokenizer is not None else _local_folder(model),
+            tokenizer=result.tokenizer,
             settings=result.profile,
             python=trainer_python,
         )
@@ -230,9 +230,3 @@ def export(
             err=True,
         )
         raise typer.Exit(1)
-
-
-def _local_folder(model: str) -> str | None:
-    from ..export import local_model
-
-    return local_model(model)

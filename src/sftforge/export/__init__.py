@@ -11,7 +11,6 @@ docs/trainers.md.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +18,7 @@ from ..errors import SftforgeError
 from ..formats import LossLog
 from ..formats._common import FIELDS, has_values
 from ..sample import Sample
-from .common import ExportJob, ExportResult, ProfileSettings, commit, safe_name
+from .common import ExportJob, ExportResult, commit, safe_name
 from .readme import readme
 
 __all__ = ["FRAMEWORKS", "ExportJob", "ExportResult", "export_samples", "local_model"]
@@ -27,19 +26,10 @@ __all__ = ["FRAMEWORKS", "ExportJob", "ExportResult", "export_samples", "local_m
 FRAMEWORKS: tuple[str, ...] = ("llamafactory", "xtuner", "swift", "axolotl", "litgpt", "trl")
 
 
-def _target(framework: str) -> Callable[[ExportJob], ExportResult]:
-    module = importlib.import_module(f"{__name__}.{framework}")
-    fn: Callable[[ExportJob], ExportResult] = getattr(module, f"export_{framework}")
-    return fn
-
-
-def _profile_settings(framework: str, job: ExportJob) -> ProfileSettings | None:
-    """What the trainer module says its config stands for, in profile terms (None: not yet)."""
-    module = importlib.import_module(f"{__name__}.{framework}")
-    settings: Callable[[ExportJob], ProfileSettings] | None = getattr(
-        module, "profile_settings", None
-    )
-    return settings(job) if settings is not None else None
+def _trainer_module(framework: str) -> Any:
+    """``export/<framework>.py``: its ``export_<framework>(job)`` writes the files, its
+    ``profile_settings(job)`` says what the config stands for in profile terms."""
+    return importlib.import_module(f"{__name__}.{framework}")
 
 
 def export_samples(
@@ -77,8 +67,10 @@ def export_samples(
         tokenizer=tokenizer if tokenizer is not None else local_model(model),
         options=dict(options or {}),
     )
-    result = _target(framework)(job)
-    result.profile = _profile_settings(framework, job)
+    module = _trainer_module(framework)
+    result: ExportResult = getattr(module, f"export_{framework}")(job)
+    result.profile = module.profile_settings(job)
+    result.tokenizer = job.tokenizer
     if framework in ("llamafactory", "xtuner"):
         # their records are built here, not by a format, and hold only what the trainer reads:
         # the kept fields and turn keys are left out, and said so

@@ -71,8 +71,10 @@ class ExportResult:
     rejected: list[tuple[str, str]] = field(default_factory=list)  # (sample id, reason)
     # paragraphs for the folder's README.md: what the machine needs, steps before or after training
     readme: list[str] = field(default_factory=list)
-    # the profile arguments the config stands for (``export --check`` encodes with them)
+    # the profile arguments the config stands for (``export --check`` encodes with them), and
+    # the model's tokenizer the export decided with (--tokenizer, or --model when a local folder)
     profile: ProfileSettings | None = None
+    tokenizer: str | None = None
 
 
 @dataclass
