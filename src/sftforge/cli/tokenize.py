@@ -297,9 +297,7 @@ def _tokenize_with_profile(
     prof = get_profile(
         name, load_tokenizer(str(tokenizer)), template=template, max_length=max_len, **options
     )
-    # the profile's template decision, when it warns (a built-in that differs from the own)
-    notes = [*getattr(prof, "notes", ()), getattr(prof, "template_note", None)]
-    for note in filter(None, notes):
+    for note in prof.notes:  # the template decision's warnings
         typer.echo(f"note: {note}", err=True)
     unread: list[dict[str, Any]] = []
     samples = read_samples(

@@ -80,6 +80,9 @@ class Profile:
     template: str | None = None
     max_length: int | None = None
     options: dict[str, Any] = field(default_factory=dict)
+    # what the profile's template decision warns about (a built-in that renders differently from
+    # the tokenizer's own...); `tokenize --profile` prints them
+    notes: list[str] = field(default_factory=list, init=False)
 
     def encode(self, sample: Sample) -> Encoded:
         """Encode one sample; raises :class:`TokenizeError` when the framework would drop it."""

@@ -322,8 +322,6 @@ class SwiftProfile(StagedProfile):
                 f"unknown template_backend {backend!r}", hint="use 'swift' or 'jinja'"
             )
         self.chat_template: str | None = None
-        # why the decided template is not the tokenizer's own (the CLI prints it)
-        self.template_note: str | None = None
         if self.options.get("chat_template") is not None or backend == "jinja":
             self._init_jinja()
             return
@@ -333,7 +331,8 @@ class SwiftProfile(StagedProfile):
                 "template)",
                 hint="name the ms-swift template type as the template instead",
             )
-        name, self.template_note = swift_template(self.tokenizer, self.template)
+        name, note = swift_template(self.tokenizer, self.template)
+        self.notes = [note] if note else []
         if name not in SWIFT_TEMPLATES:
             raise TemplateError(
                 f"unknown ms-swift template '{name}'",
