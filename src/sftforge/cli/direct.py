@@ -14,12 +14,12 @@ import importlib
 import os
 
 from ._report import echo
+from .launch import take_quiet
 from .params import Command, parse
 
 __all__ = ["DIRECT", "run_direct"]
 
 DIRECT = ("convert",)  # commands with a COMMAND in .params form in their module
-_QUIET = ("-q", "--quiet")
 _S3 = "--s3-endpoint"
 
 
@@ -27,8 +27,7 @@ def run_direct(args: list[str]) -> int | None:
     """The exit code of the command ``args`` runs, or None when typer should run it."""
     if "--" in args:
         return None
-    plain = [a for a in args if a not in _QUIET]
-    quiet = len(plain) != len(args)
+    plain, quiet = take_quiet(args)
     endpoint, i = None, 0
     while i < len(plain) and plain[i].startswith("-"):  # the root options before the command
         arg = plain[i]

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import sys
 
-__all__ = ["HELP", "main"]
+__all__ = ["HELP", "main", "take_quiet"]
 
 # (command, first line of its help), in the order ``sftforge.cli.main`` registers them
 COMMANDS: tuple[tuple[str, str], ...] = (
@@ -47,9 +47,17 @@ HELP = (
 _QUIET = ("-q", "--quiet")
 
 
+def take_quiet(argv: list[str]) -> tuple[list[str], bool]:
+    """``argv`` without ``--quiet``/``-q`` (up to a ``--``), and whether one was there: every
+    command takes it, before or after the command name."""
+    end = argv.index("--") if "--" in argv else len(argv)
+    kept = [a for a in argv[:end] if a not in _QUIET] + argv[end:]
+    return kept, len(kept) != len(argv)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
-    plain = [a for a in args if a not in _QUIET]
+    plain, _ = take_quiet(args)
     if plain in (["version"], ["--version"]):
         from .. import __version__
 

@@ -21,7 +21,7 @@ from .. import progress
 from ..errors import SftforgeError
 from ..oserrors import os_error
 from ._plainvalues import install as install_plain_values
-from .launch import COMMANDS
+from .launch import COMMANDS, take_quiet
 from .params import Command, typer_command
 
 __all__ = ["app", "main"]
@@ -35,9 +35,6 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-
-
-_QUIET_FLAGS = ("--quiet", "-q")
 
 
 @app.callback()
@@ -61,13 +58,6 @@ def _root(
     if s3_endpoint:
         # read by sftforge.io.remote, also in worker processes
         os.environ["SFTFORGE_S3_ENDPOINT"] = s3_endpoint
-
-
-def _take_quiet(argv: list[str]) -> tuple[list[str], bool]:
-    """``argv`` without ``--quiet``/``-q`` (up to a ``--``), and whether one was there."""
-    end = argv.index("--") if "--" in argv else len(argv)
-    kept = [a for a in argv[:end] if a not in _QUIET_FLAGS] + argv[end:]
-    return kept, len(kept) != len(argv)
 
 
 @app.command()
@@ -146,7 +136,7 @@ def _registered_name(info: typer.models.CommandInfo) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv, quiet = _take_quiet(list(sys.argv[1:] if argv is None else argv))
+    argv, quiet = take_quiet(list(sys.argv[1:] if argv is None else argv))
     _load_commands(argv)
     progress.configure(quiet=quiet)
     try:
