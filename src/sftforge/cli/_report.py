@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "echo",
+    "error_line",
     "error_policy",
     "max_record_options",
     "notices",
@@ -77,3 +78,18 @@ def summary(read: int, written: int, rejected: int, losses: dict[str, int] | Non
     if losses:
         lost = ", ".join(f"{k} {v}" for k, v in sorted(losses.items()))
         note(f"lost (--allow-lossy): {lost}")
+
+
+def error_line(exc: BaseException) -> int | None:
+    """For an error a user caused or can fix - an ``SftforgeError``, an ``OSError`` (disk full,
+    permission denied, a symlink loop) - print its one line and give the exit code 1; None for
+    anything else (a bug keeps its traceback). The typer path and the direct path both use it."""
+    if isinstance(exc, SftforgeError):
+        echo(f"error: {exc}")
+        return 1
+    if isinstance(exc, OSError):
+        from ..oserrors import os_error
+
+        echo(f"error: {os_error(exc)}")
+        return 1
+    return None

@@ -13,7 +13,7 @@ from __future__ import annotations
 import importlib
 import os
 
-from ._report import echo
+from ._report import echo, error_line
 from .launch import take_quiet
 from .params import Command, parse
 
@@ -52,21 +52,18 @@ def run_direct(args: list[str]) -> int | None:
 def _run(command: Command, values: dict[str, object], quiet: bool) -> int:
     """``command`` with ``values``; errors become one line and an exit code, as in ``main``."""
     from .. import progress
-    from ..errors import SftforgeError
-    from ..oserrors import os_error
 
     progress.configure(quiet=quiet)
     try:
         command.run(**values)
-    except SftforgeError as exc:
-        echo(f"error: {exc}")
-        return 1
     except (KeyboardInterrupt, EOFError):  # what click turns into Abort
         echo("aborted")
         return 130
-    except OSError as exc:  # disk full, permission denied, a symlink loop: one line, no trace
-        echo(f"error: {os_error(exc)}")
-        return 1
+    except Exception as exc:
+        code = error_line(exc)
+        if code is None:
+            raise
+        return code
     finally:
         progress.configure(
             mode="off"

@@ -18,9 +18,8 @@ import sys
 import typer
 
 from .. import progress
-from ..errors import SftforgeError
-from ..oserrors import os_error
 from ._plainvalues import install as install_plain_values
+from ._report import error_line
 from .launch import COMMANDS, take_quiet
 from .params import Command, typer_command
 
@@ -150,18 +149,15 @@ def main(argv: list[str] | None = None) -> int:
 def _run(argv: list[str]) -> int:
     try:
         rc = app(args=argv, standalone_mode=False)
-    except SftforgeError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        return 1
     except typer.Exit as exc:
         return int(exc.exit_code or 0)
     except typer.Abort:
         typer.echo("aborted", err=True)
         return 130
-    except OSError as exc:  # disk full, permission denied, a symlink loop: one line, no trace
-        typer.echo(f"error: {os_error(exc)}", err=True)
-        return 1
     except Exception as exc:
+        code = error_line(exc)  # SftforgeError, OSError: one line
+        if code is not None:
+            return code
         # usage errors (unknown option, missing argument): typer's click, vendored or not
         show = getattr(exc, "show", None)
         if callable(show) and hasattr(exc, "exit_code"):
