@@ -67,14 +67,17 @@ PEERS = {
 }
 
 
+def peer_venv(peer: str) -> Path:
+    """The peer's venv folder: the one its env var names, else .bench-venvs/<peer>."""
+    return Path(os.environ.get(PEERS[peer][0]) or ROOT / ".bench-venvs" / peer)
+
+
 def peer_python(peer: str) -> Path:
     """The python of the peer's venv; creates and fills .bench-venvs/<peer> when needed."""
     env_var, requirements, remove = PEERS[peer]
-    if os.environ.get(env_var):
-        return Path(os.environ[env_var]) / "bin" / "python"
-    venv = ROOT / ".bench-venvs" / peer
+    venv = peer_venv(peer)
     python = venv / "bin" / "python"
-    if not python.exists():
+    if not python.exists() and not os.environ.get(env_var):
         print(f"creating {venv} (set {env_var} to reuse an existing one)", file=sys.stderr)
         subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
         pip = [str(python), "-m", "pip", "install", "-q", "-c", str(CONSTRAINTS)]

@@ -39,7 +39,7 @@ from typing import Any
 
 from _shared import SHARED_DATA
 from _tiny_model import build_tiny_llama
-from _venvs import PEERS, ROOT, peer_python
+from _venvs import PEERS, ROOT, peer_python, peer_venv
 
 from sftforge.export.check import compare_rows, run_peer
 
@@ -68,11 +68,7 @@ def sftforge(*args: str, cwd: Path | None = None) -> tuple[float, str]:
 
 
 def has_venv(trainer: str) -> bool:
-    if trainer not in PEERS:
-        return False
-    env_var = PEERS[trainer][0]
-    venv = Path(os.environ.get(env_var) or ROOT / ".bench-venvs" / trainer)
-    return (venv / "bin" / "python").exists()
+    return trainer in PEERS and (peer_venv(trainer) / "bin" / "python").exists()
 
 
 def sources(work: Path, names: list[str], zh_multiturn: Path | None) -> dict[str, Path]:
