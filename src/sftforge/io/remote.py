@@ -22,6 +22,7 @@ import os
 import re
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, BinaryIO, cast
 from urllib.parse import unquote, urlsplit
@@ -30,6 +31,7 @@ from ..errors import InputError
 
 __all__ = [
     "REMOTE_SCHEMES",
+    "Access",
     "check_writable",
     "is_url",
     "open_url",
@@ -80,6 +82,21 @@ def _remember(*secrets: str | None) -> None:
     for s in secrets:
         if s and len(s) >= 3:
             _known_secrets.add(s)
+
+
+@dataclass(frozen=True)
+class Access:
+    """How one call reaches a remote file when the environment is not the place to say it (the
+    studio's saved connections, several users in one process): S3 credentials and endpoint, and
+    a guard that may refuse a URL before each request (each HTTP redirect hop, the FTP host, the
+    S3 endpoint) and each address a connection resolves to, by raising ``InputError``."""
+
+    s3_endpoint: str | None = None
+    s3_key_id: str | None = None
+    s3_secret: str | None = None
+    s3_region: str | None = None
+    check_url: Callable[[str], None] | None = None
+    check_address: Callable[[str, str], None] | None = None  # (host, resolved address)
 
 
 @dataclass(frozen=True)
@@ -152,18 +169,21 @@ class _Remote(io.RawIOBase):
         super().close()
 
 
-def open_url(url: str) -> tuple[BinaryIO, int | None]:
+def open_url(url: str, access: Access | None = None) -> tuple[BinaryIO, int | None]:
     """A buffered byte stream of the remote file at ``url`` and its size when the server says."""
     loc = _parse(url)
+    access = access or Access()
     try:
         if loc.scheme == "s3":
-            inner, size = _open_s3(loc)
+            inner, size = _open_s3(loc, access)
         elif loc.scheme == "ftp":
+            if access.check_url is not None:
+                access.check_url(loc.plain)
             fs = _ftp(loc)
             inner = fs.open(loc.path, "rb", block_size=_BLOCK)
             size = inner.size
         else:
-            fs = _http(loc)
+            fs = _http(loc, access)
             size = fs.info(loc.plain).get("size")
             inner = fs.open(loc.plain, "rb", block_size=0)  # 0: one streamed GET, no ranges
     except InputError as err:
@@ -235,14 +255,63 @@ def _fsspec(protocol: str, **options: Any) -> Any:
         raise InputError(f"reading {protocol}:// needs the remote extra.", hint=_INSTALL) from None
 
 
-def _http(loc: _Url) -> Any:
+def _http(loc: _Url, access: Access | None = None) -> Any:
     options: dict[str, Any] = {}
+    client: dict[str, Any] = {}
     if loc.user is not None:  # basic auth as a header: aiohttp 3.14 deprecates its BasicAuth
         import base64
 
         pair = base64.b64encode(f"{loc.user}:{loc.password or ''}".encode()).decode("ascii")
-        options["client_kwargs"] = {"headers": {"Authorization": f"Basic {pair}"}}
+        client["headers"] = {"Authorization": f"Basic {pair}"}
+    if access is not None and (access.check_url or access.check_address):
+        options["get_client"] = _guarded_client(access)
+    if client:
+        options["client_kwargs"] = client
     return _fsspec("http", **options)
+
+
+def _guarded_client(access: Access) -> Callable[..., Any]:
+    """fsspec's ``get_client`` for an aiohttp session that runs ``access``'s checks on every
+    request (so on every redirect hop) and on every address its resolver returns."""
+    import aiohttp
+    from aiohttp.abc import AbstractResolver
+    from yarl import URL
+
+    class _Resolver(AbstractResolver):
+        def __init__(self) -> None:
+            self._inner = aiohttp.DefaultResolver()
+
+        async def resolve(self, host: str, port: int = 0, family: Any = 0) -> Any:
+            found = await self._inner.resolve(host, port, family)
+            if access.check_address is not None:
+                for entry in found:
+                    access.check_address(host, entry["host"])
+            return found
+
+        async def close(self) -> None:
+            await self._inner.close()
+
+    async def on_request_start(_session: Any, _ctx: Any, params: Any) -> None:
+        if access.check_url is not None:
+            access.check_url(str(params.url))
+
+    async def on_request_redirect(_session: Any, _ctx: Any, params: Any) -> None:
+        # aiohttp signals request_start once per call: each hop's target is checked here
+        location = params.response.headers.get("Location")
+        if access.check_url is not None and location:
+            access.check_url(str(params.response.url.join(URL(location))))
+
+    async def get_client(**kwargs: Any) -> Any:
+        trace = aiohttp.TraceConfig()
+        trace.on_request_start.append(on_request_start)
+        trace.on_request_redirect.append(on_request_redirect)
+        trace.freeze()
+        kwargs.pop("loop", None)
+        return aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(resolver=_Resolver()), trace_configs=[trace], **kwargs
+        )
+
+    return get_client
 
 
 def _ftp(loc: _Url) -> Any:
@@ -268,32 +337,51 @@ def _ftp(loc: _Url) -> Any:
     )
 
 
-def _s3_client() -> Any:
-    """A botocore S3 client (boto3's credential chain and endpoint settings; plain botocore for
-    reading, since importing boto3 costs another 0.2 s at every start)."""
+def _s3_client(access: Access | None = None) -> Any:
+    """A botocore S3 client (boto3's credential chain and endpoint settings, or ``access``'s;
+    plain botocore for reading, since importing boto3 costs another 0.2 s at every start)."""
     try:
         import botocore.session
         from botocore.config import Config
     except ImportError:
         raise InputError("reading s3:// needs the remote extra.", hint=_INSTALL) from None
-    endpoint = os.environ.get("SFTFORGE_S3_ENDPOINT") or None
+    access = access or Access()
+    endpoint = access.s3_endpoint or os.environ.get("SFTFORGE_S3_ENDPOINT") or None
     config = Config(
         retries={"max_attempts": 2, "mode": "standard"}, connect_timeout=10, read_timeout=120
     )
     session = botocore.session.get_session()
-    creds = session.get_credentials()
-    if creds is not None:
-        _remember(creds.secret_key, creds.token)
-    return session.create_client("s3", endpoint_url=endpoint, config=config)
+    options: dict[str, Any] = {}
+    if access.s3_key_id and access.s3_secret:
+        _remember(access.s3_secret)
+        options = {
+            "aws_access_key_id": access.s3_key_id,
+            "aws_secret_access_key": access.s3_secret,
+        }
+    else:
+        creds = session.get_credentials()
+        if creds is not None:
+            _remember(creds.secret_key, creds.token)
+    if access.s3_region:
+        options["region_name"] = access.s3_region
+    if access.check_url is not None:  # the endpoint the client will talk to (AWS when none)
+        access.check_url(endpoint or "https://s3.amazonaws.com/")
+    return session.create_client("s3", endpoint_url=endpoint, config=config, **options)
 
 
-def _open_s3(loc: _Url) -> tuple[Any, int | None]:
-    resp = _s3_client().get_object(Bucket=loc.bucket, Key=loc.path)
+def _open_s3(loc: _Url, access: Access | None = None) -> tuple[Any, int | None]:
+    resp = _s3_client(access).get_object(Bucket=loc.bucket, Key=loc.path)
     return resp["Body"], resp.get("ContentLength")
 
 
 def _error(exc: BaseException, loc: _Url, doing: str) -> InputError:
     """The library error ``exc`` as one line: what went wrong at which (masked) URL, and the fix."""
+    cause: BaseException | None = exc
+    while cause is not None:  # a guard's refusal raised inside the library comes out as it was
+        if isinstance(cause, InputError):
+            cause.file = cause.file or loc.shown
+            return cause
+        cause = cause.__cause__ or cause.__context__
     message, hint = _classify(exc, loc)
     return InputError(scrub(f"{message} ({doing})"), file=loc.shown, hint=hint)
 
