@@ -47,9 +47,10 @@ class Recorder:
 
 
 def client(s: StudioSettings, recorder: Recorder | None = None, **kwargs: Any) -> TestClient:
-    app = create_app(s, run_jobs=False)
-    hooks = {"response": [recorder.hook]} if recorder else None
-    return TestClient(app, event_hooks=hooks, **kwargs)
+    made = TestClient(create_app(s, run_jobs=False), **kwargs)
+    if recorder is not None:
+        made.event_hooks = {"request": [], "response": [recorder.hook]}
+    return made
 
 
 def assert_error(response: httpx.Response, status: int, code: str | None = None) -> dict[str, Any]:
