@@ -1,0 +1,95 @@
+"""``/api/sources``: bring data in from an upload, a server path, a URL (http, ftp, s3, alone
+or through a saved connection) or a Hugging Face dataset, as an import into a dataset.
+
+``POST /api/sources/import`` ``{dataset_id, kind, ...}`` stages the data (``studio/sources.py``)
+and queues studio-core's import (``imports.start_import``): the answer is the import with its
+``job_id``. ``GET /api/sources/files?path=`` lists a folder of the data root (for a file picker).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Literal
+
+from fastapi import APIRouter, Depends, Request
+from pydantic import BaseModel
+
+from ..auth import User, current_user, require_role
+from ..errors import ApiError
+from ..imports import start_import
+from ..paths import confine
+from ..sources import Staged, stage_hf, stage_server_path, stage_url
+from ..uploads import get_upload, staged_file
+from ._deps import jobs_of, settings_of, store_of
+
+__all__ = ["router"]
+
+router = APIRouter()
+
+
+class SourceImport(BaseModel):
+    dataset_id: str
+    kind: Literal["upload", "server_path", "url", "hf"]
+    upload_id: str | None = None
+    file: str | None = None  # which staged file of an upload (a folder or an archive)
+    path: str | None = None
+    url: str | None = None
+    connection_id: str | None = None
+    dataset: str | None = None
+    split: str | None = None
+    format: str | None = None
+    columns: str | dict[str, Any] | None = None
+    encoding: str | None = None
+
+
+def _need(value: str | None, field: str) -> str:
+    if not value:
+        raise ApiError(400, "invalid", f"this source needs {field}.", field=field)
+    return value
+
+
+def _stage(body: SourceImport, request: Request, user: User) -> Staged:
+    store, settings = store_of(request), settings_of(request)
+    if body.kind == "upload":
+        owner = None if user.role == "admin" and user.via != "session" else user.name
+        upload = get_upload(store, _need(body.upload_id, "upload_id"), owner)
+        path = staged_file(settings, upload, body.file)
+        return Staged(str(path), body.file or upload.staged[0])
+    if body.kind == "server_path":
+        return stage_server_path(settings, _need(body.path, "path"))
+    if body.kind == "url":
+        return stage_url(store, settings, _need(body.url, "url"), connection_id=body.connection_id)
+    return stage_hf(store, settings, dataset=_need(body.dataset, "dataset"), split=body.split)
+
+
+@router.post("/api/sources/import", status_code=202)
+def import_source(
+    body: SourceImport, request: Request, user: User = Depends(require_role("annotator"))
+) -> dict[str, Any]:
+    staged = _stage(body, request, user)
+    return start_import(
+        store_of(request), jobs_of(request), body.dataset_id, staged.path, user=user.name,
+        src_name=staged.name, format=body.format, columns=body.columns, encoding=body.encoding,
+    )
+
+
+@router.get("/api/sources/files")
+def list_files(
+    request: Request, path: str = ".", _: User = Depends(current_user)
+) -> dict[str, Any]:
+    settings = settings_of(request)
+    folder = confine(settings.data_root, path)
+    if not folder.is_dir():
+        raise ApiError(400, "invalid", "not a folder.", field="path")
+    root = os.path.realpath(str(settings.data_root))
+    entries = []
+    for entry in sorted(os.scandir(folder), key=lambda e: e.name):
+        real = os.path.realpath(entry.path)
+        if os.path.commonpath([root, real]) != root:
+            continue  # a symlink out of the data root is not shown
+        is_dir = os.path.isdir(real)
+        entries.append(
+            {"name": entry.name, "dir": is_dir, "size": None if is_dir else os.path.getsize(real)}
+        )
+    rel = os.path.relpath(folder, root)
+    return {"path": "." if rel == "." else rel.replace(os.sep, "/"), "entries": entries}
