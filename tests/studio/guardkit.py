@@ -92,7 +92,10 @@ def served(s: StudioSettings) -> Iterator[str]:
 
     port = free_port()
     config = uvicorn.Config(
-        create_app(s, run_jobs=False), host="127.0.0.1", port=port, log_level="error",
+        create_app(s, run_jobs=False),
+        host="127.0.0.1",
+        port=port,
+        log_level="error",
         lifespan="off",
     )
     server = uvicorn.Server(config)

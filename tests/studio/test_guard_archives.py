@@ -34,7 +34,9 @@ def _tar(path: Path, members: dict[str, bytes], kind: str | None = None) -> Path
             tf.addfile(info, io.BytesIO(data))
         if kind:
             info = tarfile.TarInfo("evil")
-            info.type = {"sym": tarfile.SYMTYPE, "hard": tarfile.LNKTYPE, "fifo": tarfile.FIFOTYPE}[kind]
+            info.type = {"sym": tarfile.SYMTYPE, "hard": tarfile.LNKTYPE, "fifo": tarfile.FIFOTYPE}[
+                kind
+            ]
             info.linkname = "/etc/passwd"
             tf.addfile(info)
     return path
@@ -43,8 +45,12 @@ def _tar(path: Path, members: dict[str, bytes], kind: str | None = None) -> Path
 def _refused(archive: Path, dest: Path, code: str, **limits: int) -> str:
     dest.mkdir(exist_ok=True)
     with pytest.raises(ApiError) as err:
-        extract_archive(archive, dest, max_bytes=limits.get("max_bytes", 1 << 20),
-                        max_files=limits.get("max_files", 100))
+        extract_archive(
+            archive,
+            dest,
+            max_bytes=limits.get("max_bytes", 1 << 20),
+            max_files=limits.get("max_files", 100),
+        )
     assert err.value.code == code, err.value.message
     return err.value.message
 
@@ -75,10 +81,14 @@ def test_absolute_members(tmp_path: Path) -> None:
 
 def test_link_and_device_members(tmp_path: Path) -> None:
     assert "symlink" in _refused(
-        _zip(tmp_path / "l.zip", {"a.jsonl": b"{}"}, link="passwd"), tmp_path / "o1", "unsafe_archive"
+        _zip(tmp_path / "l.zip", {"a.jsonl": b"{}"}, link="passwd"),
+        tmp_path / "o1",
+        "unsafe_archive",
     )
     for kind in ("sym", "hard", "fifo"):
-        _refused(_tar(tmp_path / f"{kind}.tgz", {"a": b"{}"}, kind), tmp_path / kind, "unsafe_archive")
+        _refused(
+            _tar(tmp_path / f"{kind}.tgz", {"a": b"{}"}, kind), tmp_path / kind, "unsafe_archive"
+        )
 
 
 def test_zip_bomb_stops_at_the_limit(tmp_path: Path) -> None:

@@ -17,7 +17,7 @@ from fastapi.testclient import TestClient
 from guardkit import Recorder, assert_error, client, new_dataset, run_import, settings
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "remote"))
-from servers import (  # noqa: E402
+from servers import (
     FTP_PASSWORD,
     FTP_USER,
     S3,
@@ -34,9 +34,17 @@ ROWS = '{"instruction": "你好", "output": "hello"}\n{"instruction": "q2", "out
 @pytest.fixture(autouse=True)
 def no_ambient_credentials(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """The connection's keys must be what works: none in the environment or files."""
-    for var in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_PROFILE", "AWS_SESSION_TOKEN",
-                "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "SFTFORGE_S3_ENDPOINT",
-                "SFTFORGE_FTP_USER", "SFTFORGE_FTP_PASSWORD"):
+    for var in (
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_PROFILE",
+        "AWS_SESSION_TOKEN",
+        "AWS_ENDPOINT_URL",
+        "AWS_ENDPOINT_URL_S3",
+        "SFTFORGE_S3_ENDPOINT",
+        "SFTFORGE_FTP_USER",
+        "SFTFORGE_FTP_PASSWORD",
+    ):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
@@ -80,11 +88,15 @@ def test_ftp_connection(tmp_path: Path, ftp: str, caplog: pytest.LogCaptureFixtu
     rec = Recorder()
     c = client(settings(tmp_path, allow_private_urls=True), rec)
     port = urlsplit(ftp).port
-    made = c.post("/api/connections", json={
-        "name": "nas", "kind": "ftp",
-        "settings": {"host": "127.0.0.1", "port": port, "username": FTP_USER},
-        "secrets": {"password": FTP_PASSWORD},
-    })
+    made = c.post(
+        "/api/connections",
+        json={
+            "name": "nas",
+            "kind": "ftp",
+            "settings": {"host": "127.0.0.1", "port": port, "username": FTP_USER},
+            "secrets": {"password": FTP_PASSWORD},
+        },
+    )
     assert made.status_code == 201 and made.json()["secret_set"] is True
     conn_id = made.json()["id"]
     row = _import(c, kind="url", url="data.jsonl", connection_id=conn_id)
@@ -93,8 +105,17 @@ def test_ftp_connection(tmp_path: Path, ftp: str, caplog: pytest.LogCaptureFixtu
     # a wrong password fails in one line with the password masked
     c.patch(f"/api/connections/{conn_id}", json={"secrets": {"password": "wrong-" + FTP_PASSWORD}})
     err = assert_error(
-        c.post("/api/sources/import", json={"dataset_id": new_dataset(c), "kind": "url", "url": "data.jsonl", "connection_id": conn_id}),
-        400, "source_failed",
+        c.post(
+            "/api/sources/import",
+            json={
+                "dataset_id": new_dataset(c),
+                "kind": "url",
+                "url": "data.jsonl",
+                "connection_id": conn_id,
+            },
+        ),
+        400,
+        "source_failed",
     )
     assert "530" in err["message"]
     c.get("/api/connections")
@@ -107,18 +128,31 @@ def test_s3_connection(tmp_path: Path, s3: S3, caplog: pytest.LogCaptureFixture)
     caplog.set_level(logging.INFO)
     rec = Recorder()
     c = client(settings(tmp_path, allow_private_urls=True), rec)
-    made = c.post("/api/connections", json={
-        "name": "minio", "kind": "s3",
-        "settings": {"endpoint": s3.endpoint, "region": "us-east-1", "bucket": "bucket"},
-        "secrets": {"access_key_id": S3_KEY_ID, "secret_access_key": S3_SECRET},
-    }).json()
+    made = c.post(
+        "/api/connections",
+        json={
+            "name": "minio",
+            "kind": "s3",
+            "settings": {"endpoint": s3.endpoint, "region": "us-east-1", "bucket": "bucket"},
+            "secrets": {"access_key_id": S3_KEY_ID, "secret_access_key": S3_SECRET},
+        },
+    ).json()
     row = _import(c, kind="url", url="dir/data.jsonl", connection_id=made["id"])
     assert (row["status"], row["imported"]) == ("done", 2), row
     row = _import(c, kind="url", url="s3://bucket/dir/data.jsonl", connection_id=made["id"])
     assert row["status"] == "done"
     assert_error(
-        c.post("/api/sources/import", json={"dataset_id": new_dataset(c), "kind": "url", "url": "s3://bucket/none.jsonl", "connection_id": made["id"]}),
-        400, "source_failed",
+        c.post(
+            "/api/sources/import",
+            json={
+                "dataset_id": new_dataset(c),
+                "kind": "url",
+                "url": "s3://bucket/none.jsonl",
+                "connection_id": made["id"],
+            },
+        ),
+        400,
+        "source_failed",
     )
     c.get("/api/connections")
     rec.assert_absent(S3_SECRET, S3_KEY_ID)
@@ -129,11 +163,44 @@ def test_connection_validation_and_secret_handling(tmp_path: Path) -> None:
     rec = Recorder()
     c = client(settings(tmp_path), rec)
     assert_error(c.post("/api/connections", json={"name": "x", "kind": "gopher"}), 400, "invalid")
-    err = assert_error(c.post("/api/connections", json={"name": "x", "kind": "ftp", "settings": {"host": "h", "password": "pw-Leak-123"}}), 400, "invalid")
+    err = assert_error(
+        c.post(
+            "/api/connections",
+            json={"name": "x", "kind": "ftp", "settings": {"host": "h", "password": "pw-Leak-123"}},
+        ),
+        400,
+        "invalid",
+    )
     assert "secrets" in err["message"]
-    assert_error(c.post("/api/connections", json={"name": "x", "kind": "url", "settings": {"base_url": "https://u:pw-Leak-456@example.com/"}}), 400, "invalid")
-    assert_error(c.post("/api/connections", json={"name": "x", "kind": "ftp", "settings": {"host": "h", "port": 70000}}), 400, "invalid")
-    made = c.post("/api/connections", json={"name": "w", "kind": "url", "settings": {"base_url": "https://example.com/d"}, "secrets": {"password": "pw-Keep-789"}}).json()
+    assert_error(
+        c.post(
+            "/api/connections",
+            json={
+                "name": "x",
+                "kind": "url",
+                "settings": {"base_url": "https://u:pw-Leak-456@example.com/"},
+            },
+        ),
+        400,
+        "invalid",
+    )
+    assert_error(
+        c.post(
+            "/api/connections",
+            json={"name": "x", "kind": "ftp", "settings": {"host": "h", "port": 70000}},
+        ),
+        400,
+        "invalid",
+    )
+    made = c.post(
+        "/api/connections",
+        json={
+            "name": "w",
+            "kind": "url",
+            "settings": {"base_url": "https://example.com/d"},
+            "secrets": {"password": "pw-Keep-789"},
+        },
+    ).json()
     assert made["secret_set"] is True and "secrets" not in made
     kept = c.patch(f"/api/connections/{made['id']}", json={"name": "w2"}).json()
     assert kept["secret_set"] is True and kept["name"] == "w2"
@@ -147,14 +214,57 @@ def test_connection_validation_and_secret_handling(tmp_path: Path) -> None:
 def test_ssrf_refused_without_the_setting(tmp_path: Path, http: str, ftp: str, s3: S3) -> None:
     c = client(settings(tmp_path))
     dataset = new_dataset(c)
-    for url in (f"{http}/data.jsonl", "http://169.254.169.254/latest/meta-data/",
-                "http://[::ffff:169.254.169.254]/", "http://localhost:1/x", f"{ftp}/data.jsonl"):
-        err = assert_error(c.post("/api/sources/import", json={"dataset_id": dataset, "kind": "url", "url": url}), 400, "unsafe_url")
+    for url in (
+        f"{http}/data.jsonl",
+        "http://169.254.169.254/latest/meta-data/",
+        "http://[::ffff:169.254.169.254]/",
+        "http://localhost:1/x",
+        f"{ftp}/data.jsonl",
+    ):
+        err = assert_error(
+            c.post("/api/sources/import", json={"dataset_id": dataset, "kind": "url", "url": url}),
+            400,
+            "unsafe_url",
+        )
         assert "allow_private_urls" in (err["hint"] or "")
-    conn = c.post("/api/connections", json={"name": "m", "kind": "s3", "settings": {"endpoint": s3.endpoint, "bucket": "bucket"}, "secrets": {"access_key_id": S3_KEY_ID, "secret_access_key": S3_SECRET}}).json()
-    assert_error(c.post("/api/sources/import", json={"dataset_id": dataset, "kind": "url", "url": "dir/data.jsonl", "connection_id": conn["id"]}), 400, "unsafe_url")
-    assert_error(c.post("/api/sources/import", json={"dataset_id": dataset, "kind": "url", "url": "file:///etc/passwd"}), 400, "invalid")
-    assert_error(c.post("/api/sources/import", json={"dataset_id": dataset, "kind": "url", "url": "http://u:p-Secret-1@example.com/x"}), 400, "invalid")
+    conn = c.post(
+        "/api/connections",
+        json={
+            "name": "m",
+            "kind": "s3",
+            "settings": {"endpoint": s3.endpoint, "bucket": "bucket"},
+            "secrets": {"access_key_id": S3_KEY_ID, "secret_access_key": S3_SECRET},
+        },
+    ).json()
+    assert_error(
+        c.post(
+            "/api/sources/import",
+            json={
+                "dataset_id": dataset,
+                "kind": "url",
+                "url": "dir/data.jsonl",
+                "connection_id": conn["id"],
+            },
+        ),
+        400,
+        "unsafe_url",
+    )
+    assert_error(
+        c.post(
+            "/api/sources/import",
+            json={"dataset_id": dataset, "kind": "url", "url": "file:///etc/passwd"},
+        ),
+        400,
+        "invalid",
+    )
+    assert_error(
+        c.post(
+            "/api/sources/import",
+            json={"dataset_id": dataset, "kind": "url", "url": "http://u:p-Secret-1@example.com/x"},
+        ),
+        400,
+        "invalid",
+    )
     assert not any((tmp_path / "home" / "staging").iterdir())
 
 
@@ -163,8 +273,22 @@ def test_url_allowed_with_the_setting(tmp_path: Path, http: str) -> None:
     row = _import(c, kind="url", url=f"{http}/data.jsonl")
     assert (row["status"], row["imported"]) == ("done", 2), row
     small = client(settings(tmp_path / "s", allow_private_urls=True, max_upload_bytes=10))
-    assert_error(small.post("/api/sources/import", json={"dataset_id": new_dataset(small), "kind": "url", "url": f"{http}/data.jsonl"}), 413, "too_large")
-    assert_error(small.post("/api/sources/import", json={"dataset_id": new_dataset(small), "kind": "url", "url": f"{http}/none.jsonl"}), 400, "source_failed")
+    assert_error(
+        small.post(
+            "/api/sources/import",
+            json={"dataset_id": new_dataset(small), "kind": "url", "url": f"{http}/data.jsonl"},
+        ),
+        413,
+        "too_large",
+    )
+    assert_error(
+        small.post(
+            "/api/sources/import",
+            json={"dataset_id": new_dataset(small), "kind": "url", "url": f"{http}/none.jsonl"},
+        ),
+        400,
+        "source_failed",
+    )
 
 
 @pytest.fixture
@@ -185,21 +309,63 @@ def test_server_paths(tmp_path: Path, data_root: Path) -> None:
     assert (row["status"], row["imported"]) == ("done", 2)
     assert str(data_root) not in row["source_json"]
     dataset = new_dataset(c)
-    for bad in ("../outside.jsonl", "link.jsonl", "up/outside.jsonl", str(tmp_path / "outside.jsonl"), "sub/../../outside.jsonl"):
-        assert_error(c.post("/api/sources/import", json={"dataset_id": dataset, "kind": "server_path", "path": bad}), 403, "path_outside_root")
-    assert_error(c.post("/api/sources/import", json={"dataset_id": dataset, "kind": "server_path", "path": "sub/none.jsonl"}), 404, "not_found")
-    assert_error(c.post("/api/sources/import", json={"dataset_id": dataset, "kind": "server_path"}), 400, "invalid")
+    for bad in (
+        "../outside.jsonl",
+        "link.jsonl",
+        "up/outside.jsonl",
+        str(tmp_path / "outside.jsonl"),
+        "sub/../../outside.jsonl",
+    ):
+        assert_error(
+            c.post(
+                "/api/sources/import",
+                json={"dataset_id": dataset, "kind": "server_path", "path": bad},
+            ),
+            403,
+            "path_outside_root",
+        )
+    assert_error(
+        c.post(
+            "/api/sources/import",
+            json={"dataset_id": dataset, "kind": "server_path", "path": "sub/none.jsonl"},
+        ),
+        404,
+        "not_found",
+    )
+    assert_error(
+        c.post("/api/sources/import", json={"dataset_id": dataset, "kind": "server_path"}),
+        400,
+        "invalid",
+    )
     listing = c.get("/api/sources/files").json()
     assert [e["name"] for e in listing["entries"]] == ["sub"]  # links out of the root are hidden
-    assert c.get("/api/sources/files", params={"path": "sub"}).json()["entries"][0]["name"] == "a.jsonl"
+    assert (
+        c.get("/api/sources/files", params={"path": "sub"}).json()["entries"][0]["name"]
+        == "a.jsonl"
+    )
     assert_error(c.get("/api/sources/files", params={"path": "../"}), 403, "path_outside_root")
     none = client(settings(tmp_path / "n"))
-    assert_error(none.post("/api/sources/import", json={"dataset_id": new_dataset(none), "kind": "server_path", "path": "a"}), 400, "server_paths_disabled")
+    assert_error(
+        none.post(
+            "/api/sources/import",
+            json={"dataset_id": new_dataset(none), "kind": "server_path", "path": "a"},
+        ),
+        400,
+        "server_paths_disabled",
+    )
 
 
-def test_hf_dataset_on_disk_and_from_the_cache(tmp_path: Path, data_root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_hf_dataset_on_disk_and_from_the_cache(
+    tmp_path: Path, data_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     datasets = pytest.importorskip("datasets")
-    datasets.Dataset.from_list([{"instruction": "你好", "output": "hi"}, {"instruction": "b", "output": "c"}, {"instruction": "d", "output": "e"}]).save_to_disk(str(data_root / "saved"))
+    datasets.Dataset.from_list(
+        [
+            {"instruction": "你好", "output": "hi"},
+            {"instruction": "b", "output": "c"},
+            {"instruction": "d", "output": "e"},
+        ]
+    ).save_to_disk(str(data_root / "saved"))
     cache = tmp_path / "hub"
     snap = cache / "datasets--owner--name" / "snapshots" / "abc123"
     snap.mkdir(parents=True)
@@ -215,5 +381,18 @@ def test_hf_dataset_on_disk_and_from_the_cache(tmp_path: Path, data_root: Path, 
     assert (row["status"], row["imported"]) == ("done", 2), row
     assert "hf://datasets/owner/name" in row["source_json"]
     dataset = new_dataset(c)
-    assert_error(c.post("/api/sources/import", json={"dataset_id": dataset, "kind": "hf", "dataset": "../x"}), 403, "path_outside_root")
-    assert_error(c.post("/api/sources/import", json={"dataset_id": dataset, "kind": "hf", "dataset": "sub/a.jsonl"}), 400, "invalid")
+    assert_error(
+        c.post(
+            "/api/sources/import", json={"dataset_id": dataset, "kind": "hf", "dataset": "../x"}
+        ),
+        403,
+        "path_outside_root",
+    )
+    assert_error(
+        c.post(
+            "/api/sources/import",
+            json={"dataset_id": dataset, "kind": "hf", "dataset": "sub/a.jsonl"},
+        ),
+        400,
+        "invalid",
+    )

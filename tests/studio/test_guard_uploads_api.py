@@ -33,7 +33,8 @@ def test_upload_then_import(tmp_path: Path) -> None:
     assert str(tmp_path) not in str(done)  # no server path goes to the browser
     dataset = new_dataset(c)
     answer = c.post(
-        "/api/sources/import", json={"dataset_id": dataset, "kind": "upload", "upload_id": done["id"]}
+        "/api/sources/import",
+        json={"dataset_id": dataset, "kind": "upload", "upload_id": done["id"]},
     )
     assert answer.status_code == 202, answer.text
     row = run_import(c, answer.json())
@@ -45,17 +46,21 @@ def test_chunks_with_content_range_and_wrong_offsets(tmp_path: Path) -> None:
     data = b'{"text": "a"}\n' * 10
     upload_id = c.post("/api/uploads", json={"name": "t.jsonl", "size": len(data)}).json()["id"]
     first = c.put(
-        f"/api/uploads/{upload_id}", content=data[:50],
+        f"/api/uploads/{upload_id}",
+        content=data[:50],
         headers={"Content-Range": f"bytes 0-49/{len(data)}"},
     )
     assert first.json()["offset"] == 50
-    err = assert_error(c.put(f"/api/uploads/{upload_id}?offset=0", content=data), 409, "offset_mismatch")
+    err = assert_error(
+        c.put(f"/api/uploads/{upload_id}?offset=0", content=data), 409, "offset_mismatch"
+    )
     assert "50" in (err["hint"] or "")
     assert_error(c.post(f"/api/uploads/{upload_id}/finish"), 409, "incomplete")
     assert_error(c.put(f"/api/uploads/{upload_id}", content=b"x"), 400, "invalid")
     assert_error(
         c.put(f"/api/uploads/{upload_id}", content=b"x", headers={"Content-Range": "nonsense"}),
-        400, "invalid",
+        400,
+        "invalid",
     )
     c.put(f"/api/uploads/{upload_id}?offset=50", content=data[50:])
     assert c.post(f"/api/uploads/{upload_id}/finish").json()["status"] == "staged"
@@ -82,7 +87,8 @@ def test_too_many_files_in_one_folder_upload(tmp_path: Path) -> None:
         assert made.json()["rel_path"] == f"folder/{i}.jsonl"
     assert_error(
         c.post("/api/uploads", json={"name": "3.jsonl", "size": 2, "batch": "b1"}),
-        413, "too_many_files",
+        413,
+        "too_many_files",
     )
 
 
@@ -90,7 +96,8 @@ def test_folder_paths_are_sanitised(tmp_path: Path) -> None:
     c = client(settings(tmp_path))
     assert_error(
         c.post("/api/uploads", json={"name": "x.jsonl", "size": 1, "rel_path": "../../etc/x"}),
-        400, "bad_name",
+        400,
+        "bad_name",
     )
     done = _upload(c, "/abs/x.jsonl", b"{}", rel_path="/abs/dir/x.jsonl")
     assert done["staged"] == ["abs/dir/x.jsonl"]
@@ -108,7 +115,9 @@ def test_archive_upload_is_extracted_and_zip_slip_refused(tmp_path: Path) -> Non
     with zipfile.ZipFile(evil, "w") as zf:
         zf.writestr("ok.jsonl", "{}")
         zf.writestr("../../../../evil.jsonl", "{}")
-    upload_id = c.post("/api/uploads", json={"name": "evil.zip", "size": len(evil.getvalue())}).json()["id"]
+    upload_id = c.post(
+        "/api/uploads", json={"name": "evil.zip", "size": len(evil.getvalue())}
+    ).json()["id"]
     c.put(f"/api/uploads/{upload_id}?offset=0", content=evil.getvalue())
     assert_error(c.post(f"/api/uploads/{upload_id}/finish"), 400, "unsafe_archive")
     home = tmp_path / "home"

@@ -22,19 +22,27 @@ import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
+from ..errors import SftforgeError
 from . import csrf
 from .errors import ApiError, error_body
 from .settings import StudioSettings, is_loopback
 from .store import Store, now_iso
 
 __all__ = [
+    "ADMIN",
+    "ANNOTATOR",
+    "REVIEWER",
     "ROLES",
     "SESSION_COOKIE",
+    "AdminUser",
+    "AnnotatorUser",
+    "AnyUser",
+    "ReviewerUser",
     "User",
     "check_bind",
     "create_session",
@@ -111,8 +119,12 @@ def verify_password(password: str, stored: str) -> bool:
             return False
         want = base64.b64decode(digest)
         got = hashlib.scrypt(
-            password.encode("utf-8"), salt=base64.b64decode(salt), dklen=len(want),
-            n=int(n), r=int(r), p=int(p),
+            password.encode("utf-8"),
+            salt=base64.b64decode(salt),
+            dklen=len(want),
+            n=int(n),
+            r=int(r),
+            p=int(p),
         )
     except (ValueError, TypeError):
         return False
@@ -125,7 +137,11 @@ def verify_password(password: str, stored: str) -> bool:
 def _check_role(role: str) -> None:
     if role not in ROLES:
         raise ApiError(
-            400, "invalid", f"unknown role {role!r}.", field="role", hint=f"one of {', '.join(ROLES)}"
+            400,
+            "invalid",
+            f"unknown role {role!r}.",
+            field="role",
+            hint=f"one of {', '.join(ROLES)}",
         )
 
 
@@ -198,7 +214,10 @@ def has_users(store: Store) -> bool:
 
 
 def user_for_login(
-    store: Store, settings: StudioSettings, name: str | None, password: str | None,
+    store: Store,
+    settings: StudioSettings,
+    name: str | None,
+    password: str | None,
     token: str | None,
 ) -> User:
     """The user a login proves, or 401 (one message for a wrong name and a wrong password)."""
@@ -259,17 +278,18 @@ def session_user(store: Store, session_id: str) -> User | None:
 # -- the rule, per request ------------------------------------------------------------------
 
 
-def check_bind(settings: StudioSettings, store: Store) -> None:
-    """Refuse to serve a non-loopback address with neither a token nor a user (anyone on the
-    network could otherwise read and change every dataset)."""
-    if is_loopback(settings.host) or settings.token or has_users(store):
+def check_bind(settings: StudioSettings, store: Store | None = None) -> None:
+    """Refuse (``SftforgeError``, for the CLI's one line) to serve a non-loopback address with
+    neither a token nor a user: anyone on the network could read and change every dataset."""
+    if is_loopback(settings.host) or settings.token:
         return
-    raise ApiError(
-        400, "no_login",
-        f"the studio would listen on {settings.host} with no login: anyone on the network could "
-        "use it.",
-        hint="start it with --token TOKEN, or create users first (sftforge studio users add), "
-        "or listen on 127.0.0.1",
+    if has_users(store or Store(settings.home)):
+        return
+    raise SftforgeError(
+        f"refusing to listen on {settings.host} with no login: anyone on the network could use "
+        "the studio.",
+        hint="start it with --token TOKEN (then add users at /api/auth/users), or add users from "
+        "a studio on 127.0.0.1 with the same --home first, or listen on 127.0.0.1",
     )
 
 
@@ -287,32 +307,36 @@ def _authenticate(request: Request, settings: StudioSettings, store: Store) -> U
 def install(app: FastAPI, settings: StudioSettings) -> None:
     """The auth and CSRF middleware: sets ``request.state.user`` on every request, or answers
     401 (``/api``) / redirects to ``/login`` (pages) when a login is needed and missing."""
+
     @app.middleware("http")
-    async def _auth(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+    async def _auth(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
         path = request.url.path
         refused = csrf.refuse_cross_site(request, settings)
         if refused is not None:
             return _json(403, "csrf", refused, "reload the page and try again")
         store: Store = request.app.state.store
-        user: User | None
-        if is_loopback(settings.host):
-            user = LOCAL_USER
-        else:
-            user = _authenticate(request, settings, store)
+        local = is_loopback(settings.host)
+        user = LOCAL_USER if local else _authenticate(request, settings, store)
         if user is None:
             if path.startswith(_OPEN_PATHS):
                 request.state.user = None
                 return await call_next(request)
             if path.startswith("/api"):
                 return _json(
-                    401, "unauthorized", "log in first: this studio needs a user or the token.",
+                    401,
+                    "unauthorized",
+                    "log in first: this studio needs a user or the token.",
                     "POST /api/auth/login, or send Authorization: Bearer <token>",
                 )
             return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
         if user.via == "session":
             problem = csrf.check_session_request(request, user.csrf)
             if problem is not None:
-                return _json(403, "csrf", problem, "send the X-CSRF-Token header from GET /api/auth/me")
+                return _json(
+                    403, "csrf", problem, "send the X-CSRF-Token header from GET /api/auth/me"
+                )
         request.state.user = user
         return await call_next(request)
 
@@ -328,7 +352,8 @@ def current_user(request: Request) -> User:
         if is_loopback(request.app.state.settings.host) and not hasattr(request.state, "user"):
             return LOCAL_USER  # an app built without install(): loopback rules
         raise ApiError(401, "unauthorized", "log in first.", hint="POST /api/auth/login")
-    return user  # type: ignore[no-any-return]
+    assert isinstance(user, User)
+    return user
 
 
 def require_role(role: str) -> Callable[[Request], User]:
@@ -339,9 +364,22 @@ def require_role(role: str) -> Callable[[Request], User]:
         user = current_user(request)
         if not user.has_role(role):
             raise ApiError(
-                403, "forbidden", f"this needs the {role} role; {user.name} is {user.role}.",
+                403,
+                "forbidden",
+                f"this needs the {role} role; {user.name} is {user.role}.",
                 hint="ask an admin",
             )
         return user
 
     return dependency
+
+
+# the role checks as FastAPI dependencies: ``user: User = Depends(ADMIN)``
+ADMIN = require_role("admin")
+REVIEWER = require_role("reviewer")
+ANNOTATOR = require_role("annotator")
+# route parameter types: ``def route(user: AdminUser)``
+AnyUser = Annotated[User, Depends(current_user)]
+AdminUser = Annotated[User, Depends(ADMIN)]
+ReviewerUser = Annotated[User, Depends(REVIEWER)]
+AnnotatorUser = Annotated[User, Depends(ANNOTATOR)]

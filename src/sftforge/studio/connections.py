@@ -84,7 +84,10 @@ def _schema(store: Store) -> None:
 def _check(kind: str, settings: dict[str, Any], secrets: dict[str, Any]) -> None:
     if kind not in KINDS:
         raise ApiError(
-            400, "invalid", f"unknown connection kind {kind!r}.", field="kind",
+            400,
+            "invalid",
+            f"unknown connection kind {kind!r}.",
+            field="kind",
             hint=f"one of {', '.join(KINDS)}",
         )
     allowed, allowed_secrets = KINDS[kind]
@@ -92,16 +95,21 @@ def _check(kind: str, settings: dict[str, Any], secrets: dict[str, Any]) -> None
         if key not in allowed:
             where = "secrets" if key in allowed_secrets else None
             raise ApiError(
-                400, "invalid",
+                400,
+                "invalid",
                 f"a {kind} connection has no setting {key!r}"
                 + (": credentials go in 'secrets'." if where else "."),
-                field=f"settings.{key}", hint=f"settings: {', '.join(sorted(allowed))}",
+                field=f"settings.{key}",
+                hint=f"settings: {', '.join(sorted(allowed))}",
             )
     for key, value in secrets.items():
         if key not in allowed_secrets:
             raise ApiError(
-                400, "invalid", f"a {kind} connection has no secret {key!r}.",
-                field=f"secrets.{key}", hint=f"secrets: {', '.join(sorted(allowed_secrets))}",
+                400,
+                "invalid",
+                f"a {kind} connection has no secret {key!r}.",
+                field=f"secrets.{key}",
+                hint=f"secrets: {', '.join(sorted(allowed_secrets))}",
             )
         if value is not None and not isinstance(value, str):
             raise ApiError(400, "invalid", f"secret {key!r} must be text.", field=f"secrets.{key}")
@@ -116,11 +124,18 @@ def _check(kind: str, settings: dict[str, Any], secrets: dict[str, Any]) -> None
             )
         if parts.password is not None or "@" in parts.netloc:
             raise ApiError(
-                400, "invalid", f"{key} may not carry a login: credentials go in 'secrets'.",
-                field=f"settings.{key}", hint="put the user in 'username', the password in secrets",
+                400,
+                "invalid",
+                f"{key} may not carry a login: credentials go in 'secrets'.",
+                field=f"settings.{key}",
+                hint="put the user in 'username', the password in secrets",
             )
-    if "port" in settings and not (isinstance(settings["port"], int) and 0 < settings["port"] < 65536):
-        raise ApiError(400, "invalid", "port must be a number from 1 to 65535.", field="settings.port")
+    if "port" in settings and not (
+        isinstance(settings["port"], int) and 0 < settings["port"] < 65536
+    ):
+        raise ApiError(
+            400, "invalid", "port must be a number from 1 to 65535.", field="settings.port"
+        )
 
 
 def _public(store: Store, row: dict[str, Any]) -> Connection:
@@ -129,7 +144,12 @@ def _public(store: Store, row: dict[str, Any]) -> Connection:
     )
     has = bool(secret and any(json.loads(secret["secrets_json"]).values()))
     return Connection(
-        row["id"], row["name"], row["kind"], json.loads(row["settings_json"]), has, row["created_by"]
+        row["id"],
+        row["name"],
+        row["kind"],
+        json.loads(row["settings_json"]),
+        has,
+        row["created_by"],
     )
 
 
@@ -155,9 +175,7 @@ def create_connection(
             "INSERT INTO connections VALUES(?,?,?,?,?,?,?)",
             (conn_id, name.strip(), kind, json.dumps(settings, ensure_ascii=False), user, at, at),
         )
-        db.execute(
-            "INSERT INTO connection_secrets VALUES(?,?)", (conn_id, json.dumps(secrets))
-        )
+        db.execute("INSERT INTO connection_secrets VALUES(?,?)", (conn_id, json.dumps(secrets)))
     return get_connection(store, conn_id)
 
 
@@ -189,7 +207,7 @@ def update_connection(
     """Change a connection; a secret given as ``null`` or ``""`` is removed, one left out kept."""
     row = _row(store, conn_id)
     new_settings = json.loads(row["settings_json"]) if settings is None else settings
-    old = load_secrets(store, conn_id)
+    old: dict[str, Any] = dict(load_secrets(store, conn_id))
     for key, value in (secrets or {}).items():
         old[key] = value or None
     merged = {k: v for k, v in old.items() if v}
@@ -221,9 +239,7 @@ def load_secrets(store: Store, conn_id: str) -> dict[str, str]:
     """The connection's secrets, for the server's own use only; each is registered with the
     remote module's masking first, so no message can show it."""
     _schema(store)
-    row = store.one(
-        "SELECT secrets_json FROM connection_secrets WHERE connection_id=?", (conn_id,)
-    )
+    row = store.one("SELECT secrets_json FROM connection_secrets WHERE connection_id=?", (conn_id,))
     found: dict[str, str] = json.loads(row["secrets_json"]) if row else {}
     remote._remember(*found.values())
     return found

@@ -38,16 +38,26 @@ def confine(root: str | os.PathLike[str] | None, name: str, *, must_exist: bool 
     given = Path(name)
     if ".." in given.parts:
         raise ApiError(
-            403, "path_outside_root", "the path has '..': it may not leave the data root.",
-            field="path", hint=_HINT,
+            403,
+            "path_outside_root",
+            "the path has '..': it may not leave the data root.",
+            field="path",
+            hint=_HINT,
         )
     candidate = given if given.is_absolute() else real_root / given
     real = Path(os.path.realpath(candidate))  # every symlink on the way resolved
     if real != real_root and real_root not in real.parents:
-        why = "a symlink leads" if os.path.realpath(candidate) != os.path.abspath(candidate) else "it lies"
+        why = (
+            "a symlink leads"
+            if os.path.realpath(candidate) != os.path.abspath(candidate)
+            else "it lies"
+        )
         raise ApiError(
-            403, "path_outside_root", f"the path is outside the data root ({why} out of it).",
-            field="path", hint=_HINT,
+            403,
+            "path_outside_root",
+            f"the path is outside the data root ({why} out of it).",
+            field="path",
+            hint=_HINT,
         )
     if must_exist and not real.exists():
         raise ApiError(404, "not_found", f"no such file in the data root: {name}.", field="path")

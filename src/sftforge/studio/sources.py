@@ -79,26 +79,40 @@ def stage_url(
     if conn is not None and conn.kind in ("url", "ftp"):
         if "://" in url:
             raise ApiError(
-                400, "invalid",
+                400,
+                "invalid",
                 "with a connection, name the path on its server, not a whole URL.",
-                field="url", hint="e.g. data/train.jsonl",
+                field="url",
+                hint="e.g. data/train.jsonl",
             )
         full = conns.url_with_login(conn, secrets, url)
     elif conn is not None and conn.kind == "s3":
-        full = url if url.startswith("s3://") else f"s3://{conn.settings.get('bucket', '')}/{url.lstrip('/')}"
+        full = (
+            url
+            if url.startswith("s3://")
+            else f"s3://{conn.settings.get('bucket', '')}/{url.lstrip('/')}"
+        )
     elif conn is not None:
-        raise ApiError(400, "invalid", f"a {conn.kind} connection is not for URLs.", field="connection_id")
+        raise ApiError(
+            400, "invalid", f"a {conn.kind} connection is not for URLs.", field="connection_id"
+        )
     else:
         if "@" in urlsplit(url).netloc:
             raise ApiError(
-                400, "invalid", "the URL carries a login: save it in a connection instead.",
-                field="url", hint="POST /api/connections, then import with its connection_id",
+                400,
+                "invalid",
+                "the URL carries a login: save it in a connection instead.",
+                field="url",
+                hint="POST /api/connections, then import with its connection_id",
             )
         full = url
     shown = remote.shown(full)
     if not remote.is_url(full):
         raise ApiError(
-            400, "invalid", f"not an http(s), ftp or s3 URL: {shown}.", field="url",
+            400,
+            "invalid",
+            f"not an http(s), ftp or s3 URL: {shown}.",
+            field="url",
             hint="write it as https://host/path, ftp://host/path or s3://bucket/key",
         )
     access = conns.remote_access(conn, secrets, guard)
@@ -106,7 +120,9 @@ def stage_url(
     try:
         check_url(full, allow_private=settings.allow_private_urls, s3_endpoint=endpoint)
     except InputError as err:
-        raise ApiError(400, "unsafe_url", remote.scrub(err.message), field="url", hint=err.hint) from None
+        raise ApiError(
+            400, "unsafe_url", remote.scrub(err.message), field="url", hint=err.hint
+        ) from None
     folder = settings.folder("staging") / new_id("s")
     folder.mkdir(parents=True)
     target = folder / _file_name(full)
@@ -125,7 +141,9 @@ def _download(url: str, access: remote.Access, target: Path, limit: int) -> None
         from .netguard import UnsafeUrlError
 
         code = "unsafe_url" if isinstance(err, UnsafeUrlError) else "source_failed"
-        raise ApiError(400, code, remote.scrub(str(err.message)), field="url", hint=err.hint) from None
+        raise ApiError(
+            400, code, remote.scrub(str(err.message)), field="url", hint=err.hint
+        ) from None
     if size is not None and size > limit:
         stream.close()
         raise _too_large(limit)
@@ -141,13 +159,18 @@ def _download(url: str, access: remote.Access, target: Path, limit: int) -> None
                     raise _too_large(limit)
                 out.write(block)
     except InputError as err:
-        raise ApiError(400, "source_failed", remote.scrub(err.message), field="url", hint=err.hint) from None
+        raise ApiError(
+            400, "source_failed", remote.scrub(err.message), field="url", hint=err.hint
+        ) from None
 
 
 def _too_large(limit: int) -> ApiError:
     return ApiError(
-        413, "too_large", f"the remote file is larger than the {limit}-byte limit.",
-        field="url", hint="start the studio with a larger --max-upload-bytes",
+        413,
+        "too_large",
+        f"the remote file is larger than the {limit}-byte limit.",
+        field="url",
+        hint="start the studio with a larger --max-upload-bytes",
     )
 
 
@@ -158,7 +181,9 @@ def stage_hf(
     data root, or a hub id ``owner/name[@revision]`` read from the local hub cache."""
     ref_split = f"#{split}" if split else ""
     if dataset.startswith("hf://") or (
-        dataset.count("/") == 1 and not dataset.startswith(("/", ".")) and not _in_root(settings, dataset)
+        dataset.count("/") == 1
+        and not dataset.startswith(("/", "."))
+        and not _in_root(settings, dataset)
     ):
         hub_id = dataset if dataset.startswith("hf://") else f"hf://datasets/{dataset}"
         ref = hub_id + ref_split
@@ -167,7 +192,10 @@ def stage_hf(
         folder = confine(settings.data_root, dataset)
         if not folder.is_dir():
             raise ApiError(
-                400, "invalid", "a Hugging Face dataset on disk is a folder.", field="dataset",
+                400,
+                "invalid",
+                "a Hugging Face dataset on disk is a folder.",
+                field="dataset",
                 hint="name the save_to_disk folder, or a data file as a server path",
             )
         assert settings.data_root is not None
@@ -177,8 +205,11 @@ def stage_hf(
         found = resolve_dataset(ref)
     except InputError as err:
         raise ApiError(
-            400, "source_failed", remote.scrub(err.message.replace(str(settings.data_root or ""), "")),
-            field="dataset", hint=err.hint,
+            400,
+            "source_failed",
+            remote.scrub(err.message.replace(str(settings.data_root or ""), "")),
+            field="dataset",
+            hint=err.hint,
         ) from None
     if settings.data_root is not None and not dataset.startswith("hf://"):
         root = Path(os.path.realpath(settings.data_root))
@@ -186,7 +217,9 @@ def stage_hf(
             real = Path(os.path.realpath(shard))
             if ref.startswith(str(root)) and root not in real.parents:
                 raise ApiError(
-                    403, "path_outside_root", "a file of the dataset lies outside the data root.",
+                    403,
+                    "path_outside_root",
+                    "a file of the dataset lies outside the data root.",
                     field="dataset",
                 )
     # the resolved local folder (a hub id is a folder of the hub cache): the importer reads it

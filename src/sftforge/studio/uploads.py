@@ -99,12 +99,17 @@ def safe_relpath(name: str, *, field: str = "name") -> str:
         raise ApiError(400, "bad_name", "the name is empty.", field=field)
     if ".." in parts:
         raise ApiError(
-            400, "bad_name", f"the name {name!r} has '..'.", field=field,
+            400,
+            "bad_name",
+            f"the name {name!r} has '..'.",
+            field=field,
             hint="name files by their path inside the uploaded folder",
         )
     clean: list[str] = []
     for part in parts:
-        part = "".join("_" if (c in _BAD_CHARS or unicodedata.category(c)[0] == "C") else c for c in part)
+        part = "".join(
+            "_" if (c in _BAD_CHARS or unicodedata.category(c)[0] == "C") else c for c in part
+        )
         part = part.strip().rstrip(".")
         if not part:
             raise ApiError(400, "bad_name", f"the name {name!r} has an empty part.", field=field)
@@ -131,8 +136,14 @@ def _upload(row: dict[str, Any]) -> Upload:
 
     staged = tuple(json.loads(row["staged_json"])) if row["staged_json"] else ()
     return Upload(
-        row["id"], row["batch"], row["name"], row["rel_path"], int(row["size"]),
-        int(row["received"]), row["status"], staged,
+        row["id"],
+        row["batch"],
+        row["name"],
+        row["rel_path"],
+        int(row["size"]),
+        int(row["received"]),
+        row["status"],
+        staged,
     )
 
 
@@ -162,9 +173,11 @@ def create_upload(
         raise ApiError(400, "invalid", "size must be 0 or more.", field="size")
     if size > settings.max_upload_bytes:
         raise ApiError(
-            413, "too_large",
+            413,
+            "too_large",
             f"the file is {size} bytes; the limit is {settings.max_upload_bytes} bytes.",
-            field="size", hint="split the file, or start the studio with a larger --max-upload-bytes",
+            field="size",
+            hint="split the file, or start the studio with a larger --max-upload-bytes",
         )
     clean_name = safe_relpath(name).rpartition("/")[2]
     clean_rel = safe_relpath(rel_path, field="rel_path") if rel_path else clean_name
@@ -179,7 +192,8 @@ def create_upload(
         )
     if count is not None and count["n"] >= settings.max_upload_files:
         raise ApiError(
-            413, "too_many_files",
+            413,
+            "too_many_files",
             f"at most {settings.max_upload_files} files per upload; this one would be file "
             f"{count['n'] + 1}.",
             field="batch" if batch else None,
@@ -220,9 +234,11 @@ async def write_chunk(
     have = part.stat().st_size if part.exists() else 0
     if offset != have:
         raise ApiError(
-            409, "offset_mismatch",
+            409,
+            "offset_mismatch",
             f"the chunk starts at byte {offset} but the upload has {have} bytes.",
-            field="offset", hint=f"resume at offset {have} (GET /api/uploads/{upload_id})",
+            field="offset",
+            hint=f"resume at offset {have} (GET /api/uploads/{upload_id})",
         )
     size = int(row["size"])
     written = have
@@ -234,7 +250,8 @@ async def write_chunk(
                     fh.write(data[: size - written])
                     written = size
                     raise ApiError(
-                        413, "too_large",
+                        413,
+                        "too_large",
                         f"the upload declared {size} bytes and more arrived.",
                         hint="create the upload with the file's real size",
                     )
@@ -246,7 +263,12 @@ async def write_chunk(
 
 
 def finish_upload(
-    store: Store, settings: StudioSettings, upload_id: str, user: str | None, *, extract: bool = True
+    store: Store,
+    settings: StudioSettings,
+    upload_id: str,
+    user: str | None,
+    *,
+    extract: bool = True,
 ) -> Upload:
     """Move the complete upload into ``staging/<id>/<rel_path>``; an archive is extracted there
     (``extract``) instead. 409 ``incomplete`` when bytes are missing."""
@@ -259,7 +281,8 @@ def finish_upload(
     have = part.stat().st_size if part.exists() else 0
     if have != int(row["size"]):
         raise ApiError(
-            409, "incomplete",
+            409,
+            "incomplete",
             f"the upload has {have} of {row['size']} bytes.",
             hint=f"send the rest from offset {have}, then finish",
         )
@@ -270,7 +293,9 @@ def finish_upload(
     try:
         if extract and is_archive(row["name"]):
             staged = extract_archive(
-                part, folder, max_bytes=settings.max_upload_bytes,
+                part,
+                folder,
+                max_bytes=settings.max_upload_bytes,
                 max_files=settings.max_upload_files,
             )
             part.unlink()
@@ -296,7 +321,9 @@ def staged_file(settings: StudioSettings, upload: Upload, rel: str | None = None
     if rel is None:
         if len(upload.staged) != 1:
             raise ApiError(
-                400, "invalid", f"upload {upload.id} has {len(upload.staged)} files: name one.",
+                400,
+                "invalid",
+                f"upload {upload.id} has {len(upload.staged)} files: name one.",
                 field="file",
             )
         rel = upload.staged[0]
@@ -313,13 +340,15 @@ def _member_path(name: str) -> str:
     text = name.replace("\\", "/")
     if text.startswith("/") or (len(text) > 1 and text[1] == ":") or "\x00" in text:
         raise ApiError(
-            400, "unsafe_archive",
+            400,
+            "unsafe_archive",
             f"the archive has a member with an absolute name: {name!r}; nothing was extracted.",
             hint="pack the files with relative names",
         )
     if ".." in PurePosixPath(text).parts:
         raise ApiError(
-            400, "unsafe_archive",
+            400,
+            "unsafe_archive",
             f"the archive has a member that climbs out with '..': {name!r}; nothing was extracted.",
             hint="pack the files with relative names inside one folder",
         )
@@ -339,7 +368,8 @@ class _Budget:
         self.files += 1
         if self.files > self.max_files:
             raise ApiError(
-                413, "too_many_files",
+                413,
+                "too_many_files",
                 f"the archive has more than {self.max_files} files; nothing was extracted.",
                 hint="split the archive",
             )
@@ -352,7 +382,8 @@ class _Budget:
             self.bytes += len(block)
             if self.bytes > self.max_bytes:
                 raise ApiError(
-                    413, "too_large",
+                    413,
+                    "too_large",
                     f"the archive unpacks to more than {self.max_bytes} bytes; nothing was "
                     "extracted.",
                     hint="upload the files themselves, or a smaller archive",
@@ -365,7 +396,8 @@ def _zip_members(archive: zipfile.ZipFile) -> Iterator[tuple[zipfile.ZipInfo, st
         mode = info.external_attr >> 16
         if stat.S_ISLNK(mode):
             raise ApiError(
-                400, "unsafe_archive",
+                400,
+                "unsafe_archive",
                 f"the archive has a symlink member: {info.filename!r}; nothing was extracted.",
                 hint="pack the files themselves, not links to them",
             )
@@ -379,7 +411,8 @@ def _tar_members(archive: tarfile.TarFile) -> Iterator[tuple[tarfile.TarInfo, st
     for info in archive:
         if info.issym() or info.islnk():
             raise ApiError(
-                400, "unsafe_archive",
+                400,
+                "unsafe_archive",
                 f"the archive has a link member: {info.name!r}; nothing was extracted.",
                 hint="pack the files themselves, not links to them",
             )
@@ -388,7 +421,8 @@ def _tar_members(archive: tarfile.TarFile) -> Iterator[tuple[tarfile.TarInfo, st
             continue
         if not info.isfile():
             raise ApiError(
-                400, "unsafe_archive",
+                400,
+                "unsafe_archive",
                 f"the archive has a device or pipe member: {info.name!r}; nothing was extracted.",
             )
         yield info, _member_path(info.name)
@@ -409,9 +443,10 @@ def extract_archive(archive: Path, dest: Path, *, max_bytes: int, max_files: int
                 400, "unsafe_archive", f"the archive has {rel!r} twice; nothing was extracted."
             )
         target.parent.mkdir(parents=True, exist_ok=True)
-        if real_dest not in Path(os.path.realpath(target.parent)).parents and Path(
-            os.path.realpath(target.parent)
-        ) != real_dest:  # belt and braces: no member may land outside dest
+        if (
+            real_dest not in Path(os.path.realpath(target.parent)).parents
+            and Path(os.path.realpath(target.parent)) != real_dest
+        ):  # belt and braces: no member may land outside dest
             raise ApiError(400, "unsafe_archive", f"the member {rel!r} leaves the folder.")
         written.append(rel)
         return target
@@ -434,7 +469,9 @@ def extract_archive(archive: Path, dest: Path, *, max_bytes: int, max_files: int
                         budget.copy(src_tar, dst)
     except (zipfile.BadZipFile, tarfile.TarError, EOFError, NotImplementedError) as exc:
         raise ApiError(
-            400, "bad_archive", f"the archive cannot be read: {exc}.",
+            400,
+            "bad_archive",
+            f"the archive cannot be read: {exc}.",
             hint="re-create the archive (zip, tar or tar.gz)",
         ) from None
     if not written:

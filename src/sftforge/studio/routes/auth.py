@@ -10,20 +10,20 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel
 
 from ..auth import (
     SESSION_COOKIE,
     SESSION_DAYS,
+    AdminUser,
+    AnyUser,
     User,
     create_session,
     create_user,
-    current_user,
     delete_session,
     list_users,
-    require_role,
     update_user,
     user_for_login,
 )
@@ -85,27 +85,23 @@ def logout(request: Request) -> JSONResponse:
 
 
 @router.get("/api/auth/me")
-def me(user: User = Depends(current_user)) -> dict[str, Any]:
+def me(user: AnyUser) -> dict[str, Any]:
     return _me(user)
 
 
 @router.get("/api/auth/users")
-def users(request: Request, _: User = Depends(require_role("admin"))) -> dict[str, Any]:
+def users(request: Request, _: AdminUser) -> dict[str, Any]:
     return {"users": list_users(store_of(request))}
 
 
 @router.post("/api/auth/users", status_code=201)
-def add_user(
-    body: NewUser, request: Request, _: User = Depends(require_role("admin"))
-) -> dict[str, Any]:
+def add_user(body: NewUser, request: Request, _: AdminUser) -> dict[str, Any]:
     made = create_user(store_of(request), body.name, body.password, body.role)
     return {"user": {"name": made.name, "role": made.role, "disabled": False}}
 
 
 @router.patch("/api/auth/users/{name}")
-def change_user(
-    name: str, body: UserChange, request: Request, _: User = Depends(require_role("admin"))
-) -> dict[str, Any]:
+def change_user(name: str, body: UserChange, request: Request, _: AdminUser) -> dict[str, Any]:
     return {
         "user": update_user(
             store_of(request), name, role=body.role, password=body.password, disabled=body.disabled

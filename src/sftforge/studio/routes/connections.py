@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from pydantic import BaseModel
 
-from ..auth import User, current_user, require_role
+from ..auth import AdminUser, AnyUser
 from ..connections import (
     create_connection,
     delete_connection,
@@ -40,25 +40,25 @@ class ConnectionChange(BaseModel):
 
 
 @router.get("/api/connections")
-def all_connections(request: Request, _: User = Depends(current_user)) -> dict[str, Any]:
+def all_connections(request: Request, _: AnyUser) -> dict[str, Any]:
     return {"connections": [c.as_json() for c in list_connections(store_of(request))]}
 
 
 @router.post("/api/connections", status_code=201)
-def add_connection(
-    body: NewConnection, request: Request, user: User = Depends(require_role("admin"))
-) -> dict[str, Any]:
+def add_connection(body: NewConnection, request: Request, user: AdminUser) -> dict[str, Any]:
     made = create_connection(
-        store_of(request), user.name, name=body.name, kind=body.kind, settings=body.settings,
+        store_of(request),
+        user.name,
+        name=body.name,
+        kind=body.kind,
+        settings=body.settings,
         secrets=body.secrets,
     )
     return made.as_json()
 
 
 @router.get("/api/connections/{connection_id}")
-def one_connection(
-    connection_id: str, request: Request, _: User = Depends(current_user)
-) -> dict[str, Any]:
+def one_connection(connection_id: str, request: Request, _: AnyUser) -> dict[str, Any]:
     return get_connection(store_of(request), connection_id).as_json()
 
 
@@ -67,18 +67,19 @@ def change_connection(
     connection_id: str,
     body: ConnectionChange,
     request: Request,
-    _: User = Depends(require_role("admin")),
+    _: AdminUser,
 ) -> dict[str, Any]:
     changed = update_connection(
-        store_of(request), connection_id, name=body.name, settings=body.settings,
+        store_of(request),
+        connection_id,
+        name=body.name,
+        settings=body.settings,
         secrets=body.secrets,
     )
     return changed.as_json()
 
 
 @router.delete("/api/connections/{connection_id}")
-def remove_connection(
-    connection_id: str, request: Request, _: User = Depends(require_role("admin"))
-) -> dict[str, Any]:
+def remove_connection(connection_id: str, request: Request, _: AdminUser) -> dict[str, Any]:
     delete_connection(store_of(request), connection_id)
     return {"ok": True}

@@ -13,12 +13,12 @@ import re
 import shutil
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from pydantic import BaseModel
 from starlette.requests import ClientDisconnect
 
-from ..auth import User, current_user, require_role
+from ..auth import AnnotatorUser, AnyUser, User
 from ..errors import ApiError
 from ..uploads import (
     create_upload,
@@ -52,25 +52,26 @@ def _owner(user: User) -> str | None:
 
 
 @router.post("/api/uploads", status_code=201)
-def new_upload(
-    body: NewUpload, request: Request, user: User = Depends(require_role("annotator"))
-) -> dict[str, Any]:
+def new_upload(body: NewUpload, request: Request, user: AnnotatorUser) -> dict[str, Any]:
     made = create_upload(
-        store_of(request), settings_of(request), user.name, name=body.name, size=body.size,
-        rel_path=body.rel_path, batch=body.batch,
+        store_of(request),
+        settings_of(request),
+        user.name,
+        name=body.name,
+        size=body.size,
+        rel_path=body.rel_path,
+        batch=body.batch,
     )
     return made.as_json()
 
 
 @router.get("/api/uploads/{upload_id}")
-def upload_state(
-    upload_id: str, request: Request, user: User = Depends(current_user)
-) -> dict[str, Any]:
+def upload_state(upload_id: str, request: Request, user: AnyUser) -> dict[str, Any]:
     return get_upload(store_of(request), upload_id, _owner(user)).as_json()
 
 
 @router.head("/api/uploads/{upload_id}")
-def upload_offset(upload_id: str, request: Request, user: User = Depends(current_user)) -> Response:
+def upload_offset(upload_id: str, request: Request, user: AnyUser) -> Response:
     found = get_upload(store_of(request), upload_id, _owner(user))
     return Response(headers={"Upload-Offset": str(found.offset), "Upload-Length": str(found.size)})
 
@@ -81,7 +82,10 @@ def _offset(request: Request, offset: int | None) -> int:
         match = _RANGE.match(header.strip())
         if not match:
             raise ApiError(
-                400, "invalid", f"bad Content-Range {header!r}.", field="Content-Range",
+                400,
+                "invalid",
+                f"bad Content-Range {header!r}.",
+                field="Content-Range",
                 hint="write it as bytes START-END/SIZE",
             )
         start = int(match.group(1))
@@ -90,7 +94,10 @@ def _offset(request: Request, offset: int | None) -> int:
         return start
     if offset is None:
         raise ApiError(
-            400, "invalid", "the chunk names no offset.", field="offset",
+            400,
+            "invalid",
+            "the chunk names no offset.",
+            field="offset",
             hint="send ?offset=N or Content-Range: bytes N-M/SIZE",
         )
     return offset
@@ -100,8 +107,8 @@ def _offset(request: Request, offset: int | None) -> int:
 async def put_chunk(
     upload_id: str,
     request: Request,
+    user: AnnotatorUser,
     offset: int | None = None,
-    user: User = Depends(require_role("annotator")),
 ) -> dict[str, Any]:
     start = _offset(request, offset)
     store = store_of(request)
@@ -118,20 +125,21 @@ async def put_chunk(
 def finish(
     upload_id: str,
     request: Request,
+    user: AnnotatorUser,
     body: Finish | None = None,
-    user: User = Depends(require_role("annotator")),
 ) -> dict[str, Any]:
     done = finish_upload(
-        store_of(request), settings_of(request), upload_id, _owner(user),
+        store_of(request),
+        settings_of(request),
+        upload_id,
+        _owner(user),
         extract=body.extract if body else True,
     )
     return done.as_json()
 
 
 @router.delete("/api/uploads/{upload_id}")
-def drop(
-    upload_id: str, request: Request, user: User = Depends(require_role("annotator"))
-) -> dict[str, Any]:
+def drop(upload_id: str, request: Request, user: AnnotatorUser) -> dict[str, Any]:
     store, settings = store_of(request), settings_of(request)
     found = get_upload(store, upload_id, _owner(user))
     shutil.rmtree(staged_folder(settings, found.id), ignore_errors=True)
