@@ -60,6 +60,13 @@ def studio(
     no_browser: Annotated[
         bool, typer.Option("--no-browser", help="do not open the browser")
     ] = False,
+    allow_private_urls: Annotated[
+        bool,
+        typer.Option(
+            "--allow-private-urls",
+            help="let URL/FTP/S3 sources reach loopback, link-local and private addresses",
+        ),
+    ] = False,
 ) -> None:
     """Start the web workspace (browse, edit, review, version, export) on 127.0.0.1."""
     try:
@@ -72,6 +79,7 @@ def studio(
     settings = StudioSettings.from_env(
         host=host, port=port, home=home, data_root=data_root, token=token,
         open_browser=not no_browser,
+        allow_private_urls=allow_private_urls or None,
     )  # fmt: skip
     _check_bind(settings)
     shown = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host
