@@ -11,7 +11,13 @@ from fastapi.testclient import TestClient
 from guardkit import assert_error, client, settings
 
 from sftforge.errors import SftforgeError
-from sftforge.studio.auth import check_bind, create_user, hash_password, verify_password
+from sftforge.studio.auth import (
+    LOGIN_TRIES,
+    check_bind,
+    create_user,
+    hash_password,
+    verify_password,
+)
 from sftforge.studio.store import Store
 
 TOKEN = "tok-Zq81-secret-value"
@@ -205,3 +211,56 @@ def test_login_page_next_is_local_only(tmp_path: Path) -> None:
     for evil in ("//evil.example", "https://evil.example", "/\\evil.example"):
         assert "evil" not in c.get("/login", params={"next": evil}).text
     assert "</script><script>" not in c.get("/login", params={"next": "/</script><script>x"}).text
+
+
+def test_password_guessing_is_throttled(tmp_path: Path) -> None:
+    c = _remote(tmp_path)
+    for _ in range(LOGIN_TRIES):
+        assert_error(
+            c.post("/api/auth/login", json={"username": "ann", "password": "guess-123"}), 401
+        )
+    err = assert_error(
+        c.post("/api/auth/login", json={"username": "ann", "password": PASSWORD}),
+        429,
+        "too_many_requests",
+    )
+    assert "wait" in err["message"]
+    # another name from the same client is not locked out
+    assert (
+        c.post("/api/auth/login", json={"username": "boss", "password": PASSWORD}).status_code
+        == 200
+    )
+
+
+BAD_BODIES = [
+    ("post", "/api/auth/login", {"username": 5}),
+    ("post", "/api/auth/users", {"role": "admin"}),
+    ("patch", "/api/auth/users/x", {"disabled": "maybe"}),
+    ("post", "/api/connections", {"kind": "ftp"}),
+    ("patch", "/api/connections/c_x", {"settings": "no"}),
+    ("post", "/api/uploads", {"name": "a"}),
+    ("post", "/api/sources/import", {"dataset_id": "d", "kind": "gopher"}),
+]
+
+
+def test_bad_bodies_and_unknown_ids_in_the_one_shape(tmp_path: Path) -> None:
+    c = client(settings(tmp_path))
+    for method, path, body in BAD_BODIES:
+        assert_error(getattr(c, method)(path, json=body), 422, "invalid")
+    for method, path in [
+        ("get", "/api/connections/c_x"),
+        ("delete", "/api/connections/c_x"),
+        ("get", "/api/uploads/u_x"),
+        ("post", "/api/uploads/u_x/finish"),
+        ("delete", "/api/uploads/u_x"),
+        ("patch", "/api/auth/users/nobody"),
+    ]:
+        kwargs = {"json": {}} if method == "patch" else {}
+        assert_error(getattr(c, method)(path, **kwargs), 404, "not_found")
+    assert_error(c.put("/api/uploads/u_x?offset=0", content=b"x"), 404, "not_found")
+    assert_error(c.get("/api/sources/files"), 400, "server_paths_disabled")
+    assert_error(
+        c.post("/api/auth/logout", content=b"", headers={"Origin": "https://evil.example"}),
+        403,
+        "csrf",
+    )

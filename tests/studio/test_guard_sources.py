@@ -268,6 +268,24 @@ def test_ssrf_refused_without_the_setting(tmp_path: Path, http: str, ftp: str, s
     assert not any((tmp_path / "home" / "staging").iterdir())
 
 
+def test_no_ambient_server_credentials(
+    tmp_path: Path, ftp: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without a connection the server's own logins (env, ~/.netrc, AWS chain) are not lent out."""
+    monkeypatch.setenv("SFTFORGE_FTP_USER", FTP_USER)
+    monkeypatch.setenv("SFTFORGE_FTP_PASSWORD", FTP_PASSWORD)
+    c = client(settings(tmp_path, allow_private_urls=True))
+    dataset = new_dataset(c)
+    body = {"dataset_id": dataset, "kind": "url", "url": f"{ftp}/data.jsonl"}
+    err = assert_error(c.post("/api/sources/import", json=body), 400, "source_failed")
+    assert "530" in err["message"] and "anonymous@" in err["message"]
+    body["url"] = "s3://bucket/dir/data.jsonl"
+    assert (
+        "connection"
+        in assert_error(c.post("/api/sources/import", json=body), 400, "invalid")["message"]
+    )
+
+
 def test_url_allowed_with_the_setting(tmp_path: Path, http: str) -> None:
     c = client(settings(tmp_path, allow_private_urls=True, max_upload_bytes=len(ROWS.encode())))
     row = _import(c, kind="url", url=f"{http}/data.jsonl")

@@ -19,6 +19,8 @@ import base64
 import hashlib
 import hmac
 import secrets
+import threading
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -219,18 +221,52 @@ def user_for_login(
     name: str | None,
     password: str | None,
     token: str | None,
+    client: str = "",
 ) -> User:
-    """The user a login proves, or 401 (one message for a wrong name and a wrong password)."""
+    """The user a login proves, or 401 (one message for a wrong name and a wrong password);
+    429 after ``LOGIN_TRIES`` failures from one client for one name within ``LOGIN_WINDOW_S``."""
     _schema(store)
+    key = (str(store.path), client, TOKEN_USER_NAME if token is not None else (name or ""))
+    _throttle(key)
     if token is not None:
         if settings.token and hmac.compare_digest(token.encode(), settings.token.encode()):
             return User(TOKEN_USER_NAME, "admin", "session")
+        _failed(key)
         raise ApiError(401, "unauthorized", "the token is wrong.", field="token")
     row = store.one("SELECT * FROM users WHERE name=? AND disabled=0", (name or "",))
-    stored = row["password_hash"] if row else hash_password("x" * 12)  # same time either way
+    stored = row["password_hash"] if row else _DUMMY_HASH  # the same scrypt time either way
     if row is None or not verify_password(password or "", stored):
+        _failed(key)
         raise ApiError(401, "unauthorized", "wrong user name or password.", field="password")
+    _FAILURES.pop(key, None)
     return User(row["name"], row["role"], "session")
+
+
+LOGIN_TRIES = 10
+LOGIN_WINDOW_S = 300.0
+_DUMMY_HASH = hash_password("not-a-password")
+_FAILURES: dict[tuple[str, str, str], list[float]] = {}
+_FAILURES_LOCK = threading.Lock()
+
+
+def _throttle(key: tuple[str, str, str]) -> None:
+    """Password guessing is slowed to ``LOGIN_TRIES`` per window per client and name."""
+    now = time.monotonic()
+    with _FAILURES_LOCK:
+        recent = [t for t in _FAILURES.get(key, []) if now - t < LOGIN_WINDOW_S]
+        _FAILURES[key] = recent
+    if len(recent) >= LOGIN_TRIES:
+        raise ApiError(
+            429,
+            "too_many_requests",
+            f"too many failed logins; wait {int(LOGIN_WINDOW_S - (now - recent[0])) + 1} s.",
+            hint="check the user name and password",
+        )
+
+
+def _failed(key: tuple[str, str, str]) -> None:
+    with _FAILURES_LOCK:
+        _FAILURES.setdefault(key, []).append(time.monotonic())
 
 
 # -- sessions -------------------------------------------------------------------------------

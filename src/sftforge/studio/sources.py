@@ -105,7 +105,7 @@ def stage_url(
                 field="url",
                 hint="POST /api/connections, then import with its connection_id",
             )
-        full = url
+        full = _without_ambient_login(url)
     shown = remote.shown(full)
     if not remote.is_url(full):
         raise ApiError(
@@ -134,6 +134,26 @@ def stage_url(
     return Staged(str(target), shown)
 
 
+def _without_ambient_login(url: str) -> str:
+    """``url`` such that the server's own credentials are not used for it: the library falls back
+    to the environment (AWS keys, ``SFTFORGE_FTP_USER``, ``~/.netrc``), which are the server
+    operator's, not the browser user's. S3 therefore needs a saved connection; FTP without
+    one logs in as ``anonymous``."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme == "s3":
+        raise ApiError(
+            400,
+            "invalid",
+            "an s3:// URL needs a saved connection (its endpoint and keys).",
+            field="url",
+            hint="ask an admin to add an S3 connection, then import with its connection_id",
+        )
+    if scheme == "ftp":
+        return parts._replace(netloc="anonymous@" + parts.netloc).geturl()
+    return url
+
+
 def _download(url: str, access: remote.Access, target: Path, limit: int) -> None:
     try:
         stream, size = remote.open_url(url, access)
@@ -142,7 +162,7 @@ def _download(url: str, access: remote.Access, target: Path, limit: int) -> None
 
         code = "unsafe_url" if isinstance(err, UnsafeUrlError) else "source_failed"
         raise ApiError(
-            400, code, remote.scrub(str(err.message)), field="url", hint=err.hint
+            400, code, _said(err), field="url", hint=err.hint
         ) from None
     if size is not None and size > limit:
         stream.close()
@@ -160,8 +180,14 @@ def _download(url: str, access: remote.Access, target: Path, limit: int) -> None
                 out.write(block)
     except InputError as err:
         raise ApiError(
-            400, "source_failed", remote.scrub(err.message), field="url", hint=err.hint
+            400, "source_failed", _said(err), field="url", hint=err.hint
         ) from None
+
+
+def _said(err: InputError) -> str:
+    """The reader's one line with the URL it names (credentials masked)."""
+    where = f"{remote.shown(err.file)}: " if err.file else ""
+    return remote.scrub(where + err.message)
 
 
 def _too_large(limit: int) -> ApiError:

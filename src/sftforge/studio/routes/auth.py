@@ -59,7 +59,10 @@ def _me(user: User) -> dict[str, Any]:
 @router.post("/api/auth/login")
 def login(body: LoginBody, request: Request) -> JSONResponse:
     store = store_of(request)
-    user = user_for_login(store, settings_of(request), body.username, body.password, body.token)
+    client = request.client.host if request.client else ""
+    user = user_for_login(
+        store, settings_of(request), body.username, body.password, body.token, client
+    )
     session_id, csrf_token = create_session(store, user)
     answer = JSONResponse(_me(User(user.name, user.role, "session", csrf_token)))
     answer.set_cookie(
