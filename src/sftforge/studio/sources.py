@@ -161,9 +161,7 @@ def _download(url: str, access: remote.Access, target: Path, limit: int) -> None
         from .netguard import UnsafeUrlError
 
         code = "unsafe_url" if isinstance(err, UnsafeUrlError) else "source_failed"
-        raise ApiError(
-            400, code, _said(err), field="url", hint=err.hint
-        ) from None
+        raise ApiError(400, code, _said(err), field="url", hint=err.hint) from None
     if size is not None and size > limit:
         stream.close()
         raise _too_large(limit)
@@ -179,9 +177,7 @@ def _download(url: str, access: remote.Access, target: Path, limit: int) -> None
                     raise _too_large(limit)
                 out.write(block)
     except InputError as err:
-        raise ApiError(
-            400, "source_failed", _said(err), field="url", hint=err.hint
-        ) from None
+        raise ApiError(400, "source_failed", _said(err), field="url", hint=err.hint) from None
 
 
 def _said(err: InputError) -> str:
