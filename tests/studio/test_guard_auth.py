@@ -264,3 +264,17 @@ def test_bad_bodies_and_unknown_ids_in_the_one_shape(tmp_path: Path) -> None:
         403,
         "csrf",
     )
+
+
+def test_csrf_token_for_pages() -> None:
+    from starlette.requests import Request
+
+    from sftforge.studio.auth import LOCAL_USER, User
+    from sftforge.studio.csrf import csrf_token
+
+    request = Request({"type": "http", "method": "GET", "path": "/", "headers": []})
+    assert csrf_token(request) == ""
+    request.state.user = LOCAL_USER
+    assert csrf_token(request) == ""
+    request.state.user = User("ann", "annotator", "session", "tok-123")
+    assert csrf_token(request) == "tok-123"

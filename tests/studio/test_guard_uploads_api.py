@@ -152,3 +152,32 @@ def test_resume_after_an_interrupted_chunk(tmp_path: Path) -> None:
         done = c.post(f"/api/uploads/{upload_id}/finish").json()
     staged = tmp_path / "home" / "staging" / upload_id / done["staged"][0]
     assert staged.read_bytes() == data
+
+
+def test_one_chunk_at_a_time(tmp_path: Path) -> None:
+    from sftforge.studio import uploads
+
+    c = client(settings(tmp_path))
+    upload_id = c.post("/api/uploads", json={"name": "a.jsonl", "size": 4}).json()["id"]
+    uploads._WRITING.add(upload_id)  # as while another request streams a chunk
+    try:
+        assert_error(c.put(f"/api/uploads/{upload_id}?offset=0", content=b"{}\n\n"), 409, "busy")
+        assert_error(c.post(f"/api/uploads/{upload_id}/finish"), 409, "busy")
+    finally:
+        uploads._WRITING.discard(upload_id)
+    assert c.put(f"/api/uploads/{upload_id}?offset=0", content=b"{}\n\n").json()["offset"] == 4
+
+
+def test_encrypted_zip_is_refused_in_the_one_shape(tmp_path: Path) -> None:
+    # a zip member flagged encrypted (bit 0): zipfile cannot read it without a password
+    raw = io.BytesIO()
+    with zipfile.ZipFile(raw, "w") as zf:
+        zf.writestr("a.jsonl", "{}")
+    data = bytearray(raw.getvalue())
+    for sig, flag_at in ((b"PK\x03\x04", 6), (b"PK\x01\x02", 8)):
+        at = data.find(sig)
+        data[at + flag_at] |= 1
+    c = client(settings(tmp_path))
+    upload_id = c.post("/api/uploads", json={"name": "enc.zip", "size": len(data)}).json()["id"]
+    c.put(f"/api/uploads/{upload_id}?offset=0", content=bytes(data))
+    assert_error(c.post(f"/api/uploads/{upload_id}/finish"), 400, "bad_archive")

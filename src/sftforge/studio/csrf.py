@@ -21,7 +21,13 @@ from starlette.requests import Request
 
 from .settings import StudioSettings, is_loopback
 
-__all__ = ["CSRF_HEADER", "SAFE_METHODS", "check_session_request", "refuse_cross_site"]
+__all__ = [
+    "CSRF_HEADER",
+    "SAFE_METHODS",
+    "check_session_request",
+    "csrf_token",
+    "refuse_cross_site",
+]
 
 CSRF_HEADER = "x-csrf-token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -62,3 +68,11 @@ def check_session_request(request: Request, token: str | None) -> str | None:
     if not token or not given or not hmac.compare_digest(given.encode(), token.encode()):
         return "the CSRF token is missing or wrong."
     return None
+
+
+def csrf_token(request: Request) -> str:
+    """The token a page puts in ``<meta name="csrf-token" content="...">`` for its scripts to send
+    as ``X-CSRF-Token`` ("" where none is needed: loopback and bearer-token requests)."""
+    user = getattr(request.state, "user", None)
+    token = getattr(user, "csrf", None)
+    return token if isinstance(token, str) else ""

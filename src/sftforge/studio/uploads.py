@@ -227,6 +227,32 @@ async def write_chunk(
     ``offset_mismatch`` otherwise, with the right offset in the hint). Bytes that arrive before
     the connection breaks are kept, so the client resumes from ``offset`` after them; bytes past
     the declared size are refused with 413."""
+    if upload_id in _WRITING:
+        raise ApiError(
+            409,
+            "busy",
+            f"another chunk of upload {upload_id} is being written.",
+            hint="send one chunk at a time; ask for the offset when it ends",
+        )
+    _WRITING.add(upload_id)  # one chunk at a time: two at one offset would interleave
+    try:
+        await _write(store, settings, upload_id, user, offset, chunks)
+    finally:
+        _WRITING.discard(upload_id)
+    return get_upload(store, upload_id, user)
+
+
+_WRITING: set[str] = set()  # uploads a chunk is being written to (this process serves them all)
+
+
+async def _write(
+    store: Store,
+    settings: StudioSettings,
+    upload_id: str,
+    user: str | None,
+    offset: int,
+    chunks: AsyncIterator[bytes],
+) -> None:
     row = _row(store, upload_id, user)
     if row["status"] != "open":
         raise ApiError(409, "conflict", f"upload {upload_id} is already finished.")
@@ -259,7 +285,6 @@ async def write_chunk(
                 written += len(data)
     finally:  # an interrupted chunk: what arrived counts, the client resumes after it
         store.conn().execute("UPDATE uploads SET received=? WHERE id=?", (written, upload_id))
-    return get_upload(store, upload_id, user)
 
 
 def finish_upload(
@@ -277,6 +302,8 @@ def finish_upload(
     row = _row(store, upload_id, user)
     if row["status"] == "staged":
         return _upload(row)
+    if upload_id in _WRITING:
+        raise ApiError(409, "busy", f"a chunk of upload {upload_id} is still being written.")
     part = _part(settings, upload_id)
     have = part.stat().st_size if part.exists() else 0
     if have != int(row["size"]):
@@ -467,7 +494,14 @@ def extract_archive(archive: Path, dest: Path, *, max_bytes: int, max_files: int
                         continue
                     with src_tar, open(place(rel), "xb") as dst:
                         budget.copy(src_tar, dst)
-    except (zipfile.BadZipFile, tarfile.TarError, EOFError, NotImplementedError) as exc:
+    except (
+        zipfile.BadZipFile,
+        tarfile.TarError,
+        EOFError,
+        NotImplementedError,
+        RuntimeError,
+    ) as exc:
+        # RuntimeError: zipfile's 'File is encrypted, password required'
         raise ApiError(
             400,
             "bad_archive",
