@@ -414,3 +414,21 @@ def test_hf_dataset_on_disk_and_from_the_cache(
         400,
         "invalid",
     )
+
+
+def test_hf_folder_with_a_shard_linked_out_of_the_root(tmp_path: Path, data_root: Path) -> None:
+    folder = data_root / "shards"
+    folder.mkdir()
+    (folder / "train-00000-of-00001.jsonl").write_text(ROWS, encoding="utf-8")
+    os.symlink(tmp_path / "outside.jsonl", folder / "train-00001-of-00001.jsonl")
+    c = client(settings(tmp_path, data_root=data_root))
+    body = {"dataset_id": new_dataset(c), "kind": "hf", "dataset": "shards"}
+    assert_error(c.post("/api/sources/import", json=body), 403, "path_outside_root")
+
+
+def test_hub_ids_cannot_climb_out_of_the_cache(tmp_path: Path, data_root: Path) -> None:
+    c = client(settings(tmp_path, data_root=data_root))
+    dataset = new_dataset(c)
+    for bad in ("hf://datasets/owner/name/../../../../etc", "owner/name@..", "owner/..", "./sub"):
+        body = {"dataset_id": dataset, "kind": "hf", "dataset": bad}
+        assert_error(c.post("/api/sources/import", json=body), 403, "path_outside_root")

@@ -1,8 +1,9 @@
-"""Saved connections: where remote data lives (URL, FTP, S3-compatible, Hugging Face) and how
-to log in, with the credentials kept apart.
+"""Saved connections: where remote data lives (URL, FTP, S3-compatible) and how to log in, with
+the credentials kept apart. (Hugging Face datasets are read from disk or the local hub cache,
+which need no login.)
 
 Settings (host, port, endpoint, bucket, user name) are in table ``connections`` and are what
-the browser sees; the credentials (passwords, S3 keys, hub tokens) are in table
+the browser sees; the credentials (passwords, S3 keys) are in table
 ``connection_secrets`` and never leave the server: every answer says ``"secret_set": true``
 instead. Each secret read from the table is registered with ``sftforge.io.remote``'s masking
 (``scrub``), so an error message or log line that would carry it shows ``***``.
@@ -51,7 +52,6 @@ KINDS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
         frozenset({"endpoint", "region", "bucket"}),
         frozenset({"access_key_id", "secret_access_key"}),
     ),
-    "hf": (frozenset({"cache_dir"}), frozenset({"token"})),
 }
 
 

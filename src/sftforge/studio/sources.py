@@ -202,6 +202,15 @@ def stage_hf(
     """A Hugging Face dataset: ``dataset`` is a ``save_to_disk`` (or shards) folder inside the
     data root, or a hub id ``owner/name[@revision]`` read from the local hub cache."""
     ref_split = f"#{split}" if split else ""
+    pieces = dataset.replace("\\", "/").replace("@", "/").split("/")
+    if ".." in pieces or "." in pieces or (split and ("/" in split or ".." in split)):
+        raise ApiError(
+            403,
+            "path_outside_root",
+            "the dataset name has '..' or '.': it may not leave its folder.",
+            field="dataset",
+            hint="write owner/name, hf://datasets/owner/name, or a folder in the data root",
+        )
     if dataset.startswith("hf://") or (
         dataset.count("/") == 1
         and not dataset.startswith(("/", "."))

@@ -1,4 +1,4 @@
-"""``/api/connections``: saved connections (URL, FTP, S3-compatible, Hugging Face).
+"""``/api/connections``: saved connections (URL, FTP, S3-compatible).
 
 Anyone logged in may list them (to pick one for an import); only an admin creates, changes or
 deletes them. No answer carries a secret: ``secret_set`` says whether one is stored.
