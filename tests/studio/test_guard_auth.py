@@ -278,3 +278,14 @@ def test_csrf_token_for_pages() -> None:
     assert csrf_token(request) == ""
     request.state.user = User("ann", "annotator", "session", "tok-123")
     assert csrf_token(request) == "tok-123"
+
+
+def test_review_needs_the_reviewer_role(tmp_path: Path) -> None:
+    c = _remote(tmp_path)
+    create_user(c.app.state.store, "rev", PASSWORD, "reviewer")  # type: ignore[attr-defined]
+    body = {"row_id": "r1", "base_revision": 0, "human_verified": True}
+    for name, status in (("ann", 403), ("rev", 404), ("boss", 404)):  # 404: no such dataset
+        csrf = c.post("/api/auth/login", json={"username": name, "password": PASSWORD}).json()
+        head = {"X-CSRF-Token": csrf["csrf_token"]}
+        answer = c.post("/api/datasets/d_none/review", json=body, headers=head)
+        assert_error(answer, status, "forbidden" if status == 403 else "not_found")

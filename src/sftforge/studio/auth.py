@@ -367,7 +367,7 @@ def install(app: FastAPI, settings: StudioSettings) -> None:
                     "POST /api/auth/login, or send Authorization: Bearer <token>",
                 )
             return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
-        if user.via == "session":
+        if user.via == "session" and path != "/api/auth/login":  # a login uses no session
             problem = csrf.check_session_request(request, user.csrf)
             if problem is not None:
                 return _json(

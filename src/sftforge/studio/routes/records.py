@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
 from .. import browse, edits
+from ..auth import ReviewerUser  # accept / reject / verified: reviewers and admins
 from ..history import resolve
 from ..versions import derive_columns, sample_of
 from ._deps import StoreDep, UserDep
@@ -128,7 +129,7 @@ class ReviewChange(BaseModel):
 
 @router.post("/review")
 def review_row(
-    store: StoreDep, user: UserDep, dataset_id: str, body: ReviewChange
+    store: StoreDep, user: UserDep, dataset_id: str, body: ReviewChange, _: ReviewerUser
 ) -> dict[str, Any]:
     """Accept / reject / flag (with a reason), mark human-verified, tag or score a row: an
     attributed, undoable edit like any other. Only the fields sent are changed."""
