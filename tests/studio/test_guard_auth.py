@@ -101,6 +101,8 @@ def test_not_loopback_every_api_route_needs_a_login(tmp_path: Path) -> None:
     page = c.get("/", follow_redirects=False)
     assert page.status_code == 303 and page.headers["location"].startswith("/login")
     assert c.get("/login").status_code == 200
+    assert_error(c.get("/loginx/../api/x"), 401)
+    assert c.get("/loginx", follow_redirects=False).status_code == 303
 
 
 def test_token_bearer_and_login(tmp_path: Path) -> None:
@@ -289,3 +291,13 @@ def test_review_needs_the_reviewer_role(tmp_path: Path) -> None:
         head = {"X-CSRF-Token": csrf["csrf_token"]}
         answer = c.post("/api/datasets/d_none/review", json=body, headers=head)
         assert_error(answer, status, "forbidden" if status == 403 else "not_found")
+
+
+def test_expired_sessions_are_refused_and_dropped(tmp_path: Path) -> None:
+    c = _remote(tmp_path)
+    c.post("/api/auth/login", json={"username": "ann", "password": PASSWORD})
+    store = c.app.state.store  # type: ignore[attr-defined]
+    store.conn().execute("UPDATE sessions SET expires_at='2000-01-01T00:00:00+00:00'")
+    assert_error(c.get("/api/auth/me"), 401)
+    TestClient(c.app).post("/api/auth/login", json={"username": "boss", "password": PASSWORD})
+    assert [r["user"] for r in store.all("SELECT user FROM sessions")] == ["boss"]

@@ -75,7 +75,8 @@ CREATE TABLE IF NOT EXISTS sessions(
 );
 """
 # paths anyone may reach without logging in (the login page and what it needs)
-_OPEN_PATHS = ("/login", "/api/auth/login", "/static/", "/favicon.ico")
+_OPEN_PATHS = frozenset({"/login", "/api/auth/login", "/favicon.ico"})
+_OPEN_PREFIX = "/static/"
 
 
 @dataclass(frozen=True)
@@ -281,7 +282,9 @@ def create_session(store: Store, user: User) -> tuple[str, str]:
     _schema(store)
     session_id = secrets.token_urlsafe(32)
     token = secrets.token_urlsafe(32)
-    expires = datetime.now(timezone.utc) + timedelta(days=SESSION_DAYS)
+    now = datetime.now(timezone.utc)
+    expires = now + timedelta(days=SESSION_DAYS)
+    store.conn().execute("DELETE FROM sessions WHERE expires_at < ?", (now.isoformat(),))
     store.conn().execute(
         "INSERT INTO sessions VALUES(?,?,?,?,?)",
         (_digest(session_id), user.name, token, now_iso(), expires.isoformat()),
@@ -356,7 +359,7 @@ def install(app: FastAPI, settings: StudioSettings) -> None:
         local = is_loopback(settings.host)
         user = LOCAL_USER if local else _authenticate(request, settings, store)
         if user is None:
-            if path.startswith(_OPEN_PATHS):
+            if path in _OPEN_PATHS or path.startswith(_OPEN_PREFIX):
                 request.state.user = None
                 return await call_next(request)
             if path.startswith("/api"):
