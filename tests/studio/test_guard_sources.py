@@ -265,6 +265,13 @@ def test_ssrf_refused_without_the_setting(tmp_path: Path, http: str, ftp: str, s
         400,
         "invalid",
     )
+    unknown = {"dataset_id": dataset, "kind": "url", "url": "https://no-such-host.invalid/x"}
+    assert (
+        "resolve"
+        in assert_error(c.post("/api/sources/import", json=unknown), 400, "source_failed")[
+            "message"
+        ]
+    )
     assert not any((tmp_path / "home" / "staging").iterdir())
 
 

@@ -29,7 +29,7 @@ from ..io import remote
 from ..io.folders import resolve_dataset
 from . import connections as conns
 from .errors import ApiError
-from .netguard import UrlGuard, check_url
+from .netguard import UnsafeUrlError, UrlGuard, check_url
 from .paths import confine, relative_to_root
 from .settings import StudioSettings
 from .store import Store, new_id
@@ -119,10 +119,9 @@ def stage_url(
     endpoint = access.s3_endpoint or os.environ.get("SFTFORGE_S3_ENDPOINT")
     try:
         check_url(full, allow_private=settings.allow_private_urls, s3_endpoint=endpoint)
-    except InputError as err:
-        raise ApiError(
-            400, "unsafe_url", remote.scrub(err.message), field="url", hint=err.hint
-        ) from None
+    except InputError as err:  # refused, or a host that does not resolve
+        code = "unsafe_url" if isinstance(err, UnsafeUrlError) else "source_failed"
+        raise ApiError(400, code, remote.scrub(err.message), field="url", hint=err.hint) from None
     folder = settings.folder("staging") / new_id("s")
     folder.mkdir(parents=True)
     target = folder / _file_name(full)
@@ -158,8 +157,6 @@ def _download(url: str, access: remote.Access, target: Path, limit: int) -> None
     try:
         stream, size = remote.open_url(url, access)
     except InputError as err:
-        from .netguard import UnsafeUrlError
-
         code = "unsafe_url" if isinstance(err, UnsafeUrlError) else "source_failed"
         raise ApiError(400, code, _said(err), field="url", hint=err.hint) from None
     if size is not None and size > limit:
