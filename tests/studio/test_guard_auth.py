@@ -35,7 +35,11 @@ def test_password_hashing() -> None:
 
 def test_loopback_needs_no_login(tmp_path: Path) -> None:
     c = client(settings(tmp_path))
-    me = c.get("/api/auth/me").json()
+    answer = c.get("/api/auth/me")
+    assert answer.headers["X-Frame-Options"] == "DENY"
+    assert answer.headers["X-Content-Type-Options"] == "nosniff"
+    assert c.get("/api/nothing").headers["X-Frame-Options"] == "DENY"
+    me = answer.json()
     assert me["user"] == {"name": "local", "role": "admin", "via": "local"}
     assert c.get("/api/connections").status_code == 200
     assert (

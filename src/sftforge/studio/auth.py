@@ -351,6 +351,16 @@ def install(app: FastAPI, settings: StudioSettings) -> None:
     async def _auth(
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
     ) -> Response:
+        answer = await _gate(request, call_next)
+        # no framing by other sites (a hidden accept button), no content sniffing
+        answer.headers.setdefault("X-Frame-Options", "DENY")
+        answer.headers.setdefault("X-Content-Type-Options", "nosniff")
+        answer.headers.setdefault("Referrer-Policy", "same-origin")
+        return answer
+
+    async def _gate(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
         path = request.url.path
         refused = csrf.refuse_cross_site(request, settings)
         if refused is not None:
