@@ -305,3 +305,29 @@ def test_expired_sessions_are_refused_and_dropped(tmp_path: Path) -> None:
     assert_error(c.get("/api/auth/me"), 401)
     TestClient(c.app).post("/api/auth/login", json={"username": "boss", "password": PASSWORD})
     assert [r["user"] for r in store.all("SELECT user FROM sessions")] == ["boss"]
+
+
+def test_uploads_are_their_owners(tmp_path: Path) -> None:
+    c = _remote(tmp_path)
+    create_user(c.app.state.store, "ann2", PASSWORD, "annotator")  # type: ignore[attr-defined]
+    csrf = c.post("/api/auth/login", json={"username": "ann", "password": PASSWORD}).json()
+    made = c.post(
+        "/api/uploads",
+        json={"name": "a.jsonl", "size": 3},
+        headers={"X-CSRF-Token": csrf["csrf_token"]},
+    ).json()
+    other = TestClient(c.app)
+    head = {
+        "X-CSRF-Token": other.post(
+            "/api/auth/login", json={"username": "ann2", "password": PASSWORD}
+        ).json()["csrf_token"]
+    }
+    assert_error(other.get(f"/api/uploads/{made['id']}"), 404, "not_found")
+    assert_error(
+        other.put(f"/api/uploads/{made['id']}?offset=0", content=b"{}\n", headers=head), 404
+    )
+    assert_error(other.delete(f"/api/uploads/{made['id']}", headers=head), 404)
+    assert c.get(f"/api/uploads/{made['id']}").status_code == 200
+    # the token is the operator: it sees every upload
+    bearer = {"Authorization": f"Bearer {TOKEN}"}
+    assert TestClient(c.app).get(f"/api/uploads/{made['id']}", headers=bearer).status_code == 200
