@@ -23,7 +23,7 @@ from ._deps import store_of
 
 __all__ = ["router"]
 
-router = APIRouter()
+router = APIRouter(tags=["connections"])
 
 
 class NewConnection(BaseModel):

@@ -24,7 +24,7 @@ from ._deps import jobs_of, settings_of, store_of
 
 __all__ = ["router"]
 
-router = APIRouter()
+router = APIRouter(tags=["sources"])
 
 
 class SourceImport(BaseModel):

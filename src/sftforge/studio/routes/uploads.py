@@ -31,7 +31,7 @@ from ._deps import settings_of, store_of
 
 __all__ = ["router"]
 
-router = APIRouter()
+router = APIRouter(tags=["uploads"])
 _RANGE = re.compile(r"^bytes (\d+)-(\d+)/(\d+|\*)$")
 
 
