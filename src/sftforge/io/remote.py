@@ -381,7 +381,7 @@ def _error(exc: BaseException, loc: _Url, doing: str) -> InputError:
         if isinstance(cause, InputError):
             cause.file = cause.file or loc.shown
             return cause
-        cause = cause.__cause__ or cause.__context__
+        cause = cause.__cause__
     message, hint = _classify(exc, loc)
     return InputError(scrub(f"{message} ({doing})"), file=loc.shown, hint=hint)
 
