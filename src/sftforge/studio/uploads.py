@@ -227,6 +227,7 @@ async def write_chunk(
     ``offset_mismatch`` otherwise, with the right offset in the hint). Bytes that arrive before
     the connection breaks are kept, so the client resumes from ``offset`` after them; bytes past
     the declared size are refused with 413."""
+    _row(store, upload_id, user)  # someone else's upload is a 404 before anything else
     if upload_id in _WRITING:
         raise ApiError(
             409,
