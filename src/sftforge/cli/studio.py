@@ -67,6 +67,12 @@ def studio(
             help="let URL/FTP/S3 sources reach loopback, link-local and private addresses",
         ),
     ] = False,
+    max_upload_bytes: Annotated[
+        int | None, typer.Option("--max-upload-bytes", help="largest upload (default 10 GiB)")
+    ] = None,
+    max_upload_files: Annotated[
+        int | None, typer.Option("--max-upload-files", help="most files per upload (10000)")
+    ] = None,
 ) -> None:
     """Start the web workspace (browse, edit, review, version, export) on 127.0.0.1."""
     try:
@@ -80,6 +86,7 @@ def studio(
         host=host, port=port, home=home, data_root=data_root, token=token,
         open_browser=not no_browser,
         allow_private_urls=allow_private_urls or None,
+        max_upload_bytes=max_upload_bytes, max_upload_files=max_upload_files,
     )  # fmt: skip
     _check_bind(settings)
     shown = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host
