@@ -25,6 +25,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
@@ -379,7 +380,7 @@ def install(app: FastAPI, settings: StudioSettings) -> None:
                     "log in first: this studio needs a user or the token.",
                     "POST /api/auth/login, or send Authorization: Bearer <token>",
                 )
-            return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
+            return RedirectResponse(f"/login?next={quote(path)}", status_code=303)
         if user.via == "session" and path != "/api/auth/login":  # a login uses no session
             problem = csrf.check_session_request(request, user.csrf)
             if problem is not None:
