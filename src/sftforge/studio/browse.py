@@ -107,6 +107,7 @@ class VersionView:
             self._mm = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
         self._base = _map_base(self._source)
         self._chunk_offsets: dict[int, list[int]] = {}
+        self._batches: tuple[list[pa.RecordBatch], list[int]] | None = None
         self._sorts: dict[tuple[str, bool], np.ndarray] = {}
         self._searches: OrderedDict[str, np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
@@ -144,6 +145,17 @@ class VersionView:
             while len(self._searches) > _CACHE_SEARCHES:
                 self._searches.popitem(last=False)
         return mask
+
+    def batches(self) -> tuple[list[pa.RecordBatch], list[int]]:
+        """The page columns as record batches (zero-copy) and each batch's first row index."""
+        if self._batches is None:
+            table = self.table.select(list(PAGE_COLUMNS))
+            batches = table.to_batches()
+            starts = [0]
+            for batch in batches:
+                starts.append(starts[-1] + batch.num_rows)
+            self._batches = (batches, starts)
+        return self._batches
 
     def _find_rows(self, needle: bytes) -> np.ndarray:
         """Rows whose ``search`` text holds ``needle`` (UTF-8 bytes: a byte match of valid UTF-8
@@ -309,13 +321,23 @@ def page(
 
 
 def take(view: VersionView, indices: np.ndarray | list[int]) -> list[dict[str, Any]]:
-    """The page columns of the rows at ``indices``, each with its ``index``."""
-    # a list, not a numpy array: pa.array(ndarray) imports pandas (a second on a cold start)
+    """The page columns of the rows at ``indices``, each with its ``index``.
+
+    Taken batch by batch: Arrow's ``take`` on a many-chunk table concatenates whole columns
+    first (hundreds of MB copied for a page of a 1M-row version)."""
     positions = [int(i) for i in indices]
-    picked = view.table.select(list(PAGE_COLUMNS)).take(pa.array(positions, pa.int64())).to_pylist()
-    for i, row in zip(positions, picked, strict=True):
-        row["index"] = i
-    return picked
+    batches, starts = view.batches()
+    wanted: dict[int, list[int]] = {}
+    for i in positions:
+        wanted.setdefault(bisect.bisect_right(starts, i) - 1, []).append(i)
+    found: dict[int, dict[str, Any]] = {}
+    for b, rows in wanted.items():
+        # a list, not a numpy array: pa.array(ndarray) imports pandas on a cold start
+        local = pa.array([i - starts[b] for i in rows], pa.int64())
+        for i, row in zip(rows, batches[b].take(local).to_pylist(), strict=True):
+            row["index"] = i
+            found[i] = row
+    return [dict(found[i]) for i in positions]
 
 
 def warm_up() -> None:
