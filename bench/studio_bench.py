@@ -96,6 +96,18 @@ first = client.get(base + "/rows", params={"limit": 1}).json()["rows"][0]["row_i
 t = time.perf_counter()
 r = client.get(f"/api/datasets/{dataset}/rows/{first}")
 out["one row with its sample"] = {"s": time.perf_counter() - t, "total": None, "rows": 1}
+got = r.json()
+sample = got["row"]["sample"]
+sample["messages"][-1]["content"] = "改过的回答"
+t = time.perf_counter()
+r = client.put(f"/api/datasets/{dataset}/rows/{first}",
+               json={"sample": sample, "base_revision": got["revision"]})
+out["edit one row"] = {"s": time.perf_counter() - t, "total": None, "rows": 1}
+assert r.status_code == 200, r.text
+t = time.perf_counter()
+r = client.post(f"/api/datasets/{dataset}/commit", json={"message": "bench"})
+out["commit 1 edit (new 1M-row version)"] = {"s": time.perf_counter() - t, "total": None, "rows": 0}
+assert r.status_code == 201, r.text
 out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 print(json.dumps(out, ensure_ascii=False))
 """

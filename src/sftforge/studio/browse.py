@@ -108,6 +108,7 @@ class VersionView:
         self._base = _map_base(self._source)
         self._chunk_offsets: dict[int, list[int]] = {}
         self._batches: tuple[list[pa.RecordBatch], list[int]] | None = None
+        self._numbers: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         self._sorts: dict[tuple[str, bool], np.ndarray] = {}
         self._searches: OrderedDict[str, np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
@@ -145,6 +146,19 @@ class VersionView:
             while len(self._searches) > _CACHE_SEARCHES:
                 self._searches.popitem(last=False)
         return mask
+
+    def numbers(self, column: str) -> tuple[np.ndarray, np.ndarray]:
+        """A numeric column as float64 (nulls as 0) and its validity mask, cached."""
+        with self._lock:
+            got = self._numbers.get(column)
+        if got is None:
+            col = self.table[column]
+            valid = _mask(pc.is_valid(col))
+            values = np.asarray(pc.fill_null(col, 0).to_numpy(), dtype=np.float64)
+            got = (values, valid)
+            with self._lock:
+                self._numbers[column] = got
+        return got
 
     def batches(self) -> tuple[list[pa.RecordBatch], list[int]]:
         """The page columns as record batches (zero-copy) and each batch's first row index."""
@@ -376,10 +390,7 @@ def histogram(
         )
     bins = max(1, min(int(bins), 200))
     mask = selection(view, q, [f for f in (filters or []) if f.column != column])
-    col = view.table[column]
-    valid = _mask(pc.is_valid(col))
-    values = pc.fill_null(col, 0).to_numpy() if col.null_count else col.to_numpy()
-    values = np.asarray(values, dtype=np.float64)
+    values, valid = view.numbers(column)
     keep = valid if mask is None else (valid & mask)
     picked = values[keep]
     if picked.size == 0:
