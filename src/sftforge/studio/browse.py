@@ -107,6 +107,8 @@ class VersionView:
             self._mm = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
         self._base = _map_base(self._source)
         self._chunk_offsets: dict[int, list[int]] = {}
+        self._batches: tuple[list[pa.RecordBatch], list[int]] | None = None
+        self._numbers: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         self._sorts: dict[tuple[str, bool], np.ndarray] = {}
         self._searches: OrderedDict[str, np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
@@ -144,6 +146,30 @@ class VersionView:
             while len(self._searches) > _CACHE_SEARCHES:
                 self._searches.popitem(last=False)
         return mask
+
+    def numbers(self, column: str) -> tuple[np.ndarray, np.ndarray]:
+        """A numeric column as float64 (nulls as 0) and its validity mask, cached."""
+        with self._lock:
+            got = self._numbers.get(column)
+        if got is None:
+            col = self.table[column]
+            valid = _mask(pc.is_valid(col))
+            values = np.asarray(pc.fill_null(col, 0).to_numpy(), dtype=np.float64)
+            got = (values, valid)
+            with self._lock:
+                self._numbers[column] = got
+        return got
+
+    def batches(self) -> tuple[list[pa.RecordBatch], list[int]]:
+        """The page columns as record batches (zero-copy) and each batch's first row index."""
+        if self._batches is None:
+            table = self.table.select(list(PAGE_COLUMNS))
+            batches = table.to_batches()
+            starts = [0]
+            for batch in batches:
+                starts.append(starts[-1] + batch.num_rows)
+            self._batches = (batches, starts)
+        return self._batches
 
     def _find_rows(self, needle: bytes) -> np.ndarray:
         """Rows whose ``search`` text holds ``needle`` (UTF-8 bytes: a byte match of valid UTF-8
@@ -309,13 +335,23 @@ def page(
 
 
 def take(view: VersionView, indices: np.ndarray | list[int]) -> list[dict[str, Any]]:
-    """The page columns of the rows at ``indices``, each with its ``index``."""
-    # a list, not a numpy array: pa.array(ndarray) imports pandas (a second on a cold start)
+    """The page columns of the rows at ``indices``, each with its ``index``.
+
+    Taken batch by batch: Arrow's ``take`` on a many-chunk table concatenates whole columns
+    first (hundreds of MB copied for a page of a 1M-row version)."""
     positions = [int(i) for i in indices]
-    picked = view.table.select(list(PAGE_COLUMNS)).take(pa.array(positions, pa.int64())).to_pylist()
-    for i, row in zip(positions, picked, strict=True):
-        row["index"] = i
-    return picked
+    batches, starts = view.batches()
+    wanted: dict[int, list[int]] = {}
+    for i in positions:
+        wanted.setdefault(bisect.bisect_right(starts, i) - 1, []).append(i)
+    found: dict[int, dict[str, Any]] = {}
+    for b, rows in wanted.items():
+        # a list, not a numpy array: pa.array(ndarray) imports pandas on a cold start
+        local = pa.array([i - starts[b] for i in rows], pa.int64())
+        for i, row in zip(rows, batches[b].take(local).to_pylist(), strict=True):
+            row["index"] = i
+            found[i] = row
+    return [dict(found[i]) for i in positions]
 
 
 def warm_up() -> None:
@@ -354,10 +390,7 @@ def histogram(
         )
     bins = max(1, min(int(bins), 200))
     mask = selection(view, q, [f for f in (filters or []) if f.column != column])
-    col = view.table[column]
-    valid = _mask(pc.is_valid(col))
-    values = pc.fill_null(col, 0).to_numpy() if col.null_count else col.to_numpy()
-    values = np.asarray(values, dtype=np.float64)
+    values, valid = view.numbers(column)
     keep = valid if mask is None else (valid & mask)
     picked = values[keep]
     if picked.size == 0:
