@@ -396,7 +396,9 @@ class LocalExecutor:
         op.spill = spill  # type: ignore[attr-defined]  # where a dedup puts what passes the budget
         keys, offsets, alive = _load_keys(job, st, op, bdir, nb, spill)
         # input position -> key base row
-        rows = np.arange(len(alive)) if all(alive) else np.flatnonzero(np.frombuffer(alive, np.uint8))
+        rows = (
+            np.arange(len(alive)) if all(alive) else np.flatnonzero(np.frombuffer(alive, np.uint8))
+        )
         drops = op.choose(keys, lambda idx: _fetch(bdir, offsets, rows[list(idx)].tolist()))
         del keys
         return self._write_keyed(op, sdir, bdir, offsets, alive, rows, drops, reject)

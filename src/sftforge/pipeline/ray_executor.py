@@ -27,7 +27,6 @@ import hashlib
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import orjson
@@ -66,9 +65,7 @@ class RayExecutor(LocalExecutor):
     ) -> None:
         self.address = address
         self._started = connect(address)
-        super().__init__(
-            ray_cpus(), stall_timeout=stall_timeout, memory_budget_mb=memory_budget_mb
-        )
+        super().__init__(ray_cpus(), stall_timeout=stall_timeout, memory_budget_mb=memory_budget_mb)
         self.parts = parts or 2 * self.workers
         self.retries = retries
         self._kill_marker = os.environ.get("SFTFORGE_TEST_RAY_KILL_ONCE") or None

@@ -261,7 +261,9 @@ def partitioned_drops(
     if kind == "components":
         pool.get(
             [
-                pool.remote(scatter_bands, str(bdir), i, offsets[i], local[i], step, parts, str(work))
+                pool.remote(
+                    scatter_bands, str(bdir), i, offsets[i], local[i], step, parts, str(work)
+                )
                 for i in range(nb)
             ]
         )
@@ -271,9 +273,17 @@ def partitioned_drops(
     pool.get(
         [
             pool.remote(
-                scatter_keys, str(bdir), i, offsets[i], local[i], step, parts, str(work), kind,
+                scatter_keys,
+                str(bdir),
+                i,
+                offsets[i],
+                local[i],
+                step,
+                parts,
+                str(work),
+                kind,
                 labels,
-            )  # fmt: skip
+            )
             for i in range(nb)
         ]
     )

@@ -56,7 +56,7 @@ _READY: str | None = None  # the ``WorkerSetup.key`` this worker process is conf
 
 def _ensure(setup: WorkerSetup) -> None:
     global _READY
-    if _READY == setup.key:
+    if setup.key == _READY:
         return
     os.environ.update(setup.env)
     import_plugins(setup.plugins)
@@ -141,7 +141,7 @@ class RayPool:
             self._refs.discard(ref)
             try:
                 out.set_result(f.result())
-            except BaseException as exc:  # noqa: BLE001 - handed to the waiting driver
+            except BaseException as exc:
                 out.set_exception(self._error(exc))
 
         ref.future().add_done_callback(done)
