@@ -76,10 +76,20 @@ def _write(path: Path, samples: list[Sample]) -> None:
     path.write_bytes(b"\n".join(s.to_json() for s in samples) + b"\n")
 
 
+@pytest.fixture(scope="module")
+def bpe_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The chat tests' tiny BPE tokenizer, built here (nothing is downloaded)."""
+    sys.path.insert(0, str(ROOT / "tests" / "chat"))
+    from chat_fixtures import build_bpe
+
+    return Path(build_bpe(tmp_path_factory.mktemp("bpe")))
+
+
 @pytest.fixture
-def all_globals(tmp_path: Path) -> Path:
+def all_globals(tmp_path: Path, bpe_dir: Path) -> Path:
     """A recipe with every global operator that needs no model or server, keyed stages on a
-    map key base and on a global one, with a map stage between global ones."""
+    map key base and on a global one, with a map stage between global ones, and the tokenize
+    step (its token counts and loss masks are in the outputs' meta)."""
     _write(tmp_path / "en.jsonl", _samples("en", 140))
     _write(tmp_path / "zh.jsonl", _samples("zh", 100))
     recipe = {
@@ -105,6 +115,7 @@ def all_globals(tmp_path: Path) -> Path:
             {"length_filter": {"targets": "assistant", "min": 3}},
             {"sample": {"fraction": 0.9, "seed": 11}},
             {"head": {"n": 30}},
+            {"tokenize": {"tokenizer": str(bpe_dir), "template": "chatml", "max_len": 64}},
             {"identity": {"model_name": "Forge", "author": "tests", "count": 4, "seed": 2}},
             {"split": {"ratios": {"train": 0.8, "test": 0.2}, "seed": 9}},
         ],
@@ -181,6 +192,8 @@ def test_every_global_operator_is_byte_identical(
     near = [r for r in rejects if r["op"] == "dedup_near"]
     assert all(r["kept"] and r["kept_id"] for r in near)
     assert local.counts["added"] > 4  # mix upsampled copies and the identity set
+    kept = read_rows(tmp_path / "ray" / "train.jsonl")
+    assert any("tokens" in (row["meta"].get("stats") or {}) for row in kept)
 
 
 def test_the_recipe_executor_key_and_the_engine_flag(all_globals: Path, tmp_path: Path) -> None:
