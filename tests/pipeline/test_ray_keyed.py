@@ -18,7 +18,26 @@ from sftforge.pipeline.ray_keyed import components, partitioned_drops
 from sftforge.pipeline.worker import keys_path
 from sftforge.sample import Message, Sample
 
-WORDS = "river mill boat child water evening bank count wave play old walk 河 岸 船 水 孩子 傍晚".split()
+WORDS = [
+    "river",
+    "mill",
+    "boat",
+    "child",
+    "water",
+    "evening",
+    "bank",
+    "count",
+    "wave",
+    "play",
+    "old",
+    "walk",
+    "河",
+    "岸",
+    "船",
+    "水",
+    "孩子",
+    "傍晚",
+]
 
 
 class InProcessPool:
