@@ -245,6 +245,7 @@ def test_a_killed_driver_resumes_from_its_finished_stages(
     assert len(finished) == 4
     again = run_cli(args, tmp_path)
     assert again.returncode == 0, again.stderr
+    assert "MB shuffled" in again.stderr  # the dedup stages after the kill ran on Ray
     assert "chunks resumed" in again.stderr or " resumed," in again.stderr, again.stderr
     run_recipe(all_globals, tmp_path / "local", workers=2)
     _same(tmp_path / "local", out)

@@ -106,7 +106,7 @@ def test_parts_give_the_drops_of_one_choose(
     assert isinstance(whole, GlobalOp)
     keys = concat_keys([whole.keys(samples, {})], alive)
     ref = whole.choose(keys, lambda _: iter(()))
-    table = partitioned_drops(
+    table, shuffled = partitioned_drops(
         InProcessPool(),
         op,
         spec,
@@ -119,6 +119,7 @@ def test_parts_give_the_drops_of_one_choose(
         1 << 20,
     )
     assert len(ref) > 20  # duplicates were found, across chunks
+    assert shuffled > 0 and not (tmp_path / "w").exists()
     assert table.positions.tolist() == rows[ref.positions].tolist()
     assert table.kept_positions.tolist() == rows[ref.kept_positions].tolist()
     assert table.value.tolist() == ref.value.tolist()

@@ -50,6 +50,7 @@ class RayExecutor(LocalExecutor):
     """Runs a job on a Ray cluster: ``address`` ``auto`` or ``ray://host:port`` joins one,
     ``None`` starts Ray on this machine (or uses the one this process already joined).
 
+    ``workers``: the CPUs of a Ray started here (default: all); a cluster's own count otherwise.
     ``parts``: how many parts a distributed dedup stage is cut into (default: 2 per CPU of
     the cluster); the results do not depend on it. ``retries``: how often a task whose worker
     died is run again."""
@@ -58,13 +59,14 @@ class RayExecutor(LocalExecutor):
         self,
         address: str | None = None,
         *,
+        workers: int | None = None,
         parts: int | None = None,
         retries: int = DEFAULT_RETRIES,
         stall_timeout: float | None = None,
         memory_budget_mb: float = 256,
     ) -> None:
         self.address = address
-        self._started = connect(address)
+        self._started = connect(address, workers)
         super().__init__(ray_cpus(), stall_timeout=stall_timeout, memory_budget_mb=memory_budget_mb)
         self.parts = parts or 2 * self.workers
         self.retries = retries
@@ -117,10 +119,12 @@ class RayExecutor(LocalExecutor):
         pool = self._ray_pool or self._pool(job, [], None)
         budget = max(1, int(self.memory_budget_mb * (1 << 20)))
         step = st.steps[0]
-        drops = partitioned_drops(
+        drops, shuffled = partitioned_drops(
             pool, op, job.step_specs[step], step, bdir, offsets, gone, sdir / "parts",
             self.parts, budget,
         )  # fmt: skip
+        if job.log:
+            job.log(f"{op.name}: {self.parts} parts on Ray, {shuffled / 1e6:,.1f} MB shuffled")
         rows = np.arange(offsets[-1], dtype=np.int64)
         return self._write_keyed(op, sdir, bdir, offsets, alive, rows, drops, reject)
 

@@ -250,9 +250,9 @@ def partitioned_drops(
     work: Path,
     parts: int,
     budget: int,
-) -> DropTable:
+) -> tuple[DropTable, int]:
     """Drops of keyed stage ``op`` as key base rows, found by Ray tasks (``pool``) per chunk
-    and per part (see the module)."""
+    and per part (see the module), and the bytes the tasks wrote to the parts (the shuffle)."""
     kind = PARTITIONED[op.name]
     work.mkdir(parents=True, exist_ok=True)
     nb = len(offsets) - 1
@@ -289,5 +289,6 @@ def partitioned_drops(
     )
     chosen = [pool.remote(choose_part, spec, str(work), nb, p, budget) for p in range(parts)]
     table = merge_parts(op, pool.get(chosen))
+    shuffled = sum(p.stat().st_size for p in work.iterdir() if p.is_file())
     shutil.rmtree(work, ignore_errors=True)
-    return table
+    return table, shuffled

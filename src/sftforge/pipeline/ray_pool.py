@@ -94,16 +94,18 @@ def _ray() -> Any:
     return ray
 
 
-def connect(address: str | None) -> bool:
+def connect(address: str | None, cpus: int | None = None) -> bool:
     """Join the Ray cluster at ``address`` (``auto``, ``ray://host:port``), or start a local one
-    when ``address`` is ``None``; returns whether this call started Ray (and so should stop it).
-    A process already connected (``ray.init`` done by the caller) is left as it is."""
+    with ``cpus`` CPUs (default: all) when ``address`` is ``None``; returns whether this call
+    started Ray (and so should stop it). A process already connected (``ray.init`` done by the
+    caller) is left as it is."""
     ray = _ray()
     if ray.is_initialized():
         return False
     try:
         ray.init(
             address=address,
+            num_cpus=cpus if address is None else None,
             include_dashboard=False,
             log_to_driver=False,
             logging_level=logging.WARNING,

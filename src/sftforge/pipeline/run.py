@@ -300,7 +300,10 @@ def _executor(
         from .ray_executor import RayExecutor
 
         return RayExecutor(
-            address, stall_timeout=stall_timeout, memory_budget_mb=recipe.memory_budget_mb
+            address,
+            workers=workers or recipe.workers,
+            stall_timeout=stall_timeout,
+            memory_budget_mb=recipe.memory_budget_mb,
         )
     if address:
         raise RecipeError(
