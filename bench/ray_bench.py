@@ -55,6 +55,7 @@ def main() -> None:
     ap.add_argument("--chunk", type=int, default=5000)
     ap.add_argument("--out", type=Path, default=ROOT / "runs" / "bench" / "ray")
     args = ap.parse_args()
+    args.out = args.out.resolve()  # the recipe names the input from its own folder
     args.out.mkdir(parents=True, exist_ok=True)
     if args.records:
         inp, fmt = args.out / f"alpaca_{args.records}.jsonl", "alpaca"
@@ -66,6 +67,8 @@ def main() -> None:
     for engine in ("local", "ray"):
         rows[engine] = run(engine, inp, fmt, args.out / engine, args.workers, args.chunk)
         print(engine, json.dumps(rows[engine]), flush=True)
+        if rows[engine]["rc"] != 0:
+            sys.exit(f"{engine} failed: see {args.out / engine / 'log.txt'}")
     same = all(
         filecmp.cmp(args.out / "local" / "run" / f, args.out / "ray" / "run" / f, shallow=False)
         for f in ("train.jsonl", "rejects.jsonl")

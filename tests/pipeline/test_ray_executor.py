@@ -249,3 +249,37 @@ def test_a_killed_driver_resumes_from_its_finished_stages(
     assert "chunks resumed" in again.stderr or " resumed," in again.stderr, again.stderr
     run_recipe(all_globals, tmp_path / "local", workers=2)
     _same(tmp_path / "local", out)
+
+
+def test_an_llm_step_runs_once_per_question_with_one_cache(tmp_path: Path) -> None:
+    """LLM steps run in the driver: one cache and one budget for the whole run; a Ray run after
+    a local one finds every answer in the cache and sends no request."""
+    sys.path.insert(0, str(ROOT / "tests" / "llm"))
+    from fakeserver import FakeServer
+
+    server = FakeServer().start()
+    try:
+        questions = [Sample([Message("user", f"question {i} 问题 {i % 4}")]) for i in range(12)]
+        _write(tmp_path / "q.jsonl", questions)
+        llm = {"base_url": server.base_url, "model": "fake", "max_retries": 0}
+        llm["cache"] = str(tmp_path / "llm.sqlite")
+        recipe = {
+            "chunk_size": 4,
+            "inputs": [{"path": "q.jsonl", "name": "q"}],
+            "steps": [{"respond": {"llm": llm}}, {"dedup_exact": {"view": "answer"}}],
+            "outputs": {"train": {"format": "sftforge", "path": "train.jsonl"}},
+        }
+        path = tmp_path / "recipe.yaml"
+        path.write_text(yaml.safe_dump(recipe, allow_unicode=True), "utf-8")
+        run_recipe(path, tmp_path / "local", workers=2, allow_outside=True)
+        assert len(server.log) == 12
+        run_recipe(path, tmp_path / "ray", engine="ray", allow_outside=True)
+        assert len(server.log) == 12  # every answer came from the cache
+    finally:
+        server.stop()
+    for name in ("train.jsonl", "rejects.jsonl", "recipe.lock.yaml"):
+        assert (tmp_path / "local" / name).read_bytes() == (tmp_path / "ray" / name).read_bytes()
+    # the report differs only in where the answers came from (the server, then the cache)
+    assert _counts(tmp_path / "local")["counts"] == _counts(tmp_path / "ray")["counts"]
+    answers = [r["messages"][-1]["content"] for r in read_rows(tmp_path / "ray" / "train.jsonl")]
+    assert answers[0] == "ANSWER: question 0 问题 0" and len(answers) == 12
