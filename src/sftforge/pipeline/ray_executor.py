@@ -41,9 +41,16 @@ from .worker import StageOps
 
 __all__ = ["RayExecutor"]
 
-# environment variables the driver hands to the Ray workers (the workers of a cluster do not
-# share the driver's environment): the metrics cache, test hooks, the LLM keys' variables
-_PASSED_ENV = ("SFTFORGE_", "OPENAI_", "HF_HOME", "XDG_CACHE_HOME")
+# environment variables the driver hands to the Ray workers (a cluster's workers do not share
+# the driver's environment): where caches and tokenizers live; never credentials (the steps
+# that use them, LLM calls and uploads, run in the driver)
+_PASSED_ENV = (
+    "SFTFORGE_CACHE",
+    "HF_HOME",
+    "HF_HUB_OFFLINE",
+    "TRANSFORMERS_OFFLINE",
+    "XDG_CACHE_HOME",
+)
 
 
 class RayExecutor(LocalExecutor):
@@ -89,7 +96,7 @@ class RayExecutor(LocalExecutor):
 
     def _pool(self, job: Job, stage_ops: list[StageOps], cache: str | None) -> RayPool:
         modules = sorted({type(op).__module__ for op in job.ops})
-        env = {k: v for k, v in os.environ.items() if k.startswith(_PASSED_ENV)}
+        env = {k: os.environ[k] for k in _PASSED_ENV if k in os.environ}
         key = hashlib.sha256(orjson.dumps([job.fingerprint, str(job.workdir)])).hexdigest()
         setup = WorkerSetup(key, job.plugins, modules, stage_ops, cache, self._kill_marker, env)
         self._ray_pool = RayPool(setup, self.retries)
