@@ -206,7 +206,8 @@ def choose_part(
     return {
         "rows": rows[drops.positions],
         "twins": np.where(twin >= 0, rows[np.maximum(twin, 0)], -1),
-        "reason": np.asarray(drops.reasons, dtype=object)[drops.reason],
+        "reason": drops.reason,
+        "reasons": drops.reasons,
         "value": drops.value,
         "extra": dict(op.counters.extra),
         "clusters": dict(getattr(op, "clusters", {}) or {}),
@@ -218,9 +219,16 @@ def merge_parts(op: GlobalOp, results: list[dict[str, Any]]) -> DropTable:
     cluster sizes as the whole run's."""
     rows = np.concatenate([r["rows"] for r in results]).astype(np.int64)
     order = np.argsort(rows, kind="stable")
-    reason = np.concatenate([r["reason"] for r in results])[order]
-    reasons = tuple(dict.fromkeys(reason.tolist()))
-    codes = np.fromiter((reasons.index(x) for x in reason.tolist()), np.int8, len(reason))
+    # each part's reason codes into one list of reasons (the parts may list them differently)
+    reasons = tuple(dict.fromkeys(x for r in results for x in r["reasons"]))
+    codes = np.concatenate(
+        [
+            np.asarray([reasons.index(x) for x in r["reasons"]], dtype=np.int8)[r["reason"]]
+            if len(r["reason"])
+            else np.zeros(0, dtype=np.int8)
+            for r in results
+        ]
+    )[order]
     extra: Counter[str] = Counter()
     for r in results:
         extra.update(r["extra"])
