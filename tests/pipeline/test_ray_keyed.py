@@ -14,7 +14,8 @@ import pytest
 
 from sftforge.ops.base import GlobalOp, build_op, concat_keys
 from sftforge.ops.dedup.groups import UnionFind
-from sftforge.pipeline.ray_keyed import components, partitioned_drops
+from sftforge.pipeline.ray_components import components
+from sftforge.pipeline.ray_keyed import partitioned_drops
 from sftforge.pipeline.worker import keys_path
 from sftforge.sample import Message, Sample
 

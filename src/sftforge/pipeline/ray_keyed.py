@@ -8,11 +8,8 @@ whole run finds. The parts are:
 
 - ``dedup_exact``: the rows hashed by their key (equal keys meet in one part; empty views,
   which are never duplicates, go by row number).
-- ``dedup_near``: the connected components of the LSH bucket graph. A scatter task per chunk
-  sends each (band, band hash, row) of the samples with a view to a part by hash; a task per
-  part joins the rows of each shared bucket (a local union-find as arrays); one task joins
-  those forests into components (their rows only: 16 bytes per sample that shares a bucket,
-  never a sample or a key column). Rows in no shared bucket are singletons.
+- ``dedup_near``: the connected components of the LSH bucket graph (``ray_components``). Rows
+  in no shared bucket are singletons.
 
 Then a scatter task per chunk writes each row's key columns to its part (one file per chunk,
 the parts one after the other with their offsets in front, so a part's reader reads only its
@@ -33,112 +30,16 @@ from typing import Any
 import numpy as np
 
 from ..errors import SftforgeError
-from ..ops.base import DropTable, GlobalOp, Keys, build_op, concat_keys
+from ..ops.base import DropTable, GlobalOp, build_op, concat_keys
 from ..ops.dedup.common import cluster_histogram_merge
 from ..ops.dedup.spill import Spill
-from .shards import atomic_write_bytes
-from .worker import keys_path
+from .ray_components import bucket_forest, join_forests, scatter_bands
+from .ray_parts import chunk_keys, read_part, write_parts
 
-__all__ = ["PARTITIONED", "components", "partitioned_drops"]
+__all__ = ["PARTITIONED", "partitioned_drops"]
 
 # keyed operators whose ``choose`` splits over parts, and how their parts are found
 PARTITIONED = {"dedup_exact": "hash", "dedup_near": "components"}
-_HEADER = np.dtype("<i8")
-
-
-def _write_parts(path: Path, blobs: list[bytes]) -> None:
-    """One file of ``len(blobs)`` parts: their offsets (int64), then the parts."""
-    offsets = np.zeros(len(blobs) + 1, dtype=_HEADER)
-    np.cumsum([len(b) for b in blobs], out=offsets[1:])
-    offsets += offsets.itemsize * len(offsets)
-    atomic_write_bytes(path, offsets.tobytes() + b"".join(blobs))
-
-
-def _read_part(path: Path, part: int) -> Any:
-    with path.open("rb") as fh:
-        fh.seek(part * _HEADER.itemsize)
-        lo, hi = np.frombuffer(fh.read(2 * _HEADER.itemsize), dtype=_HEADER).tolist()
-        fh.seek(lo)
-        return pickle.loads(fh.read(hi - lo))
-
-
-def _chunk_keys(bdir: str, chunk: int, step: int, gone: np.ndarray) -> tuple[Keys, np.ndarray]:
-    """A key base chunk's keys and which of its rows reach the stage (earlier drops left out)."""
-    part = pickle.loads(keys_path(Path(bdir), chunk, step).read_bytes())
-    alive = np.ones(int(part["rows"]), dtype=bool)
-    alive[gone] = False
-    return part["keys"], alive
-
-
-# -- near dedup: the components of the bucket graph ------------------------------------------
-def scatter_bands(
-    bdir: str, chunk: int, lo: int, gone: np.ndarray, step: int, parts: int, out: str
-) -> None:
-    """(band, band hash, row) of each of the chunk's samples with a view, by part of the hash."""
-    keys, alive = _chunk_keys(bdir, chunk, step, gone)
-    alive &= np.asarray(keys["tokens"]) > 0
-    bands = np.asarray(keys["bands"])[alive]
-    rows = np.flatnonzero(alive) + lo
-    n_bands = bands.shape[1] if bands.ndim == 2 else 0
-    band = np.tile(np.arange(n_bands, dtype=np.int64), len(rows))
-    hashes = bands.reshape(-1)
-    row = np.repeat(rows, n_bands)
-    where = hashes % np.uint64(parts)
-    blobs = []
-    for p in range(parts):
-        sel = where == p
-        blobs.append(pickle.dumps((band[sel], hashes[sel], row[sel]), protocol=5))
-    _write_parts(Path(out) / f"b{chunk:06d}.bin", blobs)
-
-
-def bucket_forest(out: str, chunks: int, part: int) -> tuple[np.ndarray, np.ndarray]:
-    """One part's shared buckets as (row, smallest row of its local component) pairs."""
-    got = [_read_part(Path(out) / f"b{c:06d}.bin", part) for c in range(chunks)]
-    band = np.concatenate([g[0] for g in got])
-    hashes = np.concatenate([g[1] for g in got])
-    row = np.concatenate([g[2] for g in got])
-    del got
-    if not len(row):
-        z = np.zeros(0, dtype=np.int64)
-        return z, z
-    order = np.lexsort((row, hashes, band))
-    band, hashes, row = band[order], hashes[order], row[order]
-    starts = np.ones(len(row), dtype=bool)
-    starts[1:] = (band[1:] != band[:-1]) | (hashes[1:] != hashes[:-1])
-    head = row[starts][np.cumsum(starts) - 1]  # each entry's bucket's first row
-    pair = ~starts
-    return components(head[pair], row[pair])
-
-
-def components(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Connected components of the edges ``a[i] - b[i]``: (nodes ascending, the smallest node
-    of each one's component). Min-label propagation with pointer jumping, all in numpy."""
-    if not len(a):
-        z = np.zeros(0, dtype=np.int64)
-        return z, z
-    nodes, inv = np.unique(np.concatenate([a, b]), return_inverse=True)
-    u, v = inv[: len(a)], inv[len(a) :]
-    label = np.arange(len(nodes))
-    while True:
-        low = np.minimum(label[u], label[v])
-        new = label.copy()
-        np.minimum.at(new, u, low)
-        np.minimum.at(new, v, low)
-        while True:  # point every node at its label's label until nothing moves
-            hop = new[new]
-            if np.array_equal(hop, new):
-                break
-            new = hop
-        if np.array_equal(new, label):
-            return nodes, nodes[label]
-        label = new
-
-
-def join_forests(*forests: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """The components of the union of the parts' forests (rows in a shared bucket only)."""
-    a = np.concatenate([f[0] for f in forests]) if forests else np.zeros(0, dtype=np.int64)
-    b = np.concatenate([f[1] for f in forests]) if forests else np.zeros(0, dtype=np.int64)
-    return components(a, b)
 
 
 # -- both: each row's key columns to its part, then ``choose`` per part ----------------------
@@ -155,7 +56,7 @@ def scatter_keys(
 ) -> int:
     """Write the chunk's key rows that reach the stage to their parts; returns the chunk's
     row count."""
-    keys, alive = _chunk_keys(bdir, chunk, step, gone)
+    keys, alive = chunk_keys(bdir, chunk, step, gone)
     n = len(alive)
     rows = np.arange(lo, lo + n, dtype=np.int64)
     where = rows % parts  # what is alone (an empty view, no shared bucket) goes by row
@@ -172,7 +73,7 @@ def scatter_keys(
     for p in range(parts):
         sel = alive & (where == p)
         blobs.append(pickle.dumps((rows[sel], concat_keys([keys], sel)), protocol=5))
-    _write_parts(Path(out) / f"k{chunk:06d}.bin", blobs)
+    write_parts(Path(out) / f"k{chunk:06d}.bin", blobs)
     return n
 
 
@@ -188,7 +89,7 @@ def choose_part(
     spec: tuple[str, dict[str, Any]], out: str, chunks: int, part: int, budget: int
 ) -> dict[str, Any]:
     """The operator's ``choose`` over one part; its drops as key base rows and its counters."""
-    got = [_read_part(Path(out) / f"k{c:06d}.bin", part) for c in range(chunks)]
+    got = [read_part(Path(out) / f"k{c:06d}.bin", part) for c in range(chunks)]
     rows = np.concatenate([g[0] for g in got])
     keys = concat_keys([g[1] for g in got])
     del got
