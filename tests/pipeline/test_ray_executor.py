@@ -17,7 +17,7 @@ import pytest
 import yaml
 from pipeline_helpers import read_rows, run_cli
 
-from sftforge.errors import RecipeError
+from sftforge.errors import RecipeError, SftforgeError
 from sftforge.pipeline import ray_executor, run_recipe
 from sftforge.pipeline.ray_executor import RayExecutor
 from sftforge.pipeline.ray_keyed import partitioned_drops
@@ -283,3 +283,37 @@ def test_an_llm_step_runs_once_per_question_with_one_cache(tmp_path: Path) -> No
     assert _counts(tmp_path / "local")["counts"] == _counts(tmp_path / "ray")["counts"]
     answers = [r["messages"][-1]["content"] for r in read_rows(tmp_path / "ray" / "train.jsonl")]
     assert answers[0] == "ANSWER: question 0 问题 0" and len(answers) == 12
+
+
+def test_a_worker_killed_past_its_retries_fails_resumably(
+    all_globals: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With no retry left a dead worker fails the run with one line, like a broken local
+    pool; the finished chunks are kept and the same run resumes to the same bytes."""
+    monkeypatch.setenv("SFTFORGE_TEST_RAY_KILL_ONCE", str(tmp_path / "killed"))
+    with pytest.raises(SftforgeError, match="a worker process ended abruptly"):
+        run_recipe(all_globals, tmp_path / "ray", executor=RayExecutor(retries=0))
+    assert (tmp_path / "ray" / ".work" / "manifest.json").exists()
+    monkeypatch.delenv("SFTFORGE_TEST_RAY_KILL_ONCE")
+    run_recipe(all_globals, tmp_path / "ray", engine="ray")
+    run_recipe(all_globals, tmp_path / "local", workers=2)
+    _same(tmp_path / "local", tmp_path / "ray")
+
+
+def test_an_operator_error_in_a_task_is_one_line(tmp_path: Path) -> None:
+    """A tokenizer folder with no tokenizer fails in the Ray task that loads it: the CLI prints
+    the operator's own one-line error, not Ray's traceback."""
+    (tmp_path / "empty_tok").mkdir()
+    _write(tmp_path / "q.jsonl", _samples("en", 8))
+    recipe = {
+        "inputs": [{"path": "q.jsonl"}],
+        "steps": [{"tokenize": {"tokenizer": str(tmp_path / "empty_tok"), "template": "chatml"}}],
+        "outputs": {"train": {"format": "sftforge", "path": "train.jsonl"}},
+    }
+    path = tmp_path / "recipe.yaml"
+    path.write_text(yaml.safe_dump(recipe), "utf-8")
+    res = run_cli(["run", str(path), "-o", str(tmp_path / "run"), "--address", "auto"], tmp_path)
+    assert res.returncode == 1
+    lines = [ln for ln in res.stderr.splitlines() if ln.startswith("error:")]
+    assert len(lines) == 1 and "holds no tokenizer files" in lines[0], res.stderr
+    assert "Traceback" not in res.stderr and "RayTaskError" not in res.stderr
