@@ -317,3 +317,24 @@ def test_an_operator_error_in_a_task_is_one_line(tmp_path: Path) -> None:
     lines = [ln for ln in res.stderr.splitlines() if ln.startswith("error:")]
     assert len(lines) == 1 and "holds no tokenizer files" in lines[0], res.stderr
     assert "Traceback" not in res.stderr and "RayTaskError" not in res.stderr
+
+
+@pytest.mark.parametrize("n", [0, 9])
+def test_dedup_stages_with_nothing_left_to_decide(tmp_path: Path, n: int) -> None:
+    """An empty input, or one whose every sample a filter dropped before the dedups."""
+    _write(tmp_path / "q.jsonl", _samples("en", n)) if n else (tmp_path / "q.jsonl").touch()
+    recipe = {
+        "inputs": [{"path": "q.jsonl", "format": "sftforge"}],
+        "steps": [
+            {"length_filter": {"targets": "assistant", "min": 100000}},
+            {"dedup_exact": {}},
+            {"dedup_near": {}},
+        ],
+        "outputs": {"train": {"format": "sftforge", "path": "train.jsonl"}},
+    }
+    path = tmp_path / "recipe.yaml"
+    path.write_text(yaml.safe_dump(recipe), "utf-8")
+    on_ray = run_recipe(path, tmp_path / "ray", engine="ray")
+    local = run_recipe(path, tmp_path / "local", workers=2)
+    assert on_ray.counts == local.counts and on_ray.counts["kept"] == 0
+    _same(tmp_path / "local", tmp_path / "ray")

@@ -110,15 +110,16 @@ class RayExecutor(LocalExecutor):
         sdir: Path,
         reject: Callable[[Reject], None],
     ) -> tuple[int, int]:
-        if op.name not in PARTITIONED:  # a keyed plugin operator: the driver's ``choose``
-            return super()._keyed_stage(job, st, op, sdir, reject)
         assert st.key_base is not None
         base = job.stages[st.key_base]
         bdir = job.workdir / f"s{base.index:02d}"
         nb = self.manifest.complete(base.index) or 0
+        offsets = [0, *np.cumsum([_rows(bdir, i) for i in range(nb)], dtype=np.int64).tolist()]
+        if op.name not in PARTITIONED or not offsets[-1]:
+            # a keyed plugin operator (the driver's ``choose``), or nothing to decide
+            return super()._keyed_stage(job, st, op, sdir, reject)
         if base.kind == "global" and st.index == base.index + 1:
             self._keys_pass(base, bdir, nb)
-        offsets = [0, *np.cumsum([_rows(bdir, i) for i in range(nb)]).tolist()]
         gone = _dropped_before(job, st)
         alive = bytearray(b"\x01") * offsets[-1]
         for r in gone.tolist():
