@@ -47,6 +47,22 @@ def run(
             help="read inputs that are symlinks to files outside their own folder",
         ),
     ] = False,
+    engine: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option(
+            "--engine",
+            help="local (this machine's process pool) or ray (a Ray cluster, pip install"
+            " 'sftforge[ray]'); default: the recipe's executor:, else local",
+        ),
+    ] = None,
+    address: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option(
+            "--address",
+            help="the Ray cluster: auto (the one started with `ray start` here) or"
+            " ray://HOST:10001; none: start Ray on this machine (implies --engine ray)",
+        ),
+    ] = None,
 ) -> None:
     """Run a recipe: read the inputs, apply the steps, write outputs, rejects and a report."""
     from ..pipeline import run_recipe
@@ -62,6 +78,8 @@ def run(
         stall_timeout=stall_timeout,
         allow_outside=allow_outside,
         follow_symlinks=follow_symlinks,
+        engine=engine,
+        address=address,
     )
     c = res.counts
     added = f", added {c['added']}" if c["added"] else ""

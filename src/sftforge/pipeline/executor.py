@@ -150,7 +150,7 @@ class LocalExecutor:
             if st.kind == "map" or st.key_steps
         ]
         cache = str(job.cache_dir) if job.cache_dir else None
-        pool = self._pool(job, stage_ops, cache) if self.workers > 1 else None
+        pool = self._pool(job, stage_ops, cache) if self._pooled() else None
         self._pool_ref = pool
         if pool is None:
             configure(stage_ops, cache)
@@ -195,7 +195,11 @@ class LocalExecutor:
         return self._result(job, summaries)
 
     # -- map stages ---------------------------------------------------------------------------
-    def _pool(self, job: Job, stage_ops: list[StageOps], cache: str | None) -> ProcessPoolExecutor:
+    def _pooled(self) -> bool:
+        """Whether chunks go to a pool (``_pool``) rather than run in this process."""
+        return self.workers > 1
+
+    def _pool(self, job: Job, stage_ops: list[StageOps], cache: str | None) -> Any:
         # fork: workers start fast and need no `if __name__ == "__main__"` guard in the caller;
         # the pool forks all its workers before it starts its own thread, so the fork is safe
         method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
@@ -391,13 +395,33 @@ class LocalExecutor:
         spill = Spill(max(1, int(self.memory_budget_mb * (1 << 20))), sdir / "spill")
         op.spill = spill  # type: ignore[attr-defined]  # where a dedup puts what passes the budget
         keys, offsets, alive = _load_keys(job, st, op, bdir, nb, spill)
-        everyone = all(alive)
         # input position -> key base row
-        alive_np = np.frombuffer(alive, dtype=np.uint8)  # a view: writes go to ``alive``
-        # input position -> key base row
-        rows = np.arange(len(alive)) if everyone else np.flatnonzero(alive_np)
+        rows = (
+            np.arange(len(alive)) if all(alive) else np.flatnonzero(np.frombuffer(alive, np.uint8))
+        )
         drops = op.choose(keys, lambda idx: _fetch(bdir, offsets, rows[list(idx)].tolist()))
         del keys
+        return self._write_keyed(op, sdir, bdir, offsets, alive, rows, drops, reject)
+
+    @staticmethod
+    def _write_keyed(
+        op: GlobalOp,
+        sdir: Path,
+        bdir: Path,
+        offsets: list[int],
+        alive: bytearray,
+        rows: np.ndarray,
+        drops: Sequence[Drop],
+        reject: Callable[[Reject], None],
+    ) -> tuple[int, int]:
+        """A keyed stage's outputs from its drops (positions in ``rows``, the key base rows
+        that reached it): output chunk ``i`` is what is left of key base chunk ``i`` (a hard
+        link when nothing in it was dropped), the rejects name their kept twins from the key
+        base's locator files, ``dropped.jsonl`` lists the dropped key base rows.
+
+        Returns (samples out, chunks out)."""
+        nb = len(offsets) - 1
+        alive_np = np.frombuffer(alive, dtype=np.uint8)  # a view: writes go to ``alive``
         index, kept_index = _drop_columns(drops)
         _check_drops(op, index, len(rows))
         drop_rows = rows[index]  # ascending, as ``index`` is

@@ -8,7 +8,7 @@ inputs.
 A run of keyed global operators (``GlobalOp.keyed``: dedup) only drops samples, so their keys
 can all be computed over the output of the stage before the run, its *key base*: fused into that
 stage when it is a map stage, in a parallel pass over its chunks otherwise. ``Stage.key_base``
-and ``Stage.key_steps`` record that plan. ``Executor`` is the seam a Ray Data executor plugs into: it gets a ``Job`` and returns a
+and ``Stage.key_steps`` record that plan. ``Executor`` is the seam the executors plug into (``LocalExecutor``, ``RayExecutor``): it gets a ``Job`` and returns a
 ``JobResult``; operators never see which executor runs them.
 """
 

@@ -24,6 +24,7 @@ from ..io.remote import is_url, shown
 from ..ops.base import OPS, Op, build_op
 
 __all__ = [
+    "EXECUTORS",
     "InputSpec",
     "OutputSpec",
     "Recipe",
@@ -43,6 +44,7 @@ _TOP_KEYS = (
     "memory_budget_mb",
     "plugins",
     "cache",
+    "executor",
 )
 _INPUT_KEYS = ("path", "format", "name", "weight", "ratio", "count", "on_error", "columns")
 _LLAMAFACTORY = "llamafactory:"
@@ -126,6 +128,8 @@ class Recipe:
     memory_budget_mb: int = 256
     plugins: list[str] = field(default_factory=list)
     cache: bool | str = True
+    # "local" (process pool) or "ray"; not in ``resolved()``: it never changes the outputs
+    executor: str = "local"
     base_dir: Path = field(default_factory=Path.cwd)
     file: str | None = None  # the recipe file, for errors found after parsing
 
@@ -372,6 +376,7 @@ def _parse(data: Any, base_dir: Path, file: str | None) -> Recipe:
         ),
         plugins=list(plugins),
         cache=_cache(data.get("cache", True), file),
+        executor=_executor(data.get("executor", "local"), file),
         base_dir=base_dir,
         file=file,
     )
@@ -435,6 +440,21 @@ def _cache(value: Any, file: str | None) -> bool | str:
         file,
         "cache",
         "write 'cache: false' to turn the metric cache off, or a folder name",
+    )
+
+
+EXECUTORS = ("local", "ray")
+
+
+def _executor(value: Any, file: str | None) -> str:
+    if value in EXECUTORS:
+        return str(value)
+    raise _err(
+        f"'executor' must be one of {', '.join(EXECUTORS)}, got {value!r}.",
+        file,
+        "executor",
+        "write 'executor: ray' to run on a Ray cluster (pip install 'sftforge[ray]'),"
+        " or leave it out for this machine's process pool",
     )
 
 

@@ -45,7 +45,7 @@ from .outplan import (
     staged,
 )
 from .plan import Executor, Job, JobResult, Sampled, plan_stages
-from .recipe import Recipe, load_recipe
+from .recipe import EXECUTORS, Recipe, load_recipe
 from .report import build_report, write_report
 from .sources import ReadError, read_input, write_output
 from .stats_cache import default_cache_dir
@@ -88,8 +88,14 @@ def run_recipe(
     stall_timeout: float | None = None,
     allow_outside: bool = False,
     follow_symlinks: bool = False,
+    engine: str | None = None,
+    address: str | None = None,
 ) -> RunResult:
     """Run a recipe into ``out_dir``; resumes a killed run of the same recipe unless ``resume=False``.
+
+    ``engine``: ``local`` (the process pool) or ``ray`` (``RayExecutor``, on the cluster at
+    ``address``: ``auto``, ``ray://host:port``, or none to start Ray here); default: the
+    recipe's ``executor:``. An ``address`` alone means ``ray``. The outputs are the same.
 
     ``stall_timeout``: seconds the workers may go without finishing a chunk (``LocalExecutor``).
     ``allow_outside``: let the recipe's outputs and ``cache:`` lie outside the run folder.
@@ -99,7 +105,7 @@ def run_recipe(
     try:
         return _run(
             recipe_or_path, out_dir, workers, resume, executor, log, stall_timeout,
-            allow_outside, follow_symlinks,
+            allow_outside, follow_symlinks, engine, address,
         )  # fmt: skip
     except OSError as exc:
         raise os_error(exc, str(out_dir), resume=True) from exc
@@ -115,6 +121,8 @@ def _run(
     stall_timeout: float | None,
     allow_outside: bool,
     follow_symlinks: bool,
+    engine: str | None = None,
+    address: str | None = None,
 ) -> RunResult:
     start = time.perf_counter()
     if workers is not None and (type(workers) is not int or workers < 1):
@@ -149,11 +157,7 @@ def _run(
         resume=resume,
         log=log,
     )
-    runner = executor or LocalExecutor(
-        workers or recipe.workers,
-        stall_timeout=stall_timeout,
-        memory_budget_mb=recipe.memory_budget_mb,
-    )
+    runner = executor or _executor(recipe, engine, address, workers, stall_timeout)
     result = runner.execute(job)
     rejects = out / REJECTS_NAME
     # every output and the rejects are written beside their place first, then all renamed
@@ -276,6 +280,41 @@ def hash_input(path: Path | str) -> str:
                 f"cannot read input: {err.message}", file=err.file, hint=err.hint
             ) from exc
     return h.hexdigest()
+
+
+def _executor(
+    recipe: Recipe,
+    engine: str | None,
+    address: str | None,
+    workers: int | None,
+    stall_timeout: float | None,
+) -> Executor:
+    """The executor the caller or the recipe asks for."""
+    chosen = engine or ("ray" if address else recipe.executor)
+    if chosen not in EXECUTORS:
+        raise RecipeError(
+            f"engine must be one of {', '.join(EXECUTORS)}, got {chosen!r}.",
+            hint="pass --engine local or --engine ray",
+        )
+    if chosen == "ray":
+        from .ray_executor import RayExecutor
+
+        return RayExecutor(
+            address,
+            workers=workers or recipe.workers,
+            stall_timeout=stall_timeout,
+            memory_budget_mb=recipe.memory_budget_mb,
+        )
+    if address:
+        raise RecipeError(
+            "--address names a Ray cluster, but the engine is 'local'.",
+            hint="pass --engine ray with --address, or leave --address out",
+        )
+    return LocalExecutor(
+        workers or recipe.workers,
+        stall_timeout=stall_timeout,
+        memory_budget_mb=recipe.memory_budget_mb,
+    )
 
 
 def _workers(runner: Any) -> int | None:

@@ -14,6 +14,7 @@ __all__ = [
     "KEEPS",
     "check_options",
     "cluster_histogram",
+    "cluster_histogram_merge",
     "keep_order",
     "rank_of",
     "sample_length",
@@ -61,4 +62,12 @@ def cluster_histogram(sizes: Iterable[int]) -> dict[str, int]:
     hist: Counter[str] = Counter()
     for size, count in Counter(sizes).items():  # few distinct sizes: bin each once
         hist[_bin(size)] += count
+    return dict(sorted(hist.items(), key=lambda kv: int(kv[0].split("-")[0])))
+
+
+def cluster_histogram_merge(parts: Iterable[dict[str, int]]) -> dict[str, int]:
+    """The histogram of the union of disjoint sets of clusters (``cluster_histogram`` each)."""
+    hist: Counter[str] = Counter()
+    for part in parts:
+        hist.update(part)
     return dict(sorted(hist.items(), key=lambda kv: int(kv[0].split("-")[0])))
