@@ -78,6 +78,9 @@ COMMAND_MODULES: tuple[str, ...] = (
     "tokenize",
     "lint",
     "export",
+    "merge",
+    "chat",
+    "eval",
 )
 # command -> the module that registers it, where the two names differ
 _HOMES = {"preview": "tokenize", "version": None}
