@@ -10,12 +10,12 @@ from typing import Any
 
 import pytest
 import torch
-from tiny_adapter import build_tiny_adapter
-from tiny_models import build_tiny_model
 
 from sftforge.cli.main import main
 from sftforge.train.chat import ChatSession, GenerationSettings, chat_turn, side_by_side
 from sftforge.train.load import load_model
+from tiny_adapter import build_tiny_adapter
+from tiny_models import build_tiny_model
 
 N = 12  # new tokens per answer: enough to see the models differ, quick on CPU
 

@@ -6,14 +6,13 @@ import json
 from pathlib import Path
 
 import pytest
-
 import torch
-from tiny_adapter import build_tiny_adapter
-from tiny_models import build_tiny_model
 
 from sftforge.cli.main import main
 from sftforge.errors import InputError
 from sftforge.train.merge import merge_adapter
+from tiny_adapter import build_tiny_adapter
+from tiny_models import build_tiny_model
 
 IDS = torch.tensor([[3, 17, 42, 99, 7, 250, 11, 5]])
 

@@ -80,7 +80,7 @@ def merge_adapter(
         base=str(base_dir),
         adapter=str(adapter_dir),
         dtype=str(merged.dtype).removeprefix("torch."),
-        files=tuple(sorted(p.name for p in out_dir.iterdir())) + ("sftforge_merge.json",),
+        files=(*tuple(sorted(p.name for p in out_dir.iterdir())), "sftforge_merge.json"),
     )
     record = {k: v for k, v in asdict(result).items() if k != "files"}
     (out_dir / "sftforge_merge.json").write_text(
@@ -100,7 +100,7 @@ def _generation_config(model: Any, tokenizer: Any, base_dir: Path) -> Any:
     if eos is not None:
         have = config.eos_token_id
         ids = [have] if isinstance(have, int) else list(have or [])
-        config.eos_token_id = ids + [eos] if eos not in ids else have
+        config.eos_token_id = [*ids, eos] if eos not in ids else have
     if config.pad_token_id is None and tokenizer.pad_token_id is not None:
         config.pad_token_id = tokenizer.pad_token_id
     return config
