@@ -76,7 +76,7 @@ class EvalResult:
 def _test_output(folder: Path) -> Path:
     """A run folder's ``test`` output, as its report.json names it."""
     report = folder / "report.json"
-    outputs = {}
+    outputs: dict[str, Any] = {}
     if report.is_file():
         outputs = json.loads(report.read_text(encoding="utf-8")).get("outputs") or {}
     test = outputs.get("test")
@@ -153,8 +153,11 @@ def score_losses(
 
 
 def _perplexity(rows: list[EvalRow], side: str) -> tuple[float | None, float | None]:
-    scored = [(getattr(r, f"{side}_loss"), r.tokens) for r in rows]
-    scored = [(loss, n) for loss, n in scored if loss is not None and n]
+    scored: list[tuple[float, int]] = []
+    for r in rows:
+        loss = getattr(r, f"{side}_loss")
+        if loss is not None and r.tokens:
+            scored.append((loss, r.tokens))
     total = sum(n for _, n in scored)
     if not total:
         return None, None
