@@ -158,7 +158,7 @@ def _width(text: str) -> int:
 def _wrap(text: str, width: int) -> list[str]:
     """Lines of at most ``width`` columns, broken at a space where there is one (CJK anywhere)."""
     lines: list[str] = []
-    for para in text.split("\n"):
+    for para in text.replace("\r", "").expandtabs(4).split("\n"):
         cur = ""
         for ch in para:
             if _width(cur) + _width(ch) > width:
