@@ -27,6 +27,7 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("preview", "Show a sample with trained tokens highlighted against masked ones."),
     ("lint", "Find double BOS, untrained EOS, injected special tokens, bad role order and more."),
     ("export", "Write data in the form a training framework reads, with its config and command."),
+    ("train", "Fine-tune a local model (LoRA, QLoRA or full) on sftforge's tokenized data."),
     ("merge", "Merge a LoRA adapter into its base: safetensors, tokenizer, chat template, generation config."),
     ("chat", "Chat with a model in the terminal through its own chat template; --compare BASE side by side."),
     ("eval", "Compare a tuned model with its base: loss, perplexity, both answers, LLM-judge win rate."),

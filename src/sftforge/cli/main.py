@@ -78,6 +78,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "tokenize",
     "lint",
     "export",
+    "train",
     "merge",
     "chat",
     "eval",
