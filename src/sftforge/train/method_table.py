@@ -27,12 +27,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .config import TrainConfig
+from .config import Method, TrainConfig
 from .plan import count_parameters, estimate_memory
 
 __all__ = ["EFFECTIVE_TFLOPS", "LENGTHS", "METHODS", "SHAPES", "MethodRow", "markdown", "rows"]
 
-METHODS = ("lora", "qlora", "full")
+METHODS: tuple[Method, ...] = ("lora", "qlora", "full")
 LENGTHS = (512, 1024, 2048, 4096)
 EFFECTIVE_TFLOPS = 300.0  # ~30% of an H100's dense bf16 peak: an assumption, not a measurement
 # public config.json values of the models the table is made for
