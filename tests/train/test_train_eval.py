@@ -163,3 +163,20 @@ def test_cli_eval_needs_a_base(folders, tmp_path: Path, capsys) -> None:
     )
     assert rc == 1
     assert "no base model to compare" in capsys.readouterr().err
+
+
+def test_the_adapters_base_without_a_second_load_scores_and_answers_as_the_base(
+    folders, tmp_path: Path
+) -> None:
+    from sftforge.train.load import base_view
+
+    base, adapter = folders
+    samples = read_questions(_sharegpt(tmp_path / "qa.jsonl"))
+    tuned = load_model(adapter)
+    shared = evaluate(tuned, base_view(tuned), samples).rows
+    loaded = evaluate(tuned, load_model(base), samples).rows
+    assert [(r.base_loss, r.base_answer) for r in shared] == [
+        (r.base_loss, r.base_answer) for r in loaded
+    ]
+    assert [r.tuned_answer for r in shared] == [r.tuned_answer for r in loaded]  # adapter back on
+    assert all(r.base_loss != r.tuned_loss for r in shared)

@@ -51,11 +51,19 @@ def chat(
 ) -> None:
     """Chat with a model in the terminal through its own chat template; --compare BASE side by side."""
     from ..train.chat import GenerationSettings, run_chat
-    from ..train.load import load_model
+    from ..train.load import base_view, load_model
 
     tuned = load_model(model, base=base, template=template, device=device, dtype=dtype)
     other = None
-    if compare is not None:
+    if (
+        compare is not None
+        and tuned.adapter is not None
+        and tuned.base.resolve() == compare.resolve()
+    ):
+        other = base_view(
+            tuned, template=template
+        )  # the adapter's own base: one copy of the weights
+    elif compare is not None:
         other = load_model(compare, template=template, device=device, dtype=dtype)
     settings = GenerationSettings(max_new_tokens=max_new_tokens, temperature=temperature)
     run_chat(tuned, compare=other, system=system, settings=settings, stream=not no_stream)

@@ -85,7 +85,7 @@ def eval_cmd(
     from ..train.chat import GenerationSettings
     from ..train.eval_report import summary_lines, write_eval
     from ..train.evaluate import evaluate, read_questions
-    from ..train.load import load_model
+    from ..train.load import base_view, load_model
 
     samples = read_questions(questions, fmt=from_)
     judge = None
@@ -102,7 +102,10 @@ def eval_cmd(
             )
     base_dir = _base_of(tuned, base)
     tuned_model = load_model(tuned, base=base, template=template, device=device, dtype=dtype)
-    base_model = load_model(base_dir, template=template, device=device, dtype=dtype)
+    if tuned_model.adapter is not None and tuned_model.base.resolve() == base_dir.resolve():
+        base_model = base_view(tuned_model, template=template)  # one copy of the weights
+    else:
+        base_model = load_model(base_dir, template=template, device=device, dtype=dtype)
     settings = GenerationSettings(max_new_tokens=max_new_tokens)
     result = evaluate(
         tuned_model, base_model, samples, judge=judge, settings=settings, max_len=max_len

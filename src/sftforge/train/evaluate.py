@@ -26,12 +26,12 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
+from ..progress import stage
 from ..sample import Document, Message, Sample
 from .chat import GenerationSettings, chat_turn
 from .load import LoadedModel
@@ -173,7 +173,6 @@ def evaluate(
     judge: Any = None,
     settings: GenerationSettings | None = None,
     max_len: int | None = None,
-    on_row: Callable[[int], None] | None = None,
 ) -> EvalResult:
     """Losses, both answers and (with ``judge``, an ``LLMConfig``) verdicts; see the module doc."""
     rows = []
@@ -185,13 +184,13 @@ def evaluate(
         side: score_losses(model, with_answers, max_len=max_len)
         for side, model in (("base", base), ("tuned", tuned))
     }
-    for i, row in enumerate(rows):
-        _fill_losses(row, losses)
-        if row.skipped is None:
-            row.base_answer = chat_turn(base, row.prompt, settings=settings)
-            row.tuned_answer = chat_turn(tuned, row.prompt, settings=settings)
-        if on_row is not None:
-            on_row(i + 1)
+    with stage("eval: answers", len(rows), unit="questions", line=True) as st:
+        for row in rows:
+            _fill_losses(row, losses)
+            if row.skipped is None:
+                row.base_answer = chat_turn(base, row.prompt, settings=settings)
+                row.tuned_answer = chat_turn(tuned, row.prompt, settings=settings)
+            st.advance()
     judge_model = None
     if judge is not None:
         from .judging import judge_rows

@@ -22,7 +22,7 @@ from ..chat.encode import load_tokenizer, special_tokens_of
 from ..chat.templates import ChatTemplate, resolve_template
 from ..errors import InputError, MissingDependency
 
-__all__ = ["LoadedModel", "adapter_base", "is_adapter", "load_model"]
+__all__ = ["LoadedModel", "adapter_base", "base_view", "is_adapter", "load_model"]
 
 _DTYPES = ("auto", "float32", "bfloat16", "float16")
 
@@ -144,3 +144,36 @@ def _with_adapter(model: Any, adapter: Path, vocab: int) -> Any:
             f"the adapter '{adapter}' does not fit its base model: {type(exc).__name__}: {exc}",
             hint="pass --base FOLDER, the model the adapter was trained on",
         ) from exc
+
+
+class _AdapterOff:
+    """A peft model seen with its adapter switched off on every call: the base model, sharing
+    the weights already in memory instead of loading them a second time."""
+
+    def __init__(self, peft_model: Any) -> None:
+        self._peft = peft_model
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        with self._peft.disable_adapter():
+            return self._peft(*args, **kwargs)
+
+    def generate(self, *args: Any, **kwargs: Any) -> Any:
+        with self._peft.disable_adapter():
+            return self._peft.generate(*args, **kwargs)
+
+    def parameters(self) -> Any:
+        return self._peft.parameters()
+
+    @property
+    def generation_config(self) -> Any:
+        return self._peft.generation_config
+
+
+def base_view(tuned: LoadedModel, *, template: str | None = None) -> LoadedModel:
+    """The base of the adapter model ``tuned`` without loading it again (its adapter off), with
+    the base folder's own tokenizer and chat template. Calls on the two must not overlap."""
+    if tuned.adapter is None:
+        raise InputError(f"'{tuned.path}' is not an adapter: it has no base to show.")
+    tokenizer = load_tokenizer(tuned.base)
+    chosen = resolve_template(template, tokenizer)
+    return LoadedModel(_AdapterOff(tuned.model), tokenizer, chosen, tuned.base, tuned.base)
