@@ -135,3 +135,10 @@ def test_cli_compare_prints_both_answers_side_by_side(
 )
 def test_side_by_side_wraps_by_terminal_columns(left, right, width, want) -> None:
     assert side_by_side(left, right, width) == want
+
+
+def test_cli_chat_on_a_folder_without_a_model_says_so(tmp_path: Path, capsys) -> None:
+    assert main(["chat", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert f"model '{tmp_path}' is not a model folder (no config.json in it)" in err
+    assert "save_pretrained" in err

@@ -180,3 +180,11 @@ def test_the_adapters_base_without_a_second_load_scores_and_answers_as_the_base(
     ]
     assert [r.tuned_answer for r in shared] == [r.tuned_answer for r in loaded]  # adapter back on
     assert all(r.base_loss != r.tuned_loss for r in shared)
+
+
+def test_cli_eval_judge_needs_a_url(tmp_path: Path, capsys) -> None:
+    data = _sharegpt(tmp_path / "t.jsonl")
+    argv = ["eval", str(tmp_path), str(data), "--out", str(tmp_path / "o"), "--judge-model", "j"]
+    assert main(argv) == 1
+    assert "--judge-model needs --judge-base-url" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()

@@ -72,3 +72,15 @@ def test_merge_refuses_a_non_empty_out_and_a_plain_model(tmp_path: Path, capsys)
     with pytest.raises(InputError, match="is the base folder"):
         merge_adapter(adapter, base)
     assert (tmp_path / "full" / "x.txt").read_text() == "keep me"
+
+
+def test_an_adapter_whose_base_is_gone_asks_for_base(tmp_path: Path) -> None:
+    base = build_tiny_model(tmp_path / "base", "llama")
+    adapter = build_tiny_adapter(base, tmp_path / "adapter")
+    config = json.loads((adapter / "adapter_config.json").read_text(encoding="utf-8"))
+    config["base_model_name_or_path"] = str(tmp_path / "moved")
+    (adapter / "adapter_config.json").write_text(json.dumps(config), encoding="utf-8")
+    with pytest.raises(InputError, match="names no local base model folder") as err:
+        merge_adapter(adapter, tmp_path / "m")
+    assert err.value.hint == "pass --base FOLDER, the model the adapter was trained on"
+    assert merge_adapter(adapter, tmp_path / "m", base=base).base == str(base)
