@@ -188,3 +188,16 @@ def test_cli_eval_judge_needs_a_url(tmp_path: Path, capsys) -> None:
     assert main(argv) == 1
     assert "--judge-model needs --judge-base-url" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
+
+
+def test_cli_eval_of_a_merged_folder_finds_its_base(folders, tmp_path: Path) -> None:
+    from sftforge.train.merge import merge_adapter
+
+    base, adapter = folders
+    merged = merge_adapter(adapter, tmp_path / "merged").out
+    questions = tmp_path / "q.txt"
+    questions.write_text("What is 2+2?\n", "utf-8")
+    out = tmp_path / "o"
+    assert main(["eval", merged, str(questions), "--out", str(out), "--max-new-tokens", "4"]) == 0
+    summary = json.loads((out / "summary.json").read_text("utf-8"))
+    assert summary["base"] == str(base) and summary["tuned"] == merged

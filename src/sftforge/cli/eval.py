@@ -46,7 +46,12 @@ def eval_cmd(
     ],
     out: Annotated[Path, typer.Option("--out", "-o", help="folder for the reports")],
     base: Annotated[
-        Path | None, typer.Option("--base", help="the model before fine-tuning (see above)")
+        Path | None,
+        typer.Option(
+            "--base",
+            help="the model before fine-tuning (default: the adapter's base, or the one a "
+            "merged folder records)",
+        ),
     ] = None,
     judge_model: Annotated[
         str | None, typer.Option("--judge-model", help="the judge LLM (no judge when left out)")
