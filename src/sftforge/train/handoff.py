@@ -68,7 +68,8 @@ def trainer_settings(config: TrainConfig, framework: str) -> dict[str, Any]:
             "eval_steps": config.eval_every,
             "max_grad_norm": config.max_grad_norm,
             "weight_decay": config.weight_decay,
-            "gradient_checkpointing": config.gradient_checkpointing,
+            # LLaMA-Factory checkpoints activations unless told not to
+            "disable_gradient_checkpointing": not config.gradient_checkpointing,
             "packing": config.packing,
             "val_size": config.val_ratio,
         }
