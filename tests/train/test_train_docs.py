@@ -19,7 +19,9 @@ DOC = (Path(__file__).resolve().parents[2] / "docs" / "training.md").read_text(e
 
 def test_the_settings_table_lists_every_setting_with_its_default() -> None:
     rows = dict(
-        re.findall(r"^\| `([a-z_]+)` \|\s*`?([^|`]*?)`?\s*\|", DOC.split("## The settings")[1], re.M)
+        re.findall(
+            r"^\| `([a-z_]+)` \|\s*`?([^|`]*?)`?\s*\|", DOC.split("## The settings")[1], re.M
+        )
     )
     defaults = TrainConfig()
     assert list(rows) == [f.name for f in fields(TrainConfig)]
