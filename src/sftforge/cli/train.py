@@ -59,6 +59,10 @@ def train_cmd(
         str | None, typer.Option("--template", help="chat template (default: the tokenizer's)")
     ] = None,
     train_on: Annotated[str | None, typer.Option("--train-on", help="all|last|flags")] = None,
+    val_ratio: Annotated[
+        float | None,
+        typer.Option("--val-ratio", help="held out for eval loss when the data has no validation"),
+    ] = None,
     precision: Annotated[
         str | None, typer.Option("--precision", help="auto|bf16|fp16|fp32")
     ] = None,
@@ -92,7 +96,7 @@ def train_cmd(
         "scheduler": scheduler, "warmup": warmup, "epochs": epochs, "max_steps": max_steps,
         "batch_size": batch_size, "grad_accum": grad_accum, "lora_r": lora_r,
         "lora_alpha": lora_alpha, "lora_dropout": lora_dropout, "target_modules": target_modules,
-        "max_len": max_len, "packing": packing, "template": template, "train_on": train_on,
+        "max_len": max_len, "packing": packing, "template": template, "train_on": train_on, "val_ratio": val_ratio,
         "precision": precision, "gradient_checkpointing": gradient_checkpointing,
         "eval_every": eval_every, "save_every": save_every, "seed": seed,
     }  # fmt: skip
