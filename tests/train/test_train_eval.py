@@ -108,6 +108,7 @@ def test_cli_eval_end_to_end(folders, judge, tmp_path: Path, capsys) -> None:
     assert "<b>hello" not in html
     md = (out / "eval.md").read_text("utf-8")
     assert md.count("\n| ") == 1 + len(QA) and "你好，今天天气很好。" in md
+    assert "Say &lt;b&gt;hello&lt;/b&gt; FAILME" in md
     assert "win rate" in capsys.readouterr().out
 
 

@@ -66,7 +66,9 @@ _HEAD = [
 
 
 def _md_cell(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\r", "").replace("\n", "<br>")
+    """One table cell: model output shown as text (HTML escaped, pipes and newlines kept)."""
+    text = html.escape(text, quote=False).replace("\\", "\\\\").replace("|", "\\|")
+    return text.replace("\r", "").replace("\n", "<br>")
 
 
 def _markdown(result: EvalResult) -> str:
