@@ -142,3 +142,26 @@ def test_cli_chat_on_a_folder_without_a_model_says_so(tmp_path: Path, capsys) ->
     err = capsys.readouterr().err
     assert f"model '{tmp_path}' is not a model folder (no config.json in it)" in err
     assert "save_pretrained" in err
+
+
+def test_a_full_context_leaves_the_oldest_exchanges_out(folders: tuple[Path, Path]) -> None:
+    from sftforge.train.chat import prompt_text
+
+    base, _ = folders
+    model = load_model(base)
+    history = [
+        {"role": "user" if i % 2 == 0 else "assistant", "content": f"turn {i} hello world"}
+        for i in range(8)
+    ]
+    head, turn = (
+        [{"role": "system", "content": "S"}],
+        {"role": "user", "content": "The answer is 4."},
+    )
+    fits = [*head, *history[4:], turn]  # the last two exchanges and the new message
+    size = len(model.tokenizer(prompt_text(model, fits), add_special_tokens=False)["input_ids"])
+    model.model.config.max_position_embeddings = size + N  # room for those and the answer only
+    session = ChatSession(model, system="S", history=list(history))
+    answer = session.say("The answer is 4.", settings=GenerationSettings(max_new_tokens=N))
+    assert session.dropped == 2
+    assert session.history[:-1] == [*history[4:], turn]
+    assert answer == _oracle(base, fits)

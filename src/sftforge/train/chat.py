@@ -7,7 +7,9 @@ returns the answer; ``on_text`` receives the answer piece by piece as it is gene
 (``TextIteratorStreamer``). Generation is greedy by default (``temperature=0``), so the same
 question gets the same answer: what a before/after comparison needs.
 
-``ChatSession`` keeps a system prompt and the history; ``run_chat`` is the terminal loop over
+``ChatSession`` keeps a system prompt and the history (when the prompt would leave less than
+``max_new_tokens`` of the model's context, the oldest exchanges are left out, counted in
+``dropped``); ``run_chat`` is the terminal loop over
 lines read from ``stdin``: each line is a user message, ``/reset`` clears the history,
 ``/system TEXT`` sets the system prompt (and clears the history), ``/exit`` or end of input
 ends. With a second model (``--compare BASE``) each message is answered by both, each with its
@@ -121,6 +123,15 @@ def chat_turn(
     return "".join(pieces).strip()
 
 
+def _context_size(model: LoadedModel) -> int:
+    config = getattr(model.model, "config", None)
+    return int(getattr(config, "max_position_embeddings", 0) or 1 << 30)
+
+
+def _prompt_tokens(model: LoadedModel, messages: list[dict[str, Any]]) -> int:
+    return len(model.tokenizer(prompt_text(model, messages), add_special_tokens=False)["input_ids"])
+
+
 @dataclass
 class ChatSession:
     """One model's side of a conversation: the system prompt and the turns so far."""
@@ -128,6 +139,7 @@ class ChatSession:
     model: LoadedModel
     system: str | None = None
     history: list[dict[str, Any]] = field(default_factory=list)
+    dropped: int = 0  # exchanges left out because the context was full
 
     def say(
         self,
@@ -137,8 +149,15 @@ class ChatSession:
         on_text: Callable[[str], None] | None = None,
     ) -> str:
         head = [{"role": "system", "content": self.system}] if self.system else []
-        messages = [*head, *self.history, {"role": "user", "content": user}]
-        answer = chat_turn(self.model, messages, settings=settings, on_text=on_text)
+        turn = {"role": "user", "content": user}
+        room = _context_size(self.model) - (settings or GenerationSettings()).max_new_tokens
+        # the oldest exchanges go first when the prompt would not leave room for the answer
+        while self.history and _prompt_tokens(self.model, [*head, *self.history, turn]) > room:
+            del self.history[:2]
+            self.dropped += 1
+        answer = chat_turn(
+            self.model, [*head, *self.history, turn], settings=settings, on_text=on_text
+        )
         self.history += [
             {"role": "user", "content": user},
             {"role": "assistant", "content": answer},
@@ -219,6 +238,7 @@ def run_chat(
             out.write("(history cleared)\n")
             continue
         answered += 1
+        before = sessions[0].dropped
         if compare is None:
             _answer_one(sessions[0], user, settings, stream, out)
         else:
@@ -226,6 +246,8 @@ def run_chat(
             base = sessions[1].say(user, settings=settings)
             left = (f"{model.path.name} (tuned)", tuned)
             out.write(side_by_side(left, (f"{compare.path.name} (base)", base), cols) + "\n\n")
+        if sessions[0].dropped > before:
+            out.write("(the oldest exchanges were left out: the model's context is full)\n")
         out.flush()
     return answered
 

@@ -168,6 +168,10 @@ class _AdapterOff:
     def generation_config(self) -> Any:
         return self._peft.generation_config
 
+    @property
+    def config(self) -> Any:
+        return self._peft.get_base_model().config
+
 
 def base_view(tuned: LoadedModel, *, template: str | None = None) -> LoadedModel:
     """The base of the adapter model ``tuned`` without loading it again (its adapter off), with
