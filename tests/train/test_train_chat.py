@@ -165,3 +165,32 @@ def test_a_full_context_leaves_the_oldest_exchanges_out(folders: tuple[Path, Pat
     assert session.dropped == 2
     assert session.history[:-1] == [*history[4:], turn]
     assert answer == _oracle(base, fits)
+
+
+def test_ctrl_c_during_an_answer_stops_it_and_keeps_what_was_said(
+    folders: tuple[Path, Path],
+) -> None:
+    base, _ = folders
+    model = load_model(base)
+    msgs = [{"role": "user", "content": "你好, how are you?"}]
+    settings = GenerationSettings(max_new_tokens=N)
+    full = chat_turn(model, msgs, settings=settings)
+    seen: list[str] = []
+    stopped: list[bool] = []
+
+    def press_ctrl_c(piece: str) -> None:  # the interrupt arrives while the first piece shows
+        seen.append(piece)
+        raise KeyboardInterrupt
+
+    partial = chat_turn(
+        model,
+        msgs,
+        settings=settings,
+        on_text=press_ctrl_c,
+        on_interrupt=lambda: stopped.append(True),
+    )
+    assert stopped == [True] and partial == seen[0].strip() and full.startswith(partial)
+    assert len(partial) < len(full)
+    with pytest.raises(KeyboardInterrupt):  # without on_interrupt it goes on to the caller
+        chat_turn(model, msgs, settings=settings, on_text=press_ctrl_c)
+    assert chat_turn(model, msgs, settings=settings) == full  # nothing left running in between

@@ -9,12 +9,12 @@ question gets the same answer: what a before/after comparison needs.
 
 ``ChatSession`` keeps a system prompt and the history (when the prompt would leave less than
 ``max_new_tokens`` of the model's context, the oldest exchanges are left out, counted in
-``dropped``); ``run_chat`` is the terminal loop over
-lines read from ``stdin``: each line is a user message, ``/reset`` clears the history,
-``/system TEXT`` sets the system prompt (and clears the history), ``/exit`` or end of input
-ends. With a second model (``--compare BASE``) each message is answered by both, each with its
-own history, and the two answers are printed side by side in columns (not streamed: both must
-be complete to be laid out).
+``dropped``); ``run_chat`` is the terminal loop over lines read from ``stdin``: each line is a
+user message, ``/reset`` clears the history, ``/system TEXT`` sets the system prompt (and clears
+the history), ``/exit`` or end of input ends; Ctrl-C during an answer stops it (what was
+generated is kept). With a second model (``--compare BASE``) each message is answered by both,
+each with its own history, and the two answers are printed side by side in columns (not
+streamed: both must be complete to be laid out).
 """
 
 from __future__ import annotations
@@ -75,10 +75,15 @@ def chat_turn(
     *,
     settings: GenerationSettings | None = None,
     on_text: Callable[[str], None] | None = None,
+    on_interrupt: Callable[[], None] | None = None,
 ) -> str:
-    """Answer the conversation ``messages`` (ending with a user turn); see the module docstring."""
+    """Answer the conversation ``messages`` (ending with a user turn); see the module docstring.
+
+    Ctrl-C (``KeyboardInterrupt``) while the answer is generated stops the generation; with
+    ``on_interrupt`` it is called and the answer so far is returned, without it the interrupt
+    goes on to the caller."""
     import torch
-    from transformers import TextIteratorStreamer
+    from transformers import StoppingCriteriaList, TextIteratorStreamer
 
     settings = settings or GenerationSettings()
     tok = model.tokenizer
@@ -94,6 +99,8 @@ def chat_turn(
         "pad_token_id": tok.pad_token_id if tok.pad_token_id is not None else (stops or [0])[0],
         "streamer": streamer,
     }
+    stop = threading.Event()
+    gen["stopping_criteria"] = StoppingCriteriaList([_stopper(stop)])
     if settings.temperature > 0:
         gen.update(temperature=settings.temperature, top_p=settings.top_p)
         if settings.seed is not None:
@@ -113,14 +120,34 @@ def chat_turn(
     worker = threading.Thread(target=work, daemon=True)
     worker.start()
     pieces = []
-    for piece in streamer:
-        pieces.append(piece)
-        if on_text is not None and piece:
-            on_text(piece)
-    worker.join()
+    try:
+        for piece in streamer:
+            pieces.append(piece)
+            if on_text is not None and piece:
+                on_text(piece)
+    except KeyboardInterrupt:
+        if on_interrupt is None:
+            raise
+        on_interrupt()
+    finally:
+        stop.set()  # an interrupt, or an error in on_text: generating on would be wasted
+        worker.join()
     if failure:
         raise failure[0]
     return "".join(pieces).strip()
+
+
+def _stopper(event: threading.Event) -> Any:
+    """A stopping criterion that ends generation once ``event`` is set (from another thread)."""
+    import torch
+    from transformers import StoppingCriteria
+
+    class StopOnEvent(StoppingCriteria):
+        def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
+            n = input_ids.shape[0]
+            return torch.full((n,), event.is_set(), dtype=torch.bool, device=input_ids.device)
+
+    return StopOnEvent()
 
 
 def _context_size(model: LoadedModel) -> int:
@@ -147,6 +174,7 @@ class ChatSession:
         *,
         settings: GenerationSettings | None = None,
         on_text: Callable[[str], None] | None = None,
+        on_interrupt: Callable[[], None] | None = None,
     ) -> str:
         head = [{"role": "system", "content": self.system}] if self.system else []
         turn = {"role": "user", "content": user}
@@ -155,8 +183,9 @@ class ChatSession:
         while self.history and _prompt_tokens(self.model, [*head, *self.history, turn]) > room:
             del self.history[:2]
             self.dropped += 1
+        messages = [*head, *self.history, turn]
         answer = chat_turn(
-            self.model, [*head, *self.history, turn], settings=settings, on_text=on_text
+            self.model, messages, settings=settings, on_text=on_text, on_interrupt=on_interrupt
         )
         self.history += [
             {"role": "user", "content": user},
@@ -242,8 +271,8 @@ def run_chat(
         if compare is None:
             _answer_one(sessions[0], user, settings, stream, out)
         else:
-            tuned = sessions[0].say(user, settings=settings)
-            base = sessions[1].say(user, settings=settings)
+            tuned = sessions[0].say(user, settings=settings, on_interrupt=_stopped(out))
+            base = sessions[1].say(user, settings=settings, on_interrupt=_stopped(out))
             left = (f"{model.path.name} (tuned)", tuned)
             out.write(side_by_side(left, (f"{compare.path.name} (base)", base), cols) + "\n\n")
         if sessions[0].dropped > before:
@@ -266,7 +295,17 @@ def _answer_one(
             out.write(piece)
             out.flush()
 
-        session.say(user, settings=settings, on_text=show)
+        session.say(user, settings=settings, on_text=show, on_interrupt=_stopped(out))
         out.write("\n\n")
     else:
-        out.write(session.say(user, settings=settings) + "\n\n")
+        answer = session.say(user, settings=settings, on_interrupt=_stopped(out))
+        out.write(answer + "\n\n")
+
+
+def _stopped(out: TextIO) -> Callable[[], None]:
+    """What Ctrl-C during an answer does in the terminal: the answer so far is kept, marked."""
+
+    def stopped() -> None:
+        out.write(" [stopped]")
+
+    return stopped
