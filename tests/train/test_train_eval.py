@@ -109,6 +109,10 @@ def test_cli_eval_end_to_end(folders, judge, tmp_path: Path, capsys) -> None:
     md = (out / "eval.md").read_text("utf-8")
     assert md.count("\n| ") == 1 + len(QA) and "你好，今天天气很好。" in md
     assert "Say &lt;b&gt;hello&lt;/b&gt; FAILME" in md
+    assert "judge failed: " in md.splitlines()[-1]  # the FAILME row, last
+    called = [r for r in rows[:2] if r["judge"].get("verdicts")]
+    assert all(r["judge"]["verdicts"][0]["rationales"] == ["longer", "longer"] for r in called)
+    assert md.count("| longer |") == len(called)
     assert "win rate" in capsys.readouterr().out
 
 

@@ -1,7 +1,8 @@
 """Write an evaluation: ``eval.jsonl`` (one row per question, every field), ``eval.md`` and
 ``eval.html`` (the summary and the before/after table: question, reference, base and tuned
-answers, their losses, the verdict) and ``summary.json``. Files are written atomically; text is
-UTF-8 with CJK kept as is. The HTML escapes every value (answers are model output, untrusted)."""
+answers, their losses, the verdict, the judge's note) and ``summary.json``. Files are written
+atomically; text is UTF-8 with CJK kept as is. The HTML escapes every value (answers are model
+output, untrusted)."""
 
 from __future__ import annotations
 
@@ -51,7 +52,21 @@ def _cells(row: EvalRow) -> list[str]:
         _fmt(row.base_loss),
         _fmt(row.tuned_loss),
         verdict,
+        _note(row),
     ]
+
+
+def _note(row: EvalRow) -> str:
+    """The judge's word on the row: its rationales, why no call was needed, or why it failed."""
+    judge = row.judge or {}
+    if "error" in judge:
+        return f"judge failed: {judge['error']}"
+    notes = [judge["note"]] if judge.get("note") else []
+    for v in judge.get("verdicts") or []:
+        for why in v.get("rationales") or []:
+            if why and why not in notes:  # both orders often give the same reason
+                notes.append(why)
+    return " / ".join(notes)
 
 
 _HEAD = [
@@ -62,6 +77,7 @@ _HEAD = [
     "base loss",
     "tuned loss",
     "verdict",
+    "judge's note",
 ]
 
 
