@@ -185,3 +185,20 @@ def test_packing_is_refused_where_tokens_mix_outside_attention() -> None:
     why = packing_refusal(hybrid)
     assert why is not None and "linear_attention layers" in why and "qwen3_next" in why
     assert packing_refusal(SimpleNamespace(model_type="mamba")) is not None
+
+
+def test_full_fine_tuning_saves_a_whole_model(
+    qwen2_dir: Path, chat_file: Path, tmp_path: Path
+) -> None:
+    from transformers import AutoModelForCausalLM
+
+    out = tmp_path / "full"
+    result = run_training(_config(qwen2_dir, chat_file, out, method="full", lr=1e-3, max_steps=3))
+    assert result.weights == out / "model"
+    tuned = AutoModelForCausalLM.from_pretrained(out / "model")
+    base = AutoModelForCausalLM.from_pretrained(qwen2_dir)
+    moved = [
+        n for n, p in tuned.named_parameters() if not p.equal(dict(base.named_parameters())[n])
+    ]
+    assert "lm_head.weight" in moved and len(moved) > 10  # every weight trains, not an adapter
+    assert (out / "model" / "tokenizer_config.json").is_file()
