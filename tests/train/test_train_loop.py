@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import orjson
@@ -19,7 +20,7 @@ from sftforge.cli.main import main
 from sftforge.train.config import TrainConfig
 from sftforge.train.data import row_tensors_of
 from sftforge.train.log import LOG_KEYS, read_log
-from sftforge.train.loop import batch_tensors, run_training
+from sftforge.train.loop import batch_tensors, packing_refusal, run_training
 
 
 def _config(model: Path, data: Path, out: Path, **kw: Any) -> TrainConfig:
@@ -146,3 +147,58 @@ def test_packed_training_runs_and_logs_while_running(
     assert "finished" in html and "refresh" not in html
     summary = orjson.loads((out / "summary.json").read_bytes())
     assert summary["steps"] == 6 and summary["tokens"] == result.tokens > 0
+
+
+def test_a_run_folder_trains_on_its_train_output_and_scores_its_validation(
+    llama_dir: Path, chat_file: Path, tmp_path: Path
+) -> None:
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text(
+        f"inputs:\n  - path: {chat_file}\nsteps:\n"
+        "  - split: {ratios: {train: 0.75, validation: 0.25}, seed: 1}\n"
+        "outputs:\n  train: {format: openai, path: train.jsonl}\n"
+        "  validation: {format: openai, path: validation.jsonl}\n",
+        encoding="utf-8",
+    )
+    assert main(["-q", "run", str(recipe), "-o", str(tmp_path / "data")]) == 0
+    n_val = len((tmp_path / "data" / "validation.jsonl").read_text(encoding="utf-8").splitlines())
+    assert 0 < n_val < 12
+    result = run_training(_config(llama_dir, tmp_path / "data", tmp_path / "run", max_steps=2))
+    summary = orjson.loads((tmp_path / "run" / "summary.json").read_bytes())
+    assert (summary["data_source"], summary["train_rows"], summary["val_rows"]) == (
+        "run",
+        12 - n_val,
+        n_val,
+    )
+    assert result.eval_loss is not None
+
+
+def test_packing_is_refused_where_tokens_mix_outside_attention() -> None:
+    from transformers import LlamaConfig, Qwen2Config
+
+    assert packing_refusal(LlamaConfig()) is None
+    mixed = ["full_attention", "sliding_attention"]
+    assert packing_refusal(Qwen2Config(num_hidden_layers=2, layer_types=mixed)) is None
+    hybrid = SimpleNamespace(
+        model_type="qwen3_next", layer_types=["linear_attention", "full_attention"]
+    )
+    why = packing_refusal(hybrid)
+    assert why is not None and "linear_attention layers" in why and "qwen3_next" in why
+    assert packing_refusal(SimpleNamespace(model_type="mamba")) is not None
+
+
+def test_full_fine_tuning_saves_a_whole_model(
+    qwen2_dir: Path, chat_file: Path, tmp_path: Path
+) -> None:
+    from transformers import AutoModelForCausalLM
+
+    out = tmp_path / "full"
+    result = run_training(_config(qwen2_dir, chat_file, out, method="full", lr=1e-3, max_steps=3))
+    assert result.weights == out / "model"
+    tuned = AutoModelForCausalLM.from_pretrained(out / "model")
+    base = AutoModelForCausalLM.from_pretrained(qwen2_dir)
+    moved = [
+        n for n, p in tuned.named_parameters() if not p.equal(dict(base.named_parameters())[n])
+    ]
+    assert "lm_head.weight" in moved and len(moved) > 10  # every weight trains, not an adapter
+    assert (out / "model" / "tokenizer_config.json").is_file()

@@ -124,6 +124,9 @@ def train_cmd(
     if json_out:
         typer.echo(orjson.dumps(done.to_dict()).decode())
         return
+    if done.final_loss is None:  # resumed a run that had already ended
+        typer.echo(f"nothing left to train: {done.steps} steps done; weights: {done.weights}")
+        return
     typer.echo(
         f"trained {done.steps} steps: loss {done.final_loss:.4f}"
         + (f", eval loss {done.eval_loss:.4f}" if done.eval_loss is not None else "")

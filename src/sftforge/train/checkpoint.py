@@ -24,7 +24,7 @@ __all__ = ["RESULT_KEYS", "latest_checkpoint", "load_checkpoint", "save_checkpoi
 
 # the settings whose change makes a checkpoint belong to another run
 RESULT_KEYS = (
-    "model", "method", "lr", "scheduler", "warmup", "epochs", "max_steps", "batch_size",
+    "model", "data", "method", "lr", "scheduler", "warmup", "epochs", "max_steps", "batch_size",
     "grad_accum", "weight_decay", "max_grad_norm", "lora_r", "lora_alpha", "lora_dropout",
     "target_modules", "max_len", "packing", "template", "train_on", "val_ratio", "precision",
     "seed",

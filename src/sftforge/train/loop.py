@@ -42,6 +42,7 @@ __all__ = [
     "batch_tensors",
     "load_model",
     "micro_batch",
+    "packing_refusal",
     "resolve_precision",
     "run_training",
     "schedule",
@@ -140,6 +141,30 @@ def load_model(config: TrainConfig, device: str, precision: str) -> Any:
             hint="use all-linear, or module names of this model such as q_proj,v_proj",
         ) from None
     return model
+
+
+# attention kinds whose masks transformers derives from restarting position ids
+_MASKED_ATTENTION = {"full_attention", "sliding_attention", "chunked_attention"}
+# models that mix tokens outside attention (state-space, recurrent, convolution layers)
+_MIXING_MODELS = {"mamba", "mamba2", "falcon_mamba", "rwkv", "jamba", "zamba", "zamba2", "lfm2",
+                  "bamba", "falcon_h1", "granitemoehybrid", "nemotron_h", "recurrent_gemma",
+                  "qwen3_next"}  # fmt: skip
+
+
+def packing_refusal(model_config: Any) -> str | None:
+    """Why packed rows would leak across samples in this model, or None. Position ids keep
+    samples apart only in attention layers; linear-attention, state-space and convolution layers
+    carry state from one sample into the next (transformers' padding-free guide says the same)."""
+    text = getattr(model_config, "text_config", None) or model_config
+    kind = str(getattr(text, "model_type", ""))
+    other = sorted({str(t) for t in getattr(text, "layer_types", None) or []} - _MASKED_ATTENTION)
+    if kind in _MIXING_MODELS or other:
+        layers = f" ({', '.join(other)} layers)" if other else ""
+        return (
+            f"packing keeps samples apart through attention position ids, and a '{kind}' model"
+            f"{layers} also mixes tokens outside attention, so packed samples would see each other"
+        )
+    return None
 
 
 def _checkpointing(model: Any) -> None:
@@ -325,6 +350,12 @@ def run_training(
     if data.rejected:
         tell(f"{data.rejected} samples rejected: see {rejects}")
 
+    if data.packed:
+        from transformers import AutoConfig
+
+        refusal = packing_refusal(AutoConfig.from_pretrained(config.model))
+        if refusal is not None:
+            raise InputError(refusal + ".", field="packing", hint="train with --no-packing")
     set_seed(config.seed)
     model = load_model(config, device, precision)
     model.train()
