@@ -36,7 +36,7 @@ from ..sample import Document, Message, Sample
 from .chat import GenerationSettings, chat_turn
 from .load import LoadedModel
 
-__all__ = ["EvalResult", "EvalRow", "evaluate", "read_questions", "score_losses"]
+__all__ = ["EvalResult", "EvalRow", "evaluate", "read_questions", "row_dict", "score_losses"]
 
 
 @dataclass
