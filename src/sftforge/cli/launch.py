@@ -28,6 +28,10 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("lint", "Find double BOS, untrained EOS, injected special tokens, bad role order and more."),
     ("export", "Write data in the form a training framework reads, with its config and command."),
     ("studio", "Start the web workspace (browse, edit, review, version, export) on 127.0.0.1."),
+    ("train", "Fine-tune a local model (LoRA, QLoRA or full) on sftforge's tokenized data."),
+    ("merge", "Merge a LoRA adapter into its base: safetensors, tokenizer, chat template, generation config."),
+    ("chat", "Chat with a model in the terminal through its own chat template; --compare BASE side by side."),
+    ("eval", "Compare a tuned model with its base: loss, perplexity, both answers, LLM-judge win rate."),
 )  # fmt: skip
 
 _WIDTH = max(len(name) for name, _ in COMMANDS)

@@ -79,6 +79,10 @@ COMMAND_MODULES: tuple[str, ...] = (
     "lint",
     "export",
     "studio",
+    "train",
+    "merge",
+    "chat",
+    "eval",
 )
 # command -> the module that registers it, where the two names differ
 _HOMES = {"preview": "tokenize", "version": None}

@@ -119,12 +119,15 @@ class JudgePair(Generator):
     def item_from_dict(self, d: dict[str, Any]) -> Any:
         return [Sample.from_dict(s) for s in d["samples"]]
 
-    async def _compare(self, client: LLMClient, ctx: str, a: str, b: str, lang: str) -> str:
+    async def _compare(
+        self, client: LLMClient, ctx: str, a: str, b: str, lang: str
+    ) -> tuple[str, str]:
+        """The winner (``A``, ``B`` or ``tie``) and the judge's rationale (may be empty)."""
         user = self.render("judge_pair.user", lang, conversation=ctx, answer_a=a, answer_b=b)
         msgs = [{"role": "system", "content": self.render("judge.system", lang)}]
         msgs.append({"role": "user", "content": user})
         value, _ = await client.complete_json(msgs, PAIR_SCHEMA, lang=lang, **self.params)
-        return str(value["winner"])
+        return str(value["winner"]), str(value.get("rationale") or "")
 
     async def process(self, client: LLMClient, item: list[Sample]) -> list[Sample]:
         answers: list[Sample] = []
@@ -145,11 +148,15 @@ class JudgePair(Generator):
         verdicts = []
         for i, j in itertools.combinations(range(len(answers)), 2):
             a, b = answers[i].messages[-1].content, answers[j].messages[-1].content
-            first = await self._compare(client, ctx, a, b, lang)
-            second = await self._compare(client, ctx, b, a, lang)
+            first, why_first = await self._compare(client, ctx, a, b, lang)
+            second, why_second = await self._compare(client, ctx, b, a, lang)
             flipped = {"A": "B", "B": "A", "tie": "tie"}[second]
             w = first if first == flipped else "tie"  # order-dependent verdicts are ties
-            verdicts.append({"a": answers[i].id, "b": answers[j].id, "winner": w})
+            verdicts.append(
+                # rationales: a shown first, then b shown first (each names its own A and B)
+                {"a": answers[i].id, "b": answers[j].id, "winner": w,
+                 "rationales": [why_first, why_second]}
+            )  # fmt: skip
             if w == "A":
                 wins[i] += 1
             elif w == "B":
