@@ -38,7 +38,6 @@ __all__ = [
     "derive_columns",
     "iter_batches",
     "iter_rows",
-    "open_browse",
     "read_rows",
     "row_from_sample",
     "row_values",
@@ -335,12 +334,6 @@ class VersionWriter:
         self._close()
         for tmp in (self._tmp, self._tmp_browse):
             tmp.unlink(missing_ok=True)
-
-
-def open_browse(path: str | Path) -> pa.Table:
-    """The version's browse columns, memory-mapped (nothing is copied until it is touched)."""
-    source = pa.memory_map(str(browse_path(path)), "r")
-    return ipc.open_file(source).read_all()
 
 
 def read_rows(path: str | Path, indices: Iterable[int]) -> list[dict[str, Any]]:
