@@ -1,6 +1,6 @@
 """Page, sort, filter, search and histogram one version, without loading it whole.
 
-A version's browse columns are a memory-mapped Arrow file (``versions.open_browse``); a request
+A version's browse columns are a memory-mapped Arrow file (``<id>.browse.arrow``); a request
 touches the columns it filters and sorts on and the page's rows. Sort orders are cached per
 (version, column, direction) and search matches per (version, text), so the next page, or a sort
 after a search, costs only the page. The browser gets at most ``limit`` rows, never a dataset.
@@ -106,7 +106,6 @@ class VersionView:
         with open(file, "rb") as fh:
             self._mm = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
         self._base = _map_base(self._source)
-        self._chunk_offsets: dict[int, list[int]] = {}
         self._batches: tuple[list[pa.RecordBatch], list[int]] | None = None
         self._numbers: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         self._sorts: dict[tuple[str, bool], np.ndarray] = {}
@@ -174,38 +173,37 @@ class VersionView:
     def _find_rows(self, needle: bytes) -> np.ndarray:
         """Rows whose ``search`` text holds ``needle`` (UTF-8 bytes: a byte match of valid UTF-8
         is a character match), found with ``mmap.find`` over each chunk's string data in place;
-        after a hit the search goes on at the next row, so each row costs at most one hit."""
+        the hits' positions become rows with one vectorised ``searchsorted``, and a hit that
+        runs across the border of two rows' texts is dropped."""
         mask = np.zeros(self.rows, dtype=bool)
         find, size = self._mm.find, len(needle)
         first = 0  # the row index of the chunk's first row
-        for n, chunk in enumerate(self.table["search"].chunks):
+        for chunk in self.table["search"].chunks:
             _, offs_buf, data = chunk.buffers()
-            if data is None or len(chunk) == 0:
-                first += len(chunk)
+            n = len(chunk)
+            if data is None or n == 0:
+                first += n
                 continue
-            offs = np.frombuffer(offs_buf, dtype=np.int32, count=chunk.offset + len(chunk) + 1)
+            offs = np.frombuffer(offs_buf, dtype=np.int32, count=chunk.offset + n + 1)
+            offs = offs[chunk.offset :]
             base = data.address - self._base
-            lo = base + int(offs[chunk.offset])
             end = base + int(offs[-1])
-            pos = find(needle, lo, end)
-            if pos != -1:
-                starts = self._offsets(n, offs)
-                while pos != -1:
-                    row = bisect.bisect_right(starts, pos - base) - 1
-                    row_end = base + starts[row + 1]
-                    if pos + size <= row_end:  # not across two rows' texts
-                        mask[first + row - chunk.offset] = True
-                        pos = find(needle, row_end, end)
-                    else:
-                        pos = find(needle, pos + 1, end)
-            first += len(chunk)
+            if base < 0 or end > len(self._mm):  # not a view of the file (never, uncompressed)
+                mask[first : first + n] = _mask(pc.match_substring(chunk, needle.decode("utf-8")))
+                first += n
+                continue
+            hits: list[int] = []
+            pos = find(needle, base + int(offs[0]), end)
+            while pos != -1:
+                hits.append(pos)
+                pos = find(needle, pos + 1, end)
+            if hits:
+                at = np.asarray(hits, dtype=np.int64) - base
+                rows = np.searchsorted(offs, at, side="right") - 1
+                inside = at + size <= offs[rows + 1]
+                mask[first + rows[inside]] = True
+            first += n
         return mask
-
-    def _offsets(self, n: int, offs: np.ndarray) -> list[int]:
-        got = self._chunk_offsets.get(n)
-        if got is None:
-            got = self._chunk_offsets[n] = offs.tolist()
-        return got
 
 
 def _map_base(source: pa.MemoryMappedFile) -> int:
@@ -337,21 +335,17 @@ def page(
 def take(view: VersionView, indices: np.ndarray | list[int]) -> list[dict[str, Any]]:
     """The page columns of the rows at ``indices``, each with its ``index``.
 
-    Taken batch by batch: Arrow's ``take`` on a many-chunk table concatenates whole columns
-    first (hundreds of MB copied for a page of a 1M-row version)."""
-    positions = [int(i) for i in indices]
+    Each row is a zero-copy one-row slice of its record batch: Arrow's ``take`` on a many-chunk
+    table concatenates whole columns first (hundreds of MB for a page of a 1M-row version), and
+    ``take`` on each batch allocates every column again for a row or two."""
     batches, starts = view.batches()
-    wanted: dict[int, list[int]] = {}
-    for i in positions:
-        wanted.setdefault(bisect.bisect_right(starts, i) - 1, []).append(i)
-    found: dict[int, dict[str, Any]] = {}
-    for b, rows in wanted.items():
-        # a list, not a numpy array: pa.array(ndarray) imports pandas on a cold start
-        local = pa.array([i - starts[b] for i in rows], pa.int64())
-        for i, row in zip(rows, batches[b].take(local).to_pylist(), strict=True):
-            row["index"] = i
-            found[i] = row
-    return [dict(found[i]) for i in positions]
+    rows: list[dict[str, Any]] = []
+    for i in (int(i) for i in indices):
+        b = bisect.bisect_right(starts, i) - 1
+        row = batches[b].slice(i - starts[b], 1).to_pylist()[0]
+        row["index"] = i
+        rows.append(row)
+    return rows
 
 
 def warm_up() -> None:
