@@ -128,9 +128,6 @@ def test_resolve_applies_each_policy() -> None:
     plain = Sample(messages=[Message("user", "a"), Message("assistant", "b")], id="p")
     assert resolve(plain, "human_only").sample is plain
     assert resolve(plain, "human_only", model="qwen").sample is None
-    # rejected in review: out under every policy, with the reason
-    rej = resolve(untouched, "suggestion_first", status="rejected", reason="wrong")
-    assert rej.sample is None and rej.reason == "rejected in review: wrong"
 
 
 def test_check_policy_names_the_valid_ones() -> None:

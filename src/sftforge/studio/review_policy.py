@@ -16,8 +16,8 @@ An export picks one per row (``resolve``):
 - ``human_only``: only rows with a human answer; an LLM answer nobody checked is left out
   (to the export's rejects, with the reason) rather than exported as if a person wrote it.
 
-A row rejected in review is left out under every policy, with the review's reason. Rows no LLM
-answered were written by people and pass unchanged. ``meta["suggestion"]`` itself is review
+Rows rejected in review are the export's business (``exports.py`` leaves them out unless asked
+to keep them); the policy only picks the answer. Rows no LLM answered were written by people and pass unchanged. ``meta["suggestion"]`` itself is review
 bookkeeping, not training data: the exported sample goes without it (the version keeps it).
 """
 
@@ -104,13 +104,9 @@ def resolve(
     *,
     model: str | None = None,
     status: str = "",
-    reason: str | None = None,
     human_verified: bool = False,
 ) -> Resolved:
     """The sample an export writes for one row under ``policy``, or why it is left out."""
-    if status == "rejected":
-        why = "rejected in review" + (f": {reason}" if reason else "")
-        return Resolved(None, "rejected", why)
     meta = sample.meta or {}
     stored = meta.get(SUGGESTION_KEY)
     if not is_llm_answered(sample, model):
