@@ -1,11 +1,17 @@
 """``/api/reviews``: review queues, the next item for keyboard-first review, decisions, undo,
-progress and agreement (the service is ``studio/reviews.py``)."""
+progress and agreement (the service is ``studio/reviews.py``).
+
+Roles (studio-guard's ``auth.require_role``, applied when the studio has it): building and
+deleting queues and the accept / reject / flag / verify decisions need ``reviewer``; an ``edit``
+decision needs ``annotator``; reading needs a user. On loopback the one user is an admin.
+"""
 
 from __future__ import annotations
 
+import importlib
 from typing import Any, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 
 from .. import reviews
@@ -37,13 +43,28 @@ class Decision(BaseModel):
     sample: dict[str, Any] | None = None
 
 
+def _need(request: Request, role: str) -> None:
+    """Refuse (403, the one error shape) a user without ``role``, through studio-guard's
+    ``auth.require_role`` when the auth module is there (no second role check here)."""
+    try:
+        auth = importlib.import_module(f"{__package__.rsplit('.', 1)[0]}.auth")
+    except ModuleNotFoundError as err:
+        if not (err.name or "").endswith("studio.auth"):
+            raise
+        return
+    auth.require_role(role)(request)
+
+
 @router.get("/queues")
 def list_queues(store: StoreDep, dataset_id: str | None = None) -> dict[str, Any]:
     return {"queues": reviews.list_queues(store, dataset_id)}
 
 
 @router.post("/queues", status_code=201)
-def create_queue(body: NewQueue, store: StoreDep, user: UserDep) -> dict[str, Any]:
+def create_queue(
+    body: NewQueue, request: Request, store: StoreDep, user: UserDep
+) -> dict[str, Any]:
+    _need(request, "reviewer")
     return reviews.create_queue(
         store, body.dataset_id, user=user, name=body.name, version_id=body.version_id,
         preset=body.preset, q=body.q, filters=body.filters, percent=body.percent,
@@ -57,7 +78,8 @@ def get_queue(queue_id: str, store: StoreDep) -> dict[str, Any]:
 
 
 @router.delete("/queues/{queue_id}")
-def delete_queue(queue_id: str, store: StoreDep) -> dict[str, Any]:
+def delete_queue(queue_id: str, request: Request, store: StoreDep) -> dict[str, Any]:
+    _need(request, "reviewer")
     reviews.delete_queue(store, queue_id)
     return {"deleted": queue_id}
 
@@ -100,7 +122,10 @@ def prev_item(
 
 
 @router.post("/queues/{queue_id}/decisions")
-def decide(queue_id: str, body: Decision, store: StoreDep, user: UserDep) -> dict[str, Any]:
+def decide(
+    queue_id: str, body: Decision, request: Request, store: StoreDep, user: UserDep
+) -> dict[str, Any]:
+    _need(request, "annotator" if body.action == "edit" else "reviewer")
     return reviews.decide(
         store, queue_id, user=user, row_id=body.row_id, action=body.action,
         base_revision=body.base_revision, reason=body.reason, sample=body.sample,
