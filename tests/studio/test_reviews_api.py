@@ -3,7 +3,6 @@ progress per queue and person, double review with agreement and conflicts, the e
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import orjson
@@ -12,8 +11,7 @@ from fastapi import FastAPI, Request
 from fastapi.testclient import TestClient
 from studio_helpers import error_shape, import_rows, new_dataset, run_jobs
 
-from sftforge.studio import edits, exports
-from sftforge.studio.errors import ApiError
+from sftforge.studio import edits
 from sftforge.studio.routes._deps import user_of
 
 API = "/api/reviews/queues"
@@ -263,20 +261,21 @@ def test_double_review_conflict_and_agreement(people: FastAPI) -> None:
         assert prog["items_done"] == 4 and prog["decisions"] == 8 and prog["percent"] == 100.0
 
 
-def _export(client: TestClient, ds: str, policy: str) -> dict[str, str]:
-    app: Any = client.app
-    job = exports.start_export(app.state.store, app.state.jobs, ds, None, user="t",
-                               format="sftforge", policy=policy)  # fmt: skip
+def _export(client: TestClient, ds: str, policy: str) -> tuple[dict[str, str], dict[str, Any]]:
+    """Export the head through the API with ``policy``: {id: last answer}, the job's result."""
+    r = client.post(f"/api/datasets/{ds}/exports", json={"format": "sftforge", "policy": policy})
+    assert r.status_code == 202, r.text
     run_jobs(client)
-    done = client.get(f"/api/jobs/{job}").json()
-    assert done["status"] == "done", done
-    path = Path(app.state.settings.home) / "exports" / job / done["result"]["file"]
+    job = client.get(f"/api/exports/{r.json()['id']}").json()
+    assert job["status"] == "done", job
+    got = client.get(f"/api/exports/{job['id']}/download")
+    assert got.status_code == 200
     out = {}
-    for line in path.read_bytes().splitlines():
+    for line in got.content.splitlines():
         rec = orjson.loads(line)
         assert "suggestion" not in rec.get("meta", {})
         out[rec["id"]] = rec["messages"][-1]["content"]
-    return out
+    return out, job["result"]
 
 
 def test_export_policy_picks_the_human_answer_or_the_suggestion(people: FastAPI) -> None:
@@ -299,14 +298,18 @@ def test_export_policy_picks_the_human_answer_or_the_suggestion(people: FastAPI)
         assert decide(client, qid, "ann", q2, "verify").status_code == 200
         # q4 stays unreviewed; commit the edits into a version
         edits.commit(people.state.store, ds, "ann", "review")
-        human_first = _export(client, ds, "human_first")
+        human_first, result = _export(client, ds, "human_first")
         assert human_first == {"q0": "0 + 0 = 0", "q1": "answer 2", "q2": "answer 4",
                                "q3": "answer 6", "q4": "answer 8", "q5": "answer 10"}  # fmt: skip
-        suggestion_first = _export(client, ds, "suggestion_first")
+        assert result["left_out"] == {} and result["rows"] == 6
+        suggestion_first, _ = _export(client, ds, "suggestion_first")
         assert suggestion_first == {**human_first, "q0": "answer 0"}
-        human_only = _export(client, ds, "human_only")
+        # human_only: q4's LLM answer was never checked by a person; counted, not silently gone
+        human_only, result = _export(client, ds, "human_only")
         assert human_only == {k: v for k, v in human_first.items() if k != "q4"}
-    with pytest.raises(ApiError) as err:
-        exports.start_export(people.state.store, people.state.jobs, ds, None, user="t",
-                             format="sftforge", policy="model_wins")  # fmt: skip
-    assert err.value.field == "policy" and err.value.status == 422
+        assert result["left_out"] == {"human_only": 1} and result["rows"] == 5
+        r = client.post(f"/api/datasets/{ds}/exports",
+                        json={"format": "sftforge", "policy": "model_wins"})  # fmt: skip
+        assert r.status_code == 422
+        err = error_shape(r.json())
+        assert err["field"] == "policy" and "human_first" in (err["hint"] or "")

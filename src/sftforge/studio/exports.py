@@ -50,14 +50,28 @@ def sample_for_export(row: dict[str, Any], policy: str = "human_first") -> Sampl
 
 
 def export_rows(
-    path: str | Path, *, include_rejected: bool = False, policy: str = "human_first"
+    path: str | Path,
+    *,
+    include_rejected: bool = False,
+    policy: str = "human_first",
+    left_out: dict[str, int] | None = None,
 ) -> Iterator[Sample]:
+    """The version's rows as exported samples; ``left_out`` counts the rows not exported, by
+    why (``rejected``, or the review ``policy``'s name)."""
     for row in iter_rows(path):
         if row["status"] == "rejected" and not include_rejected:
+            _count(left_out, "rejected")
             continue
         sample = sample_for_export(row, policy)
-        if sample is not None:
-            yield sample
+        if sample is None:
+            _count(left_out, policy)
+            continue
+        yield sample
+
+
+def _count(counts: dict[str, int] | None, why: str) -> None:
+    if counts is not None:
+        counts[why] = counts.get(why, 0) + 1
 
 
 def start_export(
@@ -122,8 +136,9 @@ def _run_export(ctx: JobContext, params: dict[str, Any]) -> dict[str, Any]:
         shutil.rmtree(outdir)
     outdir.mkdir(parents=True)
     stem = f"{_safe(dataset['name'])}-{version['id']}"
+    left_out: dict[str, int] = {}
     rows = export_rows(version["path"], include_rejected=bool(params.get("include_rejected")),
-                       policy=params.get("policy") or "human_first")  # fmt: skip
+                       policy=params.get("policy") or "human_first", left_out=left_out)  # fmt: skip
     options = dict(params.get("options") or {})
     if params.get("format"):
         fmt = resolve_format(params["format"])
@@ -158,6 +173,7 @@ def _run_export(ctx: JobContext, params: dict[str, Any]) -> dict[str, Any]:
                 if file.is_file():
                     zf.write(file, f"{framework}/{file.relative_to(folder)}")
     return {"file": target.name, "bytes": target.stat().st_size, "rows": count,
+            "left_out": left_out, "policy": params.get("policy") or "human_first",
             "version_id": version["id"]}  # fmt: skip
 
 
