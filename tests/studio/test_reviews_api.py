@@ -313,3 +313,23 @@ def test_export_policy_picks_the_human_answer_or_the_suggestion(people: FastAPI)
         assert r.status_code == 422
         err = error_shape(r.json())
         assert err["field"] == "policy" and "human_first" in (err["hint"] or "")
+
+
+def test_an_edit_in_the_record_view_keeps_the_suggestion_too(client: TestClient) -> None:
+    ds = dataset(client, n=2)
+    store = client.app.state.store  # type: ignore[attr-defined]
+    current = edits.current_row(store, ds, "q0")
+    sample = current["row"]["sample"]
+    sample["messages"][1]["content"] = "0"
+    edits.apply_edit(store, ds, "q0", base_revision=current["revision"], user="local",
+                     sample=sample)  # fmt: skip
+    row = edits.current_row(store, ds, "q0")["row"]
+    assert row["sample"]["messages"][1]["content"] == "0"
+    assert row["sample"]["meta"]["suggestion"]["messages"][1]["content"] == "answer 0"
+    # q1 no LLM answered: an edit stores no suggestion
+    current = edits.current_row(store, ds, "q1")
+    sample = current["row"]["sample"]
+    sample["messages"][1]["content"] = "2"
+    edits.apply_edit(store, ds, "q1", base_revision=current["revision"], user="local",
+                     sample=sample)  # fmt: skip
+    assert "suggestion" not in edits.current_row(store, ds, "q1")["row"]["sample"].get("meta", {})

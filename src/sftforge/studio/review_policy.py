@@ -38,6 +38,7 @@ __all__ = [
     "check_policy",
     "is_llm_answered",
     "keep_suggestion",
+    "keep_suggestion_json",
     "resolve",
 ]
 
@@ -96,6 +97,17 @@ def keep_suggestion(before: Sample, after: Sample, model: str | None = None) -> 
     return dataclasses.replace(
         after, meta={**(after.meta or {}), SUGGESTION_KEY: copy.deepcopy(kept)}
     )
+
+
+def keep_suggestion_json(before: str, after: str, model: str | None = None) -> str:
+    """``keep_suggestion`` on ``Sample.to_json()`` texts: the hook ``edits.apply_edit`` calls on
+    every sample edit, so an LLM answer changed anywhere (queue or record view) keeps the model's
+    conversation beside the human one."""
+    old, new = Sample.from_json(before), Sample.from_json(after)
+    if not is_llm_answered(old, model):
+        return after
+    kept = keep_suggestion(old, new, model)
+    return after if kept is new else kept.to_json().decode("utf-8")
 
 
 def resolve(

@@ -9,7 +9,8 @@ flag, verify = accept and ``human_verified``, or edit the conversation) is an ed
 ``edits.py`` (the one edit path: attributed, undoable, and a stale ``base_revision`` is a 409),
 recorded in ``review_decisions`` so it can be undone from the queue and so agreement between the
 two reviewers of an item can be measured (``review_agreement``). An edit of an LLM answer keeps
-the model's answer beside the human one (``review_policy.keep_suggestion``).
+the model's answer beside the human one (``edits.apply_edit`` calls
+``review_policy.keep_suggestion_json`` on every sample edit, in a queue or in the record view).
 
 Tables (created with ``store.ensure_schema``): ``queues``, ``queue_items`` (one row per item and
 slot: row id, position in the queue, reviewer, status ``pending`` / ``accepted`` / ``rejected`` /
@@ -28,7 +29,7 @@ from ..sample import Sample
 from . import browse, edits
 from .errors import ApiError
 from .review_agreement import agreement
-from .review_policy import SUGGESTION_KEY, is_llm_answered, keep_suggestion
+from .review_policy import SUGGESTION_KEY, is_llm_answered
 from .review_select import assign, sample_ids
 from .store import Store, new_id, now_iso
 
@@ -329,16 +330,9 @@ def decide(
         if not isinstance(sample, dict):
             raise ApiError(422, "invalid", "an edit needs the new sample", "sample",
                            "send the edited conversation as 'sample'")  # fmt: skip
-        row = edits.current_row(store, dataset_id, row_id)["row"]
-        before = Sample.from_dict(row["sample"])
-        try:
-            after = Sample.from_dict(sample)
-        except (KeyError, TypeError, ValueError, AttributeError) as err:
-            raise ApiError(422, "invalid", f"the sample is not a valid record: {err!r}",
-                           "sample", "send the sample as GET returns it") from None  # fmt: skip
-        after = keep_suggestion(before, after, row.get("model"))
+        # edits.apply_edit checks the sample and keeps the model's answer as the suggestion
         result = edits.apply_edit(store, dataset_id, row_id, base_revision=base_revision,
-                                  user=user, sample=after.to_dict())  # fmt: skip
+                                  user=user, sample=sample)  # fmt: skip
         edit_ids.append(int(result["id"]))
         changes: dict[str, Any] = {"edited": 1}
     else:
