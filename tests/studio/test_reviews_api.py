@@ -333,3 +333,59 @@ def test_an_edit_in_the_record_view_keeps_the_suggestion_too(client: TestClient)
     edits.apply_edit(store, ds, "q1", base_revision=current["revision"], user="local",
                      sample=sample)  # fmt: skip
     assert "suggestion" not in edits.current_row(store, ds, "q1")["row"]["sample"].get("meta", {})
+
+
+def _recount(app: FastAPI, qid: str) -> dict[str, dict[str, int]]:
+    """Progress per person counted afresh from the items (what the kept counts must equal)."""
+    rows = app.state.store.all(
+        "SELECT reviewer, status, edited, verified FROM queue_items WHERE queue_id=?", (qid,)
+    )
+    out: dict[str, dict[str, int]] = {}
+    for r in rows:
+        p = out.setdefault(r["reviewer"], {"assigned": 0, "pending": 0, "accepted": 0,
+                                           "rejected": 0, "flagged": 0, "edited": 0,
+                                           "verified": 0})  # fmt: skip
+        p["assigned"] += 1
+        p[r["status"]] += 1
+        p["edited"] += r["edited"]
+        p["verified"] += r["verified"]
+    return out
+
+
+def test_kept_counts_equal_a_recount_after_decisions_and_undos(people: FastAPI) -> None:
+    with TestClient(people, raise_server_exceptions=False) as client:
+        ds = dataset(client, n=8)
+        qid = make_queue(client, ds, reviewers=["ann", "bo", "cy"], per_item=2)["id"]
+        # items: q0 ann+bo, q1 cy+ann, q2 bo+cy, q3 ann+bo, ...
+        script = [("ann", "accept"), ("bo", "reject"), ("ann", "edit"), ("ann", "undo"),
+                  ("ann", "edit"), ("cy", "flag"), ("ann", "refused undo"), ("bo", "verify"),
+                  ("bo", "undo"), ("cy", "accept"), ("ann", "verify"), ("cy", "reject"),
+                  ("ann", "accept")]  # fmt: skip
+        for user, action in script:
+            if action.endswith("undo"):
+                r = client.post(f"{API}/{qid}/undo", headers=as_(user))
+                if action == "undo":
+                    assert r.status_code == 200, r.text
+                else:  # cy decided on q1 after ann's edit: ann's edit is no longer the newest
+                    assert r.status_code == 409 and "later edit" in error_shape(r.json())["message"]
+                continue
+            shown = next_for(client, qid, user)
+            extra: dict[str, Any] = {"reason": "why"} if action == "reject" else {}
+            if action == "edit":
+                sample = shown["record"]["row"]["sample"]
+                sample["messages"][1]["content"] += " (checked)"
+                extra["sample"] = sample
+            r = decide(client, qid, user, shown, action, **extra)
+            assert r.status_code == 200, (user, action, r.text)
+        prog = client.get(f"{API}/{qid}/progress").json()
+        kept = {p["reviewer"]: {k: p[k] for k in ("assigned", "pending", "accepted", "rejected",
+                                                  "flagged", "edited", "verified")}
+                for p in prog["by_person"]}  # fmt: skip
+        assert kept == _recount(people, qid)
+        open_rows = people.state.store.one(
+            "SELECT COUNT(DISTINCT row_id) AS n FROM queue_items WHERE queue_id=? "
+            "AND status='pending'", (qid,))  # fmt: skip
+        assert prog["items_done"] == 8 - open_rows["n"]
+        # statuses set: ann q0 q1 q3, bo q0, cy q1 q2 q4 (bo's verify on q2 undone) = 7;
+        # items both reviewers decided: q0 and q1
+        assert prog["decisions"] == 7 and prog["items_done"] == 2
