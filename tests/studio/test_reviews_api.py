@@ -389,3 +389,20 @@ def test_kept_counts_equal_a_recount_after_decisions_and_undos(people: FastAPI) 
         # statuses set: ann q0 q1 q3, bo q0, cy q1 q2 q4 (bo's verify on q2 undone) = 7;
         # items both reviewers decided: q0 and q1
         assert prog["decisions"] == 7 and prog["items_done"] == 2
+
+
+def test_an_item_whose_row_left_the_head_is_shown_as_gone(people: FastAPI) -> None:
+    with TestClient(people, raise_server_exceptions=False) as client:
+        ds = dataset(client, n=3)
+        qid = make_queue(client, ds, reviewers=["ann"])["id"]
+        store = people.state.store
+        edits.apply_edit(store, ds, "q0", base_revision=0, user="lead", delete=True)
+        edits.commit(store, ds, "lead", "drop q0")
+        shown = next_for(client, qid, "ann")
+        assert shown["item"]["row_id"] == "q0" and shown["record"] is None
+        assert "q0" in shown["gone"]
+        r = client.post(f"{API}/{qid}/decisions", headers=as_("ann"),
+                        json={"row_id": "q0", "action": "accept", "base_revision": 0})  # fmt: skip
+        assert r.status_code == 404 and error_shape(r.json())["code"] == "not_found"
+        # passing over it reaches the next row
+        assert next_for(client, qid, "ann", after=0)["item"]["row_id"] == "q1"

@@ -284,14 +284,23 @@ def step(
     mine = _person(store, queue_id, user)
     if row is None:
         return {"item": None, "done": mine["pending"] == 0, "mine": mine}
-    return {"item": _item_public(row), "record": _record(store, qrow, row["row_id"]),
-            "done": False, "mine": mine}  # fmt: skip
+    record = _record(store, qrow, row["row_id"])
+    out: dict[str, Any] = {"item": _item_public(row), "record": record, "done": False, "mine": mine}
+    if record is None:
+        out["gone"] = f"row {row['row_id']} is not in the dataset's head version any more"
+    return out
 
 
-def _record(store: Store, qrow: dict[str, Any], row_id: str) -> dict[str, Any]:
+def _record(store: Store, qrow: dict[str, Any], row_id: str) -> dict[str, Any] | None:
     """The row as it is now (through the edit overlay) with its revision, and the suggestion:
-    the model's conversation when an LLM answered the row."""
-    current = edits.current_row(store, qrow["dataset_id"], row_id)
+    the model's conversation when an LLM answered the row; None when a later version no longer
+    has the row (the item can then only be passed over)."""
+    try:
+        current = edits.current_row(store, qrow["dataset_id"], row_id)
+    except ApiError as err:
+        if err.status == 404:
+            return None
+        raise
     row = current["row"]
     sample = Sample.from_dict(row["sample"])
     suggestion: dict[str, Any] | None = None
