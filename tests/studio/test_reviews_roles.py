@@ -54,6 +54,9 @@ def test_review_roles(tmp_path: Path) -> None:
     body = {"dataset_id": ds, "reviewers": ["ann", "rev"], "per_item": 2}
     r = ann.post(API, json=body, headers=ann_h)
     assert r.status_code == 403 and error_shape(r.json())["code"] == "forbidden"
+    r = rev.post(API, json={**body, "reviewers": ["ann", "bob"]}, headers=rev_h)
+    assert r.status_code == 422 and error_shape(r.json())["field"] == "reviewers"
+    assert "bob" in r.json()["error"]["message"]
     r = rev.post(API, json=body, headers=rev_h)
     assert r.status_code == 201, r.text
     qid = r.json()["id"]

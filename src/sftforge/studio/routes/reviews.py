@@ -15,6 +15,7 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 
 from .. import reviews
+from ..errors import ApiError
 from ._deps import StoreDep, UserDep
 
 __all__ = ["router"]
@@ -43,16 +44,36 @@ class Decision(BaseModel):
     sample: dict[str, Any] | None = None
 
 
-def _need(request: Request, role: str) -> None:
-    """Refuse (403, the one error shape) a user without ``role``, through studio-guard's
-    ``auth.require_role`` when the auth module is there (no second role check here)."""
+def _auth() -> Any:
+    """studio-guard's ``auth`` module, or None while the studio has none."""
     try:
-        auth = importlib.import_module(f"{__package__.rsplit('.', 1)[0]}.auth")
+        return importlib.import_module(f"{__package__.rsplit('.', 1)[0]}.auth")
     except ModuleNotFoundError as err:
         if not (err.name or "").endswith("studio.auth"):
             raise
+        return None
+
+
+def _need(request: Request, role: str) -> None:
+    """Refuse (403, the one error shape) a user without ``role``, through studio-guard's
+    ``auth.require_role`` when the auth module is there (no second role check here)."""
+    auth = _auth()
+    if auth is not None:
+        auth.require_role(role)(request)
+
+
+def _check_reviewers(request: Request, store: Any, names: list[str]) -> None:
+    """With users (a studio not on loopback), every reviewer named must be an active user: an
+    item assigned to a misspelt name could never be decided."""
+    auth = _auth()
+    settings = request.app.state.settings
+    if auth is None or settings.local_only or not auth.has_users(store):
         return
-    auth.require_role(role)(request)
+    known = {u["name"] for u in auth.list_users(store) if not u["disabled"]}
+    unknown = [n for n in names if n.strip() and n.strip() not in known]
+    if unknown:
+        raise ApiError(422, "invalid", f"no active user named {unknown[0]!r}", "reviewers",
+                       "name reviewers from the studio's users (GET /api/auth/users)")  # fmt: skip
 
 
 @router.get("/queues")
@@ -65,6 +86,7 @@ def create_queue(
     body: NewQueue, request: Request, store: StoreDep, user: UserDep
 ) -> dict[str, Any]:
     _need(request, "reviewer")
+    _check_reviewers(request, store, body.reviewers)
     return reviews.create_queue(
         store, body.dataset_id, user=user, name=body.name, version_id=body.version_id,
         preset=body.preset, q=body.q, filters=body.filters, percent=body.percent,
