@@ -104,6 +104,11 @@ def test_queues_from_presets_filters_and_a_seeded_sample(people: FastAPI) -> Non
         assert item_ids(client, f["id"]) == ["q3"]
         listed = client.get(API, params={"dataset_id": ds}).json()["queues"]
         assert [q["id"] for q in listed] == [llm["id"], a["id"], b["id"], c["id"], f["id"]]
+        # a reviewer's own queues, with their part of the work
+        mine = client.get(API, params={"mine": "true"}, headers=as_("bo")).json()["queues"]
+        assert [q["id"] for q in mine] == [llm["id"]]
+        assert (mine[0]["mine"]["assigned"], mine[0]["mine"]["pending"]) == (5, 5)
+        assert client.get(API, params={"mine": "true"}, headers=as_("zed")).json() == {"queues": []}
         assert client.get(f"{API}/{f['id']}").json()["progress"]["items"] == 1
         assert client.delete(f"{API}/{f['id']}").json() == {"deleted": f["id"]}
         r = client.get(f"{API}/{f['id']}")

@@ -196,15 +196,28 @@ def queue(store: Store, queue_id: str) -> dict[str, Any]:
     return out
 
 
-def list_queues(store: Store, dataset_id: str | None = None) -> list[dict[str, Any]]:
+def list_queues(
+    store: Store, dataset_id: str | None = None, reviewer: str | None = None
+) -> list[dict[str, Any]]:
+    """The queues (of one dataset; or those with items for ``reviewer``, each with that
+    person's progress as ``mine``), oldest first."""
     ensure_schema(store)
+    where, args = [], []
     if dataset_id is not None:
         store.dataset(dataset_id)
-        rows = store.all("SELECT * FROM queues WHERE dataset_id=? ORDER BY created_at, id",
-                         (dataset_id,))  # fmt: skip
-    else:
-        rows = store.all("SELECT * FROM queues ORDER BY created_at, id")
-    return [queue(store, r["id"]) for r in rows]
+        where.append("dataset_id=?")
+        args.append(dataset_id)
+    if reviewer is not None:
+        where.append("id IN (SELECT queue_id FROM review_counts WHERE reviewer=? "
+                     "AND key='assigned')")  # fmt: skip
+        args.append(reviewer)
+    cond = f"WHERE {' AND '.join(where)}" if where else ""
+    rows = store.all(f"SELECT id FROM queues {cond} ORDER BY created_at, id", tuple(args))
+    out = [queue(store, r["id"]) for r in rows]
+    if reviewer is not None:
+        for q in out:
+            q["mine"] = _person(store, q["id"], reviewer)
+    return out
 
 
 def delete_queue(store: Store, queue_id: str) -> None:

@@ -77,8 +77,12 @@ def _check_reviewers(request: Request, store: Any, names: list[str]) -> None:
 
 
 @router.get("/queues")
-def list_queues(store: StoreDep, dataset_id: str | None = None) -> dict[str, Any]:
-    return {"queues": reviews.list_queues(store, dataset_id)}
+def list_queues(
+    store: StoreDep, user: UserDep, dataset_id: str | None = None, mine: bool = False
+) -> dict[str, Any]:
+    """The queues (of ``dataset_id``); ``mine=true``: those with items for the current user,
+    each with their progress as ``mine``."""
+    return {"queues": reviews.list_queues(store, dataset_id, user if mine else None)}
 
 
 @router.post("/queues", status_code=201)
