@@ -264,6 +264,15 @@ def test_double_review_conflict_and_agreement(people: FastAPI) -> None:
                                    "percent": 75.0, "kappa": 0.5, "expected": 0.5}]  # fmt: skip
         prog = client.get(f"{API}/{qid}/progress").json()
         assert prog["items_done"] == 4 and prog["decisions"] == 8 and prog["percent"] == 100.0
+        # where they agree the row takes the decision; where not, it is flagged to be settled
+        store = people.state.store
+        state = {rid: edits.current_row(store, ds, rid)["row"] for rid in ("q0", "q1", "q2", "q3")}
+        assert {rid: r["status"] for rid, r in state.items()} == {
+            "q0": "accepted", "q1": "flagged", "q2": "rejected", "q3": "accepted"}  # fmt: skip
+        assert state["q1"]["reason"] == "reviewers disagree: ann accepted, bo rejected"
+        edits.commit(store, ds, "lead", "double review")
+        settle = make_queue(client, ds, preset="flagged", reviewers=["lead"])
+        assert item_ids(client, settle["id"]) == ["q1"]
 
 
 def _export(client: TestClient, ds: str, policy: str) -> tuple[dict[str, str], dict[str, Any]]:

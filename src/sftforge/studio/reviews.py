@@ -8,7 +8,9 @@ review), assigned in rotation. A reviewer's decision on an item (accept, reject 
 flag, verify = accept and ``human_verified``, or edit the conversation) is an edit through
 ``edits.py`` (the one edit path: attributed, undoable, and a stale ``base_revision`` is a 409),
 recorded in ``review_decisions`` so it can be undone from the queue and so agreement between the
-two reviewers of an item can be measured (``review_agreement``). An edit of an LLM answer keeps
+two reviewers of an item can be measured (``review_agreement``). When the two reviewers of a
+double-reviewed item disagree, the second decision flags the row (reason: who decided what) for
+someone to settle, instead of overwriting the first. An edit of an LLM answer keeps
 the model's answer beside the human one (``edits.apply_edit`` calls
 ``review_policy.keep_suggestion_json`` on every sample edit, in a queue or in the record view).
 
@@ -372,6 +374,9 @@ def decide(
         state: dict[str, Any] = {"status": _STATUS[action], "reason": reason}
         if action == "verify":
             state["human_verified"] = True
+        clash = _disagreement(store, queue_id, row_id, item["slot"], user, _STATUS[action])
+        if clash is not None:  # the row waits for someone to settle it; the item keeps the vote
+            state = {"status": "flagged", "reason": clash}
         result = edits.apply_edit(store, dataset_id, row_id, base_revision=base_revision,
                                   user=user, changes=state)  # fmt: skip
         edit_ids.append(int(result["id"]))
@@ -391,6 +396,21 @@ def decide(
     assert updated is not None
     return {"item": _item_public(updated), "revision": int(result["id"]),
             "mine": _person(store, queue_id, user)}  # fmt: skip
+
+
+def _disagreement(
+    store: Store, queue_id: str, row_id: str, slot: int, user: str, status: str
+) -> str | None:
+    """In double review, the reason to flag the row when the other reviewer of the item
+    decided differently (so neither decision silently overwrites the other); else None."""
+    other = store.one(
+        "SELECT reviewer, status FROM queue_items WHERE queue_id=? AND row_id=? AND slot!=? "
+        "AND status!='pending' LIMIT 1",
+        (queue_id, row_id, slot),
+    )
+    if other is None or other["status"] == status:
+        return None
+    return f"reviewers disagree: {other['reviewer']} {other['status']}, {user} {status}"
 
 
 def undo_last(store: Store, queue_id: str, *, user: str) -> dict[str, Any]:
