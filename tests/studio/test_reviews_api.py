@@ -260,6 +260,11 @@ def test_double_review_conflict_and_agreement(people: FastAPI) -> None:
         assert (got["items"], got["agreed"], got["percent"]) == (4, 3, 75.0)
         assert got["expected"] == 0.5 and got["kappa"] == 0.5
         assert got["labels"] == ["accepted", "rejected"]
+        assert got["matrix"] == [
+            {"first": "accepted", "second": "accepted", "items": 2},
+            {"first": "accepted", "second": "rejected", "items": 1},
+            {"first": "rejected", "second": "rejected", "items": 1},
+        ]
         assert got["by_pair"] == [{"reviewers": ["ann", "bo"], "items": 4, "agreed": 3,
                                    "percent": 75.0, "kappa": 0.5, "expected": 0.5}]  # fmt: skip
         prog = client.get(f"{API}/{qid}/progress").json()

@@ -542,9 +542,12 @@ def queue_agreement(store: Store, queue_id: str) -> dict[str, Any]:
         else:
             pairs[(r["rb"], r["ra"])].append((r["sb"], r["sa"]))
     overall = agreement([(r["sa"], r["sb"]) for r in rows])
+    cells = Counter((r["sa"], r["sb"]) for r in rows)
     return {
         **overall.to_dict(),
         "labels": sorted({r["sa"] for r in rows} | {r["sb"] for r in rows}),
+        # where they agree and where not: first reviewer's label x second's
+        "matrix": [{"first": a, "second": b, "items": n} for (a, b), n in sorted(cells.items())],
         "by_pair": [
             {"reviewers": list(k), **agreement(v).to_dict()} for k, v in sorted(pairs.items())
         ],
