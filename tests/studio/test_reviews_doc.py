@@ -13,7 +13,8 @@ from sftforge.studio import edits
 
 DOC = (Path(__file__).resolve().parents[2] / "docs" / "studio.md").read_text(encoding="utf-8")
 REVIEW = DOC[DOC.index("## Review") :]
-EXAMPLE = re.findall(r"```python\n(.*?)```", REVIEW, re.S)[0]
+# fenced as ``py`` (the page's one ``python`` block is studio-core's example)
+EXAMPLE = re.findall(r"```py\n(.*?)```", REVIEW, re.S)[0]
 
 
 def test_review_example_runs(client: TestClient, capsys: pytest.CaptureFixture[str]) -> None:
