@@ -1,6 +1,6 @@
 """Page, sort, filter, search and histogram one version, without loading it whole.
 
-A version's browse columns are a memory-mapped Arrow file (``versions.open_browse``); a request
+A version's browse columns are a memory-mapped Arrow file (``<id>.browse.arrow``); a request
 touches the columns it filters and sorts on and the page's rows. Sort orders are cached per
 (version, column, direction) and search matches per (version, text), so the next page, or a sort
 after a search, costs only the page. The browser gets at most ``limit`` rows, never a dataset.
@@ -188,6 +188,10 @@ class VersionView:
             offs = offs[chunk.offset :]
             base = data.address - self._base
             end = base + int(offs[-1])
+            if base < 0 or end > len(self._mm):  # not a view of the file (never, uncompressed)
+                mask[first : first + n] = _mask(pc.match_substring(chunk, needle.decode("utf-8")))
+                first += n
+                continue
             hits: list[int] = []
             pos = find(needle, base + int(offs[0]), end)
             while pos != -1:
