@@ -24,6 +24,7 @@ from ..errors import SftforgeError
 from ..sample import Sample, validate_sample
 from .browse import find_row, view_of
 from .errors import ApiError
+from .review_policy import keep_suggestion_json
 from .store import Store, now_iso
 from .versions import (
     STATE_FIELDS,
@@ -188,7 +189,8 @@ def apply_edit(
         after = dict(before)
         if new_sample is not None:
             kind = "sample"
-            after["sample"] = new_sample
+            # an LLM answer a person changes keeps the model's beside it (review_policy)
+            after["sample"] = keep_suggestion_json(before["sample"], new_sample, base.get("model"))
         elif changes is not None:
             kind = "status"
             after.update(changes)

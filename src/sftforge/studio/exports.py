@@ -23,6 +23,7 @@ from ..io.containers import CONTAINERS
 from ..sample import Sample
 from .errors import ApiError
 from .jobs import JobContext, JobQueue, register
+from .review_policy import check_policy, resolve
 from .store import Store
 from .versions import iter_rows, sample_of
 
@@ -31,9 +32,14 @@ __all__ = ["export_file", "export_rows", "sample_for_export", "start_export"]
 _WRITABLE = tuple(c for c in CONTAINERS if c not in ("object", "arrow", "xlsx", "txt"))
 
 
-def sample_for_export(row: dict[str, Any]) -> Sample:
-    """The sample a row exports as: its conversation, with the review state in ``meta``."""
-    sample = sample_of(row)
+def sample_for_export(row: dict[str, Any], policy: str = "human_first") -> Sample | None:
+    """The sample a row exports as: its conversation, with the review state in ``meta``; None
+    when the review ``policy`` leaves the row out (``review_policy``: which answer wins)."""
+    sample = resolve(sample_of(row), check_policy(policy), model=row.get("model"),
+                     status=row.get("status") or "",
+                     human_verified=bool(row.get("human_verified"))).sample  # fmt: skip
+    if sample is None:
+        return None
     if row.get("human_verified"):
         sample.meta["human_verified"] = True
     if row.get("status"):
@@ -43,11 +49,29 @@ def sample_for_export(row: dict[str, Any]) -> Sample:
     return sample
 
 
-def export_rows(path: str | Path, *, include_rejected: bool = False) -> Iterator[Sample]:
+def export_rows(
+    path: str | Path,
+    *,
+    include_rejected: bool = False,
+    policy: str = "human_first",
+    left_out: dict[str, int] | None = None,
+) -> Iterator[Sample]:
+    """The version's rows as exported samples; ``left_out`` counts the rows not exported, by
+    why (``rejected``, or the review ``policy``'s name)."""
     for row in iter_rows(path):
         if row["status"] == "rejected" and not include_rejected:
+            _count(left_out, "rejected")
             continue
-        yield sample_for_export(row)
+        sample = sample_for_export(row, policy)
+        if sample is None:
+            _count(left_out, policy)
+            continue
+        yield sample
+
+
+def _count(counts: dict[str, int] | None, why: str) -> None:
+    if counts is not None:
+        counts[why] = counts.get(why, 0) + 1
 
 
 def start_export(
@@ -62,6 +86,7 @@ def start_export(
     container: str | None = None,
     include_rejected: bool = False,
     options: dict[str, Any] | None = None,
+    policy: str = "human_first",
 ) -> str:
     """Check the request and queue the export; returns the job id (also the export's id)."""
     dataset = store.dataset(dataset_id)
@@ -81,6 +106,7 @@ def start_export(
         if framework not in FRAMEWORKS:
             raise ApiError(422, "invalid", f"unknown framework '{framework}'", "framework",
                            f"use one of: {', '.join(FRAMEWORKS)}")  # fmt: skip
+    check_policy(policy)
     if container is not None and container not in _WRITABLE:
         raise ApiError(422, "invalid", f"cannot write container '{container}'", "container",
                        f"use one of: {', '.join(_WRITABLE)}")  # fmt: skip
@@ -94,6 +120,7 @@ def start_export(
             "container": container,
             "include_rejected": include_rejected,
             "options": options or {},
+            "policy": policy,
         },
         user,
     )
@@ -109,7 +136,9 @@ def _run_export(ctx: JobContext, params: dict[str, Any]) -> dict[str, Any]:
         shutil.rmtree(outdir)
     outdir.mkdir(parents=True)
     stem = f"{_safe(dataset['name'])}-{version['id']}"
-    rows = export_rows(version["path"], include_rejected=bool(params.get("include_rejected")))
+    left_out: dict[str, int] = {}
+    rows = export_rows(version["path"], include_rejected=bool(params.get("include_rejected")),
+                       policy=params.get("policy") or "human_first", left_out=left_out)  # fmt: skip
     options = dict(params.get("options") or {})
     if params.get("format"):
         fmt = resolve_format(params["format"])
@@ -144,6 +173,7 @@ def _run_export(ctx: JobContext, params: dict[str, Any]) -> dict[str, Any]:
                 if file.is_file():
                     zf.write(file, f"{framework}/{file.relative_to(folder)}")
     return {"file": target.name, "bytes": target.stat().st_size, "rows": count,
+            "left_out": left_out, "policy": params.get("policy") or "human_first",
             "version_id": version["id"]}  # fmt: skip
 
 

@@ -255,6 +255,9 @@ class ExportRequest(BaseModel):
     container: str | None = None
     include_rejected: bool = False
     options: dict[str, Any] = Field(default_factory=dict)
+    policy: str = Field(
+        "human_first", description="review: human_first, suggestion_first, human_only"
+    )
 
 
 @router.post("/datasets/{dataset_id}/exports", status_code=202)
@@ -266,7 +269,7 @@ def create_export(
     job_id = start_export(
         store, jobs, dataset_id, version["id"], user=user, format=body.format,
         framework=body.framework, container=body.container,
-        include_rejected=body.include_rejected, options=body.options,
+        include_rejected=body.include_rejected, options=body.options, policy=body.policy,
     )  # fmt: skip
     return jobs.get(job_id)
 
