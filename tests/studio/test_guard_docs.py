@@ -12,7 +12,8 @@ GUARD_TAGS = {"auth", "uploads", "connections", "sources"}  # the route modules 
 
 
 def test_security_table_lists_every_guard_route(tmp_path: Path) -> None:
-    text = DOC.read_text(encoding="utf-8")
+    # only the Security section: other sections (Review) list their own routes the same way
+    text = DOC.read_text(encoding="utf-8").split("\n## Security", 1)[1].split("\n## ", 1)[0]
     listed = set(re.findall(r"^\| `(GET|POST|PUT|PATCH|DELETE|HEAD) (/api/[^`]*)` \|", text, re.M))
     spec = client(settings(tmp_path)).get("/api/openapi.json").json()
     routes = {
