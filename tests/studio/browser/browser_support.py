@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi import APIRouter, Request
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -66,6 +67,8 @@ class StudioServer:
         self.port = _free_port()
         self.settings = StudioSettings(home=home, port=self.port, open_browser=False)
         self.app = create_app(self.settings)
+        if not has_upload_api():
+            self.app.include_router(contract_uploads_router(self.settings.folder("staging")))
         config = uvicorn.Config(
             self.app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on"
         )
@@ -93,3 +96,125 @@ def screenshot(page: Any, name: str) -> Path:
     path = SCREENSHOTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=False)
     return path
+
+
+# The needle rows the stories look for: a Chinese phrase found by substring (not a word match).
+NEEDLE_INDEX = 31_337
+NEEDLE_PHRASE = "量子纠缠的基本原理"
+
+
+def write_alpaca_json(path: Path, rows: int = 52_000) -> list[dict[str, str]]:
+    """An Alpaca-style JSON list like the 52k set: instruction/input/output, some rows Chinese,
+    one row (``NEEDLE_INDEX``) holding ``NEEDLE_PHRASE`` inside a longer sentence."""
+    import json
+
+    records = []
+    for i in range(rows):
+        if i == NEEDLE_INDEX:
+            records.append(
+                {
+                    "instruction": f"请用通俗的语言解释{NEEDLE_PHRASE}，并举一个例子。",
+                    "input": "",
+                    "output": "量子纠缠是指两个粒子的状态相互关联……",
+                }
+            )
+        elif i % 10 == 3:
+            records.append(
+                {
+                    "instruction": f"把第 {i} 句话翻译成英文。",
+                    "input": f"今天的天气很好，第 {i} 号。",
+                    "output": f"The weather is nice today, number {i}.",
+                }
+            )
+        else:
+            records.append(
+                {
+                    "instruction": f"Give three tips for staying healthy, variant {i}.",
+                    "input": "" if i % 3 else f"Context number {i}.",
+                    "output": "1. Eat well.\n2. Exercise.\n3. Sleep." + " More." * (i % 17),
+                }
+            )
+    path.write_text(json.dumps(records, ensure_ascii=False), encoding="utf-8")
+    return records
+
+
+# Headers the column guesser does not know, so the import asks for a mapping in the form.
+GBK_HEADERS = ("编号", "用户提问", "参考回复", "类别")
+GBK_ROWS = [
+    ("q1", "什么是机器学习？", "机器学习是让计算机从数据中学习规律的方法。", "概念"),
+    ("q2", "如何煮米饭？", "米和水按一比一点二的比例，煮二十分钟。", "生活"),
+    ("q3", "长城有多长？", "明长城全长约八千八百五十公里。", "地理"),
+]
+
+
+def write_gbk_csv(path: Path) -> None:
+    """A CSV in GBK (as Excel saves it on a Chinese Windows) with Chinese headers."""
+    import csv
+    import io
+
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(GBK_HEADERS)
+    writer.writerows(GBK_ROWS)
+    path.write_bytes(buffer.getvalue().encode("gbk"))
+
+
+def has_upload_api() -> bool:
+    """True when studio-guard's resumable uploads (``studio/uploads.py``) are installed."""
+    import importlib.util
+
+    return importlib.util.find_spec("sftforge.studio.uploads") is not None
+
+
+def contract_uploads_router(staging: Path) -> Any:
+    """A minimal stand-in for ``/api/uploads`` that follows the contract the import page speaks
+    (create -> id and offset; PUT ``?offset=N`` appends; GET -> offset; finish -> staged names),
+    used only on a tree without studio-guard's uploads, so the page's drag-and-drop path is driven
+    end to end either way. It keeps the bytes in ``staging/`` under the upload's id."""
+    import uuid
+
+    from sftforge.studio.errors import ApiError
+
+    router = APIRouter()
+    uploads: dict[str, dict[str, Any]] = {}
+
+    def state(up: dict[str, Any]) -> dict[str, Any]:
+        return {k: up[k] for k in ("id", "name", "size", "offset", "status", "staged")}
+
+    @router.post("/api/uploads", status_code=201)
+    async def create(request: Request) -> dict[str, Any]:
+        body = await request.json()
+        upload_id = uuid.uuid4().hex[:12]
+        name = Path(str(body["name"])).name
+        up = {"id": upload_id, "name": name, "size": int(body["size"]), "offset": 0,
+              "status": "open", "staged": [], "path": staging / upload_id / name}  # fmt: skip
+        up["path"].parent.mkdir(parents=True)
+        up["path"].write_bytes(b"")
+        uploads[upload_id] = up
+        return state(up)
+
+    @router.get("/api/uploads/{upload_id}")
+    def get(upload_id: str) -> dict[str, Any]:
+        if upload_id not in uploads:
+            raise ApiError(404, "not_found", f"no upload {upload_id}")
+        return state(uploads[upload_id])
+
+    @router.put("/api/uploads/{upload_id}")
+    async def put(upload_id: str, offset: int, request: Request) -> dict[str, Any]:
+        up = uploads[upload_id]
+        if offset != up["offset"]:
+            raise ApiError(409, "conflict", f"offset {offset} is not {up['offset']}")
+        data = await request.body()
+        with open(up["path"], "ab") as fh:
+            fh.write(data)
+        up["offset"] += len(data)
+        return state(up)
+
+    @router.post("/api/uploads/{upload_id}/finish")
+    def finish(upload_id: str) -> dict[str, Any]:
+        up = uploads[upload_id]
+        up["status"] = "finished"
+        up["staged"] = [f"{upload_id}/{up['name']}"]
+        return state(up)
+
+    return router

@@ -6,29 +6,49 @@ the data through the same ``/api`` endpoints a script or test would use.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
-from fastapi.templating import Jinja2Templates
 
 from ..i18n import LANG_COOKIE, LANGS, messages, pick_lang, translator
 
-__all__ = ["router", "templates"]
+__all__ = ["router"]
 
-templates = Jinja2Templates(directory=str(Path(__file__).parent.parent / "templates"))
 router = APIRouter(include_in_schema=False)
 
 
 def _csrf_token(request: Request) -> str:
-    """The token the page's script sends back in ``X-CSRF-Token`` (set by the CSRF middleware when
-    there is one; empty for local use without sessions)."""
-    token = getattr(request.state, "csrf_token", None)
+    """The token the page's script sends back in ``X-CSRF-Token``: the session's (the auth
+    middleware puts the user, with its ``csrf``, in ``request.state``); empty for local use and
+    token requests, which have no cookie session to protect."""
+    user = getattr(request.state, "user", None)
+    token = getattr(user, "csrf", None)
     return str(token) if token else ""
 
 
-def _page(request: Request, template: str, title: str, **ids: Any) -> HTMLResponse:
+def _formats() -> list[str]:
+    """The format names the library reads and writes (the import and export choices)."""
+    from ...api import load_formats
+    from ...formats.base import FORMATS
+
+    load_formats()
+    return sorted(FORMATS)
+
+
+def _frameworks() -> tuple[str, ...]:
+    from ...export import FRAMEWORKS
+
+    return tuple(FRAMEWORKS)
+
+
+def _page(
+    request: Request,
+    template: str,
+    title: str,
+    extra: dict[str, Any] | None = None,
+    **ids: str,
+) -> HTMLResponse:
     lang = pick_lang(request.cookies.get(LANG_COOKIE), request.headers.get("accept-language"))
     t = translator(lang)
     context = {
@@ -43,7 +63,8 @@ def _page(request: Request, template: str, title: str, **ids: Any) -> HTMLRespon
         "page_ids": ids,
         **ids,
     }
-    return templates.TemplateResponse(request, template, context)
+    context.update(extra or {})
+    return request.app.state.templates.TemplateResponse(request, template, context)
 
 
 @router.get("/", response_class=HTMLResponse)
@@ -53,12 +74,13 @@ def projects_page(request: Request) -> HTMLResponse:
 
 @router.get("/datasets/{dataset_id}", response_class=HTMLResponse)
 def dataset_page(request: Request, dataset_id: str) -> HTMLResponse:
-    return _page(request, "dataset.html", "page.dataset", dataset_id=dataset_id)
+    choices = {"formats": _formats(), "frameworks": _frameworks()}
+    return _page(request, "dataset.html", "page.dataset", choices, dataset_id=dataset_id)
 
 
 @router.get("/datasets/{dataset_id}/import", response_class=HTMLResponse)
 def upload_page(request: Request, dataset_id: str) -> HTMLResponse:
-    return _page(request, "upload.html", "page.upload", dataset_id=dataset_id)
+    return _page(request, "upload.html", "page.upload", {"formats": _formats()}, dataset_id=dataset_id)
 
 
 @router.get("/datasets/{dataset_id}/browse", response_class=HTMLResponse)

@@ -87,13 +87,14 @@ const Studio = (() => {
   function showError(err) {
     const box = document.getElementById("error-banner");
     if (!box) return;
-    box.replaceChildren(
+    const parts = [
       el("span", { class: "error-code", "data-testid": "error-code" }, err.code || "error"),
       el("span", { class: "error-message", "data-testid": "error-message" }, err.message || String(err)),
       err.field ? el("span", { class: "error-field", "data-testid": "error-field" }, t("error.field") + ": " + err.field) : null,
       err.hint ? el("span", { class: "error-hint", "data-testid": "error-hint" }, t("error.hint") + ": " + err.hint) : null,
-      el("button", { class: "link", "data-testid": "error-close", onclick: clearError }, "×")
-    );
+      el("button", { class: "link", "data-testid": "error-close", onclick: clearError }, "×"),
+    ];
+    box.replaceChildren(...parts.filter(Boolean));
     box.hidden = false;
   }
 
