@@ -2,7 +2,7 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-EXTRAS := chat,llm,local,docs,embed,dev,remote
+EXTRAS := chat,llm,local,docs,embed,dev,remote,studio
 
 .PHONY: demo test lint typecheck bench clean venv
 

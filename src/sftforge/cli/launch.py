@@ -27,6 +27,7 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("preview", "Show a sample with trained tokens highlighted against masked ones."),
     ("lint", "Find double BOS, untrained EOS, injected special tokens, bad role order and more."),
     ("export", "Write data in the form a training framework reads, with its config and command."),
+    ("studio", "Start the web workspace (browse, edit, review, version, export) on 127.0.0.1."),
 )  # fmt: skip
 
 _WIDTH = max(len(name) for name, _ in COMMANDS)

@@ -78,6 +78,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "tokenize",
     "lint",
     "export",
+    "studio",
 )
 # command -> the module that registers it, where the two names differ
 _HOMES = {"preview": "tokenize", "version": None}

@@ -1,0 +1,315 @@
+"""Page, sort, filter, search and histogram one version, without loading it whole.
+
+A version's browse columns are a memory-mapped Arrow file (``versions.open_browse``); a request
+touches the columns it filters and sorts on and the page's rows. Sort orders are cached per
+(version, column, direction) and search matches per (version, text), so the next page, or a sort
+after a search, costs only the page. The browser gets at most ``limit`` rows, never a dataset.
+
+Search is a substring match of the lower-cased text over the whole conversation (``search``
+column): Chinese works, as there is no word splitting to get wrong.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from .errors import ApiError
+from .versions import BROWSE_SCHEMA, open_browse
+
+__all__ = [
+    "COLUMNS",
+    "NUMERIC",
+    "PAGE_COLUMNS",
+    "Filter",
+    "VersionView",
+    "find_row",
+    "histogram",
+    "page",
+    "parse_filter",
+    "view_of",
+]
+
+COLUMNS = tuple(f.name for f in BROWSE_SCHEMA)
+NUMERIC = tuple(
+    f.name
+    for f in BROWSE_SCHEMA
+    if pa.types.is_integer(f.type) or pa.types.is_floating(f.type) or pa.types.is_boolean(f.type)
+)
+SORTABLE = tuple(
+    f.name for f in BROWSE_SCHEMA if f.name not in ("search", "tags", "prompt", "sample")
+)
+# what a page row carries (not the whole-text ``search`` column)
+PAGE_COLUMNS = tuple(c for c in COLUMNS if c not in ("search", "prompt"))
+_OPS = ("eq", "ne", "lt", "le", "gt", "ge", "has", "null", "notnull")
+_CACHE_VIEWS = 4
+_CACHE_SEARCHES = 16
+
+
+@dataclass(frozen=True)
+class Filter:
+    """``column op value``: ``chars:ge:100``, ``status:eq:rejected``, ``tags:has:math``,
+    ``model:notnull``."""
+
+    column: str
+    op: str
+    value: str | None = None
+
+
+def parse_filter(text: str) -> Filter:
+    column, _, rest = text.partition(":")
+    op, _, value = rest.partition(":")
+    if column not in COLUMNS or column == "search":
+        raise ApiError(
+            422,
+            "invalid",
+            f"cannot filter on '{column}'",
+            "filter",
+            f"use one of: {', '.join(PAGE_COLUMNS)}",
+        )
+    if op not in _OPS:
+        raise ApiError(
+            422,
+            "invalid",
+            f"unknown filter operator '{op}'",
+            "filter",
+            f"use one of: {', '.join(_OPS)}",
+        )
+    if op not in ("null", "notnull") and not value and op != "eq":
+        raise ApiError(
+            422, "invalid", f"filter '{text}' has no value", "filter", "write it as column:op:value"
+        )
+    return Filter(column, op, value if op not in ("null", "notnull") else None)
+
+
+class VersionView:
+    """One version's browse table and its caches (sort orders, search matches)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.table = open_browse(path)
+        self.rows = self.table.num_rows
+        self._sorts: dict[tuple[str, bool], np.ndarray] = {}
+        self._searches: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def order(self, column: str, desc: bool) -> np.ndarray:
+        """Row indices sorted by ``column`` (nulls last, ties in row order), cached."""
+        key = (column, desc)
+        with self._lock:
+            cached = self._sorts.get(key)
+        if cached is not None:
+            return cached
+        col = self.table[column]
+        idx = pc.sort_indices(
+            pa.table({"v": col}), sort_keys=[("v", "descending" if desc else "ascending", "at_end")]
+        )
+        order = idx.to_numpy()
+        with self._lock:
+            self._sorts[key] = order
+        return order
+
+    def search(self, text: str) -> np.ndarray:
+        """A boolean mask of the rows whose conversation contains ``text`` (case-insensitive)."""
+        needle = text.lower()
+        with self._lock:
+            cached = self._searches.get(needle)
+            if cached is not None:
+                self._searches.move_to_end(needle)
+                return cached
+        hit = pc.match_substring(self.table["search"], needle)
+        mask = _mask(hit)
+        with self._lock:
+            self._searches[needle] = mask
+            while len(self._searches) > _CACHE_SEARCHES:
+                self._searches.popitem(last=False)
+        return mask
+
+
+def _mask(values: pa.ChunkedArray | pa.Array) -> np.ndarray:
+    """A boolean Arrow result as a numpy mask, nulls counting as False."""
+    filled = pc.fill_null(values, False)
+    if isinstance(filled, pa.ChunkedArray):
+        return (
+            np.concatenate([c.to_numpy(zero_copy_only=False) for c in filled.chunks])
+            if filled.num_chunks
+            else np.zeros(0, bool)
+        )
+    return np.asarray(filled.to_numpy(zero_copy_only=False))
+
+
+_VIEWS: OrderedDict[str, VersionView] = OrderedDict()
+_VIEWS_LOCK = threading.Lock()
+
+
+def view_of(path: str | Path) -> VersionView:
+    """The (cached) view of the version at ``path``; versions are immutable, so a view never
+    goes stale."""
+    key = str(path)
+    with _VIEWS_LOCK:
+        view = _VIEWS.get(key)
+        if view is not None:
+            _VIEWS.move_to_end(key)
+            return view
+    view = VersionView(Path(path))
+    with _VIEWS_LOCK:
+        _VIEWS[key] = view
+        while len(_VIEWS) > _CACHE_VIEWS:
+            _VIEWS.popitem(last=False)
+    return view
+
+
+def _value(column: str, raw: str | None) -> Any:
+    typ = BROWSE_SCHEMA.field(column).type
+    if raw is None:
+        return None
+    try:
+        if pa.types.is_boolean(typ):
+            if raw.lower() not in ("true", "false", "1", "0"):
+                raise ValueError(raw)
+            return raw.lower() in ("true", "1")
+        if pa.types.is_integer(typ):
+            return int(raw)
+        if pa.types.is_floating(typ):
+            return float(raw)
+    except ValueError:
+        raise ApiError(
+            422, "invalid", f"'{raw}' is not a value of column {column}", "filter"
+        ) from None
+    return raw
+
+
+def _filter_mask(view: VersionView, f: Filter) -> np.ndarray:
+    col = view.table[f.column]
+    if f.op == "null":
+        return _mask(pc.is_null(col))
+    if f.op == "notnull":
+        return _mask(pc.is_valid(col))
+    if f.op == "has":
+        if f.column != "tags":
+            raise ApiError(422, "invalid", "the 'has' operator is for the tags column", "filter")
+        flat = pc.list_flatten(col)
+        parents = pc.list_parent_indices(col).to_numpy()
+        hit = _mask(pc.equal(flat, f.value)) if len(flat) else np.zeros(0, bool)
+        out = np.zeros(view.rows, bool)
+        out[parents[hit]] = True
+        return out
+    if f.column == "tags":
+        raise ApiError(422, "invalid", "filter tags with tags:has:<tag>", "filter")
+    value = _value(f.column, f.value)
+    fn = {"eq": pc.equal, "ne": pc.not_equal, "lt": pc.less, "le": pc.less_equal,
+          "gt": pc.greater, "ge": pc.greater_equal}[f.op]  # fmt: skip
+    return _mask(fn(col, pa.scalar(value, BROWSE_SCHEMA.field(f.column).type)))
+
+
+def selection(view: VersionView, q: str | None, filters: list[Filter]) -> np.ndarray | None:
+    """The mask of rows matching the search text and every filter; None when nothing narrows."""
+    mask: np.ndarray | None = None
+    if q:
+        mask = view.search(q)
+    for f in filters:
+        m = _filter_mask(view, f)
+        mask = m if mask is None else (mask & m)
+    return mask
+
+
+def page(
+    view: VersionView,
+    *,
+    offset: int = 0,
+    limit: int = 50,
+    sort: str | None = None,
+    desc: bool = False,
+    q: str | None = None,
+    filters: list[Filter] | None = None,
+) -> dict[str, Any]:
+    """One page: ``{"total", "offset", "limit", "rows": [...], "indices": [...]}``; each row has
+    the page columns and ``index`` (its position in the version)."""
+    if sort is not None and sort not in SORTABLE:
+        raise ApiError(
+            422, "invalid", f"cannot sort by '{sort}'", "sort", f"use one of: {', '.join(SORTABLE)}"
+        )
+    mask = selection(view, q, filters or [])
+    if sort is not None:
+        order = view.order(sort, desc)
+        chosen = order[mask[order]] if mask is not None else order
+    elif mask is not None:
+        chosen = np.flatnonzero(mask)
+    else:
+        chosen = None
+    total = view.rows if chosen is None else len(chosen)
+    if chosen is None:
+        indices = np.arange(min(offset, total), min(offset + limit, total), dtype=np.int64)
+    else:
+        indices = chosen[offset : offset + limit]
+    rows = take(view, indices)
+    return {"total": total, "offset": offset, "limit": limit, "rows": rows}
+
+
+def take(view: VersionView, indices: np.ndarray | list[int]) -> list[dict[str, Any]]:
+    """The page columns of the rows at ``indices``, each with its ``index``."""
+    idx = pa.array(np.asarray(indices, dtype=np.int64))
+    picked = view.table.select(list(PAGE_COLUMNS)).take(idx).to_pylist()
+    for i, row in zip(idx.to_pylist(), picked, strict=True):
+        row["index"] = i
+    return picked
+
+
+def find_row(view: VersionView, row_id: str) -> int | None:
+    """The index of ``row_id`` in the version, or None."""
+    i = pc.index(view.table["row_id"], pa.scalar(row_id, pa.string())).as_py()
+    return None if i is None or i < 0 else int(i)
+
+
+def histogram(
+    view: VersionView,
+    column: str,
+    *,
+    bins: int = 40,
+    q: str | None = None,
+    filters: list[Filter] | None = None,
+) -> dict[str, Any]:
+    """Counts of ``column``'s values in ``bins`` equal bins over the selected rows (a filter on
+    ``column`` itself is left out, so dragging a range over the strip keeps the whole strip)."""
+    if column not in NUMERIC:
+        raise ApiError(
+            422,
+            "invalid",
+            f"no histogram for '{column}'",
+            "column",
+            f"use one of: {', '.join(NUMERIC)}",
+        )
+    bins = max(1, min(int(bins), 200))
+    mask = selection(view, q, [f for f in (filters or []) if f.column != column])
+    col = view.table[column]
+    valid = _mask(pc.is_valid(col))
+    values = pc.fill_null(col, 0).to_numpy() if col.null_count else col.to_numpy()
+    values = np.asarray(values, dtype=np.float64)
+    keep = valid if mask is None else (valid & mask)
+    picked = values[keep]
+    if picked.size == 0:
+        return {
+            "column": column,
+            "edges": [],
+            "counts": [],
+            "total": 0,
+            "nulls": int((~valid).sum()),
+        }
+    lo, hi = float(picked.min()), float(picked.max())
+    if lo == hi:
+        hi = lo + 1
+    counts, edges = np.histogram(picked, bins=bins, range=(lo, hi))
+    return {
+        "column": column,
+        "edges": [float(e) for e in edges],
+        "counts": [int(c) for c in counts],
+        "total": int(picked.size),
+        "nulls": int((~valid).sum()) if mask is None else int((~valid & mask).sum()),
+    }

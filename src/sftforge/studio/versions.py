@@ -1,0 +1,301 @@
+"""Immutable dataset versions: one Parquet file per version, content-addressed, fixed row schema.
+
+A version id is the sha256 of the parent id and every row's content (16 hex characters), so the
+same rows on the same parent are the same version. Each row keeps its ``sample`` losslessly
+(``Sample.to_json()``), its lineage (source and line, what made it, model and prompt, who edited
+it and when), its review state, and derived columns for the browser; ``derive_columns`` is the one
+place that computes the derived ones.
+
+Beside ``<id>.parquet`` (the version) each version has ``<id>.browse.arrow``: the same rows
+without ``sample``, as an uncompressed Arrow IPC file, memory-mapped by the browser so paging,
+sorting and searching a million rows touch only the pages they need (``browse.py``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pyarrow as pa
+import pyarrow.ipc as ipc
+import pyarrow.parquet as pq
+
+from ..sample import Sample
+
+__all__ = [
+    "BROWSE_SCHEMA",
+    "ROW_GROUP",
+    "SCHEMA",
+    "STATE_FIELDS",
+    "VersionWriter",
+    "browse_path",
+    "derive_columns",
+    "iter_rows",
+    "open_browse",
+    "read_rows",
+    "row_from_sample",
+    "sample_of",
+]
+
+ROW_GROUP = 8192
+FIRST_CHARS = 200
+
+SCHEMA = pa.schema(
+    [
+        ("row_id", pa.string()),
+        ("sample", pa.string()),
+        # lineage
+        ("src", pa.string()),
+        ("src_line", pa.int64()),
+        ("made_by", pa.string()),
+        ("model", pa.string()),
+        ("prompt", pa.string()),
+        ("edited_by", pa.string()),
+        ("edited_at", pa.string()),
+        # derived for the browser (derive_columns)
+        ("first_user", pa.string()),
+        ("first_assistant", pa.string()),
+        ("n_turns", pa.int32()),
+        ("n_user", pa.int32()),
+        ("n_assistant", pa.int32()),
+        ("n_tool", pa.int32()),
+        ("has_system", pa.bool_()),
+        ("chars", pa.int64()),
+        ("tokens_est", pa.int64()),
+        # review state (changed by edits)
+        ("tags", pa.list_(pa.string())),
+        ("status", pa.string()),
+        ("reason", pa.string()),
+        ("human_verified", pa.bool_()),
+        ("score", pa.float64()),
+        ("search", pa.string()),
+    ]
+)
+BROWSE_SCHEMA = pa.schema([f for f in SCHEMA if f.name != "sample"])
+# the columns an edit may change besides the sample itself
+STATE_FIELDS = ("tags", "status", "reason", "human_verified", "score")
+_LINEAGE = ("src", "src_line", "made_by", "model", "prompt", "edited_by", "edited_at")
+
+
+def derive_columns(sample: Sample) -> dict[str, Any]:
+    """The browser's columns of ``sample``: first turns (200 characters), role counts, length in
+    characters, a token estimate, and the lower-cased text searched by substring (so Chinese
+    works: no word splitting)."""
+    first_user = first_assistant = None
+    n_user = n_assistant = n_tool = 0
+    parts: list[str] = []
+    for m in sample.messages:
+        role = m.role
+        if role == "user":
+            n_user += 1
+            if first_user is None:
+                first_user = m.content[:FIRST_CHARS]
+        elif role == "assistant":
+            n_assistant += 1
+            if first_assistant is None:
+                first_assistant = m.content[:FIRST_CHARS]
+        elif role == "tool":
+            n_tool += 1
+        if m.reasoning:
+            parts.append(m.reasoning)
+        parts.append(m.content)
+        if m.tool_calls:
+            parts.extend(orjson.dumps(c.to_dict()).decode("utf-8") for c in m.tool_calls)
+    if sample.rejected is not None:
+        parts.append(sample.rejected.content)
+    text = "\n".join(parts)
+    chars = len(text) - len(parts) + 1 if parts else 0
+    # a cheap estimate: a CJK character (3 UTF-8 bytes) is about a token, other text ~4 chars
+    wide = (len(text.encode("utf-8")) - len(text)) // 2
+    return {
+        "first_user": first_user or "",
+        "first_assistant": first_assistant or "",
+        "n_turns": len(sample.messages),
+        "n_user": n_user,
+        "n_assistant": n_assistant,
+        "n_tool": n_tool,
+        "has_system": bool(sample.messages) and sample.messages[0].role == "system",
+        "chars": chars,
+        "tokens_est": wide + max(len(text) - wide, 0) // 4,
+        "search": text.lower(),
+    }
+
+
+def _meta_state(meta: Mapping[str, Any]) -> dict[str, Any]:
+    """Review state a sample may already carry in ``meta`` (a generated or judged sample)."""
+    tags = meta.get("tags")
+    score = meta.get("score")
+    return {
+        "tags": [str(t) for t in tags] if isinstance(tags, list) else [],
+        "status": "",
+        "reason": None,
+        "human_verified": meta.get("human_verified") is True,
+        "score": float(score) if isinstance(score, int | float) and score is not True else None,
+    }
+
+
+def row_from_sample(
+    sample: Sample,
+    row_id: str,
+    *,
+    src: str,
+    src_line: int,
+    made_by: str,
+    sample_json: bytes | None = None,
+) -> dict[str, Any]:
+    """A new row (an import's): lineage from the arguments and the sample's ``meta.llm``."""
+    llm = sample.meta.get("llm") if sample.meta else None
+    model = prompt = None
+    if isinstance(llm, dict):
+        model = llm.get("model")
+        raw_prompt = llm.get("prompt")
+        if raw_prompt is not None:
+            prompt = (
+                raw_prompt
+                if isinstance(raw_prompt, str)
+                else orjson.dumps(raw_prompt).decode("utf-8")
+            )
+    row: dict[str, Any] = {
+        "row_id": row_id,
+        "sample": (sample_json or sample.to_json()).decode("utf-8"),
+        "src": src,
+        "src_line": src_line,
+        "made_by": made_by,
+        "model": str(model) if model is not None else None,
+        "prompt": prompt,
+        "edited_by": None,
+        "edited_at": None,
+    }
+    row.update(derive_columns(sample))
+    row.update(_meta_state(sample.meta) if sample.meta else _meta_state({}))
+    return row
+
+
+def sample_of(row: Mapping[str, Any]) -> Sample:
+    return Sample.from_json(row["sample"])
+
+
+def _row_hash_part(row: Mapping[str, Any]) -> bytes:
+    """What makes a row's content: id, sample, lineage and review state (derived columns follow
+    from the sample)."""
+    key = [row["row_id"], row["sample"], *(row[k] for k in _LINEAGE)]
+    key.extend(row[k] for k in STATE_FIELDS)
+    return orjson.dumps(key)
+
+
+def browse_path(parquet_path: str | Path) -> Path:
+    path = Path(parquet_path)
+    return path.with_name(path.name.removesuffix(".parquet") + ".browse.arrow")
+
+
+class VersionWriter:
+    """Rows in, one immutable version out: ``add`` rows, then ``finish()`` -> (id, path, rows).
+
+    Rows are buffered ``ROW_GROUP`` at a time into a temporary Parquet file and its browse
+    sidecar; ``finish`` names both by the content hash (an existing identical version is kept)."""
+
+    def __init__(self, folder: Path, parent_id: str | None) -> None:
+        self.folder = Path(folder)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self._hash = hashlib.sha256((parent_id or "").encode("utf-8") + b"\n")
+        tag = f".tmp-{os.getpid()}-{id(self):x}"
+        self._tmp = self.folder / f"{tag}.parquet"
+        self._tmp_browse = browse_path(self._tmp)
+        self._pq = pq.ParquetWriter(self._tmp, SCHEMA, compression="zstd")
+        self._sink = pa.OSFile(str(self._tmp_browse), "wb")
+        self._ipc = ipc.new_file(self._sink, BROWSE_SCHEMA)
+        self._buf: list[dict[str, Any]] = []
+        self.rows = 0
+        self._done = False
+
+    def add(self, row: dict[str, Any]) -> None:
+        self._hash.update(_row_hash_part(row))
+        self._buf.append(row)
+        if len(self._buf) >= ROW_GROUP:
+            self._flush()
+
+    def extend(self, rows: Iterable[dict[str, Any]]) -> None:
+        for row in rows:
+            self.add(row)
+
+    def _flush(self) -> None:
+        if not self._buf:
+            return
+        batch = pa.RecordBatch.from_pylist(self._buf, schema=SCHEMA)
+        self._pq.write_batch(batch, row_group_size=ROW_GROUP)
+        self._ipc.write_batch(batch.drop_columns(["sample"]))
+        self.rows += len(self._buf)
+        self._buf = []
+
+    def finish(self) -> tuple[str, Path, int]:
+        self._flush()
+        self._close()
+        version_id = self._hash.hexdigest()[:16]
+        path = self.folder / f"{version_id}.parquet"
+        if path.exists() and browse_path(path).exists():
+            self.abort()
+        else:
+            os.replace(self._tmp_browse, browse_path(path))
+            os.replace(self._tmp, path)
+        return version_id, path, self.rows
+
+    def _close(self) -> None:
+        if not self._done:
+            self._done = True
+            self._pq.close()
+            self._ipc.close()
+            self._sink.close()
+
+    def abort(self) -> None:
+        self._close()
+        for tmp in (self._tmp, self._tmp_browse):
+            tmp.unlink(missing_ok=True)
+
+
+def open_browse(path: str | Path) -> pa.Table:
+    """The version's browse columns, memory-mapped (nothing is copied until it is touched)."""
+    source = pa.memory_map(str(browse_path(path)), "r")
+    return ipc.open_file(source).read_all()
+
+
+def read_rows(path: str | Path, indices: Iterable[int]) -> list[dict[str, Any]]:
+    """Whole rows (with ``sample``) at ``indices`` of the version at ``path``, in that order;
+    only the row groups holding them are decoded."""
+    wanted = sorted(set(indices))
+    if not wanted:
+        return []
+    pf = pq.ParquetFile(str(path), memory_map=True)
+    found: dict[int, dict[str, Any]] = {}
+    start = 0
+    meta = pf.metadata
+    groups: dict[int, list[int]] = {}
+    bounds: list[tuple[int, int]] = []
+    for g in range(meta.num_row_groups):
+        n = meta.row_group(g).num_rows
+        bounds.append((start, start + n))
+        start += n
+    g = 0
+    for i in wanted:
+        while g < len(bounds) and i >= bounds[g][1]:
+            g += 1
+        if g == len(bounds):
+            raise IndexError(f"row {i} is past the end of {path}")
+        groups.setdefault(g, []).append(i)
+    for g, rows in groups.items():
+        table = pf.read_row_group(g)
+        lo = bounds[g][0]
+        picked = table.take(pa.array([i - lo for i in rows], pa.int64())).to_pylist()
+        for i, row in zip(rows, picked, strict=True):
+            found[i] = row
+    return [found[i] for i in indices]
+
+
+def iter_rows(path: str | Path, batch_rows: int = ROW_GROUP) -> Iterable[dict[str, Any]]:
+    """Every row of a version, in order, one row group at a time."""
+    pf = pq.ParquetFile(str(path), memory_map=True)
+    for batch in pf.iter_batches(batch_size=batch_rows):
+        yield from batch.to_pylist()
