@@ -134,7 +134,8 @@ def write_alpaca_json(path: Path, rows: int = 52_000) -> list[dict[str, str]]:
                     "output": "1. Eat well.\n2. Exercise.\n3. Sleep." + " More." * (i % 17),
                 }
             )
-    path.write_text(json.dumps(records, ensure_ascii=False), encoding="utf-8")
+    # indented like the published alpaca_data.json: each record starts on its own line
+    path.write_text(json.dumps(records, ensure_ascii=False, indent=4), encoding="utf-8")
     return records
 
 

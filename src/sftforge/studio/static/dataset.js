@@ -26,21 +26,23 @@
         el("a", { href: "/datasets/" + encodeURIComponent(datasetId) + "/browse?version=" + encodeURIComponent(v.id), "data-testid": "version-browse" }, t("nav.browse")), " ",
         el("button", { "data-testid": "version-tag", onclick: () => tag(v.id) }, t("action.tag")), " ",
         v.id !== dataset.head_version ? el("button", { "data-testid": "version-rollback", onclick: () => rollback(v.id) }, t("action.rollback")) : null))));
+    // a choice the user made is kept across reloads; otherwise the newest versions are chosen
     for (const id of ["diff-a", "diff-b", "export-version"]) {
-      const keep = $(id).value;
+      const keep = $(id).dataset.touched ? $(id).value : "";
       $(id).replaceChildren(...versions.map((v) => el("option", { value: v.id }, v.id + " · " + (v.message || v.kind) + " · " + fmtNum(v.rows))));
       if (keep) $(id).value = keep;
     }
-    if (versions.length > 1 && !$("diff-a").dataset.touched) {
-      $("diff-a").value = versions[1].id; // newest first: compare the previous with the newest
-      $("diff-b").value = versions[0].id;
+    if (!$("export-version").dataset.touched && dataset.head_version) $("export-version").value = dataset.head_version;
+    if (versions.length > 1) {
+      // newest first: compare the previous version with the newest
+      if (!$("diff-a").dataset.touched) $("diff-a").value = versions[1].id;
+      if (!$("diff-b").dataset.touched) $("diff-b").value = versions[0].id;
     }
     await Promise.all([loadPending(), loadImports()]);
   }
 
   async function loadPending() {
-    const pending = await api("GET", base + "/edits?pending=true");
-    const count = pending.total !== undefined ? pending.total : (pending.edits || []).length;
+    const count = (await api("GET", base + "/edits?limit=5000")).edits.length;
     $("commit-form").hidden = count === 0;
     $("pending").textContent = t("dataset.pending_edits", { count: fmtNum(count) });
   }
@@ -48,13 +50,13 @@
   async function tag(versionId) {
     const name = prompt(t("version.tag_prompt", { version: versionId }));
     if (!name) return;
-    await api("POST", base + "/tags", { name: name.trim(), version_id: versionId });
+    await api("PUT", base + "/tags/" + encodeURIComponent(name.trim()), { version: versionId });
     await load();
   }
 
   async function rollback(versionId) {
     if (!confirm(t("version.rollback_confirm", { version: versionId }))) return;
-    await api("POST", base + "/rollback", { version_id: versionId });
+    await api("POST", base + "/rollback", { version: versionId });
     await load();
   }
 
@@ -71,46 +73,43 @@
     return typeof value === "string" ? value : JSON.stringify(value, null, 1);
   }
 
-  function changedRow(change) {
-    const fields = change.fields || [];
-    return el("details", { class: "diff-changed", "data-testid": "diff-changed-row", dataset: { rowId: change.row_id }, open: true },
-      el("summary", {}, el("code", {}, change.row_id)),
+  /** One changed row, its fields as the server diffs them (turn by turn: messages[2].content). */
+  async function changedRow(a, b, rowId) {
+    const d = await api("GET", base + "/diff/row" + Studio.query({ a, b, row_id: rowId }));
+    return el("details", { class: "diff-changed", "data-testid": "diff-changed-row", dataset: { rowId }, open: true },
+      el("summary", {}, el("code", {}, rowId)),
       el("table", { class: "data" },
         el("thead", {}, el("tr", {}, el("th", {}, t("diff.field")), el("th", {}, t("diff.before")), el("th", {}, t("diff.after")))),
-        el("tbody", {}, fields.map((f) => el("tr", { "data-testid": "diff-field", dataset: { field: f.field } },
-          el("td", { class: "diff-field" }, f.field),
+        el("tbody", {}, d.fields.map((f) => el("tr", { "data-testid": "diff-field", dataset: { field: f.path } },
+          el("td", { class: "diff-field" }, f.path),
           el("td", { class: "diff-field diff-removed" }, show(f.before)),
           el("td", { class: "diff-field diff-added" }, show(f.after)))))));
   }
 
-  $("diff-a").addEventListener("change", () => ($("diff-a").dataset.touched = "1"));
+  for (const id of ["diff-a", "diff-b", "export-version"]) $(id).addEventListener("change", () => ($(id).dataset.touched = "1"));
   $("diff-form").addEventListener("submit", async (event) => {
     event.preventDefault();
-    const d = await api("GET", base + "/diff" + Studio.query({ a: $("diff-a").value, b: $("diff-b").value }));
-    const list = (kind, ids) => ids.length ? el("div", { "data-testid": "diff-" + kind },
-      el("strong", {}, t("diff." + kind) + ": "), ids.slice(0, 50).map((id) => el("code", { class: "pill diff-" + kind }, id))) : null;
-    const added = d.added || [];
-    const removed = d.removed || [];
-    const changed = d.changed || [];
+    const a = $("diff-a").value;
+    const b = $("diff-b").value;
+    const d = await api("GET", base + "/diff" + Studio.query({ a, b, limit: 100 }));
+    const of = (kind) => d.entries.filter((e) => e.change === kind);
+    const list = (kind) => of(kind).length ? el("div", { "data-testid": "diff-" + kind },
+      el("strong", {}, t("diff." + kind) + ": "), of(kind).map((e) => el("code", { class: "pill diff-" + kind }, e.row_id))) : null;
+    const changed = await Promise.all(of("changed").slice(0, 20).map((e) => changedRow(a, b, e.row_id)));
     $("diff-result").replaceChildren(
-      el("p", { "data-testid": "diff-summary" }, t("diff.summary", {
-        added: fmtNum(d.counts ? d.counts.added : added.length),
-        removed: fmtNum(d.counts ? d.counts.removed : removed.length),
-        changed: fmtNum(d.counts ? d.counts.changed : changed.length),
-      })),
-      list("added", added.map((r) => r.row_id || r)), list("removed", removed.map((r) => r.row_id || r)),
-      ...changed.slice(0, 50).map(changedRow));
+      el("p", { "data-testid": "diff-summary" }, t("diff.summary", { added: fmtNum(d.added), removed: fmtNum(d.removed), changed: fmtNum(d.changed) })),
+      list("added"), list("removed"), ...changed);
   });
 
   // --- export ----------------------------------------------------------------------------------
   $("export-form").addEventListener("submit", async (event) => {
     event.preventDefault();
     const [kind, name] = $("export-target").value.split(":");
-    const body = { version_id: $("export-version").value };
+    const body = { version: $("export-version").value };
     body[kind] = name;
     $("export-status").textContent = t("export.running");
     const started = await api("POST", base + "/exports", body);
-    const job = await waitJob(started.job_id || started.id);
+    const job = await waitJob(started.id);
     if (job.status !== "done") {
       $("export-status").textContent = job.message || "";
       Studio.showError({ code: "export_failed", message: job.message || "export failed" });

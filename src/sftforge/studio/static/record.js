@@ -13,8 +13,10 @@
   const rowId = ids.row_id;
   const version = new URL(location.href).searchParams.get("version") || "";
   const dsBase = "/api/datasets/" + encodeURIComponent(datasetId);
-  const rowUrl = dsBase + "/rows/" + encodeURIComponent(rowId);
+  // the id may hold ':' and '/' (``file.json:12``): each path segment is encoded, the slashes kept
+  const rowUrl = dsBase + "/rows/" + rowId.split("/").map(encodeURIComponent).join("/");
   const ROLES = ["system", "user", "assistant", "tool"];
+  const ACTIONS = { sample: "edit.sample", status: "edit.status", delete: "edit.delete", undo: "edit.undo" };
   const $ = (id) => document.getElementById(id);
 
   let record = null; // the server's answer: {row_id, sample, revision, status, ...}
@@ -23,7 +25,9 @@
 
   // --- reading ---------------------------------------------------------------------------
   async function load() {
-    record = await api("GET", rowUrl + query({ version }));
+    const [answer, edits] = await Promise.all([api("GET", rowUrl), api("GET", dsBase + "/edits?limit=5000")]);
+    record = Object.assign({}, answer.row, { revision: answer.revision, version: answer.version_id });
+    record.edits = edits.edits.filter((e) => e.row_id === rowId);
     render();
   }
 
@@ -68,7 +72,17 @@
       return;
     }
     $("history").replaceChildren(...edits.map((e) => el("li", { "data-testid": "history-item", class: e.undone_by ? "muted" : "" },
-      e.kind + " · " + (e.user || "") + " · " + fmtTime(e.at) + (e.undone_by ? " · " + t("record.undone_mark") : ""))));
+      t(ACTIONS[e.kind] || e.kind) + describe(e) + " · " + (e.user || "") + " · " + fmtTime(e.at) + (e.undone_by ? " · " + t("record.undone_mark") : ""))));
+  }
+
+  /** What a review change set, e.g. " → rejected (too vague)". */
+  function describe(e) {
+    if (e.kind !== "status" || !e.after) return "";
+    const parts = [];
+    if (e.after.status !== undefined && (!e.before || e.before.status !== e.after.status)) parts.push(t("status." + (e.after.status || "none")));
+    if (e.after.human_verified !== undefined && (!e.before || e.before.human_verified !== e.after.human_verified)) parts.push(e.after.human_verified ? t("record.verified") : t("action.unverify"));
+    if (e.after.reason) parts.push("(" + e.after.reason + ")");
+    return parts.length ? " → " + parts.join(" ") : "";
   }
 
   // --- j/k: the neighbours from the browse page's list -------------------------------------
@@ -111,21 +125,23 @@
   }
 
   // --- changes -----------------------------------------------------------------------------
-  /** Sends one change; on a conflict the row is reloaded (the banner says why). */
+  /** Sends one change (a new sample, or a review change); on a conflict the row is reloaded
+   * (the banner says why), so nothing is overwritten silently. */
   async function change(body) {
     clearError();
     try {
-      record = await api("POST", rowUrl + "/edits" + query({ version }), Object.assign({ base_revision: record.revision }, body));
+      if (body.sample) await api("PUT", rowUrl, { sample: body.sample, base_revision: record.revision });
+      else await api("POST", dsBase + "/review", Object.assign({ row_id: rowId, base_revision: record.revision }, body));
     } catch (err) {
       if (err.status === 409) await load();
       throw err;
     }
-    render();
+    await load();
     toast(t("record.saved"));
   }
 
   function setStatus(status, reason) {
-    return change({ status, reason: reason || null });
+    return change(reason === undefined ? { status, reason: null } : { status, reason });
   }
 
   function askReason(status) {
@@ -136,11 +152,17 @@
     $("reason-input").focus();
   }
 
+  /** Undoes this row's newest change that is still in effect (an undo is itself undoable only
+   * by a new change). */
   async function undo() {
     clearError();
-    const res = await api("POST", rowUrl + "/undo" + query({ version }), { base_revision: record.revision });
-    record = res;
-    render();
+    const last = (record.edits || []).find((e) => e.kind !== "undo" && !e.undone_by);
+    if (!last) {
+      toast(t("record.nothing_to_undo"));
+      return;
+    }
+    await api("POST", dsBase + "/edits/" + encodeURIComponent(last.id) + "/undo");
+    await load();
     toast(t("record.undone"));
   }
 
@@ -274,9 +296,11 @@
   $("ed-add").addEventListener("click", addTurn);
   $("ed-cancel").addEventListener("click", closeEditor);
   $("editor").addEventListener("submit", saveEditor);
-  $("editor").addEventListener("keydown", (event) => {
+  // on the document, not the form: after a reorder the focused button is re-rendered away
+  document.addEventListener("keydown", (event) => {
+    if ($("editor").hidden) return;
     if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) saveEditor(event);
-    if (event.key === "Escape") closeEditor();
+    else if (event.key === "Escape") closeEditor();
   });
   $("reason-form").addEventListener("submit", async (event) => {
     event.preventDefault();
