@@ -10,7 +10,11 @@ from fastapi import APIRouter, Query
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
 
+from .. import history
+from ..diff import diff_rows, field_diff, row_pair
 from ..errors import ApiError
+from ..exports import export_file, start_export
+from ..history import resolve
 from ..imports import import_view, start_import
 from ..settings import StudioSettings
 from ..store import Store
@@ -42,8 +46,10 @@ def list_versions(dataset_id: str, store: StoreDep) -> dict[str, Any]:
 
 
 @router.get("/datasets/{dataset_id}/versions/{version_id}")
-def get_version(dataset_id: str, version_id: str, store: StoreDep) -> dict[str, Any]:
-    version = store.version(version_id, dataset_id)
+def get_version(store: StoreDep, dataset_id: str, version_id: str) -> dict[str, Any]:
+    """A version by id, tag or ``head``, with its tags."""
+    version = resolve(store, dataset_id, version_id)
+    version_id = version["id"]
     version["tags"] = [
         r["name"]
         for r in store.all(
@@ -147,3 +153,123 @@ def download_rejects(import_id: str, store: StoreDep) -> FileResponse:
         media_type="application/x-ndjson",
         filename=f"{import_id}.rejects.jsonl",
     )
+
+
+# -- tags and rollback -----------------------------------------------------------------------
+class TagRequest(BaseModel):
+    version: str = Field(min_length=1, description="version id, tag or head")
+
+
+@router.get("/datasets/{dataset_id}/tags")
+def list_tags(store: StoreDep, dataset_id: str) -> dict[str, Any]:
+    store.dataset(dataset_id)
+    return {
+        "tags": store.all(
+            "SELECT name, version_id FROM tags WHERE dataset_id=? ORDER BY name", (dataset_id,)
+        )
+    }
+
+
+@router.put("/datasets/{dataset_id}/tags/{name}")
+def put_tag(store: StoreDep, dataset_id: str, name: str, body: TagRequest) -> dict[str, Any]:
+    version = resolve(store, dataset_id, body.version)
+    return history.set_tag(store, dataset_id, name, version["id"])
+
+
+@router.delete("/datasets/{dataset_id}/tags/{name}", status_code=204, response_model=None)
+def remove_tag(store: StoreDep, dataset_id: str, name: str) -> None:
+    history.delete_tag(store, dataset_id, name)
+
+
+class RollbackRequest(BaseModel):
+    version: str = Field(min_length=1, description="version id or tag to go back to")
+
+
+@router.post("/datasets/{dataset_id}/rollback", status_code=201)
+def rollback(
+    store: StoreDep, user: UserDep, dataset_id: str, body: RollbackRequest
+) -> dict[str, Any]:
+    """A new head version holding the rows of ``version`` (history is kept)."""
+    version = resolve(store, dataset_id, body.version)
+    return history.rollback(store, dataset_id, version["id"], user)
+
+
+# -- diff --------------------------------------------------------------------------------------
+_CHANGES = ("changed", "added", "removed")
+
+
+@router.get("/datasets/{dataset_id}/diff")
+def diff(
+    store: StoreDep,
+    dataset_id: str,
+    a: str,
+    b: str = "head",
+    change: str | None = None,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> dict[str, Any]:
+    """Rows added, removed and changed from version ``a`` to ``b`` (ids, tags or head)."""
+    if change is not None and change not in _CHANGES:
+        raise ApiError(422, "invalid", f"unknown change '{change}'", "change",
+                       f"use one of: {', '.join(_CHANGES)}")  # fmt: skip
+    va, vb = resolve(store, dataset_id, a), resolve(store, dataset_id, b)
+    out = diff_rows(va["path"], vb["path"], change=change, offset=offset, limit=limit)
+    return {"a": va["id"], "b": vb["id"], **out}
+
+
+@router.get("/datasets/{dataset_id}/diff/row")
+def diff_row(
+    store: StoreDep, dataset_id: str, a: str, row_id: str, b: str = "head"
+) -> dict[str, Any]:
+    """The field-level diff of one row between two versions."""
+    from .. import browse
+
+    va, vb = resolve(store, dataset_id, a), resolve(store, dataset_id, b)
+    ia = browse.find_row(browse.view_of(va["path"]), row_id)
+    ib = browse.find_row(browse.view_of(vb["path"]), row_id)
+    if ia is None and ib is None:
+        raise ApiError(404, "not_found", f"row '{row_id}' is in neither version")
+    row_a, row_b = row_pair(va["path"], vb["path"], ia, ib)
+    change = "added" if row_a is None else "removed" if row_b is None else "changed"
+    fields = field_diff(row_a, row_b)
+    if change == "changed" and not fields:
+        change = "same"
+    return {"a": va["id"], "b": vb["id"], "row_id": row_id, "change": change, "fields": fields}
+
+
+# -- exports -----------------------------------------------------------------------------------
+class ExportRequest(BaseModel):
+    version: str = Field("head", description="version id, tag or head")
+    format: str | None = Field(None, description="a format name (sftforge.api.write)")
+    framework: str | None = Field(None, description="a trainer (sftforge.export)")
+    container: str | None = None
+    include_rejected: bool = False
+    options: dict[str, Any] = Field(default_factory=dict)
+
+
+@router.post("/datasets/{dataset_id}/exports", status_code=202)
+def create_export(
+    store: StoreDep, jobs: JobsDep, user: UserDep, dataset_id: str, body: ExportRequest
+) -> dict[str, Any]:
+    """Queue an export of a version; poll ``/api/jobs/{id}``, then download it."""
+    version = resolve(store, dataset_id, body.version)
+    job_id = start_export(
+        store, jobs, dataset_id, version["id"], user=user, format=body.format,
+        framework=body.framework, container=body.container,
+        include_rejected=body.include_rejected, options=body.options,
+    )  # fmt: skip
+    return jobs.get(job_id)
+
+
+@router.get("/exports/{export_id}")
+def get_export(jobs: JobsDep, export_id: str) -> dict[str, Any]:
+    job = jobs.get(export_id)
+    if job["kind"] != "export":
+        raise ApiError(404, "not_found", f"no export {export_id}")
+    return job
+
+
+@router.get("/exports/{export_id}/download", response_model=None)
+def download_export(jobs: JobsDep, settings: SettingsDep, export_id: str) -> FileResponse:
+    path = export_file(settings, jobs.get(export_id))
+    return FileResponse(path, filename=path.name)
