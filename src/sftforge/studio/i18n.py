@@ -13,7 +13,7 @@ from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 
-__all__ = ["DEFAULT_LANG", "LANG_COOKIE", "LANGS", "messages", "pick_lang", "translator"]
+__all__ = ["DEFAULT_LANG", "LANGS", "LANG_COOKIE", "messages", "pick_lang", "translator"]
 
 LANGS = ("en", "zh")
 DEFAULT_LANG = "en"

@@ -13,7 +13,6 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -87,7 +86,6 @@ class StudioServer:
     def stop(self) -> None:
         self.server.should_exit = True
         self.thread.join(timeout=30)
-
 
 
 def screenshot(page: Any, name: str) -> Path:

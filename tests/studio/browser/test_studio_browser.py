@@ -95,7 +95,9 @@ def workspace(
         # column mapping form opens with the file's own (Chinese) columns
         item = _import_file(page, dataset_id, gbk_path)
         expect(item).to_have_attribute("data-status", "failed")
-        expect(page.locator("[data-testid=error-message]")).to_contain_text("cannot detect the format")
+        expect(page.locator("[data-testid=error-message]")).to_contain_text(
+            "cannot detect the format"
+        )
         expect(page.locator("[data-testid=columns-panel]")).to_be_visible()
         columns = page.locator("[data-testid=column-row]")
         expect(columns).to_have_count(4)
@@ -143,7 +145,9 @@ def test_find_a_row_by_a_chinese_substring(page: Any, workspace: Workspace) -> N
     page.click("[data-testid=clear-filters]")
     expect(rows).to_have_count(50)
     page.click("[data-testid=sort-chars]")
-    longest = max(len(r["instruction"]) + len(r["input"]) + len(r["output"]) for r in workspace.alpaca)
+    longest = max(
+        len(r["instruction"]) + len(r["input"]) + len(r["output"]) for r in workspace.alpaca
+    )
     lengths = [int(c.replace(",", "")) for c in rows_column(page, 4)]
     assert lengths == sorted(lengths, reverse=True)
     assert lengths[0] >= longest
@@ -243,7 +247,9 @@ def test_review_edit_undo_diff_and_export_for_llamafactory(
     turns.nth(3).locator("[data-testid=turn-content-input]").fill("能再举一个例子吗？")
     screenshot(page, "editor")
     turns.nth(3).locator("[data-testid=turn-up]").click()  # reorder: question before answer
-    expect(turns.nth(2).locator("[data-testid=turn-content-input]")).to_have_value("能再举一个例子吗？")
+    expect(turns.nth(2).locator("[data-testid=turn-content-input]")).to_have_value(
+        "能再举一个例子吗？"
+    )
     page.keyboard.press("Control+Enter")
     expect(editor).to_be_hidden()
     view = page.locator("[data-testid=record-view] [data-testid=turn]")
@@ -287,7 +293,9 @@ def test_review_edit_undo_diff_and_export_for_llamafactory(
     expect(changed).to_have_count(3)  # the edited, the rejected and the verified rows
     needle_change = changed.filter(has_text=new_answer)
     expect(needle_change).to_have_count(1)
-    expect(page.locator("[data-testid=diff-summary]")).to_contain_text("0 added, 0 removed, 3 changed")
+    expect(page.locator("[data-testid=diff-summary]")).to_contain_text(
+        "0 added, 0 removed, 3 changed"
+    )
     screenshot(page, "dataset")
 
     # 6. export the new version for LLaMA-Factory, download it and compare the rows

@@ -80,7 +80,9 @@ def dataset_page(request: Request, dataset_id: str) -> HTMLResponse:
 
 @router.get("/datasets/{dataset_id}/import", response_class=HTMLResponse)
 def upload_page(request: Request, dataset_id: str) -> HTMLResponse:
-    return _page(request, "upload.html", "page.upload", {"formats": _formats()}, dataset_id=dataset_id)
+    return _page(
+        request, "upload.html", "page.upload", {"formats": _formats()}, dataset_id=dataset_id
+    )
 
 
 @router.get("/datasets/{dataset_id}/browse", response_class=HTMLResponse)
