@@ -96,9 +96,11 @@
     const list = (kind) => of(kind).length ? el("div", { "data-testid": "diff-" + kind },
       el("strong", {}, t("diff." + kind) + ": "), of(kind).map((e) => el("code", { class: "pill diff-" + kind }, e.row_id))) : null;
     const changed = await Promise.all(of("changed").slice(0, 20).map((e) => changedRow(a, b, e.row_id)));
-    $("diff-result").replaceChildren(
+    const parts = [
       el("p", { "data-testid": "diff-summary" }, t("diff.summary", { added: fmtNum(d.added), removed: fmtNum(d.removed), changed: fmtNum(d.changed) })),
-      list("added"), list("removed"), ...changed);
+      list("added"), list("removed"), ...changed,
+    ];
+    $("diff-result").replaceChildren(...parts.filter(Boolean));
   });
 
   // --- export ----------------------------------------------------------------------------------
