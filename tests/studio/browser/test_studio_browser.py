@@ -318,3 +318,70 @@ def test_review_edit_undo_diff_and_export_for_llamafactory(
     assert rejected not in by_first
     assert _turns(by_first[accepted])[1][1] == workspace.alpaca[8]["output"]
     assert _turns(by_first[GBK_ROWS[2][1]])[1][1] == GBK_ROWS[2][2]
+
+
+def test_keys_move_between_rows_of_the_browse_list(page: Any, workspace: Workspace) -> None:
+    expect = _expect()
+    page.goto(f"/datasets/{workspace.dataset_id}/browse")
+    page.wait_for_selector("body[data-ready='1']")
+    ids = [r.get_attribute("data-row-id") for r in page.locator("[data-testid=row]").all()[:3]]
+    page.keyboard.press("j")  # the second row of the page is the current one
+    page.keyboard.press("Enter")
+    expect(page.locator("[data-testid=row-id]")).to_have_text(str(ids[1]))
+    page.wait_for_selector("body[data-ready='1']")
+    page.keyboard.press("j")
+    expect(page.locator("[data-testid=row-id]")).to_have_text(str(ids[2]))
+    page.wait_for_selector("body[data-ready='1']")
+    page.keyboard.press("k")
+    page.keyboard.press("k")
+    expect(page.locator("[data-testid=row-id]")).to_have_text(str(ids[0]))
+
+
+def test_an_interrupted_upload_resumes_where_it_stopped(page: Any, tmp_path: Path) -> None:
+    """The connection drops after two chunks; picking the file again sends only the rest, and
+    the import reads every record (a wrong resume offset would corrupt the lines)."""
+    expect = _expect()
+    chunk = 64 * 1024
+    path = tmp_path / "resume.jsonl"
+    with path.open("w", encoding="utf-8") as fh:
+        for i in range(3000):
+            record = {"instruction": f"续传测试第 {i} 条", "output": f"answer {i} " + "x" * 40}
+            fh.write(json.dumps(record, ensure_ascii=False) + "\n")
+    assert path.stat().st_size > 4 * chunk
+    page.add_init_script(f"window.studioUploadChunk = {chunk};")
+    project = page.request.post("/api/projects", data={"name": "resume"}).json()
+    dataset = page.request.post(
+        f"/api/projects/{project['id']}/datasets", data={"name": "resume"}
+    ).json()
+
+    offsets: list[int] = []
+
+    def drop_third_chunk(route: Any) -> None:
+        offset = int(re.search(r"offset=(\d+)", route.request.url).group(1))  # type: ignore[union-attr]
+        if offset >= 2 * chunk:
+            route.abort("connectionreset")
+        else:
+            offsets.append(offset)
+            route.continue_()
+
+    page.route(re.compile(r".*/api/uploads/[^/]+\?offset=\d+$"), drop_third_chunk)
+    page.goto(f"/datasets/{dataset['id']}/import")
+    page.wait_for_selector("body[data-ready='1']")
+    page.set_input_files("[data-testid=file-input]", str(path))
+    first = page.locator("[data-testid=upload-item]").nth(0)
+    expect(first).to_have_attribute("data-status", "failed")
+    assert offsets == [0, chunk]
+    page.unroute(re.compile(r".*/api/uploads/[^/]+\?offset=\d+$"))
+
+    sent: list[int] = []
+    page.on(
+        "request",
+        lambda r: sent.append(int(r.url.rsplit("=", 1)[1])) if "?offset=" in r.url else None,
+    )
+    page.set_input_files("[data-testid=file-input]", [])
+    page.set_input_files("[data-testid=file-input]", str(path))
+    second = page.locator("[data-testid=upload-item]").nth(1)
+    expect(second).to_have_attribute("data-status", "done", timeout=60_000)
+    assert sent[0] == 2 * chunk  # resumed, not restarted
+    expect(second.locator("[data-testid=import-read]")).to_have_text("3,000")
+    expect(second.locator("[data-testid=import-imported]")).to_have_text("3,000")

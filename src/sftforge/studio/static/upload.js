@@ -9,7 +9,8 @@
   const { api, el, t, fmtNum, waitJob, showError, clearError } = Studio;
   const { dataset_id: datasetId } = JSON.parse(document.getElementById("page-ids").textContent);
   const dsBase = "/api/datasets/" + encodeURIComponent(datasetId);
-  const CHUNK = 4 * 1024 * 1024;
+  // bytes per PUT; a test may set window.studioUploadChunk smaller to see many chunks
+  const CHUNK = window.studioUploadChunk || 4 * 1024 * 1024;
   const PARTS = ["", "prompt", "query", "response", "system", "history", "id", "tools", "meta"];
   const $ = (id) => document.getElementById(id);
   let mapping = null; // {item, columns} while the mapping form is open
