@@ -79,6 +79,9 @@ def create_app(settings: StudioSettings | None = None, *, run_jobs: bool = True)
     for module in _JOB_MODULES:
         importlib.import_module(f"{__package__}.{module}")
     jobs = JobQueue(store, settings)
+    from .browse import warm_up
+
+    warm_up()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -11,6 +11,8 @@ column): Chinese works, as there is no word splitting to get wrong.
 
 from __future__ import annotations
 
+import bisect
+import mmap
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -22,7 +24,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .errors import ApiError
-from .versions import BROWSE_SCHEMA, open_browse
+from .versions import BROWSE_SCHEMA, browse_path
 
 __all__ = [
     "COLUMNS",
@@ -35,6 +37,7 @@ __all__ = [
     "page",
     "parse_filter",
     "view_of",
+    "warm_up",
 ]
 
 COLUMNS = tuple(f.name for f in BROWSE_SCHEMA)
@@ -94,8 +97,16 @@ class VersionView:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self.table = open_browse(path)
+        file = browse_path(path)
+        self._source = pa.memory_map(str(file), "r")
+        self.table = pa.ipc.open_file(self._source).read_all()  # zero-copy over the map
         self.rows = self.table.num_rows
+        # the same file mapped for Python's own substring search (mmap.find), and where the
+        # Arrow map starts, to turn a buffer's address into a file position
+        with open(file, "rb") as fh:
+            self._mm = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+        self._base = _map_base(self._source)
+        self._chunk_offsets: dict[int, list[int]] = {}
         self._sorts: dict[tuple[str, bool], np.ndarray] = {}
         self._searches: OrderedDict[str, np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
@@ -124,13 +135,57 @@ class VersionView:
             if cached is not None:
                 self._searches.move_to_end(needle)
                 return cached
-        hit = pc.match_substring(self.table["search"], needle)
-        mask = _mask(hit)
+        if needle.isascii():  # Arrow's search is fastest on ASCII
+            mask = _mask(pc.match_substring(self.table["search"], needle))
+        else:  # and slow on other text, where the C search of mmap.find is several times faster
+            mask = self._find_rows(needle.encode("utf-8"))
         with self._lock:
             self._searches[needle] = mask
             while len(self._searches) > _CACHE_SEARCHES:
                 self._searches.popitem(last=False)
         return mask
+
+    def _find_rows(self, needle: bytes) -> np.ndarray:
+        """Rows whose ``search`` text holds ``needle`` (UTF-8 bytes: a byte match of valid UTF-8
+        is a character match), found with ``mmap.find`` over each chunk's string data in place;
+        after a hit the search goes on at the next row, so each row costs at most one hit."""
+        mask = np.zeros(self.rows, dtype=bool)
+        find, size = self._mm.find, len(needle)
+        first = 0  # the row index of the chunk's first row
+        for n, chunk in enumerate(self.table["search"].chunks):
+            _, offs_buf, data = chunk.buffers()
+            if data is None or len(chunk) == 0:
+                first += len(chunk)
+                continue
+            offs = np.frombuffer(offs_buf, dtype=np.int32, count=chunk.offset + len(chunk) + 1)
+            base = data.address - self._base
+            lo = base + int(offs[chunk.offset])
+            end = base + int(offs[-1])
+            pos = find(needle, lo, end)
+            if pos != -1:
+                starts = self._offsets(n, offs)
+                while pos != -1:
+                    row = bisect.bisect_right(starts, pos - base) - 1
+                    row_end = base + starts[row + 1]
+                    if pos + size <= row_end:  # not across two rows' texts
+                        mask[first + row - chunk.offset] = True
+                        pos = find(needle, row_end, end)
+                    else:
+                        pos = find(needle, pos + 1, end)
+            first += len(chunk)
+        return mask
+
+    def _offsets(self, n: int, offs: np.ndarray) -> list[int]:
+        got = self._chunk_offsets.get(n)
+        if got is None:
+            got = self._chunk_offsets[n] = offs.tolist()
+        return got
+
+
+def _map_base(source: pa.MemoryMappedFile) -> int:
+    """The address where the memory-mapped file starts (its buffers point inside it)."""
+    source.seek(0)
+    return int(source.read_buffer(1).address)
 
 
 def _mask(values: pa.ChunkedArray | pa.Array) -> np.ndarray:
@@ -255,11 +310,22 @@ def page(
 
 def take(view: VersionView, indices: np.ndarray | list[int]) -> list[dict[str, Any]]:
     """The page columns of the rows at ``indices``, each with its ``index``."""
-    idx = pa.array(np.asarray(indices, dtype=np.int64))
-    picked = view.table.select(list(PAGE_COLUMNS)).take(idx).to_pylist()
-    for i, row in zip(idx.to_pylist(), picked, strict=True):
+    # a list, not a numpy array: pa.array(ndarray) imports pandas (a second on a cold start)
+    positions = [int(i) for i in indices]
+    picked = view.table.select(list(PAGE_COLUMNS)).take(pa.array(positions, pa.int64())).to_pylist()
+    for i, row in zip(positions, picked, strict=True):
         row["index"] = i
     return picked
+
+
+def warm_up() -> None:
+    """Run the Arrow calls a page makes once on a tiny table: pyarrow imports optional modules
+    (pandas, when installed) on the first compute call, which would otherwise land on the first
+    page someone opens (about a second)."""
+    tiny = pa.table({"v": pa.array(["b", "a"])})
+    tiny.take(pa.array([1], pa.int64())).to_pylist()
+    pc.sort_indices(tiny, sort_keys=[("v", "ascending", "at_end")])
+    pc.match_substring(tiny["v"], "a")
 
 
 def find_row(view: VersionView, row_id: str) -> int | None:

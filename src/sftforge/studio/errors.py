@@ -8,14 +8,14 @@ FastAPI's own 404/405/422 and an unexpected exception (500, no traceback in the 
 from __future__ import annotations
 
 import logging
-from typing import Any
-
-from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
-from starlette.exceptions import HTTPException as StarletteHTTPException
+from typing import TYPE_CHECKING, Any
 
 from ..errors import SftforgeError, one_line
+
+if TYPE_CHECKING:  # FastAPI is imported by install_error_handlers only: the library modules
+    # that raise ApiError (store, imports, edits) run in jobs and benches without it
+    from fastapi import FastAPI, Request
+    from fastapi.responses import JSONResponse
 
 __all__ = ["ApiError", "error_body", "install_error_handlers"]
 
@@ -70,6 +70,8 @@ def _answer(
     hint: str | None = None,
     headers: dict[str, str] | None = None,
 ) -> JSONResponse:
+    from fastapi.responses import JSONResponse
+
     return JSONResponse(error_body(code, message, field, hint), status_code=status, headers=headers)
 
 
@@ -85,6 +87,8 @@ async def _library_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    from starlette.exceptions import HTTPException as StarletteHTTPException
+
     assert isinstance(exc, StarletteHTTPException)
     code = _CODES.get(exc.status_code, "error")
     detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
@@ -97,6 +101,8 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    from fastapi.exceptions import RequestValidationError
+
     assert isinstance(exc, RequestValidationError)
     errors = exc.errors()
     first = errors[0] if errors else {}
@@ -120,6 +126,9 @@ async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
 
 
 def install_error_handlers(app: FastAPI) -> None:
+    from fastapi.exceptions import RequestValidationError
+    from starlette.exceptions import HTTPException as StarletteHTTPException
+
     app.add_exception_handler(ApiError, _api_error)
     app.add_exception_handler(SftforgeError, _library_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)

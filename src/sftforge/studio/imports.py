@@ -24,7 +24,7 @@ from ..sample import Sample, deferred_ids, id_pending
 from .errors import ApiError
 from .jobs import JobContext, JobQueue, register
 from .store import Store, new_id, now_iso
-from .versions import VersionWriter, iter_rows, row_from_sample
+from .versions import VersionWriter, iter_rows, row_values
 
 __all__ = ["import_file", "import_view", "start_import"]
 
@@ -220,7 +220,7 @@ def _add(writer: VersionWriter, sample: Sample, name: str, line: int, seen: set[
     if row_id in seen:
         row_id = f"{row_id}#{line}"
     seen.add(row_id)
-    writer.add(row_from_sample(sample, row_id, src=name, src_line=line, made_by="import"))
+    writer.add_values(row_values(sample, row_id, src=name, src_line=line, made_by="import"))
 
 
 @register("import")

@@ -38,6 +38,7 @@ __all__ = [
     "open_browse",
     "read_rows",
     "row_from_sample",
+    "row_values",
     "sample_of",
 ]
 
@@ -81,10 +82,12 @@ STATE_FIELDS = ("tags", "status", "reason", "human_verified", "score")
 _LINEAGE = ("src", "src_line", "made_by", "model", "prompt", "edited_by", "edited_at")
 
 
-def derive_columns(sample: Sample) -> dict[str, Any]:
-    """The browser's columns of ``sample``: first turns (200 characters), role counts, length in
-    characters, a token estimate, and the lower-cased text searched by substring (so Chinese
-    works: no word splitting)."""
+_DERIVED = ("first_user", "first_assistant", "n_turns", "n_user", "n_assistant", "n_tool",
+            "has_system", "chars", "tokens_est")  # fmt: skip
+
+
+def _derive(sample: Sample) -> tuple[tuple[Any, ...], str]:
+    """(the ``_DERIVED`` values, the search text): see ``derive_columns``."""
     first_user = first_assistant = None
     n_user = n_assistant = n_tool = 0
     parts: list[str] = []
@@ -111,80 +114,100 @@ def derive_columns(sample: Sample) -> dict[str, Any]:
     chars = len(text) - len(parts) + 1 if parts else 0
     # a cheap estimate: a CJK character (3 UTF-8 bytes) is about a token, other text ~4 chars
     wide = (len(text.encode("utf-8")) - len(text)) // 2
-    return {
-        "first_user": first_user or "",
-        "first_assistant": first_assistant or "",
-        "n_turns": len(sample.messages),
-        "n_user": n_user,
-        "n_assistant": n_assistant,
-        "n_tool": n_tool,
-        "has_system": bool(sample.messages) and sample.messages[0].role == "system",
-        "chars": chars,
-        "tokens_est": wide + max(len(text) - wide, 0) // 4,
-        "search": text.lower(),
-    }
+    msgs = sample.messages
+    derived = (
+        first_user or "",
+        first_assistant or "",
+        len(msgs),
+        n_user,
+        n_assistant,
+        n_tool,
+        bool(msgs) and msgs[0].role == "system",
+        chars,
+        wide + max(len(text) - wide, 0) // 4,
+    )
+    return derived, text.lower()
 
 
-def _meta_state(meta: Mapping[str, Any]) -> dict[str, Any]:
-    """Review state a sample may already carry in ``meta`` (a generated or judged sample)."""
+def derive_columns(sample: Sample) -> dict[str, Any]:
+    """The browser's columns of ``sample``: first turns (200 characters), role counts, length in
+    characters, a token estimate, and the lower-cased text searched by substring (so Chinese
+    works: no word splitting)."""
+    derived, search = _derive(sample)
+    out = dict(zip(_DERIVED, derived, strict=True))
+    out["search"] = search
+    return out
+
+
+def _meta_state(meta: Mapping[str, Any]) -> tuple[Any, ...]:
+    """Review state (``STATE_FIELDS`` order) a sample may already carry in ``meta`` (a generated
+    or judged sample)."""
+    if not meta:
+        return ([], "", None, False, None)
     tags = meta.get("tags")
     score = meta.get("score")
-    return {
-        "tags": [str(t) for t in tags] if isinstance(tags, list) else [],
-        "status": "",
-        "reason": None,
-        "human_verified": meta.get("human_verified") is True,
-        "score": float(score) if isinstance(score, int | float) and score is not True else None,
-    }
+    return (
+        [str(t) for t in tags] if isinstance(tags, list) else [],
+        "",
+        None,
+        meta.get("human_verified") is True,
+        float(score) if isinstance(score, int | float) and score is not True else None,
+    )
+
+
+def _llm_lineage(meta: Mapping[str, Any]) -> tuple[str | None, str | None]:
+    """(model, prompt) of a generated sample (``meta.llm``), else (None, None)."""
+    llm = meta.get("llm") if meta else None
+    if not isinstance(llm, dict):
+        return None, None
+    model, prompt = llm.get("model"), llm.get("prompt")
+    if prompt is not None and not isinstance(prompt, str):
+        prompt = orjson.dumps(prompt).decode("utf-8")
+    return (str(model) if model is not None else None), prompt
+
+
+def row_values(
+    sample: Sample, row_id: str, *, src: str, src_line: int, made_by: str
+) -> tuple[Any, ...]:
+    """A new row (an import's) as a tuple in ``SCHEMA`` order: lineage from the arguments and
+    the sample's ``meta.llm``, review state from its ``meta``."""
+    model, prompt = _llm_lineage(sample.meta)
+    derived, search = _derive(sample)
+    return (
+        row_id,
+        sample.to_json().decode("utf-8"),
+        src,
+        src_line,
+        made_by,
+        model,
+        prompt,
+        None,
+        None,
+        *derived,
+        *_meta_state(sample.meta),
+        search,
+    )
 
 
 def row_from_sample(
-    sample: Sample,
-    row_id: str,
-    *,
-    src: str,
-    src_line: int,
-    made_by: str,
-    sample_json: bytes | None = None,
+    sample: Sample, row_id: str, *, src: str, src_line: int, made_by: str
 ) -> dict[str, Any]:
-    """A new row (an import's): lineage from the arguments and the sample's ``meta.llm``."""
-    llm = sample.meta.get("llm") if sample.meta else None
-    model = prompt = None
-    if isinstance(llm, dict):
-        model = llm.get("model")
-        raw_prompt = llm.get("prompt")
-        if raw_prompt is not None:
-            prompt = (
-                raw_prompt
-                if isinstance(raw_prompt, str)
-                else orjson.dumps(raw_prompt).decode("utf-8")
-            )
-    row: dict[str, Any] = {
-        "row_id": row_id,
-        "sample": (sample_json or sample.to_json()).decode("utf-8"),
-        "src": src,
-        "src_line": src_line,
-        "made_by": made_by,
-        "model": str(model) if model is not None else None,
-        "prompt": prompt,
-        "edited_by": None,
-        "edited_at": None,
-    }
-    row.update(derive_columns(sample))
-    row.update(_meta_state(sample.meta) if sample.meta else _meta_state({}))
-    return row
+    """``row_values`` as a dict by column name."""
+    values = row_values(sample, row_id, src=src, src_line=src_line, made_by=made_by)
+    return dict(zip(_NAMES, values, strict=True))
 
 
 def sample_of(row: Mapping[str, Any]) -> Sample:
     return Sample.from_json(row["sample"])
 
 
-def _row_hash_part(row: Mapping[str, Any]) -> bytes:
-    """What makes a row's content: id, sample, lineage and review state (derived columns follow
-    from the sample)."""
-    key = [row["row_id"], row["sample"], *(row[k] for k in _LINEAGE)]
-    key.extend(row[k] for k in STATE_FIELDS)
-    return orjson.dumps(key)
+# what makes a row's content: id, sample, lineage and review state (derived columns follow
+# from the sample); hashed column by column, one row group at a time
+_HASHED = ("row_id", "sample", *_LINEAGE, *STATE_FIELDS)
+_NAMES = tuple(SCHEMA.names)
+_HASHED_AT = tuple(_NAMES.index(n) for n in _HASHED)
+# dictionary encoding only where values repeat (it costs time on unique long texts)
+_DICTIONARY = ["src", "made_by", "model", "prompt", "edited_by", "status", "reason"]
 
 
 def browse_path(parquet_path: str | Path) -> Path:
@@ -205,17 +228,22 @@ class VersionWriter:
         tag = f".tmp-{os.getpid()}-{id(self):x}"
         self._tmp = self.folder / f"{tag}.parquet"
         self._tmp_browse = browse_path(self._tmp)
-        self._pq = pq.ParquetWriter(self._tmp, SCHEMA, compression="zstd")
+        self._pq = pq.ParquetWriter(
+            self._tmp, SCHEMA, compression="lz4", use_dictionary=_DICTIONARY
+        )
         self._sink = pa.OSFile(str(self._tmp_browse), "wb")
         self._ipc = ipc.new_file(self._sink, BROWSE_SCHEMA)
-        self._buf: list[dict[str, Any]] = []
+        self._rows: list[tuple[Any, ...]] = []
         self.rows = 0
         self._done = False
 
     def add(self, row: dict[str, Any]) -> None:
-        self._hash.update(_row_hash_part(row))
-        self._buf.append(row)
-        if len(self._buf) >= ROW_GROUP:
+        self.add_values(tuple(row[n] for n in _NAMES))
+
+    def add_values(self, values: tuple[Any, ...]) -> None:
+        """A row as a tuple in ``SCHEMA`` order (what ``row_values`` makes): the fast path."""
+        self._rows.append(values)
+        if len(self._rows) >= ROW_GROUP:
             self._flush()
 
     def extend(self, rows: Iterable[dict[str, Any]]) -> None:
@@ -223,13 +251,18 @@ class VersionWriter:
             self.add(row)
 
     def _flush(self) -> None:
-        if not self._buf:
+        if not self._rows:
             return
-        batch = pa.RecordBatch.from_pylist(self._buf, schema=SCHEMA)
+        cols = list(zip(*self._rows, strict=True))  # rows -> columns, in C
+        for i in _HASHED_AT:
+            self._hash.update(orjson.dumps(cols[i]))
+        batch = pa.RecordBatch.from_arrays(
+            [pa.array(col, f.type) for col, f in zip(cols, SCHEMA, strict=True)], schema=SCHEMA
+        )
         self._pq.write_batch(batch, row_group_size=ROW_GROUP)
         self._ipc.write_batch(batch.drop_columns(["sample"]))
-        self.rows += len(self._buf)
-        self._buf = []
+        self.rows += len(self._rows)
+        self._rows = []
 
     def finish(self) -> tuple[str, Path, int]:
         self._flush()

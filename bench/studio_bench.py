@@ -1,0 +1,252 @@
+"""The studio's server side at scale: import 52k and 1M rows, then browse the 1M-row version.
+
+    python bench/studio_bench.py                 # 52k Alpaca + a 1M-row JSONL made from it
+    python bench/studio_bench.py --rows 200000 --repeat 1
+
+Imports are timed whole, as processes, beside ``sftforge convert`` of the same file to the
+native ``sftforge`` JSONL (the closest CLI peer: read, check, write every sample losslessly):
+each is ``python`` + imports + reading + writing, CPU from ``wait4`` (user + sys, children
+included), peak RSS from ``ru_maxrss``. The import process is the studio's own job body
+(``sftforge.studio.imports.import_file``: reader -> Parquet version + browse sidecar + SQLite
+records), without the web server around it.
+
+Browsing is timed in a fresh process that starts the app (``create_app``) on the imported home
+and sends requests through FastAPI's TestClient: each figure is one request's wall time inside
+the server process (routing, the handler, JSON of the answer), cold where it says so (the first
+request of its kind: the sort order or search is computed), then warm (cached). The process's
+peak RSS is reported too.
+
+The 1M-row input is made from the 52k set: records repeated in order, each instruction given a
+Chinese topic tag ``[主题:<topic>]`` (one of 20, so one row in 20 per topic) and a serial
+``[样本<n>]``, so a Chinese substring search has common and rare targets.
+Results: a Markdown table on stdout and ``bench/out/studio_bench.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import orjson
+from _shared import SHARED_DATA
+
+ROOT = Path(__file__).resolve().parent.parent
+HERE = Path(__file__).resolve().parent
+ALPACA = SHARED_DATA / "stanford_alpaca/alpaca_data.json"
+TOPICS = ("数学", "历史", "编程", "文学", "物理", "化学", "生物", "地理", "音乐", "美术",
+          "经济", "法律", "医学", "哲学", "体育", "烹饪", "旅行", "天文", "心理", "教育")  # fmt: skip
+
+IMPORT_CHILD = """
+import sys, json, time
+from pathlib import Path
+from sftforge.studio.store import Store
+from sftforge.studio.imports import import_file
+src, home = sys.argv[1], Path(sys.argv[2])
+store = Store(home)
+project = store.create_project("bench", "bench")
+dataset = store.create_dataset(project["id"], Path(src).name)
+t = time.perf_counter()
+row = import_file(store, home / "versions", home / "rejects", dataset["id"], src, user="bench")
+row["job_seconds"] = time.perf_counter() - t
+row["dataset_id"] = dataset["id"]
+print(json.dumps(row))
+"""
+
+BROWSE_CHILD = """
+import sys, json, time, resource
+from pathlib import Path
+from fastapi.testclient import TestClient
+from sftforge.studio.app import create_app
+from sftforge.studio.settings import StudioSettings
+home, dataset, rare = Path(sys.argv[1]), sys.argv[2], sys.argv[3]
+t0 = time.perf_counter()
+client = TestClient(create_app(StudioSettings(home=home, open_browser=False), run_jobs=False))
+out = {"app_start_s": time.perf_counter() - t0}
+base = f"/api/datasets/{dataset}/versions/head"
+def timed(name, path, **params):
+    t = time.perf_counter()
+    r = client.get(path, params=params)
+    dt = time.perf_counter() - t
+    assert r.status_code == 200, r.text
+    body = r.json()
+    out[name] = {"s": dt, "total": body.get("total"), "rows": len(body.get("rows", []))}
+    return body
+timed("first page (cold)", base + "/rows", limit=50)
+timed("next page", base + "/rows", limit=50, offset=50)
+timed("page 10,000", base + "/rows", limit=50, offset=500000)
+timed("sort by chars (cold)", base + "/rows", limit=50, sort="chars", desc=True)
+timed("sort by chars, next page", base + "/rows", limit=50, offset=50, sort="chars", desc=True)
+timed("sort by tokens_est (cold)", base + "/rows", limit=50, sort="tokens_est")
+timed("search rare Chinese (cold)", base + "/rows", limit=50, q=rare)
+timed("search rare Chinese, again", base + "/rows", limit=50, q=rare)
+timed("search common Chinese (cold)", base + "/rows", limit=50, q="主题:编程")
+timed("search common Chinese, next page", base + "/rows", limit=50, offset=50, q="主题:编程")
+timed("search + sort by chars", base + "/rows", limit=50, q="主题:编程", sort="chars")
+timed("filter chars >= 1000", base + "/rows", limit=50, filter=["chars:ge:1000"])
+timed("histogram of chars", base + "/histogram", column="chars")
+first = client.get(base + "/rows", params={"limit": 1}).json()["rows"][0]["row_id"]
+t = time.perf_counter()
+r = client.get(f"/api/datasets/{dataset}/rows/{first}")
+out["one row with its sample"] = {"s": time.perf_counter() - t, "total": None, "rows": 1}
+out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+print(json.dumps(out, ensure_ascii=False))
+"""
+
+
+def make_big(path: Path, rows: int) -> None:
+    """``rows`` JSONL records from the 52k set, each tagged with a topic and a serial."""
+    base = orjson.loads(ALPACA.read_bytes())
+    with open(path, "wb") as fh:
+        buf: list[bytes] = []
+        for i in range(rows):
+            rec = dict(base[i % len(base)])
+            rec["instruction"] = f"{rec['instruction']} [主题:{TOPICS[i % 20]}] [样本{i:07d}]"
+            buf.append(orjson.dumps(rec))
+            if len(buf) >= 10000:
+                fh.write(b"\n".join(buf) + b"\n")
+                buf = []
+        if buf:
+            fh.write(b"\n".join(buf) + b"\n")
+
+
+def timed_child(cmd: list[str]) -> dict[str, Any]:
+    """``cmd`` as a child whose own rusage we read (wait4 on its pid)."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    out_chunks: list[bytes] = []
+    assert proc.stdout is not None and proc.stderr is not None
+    out_chunks.append(proc.stdout.read())
+    err = proc.stderr.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - start
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode:
+        raise SystemExit(f"{' '.join(cmd[:4])} failed: {err.decode()[-2000:]}")
+    return {
+        "wall_s": wall,
+        "cpu_s": usage.ru_utime + usage.ru_stime,
+        "peak_rss_mb": usage.ru_maxrss / 1024,
+        "stdout": b"".join(out_chunks).decode(),
+    }
+
+
+def bench_import(src: Path, work: Path, tag: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    home = work / f"home-{tag}"
+    studio = timed_child([sys.executable, "-c", IMPORT_CHILD, str(src), str(home)])
+    studio["import"] = json.loads(studio.pop("stdout"))
+    out = work / f"convert-{tag}.jsonl"
+    sftforge = str(Path(sys.executable).with_name("sftforge"))
+    convert = timed_child([sftforge, "-q", "convert", str(src), str(out), "--to", "sftforge"])
+    convert.pop("stdout")
+    with open(out, "rb") as fh:
+        convert["written"] = sum(1 for _ in fh)
+    out.unlink()
+    studio["home"] = str(home)
+    return studio, convert
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rows", type=int, default=1_000_000)
+    ap.add_argument("--repeat", type=int, default=3, help="rounds of the 52k import")
+    args = ap.parse_args()
+    results: dict[str, Any] = {"load_before": os.getloadavg()}
+    with tempfile.TemporaryDirectory(prefix="studio-bench-") as tmp:
+        work = Path(tmp)
+        rounds = []
+        for r in range(args.repeat):
+            studio, convert = bench_import(ALPACA, work, f"52k-{r}")
+            rounds.append((studio, convert))
+            print(
+                f"52k round {r + 1}: import {studio['wall_s']:.2f}s, convert {convert['wall_s']:.2f}s",
+                flush=True,
+            )
+        results["52k"] = {
+            k: {
+                m: statistics.median(x[i][m] for x in rounds)
+                for m in ("wall_s", "cpu_s", "peak_rss_mb")
+            }
+            for i, k in enumerate(("import", "convert"))
+        }
+        imp = rounds[0][0]["import"]
+        results["52k"]["counts"] = {"read": imp["read"], "imported": imp["imported"],
+                                    "rejected": imp["rejected"], "convert_written": rounds[0][1]["written"]}  # fmt: skip
+        big = work / "big.jsonl"
+        t = time.perf_counter()
+        make_big(big, args.rows)
+        print(
+            f"made {args.rows} rows ({big.stat().st_size >> 20} MiB) in {time.perf_counter() - t:.0f}s",
+            flush=True,
+        )
+        studio, convert = bench_import(big, work, "big")
+        print(f"big: import {studio['wall_s']:.1f}s, convert {convert['wall_s']:.1f}s", flush=True)
+        imp = studio["import"]
+        results["big"] = {
+            "rows": args.rows,
+            "bytes": big.stat().st_size,
+            "import": {m: studio[m] for m in ("wall_s", "cpu_s", "peak_rss_mb")},
+            "convert": {m: convert[m] for m in ("wall_s", "cpu_s", "peak_rss_mb")},
+            "counts": {
+                "read": imp["read"],
+                "imported": imp["imported"],
+                "rejected": imp["rejected"],
+                "convert_written": convert["written"],
+            },
+        }
+        big.unlink()
+        rare = f"样本{args.rows * 3 // 4:07d}"
+        browse = timed_child(
+            [sys.executable, "-c", BROWSE_CHILD, studio["home"], imp["dataset_id"], rare]
+        )
+        results["browse"] = json.loads(browse["stdout"])
+        results["browse"]["process_peak_rss_mb"] = browse["peak_rss_mb"]
+        versions = Path(studio["home"]) / "versions"
+        results["big"]["version_mb"] = {
+            p.name.split(".", 1)[1]: p.stat().st_size / 2**20 for p in versions.iterdir()
+        }
+    results["load_after"] = os.getloadavg()
+    (HERE / "out").mkdir(exist_ok=True)
+    (HERE / "out" / "studio_bench.json").write_text(
+        json.dumps(results, indent=2, ensure_ascii=False)
+    )
+    report(results)
+    return 0
+
+
+def report(r: dict[str, Any]) -> None:
+    print(f"\nload average before {r['load_before']}, after {r['load_after']}")
+    print("\n| input | tool | wall s | CPU s | peak RSS MB | convert ÷ import, CPU |")
+    print("|---|---|---:|---:|---:|---:|")
+    for key, name in (("52k", "52k Alpaca JSON"), ("big", f"{r['big']['rows']:,}-row JSONL")):
+        imp, conv = r[key]["import"], r[key]["convert"]
+        ratio = conv["cpu_s"] / imp["cpu_s"]
+        print(
+            f"| {name} | studio import | {imp['wall_s']:.2f} | {imp['cpu_s']:.2f} | {imp['peak_rss_mb']:.0f} | {ratio:.2f}× |"
+        )
+        print(
+            f"| {name} | sftforge convert | {conv['wall_s']:.2f} | {conv['cpu_s']:.2f} | {conv['peak_rss_mb']:.0f} | 1 |"
+        )
+        print(f"counts {key}: {r[key]['counts']}")
+    print(f"version files (MB): {r['big']['version_mb']}")
+    print("\n| request on the 1M-row version | ms | total rows |")
+    print("|---|---:|---:|")
+    for name, v in r["browse"].items():
+        if isinstance(v, dict):
+            print(
+                f"| {name} | {v['s'] * 1000:.0f} | {v['total'] if v['total'] is not None else ''} |"
+            )
+    print(f"app start {r['browse']['app_start_s']:.2f}s; browse process peak RSS "
+          f"{r['browse']['process_peak_rss_mb']:.0f} MB")  # fmt: skip
+
+
+if __name__ == "__main__":
+    sys.exit(main())
