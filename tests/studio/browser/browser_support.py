@@ -166,10 +166,12 @@ def has_upload_api() -> bool:
 
 
 def contract_uploads_router(staging: Path) -> Any:
-    """A minimal stand-in for ``/api/uploads`` that follows the contract the import page speaks
-    (create -> id and offset; PUT ``?offset=N`` appends; GET -> offset; finish -> staged names),
-    used only on a tree without studio-guard's uploads, so the page's drag-and-drop path is driven
-    end to end either way. It keeps the bytes in ``staging/`` under the upload's id."""
+    """A minimal stand-in for studio-guard's ``/api/uploads`` and the upload kind of
+    ``/api/sources/import``, following the contract the import page speaks (create -> id and
+    offset; PUT ``?offset=N`` appends; GET -> offset; finish -> staged names relative to the
+    upload's folder; import -> studio-core's ``start_import`` of the staged file). Used only on a
+    tree without studio-guard's uploads, so the page's drag-and-drop path is driven end to end
+    either way; with studio-guard merged the tests use the real endpoints."""
     import uuid
 
     from sftforge.studio.errors import ApiError
@@ -201,8 +203,8 @@ def contract_uploads_router(staging: Path) -> Any:
     @router.put("/api/uploads/{upload_id}")
     async def put(upload_id: str, offset: int, request: Request) -> dict[str, Any]:
         up = uploads[upload_id]
-        if offset != up["offset"]:
-            raise ApiError(409, "conflict", f"offset {offset} is not {up['offset']}")
+        if offset != up["offset"]:  # studio-guard answers a wrong offset the same way
+            raise ApiError(409, "offset_mismatch", f"offset {offset} is not {up['offset']}")
         data = await request.body()
         with open(up["path"], "ab") as fh:
             fh.write(data)
@@ -212,8 +214,21 @@ def contract_uploads_router(staging: Path) -> Any:
     @router.post("/api/uploads/{upload_id}/finish")
     def finish(upload_id: str) -> dict[str, Any]:
         up = uploads[upload_id]
-        up["status"] = "finished"
-        up["staged"] = [f"{upload_id}/{up['name']}"]
+        up["status"] = "staged"
+        up["staged"] = [up["name"]]  # relative to the upload's own folder
         return state(up)
+
+    @router.post("/api/sources/import", status_code=202)
+    async def import_upload(request: Request) -> dict[str, Any]:
+        from sftforge.studio.imports import start_import
+
+        body = await request.json()
+        up = uploads[body["upload_id"]]
+        name = body.get("file") or up["staged"][0]
+        return start_import(
+            request.app.state.store, request.app.state.jobs, body["dataset_id"],
+            staging / up["id"] / name, user="local", src_name=name,
+            format=body.get("format"), columns=body.get("columns"),
+        )  # fmt: skip
 
     return router

@@ -26,7 +26,10 @@ def studio(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StudioServer]:
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Any]:
     need_browser()
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
+
+    # a commit or a diff of 52k rows on a busy 2-core machine takes seconds, not milliseconds
+    expect.set_options(timeout=30_000)
 
     with sync_playwright() as pw:
         chromium = pw.chromium.launch(

@@ -333,6 +333,8 @@ def test_keys_move_between_rows_of_the_browse_list(page: Any, workspace: Workspa
     expect(page.locator("[data-testid=row-id]")).to_have_text(str(ids[2]))
     page.wait_for_selector("body[data-ready='1']")
     page.keyboard.press("k")
+    expect(page.locator("[data-testid=row-id]")).to_have_text(str(ids[1]))
+    page.wait_for_selector("body[data-ready='1']")
     page.keyboard.press("k")
     expect(page.locator("[data-testid=row-id]")).to_have_text(str(ids[0]))
 

@@ -1,7 +1,7 @@
 // Import page: drop files or folders (or pick them); each file goes up in resumable chunks
-// (/api/uploads: create, PUT ?offset=N, resume from GET's offset, finish -> staged files), then
-// each staged file is imported into the dataset (/api/datasets/{id}/imports, a job the page
-// follows). read = imported + rejected is shown per file. When the format cannot be detected the
+// (/api/uploads: create, PUT ?offset=N, resume from GET's offset, finish -> staged files, more
+// than one for an archive), then each staged file is imported into the dataset
+// (/api/sources/import with kind "upload", a job the page follows). read = imported + rejected is shown per file. When the format cannot be detected the
 // column mapping form opens with the file's columns, and the import is retried with the mapping.
 "use strict";
 
@@ -46,7 +46,7 @@
       up = await api("GET", "/api/uploads/" + encodeURIComponent(known), undefined, { quiet: true }).catch(() => null);
       if (up && up.offset) setStatus(item, "upload.uploading", t("upload.resumed", { offset: fmtNum(up.offset) }));
     }
-    if (!up || up.status === "finished") {
+    if (!up || up.status !== "open") {
       up = await api("POST", "/api/uploads", { name: file.name, size: file.size, rel_path: relPath });
       localStorage.setItem(key, up.id);
     }
@@ -59,6 +59,7 @@
       item.cells.progress.value = file.size ? offset / file.size : 1;
     }
     const done = await api("POST", "/api/uploads/" + encodeURIComponent(up.id) + "/finish", { extract: true });
+    item.uploadId = up.id;
     localStorage.removeItem(key);
     item.cells.progress.value = 1;
     return done.staged;
@@ -67,8 +68,11 @@
   /** Imports one staged file and follows its job; returns the finished import. */
   async function importStaged(item, staged, columns) {
     setStatus(item, "upload.importing");
-    const body = { staged, name: item.relPath, format: $("format").value || null, columns: columns || null };
-    const started = await api("POST", dsBase + "/imports", body);
+    const body = {
+      dataset_id: datasetId, kind: "upload", upload_id: item.uploadId, file: staged,
+      format: $("format").value || null, columns: columns || null,
+    };
+    const started = await api("POST", "/api/sources/import", body);
     const job = await waitJob(started.job_id, (j) => { item.cells.progress.value = j.progress || 0; });
     const imp = await api("GET", "/api/imports/" + encodeURIComponent(started.id));
     item.cells.read.textContent = fmtNum(imp.read);
