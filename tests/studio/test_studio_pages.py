@@ -72,13 +72,18 @@ def test_every_string_a_page_uses_is_translated() -> None:
     assert len(used) > 100
     # "col." + column and the like: a prefix whose keys are built in the script
     prefixes = {k for k in used if k.endswith(".")}
-    assert prefixes == {"col.", "diff.", "lang.", "lineage.", "part.", "role.", "status."}
+    assert prefixes == {
+        "col.", "diff.", "lang.", "lineage.", "part.", "role.", "status.",
+        "review.action.", "review.preset.",
+    }  # fmt: skip
     for prefix in prefixes:
         assert any(k.startswith(prefix) for k in en), prefix
     for column in ("row_id", "first_user", "n_turns", "chars", "human_verified", "status"):
         assert f"col.{column}" in en
     for role in ("system", "user", "assistant", "tool"):
         assert f"role.{role}" in en
+    for action in ("accept", "reject", "flag", "verify"):
+        assert f"review.action.{action}" in en
     missing = sorted(k for k in used - prefixes if k not in en)
     assert not missing, missing
 

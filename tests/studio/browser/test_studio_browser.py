@@ -387,3 +387,49 @@ def test_an_interrupted_upload_resumes_where_it_stopped(page: Any, tmp_path: Pat
     assert sent[0] == 2 * chunk  # resumed, not restarted
     expect(second.locator("[data-testid=import-read]")).to_have_text("3,000")
     expect(second.locator("[data-testid=import-imported]")).to_have_text("3,000")
+
+
+def test_review_queue_with_the_keyboard(page: Any, workspace: Workspace) -> None:
+    """A queue of a sample of the Chinese rows, reviewed with a, r (reason), u and j; progress
+    follows. Needs studio-review's queues (skipped on a tree without them)."""
+    pytest.importorskip("sftforge.studio.reviews", reason="studio-review's queues are not merged")
+    expect = _expect()
+    page.goto(f"/datasets/{workspace.dataset_id}")
+    page.wait_for_selector("body[data-ready='1']")
+    expect(page.locator("[data-testid=review-panel]")).to_be_visible()
+    page.fill("[data-testid=queue-name-input]", "抽查")
+    page.fill("[data-testid=queue-q]", "句话翻译成英文")
+    page.fill("[data-testid=queue-percent]", "0.1")
+    page.click("[data-testid=queue-create]")
+    page.wait_for_url(re.compile(r"/queues/[^/]+$"))
+    page.wait_for_selector("body[data-ready='1']")
+    queue_id = page.url.rsplit("/", 1)[1]
+    items = page.request.get(f"/api/reviews/queues/{queue_id}").json()["items"]
+    assert items >= 2
+    expect(page.locator("[data-testid=progress-mine]")).to_contain_text(f"0 of {items}")
+    first = page.locator("[data-testid=item-row]").inner_text()
+    expect(page.locator("[data-testid=review-current]")).to_contain_text("翻译成英文")
+    screenshot(page, "review")
+
+    page.keyboard.press("a")  # accept: the next item comes
+    expect(page.locator("[data-testid=item-row]")).not_to_have_text(first)
+    expect(page.locator("[data-testid=progress-mine]")).to_contain_text(f"1 of {items}")
+    second = page.locator("[data-testid=item-row]").inner_text()
+    page.keyboard.press("r")
+    page.fill("[data-testid=reason-input]", "译文不完整")
+    page.keyboard.press("Enter")
+    expect(page.locator("[data-testid=progress-mine]")).to_contain_text(f"2 of {items}")
+    page.keyboard.press("u")  # the rejection is undone and its item shown again
+    expect(page.locator("[data-testid=item-row]")).to_have_text(second)
+    expect(page.locator("[data-testid=item-status]")).to_have_attribute("data-status", "pending")
+    expect(page.locator("[data-testid=progress-mine]")).to_contain_text(f"1 of {items}")
+    row = page.request.get(f"/api/datasets/{workspace.dataset_id}/rows/{first}").json()["row"]
+    assert row["status"] == "accepted"
+    row = page.request.get(f"/api/datasets/{workspace.dataset_id}/rows/{second}").json()["row"]
+    assert row["status"] == ""
+    # e: the row's editor, with the way back to the queue
+    page.keyboard.press("e")
+    expect(page.locator("[data-testid=editor]")).to_be_visible()
+    expect(page.locator("[data-testid=row-id]")).to_have_text(second)
+    page.click("[data-testid=back-to-browse]")
+    page.wait_for_url(re.compile(f"/queues/{queue_id}$"))

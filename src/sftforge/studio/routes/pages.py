@@ -93,3 +93,8 @@ def browse_page(request: Request, dataset_id: str) -> HTMLResponse:
 @router.get("/datasets/{dataset_id}/rows/{row_id:path}", response_class=HTMLResponse)
 def record_page(request: Request, dataset_id: str, row_id: str) -> HTMLResponse:
     return _page(request, "record.html", "page.record", dataset_id=dataset_id, row_id=row_id)
+
+
+@router.get("/queues/{queue_id}", response_class=HTMLResponse)
+def review_page(request: Request, queue_id: str) -> HTMLResponse:
+    return _page(request, "review.html", "page.review", queue_id=queue_id)

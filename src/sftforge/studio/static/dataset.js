@@ -150,5 +150,30 @@
     $("rejects").hidden = false;
   }
 
-  load().then(() => (document.body.dataset.ready = "1"));
+  // --- review queues (studio-review's /api/reviews; the panel stays hidden without it) -------------
+  async function loadQueues() {
+    const answer = await api("GET", "/api/reviews/queues" + Studio.query({ dataset_id: datasetId }), undefined, { quiet: true }).catch(() => null);
+    if (!answer) return;
+    $("review-panel").hidden = false;
+    $("queues").replaceChildren(...answer.queues.map((q) => el("li", { "data-testid": "queue-item" },
+      el("a", { href: "/queues/" + encodeURIComponent(q.id), "data-testid": "queue-link" }, q.name), " ",
+      el("span", { class: "muted" }, t("review.items", { items: fmtNum(q.items), percent: q.progress ? q.progress.percent : 0 })))));
+  }
+
+  $("queue-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const percent = $("queue-percent").value;
+    const q = await api("POST", "/api/reviews/queues", {
+      dataset_id: datasetId,
+      name: $("queue-name-input").value.trim(),
+      preset: $("queue-preset").value,
+      q: $("queue-q").value.trim() || null,
+      percent: percent ? Number(percent) : null,
+      reviewers: $("queue-reviewers").value.split(",").map((s) => s.trim()).filter(Boolean),
+      per_item: Number($("queue-per-item").value),
+    });
+    location.href = "/queues/" + encodeURIComponent(q.id);
+  });
+
+  Promise.all([load(), loadQueues()]).then(() => (document.body.dataset.ready = "1"));
 })();

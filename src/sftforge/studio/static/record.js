@@ -329,5 +329,17 @@
     u: () => !editing() && undo(),
   });
 
-  load().then(() => (document.body.dataset.ready = "1"));
+  // opened from a review queue: a way back to it, and "e" there opens the editor here at once
+  const params = new URL(location.href).searchParams;
+  const queueId = params.get("queue");
+  if (queueId) {
+    const back = $("back-to-browse");
+    back.href = "/queues/" + encodeURIComponent(queueId);
+    back.textContent = "‹ " + t("record.back_to_queue");
+  }
+
+  load().then(() => {
+    if (params.get("edit") === "1") openEditor();
+    document.body.dataset.ready = "1";
+  });
 })();
