@@ -433,3 +433,75 @@ def test_review_queue_with_the_keyboard(page: Any, workspace: Workspace) -> None
     expect(page.locator("[data-testid=row-id]")).to_have_text(second)
     page.click("[data-testid=back-to-browse]")
     page.wait_for_url(re.compile(f"/queues/{queue_id}$"))
+
+
+TOOL_CONVERSATION = {
+    "id": "weather-1",
+    "messages": [
+        {"role": "system", "content": "你是天气助手。"},
+        {"role": "user", "content": "北京今天天气如何？<script>window.pwned = 1</script>"},
+        {
+            "role": "assistant",
+            "content": "",
+            "reasoning": "需要调用天气工具。",
+            "tool_calls": [{"name": "get_weather", "arguments": {"city": "北京"}}],
+        },
+        {"role": "tool", "content": '{"temp": 21, "sky": "晴"}', "name": "get_weather"},
+        {
+            "role": "assistant",
+            "content": "<think>温度 21 度，晴天。</think>北京今天**晴**，21 度。\n\n"
+            "```python\nprint('带伞？不用')\n```\n\n- 紫外线：中等\n- 风力：2 级",
+        },
+    ],
+    "tools": [
+        {
+            "type": "function",
+            "function": {
+                "name": "get_weather",
+                "parameters": {"type": "object", "properties": {"city": {"type": "string"}}},
+            },
+        }
+    ],
+}
+
+
+def test_a_tool_conversation_renders_as_a_chat(page: Any, tmp_path: Path) -> None:
+    """Markdown, a code block, tool calls and results, reasoning folded (a turn's ``reasoning``
+    and a ``<think>`` block in the text), and markup in a record shown as text, never run."""
+    expect = _expect()
+    path = tmp_path / "weather.jsonl"
+    path.write_text(json.dumps(TOOL_CONVERSATION, ensure_ascii=False) + "\n", encoding="utf-8")
+    project = page.request.post("/api/projects", data={"name": "tools"}).json()
+    dataset = page.request.post(
+        f"/api/projects/{project['id']}/datasets", data={"name": "weather"}
+    ).json()
+    page.goto(f"/datasets/{dataset['id']}/import")
+    page.wait_for_selector("body[data-ready='1']")
+    page.select_option("[data-testid=format]", "sftforge")
+    page.set_input_files("[data-testid=file-input]", str(path))
+    item = page.locator("[data-testid=upload-item]")
+    expect(item).to_have_attribute("data-status", "done")
+    page.goto(f"/datasets/{dataset['id']}/rows/weather-1")
+    page.wait_for_selector("body[data-ready='1']")
+
+    turns = page.locator("[data-testid=record-view] [data-testid=turn]")
+    expect(turns).to_have_count(5)
+    expect(turns.nth(1)).to_contain_text("<script>window.pwned = 1</script>")
+    assert page.evaluate("window.pwned") is None
+    thinks = page.locator("[data-testid=think]")
+    expect(thinks).to_have_count(2)
+    for i in range(2):
+        assert thinks.nth(i).get_attribute("open") is None  # folded
+    expect(page.get_by_text("温度 21 度，晴天。")).to_be_hidden()
+    thinks.nth(1).locator("summary").click()
+    expect(page.get_by_text("温度 21 度，晴天。")).to_be_visible()
+    call = turns.nth(2).locator("[data-testid=tool-call]")
+    expect(call).to_contain_text("get_weather")
+    expect(call).to_contain_text('"city": "北京"')
+    expect(turns.nth(3).locator("[data-testid=tool-result]")).to_contain_text('"temp": 21')
+    answer = turns.nth(4)
+    expect(answer.locator("strong")).to_have_text("晴")
+    expect(answer.locator("pre.code code")).to_have_text("print('带伞？不用')")
+    expect(answer.locator("li")).to_have_count(2)
+    expect(page.locator("[data-testid=tools-view]")).to_contain_text("get_weather")
+    screenshot(page, "conversation")
