@@ -54,9 +54,10 @@ def _free_port() -> int:
 
 
 class StudioServer:
-    """The real app on ``base_url``; ``home`` is its data folder."""
+    """The real app on ``base_url``; ``home`` is its data folder, ``data_root`` the folder
+    server-path imports may read."""
 
-    def __init__(self, home: Path) -> None:
+    def __init__(self, home: Path, data_root: Path | None = None) -> None:
         import uvicorn
 
         from sftforge.studio.app import create_app
@@ -64,7 +65,9 @@ class StudioServer:
 
         self.home = home
         self.port = _free_port()
-        self.settings = StudioSettings(home=home, port=self.port, open_browser=False)
+        self.settings = StudioSettings(
+            home=home, port=self.port, open_browser=False, data_root=data_root
+        )
         self.app = create_app(self.settings)
         if not has_upload_api():
             self.app.include_router(contract_uploads_router(self.settings.folder("staging")))

@@ -15,7 +15,9 @@ from browser_support import CHROMIUM, CHROMIUM_ARGS, StudioServer, need_browser
 @pytest.fixture(scope="session")
 def studio(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StudioServer]:
     need_browser()
-    server = StudioServer(tmp_path_factory.mktemp("studio-home"))
+    server = StudioServer(
+        tmp_path_factory.mktemp("studio-home"), data_root=tmp_path_factory.mktemp("data-root")
+    )
     server.start()
     try:
         yield server

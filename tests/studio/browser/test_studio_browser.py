@@ -505,3 +505,49 @@ def test_a_tool_conversation_renders_as_a_chat(page: Any, tmp_path: Path) -> Non
     expect(answer.locator("li")).to_have_count(2)
     expect(page.locator("[data-testid=tools-view]")).to_contain_text("get_weather")
     screenshot(page, "conversation")
+
+
+def test_import_a_file_from_the_server_data_root(page: Any, studio: StudioServer) -> None:
+    """The import page lists the data root; a file picked there is imported; its one bad line is
+    rejected, counted (read = imported + rejected) and shown with its line and reason on the
+    dataset page (studio-guard's sources; skipped on a tree without them)."""
+    pytest.importorskip("sftforge.studio.sources", reason="studio-guard's sources are not merged")
+    expect = _expect()
+    root = studio.settings.data_root
+    assert root is not None
+    (root / "raw").mkdir()
+    lines = [
+        json.dumps({"instruction": f"第 {i} 个问题", "output": f"答案 {i}"}, ensure_ascii=False)
+        for i in range(40)
+    ]
+    lines.insert(17, '{"instruction": "断掉的一行", "output": ')  # line 18: not JSON
+    (root / "raw" / "qa.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    project = page.request.post("/api/projects", data={"name": "server"}).json()
+    dataset = page.request.post(
+        f"/api/projects/{project['id']}/datasets", data={"name": "qa"}
+    ).json()
+    page.goto(f"/datasets/{dataset['id']}/import")
+    page.wait_for_selector("body[data-ready='1']")
+    expect(page.locator("[data-testid=sources-panel]")).to_be_visible()
+    page.locator("[data-testid=server-file][data-name=raw] a").click()
+    page.locator("[data-testid=server-file][data-name='qa.jsonl'] a").click()
+    expect(page.locator("[data-testid=source-value]")).to_have_value("raw/qa.jsonl")
+    page.select_option("[data-testid=format]", "alpaca")
+    page.click("[data-testid=source-import]")
+    item = page.locator("[data-testid=upload-item]")
+    expect(item).to_have_attribute("data-status", "done")
+    expect(item.locator("[data-testid=import-read]")).to_have_text("41")
+    expect(item.locator("[data-testid=import-imported]")).to_have_text("40")
+    expect(item.locator("[data-testid=import-rejected]")).to_have_text("1")
+
+    page.goto(f"/datasets/{dataset['id']}")
+    page.wait_for_selector("body[data-ready='1']")
+    page.click("[data-testid=show-rejects]")
+    reject = page.locator("[data-testid=reject-row]")
+    expect(reject).to_have_count(1)
+    expect(reject).to_contain_text("qa.jsonl:18")
+    expect(reject).to_contain_text("断掉的一行")
+    with page.expect_download() as info:
+        page.click("[data-testid=download-rejects]")
+    saved = [json.loads(x) for x in Path(info.value.path()).read_text("utf-8").splitlines()]
+    assert len(saved) == 1 and saved[0]["line"] == 18

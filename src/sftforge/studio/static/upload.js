@@ -15,7 +15,7 @@
   const $ = (id) => document.getElementById(id);
   let mapping = null; // {item, columns} while the mapping form is open
 
-  /** One row of the queue table, updated as the file moves on. */
+  /** One row of the queue table, updated as the file moves on (``file`` null for a source). */
   function queueRow(file, relPath) {
     const cells = {
       progress: el("progress", { max: 1, value: 0, "data-testid": "upload-progress" }),
@@ -25,7 +25,7 @@
       rejected: el("td", { class: "num", "data-testid": "import-rejected" }),
     };
     const tr = el("tr", { "data-testid": "upload-item", dataset: { name: relPath } },
-      el("td", { "data-testid": "upload-name" }, relPath), el("td", { class: "num" }, fmtNum(file.size)),
+      el("td", { "data-testid": "upload-name" }, relPath), el("td", { class: "num" }, file ? fmtNum(file.size) : ""),
       el("td", {}, cells.progress), cells.status, cells.read, cells.imported, cells.rejected);
     $("queue-body").append(tr);
     return { file, relPath, tr, cells, staged: [] };
@@ -67,11 +67,14 @@
 
   /** Imports one staged file and follows its job; returns the finished import. */
   async function importStaged(item, staged, columns) {
+    const body = item.source || { kind: "upload", upload_id: item.uploadId, file: staged };
+    return importSource(item, Object.assign({}, body, { columns: columns || null }), staged);
+  }
+
+  /** Imports from any source of /api/sources/import and follows the job into the queue row. */
+  async function importSource(item, source, staged) {
     setStatus(item, "upload.importing");
-    const body = {
-      dataset_id: datasetId, kind: "upload", upload_id: item.uploadId, file: staged,
-      format: $("format").value || null, columns: columns || null,
-    };
+    const body = Object.assign({ dataset_id: datasetId, format: $("format").value || null }, source);
     const started = await api("POST", "/api/sources/import", body);
     const job = await waitJob(started.job_id, (j) => { item.cells.progress.value = j.progress || 0; });
     const imp = await api("GET", "/api/imports/" + encodeURIComponent(started.id));
@@ -85,7 +88,8 @@
     setStatus(item, "upload.failed");
     item.tr.dataset.error = imp.error || job.message || "";
     showError({ code: "bad_input", message: imp.error || job.message || t("upload.failed") });
-    if (/cannot detect the format|column/i.test(imp.error || "")) await openMapping(item, staged);
+    // the mapping form reads the columns from the file in the browser: uploads only
+    if (item.file && /cannot detect the format|column/i.test(imp.error || "")) await openMapping(item, staged);
     return imp;
   }
 
@@ -208,7 +212,72 @@
   $("file-input").addEventListener("change", (event) => takeFiles([...event.target.files].map((f) => [f, f.name])));
   $("folder-input").addEventListener("change", (event) => takeFiles([...event.target.files].map((f) => [f, f.webkitRelativePath || f.name])));
 
+  // --- other sources (studio-guard's /api/sources): a path in the server's data root, a URL
+  // (alone or through a saved connection), a Hugging Face dataset; hidden without that API ----
+  const PLACEHOLDERS = { server_path: "source.placeholder.server_path", url: "source.placeholder.url", hf: "source.placeholder.hf" };
+
+  function sourceKindChanged() {
+    const kind = $("source-kind").value;
+    $("source-value").placeholder = t(PLACEHOLDERS[kind]);
+    $("source-connection").hidden = kind !== "url" || $("source-connection").options.length < 2;
+    $("source-split").hidden = kind !== "hf";
+    if (kind === "server_path") listServerFiles(".");
+    else $("server-files").replaceChildren();
+  }
+
+  async function listServerFiles(path) {
+    let listing;
+    try {
+      listing = await api("GET", "/api/sources/files" + Studio.query({ path }), undefined, { quiet: true });
+    } catch (err) {
+      $("server-files").replaceChildren(el("p", { class: "muted", "data-testid": "server-files-off" }, err.message + (err.hint ? " · " + err.hint : "")));
+      return;
+    }
+    const join = (name) => (listing.path === "." ? name : listing.path + "/" + name);
+    const up = listing.path === "." ? null : el("li", {}, el("a", { href: "#", onclick: (e) => { e.preventDefault(); listServerFiles(listing.path.split("/").slice(0, -1).join("/") || "."); } }, ".."));
+    $("server-files").replaceChildren(el("ul", { class: "files" }, up, listing.entries.map((entry) => el("li", { "data-testid": "server-file", dataset: { name: entry.name } },
+      el("a", { href: "#", onclick: (e) => {
+        e.preventDefault();
+        if (entry.dir) listServerFiles(join(entry.name));
+        else $("source-value").value = join(entry.name);
+      } }, entry.dir ? entry.name + "/" : entry.name),
+      entry.dir ? null : el("span", { class: "muted" }, " " + fmtNum(entry.size))))));
+  }
+
+  $("source-kind").addEventListener("change", sourceKindChanged);
+  $("source-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    clearError();
+    const kind = $("source-kind").value;
+    const value = $("source-value").value.trim();
+    const source = { kind };
+    if (kind === "server_path") source.path = value;
+    else if (kind === "url") {
+      source.url = value;
+      source.connection_id = $("source-connection").value || null;
+    } else {
+      source.dataset = value;
+      source.split = $("source-split").value.trim() || null;
+    }
+    const item = queueRow(null, value);
+    item.source = source;
+    try {
+      await importSource(item, source, null);
+    } catch (err) {
+      setStatus(item, "upload.failed");
+    }
+  });
+
+  async function setupSources() {
+    const found = await api("GET", "/api/connections", undefined, { quiet: true }).catch(() => null);
+    if (!found) return;
+    for (const c of found.connections) $("source-connection").append(el("option", { value: c.id }, c.name + " (" + c.kind + ")"));
+    $("sources-panel").hidden = false;
+    sourceKindChanged();
+  }
+
   (async () => {
+    await setupSources();
     const ds = await api("GET", dsBase);
     $("dataset-name").textContent = ds.name;
     document.body.dataset.ready = "1";
