@@ -96,6 +96,18 @@ first = client.get(base + "/rows", params={"limit": 1}).json()["rows"][0]["row_i
 t = time.perf_counter()
 r = client.get(f"/api/datasets/{dataset}/rows/{first}")
 out["one row with its sample"] = {"s": time.perf_counter() - t, "total": None, "rows": 1}
+got = r.json()
+sample = got["row"]["sample"]
+sample["messages"][-1]["content"] = "改过的回答"
+t = time.perf_counter()
+r = client.put(f"/api/datasets/{dataset}/rows/{first}",
+               json={"sample": sample, "base_revision": got["revision"]})
+out["edit one row"] = {"s": time.perf_counter() - t, "total": None, "rows": 1}
+assert r.status_code == 200, r.text
+t = time.perf_counter()
+r = client.post(f"/api/datasets/{dataset}/commit", json={"message": "bench"})
+out["commit 1 edit (new 1M-row version)"] = {"s": time.perf_counter() - t, "total": None, "rows": 0}
+assert r.status_code == 201, r.text
 out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 print(json.dumps(out, ensure_ascii=False))
 """
@@ -139,8 +151,10 @@ def timed_child(cmd: list[str]) -> dict[str, Any]:
     }
 
 
-def bench_import(src: Path, work: Path, tag: str) -> tuple[dict[str, Any], dict[str, Any]]:
-    home = work / f"home-{tag}"
+def bench_import(
+    src: Path, work: Path, tag: str, home: Path | None = None
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    home = home or work / f"home-{tag}"
     studio = timed_child([sys.executable, "-c", IMPORT_CHILD, str(src), str(home)])
     studio["import"] = json.loads(studio.pop("stdout"))
     out = work / f"convert-{tag}.jsonl"
@@ -158,7 +172,12 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rows", type=int, default=1_000_000)
     ap.add_argument("--repeat", type=int, default=3, help="rounds of the 52k import")
+    ap.add_argument("--keep", type=Path, help="import the big file into this home and keep it")
+    ap.add_argument("--browse-only", type=Path, metavar="HOME",
+                    help="only time the browsing, on a home kept by --keep")  # fmt: skip
     args = ap.parse_args()
+    if args.browse_only:
+        return browse_only(args.browse_only, args.rows)
     results: dict[str, Any] = {"load_before": os.getloadavg()}
     with tempfile.TemporaryDirectory(prefix="studio-bench-") as tmp:
         work = Path(tmp)
@@ -187,7 +206,11 @@ def main() -> int:
             f"made {args.rows} rows ({big.stat().st_size >> 20} MiB) in {time.perf_counter() - t:.0f}s",
             flush=True,
         )
-        studio, convert = bench_import(big, work, "big")
+        studio, convert = bench_import(big, work, "big", args.keep)
+        if args.keep:
+            (args.keep / "bench.json").write_text(
+                json.dumps({"dataset_id": studio["import"]["dataset_id"]})
+            )
         print(f"big: import {studio['wall_s']:.1f}s, convert {convert['wall_s']:.1f}s", flush=True)
         imp = studio["import"]
         results["big"] = {
@@ -222,6 +245,35 @@ def main() -> int:
     return 0
 
 
+def browse(home: Path, dataset_id: str, rows: int) -> dict[str, Any]:
+    rare = f"样本{rows * 3 // 4:07d}"
+    child = timed_child([sys.executable, "-c", BROWSE_CHILD, str(home), dataset_id, rare])
+    out: dict[str, Any] = json.loads(child["stdout"])
+    out["process_peak_rss_mb"] = child["peak_rss_mb"]
+    return out
+
+
+def browse_only(home: Path, rows: int) -> int:
+    """Time the browsing again on a kept home (after a change to browse.py)."""
+    before = os.getloadavg()
+    dataset_id = json.loads((home / "bench.json").read_text())["dataset_id"]
+    result = browse(home, dataset_id, rows)
+    print(f"load average before {before}, after {os.getloadavg()}")
+    print_browse(result)
+    return 0
+
+
+def print_browse(b: dict[str, Any]) -> None:
+    print("\n| request on the 1M-row version | ms | total rows |")
+    print("|---|---:|---:|")
+    for name, v in b.items():
+        if isinstance(v, dict):
+            total = v["total"] if v["total"] is not None else ""
+            print(f"| {name} | {v['s'] * 1000:.0f} | {total} |")
+    print(f"app start {b['app_start_s']:.2f}s; browse process peak RSS "
+          f"{b['process_peak_rss_mb']:.0f} MB")  # fmt: skip
+
+
 def report(r: dict[str, Any]) -> None:
     print(f"\nload average before {r['load_before']}, after {r['load_after']}")
     print("\n| input | tool | wall s | CPU s | peak RSS MB | convert ÷ import, CPU |")
@@ -237,15 +289,7 @@ def report(r: dict[str, Any]) -> None:
         )
         print(f"counts {key}: {r[key]['counts']}")
     print(f"version files (MB): {r['big']['version_mb']}")
-    print("\n| request on the 1M-row version | ms | total rows |")
-    print("|---|---:|---:|")
-    for name, v in r["browse"].items():
-        if isinstance(v, dict):
-            print(
-                f"| {name} | {v['s'] * 1000:.0f} | {v['total'] if v['total'] is not None else ''} |"
-            )
-    print(f"app start {r['browse']['app_start_s']:.2f}s; browse process peak RSS "
-          f"{r['browse']['process_peak_rss_mb']:.0f} MB")  # fmt: skip
+    print_browse(r["browse"])
 
 
 if __name__ == "__main__":

@@ -95,7 +95,7 @@ def create_app(settings: StudioSettings | None = None, *, run_jobs: bool = True)
     app = FastAPI(
         title="sftforge studio",
         lifespan=lifespan,
-        docs_url="/api/docs",
+        docs_url=None,  # Swagger UI loads its scripts from a CDN: the studio serves nothing remote
         openapi_url="/api/openapi.json",
         redoc_url=None,
     )

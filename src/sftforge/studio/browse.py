@@ -106,7 +106,8 @@ class VersionView:
         with open(file, "rb") as fh:
             self._mm = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
         self._base = _map_base(self._source)
-        self._chunk_offsets: dict[int, list[int]] = {}
+        self._batches: tuple[list[pa.RecordBatch], list[int]] | None = None
+        self._numbers: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         self._sorts: dict[tuple[str, bool], np.ndarray] = {}
         self._searches: OrderedDict[str, np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
@@ -145,41 +146,60 @@ class VersionView:
                 self._searches.popitem(last=False)
         return mask
 
+    def numbers(self, column: str) -> tuple[np.ndarray, np.ndarray]:
+        """A numeric column as float64 (nulls as 0) and its validity mask, cached."""
+        with self._lock:
+            got = self._numbers.get(column)
+        if got is None:
+            col = self.table[column]
+            valid = _mask(pc.is_valid(col))
+            values = np.asarray(pc.fill_null(col, 0).to_numpy(), dtype=np.float64)
+            got = (values, valid)
+            with self._lock:
+                self._numbers[column] = got
+        return got
+
+    def batches(self) -> tuple[list[pa.RecordBatch], list[int]]:
+        """The page columns as record batches (zero-copy) and each batch's first row index."""
+        if self._batches is None:
+            table = self.table.select(list(PAGE_COLUMNS))
+            batches = table.to_batches()
+            starts = [0]
+            for batch in batches:
+                starts.append(starts[-1] + batch.num_rows)
+            self._batches = (batches, starts)
+        return self._batches
+
     def _find_rows(self, needle: bytes) -> np.ndarray:
         """Rows whose ``search`` text holds ``needle`` (UTF-8 bytes: a byte match of valid UTF-8
         is a character match), found with ``mmap.find`` over each chunk's string data in place;
-        after a hit the search goes on at the next row, so each row costs at most one hit."""
+        the hits' positions become rows with one vectorised ``searchsorted``, and a hit that
+        runs across the border of two rows' texts is dropped."""
         mask = np.zeros(self.rows, dtype=bool)
         find, size = self._mm.find, len(needle)
         first = 0  # the row index of the chunk's first row
-        for n, chunk in enumerate(self.table["search"].chunks):
+        for chunk in self.table["search"].chunks:
             _, offs_buf, data = chunk.buffers()
-            if data is None or len(chunk) == 0:
-                first += len(chunk)
+            n = len(chunk)
+            if data is None or n == 0:
+                first += n
                 continue
-            offs = np.frombuffer(offs_buf, dtype=np.int32, count=chunk.offset + len(chunk) + 1)
+            offs = np.frombuffer(offs_buf, dtype=np.int32, count=chunk.offset + n + 1)
+            offs = offs[chunk.offset :]
             base = data.address - self._base
-            lo = base + int(offs[chunk.offset])
             end = base + int(offs[-1])
-            pos = find(needle, lo, end)
-            if pos != -1:
-                starts = self._offsets(n, offs)
-                while pos != -1:
-                    row = bisect.bisect_right(starts, pos - base) - 1
-                    row_end = base + starts[row + 1]
-                    if pos + size <= row_end:  # not across two rows' texts
-                        mask[first + row - chunk.offset] = True
-                        pos = find(needle, row_end, end)
-                    else:
-                        pos = find(needle, pos + 1, end)
-            first += len(chunk)
+            hits: list[int] = []
+            pos = find(needle, base + int(offs[0]), end)
+            while pos != -1:
+                hits.append(pos)
+                pos = find(needle, pos + 1, end)
+            if hits:
+                at = np.asarray(hits, dtype=np.int64) - base
+                rows = np.searchsorted(offs, at, side="right") - 1
+                inside = at + size <= offs[rows + 1]
+                mask[first + rows[inside]] = True
+            first += n
         return mask
-
-    def _offsets(self, n: int, offs: np.ndarray) -> list[int]:
-        got = self._chunk_offsets.get(n)
-        if got is None:
-            got = self._chunk_offsets[n] = offs.tolist()
-        return got
 
 
 def _map_base(source: pa.MemoryMappedFile) -> int:
@@ -309,13 +329,19 @@ def page(
 
 
 def take(view: VersionView, indices: np.ndarray | list[int]) -> list[dict[str, Any]]:
-    """The page columns of the rows at ``indices``, each with its ``index``."""
-    # a list, not a numpy array: pa.array(ndarray) imports pandas (a second on a cold start)
-    positions = [int(i) for i in indices]
-    picked = view.table.select(list(PAGE_COLUMNS)).take(pa.array(positions, pa.int64())).to_pylist()
-    for i, row in zip(positions, picked, strict=True):
+    """The page columns of the rows at ``indices``, each with its ``index``.
+
+    Each row is a zero-copy one-row slice of its record batch: Arrow's ``take`` on a many-chunk
+    table concatenates whole columns first (hundreds of MB for a page of a 1M-row version), and
+    ``take`` on each batch allocates every column again for a row or two."""
+    batches, starts = view.batches()
+    rows: list[dict[str, Any]] = []
+    for i in (int(i) for i in indices):
+        b = bisect.bisect_right(starts, i) - 1
+        row = batches[b].slice(i - starts[b], 1).to_pylist()[0]
         row["index"] = i
-    return picked
+        rows.append(row)
+    return rows
 
 
 def warm_up() -> None:
@@ -354,10 +380,7 @@ def histogram(
         )
     bins = max(1, min(int(bins), 200))
     mask = selection(view, q, [f for f in (filters or []) if f.column != column])
-    col = view.table[column]
-    valid = _mask(pc.is_valid(col))
-    values = pc.fill_null(col, 0).to_numpy() if col.null_count else col.to_numpy()
-    values = np.asarray(values, dtype=np.float64)
+    values, valid = view.numbers(column)
     keep = valid if mask is None else (valid & mask)
     picked = values[keep]
     if picked.size == 0:

@@ -121,6 +121,12 @@ def import_file(
     dataset = store.dataset(dataset_id)
     head = dataset["head_version"]
     rejects_path = Path(rejects_dir) / f"{import_id}.jsonl"
+    # recorded relative to the home when inside it, like versions: the home may move
+    kept_as = (
+        str(rejects_path.relative_to(store.home))
+        if rejects_path.is_relative_to(store.home)
+        else str(rejects_path)
+    )
     sink = RejectsSink(rejects_path)
 
     def reject(entry: dict[str, Any]) -> None:
@@ -169,7 +175,7 @@ def import_file(
             status="failed",
             error=_shown(str(err), path, name),
             **_counts(stats),
-            rejects_path=str(rejects_path) if sink.count else None,
+            rejects_path=kept_as if sink.count else None,
         )
         return _row(store, import_id)
     finally:
@@ -196,7 +202,7 @@ def import_file(
                 stats.read,
                 stats.ok,
                 stats.rejected,
-                str(rejects_path) if sink.count else None,
+                kept_as if sink.count else None,
                 import_id,
             ),
         )

@@ -118,6 +118,14 @@ def _import(store: Store, import_id: str) -> dict[str, Any]:
     return store.must("SELECT * FROM imports WHERE id=?", (import_id,), f"import {import_id}")
 
 
+def _rejects_file(store: Store, row: dict[str, Any]) -> Path | None:
+    """The import's rejects file (recorded relative to the home), or None when it has none."""
+    if not row["rejects_path"]:
+        return None
+    path = store.home / row["rejects_path"]
+    return path if path.is_file() else None
+
+
 @router.get("/imports/{import_id}")
 def get_import(import_id: str, store: StoreDep) -> dict[str, Any]:
     return import_view(_import(store, import_id))
@@ -134,8 +142,9 @@ def list_rejects(
     row = _import(store, import_id)
     out: list[dict[str, Any]] = []
     total = 0
-    if row["rejects_path"] and Path(row["rejects_path"]).is_file():
-        with open(row["rejects_path"], "rb") as fh:
+    path = _rejects_file(store, row)
+    if path is not None:
+        with open(path, "rb") as fh:
             for n, line in enumerate(fh):
                 total += 1
                 if offset <= n < offset + limit:
@@ -146,10 +155,11 @@ def list_rejects(
 @router.get("/imports/{import_id}/rejects.jsonl", response_model=None)
 def download_rejects(import_id: str, store: StoreDep) -> FileResponse:
     row = _import(store, import_id)
-    if not row["rejects_path"] or not Path(row["rejects_path"]).is_file():
+    path = _rejects_file(store, row)
+    if path is None:
         raise ApiError(404, "not_found", f"import {import_id} rejected no records")
     return FileResponse(
-        row["rejects_path"],
+        path,
         media_type="application/x-ndjson",
         filename=f"{import_id}.rejects.jsonl",
     )
