@@ -506,6 +506,48 @@ def test_a_tool_conversation_renders_as_a_chat(page: Any, tmp_path: Path) -> Non
     expect(page.locator("[data-testid=tools-view]")).to_contain_text("get_weather")
     screenshot(page, "conversation")
 
+    # the editor: a new system prompt, the last answer split before its code block and the
+    # code part deleted; the tool call and the reasoning stay as they were
+    page.keyboard.press("e")
+    page.fill("[data-testid=editor-system]", "你是严谨的天气助手。")
+    turns = page.locator("[data-testid=editor-turn]")
+    expect(turns).to_have_count(4)  # the system prompt has its own field
+    last = turns.nth(3).locator("[data-testid=turn-content-input]")
+    at = TOOL_CONVERSATION["messages"][4]["content"].index("\n\n```python")
+    last.evaluate("(el, at) => { el.focus(); el.setSelectionRange(at, at); }", at)
+    turns.nth(3).locator("[data-testid=turn-split]").click()
+    expect(turns).to_have_count(5)
+    expect(turns.nth(4).locator("[data-testid=turn-content-input]")).to_have_value(
+        re.compile(r"^```python")
+    )
+    turns.nth(4).locator("[data-testid=turn-delete]").click()
+    expect(turns).to_have_count(4)
+    page.click("[data-testid=editor-save]")
+    expect(page.locator("[data-testid=editor]")).to_be_hidden()
+    # every other field through the JSON of the whole sample
+    page.keyboard.press("e")
+    page.click("[data-testid=editor-raw] summary")
+    raw = page.locator("[data-testid=editor-raw-input]")
+    sample = json.loads(raw.input_value())
+    sample["meta"] = {**sample.get("meta", {}), "domain": "天气"}
+    raw.fill(json.dumps(sample, ensure_ascii=False))
+    page.keyboard.press("Control+Enter")
+    expect(page.locator("[data-testid=editor]")).to_be_hidden()
+    page.keyboard.press("f")
+    page.fill("[data-testid=reason-input]", "需要核对温度")
+    page.keyboard.press("Enter")
+    expect(page.locator("[data-testid=status-badge]")).to_have_attribute("data-status", "flagged")
+
+    row = page.request.get(f"/api/datasets/{dataset['id']}/rows/weather-1").json()["row"]
+    messages = row["sample"]["messages"]
+    assert [m["role"] for m in messages] == ["system", "user", "assistant", "tool", "assistant"]
+    assert messages[0]["content"] == "你是严谨的天气助手。"
+    assert messages[2] == TOOL_CONVERSATION["messages"][2]
+    assert messages[4]["content"] == "<think>温度 21 度，晴天。</think>北京今天**晴**，21 度。"
+    assert row["sample"]["meta"]["domain"] == "天气"
+    assert row["sample"]["tools"] == TOOL_CONVERSATION["tools"]
+    assert (row["status"], row["reason"]) == ("flagged", "需要核对温度")
+
 
 def test_import_a_file_from_the_server_data_root(page: Any, studio: StudioServer) -> None:
     """The import page lists the data root; a file picked there is imported; its one bad line is

@@ -22,6 +22,7 @@
   let record = null; // the server's answer: {row_id, sample, revision, status, ...}
   let turns = []; // the editor's working copy of the non-system messages
   let pendingReason = null; // "rejected" | "flagged" while the reason form is open
+  let rawOriginal = ""; // the sample's JSON when the editor opened (changed: it is what is saved)
 
   // --- reading ---------------------------------------------------------------------------
   async function load() {
@@ -174,6 +175,9 @@
     $("ed-system").value = hasSystem ? messages[0].content : "";
     turns = (hasSystem ? messages.slice(1) : messages).map((m) => Object.assign({}, m));
     $("ed-tools").value = sample.tools ? JSON.stringify(sample.tools, null, 2) : "";
+    rawOriginal = JSON.stringify(sample, null, 2);
+    $("ed-raw").value = rawOriginal;
+    $("ed-raw-box").open = false;
     renderTurns();
     $("view").hidden = true;
     $("editor").hidden = false;
@@ -262,6 +266,19 @@
 
   async function saveEditor(event) {
     if (event) event.preventDefault();
+    if ($("ed-raw").value !== rawOriginal) {
+      // every field of the sample (meta, label, the rejected answer ...), as JSON
+      let edited;
+      try {
+        edited = JSON.parse($("ed-raw").value);
+      } catch (e) {
+        Studio.showError({ code: "invalid", message: t("editor.bad_json", { problem: e.message }), field: "sample" });
+        return;
+      }
+      await change({ sample: edited });
+      closeEditor();
+      return;
+    }
     syncFromInputs();
     const sample = sampleOf(record);
     let tools = null;
