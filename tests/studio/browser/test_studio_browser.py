@@ -593,3 +593,32 @@ def test_import_a_file_from_the_server_data_root(page: Any, studio: StudioServer
         page.click("[data-testid=download-rejects]")
     saved = [json.loads(x) for x in Path(info.value.path()).read_text("utf-8").splitlines()]
     assert len(saved) == 1 and saved[0]["line"] == 18
+
+
+def test_a_whole_folder_is_uploaded_and_imported(page: Any, tmp_path: Path) -> None:
+    """Choosing a folder sends each file in it (subfolders too), keeping the relative paths."""
+    expect = _expect()
+    folder = tmp_path / "批次一"
+    (folder / "sub").mkdir(parents=True)
+    for path, n in ((folder / "a.jsonl", 3), (folder / "sub" / "b.jsonl", 2)):
+        records = [
+            {"instruction": f"{path.stem} 问题 {i}", "output": f"回答 {i}"} for i in range(n)
+        ]
+        path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), "utf-8")
+    project = page.request.post("/api/projects", data={"name": "folder"}).json()
+    dataset = page.request.post(
+        f"/api/projects/{project['id']}/datasets", data={"name": "folder"}
+    ).json()
+    page.goto(f"/datasets/{dataset['id']}/import")
+    page.wait_for_selector("body[data-ready='1']")
+    page.set_input_files("[data-testid=folder-input]", str(folder))
+    items = page.locator("[data-testid=upload-item]")
+    expect(items).to_have_count(2)
+    names = sorted(items.locator("[data-testid=upload-name]").all_inner_texts())
+    assert names == ["批次一/a.jsonl", "批次一/sub/b.jsonl"]
+    for i in range(2):
+        expect(items.nth(i)).to_have_attribute("data-status", "done")
+    imported = items.locator("[data-testid=import-imported]").all_inner_texts()
+    assert sorted(imported) == ["2", "3"]
+    head = page.request.get(f"/api/datasets/{dataset['id']}").json()["head"]
+    assert head["rows"] == 5
