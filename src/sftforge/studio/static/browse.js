@@ -112,7 +112,9 @@
     renderRows();
     const ms = Math.round(performance.now() - started);
     $("summary").textContent = t("browse.summary", { total: fmtNum(total), ms });
-    document.body.dataset.loadedMs = String(ms); // read by the browser timings
+    // read by the browser timings: how long the last page took, and how many pages were loaded
+    document.body.dataset.loadedMs = String(ms);
+    document.body.dataset.loads = String(Number(document.body.dataset.loads || 0) + 1);
     saveState();
     remember();
   }
