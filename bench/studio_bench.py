@@ -96,6 +96,11 @@ first = client.get(base + "/rows", params={"limit": 1}).json()["rows"][0]["row_i
 t = time.perf_counter()
 r = client.get(f"/api/datasets/{dataset}/rows/{first}")
 out["one row with its sample"] = {"s": time.perf_counter() - t, "total": None, "rows": 1}
+def rss():
+    fields = dict(line.split(":", 1) for line in open("/proc/self/status") if line.startswith("Rss"))
+    return {k: int(v.split()[0]) // 1024 for k, v in fields.items()}
+out["peak_rss_mb_browsing"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+out["rss_mb_browsing"] = rss()
 got = r.json()
 sample = got["row"]["sample"]
 sample["messages"][-1]["content"] = "改过的回答"
@@ -109,6 +114,7 @@ r = client.post(f"/api/datasets/{dataset}/commit", json={"message": "bench"})
 out["commit 1 edit (new 1M-row version)"] = {"s": time.perf_counter() - t, "total": None, "rows": 0}
 assert r.status_code == 201, r.text
 out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+out["rss_mb_after_commit"] = rss()
 print(json.dumps(out, ensure_ascii=False))
 """
 
@@ -267,11 +273,13 @@ def print_browse(b: dict[str, Any]) -> None:
     print("\n| request on the 1M-row version | ms | total rows |")
     print("|---|---:|---:|")
     for name, v in b.items():
-        if isinstance(v, dict):
+        if isinstance(v, dict) and "s" in v:
             total = v["total"] if v["total"] is not None else ""
             print(f"| {name} | {v['s'] * 1000:.0f} | {total} |")
     print(f"app start {b['app_start_s']:.2f}s; browse process peak RSS "
-          f"{b['process_peak_rss_mb']:.0f} MB")  # fmt: skip
+          f"{b['process_peak_rss_mb']:.0f} MB; before the commit: peak "
+          f"{b['peak_rss_mb_browsing']:.0f} MB, now {b['rss_mb_browsing']} (anon/file/shmem MB); "
+          f"after it {b['rss_mb_after_commit']}")  # fmt: skip
 
 
 def report(r: dict[str, Any]) -> None:

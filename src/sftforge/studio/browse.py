@@ -1,6 +1,6 @@
 """Page, sort, filter, search and histogram one version, without loading it whole.
 
-A version's browse columns are a memory-mapped Arrow file (``versions.open_browse``); a request
+A version's browse columns are a memory-mapped Arrow file (``<id>.browse.arrow``); a request
 touches the columns it filters and sorts on and the page's rows. Sort orders are cached per
 (version, column, direction) and search matches per (version, text), so the next page, or a sort
 after a search, costs only the page. The browser gets at most ``limit`` rows, never a dataset.

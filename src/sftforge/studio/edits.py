@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from ..errors import SftforgeError
 from ..sample import Sample, validate_sample
@@ -27,7 +29,7 @@ from .versions import (
     STATE_FIELDS,
     VersionWriter,
     derive_columns,
-    iter_rows,
+    iter_batches,
     read_rows,
 )
 
@@ -324,16 +326,21 @@ def commit(store: Store, dataset_id: str, user: str, message: str = "") -> dict[
         writer = VersionWriter(folder, head["id"])
         try:
             changed = 0
-            for row in iter_rows(head["path"]):
-                entry = effective.get(row["row_id"])
-                if entry is not None:
-                    state = orjson.loads(entry["after_json"])
-                    changed += 1
-                    if state.get("deleted"):
-                        continue
-                    row = _with_state(row, state, entry)
-                    row.pop("deleted", None)
-                writer.add(row)
+            edited = pa.array(list(effective), pa.string())
+            for batch in iter_batches(head["path"]):
+                if not pc.any(pc.is_in(batch.column("row_id"), value_set=edited)).as_py():
+                    writer.add_batch(batch)  # untouched rows stay Arrow data
+                    continue
+                for row in batch.to_pylist():
+                    entry = effective.get(row["row_id"])
+                    if entry is not None:
+                        state = orjson.loads(entry["after_json"])
+                        changed += 1
+                        if state.get("deleted"):
+                            continue
+                        row = _with_state(row, state, entry)
+                        row.pop("deleted", None)
+                    writer.add(row)
             version_id, path, rows = writer.finish()
         except (SftforgeError, OSError):
             writer.abort()

@@ -24,7 +24,7 @@ from ..sample import Sample, deferred_ids, id_pending
 from .errors import ApiError
 from .jobs import JobContext, JobQueue, register
 from .store import Store, new_id, now_iso
-from .versions import VersionWriter, iter_rows, row_values
+from .versions import VersionWriter, iter_batches, row_values
 
 __all__ = ["import_file", "import_view", "start_import"]
 
@@ -138,10 +138,10 @@ def import_file(
     stats = None
     seen: set[str] = set()
     try:
-        if head is not None:  # the new rows are appended to the head's
-            for old in iter_rows(store.version(head)["path"]):
-                seen.add(old["row_id"])
-                writer.add(old)
+        if head is not None:  # the new rows are appended to the head's, as they are
+            for batch in iter_batches(store.version(head)["path"]):
+                seen.update(batch.column("row_id").to_pylist())
+                writer.add_batch(batch)
         with deferred_ids():
             reader = read(
                 path,

@@ -19,8 +19,10 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import orjson
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.ipc as ipc
 import pyarrow.parquet as pq
 
@@ -34,8 +36,8 @@ __all__ = [
     "VersionWriter",
     "browse_path",
     "derive_columns",
+    "iter_batches",
     "iter_rows",
-    "open_browse",
     "read_rows",
     "row_from_sample",
     "row_values",
@@ -205,7 +207,34 @@ def sample_of(row: Mapping[str, Any]) -> Sample:
 # from the sample); hashed column by column, one row group at a time
 _HASHED = ("row_id", "sample", *_LINEAGE, *STATE_FIELDS)
 _NAMES = tuple(SCHEMA.names)
-_HASHED_AT = tuple(_NAMES.index(n) for n in _HASHED)
+
+# the version id does not depend on how rows were grouped into batches: each hashed column feeds
+# its own hashers with its values' bytes and, separately, their lengths and validity, as streams
+
+
+def _string_streams(arr: pa.Array) -> list[Any]:
+    """[the concatenated UTF-8 of the values, their lengths, their validity] of a string array."""
+    _, offs_buf, data = arr.buffers()
+    offs = np.frombuffer(offs_buf, dtype=np.int32, count=arr.offset + len(arr) + 1)[arr.offset :]
+    body = memoryview(data)[offs[0] : offs[-1]] if data is not None else b""  # no copy
+    valid = np.asarray(arr.is_valid().to_numpy(zero_copy_only=False), dtype=np.uint8)
+    return [body, np.diff(offs).astype("<i8").tobytes(), valid.tobytes()]
+
+
+def _column_streams(arr: pa.Array) -> list[Any]:
+    """A column's content as byte streams, each of which concatenates the same way whatever
+    the grouping of rows into batches (so the version id does not depend on it)."""
+    if pa.types.is_string(arr.type):
+        return _string_streams(arr)
+    if pa.types.is_list(arr.type):  # tags: the flattened strings, then each list's length
+        lengths = pc.fill_null(pc.list_value_length(arr), -1).to_numpy(zero_copy_only=False)
+        return [*_string_streams(arr.flatten()), np.asarray(lengths).astype("<i8").tobytes()]
+    valid = np.asarray(arr.is_valid().to_numpy(zero_copy_only=False), dtype=np.uint8)
+    filled = pc.fill_null(arr, pa.scalar(False if pa.types.is_boolean(arr.type) else 0, arr.type))
+    values = np.asarray(filled.to_numpy(zero_copy_only=False))
+    return [values.astype(values.dtype.newbyteorder("<")).tobytes(), valid.tobytes()]
+
+
 # dictionary encoding only where values repeat (it costs time on unique long texts)
 _DICTIONARY = ["src", "made_by", "model", "prompt", "edited_by", "status", "reason"]
 
@@ -224,7 +253,9 @@ class VersionWriter:
     def __init__(self, folder: Path, parent_id: str | None) -> None:
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
-        self._hash = hashlib.sha256((parent_id or "").encode("utf-8") + b"\n")
+        self._parent = parent_id or ""
+        # per hashed column, one hasher per byte stream of ``_column_streams``
+        self._hashers: dict[str, list[Any]] = {n: [] for n in _HASHED}
         tag = f".tmp-{os.getpid()}-{id(self):x}"
         self._tmp = self.folder / f"{tag}.parquet"
         self._tmp_browse = browse_path(self._tmp)
@@ -254,20 +285,36 @@ class VersionWriter:
         if not self._rows:
             return
         cols = list(zip(*self._rows, strict=True))  # rows -> columns, in C
-        for i in _HASHED_AT:
-            self._hash.update(orjson.dumps(cols[i]))
         batch = pa.RecordBatch.from_arrays(
             [pa.array(col, f.type) for col, f in zip(cols, SCHEMA, strict=True)], schema=SCHEMA
         )
+        self._rows = []
+        self._write(batch)
+
+    def add_batch(self, batch: pa.RecordBatch) -> None:
+        """Rows already in ``SCHEMA`` form (an unchanged part of another version) as they are:
+        no Python objects are made for them."""
+        self._flush()
+        self._write(batch)
+
+    def _write(self, batch: pa.RecordBatch) -> None:
+        for name in _HASHED:
+            hashers = self._hashers[name]
+            for k, stream in enumerate(_column_streams(batch.column(name))):
+                if k == len(hashers):
+                    hashers.append(hashlib.sha256())
+                hashers[k].update(stream)
         self._pq.write_batch(batch, row_group_size=ROW_GROUP)
         self._ipc.write_batch(batch.drop_columns(["sample"]))
-        self.rows += len(self._rows)
-        self._rows = []
+        self.rows += batch.num_rows
 
     def finish(self) -> tuple[str, Path, int]:
         self._flush()
         self._close()
-        version_id = self._hash.hexdigest()[:16]
+        whole = hashlib.sha256(self._parent.encode("utf-8") + b"\n")
+        for name in _HASHED:
+            whole.update(name.encode() + b"".join(h.digest() for h in self._hashers[name]))
+        version_id = whole.hexdigest()[:16]
         path = self.folder / f"{version_id}.parquet"
         if path.exists() and browse_path(path).exists():
             self.abort()
@@ -287,12 +334,6 @@ class VersionWriter:
         self._close()
         for tmp in (self._tmp, self._tmp_browse):
             tmp.unlink(missing_ok=True)
-
-
-def open_browse(path: str | Path) -> pa.Table:
-    """The version's browse columns, memory-mapped (nothing is copied until it is touched)."""
-    source = pa.memory_map(str(browse_path(path)), "r")
-    return ipc.open_file(source).read_all()
 
 
 def read_rows(path: str | Path, indices: Iterable[int]) -> list[dict[str, Any]]:
@@ -325,6 +366,12 @@ def read_rows(path: str | Path, indices: Iterable[int]) -> list[dict[str, Any]]:
         for i, row in zip(rows, picked, strict=True):
             found[i] = row
     return [found[i] for i in indices]
+
+
+def iter_batches(path: str | Path, batch_rows: int = ROW_GROUP) -> Iterable[pa.RecordBatch]:
+    """Every row of a version as record batches in ``SCHEMA``, in order."""
+    pf = pq.ParquetFile(str(path), memory_map=True)
+    yield from pf.iter_batches(batch_size=batch_rows)
 
 
 def iter_rows(path: str | Path, batch_rows: int = ROW_GROUP) -> Iterable[dict[str, Any]]:
