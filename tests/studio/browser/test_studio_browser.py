@@ -144,7 +144,7 @@ def test_find_a_row_by_a_chinese_substring(page: Any, workspace: Workspace) -> N
     # sorting by length, longest first, puts the longest row on top
     page.click("[data-testid=clear-filters]")
     expect(rows).to_have_count(50)
-    page.click("[data-testid=sort-chars]")
+    _after_load(page, lambda: page.click("[data-testid=sort-chars]"))
     longest = max(
         len(r["instruction"]) + len(r["input"]) + len(r["output"]) for r in workspace.alpaca
     )
@@ -174,6 +174,13 @@ def test_histogram_drag_filters_a_range(page: Any, workspace: Workspace) -> None
     assert 0 < total < 52_003
     lengths = [int(c.replace(",", "")) for c in rows_column(page, 4)]
     assert lengths and all(low <= n <= high for n in lengths)
+
+
+def _after_load(page: Any, action: Any) -> None:
+    """Runs ``action`` and waits until the page has loaded a page of rows once more."""
+    before = page.evaluate("document.body.dataset.loads")
+    action()
+    page.wait_for_function("b => document.body.dataset.loads !== b", arg=before)
 
 
 def rows_column(page: Any, numeric_index: int) -> list[str]:
