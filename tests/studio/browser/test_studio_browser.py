@@ -126,6 +126,12 @@ def test_projects_page_lists_the_dataset_and_switches_to_chinese(
     expect(page.locator("[data-testid=nav-projects]")).to_have_text("项目")
     expect(page.locator("[data-testid=project-create]")).to_have_text("创建")
     expect(page.locator("html")).to_have_attribute("lang", "zh-CN")
+    # the choice holds on the next page (a cookie)
+    page.goto(f"/datasets/{workspace.dataset_id}/browse?q=翻译成英文")
+    page.wait_for_selector("body[data-ready='1']")
+    expect(page.locator("[data-testid=apply-filters]")).to_have_text("筛选")
+    expect(page.locator("[data-testid=summary]")).to_contain_text("匹配 5,200 行")
+    screenshot(page, "browse-zh")
 
 
 def test_find_a_row_by_a_chinese_substring(page: Any, workspace: Workspace) -> None:
