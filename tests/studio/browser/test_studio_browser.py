@@ -609,7 +609,8 @@ def test_import_a_file_from_the_server_data_root(page: Any, studio: StudioServer
 
 
 def test_a_whole_folder_is_uploaded_and_imported(page: Any, tmp_path: Path) -> None:
-    """Choosing a folder sends each file in it (subfolders too), keeping the relative paths."""
+    """Choosing a folder sends each file in it (subfolders too), keeping the relative paths;
+    each file makes a version; the dataset page tags one and rolls back to the other."""
     expect = _expect()
     folder = tmp_path / "批次一"
     (folder / "sub").mkdir(parents=True)
@@ -635,3 +636,23 @@ def test_a_whole_folder_is_uploaded_and_imported(page: Any, tmp_path: Path) -> N
     assert sorted(imported) == ["2", "3"]
     head = page.request.get(f"/api/datasets/{dataset['id']}").json()["head"]
     assert head["rows"] == 5
+
+    # two versions now (one per file): tag the newest, then roll back to the first
+    page.goto(f"/datasets/{dataset['id']}")
+    page.wait_for_selector("body[data-ready='1']")
+    versions = page.locator("[data-testid=version-row]")
+    expect(versions).to_have_count(2)
+    first_version = versions.nth(1).get_attribute("data-version")
+    page.once("dialog", lambda dialog: dialog.accept("both-files"))
+    versions.nth(0).locator("[data-testid=version-tag]").click()
+    expect(versions.nth(0).locator("[data-testid=version-tags]")).to_have_text("both-files")
+    page.once("dialog", lambda dialog: dialog.accept())
+    versions.nth(1).locator("[data-testid=version-rollback]").click()
+    expect(versions).to_have_count(3)
+    expect(versions.nth(0).locator("[data-testid=head-badge]")).to_be_visible()
+    head = page.request.get(f"/api/datasets/{dataset['id']}").json()["head"]
+    first = page.request.get(f"/api/datasets/{dataset['id']}/versions/{first_version}").json()
+    assert head["kind"] == "rollback" and head["rows"] == first["rows"] < 5
+    tags = page.request.get(f"/api/datasets/{dataset['id']}/tags").json()["tags"]
+    assert [t["name"] for t in tags] == ["both-files"]
+    assert tags[0]["version_id"] != first_version
