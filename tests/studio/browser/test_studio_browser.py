@@ -561,6 +561,25 @@ def test_a_tool_conversation_renders_as_a_chat(page: Any, tmp_path: Path) -> Non
     assert row["sample"]["tools"] == TOOL_CONVERSATION["tools"]
     assert (row["status"], row["reason"]) == ("flagged", "需要核对温度")
 
+    # tags and a score (t focuses the tags), then the browser finds the row by its tag
+    page.keyboard.press("t")
+    page.keyboard.type("天气，工具调用")
+    page.fill("[data-testid=score-input]", "4.5")
+    page.click("[data-testid=labels-save]")
+    expect(page.locator("[data-testid=tags-input]")).to_have_value("天气, 工具调用")
+    row = page.request.get(f"/api/datasets/{dataset['id']}/rows/weather-1").json()["row"]
+    assert (row["tags"], row["score"]) == (["天气", "工具调用"], 4.5)
+    page.goto(f"/datasets/{dataset['id']}")
+    page.wait_for_selector("body[data-ready='1']")
+    page.click("[data-testid=commit]")  # browsing reads versions: commit the edits first
+    expect(page.locator("[data-testid=version-row]")).to_have_count(2)
+    page.goto(f"/datasets/{dataset['id']}/browse?tag=工具调用")
+    page.wait_for_selector("body[data-ready='1']")
+    found = page.locator("[data-testid=row]")
+    expect(found).to_have_count(1)
+    expect(found.first).to_contain_text("4.5")
+    expect(found.first.locator("[data-testid=cell-status]")).to_have_text("flagged")
+
 
 def test_import_a_file_from_the_server_data_root(page: Any, studio: StudioServer) -> None:
     """The import page lists the data root; a file picked there is imported; its one bad line is

@@ -62,7 +62,7 @@
 
   $("commit-form").addEventListener("submit", async (event) => {
     event.preventDefault();
-    await api("POST", base + "/commit", { message: $("commit-message").value.trim() || null });
+    await api("POST", base + "/commit", { message: $("commit-message").value.trim() });
     $("commit-message").value = "";
     await load();
   });

@@ -1,7 +1,7 @@
 // Record page: one row as a conversation, its lineage and change history; the editor (turns,
 // roles, system prompt, tools; add, delete, reorder, split turns); accept / reject / flag with a
-// reason; human verified; undo. Keyboard first: j/k next/previous, a accept, r reject, f flag,
-// v verified, e edit, u undo; in the editor Ctrl+Enter saves and Esc cancels.
+// reason; human verified; tags and score; undo. Keyboard first: j/k next/previous, a accept,
+// r reject, f flag, v verified, e edit, u undo, t tags; in the editor Ctrl+Enter saves, Esc cancels.
 // Every change is an edit on the server (attributed, undoable) sent with the revision it was made
 // on: a stale revision gets 409 conflict and the page reloads the row instead of overwriting.
 "use strict";
@@ -48,6 +48,8 @@
     $("verify").textContent = "";
     $("verify").append(t(record.human_verified ? "action.unverify" : "action.verify") + " ", el("kbd", {}, "v"));
     $("reason").textContent = record.reason || "";
+    $("tags-input").value = (record.tags || []).join(", ");
+    $("score-input").value = record.score === null || record.score === undefined ? "" : String(record.score);
     renderLineage();
     renderHistory();
     renderPosition();
@@ -326,6 +328,13 @@
     pendingReason = null;
     await setStatus(status, $("reason-input").value.trim());
   });
+  $("labels-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const tags = $("tags-input").value.split(/[,，]/).map((x) => x.trim()).filter(Boolean);
+    const score = $("score-input").value.trim();
+    await change({ tags, score: score === "" ? null : Number(score) });
+    $("tags-input").blur();
+  });
   $("reason-cancel").addEventListener("click", () => {
     $("reason-form").hidden = true;
     pendingReason = null;
@@ -344,6 +353,7 @@
     v: () => !editing() && change({ human_verified: !record.human_verified }),
     e: () => !editing() && openEditor(),
     u: () => !editing() && undo(),
+    t: () => !editing() && $("tags-input").focus(),
   });
 
   // opened from a review queue: a way back to it, and "e" there opens the editor here at once
