@@ -244,3 +244,19 @@ def test_errors_of_every_kind_use_the_one_shape(client: TestClient) -> None:
     assert error_shape(client.get("/api/datasets/d_none").json())["code"] == "not_found"
     assert client.get("/api/jobs", params={"status": "bogus"}).status_code == 422
     assert client.put("/api/jobs").status_code == 405
+
+
+def test_undetected_columns_fail_with_the_proposed_mapping_then_import_with_it(
+    client: TestClient,
+) -> None:
+    ds = new_dataset(client)
+    records = [{"问题": f"问{i}", "答案": f"答{i}"} for i in range(3)]
+    failed = import_rows(client, ds, "q.jsonl", records)
+    assert failed["status"] == "failed"
+    assert "--columns 问题=prompt,答案=response (proposed from the keys)" in failed["error"]
+    mapped = import_rows(client, ds, "q.jsonl", records, columns="问题=prompt,答案=response")
+    auto = import_rows(client, ds, "q2.jsonl", records, columns="auto")
+    assert (mapped["status"], mapped["imported"]) == ("done", 3)
+    assert (auto["status"], auto["imported"]) == ("done", 3)
+    page = client.get(f"/api/datasets/{ds}/versions/head/rows", params={"q": "答2"}).json()
+    assert page["total"] == 2  # one row from each import

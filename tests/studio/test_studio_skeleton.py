@@ -30,3 +30,23 @@ def test_unknown_route_and_method_and_body_use_the_error_shape(client: TestClien
     r = client.post("/api/projects", json={})
     err = error_shape(r.json())
     assert r.status_code == 422 and err["code"] == "invalid" and err["field"] == "name"
+
+
+def test_projects_list_and_show_their_datasets_and_tags(client: TestClient) -> None:
+    assert client.get("/api/projects").json() == {"projects": []}
+    ds = new_dataset(client, "数据集")
+    projects = client.get("/api/projects").json()["projects"]
+    assert [p["name"] for p in projects] == ["proj"] and projects[0]["created_by"] == "local"
+    shown = client.get(f"/api/projects/{projects[0]['id']}").json()
+    assert [(d["id"], d["name"]) for d in shown["datasets"]] == [(ds, "数据集")]
+    r = client.post("/api/projects/p_none/datasets", json={"name": "x"})
+    assert r.status_code == 404 and error_shape(r.json())["code"] == "not_found"
+    import_rows(client, ds, "a.jsonl", alpaca(2))
+    assert client.get(f"/api/datasets/{ds}/tags").json() == {"tags": []}
+    client.put(f"/api/datasets/{ds}/tags/v1", json={"version": "head"})
+    head = client.get(f"/api/datasets/{ds}").json()
+    assert client.get(f"/api/datasets/{ds}/tags").json() == {
+        "tags": [{"name": "v1", "version_id": head["head_version"]}]
+    }
+    assert head["tags"] == [{"name": "v1", "version_id": head["head_version"]}]
+    assert client.get(f"/api/datasets/{ds}/versions/v1").json()["tags"] == ["v1"]

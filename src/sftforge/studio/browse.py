@@ -188,6 +188,10 @@ class VersionView:
             offs = offs[chunk.offset :]
             base = data.address - self._base
             end = base + int(offs[-1])
+            if base < 0 or end > len(self._mm):  # not a view of the file (never, uncompressed)
+                mask[first : first + n] = _mask(pc.match_substring(chunk, needle.decode("utf-8")))
+                first += n
+                continue
             hits: list[int] = []
             pos = find(needle, base + int(offs[0]), end)
             while pos != -1:

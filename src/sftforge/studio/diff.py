@@ -1,8 +1,9 @@
 """Diff two versions of a dataset: rows added, removed and changed (matched by ``row_id``), and
 a field-level diff of one changed row (per turn: role, content, reasoning, tool calls, ...).
 
-A row's content fingerprint (its sample and review state) is computed once per version and
-cached, so paging through a diff costs only the page.
+A row's content fingerprint (Python's hash of its sample and review state, so a collision could
+hide a change with odds of about 2^-64 per row) is computed once per version and cached, so
+paging through a diff costs only the page; the field-level diff compares the rows themselves.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
-import xxhash
 
 from .versions import STATE_FIELDS, read_rows
 
@@ -37,13 +37,16 @@ def _fingerprints(path: str | Path) -> tuple[pa.Array, np.ndarray]:
             return _CACHE[key]
     ids: list[pa.Array] = []
     hashes: list[int] = []
-    digest = xxhash.xxh3_64_intdigest
+    tags_at = _FIELDS.index("tags") - 1
     for batch in pq.ParquetFile(key, memory_map=True).iter_batches(columns=_FIELDS):
         ids.append(batch.column(0))
         cols = [batch.column(i).to_pylist() for i in range(1, len(_FIELDS))]
-        hashes.extend(digest(orjson.dumps(v)) for v in zip(*cols, strict=True))
+        cols[tags_at] = [tuple(t) if t is not None else None for t in cols[tags_at]]
+        # Python's own hash of each row's tuple, all in C: the cache lives in this process
+        # only, so the per-process hash seed does not matter
+        hashes.extend(map(hash, zip(*cols, strict=True)))
     row_ids = pa.concat_arrays(ids) if ids else pa.array([], pa.string())
-    out = (row_ids, np.array(hashes, dtype=np.uint64))
+    out = (row_ids, np.array(hashes, dtype=np.int64))
     with _LOCK:
         _CACHE[key] = out
         while len(_CACHE) > 4:
