@@ -87,6 +87,16 @@ def test_second_import_appends_to_the_head(client: TestClient) -> None:
     assert {v["id"] for v in versions} == {one["version_id"], two["version_id"]}
 
 
+def test_records_sharing_a_line_get_distinct_row_ids(client: TestClient) -> None:
+    # a JSON array on one line: every record is on line 1; ids must still be unique
+    ds = new_dataset(client)
+    done = import_rows(client, ds, "one_line.json", orjson.dumps(alpaca(4)))
+    assert done["status"] == "done" and done["imported"] == 4
+    rows = client.get(f"/api/datasets/{ds}/versions/head/rows").json()["rows"]
+    ids = [r["row_id"] for r in rows]
+    assert len(ids) == 4 and len(set(ids)) == 4, ids
+
+
 def test_staged_path_cannot_escape(client: TestClient, tmp_path: Path) -> None:
     ds = new_dataset(client)
     (tmp_path / "secret.jsonl").write_text("{}\n")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import socket
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -92,9 +93,14 @@ class StudioServer:
 
 
 def screenshot(page: Any, name: str) -> Path:
-    """Saves the page as docs/studio/<name>.png (the docs embed these)."""
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    path = SCREENSHOTS / f"{name}.png"
+    """Saves the page as <name>.png: into docs/studio/ (the docs embed these) when
+    SFTFORGE_DOC_SCREENSHOTS=1, else into a temp folder, so a plain test run leaves the
+    working tree as it was."""
+    folder = SCREENSHOTS
+    if os.environ.get("SFTFORGE_DOC_SCREENSHOTS") != "1":
+        folder = Path(tempfile.gettempdir()) / "sftforge-studio-screenshots"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.png"
     page.screenshot(path=str(path), full_page=False)
     return path
 
