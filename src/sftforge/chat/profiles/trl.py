@@ -106,6 +106,15 @@ def common_prefix_length(a: Sequence[int], b: Sequence[int]) -> int:
     return n
 
 
+def _masked(ids: list[int], masks: list[list[int]]) -> list[int]:
+    """``ids`` where every mask is 1, else -100 (no mask: every token trained)."""
+    if not masks:
+        return list(ids)
+    if len(masks) == 1:
+        return [t if k else IGNORE_INDEX for t, k in zip(ids, masks[0], strict=True)]
+    return [t if all(ks) else IGNORE_INDEX for t, *ks in zip(ids, *masks, strict=True)]
+
+
 def _flag(opts: dict[str, Any], key: str, default: bool) -> bool:
     value = opts.get(key, default)
     if not isinstance(value, bool):
@@ -251,7 +260,7 @@ class TrlProfile(Profile):
                     )
                     continue
                 masks.append(amask)
-            labels = [t if all(m[k] for m in masks) else IGNORE_INDEX for k, t in enumerate(ids)]
+            labels = _masked(ids, masks)
             out.append(self._truncate(s, ids, labels))
         return out
 
