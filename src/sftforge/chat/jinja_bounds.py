@@ -69,6 +69,10 @@ _CHECK_EVERY = 1024
 # generic checks cost more than the render itself. ``BoundedEnvironment.getattr`` answers these
 # as the sandbox would (tests/chat/test_jinja_bounds.py compares the two).
 _DICT_ATTRS = frozenset(dir(dict))
+# values whose length is bounded (a tuple, not ``str | list | ...``: the union would be built
+# again on every call, and this runs on every value a call or filter returns)
+_MEASURED = (str, list, tuple, dict)
+_SEQUENCES = (str, list, tuple)
 _STR_METHODS = frozenset(n for n in dir(str) if not n.startswith("_")) - {"format", "format_map"}
 _LOOP_ATTRS = frozenset(n for n in dir(LoopContext) if not n.startswith("_"))
 _BUILTIN_METHOD = type("".strip)
@@ -107,7 +111,7 @@ def _bounded_iter(iterable: Any) -> Any:
 
 
 def _check_size(value: Any) -> Any:
-    if isinstance(value, str | list | tuple | dict) and len(value) > _budget.bounds.chars:
+    if isinstance(value, _MEASURED) and len(value) > _budget.bounds.chars:
         raise TemplateBoundError(
             f"the template built a value longer than {_budget.bounds.chars} characters or items"
         )
@@ -122,7 +126,7 @@ def _check_args(args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
 
 
 def _sized(x: Any) -> bool:
-    return isinstance(x, str | list | tuple)
+    return isinstance(x, _SEQUENCES)
 
 
 class _BoundedNamespace(Namespace):
