@@ -131,7 +131,9 @@ def rows_of_lf(folder: Path) -> list[tuple[list[int], list[int]]]:
     return list(zip(t["input_ids"].to_pylist(), t["labels"].to_pylist(), strict=True))
 
 
-def jobs(data: Path, work: Path) -> dict[str, tuple[list[str], dict[str, str] | None, Any]]:
+def jobs(
+    data: Path, work: Path, baseline: Path | None = None
+) -> dict[str, tuple[list[str], dict[str, str] | None, Any]]:
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
     me = [sys.executable, "-m", "sftforge", "tokenize", str(data)]
     lf_dir = work / "lf"
@@ -147,7 +149,7 @@ def jobs(data: Path, work: Path) -> dict[str, tuple[list[str], dict[str, str] | 
     lf_py = str(peer_python("llamafactory"))
     trl_py = str(peer_python("trl"))
     tok = ["--tokenizer", str(MINIMIND), "-q"]
-    return {
+    out: dict[str, tuple[list[str], dict[str, str] | None, Any]] = {
         "lf": ([lf_py, str(BENCH / "_peer_lf_preprocess.py"), str(lf_dir / "cfg.json")], None,
                lambda: rows_of_lf(lf_dir / "tokenized")),
         "sftforge-lf": ([*me, str(work / "lf.parquet"), *tok, "--profile", "llamafactory",
@@ -163,6 +165,13 @@ def jobs(data: Path, work: Path) -> dict[str, tuple[list[str], dict[str, str] | 
                          lambda: rows_of_parquet(work / "trl.parquet")),
         "sftforge-native": ([*me, str(work / "native.parquet"), *tok], env, None),
     }  # fmt: skip
+    if baseline is not None:  # the same sftforge commands run from another source tree
+        base_env = {**os.environ, "PYTHONPATH": str(baseline)}
+        for key in ("sftforge-lf", "sftforge-trl", "sftforge-native"):
+            cmd = [str(work / f"base-{Path(a).name}") if a.endswith(".parquet") else a
+                   for a in out[key][0]]  # fmt: skip
+            out[f"base-{key}"] = (cmd, base_env, None)
+    return out
 
 
 def main() -> None:
@@ -171,6 +180,12 @@ def main() -> None:
     ap.add_argument("--sets", default=",".join(SETS))
     ap.add_argument("--json", type=Path)
     ap.add_argument("--limit", type=int, help="keep the first N conversations (a quick try)")
+    ap.add_argument(
+        "--baseline",
+        type=Path,
+        help="also run the sftforge commands from this src folder (e.g. .bench-base/src, made "
+        "with git archive COMMIT src), interleaved, and check its rows equal this tree's",
+    )
     args = ap.parse_args()
     results: dict[str, Any] = {}
     for name in args.sets.split(","):
@@ -182,7 +197,7 @@ def main() -> None:
                 lines = data.read_text(encoding="utf-8").splitlines()[: args.limit]
                 data.write_text("\n".join(lines) + "\n", encoding="utf-8")
                 n = len(lines)
-            todo = jobs(data, work)
+            todo = jobs(data, work, args.baseline)
             # the LF config is JSON: LLaMA-Factory's run_exp takes a dict, read with yaml here
             times: dict[str, list[tuple[float, float, int]]] = {k: [] for k in todo}
             for _ in range(args.repeat):
@@ -192,6 +207,12 @@ def main() -> None:
                 "llamafactory": compare_rows(todo["sftforge-lf"][2](), todo["lf"][2]()),
                 "trl": compare_rows(todo["sftforge-trl"][2](), todo["trl"][2]()),
             }
+            if args.baseline:
+                for kind in ("lf", "trl", "native"):
+                    same[f"baseline {kind}"] = compare_rows(
+                        rows_of_parquet(work / f"{kind}.parquet"),
+                        rows_of_parquet(work / f"base-{kind}.parquet"),
+                    )
         results[name] = {"rows": n, "times": times, "identical": {
             k: {"identical": c.identical, "ours": c.profile_rows, "peer": c.trainer_rows}
             for k, c in same.items()}}  # fmt: skip
@@ -200,11 +221,10 @@ def main() -> None:
         for key, ts in times.items():
             w, c, m = (statistics.median(x[i] for x in ts) for i in range(3))
             print(f"| {key} | {w:.2f} | {c:.2f} | {m:.0f} |")
-        for peer, ours in (
-            ("lf", "sftforge-lf"),
-            ("trl", "sftforge-trl"),
-            ("trl", "sftforge-native"),
-        ):
+        pairs = [("lf", "sftforge-lf"), ("trl", "sftforge-trl"), ("trl", "sftforge-native")]
+        if args.baseline:
+            pairs += [(f"base-sftforge-{k}", f"sftforge-{k}") for k in ("lf", "trl", "native")]
+        for peer, ours in pairs:
             pw = statistics.median(x[0] for x in times[peer])
             ow = statistics.median(x[0] for x in times[ours])
             pc = statistics.median(x[1] for x in times[peer])

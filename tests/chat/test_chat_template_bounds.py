@@ -87,6 +87,45 @@ def test_sandbox_blocks_escapes(source: str) -> None:
         render_messages([{"role": "user", "content": "hi"}], ChatTemplate("escape", source))
 
 
+# attribute reads BoundedEnvironment answers itself (dicts, str methods, loop, namespace): each
+# must render what the plain immutable sandbox renders, or fail as it does
+_FAST_READS = [
+    "{{ messages[0].role }}|{{ messages[0].missing is defined }}|{{ messages[0].items }}",
+    "{{ messages[0].content.strip().upper() }}|{{ messages[0].content.startswith('h') }}",
+    "{{ messages[0].content.replace('h', 'j', 1) }}|{{ 'a{}'.format('b') }}",
+    "{% for m in messages %}{{ loop.index0 }}{{ loop.first }}{{ loop.last }}"
+    "{{ loop.length }}{{ loop.cycle('x', 'y') }}{{ loop.previtem is defined }}{% endfor %}",
+    "{% set ns = namespace(a=1, f='x{}'.format) %}{% set ns.a = ns.a + 1 %}{{ ns.a }}"
+    "{{ ns.f('y') }}{{ ns.b is defined }}",
+    "{{ messages[0].content.__class__ is defined }}|{{ messages[0].__class__ is defined }}",
+    "{{ messages[0].clear() }}",
+    "{% for m in messages %}{{ loop.__class__ is defined }}{{ loop._after is defined }}"
+    "{% endfor %}",
+    "{% set ns = namespace(a=1) %}{{ ns._Namespace__attrs is defined }}",
+]
+
+
+@pytest.mark.parametrize("source", _FAST_READS)
+def test_fast_attribute_reads_match_the_sandbox(source: str) -> None:
+    from jinja2.exceptions import SecurityError
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+    from sftforge.chat.jinja_bounds import BoundedEnvironment, _BoundedNamespace
+
+    messages = [{"role": "user", "content": " hello "}, {"role": "assistant", "content": "A"}]
+    outcomes = []
+    for env_class in (ImmutableSandboxedEnvironment, BoundedEnvironment):
+        env = env_class()
+        if env_class is ImmutableSandboxedEnvironment:
+            env.globals["namespace"] = _BoundedNamespace  # the same namespace class
+        try:
+            outcomes.append(env.from_string(source).render(messages=messages))
+        except SecurityError as exc:
+            outcomes.append(f"SecurityError: {exc}")
+    assert outcomes[0] == outcomes[1]
+    assert outcomes[0]  # something was rendered or refused
+
+
 def test_real_templates_stay_well_inside(tokenizers_by_kind: dict[str, Any]) -> None:
     """The catalogue renders a 200-turn conversation with tools without touching a bound."""
     turns: list[dict[str, Any]] = [{"role": "system", "content": "S"}]

@@ -34,6 +34,7 @@ from typing import Any
 
 import jinja2
 from jinja2 import nodes
+from jinja2.runtime import LoopContext
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from jinja2.utils import Namespace
 
@@ -62,6 +63,19 @@ _ITER_NAME = "sftforge_bounded_iter"
 _WIDE_PERCENT = re.compile(r"%[-+ #0]*(\d{7,}|[\d*]*\.\d{7,})")
 _WIDE_FIELD = re.compile(r"\{[^{}]*:[^{}]*\d{7,}[^{}]*\}")
 _CHECK_EVERY = 1024
+# Attributes the sandbox judges by the object's exact type and the name alone: a key read as an
+# attribute (``message.role``), str methods other than the format ones, the loop variables
+# (``loop.index0``) and namespace attributes are what templates read most, and the sandbox's
+# generic checks cost more than the render itself. ``BoundedEnvironment.getattr`` answers these
+# as the sandbox would (tests/chat/test_jinja_bounds.py compares the two).
+_DICT_ATTRS = frozenset(dir(dict))
+# values whose length is bounded (a tuple, not ``str | list | ...``: the union would be built
+# again on every call, and this runs on every value a call or filter returns)
+_MEASURED = (str, list, tuple, dict)
+_SEQUENCES = (str, list, tuple)
+_STR_METHODS = frozenset(n for n in dir(str) if not n.startswith("_")) - {"format", "format_map"}
+_LOOP_ATTRS = frozenset(n for n in dir(LoopContext) if not n.startswith("_"))
+_BUILTIN_METHOD = type("".strip)
 
 
 class TemplateBoundError(jinja2.exceptions.TemplateError):
@@ -97,7 +111,7 @@ def _bounded_iter(iterable: Any) -> Any:
 
 
 def _check_size(value: Any) -> Any:
-    if isinstance(value, str | list | tuple | dict) and len(value) > _budget.bounds.chars:
+    if isinstance(value, _MEASURED) and len(value) > _budget.bounds.chars:
         raise TemplateBoundError(
             f"the template built a value longer than {_budget.bounds.chars} characters or items"
         )
@@ -112,7 +126,7 @@ def _check_args(args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
 
 
 def _sized(x: Any) -> bool:
-    return isinstance(x, str | list | tuple)
+    return isinstance(x, _SEQUENCES)
 
 
 class _BoundedNamespace(Namespace):
@@ -208,6 +222,31 @@ class BoundedEnvironment(ImmutableSandboxedEnvironment):
             raise TemplateBoundError("the template formats with a width of a million or more")
         return _check_size(super().call_binop(context, operator, left, right))
 
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        kind = type(obj)
+        if kind is dict and attribute not in _DICT_ATTRS:
+            # the sandbox: no such attribute, so the item, else undefined
+            try:
+                return obj[attribute]
+            except LookupError:
+                return self.undefined(obj=obj, name=attribute)
+        if (kind is str and attribute in _STR_METHODS) or (
+            kind is LoopContext and attribute in _LOOP_ATTRS
+        ):
+            try:
+                return getattr(obj, attribute)  # public, never a format method: safe
+            except AttributeError:
+                pass
+        elif kind is _BoundedNamespace and not attribute.startswith("_"):
+            try:
+                value = getattr(obj, attribute)  # a stored value: a str.format one is wrapped
+            except AttributeError:
+                pass
+            else:
+                fmt = self.wrap_str_format(value)
+                return value if fmt is None else fmt
+        return super().getattr(obj, attribute)
+
     def wrap_str_format(self, value: Any) -> Any:
         owner = getattr(value, "__self__", None)
         if (
@@ -233,6 +272,13 @@ class BoundedEnvironment(ImmutableSandboxedEnvironment):
                 raise TemplateBoundError("the template's replace() would grow past the bound")
         budget.depth += 1
         try:
+            if type(__obj) is _BUILTIN_METHOD and type(owner) is str:
+                # a str method (format ones arrive wrapped, as Python functions): what the
+                # sandbox's call ends in; its checks for unsafe or context-taking callables
+                # look for attributes a built-in method cannot carry
+                kwargs.pop("_block_vars", None)
+                kwargs.pop("_loop_vars", None)
+                return _check_size(__obj(*args, **kwargs))
             return _check_size(
                 ImmutableSandboxedEnvironment.call(__self, __context, __obj, *args, **kwargs)
             )

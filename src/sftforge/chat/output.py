@@ -15,9 +15,9 @@ and ``marked``, the same text with every trained stretch wrapped in ⟦ ⟧.
 
 from __future__ import annotations
 
-import array
 import os
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence, Sized
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -110,32 +110,55 @@ def _schema(packed: bool) -> pa.Schema:
 
 
 def _table(rows: Sequence[Any], packed: bool) -> pa.Table:
-    columns: dict[str, pa.Array] = {}
+    # every column is built over numpy buffers (Array.from_buffers): pa.array on Python or numpy
+    # values imports pandas to check for its types (~0.5 s of CPU and ~40 MB at start-up)
+    columns: list[pa.Array] = []
     if packed:
-        columns["ids"] = pa.array([r.ids for r in rows], pa.list_(pa.string()))
+        counts = _offsets([r.ids for r in rows])
+        flat = [i for r in rows for i in r.ids]
+        columns.append(pa.ListArray.from_arrays(_primitive(pa.int32(), counts), _strings(flat)))
     else:
-        columns["id"] = pa.array([r.id for r in rows], pa.string())
-    offsets, columns["input_ids"] = _int_lists([r.input_ids for r in rows])
-    columns["labels"] = _int_lists([r.labels for r in rows])[1]
+        columns.append(_strings([r.id for r in rows]))
+    offsets, input_ids = _int_lists([r.input_ids for r in rows])
+    columns += [input_ids, _int_lists([r.labels for r in rows])[1]]
     # every row attends to all its tokens (packed rows are kept apart by position_ids/seq_lens)
-    ones = pa.array(np.ones(int(offsets[-1]), np.int8))
-    columns["attention_mask"] = pa.ListArray.from_arrays(pa.array(offsets), ones)
+    ones = _primitive(pa.int8(), np.ones(int(offsets[-1]), np.int8))
+    columns.append(pa.ListArray.from_arrays(_primitive(pa.int32(), offsets), ones))
     if packed:
-        columns["position_ids"] = _int_lists([r.position_ids for r in rows])[1]
-        columns["seq_lens"] = _int_lists([r.seq_lens for r in rows])[1]
-    return pa.table(columns, schema=_schema(packed))
+        columns.append(_int_lists([r.position_ids for r in rows])[1])
+        columns.append(_int_lists([r.seq_lens for r in rows])[1])
+    return pa.Table.from_arrays(columns, schema=_schema(packed))
+
+
+def _primitive(kind: pa.DataType, values: np.ndarray) -> pa.Array:
+    """An Arrow array over a numpy array's buffer (no nulls, no copy)."""
+    return pa.Array.from_buffers(kind, len(values), [None, pa.py_buffer(values)])
+
+
+def _offsets(lists: Sequence[Sized]) -> np.ndarray:
+    """Arrow list offsets: 0, then the running total of the lengths."""
+    offsets = np.zeros(len(lists) + 1, np.int32)
+    np.cumsum(np.fromiter(map(len, lists), np.int32, len(lists)), out=offsets[1:])
+    return offsets
+
+
+def _strings(texts: Sequence[str]) -> pa.Array:
+    """A string array: the UTF-8 bytes joined, with their offsets."""
+    encoded = [t.encode("utf-8") for t in texts]
+    offsets = _offsets(encoded)
+    return pa.Array.from_buffers(
+        pa.string(), len(encoded), [None, pa.py_buffer(offsets), pa.py_buffer(b"".join(encoded))]
+    )
 
 
 def _int_lists(lists: Sequence[Sequence[int]]) -> tuple[np.ndarray, pa.ListArray]:
-    """(offsets, list<int32> array) of int lists: flattened with ``array.extend`` (C speed) and
-    handed to Arrow as one buffer, about six times faster than ``pa.array`` on the nested lists."""
-    flat = array.array("i")
-    for values in lists:
-        flat.extend(values)
-    offsets = np.zeros(len(lists) + 1, np.int32)
-    np.cumsum(np.fromiter(map(len, lists), np.int32, len(lists)), out=offsets[1:])
-    values = pa.array(np.frombuffer(flat, np.int32), pa.int32())
-    return offsets, pa.ListArray.from_arrays(pa.array(offsets), values)
+    """(offsets, list<int32> array) of int lists: flattened by ``np.fromiter`` over the chained
+    lists with the count known (one C loop, about twice as fast as ``array.extend`` per list) and
+    handed to Arrow as one buffer, many times faster than ``pa.array`` on the nested lists."""
+    offsets = _offsets(lists)
+    flat = np.fromiter(chain.from_iterable(lists), np.int32, int(offsets[-1]))
+    values = _primitive(pa.int32(), flat)
+    return offsets, pa.ListArray.from_arrays(_primitive(pa.int32(), offsets), values)
 
 
 def write_parquet(rows: Iterable[TokenizedRow] | Iterable[PackedRow], path: str | Path) -> Path:

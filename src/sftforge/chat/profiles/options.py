@@ -12,8 +12,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-import yaml
-
 from ...errors import SftforgeError
 
 __all__ = ["parse_options"]
@@ -61,6 +59,8 @@ def _value(raw: str, key: str) -> Any:
         raise SftforgeError(f"--option {key}: the value is too long.", field="option")
     if not raw:
         return ""
+    import yaml  # only when an option is given: `tokenize --profile` without one never needs it
+
     try:
         value = yaml.safe_load(raw)
     except yaml.YAMLError:

@@ -40,7 +40,7 @@ from typing import Any
 from ...errors import TemplateError, TokenizeError
 from ...sample import Sample
 from ..jinja_bounds import DEFAULT_BOUNDS, Bounds
-from .base import IGNORE_INDEX, Encoded, Profile, Rejected
+from .base import IGNORE_INDEX, Encoded, Rejected, StagedProfile
 from .hf_bounds import bounded_apply
 from .trl_template import decide_trl_template, given_template
 
@@ -106,6 +106,15 @@ def common_prefix_length(a: Sequence[int], b: Sequence[int]) -> int:
     return n
 
 
+def _masked(ids: list[int], masks: list[list[int]]) -> list[int]:
+    """``ids`` where every mask is 1, else -100 (no mask: every token trained)."""
+    if not masks:
+        return list(ids)
+    if len(masks) == 1:
+        return [t if k else IGNORE_INDEX for t, k in zip(ids, masks[0], strict=True)]
+    return [t if all(ks) else IGNORE_INDEX for t, *ks in zip(ids, *masks, strict=True)]
+
+
 def _flag(opts: dict[str, Any], key: str, default: bool) -> bool:
     value = opts.get(key, default)
     if not isinstance(value, bool):
@@ -118,7 +127,7 @@ def _flag(opts: dict[str, Any], key: str, default: bool) -> bool:
 
 
 @dataclass
-class TrlProfile(Profile):
+class TrlProfile(StagedProfile):
     """TRL 1.16 SFT encoding. Options (TRL's names, :data:`TRL_OPTIONS`): ``assistant_only_loss``
     (default: as ``export --for trl`` writes it, True when the template has generation marks or
     a checked marked copy can be made, else False - TRL's own default is False), ``completion_only_loss`` (default: True for the prompt_completion layout),
@@ -186,8 +195,44 @@ class TrlProfile(Profile):
             **kw,
         )
 
-    def encode_batch(self, samples: Sequence[Sample]) -> list[Encoded | Rejected]:
+    # Staged (``StagedProfile``): with TRL's default masking (every token trained, no
+    # completion mask) a row is the template's text tokenized, which is what
+    # ``apply_chat_template(tokenize=True)`` does (``tokenizer(text, add_special_tokens=False)``),
+    # so the texts are rendered here and tokenized in one batched call in the worker thread while
+    # the next chunk renders. The masked modes need the token offsets of that call (assistant
+    # masks) or a second render (completion masks): those chunks are encoded whole in ``_plan``.
+    def _plan(self, samples: list[Sample], state: Any) -> tuple[Any, list[str]]:
+        by_text = self.layout == "messages" and not self.assistant_only
         results: list[Encoded | Rejected | None] = [None] * len(samples)
+        texts: list[str] = []
+        rows: list[tuple[int, int]] = []  # (sample, text) of each row tokenized in _build
+        for idx, tools in self._groups(samples, results).values():
+            group = [samples[i] for i in idx]
+            if not by_text:
+                for i, row in zip(idx, self._encode_group(group, tools), strict=True):
+                    results[i] = row
+                continue
+            for i, text in zip(idx, self._render_group(group, tools), strict=True):
+                if isinstance(text, Rejected):
+                    results[i] = text
+                else:
+                    rows.append((i, len(texts)))
+                    texts.append(text)
+        return (results, rows), texts
+
+    def _build(
+        self, samples: list[Sample], plan: Any, ids: list[list[int]], state: Any
+    ) -> list[Encoded | Rejected]:
+        results, rows = plan
+        for i, k in rows:
+            results[i] = self._truncate(samples[i], ids[k], list(ids[k]))
+        return [r for r in results if r is not None]
+
+    def _groups(
+        self, samples: Sequence[Sample], results: list[Encoded | Rejected | None]
+    ) -> dict[str, tuple[list[int], Any]]:
+        """The samples with an assistant turn by their tools (others rejected into ``results``):
+        ``{tools JSON: (indices, tools)}``."""
         groups: dict[str, list[int]] = {}
         for i, s in enumerate(samples):
             if not any(m.role == "assistant" for m in s.messages):
@@ -196,13 +241,28 @@ class TrlProfile(Profile):
             # grouped by their JSON in the order written: TRL renders each row's tools as they
             # are (key order kept by tojson), so two lists that differ only in order differ
             groups.setdefault(json.dumps(s.tools or None, ensure_ascii=False), []).append(i)
-        for idx in groups.values():
-            tools = samples[idx[0]].tools or None  # TRL passes None for a row without tools
-            for i, row in zip(
-                idx, self._encode_group([samples[i] for i in idx], tools), strict=True
-            ):
-                results[i] = row
-        return [r for r in results if r is not None]
+        # TRL passes None for a row without tools
+        return {k: (idx, samples[idx[0]].tools or None) for k, idx in groups.items()}
+
+    def _render_group(self, samples: list[Sample], tools: Any) -> list[str | Rejected]:
+        """The group's texts in one batched render; when the template fails on one of them,
+        each sample again on its own, so only the failing ones are rejected."""
+        try:
+            return list(
+                bounded_apply(
+                    self.tokenizer,
+                    [to_trl_messages(s) for s in samples],
+                    tools=tools,
+                    chat_template=self.chat_template,
+                    bounds=self.bounds,
+                    name=self.name,
+                    tokenize=False,
+                )
+            )
+        except TemplateError as exc:
+            if len(samples) == 1:
+                return [self.reject(samples[0], str(exc))]
+        return [text for s in samples for text in self._render_group([s], tools)]
 
     def _encode_group(self, samples: list[Sample], tools: Any) -> list[Encoded | Rejected]:
         """The group in one batched render; when the template fails on one of them (a bound, or
@@ -251,7 +311,7 @@ class TrlProfile(Profile):
                     )
                     continue
                 masks.append(amask)
-            labels = [t if all(m[k] for m in masks) else IGNORE_INDEX for k, t in enumerate(ids)]
+            labels = _masked(ids, masks)
             out.append(self._truncate(s, ids, labels))
         return out
 
