@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from .. import browse, edits
@@ -13,7 +14,7 @@ from ..auth import AdminUser, AnnotatorUser, ReviewerUser  # the matrix: docs/st
 from ..errors import ApiError
 from ..history import resolve
 from ..versions import derive_columns, sample_of
-from ._deps import StoreDep, UserDep
+from ._deps import JobsDep, StoreDep, UserDep
 
 __all__ = ["router"]
 
@@ -171,9 +172,17 @@ class CommitRequest(BaseModel):
     message: str = Field("", max_length=2000)
 
 
-@router.post("/commit", status_code=201)
+@router.post("/commit", status_code=201, response_model=None)
 def commit_edits(
-    store: StoreDep, user: UserDep, dataset_id: str, body: CommitRequest, _: ReviewerUser
-) -> dict[str, Any]:
-    """The head with the open edits applied becomes a new version (the new head)."""
-    return edits.commit(store, dataset_id, user, body.message)
+    store: StoreDep,
+    jobs: JobsDep,
+    user: UserDep,
+    dataset_id: str,
+    body: CommitRequest,
+    _: ReviewerUser,
+) -> dict[str, Any] | JSONResponse:
+    """The head with the open edits applied becomes a new version (the new head): ``201`` with
+    the version for a small head; for a large one (more than ``edits.COMMIT_INLINE_ROWS`` rows)
+    ``202`` with the queued ``commit`` job (poll ``/api/jobs/{id}``: its result is the version)."""
+    done, answer = edits.request_commit(store, jobs, dataset_id, user, body.message)
+    return answer if done else JSONResponse(answer, status_code=202)
