@@ -38,16 +38,16 @@ from .versions import (
 )
 
 __all__ = [
+    "COMMIT_INLINE_ROWS",
     "STATUSES",
     "apply_edit",
-    "COMMIT_INLINE_ROWS",
     "base_row",
     "commit",
-    "request_commit",
     "current_row",
     "edit_view",
     "open_edits",
     "overlay",
+    "request_commit",
     "undo",
 ]
 
