@@ -34,16 +34,19 @@ def test_a_large_head_is_committed_by_a_job(
     # nothing is committed until the job runs: the head is the same, the edit still open
     assert client.get(f"/api/datasets/{ds}").json()["head_version"] == head
     assert len(client.get(f"/api/datasets/{ds}/edits").json()["edits"]) == 1
+    _edit(client, ds, "a.json:5", "排队时改的")  # made while the job waits: committed with it
     run_jobs(client)
     done = client.get(f"/api/jobs/{job['id']}").json()
     assert done["status"] == "done", done
     version = done["result"]
-    assert version["parent_id"] == head and version["changed_rows"] == 1
+    assert version["parent_id"] == head and version["changed_rows"] == 2
     assert version["message"] == "big one" and version["rows"] == 30
     assert client.get(f"/api/datasets/{ds}").json()["head_version"] == version["id"]
     assert client.get(f"/api/datasets/{ds}/edits").json()["edits"] == []
     row = client.get(f"/api/datasets/{ds}/rows/a.json:3").json()
     assert row["edited"] is False and row["row"]["first_assistant"] == "改过的回答"
+    late = client.get(f"/api/datasets/{ds}/rows/a.json:5").json()
+    assert late["row"]["first_assistant"] == "排队时改的"
     # with no open edits the refusal is at once, not a failed job
     r = client.post(f"/api/datasets/{ds}/commit", json={})
     assert r.status_code == 409 and error_shape(r.json())["code"] == "conflict"

@@ -163,8 +163,12 @@ def download(
     """Download ``source`` into ``target`` (at most ``limit`` bytes); on any failure nothing of
     it stays staged."""
     target.parent.mkdir(parents=True, exist_ok=True)
+    # written under another name and renamed when whole: a job re-run after a crash finds
+    # either the whole file or none, never a truncated one to import
+    partial = target.with_name(target.name + ".part")
     try:
-        _download(source.full, source.access, target, limit, progress)
+        _download(source.full, source.access, partial, limit, progress)
+        os.replace(partial, target)
     except BaseException:
         shutil.rmtree(target.parent, ignore_errors=True)
         raise
