@@ -435,3 +435,31 @@ def test_hub_ids_cannot_climb_out_of_the_cache(tmp_path: Path, data_root: Path) 
     for bad in ("hf://datasets/owner/name/../../../../etc", "owner/name@..", "owner/..", "./sub"):
         body = {"dataset_id": dataset, "kind": "hf", "dataset": bad}
         assert_error(c.post("/api/sources/import", json=body), 403, "path_outside_root")
+
+
+def test_a_source_job_run_again_after_a_restart_imports_what_it_downloaded(
+    tmp_path: Path, http: str
+) -> None:
+    """A job re-queued at start-up finds its whole download (written as .part, renamed when
+    whole) and imports it without fetching again; a leftover .part is not imported."""
+    c = client(settings(tmp_path, allow_private_urls=True))
+    body = {"dataset_id": new_dataset(c), "kind": "url", "url": f"{http}/gone.jsonl"}
+    answer = c.post("/api/sources/import", json=body).json()
+    job = c.get(f"/api/jobs/{answer['job_id']}").json()
+    assert (
+        "secret" not in str(job["params"]).lower() and job["params"]["fetch"]["url"] == body["url"]
+    )
+    target = Path(job["params"]["path"])
+    target.parent.mkdir(parents=True)
+    target.write_text(ROWS, encoding="utf-8")  # what the first run had downloaded
+    row = run_import(c, answer)
+    assert (row["status"], row["imported"]) == ("done", 2), row  # gone.jsonl was not fetched
+    assert _staged(c) == []
+    # only a .part left: the download runs again (and here fails: the file is not on the server)
+    again = c.post("/api/sources/import", json=body).json()
+    target = Path(c.get(f"/api/jobs/{again['job_id']}").json()["params"]["path"])
+    target.parent.mkdir(parents=True)
+    target.with_name(target.name + ".part").write_text(ROWS[:20], encoding="utf-8")
+    row = run_import(c, again)
+    assert row["status"] == "failed" and "gone.jsonl" in row["error"], row
+    assert _staged(c) == []
