@@ -50,6 +50,17 @@ def test_a_failure_between_edit_and_queue_update_leaves_neither(
         assert edits.current_row(store, ds, row_id)["row"]["status"] == "accepted"
         assert len(store.all("SELECT * FROM review_decisions")) == 1
 
+        # undo is one transaction too: a failure after the row's undo leaves the decision whole
+        monkeypatch.setattr(reviews, "_set_item", broken)
+        with pytest.raises(RuntimeError, match="disk full"):
+            reviews.undo_last(store, queue["id"], user="local")
+        assert edits.current_row(store, ds, row_id)["row"]["status"] == "accepted"
+        assert [e["kind"] for e in edits.open_edits(store, ds)] == ["status"]
+        assert store.one("SELECT undone FROM review_decisions") == {"undone": 0}
+        monkeypatch.undo()
+        assert reviews.undo_last(store, queue["id"], user="local")["undone"] == "accept"
+        assert edits.current_row(store, ds, row_id)["row"]["status"] == ""
+
 
 def test_apply_edit_refuses_a_connection_outside_a_transaction(studio_app: FastAPI) -> None:
     with TestClient(studio_app, raise_server_exceptions=False) as client:
