@@ -3,9 +3,10 @@
 - ``server_path``: a file or folder inside ``data_root`` (``paths.confine``: no ``..``, no
   symlink out); read where it is.
 - ``url``: ``http(s)://``, ``ftp://`` or ``s3://``, alone or through a saved connection (which
-  gives the login, the S3 endpoint and keys): checked by ``netguard`` (each redirect hop and
-  each resolved address too), then streamed by ``sftforge.io.remote.open_url`` into
-  ``staging/<source id>/`` with at most ``max_upload_bytes`` bytes.
+  gives the login, the S3 endpoint and keys): checked by ``netguard`` in the request
+  (``check_url_source``), then, in the ``source_import`` job (``run_source_import``), checked
+  again and streamed by ``sftforge.io.remote.open_url`` into ``staging/<source id>/`` with at
+  most ``max_upload_bytes`` bytes (``download``), imported, and deleted once imported.
 - ``hf``: a Hugging Face dataset, a ``save_to_disk`` folder inside ``data_root`` or an id
   (``owner/name``, read from the local hub cache by ``sftforge.io.hub``); the folder is handed
   to the importer, which reads it with ``sftforge.io.folders``.
@@ -46,7 +47,6 @@ __all__ = [
     "run_source_import",
     "stage_hf",
     "stage_server_path",
-    "stage_url",
     "staging_target",
 ]
 
@@ -173,18 +173,6 @@ def download(
         shutil.rmtree(target.parent, ignore_errors=True)
         raise
     return Staged(str(target), source.shown)
-
-
-def stage_url(
-    store: Store,
-    settings: StudioSettings,
-    url: str,
-    *,
-    connection_id: str | None = None,
-) -> Staged:
-    """Check and download ``url`` into ``staging/`` now, in this thread."""
-    source = check_url_source(store, settings, url, connection_id=connection_id)
-    return download(source, staging_target(settings, source), settings.max_upload_bytes)
 
 
 def _without_ambient_login(url: str) -> str:
