@@ -55,6 +55,7 @@ def no_ambient_credentials(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> N
 def served_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("served")
     (folder / "data.jsonl").write_text(ROWS, encoding="utf-8")
+    (folder / "bad.jsonl").write_text('{"nothing": 1}\n', encoding="utf-8")
     return folder
 
 
@@ -80,7 +81,28 @@ def s3() -> Iterator[S3]:
 def _import(c: TestClient, **source: object) -> dict:
     answer = c.post("/api/sources/import", json={"dataset_id": new_dataset(c), **source})
     assert answer.status_code == 202, answer.text
+    assert c.get(f"/api/jobs/{answer.json()['job_id']}").json()["kind"] == "source_import"
     return run_import(c, answer.json())
+
+
+def _staged(c: TestClient) -> list[Path]:
+    """What is left in the studio's staging folder."""
+    folder = c.app.state.settings.folder("staging")  # type: ignore[attr-defined]
+    return sorted(p for p in folder.rglob("*") if p.is_file())
+
+
+def _failed(c: TestClient, body: dict[str, object]) -> str:
+    """A source whose download fails: the request is accepted (the download is the job's), the
+    job fails and the import records the one line; nothing of it stays staged. The line."""
+    answer = c.post("/api/sources/import", json=body)
+    assert answer.status_code == 202, answer.text
+    row = run_import(c, answer.json())
+    job = c.get(f"/api/jobs/{answer.json()['job_id']}").json()
+    assert (row["status"], job["status"]) == ("failed", "failed"), (row, job)
+    assert row["error"] == job["message"] and row["version_id"] is None
+    assert c.get(f"/api/imports/{row['id']}").json()["error"] == row["error"]
+    assert _staged(c) == []
+    return str(row["error"])
 
 
 def test_ftp_connection(tmp_path: Path, ftp: str, caplog: pytest.LogCaptureFixture) -> None:
@@ -104,20 +126,9 @@ def test_ftp_connection(tmp_path: Path, ftp: str, caplog: pytest.LogCaptureFixtu
     assert FTP_PASSWORD not in row["source_json"]
     # a wrong password fails in one line with the password masked
     c.patch(f"/api/connections/{conn_id}", json={"secrets": {"password": "wrong-" + FTP_PASSWORD}})
-    err = assert_error(
-        c.post(
-            "/api/sources/import",
-            json={
-                "dataset_id": new_dataset(c),
-                "kind": "url",
-                "url": "data.jsonl",
-                "connection_id": conn_id,
-            },
-        ),
-        400,
-        "source_failed",
-    )
-    assert "530" in err["message"]
+    assert _staged(c) == []  # the downloaded file is gone once imported
+    body = {"dataset_id": new_dataset(c), "kind": "url", "url": "data.jsonl"}
+    assert "530" in _failed(c, {**body, "connection_id": conn_id})
     c.get("/api/connections")
     c.get(f"/api/connections/{conn_id}")
     rec.assert_absent(FTP_PASSWORD)
@@ -141,19 +152,9 @@ def test_s3_connection(tmp_path: Path, s3: S3, caplog: pytest.LogCaptureFixture)
     assert (row["status"], row["imported"]) == ("done", 2), row
     row = _import(c, kind="url", url="s3://bucket/dir/data.jsonl", connection_id=made["id"])
     assert row["status"] == "done"
-    assert_error(
-        c.post(
-            "/api/sources/import",
-            json={
-                "dataset_id": new_dataset(c),
-                "kind": "url",
-                "url": "s3://bucket/none.jsonl",
-                "connection_id": made["id"],
-            },
-        ),
-        400,
-        "source_failed",
-    )
+    assert _staged(c) == []
+    missing = {"dataset_id": new_dataset(c), "kind": "url", "url": "s3://bucket/none.jsonl"}
+    assert "none.jsonl" in _failed(c, {**missing, "connection_id": made["id"]})
     c.get("/api/connections")
     rec.assert_absent(S3_SECRET, S3_KEY_ID)
     assert S3_SECRET not in caplog.text
@@ -284,8 +285,8 @@ def test_no_ambient_server_credentials(
     c = client(settings(tmp_path, allow_private_urls=True))
     dataset = new_dataset(c)
     body = {"dataset_id": dataset, "kind": "url", "url": f"{ftp}/data.jsonl"}
-    err = assert_error(c.post("/api/sources/import", json=body), 400, "source_failed")
-    assert "530" in err["message"] and "anonymous@" in err["message"]
+    line = _failed(c, body)
+    assert "530" in line and "anonymous@" in line
     body["url"] = "s3://bucket/dir/data.jsonl"
     assert (
         "connection"
@@ -297,23 +298,18 @@ def test_url_allowed_with_the_setting(tmp_path: Path, http: str) -> None:
     c = client(settings(tmp_path, allow_private_urls=True, max_upload_bytes=len(ROWS.encode())))
     row = _import(c, kind="url", url=f"{http}/data.jsonl")
     assert (row["status"], row["imported"]) == ("done", 2), row
+    assert _staged(c) == []
     small = client(settings(tmp_path / "s", allow_private_urls=True, max_upload_bytes=10))
-    assert_error(
-        small.post(
-            "/api/sources/import",
-            json={"dataset_id": new_dataset(small), "kind": "url", "url": f"{http}/data.jsonl"},
-        ),
-        413,
-        "too_large",
-    )
-    assert_error(
-        small.post(
-            "/api/sources/import",
-            json={"dataset_id": new_dataset(small), "kind": "url", "url": f"{http}/none.jsonl"},
-        ),
-        400,
-        "source_failed",
-    )
+    body = {"dataset_id": new_dataset(small), "kind": "url", "url": f"{http}/data.jsonl"}
+    assert "larger than the 10-byte limit" in _failed(small, body)
+    # downloaded but not importable: the import fails and the download stays for the page
+    body = {"dataset_id": new_dataset(c), "kind": "url", "url": f"{http}/bad.jsonl"}
+    answer = c.post("/api/sources/import", json=body)
+    row = run_import(c, answer.json())
+    assert row["status"] == "failed" and "bad.jsonl" in row["error"], row
+    assert [p.name for p in _staged(c)] == ["bad.jsonl"]
+    body = {"dataset_id": new_dataset(small), "kind": "url", "url": f"{http}/none.jsonl"}
+    assert "none.jsonl: no such file on the server" in _failed(small, body)
 
 
 @pytest.fixture
@@ -439,3 +435,31 @@ def test_hub_ids_cannot_climb_out_of_the_cache(tmp_path: Path, data_root: Path) 
     for bad in ("hf://datasets/owner/name/../../../../etc", "owner/name@..", "owner/..", "./sub"):
         body = {"dataset_id": dataset, "kind": "hf", "dataset": bad}
         assert_error(c.post("/api/sources/import", json=body), 403, "path_outside_root")
+
+
+def test_a_source_job_run_again_after_a_restart_imports_what_it_downloaded(
+    tmp_path: Path, http: str
+) -> None:
+    """A job re-queued at start-up finds its whole download (written as .part, renamed when
+    whole) and imports it without fetching again; a leftover .part is not imported."""
+    c = client(settings(tmp_path, allow_private_urls=True))
+    body = {"dataset_id": new_dataset(c), "kind": "url", "url": f"{http}/gone.jsonl"}
+    answer = c.post("/api/sources/import", json=body).json()
+    job = c.get(f"/api/jobs/{answer['job_id']}").json()
+    assert (
+        "secret" not in str(job["params"]).lower() and job["params"]["fetch"]["url"] == body["url"]
+    )
+    target = Path(job["params"]["path"])
+    target.parent.mkdir(parents=True)
+    target.write_text(ROWS, encoding="utf-8")  # what the first run had downloaded
+    row = run_import(c, answer)
+    assert (row["status"], row["imported"]) == ("done", 2), row  # gone.jsonl was not fetched
+    assert _staged(c) == []
+    # only a .part left: the download runs again (and here fails: the file is not on the server)
+    again = c.post("/api/sources/import", json=body).json()
+    target = Path(c.get(f"/api/jobs/{again['job_id']}").json()["params"]["path"])
+    target.parent.mkdir(parents=True)
+    target.with_name(target.name + ".part").write_text(ROWS[:20], encoding="utf-8")
+    row = run_import(c, again)
+    assert row["status"] == "failed" and "gone.jsonl" in row["error"], row
+    assert _staged(c) == []

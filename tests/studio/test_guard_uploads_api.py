@@ -39,6 +39,37 @@ def test_upload_then_import(tmp_path: Path) -> None:
     assert answer.status_code == 202, answer.text
     row = run_import(c, answer.json())
     assert (row["status"], row["read"], row["imported"]) == ("done", 2, 2), row
+    # imported: the upload and its staged file are gone
+    assert_error(c.get(f"/api/uploads/{done['id']}"), 404, "not_found")
+    assert not (tmp_path / "home" / "staging" / done["id"]).exists()
+
+
+def test_a_failed_import_keeps_the_upload_and_an_archive_keeps_its_other_files(
+    tmp_path: Path,
+) -> None:
+    c = client(settings(tmp_path))
+    bad = _upload(c, "bad.jsonl", b'{"nothing": 1}\nnot json\n')
+    dataset = new_dataset(c)
+    body = {"dataset_id": dataset, "kind": "upload", "upload_id": bad["id"]}
+    row = run_import(c, c.post("/api/sources/import", json=body).json())
+    assert row["status"] == "failed" and "bad.jsonl" in row["error"], row
+    assert c.get(f"/api/uploads/{bad['id']}").json()["staged"] == ["bad.jsonl"]  # kept
+    packed = io.BytesIO()
+    with zipfile.ZipFile(packed, "w") as archive:
+        archive.writestr("a.jsonl", '{"instruction": "q", "output": "a"}\n')
+        archive.writestr("b.jsonl", '{"instruction": "q2", "output": "a2"}\n')
+    both = _upload(c, "two.zip", packed.getvalue())
+    assert both["staged"] == ["a.jsonl", "b.jsonl"]
+    for name, left in (("a.jsonl", ["b.jsonl"]), ("b.jsonl", None)):
+        body = {"dataset_id": dataset, "kind": "upload", "upload_id": both["id"], "file": name}
+        row = run_import(c, c.post("/api/sources/import", json=body).json())
+        assert row["status"] == "done", row
+        got = c.get(f"/api/uploads/{both['id']}")
+        if left is None:  # the last file imported: the upload is gone
+            assert_error(got, 404, "not_found")
+        else:
+            assert got.json()["staged"] == left
+            assert not (tmp_path / "home" / "staging" / both["id"] / name).exists()
 
 
 def test_chunks_with_content_range_and_wrong_offsets(tmp_path: Path) -> None:

@@ -13,6 +13,8 @@ transaction. ``undo`` appends an ``undo`` entry that restores the state before t
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +26,7 @@ from ..errors import SftforgeError
 from ..sample import Sample, validate_sample
 from .browse import find_row, view_of
 from .errors import ApiError
+from .jobs import JobContext, JobQueue, register
 from .review_policy import keep_suggestion_json
 from .store import Store, now_iso
 from .versions import (
@@ -35,6 +38,7 @@ from .versions import (
 )
 
 __all__ = [
+    "COMMIT_INLINE_ROWS",
     "STATUSES",
     "apply_edit",
     "base_row",
@@ -43,10 +47,14 @@ __all__ = [
     "edit_view",
     "open_edits",
     "overlay",
+    "request_commit",
     "undo",
 ]
 
 STATUSES = ("", "accepted", "rejected", "flagged")
+# a head with more rows than this is committed by a job: rewriting a 1M-row version takes
+# ~16 s on a 2-core machine, too long to hold a request; smaller ones commit in the request
+COMMIT_INLINE_ROWS = 100_000
 _KINDS = ("sample", "status", "delete", "undo")
 
 
@@ -153,11 +161,16 @@ def apply_edit(
     sample: dict[str, Any] | None = None,
     changes: dict[str, Any] | None = None,
     delete: bool = False,
+    conn: sqlite3.Connection | None = None,
 ) -> dict[str, Any]:
     """Change row ``row_id``: a new ``sample``, review ``changes`` (status, reason,
     human_verified, tags, score) or ``delete``. ``base_revision`` is the revision the change was
     made on; when the row has a newer one, 409 ``conflict``. Returns the entry (its ``id`` is the
-    row's new revision)."""
+    row's new revision).
+
+    ``conn``: a connection inside the caller's open transaction (``store.tx()``): the edit is
+    then written in it and commits or rolls back with the caller's other writes (a review
+    decision and its queue update are one transaction). Without it the edit is its own."""
     if sum(x is not None and x is not False for x in (sample, changes, delete)) != 1:
         raise ApiError(422, "invalid", "give exactly one of: sample, a review change, delete")
     new_sample = _checked_sample(sample) if sample is not None else None
@@ -166,7 +179,7 @@ def apply_edit(
     base = base_row(head["path"], row_id)  # immutable version: read before taking the lock
     if base is None:
         raise ApiError(404, "not_found", f"no row '{row_id}' in dataset {dataset_id}")
-    with store.tx() as conn:
+    with _transaction(store, conn) as conn:
         revision = _revision(conn, dataset_id, row_id)
         if revision != base_revision:
             raise ApiError(
@@ -208,6 +221,18 @@ def apply_edit(
     return edit_view(dict(entry))
 
 
+@contextmanager
+def _transaction(store: Store, conn: sqlite3.Connection | None) -> Iterator[sqlite3.Connection]:
+    """The caller's open transaction when given, else a new one of our own."""
+    if conn is None:
+        with store.tx() as own:
+            yield own
+    else:
+        if not conn.in_transaction:
+            raise RuntimeError("apply_edit(conn=...) needs the caller's open store.tx()")
+        yield conn
+
+
 def _checked_changes(changes: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in changes.items():
@@ -237,11 +262,19 @@ def _checked_changes(changes: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def undo(store: Store, dataset_id: str, edit_id: int, user: str) -> dict[str, Any]:
+def undo(
+    store: Store,
+    dataset_id: str,
+    edit_id: int,
+    user: str,
+    *,
+    conn: sqlite3.Connection | None = None,
+) -> dict[str, Any]:
     """Undo open edit ``edit_id``: the row goes back to its state before it. Only a row's newest
-    effective edit can be undone (else 409: undo the later ones first)."""
+    effective edit can be undone (else 409: undo the later ones first). ``conn``: the caller's
+    open transaction, as for ``apply_edit``."""
     store.dataset(dataset_id)
-    with store.tx() as conn:
+    with _transaction(store, conn) as conn:
         entry = conn.execute(
             "SELECT * FROM edits WHERE id=? AND dataset_id=?", (edit_id, dataset_id)
         ).fetchone()
@@ -371,3 +404,35 @@ def commit(store: Store, dataset_id: str, user: str, message: str = "") -> dict[
         version["changed_rows"] = changed
         return version
     raise ApiError(409, "conflict", "the dataset kept changing while committing; try again")
+
+
+def _has_open_edits(store: Store, dataset_id: str) -> bool:
+    return (
+        store.one(
+            "SELECT 1 AS x FROM edits WHERE dataset_id=? AND committed_in IS NULL LIMIT 1",
+            (dataset_id,),
+        )
+        is not None
+    )
+
+
+def request_commit(
+    store: Store, queue: JobQueue, dataset_id: str, user: str, message: str = ""
+) -> tuple[bool, dict[str, Any]]:
+    """Commit now when the head is small (``(True, version)``), else queue a ``commit`` job
+    (``(False, job)``: the page polls ``/api/jobs/{id}``; its result is the version). Having no
+    open edits is refused at once either way (409)."""
+    head = _head(store, dataset_id)
+    if not _has_open_edits(store, dataset_id):
+        raise ApiError(409, "conflict", f"dataset {dataset_id} has no open edits to commit")
+    if int(head["rows"] or 0) <= COMMIT_INLINE_ROWS:
+        return True, commit(store, dataset_id, user, message)
+    job_id = queue.submit("commit", {"dataset_id": dataset_id, "message": message}, user)
+    return False, queue.get(job_id)
+
+
+@register("commit")
+def _run_commit(ctx: JobContext, params: dict[str, Any]) -> dict[str, Any]:
+    ctx.progress(0.0, "writing the new version")
+    # edits made after the request are committed too: the job writes what is open when it runs
+    return commit(ctx.store, params["dataset_id"], ctx.user, params.get("message") or "")

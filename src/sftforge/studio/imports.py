@@ -26,7 +26,14 @@ from .jobs import JobContext, JobQueue, register
 from .store import Store, new_id, now_iso
 from .versions import VersionWriter, iter_batches, row_values
 
-__all__ = ["import_file", "import_view", "start_import"]
+__all__ = [
+    "create_import",
+    "fail_import",
+    "import_file",
+    "import_view",
+    "run_import_job",
+    "start_import",
+]
 
 ProgressFn = Callable[[float, str], None]
 
@@ -38,7 +45,7 @@ def import_view(row: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _create(
+def create_import(
     store: Store, dataset_id: str, source: dict[str, Any], user: str, import_id: str | None = None
 ) -> str:
     store.dataset(dataset_id)
@@ -62,19 +69,29 @@ def start_import(
     format: str | None = None,
     columns: str | dict[str, Any] | None = None,
     encoding: str | None = None,
+    job_kind: str = "import",
+    job_params: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Queue the import of ``path`` (a file the server may read: staged, uploaded or inside the
-    data root) into ``dataset_id``; returns the import (status ``queued``) with its ``job_id``."""
+    data root) into ``dataset_id``; returns the import (status ``queued``) with its ``job_id``.
+    ``job_kind``/``job_params``: a job that does more around the import (``sources.py``'s
+    download first, clean-up after) and ends in ``run_import_job``."""
     source = {
         "name": src_name or Path(path).name,
         "format": format,
         "columns": columns,
         "encoding": encoding,
     }
-    import_id = _create(store, dataset_id, source, user)
+    import_id = create_import(store, dataset_id, source, user)
     job_id = queue.submit(
-        "import",
-        {"import_id": import_id, "dataset_id": dataset_id, "path": str(path), **source},
+        job_kind,
+        {
+            "import_id": import_id,
+            "dataset_id": dataset_id,
+            "path": str(path),
+            **source,
+            **(job_params or {}),
+        },
         user,
     )
     row = store.must("SELECT * FROM imports WHERE id=?", (import_id,), f"import {import_id}")
@@ -84,6 +101,11 @@ def start_import(
 def _set(store: Store, import_id: str, **values: Any) -> None:
     cols = ", ".join(f"{k}=?" for k in values)
     store.conn().execute(f"UPDATE imports SET {cols} WHERE id=?", (*values.values(), import_id))
+
+
+def fail_import(store: Store, import_id: str, error: str) -> None:
+    """Record an import that failed before reading (e.g. its download): one line for the page."""
+    _set(store, import_id, status="failed", error=error)
 
 
 def _shown(text: str, path: Path, name: str) -> str:
@@ -111,7 +133,7 @@ def import_file(
     path = Path(path)
     name = src_name or path.name
     if import_id is None:
-        import_id = _create(
+        import_id = create_import(
             store,
             dataset_id,
             {"name": name, "format": format, "columns": columns, "encoding": encoding},
@@ -234,7 +256,7 @@ def _add(writer: VersionWriter, sample: Sample, name: str, line: int, seen: set[
 
 
 @register("import")
-def _run_import(ctx: JobContext, params: dict[str, Any]) -> dict[str, Any]:
+def run_import_job(ctx: JobContext, params: dict[str, Any]) -> dict[str, Any]:
     settings = ctx.settings
     row = import_file(
         ctx.store,

@@ -360,6 +360,34 @@ def decide(
         raise ApiError(404, "not_found", f"row {row_id} is not assigned to {user} in queue "
                        f"{queue_id}", "row_id", "take the next item from /next")  # fmt: skip
     dataset_id = qrow["dataset_id"]
+    # the row's edit and the queue's update commit together, or neither does
+    with store.tx() as conn:
+        result = _decide_in(conn, store, queue_id, dataset_id, item, user=user, row_id=row_id,
+                            action=action, base_revision=base_revision, reason=reason,
+                            sample=sample)  # fmt: skip
+    updated = store.one("SELECT * FROM queue_items WHERE queue_id=? AND row_id=? AND slot=?",
+                        (queue_id, row_id, item["slot"]))  # fmt: skip
+    assert updated is not None
+    return {"item": _item_public(updated), "revision": int(result["id"]),
+            "mine": _person(store, queue_id, user)}  # fmt: skip
+
+
+def _decide_in(
+    conn: sqlite3.Connection,
+    store: Store,
+    queue_id: str,
+    dataset_id: str,
+    item: dict[str, Any],
+    *,
+    user: str,
+    row_id: str,
+    action: str,
+    base_revision: int,
+    reason: str | None,
+    sample: dict[str, Any] | None,
+) -> dict[str, Any]:
+    """``decide``'s writes, all in the caller's transaction ``conn``: the row's edit, the item's
+    new state and the decision record. Returns the edit."""
     edit_ids: list[int] = []
     if action == "edit":
         if not isinstance(sample, dict):
@@ -367,7 +395,7 @@ def decide(
                            "send the edited conversation as 'sample'")  # fmt: skip
         # edits.apply_edit checks the sample and keeps the model's answer as the suggestion
         result = edits.apply_edit(store, dataset_id, row_id, base_revision=base_revision,
-                                  user=user, sample=sample)  # fmt: skip
+                                  user=user, sample=sample, conn=conn)  # fmt: skip
         edit_ids.append(int(result["id"]))
         changes: dict[str, Any] = {"edited": 1}
     else:
@@ -378,24 +406,19 @@ def decide(
         if clash is not None:  # the row waits for someone to settle it; the item keeps the vote
             state = {"status": "flagged", "reason": clash}
         result = edits.apply_edit(store, dataset_id, row_id, base_revision=base_revision,
-                                  user=user, changes=state)  # fmt: skip
+                                  user=user, changes=state, conn=conn)  # fmt: skip
         edit_ids.append(int(result["id"]))
         changes = {"status": _STATUS[action], "reason": reason, "decided_at": now_iso()}
         if action == "verify":
             changes["verified"] = 1
-    with store.tx() as conn:
-        before_state = _set_item(conn, queue_id, row_id, item["slot"], changes)
-        conn.execute(
-            "INSERT INTO review_decisions(queue_id, row_id, slot, reviewer, action, reason,"
-            " edit_ids_json, before_json, at) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (queue_id, row_id, item["slot"], user, action, reason, _json(edit_ids),
-             _json(before_state), now_iso()),
-        )  # fmt: skip
-    updated = store.one("SELECT * FROM queue_items WHERE queue_id=? AND row_id=? AND slot=?",
-                        (queue_id, row_id, item["slot"]))  # fmt: skip
-    assert updated is not None
-    return {"item": _item_public(updated), "revision": int(result["id"]),
-            "mine": _person(store, queue_id, user)}  # fmt: skip
+    before_state = _set_item(conn, queue_id, row_id, item["slot"], changes)
+    conn.execute(
+        "INSERT INTO review_decisions(queue_id, row_id, slot, reviewer, action, reason,"
+        " edit_ids_json, before_json, at) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (queue_id, row_id, item["slot"], user, action, reason, _json(edit_ids),
+         _json(before_state), now_iso()),
+    )  # fmt: skip
+    return result
 
 
 def _disagreement(
@@ -424,10 +447,10 @@ def undo_last(store: Store, queue_id: str, *, user: str) -> dict[str, Any]:
     )
     if last is None:
         raise ApiError(409, "conflict", f"{user} has no decision to undo in queue {queue_id}")
-    for edit_id in reversed(orjson.loads(last["edit_ids_json"])):
-        edits.undo(store, qrow["dataset_id"], edit_id, user)
     before_state = orjson.loads(last["before_json"])
-    with store.tx() as conn:
+    with store.tx() as conn:  # the row's undo and the item's state: one transaction
+        for edit_id in reversed(orjson.loads(last["edit_ids_json"])):
+            edits.undo(store, qrow["dataset_id"], edit_id, user, conn=conn)
         _set_item(conn, queue_id, last["row_id"], last["slot"], before_state)
         conn.execute("UPDATE review_decisions SET undone=1 WHERE id=?", (last["id"],))
     item = store.one("SELECT * FROM queue_items WHERE queue_id=? AND row_id=? AND slot=?",

@@ -3,9 +3,10 @@
 - ``server_path``: a file or folder inside ``data_root`` (``paths.confine``: no ``..``, no
   symlink out); read where it is.
 - ``url``: ``http(s)://``, ``ftp://`` or ``s3://``, alone or through a saved connection (which
-  gives the login, the S3 endpoint and keys): checked by ``netguard`` (each redirect hop and
-  each resolved address too), then streamed by ``sftforge.io.remote.open_url`` into
-  ``staging/<source id>/`` with at most ``max_upload_bytes`` bytes.
+  gives the login, the S3 endpoint and keys): checked by ``netguard`` in the request
+  (``check_url_source``), then, in the ``source_import`` job (``run_source_import``), checked
+  again and streamed by ``sftforge.io.remote.open_url`` into ``staging/<source id>/`` with at
+  most ``max_upload_bytes`` bytes (``download``), imported, and deleted once imported.
 - ``hf``: a Hugging Face dataset, a ``save_to_disk`` folder inside ``data_root`` or an id
   (``owner/name``, read from the local hub cache by ``sftforge.io.hub``); the folder is handed
   to the importer, which reads it with ``sftforge.io.folders``.
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -29,13 +31,24 @@ from ..io import remote
 from ..io.folders import resolve_dataset
 from . import connections as conns
 from .errors import ApiError
+from .imports import fail_import, run_import_job
+from .jobs import JobContext, register
 from .netguard import UnsafeUrlError, UrlGuard, check_url
 from .paths import confine, relative_to_root
 from .settings import StudioSettings
 from .store import Store, new_id
-from .uploads import safe_relpath
+from .uploads import release_staged_file, safe_relpath
 
-__all__ = ["Staged", "stage_hf", "stage_server_path", "stage_url"]
+__all__ = [
+    "Staged",
+    "UrlSource",
+    "check_url_source",
+    "download",
+    "run_source_import",
+    "stage_hf",
+    "stage_server_path",
+    "staging_target",
+]
 
 
 @dataclass(frozen=True)
@@ -64,15 +77,26 @@ def _file_name(url: str) -> str:
         return "download"
 
 
-def stage_url(
+@dataclass(frozen=True)
+class UrlSource:
+    """A checked URL source, ready to download: the URL to open (with the connection's login,
+    so never stored or shown), how to reach it, and the URL as the user may see it."""
+
+    full: str
+    access: remote.Access
+    shown: str
+
+
+def check_url_source(
     store: Store,
     settings: StudioSettings,
     url: str,
     *,
     connection_id: str | None = None,
-) -> Staged:
-    """Download ``url`` (or ``url`` as a path on the connection) into ``staging/``; the studio's
-    URL rules apply (``netguard``, unless ``allow_private_urls``)."""
+) -> UrlSource:
+    """``url`` (or ``url`` as a path on the connection) checked against the studio's URL rules
+    (``netguard``, unless ``allow_private_urls``): a bad or refused URL is a 400 at once, in the
+    request; the download itself is the import job's (``download``)."""
     guard = UrlGuard(allow_private=settings.allow_private_urls)
     conn = conns.get_connection(store, connection_id) if connection_id else None
     secrets = conns.load_secrets(store, connection_id) if connection_id else {}
@@ -122,15 +146,33 @@ def stage_url(
     except InputError as err:  # refused, or a host that does not resolve
         code = "unsafe_url" if isinstance(err, UnsafeUrlError) else "source_failed"
         raise ApiError(400, code, remote.scrub(err.message), field="url", hint=err.hint) from None
-    folder = settings.folder("staging") / new_id("s")
-    folder.mkdir(parents=True)
-    target = folder / _file_name(full)
+    return UrlSource(full, access, shown)
+
+
+def staging_target(settings: StudioSettings, source: UrlSource) -> Path:
+    """Where a URL source's download goes: a fresh ``staging/<id>/<file name>`` (not created)."""
+    return settings.folder("staging") / new_id("s") / _file_name(source.full)
+
+
+def download(
+    source: UrlSource,
+    target: Path,
+    limit: int,
+    progress: Callable[[float, str], None] | None = None,
+) -> Staged:
+    """Download ``source`` into ``target`` (at most ``limit`` bytes); on any failure nothing of
+    it stays staged."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    # written under another name and renamed when whole: a job re-run after a crash finds
+    # either the whole file or none, never a truncated one to import
+    partial = target.with_name(target.name + ".part")
     try:
-        _download(full, access, target, settings.max_upload_bytes)
+        _download(source.full, source.access, partial, limit, progress)
+        os.replace(partial, target)
     except BaseException:
-        shutil.rmtree(folder, ignore_errors=True)
+        shutil.rmtree(target.parent, ignore_errors=True)
         raise
-    return Staged(str(target), shown)
+    return Staged(str(target), source.shown)
 
 
 def _without_ambient_login(url: str) -> str:
@@ -153,7 +195,13 @@ def _without_ambient_login(url: str) -> str:
     return url
 
 
-def _download(url: str, access: remote.Access, target: Path, limit: int) -> None:
+def _download(
+    url: str,
+    access: remote.Access,
+    target: Path,
+    limit: int,
+    progress: Callable[[float, str], None] | None = None,
+) -> None:
     try:
         stream, size = remote.open_url(url, access)
     except InputError as err:
@@ -173,6 +221,8 @@ def _download(url: str, access: remote.Access, target: Path, limit: int) -> None
                 if got > limit:
                     raise _too_large(limit)
                 out.write(block)
+                if progress is not None:  # the import then reports its own progress
+                    progress(got / size if size else 0.0, f"downloaded {got} bytes")
     except InputError as err:
         raise ApiError(400, "source_failed", _said(err), field="url", hint=err.hint) from None
 
@@ -259,3 +309,31 @@ def _in_root(settings: StudioSettings, name: str) -> bool:
     if settings.data_root is None:
         return False
     return (Path(settings.data_root) / name).exists()
+
+
+@register("source_import")
+def run_source_import(ctx: JobContext, params: dict[str, Any]) -> dict[str, Any]:
+    """An import that brings its data in first: ``fetch`` (``url``, ``connection_id``) is
+    downloaded into ``path`` here, in the job, not in the request. After a successful import
+    the downloaded file, or the imported file of an upload (``upload_id``, ``file``), is deleted;
+    after a failed one it stays, beside the rejects the page shows."""
+    store, settings = ctx.store, ctx.settings
+    target = Path(params["path"])
+    fetch = params.get("fetch")
+    if fetch is not None and not target.is_file():  # a re-run after a restart has the file
+        ctx.progress(0.0, "downloading")
+        try:
+            # checked again here: the connection or the host's address may have changed since
+            source = check_url_source(
+                store, settings, fetch["url"], connection_id=fetch.get("connection_id")
+            )
+            download(source, target, settings.max_upload_bytes, ctx.progress)
+        except ApiError as err:
+            fail_import(store, params["import_id"], err.message)
+            raise
+    result = run_import_job(ctx, params)  # raises when the import failed: nothing is cleaned
+    if fetch is not None:
+        shutil.rmtree(target.parent, ignore_errors=True)
+    elif params.get("upload_id"):
+        release_staged_file(store, settings, params["upload_id"], params["file"])
+    return result

@@ -36,10 +36,12 @@ __all__ = [
     "ARCHIVE_SUFFIXES",
     "Upload",
     "create_upload",
+    "drop_upload",
     "extract_archive",
     "finish_upload",
     "get_upload",
     "is_archive",
+    "release_staged_file",
     "safe_relpath",
     "write_chunk",
 ]
@@ -358,6 +360,33 @@ def staged_file(settings: StudioSettings, upload: Upload, rel: str | None = None
     if rel not in upload.staged:
         raise ApiError(404, "not_found", f"upload {upload.id} has no file {rel!r}.", field="file")
     return staged_folder(settings, upload.id) / rel
+
+
+def drop_upload(store: Store, settings: StudioSettings, upload_id: str) -> None:
+    """Delete an upload: its staged files, its partial file and its record."""
+    _schema(store)
+    shutil.rmtree(staged_folder(settings, upload_id), ignore_errors=True)
+    _part(settings, upload_id).unlink(missing_ok=True)
+    store.conn().execute("DELETE FROM uploads WHERE id=?", (upload_id,))
+
+
+def release_staged_file(store: Store, settings: StudioSettings, upload_id: str, rel: str) -> None:
+    """One staged file of an upload is imported: delete it, and the whole upload once none of
+    its files is left (a folder upload keeps the files not imported yet)."""
+    import json
+
+    _schema(store)
+    row = store.one("SELECT * FROM uploads WHERE id=?", (upload_id,))
+    if row is None:
+        return
+    left = [f for f in _upload(row).staged if f != rel]
+    if not left:
+        drop_upload(store, settings, upload_id)
+        return
+    (staged_folder(settings, upload_id) / rel).unlink(missing_ok=True)
+    store.conn().execute(
+        "UPDATE uploads SET staged_json=? WHERE id=?", (json.dumps(left), upload_id)
+    )
 
 
 # -- archives ------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
 
 from .. import history
+from ..auth import AdminUser, AnnotatorUser  # the role matrix: docs/studio.md, Security
 from ..diff import diff_rows, field_diff, row_pair
 from ..errors import ApiError
 from ..exports import export_file, start_export
@@ -89,6 +90,7 @@ def create_import(
     user: UserDep,
     dataset_id: str,
     body: ImportRequest,
+    _: AnnotatorUser,
 ) -> dict[str, Any]:
     store.dataset(dataset_id)
     path = staged_file(settings, body.staged)
@@ -181,13 +183,15 @@ def list_tags(store: StoreDep, dataset_id: str) -> dict[str, Any]:
 
 
 @router.put("/datasets/{dataset_id}/tags/{name}")
-def put_tag(store: StoreDep, dataset_id: str, name: str, body: TagRequest) -> dict[str, Any]:
+def put_tag(
+    store: StoreDep, dataset_id: str, name: str, body: TagRequest, _: AdminUser
+) -> dict[str, Any]:
     version = resolve(store, dataset_id, body.version)
     return history.set_tag(store, dataset_id, name, version["id"])
 
 
 @router.delete("/datasets/{dataset_id}/tags/{name}", status_code=204, response_model=None)
-def remove_tag(store: StoreDep, dataset_id: str, name: str) -> None:
+def remove_tag(store: StoreDep, dataset_id: str, name: str, _: AdminUser) -> None:
     history.delete_tag(store, dataset_id, name)
 
 
@@ -197,7 +201,7 @@ class RollbackRequest(BaseModel):
 
 @router.post("/datasets/{dataset_id}/rollback", status_code=201)
 def rollback(
-    store: StoreDep, user: UserDep, dataset_id: str, body: RollbackRequest
+    store: StoreDep, user: UserDep, dataset_id: str, body: RollbackRequest, _: AdminUser
 ) -> dict[str, Any]:
     """A new head version holding the rows of ``version`` (history is kept)."""
     version = resolve(store, dataset_id, body.version)
@@ -262,7 +266,12 @@ class ExportRequest(BaseModel):
 
 @router.post("/datasets/{dataset_id}/exports", status_code=202)
 def create_export(
-    store: StoreDep, jobs: JobsDep, user: UserDep, dataset_id: str, body: ExportRequest
+    store: StoreDep,
+    jobs: JobsDep,
+    user: UserDep,
+    dataset_id: str,
+    body: ExportRequest,
+    _: AnnotatorUser,
 ) -> dict[str, Any]:
     """Queue an export of a version; poll ``/api/jobs/{id}``, then download it."""
     version = resolve(store, dataset_id, body.version)

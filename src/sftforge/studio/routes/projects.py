@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
+from ..auth import AdminUser  # projects and datasets are managed by admins
 from ._deps import StoreDep, UserDep
 
 __all__ = ["router"]
@@ -24,7 +25,7 @@ def list_projects(store: StoreDep) -> dict[str, Any]:
 
 
 @router.post("", status_code=201)
-def create_project(body: NewName, store: StoreDep, user: UserDep) -> dict[str, Any]:
+def create_project(body: NewName, store: StoreDep, user: UserDep, _: AdminUser) -> dict[str, Any]:
     return store.create_project(body.name.strip(), user)
 
 
@@ -38,5 +39,5 @@ def get_project(project_id: str, store: StoreDep) -> dict[str, Any]:
 
 
 @router.post("/{project_id}/datasets", status_code=201)
-def create_dataset(project_id: str, body: NewName, store: StoreDep) -> dict[str, Any]:
+def create_dataset(project_id: str, body: NewName, store: StoreDep, _: AdminUser) -> dict[str, Any]:
     return store.create_dataset(project_id, body.name.strip())

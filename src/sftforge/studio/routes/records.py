@@ -6,13 +6,15 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from .. import browse, edits
-from ..auth import ReviewerUser  # accept / reject / verified: reviewers and admins
+from ..auth import AdminUser, AnnotatorUser, ReviewerUser  # the matrix: docs/studio.md
+from ..errors import ApiError
 from ..history import resolve
 from ..versions import derive_columns, sample_of
-from ._deps import StoreDep, UserDep
+from ._deps import JobsDep, StoreDep, UserDep
 
 __all__ = ["router"]
 
@@ -95,7 +97,12 @@ class SampleEdit(BaseModel):
 
 @router.put("/rows/{row_id:path}")
 def edit_row(
-    store: StoreDep, user: UserDep, dataset_id: str, row_id: str, body: SampleEdit
+    store: StoreDep,
+    user: UserDep,
+    dataset_id: str,
+    row_id: str,
+    body: SampleEdit,
+    _: AnnotatorUser,
 ) -> dict[str, Any]:
     """Replace the row's sample (any field, any turn: add, delete, reorder, split turns, change
     roles, system prompt, tools). 409 when the row changed since ``base_revision``."""
@@ -111,7 +118,9 @@ def delete_row(
     dataset_id: str,
     row_id: str,
     base_revision: Annotated[int, Query(ge=0)],
+    _: AdminUser,
 ) -> dict[str, Any]:
+    """Delete the row (admins; annotators and reviewers reject a row instead)."""
     return edits.apply_edit(
         store, dataset_id, row_id, base_revision=base_revision, user=user, delete=True
     )
@@ -148,7 +157,14 @@ def list_edits(
 
 
 @router.post("/edits/{edit_id}/undo")
-def undo_edit(store: StoreDep, user: UserDep, dataset_id: str, edit_id: int) -> dict[str, Any]:
+def undo_edit(
+    store: StoreDep, user: UserDep, dataset_id: str, edit_id: int, who: AnnotatorUser
+) -> dict[str, Any]:
+    """Undo an edit: your own (annotators and reviewers), anyone's (admins)."""
+    entry = store.one("SELECT user FROM edits WHERE id=? AND dataset_id=?", (edit_id, dataset_id))
+    if entry is not None and entry["user"] != user and not who.has_role("admin"):
+        raise ApiError(403, "forbidden", f"edit {edit_id} is {entry['user']}'s; {user} may "
+                       "undo only their own edits.", hint="ask them or an admin")  # fmt: skip
     return edits.undo(store, dataset_id, edit_id, user)
 
 
@@ -156,9 +172,17 @@ class CommitRequest(BaseModel):
     message: str = Field("", max_length=2000)
 
 
-@router.post("/commit", status_code=201)
+@router.post("/commit", status_code=201, response_model=None)
 def commit_edits(
-    store: StoreDep, user: UserDep, dataset_id: str, body: CommitRequest
-) -> dict[str, Any]:
-    """The head with the open edits applied becomes a new version (the new head)."""
-    return edits.commit(store, dataset_id, user, body.message)
+    store: StoreDep,
+    jobs: JobsDep,
+    user: UserDep,
+    dataset_id: str,
+    body: CommitRequest,
+    _: ReviewerUser,
+) -> dict[str, Any] | JSONResponse:
+    """The head with the open edits applied becomes a new version (the new head): ``201`` with
+    the version for a small head; for a large one (more than ``edits.COMMIT_INLINE_ROWS`` rows)
+    ``202`` with the queued ``commit`` job (poll ``/api/jobs/{id}``: its result is the version)."""
+    done, answer = edits.request_commit(store, jobs, dataset_id, user, body.message)
+    return answer if done else JSONResponse(answer, status_code=202)

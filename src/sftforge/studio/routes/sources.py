@@ -1,9 +1,11 @@
 """``/api/sources``: bring data in from an upload, a server path, a URL (http, ftp, s3, alone
 or through a saved connection) or a Hugging Face dataset, as an import into a dataset.
 
-``POST /api/sources/import`` ``{dataset_id, kind, ...}`` stages the data (``studio/sources.py``)
-and queues studio-core's import (``imports.start_import``): the answer is the import with its
-``job_id``. ``GET /api/sources/files?path=`` lists a folder of the data root (for a file picker).
+``POST /api/sources/import`` ``{dataset_id, kind, ...}`` checks the source in the request (a
+refused URL, a path out of the data root: 4xx at once) and queues the import
+(``imports.start_import``) as a ``source_import`` job: a URL is downloaded inside the job, and the
+downloaded or uploaded file is deleted after a successful import. The answer is the import with
+its ``job_id``; the page polls ``/api/jobs/{id}``. ``GET /api/sources/files?path=`` lists a folder of the data root (for a file picker).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from ..auth import AnnotatorUser, AnyUser, User
 from ..errors import ApiError
 from ..imports import start_import
 from ..paths import confine
-from ..sources import Staged, stage_hf, stage_server_path, stage_url
+from ..sources import Staged, check_url_source, stage_hf, stage_server_path, staging_target
 from ..uploads import get_upload, staged_file
 from ._deps import jobs_of, settings_of, store_of
 
@@ -48,23 +50,31 @@ def _need(value: str | None, field: str) -> str:
     return value
 
 
-def _stage(body: SourceImport, request: Request, user: User) -> Staged:
+def _stage(body: SourceImport, request: Request, user: User) -> tuple[Staged, dict[str, Any]]:
+    """The file to import and what the job does around it (download first, clean up after)."""
     store, settings = store_of(request), settings_of(request)
     if body.kind == "upload":
         owner = None if user.role == "admin" and user.via != "session" else user.name
         upload = get_upload(store, _need(body.upload_id, "upload_id"), owner)
         path = staged_file(settings, upload, body.file)
-        return Staged(str(path), body.file or upload.staged[0])
-    if body.kind == "server_path":
-        return stage_server_path(settings, _need(body.path, "path"))
+        rel = body.file or upload.staged[0]
+        return Staged(str(path), rel), {"upload_id": upload.id, "file": rel}
+    if body.kind == "server_path":  # read where it is: nothing to clean
+        return stage_server_path(settings, _need(body.path, "path")), {}
     if body.kind == "url":
-        return stage_url(store, settings, _need(body.url, "url"), connection_id=body.connection_id)
-    return stage_hf(store, settings, dataset=_need(body.dataset, "dataset"), split=body.split)
+        url = _need(body.url, "url")
+        source = check_url_source(store, settings, url, connection_id=body.connection_id)
+        target = staging_target(settings, source)
+        # the job gets the URL as given and the connection's id, never the login it resolves to
+        fetch = {"url": url, "connection_id": body.connection_id}
+        return Staged(str(target), source.shown), {"fetch": fetch}
+    return stage_hf(store, settings, dataset=_need(body.dataset, "dataset"), split=body.split), {}
 
 
 @router.post("/api/sources/import", status_code=202)
 def import_source(body: SourceImport, request: Request, user: AnnotatorUser) -> dict[str, Any]:
-    staged = _stage(body, request, user)
+    store_of(request).dataset(body.dataset_id)  # 404 before anything is queued
+    staged, job = _stage(body, request, user)
     return start_import(
         store_of(request),
         jobs_of(request),
@@ -75,6 +85,8 @@ def import_source(body: SourceImport, request: Request, user: AnnotatorUser) -> 
         format=body.format,
         columns=body.columns,
         encoding=body.encoding,
+        job_kind="source_import",
+        job_params=job,
     )
 
 

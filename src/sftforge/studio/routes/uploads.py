@@ -10,7 +10,6 @@ staged files; ``DELETE`` drops an upload and its bytes.
 from __future__ import annotations
 
 import re
-import shutil
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -22,9 +21,9 @@ from ..auth import AnnotatorUser, AnyUser, User
 from ..errors import ApiError
 from ..uploads import (
     create_upload,
+    drop_upload,
     finish_upload,
     get_upload,
-    staged_folder,
     write_chunk,
 )
 from ._deps import settings_of, store_of
@@ -142,7 +141,5 @@ def finish(
 def drop(upload_id: str, request: Request, user: AnnotatorUser) -> dict[str, Any]:
     store, settings = store_of(request), settings_of(request)
     found = get_upload(store, upload_id, _owner(user))
-    shutil.rmtree(staged_folder(settings, found.id), ignore_errors=True)
-    (settings.folder("uploads") / f"{found.id}.part").unlink(missing_ok=True)
-    store.conn().execute("DELETE FROM uploads WHERE id=?", (found.id,))
+    drop_upload(store, settings, found.id)
     return {"ok": True}
