@@ -5,7 +5,7 @@
 "use strict";
 
 (() => {
-  const { api, el, t, fmtNum, fmtTime, waitJob, toast } = Studio;
+  const { api, el, t, fmtNum, fmtTime, waitJob, toast, showError } = Studio;
   const { dataset_id: datasetId } = JSON.parse(document.getElementById("page-ids").textContent);
   const base = "/api/datasets/" + encodeURIComponent(datasetId);
   const $ = (id) => document.getElementById(id);
@@ -62,7 +62,12 @@
 
   $("commit-form").addEventListener("submit", async (event) => {
     event.preventDefault();
-    await api("POST", base + "/commit", { message: $("commit-message").value.trim() });
+    const answer = await api("POST", base + "/commit", { message: $("commit-message").value.trim() });
+    // a large head is committed by a job (202 with the job): follow it before reloading
+    if (answer && answer.kind === "commit" && answer.status !== undefined) {
+      const job = await waitJob(answer.id);
+      if (job.status !== "done") showError({ code: "job_failed", message: job.message || t("upload.failed") });
+    }
     $("commit-message").value = "";
     await load();
   });
