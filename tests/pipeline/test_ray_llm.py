@@ -77,7 +77,10 @@ def _samples() -> list[Sample]:
     return out
 
 
-def _recipe(tmp_path: Path, server: FakeServer, **llm: Any) -> Path:
+def _recipe(
+    tmp_path: Path, server: FakeServer, judge: dict[str, Any] | None = None, **llm: Any
+) -> Path:
+    """The recipe; ``judge``: LLM options for the judge step only (a budget is per step)."""
     (tmp_path / "in.jsonl").write_bytes(b"".join(s.to_json() + b"\n" for s in _samples()))
     opts = {
         "base_url": server.base_url,
@@ -93,7 +96,7 @@ def _recipe(tmp_path: Path, server: FakeServer, **llm: Any) -> Path:
         "inputs": [{"path": "in.jsonl", "name": "raw"}],
         "steps": [
             {"clean": {}},
-            {"judge": {"scale": 10, "llm": opts, "failed": failed}},
+            {"judge": {"scale": 10, "llm": {**opts, **(judge or {})}, "failed": failed}},
             {"respond": {"mode": "low_score", "threshold": 5, "llm": opts}},
             {"paraphrase": {"max_rouge": 0.95, "llm": opts}},
             {"split": {"ratios": {"train": 0.75, "test": 0.25}, "seed": 4}},
@@ -127,12 +130,14 @@ def _counts(run: Path) -> dict[str, Any]:
     return dict(report)
 
 
-def _same(local: Path, other: Path) -> None:
+def _same(local: Path, other: Path, *, counts: bool = True) -> None:
+    """The same files byte for byte and (``counts``) the same report, timings left out."""
     for name in COMPARED:
         assert (local / name).exists() == (other / name).exists(), name
         if (local / name).exists():
             assert (local / name).read_bytes() == (other / name).read_bytes(), name
-    assert _counts(local) == _counts(other)
+    if counts:
+        assert _counts(local) == _counts(other)
 
 
 def _fresh_cache(tmp_path: Path) -> None:
@@ -178,37 +183,48 @@ def test_llm_steps_on_ray_are_byte_identical_and_a_rerun_sends_nothing(
         assert (tmp_path / "ray" / name).read_bytes() == (tmp_path / "again" / name).read_bytes()
 
 
+def _judged(server: FakeServer, since: int = 0) -> int:
+    """Judge calls the server received (each paid ``TOKENS_PER_CALL`` tokens)."""
+    return sum("Rate the assistant" in r.text or "分别打分" in r.text for r in server.log[since:])
+
+
 def test_a_budget_stops_the_run_as_locally(tmp_path: Path, server: FakeServer) -> None:
     # one call at a time: the local run is deterministic, and so must Ray's be
-    budget = 600
-    recipe = _recipe(tmp_path, server, concurrency=1, max_tokens_budget=budget)
+    budget = 400
+    recipe = _recipe(tmp_path, server, {"concurrency": 1, "max_tokens_budget": budget})
     _run(recipe, tmp_path / "local", workers=2)
     sent_locally = len(server.log)
-    assert 0 < sent_locally * TOKENS_PER_CALL <= budget
+    assert 0 < _judged(server) * TOKENS_PER_CALL <= budget
     _fresh_cache(tmp_path)
     _run(recipe, tmp_path / "ray", engine="ray")
     assert len(server.log) - sent_locally == sent_locally
+    assert 2 * _judged(server, sent_locally) == _judged(server)  # as many judge calls as locally
     _same(tmp_path / "local", tmp_path / "ray")
     stopped = [r for r in _rejects(tmp_path / "ray") if "not run" in r["reason"]]
     assert stopped and all(
         r["reason"].startswith(f"llm failed: not run: token budget of {budget} reached")
         for r in stopped
     )
-    # a larger budget resumes from the cache: only the calls not made yet are sent
+    # no budget: the judge resumes from the cache, calling only for the items not run (and the
+    # one the server refused, if it was run); the outputs are those of a whole local run
+    before = len(server.log)
     recipe = _recipe(tmp_path, server)
     _run(recipe, tmp_path / "full-ray", engine="ray")
+    not_run = [r for r in stopped if r["op"] == "judge"]
+    refused_again = not any("doomed" in orjson.dumps(r).decode() for r in not_run)
+    assert _judged(server, before) == len(not_run) + refused_again
     _fresh_cache(tmp_path)
     _run(recipe, tmp_path / "full-local", workers=2)
-    _same(tmp_path / "full-local", tmp_path / "full-ray")
+    _same(tmp_path / "full-local", tmp_path / "full-ray", counts=False)  # cache hits differ
 
 
 def test_one_budget_for_every_worker(tmp_path: Path, server: FakeServer) -> None:
     # several calls at once on two workers: which items finish first depends on timing (as
     # locally), but the run as a whole never spends more than the budget, and nothing is lost
-    budget = 900
-    recipe = _recipe(tmp_path, server, concurrency=4, max_tokens_budget=budget)
+    budget = 400
+    recipe = _recipe(tmp_path, server, {"concurrency": 4, "max_tokens_budget": budget})
     res = _run(recipe, tmp_path / "ray", engine="ray")
-    assert 0 < len(server.log) * TOKENS_PER_CALL <= budget
+    assert 0 < _judged(server) * TOKENS_PER_CALL <= budget
     rejects = _rejects(tmp_path / "ray")
     stopped = [r for r in rejects if "not run" in r["reason"]]
     assert stopped
