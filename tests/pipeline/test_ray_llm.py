@@ -5,6 +5,7 @@ workers, the tasks' cache files merged into the main cache. One local Ray (2 CPU
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -237,6 +238,24 @@ def test_one_budget_for_every_worker(tmp_path: Path, server: FakeServer) -> None
     assert len({r["reason"].split(" (")[0] for r in stopped}) == 1  # one stop, one message
     out = sum(len((tmp_path / "ray" / n).read_bytes().splitlines()) for n in COMPARED[:2])
     assert out + len(rejects) == res.counts["read"] == 28
+
+
+def test_a_worker_killed_in_an_llm_step_is_retried_with_identical_outputs(
+    tmp_path: Path, server: FakeServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    recipe = _recipe(tmp_path, server)
+    data = yaml.safe_load(recipe.read_text("utf-8"))
+    data["steps"] = data["steps"][1:]  # the judge's tasks are the run's first
+    recipe.write_text(yaml.safe_dump(data, allow_unicode=True), "utf-8")
+    _run(recipe, tmp_path / "local", workers=2)
+    _fresh_cache(tmp_path)
+    marker = tmp_path / "killed"
+    monkeypatch.setenv("SFTFORGE_TEST_RAY_KILL_ONCE", str(marker))
+    _run(recipe, tmp_path / "ray", engine="ray")
+    pid = int(marker.read_text())  # a worker running a judge piece SIGKILLed itself
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
+    _same(tmp_path / "local", tmp_path / "ray")
 
 
 def test_a_tasks_cache_reads_the_snapshot_and_merges(tmp_path: Path) -> None:

@@ -119,7 +119,8 @@ class RayExecutor(LocalExecutor):
         key = hashlib.sha256(orjson.dumps([job.fingerprint, str(job.workdir), "llm"])).hexdigest()
         modules = sorted({type(o).__module__ for o in job.ops})
         env = {k: os.environ[k] for k in _PASSED_ENV if k in os.environ}
-        pool = RayPool(WorkerSetup(key, job.plugins, modules, [], None, None, env), self.retries)
+        setup = WorkerSetup(key, job.plugins, modules, [], None, self._kill_marker, env)
+        pool = RayPool(setup, self.retries)
         op.runner = RayGeneration(
             pool, job.workdir / "llm-cache" / f"s{st.index:02d}", self.workers
         )
