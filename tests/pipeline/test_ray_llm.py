@@ -17,13 +17,13 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "llm"))
 
-from fakeserver import FakeServer, Reply  # noqa: E402
+from fakeserver import FakeServer, Reply
 
-from sftforge.llm.cache import CompletionCache  # noqa: E402
-from sftforge.llm.types import Completion, Usage  # noqa: E402
-from sftforge.pipeline import run_recipe  # noqa: E402
-from sftforge.pipeline.ray_executor import RayExecutor  # noqa: E402
-from sftforge.sample import Message, Sample  # noqa: E402
+from sftforge.llm.cache import CompletionCache
+from sftforge.llm.types import Completion, Usage
+from sftforge.pipeline import run_recipe
+from sftforge.pipeline.ray_executor import RayExecutor
+from sftforge.sample import Message, Sample
 
 ray = pytest.importorskip("ray")
 
