@@ -19,6 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "llm"))
 
 from fakeserver import FakeServer, Reply
 
+from sftforge.errors import SftforgeError
 from sftforge.llm.cache import CompletionCache
 from sftforge.llm.types import Completion, Usage
 from sftforge.pipeline import run_recipe
@@ -245,17 +246,43 @@ def test_a_worker_killed_in_an_llm_step_is_retried_with_identical_outputs(
 ) -> None:
     recipe = _recipe(tmp_path, server)
     data = yaml.safe_load(recipe.read_text("utf-8"))
-    data["steps"] = data["steps"][1:]  # the judge's tasks are the run's first
+    data["steps"] = data["steps"][1:]
     recipe.write_text(yaml.safe_dump(data, allow_unicode=True), "utf-8")
     _run(recipe, tmp_path / "local", workers=2)
     _fresh_cache(tmp_path)
     marker = tmp_path / "killed"
-    monkeypatch.setenv("SFTFORGE_TEST_RAY_KILL_ONCE", str(marker))
+    monkeypatch.setenv("SFTFORGE_TEST_RAY_KILL_LLM_ONCE", str(marker))
     _run(recipe, tmp_path / "ray", engine="ray")
     pid = int(marker.read_text())  # a worker running a judge piece SIGKILLed itself
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)
     _same(tmp_path / "local", tmp_path / "ray")
+
+
+def test_a_worker_killed_past_its_retries_fails_with_one_line_and_resumes(
+    tmp_path: Path, server: FakeServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    recipe = _recipe(tmp_path, server)
+    data = yaml.safe_load(recipe.read_text("utf-8"))
+    data["steps"] = [data["steps"][1], data["steps"][-1]]  # judge, split
+    recipe.write_text(yaml.safe_dump(data, allow_unicode=True), "utf-8")
+    monkeypatch.setenv("SFTFORGE_TEST_RAY_KILL_LLM_ONCE", str(tmp_path / "killed"))
+    with pytest.raises(SftforgeError, match="judge: a Ray task making its LLM calls failed"):
+        _run(recipe, tmp_path / "ray", executor=RayExecutor(retries=0))
+    # the piece running beside the dead one finished, and its answers were merged into the
+    # main cache; the resumed run asks only for the others
+    assert not list((tmp_path / "ray" / ".work" / "llm-cache").rglob("part-*"))
+    cache = CompletionCache(tmp_path / "llm.sqlite")
+    cached = len(cache)
+    cache.close()
+    assert cached >= 3
+    fetched = len(server.log)
+    monkeypatch.delenv("SFTFORGE_TEST_RAY_KILL_LLM_ONCE")
+    _run(recipe, tmp_path / "ray", engine="ray")
+    assert _judged(server, fetched) == 28 - cached
+    _fresh_cache(tmp_path)
+    _run(recipe, tmp_path / "local", workers=2)
+    _same(tmp_path / "local", tmp_path / "ray", counts=False)
 
 
 def test_a_tasks_cache_reads_the_snapshot_and_merges(tmp_path: Path) -> None:

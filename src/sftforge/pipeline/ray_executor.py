@@ -83,6 +83,8 @@ class RayExecutor(LocalExecutor):
         self.parts = parts or 2 * self.workers
         self.retries = retries
         self._kill_marker = os.environ.get("SFTFORGE_TEST_RAY_KILL_ONCE") or None
+        # the same test hook for the LLM steps' tasks only (ray_llm)
+        self._llm_kill_marker = os.environ.get("SFTFORGE_TEST_RAY_KILL_LLM_ONCE") or None
         self._ray_pool: RayPool | None = None
 
     def execute(self, job: Job) -> JobResult:
@@ -119,7 +121,7 @@ class RayExecutor(LocalExecutor):
         key = hashlib.sha256(orjson.dumps([job.fingerprint, str(job.workdir), "llm"])).hexdigest()
         modules = sorted({type(o).__module__ for o in job.ops})
         env = {k: os.environ[k] for k in _PASSED_ENV if k in os.environ}
-        setup = WorkerSetup(key, job.plugins, modules, [], None, self._kill_marker, env)
+        setup = WorkerSetup(key, job.plugins, modules, [], None, self._llm_kill_marker, env)
         pool = RayPool(setup, self.retries)
         op.runner = RayGeneration(
             pool, job.workdir / "llm-cache" / f"s{st.index:02d}", self.workers

@@ -27,6 +27,9 @@ Rate limits and concurrency: the driver runs at most ``slots`` pieces at once an
 share of the limits: ``concurrency // slots`` calls in flight, ``rpm // slots`` and
 ``tpm // slots`` per window, so the run as a whole stays under ``llm.rpm``, ``llm.tpm`` and
 ``llm.concurrency``.
+
+Test hook: ``SFTFORGE_TEST_RAY_KILL_LLM_ONCE=<path>`` (read by ``RayExecutor``) kills the worker
+of the first LLM task, as ``SFTFORGE_TEST_RAY_KILL_ONCE`` does for the first task of the run.
 """
 
 from __future__ import annotations
@@ -44,6 +47,8 @@ from ..generate.run import GenerationResult, failure_record, generate, generate_
 from ..llm.budget import Budget
 from ..llm.cache import CompletionCache
 from ..llm.config import LLMConfig
+from ..llm.runner import item_progress
+from ..progress import Stage
 from .ray_pool import RayPool
 
 __all__ = ["DISTRIBUTED", "BudgetLedger", "RayGeneration", "SharedBudget", "generate_piece"]
@@ -155,7 +160,7 @@ class RayGeneration:
 
     def __call__(self, gen: Generator, items: list[Any], cfg: LLMConfig) -> GenerationResult:
         if gen.task not in DISTRIBUTED or cfg.provider != "openai" or not items:
-            return generate(gen, items, cfg)  # the driver makes the calls, as locally
+            return generate(gen, items, cfg, progress=True)  # the driver calls, as locally
         main = Path(cfg.cache).expanduser().resolve() if cfg.cache else None
         if main is not None:
             self._fold(main)  # what a killed attempt fetched is kept
@@ -174,6 +179,8 @@ class RayGeneration:
             share["rpm"] = max(1, cfg.rpm // slots)
         if cfg.tpm:
             share["tpm"] = max(1, cfg.tpm // slots)
+        if isinstance(cfg.prices, str):  # a price file is read here, where its path is valid
+            share["prices"] = cfg.price_table().prices
         ledger = None
         if cfg.max_tokens_budget is not None or cfg.max_cost is not None:
             actor = _ray().remote(num_cpus=0)(BudgetLedger)
@@ -198,13 +205,35 @@ class RayGeneration:
     ) -> list[GenerationResult]:
         pieces = list(_pieces(items, slots * PIECES_PER_SLOT))
         results: list[GenerationResult | None] = [None] * len(pieces)
-        inflight: dict[Future[Any], int] = {}
         opts, llm = gen.options(), cfg.to_dict()
         if cfg.api_key is not None:
             llm["api_key"] = cfg.api_key  # given in the recipe itself: its tasks need it too
+        with item_progress(True, gen.task, len(items)) as prog:  # advanced per piece
+            self._loop(gen, pieces, results, opts, llm, share, slots, main, snapshot, ledger, prog)
+        return [r for r in results if r is not None]
+
+    def _loop(
+        self,
+        gen: Generator,
+        pieces: list[list[Any]],
+        results: list[GenerationResult | None],
+        opts: dict[str, Any],
+        llm: dict[str, Any],
+        share: dict[str, Any],
+        slots: int,
+        main: Path | None,
+        snapshot: Path | None,
+        ledger: Any,
+        prog: Stage | None,
+    ) -> None:
+        """Keep ``slots`` pieces running until all are done; results by piece index. When a
+        piece fails, none starts after it and the pieces running finish (their calls are paid
+        for and their answers cached) before the error is raised."""
+        inflight: dict[Future[Any], int] = {}
         todo = iter(range(len(pieces)))
-        try:
-            while True:
+        error: BaseException | None = None
+        while True:
+            if error is None:
                 for i in todo:
                     own = str(self.folder / f"part-{i:05d}.sqlite") if main is not None else None
                     snap = str(snapshot) if snapshot is not None else None
@@ -214,22 +243,25 @@ class RayGeneration:
                     inflight[fut] = i
                     if len(inflight) >= slots:
                         break
-                if not inflight:
-                    break
-                done, _ = wait(list(inflight), return_when=FIRST_COMPLETED)
-                for fut in done:
-                    results[inflight.pop(fut)] = fut.result()
-        except SftforgeError:
-            raise
-        except Exception as exc:
+            if not inflight:
+                break
+            done, _ = wait(list(inflight), return_when=FIRST_COMPLETED)
+            for fut in done:
+                i = inflight.pop(fut)
+                try:
+                    results[i] = fut.result()
+                except Exception as exc:
+                    error = error or exc
+                    continue
+                if prog is not None:
+                    prog.advance(len(pieces[i]))
+        if isinstance(error, SftforgeError):
+            raise error
+        if error is not None:
             raise SftforgeError(
-                f"{gen.task}: a Ray task making its LLM calls failed: {exc}",
+                f"{gen.task}: a Ray task making its LLM calls failed: {error}",
                 hint="rerun the same command: the answers fetched so far are cached",
             ) from None
-        finally:
-            if inflight:
-                self.pool.shutdown(cancel_futures=True)
-        return [r for r in results if r is not None]
 
     def _fold(self, main: Path) -> None:
         """Merge the tasks' cache files into the main cache, then drop them and the copy."""
