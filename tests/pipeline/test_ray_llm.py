@@ -169,13 +169,12 @@ def test_llm_steps_on_ray_are_byte_identical_and_a_rerun_sends_nothing(
         orjson.loads(x) for x in (tmp_path / "ray" / "failed.jsonl").read_bytes().splitlines()
     ]
     assert [f["input"]["messages"][0]["content"] for f in failed] == ["doomed question 13"]
-    # the tasks' cache files were merged into the main cache and removed
+    # the tasks' cache files were merged into the main cache (the Ray run started without one)
     cache = CompletionCache(tmp_path / "llm.sqlite")
     try:
         assert len(cache) == sent_locally - 1  # every answered call; the refused one is not
     finally:
         cache.close()
-    assert not list((tmp_path / "ray" / ".work" / "llm-cache").rglob("*.sqlite"))
     # a rerun takes every answer from the cache: nothing reaches the server
     before = len(server.log)
     _run(recipe, tmp_path / "again", executor=RayExecutor())
