@@ -21,9 +21,11 @@ from fakeserver import FakeServer, Reply
 
 from sftforge.errors import SftforgeError
 from sftforge.llm.cache import CompletionCache
+from sftforge.llm.config import LLMConfig
 from sftforge.llm.types import Completion, Usage
 from sftforge.pipeline import run_recipe
 from sftforge.pipeline.ray_executor import RayExecutor
+from sftforge.pipeline.ray_llm import limit_shares
 from sftforge.sample import Message, Sample
 
 ray = pytest.importorskip("ray")
@@ -282,6 +284,29 @@ def test_a_worker_killed_past_its_retries_fails_with_one_line_and_resumes(
     _fresh_cache(tmp_path)
     _run(recipe, tmp_path / "local", workers=2)
     _same(tmp_path / "local", tmp_path / "ray", counts=False)
+
+
+@pytest.mark.parametrize(("cpus", "concurrency"), [(2, 8), (8, 3), (16, 1), (3, 100)])
+def test_the_concurrency_shares_never_add_up_to_more(cpus: int, concurrency: int) -> None:
+    slots, share = limit_shares(LLMConfig(model="m", concurrency=concurrency), cpus)
+    assert 1 <= slots <= cpus
+    assert 1 <= slots * share["concurrency"] <= concurrency
+
+
+def test_the_run_keeps_to_rpm_across_workers(tmp_path: Path, server: FakeServer) -> None:
+    # rpm 4 a second for the run, two workers, eight short pieces. Any 0.75 s of arrivals holds at
+    # most 4 calls (5 would need 0.25 s of network jitter); a limiter per task would send more
+    recipe = _recipe(tmp_path, server)
+    data = yaml.safe_load(recipe.read_text("utf-8"))
+    llm = {**data["steps"][2]["respond"]["llm"], "rpm": 4, "window": 1.0}
+    data["steps"] = [{"respond": {"mode": "all", "llm": llm}}, data["steps"][-1]]
+    data["inputs"] = [{"path": "few.jsonl", "name": "raw"}]
+    (tmp_path / "few.jsonl").write_bytes(b"".join(s.to_json() + b"\n" for s in _samples()[:10]))
+    recipe.write_text(yaml.safe_dump(data, allow_unicode=True), "utf-8")
+    _run(recipe, tmp_path / "ray", engine="ray")
+    times = sorted(r.t for r in server.log)
+    assert len(times) == 10
+    assert all(times[i + 4] - times[i] > 0.75 for i in range(len(times) - 4))
 
 
 def test_a_tasks_cache_reads_the_snapshot_and_merges(tmp_path: Path) -> None:

@@ -23,10 +23,10 @@ whole step, as ``run_items`` stops a local job: every later reservation is refus
 message, pieces not started are not run, and the items not done are written to the failed file
 with ``not run: <message>`` (a rerun with a larger budget resumes from the cache).
 
-Rate limits and concurrency: the driver runs at most ``slots`` pieces at once and gives each a
-share of the limits: ``concurrency // slots`` calls in flight, ``rpm // slots`` and
-``tpm // slots`` per window, so the run as a whole stays under ``llm.rpm``, ``llm.tpm`` and
-``llm.concurrency``.
+Rate limits: one ``RateLedger`` actor holds the run's ``RateLimiter``; each call of every
+task waits its turn there (``SharedLimiter``), so ``llm.rpm`` and ``llm.tpm`` hold for the run as
+a whole, whatever the pieces and workers. Concurrency: the driver runs at most ``slots`` pieces
+at once, each with ``concurrency // slots`` calls in flight.
 
 Test hook: ``SFTFORGE_TEST_RAY_KILL_LLM_ONCE=<path>`` (read by ``RayExecutor``) kills the worker
 of the first LLM task, as ``SFTFORGE_TEST_RAY_KILL_ONCE`` does for the first task of the run.
@@ -47,11 +47,21 @@ from ..generate.run import GenerationResult, failure_record, generate, generate_
 from ..llm.budget import Budget
 from ..llm.cache import CompletionCache
 from ..llm.config import LLMConfig
+from ..llm.limits import RateLimiter
 from ..llm.runner import item_progress
 from ..progress import Stage
 from .ray_pool import RayPool
 
-__all__ = ["DISTRIBUTED", "BudgetLedger", "RayGeneration", "SharedBudget", "generate_piece"]
+__all__ = [
+    "DISTRIBUTED",
+    "BudgetLedger",
+    "RateLedger",
+    "RayGeneration",
+    "SharedBudget",
+    "SharedLimiter",
+    "generate_piece",
+    "limit_shares",
+]
 
 DISTRIBUTED = ("respond", "judge", "evol_instruct", "paraphrase", "translate")
 PIECES_PER_SLOT = 4  # pieces per task slot: a slow piece holds up less of the step
@@ -106,6 +116,46 @@ class SharedBudget(Budget):
         self._ledger.spend.remote(tokens, cost)
 
 
+class RateLedger:
+    """The run's rate limits (an async Ray actor): every task's calls wait their turn here."""
+
+    def __init__(self, rpm: int | None, tpm: int | None, window: float) -> None:
+        self.limiter = RateLimiter(rpm=rpm, tpm=tpm, window=window)
+        self.entries: dict[int, list[float]] = {}
+        self.issued = 0
+
+    async def acquire(self, tokens: int) -> int:
+        """Wait for room for a call of ``tokens`` (estimated); its key for ``settle``."""
+        entry = await self.limiter.acquire(tokens)
+        self.issued += 1
+        self.entries[self.issued] = entry
+        # calls that failed never settle: forget the entries that left the window
+        if len(self.entries) > 4 * (self.limiter.rpm or 1024):
+            for key in list(self.entries)[: len(self.entries) // 2]:
+                del self.entries[key]
+        return self.issued
+
+    def settle(self, key: int, tokens: int) -> None:
+        entry = self.entries.pop(key, None)
+        if entry is not None:
+            RateLimiter.settle(entry, tokens)
+
+
+class SharedLimiter(RateLimiter):
+    """A task's view of the ``RateLedger``: the ``RateLimiter`` calls an ``LLMClient`` makes."""
+
+    def __init__(self, ledger: Any) -> None:
+        super().__init__()
+        self._ledger = ledger
+
+    async def acquire(self, tokens: int = 0) -> list[float]:
+        key = await self._ledger.acquire.remote(tokens)
+        return [float(key), float(tokens)]
+
+    def settle(self, entry: list[float], tokens: int) -> None:  # type: ignore[override]
+        self._ledger.settle.remote(int(entry[0]), tokens)
+
+
 def generate_piece(
     task: str,
     options: dict[str, Any],
@@ -115,13 +165,18 @@ def generate_piece(
     own_cache: str | None,
     snapshot: str | None,
     ledger: Any,
+    rates: Any,
 ) -> GenerationResult:
     """A Ray task: ``generate`` over one piece, with the task's share of the limits, the
     snapshot plus its own cache file, and the shared budget. Failed records carry ``llm`` (the
     recipe's options), as a local run writes them."""
     gen = build_generator(task, options)
     cfg = LLMConfig.from_dict(llm)
-    mine = dataclasses.replace(cfg, cache=None, max_tokens_budget=None, max_cost=None, **share)
+    # the ledgers hold the budget and rate limits; the cache is the task's own
+    unlimited: dict[str, Any] = dict.fromkeys(
+        ("cache", "max_tokens_budget", "max_cost", "rpm", "tpm")
+    )
+    mine = dataclasses.replace(cfg, **unlimited, **share)
     if ledger is not None:
         refused, _, _ = _ray().get(ledger.state.remote())
         if refused is not None:  # the step stopped before this piece began: nothing starts
@@ -133,6 +188,8 @@ def generate_piece(
             client.cache = CompletionCache(own_cache, fallback=snapshot)
         if ledger is not None:
             client.budget = SharedBudget(ledger)
+        if rates is not None:
+            client.limiter = SharedLimiter(rates)
         try:
             return await generate_async(gen, items, client, llm=cfg)
         finally:
@@ -173,20 +230,19 @@ class RayGeneration:
                 cache.snapshot(snapshot)
             finally:
                 cache.close()
-        slots = min(self.slots, cfg.concurrency, cfg.rpm or self.slots, len(items))
-        share: dict[str, Any] = {"concurrency": max(1, cfg.concurrency // slots)}
-        if cfg.rpm:
-            share["rpm"] = max(1, cfg.rpm // slots)
-        if cfg.tpm:
-            share["tpm"] = max(1, cfg.tpm // slots)
+        slots, share = limit_shares(cfg, min(self.slots, len(items)))
         if isinstance(cfg.prices, str):  # a price file is read here, where its path is valid
             share["prices"] = cfg.price_table().prices
         ledger = None
         if cfg.max_tokens_budget is not None or cfg.max_cost is not None:
             actor = _ray().remote(num_cpus=0)(BudgetLedger)
             ledger = actor.remote(cfg.max_tokens_budget, cfg.max_cost)
+        rates = None
+        if cfg.rpm is not None or cfg.tpm is not None:
+            actor = _ray().remote(num_cpus=0)(RateLedger)
+            rates = actor.remote(cfg.rpm, cfg.tpm, cfg.window)
         try:
-            results = self._run(gen, items, cfg, share, slots, main, snapshot, ledger)
+            results = self._run(gen, items, cfg, share, slots, main, snapshot, (ledger, rates))
         finally:
             if main is not None:
                 self._fold(main)
@@ -201,7 +257,7 @@ class RayGeneration:
         slots: int,
         main: Path | None,
         snapshot: Path | None,
-        ledger: Any,
+        ledgers: tuple[Any, Any],
     ) -> list[GenerationResult]:
         pieces = list(_pieces(items, slots * PIECES_PER_SLOT))
         results: list[GenerationResult | None] = [None] * len(pieces)
@@ -209,7 +265,7 @@ class RayGeneration:
         if cfg.api_key is not None:
             llm["api_key"] = cfg.api_key  # given in the recipe itself: its tasks need it too
         with item_progress(True, gen.task, len(items)) as prog:  # advanced per piece
-            self._loop(gen, pieces, results, opts, llm, share, slots, main, snapshot, ledger, prog)
+            self._loop(gen, pieces, results, opts, llm, share, slots, main, snapshot, ledgers, prog)
         return [r for r in results if r is not None]
 
     def _loop(
@@ -223,7 +279,7 @@ class RayGeneration:
         slots: int,
         main: Path | None,
         snapshot: Path | None,
-        ledger: Any,
+        ledgers: tuple[Any, Any],
         prog: Stage | None,
     ) -> None:
         """Keep ``slots`` pieces running until all are done; results by piece index. When a
@@ -237,9 +293,8 @@ class RayGeneration:
                 for i in todo:
                     own = str(self.folder / f"part-{i:05d}.sqlite") if main is not None else None
                     snap = str(snapshot) if snapshot is not None else None
-                    fut = self.pool.submit(
-                        generate_piece, gen.task, opts, llm, share, pieces[i], own, snap, ledger
-                    )
+                    args = (gen.task, opts, llm, share, pieces[i], own, snap, *ledgers)
+                    fut = self.pool.submit(generate_piece, *args)
                     inflight[fut] = i
                     if len(inflight) >= slots:
                         break
@@ -276,6 +331,13 @@ class RayGeneration:
         for f in (*parts, self.folder / "main.sqlite"):
             for extra in ("", "-wal", "-shm", "-journal"):
                 Path(f"{f}{extra}").unlink(missing_ok=True)
+
+
+def limit_shares(cfg: LLMConfig, cpus: int) -> tuple[int, dict[str, Any]]:
+    """How many pieces run at once, and each one's ``concurrency``: together never more than
+    the step's own (``rpm`` and ``tpm`` are the ``RateLedger``'s, for the whole run)."""
+    slots = max(1, min(cpus, cfg.concurrency))
+    return slots, {"concurrency": cfg.concurrency // slots}
 
 
 def _pieces(items: list[Any], n: int) -> Iterator[list[Any]]:
