@@ -252,8 +252,8 @@ def test_a_killed_driver_resumes_from_its_finished_stages(
 
 
 def test_an_llm_step_runs_once_per_question_with_one_cache(tmp_path: Path) -> None:
-    """LLM steps run in the driver: one cache and one budget for the whole run; a Ray run after
-    a local one finds every answer in the cache and sends no request."""
+    """One cache for the whole run: a Ray run after a local one finds every answer in the
+    cache and sends no request (tests/pipeline/test_ray_llm.py has the rest)."""
     sys.path.insert(0, str(ROOT / "tests" / "llm"))
     from fakeserver import FakeServer
 

@@ -34,12 +34,24 @@ from ..errors import RecipeError
 from ..llm.config import LLMConfig
 from ..ops.base import GlobalOp, Reject, register_op
 from ..sample import Sample
-from .base import GENERATORS, build_generator
+from .base import GENERATORS, Generator, build_generator
 from .docparse import SkippedDocument, load_documents
 from .io import read_seeds, write_jsonl
 from .run import GenerationResult, generate
 
-__all__ = ["OP_TASKS", "SOURCE_TASKS", "DocumentsOp", "GenerateOp", "SeedsOp", "SourceOp"]
+# runs a generator over items with an LLM config; an executor that spreads the calls over
+# machines (the Ray executor) sets ``GenerateOp.runner`` to its own for the stage
+GenerationRunner = Callable[[Generator, list[Any], LLMConfig], GenerationResult]
+
+__all__ = [
+    "OP_TASKS",
+    "SOURCE_TASKS",
+    "DocumentsOp",
+    "GenerateOp",
+    "GenerationRunner",
+    "SeedsOp",
+    "SourceOp",
+]
 
 OP_TASKS = ("respond", "judge", "judge_pair", "evol_instruct", "paraphrase", "translate")
 SOURCE_TASKS = ("doc_qa", "backtranslate", "self_instruct")
@@ -57,6 +69,7 @@ class GenerateOp(GlobalOp):
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        self.runner: GenerationRunner | None = None  # None: this process makes the calls
         # the generator's options and the llm mapping are checked now, before any work
         build_generator(self.task, self.generator_options())
         try:
@@ -74,7 +87,11 @@ class GenerateOp(GlobalOp):
         gen = build_generator(self.task, self.generator_options())
         # progress=True: inside `sftforge run` the step shows its own bar (or lines); a library
         # caller has progress off (sftforge.progress) and sees nothing
-        res = generate(gen, items, LLMConfig.from_dict(self.llm), progress=True)
+        cfg = LLMConfig.from_dict(self.llm)
+        if self.runner is not None:
+            res = self.runner(gen, items, cfg)
+        else:
+            res = generate(gen, items, cfg, progress=True)
         if self.failed and res.failed:
             write_jsonl(self.failed, res.failed)
         for k in ("requests", "cache_hits", "retries", "prompt_tokens", "completion_tokens"):

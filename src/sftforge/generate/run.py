@@ -21,7 +21,7 @@ from ..llm.types import Provider
 from ..sample import Sample
 from .base import Generator
 
-__all__ = ["GenerationResult", "generate", "generate_async"]
+__all__ = ["GenerationResult", "failure_record", "generate", "generate_async"]
 
 
 @dataclass
@@ -32,9 +32,11 @@ class GenerationResult:
     summary: dict[str, Any] = field(default_factory=dict)
     stopped: str | None = None
     estimate: dict[str, Any] | None = None  # dry runs only
+    unfinished: int = 0  # the last ``unfinished`` of ``failed`` were not run (a budget stop)
 
 
-def _failure(gen: Generator, llm: LLMConfig | None, item: Any, reason: str) -> dict[str, Any]:
+def failure_record(gen: Generator, llm: LLMConfig | None, item: Any, reason: str) -> dict[str, Any]:
+    """One failed item as ``sftforge generate retry`` reads it (the LLM options, never a key)."""
     return {
         "task": gen.task,
         "reason": reason,
@@ -55,9 +57,10 @@ async def generate_async(
     work = gen.prepare(items)
     res: RunResult[Any, Sample] = await gen.run_all(client, work, progress=progress)
     out = GenerationResult(samples=res.outputs, stopped=res.stopped)
-    out.failed = [_failure(gen, llm, f.item, f.reason) for f in res.failures]
+    out.failed = [failure_record(gen, llm, f.item, f.reason) for f in res.failures]
     why = f"not run: {res.stopped}" if res.stopped else "not run"
-    out.failed += [_failure(gen, llm, it, why) for it in res.unfinished]
+    out.failed += [failure_record(gen, llm, it, why) for it in res.unfinished]
+    out.unfinished = len(res.unfinished)
     out.dropped = [d.to_dict(gen.task) for d in gen.sorted_drops()]
     out.summary = {"items": len(work), "samples": len(out.samples), **client.summary.to_dict()}
     if isinstance(client.provider, DryRunProvider):

@@ -11,6 +11,10 @@ bytes on a cluster as on one machine:
   tasks (``ray_keyed``): exact dedup by hash partitions, near dedup by the connected
   components of the LSH bucket graph, with the operator's own verification in each part.
 
+The LLM steps whose items are independent (respond, judge, evol_instruct, paraphrase,
+translate) make their calls in Ray tasks, with the run's one cache, budget and rate limits
+(``ray_llm``); the other generate steps make them in the driver.
+
 The other global operators (``split``, ``mix``, ``sampling``, ``identity``, semantic dedup)
 run their ``GlobalOp.run`` in the driver, streaming the previous stage's chunk files, with the
 same seeds; they hold what the operator itself holds (a split keeps one key per sample).
@@ -33,8 +37,9 @@ import orjson
 
 from ..ops.base import GlobalOp, Reject
 from .executor import LocalExecutor, _dropped_before
-from .plan import Job, JobResult, Stage
+from .plan import Job, JobResult, Stage, StageSummary
 from .ray_keyed import PARTITIONED, partitioned_drops
+from .ray_llm import DISTRIBUTED, RayGeneration
 from .ray_pool import DEFAULT_RETRIES, RayPool, WorkerSetup, connect, ray_cpus
 from .shards import chunk_path
 from .worker import StageOps
@@ -42,8 +47,8 @@ from .worker import StageOps
 __all__ = ["RayExecutor"]
 
 # environment variables the driver hands to the Ray workers (a cluster's workers do not share
-# the driver's environment): where caches and tokenizers live; never credentials (the steps
-# that use them, LLM calls and uploads, run in the driver)
+# the driver's environment): where caches and tokenizers live; never credentials (uploads run
+# in the driver; the LLM tasks read ``llm.api_key_env`` from the workers' own environment)
 _PASSED_ENV = (
     "SFTFORGE_CACHE",
     "HF_HOME",
@@ -78,6 +83,8 @@ class RayExecutor(LocalExecutor):
         self.parts = parts or 2 * self.workers
         self.retries = retries
         self._kill_marker = os.environ.get("SFTFORGE_TEST_RAY_KILL_ONCE") or None
+        # the same test hook for the LLM steps' tasks only (ray_llm)
+        self._llm_kill_marker = os.environ.get("SFTFORGE_TEST_RAY_KILL_LLM_ONCE") or None
         self._ray_pool: RayPool | None = None
 
     def execute(self, job: Job) -> JobResult:
@@ -101,6 +108,28 @@ class RayExecutor(LocalExecutor):
         setup = WorkerSetup(key, job.plugins, modules, stage_ops, cache, self._kill_marker, env)
         self._ray_pool = RayPool(setup, self.retries)
         return self._ray_pool
+
+    def _global_stage(
+        self, job: Job, st: Stage, sdir: Path, prev: tuple[Path, int]
+    ) -> StageSummary:
+        from ..generate.ops import GenerateOp
+
+        op = job.ops[st.steps[0]]
+        if not isinstance(op, GenerateOp) or op.task not in DISTRIBUTED:
+            return super()._global_stage(job, st, sdir, prev)
+        # its own task setup (no map stages): the chunk tasks' setup is left as it is
+        key = hashlib.sha256(orjson.dumps([job.fingerprint, str(job.workdir), "llm"])).hexdigest()
+        modules = sorted({type(o).__module__ for o in job.ops})
+        env = {k: os.environ[k] for k in _PASSED_ENV if k in os.environ}
+        setup = WorkerSetup(key, job.plugins, modules, [], None, self._llm_kill_marker, env)
+        pool = RayPool(setup, self.retries)
+        op.runner = RayGeneration(
+            pool, job.workdir / "llm-cache" / f"s{st.index:02d}", self.workers
+        )
+        try:
+            return super()._global_stage(job, st, sdir, prev)
+        finally:
+            op.runner = None
 
     def _keyed_stage(
         self,
