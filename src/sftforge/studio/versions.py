@@ -15,14 +15,13 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import orjson
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.ipc as ipc
 import pyarrow.parquet as pq
 
@@ -34,6 +33,7 @@ __all__ = [
     "SCHEMA",
     "STATE_FIELDS",
     "VersionWriter",
+    "arrow_column",
     "browse_path",
     "derive_columns",
     "iter_batches",
@@ -172,12 +172,15 @@ def row_values(
     sample: Sample, row_id: str, *, src: str, src_line: int, made_by: str
 ) -> tuple[Any, ...]:
     """A new row (an import's) as a tuple in ``SCHEMA`` order: lineage from the arguments and
-    the sample's ``meta.llm``, review state from its ``meta``."""
+    the sample's ``meta.llm``, review state from its ``meta``. ``sample`` is its UTF-8 JSON
+    (bytes), which ``VersionWriter`` stores as the same string."""
     model, prompt = _llm_lineage(sample.meta)
     derived, search = _derive(sample)
     return (
         row_id,
-        sample.to_json().decode("utf-8"),
+        # UTF-8 as orjson made it: Arrow takes the bytes as they are (decoding to str here
+        # only for Arrow to encode it again cost a fifth of an import's row building)
+        sample.to_json(),
         src,
         src_line,
         made_by,
@@ -196,7 +199,9 @@ def row_from_sample(
 ) -> dict[str, Any]:
     """``row_values`` as a dict by column name."""
     values = row_values(sample, row_id, src=src, src_line=src_line, made_by=made_by)
-    return dict(zip(_NAMES, values, strict=True))
+    row = dict(zip(_NAMES, values, strict=True))
+    row["sample"] = row["sample"].decode("utf-8")
+    return row
 
 
 def sample_of(row: Mapping[str, Any]) -> Sample:
@@ -212,27 +217,123 @@ _NAMES = tuple(SCHEMA.names)
 # its own hashers with its values' bytes and, separately, their lengths and validity, as streams
 
 
+def _valid_bytes(arr: pa.Array) -> np.ndarray:
+    """One byte per value, 1 where it is not null (read from the validity bitmap: Arrow's own
+    ``to_numpy`` of a boolean array would import pandas)."""
+    n, bitmap = len(arr), arr.buffers()[0]
+    if bitmap is None or arr.null_count == 0:
+        return np.ones(n, dtype=np.uint8)
+    bits = np.frombuffer(bitmap, dtype=np.uint8)
+    return np.unpackbits(bits, count=arr.offset + n, bitorder="little")[arr.offset :]
+
+
 def _string_streams(arr: pa.Array) -> list[Any]:
     """[the concatenated UTF-8 of the values, their lengths, their validity] of a string array."""
     _, offs_buf, data = arr.buffers()
     offs = np.frombuffer(offs_buf, dtype=np.int32, count=arr.offset + len(arr) + 1)[arr.offset :]
     body = memoryview(data)[offs[0] : offs[-1]] if data is not None else b""  # no copy
-    valid = np.asarray(arr.is_valid().to_numpy(zero_copy_only=False), dtype=np.uint8)
-    return [body, np.diff(offs).astype("<i8").tobytes(), valid.tobytes()]
+    return [body, np.diff(offs).astype("<i8").tobytes(), _valid_bytes(arr).tobytes()]
 
 
 def _column_streams(arr: pa.Array) -> list[Any]:
     """A column's content as byte streams, each of which concatenates the same way whatever
     the grouping of rows into batches (so the version id does not depend on it)."""
+    valid = _valid_bytes(arr)
     if pa.types.is_string(arr.type):
         return _string_streams(arr)
     if pa.types.is_list(arr.type):  # tags: the flattened strings, then each list's length
-        lengths = pc.fill_null(pc.list_value_length(arr), -1).to_numpy(zero_copy_only=False)
-        return [*_string_streams(arr.flatten()), np.asarray(lengths).astype("<i8").tobytes()]
-    valid = np.asarray(arr.is_valid().to_numpy(zero_copy_only=False), dtype=np.uint8)
-    filled = pc.fill_null(arr, pa.scalar(False if pa.types.is_boolean(arr.type) else 0, arr.type))
-    values = np.asarray(filled.to_numpy(zero_copy_only=False))
+        offs_buf = arr.buffers()[1]
+        offs = np.frombuffer(offs_buf, dtype=np.int32, count=arr.offset + len(arr) + 1)
+        lengths = np.where(valid == 1, np.diff(offs[arr.offset :]), -1)  # a null list: -1
+        return [*_string_streams(arr.flatten()), lengths.astype("<i8").tobytes()]
+    data = arr.buffers()[1]
+    if pa.types.is_boolean(arr.type):
+        bits = np.frombuffer(data, dtype=np.uint8)
+        values = np.unpackbits(bits, count=arr.offset + len(arr), bitorder="little")
+        values = values[arr.offset :].astype(np.bool_)
+    else:
+        dtype = np.dtype(arr.type.to_pandas_dtype())
+        values = np.frombuffer(data, dtype=dtype, count=arr.offset + len(arr))[arr.offset :]
+    values = np.where(valid == 1, values, np.zeros(1, dtype=values.dtype))  # a null: 0 / False
     return [values.astype(values.dtype.newbyteorder("<")).tobytes(), valid.tobytes()]
+
+
+# -- Python values -> Arrow arrays, without ``pa.array`` ----------------------------------------
+# ``pa.array`` imports pandas the first time it is called (to ask whether its argument is a
+# pandas object): 0.25 s of CPU and ~50 MB of memory, a sixth of a 52k-row import process. The
+# columns of a version have few types, so they are built from their buffers here instead; a
+# value these builders do not expect falls back to ``pa.array``, which says what is wrong.
+
+
+def _validity(values: Sequence[Any]) -> tuple[Any, int]:
+    """(the validity bitmap or None when no value is None, the number of Nones)."""
+    nulls = values.count(None)
+    if not nulls:
+        return None, 0
+    mask = np.fromiter((v is not None for v in values), dtype=np.bool_, count=len(values))
+    return pa.py_buffer(np.packbits(mask, bitorder="little")), nulls
+
+
+def _utf8(values: Sequence[Any]) -> list[bytes]:
+    """Each value as UTF-8 bytes (``bytes`` as they are, None as empty)."""
+    return [v if type(v) is bytes else (b"" if v is None else v.encode("utf-8")) for v in values]
+
+
+def _string_array(values: Sequence[Any]) -> pa.Array:
+    validity, nulls = _validity(values)
+    data = _utf8(values)
+    offsets = np.zeros(len(data) + 1, dtype=np.int64)
+    np.cumsum(np.fromiter(map(len, data), dtype=np.int64, count=len(data)), out=offsets[1:])
+    if offsets[-1] >= 2**31:  # more than a string array holds: let Arrow say so
+        raise OverflowError("string column too large")
+    buffers = [validity, pa.py_buffer(offsets.astype(np.int32)), pa.py_buffer(b"".join(data))]
+    return pa.Array.from_buffers(pa.string(), len(data), buffers, null_count=nulls)
+
+
+def _plain_array(values: Sequence[Any], type_: pa.DataType) -> pa.Array:
+    """Integers, floats or booleans (None allowed) from a numpy array of the values."""
+    validity, nulls = _validity(values)
+    if pa.types.is_boolean(type_):
+        if any(type(v) is not bool for v in values if v is not None):
+            raise TypeError("not a boolean")
+        bits = np.fromiter((v is True for v in values), dtype=np.bool_, count=len(values))
+        data = pa.py_buffer(np.packbits(bits, bitorder="little"))
+    else:
+        dtype = np.dtype(type_.to_pandas_dtype())
+        filled = values if not nulls else [0 if v is None else v for v in values]
+        if dtype.kind == "i" and any(type(v) is not int for v in filled):
+            raise TypeError("not an integer")
+        data = pa.py_buffer(np.fromiter(filled, dtype=dtype, count=len(values)))
+    return pa.Array.from_buffers(type_, len(values), [validity, data], null_count=nulls)
+
+
+def _string_list_array(values: Sequence[Any]) -> pa.Array:
+    validity, nulls = _validity(values)
+    lists = [v or () for v in values]
+    offsets = np.zeros(len(lists) + 1, dtype=np.int32)
+    np.cumsum(np.fromiter(map(len, lists), dtype=np.int32, count=len(lists)), out=offsets[1:])
+    flat = [x for v in lists for x in v]
+    if None in flat or any(type(x) is not str for x in flat):
+        raise TypeError("a tag that is not a string")
+    child = _string_array(flat)
+    return pa.Array.from_buffers(
+        pa.list_(pa.string()), len(lists), [validity, pa.py_buffer(offsets)],
+        null_count=nulls, children=[child],
+    )  # fmt: skip
+
+
+def arrow_column(values: Sequence[Any], type_: pa.DataType) -> pa.Array:
+    """``pa.array(values, type_)`` for the types of ``SCHEMA``, built from buffers (see above)."""
+    try:
+        if pa.types.is_string(type_):
+            if any(type(v) is not str and type(v) is not bytes for v in values if v is not None):
+                raise TypeError("not a string")
+            return _string_array(values)
+        if pa.types.is_list(type_):
+            return _string_list_array(values)
+        return _plain_array(values, type_)
+    except (TypeError, ValueError, OverflowError):
+        return pa.array(values, type_)  # its own conversion, and its own error when wrong
 
 
 # dictionary encoding only where values repeat (it costs time on unique long texts)
@@ -286,7 +387,8 @@ class VersionWriter:
             return
         cols = list(zip(*self._rows, strict=True))  # rows -> columns, in C
         batch = pa.RecordBatch.from_arrays(
-            [pa.array(col, f.type) for col, f in zip(cols, SCHEMA, strict=True)], schema=SCHEMA
+            [arrow_column(col, f.type) for col, f in zip(cols, SCHEMA, strict=True)],
+            schema=SCHEMA,
         )
         self._rows = []
         self._write(batch)

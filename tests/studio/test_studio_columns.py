@@ -1,0 +1,134 @@
+"""Version columns built from buffers (``arrow_column``) and hashed from buffers
+(``_column_streams``): the same arrays as ``pa.array`` and the same byte streams as Arrow's
+own conversions, so a version's id does not change with the way its columns are built."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pytest
+
+from sftforge.studio.versions import SCHEMA, _column_streams, arrow_column
+
+CASES: list[tuple[pa.DataType, list[Any]]] = [
+    (pa.string(), ["a", "中文", "", None, "é" * 300, b"bytes \xe4\xb8\xad"]),
+    (pa.string(), [None, None]),
+    (pa.string(), []),
+    (pa.int32(), [1, -2, 0, 2**31 - 1]),
+    (pa.int64(), [None, 5, 2**40, None]),
+    (pa.float64(), [None, 0.5, 1, None]),
+    (pa.float64(), [None, None, None]),
+    (pa.bool_(), [True, False, True, True, False, False, True, False, True]),
+    (pa.bool_(), [None, True, False]),
+    (pa.list_(pa.string()), [[], ["x", "标签"], None, ["y"]]),
+]
+
+
+@pytest.mark.parametrize(("type_", "values"), CASES)
+def test_arrow_column_is_what_pa_array_makes(type_: pa.DataType, values: list[Any]) -> None:
+    got = arrow_column(tuple(values), type_)
+    got.validate(full=True)
+    assert got.equals(pa.array(values, type_))
+    assert got.null_count == sum(v is None for v in values)
+
+
+@pytest.mark.parametrize(
+    ("type_", "values"),
+    [
+        (pa.int32(), [1, "2"]),  # pa.array's own error for a value of the wrong type
+        (pa.string(), ["a", 3]),
+        (pa.bool_(), [True, 1]),
+        (pa.list_(pa.string()), [["a", 1]]),
+    ],
+)
+def test_a_value_of_another_type_gets_arrows_own_error(
+    type_: pa.DataType, values: list[Any]
+) -> None:
+    with pytest.raises((pa.ArrowInvalid, pa.ArrowTypeError, TypeError)):
+        pa.array(values, type_)
+    with pytest.raises((pa.ArrowInvalid, pa.ArrowTypeError, TypeError)):
+        arrow_column(tuple(values), type_)
+
+
+def test_an_int_too_large_for_the_column_gets_arrows_own_error() -> None:
+    with pytest.raises(pa.ArrowInvalid, match="too large"):
+        arrow_column((1, 2**40), pa.int32())
+
+
+def _reference_streams(arr: pa.Array) -> list[bytes]:
+    """The streams as the first version of ``_column_streams`` computed them, with Arrow's
+    compute functions and ``to_numpy`` (the ids of versions already stored depend on them)."""
+
+    def strings(a: pa.Array) -> list[bytes]:
+        _, offs_buf, data = a.buffers()
+        offs = np.frombuffer(offs_buf, dtype=np.int32, count=a.offset + len(a) + 1)[a.offset :]
+        body = bytes(memoryview(data)[offs[0] : offs[-1]]) if data is not None else b""
+        valid = np.asarray(a.is_valid().to_numpy(zero_copy_only=False), dtype=np.uint8)
+        return [body, np.diff(offs).astype("<i8").tobytes(), valid.tobytes()]
+
+    if pa.types.is_string(arr.type):
+        return strings(arr)
+    if pa.types.is_list(arr.type):
+        lengths = pc.fill_null(pc.list_value_length(arr), -1).to_numpy(zero_copy_only=False)
+        return [*strings(arr.flatten()), np.asarray(lengths).astype("<i8").tobytes()]
+    valid = np.asarray(arr.is_valid().to_numpy(zero_copy_only=False), dtype=np.uint8)
+    filled = pc.fill_null(arr, pa.scalar(False if pa.types.is_boolean(arr.type) else 0, arr.type))
+    values = np.asarray(filled.to_numpy(zero_copy_only=False))
+    return [values.astype(values.dtype.newbyteorder("<")).tobytes(), valid.tobytes()]
+
+
+@pytest.mark.parametrize(("type_", "values"), [c for c in CASES if c[1]])
+@pytest.mark.parametrize("window", [(0, None), (1, None), (1, 2), (3, 5)])
+def test_hashed_streams_are_the_reference_ones(
+    type_: pa.DataType, values: list[Any], window: tuple[int, int | None]
+) -> None:
+    start, length = window
+    arr = pa.array(values, type_).slice(start, length)  # a slice: buffers with an offset
+    got = [bytes(s) for s in _column_streams(arr)]
+    assert got == _reference_streams(arr)
+
+
+def test_the_schemas_types_are_all_built_from_buffers() -> None:
+    """Every column type of a version has its builder (none falls back to ``pa.array``)."""
+    for field in SCHEMA:
+        values: tuple[Any, ...] = {
+            pa.string(): ("a", None),
+            pa.int32(): (1, None),
+            pa.int64(): (1, None),
+            pa.float64(): (0.5, None),
+            pa.bool_(): (True, False),
+            pa.list_(pa.string()): (["t"], []),
+        }[field.type]
+        assert arrow_column(values, field.type).equals(pa.array(values, field.type))
+
+
+def test_an_import_does_not_import_pandas(tmp_path: Path) -> None:
+    """``pa.array`` would import pandas (a sixth of a small import's CPU, ~50 MB)."""
+    src = tmp_path / "in.jsonl"
+    src.write_text(
+        '{"instruction": "你好", "output": "hi"}\n{"instruction": "x", "output": "y"}\n',
+        encoding="utf-8",
+    )
+    code = (
+        "import sys\nfrom pathlib import Path\n"
+        "from sftforge.studio.store import Store\n"
+        "from sftforge.studio.imports import import_file\n"
+        "home = Path(sys.argv[1]); store = Store(home)\n"
+        "p = store.create_project('p', 'p'); d = store.create_dataset(p['id'], 'd')\n"
+        "row = import_file(store, home / 'v', home / 'r', d['id'], sys.argv[2], user='u')\n"
+        "assert row['status'] == 'done' and row['imported'] == 2, row\n"
+        "print('pandas' in sys.modules)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path / "home"), str(src)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert out.stdout.strip() == "False"
