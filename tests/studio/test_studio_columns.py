@@ -14,7 +14,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
-from sftforge.studio.versions import SCHEMA, _column_streams, arrow_column
+from sftforge.sample import Message, Sample
+from sftforge.studio.versions import SCHEMA, _column_streams, arrow_column, derive_columns
 
 CASES: list[tuple[pa.DataType, list[Any]]] = [
     (pa.string(), ["a", "中文", "", None, "é" * 300, b"bytes \xe4\xb8\xad"]),
@@ -132,3 +133,25 @@ def test_an_import_does_not_import_pandas(tmp_path: Path) -> None:
         check=True,
     )
     assert out.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize(
+    ("question", "answer"),
+    [("Hello World", "Fine"), ("你好，世界", "好的 OK"), ("", "A" * 450), ("Ünïcode İ", "")],
+)
+def test_a_plain_exchange_derives_what_the_general_path_derives(question: str, answer: str) -> None:
+    """One question and one answer take a short path; the same turns with a system turn in
+    front take the general one, and every column but the turn count and the system flag agrees."""
+    plain = Sample(messages=[Message("user", question), Message("assistant", answer)])
+    fast = derive_columns(plain)
+    general = derive_columns(
+        Sample(messages=[Message("system", ""), *plain.messages])
+    )  # the empty system turn adds one empty part, i.e. one separator
+    assert fast["first_user"] == question[:200] and fast["first_assistant"] == answer[:200]
+    assert (fast["n_turns"], fast["n_user"], fast["n_assistant"], fast["n_tool"]) == (2, 1, 1, 0)
+    assert fast["has_system"] is False and general["has_system"] is True
+    assert fast["chars"] == general["chars"] == len(question) + len(answer)
+    assert fast["search"] == f"{question}\n{answer}".lower() == general["search"].removeprefix("\n")
+    text = f"{question}\n{answer}"  # a CJK character ~ a token, other text ~ 4 characters
+    wide = (len(text.encode("utf-8")) - len(text)) // 2  # extra UTF-8 bytes / 2
+    assert fast["tokens_est"] == wide + (len(text) - wide) // 4

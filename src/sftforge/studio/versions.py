@@ -90,10 +90,20 @@ _DERIVED = ("first_user", "first_assistant", "n_turns", "n_user", "n_assistant",
 
 def _derive(sample: Sample) -> tuple[tuple[Any, ...], str]:
     """(the ``_DERIVED`` values, the search text): see ``derive_columns``."""
+    msgs = sample.messages
+    if len(msgs) == 2 and sample.rejected is None:  # the common shape: one question, one answer
+        u, a = msgs
+        if (
+            u.role == "user"
+            and a.role == "assistant"
+            and not (u.reasoning or a.reasoning or u.tool_calls or a.tool_calls)
+        ):
+            uc, ac = u.content, a.content
+            return _derived(uc[:FIRST_CHARS], ac[:FIRST_CHARS], 2, 1, 1, 0, False, f"{uc}\n{ac}", 2)
     first_user = first_assistant = None
     n_user = n_assistant = n_tool = 0
     parts: list[str] = []
-    for m in sample.messages:
+    for m in msgs:
         role = m.role
         if role == "user":
             n_user += 1
@@ -112,12 +122,7 @@ def _derive(sample: Sample) -> tuple[tuple[Any, ...], str]:
             parts.extend(orjson.dumps(c.to_dict()).decode("utf-8") for c in m.tool_calls)
     if sample.rejected is not None:
         parts.append(sample.rejected.content)
-    text = "\n".join(parts)
-    chars = len(text) - len(parts) + 1 if parts else 0
-    # a cheap estimate: a CJK character (3 UTF-8 bytes) is about a token, other text ~4 chars
-    wide = (len(text.encode("utf-8")) - len(text)) // 2
-    msgs = sample.messages
-    derived = (
+    return _derived(
         first_user or "",
         first_assistant or "",
         len(msgs),
@@ -125,6 +130,35 @@ def _derive(sample: Sample) -> tuple[tuple[Any, ...], str]:
         n_assistant,
         n_tool,
         bool(msgs) and msgs[0].role == "system",
+        "\n".join(parts),
+        len(parts),
+    )
+
+
+def _derived(
+    first_user: str,
+    first_assistant: str,
+    n_turns: int,
+    n_user: int,
+    n_assistant: int,
+    n_tool: int,
+    has_system: bool,
+    text: str,
+    n_parts: int,
+) -> tuple[tuple[Any, ...], str]:
+    """``_derive``'s answer from the counts and ``text``, its ``n_parts`` parts joined by
+    newlines (the separators are not counted in ``chars``)."""
+    chars = len(text) - n_parts + 1 if n_parts else 0
+    # a cheap estimate: a CJK character (3 UTF-8 bytes) is about a token, other text ~4 chars
+    wide = 0 if text.isascii() else (len(text.encode("utf-8")) - len(text)) // 2
+    derived = (
+        first_user,
+        first_assistant,
+        n_turns,
+        n_user,
+        n_assistant,
+        n_tool,
+        has_system,
         chars,
         wide + max(len(text) - wide, 0) // 4,
     )
@@ -275,7 +309,8 @@ def _validity(values: Sequence[Any]) -> tuple[Any, int]:
 
 
 def _utf8(values: Sequence[Any]) -> list[bytes]:
-    """Each value as UTF-8 bytes (``bytes`` as they are, None as empty)."""
+    """Each value as UTF-8 bytes (``bytes`` as they are, None as empty); AttributeError for a
+    value that is neither."""
     return [v if type(v) is bytes else (b"" if v is None else v.encode("utf-8")) for v in values]
 
 
@@ -326,13 +361,11 @@ def arrow_column(values: Sequence[Any], type_: pa.DataType) -> pa.Array:
     """``pa.array(values, type_)`` for the types of ``SCHEMA``, built from buffers (see above)."""
     try:
         if pa.types.is_string(type_):
-            if any(type(v) is not str and type(v) is not bytes for v in values if v is not None):
-                raise TypeError("not a string")
-            return _string_array(values)
+            return _string_array(values)  # a value that is not text has no .encode
         if pa.types.is_list(type_):
             return _string_list_array(values)
         return _plain_array(values, type_)
-    except (TypeError, ValueError, OverflowError):
+    except (TypeError, ValueError, OverflowError, AttributeError):
         return pa.array(values, type_)  # its own conversion, and its own error when wrong
 
 
