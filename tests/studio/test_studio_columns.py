@@ -155,3 +155,37 @@ def test_a_plain_exchange_derives_what_the_general_path_derives(question: str, a
     text = f"{question}\n{answer}"  # a CJK character ~ a token, other text ~ 4 characters
     wide = (len(text.encode("utf-8")) - len(text)) // 2  # extra UTF-8 bytes / 2
     assert fast["tokens_est"] == wide + (len(text) - wide) // 4
+
+
+@pytest.mark.parametrize(
+    ("type_", "values"),
+    [
+        (pa.string(), ["ascii only", "more"]),  # joined in one call
+        (pa.string(), [b"bytes", b"\xe4\xb8\xad"]),  # bytes only
+        (pa.string(), ["中", b"x", None, "y"]),  # a mix, one value at a time
+        (pa.string(), [None] * 9),
+        (pa.float64(), [1, 2]),  # integers in a float column, as pa.array takes them
+        (pa.int64(), [None] * 3),
+        (pa.bool_(), [None] * 10),
+    ],
+)
+def test_each_fast_path_is_what_pa_array_makes(type_: pa.DataType, values: list[Any]) -> None:
+    got = arrow_column(tuple(values), type_)
+    got.validate(full=True)
+    assert got.equals(pa.array(values, type_))
+
+
+@pytest.mark.parametrize(
+    ("type_", "values"),
+    [(pa.int64(), [[1], [2]]), (pa.int64(), [2**70]), (pa.float64(), ["x"]), (pa.int32(), [])],
+)
+def test_values_the_fast_paths_do_not_take_go_to_pa_array(
+    type_: pa.DataType, values: list[Any]
+) -> None:
+    try:
+        expected = pa.array(values, type_)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, OverflowError) as exc:
+        with pytest.raises(type(exc)):
+            arrow_column(tuple(values), type_)
+    else:
+        assert arrow_column(tuple(values), type_).equals(expected)

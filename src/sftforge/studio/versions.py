@@ -304,41 +304,69 @@ def _validity(values: Sequence[Any]) -> tuple[Any, int]:
     nulls = values.count(None)
     if not nulls:
         return None, 0
+    if nulls == len(values):  # a column not filled in (model, prompt...: most imports)
+        return pa.py_buffer(bytes((nulls + 7) // 8)), nulls
     mask = np.fromiter((v is not None for v in values), dtype=np.bool_, count=len(values))
     return pa.py_buffer(np.packbits(mask, bitorder="little")), nulls
 
 
-def _utf8(values: Sequence[Any]) -> list[bytes]:
-    """Each value as UTF-8 bytes (``bytes`` as they are, None as empty); AttributeError for a
-    value that is neither."""
-    return [v if type(v) is bytes else (b"" if v is None else v.encode("utf-8")) for v in values]
+def _utf8(values: Sequence[Any]) -> tuple[bytes, Any]:
+    """(the values' UTF-8 concatenated, their lengths in bytes); None counts as empty, ``bytes``
+    are taken as they are; AttributeError for a value that is neither. Columns of ASCII text
+    or of bytes only (most of them) are joined in one C call."""
+    if values.count(None):
+        values = [b"" if v is None else v for v in values]
+    try:
+        joined = "".join(values)  # TypeError: not all str
+    except TypeError:
+        try:
+            return b"".join(values), map(len, values)  # all bytes
+        except TypeError:
+            pass
+    else:
+        if joined.isascii():  # a character is a byte
+            return joined.encode("ascii"), map(len, values)
+    parts = [v if type(v) is bytes else v.encode("utf-8") for v in values]
+    return b"".join(parts), map(len, parts)
 
 
 def _string_array(values: Sequence[Any]) -> pa.Array:
     validity, nulls = _validity(values)
-    data = _utf8(values)
-    offsets = np.zeros(len(data) + 1, dtype=np.int64)
-    np.cumsum(np.fromiter(map(len, data), dtype=np.int64, count=len(data)), out=offsets[1:])
-    if offsets[-1] >= 2**31:  # more than a string array holds: let Arrow say so
+    data, lengths = _utf8(values)
+    if len(data) >= 2**31:  # more than a string array holds: let Arrow say so
         raise OverflowError("string column too large")
-    buffers = [validity, pa.py_buffer(offsets.astype(np.int32)), pa.py_buffer(b"".join(data))]
-    return pa.Array.from_buffers(pa.string(), len(data), buffers, null_count=nulls)
+    offsets = np.zeros(len(values) + 1, dtype=np.int32)
+    np.cumsum(np.fromiter(lengths, dtype=np.int32, count=len(values)), out=offsets[1:])
+    buffers = [validity, pa.py_buffer(offsets), pa.py_buffer(data)]
+    return pa.Array.from_buffers(pa.string(), len(values), buffers, null_count=nulls)
+
+
+_KINDS = {"b": "b", "i": "i", "f": "if"}  # numpy's kind of the values each column type takes
 
 
 def _plain_array(values: Sequence[Any], type_: pa.DataType) -> pa.Array:
-    """Integers, floats or booleans (None allowed) from a numpy array of the values."""
+    """Integers, floats or booleans (None allowed) from a numpy array of the values; values of
+    another kind (a string, a float in an integer column) raise TypeError."""
     validity, nulls = _validity(values)
-    if pa.types.is_boolean(type_):
-        if any(type(v) is not bool for v in values if v is not None):
-            raise TypeError("not a boolean")
-        bits = np.fromiter((v is True for v in values), dtype=np.bool_, count=len(values))
-        data = pa.py_buffer(np.packbits(bits, bitorder="little"))
+    boolean = pa.types.is_boolean(type_)
+    filled = (
+        values if not nulls else [(False if boolean else 0) if v is None else v for v in values]
+    )
+    found = np.array(filled)  # in C; the kind numpy infers says what the values are
+    if (
+        found.ndim != 1
+        or found.dtype.kind
+        not in _KINDS["b" if boolean else np.dtype(type_.to_pandas_dtype()).kind]
+    ):
+        raise TypeError(f"values of kind {found.dtype.kind!r} in a {type_} column")
+    if boolean:
+        data = pa.py_buffer(np.packbits(found, bitorder="little"))
     else:
         dtype = np.dtype(type_.to_pandas_dtype())
-        filled = values if not nulls else [0 if v is None else v for v in values]
-        if dtype.kind == "i" and any(type(v) is not int for v in filled):
-            raise TypeError("not an integer")
-        data = pa.py_buffer(np.fromiter(filled, dtype=dtype, count=len(values)))
+        if dtype.kind == "i" and len(found) and (found.min() < np.iinfo(dtype).min
+                                                 or found.max() > np.iinfo(dtype).max):  # fmt: skip
+            raise OverflowError(f"a value out of {type_}'s range")
+        data = pa.py_buffer(found.astype(dtype))
     return pa.Array.from_buffers(type_, len(values), [validity, data], null_count=nulls)
 
 
