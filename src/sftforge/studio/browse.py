@@ -172,9 +172,8 @@ class VersionView:
 
     def _find_rows(self, needle: bytes) -> np.ndarray:
         """Rows whose ``search`` text holds ``needle`` (UTF-8 bytes: a byte match of valid UTF-8
-        is a character match), found with ``mmap.find`` over each chunk's string data in place;
-        the hits' positions become rows with one vectorised ``searchsorted``, and a hit that
-        runs across the border of two rows' texts is dropped."""
+        is a character match), found with ``mmap.find`` over each chunk's string data in place,
+        one hit per matching row."""
         mask = np.zeros(self.rows, dtype=bool)
         find, size = self._mm.find, len(needle)
         first = 0  # the row index of the chunk's first row
@@ -192,16 +191,22 @@ class VersionView:
                 mask[first : first + n] = _mask(pc.match_substring(chunk, needle.decode("utf-8")))
                 first += n
                 continue
-            hits: list[int] = []
+            # a hit inside a row marks it and the search goes on at the next row (a common
+            # word found 20 times in each row costs one find per row, not 20); a hit across
+            # the border of two rows' texts is no match and the search goes on after it
+            rows: list[int] = []
             pos = find(needle, base + int(offs[0]), end)
+            if pos != -1:  # (a chunk without a hit needs no row bounds)
+                bounds = (offs + base).tolist()  # each row's start in the file, then the end
             while pos != -1:
-                hits.append(pos)
-                pos = find(needle, pos + 1, end)
-            if hits:
-                at = np.asarray(hits, dtype=np.int64) - base
-                rows = np.searchsorted(offs, at, side="right") - 1
-                inside = at + size <= offs[rows + 1]
-                mask[first + rows[inside]] = True
+                row = bisect.bisect_right(bounds, pos) - 1
+                if pos + size <= bounds[row + 1]:
+                    rows.append(row)
+                    pos = find(needle, bounds[row + 1], end)
+                else:
+                    pos = find(needle, pos + 1, end)
+            if rows:
+                mask[first + np.asarray(rows, dtype=np.int64)] = True
             first += n
         return mask
 
