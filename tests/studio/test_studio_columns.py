@@ -4,17 +4,23 @@ own conversions, so a version's id does not change with the way its columns are 
 
 from __future__ import annotations
 
+import hashlib
+import json
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.ipc as ipc
 import pytest
 
 from sftforge.sample import Message, Sample
+from sftforge.studio.imports import import_file
+from sftforge.studio.store import Store
 from sftforge.studio.versions import SCHEMA, _column_streams, arrow_column, derive_columns
 
 CASES: list[tuple[pa.DataType, list[Any]]] = [
@@ -189,3 +195,62 @@ def test_values_the_fast_paths_do_not_take_go_to_pa_array(
             arrow_column(tuple(values), type_)
     else:
         assert arrow_column(tuple(values), type_).equals(expected)
+
+
+# -- a version's content does not change with how it is built -----------------------------------
+
+
+def _rich_records(n: int) -> list[str]:
+    """JSONL lines: system turns, tool calls, reasoning, repeated ids, Chinese, and meta with
+    tags, scores, human_verified and an LLM's model and prompt (every column's shapes)."""
+    lines = []
+    for i in range(n):
+        msgs: list[dict[str, Any]] = []
+        if i % 3 == 0:
+            msgs.append({"role": "system", "content": "你是助手" if i % 2 else "You are helpful"})
+        msgs.append({"role": "user", "content": f"问题 {i} " + "Xy" * (i % 40)})
+        if i % 5 == 0:
+            call = {"name": "search", "arguments": {"q": f"天气{i}"}}
+            msgs.append({"role": "assistant", "content": "", "tool_calls": [call]})
+            msgs.append({"role": "tool", "content": "晴"})
+        answer: dict[str, Any] = {"role": "assistant", "content": "答" * (i % 50 + 1)}
+        if i % 7 == 0:
+            answer["reasoning"] = "想一想"
+        msgs.append(answer)
+        rec: dict[str, Any] = {"messages": msgs}
+        if i % 4 == 0:
+            rec["id"] = f"id{i % 30}"
+        meta: dict[str, Any] = {}
+        if i % 6 == 0:
+            meta["tags"] = ["a", "标签"][: i % 3]
+        if i % 8 == 0:
+            meta["score"] = (i % 10) / 10 if i % 16 else 3
+        if i % 9 == 0:
+            meta["human_verified"] = True
+        if i % 11 == 0:
+            meta["llm"] = {"model": "m1", "prompt": {"t": "p"} if i % 2 else "p"}
+        if meta:
+            rec["meta"] = meta
+        lines.append(json.dumps(rec, ensure_ascii=False))
+    lines.append("{broken")
+    return lines
+
+
+def test_an_imports_version_is_the_one_the_first_studio_made(tmp_path: Path) -> None:
+    """Pinned: the version id and the browse file's rows of a fixed input, as the studio made
+    them before its columns were built from buffers (commit 24138db). A change to how rows are
+    built or hashed must not move a given input to another version."""
+    src = tmp_path / "rich.jsonl"
+    src.write_text("\n".join(_rich_records(300)) + "\n", encoding="utf-8")
+    store = Store(tmp_path / "home")
+    project = store.create_project("p", "p")
+    dataset = store.create_dataset(project["id"], "d")
+    row = import_file(
+        store, tmp_path / "home" / "v", tmp_path / "home" / "r", dataset["id"], src, user="u"
+    )
+    assert (row["read"], row["imported"], row["rejected"]) == (301, 240, 61)
+    assert row["version_id"] == "75995409a79f2a0c"
+    (browse,) = (tmp_path / "home" / "v").glob("*.browse.arrow")
+    table = ipc.open_file(pa.memory_map(str(browse))).read_all()
+    digest = hashlib.sha256(orjson.dumps(table.to_pylist())).hexdigest()[:16]
+    assert digest == "7c869b709024b421"
