@@ -31,7 +31,7 @@ def view(tmp_path_factory: pytest.TempPathFactory) -> VersionView:
 
 
 @pytest.mark.parametrize(
-    "needle", ["数据", "集中", "文 x", "中文a", "据集中文", "x数", "b数据集中文 "]
+    "needle", ["数据", "集中", "文 x", "中文a", "据集中文", "x数", "b数据集中文 ", "数", "a数"]
 )
 def test_chinese_search_finds_exactly_the_rows_arrow_finds(view: VersionView, needle: str) -> None:
     expected = _mask(pc.match_substring(view.table["search"], needle.lower()))

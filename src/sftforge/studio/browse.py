@@ -173,8 +173,7 @@ class VersionView:
     def _find_rows(self, needle: bytes) -> np.ndarray:
         """Rows whose ``search`` text holds ``needle`` (UTF-8 bytes: a byte match of valid UTF-8
         is a character match), found with ``mmap.find`` over each chunk's string data in place;
-        the hits' positions become rows with one vectorised ``searchsorted``, and a hit that
-        runs across the border of two rows' texts is dropped."""
+        a chunk's hits become rows with one vectorised ``searchsorted``."""
         mask = np.zeros(self.rows, dtype=bool)
         find, size = self._mm.find, len(needle)
         first = 0  # the row index of the chunk's first row
@@ -192,16 +191,33 @@ class VersionView:
                 mask[first : first + n] = _mask(pc.match_substring(chunk, needle.decode("utf-8")))
                 first += n
                 continue
+            # hits are collected one after the other and mapped to rows at once, as long as
+            # there are no more of them than rows; past that some row holds the needle many
+            # times (a common word), and the search goes on a row at a time: a hit marks its
+            # row and the next find starts at the next row. So a chunk costs at most two finds
+            # per row. A hit across the border of two rows' texts is no match.
             hits: list[int] = []
+            rows: list[int] = []
             pos = find(needle, base + int(offs[0]), end)
-            while pos != -1:
+            while pos != -1 and len(hits) <= n:
                 hits.append(pos)
                 pos = find(needle, pos + 1, end)
+            if pos != -1:
+                bounds = (offs + base).tolist()  # each row's start in the file, then the end
+                while pos != -1:
+                    row = bisect.bisect_right(bounds, pos) - 1
+                    if pos + size <= bounds[row + 1]:
+                        rows.append(row)
+                        pos = find(needle, bounds[row + 1], end)
+                    else:
+                        pos = find(needle, pos + 1, end)
             if hits:
                 at = np.asarray(hits, dtype=np.int64) - base
-                rows = np.searchsorted(offs, at, side="right") - 1
-                inside = at + size <= offs[rows + 1]
-                mask[first + rows[inside]] = True
+                found = np.searchsorted(offs, at, side="right") - 1
+                inside = at + size <= offs[found + 1]
+                mask[first + found[inside]] = True
+            if rows:
+                mask[first + np.asarray(rows, dtype=np.int64)] = True
             first += n
         return mask
 

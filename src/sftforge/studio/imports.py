@@ -17,6 +17,7 @@ from typing import Any
 
 import orjson
 
+from .._gc import gc_relaxed
 from ..api import read
 from ..errors import SftforgeError
 from ..io.rejects import RejectsSink, nothing_kept
@@ -164,7 +165,8 @@ def import_file(
             for batch in iter_batches(store.version(head)["path"]):
                 seen.update(batch.column("row_id").to_pylist())
                 writer.add_batch(batch)
-        with deferred_ids():
+        # gc_relaxed: the loop makes millions of short-lived acyclic objects (see _gc)
+        with deferred_ids(), gc_relaxed():
             reader = read(
                 path,
                 format,

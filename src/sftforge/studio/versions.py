@@ -15,14 +15,13 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import orjson
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.ipc as ipc
 import pyarrow.parquet as pq
 
@@ -34,6 +33,7 @@ __all__ = [
     "SCHEMA",
     "STATE_FIELDS",
     "VersionWriter",
+    "arrow_column",
     "browse_path",
     "derive_columns",
     "iter_batches",
@@ -90,10 +90,20 @@ _DERIVED = ("first_user", "first_assistant", "n_turns", "n_user", "n_assistant",
 
 def _derive(sample: Sample) -> tuple[tuple[Any, ...], str]:
     """(the ``_DERIVED`` values, the search text): see ``derive_columns``."""
+    msgs = sample.messages
+    if len(msgs) == 2 and sample.rejected is None:  # the common shape: one question, one answer
+        u, a = msgs
+        if (
+            u.role == "user"
+            and a.role == "assistant"
+            and not (u.reasoning or a.reasoning or u.tool_calls or a.tool_calls)
+        ):
+            uc, ac = u.content, a.content
+            return _derived(uc[:FIRST_CHARS], ac[:FIRST_CHARS], 2, 1, 1, 0, False, f"{uc}\n{ac}", 2)
     first_user = first_assistant = None
     n_user = n_assistant = n_tool = 0
     parts: list[str] = []
-    for m in sample.messages:
+    for m in msgs:
         role = m.role
         if role == "user":
             n_user += 1
@@ -112,12 +122,7 @@ def _derive(sample: Sample) -> tuple[tuple[Any, ...], str]:
             parts.extend(orjson.dumps(c.to_dict()).decode("utf-8") for c in m.tool_calls)
     if sample.rejected is not None:
         parts.append(sample.rejected.content)
-    text = "\n".join(parts)
-    chars = len(text) - len(parts) + 1 if parts else 0
-    # a cheap estimate: a CJK character (3 UTF-8 bytes) is about a token, other text ~4 chars
-    wide = (len(text.encode("utf-8")) - len(text)) // 2
-    msgs = sample.messages
-    derived = (
+    return _derived(
         first_user or "",
         first_assistant or "",
         len(msgs),
@@ -125,6 +130,35 @@ def _derive(sample: Sample) -> tuple[tuple[Any, ...], str]:
         n_assistant,
         n_tool,
         bool(msgs) and msgs[0].role == "system",
+        "\n".join(parts),
+        len(parts),
+    )
+
+
+def _derived(
+    first_user: str,
+    first_assistant: str,
+    n_turns: int,
+    n_user: int,
+    n_assistant: int,
+    n_tool: int,
+    has_system: bool,
+    text: str,
+    n_parts: int,
+) -> tuple[tuple[Any, ...], str]:
+    """``_derive``'s answer from the counts and ``text``, its ``n_parts`` parts joined by
+    newlines (the separators are not counted in ``chars``)."""
+    chars = len(text) - n_parts + 1 if n_parts else 0
+    # a cheap estimate: a CJK character (3 UTF-8 bytes) is about a token, other text ~4 chars
+    wide = 0 if text.isascii() else (len(text.encode("utf-8")) - len(text)) // 2
+    derived = (
+        first_user,
+        first_assistant,
+        n_turns,
+        n_user,
+        n_assistant,
+        n_tool,
+        has_system,
         chars,
         wide + max(len(text) - wide, 0) // 4,
     )
@@ -172,12 +206,15 @@ def row_values(
     sample: Sample, row_id: str, *, src: str, src_line: int, made_by: str
 ) -> tuple[Any, ...]:
     """A new row (an import's) as a tuple in ``SCHEMA`` order: lineage from the arguments and
-    the sample's ``meta.llm``, review state from its ``meta``."""
+    the sample's ``meta.llm``, review state from its ``meta``. ``sample`` is its UTF-8 JSON
+    (bytes), which ``VersionWriter`` stores as the same string."""
     model, prompt = _llm_lineage(sample.meta)
     derived, search = _derive(sample)
     return (
         row_id,
-        sample.to_json().decode("utf-8"),
+        # UTF-8 as orjson made it: Arrow takes the bytes as they are (decoding to str here
+        # only for Arrow to encode it again cost a fifth of an import's row building)
+        sample.to_json(),
         src,
         src_line,
         made_by,
@@ -196,7 +233,9 @@ def row_from_sample(
 ) -> dict[str, Any]:
     """``row_values`` as a dict by column name."""
     values = row_values(sample, row_id, src=src, src_line=src_line, made_by=made_by)
-    return dict(zip(_NAMES, values, strict=True))
+    row = dict(zip(_NAMES, values, strict=True))
+    row["sample"] = row["sample"].decode("utf-8")
+    return row
 
 
 def sample_of(row: Mapping[str, Any]) -> Sample:
@@ -212,27 +251,150 @@ _NAMES = tuple(SCHEMA.names)
 # its own hashers with its values' bytes and, separately, their lengths and validity, as streams
 
 
+def _valid_bytes(arr: pa.Array) -> np.ndarray:
+    """One byte per value, 1 where it is not null (read from the validity bitmap: Arrow's own
+    ``to_numpy`` of a boolean array would import pandas)."""
+    n, bitmap = len(arr), arr.buffers()[0]
+    if bitmap is None or arr.null_count == 0:
+        return np.ones(n, dtype=np.uint8)
+    bits = np.frombuffer(bitmap, dtype=np.uint8)
+    return np.unpackbits(bits, count=arr.offset + n, bitorder="little")[arr.offset :]
+
+
 def _string_streams(arr: pa.Array) -> list[Any]:
     """[the concatenated UTF-8 of the values, their lengths, their validity] of a string array."""
     _, offs_buf, data = arr.buffers()
     offs = np.frombuffer(offs_buf, dtype=np.int32, count=arr.offset + len(arr) + 1)[arr.offset :]
     body = memoryview(data)[offs[0] : offs[-1]] if data is not None else b""  # no copy
-    valid = np.asarray(arr.is_valid().to_numpy(zero_copy_only=False), dtype=np.uint8)
-    return [body, np.diff(offs).astype("<i8").tobytes(), valid.tobytes()]
+    return [body, np.diff(offs).astype("<i8").tobytes(), _valid_bytes(arr).tobytes()]
 
 
 def _column_streams(arr: pa.Array) -> list[Any]:
     """A column's content as byte streams, each of which concatenates the same way whatever
     the grouping of rows into batches (so the version id does not depend on it)."""
+    valid = _valid_bytes(arr)
     if pa.types.is_string(arr.type):
         return _string_streams(arr)
     if pa.types.is_list(arr.type):  # tags: the flattened strings, then each list's length
-        lengths = pc.fill_null(pc.list_value_length(arr), -1).to_numpy(zero_copy_only=False)
-        return [*_string_streams(arr.flatten()), np.asarray(lengths).astype("<i8").tobytes()]
-    valid = np.asarray(arr.is_valid().to_numpy(zero_copy_only=False), dtype=np.uint8)
-    filled = pc.fill_null(arr, pa.scalar(False if pa.types.is_boolean(arr.type) else 0, arr.type))
-    values = np.asarray(filled.to_numpy(zero_copy_only=False))
+        offs_buf = arr.buffers()[1]
+        offs = np.frombuffer(offs_buf, dtype=np.int32, count=arr.offset + len(arr) + 1)
+        lengths = np.where(valid == 1, np.diff(offs[arr.offset :]), -1)  # a null list: -1
+        return [*_string_streams(arr.flatten()), lengths.astype("<i8").tobytes()]
+    data = arr.buffers()[1]
+    if pa.types.is_boolean(arr.type):
+        bits = np.frombuffer(data, dtype=np.uint8)
+        values = np.unpackbits(bits, count=arr.offset + len(arr), bitorder="little")
+        values = values[arr.offset :].astype(np.bool_)
+    else:
+        dtype = np.dtype(arr.type.to_pandas_dtype())
+        values = np.frombuffer(data, dtype=dtype, count=arr.offset + len(arr))[arr.offset :]
+    values = np.where(valid == 1, values, np.zeros(1, dtype=values.dtype))  # a null: 0 / False
     return [values.astype(values.dtype.newbyteorder("<")).tobytes(), valid.tobytes()]
+
+
+# -- Python values -> Arrow arrays, without ``pa.array`` ----------------------------------------
+# ``pa.array`` imports pandas the first time it is called (to ask whether its argument is a
+# pandas object): 0.25 s of CPU and ~50 MB of memory, a sixth of a 52k-row import process. The
+# columns of a version have few types, so they are built from their buffers here instead; a
+# value these builders do not expect falls back to ``pa.array``, which says what is wrong.
+
+
+def _validity(values: Sequence[Any]) -> tuple[Any, int]:
+    """(the validity bitmap or None when no value is None, the number of Nones)."""
+    nulls = values.count(None)
+    if not nulls:
+        return None, 0
+    if nulls == len(values):  # a column not filled in (model, prompt...: most imports)
+        return pa.py_buffer(bytes((nulls + 7) // 8)), nulls
+    mask = np.fromiter((v is not None for v in values), dtype=np.bool_, count=len(values))
+    return pa.py_buffer(np.packbits(mask, bitorder="little")), nulls
+
+
+def _utf8(values: Sequence[Any]) -> tuple[bytes, Any]:
+    """(the values' UTF-8 concatenated, their lengths in bytes); None counts as empty, ``bytes``
+    are taken as they are; AttributeError for a value that is neither. Columns of ASCII text
+    or of bytes only (most of them) are joined in one C call."""
+    if values.count(None):
+        values = [b"" if v is None else v for v in values]
+    try:
+        joined = "".join(values)  # TypeError: not all str
+    except TypeError:
+        try:
+            return b"".join(values), map(len, values)  # all bytes
+        except TypeError:
+            pass
+    else:
+        if joined.isascii():  # a character is a byte
+            return joined.encode("ascii"), map(len, values)
+    parts = [v if type(v) is bytes else v.encode("utf-8") for v in values]
+    return b"".join(parts), map(len, parts)
+
+
+def _string_array(values: Sequence[Any]) -> pa.Array:
+    validity, nulls = _validity(values)
+    data, lengths = _utf8(values)
+    if len(data) >= 2**31:  # more than a string array holds: let Arrow say so
+        raise OverflowError("string column too large")
+    offsets = np.zeros(len(values) + 1, dtype=np.int32)
+    np.cumsum(np.fromiter(lengths, dtype=np.int32, count=len(values)), out=offsets[1:])
+    buffers = [validity, pa.py_buffer(offsets), pa.py_buffer(data)]
+    return pa.Array.from_buffers(pa.string(), len(values), buffers, null_count=nulls)
+
+
+_KINDS = {"b": "b", "i": "i", "f": "if"}  # numpy's kind of the values each column type takes
+
+
+def _plain_array(values: Sequence[Any], type_: pa.DataType) -> pa.Array:
+    """Integers, floats or booleans (None allowed) from a numpy array of the values; values of
+    another kind (a string, a float in an integer column) raise TypeError."""
+    validity, nulls = _validity(values)
+    boolean = pa.types.is_boolean(type_)
+    filled = (
+        values if not nulls else [(False if boolean else 0) if v is None else v for v in values]
+    )
+    found = np.array(filled)  # in C; the kind numpy infers says what the values are
+    if (
+        found.ndim != 1
+        or found.dtype.kind
+        not in _KINDS["b" if boolean else np.dtype(type_.to_pandas_dtype()).kind]
+    ):
+        raise TypeError(f"values of kind {found.dtype.kind!r} in a {type_} column")
+    if boolean:
+        data = pa.py_buffer(np.packbits(found, bitorder="little"))
+    else:
+        dtype = np.dtype(type_.to_pandas_dtype())
+        if dtype.kind == "i" and len(found) and (found.min() < np.iinfo(dtype).min
+                                                 or found.max() > np.iinfo(dtype).max):  # fmt: skip
+            raise OverflowError(f"a value out of {type_}'s range")
+        data = pa.py_buffer(found.astype(dtype))
+    return pa.Array.from_buffers(type_, len(values), [validity, data], null_count=nulls)
+
+
+def _string_list_array(values: Sequence[Any]) -> pa.Array:
+    validity, nulls = _validity(values)
+    lists = [v or () for v in values]
+    offsets = np.zeros(len(lists) + 1, dtype=np.int32)
+    np.cumsum(np.fromiter(map(len, lists), dtype=np.int32, count=len(lists)), out=offsets[1:])
+    flat = [x for v in lists for x in v]
+    if None in flat or any(type(x) is not str for x in flat):
+        raise TypeError("a tag that is not a string")
+    child = _string_array(flat)
+    return pa.Array.from_buffers(
+        pa.list_(pa.string()), len(lists), [validity, pa.py_buffer(offsets)],
+        null_count=nulls, children=[child],
+    )  # fmt: skip
+
+
+def arrow_column(values: Sequence[Any], type_: pa.DataType) -> pa.Array:
+    """``pa.array(values, type_)`` for the types of ``SCHEMA``, built from buffers (see above)."""
+    try:
+        if pa.types.is_string(type_):
+            return _string_array(values)  # a value that is not text has no .encode
+        if pa.types.is_list(type_):
+            return _string_list_array(values)
+        return _plain_array(values, type_)
+    except (TypeError, ValueError, OverflowError, AttributeError):
+        return pa.array(values, type_)  # its own conversion, and its own error when wrong
 
 
 # dictionary encoding only where values repeat (it costs time on unique long texts)
@@ -286,7 +448,8 @@ class VersionWriter:
             return
         cols = list(zip(*self._rows, strict=True))  # rows -> columns, in C
         batch = pa.RecordBatch.from_arrays(
-            [pa.array(col, f.type) for col, f in zip(cols, SCHEMA, strict=True)], schema=SCHEMA
+            [arrow_column(col, f.type) for col, f in zip(cols, SCHEMA, strict=True)],
+            schema=SCHEMA,
         )
         self._rows = []
         self._write(batch)
