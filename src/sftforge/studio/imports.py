@@ -245,14 +245,17 @@ def _row(store: Store, import_id: str) -> dict[str, Any]:
 
 def _add(writer: VersionWriter, sample: Sample, name: str, line: int, seen: set[str]) -> None:
     """One read sample as a row: its id is the input's sample id when it had one, else
-    ``<file>:<line>``. A repeated id gets ``#2``, ``#3``, ... so ids stay unique in the version:
-    several records can share one line (a JSON array written on one line), and inputs can
-    repeat an id."""
+    ``<file>:<line>``. A repeated id gets ``#<line>`` (where the repeat is), and when that is
+    taken too (several records on one line: a JSON array written on one line) ``#<line>.2``,
+    ``#<line>.3``, ... so ids stay unique in the version."""
     base = f"{name}:{line}" if id_pending(sample) else sample.id
-    row_id, n = base, 1
-    while row_id in seen:
-        n += 1
-        row_id = f"{base}#{n}"
+    row_id = base
+    if row_id in seen:
+        row_id = f"{base}#{line}"
+        n = 1
+        while row_id in seen:
+            n += 1
+            row_id = f"{base}#{line}.{n}"
     seen.add(row_id)
     writer.add_values(row_values(sample, row_id, src=name, src_line=line, made_by="import"))
 
