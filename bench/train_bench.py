@@ -53,9 +53,10 @@ def _timed(argv: list[str], cwd: Path, env: dict[str, str], log: Path) -> tuple[
 
 
 def _data(samples: int, folder: Path) -> Path:
-    records = json.loads((SHARED_DATA / "stanford_alpaca" / "alpaca_data.json").read_text())[
-        :samples
-    ]
+    # records with an empty answer are left out here, so that every trainer gets the same samples
+    # (sftforge rejects them; another trainer might train on them)
+    every = json.loads((SHARED_DATA / "stanford_alpaca" / "alpaca_data.json").read_text())
+    records = [r for r in every if r["output"].strip()][:samples]
     path = folder / "alpaca.jsonl"
     with open(path, "w", encoding="utf-8") as fh:
         for r in records:

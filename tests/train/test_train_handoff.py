@@ -135,3 +135,26 @@ def test_a_real_hand_over_fills_the_training_log(
     assert (out / "loss.png").is_file() and "finished" in (out / "loss.html").read_text(
         encoding="utf-8"
     )
+
+
+def test_unreadable_records_go_to_the_rejects_not_to_the_trainer(
+    llama_dir: Path, tmp_path: Path
+) -> None:
+    from conftest import chat_rows, write_rows
+
+    rows = chat_rows(4)
+    rows.insert(
+        2,
+        {
+            "messages": [
+                {"role": "user", "content": "空的回答"},
+                {"role": "assistant", "content": ""},
+            ]
+        },
+    )
+    data = write_rows(tmp_path / "data.jsonl", rows)
+    done = hand_over(_config(llama_dir, data, tmp_path / "o"), "llamafactory", dry_run=True)
+    rejects = (tmp_path / "o" / "rejects.jsonl").read_text(encoding="utf-8").splitlines()
+    assert len(rejects) == 1 and '"line":3' in rejects[0] and "empty answer" in rejects[0]
+    exported = yaml.safe_load((Path(done["folder"]) / "train.json").read_text(encoding="utf-8"))
+    assert len(exported) == 4

@@ -213,7 +213,10 @@ def _find_log(folder: Path, framework: str) -> Path | None:
 
 
 # -- the hand-over -----------------------------------------------------------------------------------
-def _export(config: TrainConfig, framework: str, folder: Path, options: dict[str, Any]) -> Any:
+def _export(
+    config: TrainConfig, framework: str, folder: Path, options: dict[str, Any]
+) -> tuple[Any, int]:
+    """The export's result and the number of records that could not be read."""
     from ..chat.inputs import read_samples
     from ..export import export_samples
 
@@ -238,9 +241,25 @@ def _export(config: TrainConfig, framework: str, folder: Path, options: dict[str
             raise InputError(f"'{src}' is not a run folder with a 'train' output.", file=str(src))
         train_path = src / outputs["train"]["path"]
         val_path = next((src / outputs[s]["path"] for s in VALIDATION_SPLITS if s in outputs), None)
-    train = list(read_samples(train_path))
-    evals = list(read_samples(val_path)) if val_path is not None else None
-    return export_samples(
+    # records that cannot be read go to <output>/rejects.jsonl with file, line and reason, as in
+    # an in-process run; the trainer gets the rest
+    unread: list[dict[str, Any]] = []
+    train = list(read_samples(train_path, on_error="skip", rejects=unread.append))
+    evals = (
+        list(read_samples(val_path, on_error="skip", rejects=unread.append))
+        if val_path is not None
+        else None
+    )
+    rejects = Path(config.output) / "rejects.jsonl"
+    rejects.parent.mkdir(parents=True, exist_ok=True)
+    rejects.write_bytes(b"".join(orjson.dumps(e) + b"\n" for e in unread))
+    if not train:
+        raise InputError(
+            f"no sample of '{train_path}' could be read ({len(unread)} rejected).",
+            file=str(train_path),
+            hint=f"see {rejects}",
+        )
+    result = export_samples(
         train,
         framework,
         folder,
@@ -252,6 +271,7 @@ def _export(config: TrainConfig, framework: str, folder: Path, options: dict[str
         force=True,
         options=options,
     )
+    return result, len(unread)
 
 
 def _apply_settings(framework: str, folder: Path, settings: dict[str, Any]) -> list[str]:
@@ -332,7 +352,9 @@ def hand_over(
     out = Path(config.output)
     folder = out / "handoff" / framework
     settings = trainer_settings(config, framework)
-    result = _export(config, framework, folder, settings if framework == "xtuner" else {})
+    result, unread = _export(config, framework, folder, settings if framework == "xtuner" else {})
+    if unread:
+        tell(f"{unread} records could not be read: see {out / 'rejects.jsonl'}")
     for note in result.notes:
         tell(f"note: {note}")
     if result.rejected:
