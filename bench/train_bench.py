@@ -69,6 +69,16 @@ def _data(samples: int, folder: Path) -> Path:
     return path
 
 
+def _float32(model: Path) -> Path:
+    """The model saved in float32: every trainer then computes in float32 (LLaMA-Factory on a
+    CPU keeps the dtype of the model's config, which _tiny_model.py makes bfloat16)."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    AutoModelForCausalLM.from_pretrained(model, dtype=torch.float32).save_pretrained(model)
+    return model
+
+
 def _sftforge_flags(model: Path, data: Path, out: Path) -> list[str]:
     s = SETTINGS
     return [
@@ -95,7 +105,7 @@ def main() -> None:
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
-        model = build_tiny_llama(tmp / "model")
+        model = _float32(build_tiny_llama(tmp / "model"))
         data = _data(args.samples, tmp)
         flags = _sftforge_flags(model, data, tmp / "sftforge")
         plan = subprocess.run(

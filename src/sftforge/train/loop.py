@@ -241,10 +241,12 @@ def _loss_sum(model: Any, batch: dict[str, Any]) -> tuple[Any, int]:
     logits = model(
         input_ids=batch["input_ids"], position_ids=batch["position_ids"], use_cache=False
     ).logits
-    shift_logits = logits[:, :-1, :].float()
-    targets = batch["labels"][:, 1:]
+    # position t predicts label t+1: shift the labels (one -100 at the end), not the logits, so
+    # the logits are never copied (a slice of them is not contiguous)
+    labels = batch["labels"]
+    targets = torch.nn.functional.pad(labels[:, 1:], (0, 1), value=IGNORE_INDEX)
     loss = torch.nn.functional.cross_entropy(
-        shift_logits.reshape(-1, shift_logits.size(-1)),
+        logits.float().view(-1, logits.size(-1)),
         targets.reshape(-1),
         ignore_index=IGNORE_INDEX,
         reduction="sum",
