@@ -74,6 +74,8 @@ def trainer_settings(config: TrainConfig, framework: str) -> dict[str, Any]:
             "val_size": config.val_ratio,
         }
         out["warmup_ratio" if config.warmup < 1 else "warmup_steps"] = config.warmup
+        if config.precision in ("bf16", "fp16"):  # auto and fp32: LLaMA-Factory's own choice
+            out[config.precision] = True
         if config.max_steps is not None:
             out["max_steps"] = config.max_steps
         if config.method != "full":
