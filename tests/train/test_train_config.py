@@ -7,8 +7,8 @@ from pathlib import Path
 
 import orjson
 import pytest
+from train_fixtures import TINY_TARGETS
 
-from conftest import TINY_TARGETS
 from sftforge.chat.inputs import read_samples
 from sftforge.chat.tokenize import tokenize_samples
 from sftforge.cli.main import main

@@ -140,7 +140,7 @@ def test_a_real_hand_over_fills_the_training_log(
 def test_unreadable_records_go_to_the_rejects_not_to_the_trainer(
     llama_dir: Path, tmp_path: Path
 ) -> None:
-    from conftest import chat_rows, write_rows
+    from train_fixtures import chat_rows, write_rows
 
     rows = chat_rows(4)
     rows.insert(
