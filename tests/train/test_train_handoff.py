@@ -158,3 +158,15 @@ def test_unreadable_records_go_to_the_rejects_not_to_the_trainer(
     assert len(rejects) == 1 and '"line":3' in rejects[0] and "empty answer" in rejects[0]
     exported = yaml.safe_load((Path(done["folder"]) / "train.json").read_text(encoding="utf-8"))
     assert len(exported) == 4
+
+
+def test_full_fine_tuning_is_not_handed_to_xtuners_lora_recipe(
+    llama_dir: Path, chat_file: Path, tmp_path: Path
+) -> None:
+    from dataclasses import replace
+
+    from sftforge.errors import InputError
+
+    config = replace(_config(llama_dir, chat_file, tmp_path / "o"), method="full")
+    with pytest.raises(InputError, match="--method full cannot be handed over"):
+        hand_over(config, "xtuner", dry_run=True)

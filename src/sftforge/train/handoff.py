@@ -111,7 +111,7 @@ def trainer_settings(config: TrainConfig, framework: str) -> dict[str, Any]:
         if config.max_steps is not None:
             out["max_steps"] = config.max_steps
         if config.method == "qlora":
-            out["quant_bits"] = 4
+            out |= {"quant_method": "bnb", "quant_bits": 4}
         return out
     if framework == "xtuner":
         return {
@@ -351,6 +351,15 @@ def hand_over(
         raise SftforgeError(
             f"{framework} is not installed here ('{executable}' is not on PATH).", hint=install
         )
+    if framework == "xtuner" and config.method == "full":
+        raise InputError(
+            "the XTuner export trains LoRA (QLoRA on a GPU), so --method full cannot be handed "
+            "over to it.",
+            field="method",
+            hint="hand full fine-tuning over to llamafactory or swift, or train in-process",
+        )
+    if framework == "xtuner":
+        tell("note: XTuner's config trains QLoRA on a GPU and float32 LoRA on a CPU (its recipe)")
     out = Path(config.output)
     folder = out / "handoff" / framework
     settings = trainer_settings(config, framework)
