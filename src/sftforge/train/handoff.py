@@ -30,7 +30,7 @@ import yaml
 
 from ..errors import InputError, SftforgeError
 from .config import TrainConfig
-from .log import TrainLog
+from .log import TrainLog, read_log
 
 __all__ = ["HANDOFFS", "hand_over", "parse_trainer_log", "trainer_settings"]
 
@@ -404,6 +404,13 @@ def hand_over(
             f"{framework} stopped with exit code {proc.returncode}.",
             file=str(out / f"{framework}.log"),
             hint="its output is in that file",
+        )
+    if not read_log(log.path):
+        # a trainer may exit 0 without training (XTuner prints its help when a command fails)
+        raise SftforgeError(
+            f"{framework} ended without logging a training step.",
+            file=str(out / f"{framework}.log"),
+            hint="its output in that file says why",
         )
     return done
 
