@@ -14,7 +14,7 @@ The data: the first ``--samples`` records of Stanford Alpaca (../shared/data).
 Peers: TRL's venv (bench/_venvs.py: SFTFORGE_TRL_VENV or .bench-venvs/trl) and LLaMA-Factory's
 (SFTFORGE_LF_VENV or .bench-venvs/llamafactory); a missing one is reported, not built.
 
-    python bench/train_bench.py [--samples 256] [--only sftforge,trl,llamafactory]
+    python bench/train_bench.py [--samples 256] [--repeat 2] [--only sftforge,trl,llamafactory]
 """
 
 from __future__ import annotations
@@ -53,9 +53,10 @@ def _timed(argv: list[str], cwd: Path, env: dict[str, str], log: Path) -> tuple[
 
 
 def _data(samples: int, folder: Path) -> Path:
-    records = json.loads((SHARED_DATA / "stanford_alpaca" / "alpaca_data.json").read_text())[
-        :samples
-    ]
+    # records with an empty answer are left out here, so that every trainer gets the same samples
+    # (sftforge rejects them; another trainer might train on them)
+    every = json.loads((SHARED_DATA / "stanford_alpaca" / "alpaca_data.json").read_text())
+    records = [r for r in every if r["output"].strip()][:samples]
     path = folder / "alpaca.jsonl"
     with open(path, "w", encoding="utf-8") as fh:
         for r in records:
@@ -66,6 +67,16 @@ def _data(samples: int, folder: Path) -> Path:
             ]
             fh.write(json.dumps({"messages": msgs}, ensure_ascii=False) + "\n")
     return path
+
+
+def _float32(model: Path) -> Path:
+    """The model saved in float32: every trainer then computes in float32 (LLaMA-Factory on a
+    CPU keeps the dtype of the model's config, which _tiny_model.py makes bfloat16)."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    AutoModelForCausalLM.from_pretrained(model, dtype=torch.float32).save_pretrained(model)
+    return model
 
 
 def _sftforge_flags(model: Path, data: Path, out: Path) -> list[str]:
@@ -85,6 +96,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--samples", type=int, default=256)
     ap.add_argument("--only", default="sftforge,trl,llamafactory")
+    ap.add_argument("--repeat", type=int, default=2, help="rounds; the best of each is shown")
     args = ap.parse_args()
     which = args.only.split(",")
     sftforge = [sys.executable, "-m", "sftforge", "-q"]
@@ -94,7 +106,7 @@ def main() -> None:
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
-        model = build_tiny_llama(tmp / "model")
+        model = _float32(build_tiny_llama(tmp / "model"))
         data = _data(args.samples, tmp)
         flags = _sftforge_flags(model, data, tmp / "sftforge")
         plan = subprocess.run(
@@ -102,37 +114,47 @@ def main() -> None:
             check=True,
         )  # fmt: skip
         tokens = json.loads(plan.stdout)["tokens_per_epoch"]
-        rows: list[tuple[str, float, float]] = []
-        if "sftforge" in which:
-            rows.append(
-                ("sftforge train", *_timed([*sftforge, *flags], tmp, env, tmp / "sftforge.log"))
-            )
+        runs: dict[str, list[tuple[float, float]]] = {}
         trl = peer_venv("trl") / "bin" / "python"
-        if "trl" in which:
-            if trl.exists():
+        lf_bin = peer_venv("llamafactory") / "bin"
+        if "trl" in which and not trl.exists():
+            print(f"TRL: no venv at {trl.parent.parent} (set SFTFORGE_TRL_VENV)", file=sys.stderr)
+            which.remove("trl")
+        if "llamafactory" in which and not (lf_bin / "llamafactory-cli").exists():
+            print(f"LLaMA-Factory: no venv at {lf_bin.parent}", file=sys.stderr)
+            which.remove("llamafactory")
+        # the trainers take turns, round after round, so a change in the machine's load falls on
+        # all of them; each one's best round is reported
+        for round_ in range(args.repeat):
+            if "sftforge" in which:
+                out = tmp / f"sftforge{round_}"
+                argv = [*sftforge, *_sftforge_flags(model, data, out)]
+                runs.setdefault("sftforge train", []).append(
+                    _timed(argv, tmp, env, out.with_suffix(".log"))
+                )
+            if "trl" in which:
                 script = str(ROOT / "bench" / "_peer_trl_train.py")
                 argv = [
                     str(trl),
                     script,
                     str(model),
                     str(data),
-                    str(tmp / "trl"),
+                    str(tmp / f"trl{round_}"),
                     json.dumps(SETTINGS),
                 ]
-                rows.append(("TRL SFTTrainer", *_timed(argv, tmp, {**os.environ}, tmp / "trl.log")))
-            else:
-                print(
-                    f"TRL: no venv at {trl.parent.parent} (set SFTFORGE_TRL_VENV)", file=sys.stderr
+                log = tmp / f"trl{round_}.log"
+                runs.setdefault("TRL SFTTrainer", []).append(_timed(argv, tmp, {**os.environ}, log))
+            if "llamafactory" in which:
+                lf_flags = _sftforge_flags(model, data, tmp / f"lf{round_}")
+                runs.setdefault("LLaMA-Factory", []).append(
+                    _llamafactory(lf_flags, lf_bin, tmp, env)
                 )
-        lf_bin = peer_venv("llamafactory") / "bin"
-        if "llamafactory" in which:
-            if (lf_bin / "llamafactory-cli").exists():
-                lf_flags = _sftforge_flags(model, data, tmp / "lf")
-                rows.append(("LLaMA-Factory", *_llamafactory(lf_flags, lf_bin, tmp, env)))
-            else:
-                print(f"LLaMA-Factory: no venv at {lf_bin.parent}", file=sys.stderr)
+        rows = [(name, *min(r, key=lambda x: x[0])) for name, r in runs.items()]
     base = rows[0][1] if rows and rows[0][0] == "sftforge train" else None
-    print(f"{args.samples} samples, {tokens:,} tokens an epoch; CPU, {os.cpu_count()} cores")
+    print(
+        f"{args.samples} samples, {tokens:,} tokens an epoch; CPU, {os.cpu_count()} cores; "
+        f"best of {args.repeat} rounds"
+    )
     print(f"{'trainer':<16} {'wall s':>8} {'tokens/s':>9} {'peak MiB':>9} {'time vs sftforge':>17}")
     for name, wall, mib in rows:
         ratio = f"{wall / base:.2f}x" if base else "-"
@@ -160,7 +182,7 @@ def _llamafactory(
         "PATH": f"{lf_bin}{os.pathsep}{os.environ['PATH']}",
     }
     argv = [str(lf_bin / "llamafactory-cli"), *done["command"][1:]]
-    return _timed(argv, Path(done["folder"]), lf_env, tmp / "lf.log")
+    return _timed(argv, Path(done["folder"]), lf_env, Path(done["folder"]) / "lf.log")
 
 
 if __name__ == "__main__":

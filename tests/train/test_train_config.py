@@ -7,8 +7,8 @@ from pathlib import Path
 
 import orjson
 import pytest
+from train_fixtures import TINY_TARGETS
 
-from conftest import TINY_TARGETS
 from sftforge.chat.inputs import read_samples
 from sftforge.chat.tokenize import tokenize_samples
 from sftforge.cli.main import main
@@ -88,3 +88,22 @@ def test_dry_run_figures(
     assert main([*args, "lm_head", "--dry-run"]) == 0
     table = capsys.readouterr().out
     assert "trainable of" in table and "memory (estimate)" in table
+
+
+@pytest.mark.parametrize("dry_run", [[], ["--dry-run"]])
+def test_a_missing_model_or_data_is_one_line(
+    llama_dir: Path,
+    chat_file: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    dry_run: list[str],
+) -> None:
+    out = ["-o", str(tmp_path / "o"), *dry_run]
+    assert main(["train", "--model", str(tmp_path / "nope"), "--data", str(chat_file), *out]) == 1
+    assert "is not a model folder (no config.json)" in capsys.readouterr().err
+    assert (
+        main(["train", "--model", str(llama_dir), "--data", str(tmp_path / "none.jsonl"), *out])
+        == 1
+    )
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "none.jsonl' does not exist" in err

@@ -135,3 +135,76 @@ def test_a_real_hand_over_fills_the_training_log(
     assert (out / "loss.png").is_file() and "finished" in (out / "loss.html").read_text(
         encoding="utf-8"
     )
+
+
+def test_unreadable_records_go_to_the_rejects_not_to_the_trainer(
+    llama_dir: Path, tmp_path: Path
+) -> None:
+    from train_fixtures import chat_rows, write_rows
+
+    rows = chat_rows(4)
+    rows.insert(
+        2,
+        {
+            "messages": [
+                {"role": "user", "content": "空的回答"},
+                {"role": "assistant", "content": ""},
+            ]
+        },
+    )
+    data = write_rows(tmp_path / "data.jsonl", rows)
+    done = hand_over(_config(llama_dir, data, tmp_path / "o"), "llamafactory", dry_run=True)
+    rejects = (tmp_path / "o" / "rejects.jsonl").read_text(encoding="utf-8").splitlines()
+    assert len(rejects) == 1 and '"line":3' in rejects[0] and "empty answer" in rejects[0]
+    exported = yaml.safe_load((Path(done["folder"]) / "train.json").read_text(encoding="utf-8"))
+    assert len(exported) == 4
+
+
+def test_full_fine_tuning_is_not_handed_to_xtuners_lora_recipe(
+    llama_dir: Path, chat_file: Path, tmp_path: Path
+) -> None:
+    from dataclasses import replace
+
+    from sftforge.errors import InputError
+
+    config = replace(_config(llama_dir, chat_file, tmp_path / "o"), method="full")
+    with pytest.raises(InputError, match="--method full cannot be handed over"):
+        hand_over(config, "xtuner", dry_run=True)
+
+
+def _trainer_on_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, body: str) -> None:
+    """A stand-in ``llamafactory-cli`` on PATH (the real one runs in the slow test above)."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    exe = bin_dir / "llamafactory-cli"
+    exe.write_text(f"#!/bin/sh\n{body}\n", encoding="utf-8")
+    exe.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+
+
+def test_the_trainers_log_is_read_into_the_training_log_and_chart(
+    llama_dir: Path, chat_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lines = tmp_path / "lines.jsonl"
+    lines.write_bytes(b"\n".join(LF_LINES[:3]) + b"\n")
+    _trainer_on_path(
+        tmp_path, monkeypatch, f"mkdir -p saves/train && cp {lines} saves/train/trainer_log.jsonl"
+    )
+    out = tmp_path / "run"
+    done = hand_over(_config(llama_dir, chat_file, out), "llamafactory")
+    assert done["returncode"] == 0
+    assert read_log(out / "train_log.jsonl") == parse_trainer_log("llamafactory", LF_LINES)
+    assert (out / "loss.png").is_file() and "finished" in (out / "loss.html").read_text(
+        encoding="utf-8"
+    )
+
+
+def test_a_trainer_that_exits_0_without_training_is_an_error(
+    llama_dir: Path, chat_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sftforge.errors import SftforgeError
+
+    _trainer_on_path(tmp_path, monkeypatch, "echo usage: llamafactory-cli train CONFIG")
+    with pytest.raises(SftforgeError, match="ended without logging a training step"):
+        hand_over(_config(llama_dir, chat_file, tmp_path / "run"), "llamafactory")
+    assert "usage:" in (tmp_path / "run" / "llamafactory.log").read_text(encoding="utf-8")

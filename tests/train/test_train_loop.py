@@ -12,8 +12,8 @@ from typing import Any
 import orjson
 import pyarrow.parquet as pq
 import pytest
+from train_fixtures import TINY_TARGETS
 
-from conftest import TINY_TARGETS
 from sftforge.chat.pack import pack_rows
 from sftforge.chat.tokenize import TokenizedRow
 from sftforge.cli.main import main

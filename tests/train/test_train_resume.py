@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 import torch
 from safetensors.torch import load_file
+from train_fixtures import TINY_TARGETS
 
-from conftest import TINY_TARGETS
 from sftforge.errors import InputError
 from sftforge.train.config import TrainConfig
 from sftforge.train.log import read_log

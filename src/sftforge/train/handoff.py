@@ -30,7 +30,7 @@ import yaml
 
 from ..errors import InputError, SftforgeError
 from .config import TrainConfig
-from .log import TrainLog
+from .log import TrainLog, read_log
 
 __all__ = ["HANDOFFS", "hand_over", "parse_trainer_log", "trainer_settings"]
 
@@ -74,6 +74,8 @@ def trainer_settings(config: TrainConfig, framework: str) -> dict[str, Any]:
             "val_size": config.val_ratio,
         }
         out["warmup_ratio" if config.warmup < 1 else "warmup_steps"] = config.warmup
+        if config.precision in ("bf16", "fp16"):  # auto and fp32: LLaMA-Factory's own choice
+            out[config.precision] = True
         if config.max_steps is not None:
             out["max_steps"] = config.max_steps
         if config.method != "full":
@@ -109,7 +111,7 @@ def trainer_settings(config: TrainConfig, framework: str) -> dict[str, Any]:
         if config.max_steps is not None:
             out["max_steps"] = config.max_steps
         if config.method == "qlora":
-            out["quant_bits"] = 4
+            out |= {"quant_method": "bnb", "quant_bits": 4}
         return out
     if framework == "xtuner":
         return {
@@ -213,7 +215,10 @@ def _find_log(folder: Path, framework: str) -> Path | None:
 
 
 # -- the hand-over -----------------------------------------------------------------------------------
-def _export(config: TrainConfig, framework: str, folder: Path, options: dict[str, Any]) -> Any:
+def _export(
+    config: TrainConfig, framework: str, folder: Path, options: dict[str, Any]
+) -> tuple[Any, int]:
+    """The export's result and the number of records that could not be read."""
     from ..chat.inputs import read_samples
     from ..export import export_samples
 
@@ -238,9 +243,25 @@ def _export(config: TrainConfig, framework: str, folder: Path, options: dict[str
             raise InputError(f"'{src}' is not a run folder with a 'train' output.", file=str(src))
         train_path = src / outputs["train"]["path"]
         val_path = next((src / outputs[s]["path"] for s in VALIDATION_SPLITS if s in outputs), None)
-    train = list(read_samples(train_path))
-    evals = list(read_samples(val_path)) if val_path is not None else None
-    return export_samples(
+    # records that cannot be read go to <output>/rejects.jsonl with file, line and reason, as in
+    # an in-process run; the trainer gets the rest
+    unread: list[dict[str, Any]] = []
+    train = list(read_samples(train_path, on_error="skip", rejects=unread.append))
+    evals = (
+        list(read_samples(val_path, on_error="skip", rejects=unread.append))
+        if val_path is not None
+        else None
+    )
+    rejects = Path(config.output) / "rejects.jsonl"
+    rejects.parent.mkdir(parents=True, exist_ok=True)
+    rejects.write_bytes(b"".join(orjson.dumps(e) + b"\n" for e in unread))
+    if not train:
+        raise InputError(
+            f"no sample of '{train_path}' could be read ({len(unread)} rejected).",
+            file=str(train_path),
+            hint=f"see {rejects}",
+        )
+    result = export_samples(
         train,
         framework,
         folder,
@@ -252,6 +273,7 @@ def _export(config: TrainConfig, framework: str, folder: Path, options: dict[str
         force=True,
         options=options,
     )
+    return result, len(unread)
 
 
 def _apply_settings(framework: str, folder: Path, settings: dict[str, Any]) -> list[str]:
@@ -329,10 +351,21 @@ def hand_over(
         raise SftforgeError(
             f"{framework} is not installed here ('{executable}' is not on PATH).", hint=install
         )
+    if framework == "xtuner" and config.method == "full":
+        raise InputError(
+            "the XTuner export trains LoRA (QLoRA on a GPU), so --method full cannot be handed "
+            "over to it.",
+            field="method",
+            hint="hand full fine-tuning over to llamafactory or swift, or train in-process",
+        )
+    if framework == "xtuner":
+        tell("note: XTuner's config trains QLoRA on a GPU and float32 LoRA on a CPU (its recipe)")
     out = Path(config.output)
     folder = out / "handoff" / framework
     settings = trainer_settings(config, framework)
-    result = _export(config, framework, folder, settings if framework == "xtuner" else {})
+    result, unread = _export(config, framework, folder, settings if framework == "xtuner" else {})
+    if unread:
+        tell(f"{unread} records could not be read: see {out / 'rejects.jsonl'}")
     for note in result.notes:
         tell(f"note: {note}")
     if result.rejected:
@@ -371,6 +404,13 @@ def hand_over(
             f"{framework} stopped with exit code {proc.returncode}.",
             file=str(out / f"{framework}.log"),
             hint="its output is in that file",
+        )
+    if not read_log(log.path):
+        # a trainer may exit 0 without training (XTuner prints its help when a command fails)
+        raise SftforgeError(
+            f"{framework} ended without logging a training step.",
+            file=str(out / f"{framework}.log"),
+            hint="its output in that file says why",
         )
     return done
 

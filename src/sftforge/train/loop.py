@@ -40,6 +40,7 @@ from .log import TrainLog
 __all__ = [
     "TrainResult",
     "batch_tensors",
+    "check_model_folder",
     "load_model",
     "micro_batch",
     "packing_refusal",
@@ -88,18 +89,26 @@ def _dtype(precision: str) -> Any:
     return {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}[precision]
 
 
+def check_model_folder(config: TrainConfig) -> Path:
+    """``config.model`` as a folder holding a model, or the one-line error saying so."""
+    model_dir = Path(config.model)
+    if not config.model or not (model_dir / "config.json").is_file():
+        raise InputError(
+            f"'{model_dir}' is not a model folder (no config.json)."
+            if config.model
+            else "no model to train.",
+            field="model",
+            hint="pass --model with a local folder holding config.json, the weights and the tokenizer",
+        )
+    return model_dir
+
+
 def load_model(config: TrainConfig, device: str, precision: str) -> Any:
     """The model of ``config.model`` on ``device``, with LoRA/QLoRA adapters or all weights
     trainable; gradient checkpointing as set."""
     from transformers import AutoModelForCausalLM
 
-    model_dir = Path(config.model)
-    if not (model_dir / "config.json").is_file():
-        raise InputError(
-            f"'{model_dir}' is not a model folder (no config.json).",
-            field="model",
-            hint="pass --model with a local folder holding config.json, the weights and the tokenizer",
-        )
+    model_dir = check_model_folder(config)
     kwargs: dict[str, Any] = {"dtype": _dtype(precision)}
     if config.method == "qlora":
         kwargs["quantization_config"] = _four_bit(device, precision)
@@ -241,10 +250,12 @@ def _loss_sum(model: Any, batch: dict[str, Any]) -> tuple[Any, int]:
     logits = model(
         input_ids=batch["input_ids"], position_ids=batch["position_ids"], use_cache=False
     ).logits
-    shift_logits = logits[:, :-1, :].float()
-    targets = batch["labels"][:, 1:]
+    # position t predicts label t+1: shift the labels (one -100 at the end), not the logits, so
+    # the logits are never copied (a slice of them is not contiguous)
+    labels = batch["labels"]
+    targets = torch.nn.functional.pad(labels[:, 1:], (0, 1), value=IGNORE_INDEX)
     loss = torch.nn.functional.cross_entropy(
-        shift_logits.reshape(-1, shift_logits.size(-1)),
+        logits.float().view(-1, logits.size(-1)),
         targets.reshape(-1),
         ignore_index=IGNORE_INDEX,
         reduction="sum",
@@ -336,6 +347,7 @@ def run_training(
     (out / "config.yaml").write_text(
         yaml.safe_dump(settings, allow_unicode=True, sort_keys=False), encoding="utf-8"
     )
+    check_model_folder(config)
     tokenizer = load_tokenizer(config.model)
     pad_id = (
         tokenizer.pad_token_id

@@ -24,7 +24,7 @@ from typing import Any
 from ..errors import InputError
 from .config import TrainConfig
 from .data import load_train_data
-from .loop import resolve_precision, schedule
+from .loop import check_model_folder, resolve_precision, schedule
 
 __all__ = [
     "MemoryEstimate",
@@ -180,6 +180,7 @@ def make_plan(config: TrainConfig, *, device: str | None = None) -> TrainPlan:
     precision = resolve_precision(config, cuda)
     if config.method == "qlora" and precision == "fp32":
         precision = "bf16"  # QLoRA computes in 16 bits
+    check_model_folder(config)
     tokenizer = load_tokenizer(config.model)
     data = load_train_data(config, tokenizer, rejects=None)
     shape = count_parameters(config)
