@@ -23,8 +23,6 @@ from . import (  # noqa: F401  (imported to register them)
 )
 from .alpaca import AlpacaFormat
 from .base import FORMATS, Capabilities, Format, LossLog, get_format, register_format
-from .columns import ColumnMap
-from .columns_guess import propose_columns
 from .detect import detect_format
 from .fastchat import FastChatFormat
 from .flat import FlatFormat
@@ -38,6 +36,8 @@ from .text import TextFormat
 from .xtuner import XTunerFormat
 
 if TYPE_CHECKING:
+    from .columns import ColumnMap
+    from .columns_guess import propose_columns
     from .llamafactory import (
         DatasetEntry,
         DatasetFeatures,
@@ -81,7 +81,8 @@ __all__ = [
 _LAZY = {
     "DatasetEntry": "llamafactory", "DatasetFeatures": "llamafactory",
     "dataset_info_entry": "llamafactory", "format_from_entry": "llamafactory",
-    "load_dataset_info": "llamafactory", "MappedFormat": "mapped",
+    "load_dataset_info": "llamafactory", "MappedFormat": "mapped", "ColumnMap": "columns",
+    "propose_columns": "columns_guess",
 }  # fmt: skip
 
 
