@@ -56,10 +56,12 @@ def _create_temp(folder: str, prefix: str, executable: bool) -> tuple[int, str]:
     """A new file ``folder/prefix<random>.tmp``, opened for writing, with the permissions
     ``open()`` would give it (0666 or 0777 less the umask, which the kernel applies).
 
-    Why not ``tempfile.mkstemp``: importing tempfile (shutil, random, bz2, lzma) costs more
-    than converting a small file, and mkstemp's 0600 would need a chmod afterwards."""
+    Why not ``tempfile.mkstemp``: importing tempfile (shutil, random, bz2, lzma) is a
+    noticeable part of converting a small file, and mkstemp's 0600 needs a chmod afterwards."""
     mode = 0o777 if executable else 0o666
+    # as mkstemp: not inherited by child processes, and no newline translation on Windows
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+    flags |= getattr(os, "O_BINARY", 0) | getattr(os, "O_NOINHERIT", 0)
     for _ in range(100):
         path = os.path.join(folder, f"{prefix}{os.urandom(6).hex()}.tmp")
         try:
