@@ -12,6 +12,8 @@ of the process and its helpers).
 - sftforge: ``sftforge convert IN OUT --to sharegpt`` (the console script, default options: one
   process below 16 MiB of input, else this process and one forked helper on a 2-core machine);
   sftforge-w1: the same with ``--workers 1``.
+- sftforge-base (with ``--base-src DIR``): the same as sftforge with another tree's ``src`` (e.g.
+  ``git archive`` of an older commit): before and after a change, side by side in one run.
 - stdlib: ``python bench/stdlib_convert.py IN OUT``, the same conversion with the ``json`` module.
 - orjson: ``python bench/orjson_convert.py IN OUT``, the script's loop with orjson and no checks
   (whole input in memory): a reference, not a peer. On a small input its time is about the
@@ -119,7 +121,7 @@ def datasets_python() -> str:
 
 
 def command(tool: str, src: Path, dst: Path, hf_python: str) -> list[str]:
-    if tool.startswith("sftforge"):
+    if tool.startswith("sftforge"):  # sftforge, sftforge-w1, sftforge-base
         cmd = [str(Path(sys.executable).parent / "sftforge"), "convert", str(src), str(dst), "--to", "sharegpt"]  # fmt: skip
         return [*cmd, "--workers", "1"] if tool == "sftforge-w1" else cmd
     if tool in ("stdlib", "orjson"):
@@ -164,6 +166,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5, help="rounds (default 5)")
     parser.add_argument("--sizes", default="1k,52k", help="1k, 52k or both (default)")
     parser.add_argument("--tools", default=",".join(TOOLS), help="default: every tool above")
+    parser.add_argument("--base-src", type=Path, help="adds sftforge-base: sftforge from this src")
     parser.add_argument("--make-zh-1k", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--check", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -175,10 +178,15 @@ def main() -> None:
         return
     sizes = [s for s in args.sizes.split(",") if s]
     tools = [t for t in args.tools.split(",") if t]
+    if args.base_src and "sftforge-base" not in tools:
+        tools.append("sftforge-base")
     hf_python = datasets_python() if "datasets" in tools else ""
     env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
     # as installed: modules load from their cached bytecode (written by the warm-up runs below)
     env.pop("PYTHONDONTWRITEBYTECODE", None)
+    envs = {t: env for t in tools}
+    if args.base_src:
+        envs["sftforge-base"] = dict(env, PYTHONPATH=str(args.base_src.resolve()))
     rows: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="sftforge-cli-bench-") as tmp:
         work = Path(tmp)
@@ -189,9 +197,9 @@ def main() -> None:
         checks: dict[str, str] = {}
         for size in sizes:
             src = inputs[size]
-            outs = {t: work / f"{size}.{t}.jsonl" for t in TOOLS}
+            outs = {t: work / f"{size}.{t}.jsonl" for t in tools}
             for tool in tools:  # a warm-up run each: bytecode written, files in the page cache
-                run_once(command(tool, src, outs[tool], hf_python), env)
+                run_once(command(tool, src, outs[tool], hf_python), envs[tool])
             if "sftforge" in tools and "stdlib" in tools:
                 rejects = f"{outs['sftforge']}.rejects.jsonl"
                 # in a child, as the data is made: this process stays small
@@ -206,7 +214,7 @@ def main() -> None:
                 order = tools[rnd % len(tools) :] + tools[: rnd % len(tools)]
                 for tool in order:
                     out = work / f"{size}.{tool}.jsonl"
-                    got = run_once(command(tool, inputs[size], out, hf_python), env)
+                    got = run_once(command(tool, inputs[size], out, hf_python), envs[tool])
                     times.setdefault((size, tool), []).append(got)
         for size in sizes:
             src = inputs[size]
@@ -241,7 +249,7 @@ def table(rows: list[dict[str, Any]]) -> str:
     for r in rows:
         ours = next((o for o in rows if o["size"] == r["size"] and o["tool"] == "sftforge"), None)
         cpu = wall = "–"
-        if ours is not None and r["tool"] not in ("sftforge", "sftforge-w1"):
+        if ours is not None and r["tool"] != "sftforge":
             cpu = f"{r['cpu'] / ours['cpu']:.2f}×"
             wall = f"{r['wall'] / ours['wall']:.2f}×"
         lines.append(

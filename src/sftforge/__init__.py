@@ -6,10 +6,13 @@ The public names are imported on first use (PEP 562), so ``import sftforge.error
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
-
+# no imports at all here: ``sftforge version`` and ``sftforge --help`` need nothing more (typing
+# and its re take longer to import than the rest of those answers); mypy reads this flag as
+# typing's own
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from .api import Reader, ReadStats, WriteResult, read, read_documents, write
     from .errors import SftforgeError
     from .formats.columns import ColumnMap
@@ -49,7 +52,9 @@ def __getattr__(name: str) -> Any:
     home = _HOMES.get(name)
     if home is None:
         raise AttributeError(f"module 'sftforge' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{home}", __name__), name)
+    from importlib import import_module
+
+    value = getattr(import_module(f".{home}", __name__), name)
     globals()[name] = value  # later lookups are plain attribute reads
     return value
 

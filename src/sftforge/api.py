@@ -15,19 +15,20 @@ import os
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from ._gc import gc_relaxed
 from .errors import FormatError, InputError, SchemaError, SftforgeError
 from .formats.base import FORMATS, Format, LossLog, get_format
-from .formats.columns import ColumnMap
-from .formats.columns_guess import propose_columns
 from .io.atomic import AtomicFile
 from .io.containers import DEFAULT_MAX_RECORD_BYTES, RecordSource, open_writer, read_records
 from .io.pieces import PieceStream, Records
 from .io.record import RawRecord
 from .io.rejects import RejectsSink, RejectsTarget, reject_entry
 from .sample import Document, Sample, validate_sample
+
+if TYPE_CHECKING:  # (imported where a mapping is used: a plain conversion needs no column maps)
+    from .formats.columns import ColumnMap
 
 __all__ = [
     "ReadStats",
@@ -43,7 +44,7 @@ __all__ = [
 
 DETECT_RECORDS = 100
 # a column mapping: ``问题=prompt,答案=response``, ``{SOURCE: PART}``, a ColumnMap, or "auto"
-ColumnsArg = str | Mapping[str, Any] | ColumnMap | None
+ColumnsArg: TypeAlias = "str | Mapping[str, Any] | ColumnMap | None"
 _KEEP_ERRORS = 1000
 
 
@@ -215,6 +216,8 @@ class Reader:
                     "both a format (or a dataset_info.json entry) and a column mapping were given.",
                     hint="pass --columns alone (it says where each part is), or --from alone",
                 )
+            from .formats.columns import ColumnMap
+
             self.columns = ColumnMap.coerce(columns)
             format = self.columns.format()
         if format is None and isinstance(path, str) and _is_info_ref(path):
@@ -279,6 +282,8 @@ class Reader:
         named in the error's fix as the exact ``--columns`` flag."""
         if not isinstance(err, FormatError) or not err.message.startswith("cannot detect"):
             return None
+        from .formats.columns_guess import propose_columns
+
         try:
             proposal = propose_columns([r.value for r in head])
         except FormatError:

@@ -21,8 +21,8 @@ from __future__ import annotations
 
 import os
 import sys
-import threading
 import time
+from _thread import RLock  # threading's own (C) lock, without importing threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any, Literal, TypeVar, cast
@@ -48,7 +48,7 @@ _MODES: tuple[Mode, ...] = ("bar", "line", "off")
 HEARTBEAT_S = 30.0
 _REFRESH_S = 0.1  # how often a stage pushes its numbers to the bar
 
-_lock = threading.RLock()
+_lock = RLock()
 _mode: Mode = "off"
 _quiet = False
 _live: Any = None  # the rich Progress every open stage adds its row to (bar mode)

@@ -166,3 +166,23 @@ def test_dataset_info_output_must_be_beside_it(tmp_path: Path) -> None:
         "LLaMA-Factory only reads files next to dataset_info.json. "
         "Fix: write the output into that folder (or a folder below it)"
     )
+
+
+@pytest.mark.parametrize(("executable", "mode"), [(False, 0o640), (True, 0o750)])
+def test_atomic_writes_get_the_mode_open_gives_and_leave_no_temp_file(
+    tmp_path: Path, executable: bool, mode: int
+) -> None:
+    import stat
+
+    from sftforge.io.atomic import write_atomic
+
+    old = os.umask(0o027)
+    try:
+        write_atomic(tmp_path / "数据.jsonl", "你好\n".encode(), executable=executable)
+        write_atomic(tmp_path / "数据.jsonl", b"again\n", executable=executable)  # over the first
+    finally:
+        os.umask(old)
+    out = tmp_path / "数据.jsonl"
+    assert stat.S_IMODE(out.stat().st_mode) == mode
+    assert out.read_bytes() == b"again\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["数据.jsonl"]

@@ -15,8 +15,7 @@ output uses; ``dataset_info_entry`` turns that into the entry LLaMA-Factory need
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -27,6 +26,9 @@ from .base import Format
 from .columns import ColumnMap
 from .sharegpt import DEFAULT_TAGS, ShareGPTFormat
 from .text import TextFormat
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 __all__ = [
     "DatasetEntry",
@@ -120,6 +122,8 @@ def _entry(name: str, entry: dict[str, Any], base: Path) -> DatasetEntry:
 
 def load_dataset_info(path: str | Path, name: str | None = None) -> dict[str, DatasetEntry]:
     """Every entry of a ``dataset_info.json`` (or only ``name``), keyed by dataset name."""
+    from pathlib import Path  # (not needed to convert: importing it takes longer than 1k records)
+
     path = Path(path)
     try:
         info = orjson.loads(path.read_bytes())

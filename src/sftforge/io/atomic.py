@@ -13,10 +13,10 @@ commit (``sftforge.io.remote.upload``: the object appears whole or not at all).
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import re
 import sys
-import tempfile
 from typing import BinaryIO, cast
 
 from ..errors import InputError
@@ -52,6 +52,25 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def _create_temp(folder: str, prefix: str, executable: bool) -> tuple[int, str]:
+    """A new file ``folder/prefix<random>.tmp``, opened for writing, with the permissions
+    ``open()`` would give it (0666 or 0777 less the umask, which the kernel applies).
+
+    Why not ``tempfile.mkstemp``: importing tempfile (shutil, random, bz2, lzma) is a
+    noticeable part of converting a small file, and mkstemp's 0600 needs a chmod afterwards."""
+    mode = 0o777 if executable else 0o666
+    # as mkstemp: not inherited by child processes, and no newline translation on Windows
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+    flags |= getattr(os, "O_BINARY", 0) | getattr(os, "O_NOINHERIT", 0)
+    for _ in range(100):
+        path = os.path.join(folder, f"{prefix}{os.urandom(6).hex()}.tmp")
+        try:
+            return os.open(path, flags, mode), path
+        except FileExistsError:  # (one chance in 2**48; try another name)
+            continue
+    raise FileExistsError(errno.EEXIST, "no free temporary file name", folder)
+
+
 class AtomicFile:
     def __init__(self, path: str, *, executable: bool = False) -> None:
         self.path = path
@@ -63,6 +82,8 @@ class AtomicFile:
         if is_url(path):
             check_writable(path)
             self._remote = path
+            import tempfile  # (here: a local write, the common case, needs no tempfile)
+
             fd, self._tmp = tempfile.mkstemp(prefix="sftforge-upload-", suffix=".tmp")
             self.fh = cast(BinaryIO, os.fdopen(fd, "wb", buffering=1 << 20))
             return
@@ -71,19 +92,13 @@ class AtomicFile:
             os.makedirs(folder, exist_ok=True)
             name = os.path.basename(path)
             clear_dead_temps(folder, name)
-            fd, self._tmp = tempfile.mkstemp(
-                prefix=f".{name}.{os.getpid()}-", suffix=".tmp", dir=folder
-            )
+            fd, self._tmp = _create_temp(folder, f".{name}.{os.getpid()}-", executable)
         except OSError as exc:
             raise InputError(
                 f"cannot write here ({exc.strerror}).",
                 file=path,
                 hint="check the folder and its permissions",
             ) from None
-        # mkstemp makes 0600; give the permissions open() would (umask read back at once)
-        umask = os.umask(0o022)
-        os.umask(umask)
-        os.chmod(self._tmp, (0o777 if executable else 0o666) & ~umask)
         self.fh = cast(BinaryIO, os.fdopen(fd, "wb", buffering=1 << 20))
 
     def commit(self) -> None:

@@ -16,7 +16,6 @@ from typing import Any, BinaryIO, Protocol
 import orjson
 
 from ..errors import InputError
-from .arrow import iter_arrow
 from .atomic import AtomicFile
 from .compression import (
     COMPRESSIONS,
@@ -25,19 +24,14 @@ from .compression import (
     open_compressed_writer,
     strip_compression_suffix,
 )
-from .delimited import DelimitedWriter, iter_delimited
 from .errors import RecordError
 from .folders import is_dataset_ref, resolve_dataset
 from .jsonarray import JsonArraySplitter, JsonArrayWriter
 from .jsonl import JsonlSplitter, JsonlWriter
-from .jsonobject import iter_json_object
-from .parquet import ParquetWriter, iter_parquet
 from .pieces import Piece, PieceStream, Records, group_records
 from .record import RawRecord
 from .remote import is_url, spool
 from .sources import display_name, open_input, open_raw
-from .text import TextWriter, iter_text
-from .xlsx import iter_xlsx, refuse_xls
 
 __all__ = [
     "CONTAINERS",
@@ -218,6 +212,8 @@ def read_records(
         )  # fmt: skip
     named = container or container_from_name(path)
     if named == "xls":
+        from .xlsx import refuse_xls
+
         raise refuse_xls(name)
     if named in _COLUMNAR:
         return _columnar(path, name, str(named))
@@ -246,14 +242,22 @@ def read_records(
         plain = opened.compression is None and opened.encoding == "utf-8"
         records, pieces = array.records(), lambda: array.pieces(speculate=plain)
         notices = array.notices
+    # the other containers' modules are imported when a file needs them: a JSON or JSONL
+    # conversion, the common case, starts faster without them
     elif kind == "object":
+        from .jsonobject import iter_json_object
+
         records = iter_json_object(stream, name, max_record_bytes=limit, check=check_text)
     elif kind in ("csv", "tsv"):
+        from .delimited import iter_delimited
+
         delim = "," if kind == "csv" else "\t"
         records = iter_delimited(
             stream, name, delimiter=delim, max_record_bytes=limit, check=check_text
         )
     else:
+        from .text import iter_text
+
         records = iter_text(stream, name, mode=text_mode, max_record_bytes=limit, check=check_text)
     return RecordSource(
         name, kind, records, encoding=opened.encoding, compression=opened.compression,
@@ -282,7 +286,13 @@ def _columnar(path: str, name: str, kind: str) -> RecordSource:
             if path != "-":
                 raw.close()
         raw = local
-    reader = {"parquet": iter_parquet, "arrow": iter_arrow, "xlsx": iter_xlsx}[kind]
+    reader: Callable[[BinaryIO, str], Iterator[RawRecord]]
+    if kind == "parquet":
+        from .parquet import iter_parquet as reader
+    elif kind == "arrow":
+        from .arrow import iter_arrow as reader
+    else:
+        from .xlsx import iter_xlsx as reader
     return RecordSource(
         name, kind, reader(raw, name), encoding=None, compression=None, size=size,
         closer=raw.close, progress=lambda: raw.tell() if not raw.closed else 0,
@@ -360,10 +370,16 @@ class RecordWriter:
         elif container == "json":
             self._writer = JsonArrayWriter(self._stream)
         elif container in ("csv", "tsv"):
+            from .delimited import DelimitedWriter
+
             self._writer = DelimitedWriter(self._stream, "," if container == "csv" else "\t")
         elif container == "parquet":
+            from .parquet import ParquetWriter
+
             self._writer = ParquetWriter(self._stream)
         else:
+            from .text import TextWriter
+
             self._writer = TextWriter(self._stream, text_mode)
 
     def write(self, value: Any) -> None:

@@ -22,13 +22,14 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from ..errors import InputError
-from .hub import hub_folder
+
+if TYPE_CHECKING:  # (pathlib and the hub module only where a folder is read: see resolve_dataset)
+    from pathlib import Path
 
 __all__ = ["HUB_SCHEMES", "Dataset", "is_dataset_ref", "resolve_dataset", "snapshot"]
 
@@ -62,6 +63,10 @@ def is_dataset_ref(path: str) -> bool:
 def resolve_dataset(ref: str) -> Dataset:
     """The shard files of dataset reference ``ref``, in order; raises ``InputError`` with the fix."""
     base, split = _split_ref(ref)
+    from pathlib import Path
+
+    from .hub import hub_folder
+
     folder = hub_folder(base) if base.startswith(HUB_SCHEMES) else Path(base).expanduser()
     folder = snapshot(folder)
     if (folder / "dataset_dict.json").is_file():
@@ -101,7 +106,7 @@ def _state_shards(folder: Path, ref: str) -> tuple[Path, ...]:
             hint="save it again after dataset = dataset.flatten_indices()",
         )
     names = [str(f.get("filename")) for f in state.get("_data_files") or [] if f.get("filename")]
-    outside = [n for n in names if Path(n).name != n or n in (".", "..")]
+    outside = [n for n in names if os.path.basename(n) != n or n in (".", "..")]
     if outside:
         raise InputError(
             f"state.json names a shard outside its folder ({outside[0]}).",

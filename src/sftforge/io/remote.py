@@ -20,12 +20,9 @@ import contextlib
 import io
 import os
 import re
-import shutil
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, BinaryIO, cast
-from urllib.parse import unquote, urlsplit
 
 from ..errors import InputError
 
@@ -113,6 +110,8 @@ class _Url:
 
 
 def _parse(url: str) -> _Url:
+    from urllib.parse import unquote, urlsplit  # (not needed by a local run)
+
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
     try:
@@ -198,6 +197,9 @@ def open_url(url: str, access: Access | None = None) -> tuple[BinaryIO, int | No
 def spool(stream: BinaryIO) -> BinaryIO:
     """A seekable copy of ``stream`` in a temporary file (deleted on close): for containers that
     need random access (Parquet, Arrow) read from a pipe or a remote file, memory stays flat."""
+    import shutil
+    import tempfile
+
     tmp = tempfile.TemporaryFile(prefix="sftforge-spool-")  # noqa: SIM115 - the caller closes it
     try:
         shutil.copyfileobj(stream, tmp, 1 << 20)
