@@ -39,10 +39,15 @@ args = SFTConfig(
     dataloader_num_workers=0,
 )
 lora = LoraConfig(
-    r=s["lora_r"], lora_alpha=s["lora_alpha"], lora_dropout=s["lora_dropout"],
-    target_modules="all-linear", task_type="CAUSAL_LM",
+    r=s["lora_r"],
+    lora_alpha=s["lora_alpha"],
+    lora_dropout=s["lora_dropout"],
+    target_modules="all-linear",
+    task_type="CAUSAL_LM",
 )
 dataset = load_dataset("json", data_files=data, split="train")
-trainer = SFTTrainer(model=model, args=args, train_dataset=dataset, processing_class=tok, peft_config=lora)
+trainer = SFTTrainer(
+    model=model, args=args, train_dataset=dataset, processing_class=tok, peft_config=lora
+)
 trainer.train()
 trainer.save_model(out)
