@@ -304,11 +304,13 @@ class _Job:
 
             def lines_at(idx: list[int]) -> list[int]:
                 # each element's line, counting newlines from one start to the next
-                at = window_starts(win.data, win.sep, win.count)
-                line, pos, out = win.line, 0, []
+                if not starts:
+                    starts.extend(window_starts(win.data, win.sep, win.count))
+                count, line, pos, out = win.data.count, win.line, 0, []
                 for i in idx:
-                    line += win.data.count(b"\n", pos, at[i])
-                    pos = at[i]
+                    at = starts[i]
+                    line += count(b"\n", pos, at)
+                    pos = at
                     out.append(line)
                 return out
 
