@@ -118,13 +118,24 @@ def test_the_schemas_types_are_all_built_from_buffers() -> None:
         assert arrow_column(values, field.type).equals(pa.array(values, field.type))
 
 
-def test_an_import_does_not_import_pandas(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("name", "text"),
+    [
+        (
+            "in.jsonl",
+            '{"instruction": "你好", "output": "hi"}\n{"instruction": "x", "output": "y"}\n',
+        ),
+        # a JSON array: its pieces include one with no rows (the records read for detection)
+        (
+            "in.json",
+            '[{"instruction": "你好", "output": "hi"},\n{"instruction": "x", "output": "y"}]',
+        ),
+    ],
+)
+def test_an_import_does_not_import_pandas(tmp_path: Path, name: str, text: str) -> None:
     """``pa.array`` would import pandas (a sixth of a small import's CPU, ~50 MB)."""
-    src = tmp_path / "in.jsonl"
-    src.write_text(
-        '{"instruction": "你好", "output": "hi"}\n{"instruction": "x", "output": "y"}\n',
-        encoding="utf-8",
-    )
+    src = tmp_path / name
+    src.write_text(text, encoding="utf-8")
     code = (
         "import sys\nfrom pathlib import Path\n"
         "from sftforge.studio.store import Store\n"

@@ -260,6 +260,8 @@ def _rows_maker(name: str) -> Callable[[list[Sample], list[int]], Any]:
     inputs): its rows as one record batch, each ``row_id`` the row's base id (``_base_id``)."""
 
     def rows(samples: list[Sample], lines: list[int]) -> Any:
+        if not samples:  # a piece of rejects only (or the records read to detect the format)
+            return None
         return rows_batch(
             [
                 row_values(s, _base_id(s, name, line), src=name, src_line=line, made_by="import")

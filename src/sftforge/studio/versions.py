@@ -407,7 +407,9 @@ def arrow_column(values: Sequence[Any], type_: pa.DataType) -> pa.Array:
 
 def rows_batch(rows: Sequence[tuple[Any, ...]]) -> pa.RecordBatch:
     """Rows as ``row_values`` makes them, as one record batch in ``SCHEMA``."""
-    cols = list(zip(*rows, strict=True)) if rows else [() for _ in SCHEMA]  # rows -> columns
+    if not rows:  # (``arrow_column`` of no values would go to ``pa.array``: pandas)
+        return pa.RecordBatch.from_arrays([pa.nulls(0, f.type) for f in SCHEMA], schema=SCHEMA)
+    cols = list(zip(*rows, strict=True))  # rows -> columns, in C
     return pa.RecordBatch.from_arrays(
         [arrow_column(col, f.type) for col, f in zip(cols, SCHEMA, strict=True)], schema=SCHEMA
     )
