@@ -125,7 +125,6 @@ def test_the_schemas_types_are_all_built_from_buffers() -> None:
             "in.jsonl",
             '{"instruction": "你好", "output": "hi"}\n{"instruction": "x", "output": "y"}\n',
         ),
-        # a JSON array: its pieces include one with no rows (the records read for detection)
         (
             "in.json",
             '[{"instruction": "你好", "output": "hi"},\n{"instruction": "x", "output": "y"}]',
@@ -144,6 +143,9 @@ def test_an_import_does_not_import_pandas(tmp_path: Path, name: str, text: str) 
         "p = store.create_project('p', 'p'); d = store.create_dataset(p['id'], 'd')\n"
         "row = import_file(store, home / 'v', home / 'r', d['id'], sys.argv[2], user='u')\n"
         "assert row['status'] == 'done' and row['imported'] == 2, row\n"
+        # a piece with no rows (a JSON array's rejected element read again alone) makes none
+        "from sftforge.studio.versions import rows_batch\n"
+        "assert rows_batch([]).num_rows == 0\n"
         "print('pandas' in sys.modules)\n"
     )
     out = subprocess.run(
