@@ -7,8 +7,9 @@ Imports are timed whole, as processes, beside ``sftforge convert`` of the same f
 native ``sftforge`` JSONL (the closest CLI peer: read, check, write every sample losslessly):
 each is ``python`` + imports + reading + writing, CPU from ``wait4`` (user + sys, children
 included), peak RSS from ``ru_maxrss``. The import process is the studio's own job body
-(``sftforge.studio.imports.import_file``: reader -> Parquet version + browse sidecar + SQLite
-records), without the web server around it.
+(``sftforge.studio.imports.import_file``: convert's piece loop, with its worker processes for
+inputs of 16 MiB or more -> Parquet version + browse sidecar + SQLite records), without the web
+server around it.
 
 Browsing is timed in a fresh process that starts the app (``create_app``) on the imported home
 and sends requests through FastAPI's TestClient: each figure is one request's wall time inside

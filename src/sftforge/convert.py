@@ -23,6 +23,7 @@ for it (an error message, a format that writes ids); ids in the output are uncha
 from __future__ import annotations
 
 import contextlib
+import functools
 import itertools
 import os
 from collections import Counter, deque
@@ -36,7 +37,7 @@ from ._gc import gc_paused, gc_relaxed
 from .api import Reader, decode, read, resolve_format, write
 from .errors import ConversionError, InputError, SftforgeError
 from .formats.base import Format, LossLog
-from .io.containers import RecordWriter, container_from_name, open_writer
+from .io.containers import container_from_name, open_writer
 from .io.jsonl import lines_records, lines_values
 from .io.paths import same_file
 from .io.pieces import Lines, Piece, PieceStream, Records, Window, window_starts
@@ -44,7 +45,7 @@ from .io.record import RawRecord
 from .oserrors import os_error
 from .sample import deferred_ids, validate_sample
 
-__all__ = ["PARALLEL_MIN_BYTES", "ConvertResult", "convert"]
+__all__ = ["PARALLEL_MIN_BYTES", "ConvertResult", "RowsHook", "convert", "decode_pieces"]
 
 PARALLEL_MIN_BYTES = 16 << 20  # below this, forking workers costs more than it saves
 _TASK_BYTES = 1 << 19  # a helper's task: pieces of about this many input bytes
@@ -136,7 +137,10 @@ def _convert(
                 out, container=out_container, compression=compression,
                 default_container=target.default_container,
             ) as writer:  # fmt: skip
-                losses = _Driver(reader, target, writer, allow_lossy, n, progress).run()
+                joiner = writer.joiner
+                assert joiner is not None
+                job = _Job(reader, target, allow_lossy, joiner)
+                losses = _Driver(reader, job, writer.write_blob, n, progress).run()
             written = writer.count
         else:
             n = 1
@@ -183,20 +187,53 @@ def _workers(workers: int | None, reader: Reader) -> int:
     return n if "fork" in multiprocessing.get_all_start_methods() else 1
 
 
+# what a caller of ``decode_pieces`` makes of a piece's samples and their input lines, where
+# the piece is decoded (in a helper, what it returns crosses a pipe pickled)
+RowsHook = Callable[[list[Any], list[int]], Any]
+
+
+def decode_pieces(
+    reader: Reader,
+    rows: RowsHook,
+    take: Callable[[Any, int], None],
+    *,
+    workers: int | None = None,
+) -> int:
+    """Decode ``reader``'s input with ``convert``'s piece loop and worker processes, for a
+    caller that makes something else than a file of another format (the studio's import).
+
+    ``rows(samples, lines)`` runs where a piece is decoded (in a helper or here): the piece's
+    good samples, made inside ``deferred_ids()``, and the input line of each (what ``reader.line``
+    says while iterating). ``take(result, count)`` runs here, once per piece in input order,
+    with ``rows``'s result and the number of samples. Stats, rejects and errors land on
+    ``reader`` exactly as iterating it would put them. Returns the number of workers used
+    (``workers`` as in ``convert``)."""
+    n = _workers(workers, reader)
+    job = _Job(reader, None, False, b"", rows)
+    _Driver(reader, job, take, n, None).run()
+    return n
+
+
 # -- one piece, here or in a helper -----------------------------------------------------------
-# a piece's outcome: (records read, records decoded, output blob, values in it, rejects as
+# a piece's outcome: (records read, records decoded, output blob (with ``rows``: what it
+# made), values in it, rejects as
 # (kind, record, error) in input order, losses, the ConversionError that stopped it or None);
 # errors travel from the helpers pickled whole (see RecordError.__reduce__)
-_Result = tuple[
-    int, int, bytes, int, list[tuple[str, RawRecord, SftforgeError]], dict[str, int], Any
-]
+_Result = tuple[int, int, Any, int, list[tuple[str, RawRecord, SftforgeError]], dict[str, int], Any]
 _FAILED: Any = None  # a window whose cut was wrong: the reader must read it again
 
 
 class _Job:
     """Everything decoding a piece needs; made here, inherited by the forked helpers."""
 
-    def __init__(self, reader: Reader, target: Format, allow_lossy: bool, joiner: bytes) -> None:
+    def __init__(
+        self,
+        reader: Reader,
+        target: Format | None,
+        allow_lossy: bool,
+        joiner: bytes,
+        rows: RowsHook | None = None,
+    ) -> None:
         self.fmt = reader.format
         self.validate = reader.validate
         self.require_answer = reader.require_answer
@@ -207,6 +244,11 @@ class _Job:
         self.file = reader.source.name
         self.limit = reader.source.max_record_bytes
         self.check = reader.source.check_text
+        # with ``rows`` (``decode_pieces``): ``_values`` gathers the good samples and their
+        # indices here, and ``run`` hands them to ``rows`` once per piece
+        self.rows = rows
+        self._got: list[Any] = []
+        self._lines: list[int] = []
 
     def run_all(self, pieces: list[Piece]) -> list[_Result | None]:
         """Pieces in order, stopping after a wrong window or a refused conversion."""
@@ -220,6 +262,17 @@ class _Job:
         return out
 
     def run(self, piece: Piece) -> _Result | None:
+        if self.rows is None:
+            return self._run(piece)
+        self._got, self._lines = [], []
+        res = self._run(piece)
+        if res is None:
+            return res
+        got, lines = self._got, self._lines
+        self._got, self._lines = [], []
+        return (res[0], res[1], self.rows(got, lines), len(got), res[4], res[5], res[6])
+
+    def _run(self, piece: Piece) -> _Result | None:
         t = type(piece)
         if t is Lines:
             lines: Lines = piece  # type: ignore[assignment]
@@ -230,7 +283,11 @@ class _Job:
                 )
                 return self._records(recs)
             first, lvalues = lines.line, got
-            return self._values(got, lambda i: RawRecord(lvalues[i], self.file, first + i))
+            return self._values(
+                got,
+                lambda i: RawRecord(lvalues[i], self.file, first + i),
+                lambda idx: [first + i for i in idx],
+            )
         if t is Window:
             win: Window = piece  # type: ignore[assignment]
             parsed = win.values()
@@ -245,7 +302,19 @@ class _Job:
                 line = win.line + win.data.count(b"\n", 0, starts[i])
                 return RawRecord(wvalues[i], self.file, line)
 
-            return self._values(wvalues, locate)
+            def lines_at(idx: list[int]) -> list[int]:
+                # each element's line, counting newlines from one start to the next
+                if not starts:
+                    starts.extend(window_starts(win.data, win.sep, win.count))
+                count, line, pos, out = win.data.count, win.line, 0, []
+                for i in idx:
+                    at = starts[i]
+                    line += count(b"\n", pos, at)
+                    pos = at
+                    out.append(line)
+                return out
+
+            return self._values(wvalues, locate, lines_at)
         return self._records(piece.records)  # type: ignore[union-attr]
 
     def _records(self, records: list[RawRecord]) -> _Result:
@@ -266,7 +335,11 @@ class _Job:
             while j < n and records[j].error is None:
                 j += 1
             run = records[i:j]
-            res = self._values([r.value for r in run], run.__getitem__)
+            res = self._values(
+                [r.value for r in run],
+                run.__getitem__,
+                functools.partial(_record_lines, run),
+            )
             ok += res[1]
             if res[3]:
                 blobs.append(res[2])
@@ -286,8 +359,17 @@ class _Job:
             i = j
         return (n, ok, self.joiner.join(blobs), written, events, dict(losses), None)
 
-    def _values(self, values: list[Any], locate: Callable[[int], RawRecord]) -> _Result:
-        """The hot loop: parse, validate, dump and serialise each value."""
+    def _values(
+        self,
+        values: list[Any],
+        locate: Callable[[int], RawRecord],
+        lines_at: Callable[[list[int]], list[int]],
+    ) -> _Result:
+        """The hot loop: parse, validate, dump and serialise each value (with ``rows``: gather
+        the good samples and their lines instead)."""
+        if self.rows is not None:
+            return self._gather(values, locate, lines_at)
+        assert self.target is not None
         fmt = self.fmt
         parse, dump, dumps = fmt.parse, self.target.dump, orjson.dumps
         check, require = self.check_samples, self.require_answer
@@ -323,9 +405,43 @@ class _Job:
                 return (i + 1, ok, self.joiner.join(out), len(out), events, dict(loss.counts), cerr)
         return (len(values), ok, self.joiner.join(out), len(out), events, dict(loss.counts), None)
 
+    def _gather(
+        self,
+        values: list[Any],
+        locate: Callable[[int], RawRecord],
+        lines_at: Callable[[list[int]], list[int]],
+    ) -> _Result:
+        """``_values`` for ``rows``: the same checks and rejects, the good samples kept."""
+        fmt = self.fmt
+        parse = fmt.parse
+        check, require = self.check_samples, self.require_answer
+        got: list[Any] = []
+        idx: list[int] = []
+        events: list[tuple[str, RawRecord, SftforgeError]] = []
+        for i, value in enumerate(values):
+            try:
+                obj = parse(value)
+            except Exception:
+                obj = None
+            if obj is None or (check and validate_sample(obj, require_answer=require)):
+                obj, kind, err = decode(fmt, value, self.validate, require)
+                if err is not None:
+                    err.__traceback__ = None  # (see _values)
+                    rec = locate(i)
+                    if rec.raw is None and rec.value is not None:
+                        rec = RawRecord(
+                            None, rec.source, rec.line, orjson.dumps(rec.value).decode()
+                        )
+                    events.append((kind, rec, err))
+                    continue
+            got.append(obj)
+            idx.append(i)
+        self._got.extend(got)
+        self._lines.extend(lines_at(idx) if idx else [])
+        return (len(values), len(got), b"", 0, events, {}, None)
+
 
 # -- helper processes -------------------------------------------------------------------------
-_JOB: _Job | None = None  # set before forking: the helpers inherit it
 _AHEAD = 2  # tasks in flight per helper
 _PIPE_BYTES = 1 << 20  # pipe buffer asked for (Linux allows up to 1 MiB without privileges)
 _STALL_SECONDS = 600.0  # a helper that sends no result for this long is stuck
@@ -340,7 +456,7 @@ def _stall_seconds() -> float | None:
     return value if value > 0 else None
 
 
-def _serve(tasks: Any, results: Any, parent_pid: int) -> None:
+def _serve(tasks: Any, results: Any, parent_pid: int, job: _Job) -> None:
     """A helper process: run the tasks that arrive, send back their results in order.
 
     It ends with its parent (``exit_with_parent``): it holds the write end of its own task pipe
@@ -355,7 +471,6 @@ def _serve(tasks: Any, results: Any, parent_pid: int) -> None:
     from ._orphans import exit_with_parent
 
     exit_with_parent(parent_pid)
-    assert _JOB is not None
     inbox: queue.SimpleQueue[Any] = queue.SimpleQueue()
     outbox: queue.SimpleQueue[Any] = queue.SimpleQueue()
 
@@ -390,7 +505,7 @@ def _serve(tasks: Any, results: Any, parent_pid: int) -> None:
             break
         try:
             # errors travel pickled whole (see RecordError.__reduce__)
-            outbox.put(("ok", _JOB.run_all(task)))
+            outbox.put(("ok", job.run_all(task)))
         except BaseException as exc:  # a bug, not a bad record: it stops the conversion
             outbox.put(("crash", exc))
             break
@@ -401,7 +516,7 @@ def _serve(tasks: Any, results: Any, parent_pid: int) -> None:
 class _Helper:
     """One forked helper process and its pipe; results come back in the order tasks went."""
 
-    def __init__(self, ctx: Any) -> None:
+    def __init__(self, ctx: Any, job: _Job) -> None:
         # one pipe each way, large enough for a task or two: a send then rarely waits for the
         # other side (whose reading thread may be waiting for the GIL)
         tasks_in, self.tasks = ctx.Pipe(duplex=False)
@@ -411,8 +526,10 @@ class _Helper:
                 import fcntl  # (no fork on Windows, so no helpers there)
 
                 fcntl.fcntl(conn.fileno(), fcntl.F_SETPIPE_SZ, _PIPE_BYTES)
+        # the job is inherited at the fork, not pickled (each call its own: no global to race
+        # on when two conversions run in threads of one process)
         self.proc = ctx.Process(
-            target=_serve, args=(tasks_in, results_out, os.getpid()), daemon=True
+            target=_serve, args=(tasks_in, results_out, os.getpid(), job), daemon=True
         )
         self.proc.start()
         tasks_in.close()
@@ -475,18 +592,15 @@ class _Driver:
     def __init__(
         self,
         reader: Reader,
-        target: Format,
-        writer: RecordWriter,
-        allow_lossy: bool,
+        job: _Job,
+        take: Callable[[Any, int], None],
         n: int,
         progress: Callable[[Iterable[Any], Reader], Iterator[Any]] | None,
     ) -> None:
         self.reader = reader
-        self.writer = writer
+        self.take = take  # a piece's output, in input order: the writer's write_blob
         self.n = n
-        joiner = writer.joiner
-        assert joiner is not None
-        self.job = _Job(reader, target, allow_lossy, joiner)
+        self.job = job
         self.losses: Counter[str] = Counter()
         self.pieces: PieceStream = reader.raw_pieces()
         # tasks in input order, each with its results or the helper that has it
@@ -497,20 +611,17 @@ class _Driver:
         self.ticks = progress(_ticks(), reader) if progress is not None else None
 
     def run(self) -> dict[str, int]:
-        global _JOB
         ok = False
         try:
             with gc_relaxed():  # (it freezes what exists: the helpers share it untouched)
                 if self.n > 1:
-                    _JOB = self.job
                     import multiprocessing
 
                     ctx = multiprocessing.get_context("fork")
-                    self.helpers = [_Helper(ctx) for _ in range(self.n - 1)]
+                    self.helpers = [_Helper(ctx, self.job) for _ in range(self.n - 1)]
                 self._loop()
             ok = True
         finally:
-            _JOB = None
             for helper in self.helpers:
                 helper.close(ok)
             if self.ticks is not None:
@@ -584,9 +695,13 @@ class _Driver:
             reader.reject(rec, err, kind)
         if refused is not None:
             raise refused
-        self.writer.write_blob(blob, count)
+        self.take(blob, count)
         if lost:
             self.losses.update(lost)
+
+
+def _record_lines(records: list[RawRecord], idx: list[int]) -> list[int]:
+    return [records[k].line for k in idx]
 
 
 def _weight(piece: Piece) -> int:

@@ -16,8 +16,11 @@ import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.ipc as ipc
+import pyarrow.parquet as pq
 import pytest
 
+import sftforge.convert as convert_module
+import sftforge.studio.versions as versions_module
 from sftforge.sample import Message, Sample
 from sftforge.studio.imports import import_file
 from sftforge.studio.store import Store
@@ -115,13 +118,23 @@ def test_the_schemas_types_are_all_built_from_buffers() -> None:
         assert arrow_column(values, field.type).equals(pa.array(values, field.type))
 
 
-def test_an_import_does_not_import_pandas(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("name", "text"),
+    [
+        (
+            "in.jsonl",
+            '{"instruction": "你好", "output": "hi"}\n{"instruction": "x", "output": "y"}\n',
+        ),
+        (
+            "in.json",
+            '[{"instruction": "你好", "output": "hi"},\n{"instruction": "x", "output": "y"}]',
+        ),
+    ],
+)
+def test_an_import_does_not_import_pandas(tmp_path: Path, name: str, text: str) -> None:
     """``pa.array`` would import pandas (a sixth of a small import's CPU, ~50 MB)."""
-    src = tmp_path / "in.jsonl"
-    src.write_text(
-        '{"instruction": "你好", "output": "hi"}\n{"instruction": "x", "output": "y"}\n',
-        encoding="utf-8",
-    )
+    src = tmp_path / name
+    src.write_text(text, encoding="utf-8")
     code = (
         "import sys\nfrom pathlib import Path\n"
         "from sftforge.studio.store import Store\n"
@@ -130,6 +143,9 @@ def test_an_import_does_not_import_pandas(tmp_path: Path) -> None:
         "p = store.create_project('p', 'p'); d = store.create_dataset(p['id'], 'd')\n"
         "row = import_file(store, home / 'v', home / 'r', d['id'], sys.argv[2], user='u')\n"
         "assert row['status'] == 'done' and row['imported'] == 2, row\n"
+        # a piece with no rows (a JSON array's rejected element read again alone) makes none
+        "from sftforge.studio.versions import rows_batch\n"
+        "assert rows_batch([]).num_rows == 0\n"
         "print('pandas' in sys.modules)\n"
     )
     out = subprocess.run(
@@ -236,17 +252,29 @@ def _rich_records(n: int) -> list[str]:
     return lines
 
 
-def test_an_imports_version_is_the_one_the_first_studio_made(tmp_path: Path) -> None:
+@pytest.mark.parametrize("workers", [None, 3])
+def test_an_imports_version_is_the_one_the_first_studio_made(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, workers: int | None
+) -> None:
     """Pinned: the version id and the browse file's rows of a fixed input, as the studio made
-    them before its columns were built from buffers (commit 24138db). A change to how rows are
-    built or hashed must not move a given input to another version."""
+    them before its columns were built from buffers (commit 24138db), and before the import
+    went through convert's worker processes (``workers=3``: two helpers, with tasks cut small
+    so the rows come back in many batches). A change to how rows are built or hashed must not
+    move a given input to another version."""
+    monkeypatch.setattr(convert_module, "_TASK_BYTES", 2048)
     src = tmp_path / "rich.jsonl"
     src.write_text("\n".join(_rich_records(300)) + "\n", encoding="utf-8")
     store = Store(tmp_path / "home")
     project = store.create_project("p", "p")
     dataset = store.create_dataset(project["id"], "d")
     row = import_file(
-        store, tmp_path / "home" / "v", tmp_path / "home" / "r", dataset["id"], src, user="u"
+        store,
+        tmp_path / "home" / "v",
+        tmp_path / "home" / "r",
+        dataset["id"],
+        src,
+        user="u",
+        workers=workers,
     )
     assert (row["read"], row["imported"], row["rejected"]) == (301, 240, 61)
     assert row["version_id"] == "75995409a79f2a0c"
@@ -254,3 +282,60 @@ def test_an_imports_version_is_the_one_the_first_studio_made(tmp_path: Path) -> 
     table = ipc.open_file(pa.memory_map(str(browse))).read_all()
     digest = hashlib.sha256(orjson.dumps(table.to_pylist())).hexdigest()[:16]
     assert digest == "7c869b709024b421"
+
+
+def _import_files(home: Path, inputs: list[Path], workers: int) -> list[dict[str, Any]]:
+    """Import ``inputs`` one after another into one dataset (each appended to the head) and
+    return, per import, its counts and the bytes of its version's files and rejects."""
+    store = Store(home)
+    dataset = store.create_dataset(store.create_project("p", "p")["id"], "d")
+    out = []
+    for src in inputs:
+        row = import_file(
+            store, home / "v", home / "r", dataset["id"], src, user="u", workers=workers
+        )
+        assert row["status"] == "done", row["error"]
+        vid = row["version_id"]
+        out.append(
+            {
+                "counts": (row["version_id"], row["read"], row["imported"], row["rejected"]),
+                "parquet": (home / "v" / f"{vid}.parquet").read_bytes(),
+                "browse": (home / "v" / f"{vid}.browse.arrow").read_bytes(),
+                "rejects": (home / row["rejects_path"]).read_bytes()
+                if row["rejects_path"]
+                else None,
+            }
+        )
+    return out
+
+
+def test_worker_processes_make_the_same_files_as_one_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An import through convert's helpers (small tasks, small row groups: many batches cut
+    across row groups) writes byte for byte the Parquet file, browse file and rejects that one
+    process writes: JSONL with repeated ids and broken lines, a JSON array on one line (all its
+    records on line 1: ids ``#1.2``, ...), an indented JSON array, each appended to the head."""
+    monkeypatch.setattr(convert_module, "_TASK_BYTES", 4096)
+    monkeypatch.setattr(versions_module, "ROW_GROUP", 64)
+    rich = tmp_path / "rich.jsonl"
+    rich.write_text("\n".join(_rich_records(400)) + "\n", encoding="utf-8")
+    pairs = [{"instruction": f"问 {i % 150}", "output": f"答 {i}"} for i in range(300)]
+    pairs[17] = {"instruction": "", "output": "no question"}
+    one_line = tmp_path / "one_line.json"
+    one_line.write_text(json.dumps(pairs, ensure_ascii=False), encoding="utf-8")
+    indented = tmp_path / "indented.json"
+    indented.write_text(json.dumps(pairs[:200], ensure_ascii=False, indent=2), encoding="utf-8")
+    inputs = [rich, one_line, indented, rich]
+    one = _import_files(tmp_path / "one", inputs, workers=1)
+    pool = _import_files(tmp_path / "pool", inputs, workers=3)
+    assert [x["counts"] for x in pool] == [x["counts"] for x in one]
+    assert [x["counts"][1:] for x in one] == [(401, 320, 81), (300, 299, 1), (200, 199, 1),
+                                              (401, 320, 81)]  # fmt: skip
+    for got, want in zip(pool, one, strict=True):
+        assert got == want
+    # the first version's row groups are ROW_GROUP rows (the last one shorter)
+    first = tmp_path / "pool" / "v" / f"{pool[0]['counts'][0]}.parquet"
+    meta = pq.ParquetFile(str(first)).metadata
+    sizes = [meta.row_group(g).num_rows for g in range(meta.num_row_groups)]
+    assert set(sizes[:-1]) == {64} and 0 < sizes[-1] <= 64

@@ -7,6 +7,12 @@ rejected``. An input whose records all fail, or that cannot be opened at all, fa
 with the CLI's one line (file, line, field, fix) and makes no version. Imports run as jobs
 (``start_import``); sources (uploads, server paths, URLs, ...) stage a file and call these.
 A dataset that already has rows gets the new ones appended (the new version's parent is the head).
+
+The records are decoded by ``convert``'s piece loop (``sftforge.convert.decode_pieces``): for a
+large input its worker processes parse each piece, make its Samples, their JSON and derived
+columns (``versions.row_values``) and send back one Arrow batch per piece; this process makes
+the row ids unique and writes the batches in input order (``VersionWriter.add_rows``), so the
+version (id and files) is the one a single process makes.
 """
 
 from __future__ import annotations
@@ -16,16 +22,18 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+import pyarrow as pa
 
 from .._gc import gc_relaxed
 from ..api import read
+from ..convert import decode_pieces
 from ..errors import SftforgeError
 from ..io.rejects import RejectsSink, nothing_kept
-from ..sample import Sample, deferred_ids, id_pending
+from ..sample import Sample, id_pending
 from .errors import ApiError
 from .jobs import JobContext, JobQueue, register
 from .store import Store, new_id, now_iso
-from .versions import VersionWriter, iter_batches, row_values
+from .versions import VersionWriter, arrow_column, iter_batches, row_values, rows_batch
 
 __all__ = [
     "create_import",
@@ -128,9 +136,14 @@ def import_file(
     columns: str | dict[str, Any] | None = None,
     encoding: str | None = None,
     progress: ProgressFn | None = None,
+    workers: int | None = None,
 ) -> dict[str, Any]:
     """Import ``path`` now (in this thread) and return the import's row. Never raises for bad
-    input: a failed import has ``status == "failed"`` and ``error`` (one line)."""
+    input: a failed import has ``status == "failed"`` and ``error`` (one line).
+
+    The input is decoded by ``convert``'s piece loop (``decode_pieces``): ``workers`` processes
+    as in ``convert`` (default: the CPU count for inputs of 16 MiB or more, else this one); the
+    version is the same whatever their number."""
     path = Path(path)
     name = src_name or path.name
     if import_id is None:
@@ -165,24 +178,23 @@ def import_file(
             for batch in iter_batches(store.version(head)["path"]):
                 seen.update(batch.column("row_id").to_pylist())
                 writer.add_batch(batch)
-        # gc_relaxed: the loop makes millions of short-lived acyclic objects (see _gc)
-        with deferred_ids(), gc_relaxed():
-            reader = read(
-                path,
-                format,
-                on_error="skip",
-                rejects=reject,
-                encoding=encoding,
-                columns=columns,
-                kinds=("sample",),
-            )
-            with reader:
-                for n, sample in enumerate(reader, start=1):
-                    _add(writer, sample, name, reader.line, seen)
-                    if progress is not None and n % 8192 == 0:
-                        done, size = reader.progress()
-                        progress(done / size if size else 0.0, f"{n} rows")
-                stats = reader.stats
+        reader = read(
+            path,
+            format,
+            on_error="skip",
+            rejects=reject,
+            encoding=encoding,
+            columns=columns,
+            kinds=("sample",),
+        )
+        with reader:
+            # convert's piece loop: parsing, Samples, their JSON and the derived columns in
+            # worker processes for large inputs; rows come back as batches, in input order
+            take = _Taker(writer, seen, reader, progress)
+            # gc_relaxed: the rows are millions of short-lived acyclic objects (see _gc)
+            with gc_relaxed():
+                decode_pieces(reader, _rows_maker(name), take, workers=workers)
+            stats = reader.stats
         if stats.ok == 0:
             err = nothing_kept(name, stats.read, dict(stats.by_reason), reader.format.name)
             first = reader.errors[0] if reader.errors else None
@@ -243,12 +255,59 @@ def _row(store: Store, import_id: str) -> dict[str, Any]:
     return store.must("SELECT * FROM imports WHERE id=?", (import_id,), f"import {import_id}")
 
 
-def _add(writer: VersionWriter, sample: Sample, name: str, line: int, seen: set[str]) -> None:
-    """One read sample as a row: its id is the input's sample id when it had one, else
-    ``<file>:<line>``. A repeated id gets ``#<line>`` (where the repeat is), and when that is
-    taken too (several records on one line: a JSON array written on one line) ``#<line>.2``,
+def _rows_maker(name: str) -> Callable[[list[Sample], list[int]], Any]:
+    """What each piece of the input becomes where it is decoded (a worker process for large
+    inputs): its rows as one record batch, each ``row_id`` the row's base id (``_base_id``)."""
+
+    def rows(samples: list[Sample], lines: list[int]) -> Any:
+        if not samples:  # a piece of rejects only (or the records read to detect the format)
+            return None
+        return rows_batch(
+            [
+                row_values(s, _base_id(s, name, line), src=name, src_line=line, made_by="import")
+                for s, line in zip(samples, lines, strict=True)
+            ]
+        )
+
+    return rows
+
+
+def _base_id(sample: Sample, name: str, line: int) -> str:
+    """A read sample's id: the input's sample id when it had one, else ``<file>:<line>``."""
+    return f"{name}:{line}" if id_pending(sample) else sample.id
+
+
+class _Taker:
+    """Each piece's batch of rows, in input order: ids made unique, then written."""
+
+    def __init__(
+        self, writer: VersionWriter, seen: set[str], reader: Any, progress: ProgressFn | None
+    ) -> None:
+        self.writer, self.seen, self.reader, self.progress = writer, seen, reader, progress
+        self.n = 0
+
+    def __call__(self, batch: Any, count: int) -> None:
+        if not count:
+            return
+        ids = batch.column(0).to_pylist()
+        seen = self.seen
+        if len(set(ids)) == len(ids) and seen.isdisjoint(ids):  # the common case, in C
+            seen.update(ids)
+        else:
+            lines = batch.column("src_line").to_pylist()
+            ids = [_unique(base, line, seen) for base, line in zip(ids, lines, strict=True)]
+            batch = batch.set_column(0, "row_id", arrow_column(ids, pa.string()))
+        self.writer.add_rows(batch)
+        before, self.n = self.n, self.n + count
+        if self.progress is not None and before // 8192 != self.n // 8192:
+            done, size = self.reader.progress()
+            self.progress(done / size if size else 0.0, f"{self.n} rows")
+
+
+def _unique(base: str, line: int, seen: set[str]) -> str:
+    """A repeated id gets ``#<line>`` (where the repeat is), and when that is taken too
+    (several records on one line: a JSON array written on one line) ``#<line>.2``,
     ``#<line>.3``, ... so ids stay unique in the version."""
-    base = f"{name}:{line}" if id_pending(sample) else sample.id
     row_id = base
     if row_id in seen:
         row_id = f"{base}#{line}"
@@ -257,7 +316,7 @@ def _add(writer: VersionWriter, sample: Sample, name: str, line: int, seen: set[
             n += 1
             row_id = f"{base}#{line}.{n}"
     seen.add(row_id)
-    writer.add_values(row_values(sample, row_id, src=name, src_line=line, made_by="import"))
+    return row_id
 
 
 @register("import")
