@@ -335,6 +335,7 @@ def run_import_job(ctx: JobContext, params: dict[str, Any]) -> dict[str, Any]:
         columns=params.get("columns"),
         encoding=params.get("encoding"),
         progress=ctx.progress,
+        workers=settings.import_workers,
     )
     if row["status"] != "done":
         raise ApiError(400, "bad_input", row["error"] or "the import failed")

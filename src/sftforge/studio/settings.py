@@ -37,6 +37,10 @@ class StudioSettings:
     max_upload_files: int = 10_000
     open_browser: bool = True
     page_size_max: int = 500  # the most rows one browse request returns
+    # decoding processes per import job. 1 by default: the server has threads (uvicorn, the job
+    # worker), and forking a threaded process can copy a lock some other thread holds; on this
+    # 2-core machine one process was also the fastest (BENCHMARKS.md, studio imports)
+    import_workers: int = 1
 
     def __post_init__(self) -> None:
         self.home = Path(os.path.expanduser(str(self.home))).resolve()
