@@ -37,7 +37,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from dedup_scale_data import generate
-from pipeline_bench import ALPACA, PEERS, RECIPE, ROOT, count_lines, measure
+from pipeline_bench import ALPACA, PEERS, RECIPE, ROOT, compile_tree, count_lines, measure
 
 CLI = "import sys; from sftforge.cli.main import main; sys.exit(main())"
 
@@ -108,6 +108,7 @@ def main() -> None:
             generate(inp, args.records)
     else:
         inp, fmt = ALPACA, "alpaca"
+    compile_tree()
     rows = {}
     for engine in ("local", "ray"):
         rows[engine] = run(engine, inp, fmt, args.out / engine, args.workers, args.chunk)
