@@ -40,13 +40,17 @@ from dedup_scale_data import generate
 from pipeline_bench import ALPACA, PEERS, RECIPE, ROOT, compile_tree, count_lines, measure
 
 CLI = "import sys; from sftforge.cli.main import main; sys.exit(main())"
+# Ray runs its task workers at nice 15 by default: on a machine shared with other jobs they then
+# get almost no CPU (seen 2026-12-07: 2 % each at load 15) and the Ray runs measure the other
+# jobs, not Ray. Both Ray runs (sftforge's and Data-Juicer's) get nice 0, as the local run has.
+RAY_ENV = {"RAY_USAGE_STATS_ENABLED": "0", "RAY_worker_niceness": "0"}
 
 
 def run(engine: str, inp: Path, fmt: str, work: Path, workers: int, chunk: int) -> dict[str, Any]:
     work.mkdir(parents=True, exist_ok=True)
     recipe = work / "recipe.yaml"
     recipe.write_text(RECIPE.format(input=inp, fmt=fmt, chunk=chunk), encoding="utf-8")
-    env = dict(os.environ, PYTHONPATH=str(ROOT / "src"), RAY_USAGE_STATS_ENABLED="0")
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "src"), **RAY_ENV)
     cmd = [sys.executable, "-c", CLI, "run", str(recipe), "-o", str(work / "run")]
     cmd += ["--workers", str(workers), "--fresh", "--engine", engine]
     res = measure(cmd, env, work / "log.txt")
@@ -84,7 +88,7 @@ def run_dj_ray(dj: Path, inp: Path, work: Path) -> dict[str, Any]:
         dataset_path=text, export_path=work / "out" / "out.jsonl", work_dir=work / "dj"
     )
     (work / "dj.yaml").write_text(cfg, encoding="utf-8")
-    env = dict(os.environ, RAY_USAGE_STATS_ENABLED="0")
+    env = dict(os.environ, **RAY_ENV)
     res = measure(
         [str(dj / "bin" / "dj-process"), "--config", str(work / "dj.yaml")], env, work / "log.txt"
     )
