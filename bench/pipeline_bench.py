@@ -163,6 +163,13 @@ def count_lines(path: Path) -> int:
 
 
 # -- runners ----------------------------------------------------------------------------------
+def compile_tree() -> None:
+    """Byte-compile ``src/`` once, as ``pip install`` does for the peers' packages: with
+    ``PYTHONDONTWRITEBYTECODE`` set (as on the shared machine) every sftforge run would otherwise
+    compile its ~100 modules again (~0.2 s CPU a run, measured 2026-12-07)."""
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(ROOT / "src")], check=True)
+
+
 def run_sftforge(
     inp: Path, fmt: str, work: Path, workers: int, chunk: int, template: str = RECIPE
 ) -> dict[str, Any]:
@@ -307,6 +314,7 @@ def main() -> None:
         tools = args.only.split(",")
         text_dir = prepare_text(records, args.out / "text", args.workers)
         if "sftforge" in tools:
+            compile_tree()
             src = ALPACA
             if args.limit:
                 src = args.out / "alpaca_limited.json"

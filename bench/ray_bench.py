@@ -12,8 +12,14 @@ the largest single process), ``--workers 2`` for both (the local Ray gets 2 CPUs
 and rejects of both engines are compared byte for byte; the shuffle volume of the Ray run's
 dedup stages (the key columns written to parts) is read from its work folder sizes.
 
-Data-Juicer on Ray is not run: it is not installed here (``SFTFORGE_BENCH_DJ_VENV`` names a
-venv with py-data-juicer and ray when one is available; see pipeline_bench.py for its recipe).
+With ``SFTFORGE_BENCH_DJ_VENV`` naming a venv with py-data-juicer and ray (pipeline_bench.py
+makes one), Data-Juicer runs the same recipe on Ray in the same run, third:
+``bench/peers/pipeline_dj_ray.yaml`` (``executor_type: ray``, ``ray_address: local``: the command
+starts its own local Ray, as ``--engine ray`` does; its Ray dedup operators
+``ray_document_deduplicator`` and ``ray_bts_minhash_deduplicator``), reading the records as one
+``text`` field as in pipeline_bench.py, pinned to the same cores, Ray started with the machine's
+CPUs. Its input conversion is not timed; its kept count differs (its special-character ratio
+also counts digits and whitespace).
 """
 
 from __future__ import annotations
@@ -22,29 +28,72 @@ import argparse
 import filecmp
 import json
 import os
+import shutil
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from dedup_scale_data import generate
-from pipeline_bench import ALPACA, RECIPE, ROOT, count_lines, measure
+from pipeline_bench import ALPACA, PEERS, RECIPE, ROOT, compile_tree, count_lines, measure
 
 CLI = "import sys; from sftforge.cli.main import main; sys.exit(main())"
+# Ray runs its task workers at nice 15 by default: on a machine shared with other jobs they then
+# get almost no CPU (seen 2026-12-07: 2 % each at load 15) and the Ray runs measure the other
+# jobs, not Ray. Both Ray runs (sftforge's and Data-Juicer's) get nice 0, as the local run has.
+RAY_ENV = {"RAY_USAGE_STATS_ENABLED": "0", "RAY_worker_niceness": "0"}
 
 
 def run(engine: str, inp: Path, fmt: str, work: Path, workers: int, chunk: int) -> dict[str, Any]:
     work.mkdir(parents=True, exist_ok=True)
     recipe = work / "recipe.yaml"
     recipe.write_text(RECIPE.format(input=inp, fmt=fmt, chunk=chunk), encoding="utf-8")
-    env = dict(os.environ, PYTHONPATH=str(ROOT / "src"), RAY_USAGE_STATS_ENABLED="0")
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "src"), **RAY_ENV)
     cmd = [sys.executable, "-c", CLI, "run", str(recipe), "-o", str(work / "run")]
     cmd += ["--workers", str(workers), "--fresh", "--engine", engine]
     res = measure(cmd, env, work / "log.txt")
     if res["rc"] == 0:
         res["kept"] = count_lines(work / "run" / "train.jsonl")
         res["rejected"] = count_lines(work / "run" / "rejects.jsonl")
+    return res
+
+
+def as_text(inp: Path, out: Path) -> Path:
+    """The records as ``{"id", "text"}`` JSONL (instruction, input and output joined), for Data-Juicer."""
+    if inp.suffix == ".jsonl":
+        with open(inp, encoding="utf-8") as fh:
+            records = (json.loads(line) for line in fh)
+            _write_text(records, out)
+    else:
+        _write_text(json.loads(inp.read_text(encoding="utf-8")), out)
+    return out
+
+
+def _write_text(records: Iterable[dict[str, str]], out: Path) -> None:
+    with open(out, "w", encoding="utf-8") as fh:
+        for i, r in enumerate(records):
+            text = "\n".join(x for x in (r["instruction"], r.get("input", ""), r["output"]) if x)
+            fh.write(json.dumps({"id": str(i), "text": text}, ensure_ascii=False) + "\n")
+
+
+def run_dj_ray(dj: Path, inp: Path, work: Path) -> dict[str, Any]:
+    """Data-Juicer's ``dj-process`` with ``executor_type: ray`` on the same recipe."""
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    text = as_text(inp, work / "input.jsonl")
+    cfg = (PEERS / "pipeline_dj_ray.yaml").read_text(encoding="utf-8")
+    cfg = cfg.format(
+        dataset_path=text, export_path=work / "out" / "out.jsonl", work_dir=work / "dj"
+    )
+    (work / "dj.yaml").write_text(cfg, encoding="utf-8")
+    env = dict(os.environ, **RAY_ENV)
+    res = measure(
+        [str(dj / "bin" / "dj-process"), "--config", str(work / "dj.yaml")], env, work / "log.txt"
+    )
+    if res["rc"] == 0:  # Ray's JSON sink writes a folder of .json parts
+        res["kept"] = sum(count_lines(p) for p in (work / "out").rglob("*.json"))
     return res
 
 
@@ -63,12 +112,17 @@ def main() -> None:
             generate(inp, args.records)
     else:
         inp, fmt = ALPACA, "alpaca"
+    compile_tree()
     rows = {}
     for engine in ("local", "ray"):
         rows[engine] = run(engine, inp, fmt, args.out / engine, args.workers, args.chunk)
         print(engine, json.dumps(rows[engine]), flush=True)
         if rows[engine]["rc"] != 0:
             sys.exit(f"{engine} failed: see {args.out / engine / 'log.txt'}")
+    dj = os.environ.get("SFTFORGE_BENCH_DJ_VENV")
+    if dj:
+        rows["datajuicer-ray"] = run_dj_ray(Path(dj), inp, args.out / "datajuicer-ray")
+        print("datajuicer-ray", json.dumps(rows["datajuicer-ray"]), flush=True)
     same = all(
         filecmp.cmp(args.out / "local" / "run" / f, args.out / "ray" / "run" / f, shallow=False)
         for f in ("train.jsonl", "rejects.jsonl")
@@ -84,7 +138,16 @@ def main() -> None:
         )
     ratio = rows["ray"]["seconds"] / rows["local"]["seconds"]
     print(f"\nray / local wall time: {ratio:.2f}x; outputs and rejects identical: {same}")
-    print("Data-Juicer on Ray: not run (not installed on this machine)")
+    if "datajuicer-ray" in rows:
+        dj_row = rows["datajuicer-ray"]
+        if dj_row["rc"] != 0:
+            print(f"Data-Juicer on Ray failed: see {args.out / 'datajuicer-ray' / 'log.txt'}")
+        for engine in ("local", "ray"):
+            print(
+                f"Data-Juicer on Ray / sftforge {engine}: {dj_row['seconds'] / rows[engine]['seconds']:.2f}x"
+            )
+    else:
+        print("Data-Juicer on Ray: not run (set SFTFORGE_BENCH_DJ_VENV)")
 
 
 if __name__ == "__main__":
