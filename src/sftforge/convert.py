@@ -384,18 +384,8 @@ class _Job:
             except Exception:
                 obj = None
             if obj is None or (check and validate_sample(obj, require_answer=require)):
-                # the exact error (or exception) of the serial reader
-                obj, kind, err = decode(fmt, value, self.validate, require)
-                if err is not None:
-                    # its traceback holds this frame (all the output so far) in a reference
-                    # cycle, and the collector is paused here
-                    err.__traceback__ = None
-                    rec = locate(i)
-                    if rec.raw is None and rec.value is not None:
-                        rec = RawRecord(
-                            None, rec.source, rec.line, orjson.dumps(rec.value).decode()
-                        )
-                    events.append((kind, rec, err))
+                obj = self._serial(value, i, locate, events)
+                if obj is None:
                     continue
             ok += 1
             try:
@@ -404,6 +394,27 @@ class _Job:
                 cerr.__traceback__ = None  # (raised again where the results are applied)
                 return (i + 1, ok, self.joiner.join(out), len(out), events, dict(loss.counts), cerr)
         return (len(values), ok, self.joiner.join(out), len(out), events, dict(loss.counts), None)
+
+    def _serial(
+        self,
+        value: Any,
+        i: int,
+        locate: Callable[[int], RawRecord],
+        events: list[tuple[str, RawRecord, SftforgeError]],
+    ) -> Any:
+        """A value the fast parse refused: the serial reader's exact result, or None after
+        recording its error (or exception) as a reject event."""
+        obj, kind, err = decode(self.fmt, value, self.validate, self.require_answer)
+        if err is None:
+            return obj
+        # its traceback holds the caller's frame (all the output so far) in a reference cycle,
+        # and the collector is paused here
+        err.__traceback__ = None
+        rec = locate(i)
+        if rec.raw is None and rec.value is not None:
+            rec = RawRecord(None, rec.source, rec.line, orjson.dumps(rec.value).decode())
+        events.append((kind, rec, err))
+        return None
 
     def _gather(
         self,
@@ -424,15 +435,8 @@ class _Job:
             except Exception:
                 obj = None
             if obj is None or (check and validate_sample(obj, require_answer=require)):
-                obj, kind, err = decode(fmt, value, self.validate, require)
-                if err is not None:
-                    err.__traceback__ = None  # (see _values)
-                    rec = locate(i)
-                    if rec.raw is None and rec.value is not None:
-                        rec = RawRecord(
-                            None, rec.source, rec.line, orjson.dumps(rec.value).decode()
-                        )
-                    events.append((kind, rec, err))
+                obj = self._serial(value, i, locate, events)
+                if obj is None:
                     continue
             got.append(obj)
             idx.append(i)
