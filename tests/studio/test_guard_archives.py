@@ -73,8 +73,10 @@ def test_zip_slip(tmp_path: Path, name: str) -> None:
 
 
 def test_absolute_members(tmp_path: Path) -> None:
-    _refused(_zip(tmp_path / "a.zip", {"/tmp/evil": b"x"}), tmp_path / "o1", "unsafe_archive")
-    _refused(_tar(tmp_path / "a.tgz", {"/tmp/evil": b"x"}), tmp_path / "o2", "unsafe_archive")
+    outside = (tmp_path / "outside" / "evil").as_posix()  # an absolute member name
+    _refused(_zip(tmp_path / "a.zip", {outside: b"x"}), tmp_path / "o1", "unsafe_archive")
+    _refused(_tar(tmp_path / "a.tgz", {outside: b"x"}), tmp_path / "o2", "unsafe_archive")
+    assert not (tmp_path / "outside").exists()
     _refused(_zip(tmp_path / "c.zip", {"C:/evil": b"x"}), tmp_path / "o3", "unsafe_archive")
     _refused(_tar(tmp_path / "s.tgz", {"../../evil": b"x"}), tmp_path / "o4", "unsafe_archive")
 
