@@ -370,14 +370,31 @@ class _Job:
         if self.rows is not None:
             return self._gather(values, locate, lines_at)
         assert self.target is not None
-        fmt = self.fmt
-        parse, dump, dumps = fmt.parse, self.target.dump, orjson.dumps
-        check, require = self.check_samples, self.require_answer
+        dump, dumps = self.target.dump, orjson.dumps
         loss = LossLog(allow=self.allow_lossy)
         out: list[bytes] = []
         put = out.append
         events: list[tuple[str, RawRecord, SftforgeError]] = []
         ok = 0
+        for i, obj in self._decoded(values, locate, events):
+            ok += 1
+            try:
+                put(dumps(dump(obj, loss)))
+            except ConversionError as cerr:
+                cerr.__traceback__ = None  # (raised again where the results are applied)
+                return (i + 1, ok, self.joiner.join(out), len(out), events, dict(loss.counts), cerr)
+        return (len(values), ok, self.joiner.join(out), len(out), events, dict(loss.counts), None)
+
+    def _decoded(
+        self,
+        values: list[Any],
+        locate: Callable[[int], RawRecord],
+        events: list[tuple[str, RawRecord, SftforgeError]],
+    ) -> Iterator[tuple[int, Any]]:
+        """``(index, sample)`` of each good value: the format's fast parse, and the serial
+        reader's exact result where that fails or the sample does not validate; errors go to
+        ``events``. Shared by ``_values`` (convert) and ``_gather`` (``rows``)."""
+        parse, check, require = self.fmt.parse, self.check_samples, self.require_answer
         for i, value in enumerate(values):
             try:
                 obj = parse(value)
@@ -387,13 +404,7 @@ class _Job:
                 obj = self._serial(value, i, locate, events)
                 if obj is None:
                     continue
-            ok += 1
-            try:
-                put(dumps(dump(obj, loss)))
-            except ConversionError as cerr:
-                cerr.__traceback__ = None  # (raised again where the results are applied)
-                return (i + 1, ok, self.joiner.join(out), len(out), events, dict(loss.counts), cerr)
-        return (len(values), ok, self.joiner.join(out), len(out), events, dict(loss.counts), None)
+            yield i, obj
 
     def _serial(
         self,
@@ -423,21 +434,10 @@ class _Job:
         lines_at: Callable[[list[int]], list[int]],
     ) -> _Result:
         """``_values`` for ``rows``: the same checks and rejects, the good samples kept."""
-        fmt = self.fmt
-        parse = fmt.parse
-        check, require = self.check_samples, self.require_answer
         got: list[Any] = []
         idx: list[int] = []
         events: list[tuple[str, RawRecord, SftforgeError]] = []
-        for i, value in enumerate(values):
-            try:
-                obj = parse(value)
-            except Exception:
-                obj = None
-            if obj is None or (check and validate_sample(obj, require_answer=require)):
-                obj = self._serial(value, i, locate, events)
-                if obj is None:
-                    continue
+        for i, obj in self._decoded(values, locate, events):
             got.append(obj)
             idx.append(i)
         self._got.extend(got)
