@@ -49,6 +49,26 @@ def test_bad_settings_are_refused_with_the_fix(tmp_path: Path, text: str, messag
         load_config(path)
 
 
+def test_settings_files_are_read_as_safely_as_recipes(tmp_path: Path) -> None:
+    # the recipe's reader: aliases that expand ("billion laughs"), bytes that are not UTF-8, a
+    # missing file: each one error naming the file, never a traceback or a hang
+    laughs = "a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
+        f"{k}: &{k} [*{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}]\n"
+        for p, k in zip("abcdef", "bcdefg", strict=True)
+    )
+    bomb = tmp_path / "laughs.yaml"
+    bomb.write_text(laughs, encoding="utf-8")
+    with pytest.raises(InputError, match="expands to more than") as info:
+        load_config(bomb)
+    assert info.value.file == str(bomb)
+    gbk = tmp_path / "gbk.yaml"
+    gbk.write_bytes("model: 模型\n".encode("gbk"))
+    with pytest.raises(InputError, match="not UTF-8 text"):
+        load_config(gbk)
+    with pytest.raises(InputError, match="cannot read the training settings file"):
+        load_config(tmp_path / "missing.yaml")
+
+
 def test_qlora_on_cpu_is_one_line_with_the_fix(
     llama_dir: Path, chat_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -3,7 +3,8 @@
 A recipe names its inputs (path, optional format, a name and an optional mixing weight, ratio or
 count), the ordered steps (``- op_name: {options}``) and the outputs per split. Every unknown key
 fails here with the list of valid ones; every step is built once with ``build_op`` so an unknown
-operator or option fails before a single record is read. YAML is read with ``yaml.safe_load``.
+operator or option fails before a single record is read. YAML is read by
+``sftforge.yamlfile`` (``yaml.safe_load``, size and aliases bounded).
 """
 
 from __future__ import annotations
@@ -16,12 +17,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import yaml
-
 from ..errors import RecipeError
 from ..io.folders import HUB_SCHEMES
 from ..io.remote import is_url, shown
 from ..ops.base import OPS, Op, build_op
+from ..yamlfile import read_yaml_file
 
 __all__ = [
     "EXECUTORS",
@@ -50,8 +50,6 @@ _INPUT_KEYS = ("path", "format", "name", "weight", "ratio", "count", "on_error",
 _LLAMAFACTORY = "llamafactory:"
 _OUTPUT_KEYS = ("format", "path", "allow_lossy")
 _MIX_KEYS = ("weight", "ratio", "count")
-MAX_RECIPE_BYTES = 1 << 20  # a recipe names files and options: 1 MiB is far more than enough
-MAX_RECIPE_VALUES = 100_000  # scalars + lists + mappings, with YAML aliases expanded
 
 
 @dataclass(slots=True)
@@ -218,78 +216,8 @@ def load_recipe(source: str | Path | dict[str, Any] | Recipe) -> Recipe:
     if isinstance(source, dict):
         return _parse(source, Path.cwd(), None)
     path = Path(source)
-    try:
-        if path.stat().st_size > MAX_RECIPE_BYTES:
-            raise RecipeError(
-                f"the recipe is {path.stat().st_size} bytes, more than the "
-                f"{MAX_RECIPE_BYTES >> 20} MiB a recipe may have.",
-                file=str(path),
-                hint="a recipe names files and options; put data in input files",
-            )
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise RecipeError(
-            f"the recipe is not UTF-8 text ({exc.reason} at byte {exc.start}).",
-            file=str(path),
-            hint="save the recipe as UTF-8",
-        ) from None
-    except OSError as exc:
-        raise RecipeError(
-            f"cannot read the recipe: {exc.strerror or exc}.",
-            file=str(path),
-            hint="check the path",
-        ) from exc
-    try:
-        _check_expansion(text, str(path))
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise RecipeError(
-            f"the recipe is not valid YAML: {getattr(exc, 'problem', None) or exc}.",
-            file=str(path),
-            line=mark.line + 1 if mark is not None else None,
-            column=mark.column + 1 if mark is not None else None,
-            hint="fix the YAML syntax (indentation, colons, quotes)",
-        ) from exc
+    data = read_yaml_file(path, "recipe", RecipeError)
     return _parse(data, path.resolve().parent, str(path))
-
-
-def _check_expansion(text: str, file: str) -> None:
-    """Refuse YAML whose aliases expand to more than ``MAX_RECIPE_VALUES`` values.
-
-    ``safe_load`` shares an aliased node instead of copying it, so a 600-byte "billion laughs"
-    recipe loads fast, but everything that later walks its values (option checks, the lock file,
-    an operator joining a list into a regex) sees the expanded size. The size is counted on the
-    composed node graph, once per node (aliases reuse the count), before anything is built.
-    """
-    root = yaml.compose(text, Loader=yaml.SafeLoader)
-    if root is None:
-        return
-    sizes: dict[int, int] = {}
-
-    def size(node: yaml.Node) -> int:
-        key = id(node)
-        if key in sizes:
-            if sizes[key] < 0:  # an alias inside its own anchor: infinite
-                return MAX_RECIPE_VALUES + 1
-            return sizes[key]
-        sizes[key] = -1
-        if isinstance(node, yaml.MappingNode):
-            n = 1 + sum(size(k) + size(v) for k, v in node.value)
-        elif isinstance(node, yaml.SequenceNode):
-            n = 1 + sum(size(v) for v in node.value)
-        else:
-            n = 1
-        sizes[key] = min(n, MAX_RECIPE_VALUES + 1)
-        return sizes[key]
-
-    if size(root) > MAX_RECIPE_VALUES:
-        raise RecipeError(
-            f"the recipe expands to more than {MAX_RECIPE_VALUES} values (YAML aliases that "
-            "repeat each other, like 'billion laughs').",
-            file=file,
-            hint="write the options out without nested aliases",
-        )
 
 
 def load_ops(names: Iterable[str] | None = None) -> None:

@@ -1,7 +1,8 @@
 """``TrainConfig``: every setting of a training run, from a YAML file and from flags.
 
 The YAML file is a flat mapping of the same shape as a recipe's top level (``model:``, ``data:``,
-``lr:`` ...), read with ``yaml.safe_load``; an unknown key is refused with the nearest known one.
+``lr:`` ...), read as recipes are (``sftforge.yamlfile``: safe_load, size and aliases bounded);
+an unknown key is refused with the nearest known one.
 Flags override the file. The defaults suit LoRA of a 1.5-2B model on one 24 GB GPU: r 16 on every
 linear layer, lr 2e-4 with cosine decay, batch 4 x 4 accumulation, max length 2048, gradient
 checkpointing on (the settings LLaMA-Factory's and TRL's LoRA examples use for that size).
@@ -14,9 +15,8 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-
 from ..errors import InputError
+from ..yamlfile import read_yaml_file
 
 __all__ = [
     "METHODS",
@@ -128,15 +128,7 @@ def load_config(path: str | Path | None = None, **overrides: Any) -> TrainConfig
     data: dict[str, Any] = {}
     if path is not None:
         p = Path(path)
-        try:
-            loaded = yaml.safe_load(p.read_text(encoding="utf-8"))
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            raise InputError(
-                f"the training settings are not valid YAML: {getattr(exc, 'problem', exc)}",
-                file=str(p),
-                line=mark.line + 1 if mark is not None else None,
-            ) from None
+        loaded = read_yaml_file(p, "training settings file", InputError)
         if loaded is None:
             loaded = {}
         if not isinstance(loaded, dict):
