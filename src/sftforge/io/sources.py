@@ -50,7 +50,7 @@ class Opened:
         if not self._closed:
             self._closed = True
             self.stream.close()
-            if self.raw is not sys.stdin.buffer:
+            if not _is_stdin(self.raw):
                 self.raw.close()
 
 
@@ -87,6 +87,12 @@ def _buffered(raw: io.RawIOBase) -> BinaryIO:
     return cast(BinaryIO, io.BufferedReader(raw, buffer_size=1 << 20))
 
 
+def _is_stdin(raw: object) -> bool:
+    """Whether ``raw`` is the process's stdin (not closed directly here). A replaced
+    ``sys.stdin`` (a ``StringIO`` in an embedding program) has no ``.buffer``."""
+    return raw is getattr(sys.stdin, "buffer", None)
+
+
 def display_name(path: str) -> str:
     """How an input is named in messages, rejects and reports: credentials masked."""
     return "<stdin>" if path == "-" else shown(path)
@@ -96,7 +102,14 @@ def open_raw(path: str) -> tuple[BinaryIO, int | None]:
     """The undecoded byte stream of ``path`` (``-`` is stdin, a URL is streamed) and its size
     when known."""
     if path == "-":
-        return sys.stdin.buffer, None
+        stdin = getattr(sys.stdin, "buffer", None)
+        if stdin is None:
+            raise InputError(
+                "standard input is not a byte stream here.",
+                file="<stdin>",
+                hint="pass a file path instead of '-'",
+            )
+        return stdin, None
     if is_url(path):
         return open_url(path)
     if os.path.isdir(path):
@@ -142,7 +155,7 @@ def open_input(path: str, *, encoding: str | None = None, compression: str | Non
     try:
         return _open(path, raw, size, encoding, compression)
     except BaseException:
-        if raw is not sys.stdin.buffer:
+        if not _is_stdin(raw):
             raw.close()
         raise
 
