@@ -140,3 +140,31 @@ def test_cli_generate_with_the_local_provider(tmp_path: Path) -> None:
     row = json.loads(out.read_text(encoding="utf-8"))
     assert row["meta"]["llm"]["provider"] == "local" and row["messages"][-1]["role"] == "assistant"
     assert row["meta"]["llm"]["usage"]["prompt_tokens"] == 5  # <|user|> 你 好 <|end|> <|assistant|>
+
+
+def test_local_prompt_is_the_one_transformers_renders(tmp_path: Path) -> None:
+    """The provider renders through sftforge's sandboxed renderer; the text equals the
+    tokenizer's own ``apply_chat_template`` (the oracle) for an English and a Chinese turn."""
+    model, tok = _tiny(tmp_path)
+    prov = LocalProvider("tiny", model_obj=model, tokenizer=tok, device="cpu")
+    for msgs in (
+        [{"role": "user", "content": "hello world"}],
+        [
+            {"role": "user", "content": "你 好"},
+            {"role": "assistant", "content": "好"},
+            {"role": "user", "content": "world"},
+        ],
+    ):
+        want = tok.apply_chat_template(msgs, tokenize=False, add_generation_prompt=True)
+        assert prov._render(msgs) == want
+
+
+def test_a_failing_template_is_one_clear_error(tmp_path: Path) -> None:
+    from sftforge.errors import TemplateError
+
+    model, tok = _tiny(tmp_path)
+    tok.chat_template = "{{ raise_exception('only user turns, please') }}"
+    prov = LocalProvider("tiny", model_obj=model, tokenizer=tok, device="cpu")
+    with pytest.raises(TemplateError) as caught:
+        asyncio.run(prov.complete([{"role": "user", "content": "hello"}], max_tokens=2))
+    assert "only user turns, please" in str(caught.value)

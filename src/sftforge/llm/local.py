@@ -1,8 +1,9 @@
 """A local ``transformers`` causal LM as a provider (CPU or GPU), for offline generation.
 
 ``transformers`` and ``torch`` are imported only when a local provider is built. Generation
-renders the messages with the tokenizer's chat template (a plain ``role: content`` layout when
-it has none), runs in a worker thread so the async interface stays responsive, and holds a lock:
+renders the messages with the tokenizer's chat template through sftforge's sandboxed, bounded
+renderer (``chat.render.render_messages``: the one template path training, ``tokenize`` and
+``sftforge chat`` use; a plain ``role: content`` layout when the tokenizer has none), runs in a worker thread so the async interface stays responsive, and holds a lock:
 one generation at a time per model. ``<think>`` blocks are split like remote answers.
 """
 
@@ -66,11 +67,20 @@ class LocalProvider:
         self.device = device
 
     def _render(self, messages: ChatMessages) -> str:
+        from ..chat.encode import special_tokens_of
+        from ..chat.render import render_messages
+        from ..chat.templates import resolve_template
+
         tok = self._tok
         if getattr(tok, "chat_template", None):
-            return str(
-                tok.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+            template = resolve_template(None, tok)
+            text, _ = render_messages(
+                [dict(m) for m in messages],
+                template,
+                special_tokens=special_tokens_of(tok),
+                add_generation_prompt=True,
             )
+            return text
         lines = [f"{m['role']}: {m['content']}" for m in messages]
         return "\n".join([*lines, "assistant: "])
 
