@@ -206,3 +206,27 @@ def test_cli_eval_of_a_merged_folder_finds_its_base(folders, tmp_path: Path) -> 
     assert main(["eval", merged, str(questions), "--out", str(out), "--max-new-tokens", "4"]) == 0
     summary = json.loads((out / "summary.json").read_text("utf-8"))
     assert summary["base"] == str(base) and summary["tuned"] == merged
+
+
+def test_cli_eval_judge_budget_stops_judging(folders, judge, tmp_path: Path) -> None:
+    """``--judge-max-tokens-budget`` reaches the judge's LLM layer: a budget too small for one
+    call sends nothing, every judged row names the budget, and the exit code says it."""
+    _, adapter = folders
+    data, out = _sharegpt(tmp_path / "test.jsonl"), tmp_path / "report"
+    before = len(judge.log)
+    rc = main([
+        "eval", str(adapter), str(data), "--out", str(out), "--max-new-tokens", "10",
+        "--judge-model", "judge-1", "--judge-base-url", judge.base_url,
+        "--judge-cache", str(tmp_path / "cache.sqlite"), "--judge-max-tokens-budget", "1",
+        "--judge-concurrency", "1",
+    ])  # fmt: skip
+    assert rc == 2
+    assert len(judge.log) == before  # nothing was sent
+    rows = [json.loads(line) for line in (out / "eval.jsonl").read_text("utf-8").splitlines()]
+    judged = [r for r in rows if r["judge"].get("error")]
+    # a row with an empty answer is decided without the judge; every other row was stopped
+    assert len(judged) == sum(1 for r in rows if "note" not in r["judge"]) >= 1
+    for r in judged:
+        assert "token budget of 1 reached" in r["judge"]["error"]
+        assert "--judge-max-tokens-budget" in r["judge"]["error"]
+        assert r["verdict"] is None

@@ -1,5 +1,8 @@
 """``sftforge eval TUNED QUESTIONS --out DIR [--base BASE] [--judge-model M --judge-base-url URL]``.
 
+The judge takes the same limits as ``sftforge generate``: ``--judge-concurrency``,
+``--judge-rpm``, ``--judge-max-tokens-budget``, ``--judge-max-cost`` (with ``--judge-prices``).
+
 ``TUNED`` is a model folder (merged) or an adapter folder; ``--base`` defaults to the adapter's
 base, or the base a merged folder records in ``sftforge_merge.json``. ``QUESTIONS``: a dataset
 file (the test split), a run folder (its test output) or a text file, one question per line.
@@ -68,6 +71,26 @@ def eval_cmd(
     judge_cache: Annotated[
         str | None, typer.Option("--judge-cache", help="SQLite cache of judge calls")
     ] = ".sftforge-cache/llm.sqlite",
+    judge_concurrency: Annotated[
+        int, typer.Option("--judge-concurrency", min=1, help="judge calls in flight at once")
+    ] = 8,
+    judge_rpm: Annotated[
+        int | None, typer.Option("--judge-rpm", min=1, help="judge requests per minute limit")
+    ] = None,
+    judge_max_tokens_budget: Annotated[
+        int | None,
+        typer.Option("--judge-max-tokens-budget", min=1, help="stop judging before more tokens"),
+    ] = None,
+    judge_max_cost: Annotated[
+        float | None,
+        typer.Option("--judge-max-cost", min=0, help="stop judging before spending more"),
+    ] = None,
+    judge_prices: Annotated[
+        str | None,
+        typer.Option(
+            "--judge-prices", help="YAML price table: model: {input: x, output: y} per 1M tokens"
+        ),
+    ] = None,
     from_: Annotated[
         str | None, typer.Option("--from", help="questions file format (default: detected)")
     ] = None,
@@ -97,7 +120,9 @@ def eval_cmd(
     if judge_model is not None:
         judge = LLMConfig(
             provider=judge_provider, model=judge_model, base_url=judge_base_url,
-            api_key_env=judge_api_key_env, cache=judge_cache,
+            api_key_env=judge_api_key_env, cache=judge_cache, concurrency=judge_concurrency,
+            rpm=judge_rpm, max_tokens_budget=judge_max_tokens_budget, max_cost=judge_max_cost,
+            prices=judge_prices,
         )  # fmt: skip
         if judge_provider == "openai" and not judge_base_url:  # fail now, not after the answers
             raise InputError(

@@ -109,14 +109,16 @@ class Budget:
         ):
             raise BudgetExceeded(
                 f"token budget of {self.max_tokens} reached ({self.spent_tokens} spent).",
-                hint="rerun with a larger --max-tokens-budget: finished calls come from the cache",
+                hint="rerun with a larger token budget (--max-tokens-budget; eval: --judge-max-tokens-budget; "
+                "a recipe: llm.max_tokens_budget): finished calls come from the cache",
             )
         if self.max_cost is not None and (
             self.spent_cost + self._reserved_cost + cost > self.max_cost
         ):
             raise BudgetExceeded(
                 f"cost budget of {self.max_cost:g} reached ({self.spent_cost:.4f} spent).",
-                hint="rerun with a larger --max-cost: finished calls come from the cache",
+                hint="rerun with a larger cost budget (--max-cost; eval: --judge-max-cost; "
+                "a recipe: llm.max_cost): finished calls come from the cache",
             )
         self._reserved_tokens += tokens
         self._reserved_cost += cost
