@@ -165,7 +165,7 @@ def studio_recipe(
 
 def _check_paths(options: dict[str, Any], where: str, settings: StudioSettings) -> None:
     """Options that write files are refused; those that read one must be inside the data root
-    (relative to it)."""
+    (relative to it), and are replaced by their real path there."""
     for key in _WRITES:
         if options.get(key) is not None:
             raise _recipe_error(
@@ -180,16 +180,17 @@ def _check_paths(options: dict[str, Any], where: str, settings: StudioSettings) 
             continue
         if key in _READS_IF_PATH and not _looks_like_path(value):
             continue
-        _inside_root(value, f"{where}.{key}", settings)
+        # the checked real path: operators that resolve against the working folder read it too
+        options[key] = _inside_root(value, f"{where}.{key}", settings)
 
 
 def _looks_like_path(value: str) -> bool:
     return "/" in value or "\\" in value or value.startswith((".", "~"))
 
 
-def _inside_root(value: str, fld: str, settings: StudioSettings) -> None:
+def _inside_root(value: str, fld: str, settings: StudioSettings) -> str:
     try:
-        confine(settings.data_root, value)
+        return str(confine(settings.data_root, value))
     except ApiError as err:
         raise ApiError(err.status, err.code, f"{fld}: {err.message}", fld, err.hint) from None
 
@@ -229,7 +230,7 @@ def _llm(
             )
     for key in _LLM_READS:
         if isinstance(llm.get(key), str):
-            _inside_root(llm[key], f"{fld}.{key}", settings)
+            llm[key] = _inside_root(llm[key], f"{fld}.{key}", settings)
     if llm.get("provider", "openai") != "openai":
         raise _recipe_error(
             "the studio calls OpenAI-compatible endpoints only.",
