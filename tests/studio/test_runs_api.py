@@ -65,7 +65,9 @@ def dataset(client: TestClient) -> str:
         "row_id": "plain", "base_revision": row["revision"], "human_verified": True,
     })  # fmt: skip
     assert review.status_code in (200, 201), review.text
-    assert client.post(f"/api/datasets/{ds}/commit", json={"message": "verified"}).status_code == 201
+    assert (
+        client.post(f"/api/datasets/{ds}/commit", json={"message": "verified"}).status_code == 201
+    )
     return ds
 
 
@@ -118,7 +120,9 @@ def test_a_recipe_run_makes_a_new_version_with_lineage(client: TestClient, datas
     diff = client.get(f"/api/datasets/{ds}/diff", params={"a": before, "b": "head"}).json()
     assert (diff["changed"], diff["added"], diff["removed"]) == (1, 0, 2), diff
     assert {(e["row_id"], e["change"]) for e in diff["entries"]} == {
-        ("html", "changed"), ("short", "removed"), ("twin-b", "removed")
+        ("html", "changed"),
+        ("short", "removed"),
+        ("twin-b", "removed"),
     }
     field = client.get(f"/api/datasets/{ds}/diff/row",
                        params={"a": before, "b": "head", "row_id": "html"}).json()  # fmt: skip
@@ -146,17 +150,26 @@ def test_a_run_on_an_older_version_and_nothing_lost(client: TestClient, dataset:
 @pytest.mark.parametrize(
     ("recipe", "field", "words"),
     [
-        ("steps:\n  - length_filter: {min_chars: 3}\n", "steps[1].length_filter",
-         "has no option 'min_chars'"),
+        (
+            "steps:\n  - length_filter: {min_chars: 3}\n",
+            "steps[1].length_filter",
+            "has no option 'min_chars'",
+        ),
         ("steps:\n  - clean_htm\n", "steps[1].clean_htm", "did you mean 'clean_html'"),
         ("steps: [\n  - dedup_exact\n", None, "not valid YAML"),
         ("inputs: [a.jsonl]\nsteps: [dedup_exact]\n", "inputs", "set by the studio"),
         ("plugins: [os]\nsteps: [dedup_exact]\n", "plugins", "set by the studio"),
         ("steps: []\n", "steps", "no steps"),
-        ("steps:\n  - respond: {failed: /tmp/x.jsonl, llm: {base_url: 'https://x.test/v1'}}\n",
-         "steps[1].respond.failed", "writes a file"),
-        ("steps:\n  - respond: {llm: {base_url: 'https://x.test/v1', api_key: sk-abc}}\n",
-         "steps[1].respond.llm.api_key", "may not be written"),
+        (
+            "steps:\n  - respond: {failed: /tmp/x.jsonl, llm: {base_url: 'https://x.test/v1'}}\n",
+            "steps[1].respond.failed",
+            "writes a file",
+        ),
+        (
+            "steps:\n  - respond: {llm: {base_url: 'https://x.test/v1', api_key: sk-abc}}\n",
+            "steps[1].respond.llm.api_key",
+            "may not be written",
+        ),
     ],
 )
 def test_a_bad_recipe_is_one_line_in_the_error_shape(

@@ -107,7 +107,8 @@ def _without_new_metrics(sample: Sample, old: Sample) -> Sample:
     stats = sample.meta.get("stats")
     if not isinstance(stats, dict):
         return sample
-    old_stats = old.meta.get("stats") if isinstance(old.meta.get("stats"), dict) else {}
+    found = old.meta.get("stats")
+    old_stats: dict[str, Any] = found if isinstance(found, dict) else {}
     kept = {k: v for k, v in stats.items() if k in old_stats}
     meta = dict(sample.meta)
     if kept or "stats" in old.meta:
@@ -213,15 +214,27 @@ class _Merger:
         )
         stored = new
         if human:  # the person's answer stays; the model's goes beside it (review_policy)
-            llm = new.meta.get("llm") if isinstance(new.meta.get("llm"), dict) else {}
-            suggestion = {"messages": [m.to_dict() for m in new.messages], "agent": llm.get("model")}
+            given = new.meta.get("llm")
+            llm: dict[str, Any] = given if isinstance(given, dict) else {}
+            suggestion = {
+                "messages": [m.to_dict() for m in new.messages],
+                "agent": llm.get("model"),
+            }
             meta = {**old.meta, SUGGESTION_KEY: suggestion, "llm": llm}
             stored = Sample.from_dict({**old.to_dict(), "meta": meta})
         row = row_from_sample(
             stored, old_row["row_id"], src=old_row["src"], src_line=old_row["src_line"],
             made_by=self._made_by(op),
         )  # fmt: skip
-        for key in ("edited_by", "edited_at", "tags", "status", "reason", "human_verified", "score"):
+        for key in (
+            "edited_by",
+            "edited_at",
+            "tags",
+            "status",
+            "reason",
+            "human_verified",
+            "score",
+        ):
             row[key] = old_row[key]
         if not wrote:  # the answer is the one it was: so is who wrote it
             row["model"], row["prompt"] = old_row["model"], old_row["prompt"]

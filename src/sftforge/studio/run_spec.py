@@ -212,7 +212,9 @@ def _llm(
     if given is None:
         given = {}
     if not isinstance(given, dict):
-        raise _recipe_error("'llm' must be a mapping.", fld, "write llm: {connection: ID, model: NAME}")
+        raise _recipe_error(
+            "'llm' must be a mapping.", fld, "write llm: {connection: ID, model: NAME}"
+        )
     llm = dict(given)
     if "api_key" in llm:
         raise _recipe_error(
@@ -257,10 +259,12 @@ def _llm(
         if conn.secret_set:
             llm["api_key_env"] = env_name
             if with_secrets:
-                key = connections.load_secrets(store, conn.id).get("api_key")
-                if key:
-                    env[env_name] = key
-        endpoints.append({"connection": conn.id, "base_url": llm["base_url"], "model": llm["model"]})
+                secret = connections.load_secrets(store, conn.id).get("api_key")
+                if secret:
+                    env[env_name] = secret
+        endpoints.append(
+            {"connection": conn.id, "base_url": llm["base_url"], "model": llm["model"]}
+        )
     else:
         if llm.get("api_key_env") and not may_use_env:
             raise ApiError(
