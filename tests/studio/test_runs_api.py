@@ -226,3 +226,14 @@ def test_unknown_things_answer_in_the_error_shape(client: TestClient, dataset: s
     assert not run["has_rejects"]
     answer = client.get(f"/api/runs/{run['id']}/rejects.jsonl")
     assert answer.status_code == 404 and error_shape(answer.json())["code"] == "not_found"
+
+
+def test_the_runs_page_renders_in_both_languages(client: TestClient, dataset: str) -> None:
+    page = client.get(f"/datasets/{dataset}/runs")
+    assert page.status_code == 200
+    assert 'data-testid="recipe-form"' in page.text and 'src="/static/runs.js"' in page.text
+    assert "Recipe runs and generation" in page.text
+    client.cookies.set("sftforge_lang", "zh")
+    page = client.get(f"/datasets/{dataset}/runs")
+    assert "配方运行与生成" in page.text and "为没有回答的行生成回答" in page.text
+    assert client.get("/static/runs.js").status_code == 200

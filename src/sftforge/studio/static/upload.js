@@ -271,7 +271,7 @@
   async function setupSources() {
     const found = await api("GET", "/api/connections", undefined, { quiet: true }).catch(() => null);
     if (!found) return;
-    for (const c of found.connections) $("source-connection").append(el("option", { value: c.id }, c.name + " (" + c.kind + ")"));
+    for (const c of found.connections.filter((c) => c.kind !== "llm")) $("source-connection").append(el("option", { value: c.id }, c.name + " (" + c.kind + ")"));
     $("sources-panel").hidden = false;
     sourceKindChanged();
   }
