@@ -146,18 +146,21 @@ def start_run(
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
         raise
-    job_id = queue.submit(
-        "run",
-        {"run_id": run_id, "dataset_id": dataset_id, "version_id": base["id"],
-         "may_use_env": may_use_env, "keep_human": keep_human},
-        user,
-    )  # fmt: skip
+    # the run is recorded before its job is queued: the worker may start it at once
+    job_id = new_id("j")
     store.conn().execute(
         "INSERT INTO runs(id, dataset_id, kind, recipe, base_version, version_id, job_id, status,"
         " counts_json, endpoints_json, rejects_path, error, created_by, created_at)"
         " VALUES(?, ?, ?, ?, ?, NULL, ?, 'queued', NULL, ?, NULL, NULL, ?, ?)",
         (run_id, dataset_id, kind, recipe_text, base["id"], job_id,
          orjson.dumps(prepared.endpoints).decode("utf-8"), user, now_iso()),
+    )  # fmt: skip
+    queue.submit(
+        "run",
+        {"run_id": run_id, "dataset_id": dataset_id, "version_id": base["id"],
+         "may_use_env": may_use_env, "keep_human": keep_human},
+        user,
+        job_id=job_id,
     )  # fmt: skip
     return run_view(get_run(store, run_id))
 
@@ -191,6 +194,9 @@ def run_job(ctx: JobContext, params: dict[str, Any]) -> dict[str, Any]:
     except (SftforgeError, ApiError, OSError) as err:
         message = err.message if isinstance(err, ApiError) else str(err)
         _set(store, run_id, status="failed", error=remote.scrub(message))
+        raise
+    except Exception as err:  # a bug: the job's log has the traceback; the run says it failed
+        _set(store, run_id, status="failed", error=f"internal error: {type(err).__name__}")
         raise
     finally:  # the version and the kept rejects hold what they had; the recipe text stays
         folder = settings.folder("runs") / run_id

@@ -10,6 +10,8 @@
   const { dataset_id: datasetId } = JSON.parse(document.getElementById("page-ids").textContent);
   const base = "/api/datasets/" + encodeURIComponent(datasetId);
   const $ = (id) => document.getElementById(id);
+  // a handler's API failure is already in the error banner (Studio.api shows it)
+  const handled = (fn) => (event) => fn(event).catch((err) => { if (!(err instanceof Studio.ApiError)) Studio.showError(err); });
 
   async function loadVersions() {
     const dataset = await api("GET", base);
@@ -97,19 +99,19 @@
     if (done.has_rejects) await showRejects(run.id);
   }
 
-  $("recipe-form").addEventListener("submit", async (event) => {
+  $("recipe-form").addEventListener("submit", handled(async (event) => {
     event.preventDefault();
     const run = await api("POST", base + "/runs", { recipe: $("recipe-text").value, version: $("run-version").value || "head" });
     Studio.clearError();
     await follow(run);
-  });
+  }));
 
   function number(id) {
     const v = $(id).value.trim();
     return v === "" ? null : Number(v);
   }
 
-  $("generate-form").addEventListener("submit", async (event) => {
+  $("generate-form").addEventListener("submit", handled(async (event) => {
     event.preventDefault();
     const llm = {
       model: $("gen-model").value.trim() || null,
@@ -126,9 +128,9 @@
     const run = await api("POST", base + "/generate", { task: $("gen-task").value, version: $("run-version").value || "head", llm });
     Studio.clearError();
     await follow(run);
-  });
+  }));
 
-  $("connection-form").addEventListener("submit", async (event) => {
+  $("connection-form").addEventListener("submit", handled(async (event) => {
     event.preventDefault();
     const settings = { base_url: $("conn-base-url").value.trim() };
     if ($("conn-model").value.trim()) settings.model = $("conn-model").value.trim();
@@ -139,7 +141,7 @@
     $("gen-connection").value = saved.id;
     endpointFields();
     toast(t("runs.connection_saved"));
-  });
+  }));
 
   $("gen-connection").addEventListener("change", () => {
     const chosen = $("gen-connection").selectedOptions[0];
@@ -149,5 +151,5 @@
   $("gen-task").addEventListener("change", endpointFields);
 
   endpointFields();
-  Promise.all([loadVersions(), loadConnections(), loadRuns()]);
+  Promise.all([loadVersions(), loadConnections(), loadRuns()]).then(() => (document.body.dataset.ready = "1"));
 })();
