@@ -96,6 +96,7 @@
       $("run-result").replaceChildren(el("p", { class: "status-rejected", "data-testid": "run-failed-message" }, job.message || done.error || job.status));
     }
     await Promise.all([loadVersions(), loadRuns()]);
+    if (done.version_id) $("run-version").value = done.version_id; // the next run starts from it
     if (done.has_rejects) await showRejects(run.id);
   }
 
