@@ -170,6 +170,16 @@ def test_a_run_on_an_older_version_and_nothing_lost(client: TestClient, dataset:
             "steps[1].respond.llm.api_key",
             "may not be written",
         ),
+        (
+            "steps:\n  - respond: {llm: {base_url: 'https://u:pw@x.test/v1', model: m}}\n",
+            "steps[1].respond.llm.base_url",
+            "carries a login",
+        ),
+        (
+            "steps:\n  - judge: {llm: {base_url: 'https://x.test/v1', provider: local}}\n",
+            "steps[1].judge.llm.provider",
+            "OpenAI-compatible",
+        ),
     ],
 )
 def test_a_bad_recipe_is_one_line_in_the_error_shape(
@@ -237,3 +247,33 @@ def test_the_runs_page_renders_in_both_languages(client: TestClient, dataset: st
     page = client.get(f"/datasets/{dataset}/runs")
     assert "配方运行与生成" in page.text and "为没有回答的行生成回答" in page.text
     assert client.get("/static/runs.js").status_code == 200
+
+
+def test_a_run_waits_for_open_edits(client: TestClient, dataset: str) -> None:
+    """Edits not committed would be laid over the run's rows: the run is refused until they are
+    committed, and an edit made while a run waits fails the run instead of being lost."""
+    row = client.get(f"/api/datasets/{dataset}/rows/html").json()
+    sample = row["row"]["sample"]
+    sample["messages"][1]["content"] = "一个人改过的回答。"
+    edited = client.put(f"/api/datasets/{dataset}/rows/html",
+                        json={"sample": sample, "base_revision": row["revision"]})  # fmt: skip
+    assert edited.status_code in (200, 201), edited.text
+    refused = client.post(f"/api/datasets/{dataset}/runs", json={"recipe": RECIPE})
+    assert refused.status_code == 409
+    assert error_shape(refused.json())["code"] == "conflict"
+    assert client.post(f"/api/datasets/{dataset}/commit", json={"message": "m"}).status_code == 201
+
+    head = client.get(f"/api/datasets/{dataset}").json()["head_version"]
+    started = client.post(f"/api/datasets/{dataset}/runs", json={"recipe": RECIPE}).json()
+    row = client.get(f"/api/datasets/{dataset}/rows/plain").json()
+    review = client.post(f"/api/datasets/{dataset}/review", json={
+        "row_id": "plain", "base_revision": row["revision"], "status": "flagged", "reason": "r",
+    })  # fmt: skip
+    assert review.status_code in (200, 201), review.text
+    run_jobs(client)
+    run = client.get(f"/api/runs/{started['id']}").json()
+    assert run["status"] == "failed" and "not committed" in run["error"]
+    assert run["job"]["status"] == "failed"
+    assert client.get(f"/api/datasets/{dataset}").json()["head_version"] == head
+    # the person's edit is still open, on the head it was made on
+    assert client.get(f"/api/datasets/{dataset}/rows/plain").json()["row"]["status"] == "flagged"

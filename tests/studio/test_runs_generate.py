@@ -297,3 +297,45 @@ def test_roles_and_csrf_on_runs(tmp_path: Path, server: FakeServer) -> None:
     # without the CSRF header a session's POST is refused
     forged = ann.post(f"/api/datasets/{ds['id']}/runs", json={"recipe": "steps: [dedup_exact]"})
     assert forged.status_code == 403 and error_shape(forged.json())["code"] == "csrf"
+
+
+def test_rows_an_llm_step_adds_are_new_rows_with_their_lineage(
+    studio: tuple[TestClient, str], server: FakeServer
+) -> None:
+    """A recipe (as text) whose LLM step adds samples: respond with two candidates per row. The
+    first candidate changes its row; the second is a new row whose lineage names the run, the
+    operator, the model and the prompt."""
+    client, ds = studio
+    recipe = (
+        "steps:\n"
+        "  - respond:\n"
+        "      mode: missing\n"
+        "      n: 2\n"
+        f"      llm: {{base_url: '{server.base_url}', model: cand-m, concurrency: 1}}\n"
+    )
+    started = client.post(f"/api/datasets/{ds}/runs", json={"recipe": recipe})
+    assert started.status_code == 202, started.text
+    run_jobs(client)
+    run = client.get(f"/api/runs/{started.json()['id']}").json()
+    assert run["status"] == "done", run
+    c = run["counts"]
+    assert (c["read"], c["kept"], c["changed"], c["added"], c["rows"]) == (4, 4, 2, 2, 6)
+    rows = _rows(client, ds)
+    job = run["job_id"]
+    added = {rid: r for rid, r in rows.items() if r["src"] == f"run {job}"}
+    assert set(added) == {"q1-c1", "q2-c1"}
+    for rid, row in added.items():
+        assert row["made_by"] == f"respond@{job}" and row["model"] == "cand-m"
+        assert isinstance(row["src_line"], int) and row["src_line"] >= 1
+        full = client.get(f"/api/datasets/{ds}/rows/{rid}").json()["row"]
+        assert full["prompt"] and "meta" in full["sample"]
+        # the pipeline's bookkeeping is not stored: a later run would count the row again
+        assert not {"extra", "source", "row"} & set(full["sample"]["meta"])
+    assert rows["q1"]["made_by"] == f"respond@{job}" and rows["q1"]["model"] == "cand-m"
+    # a second run over the new version works (nothing of the first run's marks is left)
+    again = client.post(f"/api/datasets/{ds}/runs", json={"recipe": "steps: [dedup_exact]"})
+    assert again.status_code == 202
+    run_jobs(client)
+    second = client.get(f"/api/runs/{again.json()['id']}").json()
+    assert second["status"] == "done", second
+    assert second["counts"]["read"] == 6

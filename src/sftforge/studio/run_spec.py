@@ -28,6 +28,7 @@ import copy
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from ..errors import RecipeError
 from ..pipeline.recipe import Recipe
@@ -282,6 +283,12 @@ def _llm(
             "the LLM step names no endpoint.",
             f"{fld}.base_url",
             "write llm: {connection: <id>} or llm: {base_url: https://..., model: NAME}",
+        )
+    if "@" in urlsplit(base_url).netloc:
+        raise _recipe_error(
+            "the base URL carries a login; credentials may not be written in a recipe.",
+            f"{fld}.base_url",
+            "save the endpoint as a connection of kind llm (its key is kept apart)",
         )
     try:
         netguard.check_url(base_url, allow_private=settings.allow_private_urls)

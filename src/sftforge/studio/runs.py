@@ -135,6 +135,7 @@ def start_run(
     (status ``queued``) with its ``job_id``."""
     _schema(store)
     base = resolve(store, dataset_id, version)
+    _check_no_open_edits(store.conn(), dataset_id)
     run_id = new_id("r")
     folder = settings.folder("runs") / run_id
     try:
@@ -163,6 +164,21 @@ def start_run(
         job_id=job_id,
     )  # fmt: skip
     return run_view(get_run(store, run_id))
+
+
+def _check_no_open_edits(conn: Any, dataset_id: str) -> None:
+    """A run replaces the head: edits not committed yet would be laid over the run's rows and
+    undo what it changed, so a run waits until they are committed or undone (409)."""
+    open_edits = conn.execute(
+        "SELECT COUNT(*) FROM edits WHERE dataset_id=? AND committed_in IS NULL"
+        " AND undone_by IS NULL AND kind!='undo'",
+        (dataset_id,),
+    ).fetchone()[0]
+    if open_edits:
+        raise ApiError(
+            409, "conflict", f"dataset {dataset_id} has {open_edits} edits not committed yet",
+            hint="commit the edits as a version (or undo them), then run again",
+        )  # fmt: skip
 
 
 def _set(store: Store, run_id: str, **values: Any) -> None:
@@ -255,6 +271,7 @@ def _run(ctx: JobContext, params: dict[str, Any], row: dict[str, Any]) -> dict[s
     counts.rows = rows
     summary = {**counts.to_dict(), "pipeline": result.counts}
     with store.tx() as conn:
+        _check_no_open_edits(conn, dataset_id)  # an edit made while the run ran
         store.add_version(
             conn, version_id=version_id, dataset_id=dataset_id, parent_id=head,
             kind=row["kind"], message=f"{row['kind']} {run_id} on {base['id']}",
