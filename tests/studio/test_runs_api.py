@@ -277,3 +277,24 @@ def test_a_run_waits_for_open_edits(client: TestClient, dataset: str) -> None:
     assert client.get(f"/api/datasets/{dataset}").json()["head_version"] == head
     # the person's edit is still open, on the head it was made on
     assert client.get(f"/api/datasets/{dataset}/rows/plain").json()["row"]["status"] == "flagged"
+
+
+def test_a_run_reports_progress_by_stage(
+    client: TestClient, dataset: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The job's progress moves as the recipe's stages end, with the executor's line."""
+    from sftforge.studio import jobs
+
+    seen: list[tuple[float, str]] = []
+    original = jobs.JobContext.progress
+
+    def spy(self: jobs.JobContext, fraction: float, message: str = "") -> None:
+        seen.append((fraction, message))
+        original(self, fraction, message)
+
+    monkeypatch.setattr(jobs.JobContext, "progress", spy)
+    _run(client, dataset, RECIPE)
+    stages = [m.split(":")[0] for _, m in seen if m.startswith("stage ")]
+    assert stages == ["stage 1/2 (clean_html, length_filter)", "stage 2/2 (dedup_exact)"]
+    fractions = [f for f, _ in seen]
+    assert fractions == sorted(fractions) and fractions[-1] == 0.9

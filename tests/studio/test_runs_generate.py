@@ -256,6 +256,10 @@ def test_generation_requests_are_checked(client: TestClient) -> None:
     err = error_shape(answer.json())
     assert answer.status_code == 400 and err["field"] == "steps[1].respond.llm.base_url"
     answer = client.post(f"/api/datasets/{ds}/generate",
+                         json={"task": "judge", "llm": {"base_url": "https://x.test/v1"}})  # fmt: skip
+    err = error_shape(answer.json())
+    assert answer.status_code == 400 and err["field"] == "steps[1].judge.llm.model"
+    answer = client.post(f"/api/datasets/{ds}/generate",
                          json={"task": "answer", "llm": {"connection": "c_nope"}})  # fmt: skip
     assert answer.status_code == 404 and error_shape(answer.json())["code"] == "not_found"
     assert client.get(f"/api/datasets/{ds}/runs").json()["runs"] == []

@@ -284,6 +284,12 @@ def _llm(
             f"{fld}.base_url",
             "write llm: {connection: <id>} or llm: {base_url: https://..., model: NAME}",
         )
+    if not llm.get("model"):
+        raise _recipe_error(
+            "the LLM step names no model.",
+            f"{fld}.model",
+            "write llm: {model: NAME} (or save the model with the connection)",
+        )
     if "@" in urlsplit(base_url).netloc:
         raise _recipe_error(
             "the base URL carries a login; credentials may not be written in a recipe.",

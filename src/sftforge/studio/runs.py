@@ -21,6 +21,7 @@ the version it read and the one it made, its counts and status.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -66,6 +67,7 @@ GENERATE_TASKS: dict[str, tuple[str, dict[str, Any]]] = {
     "suggest": ("respond", {"mode": "all"}),
     "judge": ("judge", {"scale": 10}),
 }
+_STAGE = re.compile(r"stage (\d+)/(\d+)")
 _LLM_FORM = ("connection", "base_url", "api_key_env", "model", "max_tokens_budget", "max_cost",
              "prices", "concurrency", "rpm", "params")  # fmt: skip
 
@@ -238,7 +240,10 @@ def _run(ctx: JobContext, params: dict[str, Any], row: dict[str, Any]) -> dict[s
     out = folder / "out"
 
     def log(line: str) -> None:
-        ctx.progress(0.5, remote.scrub(line)[:200])
+        # the executor's line as each stage ends: "stage 2/3 (dedup_exact): ..."
+        found = _STAGE.match(line)
+        done = int(found[1]) / int(found[2]) if found else 0.5
+        ctx.progress(0.05 + 0.85 * done, remote.scrub(line)[:200])
 
     # a connection's key lives in the environment only while its run runs (the provider reads
     # it from there); the key is registered with the masking so no message can show it

@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pytest
 from browser_support import StudioServer, screenshot
 
 RECORDS = [
@@ -29,6 +31,32 @@ RECIPE = """steps:
 """
 
 
+@pytest.fixture(scope="module")
+def own_studio(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StudioServer]:
+    """A studio of this module's own: its projects stay out of the session's shared one."""
+    server = StudioServer(tmp_path_factory.mktemp("runs-home"))
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def runs_page(browser: Any, own_studio: StudioServer) -> Iterator[Any]:
+    context = browser.new_context(base_url=own_studio.base_url, locale="en-US",
+                                  viewport={"width": 1280, "height": 860}, accept_downloads=True)  # fmt: skip
+    context.set_default_timeout(20_000)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    try:
+        yield page
+    finally:
+        context.close()
+    assert not errors, f"JavaScript errors in the page: {errors}"
+
+
 def _dataset(page: Any, studio: StudioServer) -> str:
     """A dataset with RECORDS imported through the API (the job runs in the server)."""
     project = page.request.post("/api/projects", data={"name": "runs"}).json()
@@ -46,10 +74,11 @@ def _dataset(page: Any, studio: StudioServer) -> str:
     return str(dataset["id"])
 
 
-def test_run_a_recipe_in_the_page(page: Any, studio: StudioServer) -> None:
+def test_run_a_recipe_in_the_page(runs_page: Any, own_studio: StudioServer) -> None:
     from playwright.sync_api import expect
 
-    dataset_id = _dataset(page, studio)
+    page = runs_page
+    dataset_id = _dataset(page, own_studio)
     page.goto(f"/datasets/{dataset_id}/runs")
     page.wait_for_selector("body[data-ready='1']")
 
