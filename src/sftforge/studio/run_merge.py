@@ -37,7 +37,6 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ..errors import SftforgeError
@@ -45,7 +44,7 @@ from ..ops.base import FINGERPRINTS, Mapper, Op
 from ..sample import Sample
 from .review_policy import SUGGESTION_KEY
 from .run_spec import INPUT_NAME, LLM_TASKS
-from .versions import VersionWriter, row_from_sample
+from .versions import VersionWriter, read_rows, row_from_sample
 
 __all__ = ["MergeCounts", "merge_run"]
 
@@ -141,15 +140,17 @@ def _mappers_that_change(old: Sample, mappers: list[Mapper]) -> list[str]:
 
 class _Merger:
     def __init__(
-        self, table: pa.Table, writer: VersionWriter, job_id: str, ops: list[Op], keep_human: bool
+        self, path: Path, writer: VersionWriter, job_id: str, ops: list[Op], keep_human: bool
     ) -> None:
-        self.table = table
+        # only the ids are held; whole rows are read a batch at a time, by their row groups
+        self.path = path
+        self.row_ids = pq.read_table(str(path), columns=["row_id"], memory_map=True)["row_id"]
         self.writer = writer
         self.job_id = job_id
         self.mappers = [op for op in ops if isinstance(op, Mapper)]
         self.step_names = [op.name for op in ops]
         self.keep_human = keep_human
-        self.n = table.num_rows
+        self.n = len(self.row_ids)
         self.used = bytearray(self.n)
         self.ids: set[str] = set()
         self.counts = MergeCounts(read=self.n)
@@ -178,8 +179,7 @@ class _Merger:
 
     def _flush(self, pending: list[tuple[int, int | None, Sample]]) -> None:
         wanted = [i for _, i, _ in pending if i is not None and not self.used[i]]
-        olds = dict(zip(wanted, self.table.take(pa.array(wanted, pa.int64())).to_pylist(),
-                        strict=True)) if wanted else {}  # fmt: skip
+        olds = dict(zip(wanted, read_rows(self.path, wanted), strict=True))
         for line_no, index, sample in pending:
             if index is not None and not self.used[index]:
                 self.used[index] = 1
@@ -280,7 +280,7 @@ class _Merger:
                     self.counts.added_rejected += 1
                     rec["row_id"] = None
                 else:
-                    rec["row_id"] = self.table.column("row_id")[index].as_py()
+                    rec["row_id"] = self.row_ids[index].as_py()
                     if failed:
                         self.used[index] = 1
                         restored.append(index)
@@ -291,13 +291,11 @@ class _Merger:
                 twin = rec.get("kept")  # a dedup's kept twin, by the pipeline's locator
                 if isinstance(twin, dict):
                     at = _input_index(twin, self.n)
-                    rec["kept_row_id"] = (
-                        None if at is None else self.table.column("row_id")[at].as_py()
-                    )
+                    rec["kept_row_id"] = None if at is None else self.row_ids[at].as_py()
                 out.write(orjson.dumps(rec) + b"\n")
         for start in range(0, len(restored), _BATCH):
             part = restored[start : start + _BATCH]
-            for old_row in self.table.take(pa.array(part, pa.int64())).to_pylist():
+            for old_row in read_rows(self.path, part):
                 self.ids.add(old_row["row_id"])
                 self.writer.add(old_row)
 
@@ -315,8 +313,7 @@ def merge_run(
 ) -> MergeCounts:
     """Write the new version's rows into ``writer`` (see the module docstring); the run's
     rejects, each with its row id, go to ``kept_rejects_path``."""
-    table = pq.read_table(str(version_path), memory_map=True)
-    merger = _Merger(table, writer, job_id, ops, keep_human)
+    merger = _Merger(Path(version_path), writer, job_id, ops, keep_human)
     merger.output(output_path)
     merger.rejects(rejects_path, kept_rejects_path)
     c = merger.counts
