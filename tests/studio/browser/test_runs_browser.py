@@ -1,10 +1,12 @@
 """The runs page in Chromium: a recipe with a cleaner, a filter and a dedup run on a dataset
 makes a new version (counts shown, the rejected rows listed and downloadable); a bad recipe
-shows the CLI's one line in the page; a generation endpoint on loopback is refused (SSRF)."""
+shows the CLI's one line in the page; an LLM endpoint saved as a connection in the page (its key
+typed once, never shown again) judges the rows through the fake OpenAI-compatible server."""
 
 from __future__ import annotations
 
 import json
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,6 +14,12 @@ from typing import Any
 
 import pytest
 from browser_support import StudioServer, screenshot
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "llm"))
+
+from fakeserver import FakeServer, Reply
+
+KEY = "sk-browser-Heron-3310-secret"
 
 RECORDS = [
     {"id": f"r{i}", "messages": [{"role": "user", "content": f"第 {i} 个问题：什么是<b>数据</b>？"},
@@ -31,10 +39,26 @@ RECIPE = """steps:
 """
 
 
+def _judge(body: dict[str, Any]) -> Reply:
+    return Reply(json.dumps({"harmlessness": 9, "honesty": 8, "helpfulness": 8, "overall": 8,
+                             "rationale": "清楚"}))  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def llm_server() -> Iterator[FakeServer]:
+    srv = FakeServer()
+    srv.default = _judge
+    srv.start()
+    yield srv
+    srv.stop()
+
+
 @pytest.fixture(scope="module")
 def own_studio(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StudioServer]:
-    """A studio of this module's own: its projects stay out of the session's shared one."""
+    """A studio of this module's own (its projects stay out of the session's shared one) that
+    may reach the fake LLM server on loopback."""
     server = StudioServer(tmp_path_factory.mktemp("runs-home"))
+    server.settings.allow_private_urls = True
     server.start()
     try:
         yield server
@@ -74,7 +98,9 @@ def _dataset(page: Any, studio: StudioServer) -> str:
     return str(dataset["id"])
 
 
-def test_run_a_recipe_in_the_page(runs_page: Any, own_studio: StudioServer) -> None:
+def test_run_a_recipe_in_the_page(
+    runs_page: Any, own_studio: StudioServer, llm_server: FakeServer
+) -> None:
     from playwright.sync_api import expect
 
     page = runs_page
@@ -117,8 +143,22 @@ def test_run_a_recipe_in_the_page(runs_page: Any, own_studio: StudioServer) -> N
     assert all(r["made_by"].startswith("clean_html@") for r in head["rows"])
     assert "<b>" not in head["rows"][0]["first_user"]
 
-    # generation against an address on this machine is refused by this studio (SSRF)
-    page.fill("[data-testid=gen-base-url]", "http://127.0.0.1:9/v1")
-    page.fill("[data-testid=gen-model]", "m")
+    # an LLM endpoint saved as a connection in the page, then a judge run through it
+    page.click("[data-testid=connection-details] summary")
+    page.fill("[data-testid=conn-name]", "评审模型")
+    page.fill("[data-testid=conn-base-url]", llm_server.base_url)
+    page.fill("[data-testid=conn-model]", "judge-m")
+    page.fill("[data-testid=conn-key]", KEY)
+    page.click("[data-testid=conn-save]")
+    expect(page.locator("[data-testid=conn-key]")).to_have_value("")
+    expect(page.locator("[data-testid=gen-endpoint]")).to_be_hidden()
+    page.select_option("[data-testid=gen-task]", "judge")
     page.click("[data-testid=gen-run]")
-    expect(page.locator("[data-testid=error-code]")).to_have_text("unsafe_url")
+    expect(page.locator("[data-testid=run-summary]")).to_contain_text("kept 6 (changed 6)")
+    newest = page.locator("[data-testid=run-row]").first
+    expect(newest.locator("td").first).to_have_text("generation")
+    assert len(llm_server.log) == 6
+    assert all(r.headers.get("Authorization") == f"Bearer {KEY}" for r in llm_server.log)
+    assert KEY not in page.content()
+    head = page.request.get(f"/api/datasets/{dataset_id}/versions/head/rows").json()
+    assert {r["score"] for r in head["rows"]} == {8.0}
