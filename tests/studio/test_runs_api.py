@@ -134,6 +134,11 @@ def test_a_recipe_run_makes_a_new_version_with_lineage(client: TestClient, datas
 
     listed = client.get(f"/api/datasets/{ds}/runs").json()["runs"]
     assert [r["id"] for r in listed] == [run["id"]]
+    # the run left its recipe and nothing else in its folder; the filter's metrics are cached
+    # in the studio's home, not the server user's cache
+    home = client.app.state.settings.home  # type: ignore[attr-defined]
+    assert [p.name for p in (home / "runs" / run["id"]).iterdir()] == ["recipe.yaml"]
+    assert any(p.is_file() for p in (home / "metric-cache").rglob("*"))
 
 
 def test_a_run_on_an_older_version_and_nothing_lost(client: TestClient, dataset: str) -> None:

@@ -6,7 +6,8 @@ field, the fix). The studio decides what the CLI leaves to the recipe's author:
 
 - the input is the chosen dataset version and the output a new version, so ``inputs`` and
   ``outputs`` are refused (the studio writes both);
-- nothing outside the studio may be imported or written: ``plugins`` (code), ``cache:`` folders,
+- nothing outside the studio may be imported or written: ``plugins`` (code), ``cache:`` folders
+  (the filters' metric cache is ``<home>/metric-cache``),
   ``executor: ray``, and options that write files (``failed``, ``tmp_dir``, ``llm.cache``) are
   refused; options that read a file (``documents``, ``seeds``, ``prompts``, ``words_file``,
   ``templates``, a ``tokenizer`` or ``model`` folder...) must lie inside the data root
@@ -157,6 +158,8 @@ def studio_recipe(
                             env=prepared_env, endpoints=endpoints,
                         )  # fmt: skip
                         step[name] = {**options, "llm": llm}
+    if out.get("cache", True) is True:  # the filters' metric cache lives in the studio's home
+        out["cache"] = str(settings.folder("metric-cache"))
     out["inputs"] = [{"path": str(folder / INPUT_FILE), "format": "sftforge", "name": INPUT_NAME}]
     out["outputs"] = {"train": {"format": "sftforge", "path": OUTPUT_FILE}}
     base = settings.data_root if settings.data_root is not None else folder

@@ -210,9 +210,12 @@ def run_job(ctx: JobContext, params: dict[str, Any]) -> dict[str, Any]:
     try:
         return _run(ctx, params, row)
     except (SftforgeError, ApiError, OSError) as err:
-        message = err.message if isinstance(err, ApiError) else str(err)
-        _set(store, run_id, status="failed", error=remote.scrub(message))
-        raise
+        # masked (a connection's key, a URL's password) before the run and the job keep it
+        message = remote.scrub(err.message if isinstance(err, ApiError) else str(err))
+        _set(store, run_id, status="failed", error=message)
+        if isinstance(err, ApiError):
+            raise ApiError(err.status, err.code, message, err.field, err.hint) from None
+        raise ApiError(400, "bad_input", message) from None
     except Exception as err:  # a bug: the job's log has the traceback; the run says it failed
         _set(store, run_id, status="failed", error=f"internal error: {type(err).__name__}")
         raise
@@ -250,7 +253,12 @@ def _run(ctx: JobContext, params: dict[str, Any], row: dict[str, Any]) -> dict[s
     remote._remember(*prepared.env.values())
     os.environ.update(prepared.env)
     try:
-        result = run_recipe(prepared.recipe, out, workers=1, resume=False, engine="local", log=log)
+        # allow_outside: the metric cache is the studio's own folder (the recipe cannot name
+        # one); the only output is the studio's, inside the run folder
+        result = run_recipe(
+            prepared.recipe, out, workers=1, resume=False, engine="local", log=log,
+            allow_outside=True,
+        )  # fmt: skip
     finally:
         for name in prepared.env:
             os.environ.pop(name, None)
