@@ -343,3 +343,27 @@ def test_rows_an_llm_step_adds_are_new_rows_with_their_lineage(
     second = client.get(f"/api/runs/{again.json()['id']}").json()
     assert second["status"] == "done", second
     assert second["counts"]["read"] == 6
+
+
+def test_prompts_without_answers_come_in_through_a_source(tmp_path: Path) -> None:
+    """The import page's "keep prompts" box: /api/sources/import with require_answer false keeps
+    the questions; without it they are rejected with the reader's reason (read = imported +
+    rejected either way)."""
+    root = tmp_path / "data"
+    root.mkdir()
+    (root / "qa.jsonl").write_text(
+        "\n".join(json.dumps(r, ensure_ascii=False) for r in RECORDS) + "\n", encoding="utf-8"
+    )
+    settings = StudioSettings(home=tmp_path / "home", data_root=root, open_browser=False)
+    app = create_app(settings, run_jobs=False)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        ds = new_dataset(client)
+        for keep, imported, rejected in ((False, 2, 2), (True, 4, 0)):
+            started = client.post("/api/sources/import", json={
+                "dataset_id": ds, "kind": "server_path", "path": "qa.jsonl",
+                "require_answer": not keep,
+            })  # fmt: skip
+            assert started.status_code == 202, started.text
+            run_jobs(client)
+            imp = client.get(f"/api/imports/{started.json()['id']}").json()
+            assert (imp["read"], imp["imported"], imp["rejected"]) == (4, imported, rejected)
