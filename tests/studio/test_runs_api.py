@@ -180,6 +180,8 @@ def test_a_run_on_an_older_version_and_nothing_lost(client: TestClient, dataset:
             "steps[1].respond.llm.base_url",
             "carries a login",
         ),
+        ("steps:\n  - judge\n", "steps[1].judge.llm.base_url", "names no endpoint"),
+        ("steps:\n  - respond:\n", "steps[1].respond.llm.base_url", "names no endpoint"),
         (
             "steps:\n  - judge: {llm: {base_url: 'https://x.test/v1', provider: local}}\n",
             "steps[1].judge.llm.provider",

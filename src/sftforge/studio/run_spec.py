@@ -145,6 +145,10 @@ def studio_recipe(
     steps = out.get("steps")
     if isinstance(steps, list):
         for i, step in enumerate(steps, 1):
+            if isinstance(step, str) and step in LLM_TASKS:  # a bare LLM step: no endpoint yet
+                step = steps[i - 1] = {step: {}}
+            if isinstance(step, dict) and len(step) == 1 and next(iter(step)) in LLM_TASKS:
+                step.update({k: {} for k, v in step.items() if v is None})
             if isinstance(step, dict) and len(step) == 1:
                 name, options = next(iter(step.items()))
                 if isinstance(options, dict):
