@@ -305,3 +305,23 @@ def test_a_run_reports_progress_by_stage(
     assert stages == ["stage 1/2 (clean_html, length_filter)", "stage 2/2 (dedup_exact)"]
     fractions = [f for f, _ in seen]
     assert fractions == sorted(fractions) and fractions[-1] == 0.9
+
+
+def test_a_run_does_not_overwrite_a_version_made_while_it_ran(
+    client: TestClient, dataset: str
+) -> None:
+    """Edits committed while a run waits make a new head: the run fails (409) instead of
+    replacing that version with rows that never saw the edits."""
+    started = client.post(f"/api/datasets/{dataset}/runs", json={"recipe": RECIPE}).json()
+    row = client.get(f"/api/datasets/{dataset}/rows/plain").json()
+    review = client.post(f"/api/datasets/{dataset}/review", json={
+        "row_id": "plain", "base_revision": row["revision"], "status": "accepted",
+    })  # fmt: skip
+    assert review.status_code in (200, 201), review.text
+    assert client.post(f"/api/datasets/{dataset}/commit", json={"message": "m"}).status_code == 201
+    head = client.get(f"/api/datasets/{dataset}").json()["head_version"]
+    run_jobs(client)
+    run = client.get(f"/api/runs/{started['id']}").json()
+    assert run["status"] == "failed" and "new version while the run waited or ran" in run["error"]
+    assert client.get(f"/api/datasets/{dataset}").json()["head_version"] == head
+    assert _rows(client, dataset)["plain"]["status"] == "accepted"

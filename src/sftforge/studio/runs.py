@@ -161,6 +161,7 @@ def start_run(
     queue.submit(
         "run",
         {"run_id": run_id, "dataset_id": dataset_id, "version_id": base["id"],
+         "head": store.dataset(dataset_id)["head_version"],
          "may_use_env": may_use_env, "keep_human": keep_human},
         user,
         job_id=job_id,
@@ -237,6 +238,9 @@ def _run(ctx: JobContext, params: dict[str, Any], row: dict[str, Any]) -> dict[s
     )  # fmt: skip
     base = store.version(params["version_id"], dataset_id)
     version_path = store.home / base["path"]
+    # the new version's parent: the head when the run was asked for; a version made since
+    # (edits committed, a rollback, an import) fails the run rather than being replaced
+    head = params["head"]
     ctx.progress(0.02, "writing the input")
     _write_input(version_path, folder / INPUT_FILE)
     ctx.progress(0.05, "running the recipe")
@@ -263,8 +267,6 @@ def _run(ctx: JobContext, params: dict[str, Any], row: dict[str, Any]) -> dict[s
         for name in prepared.env:
             os.environ.pop(name, None)
     ctx.progress(0.9, "writing the new version")
-    dataset = store.dataset(dataset_id)
-    head = dataset["head_version"]
     writer = VersionWriter(settings.folder("versions"), head)
     kept_rejects = settings.folder("rejects") / f"{run_id}.jsonl"
     try:
@@ -285,6 +287,13 @@ def _run(ctx: JobContext, params: dict[str, Any], row: dict[str, Any]) -> dict[s
     summary = {**counts.to_dict(), "pipeline": result.counts}
     with store.tx() as conn:
         _check_no_open_edits(conn, dataset_id)  # an edit made while the run ran
+        now = conn.execute("SELECT head_version FROM datasets WHERE id=?", (dataset_id,))
+        if now.fetchone()[0] != head:
+            raise ApiError(
+                409, "conflict", f"dataset {dataset_id} got a new version while the run waited"
+                " or ran",
+                hint="run it again: on the new head, or on the version you chose",
+            )  # fmt: skip
         store.add_version(
             conn, version_id=version_id, dataset_id=dataset_id, parent_id=head,
             kind=row["kind"], message=f"{row['kind']} {run_id} on {base['id']}",
