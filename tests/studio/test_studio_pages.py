@@ -74,7 +74,7 @@ def test_every_string_a_page_uses_is_translated() -> None:
     prefixes = {k for k in used if k.endswith(".")}
     assert prefixes == {
         "col.", "diff.", "lang.", "lineage.", "part.", "role.", "status.",
-        "review.action.", "review.preset.",
+        "review.action.", "review.preset.", "runs.kind.", "runs.task.", "runs.task_help.",
     }  # fmt: skip
     for prefix in prefixes:
         assert any(k.startswith(prefix) for k in en), prefix

@@ -52,6 +52,8 @@ KINDS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
         frozenset({"endpoint", "region", "bucket"}),
         frozenset({"access_key_id", "secret_access_key"}),
     ),
+    # an OpenAI-compatible endpoint for the studio's LLM steps (runs.py)
+    "llm": (frozenset({"base_url", "model"}), frozenset({"api_key"})),
 }
 
 

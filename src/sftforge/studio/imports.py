@@ -78,19 +78,24 @@ def start_import(
     format: str | None = None,
     columns: str | dict[str, Any] | None = None,
     encoding: str | None = None,
+    require_answer: bool = True,
     job_kind: str = "import",
     job_params: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Queue the import of ``path`` (a file the server may read: staged, uploaded or inside the
     data root) into ``dataset_id``; returns the import (status ``queued``) with its ``job_id``.
+    ``require_answer=False`` keeps prompts without an answer (to be answered by a generation
+    run, ``runs.py``).
     ``job_kind``/``job_params``: a job that does more around the import (``sources.py``'s
     download first, clean-up after) and ends in ``run_import_job``."""
-    source = {
+    source: dict[str, Any] = {
         "name": src_name or Path(path).name,
         "format": format,
         "columns": columns,
         "encoding": encoding,
     }
+    if not require_answer:  # recorded only when asked, so earlier imports read the same
+        source["require_answer"] = False
     import_id = create_import(store, dataset_id, source, user)
     job_id = queue.submit(
         job_kind,
@@ -137,6 +142,7 @@ def import_file(
     encoding: str | None = None,
     progress: ProgressFn | None = None,
     workers: int | None = None,
+    require_answer: bool = True,
 ) -> dict[str, Any]:
     """Import ``path`` now (in this thread) and return the import's row. Never raises for bad
     input: a failed import has ``status == "failed"`` and ``error`` (one line).
@@ -186,6 +192,7 @@ def import_file(
             encoding=encoding,
             columns=columns,
             kinds=("sample",),
+            require_answer=require_answer,
         )
         with reader:
             # convert's piece loop: parsing, Samples, their JSON and the derived columns in
@@ -336,6 +343,7 @@ def run_import_job(ctx: JobContext, params: dict[str, Any]) -> dict[str, Any]:
         encoding=params.get("encoding"),
         progress=ctx.progress,
         workers=settings.import_workers,
+        require_answer=params.get("require_answer", True),
     )
     if row["status"] != "done":
         raise ApiError(400, "bad_input", row["error"] or "the import failed")

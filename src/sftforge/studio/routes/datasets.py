@@ -68,6 +68,7 @@ class ImportRequest(BaseModel):
     format: str | None = None
     columns: str | dict[str, Any] | None = None
     encoding: str | None = None
+    require_answer: bool = Field(True, description="false: keep prompts without an answer")
 
 
 def staged_file(settings: StudioSettings, relative: str) -> Path:
@@ -104,6 +105,7 @@ def create_import(
         format=body.format,
         columns=body.columns,
         encoding=body.encoding,
+        require_answer=body.require_answer,
     )
 
 

@@ -85,6 +85,11 @@ def upload_page(request: Request, dataset_id: str) -> HTMLResponse:
     )
 
 
+@router.get("/datasets/{dataset_id}/runs", response_class=HTMLResponse)
+def runs_page(request: Request, dataset_id: str) -> HTMLResponse:
+    return _page(request, "runs.html", "page.runs", dataset_id=dataset_id)
+
+
 @router.get("/datasets/{dataset_id}/browse", response_class=HTMLResponse)
 def browse_page(request: Request, dataset_id: str) -> HTMLResponse:
     return _page(request, "browse.html", "page.browse", dataset_id=dataset_id)

@@ -42,6 +42,7 @@ class SourceImport(BaseModel):
     format: str | None = None
     columns: str | dict[str, Any] | None = None
     encoding: str | None = None
+    require_answer: bool = True  # false: keep prompts without an answer (runs.py answers them)
 
 
 def _need(value: str | None, field: str) -> str:
@@ -85,6 +86,7 @@ def import_source(body: SourceImport, request: Request, user: AnnotatorUser) -> 
         format=body.format,
         columns=body.columns,
         encoding=body.encoding,
+        require_answer=body.require_answer,
         job_kind="source_import",
         job_params=job,
     )

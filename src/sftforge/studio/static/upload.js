@@ -74,7 +74,8 @@
   /** Imports from any source of /api/sources/import and follows the job into the queue row. */
   async function importSource(item, source, staged) {
     setStatus(item, "upload.importing");
-    const body = Object.assign({ dataset_id: datasetId, format: $("format").value || null }, source);
+    const body = Object.assign({ dataset_id: datasetId, format: $("format").value || null,
+      require_answer: !$("keep-prompts").checked }, source);
     const started = await api("POST", "/api/sources/import", body);
     const job = await waitJob(started.job_id, (j) => { item.cells.progress.value = j.progress || 0; });
     const imp = await api("GET", "/api/imports/" + encodeURIComponent(started.id));
@@ -271,7 +272,7 @@
   async function setupSources() {
     const found = await api("GET", "/api/connections", undefined, { quiet: true }).catch(() => null);
     if (!found) return;
-    for (const c of found.connections) $("source-connection").append(el("option", { value: c.id }, c.name + " (" + c.kind + ")"));
+    for (const c of found.connections.filter((c) => c.kind !== "llm")) $("source-connection").append(el("option", { value: c.id }, c.name + " (" + c.kind + ")"));
     $("sources-panel").hidden = false;
     sourceKindChanged();
   }

@@ -1,0 +1,156 @@
+// Runs page: run a recipe on a version of the dataset, or an LLM generation (answer the rows
+// without an answer, suggest an answer beside each person's, judge and score), each a job whose
+// output is a new version; follow its progress; the runs with read / kept / changed / rejected /
+// failed / added, and their rejected rows (viewable and downloadable). Everything goes through
+// /api/datasets/{id}/runs, /generate and /api/runs/{id}.
+"use strict";
+
+(() => {
+  const { api, el, t, fmtNum, fmtTime, waitJob, toast } = Studio;
+  const { dataset_id: datasetId } = JSON.parse(document.getElementById("page-ids").textContent);
+  const base = "/api/datasets/" + encodeURIComponent(datasetId);
+  const $ = (id) => document.getElementById(id);
+  // a handler's API failure is already in the error banner (Studio.api shows it)
+  const handled = (fn) => (event) => fn(event).catch((err) => { if (!(err instanceof Studio.ApiError)) Studio.showError(err); });
+
+  async function loadVersions() {
+    const dataset = await api("GET", base);
+    const versions = (await api("GET", base + "/versions")).versions;
+    const keep = $("run-version").value;
+    $("run-version").replaceChildren(...versions.map((v) =>
+      el("option", { value: v.id }, v.id + " · " + (v.message || v.kind) + " · " + fmtNum(v.rows))));
+    $("run-version").value = keep && versions.some((v) => v.id === keep) ? keep : dataset.head_version || "";
+  }
+
+  async function loadConnections() {
+    const found = await api("GET", "/api/connections", undefined, { quiet: true }).catch(() => null);
+    const options = [el("option", { value: "" }, t("runs.no_connection"))];
+    for (const c of (found && found.connections) || []) {
+      if (c.kind !== "llm") continue;
+      options.push(el("option", { value: c.id, dataset: { model: c.settings.model || "" } },
+        c.name + " · " + (c.settings.base_url || "")));
+    }
+    const keep = $("gen-connection").value;
+    $("gen-connection").replaceChildren(...options);
+    $("gen-connection").value = keep;
+    endpointFields();
+  }
+
+  function endpointFields() {
+    // a saved connection names the endpoint and its key; otherwise a URL and a variable's name
+    $("gen-endpoint").hidden = $("gen-connection").value !== "";
+    $("gen-task-help").textContent = t("runs.task_help." + $("gen-task").value);
+  }
+
+  function counts(run) {
+    const c = run.counts || {};
+    return [c.read, c.kept, c.changed, c.rejected, c.failed, c.added].map((n, i) =>
+      el("td", { class: "num", "data-testid": ["run-read", "run-kept", "run-changed", "run-rejected", "run-failed", "run-added"][i] }, fmtNum(n)));
+  }
+
+  async function loadRuns() {
+    const runs = (await api("GET", base + "/runs")).runs;
+    $("runs-body").replaceChildren(...runs.map((run) => el("tr", { "data-testid": "run-row", dataset: { runId: run.id, status: run.status } },
+      el("td", { title: run.recipe }, t("runs.kind." + run.kind)),
+      el("td", {}, run.status, run.error ? el("div", { class: "status-rejected", "data-testid": "run-error" }, run.error) : null),
+      ...counts(run),
+      el("td", {}, run.version_id ? el("a", {
+        href: "/datasets/" + encodeURIComponent(datasetId) + "/browse?version=" + encodeURIComponent(run.version_id),
+        "data-testid": "run-version-link" }, el("code", {}, run.version_id)) : ""),
+      el("td", {}, fmtTime(run.created_at)),
+      el("td", {}, run.has_rejects ? [
+        el("button", { "data-testid": "run-show-rejects", onclick: () => showRejects(run.id) }, t("import.show_rejects")), " ",
+        el("a", { href: "/api/runs/" + encodeURIComponent(run.id) + "/rejects.jsonl", "data-testid": "run-download-rejects" }, t("import.download_rejects")),
+      ] : null))));
+  }
+
+  async function showRejects(runId) {
+    const page = await api("GET", "/api/runs/" + encodeURIComponent(runId) + "/rejects?limit=100");
+    $("run-rejects-body").replaceChildren(...page.rejects.map((r) => el("tr", { "data-testid": "run-reject-row" },
+      el("td", {}, r.row_id
+        ? el("a", { href: "/datasets/" + encodeURIComponent(datasetId) + "/rows/" + encodeURIComponent(r.row_id) }, r.row_id)
+        : t("runs.added_row")),
+      el("td", {}, r.op || ""),
+      el("td", { class: "status-rejected" }, r.reason || ""),
+      el("td", {}, r.kept_in_version ? t("runs.yes") : ""),
+      el("td", { class: "diff-field" }, JSON.stringify((r.sample || {}).messages || r.sample || null)))));
+    $("run-rejects").hidden = false;
+  }
+
+  /** Follow a queued run to its end, then show what it did. */
+  async function follow(run) {
+    $("run-status").hidden = false;
+    $("run-result").replaceChildren();
+    const job = await waitJob(run.job_id, (j) => {
+      $("run-progress").value = j.progress || 0;
+      $("run-message").textContent = j.status + (j.message ? " · " + j.message : "");
+    });
+    const done = await api("GET", "/api/runs/" + encodeURIComponent(run.id));
+    if (job.status === "done") {
+      const c = done.counts;
+      $("run-result").replaceChildren(el("p", { "data-testid": "run-summary" },
+        t("runs.summary", { read: fmtNum(c.read), kept: fmtNum(c.kept), changed: fmtNum(c.changed),
+          rejected: fmtNum(c.rejected), failed: fmtNum(c.failed), added: fmtNum(c.added), rows: fmtNum(c.rows) })));
+      toast(t("runs.done"));
+    } else {
+      $("run-result").replaceChildren(el("p", { class: "status-rejected", "data-testid": "run-failed-message" }, job.message || done.error || job.status));
+    }
+    await Promise.all([loadVersions(), loadRuns()]);
+    if (done.version_id) $("run-version").value = done.version_id; // the next run starts from it
+    if (done.has_rejects) await showRejects(run.id);
+  }
+
+  $("recipe-form").addEventListener("submit", handled(async (event) => {
+    event.preventDefault();
+    const run = await api("POST", base + "/runs", { recipe: $("recipe-text").value, version: $("run-version").value || "head" });
+    Studio.clearError();
+    await follow(run);
+  }));
+
+  function number(id) {
+    const v = $(id).value.trim();
+    return v === "" ? null : Number(v);
+  }
+
+  $("generate-form").addEventListener("submit", handled(async (event) => {
+    event.preventDefault();
+    const llm = {
+      model: $("gen-model").value.trim() || null,
+      max_tokens_budget: number("gen-budget"),
+      max_cost: number("gen-cost"),
+      concurrency: number("gen-concurrency"),
+    };
+    if ($("gen-connection").value) llm.connection = $("gen-connection").value;
+    else {
+      llm.base_url = $("gen-base-url").value.trim() || null;
+      llm.api_key_env = $("gen-key-env").value.trim() || null;
+    }
+    for (const k of Object.keys(llm)) if (llm[k] === null) delete llm[k];
+    const run = await api("POST", base + "/generate", { task: $("gen-task").value, version: $("run-version").value || "head", llm });
+    Studio.clearError();
+    await follow(run);
+  }));
+
+  $("connection-form").addEventListener("submit", handled(async (event) => {
+    event.preventDefault();
+    const settings = { base_url: $("conn-base-url").value.trim() };
+    if ($("conn-model").value.trim()) settings.model = $("conn-model").value.trim();
+    const secrets = $("conn-key").value ? { api_key: $("conn-key").value } : {};
+    const saved = await api("POST", "/api/connections", { name: $("conn-name").value.trim(), kind: "llm", settings, secrets });
+    $("conn-key").value = ""; // the key stays on the server; the page forgets it
+    await loadConnections();
+    $("gen-connection").value = saved.id;
+    endpointFields();
+    toast(t("runs.connection_saved"));
+  }));
+
+  $("gen-connection").addEventListener("change", () => {
+    const chosen = $("gen-connection").selectedOptions[0];
+    if (chosen && chosen.dataset.model && !$("gen-model").value) $("gen-model").value = chosen.dataset.model;
+    endpointFields();
+  });
+  $("gen-task").addEventListener("change", endpointFields);
+
+  endpointFields();
+  Promise.all([loadVersions(), loadConnections(), loadRuns()]).then(() => (document.body.dataset.ready = "1"));
+})();
