@@ -49,6 +49,7 @@ __all__ = [
     "overlay",
     "request_commit",
     "undo",
+    "version_row",
 ]
 
 STATUSES = ("", "accepted", "rejected", "flagged")
@@ -120,7 +121,24 @@ def current_row(store: Store, dataset_id: str, row_id: str) -> dict[str, Any]:
     row.pop("search", None)
     out_row = {**row, "sample": orjson.loads(row["sample"])}
     return {"row": out_row, "revision": revision, "edited": eff is not None,
-            "version_id": head["id"]}  # fmt: skip
+            "version_id": head["id"], "read_only": False}  # fmt: skip
+
+
+def version_row(
+    store: Store, dataset_id: str, version: dict[str, Any], row_id: str
+) -> dict[str, Any]:
+    """Row ``row_id`` as version ``version`` holds it. The head's row is the overlay's
+    (``current_row``: editable); an older version's is read-only (``read_only: true``, no
+    ``revision``): edits apply to the head only, and an old version never changes."""
+    if store.dataset(dataset_id)["head_version"] == version["id"]:
+        return current_row(store, dataset_id, row_id)
+    base = base_row(version["path"], row_id)
+    if base is None:
+        raise ApiError(404, "not_found", f"no row '{row_id}' in version {version['id']}")
+    base.pop("search", None)
+    out_row = {**base, "sample": orjson.loads(base["sample"])}
+    return {"row": out_row, "revision": None, "edited": False, "version_id": version["id"],
+            "read_only": True}  # fmt: skip
 
 
 def _with_state(base: dict[str, Any], state: dict[str, Any], entry: Any) -> dict[str, Any]:

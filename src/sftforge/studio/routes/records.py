@@ -84,10 +84,15 @@ def column_histogram(
 
 
 @router.get("/rows/{row_id:path}")
-def get_row(store: StoreDep, dataset_id: str, row_id: str) -> dict[str, Any]:
-    """One row of the head through the overlay: ``{"row", "revision", "edited", "version_id"}``
-    (send ``revision`` back as ``base_revision`` with a change)."""
-    return edits.current_row(store, dataset_id, row_id)
+def get_row(
+    store: StoreDep, dataset_id: str, row_id: str, version: str | None = None
+) -> dict[str, Any]:
+    """One row of the head through the overlay: ``{"row", "revision", "edited", "version_id",
+    "read_only"}`` (send ``revision`` back as ``base_revision`` with a change). ``version`` (an
+    id, a tag or ``head``) names another version: its row as stored, ``read_only: true``."""
+    if version is None:
+        return edits.current_row(store, dataset_id, row_id)
+    return edits.version_row(store, dataset_id, resolve(store, dataset_id, version), row_id)
 
 
 class SampleEdit(BaseModel):

@@ -20,16 +20,31 @@
   const $ = (id) => document.getElementById(id);
 
   let record = null; // the server's answer: {row_id, sample, revision, status, ...}
+  let readOnly = false; // a row of an older version: shown as stored, never changed
   let turns = []; // the editor's working copy of the non-system messages
   let pendingReason = null; // "rejected" | "flagged" while the reason form is open
   let rawOriginal = ""; // the sample's JSON when the editor opened (changed: it is what is saved)
 
   // --- reading ---------------------------------------------------------------------------
   async function load() {
-    const [answer, edits] = await Promise.all([api("GET", rowUrl), api("GET", dsBase + "/edits?limit=5000")]);
+    // the row of the version being browsed; an older version's answer is read_only (edits go
+    // to the head only), and its page offers the head's row instead of actions
+    const answer = await api("GET", rowUrl + query({ version }));
+    readOnly = !!answer.read_only;
+    const edits = readOnly ? { edits: [] } : await api("GET", dsBase + "/edits?limit=5000");
     record = Object.assign({}, answer.row, { revision: answer.revision, version: answer.version_id });
     record.edits = edits.edits.filter((e) => e.row_id === rowId);
+    showReadOnly();
     render();
+  }
+
+  function showReadOnly() {
+    $("read-only").hidden = !readOnly;
+    $("actions").querySelectorAll("button").forEach((b) => { b.hidden = readOnly; });
+    $("labels-form").hidden = readOnly;
+    if (!readOnly) return;
+    $("read-only-text").textContent = t("record.read_only", { version: record.version });
+    $("open-head").href = location.pathname;
   }
 
   function sampleOf(rec) {
@@ -64,7 +79,7 @@
       items.push(el("dt", {}, t("lineage." + f)), el("dd", { "data-testid": "lineage-" + f }, f === "edited_at" ? fmtTime(v) : String(v)));
     }
     if (record.version) items.push(el("dt", {}, t("lineage.version")), el("dd", {}, record.version));
-    if (record.revision !== undefined) items.push(el("dt", {}, t("lineage.revision")), el("dd", { "data-testid": "revision" }, String(record.revision)));
+    if (record.revision !== undefined && record.revision !== null) items.push(el("dt", {}, t("lineage.revision")), el("dd", { "data-testid": "revision" }, String(record.revision)));
     $("lineage").replaceChildren(...items);
   }
 
@@ -131,6 +146,7 @@
   /** Sends one change (a new sample, or a review change); on a conflict the row is reloaded
    * (the banner says why), so nothing is overwritten silently. */
   async function change(body) {
+    if (readOnly) return;
     clearError();
     try {
       if (body.sample) await api("PUT", rowUrl, { sample: body.sample, base_revision: record.revision });
@@ -148,6 +164,7 @@
   }
 
   function askReason(status) {
+    if (readOnly) return;
     pendingReason = status;
     $("reason-label").textContent = t(status === "rejected" ? "record.reject_reason" : "record.flag_reason");
     $("reason-form").hidden = false;
@@ -158,6 +175,7 @@
   /** Undoes this row's newest change that is still in effect (an undo is itself undoable only
    * by a new change). */
   async function undo() {
+    if (readOnly) return;
     clearError();
     const last = (record.edits || []).find((e) => e.kind !== "undo" && !e.undone_by);
     if (!last) {
@@ -171,6 +189,7 @@
 
   // --- the editor ----------------------------------------------------------------------------
   function openEditor() {
+    if (readOnly) return;
     const sample = sampleOf(record);
     const messages = sample.messages || [];
     const hasSystem = messages.length && messages[0].role === "system";

@@ -1,0 +1,76 @@
+"""Browser checks of the studio's hardening (issue 13): a row opened from an older version is that
+version's row, shown read-only."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import httpx
+import orjson
+from browser_support import StudioServer
+
+
+def _expect() -> Any:
+    from playwright.sync_api import expect
+
+    return expect
+
+
+def _import(
+    api: httpx.Client, studio: StudioServer, dataset_id: str, name: str, rows: list[Any]
+) -> None:
+    """Stage ``rows`` as a JSONL file and import it through the API; waits for the job."""
+    path = studio.settings.folder("staging") / name
+    path.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in rows))
+    started = api.post(f"/api/datasets/{dataset_id}/imports", json={"staged": name})
+    assert started.status_code == 202, started.text
+    deadline = time.monotonic() + 60
+    while (got := api.get(f"/api/imports/{started.json()['id']}").json())["status"] != "done":
+        assert got["status"] != "failed" and time.monotonic() < deadline, got
+        time.sleep(0.05)
+
+
+def test_a_row_of_an_older_version_is_shown_read_only(page: Any, studio: StudioServer) -> None:
+    expect = _expect()
+    api = httpx.Client(base_url=studio.base_url, timeout=30)
+    project = api.post("/api/projects", json={"name": "versions"}).json()
+    ds = api.post(f"/api/projects/{project['id']}/datasets", json={"name": "v"}).json()["id"]
+    rows = [{"instruction": f"第{i}个问题", "output": f"原来的回答 {i}"} for i in range(5)]
+    _import(api, studio, ds, "v.jsonl", rows)
+    first = api.get(f"/api/datasets/{ds}").json()["head_version"]
+    shown = api.get(f"/api/datasets/{ds}/rows/v.jsonl:2").json()
+    sample = shown["row"]["sample"]
+    sample["messages"][-1]["content"] = "新的回答"
+    assert api.put(f"/api/datasets/{ds}/rows/v.jsonl:2",
+                   json={"sample": sample, "base_revision": shown["revision"]}).status_code == 200  # fmt: skip
+    assert api.post(f"/api/datasets/{ds}/commit", json={}).status_code == 201
+
+    # the user's path: the browse page on the older version, then the row
+    page.goto(f"/datasets/{ds}/browse?version={first}")
+    page.wait_for_selector("body[data-ready='1']")
+    page.locator("[data-testid=row][data-row-id='v.jsonl:2']").click()
+    page.wait_for_selector("body[data-ready='1']")
+    view = page.locator("[data-testid=record-view]")
+    expect(view).to_contain_text("原来的回答 1")
+    expect(view).not_to_contain_text("新的回答")
+    expect(page.locator("[data-testid=read-only]")).to_be_visible()
+    expect(page.locator("[data-testid=read-only]")).to_contain_text(first)
+    for action in ("accept", "reject", "edit", "undo", "verify"):
+        expect(page.locator(f"[data-testid={action}]")).to_be_hidden()
+    expect(page.locator("[data-testid=labels-form]")).to_be_hidden()
+    # the keys change nothing either
+    page.keyboard.press("a")
+    page.keyboard.press("e")
+    expect(page.locator("[data-testid=editor]")).to_be_hidden()
+    assert api.get(f"/api/datasets/{ds}/edits").json()["edits"] == []
+
+    # the head's row: edited, editable
+    page.click("[data-testid=open-head]")
+    page.wait_for_selector("body[data-ready='1']")
+    expect(view).to_contain_text("新的回答")
+    expect(page.locator("[data-testid=read-only]")).to_be_hidden()
+    expect(page.locator("[data-testid=accept]")).to_be_visible()
+    page.keyboard.press("a")
+    expect(page.locator("[data-testid=status-badge]")).to_have_attribute("data-status", "accepted")
+    api.close()
