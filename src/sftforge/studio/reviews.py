@@ -34,6 +34,7 @@ import orjson
 from ..sample import Sample
 from . import browse, edits
 from .errors import ApiError
+from .jobs import JobContext, JobQueue, register
 from .review_agreement import agreement
 from .review_policy import SUGGESTION_KEY, is_llm_answered
 from .review_select import assign, sample_ids
@@ -42,6 +43,7 @@ from .store import Store, new_id, now_iso
 __all__ = [
     "ACTIONS",
     "PRESETS",
+    "QUEUE_INLINE_ROWS",
     "create_queue",
     "decide",
     "delete_queue",
@@ -51,6 +53,7 @@ __all__ = [
     "queue",
     "queue_agreement",
     "queue_progress",
+    "request_queue",
     "step",
     "undo_last",
 ]
@@ -64,6 +67,9 @@ PRESETS: dict[str, tuple[str, ...]] = {
     "unverified": ("human_verified:eq:false",),
 }
 ACTIONS = ("accept", "reject", "flag", "verify", "edit")
+# a queue over a version with more rows than this is built by a job: selecting and writing the
+# items of a 1M-row version takes seconds on a 2-core machine, too long to hold a request
+QUEUE_INLINE_ROWS = 100_000
 # the per-person status each action leaves on the item
 _STATUS = {"accept": "accepted", "verify": "accepted", "reject": "rejected", "flag": "flagged"}
 
@@ -116,9 +122,14 @@ def create_queue(
     seed: int = 0,
     reviewers: list[str] | None = None,
     per_item: int = 1,
+    queue_id: str | None = None,
 ) -> dict[str, Any]:
-    """Build a queue from a browse filter over ``version_id`` (the head by default)."""
+    """Build a queue from a browse filter over ``version_id`` (the head by default).
+    ``queue_id`` (a job's): when that queue exists already (the job ran before a restart), it
+    is the answer, so a re-run builds nothing twice."""
     ensure_schema(store)
+    if queue_id is not None and store.one("SELECT 1 AS x FROM queues WHERE id=?", (queue_id,)):
+        return queue(store, queue_id)
     dataset = store.dataset(dataset_id)
     version_id = version_id or dataset["head_version"]
     if version_id is None:
@@ -143,7 +154,7 @@ def create_queue(
     slots = assign(len(row_ids), people, per_item)
     selection = {"preset": preset, "q": q, "filters": list(filters or []),
                  "percent": percent, "seed": seed}  # fmt: skip
-    queue_id = new_id("q")
+    queue_id = queue_id or new_id("q")
     row = {
         "id": queue_id,
         "dataset_id": dataset_id,
@@ -177,6 +188,44 @@ def create_queue(
         for person, n in load.items():
             _bump(conn, queue_id, person, {"assigned": n, "pending": n})
     return queue(store, queue_id)
+
+
+def request_queue(
+    store: Store, jobs: JobQueue, dataset_id: str, *, user: str, **options: Any
+) -> tuple[bool, dict[str, Any]]:
+    """Build the queue now when its version is small (``(True, queue)``), else check the
+    options and queue a ``review_queue`` job that builds it (``(False, job)``; the page polls
+    ``/api/jobs/{id}``, whose result is the queue). ``options``: those of ``create_queue``."""
+    ensure_schema(store)
+    dataset = store.dataset(dataset_id)
+    version_id = options.get("version_id") or dataset["head_version"]
+    if version_id is None:
+        raise ApiError(409, "conflict", f"dataset {dataset_id} has no version yet",
+                       hint="import data first")  # fmt: skip
+    version = store.version(version_id, dataset_id)
+    if int(version["rows"] or 0) <= QUEUE_INLINE_ROWS:
+        return True, create_queue(store, dataset_id, user=user, **options)
+    # what can be refused without reading the version is refused now, not by a failed job
+    preset = options.get("preset")
+    if preset is not None and preset not in PRESETS:
+        raise ApiError(422, "invalid", f"unknown queue preset '{preset}'", "preset",
+                       f"use one of: {', '.join(PRESETS)}")  # fmt: skip
+    for text in options.get("filters") or ():
+        browse.parse_filter(text)
+    if options.get("percent") is not None:
+        sample_ids([], options["percent"], options.get("seed", 0))
+    assign(0, options.get("reviewers") or [user], options.get("per_item", 1))
+    params = {**options, "dataset_id": dataset_id, "version_id": version_id,
+              "queue_id": new_id("q")}  # fmt: skip
+    return False, jobs.get(jobs.submit("review_queue", params, user))
+
+
+@register("review_queue")
+def _run_queue(ctx: JobContext, params: dict[str, Any]) -> dict[str, Any]:
+    ctx.progress(0.0, "selecting the rows")
+    options = dict(params)
+    dataset_id = options.pop("dataset_id")
+    return create_queue(ctx.store, dataset_id, user=ctx.user, **options)
 
 
 def _queue_row(store: Store, queue_id: str) -> dict[str, Any]:

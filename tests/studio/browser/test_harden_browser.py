@@ -1,5 +1,6 @@
 """Browser checks of the studio's hardening (issue 13): a row opened from an older version is that
-version's row, shown read-only."""
+version's row, shown read-only; the dataset page follows the jobs that diff large versions and
+build queues over them."""
 
 from __future__ import annotations
 
@@ -8,7 +9,10 @@ from typing import Any
 
 import httpx
 import orjson
+import pytest
 from browser_support import StudioServer
+
+from sftforge.studio import diff, reviews
 
 
 def _expect() -> Any:
@@ -31,12 +35,12 @@ def _import(
         time.sleep(0.05)
 
 
-def test_a_row_of_an_older_version_is_shown_read_only(page: Any, studio: StudioServer) -> None:
-    expect = _expect()
-    api = httpx.Client(base_url=studio.base_url, timeout=30)
+def _two_versions(api: httpx.Client, studio: StudioServer, name: str) -> tuple[str, str]:
+    """A dataset of 5 rows, then a version with row v.jsonl:2 edited: (dataset, first version).
+    ``name`` goes into the rows: versions are content-addressed, so each test's are its own."""
     project = api.post("/api/projects", json={"name": "versions"}).json()
-    ds = api.post(f"/api/projects/{project['id']}/datasets", json={"name": "v"}).json()["id"]
-    rows = [{"instruction": f"第{i}个问题", "output": f"原来的回答 {i}"} for i in range(5)]
+    ds = api.post(f"/api/projects/{project['id']}/datasets", json={"name": name}).json()["id"]
+    rows = [{"instruction": f"第{i}个问题 {name}", "output": f"原来的回答 {i}"} for i in range(5)]
     _import(api, studio, ds, "v.jsonl", rows)
     first = api.get(f"/api/datasets/{ds}").json()["head_version"]
     shown = api.get(f"/api/datasets/{ds}/rows/v.jsonl:2").json()
@@ -45,6 +49,13 @@ def test_a_row_of_an_older_version_is_shown_read_only(page: Any, studio: StudioS
     assert api.put(f"/api/datasets/{ds}/rows/v.jsonl:2",
                    json={"sample": sample, "base_revision": shown["revision"]}).status_code == 200  # fmt: skip
     assert api.post(f"/api/datasets/{ds}/commit", json={}).status_code == 201
+    return ds, first
+
+
+def test_a_row_of_an_older_version_is_shown_read_only(page: Any, studio: StudioServer) -> None:
+    expect = _expect()
+    api = httpx.Client(base_url=studio.base_url, timeout=30)
+    ds, first = _two_versions(api, studio, "read-only")
 
     # the user's path: the browse page on the older version, then the row
     page.goto(f"/datasets/{ds}/browse?version={first}")
@@ -73,4 +84,35 @@ def test_a_row_of_an_older_version_is_shown_read_only(page: Any, studio: StudioS
     expect(page.locator("[data-testid=accept]")).to_be_visible()
     page.keyboard.press("a")
     expect(page.locator("[data-testid=status-badge]")).to_have_attribute("data-status", "accepted")
+    api.close()
+
+
+def test_the_dataset_page_follows_diff_and_queue_jobs(
+    page: Any, studio: StudioServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    expect = _expect()
+    api = httpx.Client(base_url=studio.base_url, timeout=30)
+    ds, _first = _two_versions(api, studio, "jobs")
+    # the server runs in this process: its versions of 5 rows count as large here
+    monkeypatch.setattr(diff, "DIFF_INLINE_ROWS", 1)
+    monkeypatch.setattr(reviews, "QUEUE_INLINE_ROWS", 1)
+    page.goto(f"/datasets/{ds}")
+    page.wait_for_selector("body[data-ready='1']")
+    page.click("[data-testid=diff-run]")
+    expect(page.locator("[data-testid=diff-summary]")).to_have_text("0 added, 0 removed, 1 changed")
+    expect(page.locator("[data-testid=diff-changed-row]")).to_have_attribute(
+        "data-row-id", "v.jsonl:2"
+    )
+    jobs = api.get("/api/jobs").json()["jobs"]
+    assert [
+        j["status"] for j in jobs if j["kind"] == "diff" and j["params"]["dataset_id"] == ds
+    ] == ["done"]
+
+    page.fill("[data-testid=queue-name-input]", "大的队列")
+    page.click("[data-testid=queue-create]")
+    page.wait_for_url("**/queues/*")
+    queue_id = page.url.rsplit("/", 1)[-1]
+    built = [j for j in api.get("/api/jobs").json()["jobs"] if j["kind"] == "review_queue"]
+    assert built and built[0]["status"] == "done" and built[0]["result"]["id"] == queue_id
+    assert api.get(f"/api/reviews/queues/{queue_id}").json()["items"] == 5
     api.close()
