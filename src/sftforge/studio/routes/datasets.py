@@ -11,12 +11,13 @@ from fastapi.responses import FileResponse, JSONResponse
 from pydantic import BaseModel, Field
 
 from .. import history
-from ..auth import AdminUser, AnnotatorUser  # the role matrix: docs/studio.md, Security
+from ..auth import AdminUser, AnnotatorUser, AnyUser  # the role matrix: docs/studio.md, Security
 from ..diff import diff_rows, field_diff, request_diff, row_pair
 from ..errors import ApiError
 from ..exports import export_file, start_export
 from ..history import resolve
 from ..imports import import_view, start_import
+from ..jobs import job_for
 from ..settings import StudioSettings
 from ..store import Store
 from ._deps import JobsDep, SettingsDep, StoreDep, UserDep
@@ -291,11 +292,11 @@ def create_export(
 
 
 @router.get("/exports/{export_id}")
-def get_export(jobs: JobsDep, export_id: str) -> dict[str, Any]:
+def get_export(jobs: JobsDep, export_id: str, who: AnyUser) -> dict[str, Any]:
     job = jobs.get(export_id)
     if job["kind"] != "export":
         raise ApiError(404, "not_found", f"no export {export_id}")
-    return job
+    return job_for(job, who.name, who.has_role("admin"))
 
 
 @router.get("/exports/{export_id}/download", response_model=None)
