@@ -34,7 +34,7 @@ def test_jobs_show_params_to_their_owner_and_admins_only(tmp_path: Path) -> None
         auth.create_user(app.state.store, name, PASSWORD, role)
     adm, adm_h = _login(app, "adm")
     ann, ann_h = _login(app, "ann")
-    rev, rev_h = _login(app, "rev")
+    rev, _ = _login(app, "rev")
     project = adm.post("/api/projects", json={"name": "p"}, headers=adm_h).json()
     ds = adm.post(f"/api/projects/{project['id']}/datasets", json={"name": "d"},
                   headers=adm_h).json()["id"]  # fmt: skip

@@ -42,6 +42,7 @@ __all__ = [
     "STATUSES",
     "apply_edit",
     "base_row",
+    "checked_sample",
     "commit",
     "current_row",
     "edit_view",
@@ -154,7 +155,7 @@ def _with_state(base: dict[str, Any], state: dict[str, Any], entry: Any) -> dict
     return row
 
 
-def _checked_sample(value: Any) -> str:
+def checked_sample(value: Any) -> str:
     """A Sample from the request (its dict form), checked like a read record; its JSON."""
     if not isinstance(value, dict):
         raise ApiError(422, "invalid", "sample must be an object with 'messages'", "sample")
@@ -191,7 +192,7 @@ def apply_edit(
     decision and its queue update are one transaction). Without it the edit is its own."""
     if sum(x is not None and x is not False for x in (sample, changes, delete)) != 1:
         raise ApiError(422, "invalid", "give exactly one of: sample, a review change, delete")
-    new_sample = _checked_sample(sample) if sample is not None else None
+    new_sample = checked_sample(sample) if sample is not None else None
     changes = _checked_changes(changes) if changes is not None else None
     head = _head(store, dataset_id)
     base = base_row(head["path"], row_id)  # immutable version: read before taking the lock

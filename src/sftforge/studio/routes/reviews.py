@@ -119,13 +119,14 @@ def delete_queue(queue_id: str, request: Request, store: StoreDep) -> dict[str, 
 def list_items(
     queue_id: str,
     store: StoreDep,
+    user: UserDep,
     reviewer: str | None = None,
     status: str | None = None,
     offset: int = Query(0, ge=0),
     limit: int = Query(50, ge=1, le=500),
 ) -> dict[str, Any]:
     return reviews.list_items(store, queue_id, reviewer=reviewer, status=status,
-                              offset=offset, limit=limit)  # fmt: skip
+                              offset=offset, limit=limit, viewer=user)  # fmt: skip
 
 
 @router.get("/queues/{queue_id}/next")
