@@ -105,6 +105,7 @@ def create_import(
         format=body.format,
         columns=body.columns,
         encoding=body.encoding,
+        job_params={"discard_staged": True},  # deleted once imported (kept when it fails)
     )
 
 
