@@ -5,12 +5,13 @@ build queues over them."""
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import orjson
 import pytest
-from browser_support import StudioServer
+from browser_support import StudioServer, need_browser
 
 from sftforge.studio import diff, reviews
 
@@ -19,6 +20,34 @@ def _expect() -> Any:
     from playwright.sync_api import expect
 
     return expect
+
+
+@pytest.fixture(scope="module")
+def studio(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StudioServer]:
+    """A studio of these tests' own (the session's is shared with the user-story tests, which
+    expect their project to be the only one)."""
+    need_browser()
+    server = StudioServer(tmp_path_factory.mktemp("harden-home"))
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def page(browser: Any, studio: StudioServer) -> Iterator[Any]:
+    context = browser.new_context(base_url=studio.base_url, locale="en-US",
+                                  viewport={"width": 1280, "height": 860})  # fmt: skip
+    context.set_default_timeout(20_000)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    try:
+        yield page
+    finally:
+        context.close()
+    assert not errors, f"JavaScript errors in the page: {errors}"
 
 
 def _import(
