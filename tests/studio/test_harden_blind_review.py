@@ -96,6 +96,18 @@ def test_the_second_reviewer_sees_nothing_of_the_first_until_both_decided(
     assert not seen_by_bo["edited"] and seen_by_bo["reason"] is None
     assert _items(client, qid, "ann")[("q0", "ann")]["status"] == "accepted"
 
+    # the record page opened from the queue reads the row through the item: hers with her edit,
+    # bo's without it; someone with no item on the row gets a 404
+    def item(user: str) -> Any:
+        return client.get(f"{API}/{qid}/items/q0", headers=_as(user))
+
+    assert item("ann").json()["record"]["row"]["sample"]["messages"][1]["content"] == (
+        "安的回答 ann's answer"
+    )
+    assert item("bo").json()["record"]["row"]["sample"]["messages"][1]["content"] == "回答 0"
+    assert item("bo").json()["per_item"] == 2 and item("bo").json()["item"]["status"] == "pending"
+    assert item("cy").status_code == 404 and error_shape(item("cy").json())["field"] == "row_id"
+
     # bo rejects: the item is complete, both decisions become edits of the row, in order
     _decide(client, qid, "bo", bo, "reject", reason="太长")
     row = _row(client, ds, "q0")

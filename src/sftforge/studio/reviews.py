@@ -52,6 +52,7 @@ __all__ = [
     "decide",
     "delete_queue",
     "ensure_schema",
+    "item_view",
     "list_items",
     "list_queues",
     "queue",
@@ -335,6 +336,22 @@ def _item_public(row: dict[str, Any]) -> dict[str, Any]:
     out["edited"] = bool(row["edited"])
     out["verified"] = bool(row["verified"])
     return out
+
+
+def item_view(store: Store, queue_id: str, *, user: str, row_id: str) -> dict[str, Any]:
+    """``user``'s item on row ``row_id`` as ``step`` shows it (``{"item", "record"}``: in double
+    review, the row without the other reviewer's work and with the user's own edit); 404 when the
+    row is not assigned to them. The record page opened from a queue reads the row this way."""
+    qrow = _queue_row(store, queue_id)
+    row = store.one("SELECT * FROM queue_items WHERE queue_id=? AND row_id=? AND reviewer=? "
+                    "ORDER BY slot LIMIT 1", (queue_id, row_id, user))  # fmt: skip
+    if row is None:
+        raise ApiError(404, "not_found", f"row {row_id} is not assigned to {user} in queue "
+                       f"{queue_id}", "row_id")  # fmt: skip
+    record = _record(store, qrow, row_id, user)
+    if record is None:
+        raise ApiError(404, "not_found", f"row {row_id} is not in the dataset's head version")
+    return {"item": _item_public(row), "record": record, "per_item": qrow["per_item"]}
 
 
 def step(

@@ -1,6 +1,6 @@
 """Browser checks of the studio's hardening (issue 13): a row opened from an older version is that
 version's row, shown read-only; the dataset page follows the jobs that diff large versions and
-build queues over them."""
+build queues over them; an edit made from a double-review queue stays the reviewer's draft."""
 
 from __future__ import annotations
 
@@ -144,4 +144,40 @@ def test_the_dataset_page_follows_diff_and_queue_jobs(
     built = [j for j in api.get("/api/jobs").json()["jobs"] if j["kind"] == "review_queue"]
     assert built and built[0]["status"] == "done" and built[0]["result"]["id"] == queue_id
     assert api.get(f"/api/reviews/queues/{queue_id}").json()["items"] == 5
+    api.close()
+
+
+def test_an_edit_from_a_double_review_queue_stays_in_the_queue(
+    page: Any, studio: StudioServer
+) -> None:
+    expect = _expect()
+    api = httpx.Client(base_url=studio.base_url, timeout=30)
+    ds, _first = _two_versions(api, studio, "blind")
+    made = api.post("/api/reviews/queues", json={"dataset_id": ds, "name": "双人",
+                                                 "reviewers": ["local", "bo"], "per_item": 2})  # fmt: skip
+    assert made.status_code == 201, made.text
+    queue_id = made.json()["id"]
+    page.goto(f"/datasets/{ds}/rows/v.jsonl:2?queue={queue_id}&edit=1")
+    page.wait_for_selector("body[data-ready='1']")
+    expect(page.locator("[data-testid=read-only]")).to_contain_text("Double review")
+    for action in ("accept", "reject", "verify", "undo"):
+        expect(page.locator(f"[data-testid={action}]")).to_be_hidden()
+    expect(page.locator("[data-testid=editor]")).to_be_visible()
+    page.locator("[data-testid=turn-content-input]").nth(1).fill("我的草稿 draft")
+    page.click("[data-testid=editor-save]")
+    view = page.locator("[data-testid=record-view]")
+    expect(view).to_contain_text("我的草稿 draft")
+    # the row and its history are untouched; the draft is the reviewer's item in the queue
+    row = api.get(f"/api/datasets/{ds}/rows/v.jsonl:2").json()
+    assert row["row"]["sample"]["messages"][-1]["content"] == "新的回答"
+    assert api.get(f"/api/datasets/{ds}/edits").json()["edits"] == []
+    mine = api.get(f"/api/reviews/queues/{queue_id}/items/v.jsonl:2").json()
+    assert mine["item"]["edited"] is True
+    assert mine["record"]["row"]["sample"]["messages"][-1]["content"] == "我的草稿 draft"
+    page.keyboard.press("a")  # verdicts are made in the queue, not here
+    assert api.get(f"/api/reviews/queues/{queue_id}/items/v.jsonl:2").json()["item"]["status"] == (
+        "pending"
+    )
+    page.click("[data-testid=open-head]")
+    page.wait_for_url(f"**/queues/{queue_id}")
     api.close()

@@ -129,6 +129,13 @@ def list_items(
                               offset=offset, limit=limit, viewer=user)  # fmt: skip
 
 
+@router.get("/queues/{queue_id}/items/{row_id:path}")
+def get_item(queue_id: str, row_id: str, store: StoreDep, user: UserDep) -> dict[str, Any]:
+    """The current user's item on ``row_id``, with the row as they may see it (in double review:
+    their own edit, nothing of the other reviewer's until both decided)."""
+    return reviews.item_view(store, queue_id, user=user, row_id=row_id)
+
+
 @router.get("/queues/{queue_id}/next")
 def next_item(
     queue_id: str,
