@@ -51,7 +51,7 @@ def test_log_in_through_the_page_and_change_something(browser: Any, shared: Stud
 
     assert not shared.settings.local_only
     context = browser.new_context(base_url=shared.base_url, locale="en-US")
-    context.set_default_timeout(10_000)
+    context.set_default_timeout(20_000)
     page = context.new_page()
     try:
         # a page without a session sends the browser to the login page
