@@ -13,6 +13,10 @@ screen:
 - next page, sort by chars (cold: the server computes the order), sort's next page, a rare and a
   common Chinese substring search (cold), the search's next page.
 
+Each step's in-page time is also split, from the browser's Resource Timing of its rows request:
+the server's own time (its ``Server-Timing`` header), the wait for the first byte, the download
+and the page's own work (JSON parse and the table).
+
 Each round runs in a fresh browser context. "cold" is the first round (the server has computed no
 sort order or search of the version yet); "warm" is the median of the later rounds (the server's
 per-version caches are filled; the browser's are not). "in page" is the page's own measure (the
@@ -67,16 +71,40 @@ def _wait_rows(page: Any, before: str) -> float:
     return float(page.evaluate("document.body.dataset.loadedMs"))
 
 
+# where the page's time went, from the browser's Resource Timing of the last rows request:
+# the server's own time (its Server-Timing header; absent on a server without it), the wait for
+# the answer's first byte, its download and size; the rest of "in page" is the page's work (JSON
+# and the table)
+_ROWS_TIMING = """() => {
+    const e = performance.getEntriesByType("resource").filter((r) => r.name.includes("/rows?")).pop();
+    if (!e) return null;
+    const app = (e.serverTiming || []).find((s) => s.name === "app");
+    return {server_ms: app ? app.duration : null, wait_ms: e.responseStart - e.requestStart,
+            download_ms: e.responseEnd - e.responseStart, request_ms: e.responseEnd - e.startTime,
+            bytes: e.encodedBodySize};
+}"""
+
+
+def _split(page: Any, in_page: float) -> dict[str, float]:
+    got = page.evaluate(_ROWS_TIMING)
+    if not got:
+        return {}
+    got = {k: v for k, v in got.items() if v is not None}
+    got["page_work_ms"] = in_page - got["request_ms"]
+    return got
+
+
 def _step(page: Any, action: Any) -> dict[str, float]:
     before = page.evaluate("document.body.dataset.loads")
     t = time.perf_counter()
     action()
     in_page = _wait_rows(page, before)
     wall = (time.perf_counter() - t) * 1000
+    split = _split(page, in_page)
     # not timed: the histogram a new search or filter asks for next, so that the next step does
     # not share the server with it
     page.wait_for_load_state("networkidle")
-    return {"wall_ms": wall, "in_page_ms": in_page}
+    return {"wall_ms": wall, "in_page_ms": in_page, **split}
 
 
 def one_round(
@@ -88,10 +116,13 @@ def one_round(
     t = time.perf_counter()
     page.goto(f"/datasets/{dataset_id}/browse")
     page.wait_for_selector("body[data-ready='1']", timeout=60_000)
+    in_page = float(page.evaluate("document.body.dataset.loadedMs"))
     out["first page"] = {
         "wall_ms": (time.perf_counter() - t) * 1000,
-        "in_page_ms": float(page.evaluate("document.body.dataset.loadedMs")),
+        "in_page_ms": in_page,
+        **_split(page, in_page),
     }
+    page.wait_for_load_state("networkidle")
     out["next page"] = _step(page, lambda: page.click("[data-testid=next-page]"))
     out["sort by chars"] = _step(page, lambda: page.click("[data-testid=sort-chars]"))
     out["sorted, next page"] = _step(page, lambda: page.click("[data-testid=next-page]"))
@@ -149,7 +180,10 @@ def main() -> int:
             server.stop()
     results["cold"] = rounds[0]
     results["warm"] = {
-        name: {m: statistics.median(r[name][m] for r in rounds[1:] or rounds) for m in v}
+        name: {
+            m: statistics.median(r[name][m] for r in rounds[1:] or rounds if m in r[name])
+            for m in v
+        }
         for name, v in rounds[0].items()
     }
     results["load_after"] = os.getloadavg()
@@ -165,6 +199,16 @@ def main() -> int:
         warm = results["warm"][name]
         print(f"| {name} | {cold['wall_ms']:.0f} | {cold['in_page_ms']:.0f} "
               f"| {warm['wall_ms']:.0f} | {warm['in_page_ms']:.0f} |")  # fmt: skip
+    print("\nwhere the cold / warm in-page time went (ms; server = Server-Timing, wait = to the "
+          "first byte, page = JSON and the table; KB = the rows answer):")  # fmt: skip
+    keys = ("server_ms", "wait_ms", "download_ms", "page_work_ms")
+    print("\n| step | " + " | ".join(f"{k[:-3]} cold / warm" for k in keys) + " | KB |")
+    print("|---|" + "---:|" * (len(keys) + 1))
+    for name, cold in results["cold"].items():
+        warm = results["warm"][name]
+        cells = [f"{cold[k]:.0f} / {warm[k]:.0f}" if k in cold and k in warm else "-" for k in keys]
+        kb = f"{cold['bytes'] / 1024:.0f}" if "bytes" in cold else "-"
+        print(f"| {name} | " + " | ".join(cells) + f" | {kb} |")
     return 0
 
 

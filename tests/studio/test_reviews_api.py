@@ -232,12 +232,18 @@ def test_double_review_conflict_and_agreement(people: FastAPI) -> None:
         q = make_queue(client, ds, reviewers=["ann", "bo"], per_item=2)
         qid = q["id"]
         assert q["progress"]["assignments"] == 8
-        # both open q0 at the same revision; ann decides first, bo's stale write is refused
+        # both open q0 at the same revision; ann decides first: blind review keeps her
+        # decision in the queue, so bo sees the row as it was and decides at revision 0
         ann0 = next_for(client, qid, "ann")
         bo0 = next_for(client, qid, "bo")
         assert ann0["item"]["row_id"] == bo0["item"]["row_id"] == "q0"
         assert ann0["record"]["revision"] == bo0["record"]["revision"] == 0
         assert decide(client, qid, "ann", ann0, "accept").status_code == 200
+        assert next_for(client, qid, "bo") == bo0
+        # someone changes the row in the record view meanwhile: bo's stale decision is refused
+        tagged = client.post(f"/api/datasets/{ds}/review", headers=as_("lead"),
+                             json={"row_id": "q0", "base_revision": 0, "tags": ["checked"]})  # fmt: skip
+        assert tagged.status_code == 200, tagged.text
         r = decide(client, qid, "bo", bo0, "accept")
         assert r.status_code == 409
         assert error_shape(r.json())["code"] == "conflict"
@@ -245,6 +251,7 @@ def test_double_review_conflict_and_agreement(people: FastAPI) -> None:
         # bo reloads (the next item is q0 again, at its new revision) and decides
         bo0 = next_for(client, qid, "bo")
         assert bo0["item"]["row_id"] == "q0" and bo0["record"]["revision"] > 0
+        assert bo0["record"]["row"]["status"] == ""
         assert decide(client, qid, "bo", bo0, "accept").status_code == 200
         # the rest: ann A R A, bo R R A -> pairs (A,A) (A,R) (R,R) (A,A)
         for user, labels in (("ann", ["accept", "reject", "accept"]),
@@ -376,8 +383,8 @@ def test_kept_counts_equal_a_recount_after_decisions_and_undos(people: FastAPI) 
         ds = dataset(client, n=8)
         qid = make_queue(client, ds, reviewers=["ann", "bo", "cy"], per_item=2)["id"]
         # items: q0 ann+bo, q1 cy+ann, q2 bo+cy, q3 ann+bo, ...
-        script = [("ann", "accept"), ("bo", "reject"), ("ann", "edit"), ("ann", "undo"),
-                  ("ann", "edit"), ("cy", "flag"), ("ann", "refused undo"), ("bo", "verify"),
+        script = [("ann", "accept"), ("bo", "reject"), ("ann", "refused undo"), ("ann", "edit"),
+                  ("ann", "undo"), ("ann", "edit"), ("cy", "flag"), ("bo", "verify"),
                   ("bo", "undo"), ("cy", "accept"), ("ann", "verify"), ("cy", "reject"),
                   ("ann", "accept")]  # fmt: skip
         for user, action in script:
@@ -385,7 +392,7 @@ def test_kept_counts_equal_a_recount_after_decisions_and_undos(people: FastAPI) 
                 r = client.post(f"{API}/{qid}/undo", headers=as_(user))
                 if action == "undo":
                     assert r.status_code == 200, r.text
-                else:  # cy decided on q1 after ann's edit: ann's edit is no longer the newest
+                else:  # bo's decision completed q0 and made both edits: bo undoes first
                     assert r.status_code == 409 and "later edit" in error_shape(r.json())["message"]
                 continue
             shown = next_for(client, qid, user)

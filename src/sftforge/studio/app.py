@@ -79,6 +79,12 @@ def create_app(settings: StudioSettings | None = None, *, run_jobs: bool = True)
     for module in _JOB_MODULES:
         importlib.import_module(f"{__package__}.{module}")
     jobs = JobQueue(store, settings)
+    from .staging import expire_staged
+
+    expire_staged(store, settings, settings.staging_max_age_hours * 3600)
+    from .connections import encrypt_existing
+
+    encrypt_existing(store)  # secrets an older studio stored in plaintext
     from .browse import warm_up
 
     warm_up()

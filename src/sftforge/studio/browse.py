@@ -54,6 +54,12 @@ PAGE_COLUMNS = tuple(c for c in COLUMNS if c not in ("search", "prompt"))
 _OPS = ("eq", "ne", "lt", "le", "gt", "ge", "has", "null", "notnull")
 _CACHE_VIEWS = 4
 _CACHE_SEARCHES = 16
+# integer and boolean columns: their first rows in sorted order can be found without sorting all
+# (``VersionView.first_sorted``), up to this many rows from the top
+_INTEGER = tuple(
+    f.name for f in BROWSE_SCHEMA if pa.types.is_integer(f.type) or pa.types.is_boolean(f.type)
+)
+_FIRST_SORTED_MAX = 10_000
 
 
 @dataclass(frozen=True)
@@ -108,6 +114,8 @@ class VersionView:
         self._base = _map_base(self._source)
         self._batches: tuple[list[pa.RecordBatch], list[int]] | None = None
         self._numbers: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        self._ints: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        self._tops: dict[tuple[str, bool], np.ndarray] = {}
         self._sorts: dict[tuple[str, bool], np.ndarray] = {}
         self._searches: OrderedDict[str, np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
@@ -127,6 +135,67 @@ class VersionView:
         with self._lock:
             self._sorts[key] = order
         return order
+
+    def first_sorted(
+        self, column: str, desc: bool, mask: np.ndarray | None, k: int
+    ) -> np.ndarray | None:
+        """The first ``k`` of ``order(column, desc)``'s rows (those in ``mask`` only, when given)
+        without sorting them all: the smallest keys are found by a partition (linear), and only
+        the rows with a key up to the ``k``-th are sorted, stably, so ties stay in row order and
+        nulls come last, as in the full order. A cold sort of a 1M-row column costs ~100 ms of
+        CPU; this ~20. Without a mask the first ``_FIRST_SORTED_MAX`` rows are found once and
+        cached, so the next pages cost nothing. None where it does not apply (another column
+        type, ``k`` too large, or the full order is cached already)."""
+        if column not in _INTEGER or k > _FIRST_SORTED_MAX or k <= 0:
+            return None
+        key = (column, desc)
+        with self._lock:
+            if key in self._sorts:
+                return None
+            top = self._tops.get(key) if mask is None else None
+        if top is None:
+            top = self._first(column, desc, mask, _FIRST_SORTED_MAX if mask is None else k)
+            if mask is None:
+                with self._lock:
+                    self._tops[key] = top
+        return top[:k]
+
+    def _first(self, column: str, desc: bool, mask: np.ndarray | None, k: int) -> np.ndarray:
+        values, valid = self._integers(column)
+        chosen = valid if mask is None else (valid & mask)
+        rows: np.ndarray | None = None if mask is None and valid.all() else np.flatnonzero(chosen)
+        keys = values if rows is None else values[rows]
+        keys = -keys if desc else keys
+        if len(keys) > k:
+            kth = np.partition(keys, k - 1)[k - 1]
+            near = np.flatnonzero(keys <= kth)
+            rows, keys = (near if rows is None else rows[near]), keys[near]
+        elif rows is None:
+            rows = np.arange(len(keys), dtype=np.int64)
+        head = rows[np.argsort(keys, kind="stable")][:k]
+        if len(head) < k:  # then the nulls, in row order
+            nulls = np.flatnonzero(~valid if mask is None else (mask & ~valid))
+            head = np.concatenate([head, nulls[: k - len(head)]])
+        return head.astype(np.int64, copy=False)
+
+    def _integers(self, column: str) -> tuple[np.ndarray, np.ndarray]:
+        """An integer or boolean column as int64 (nulls as 0) and its validity mask, cached."""
+        with self._lock:
+            got = self._ints.get(column)
+        if got is None:
+            col = self.table[column]
+            if col.null_count == 0:  # the usual case: no validity to compute, nothing to fill
+                valid = np.ones(self.rows, dtype=bool)
+                filled = col
+            else:
+                valid = _mask(pc.is_valid(col))
+                filled = pc.fill_null(col, False if pa.types.is_boolean(col.type) else 0)
+            parts = [c.to_numpy(zero_copy_only=False) for c in filled.chunks]
+            values = np.concatenate(parts).astype(np.int64) if parts else np.zeros(0, np.int64)
+            got = (values, valid)
+            with self._lock:
+                self._ints[column] = got
+        return got
 
     def search(self, text: str) -> np.ndarray:
         """A boolean mask of the rows whose conversation contains ``text`` (case-insensitive)."""
@@ -332,6 +401,11 @@ def page(
             422, "invalid", f"cannot sort by '{sort}'", "sort", f"use one of: {', '.join(SORTABLE)}"
         )
     mask = selection(view, q, filters or [])
+    head = view.first_sorted(sort, desc, mask, offset + limit) if sort is not None else None
+    if head is not None:  # the page is near the top: no need to sort every row
+        total = view.rows if mask is None else int(np.count_nonzero(mask))
+        rows = take(view, head[offset : offset + limit])
+        return {"total": total, "offset": offset, "limit": limit, "rows": rows}
     if sort is not None:
         order = view.order(sort, desc)
         chosen = order[mask[order]] if mask is not None else order

@@ -5,19 +5,24 @@ which need no login.)
 Settings (host, port, endpoint, bucket, user name) are in table ``connections`` and are what
 the browser sees; the credentials (passwords, S3 keys) are in table
 ``connection_secrets`` and never leave the server: every answer says ``"secret_set": true``
-instead. Each secret read from the table is registered with ``sftforge.io.remote``'s masking
-(``scrub``), so an error message or log line that would carry it shows ``***``.
+instead. The secrets are stored encrypted (``secretbox``: a Fernet key in ``<home>/secret.key``,
+mode 0600), so the database file alone holds no usable credential; rows saved before that are
+encrypted the first time the table is used (``encrypt_existing``). Each secret read from the table
+is registered with ``sftforge.io.remote``'s masking (``scrub``), so an error message or log line
+that would carry it shows ``***``.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
 
 from ..io import remote
 from .errors import ApiError
+from .secretbox import PREFIX, box_for
 from .store import Store, new_id, now_iso
 
 __all__ = [
@@ -25,6 +30,7 @@ __all__ = [
     "Connection",
     "create_connection",
     "delete_connection",
+    "encrypt_existing",
     "get_connection",
     "list_connections",
     "load_secrets",
@@ -81,6 +87,41 @@ class Connection:
 
 def _schema(store: Store) -> None:
     store.ensure_schema("connections", _SCHEMA)
+    if store.home not in _ENCRYPTED:
+        encrypt_existing(store)
+
+
+_ENCRYPTED: set[Path] = set()  # the homes whose stored secrets were checked in this process
+
+
+def _seal(store: Store, secrets: dict[str, Any]) -> str:
+    return box_for(store.home).seal(json.dumps(secrets))
+
+
+def _unseal(store: Store, stored: str) -> dict[str, Any]:
+    found: dict[str, Any] = json.loads(box_for(store.home).open(stored))
+    return found
+
+
+def encrypt_existing(store: Store) -> int:
+    """Encrypt the secrets stored in plaintext by an older studio; returns how many rows. The
+    old text is overwritten in the file (``secure_delete``) and the write-ahead log is folded
+    into the database and emptied, so no copy of it stays on disk."""
+    store.ensure_schema("connections", _SCHEMA)
+    rows = store.all(
+        "SELECT connection_id, secrets_json FROM connection_secrets WHERE secrets_json NOT LIKE ?",
+        (PREFIX + "%",),
+    )
+    if rows:
+        db = store.conn()
+        db.execute("PRAGMA secure_delete=ON")
+        with store.tx() as tx:
+            for row in rows:
+                tx.execute("UPDATE connection_secrets SET secrets_json=? WHERE connection_id=?",
+                           (_seal(store, json.loads(row["secrets_json"])), row["connection_id"]))  # fmt: skip
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    _ENCRYPTED.add(store.home)
+    return len(rows)
 
 
 def _check(kind: str, settings: dict[str, Any], secrets: dict[str, Any]) -> None:
@@ -144,7 +185,7 @@ def _public(store: Store, row: dict[str, Any]) -> Connection:
     secret = store.one(
         "SELECT secrets_json FROM connection_secrets WHERE connection_id=?", (row["id"],)
     )
-    has = bool(secret and any(json.loads(secret["secrets_json"]).values()))
+    has = bool(secret and any(_unseal(store, secret["secrets_json"]).values()))
     return Connection(
         row["id"],
         row["name"],
@@ -177,7 +218,7 @@ def create_connection(
             "INSERT INTO connections VALUES(?,?,?,?,?,?,?)",
             (conn_id, name.strip(), kind, json.dumps(settings, ensure_ascii=False), user, at, at),
         )
-        db.execute("INSERT INTO connection_secrets VALUES(?,?)", (conn_id, json.dumps(secrets)))
+        db.execute("INSERT INTO connection_secrets VALUES(?,?)", (conn_id, _seal(store, secrets)))
     return get_connection(store, conn_id)
 
 
@@ -225,7 +266,7 @@ def update_connection(
             ),
         )
         db.execute(
-            "INSERT OR REPLACE INTO connection_secrets VALUES(?,?)", (conn_id, json.dumps(merged))
+            "INSERT OR REPLACE INTO connection_secrets VALUES(?,?)", (conn_id, _seal(store, merged))
         )
     return get_connection(store, conn_id)
 
@@ -242,7 +283,7 @@ def load_secrets(store: Store, conn_id: str) -> dict[str, str]:
     remote module's masking first, so no message can show it."""
     _schema(store)
     row = store.one("SELECT secrets_json FROM connection_secrets WHERE connection_id=?", (conn_id,))
-    found: dict[str, str] = json.loads(row["secrets_json"]) if row else {}
+    found: dict[str, str] = _unseal(store, row["secrets_json"]) if row else {}
     remote._remember(*found.values())
     return found
 

@@ -42,6 +42,7 @@ __all__ = [
     "STATUSES",
     "apply_edit",
     "base_row",
+    "checked_sample",
     "commit",
     "current_row",
     "edit_view",
@@ -49,6 +50,7 @@ __all__ = [
     "overlay",
     "request_commit",
     "undo",
+    "version_row",
 ]
 
 STATUSES = ("", "accepted", "rejected", "flagged")
@@ -120,7 +122,24 @@ def current_row(store: Store, dataset_id: str, row_id: str) -> dict[str, Any]:
     row.pop("search", None)
     out_row = {**row, "sample": orjson.loads(row["sample"])}
     return {"row": out_row, "revision": revision, "edited": eff is not None,
-            "version_id": head["id"]}  # fmt: skip
+            "version_id": head["id"], "read_only": False}  # fmt: skip
+
+
+def version_row(
+    store: Store, dataset_id: str, version: dict[str, Any], row_id: str
+) -> dict[str, Any]:
+    """Row ``row_id`` as version ``version`` holds it. The head's row is the overlay's
+    (``current_row``: editable); an older version's is read-only (``read_only: true``, no
+    ``revision``): edits apply to the head only, and an old version never changes."""
+    if store.dataset(dataset_id)["head_version"] == version["id"]:
+        return current_row(store, dataset_id, row_id)
+    base = base_row(version["path"], row_id)
+    if base is None:
+        raise ApiError(404, "not_found", f"no row '{row_id}' in version {version['id']}")
+    base.pop("search", None)
+    out_row = {**base, "sample": orjson.loads(base["sample"])}
+    return {"row": out_row, "revision": None, "edited": False, "version_id": version["id"],
+            "read_only": True}  # fmt: skip
 
 
 def _with_state(base: dict[str, Any], state: dict[str, Any], entry: Any) -> dict[str, Any]:
@@ -136,7 +155,7 @@ def _with_state(base: dict[str, Any], state: dict[str, Any], entry: Any) -> dict
     return row
 
 
-def _checked_sample(value: Any) -> str:
+def checked_sample(value: Any) -> str:
     """A Sample from the request (its dict form), checked like a read record; its JSON."""
     if not isinstance(value, dict):
         raise ApiError(422, "invalid", "sample must be an object with 'messages'", "sample")
@@ -173,7 +192,7 @@ def apply_edit(
     decision and its queue update are one transaction). Without it the edit is its own."""
     if sum(x is not None and x is not False for x in (sample, changes, delete)) != 1:
         raise ApiError(422, "invalid", "give exactly one of: sample, a review change, delete")
-    new_sample = _checked_sample(sample) if sample is not None else None
+    new_sample = checked_sample(sample) if sample is not None else None
     changes = _checked_changes(changes) if changes is not None else None
     head = _head(store, dataset_id)
     base = base_row(head["path"], row_id)  # immutable version: read before taking the lock

@@ -347,4 +347,8 @@ def run_import_job(ctx: JobContext, params: dict[str, Any]) -> dict[str, Any]:
     )
     if row["status"] != "done":
         raise ApiError(400, "bad_input", row["error"] or "the import failed")
+    if params.get("discard_staged"):  # the core route's staged file: imported, so deleted
+        from .staging import discard_staged
+
+        discard_staged(ctx.store, settings, params["path"])
     return import_view(row)

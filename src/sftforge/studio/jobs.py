@@ -9,6 +9,7 @@ to temporary files and publish at the end). The page polls ``GET /api/jobs/{id}`
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,7 +21,7 @@ from ..errors import SftforgeError
 from .errors import ApiError
 from .store import Store, new_id, now_iso
 
-__all__ = ["JobContext", "JobHandler", "JobQueue", "job_view", "register"]
+__all__ = ["JobContext", "JobHandler", "JobQueue", "job_for", "job_view", "register"]
 
 log = logging.getLogger("sftforge.studio.jobs")
 
@@ -62,6 +63,29 @@ def job_view(row: dict[str, Any]) -> dict[str, Any]:
     result = out.pop("result_json")
     out["result"] = orjson.loads(result) if result else None
     return out
+
+
+def _without_paths(value: Any) -> Any:
+    """``value`` with every absolute server path cut to its last part (the file's name)."""
+    if isinstance(value, str):
+        return os.path.basename(value.rstrip("/\\")) if os.path.isabs(value) else value
+    if isinstance(value, dict):
+        return {k: _without_paths(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_without_paths(v) for v in value]
+    return value
+
+
+def job_for(job: dict[str, Any], name: str, admin: bool) -> dict[str, Any]:
+    """A job (``job_view``) as user ``name`` may see it. Admins see everything. Others see
+    every job's kind, status, progress and owner, but the params, result and message only of
+    their own jobs, and there with server paths cut to the file's name: a job's params hold
+    staging and data-root paths and the sources people imported from."""
+    if admin:
+        return job
+    if job["created_by"] != name:
+        return {**job, "params": None, "result": None, "message": "", "hidden": True}
+    return {**job, "params": _without_paths(job["params"]), "result": _without_paths(job["result"])}
 
 
 class JobQueue:

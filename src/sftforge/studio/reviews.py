@@ -8,9 +8,13 @@ review), assigned in rotation. A reviewer's decision on an item (accept, reject 
 flag, verify = accept and ``human_verified``, or edit the conversation) is an edit through
 ``edits.py`` (the one edit path: attributed, undoable, and a stale ``base_revision`` is a 409),
 recorded in ``review_decisions`` so it can be undone from the queue and so agreement between the
-two reviewers of an item can be measured (``review_agreement``). When the two reviewers of a
-double-reviewed item disagree, the second decision flags the row (reason: who decided what) for
-someone to settle, instead of overwriting the first. An edit of an LLM answer keeps
+two reviewers of an item can be measured (``review_agreement``). Double review is blind: the
+first reviewer's decisions on an item (verdict and conversation edits) are kept in the queue
+only, and the row is changed once both reviewers decided, by replaying both reviewers' decisions
+in the order they were made, each as its reviewer's edit; until then neither sees the other's
+work (the row, its history, the browse page and the queue's item list show none of it). When the
+two disagree, the second decision flags the row (reason: who decided what) for someone to
+settle, instead of overwriting the first. An edit of an LLM answer keeps
 the model's answer beside the human one (``edits.apply_edit`` calls
 ``review_policy.keep_suggestion_json`` on every sample edit, in a queue or in the record view).
 
@@ -34,6 +38,7 @@ import orjson
 from ..sample import Sample
 from . import browse, edits
 from .errors import ApiError
+from .jobs import JobContext, JobQueue, register
 from .review_agreement import agreement
 from .review_policy import SUGGESTION_KEY, is_llm_answered
 from .review_select import assign, sample_ids
@@ -42,15 +47,18 @@ from .store import Store, new_id, now_iso
 __all__ = [
     "ACTIONS",
     "PRESETS",
+    "QUEUE_INLINE_ROWS",
     "create_queue",
     "decide",
     "delete_queue",
     "ensure_schema",
+    "item_view",
     "list_items",
     "list_queues",
     "queue",
     "queue_agreement",
     "queue_progress",
+    "request_queue",
     "step",
     "undo_last",
 ]
@@ -64,6 +72,9 @@ PRESETS: dict[str, tuple[str, ...]] = {
     "unverified": ("human_verified:eq:false",),
 }
 ACTIONS = ("accept", "reject", "flag", "verify", "edit")
+# a queue over a version with more rows than this is built by a job: selecting and writing the
+# items of a 1M-row version takes seconds on a 2-core machine, too long to hold a request
+QUEUE_INLINE_ROWS = 100_000
 # the per-person status each action leaves on the item
 _STATUS = {"accept": "accepted", "verify": "accepted", "reject": "rejected", "flag": "flagged"}
 
@@ -89,6 +100,9 @@ CREATE TABLE IF NOT EXISTS review_decisions(
     undone INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS review_decisions_person ON review_decisions(queue_id, reviewer, id);
+CREATE TABLE IF NOT EXISTS review_drafts(
+    decision_id INTEGER PRIMARY KEY, sample_json TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS review_counts(
     queue_id TEXT NOT NULL, reviewer TEXT NOT NULL, key TEXT NOT NULL, n INTEGER NOT NULL,
     PRIMARY KEY(queue_id, reviewer, key)
@@ -116,9 +130,14 @@ def create_queue(
     seed: int = 0,
     reviewers: list[str] | None = None,
     per_item: int = 1,
+    queue_id: str | None = None,
 ) -> dict[str, Any]:
-    """Build a queue from a browse filter over ``version_id`` (the head by default)."""
+    """Build a queue from a browse filter over ``version_id`` (the head by default).
+    ``queue_id`` (a job's): when that queue exists already (the job ran before a restart), it
+    is the answer, so a re-run builds nothing twice."""
     ensure_schema(store)
+    if queue_id is not None and store.one("SELECT 1 AS x FROM queues WHERE id=?", (queue_id,)):
+        return queue(store, queue_id)
     dataset = store.dataset(dataset_id)
     version_id = version_id or dataset["head_version"]
     if version_id is None:
@@ -143,7 +162,7 @@ def create_queue(
     slots = assign(len(row_ids), people, per_item)
     selection = {"preset": preset, "q": q, "filters": list(filters or []),
                  "percent": percent, "seed": seed}  # fmt: skip
-    queue_id = new_id("q")
+    queue_id = queue_id or new_id("q")
     row = {
         "id": queue_id,
         "dataset_id": dataset_id,
@@ -177,6 +196,44 @@ def create_queue(
         for person, n in load.items():
             _bump(conn, queue_id, person, {"assigned": n, "pending": n})
     return queue(store, queue_id)
+
+
+def request_queue(
+    store: Store, jobs: JobQueue, dataset_id: str, *, user: str, **options: Any
+) -> tuple[bool, dict[str, Any]]:
+    """Build the queue now when its version is small (``(True, queue)``), else check the
+    options and queue a ``review_queue`` job that builds it (``(False, job)``; the page polls
+    ``/api/jobs/{id}``, whose result is the queue). ``options``: those of ``create_queue``."""
+    ensure_schema(store)
+    dataset = store.dataset(dataset_id)
+    version_id = options.get("version_id") or dataset["head_version"]
+    if version_id is None:
+        raise ApiError(409, "conflict", f"dataset {dataset_id} has no version yet",
+                       hint="import data first")  # fmt: skip
+    version = store.version(version_id, dataset_id)
+    if int(version["rows"] or 0) <= QUEUE_INLINE_ROWS:
+        return True, create_queue(store, dataset_id, user=user, **options)
+    # what can be refused without reading the version is refused now, not by a failed job
+    preset = options.get("preset")
+    if preset is not None and preset not in PRESETS:
+        raise ApiError(422, "invalid", f"unknown queue preset '{preset}'", "preset",
+                       f"use one of: {', '.join(PRESETS)}")  # fmt: skip
+    for text in options.get("filters") or ():
+        browse.parse_filter(text)
+    if options.get("percent") is not None:
+        sample_ids([], options["percent"], options.get("seed", 0))
+    assign(0, options.get("reviewers") or [user], options.get("per_item", 1))
+    params = {**options, "dataset_id": dataset_id, "version_id": version_id,
+              "queue_id": new_id("q")}  # fmt: skip
+    return False, jobs.get(jobs.submit("review_queue", params, user))
+
+
+@register("review_queue")
+def _run_queue(ctx: JobContext, params: dict[str, Any]) -> dict[str, Any]:
+    ctx.progress(0.0, "selecting the rows")
+    options = dict(params)
+    dataset_id = options.pop("dataset_id")
+    return create_queue(ctx.store, dataset_id, user=ctx.user, **options)
 
 
 def _queue_row(store: Store, queue_id: str) -> dict[str, Any]:
@@ -241,8 +298,11 @@ def list_items(
     status: str | None = None,
     offset: int = 0,
     limit: int = 50,
+    viewer: str | None = None,
 ) -> dict[str, Any]:
-    _queue_row(store, queue_id)
+    """A page of items. In a double-review queue, ``viewer`` sees another reviewer's decision on
+    an item only once both decided it (blind review): until then it shows ``hidden: true``."""
+    qrow = _queue_row(store, queue_id)
     where, args = ["queue_id=?"], [queue_id]
     if reviewer is not None:
         where.append("reviewer=?")
@@ -259,8 +319,15 @@ def list_items(
         f"SELECT * FROM queue_items WHERE {cond} ORDER BY position, slot LIMIT ? OFFSET ?",
         (*args, limit, offset),
     )
+    items = [_item_public(r) for r in rows]
+    if qrow["per_item"] > 1 and viewer is not None:
+        conn = store.conn()
+        for it in items:
+            if it["reviewer"] != viewer and _open_slots(conn, queue_id, it["row_id"]) > 0:
+                it.update(status=None, reason=None, decided_at=None, edited=False,
+                          verified=False, hidden=True)  # fmt: skip
     return {"total": total["n"] if total else 0, "offset": offset, "limit": limit,
-            "items": [_item_public(r) for r in rows]}  # fmt: skip
+            "items": items}  # fmt: skip
 
 
 def _item_public(row: dict[str, Any]) -> dict[str, Any]:
@@ -269,6 +336,22 @@ def _item_public(row: dict[str, Any]) -> dict[str, Any]:
     out["edited"] = bool(row["edited"])
     out["verified"] = bool(row["verified"])
     return out
+
+
+def item_view(store: Store, queue_id: str, *, user: str, row_id: str) -> dict[str, Any]:
+    """``user``'s item on row ``row_id`` as ``step`` shows it (``{"item", "record"}``: in double
+    review, the row without the other reviewer's work and with the user's own edit); 404 when the
+    row is not assigned to them. The record page opened from a queue reads the row this way."""
+    qrow = _queue_row(store, queue_id)
+    row = store.one("SELECT * FROM queue_items WHERE queue_id=? AND row_id=? AND reviewer=? "
+                    "ORDER BY slot LIMIT 1", (queue_id, row_id, user))  # fmt: skip
+    if row is None:
+        raise ApiError(404, "not_found", f"row {row_id} is not assigned to {user} in queue "
+                       f"{queue_id}", "row_id")  # fmt: skip
+    record = _record(store, qrow, row_id, user)
+    if record is None:
+        raise ApiError(404, "not_found", f"row {row_id} is not in the dataset's head version")
+    return {"item": _item_public(row), "record": record, "per_item": qrow["per_item"]}
 
 
 def step(
@@ -299,14 +382,16 @@ def step(
     mine = _person(store, queue_id, user)
     if row is None:
         return {"item": None, "done": mine["pending"] == 0, "mine": mine}
-    record = _record(store, qrow, row["row_id"])
+    record = _record(store, qrow, row["row_id"], user)
     out: dict[str, Any] = {"item": _item_public(row), "record": record, "done": False, "mine": mine}
     if record is None:
         out["gone"] = f"row {row['row_id']} is not in the dataset's head version any more"
     return out
 
 
-def _record(store: Store, qrow: dict[str, Any], row_id: str) -> dict[str, Any] | None:
+def _record(
+    store: Store, qrow: dict[str, Any], row_id: str, user: str | None = None
+) -> dict[str, Any] | None:
     """The row as it is now (through the edit overlay) with its revision, and the suggestion:
     the model's conversation when an LLM answered the row; None when a later version no longer
     has the row (the item can then only be passed over)."""
@@ -326,7 +411,26 @@ def _record(store: Store, qrow: dict[str, Any], row_id: str) -> dict[str, Any] |
         else:
             suggestion = {"messages": [m.to_dict() for m in sample.messages],
                           "agent": row.get("model"), "edited": False}  # fmt: skip
+    draft = _own_draft(store, qrow, row_id, user) if user is not None else None
+    if draft is not None:  # blind review: the reviewer's own edit, not applied to the row yet
+        current = {**current, "row": {**row, "sample": draft}}
+        if suggestion is not None:
+            suggestion = {**suggestion, "edited": True}
     return {**current, "suggestion": suggestion}
+
+
+def _own_draft(store: Store, qrow: dict[str, Any], row_id: str, user: str) -> dict[str, Any] | None:
+    """In a double-review item both have not decided yet, ``user``'s newest conversation edit
+    (kept in the queue, not in the row); else None."""
+    if qrow["per_item"] < 2 or _open_slots(store.conn(), qrow["id"], row_id) == 0:
+        return None
+    got = store.one(
+        "SELECT r.sample_json FROM review_decisions d JOIN review_drafts r ON r.decision_id=d.id"
+        " WHERE d.queue_id=? AND d.row_id=? AND d.reviewer=? AND d.undone=0"
+        " ORDER BY d.id DESC LIMIT 1",
+        (qrow["id"], row_id, user),
+    )
+    return orjson.loads(got["sample_json"]) if got else None
 
 
 # -- decisions ---------------------------------------------------------------------------------
@@ -362,9 +466,10 @@ def decide(
     dataset_id = qrow["dataset_id"]
     # the row's edit and the queue's update commit together, or neither does
     with store.tx() as conn:
-        result = _decide_in(conn, store, queue_id, dataset_id, item, user=user, row_id=row_id,
-                            action=action, base_revision=base_revision, reason=reason,
-                            sample=sample)  # fmt: skip
+        decide_in = _decide_blind if qrow["per_item"] > 1 else _decide_in
+        result = decide_in(conn, store, queue_id, dataset_id, item, user=user, row_id=row_id,
+                           action=action, base_revision=base_revision, reason=reason,
+                           sample=sample)  # fmt: skip
     updated = store.one("SELECT * FROM queue_items WHERE queue_id=? AND row_id=? AND slot=?",
                         (queue_id, row_id, item["slot"]))  # fmt: skip
     assert updated is not None
@@ -421,15 +526,116 @@ def _decide_in(
     return result
 
 
+def _decide_blind(
+    conn: sqlite3.Connection,
+    store: Store,
+    queue_id: str,
+    dataset_id: str,
+    item: dict[str, Any],
+    *,
+    user: str,
+    row_id: str,
+    action: str,
+    base_revision: int,
+    reason: str | None,
+    sample: dict[str, Any] | None,
+) -> dict[str, Any]:
+    """``_decide_in`` for a double-review queue: the decision is recorded in the queue only
+    (an edit's conversation as a draft), so the other reviewer cannot see it; the one that
+    completes the item (both reviewers decided) replays every decision on it, in order, as
+    its reviewer's edit of the row (``_replay``). Returns ``{"id": the row's revision}``."""
+    revision = _row_revision(conn, dataset_id, row_id)
+    if revision != base_revision:  # the same refusal as edits.apply_edit's: no lost update
+        raise ApiError(409, "conflict",
+                       f"row '{row_id}' changed since revision {base_revision} (now {revision})",
+                       "base_revision", "reload the row and make the change again")  # fmt: skip
+    draft: str | None = None
+    if action == "edit":
+        if not isinstance(sample, dict):
+            raise ApiError(422, "invalid", "an edit needs the new sample", "sample",
+                           "send the edited conversation as 'sample'")  # fmt: skip
+        draft = edits.checked_sample(sample)
+        changes: dict[str, Any] = {"edited": 1}
+    else:
+        changes = {"status": _STATUS[action], "reason": reason, "decided_at": now_iso()}
+        if action == "verify":
+            changes["verified"] = 1
+    before_state = _set_item(conn, queue_id, row_id, item["slot"], changes)
+    cur = conn.execute(
+        "INSERT INTO review_decisions(queue_id, row_id, slot, reviewer, action, reason,"
+        " edit_ids_json, before_json, at) VALUES(?, ?, ?, ?, ?, ?, '[]', ?, ?)",
+        (queue_id, row_id, item["slot"], user, action, reason, _json(before_state), now_iso()),
+    )  # fmt: skip
+    if draft is not None:
+        conn.execute("INSERT INTO review_drafts(decision_id, sample_json) VALUES(?, ?)",
+                     (cur.lastrowid, draft))  # fmt: skip
+    if action == "edit" or _open_slots(conn, queue_id, row_id) > 0:
+        return {"id": revision}
+    edit_ids = _replay(conn, store, queue_id, dataset_id, row_id)
+    conn.execute("UPDATE review_decisions SET edit_ids_json=? WHERE id=?",
+                 (_json(edit_ids), cur.lastrowid))  # fmt: skip
+    return {"id": edit_ids[-1] if edit_ids else revision}
+
+
+def _replay(
+    conn: sqlite3.Connection, store: Store, queue_id: str, dataset_id: str, row_id: str
+) -> list[int]:
+    """Both reviewers decided a double-reviewed item: make each decision on it (not undone),
+    oldest first, the edit it would have been without blinding; the last verdict is flagged
+    when the two disagree. Returns the edits' ids."""
+    decisions = conn.execute(
+        "SELECT d.*, r.sample_json FROM review_decisions d LEFT JOIN review_drafts r"
+        " ON r.decision_id=d.id WHERE d.queue_id=? AND d.row_id=? AND d.undone=0 ORDER BY d.id",
+        (queue_id, row_id),
+    ).fetchall()
+    last_verdict = max((d["id"] for d in decisions if d["action"] != "edit"), default=None)
+    ids: list[int] = []
+    for d in decisions:
+        base = _row_revision(conn, dataset_id, row_id)
+        if d["action"] == "edit":
+            got = edits.apply_edit(store, dataset_id, row_id, base_revision=base,
+                                   user=d["reviewer"], sample=orjson.loads(d["sample_json"]),
+                                   conn=conn)  # fmt: skip
+        else:
+            state: dict[str, Any] = {"status": _STATUS[d["action"]], "reason": d["reason"]}
+            if d["action"] == "verify":
+                state["human_verified"] = True
+            if d["id"] == last_verdict:
+                clash = _disagreement(store, queue_id, row_id, d["slot"], d["reviewer"],
+                                      _STATUS[d["action"]], conn)  # fmt: skip
+                if clash is not None:
+                    state = {"status": "flagged", "reason": clash}
+            got = edits.apply_edit(store, dataset_id, row_id, base_revision=base,
+                                   user=d["reviewer"], changes=state, conn=conn)  # fmt: skip
+        ids.append(int(got["id"]))
+    return ids
+
+
+def _row_revision(conn: sqlite3.Connection, dataset_id: str, row_id: str) -> int:
+    got = conn.execute("SELECT MAX(id) FROM edits WHERE dataset_id=? AND row_id=?",
+                       (dataset_id, row_id)).fetchone()[0]  # fmt: skip
+    return int(got or 0)
+
+
 def _disagreement(
-    store: Store, queue_id: str, row_id: str, slot: int, user: str, status: str
+    store: Store,
+    queue_id: str,
+    row_id: str,
+    slot: int,
+    user: str,
+    status: str,
+    conn: sqlite3.Connection | None = None,
 ) -> str | None:
     """In double review, the reason to flag the row when the other reviewer of the item
     decided differently (so neither decision silently overwrites the other); else None."""
-    other = store.one(
-        "SELECT reviewer, status FROM queue_items WHERE queue_id=? AND row_id=? AND slot!=? "
-        "AND status!='pending' LIMIT 1",
-        (queue_id, row_id, slot),
+    other = (
+        (conn or store.conn())
+        .execute(
+            "SELECT reviewer, status FROM queue_items WHERE queue_id=? AND row_id=? AND slot!=? "
+            "AND status!='pending' LIMIT 1",
+            (queue_id, row_id, slot),
+        )
+        .fetchone()
     )
     if other is None or other["status"] == status:
         return None
@@ -448,6 +654,14 @@ def undo_last(store: Store, queue_id: str, *, user: str) -> dict[str, Any]:
     if last is None:
         raise ApiError(409, "conflict", f"{user} has no decision to undo in queue {queue_id}")
     before_state = orjson.loads(last["before_json"])
+    if (
+        qrow["per_item"] > 1
+        and last["edit_ids_json"] == "[]"
+        and _open_slots(store.conn(), queue_id, last["row_id"]) == 0
+    ):  # blind review: the other reviewer's decision completed the item and made the edits
+        raise ApiError(409, "conflict", f"row '{last['row_id']}' has a later edit: the other "
+                       "reviewer's decision completed the item",
+                       hint="the other reviewer undoes theirs first")  # fmt: skip
     with store.tx() as conn:  # the row's undo and the item's state: one transaction
         for edit_id in reversed(orjson.loads(last["edit_ids_json"])):
             edits.undo(store, qrow["dataset_id"], edit_id, user, conn=conn)

@@ -41,6 +41,8 @@ class StudioSettings:
     # worker), and forking a threaded process can copy a lock some other thread holds; on this
     # 2-core machine one process was also the fastest (BENCHMARKS.md, studio imports)
     import_workers: int = 1
+    # staged files and uploads nothing touched for this long are removed at start-up
+    staging_max_age_hours: float = 168.0
 
     def __post_init__(self) -> None:
         self.home = Path(os.path.expanduser(str(self.home))).resolve()

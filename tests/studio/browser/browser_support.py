@@ -58,7 +58,15 @@ class StudioServer:
     """The real app on ``base_url``; ``home`` is its data folder, ``data_root`` the folder
     server-path imports may read."""
 
-    def __init__(self, home: Path, data_root: Path | None = None) -> None:
+    def __init__(
+        self,
+        home: Path,
+        data_root: Path | None = None,
+        host: str = "127.0.0.1",
+        token: str | None = None,
+    ) -> None:
+        """``host``: the address to listen on (anything but loopback needs a login: ``token``
+        or users)."""
         import uvicorn
 
         from sftforge.studio.app import create_app
@@ -67,17 +75,19 @@ class StudioServer:
         self.home = home
         self.port = _free_port()
         self.settings = StudioSettings(
-            home=home, port=self.port, open_browser=False, data_root=data_root
-        )
+            home=home, host=host, port=self.port, open_browser=False, data_root=data_root,
+            token=token,
+        )  # fmt: skip
         self.app = create_app(self.settings)
         if not has_upload_api():
             self.app.include_router(contract_uploads_router(self.settings.folder("staging")))
         config = uvicorn.Config(
-            self.app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on"
+            self.app, host=host, port=self.port, log_level="warning", lifespan="on"
         )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, name="studio-server", daemon=True)
-        self.base_url = f"http://127.0.0.1:{self.port}"
+        reach = "127.0.0.1" if host in ("0.0.0.0", "127.0.0.1") else host
+        self.base_url = f"http://{reach}:{self.port}"
 
     def start(self) -> None:
         self.thread.start()

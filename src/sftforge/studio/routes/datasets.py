@@ -7,16 +7,17 @@ from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Query
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, JSONResponse
 from pydantic import BaseModel, Field
 
 from .. import history
-from ..auth import AdminUser, AnnotatorUser  # the role matrix: docs/studio.md, Security
-from ..diff import diff_rows, field_diff, row_pair
+from ..auth import AdminUser, AnnotatorUser, AnyUser  # the role matrix: docs/studio.md, Security
+from ..diff import diff_rows, field_diff, request_diff, row_pair
 from ..errors import ApiError
 from ..exports import export_file, start_export
 from ..history import resolve
 from ..imports import import_view, start_import
+from ..jobs import job_for
 from ..settings import StudioSettings
 from ..store import Store
 from ._deps import JobsDep, SettingsDep, StoreDep, UserDep
@@ -106,6 +107,7 @@ def create_import(
         columns=body.columns,
         encoding=body.encoding,
         require_answer=body.require_answer,
+        job_params={"discard_staged": True},  # deleted once imported (kept when it fails)
     )
 
 
@@ -214,21 +216,28 @@ def rollback(
 _CHANGES = ("changed", "added", "removed")
 
 
-@router.get("/datasets/{dataset_id}/diff")
+@router.get("/datasets/{dataset_id}/diff", response_model=None)
 def diff(
     store: StoreDep,
+    jobs: JobsDep,
+    user: UserDep,
     dataset_id: str,
     a: str,
     b: str = "head",
     change: str | None = None,
     offset: Annotated[int, Query(ge=0)] = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-) -> dict[str, Any]:
-    """Rows added, removed and changed from version ``a`` to ``b`` (ids, tags or head)."""
+) -> dict[str, Any] | JSONResponse:
+    """Rows added, removed and changed from version ``a`` to ``b`` (ids, tags or head). Large
+    versions diffed for the first time: ``202`` with ``pending: true`` and the ``diff`` job
+    (poll ``/api/jobs/{id}``, then ask again)."""
     if change is not None and change not in _CHANGES:
         raise ApiError(422, "invalid", f"unknown change '{change}'", "change",
                        f"use one of: {', '.join(_CHANGES)}")  # fmt: skip
     va, vb = resolve(store, dataset_id, a), resolve(store, dataset_id, b)
+    job = request_diff(store, jobs, dataset_id, va, vb, user)
+    if job is not None:
+        return JSONResponse({"a": va["id"], "b": vb["id"], "pending": True, "job": job}, 202)
     out = diff_rows(va["path"], vb["path"], change=change, offset=offset, limit=limit)
     return {"a": va["id"], "b": vb["id"], **out}
 
@@ -286,11 +295,11 @@ def create_export(
 
 
 @router.get("/exports/{export_id}")
-def get_export(jobs: JobsDep, export_id: str) -> dict[str, Any]:
+def get_export(jobs: JobsDep, export_id: str, who: AnyUser) -> dict[str, Any]:
     job = jobs.get(export_id)
     if job["kind"] != "export":
         raise ApiError(404, "not_found", f"no export {export_id}")
-    return job
+    return job_for(job, who.name, who.has_role("admin"))
 
 
 @router.get("/exports/{export_id}/download", response_model=None)

@@ -6,8 +6,9 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
+from ..auth import AnyUser
 from ..errors import ApiError
-from ..jobs import job_view
+from ..jobs import job_for, job_view
 from ._deps import JobsDep, StoreDep
 
 __all__ = ["router"]
@@ -19,6 +20,7 @@ _STATUSES = ("queued", "running", "done", "failed")
 @router.get("")
 def list_jobs(
     store: StoreDep,
+    user: AnyUser,
     status: str | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> dict[str, Any]:
@@ -29,9 +31,11 @@ def list_jobs(
     rows = store.all(
         f"SELECT * FROM jobs {where} ORDER BY created_at DESC, id LIMIT ?", (*args, limit)
     )
-    return {"jobs": [job_view(r) for r in rows]}
+    admin = user.has_role("admin")
+    return {"jobs": [job_for(job_view(r), user.name, admin) for r in rows]}
 
 
 @router.get("/{job_id}")
-def get_job(job_id: str, jobs: JobsDep) -> dict[str, Any]:
-    return jobs.get(job_id)
+def get_job(job_id: str, jobs: JobsDep, user: AnyUser) -> dict[str, Any]:
+    """One job; another user's params, result and message only for admins (``jobs.job_for``)."""
+    return job_for(jobs.get(job_id), user.name, user.has_role("admin"))

@@ -3,9 +3,10 @@ of the head through the edits overlay (edit, review, delete, undo); commit the e
 
 from __future__ import annotations
 
+import time
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
@@ -26,6 +27,7 @@ SearchQ = Annotated[str | None, Query(max_length=500, description="substring, an
 
 @router.get("/versions/{version_id}/rows")
 def browse_rows(
+    response: Response,
     store: StoreDep,
     dataset_id: str,
     version_id: str,
@@ -38,7 +40,9 @@ def browse_rows(
 ) -> dict[str, Any]:
     """One page of a version (``version_id``: an id, a tag or ``head``). On the head, rows with
     open edits show their edited state and ``edited: true``; sorting and filtering use the
-    version's values."""
+    version's values. The ``Server-Timing`` header says how long the server took (the
+    browser's timings show it beside the network and the page's own work)."""
+    started = time.perf_counter()
     version = resolve(store, dataset_id, version_id)
     view = browse.view_of(version["path"])
     page = browse.page(
@@ -63,6 +67,7 @@ def browse_rows(
             row.update(
                 edited_by=mark["user"], edited_at=mark["at"], deleted=bool(state.get("deleted"))
             )
+    response.headers["Server-Timing"] = f"app;dur={(time.perf_counter() - started) * 1000:.1f}"
     return page
 
 
@@ -84,10 +89,15 @@ def column_histogram(
 
 
 @router.get("/rows/{row_id:path}")
-def get_row(store: StoreDep, dataset_id: str, row_id: str) -> dict[str, Any]:
-    """One row of the head through the overlay: ``{"row", "revision", "edited", "version_id"}``
-    (send ``revision`` back as ``base_revision`` with a change)."""
-    return edits.current_row(store, dataset_id, row_id)
+def get_row(
+    store: StoreDep, dataset_id: str, row_id: str, version: str | None = None
+) -> dict[str, Any]:
+    """One row of the head through the overlay: ``{"row", "revision", "edited", "version_id",
+    "read_only"}`` (send ``revision`` back as ``base_revision`` with a change). ``version`` (an
+    id, a tag or ``head``) names another version: its row as stored, ``read_only: true``."""
+    if version is None:
+        return edits.current_row(store, dataset_id, row_id)
+    return edits.version_row(store, dataset_id, resolve(store, dataset_id, version), row_id)
 
 
 class SampleEdit(BaseModel):

@@ -12,11 +12,12 @@ import importlib
 from typing import Any, Literal
 
 from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from .. import reviews
 from ..errors import ApiError
-from ._deps import StoreDep, UserDep
+from ._deps import JobsDep, StoreDep, UserDep
 
 __all__ = ["router"]
 
@@ -85,17 +86,21 @@ def list_queues(
     return {"queues": reviews.list_queues(store, dataset_id, user if mine else None)}
 
 
-@router.post("/queues", status_code=201)
+@router.post("/queues", status_code=201, response_model=None)
 def create_queue(
-    body: NewQueue, request: Request, store: StoreDep, user: UserDep
-) -> dict[str, Any]:
+    body: NewQueue, request: Request, store: StoreDep, jobs: JobsDep, user: UserDep
+) -> dict[str, Any] | JSONResponse:
+    """``201`` with the queue; over a large version (``reviews.QUEUE_INLINE_ROWS``) ``202``
+    with the ``review_queue`` job building it (poll ``/api/jobs/{id}``: its result is the
+    queue)."""
     _need(request, "reviewer")
     _check_reviewers(request, store, body.reviewers)
-    return reviews.create_queue(
-        store, body.dataset_id, user=user, name=body.name, version_id=body.version_id,
+    done, answer = reviews.request_queue(
+        store, jobs, body.dataset_id, user=user, name=body.name, version_id=body.version_id,
         preset=body.preset, q=body.q, filters=body.filters, percent=body.percent,
         seed=body.seed, reviewers=body.reviewers, per_item=body.per_item,
     )  # fmt: skip
+    return answer if done else JSONResponse(answer, status_code=202)
 
 
 @router.get("/queues/{queue_id}")
@@ -114,13 +119,21 @@ def delete_queue(queue_id: str, request: Request, store: StoreDep) -> dict[str, 
 def list_items(
     queue_id: str,
     store: StoreDep,
+    user: UserDep,
     reviewer: str | None = None,
     status: str | None = None,
     offset: int = Query(0, ge=0),
     limit: int = Query(50, ge=1, le=500),
 ) -> dict[str, Any]:
     return reviews.list_items(store, queue_id, reviewer=reviewer, status=status,
-                              offset=offset, limit=limit)  # fmt: skip
+                              offset=offset, limit=limit, viewer=user)  # fmt: skip
+
+
+@router.get("/queues/{queue_id}/items/{row_id:path}")
+def get_item(queue_id: str, row_id: str, store: StoreDep, user: UserDep) -> dict[str, Any]:
+    """The current user's item on ``row_id``, with the row as they may see it (in double review:
+    their own edit, nothing of the other reviewer's until both decided)."""
+    return reviews.item_view(store, queue_id, user=user, row_id=row_id)
 
 
 @router.get("/queues/{queue_id}/next")

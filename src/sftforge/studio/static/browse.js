@@ -241,9 +241,10 @@
   }
 
   async function init() {
-    const ds = await api("GET", base);
+    // the dataset and its versions at once: one round trip before the first rows, not two
+    const [ds, listed] = await Promise.all([api("GET", base), api("GET", base + "/versions")]);
     $("dataset-name").textContent = ds.name;
-    const versions = (await api("GET", base + "/versions")).versions;
+    const versions = listed.versions;
     if (!state.version) state.version = ds.head_version || "";
     $("version").replaceChildren(...versions.map((v) =>
       el("option", { value: v.id, selected: v.id === state.version }, v.id + (v.id === ds.head_version ? " (" + t("dataset.head") + ")" : "") + " · " + fmtNum(v.rows))));

@@ -96,7 +96,18 @@
     event.preventDefault();
     const a = $("diff-a").value;
     const b = $("diff-b").value;
-    const d = await api("GET", base + "/diff" + Studio.query({ a, b, limit: 100 }));
+    let d = await api("GET", base + "/diff" + Studio.query({ a, b, limit: 100 }));
+    if (d.pending) {
+      // large versions diffed for the first time: a job reads them (the page follows it)
+      const progress = el("p", { "data-testid": "diff-progress" }, t("diff.computing"));
+      $("diff-result").replaceChildren(progress);
+      const job = await waitJob(d.job.id, (j) => { progress.textContent = t("diff.computing") + " " + Math.round((j.progress || 0) * 100) + " %"; });
+      if (job.status !== "done") {
+        showError({ code: "job_failed", message: job.message || t("upload.failed") });
+        return;
+      }
+      d = await api("GET", base + "/diff" + Studio.query({ a, b, limit: 100 }));
+    }
     const of = (kind) => d.entries.filter((e) => e.change === kind);
     const list = (kind) => of(kind).length ? el("div", { "data-testid": "diff-" + kind },
       el("strong", {}, t("diff." + kind) + ": "), of(kind).map((e) => el("code", { class: "pill diff-" + kind }, e.row_id))) : null;
@@ -177,7 +188,17 @@
       reviewers: $("queue-reviewers").value.split(",").map((s) => s.trim()).filter(Boolean),
       per_item: Number($("queue-per-item").value),
     });
-    location.href = "/queues/" + encodeURIComponent(q.id);
+    let queueId = q.id;
+    if (q.kind === "review_queue" && q.status !== undefined) {
+      // a queue over a large version is built by a job (202 with the job): follow it
+      const job = await waitJob(q.id);
+      if (job.status !== "done") {
+        showError({ code: "job_failed", message: job.message || t("upload.failed") });
+        return;
+      }
+      queueId = job.result.id;
+    }
+    location.href = "/queues/" + encodeURIComponent(queueId);
   });
 
   Promise.all([load(), loadQueues()]).then(() => (document.body.dataset.ready = "1"));

@@ -20,16 +20,53 @@
   const $ = (id) => document.getElementById(id);
 
   let record = null; // the server's answer: {row_id, sample, revision, status, ...}
+  let readOnly = false; // a row of an older version: shown as stored, never changed
+  // opened from a double-review queue: the row as this reviewer may see it (their own edit,
+  // nothing of the other reviewer's), and an edit is their draft in the queue (blind review)
+  let blind = false;
+  const params = new URL(location.href).searchParams;
+  const queueId = params.get("queue");
+  const rowPath = rowId.split("/").map(encodeURIComponent).join("/");
   let turns = []; // the editor's working copy of the non-system messages
   let pendingReason = null; // "rejected" | "flagged" while the reason form is open
   let rawOriginal = ""; // the sample's JSON when the editor opened (changed: it is what is saved)
 
   // --- reading ---------------------------------------------------------------------------
   async function load() {
-    const [answer, edits] = await Promise.all([api("GET", rowUrl), api("GET", dsBase + "/edits?limit=5000")]);
+    // the row of the version being browsed; an older version's answer is read_only (edits go
+    // to the head only), and its page offers the head's row instead of actions
+    if (queueId && !version) {
+      const got = await api("GET", "/api/reviews/queues/" + encodeURIComponent(queueId) + "/items/" + rowPath, undefined, { quiet: true }).catch(() => null);
+      if (got && got.per_item >= 2) {
+        blind = true;
+        record = Object.assign({}, got.record.row, { revision: got.record.revision, version: got.record.version_id, edits: [] });
+        showReadOnly();
+        render();
+        return;
+      }
+    }
+    const answer = await api("GET", rowUrl + query({ version }));
+    readOnly = !!answer.read_only;
+    const edits = readOnly ? { edits: [] } : await api("GET", dsBase + "/edits?limit=5000");
     record = Object.assign({}, answer.row, { revision: answer.revision, version: answer.version_id });
     record.edits = edits.edits.filter((e) => e.row_id === rowId);
+    showReadOnly();
     render();
+  }
+
+  function showReadOnly() {
+    const limited = readOnly || blind;
+    $("read-only").hidden = !limited;
+    $("actions").querySelectorAll("button").forEach((b) => { b.hidden = limited && !(blind && b.id === "edit"); });
+    $("labels-form").hidden = limited;
+    if (readOnly) {
+      $("read-only-text").textContent = t("record.read_only", { version: record.version });
+      $("open-head").href = location.pathname;
+    } else if (blind) {
+      $("read-only-text").textContent = t("record.blind");
+      $("open-head").textContent = t("record.back_to_queue");
+      $("open-head").href = "/queues/" + encodeURIComponent(queueId);
+    }
   }
 
   function sampleOf(rec) {
@@ -64,7 +101,7 @@
       items.push(el("dt", {}, t("lineage." + f)), el("dd", { "data-testid": "lineage-" + f }, f === "edited_at" ? fmtTime(v) : String(v)));
     }
     if (record.version) items.push(el("dt", {}, t("lineage.version")), el("dd", {}, record.version));
-    if (record.revision !== undefined) items.push(el("dt", {}, t("lineage.revision")), el("dd", { "data-testid": "revision" }, String(record.revision)));
+    if (record.revision !== undefined && record.revision !== null) items.push(el("dt", {}, t("lineage.revision")), el("dd", { "data-testid": "revision" }, String(record.revision)));
     $("lineage").replaceChildren(...items);
   }
 
@@ -131,9 +168,13 @@
   /** Sends one change (a new sample, or a review change); on a conflict the row is reloaded
    * (the banner says why), so nothing is overwritten silently. */
   async function change(body) {
+    if (readOnly || (blind && !body.sample)) return;
     clearError();
     try {
-      if (body.sample) await api("PUT", rowUrl, { sample: body.sample, base_revision: record.revision });
+      if (blind) {
+        await api("POST", "/api/reviews/queues/" + encodeURIComponent(queueId) + "/decisions",
+          { row_id: rowId, action: "edit", base_revision: record.revision, sample: body.sample });
+      } else if (body.sample) await api("PUT", rowUrl, { sample: body.sample, base_revision: record.revision });
       else await api("POST", dsBase + "/review", Object.assign({ row_id: rowId, base_revision: record.revision }, body));
     } catch (err) {
       if (err.status === 409) await load();
@@ -148,6 +189,7 @@
   }
 
   function askReason(status) {
+    if (readOnly || blind) return;
     pendingReason = status;
     $("reason-label").textContent = t(status === "rejected" ? "record.reject_reason" : "record.flag_reason");
     $("reason-form").hidden = false;
@@ -158,6 +200,7 @@
   /** Undoes this row's newest change that is still in effect (an undo is itself undoable only
    * by a new change). */
   async function undo() {
+    if (readOnly || blind) return;
     clearError();
     const last = (record.edits || []).find((e) => e.kind !== "undo" && !e.undone_by);
     if (!last) {
@@ -171,6 +214,7 @@
 
   // --- the editor ----------------------------------------------------------------------------
   function openEditor() {
+    if (readOnly) return;
     const sample = sampleOf(record);
     const messages = sample.messages || [];
     const hasSystem = messages.length && messages[0].role === "system";
@@ -357,8 +401,6 @@
   });
 
   // opened from a review queue: a way back to it, and "e" there opens the editor here at once
-  const params = new URL(location.href).searchParams;
-  const queueId = params.get("queue");
   if (queueId) {
     const back = $("back-to-browse");
     back.href = "/queues/" + encodeURIComponent(queueId);
