@@ -58,7 +58,7 @@ PARAMS = (
     CHECK_TEXT,
     MAX_RECORD_MB,
     _opt("workers", int, "--workers",
-         "processes in all, this one included (default: CPU count, for inputs over 16 MiB)",
+         "processes in all, this one included (default: the idle CPUs, for inputs over 16 MiB)",
          min=1),
     _opt("dataset_info", str, "--dataset-info",
          "add an entry for OUT to this LLaMA-Factory dataset_info.json"),
