@@ -43,7 +43,7 @@ from .io.paths import same_file
 from .io.pieces import Lines, Piece, PieceStream, Records, Window, window_starts
 from .io.record import RawRecord
 from .oserrors import os_error
-from .sample import deferred_ids, validate_sample
+from .sample import deferred_ids
 
 __all__ = [
     "PARALLEL_MIN_BYTES",
@@ -425,13 +425,15 @@ class _Job:
         """``(index, sample)`` of each good value: the format's fast parse, and the serial
         reader's exact result where that fails or the sample does not validate; errors go to
         ``events``. Shared by ``_values`` (convert) and ``_gather`` (``rows``)."""
-        parse, check, require = self.fmt.parse, self.check_samples, self.require_answer
+        check, require = self.check_samples, self.require_answer
+        # parse and validate in one call, which a format may fuse (Format.parse_valid)
+        parse, parse_valid = self.fmt.parse, self.fmt.parse_valid
         for i, value in enumerate(values):
             try:
-                obj = parse(value)
+                obj = parse_valid(value, require) if check else parse(value)
             except Exception:
                 obj = None
-            if obj is None or (check and validate_sample(obj, require_answer=require)):
+            if obj is None:
                 obj = self._serial(value, i, locate, events)
                 if obj is None:
                     continue
