@@ -60,7 +60,8 @@ class LossLog:
 
 
 class Format:
-    """Base class for one external format. Subclasses set ``name`` and override the three hooks."""
+    """Base class for one external format. Subclasses set ``name`` and override the three hooks
+    (``detect``, ``parse``, ``dump``); ``parse_valid`` may be overridden to fuse parse and checks."""
 
     name: ClassVar[str] = ""
     # "sample" formats produce Samples; "document" formats (plain text) produce Documents
