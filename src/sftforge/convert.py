@@ -6,7 +6,7 @@ piece is parsed, decoded into Samples, validated and serialised in the target fo
 (``_Job.run``), and comes back as one blob of output bytes plus the rejects, in input order, which
 this process applies exactly as the serial reader would (same values, lines, errors and counts).
 
-With ``workers = n > 1`` (by default the CPU count, for inputs of 16 MiB or more) ``n - 1`` forked
+With ``workers = n > 1`` (by default the idle CPUs, for inputs of 16 MiB or more) ``n - 1`` forked
 helper processes take tasks of pieces through pipes while this process cuts the input, runs a
 task itself whenever every helper has two to do, and writes the blobs in input order. So only
 bytes cross the pipes (no Python objects to pickle but the rejects), memory stays bounded, and
@@ -43,9 +43,16 @@ from .io.paths import same_file
 from .io.pieces import Lines, Piece, PieceStream, Records, Window, window_starts
 from .io.record import RawRecord
 from .oserrors import os_error
-from .sample import deferred_ids, validate_sample
+from .sample import deferred_ids
 
-__all__ = ["PARALLEL_MIN_BYTES", "ConvertResult", "RowsHook", "convert", "decode_pieces"]
+__all__ = [
+    "PARALLEL_MIN_BYTES",
+    "ConvertResult",
+    "RowsHook",
+    "convert",
+    "decode_pieces",
+    "idle_cpus",
+]
 
 PARALLEL_MIN_BYTES = 16 << 20  # below this, forking workers costs more than it saves
 _TASK_BYTES = 1 << 19  # a helper's task: pieces of about this many input bytes
@@ -88,8 +95,9 @@ def convert(
 ) -> ConvertResult:
     """Convert ``src`` to ``dst`` in format ``to``; ``read``/``write`` semantics and errors.
 
-    ``workers``: processes for decoding/encoding (default: the CPU count, used only for inputs
-    of at least ``PARALLEL_MIN_BYTES`` written as JSON/JSONL). ``progress`` wraps the stream of
+    ``workers``: processes for decoding/encoding (default: the CPUs not busy by the load
+    average, ``idle_cpus()``, used only for inputs of at least ``PARALLEL_MIN_BYTES`` written as
+    JSON/JSONL). ``progress`` wraps the stream of
     records (the CLI's progress bar; it is advanced once per record, the records themselves are
     not handed through it); ``on_open`` is called once the format is known.
     """
@@ -178,13 +186,36 @@ def _check_paths(src: Any, out: str, rejects: Any, dataset_info: Any) -> None:
 
 
 def _workers(workers: int | None, reader: Reader) -> int:
-    n = workers if workers is not None else (os.cpu_count() or 1)
-    size = reader.source.size or 0
-    if n <= 1 or (workers is None and size < PARALLEL_MIN_BYTES):
+    if workers is None:
+        size = reader.source.size or 0
+        n = idle_cpus() if size >= PARALLEL_MIN_BYTES else 1
+    else:
+        n = workers
+    if n <= 1:
         return 1
     import multiprocessing  # (here: a small input, the common case, needs no helpers)
 
     return n if "fork" in multiprocessing.get_all_start_methods() else 1
+
+
+def idle_cpus() -> int:
+    """The default number of processes: the CPUs this process may run on, less those the
+    1-minute load average says are busy; at least 1.
+
+    Why not every CPU: a helper on a core that is already busy takes turns with the work there
+    and gives no time back, while splitting the work costs CPU of its own (pipes, a forked copy
+    of the heap). On this project's shared 2-core machine (load 7 and up) a 52k conversion with
+    one helper took about a fifth more CPU than one process and no less wall time
+    (BENCHMARKS.md, "Conversion as a user runs it"). ``--workers N`` still forces N."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # (not on macOS or Windows)
+        cpus = os.cpu_count() or 1
+    try:
+        busy = int(os.getloadavg()[0])
+    except (AttributeError, OSError):  # (no load average on Windows)
+        busy = 0
+    return max(1, cpus - busy)
 
 
 # what a caller of ``decode_pieces`` makes of a piece's samples and their input lines, where
@@ -394,13 +425,15 @@ class _Job:
         """``(index, sample)`` of each good value: the format's fast parse, and the serial
         reader's exact result where that fails or the sample does not validate; errors go to
         ``events``. Shared by ``_values`` (convert) and ``_gather`` (``rows``)."""
-        parse, check, require = self.fmt.parse, self.check_samples, self.require_answer
+        check, require = self.check_samples, self.require_answer
+        # parse and validate in one call, which a format may fuse (Format.parse_valid)
+        parse, parse_valid = self.fmt.parse, self.fmt.parse_valid
         for i, value in enumerate(values):
             try:
-                obj = parse(value)
+                obj = parse_valid(value, require) if check else parse(value)
             except Exception:
                 obj = None
-            if obj is None or (check and validate_sample(obj, require_answer=require)):
+            if obj is None:
                 obj = self._serial(value, i, locate, events)
                 if obj is None:
                     continue

@@ -7,7 +7,7 @@ import os
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from test_formats_properties import JSON, KEYS, samples
 
@@ -21,7 +21,7 @@ from sftforge.formats import (
     ShareGPTFormat,
     get_format,
 )
-from sftforge.sample import Message, Sample, deferred_ids
+from sftforge.sample import Message, Sample, deferred_ids, validate_sample
 
 NAMES = ["alpaca", "litgpt", "sharegpt", "fastchat", "openai"]
 FAST = settings(
@@ -142,3 +142,33 @@ def test_a_deferred_id_writes_what_an_eager_one_writes(name: str) -> None:
     with deferred_ids():
         lazy = Sample(list(msgs))
     assert fmt.dump(lazy, LossLog()) == fmt.dump(eager, LossLog())
+
+
+@pytest.mark.parametrize("name", [*NAMES, "swift"])
+@pytest.mark.parametrize("require_answer", [True, False])
+def test_parse_valid_is_parse_then_validate(name: str, require_answer: bool) -> None:
+    """``parse_valid`` (convert's one call per record, fused in alpaca and litgpt) gives
+    ``parse``'s Sample exactly when ``validate_sample`` passes it, else None or parse's error."""
+    fmt = get_format(name)
+
+    def reference(record: Any) -> Any:
+        sample = fmt.parse(record)
+        return None if validate_sample(sample, require_answer=require_answer) else sample
+
+    @settings(FAST, max_examples=int(os.environ.get("SFTFORGE_HYPOTHESIS_EXAMPLES", "60")))
+    @given(_records(name))
+    # blank prompts and answers, which the fused checks must judge as validate_sample does
+    @example({"instruction": " ", "input": "", "output": "x"})
+    @example({"instruction": "", "input": " ", "output": "x"})
+    @example({"instruction": "q", "input": "", "output": " "})
+    @example({"instruction": "", "input": "", "output": "x"})
+    @example({"query": " ", "response": "x"})
+    def check(record: Any) -> None:
+        with deferred_ids():
+            fused = _outcome(lambda: fmt.parse_valid(record, require_answer))
+            want = _outcome(lambda: reference(record))
+        assert fused == want
+        if fused[0] == "ok" and fused[1] is not None:
+            assert fused[1].meta == want[1].meta and fused[1].id == want[1].id
+
+    check()

@@ -69,6 +69,25 @@ def test_small_inputs_stay_serial(tmp_path: Path) -> None:
     assert (res.workers, res.read, res.written) == (1, 3, 3)
 
 
+@pytest.mark.parametrize(
+    ("load", "cpus", "want"), [(0.3, 2, 2), (1.2, 2, 1), (9.0, 2, 1), (2.5, 8, 6)]
+)
+def test_the_default_forks_helpers_only_for_idle_cpus(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, load: float, cpus: int, want: int
+) -> None:
+    """By default a large input gets one process per CPU the load average leaves idle: on a busy
+    machine a helper only takes turns with the work already there. ``workers=`` still forces."""
+    monkeypatch.setattr(convert_mod, "PARALLEL_MIN_BYTES", 0)  # every input counts as large
+    monkeypatch.setattr(convert_mod.os, "getloadavg", lambda: (load, load, load))
+    monkeypatch.setattr(convert_mod.os, "sched_getaffinity", lambda pid: set(range(cpus)))
+    src = _many(tmp_path)
+    res = convert(src, tmp_path / "o.jsonl", "sharegpt", from_="qa")
+    assert res.workers == want and res.written == 5000
+    forced = convert(src, tmp_path / "f.jsonl", "sharegpt", from_="qa", workers=2)
+    assert forced.workers == 2
+    assert (tmp_path / "o.jsonl").read_bytes() == (tmp_path / "f.jsonl").read_bytes()
+
+
 # -- the pieces path: byte for byte the serial reader, with bad records anywhere ----------------
 def _elements(n: int) -> list[str]:
     """Record texts, one every few of them bad in some way (JSON, text, format, schema, size)."""

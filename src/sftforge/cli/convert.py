@@ -58,7 +58,7 @@ PARAMS = (
     CHECK_TEXT,
     MAX_RECORD_MB,
     _opt("workers", int, "--workers",
-         "processes in all, this one included (default: CPU count, for inputs over 16 MiB)",
+         "processes in all, this one included (default: the idle CPUs, for inputs over 16 MiB)",
          min=1),
     _opt("dataset_info", str, "--dataset-info",
          "add an entry for OUT to this LLaMA-Factory dataset_info.json"),
@@ -92,8 +92,8 @@ def convert(
     --strict stops at the first instead. Exit 1 when no record at all could be read.
     """
     from ..convert import convert as run_convert
+    from ..io.paths import masked as shown
     from ..io.rejects import nothing_kept
-    from ..io.remote import shown
 
     on_error = error_policy(strict, on_error)
     rejects_path = rejects or (default_rejects(out) if on_error == "skip" else None)

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 __all__ = ["REQUIRED", "Command", "Param", "parse", "typer_command", "typer_info"]
@@ -23,26 +22,48 @@ REQUIRED: Any = ...  # the default of a parameter that must be given
 _MAX_DIGITS = 18  # a longer number goes to typer
 
 
-@dataclass(frozen=True)
+# Param and Command are plain classes: a dataclass costs about half a millisecond of start-up
+# (its methods are generated and compiled when the module is imported), and these two are
+# imported by every run of ``sftforge convert``.
 class Param:
     """One argument (no ``decls``) or option of a command."""
 
-    name: str  # the command function's parameter
-    kind: type  # str, int or bool
-    help: str
-    decls: tuple[str, ...] = ()  # option names; "--on/--off" for a flag with both
-    default: Any = REQUIRED
-    metavar: str | None = None
-    min: int | None = None
+    __slots__ = ("decls", "default", "help", "kind", "metavar", "min", "name")
+
+    def __init__(
+        self,
+        name: str,  # the command function's parameter
+        kind: type,  # str, int or bool
+        help: str,
+        decls: tuple[str, ...] = (),  # option names; "--on/--off" for a flag with both
+        default: Any = REQUIRED,
+        metavar: str | None = None,
+        min: int | None = None,
+    ) -> None:
+        self.name = name
+        self.kind = kind
+        self.help = help
+        self.decls = decls
+        self.default = default
+        self.metavar = metavar
+        self.min = min
+
+    def __repr__(self) -> str:
+        return f"Param({self.name!r}, {self.kind.__name__}, decls={self.decls!r})"
 
 
-@dataclass(frozen=True)
 class Command:
     """A command: its function (called with every parameter by name) and its parameters."""
 
-    name: str
-    run: Callable[..., Any]
-    params: tuple[Param, ...]
+    __slots__ = ("name", "params", "run")
+
+    def __init__(self, name: str, run: Callable[..., Any], params: tuple[Param, ...]) -> None:
+        self.name = name
+        self.run = run
+        self.params = params
+
+    def __repr__(self) -> str:
+        return f"Command({self.name!r})"
 
 
 def typer_info(param: Param) -> Any:

@@ -131,6 +131,17 @@ class AlpacaFormat(Format):
         return 0.95 if get("chosen") is not None and get("rejected") is not None else 0.3
 
     def parse(self, value: Any) -> Sample:
+        return self._inline_sample(value) or self._parse(value)
+
+    def parse_valid(self, value: Any, require_answer: bool) -> Sample | None:
+        # an inline sample is a user turn answered by a non-blank assistant turn, which
+        # validate_sample always passes (a blank user turn is legal when answered)
+        sample = self._inline_sample(value)
+        return sample if sample is not None else super().parse_valid(value, require_answer)
+
+    def _inline_sample(self, value: Any) -> Sample | None:
+        """The common record made inline: the core columns (and kept fields) only, strings, a
+        non-blank answer; None for anything else (``_parse`` reads it)."""
         if self._inline and type(value) is dict:
             keys = value.keys()
             if keys <= self._core:
@@ -138,7 +149,7 @@ class AlpacaFormat(Format):
             elif keys.isdisjoint(self._others):  # the core columns and kept fields only
                 fields = {k: v for k, v in value.items() if k not in self._core}
             else:
-                return self._parse(value)
+                return None
             # instruction/input/output strings and a non-blank answer: the common case inline
             get = value.get
             query = self.columns["query"]
@@ -163,7 +174,7 @@ class AlpacaFormat(Format):
                         meta[FIELDS] = fields
                     msgs = [Message("user", content), Message("assistant", answer)]
                     return Sample(msgs, "", None, None, None, None, meta)
-        return self._parse(value)
+        return None
 
     def _parse(self, value: Any) -> Sample:
         rec = require_dict(value, self.name)

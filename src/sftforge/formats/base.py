@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from ..errors import ConversionError
-from ..sample import Sample
+from ..sample import Sample, validate_sample
 
 __all__ = ["FORMATS", "Capabilities", "Format", "LossLog", "get_format", "register_format"]
 
@@ -60,7 +60,8 @@ class LossLog:
 
 
 class Format:
-    """Base class for one external format. Subclasses set ``name`` and override the three hooks."""
+    """Base class for one external format. Subclasses set ``name`` and override the three hooks
+    (``detect``, ``parse``, ``dump``); ``parse_valid`` may be overridden to fuse parse and checks."""
 
     name: ClassVar[str] = ""
     # "sample" formats produce Samples; "document" formats (plain text) produce Documents
@@ -81,6 +82,18 @@ class Format:
     def dump(self, sample: Sample, loss: LossLog) -> Any:
         """Turn a Sample into one record; report anything it cannot carry through ``loss``."""
         raise NotImplementedError
+
+    def parse_valid(self, value: Any, require_answer: bool) -> Sample | None:
+        """``parse(value)`` when it gives a Sample that ``validate_sample`` passes, else None (or
+        ``parse``'s exception): then the caller reads the record the full way for its error.
+
+        ``convert``'s loop calls this once per record. A format whose ``parse`` already checks
+        most of what ``validate_sample`` checks may override it to skip that second pass; the
+        result must be exactly ``parse``'s, and None exactly when validation would fail."""
+        sample = self.parse(value)
+        if sample is None or validate_sample(sample, require_answer=require_answer):
+            return None
+        return sample
 
 
 FORMATS: dict[str, Format] = {}

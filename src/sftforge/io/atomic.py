@@ -20,7 +20,7 @@ import sys
 from typing import BinaryIO, cast
 
 from ..errors import InputError
-from .remote import check_writable, is_url, upload
+from .paths import is_url
 
 __all__ = ["AtomicFile", "clear_dead_temps", "write_atomic"]
 
@@ -80,6 +80,8 @@ class AtomicFile:
             self.fh: BinaryIO = sys.stdout.buffer
             return
         if is_url(path):
+            from .remote import check_writable  # (here: a local write needs no remote module)
+
             check_writable(path)
             self._remote = path
             import tempfile  # (here: a local write, the common case, needs no tempfile)
@@ -110,6 +112,8 @@ class AtomicFile:
             os.fsync(self.fh.fileno())
             self.fh.close()
             if self._remote is not None:
+                from .remote import upload
+
                 try:
                     upload(self._tmp, self._remote)
                 finally:

@@ -25,12 +25,10 @@ from .compression import (
     strip_compression_suffix,
 )
 from .errors import RecordError
-from .folders import is_dataset_ref, resolve_dataset
-from .jsonarray import JsonArraySplitter, JsonArrayWriter
 from .jsonl import JsonlSplitter, JsonlWriter
+from .paths import is_dataset_ref, is_url
 from .pieces import Piece, PieceStream, Records, group_records
 from .record import RawRecord
-from .remote import is_url, spool
 from .sources import display_name, open_input, open_raw
 
 __all__ = [
@@ -237,6 +235,8 @@ def read_records(
         lines = JsonlSplitter(stream, name, max_record_bytes=limit, check=check_text)
         records, pieces = lines.records(), lambda: PieceStream(lines.pieces())
     elif kind == "json":
+        from .jsonarray import JsonArraySplitter  # (here: JSONL, the common case, needs none)
+
         array = JsonArraySplitter(stream, name, max_record_bytes=limit, check=check_text)
         # guessed windows are read twice after a rollback: only where a read cannot fail
         plain = opened.compression is None and opened.encoding == "utf-8"
@@ -280,6 +280,8 @@ def _columnar(path: str, name: str, kind: str) -> RecordSource:
     file first (memory stays flat), a local file is read in place."""
     raw, size = open_raw(path)
     if not raw.seekable():
+        from .remote import spool
+
         try:
             local = spool(raw)
         finally:
@@ -302,6 +304,8 @@ def _columnar(path: str, name: str, kind: str) -> RecordSource:
 def _folder(path: str, **options: Any) -> RecordSource:
     """A folder or hub dataset: its shards in order through ``read_records``, so each record's
     ``source`` is its shard file and ``line`` its row there."""
+    from .folders import resolve_dataset  # (here: a file needs no folder module)
+
     dataset = resolve_dataset(path)
     sizes = [p.stat().st_size for p in dataset.shards]
     kinds = {container_from_name(str(p)) for p in dataset.shards}
@@ -368,6 +372,8 @@ class RecordWriter:
         if container == "jsonl":
             self._writer = JsonlWriter(self._stream)
         elif container == "json":
+            from .jsonarray import JsonArrayWriter
+
             self._writer = JsonArrayWriter(self._stream)
         elif container in ("csv", "tsv"):
             from .delimited import DelimitedWriter

@@ -27,13 +27,13 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from ..errors import InputError
+from .paths import HUB_SCHEMES, is_dataset_ref
 
 if TYPE_CHECKING:  # (pathlib and the hub module only where a folder is read: see resolve_dataset)
     from pathlib import Path
 
 __all__ = ["HUB_SCHEMES", "Dataset", "is_dataset_ref", "resolve_dataset", "snapshot"]
 
-HUB_SCHEMES = ("hf://", "modelscope://", "ms://")
 _SPLIT = re.compile(r"^(train|test|validation|valid|dev|eval)(?=$|[-_.])", re.I)
 _NOT_DATA = {"dataset_info.json", "state.json", "dataset_dict.json", "dataset_infos.json"}
 _DATA_EXT = (".parquet", ".arrow", ".jsonl", ".ndjson", ".json", ".csv", ".tsv")
@@ -48,16 +48,6 @@ class Dataset:
     folder: Path
     shards: tuple[Path, ...]
     split: str | None
-
-
-def is_dataset_ref(path: str) -> bool:
-    """A hub id (``hf://``, ``modelscope://``, ``ms://``) or a local folder (``#split`` allowed)."""
-    if path.startswith(HUB_SCHEMES):
-        return True
-    if "://" in path or path == "-":
-        return False
-    base = path.rpartition("#")[0] if "#" in path and not os.path.exists(path) else path
-    return os.path.isdir(os.path.expanduser(base))
 
 
 def resolve_dataset(ref: str) -> Dataset:

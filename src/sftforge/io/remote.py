@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any, BinaryIO, cast
 
 from ..errors import InputError
+from .paths import REMOTE_SCHEMES, is_url
 
 __all__ = [
     "REMOTE_SCHEMES",
@@ -38,18 +39,11 @@ __all__ = [
     "upload",
 ]
 
-REMOTE_SCHEMES = ("http", "https", "ftp", "s3")
 _INSTALL = "pip install 'sftforge[remote]'"
 _SECRET_PARAM = re.compile(r"sig|signature|token|secret|passw|pwd|credential|key", re.I)
 _USERINFO = re.compile(r"(?P<head>[a-zA-Z][a-zA-Z0-9+.-]*://[^/\s:@]*):[^/\s@]*@")
 _BLOCK = 1 << 22
 _known_secrets: set[str] = set()  # every secret used in this process, masked wherever printed
-
-
-def is_url(path: str) -> bool:
-    """``http(s)://``, ``ftp://`` or ``s3://``: a remote file this module opens."""
-    scheme, sep, _ = path.partition("://")
-    return bool(sep) and scheme.lower() in REMOTE_SCHEMES
 
 
 def shown(url: str) -> str:

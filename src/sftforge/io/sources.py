@@ -18,7 +18,7 @@ from typing import BinaryIO, cast
 from ..errors import InputError
 from .compression import open_decompressed, sniff_compression
 from .encoding import detect_encoding, normalize_encoding, recode_to_utf8
-from .remote import is_url, open_url, shown
+from .paths import is_url, masked
 
 __all__ = ["HEAD_BYTES", "Opened", "display_name", "open_input", "open_raw"]
 
@@ -95,7 +95,7 @@ def _is_stdin(raw: object) -> bool:
 
 def display_name(path: str) -> str:
     """How an input is named in messages, rejects and reports: credentials masked."""
-    return "<stdin>" if path == "-" else shown(path)
+    return "<stdin>" if path == "-" else masked(path)
 
 
 def open_raw(path: str) -> tuple[BinaryIO, int | None]:
@@ -111,6 +111,8 @@ def open_raw(path: str) -> tuple[BinaryIO, int | None]:
             )
         return stdin, None
     if is_url(path):
+        from .remote import open_url  # (here: a local file needs no remote module)
+
         return open_url(path)
     if os.path.isdir(path):
         raise InputError(

@@ -148,7 +148,7 @@ def import_file(
     input: a failed import has ``status == "failed"`` and ``error`` (one line).
 
     The input is decoded by ``convert``'s piece loop (``decode_pieces``): ``workers`` processes
-    as in ``convert`` (default: the CPU count for inputs of 16 MiB or more, else this one); the
+    as in ``convert`` (default: the idle CPUs for inputs of 16 MiB or more, else this one); the
     version is the same whatever their number."""
     path = Path(path)
     name = src_name or path.name
