@@ -10,7 +10,7 @@ A dataset that already has rows gets the new ones appended (the new version's pa
 
 The records are decoded by ``convert``'s piece loop (``sftforge.convert.decode_pieces``): for a
 large input its worker processes parse each piece, make its Samples, their JSON and derived
-columns (``versions.row_values``) and send back one Arrow batch per piece; this process makes
+columns (``versions.samples_batch``) and send back one Arrow batch per piece; this process makes
 the row ids unique and writes the batches in input order (``VersionWriter.add_rows``), so the
 version (id and files) is the one a single process makes.
 """
@@ -33,7 +33,7 @@ from ..sample import Sample, id_pending
 from .errors import ApiError
 from .jobs import JobContext, JobQueue, register
 from .store import Store, new_id, now_iso
-from .versions import VersionWriter, arrow_column, iter_batches, row_values, rows_batch
+from .versions import VersionWriter, arrow_column, iter_batches, samples_batch
 
 __all__ = [
     "create_import",
@@ -262,12 +262,8 @@ def _rows_maker(name: str) -> Callable[[list[Sample], list[int]], Any]:
     def rows(samples: list[Sample], lines: list[int]) -> Any:
         if not samples:  # a piece of rejects only (or the records read to detect the format)
             return None
-        return rows_batch(
-            [
-                row_values(s, _base_id(s, name, line), src=name, src_line=line, made_by="import")
-                for s, line in zip(samples, lines, strict=True)
-            ]
-        )
+        ids = [_base_id(s, name, line) for s, line in zip(samples, lines, strict=True)]
+        return samples_batch(samples, ids, lines, src=name, made_by="import")
 
     return rows
 

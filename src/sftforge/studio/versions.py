@@ -40,9 +40,9 @@ __all__ = [
     "iter_rows",
     "read_rows",
     "row_from_sample",
-    "row_values",
     "rows_batch",
     "sample_of",
+    "samples_batch",
 ]
 
 ROW_GROUP = 8192
@@ -89,8 +89,8 @@ _DERIVED = ("first_user", "first_assistant", "n_turns", "n_user", "n_assistant",
             "has_system", "chars", "tokens_est")  # fmt: skip
 
 
-def _derive(sample: Sample) -> tuple[tuple[Any, ...], str]:
-    """(the ``_DERIVED`` values, the search text): see ``derive_columns``."""
+def _derive(sample: Sample) -> tuple[Any, ...]:
+    """The ``_DERIVED`` values and, last, the search text: see ``derive_columns``."""
     msgs = sample.messages
     if len(msgs) == 2 and sample.rejected is None:  # the common shape: one question, one answer
         u, a = msgs
@@ -100,7 +100,12 @@ def _derive(sample: Sample) -> tuple[tuple[Any, ...], str]:
             and not (u.reasoning or a.reasoning or u.tool_calls or a.tool_calls)
         ):
             uc, ac = u.content, a.content
-            return _derived(uc[:FIRST_CHARS], ac[:FIRST_CHARS], 2, 1, 1, 0, False, f"{uc}\n{ac}", 2)
+            text = f"{uc}\n{ac}"
+            n = len(text)
+            # (inlined ``_derived``: this is the import's hottest line of Python)
+            wide = 0 if text.isascii() else (len(text.encode("utf-8")) - n) // 2
+            return (uc[:FIRST_CHARS], ac[:FIRST_CHARS], 2, 1, 1, 0, False, n - 1,
+                    wide + max(n - wide, 0) // 4, text.lower())  # fmt: skip
     first_user = first_assistant = None
     n_user = n_assistant = n_tool = 0
     parts: list[str] = []
@@ -146,13 +151,13 @@ def _derived(
     has_system: bool,
     text: str,
     n_parts: int,
-) -> tuple[tuple[Any, ...], str]:
+) -> tuple[Any, ...]:
     """``_derive``'s answer from the counts and ``text``, its ``n_parts`` parts joined by
     newlines (the separators are not counted in ``chars``)."""
     chars = len(text) - n_parts + 1 if n_parts else 0
     # a cheap estimate: a CJK character (3 UTF-8 bytes) is about a token, other text ~4 chars
     wide = 0 if text.isascii() else (len(text.encode("utf-8")) - len(text)) // 2
-    derived = (
+    return (
         first_user,
         first_assistant,
         n_turns,
@@ -162,18 +167,15 @@ def _derived(
         has_system,
         chars,
         wide + max(len(text) - wide, 0) // 4,
+        text.lower(),
     )
-    return derived, text.lower()
 
 
 def derive_columns(sample: Sample) -> dict[str, Any]:
     """The browser's columns of ``sample``: first turns (200 characters), role counts, length in
     characters, a token estimate, and the lower-cased text searched by substring (so Chinese
     works: no word splitting)."""
-    derived, search = _derive(sample)
-    out = dict(zip(_DERIVED, derived, strict=True))
-    out["search"] = search
-    return out
+    return dict(zip((*_DERIVED, "search"), _derive(sample), strict=True))
 
 
 def _meta_state(meta: Mapping[str, Any]) -> tuple[Any, ...]:
@@ -192,6 +194,11 @@ def _meta_state(meta: Mapping[str, Any]) -> tuple[Any, ...]:
     )
 
 
+# the keys of ``meta`` that ``_meta_state`` and ``_llm_lineage`` read (an Alpaca record's meta
+# holds its ``prompt_input``: most imported samples have a meta without them)
+_META_KEYS = frozenset(("tags", "score", "human_verified", "llm"))
+
+
 def _llm_lineage(meta: Mapping[str, Any]) -> tuple[str | None, str | None]:
     """(model, prompt) of a generated sample (``meta.llm``), else (None, None)."""
     llm = meta.get("llm") if meta else None
@@ -203,40 +210,51 @@ def _llm_lineage(meta: Mapping[str, Any]) -> tuple[str | None, str | None]:
     return (str(model) if model is not None else None), prompt
 
 
-def row_values(
-    sample: Sample, row_id: str, *, src: str, src_line: int, made_by: str
-) -> tuple[Any, ...]:
-    """A new row (an import's) as a tuple in ``SCHEMA`` order: lineage from the arguments and
-    the sample's ``meta.llm``, review state from its ``meta``. ``sample`` is its UTF-8 JSON
-    (bytes), which ``VersionWriter`` stores as the same string."""
-    model, prompt = _llm_lineage(sample.meta)
-    derived, search = _derive(sample)
-    return (
-        row_id,
-        # UTF-8 as orjson made it: Arrow takes the bytes as they are (decoding to str here
-        # only for Arrow to encode it again cost a fifth of an import's row building)
-        sample.to_json(),
-        src,
-        src_line,
-        made_by,
-        model,
-        prompt,
-        None,
-        None,
-        *derived,
-        *_meta_state(sample.meta),
-        search,
+def samples_batch(
+    samples: Sequence[Sample],
+    row_ids: Sequence[str],
+    lines: Sequence[int],
+    *,
+    src: str,
+    made_by: str,
+) -> pa.RecordBatch:
+    """New rows (an import's piece) as one record batch in ``SCHEMA``, built column by column:
+    lineage from the arguments and each sample's ``meta.llm``, review state from its ``meta``,
+    the derived columns from ``_derive``. ``sample`` is ``Sample.to_json()``'s UTF-8 as it is
+    (read the samples' ids before: that computes a deferred content id first).
+
+    Column by column, not row by row: a row tuple per sample and its regrouping into columns,
+    and a pass per constant column (``src``, ``made_by``, the review state of samples without
+    ``meta``...), were a third of an import's row building."""
+    n = len(samples)
+    if not n:  # (``arrow_column`` of no values would go to ``pa.array``: pandas)
+        return pa.RecordBatch.from_arrays([pa.nulls(0, f.type) for f in SCHEMA], schema=SCHEMA)
+    sample_json = list(map(Sample.to_json, samples))
+    metas = [s.meta for s in samples]
+    none = (None,) * n
+    if any(not _META_KEYS.isdisjoint(m) for m in metas if m):
+        model, prompt = zip(*map(_llm_lineage, metas), strict=True)
+        state: list[Sequence[Any]] = list(zip(*map(_meta_state, metas), strict=True))
+    else:  # what ``_meta_state`` and ``_llm_lineage`` say of a meta without their keys
+        model = prompt = none
+        state = [([],) * n, ("",) * n, none, (False,) * n, none]
+    derived = list(zip(*map(_derive, samples), strict=True))
+    columns = (
+        row_ids, sample_json, (src,) * n, lines, (made_by,) * n, model, prompt, none, none,
+        *derived[:-1], *state, derived[-1],
+    )  # fmt: skip
+    return pa.RecordBatch.from_arrays(
+        [arrow_column(col, f.type) for col, f in zip(columns, SCHEMA, strict=True)],
+        schema=SCHEMA,
     )
 
 
 def row_from_sample(
     sample: Sample, row_id: str, *, src: str, src_line: int, made_by: str
 ) -> dict[str, Any]:
-    """``row_values`` as a dict by column name."""
-    values = row_values(sample, row_id, src=src, src_line=src_line, made_by=made_by)
-    row = dict(zip(_NAMES, values, strict=True))
-    row["sample"] = row["sample"].decode("utf-8")
-    return row
+    """A new row as a dict by column name (``samples_batch`` of one sample)."""
+    batch = samples_batch([sample], [row_id], [src_line], src=src, made_by=made_by)
+    return batch.to_pylist()[0]  # type: ignore[no-any-return]
 
 
 def sample_of(row: Mapping[str, Any]) -> Sample:
@@ -334,7 +352,10 @@ def _utf8(values: Sequence[Any]) -> tuple[bytes, Any]:
     else:
         if joined.isascii():  # a character is a byte
             return joined.encode("ascii"), map(len, values)
-    parts = [v if type(v) is bytes else v.encode("utf-8") for v in values]
+    try:
+        parts = list(map(str.encode, values))  # (UTF-8) TypeError: a bytes value among them
+    except TypeError:
+        parts = [v if type(v) is bytes else v.encode("utf-8") for v in values]
     return b"".join(parts), map(len, parts)
 
 
@@ -406,7 +427,7 @@ def arrow_column(values: Sequence[Any], type_: pa.DataType) -> pa.Array:
 
 
 def rows_batch(rows: Sequence[tuple[Any, ...]]) -> pa.RecordBatch:
-    """Rows as ``row_values`` makes them, as one record batch in ``SCHEMA``."""
+    """Rows as tuples in ``SCHEMA`` order, as one record batch."""
     if not rows:  # (``arrow_column`` of no values would go to ``pa.array``: pandas)
         return pa.RecordBatch.from_arrays([pa.nulls(0, f.type) for f in SCHEMA], schema=SCHEMA)
     cols = list(zip(*rows, strict=True))  # rows -> columns, in C
@@ -455,7 +476,7 @@ class VersionWriter:
         self.add_values(tuple(row[n] for n in _NAMES))
 
     def add_values(self, values: tuple[Any, ...]) -> None:
-        """A row as a tuple in ``SCHEMA`` order (what ``row_values`` makes): the fast path."""
+        """A row as a tuple in ``SCHEMA`` order: the fast path."""
         if self._built:
             self._flush_built()
         self._rows.append(values)
