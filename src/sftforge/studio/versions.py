@@ -29,6 +29,7 @@ from ..sample import Sample
 
 __all__ = [
     "BROWSE_SCHEMA",
+    "PARQUET_SCHEMA",
     "ROW_GROUP",
     "SCHEMA",
     "STATE_FIELDS",
@@ -87,6 +88,11 @@ _LINEAGE = ("src", "src_line", "made_by", "model", "prompt", "edited_by", "edite
 
 _DERIVED = ("first_user", "first_assistant", "n_turns", "n_user", "n_assistant", "n_tool",
             "has_system", "chars", "tokens_est")  # fmt: skip
+# the Parquet file holds the row's content (what the version id hashes): the derived columns
+# and the search text follow from the sample and are kept once, in the browse file (writing
+# them into the Parquet file too, compressed, was about a third of an import's writing; a
+# version written before 2026-12-07 has them in both, and is read as it is)
+PARQUET_SCHEMA = pa.schema([f for f in SCHEMA if f.name not in (*_DERIVED, "search")])
 
 
 def _derive(sample: Sample) -> tuple[Any, ...]:
@@ -252,9 +258,14 @@ def samples_batch(
 def row_from_sample(
     sample: Sample, row_id: str, *, src: str, src_line: int, made_by: str
 ) -> dict[str, Any]:
-    """A new row as a dict by column name (``samples_batch`` of one sample)."""
-    batch = samples_batch([sample], [row_id], [src_line], src=src, made_by=made_by)
-    return batch.to_pylist()[0]  # type: ignore[no-any-return]
+    """A new row as a dict by column name: one row of ``samples_batch``, without Arrow."""
+    derived = _derive(sample)
+    model, prompt = _llm_lineage(sample.meta)
+    values = (
+        row_id, sample.to_json().decode("utf-8"), src, src_line, made_by, model, prompt, None,
+        None, *derived[:-1], *_meta_state(sample.meta), derived[-1],
+    )  # fmt: skip
+    return dict(zip(_NAMES, values, strict=True))
 
 
 def sample_of(row: Mapping[str, Any]) -> Sample:
@@ -461,7 +472,7 @@ class VersionWriter:
         self._tmp = self.folder / f"{tag}.parquet"
         self._tmp_browse = browse_path(self._tmp)
         self._pq = pq.ParquetWriter(
-            self._tmp, SCHEMA, compression="lz4", use_dictionary=_DICTIONARY
+            self._tmp, PARQUET_SCHEMA, compression="lz4", use_dictionary=_DICTIONARY
         )
         self._sink = pa.OSFile(str(self._tmp_browse), "wb")
         self._ipc = ipc.new_file(self._sink, BROWSE_SCHEMA)
@@ -533,7 +544,7 @@ class VersionWriter:
                 if k == len(hashers):
                     hashers.append(hashlib.sha256())
                 hashers[k].update(stream)
-        self._pq.write_batch(batch, row_group_size=ROW_GROUP)
+        self._pq.write_batch(batch.select(PARQUET_SCHEMA.names), row_group_size=ROW_GROUP)
         self._ipc.write_batch(batch.drop_columns(["sample"]))
         self.rows += batch.num_rows
 
@@ -565,6 +576,25 @@ class VersionWriter:
             tmp.unlink(missing_ok=True)
 
 
+def _browse_table(parquet_path: str | Path) -> pa.Table:
+    """The version's browse file as a table, memory-mapped (nothing is read until used)."""
+    return ipc.open_file(pa.memory_map(str(browse_path(parquet_path)))).read_all()
+
+
+def _whole(core: pa.RecordBatch, browse: pa.Table) -> pa.RecordBatch:
+    """A batch of a version's Parquet file with the same rows' derived columns from its browse
+    file (``browse``: those rows): the rows in ``SCHEMA``."""
+    arrays = []
+    have = set(core.schema.names)
+    for f in SCHEMA:
+        if f.name in have:
+            arrays.append(core.column(f.name))
+            continue
+        chunks = browse.column(f.name).chunks
+        arrays.append(chunks[0] if len(chunks) == 1 else pa.concat_arrays(chunks))
+    return pa.RecordBatch.from_arrays(arrays, schema=SCHEMA)
+
+
 def read_rows(path: str | Path, indices: Iterable[int]) -> list[dict[str, Any]]:
     """Whole rows (with ``sample``) at ``indices`` of the version at ``path``, in that order;
     only the row groups holding them are decoded."""
@@ -588,23 +618,35 @@ def read_rows(path: str | Path, indices: Iterable[int]) -> list[dict[str, Any]]:
         if g == len(bounds):
             raise IndexError(f"row {i} is past the end of {path}")
         groups.setdefault(g, []).append(i)
+    browse = None if "search" in pf.schema_arrow.names else _browse_table(path)
     for g, rows in groups.items():
         table = pf.read_row_group(g)
         lo = bounds[g][0]
-        picked = table.take(pa.array([i - lo for i in rows], pa.int64())).to_pylist()
-        for i, row in zip(rows, picked, strict=True):
+        picked = table.take(pa.array([i - lo for i in rows], pa.int64()))
+        if browse is not None:  # the derived columns, from the browse file
+            part = browse.take(pa.array(rows, pa.int64())).combine_chunks().to_batches()
+            got = _whole(picked.combine_chunks().to_batches()[0], pa.Table.from_batches(part))
+            picked = pa.Table.from_batches([got])
+        for i, row in zip(rows, picked.to_pylist(), strict=True):
             found[i] = row
     return [found[i] for i in indices]
 
 
 def iter_batches(path: str | Path, batch_rows: int = ROW_GROUP) -> Iterable[pa.RecordBatch]:
-    """Every row of a version as record batches in ``SCHEMA``, in order."""
+    """Every row of a version as record batches in ``SCHEMA``, in order (the Parquet file's
+    columns with the browse file's derived ones, as zero-copy slices where they line up)."""
     pf = pq.ParquetFile(str(path), memory_map=True)
-    yield from pf.iter_batches(batch_size=batch_rows)
+    if "search" in pf.schema_arrow.names:  # written before 2026-12-07: whole rows
+        yield from pf.iter_batches(batch_size=batch_rows)
+        return
+    browse = _browse_table(path)
+    start = 0
+    for batch in pf.iter_batches(batch_size=batch_rows):
+        yield _whole(batch, browse.slice(start, batch.num_rows))
+        start += batch.num_rows
 
 
 def iter_rows(path: str | Path, batch_rows: int = ROW_GROUP) -> Iterable[dict[str, Any]]:
     """Every row of a version, in order, one row group at a time."""
-    pf = pq.ParquetFile(str(path), memory_map=True)
-    for batch in pf.iter_batches(batch_size=batch_rows):
+    for batch in iter_batches(path, batch_rows):
         yield from batch.to_pylist()
