@@ -20,6 +20,7 @@ import pyarrow.parquet as pq
 import pytest
 
 import sftforge.convert as convert_module
+import sftforge.studio.imports as imports_module
 import sftforge.studio.versions as versions_module
 from sftforge.sample import Message, Sample
 from sftforge.studio.imports import import_file
@@ -367,3 +368,26 @@ def test_a_pieces_batch_holds_the_rows_row_from_sample_makes() -> None:
     assert any(r["model"] for r in want) and any(r["score"] is not None for r in want)
     assert any(r["human_verified"] for r in want) and any(r["has_system"] for r in want)
     assert samples_batch([], [], [], src="x", made_by="import").num_rows == 0
+
+
+def test_ids_sharing_a_hash_are_told_apart_exactly(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``SeenIds`` keeps 8-byte hashes of the ids; two ids with one hash are not a repeat: the
+    check then goes to the exact strings, and the version is the one made without collisions."""
+    seen = imports_module.SeenIds()
+    monkeypatch.setattr(imports_module, "hash", lambda value: 7, raising=False)
+    first = pa.array(["a"], pa.string())
+    assert seen.add_new(first, ["a"])
+    assert not seen.add_new(pa.array(["b"], pa.string()), ["b"])  # the same hash: not added
+    assert seen.exact() == {"a"}
+    assert seen.add_new(pa.array(["b", "c"], pa.string()), ["b", "c"])
+    assert not seen.add_new(pa.array(["c"], pa.string()), ["c"]) and seen.exact() == {"a", "b", "c"}
+    src = tmp_path / "rich.jsonl"
+    src.write_text("\n".join(_rich_records(300)) + "\n", encoding="utf-8")
+    store = Store(tmp_path / "home")
+    dataset = store.create_dataset(store.create_project("p", "p")["id"], "d")
+    row = import_file(
+        store, tmp_path / "home" / "v", tmp_path / "home" / "r", dataset["id"], src, user="u"
+    )
+    assert row["version_id"] == "75995409a79f2a0c"  # as pinned above

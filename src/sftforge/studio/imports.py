@@ -21,6 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import orjson
 import pyarrow as pa
 
@@ -172,11 +173,13 @@ def import_file(
     writer = VersionWriter(versions_dir, head)
     ok = False
     stats = None
-    seen: set[str] = set()
+    seen = SeenIds()
     try:
         if head is not None:  # the new rows are appended to the head's, as they are
             for batch in iter_batches(store.version(head)["path"]):
-                seen.update(batch.column("row_id").to_pylist())
+                ids = batch.column("row_id")
+                if not seen.add_new(ids, values := ids.to_pylist()):  # (two with one hash)
+                    seen.exact().update(values)
                 writer.add_batch(batch)
         reader = read(
             path,
@@ -277,7 +280,7 @@ class _Taker:
     """Each piece's batch of rows, in input order: ids made unique, then written."""
 
     def __init__(
-        self, writer: VersionWriter, seen: set[str], reader: Any, progress: ProgressFn | None
+        self, writer: VersionWriter, seen: SeenIds, reader: Any, progress: ProgressFn | None
     ) -> None:
         self.writer, self.seen, self.reader, self.progress = writer, seen, reader, progress
         self.n = 0
@@ -285,19 +288,63 @@ class _Taker:
     def __call__(self, batch: Any, count: int) -> None:
         if not count:
             return
-        ids = batch.column(0).to_pylist()
-        seen = self.seen
-        if len(set(ids)) == len(ids) and seen.isdisjoint(ids):  # the common case, in C
-            seen.update(ids)
-        else:
+        column = batch.column(0)
+        values = column.to_pylist()
+        if not self.seen.add_new(column, values):  # a repeated id: made unique, exactly
+            exact = self.seen.exact()
             lines = batch.column("src_line").to_pylist()
-            ids = [_unique(base, line, seen) for base, line in zip(ids, lines, strict=True)]
+            ids = [_unique(base, line, exact) for base, line in zip(values, lines, strict=True)]
             batch = batch.set_column(0, "row_id", arrow_column(ids, pa.string()))
         self.writer.add_rows(batch)
         before, self.n = self.n, self.n + count
         if self.progress is not None and before // 8192 != self.n // 8192:
             done, size = self.reader.progress()
             self.progress(done / size if size else 0.0, f"{self.n} rows")
+
+
+class SeenIds:
+    """The row ids a version has so far, for making new ones unique, in little memory: 8-byte
+    hashes in sorted numpy runs and the ids themselves as Arrow strings (~30 bytes an id, where
+    a Python set of them took ~110: 100 MB at a million rows). ``add_new`` answers exactly: a
+    hash seen before (a repeated id, or two ids with one hash) switches to the exact set of the
+    strings, made then from the ids kept (the input has repeated ids: it needs them anyway)."""
+
+    def __init__(self) -> None:
+        self._runs: list[np.ndarray] = []  # sorted hashes, each run at least twice the next
+        self._kept: list[pa.Array] = []
+        self._exact: set[str] | None = None
+
+    def add_new(self, ids: pa.Array, values: list[str]) -> bool:
+        """Add ``ids`` (``values``: the same as Python strings) when they are unique among
+        themselves and none was added before, and say so; else add nothing: False."""
+        if len(set(values)) != len(values):
+            return False
+        if self._exact is not None:
+            if not self._exact.isdisjoint(values):
+                return False
+            self._exact.update(values)
+            return True
+        hashes = np.fromiter(map(hash, values), dtype=np.int64, count=len(values))
+        runs = self._runs
+        for run in runs:
+            at = np.searchsorted(run, hashes).clip(max=len(run) - 1)
+            if (run[at] == hashes).any():
+                return False
+        if not len(values):
+            return True
+        self._kept.append(pa.concat_arrays([ids]))  # a copy: not the whole batch's buffers
+        runs.append(np.sort(hashes))
+        while len(runs) > 1 and len(runs[-2]) <= 2 * len(runs[-1]):
+            last = runs.pop()
+            runs[-1] = np.sort(np.concatenate([runs[-1], last]))
+        return True
+
+    def exact(self) -> set[str]:
+        """The ids as a set of strings, from now on the one kept (``_unique`` adds to it)."""
+        if self._exact is None:
+            self._exact = {v for arr in self._kept for v in arr.to_pylist()}
+            self._runs, self._kept = [], []
+        return self._exact
 
 
 def _unique(base: str, line: int, seen: set[str]) -> str:
