@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -136,9 +137,10 @@ def make_big(path: Path, rows: int) -> None:
             fh.write(b"\n".join(buf) + b"\n")
 
 
-def timed_child(cmd: list[str]) -> dict[str, Any]:
-    """``cmd`` as a child whose own rusage we read (wait4 on its pid)."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+def timed_child(cmd: list[str], src: Path | None = None) -> dict[str, Any]:
+    """``cmd`` as a child whose own rusage we read (wait4 on its pid); ``src``: the source tree
+    it imports sftforge from (default: this one)."""
+    env = {**os.environ, "PYTHONPATH": str(src or ROOT / "src")}
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
     out_chunks: list[bytes] = []
@@ -159,11 +161,19 @@ def timed_child(cmd: list[str]) -> dict[str, Any]:
 
 
 def bench_import(
-    src: Path, work: Path, tag: str, home: Path | None = None
+    src: Path, work: Path, tag: str, home: Path | None = None, base: Path | None = None
 ) -> tuple[dict[str, Any], dict[str, Any]]:
+    """One round: the import, the import of the ``base`` source tree when given, convert."""
     home = home or work / f"home-{tag}"
     studio = timed_child([sys.executable, "-c", IMPORT_CHILD, str(src), str(home)])
     studio["import"] = json.loads(studio.pop("stdout"))
+    if base is not None:
+        before = timed_child(
+            [sys.executable, "-c", IMPORT_CHILD, str(src), str(work / f"base-{tag}")], base
+        )
+        before["import"] = json.loads(before.pop("stdout"))
+        studio["base"] = before
+        shutil.rmtree(work / f"base-{tag}")
     out = work / f"convert-{tag}.jsonl"
     sftforge = str(Path(sys.executable).with_name("sftforge"))
     convert = timed_child([sftforge, "-q", "convert", str(src), str(out), "--to", "sftforge"])
@@ -180,6 +190,8 @@ def main() -> int:
     ap.add_argument("--rows", type=int, default=1_000_000)
     ap.add_argument("--repeat", type=int, default=3, help="rounds of the 52k import")
     ap.add_argument("--keep", type=Path, help="import the big file into this home and keep it")
+    ap.add_argument("--base-src", type=Path, metavar="SRC",
+                    help="also time the import of another source tree (its src/), in each round")  # fmt: skip
     ap.add_argument("--browse-only", type=Path, metavar="HOME",
                     help="only time the browsing, on a home kept by --keep")  # fmt: skip
     args = ap.parse_args()
@@ -190,10 +202,11 @@ def main() -> int:
         work = Path(tmp)
         rounds = []
         for r in range(args.repeat):
-            studio, convert = bench_import(ALPACA, work, f"52k-{r}")
+            studio, convert = bench_import(ALPACA, work, f"52k-{r}", base=args.base_src)
             rounds.append((studio, convert))
             print(
-                f"52k round {r + 1}: import {studio['wall_s']:.2f}s, convert {convert['wall_s']:.2f}s",
+                f"52k round {r + 1}: import {studio['wall_s']:.2f}s, convert {convert['wall_s']:.2f}s"
+                f" (load {os.getloadavg()[0]:.1f})",
                 flush=True,
             )
         results["52k"] = {
@@ -203,6 +216,17 @@ def main() -> int:
             }
             for i, k in enumerate(("import", "convert"))
         }
+        results["52k_rounds"] = [
+            {k: {m: x[i][m] for m in ("wall_s", "cpu_s", "peak_rss_mb")}
+             for i, k in enumerate(("import", "convert"))} for x in rounds
+        ]  # fmt: skip
+        if args.base_src:
+            results["52k"]["base"] = {
+                m: statistics.median(x[0]["base"][m] for x in rounds)
+                for m in ("wall_s", "cpu_s", "peak_rss_mb")
+            }
+            for x, out in zip(rounds, results["52k_rounds"], strict=True):
+                out["base"] = {m: x[0]["base"][m] for m in ("wall_s", "cpu_s", "peak_rss_mb")}
         imp = rounds[0][0]["import"]
         results["52k"]["counts"] = {"read": imp["read"], "imported": imp["imported"],
                                     "rejected": imp["rejected"], "convert_written": rounds[0][1]["written"]}  # fmt: skip
@@ -213,7 +237,7 @@ def main() -> int:
             f"made {args.rows} rows ({big.stat().st_size >> 20} MiB) in {time.perf_counter() - t:.0f}s",
             flush=True,
         )
-        studio, convert = bench_import(big, work, "big", args.keep)
+        studio, convert = bench_import(big, work, "big", args.keep, args.base_src)
         if args.keep:
             (args.keep / "bench.json").write_text(
                 json.dumps({"dataset_id": studio["import"]["dataset_id"]})
@@ -225,6 +249,11 @@ def main() -> int:
             "bytes": big.stat().st_size,
             "import": {m: studio[m] for m in ("wall_s", "cpu_s", "peak_rss_mb")},
             "convert": {m: convert[m] for m in ("wall_s", "cpu_s", "peak_rss_mb")},
+            **(
+                {"base": {m: studio["base"][m] for m in ("wall_s", "cpu_s", "peak_rss_mb")}}
+                if "base" in studio
+                else {}
+            ),
             "counts": {
                 "read": imp["read"],
                 "imported": imp["imported"],
@@ -285,17 +314,18 @@ def print_browse(b: dict[str, Any]) -> None:
 
 def report(r: dict[str, Any]) -> None:
     print(f"\nload average before {r['load_before']}, after {r['load_after']}")
-    print("\n| input | tool | wall s | CPU s | peak RSS MB | convert ÷ import, CPU |")
-    print("|---|---|---:|---:|---:|---:|")
+    print("\n| input | tool | wall s | CPU s | peak RSS MB | convert ÷ import, wall | CPU |")
+    print("|---|---|---:|---:|---:|---:|---:|")
     for key, name in (("52k", "52k Alpaca JSON"), ("big", f"{r['big']['rows']:,}-row JSONL")):
-        imp, conv = r[key]["import"], r[key]["convert"]
-        ratio = conv["cpu_s"] / imp["cpu_s"]
-        print(
-            f"| {name} | studio import | {imp['wall_s']:.2f} | {imp['cpu_s']:.2f} | {imp['peak_rss_mb']:.0f} | {ratio:.2f}× |"
-        )
-        print(
-            f"| {name} | sftforge convert | {conv['wall_s']:.2f} | {conv['cpu_s']:.2f} | {conv['peak_rss_mb']:.0f} | 1 |"
-        )
+        conv = r[key]["convert"]
+        for tool in ("base", "import", "convert"):
+            m = r[key].get(tool)
+            if m is None:
+                continue
+            print(
+                f"| {name} | {tool} | {m['wall_s']:.2f} | {m['cpu_s']:.2f} | {m['peak_rss_mb']:.0f}"
+                f" | {conv['wall_s'] / m['wall_s']:.2f}× | {conv['cpu_s'] / m['cpu_s']:.2f}× |"
+            )
         print(f"counts {key}: {r[key]['counts']}")
     print(f"version files (MB): {r['big']['version_mb']}")
     print_browse(r["browse"])
