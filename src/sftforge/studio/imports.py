@@ -365,21 +365,27 @@ def _unique(base: str, line: int, seen: set[str]) -> str:
 @register("import")
 def run_import_job(ctx: JobContext, params: dict[str, Any]) -> dict[str, Any]:
     settings = ctx.settings
-    row = import_file(
-        ctx.store,
-        settings.folder("versions"),
-        settings.folder("rejects"),
-        params["dataset_id"],
-        params["path"],
-        user=ctx.user,
-        import_id=params["import_id"],
-        src_name=params.get("name"),
-        format=params.get("format"),
-        columns=params.get("columns"),
-        encoding=params.get("encoding"),
-        progress=ctx.progress,
-        workers=settings.import_workers,
-    )
+    workers = settings.import_workers
+    if workers > 1:  # convert's helpers, forked from a process of its own (import_process)
+        from .import_process import import_in_process
+
+        row = import_in_process(ctx, params, workers)
+    else:
+        row = import_file(
+            ctx.store,
+            settings.folder("versions"),
+            settings.folder("rejects"),
+            params["dataset_id"],
+            params["path"],
+            user=ctx.user,
+            import_id=params["import_id"],
+            src_name=params.get("name"),
+            format=params.get("format"),
+            columns=params.get("columns"),
+            encoding=params.get("encoding"),
+            progress=ctx.progress,
+            workers=1,
+        )
     if row["status"] != "done":
         raise ApiError(400, "bad_input", row["error"] or "the import failed")
     return import_view(row)
