@@ -62,6 +62,31 @@ row["dataset_id"] = dataset["id"]
 print(json.dumps(row))
 """
 
+# the same import through the API: the app (create_app), a staged file, POST .../imports, the
+# job run by the app's job code in this thread (import_workers from argv[3])
+API_CHILD = """
+import sys, json, time, shutil
+from pathlib import Path
+from fastapi.testclient import TestClient
+from sftforge.studio.app import create_app
+from sftforge.studio.settings import StudioSettings
+src, home, workers = sys.argv[1], Path(sys.argv[2]), int(sys.argv[3])
+settings = StudioSettings(home=home, open_browser=False, import_workers=workers)
+client = TestClient(create_app(settings, run_jobs=False))
+(home / "staging").mkdir(parents=True, exist_ok=True)
+shutil.copyfile(src, home / "staging" / Path(src).name)
+p = client.post("/api/projects", json={"name": "bench"}).json()
+d = client.post(f"/api/projects/{p['id']}/datasets", json={"name": "d"}).json()
+t = time.perf_counter()
+r = client.post(f"/api/datasets/{d['id']}/imports", json={"staged": Path(src).name})
+assert r.status_code == 202, r.text
+client.app.state.jobs.run_pending()
+row = client.get(f"/api/imports/{r.json()['id']}").json()
+assert row["status"] == "done", row
+row["job_seconds"] = time.perf_counter() - t
+print(json.dumps(row))
+"""
+
 BROWSE_CHILD = """
 import sys, json, time, resource
 from pathlib import Path
@@ -113,8 +138,13 @@ out["edit one row"] = {"s": time.perf_counter() - t, "total": None, "rows": 1}
 assert r.status_code == 200, r.text
 t = time.perf_counter()
 r = client.post(f"/api/datasets/{dataset}/commit", json={"message": "bench"})
+if r.status_code == 202:  # a head over 100,000 rows is committed by a job: run it here
+    client.app.state.jobs.run_pending()
+    job = client.get(f"/api/jobs/{r.json()['id']}").json()
+    assert job["status"] == "done", job
+else:
+    assert r.status_code == 201, r.text
 out["commit 1 edit (new 1M-row version)"] = {"s": time.perf_counter() - t, "total": None, "rows": 0}
-assert r.status_code == 201, r.text
 out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 out["rss_mb_after_commit"] = rss()
 print(json.dumps(out, ensure_ascii=False))
@@ -161,12 +191,25 @@ def timed_child(cmd: list[str], src: Path | None = None) -> dict[str, Any]:
 
 
 def bench_import(
-    src: Path, work: Path, tag: str, home: Path | None = None, base: Path | None = None
+    src: Path,
+    work: Path,
+    tag: str,
+    home: Path | None = None,
+    base: Path | None = None,
+    api_workers: int | None = None,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """One round: the import, the import of the ``base`` source tree when given, convert."""
+    """One round: the import, the same through the API (``api_workers``: its import_workers),
+    the import of the ``base`` source tree when given, convert."""
     home = home or work / f"home-{tag}"
     studio = timed_child([sys.executable, "-c", IMPORT_CHILD, str(src), str(home)])
     studio["import"] = json.loads(studio.pop("stdout"))
+    if api_workers is not None:
+        via = timed_child(
+            [sys.executable, "-c", API_CHILD, str(src), str(work / f"api-{tag}"), str(api_workers)]
+        )
+        via["import"] = json.loads(via.pop("stdout"))
+        studio["api"] = via
+        shutil.rmtree(work / f"api-{tag}")
     if base is not None:
         before = timed_child(
             [sys.executable, "-c", IMPORT_CHILD, str(src), str(work / f"base-{tag}")], base
@@ -192,6 +235,9 @@ def main() -> int:
     ap.add_argument("--keep", type=Path, help="import the big file into this home and keep it")
     ap.add_argument("--base-src", type=Path, metavar="SRC",
                     help="also time the import of another source tree (its src/), in each round")  # fmt: skip
+    ap.add_argument("--api-workers", type=int, metavar="N",
+                    help="also time the import through the API, with import_workers=N")  # fmt: skip
+    ap.add_argument("--skip-big", action="store_true", help="the 52k rounds only")
     ap.add_argument("--browse-only", type=Path, metavar="HOME",
                     help="only time the browsing, on a home kept by --keep")  # fmt: skip
     args = ap.parse_args()
@@ -202,7 +248,9 @@ def main() -> int:
         work = Path(tmp)
         rounds = []
         for r in range(args.repeat):
-            studio, convert = bench_import(ALPACA, work, f"52k-{r}", base=args.base_src)
+            studio, convert = bench_import(
+                ALPACA, work, f"52k-{r}", base=args.base_src, api_workers=args.api_workers
+            )
             rounds.append((studio, convert))
             print(
                 f"52k round {r + 1}: import {studio['wall_s']:.2f}s, convert {convert['wall_s']:.2f}s"
@@ -220,13 +268,18 @@ def main() -> int:
             {k: {m: x[i][m] for m in ("wall_s", "cpu_s", "peak_rss_mb")}
              for i, k in enumerate(("import", "convert"))} for x in rounds
         ]  # fmt: skip
-        if args.base_src:
-            results["52k"]["base"] = {
-                m: statistics.median(x[0]["base"][m] for x in rounds)
+        for extra in ("base", "api"):
+            if extra not in rounds[0][0]:
+                continue
+            results["52k"][extra] = {
+                m: statistics.median(x[0][extra][m] for x in rounds)
                 for m in ("wall_s", "cpu_s", "peak_rss_mb")
             }
             for x, out in zip(rounds, results["52k_rounds"], strict=True):
-                out["base"] = {m: x[0]["base"][m] for m in ("wall_s", "cpu_s", "peak_rss_mb")}
+                out[extra] = {m: x[0][extra][m] for m in ("wall_s", "cpu_s", "peak_rss_mb")}
+        if args.skip_big:
+            print(json.dumps(results, indent=1))
+            return 0
         imp = rounds[0][0]["import"]
         results["52k"]["counts"] = {"read": imp["read"], "imported": imp["imported"],
                                     "rejected": imp["rejected"], "convert_written": rounds[0][1]["written"]}  # fmt: skip
@@ -262,6 +315,8 @@ def main() -> int:
             },
         }
         big.unlink()
+        (HERE / "out").mkdir(exist_ok=True)  # the imports' figures, kept if the browsing fails
+        (HERE / "out" / "studio_bench.json").write_text(json.dumps(results, indent=2))
         rare = f"样本{args.rows * 3 // 4:07d}"
         browse = timed_child(
             [sys.executable, "-c", BROWSE_CHILD, studio["home"], imp["dataset_id"], rare]
@@ -318,7 +373,7 @@ def report(r: dict[str, Any]) -> None:
     print("|---|---|---:|---:|---:|---:|---:|")
     for key, name in (("52k", "52k Alpaca JSON"), ("big", f"{r['big']['rows']:,}-row JSONL")):
         conv = r[key]["convert"]
-        for tool in ("base", "import", "convert"):
+        for tool in ("base", "import", "api", "convert"):
             m = r[key].get(tool)
             if m is None:
                 continue
