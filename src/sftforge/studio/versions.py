@@ -622,10 +622,12 @@ def read_rows(path: str | Path, indices: Iterable[int]) -> list[dict[str, Any]]:
     for g, rows in groups.items():
         table = pf.read_row_group(g)
         lo = bounds[g][0]
-        picked = table.take(pa.array([i - lo for i in rows], pa.int64()))
+        picked = table.take(arrow_column([i - lo for i in rows], pa.int64()))  # (no pandas)
         if browse is not None:  # the derived columns, from the browse file
-            part = browse.take(pa.array(rows, pa.int64())).combine_chunks().to_batches()
-            got = _whole(picked.combine_chunks().to_batches()[0], pa.Table.from_batches(part))
+            # one zero-copy slice per row (``take`` on the whole table would first join its
+            # chunks: a copy of the browse file, seconds and hundreds of MB for a million rows)
+            part = pa.concat_tables([browse.slice(i, 1) for i in rows])
+            got = _whole(picked.combine_chunks().to_batches()[0], part)
             picked = pa.Table.from_batches([got])
         for i, row in zip(rows, picked.to_pylist(), strict=True):
             found[i] = row
