@@ -15,6 +15,7 @@ pytest.importorskip("fastapi")
 from fastapi.testclient import TestClient
 from studio_helpers import alpaca, import_rows, new_dataset
 
+import sftforge.convert as convert_module
 import sftforge.studio.import_process as import_process
 from sftforge.studio.app import create_app
 from sftforge.studio.settings import StudioSettings
@@ -23,6 +24,12 @@ from sftforge.studio.settings import StudioSettings
 def _client(home: Path, workers: int) -> TestClient:
     settings = StudioSettings(home=home, open_browser=False, import_workers=workers)
     return TestClient(create_app(settings, run_jobs=False), raise_server_exceptions=False)
+
+
+@pytest.fixture(autouse=True)
+def _small_inputs_use_the_helpers(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Inputs of any size go to the import process (by default only those of 16 MiB or more)."""
+    monkeypatch.setattr(convert_module, "PARALLEL_MIN_BYTES", 0)
 
 
 @pytest.fixture
@@ -78,3 +85,14 @@ def test_a_child_that_dies_fails_the_import_with_one_line(
     assert done["status"] == "failed"
     assert done["error"].startswith("the import process ended without a result (exit code 1)")
     assert client.get(f"/api/datasets/{dataset}").json()["head_version"] is None
+
+
+def test_a_small_input_is_imported_in_the_job_thread(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Below convert's size for helpers no process is started (it would cost more than it saves)."""
+    monkeypatch.setattr(convert_module, "PARALLEL_MIN_BYTES", 16 << 20)
+    monkeypatch.setattr(import_process, "__name__", "sftforge.studio.no_such_module")
+    with _client(tmp_path / "home", 2) as client:
+        done = import_rows(client, new_dataset(client), "data.jsonl", alpaca(5))
+    assert done["status"] == "done" and done["imported"] == 5

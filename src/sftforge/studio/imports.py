@@ -17,6 +17,7 @@ version (id and files) is the one a single process makes.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ import numpy as np
 import orjson
 import pyarrow as pa
 
+from .. import convert as convert_module
 from .._gc import gc_relaxed
 from ..api import read
 from ..convert import decode_pieces
@@ -347,6 +349,13 @@ class SeenIds:
         return self._exact
 
 
+def _size(path: str) -> int:
+    try:
+        return os.stat(path).st_size
+    except OSError:  # (import_file says what is wrong with it)
+        return 0
+
+
 def _unique(base: str, line: int, seen: set[str]) -> str:
     """A repeated id gets ``#<line>`` (where the repeat is), and when that is taken too
     (several records on one line: a JSON array written on one line) ``#<line>.2``,
@@ -366,7 +375,9 @@ def _unique(base: str, line: int, seen: set[str]) -> str:
 def run_import_job(ctx: JobContext, params: dict[str, Any]) -> dict[str, Any]:
     settings = ctx.settings
     workers = settings.import_workers
-    if workers > 1:  # convert's helpers, forked from a process of its own (import_process)
+    # convert's helpers, forked in a process of its own (import_process), for an input large
+    # enough that convert would use them (below, starting that process costs more than it saves)
+    if workers > 1 and _size(params["path"]) >= convert_module.PARALLEL_MIN_BYTES:
         from .import_process import import_in_process
 
         row = import_in_process(ctx, params, workers)
