@@ -37,8 +37,8 @@ class StudioSettings:
     max_upload_files: int = 10_000
     open_browser: bool = True
     page_size_max: int = 500  # the most rows one browse request returns
-    # decoding processes per import job. 1: in the job thread. More: the job runs the import in
-    # a process of its own (``import_process``: started by exec, never a fork of the server's
+    # decoding processes per import job. 1: in the job thread. More: the job runs an input of
+    # 16 MiB or more in a process of its own (``import_process``: started by exec, never a fork of the server's
     # threads), which forks convert's helpers. 1 by default: on a 2-core machine shared with
     # other work one process was the fastest (BENCHMARKS.md, studio imports)
     import_workers: int = 1
