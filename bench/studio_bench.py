@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -54,10 +55,37 @@ src, home = sys.argv[1], Path(sys.argv[2])
 store = Store(home)
 project = store.create_project("bench", "bench")
 dataset = store.create_dataset(project["id"], Path(src).name)
-t = time.perf_counter()
+t, c = time.perf_counter(), time.process_time()
 row = import_file(store, home / "versions", home / "rejects", dataset["id"], src, user="bench")
 row["job_seconds"] = time.perf_counter() - t
+row["job_cpu_s"] = time.process_time() - c  # this process's own (not its helpers')
 row["dataset_id"] = dataset["id"]
+print(json.dumps(row))
+"""
+
+# the same import through the API: the app (create_app), a staged file, POST .../imports, the
+# job run by the app's job code in this thread (import_workers from argv[3])
+API_CHILD = """
+import sys, json, time, shutil
+from pathlib import Path
+from fastapi.testclient import TestClient
+from sftforge.studio.app import create_app
+from sftforge.studio.settings import StudioSettings
+src, home, workers = sys.argv[1], Path(sys.argv[2]), int(sys.argv[3])
+settings = StudioSettings(home=home, open_browser=False, import_workers=workers)
+client = TestClient(create_app(settings, run_jobs=False))
+(home / "staging").mkdir(parents=True, exist_ok=True)
+shutil.copyfile(src, home / "staging" / Path(src).name)
+p = client.post("/api/projects", json={"name": "bench"}).json()
+d = client.post(f"/api/projects/{p['id']}/datasets", json={"name": "d"}).json()
+t, c = time.perf_counter(), time.process_time()
+r = client.post(f"/api/datasets/{d['id']}/imports", json={"staged": Path(src).name})
+assert r.status_code == 202, r.text
+client.app.state.jobs.run_pending()
+row = client.get(f"/api/imports/{r.json()['id']}").json()
+assert row["status"] == "done", row
+row["job_seconds"] = time.perf_counter() - t
+row["job_cpu_s"] = time.process_time() - c  # the request and the job (a child's not counted)
 print(json.dumps(row))
 """
 
@@ -112,8 +140,13 @@ out["edit one row"] = {"s": time.perf_counter() - t, "total": None, "rows": 1}
 assert r.status_code == 200, r.text
 t = time.perf_counter()
 r = client.post(f"/api/datasets/{dataset}/commit", json={"message": "bench"})
+if r.status_code == 202:  # a head over 100,000 rows is committed by a job: run it here
+    client.app.state.jobs.run_pending()
+    job = client.get(f"/api/jobs/{r.json()['id']}").json()
+    assert job["status"] == "done", job
+else:
+    assert r.status_code == 201, r.text
 out["commit 1 edit (new 1M-row version)"] = {"s": time.perf_counter() - t, "total": None, "rows": 0}
-assert r.status_code == 201, r.text
 out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 out["rss_mb_after_commit"] = rss()
 print(json.dumps(out, ensure_ascii=False))
@@ -136,9 +169,10 @@ def make_big(path: Path, rows: int) -> None:
             fh.write(b"\n".join(buf) + b"\n")
 
 
-def timed_child(cmd: list[str]) -> dict[str, Any]:
-    """``cmd`` as a child whose own rusage we read (wait4 on its pid)."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+def timed_child(cmd: list[str], src: Path | None = None) -> dict[str, Any]:
+    """``cmd`` as a child whose own rusage we read (wait4 on its pid); ``src``: the source tree
+    it imports sftforge from (default: this one)."""
+    env = {**os.environ, "PYTHONPATH": str(src or ROOT / "src")}
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
     out_chunks: list[bytes] = []
@@ -159,11 +193,32 @@ def timed_child(cmd: list[str]) -> dict[str, Any]:
 
 
 def bench_import(
-    src: Path, work: Path, tag: str, home: Path | None = None
+    src: Path,
+    work: Path,
+    tag: str,
+    home: Path | None = None,
+    base: Path | None = None,
+    api_workers: int | None = None,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
+    """One round: the import, the same through the API (``api_workers``: its import_workers),
+    the import of the ``base`` source tree when given, convert."""
     home = home or work / f"home-{tag}"
     studio = timed_child([sys.executable, "-c", IMPORT_CHILD, str(src), str(home)])
     studio["import"] = json.loads(studio.pop("stdout"))
+    if api_workers is not None:
+        via = timed_child(
+            [sys.executable, "-c", API_CHILD, str(src), str(work / f"api-{tag}"), str(api_workers)]
+        )
+        via["import"] = json.loads(via.pop("stdout"))
+        studio["api"] = via
+        shutil.rmtree(work / f"api-{tag}")
+    if base is not None:
+        before = timed_child(
+            [sys.executable, "-c", IMPORT_CHILD, str(src), str(work / f"base-{tag}")], base
+        )
+        before["import"] = json.loads(before.pop("stdout"))
+        studio["base"] = before
+        shutil.rmtree(work / f"base-{tag}")
     out = work / f"convert-{tag}.jsonl"
     sftforge = str(Path(sys.executable).with_name("sftforge"))
     convert = timed_child([sftforge, "-q", "convert", str(src), str(out), "--to", "sftforge"])
@@ -180,6 +235,11 @@ def main() -> int:
     ap.add_argument("--rows", type=int, default=1_000_000)
     ap.add_argument("--repeat", type=int, default=3, help="rounds of the 52k import")
     ap.add_argument("--keep", type=Path, help="import the big file into this home and keep it")
+    ap.add_argument("--base-src", type=Path, metavar="SRC",
+                    help="also time the import of another source tree (its src/), in each round")  # fmt: skip
+    ap.add_argument("--api-workers", type=int, metavar="N",
+                    help="also time the import through the API, with import_workers=N")  # fmt: skip
+    ap.add_argument("--skip-big", action="store_true", help="the 52k rounds only")
     ap.add_argument("--browse-only", type=Path, metavar="HOME",
                     help="only time the browsing, on a home kept by --keep")  # fmt: skip
     args = ap.parse_args()
@@ -190,10 +250,13 @@ def main() -> int:
         work = Path(tmp)
         rounds = []
         for r in range(args.repeat):
-            studio, convert = bench_import(ALPACA, work, f"52k-{r}")
+            studio, convert = bench_import(
+                ALPACA, work, f"52k-{r}", base=args.base_src, api_workers=args.api_workers
+            )
             rounds.append((studio, convert))
             print(
-                f"52k round {r + 1}: import {studio['wall_s']:.2f}s, convert {convert['wall_s']:.2f}s",
+                f"52k round {r + 1}: import {studio['wall_s']:.2f}s, convert {convert['wall_s']:.2f}s"
+                f" (load {os.getloadavg()[0]:.1f})",
                 flush=True,
             )
         results["52k"] = {
@@ -203,6 +266,28 @@ def main() -> int:
             }
             for i, k in enumerate(("import", "convert"))
         }
+        results["52k_rounds"] = [
+            {k: {m: x[i][m] for m in ("wall_s", "cpu_s", "peak_rss_mb")}
+             for i, k in enumerate(("import", "convert"))} for x in rounds
+        ]  # fmt: skip
+        for extra in ("base", "api"):
+            if extra not in rounds[0][0]:
+                continue
+            results["52k"][extra] = {
+                m: statistics.median(x[0][extra][m] for x in rounds)
+                for m in ("wall_s", "cpu_s", "peak_rss_mb")
+            }
+            for x, out in zip(rounds, results["52k_rounds"], strict=True):
+                out[extra] = {m: x[0][extra][m] for m in ("wall_s", "cpu_s", "peak_rss_mb")}
+        for x, out in zip(rounds, results["52k_rounds"], strict=True):
+            for tool in ("import", "base", "api"):
+                got = x[0] if tool == "import" else x[0].get(tool)
+                if got is not None:  # inside the process: the import call alone
+                    out[tool]["job_s"] = got["import"]["job_seconds"]
+                    out[tool]["job_cpu_s"] = got["import"].get("job_cpu_s")
+        if args.skip_big:
+            print(json.dumps(results, indent=1))
+            return 0
         imp = rounds[0][0]["import"]
         results["52k"]["counts"] = {"read": imp["read"], "imported": imp["imported"],
                                     "rejected": imp["rejected"], "convert_written": rounds[0][1]["written"]}  # fmt: skip
@@ -213,7 +298,7 @@ def main() -> int:
             f"made {args.rows} rows ({big.stat().st_size >> 20} MiB) in {time.perf_counter() - t:.0f}s",
             flush=True,
         )
-        studio, convert = bench_import(big, work, "big", args.keep)
+        studio, convert = bench_import(big, work, "big", args.keep, args.base_src)
         if args.keep:
             (args.keep / "bench.json").write_text(
                 json.dumps({"dataset_id": studio["import"]["dataset_id"]})
@@ -225,6 +310,11 @@ def main() -> int:
             "bytes": big.stat().st_size,
             "import": {m: studio[m] for m in ("wall_s", "cpu_s", "peak_rss_mb")},
             "convert": {m: convert[m] for m in ("wall_s", "cpu_s", "peak_rss_mb")},
+            **(
+                {"base": {m: studio["base"][m] for m in ("wall_s", "cpu_s", "peak_rss_mb")}}
+                if "base" in studio
+                else {}
+            ),
             "counts": {
                 "read": imp["read"],
                 "imported": imp["imported"],
@@ -233,6 +323,8 @@ def main() -> int:
             },
         }
         big.unlink()
+        (HERE / "out").mkdir(exist_ok=True)  # the imports' figures, kept if the browsing fails
+        (HERE / "out" / "studio_bench.json").write_text(json.dumps(results, indent=2))
         rare = f"样本{args.rows * 3 // 4:07d}"
         browse = timed_child(
             [sys.executable, "-c", BROWSE_CHILD, studio["home"], imp["dataset_id"], rare]
@@ -285,17 +377,18 @@ def print_browse(b: dict[str, Any]) -> None:
 
 def report(r: dict[str, Any]) -> None:
     print(f"\nload average before {r['load_before']}, after {r['load_after']}")
-    print("\n| input | tool | wall s | CPU s | peak RSS MB | convert ÷ import, CPU |")
-    print("|---|---|---:|---:|---:|---:|")
+    print("\n| input | tool | wall s | CPU s | peak RSS MB | convert ÷ import, wall | CPU |")
+    print("|---|---|---:|---:|---:|---:|---:|")
     for key, name in (("52k", "52k Alpaca JSON"), ("big", f"{r['big']['rows']:,}-row JSONL")):
-        imp, conv = r[key]["import"], r[key]["convert"]
-        ratio = conv["cpu_s"] / imp["cpu_s"]
-        print(
-            f"| {name} | studio import | {imp['wall_s']:.2f} | {imp['cpu_s']:.2f} | {imp['peak_rss_mb']:.0f} | {ratio:.2f}× |"
-        )
-        print(
-            f"| {name} | sftforge convert | {conv['wall_s']:.2f} | {conv['cpu_s']:.2f} | {conv['peak_rss_mb']:.0f} | 1 |"
-        )
+        conv = r[key]["convert"]
+        for tool in ("base", "import", "api", "convert"):
+            m = r[key].get(tool)
+            if m is None:
+                continue
+            print(
+                f"| {name} | {tool} | {m['wall_s']:.2f} | {m['cpu_s']:.2f} | {m['peak_rss_mb']:.0f}"
+                f" | {conv['wall_s'] / m['wall_s']:.2f}× | {conv['cpu_s'] / m['cpu_s']:.2f}× |"
+            )
         print(f"counts {key}: {r[key]['counts']}")
     print(f"version files (MB): {r['big']['version_mb']}")
     print_browse(r["browse"])

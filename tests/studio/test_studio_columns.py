@@ -20,11 +20,19 @@ import pyarrow.parquet as pq
 import pytest
 
 import sftforge.convert as convert_module
+import sftforge.studio.imports as imports_module
 import sftforge.studio.versions as versions_module
 from sftforge.sample import Message, Sample
 from sftforge.studio.imports import import_file
 from sftforge.studio.store import Store
-from sftforge.studio.versions import SCHEMA, _column_streams, arrow_column, derive_columns
+from sftforge.studio.versions import (
+    SCHEMA,
+    _column_streams,
+    arrow_column,
+    derive_columns,
+    row_from_sample,
+    samples_batch,
+)
 
 CASES: list[tuple[pa.DataType, list[Any]]] = [
     (pa.string(), ["a", "中文", "", None, "é" * 300, b"bytes \xe4\xb8\xad"]),
@@ -339,3 +347,47 @@ def test_worker_processes_make_the_same_files_as_one_process(
     meta = pq.ParquetFile(str(first)).metadata
     sizes = [meta.row_group(g).num_rows for g in range(meta.num_row_groups)]
     assert set(sizes[:-1]) == {64} and 0 < sizes[-1] <= 64
+
+
+def test_a_pieces_batch_holds_the_rows_row_from_sample_makes() -> None:
+    """``samples_batch`` (an import's piece, column by column) and ``row_from_sample`` (one
+    row) agree on every column, for every shape of sample and meta."""
+    samples = [Sample.from_dict(orjson.loads(line)) for line in _rich_records(120)[:-1]]
+    samples[5].meta["tags"] = ["好", 3]
+    ids = [f"r{i}" for i in range(len(samples))]
+    lines = list(range(1, len(samples) + 1))
+    batch = samples_batch(samples, ids, lines, src="in.jsonl", made_by="import")
+    batch.validate(full=True)
+    assert batch.schema == SCHEMA
+    want = [
+        row_from_sample(s, i, src="in.jsonl", src_line=n, made_by="import")
+        for s, i, n in zip(samples, ids, lines, strict=True)
+    ]
+    assert batch.to_pylist() == want
+    assert want[5]["tags"] == ["好", "3"]
+    assert any(r["model"] for r in want) and any(r["score"] is not None for r in want)
+    assert any(r["human_verified"] for r in want) and any(r["has_system"] for r in want)
+    assert samples_batch([], [], [], src="x", made_by="import").num_rows == 0
+
+
+def test_ids_sharing_a_hash_are_told_apart_exactly(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``SeenIds`` keeps 8-byte hashes of the ids; two ids with one hash are not a repeat: the
+    check then goes to the exact strings, and the version is the one made without collisions."""
+    seen = imports_module.SeenIds()
+    monkeypatch.setattr(imports_module, "hash", lambda value: 7, raising=False)
+    first = pa.array(["a"], pa.string())
+    assert seen.add_new(first, ["a"])
+    assert not seen.add_new(pa.array(["b"], pa.string()), ["b"])  # the same hash: not added
+    assert seen.exact() == {"a"}
+    assert seen.add_new(pa.array(["b", "c"], pa.string()), ["b", "c"])
+    assert not seen.add_new(pa.array(["c"], pa.string()), ["c"]) and seen.exact() == {"a", "b", "c"}
+    src = tmp_path / "rich.jsonl"
+    src.write_text("\n".join(_rich_records(300)) + "\n", encoding="utf-8")
+    store = Store(tmp_path / "home")
+    dataset = store.create_dataset(store.create_project("p", "p")["id"], "d")
+    row = import_file(
+        store, tmp_path / "home" / "v", tmp_path / "home" / "r", dataset["id"], src, user="u"
+    )
+    assert row["version_id"] == "75995409a79f2a0c"  # as pinned above

@@ -7,9 +7,12 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from sftforge.sample import Message, Sample
 from sftforge.studio.versions import (
+    PARQUET_SCHEMA,
+    SCHEMA,
     VersionWriter,
     iter_batches,
     iter_rows,
@@ -70,3 +73,28 @@ def test_rows_read_back_by_index_and_in_order(tmp_path: Path) -> None:
     assert [r["row_id"] for r in got] == ["r9999", "r3", "r8192"]
     assert got[1]["sample"] == rows[3]["sample"] and got[1]["tags"] == []
     assert [r["row_id"] for r in iter_rows(path)] == [r["row_id"] for r in rows]
+
+
+def test_the_parquet_file_holds_the_content_and_rows_read_back_whole(tmp_path: Path) -> None:
+    """The derived columns and the search text live in the browse file only; every reader
+    gives whole rows (``SCHEMA``), equal to what was written."""
+    rows = _rows(9_000)
+    _, path = _write(tmp_path, rows)
+    assert pq.ParquetFile(str(path)).schema_arrow.names == PARQUET_SCHEMA.names
+    assert "search" not in PARQUET_SCHEMA.names and "sample" in PARQUET_SCHEMA.names
+    assert list(iter_rows(path)) == rows
+    assert all(b.schema == SCHEMA for b in iter_batches(path, batch_rows=1_000))
+    assert read_rows(path, [8_999, 0, 8_192, 4_500]) == [rows[i] for i in (8_999, 0, 8_192, 4_500)]
+
+
+def test_a_version_written_with_whole_rows_in_its_parquet_file_reads_the_same(
+    tmp_path: Path,
+) -> None:
+    """Versions written before 2026-12-07 have every column in the Parquet file too."""
+    rows = _rows(3_000)
+    _, path = _write(tmp_path, rows)
+    whole = pa.Table.from_batches(list(iter_batches(path)))
+    pq.write_table(whole, path, row_group_size=1_000)  # as the studio wrote them then
+    assert pq.ParquetFile(str(path)).schema_arrow.names == SCHEMA.names
+    assert list(iter_rows(path)) == rows
+    assert read_rows(path, [2_999, 7]) == [rows[2_999], rows[7]]

@@ -10,20 +10,23 @@ A dataset that already has rows gets the new ones appended (the new version's pa
 
 The records are decoded by ``convert``'s piece loop (``sftforge.convert.decode_pieces``): for a
 large input its worker processes parse each piece, make its Samples, their JSON and derived
-columns (``versions.row_values``) and send back one Arrow batch per piece; this process makes
+columns (``versions.samples_batch``) and send back one Arrow batch per piece; this process makes
 the row ids unique and writes the batches in input order (``VersionWriter.add_rows``), so the
 version (id and files) is the one a single process makes.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import orjson
 import pyarrow as pa
 
+from .. import convert as convert_module
 from .._gc import gc_relaxed
 from ..api import read
 from ..convert import decode_pieces
@@ -33,7 +36,7 @@ from ..sample import Sample, id_pending
 from .errors import ApiError
 from .jobs import JobContext, JobQueue, register
 from .store import Store, new_id, now_iso
-from .versions import VersionWriter, arrow_column, iter_batches, row_values, rows_batch
+from .versions import VersionWriter, arrow_column, iter_batches, samples_batch
 
 __all__ = [
     "create_import",
@@ -178,11 +181,13 @@ def import_file(
     writer = VersionWriter(versions_dir, head)
     ok = False
     stats = None
-    seen: set[str] = set()
+    seen = SeenIds()
     try:
         if head is not None:  # the new rows are appended to the head's, as they are
             for batch in iter_batches(store.version(head)["path"]):
-                seen.update(batch.column("row_id").to_pylist())
+                ids = batch.column("row_id")
+                if not seen.add_new(ids, values := ids.to_pylist()):  # (two with one hash)
+                    seen.exact().update(values)
                 writer.add_batch(batch)
         reader = read(
             path,
@@ -269,12 +274,8 @@ def _rows_maker(name: str) -> Callable[[list[Sample], list[int]], Any]:
     def rows(samples: list[Sample], lines: list[int]) -> Any:
         if not samples:  # a piece of rejects only (or the records read to detect the format)
             return None
-        return rows_batch(
-            [
-                row_values(s, _base_id(s, name, line), src=name, src_line=line, made_by="import")
-                for s, line in zip(samples, lines, strict=True)
-            ]
-        )
+        ids = [_base_id(s, name, line) for s, line in zip(samples, lines, strict=True)]
+        return samples_batch(samples, ids, lines, src=name, made_by="import")
 
     return rows
 
@@ -288,7 +289,7 @@ class _Taker:
     """Each piece's batch of rows, in input order: ids made unique, then written."""
 
     def __init__(
-        self, writer: VersionWriter, seen: set[str], reader: Any, progress: ProgressFn | None
+        self, writer: VersionWriter, seen: SeenIds, reader: Any, progress: ProgressFn | None
     ) -> None:
         self.writer, self.seen, self.reader, self.progress = writer, seen, reader, progress
         self.n = 0
@@ -296,19 +297,70 @@ class _Taker:
     def __call__(self, batch: Any, count: int) -> None:
         if not count:
             return
-        ids = batch.column(0).to_pylist()
-        seen = self.seen
-        if len(set(ids)) == len(ids) and seen.isdisjoint(ids):  # the common case, in C
-            seen.update(ids)
-        else:
+        column = batch.column(0)
+        values = column.to_pylist()
+        if not self.seen.add_new(column, values):  # a repeated id: made unique, exactly
+            exact = self.seen.exact()
             lines = batch.column("src_line").to_pylist()
-            ids = [_unique(base, line, seen) for base, line in zip(ids, lines, strict=True)]
+            ids = [_unique(base, line, exact) for base, line in zip(values, lines, strict=True)]
             batch = batch.set_column(0, "row_id", arrow_column(ids, pa.string()))
         self.writer.add_rows(batch)
         before, self.n = self.n, self.n + count
         if self.progress is not None and before // 8192 != self.n // 8192:
             done, size = self.reader.progress()
             self.progress(done / size if size else 0.0, f"{self.n} rows")
+
+
+class SeenIds:
+    """The row ids a version has so far, for making new ones unique, in little memory: 8-byte
+    hashes in sorted numpy runs and the ids themselves as Arrow strings (~30 bytes an id, where
+    a Python set of them took ~110: 100 MB at a million rows). ``add_new`` answers exactly: a
+    hash seen before (a repeated id, or two ids with one hash) switches to the exact set of the
+    strings, made then from the ids kept (the input has repeated ids: it needs them anyway)."""
+
+    def __init__(self) -> None:
+        self._runs: list[np.ndarray] = []  # sorted hashes, each run at least twice the next
+        self._kept: list[pa.Array] = []
+        self._exact: set[str] | None = None
+
+    def add_new(self, ids: pa.Array, values: list[str]) -> bool:
+        """Add ``ids`` (``values``: the same as Python strings) when they are unique among
+        themselves and none was added before, and say so; else add nothing: False."""
+        if len(set(values)) != len(values):
+            return False
+        if self._exact is not None:
+            if not self._exact.isdisjoint(values):
+                return False
+            self._exact.update(values)
+            return True
+        hashes = np.fromiter(map(hash, values), dtype=np.int64, count=len(values))
+        runs = self._runs
+        for run in runs:
+            at = np.searchsorted(run, hashes).clip(max=len(run) - 1)
+            if (run[at] == hashes).any():
+                return False
+        if not len(values):
+            return True
+        self._kept.append(pa.concat_arrays([ids]))  # a copy: not the whole batch's buffers
+        runs.append(np.sort(hashes))
+        while len(runs) > 1 and len(runs[-2]) <= 2 * len(runs[-1]):
+            last = runs.pop()
+            runs[-1] = np.sort(np.concatenate([runs[-1], last]))
+        return True
+
+    def exact(self) -> set[str]:
+        """The ids as a set of strings, from now on the one kept (``_unique`` adds to it)."""
+        if self._exact is None:
+            self._exact = {v for arr in self._kept for v in arr.to_pylist()}
+            self._runs, self._kept = [], []
+        return self._exact
+
+
+def _size(path: str) -> int:
+    try:
+        return os.stat(path).st_size
+    except OSError:  # (import_file says what is wrong with it)
+        return 0
 
 
 def _unique(base: str, line: int, seen: set[str]) -> str:
@@ -329,22 +381,30 @@ def _unique(base: str, line: int, seen: set[str]) -> str:
 @register("import")
 def run_import_job(ctx: JobContext, params: dict[str, Any]) -> dict[str, Any]:
     settings = ctx.settings
-    row = import_file(
-        ctx.store,
-        settings.folder("versions"),
-        settings.folder("rejects"),
-        params["dataset_id"],
-        params["path"],
-        user=ctx.user,
-        import_id=params["import_id"],
-        src_name=params.get("name"),
-        format=params.get("format"),
-        columns=params.get("columns"),
-        encoding=params.get("encoding"),
-        progress=ctx.progress,
-        workers=settings.import_workers,
-        require_answer=params.get("require_answer", True),
-    )
+    workers = settings.import_workers
+    # convert's helpers, forked in a process of its own (import_process), for an input large
+    # enough that convert would use them (below, starting that process costs more than it saves)
+    if workers > 1 and _size(params["path"]) >= convert_module.PARALLEL_MIN_BYTES:
+        from .import_process import import_in_process
+
+        row = import_in_process(ctx, params, workers)
+    else:
+        row = import_file(
+            ctx.store,
+            settings.folder("versions"),
+            settings.folder("rejects"),
+            params["dataset_id"],
+            params["path"],
+            user=ctx.user,
+            import_id=params["import_id"],
+            src_name=params.get("name"),
+            format=params.get("format"),
+            columns=params.get("columns"),
+            encoding=params.get("encoding"),
+            progress=ctx.progress,
+            workers=1,
+            require_answer=params.get("require_answer", True),
+        )
     if row["status"] != "done":
         raise ApiError(400, "bad_input", row["error"] or "the import failed")
     if params.get("discard_staged"):  # the core route's staged file: imported, so deleted

@@ -37,9 +37,10 @@ class StudioSettings:
     max_upload_files: int = 10_000
     open_browser: bool = True
     page_size_max: int = 500  # the most rows one browse request returns
-    # decoding processes per import job. 1 by default: the server has threads (uvicorn, the job
-    # worker), and forking a threaded process can copy a lock some other thread holds; on this
-    # 2-core machine one process was also the fastest (BENCHMARKS.md, studio imports)
+    # decoding processes per import job. 1: in the job thread. More: the job runs an input of
+    # 16 MiB or more in a process of its own (``import_process``: started by exec, never a fork of the server's
+    # threads), which forks convert's helpers. 1 by default: on a 2-core machine shared with
+    # other work one process was the fastest (BENCHMARKS.md, studio imports)
     import_workers: int = 1
     # staged files and uploads nothing touched for this long are removed at start-up
     staging_max_age_hours: float = 168.0

@@ -29,6 +29,7 @@ from ..sample import Sample
 
 __all__ = [
     "BROWSE_SCHEMA",
+    "PARQUET_SCHEMA",
     "ROW_GROUP",
     "SCHEMA",
     "STATE_FIELDS",
@@ -40,9 +41,9 @@ __all__ = [
     "iter_rows",
     "read_rows",
     "row_from_sample",
-    "row_values",
     "rows_batch",
     "sample_of",
+    "samples_batch",
 ]
 
 ROW_GROUP = 8192
@@ -87,10 +88,15 @@ _LINEAGE = ("src", "src_line", "made_by", "model", "prompt", "edited_by", "edite
 
 _DERIVED = ("first_user", "first_assistant", "n_turns", "n_user", "n_assistant", "n_tool",
             "has_system", "chars", "tokens_est")  # fmt: skip
+# the Parquet file holds the row's content (what the version id hashes): the derived columns
+# and the search text follow from the sample and are kept once, in the browse file (writing
+# them into the Parquet file too, compressed, was about a third of an import's writing; a
+# version written before 2026-12-07 has them in both, and is read as it is)
+PARQUET_SCHEMA = pa.schema([f for f in SCHEMA if f.name not in (*_DERIVED, "search")])
 
 
-def _derive(sample: Sample) -> tuple[tuple[Any, ...], str]:
-    """(the ``_DERIVED`` values, the search text): see ``derive_columns``."""
+def _derive(sample: Sample) -> tuple[Any, ...]:
+    """The ``_DERIVED`` values and, last, the search text: see ``derive_columns``."""
     msgs = sample.messages
     if len(msgs) == 2 and sample.rejected is None:  # the common shape: one question, one answer
         u, a = msgs
@@ -100,7 +106,12 @@ def _derive(sample: Sample) -> tuple[tuple[Any, ...], str]:
             and not (u.reasoning or a.reasoning or u.tool_calls or a.tool_calls)
         ):
             uc, ac = u.content, a.content
-            return _derived(uc[:FIRST_CHARS], ac[:FIRST_CHARS], 2, 1, 1, 0, False, f"{uc}\n{ac}", 2)
+            text = f"{uc}\n{ac}"
+            n = len(text)
+            # (inlined ``_derived``: this is the import's hottest line of Python)
+            wide = 0 if text.isascii() else (len(text.encode("utf-8")) - n) // 2
+            return (uc[:FIRST_CHARS], ac[:FIRST_CHARS], 2, 1, 1, 0, False, n - 1,
+                    wide + max(n - wide, 0) // 4, text.lower())  # fmt: skip
     first_user = first_assistant = None
     n_user = n_assistant = n_tool = 0
     parts: list[str] = []
@@ -146,13 +157,13 @@ def _derived(
     has_system: bool,
     text: str,
     n_parts: int,
-) -> tuple[tuple[Any, ...], str]:
+) -> tuple[Any, ...]:
     """``_derive``'s answer from the counts and ``text``, its ``n_parts`` parts joined by
     newlines (the separators are not counted in ``chars``)."""
     chars = len(text) - n_parts + 1 if n_parts else 0
     # a cheap estimate: a CJK character (3 UTF-8 bytes) is about a token, other text ~4 chars
     wide = 0 if text.isascii() else (len(text.encode("utf-8")) - len(text)) // 2
-    derived = (
+    return (
         first_user,
         first_assistant,
         n_turns,
@@ -162,18 +173,15 @@ def _derived(
         has_system,
         chars,
         wide + max(len(text) - wide, 0) // 4,
+        text.lower(),
     )
-    return derived, text.lower()
 
 
 def derive_columns(sample: Sample) -> dict[str, Any]:
     """The browser's columns of ``sample``: first turns (200 characters), role counts, length in
     characters, a token estimate, and the lower-cased text searched by substring (so Chinese
     works: no word splitting)."""
-    derived, search = _derive(sample)
-    out = dict(zip(_DERIVED, derived, strict=True))
-    out["search"] = search
-    return out
+    return dict(zip((*_DERIVED, "search"), _derive(sample), strict=True))
 
 
 def _meta_state(meta: Mapping[str, Any]) -> tuple[Any, ...]:
@@ -192,6 +200,11 @@ def _meta_state(meta: Mapping[str, Any]) -> tuple[Any, ...]:
     )
 
 
+# the keys of ``meta`` that ``_meta_state`` and ``_llm_lineage`` read (an Alpaca record's meta
+# holds its ``prompt_input``: most imported samples have a meta without them)
+_META_KEYS = frozenset(("tags", "score", "human_verified", "llm"))
+
+
 def _llm_lineage(meta: Mapping[str, Any]) -> tuple[str | None, str | None]:
     """(model, prompt) of a generated sample (``meta.llm``), else (None, None)."""
     llm = meta.get("llm") if meta else None
@@ -203,40 +216,56 @@ def _llm_lineage(meta: Mapping[str, Any]) -> tuple[str | None, str | None]:
     return (str(model) if model is not None else None), prompt
 
 
-def row_values(
-    sample: Sample, row_id: str, *, src: str, src_line: int, made_by: str
-) -> tuple[Any, ...]:
-    """A new row (an import's) as a tuple in ``SCHEMA`` order: lineage from the arguments and
-    the sample's ``meta.llm``, review state from its ``meta``. ``sample`` is its UTF-8 JSON
-    (bytes), which ``VersionWriter`` stores as the same string."""
-    model, prompt = _llm_lineage(sample.meta)
-    derived, search = _derive(sample)
-    return (
-        row_id,
-        # UTF-8 as orjson made it: Arrow takes the bytes as they are (decoding to str here
-        # only for Arrow to encode it again cost a fifth of an import's row building)
-        sample.to_json(),
-        src,
-        src_line,
-        made_by,
-        model,
-        prompt,
-        None,
-        None,
-        *derived,
-        *_meta_state(sample.meta),
-        search,
+def samples_batch(
+    samples: Sequence[Sample],
+    row_ids: Sequence[str],
+    lines: Sequence[int],
+    *,
+    src: str,
+    made_by: str,
+) -> pa.RecordBatch:
+    """New rows (an import's piece) as one record batch in ``SCHEMA``, built column by column:
+    lineage from the arguments and each sample's ``meta.llm``, review state from its ``meta``,
+    the derived columns from ``_derive``. ``sample`` is ``Sample.to_json()``'s UTF-8 as it is
+    (read the samples' ids before: that computes a deferred content id first).
+
+    Column by column, not row by row: a row tuple per sample and its regrouping into columns,
+    and a pass per constant column (``src``, ``made_by``, the review state of samples without
+    ``meta``...), were a third of an import's row building."""
+    n = len(samples)
+    if not n:  # (``arrow_column`` of no values would go to ``pa.array``: pandas)
+        return pa.RecordBatch.from_arrays([pa.nulls(0, f.type) for f in SCHEMA], schema=SCHEMA)
+    sample_json = list(map(Sample.to_json, samples))
+    metas = [s.meta for s in samples]
+    none = (None,) * n
+    if any(not _META_KEYS.isdisjoint(m) for m in metas if m):
+        model, prompt = zip(*map(_llm_lineage, metas), strict=True)
+        state: list[Sequence[Any]] = list(zip(*map(_meta_state, metas), strict=True))
+    else:  # what ``_meta_state`` and ``_llm_lineage`` say of a meta without their keys
+        model = prompt = none
+        state = [([],) * n, ("",) * n, none, (False,) * n, none]
+    derived = list(zip(*map(_derive, samples), strict=True))
+    columns = (
+        row_ids, sample_json, (src,) * n, lines, (made_by,) * n, model, prompt, none, none,
+        *derived[:-1], *state, derived[-1],
+    )  # fmt: skip
+    return pa.RecordBatch.from_arrays(
+        [arrow_column(col, f.type) for col, f in zip(columns, SCHEMA, strict=True)],
+        schema=SCHEMA,
     )
 
 
 def row_from_sample(
     sample: Sample, row_id: str, *, src: str, src_line: int, made_by: str
 ) -> dict[str, Any]:
-    """``row_values`` as a dict by column name."""
-    values = row_values(sample, row_id, src=src, src_line=src_line, made_by=made_by)
-    row = dict(zip(_NAMES, values, strict=True))
-    row["sample"] = row["sample"].decode("utf-8")
-    return row
+    """A new row as a dict by column name: one row of ``samples_batch``, without Arrow."""
+    derived = _derive(sample)
+    model, prompt = _llm_lineage(sample.meta)
+    values = (
+        row_id, sample.to_json().decode("utf-8"), src, src_line, made_by, model, prompt, None,
+        None, *derived[:-1], *_meta_state(sample.meta), derived[-1],
+    )  # fmt: skip
+    return dict(zip(_NAMES, values, strict=True))
 
 
 def sample_of(row: Mapping[str, Any]) -> Sample:
@@ -334,7 +363,10 @@ def _utf8(values: Sequence[Any]) -> tuple[bytes, Any]:
     else:
         if joined.isascii():  # a character is a byte
             return joined.encode("ascii"), map(len, values)
-    parts = [v if type(v) is bytes else v.encode("utf-8") for v in values]
+    try:
+        parts = list(map(str.encode, values))  # (UTF-8) TypeError: a bytes value among them
+    except TypeError:
+        parts = [v if type(v) is bytes else v.encode("utf-8") for v in values]
     return b"".join(parts), map(len, parts)
 
 
@@ -406,7 +438,7 @@ def arrow_column(values: Sequence[Any], type_: pa.DataType) -> pa.Array:
 
 
 def rows_batch(rows: Sequence[tuple[Any, ...]]) -> pa.RecordBatch:
-    """Rows as ``row_values`` makes them, as one record batch in ``SCHEMA``."""
+    """Rows as tuples in ``SCHEMA`` order, as one record batch."""
     if not rows:  # (``arrow_column`` of no values would go to ``pa.array``: pandas)
         return pa.RecordBatch.from_arrays([pa.nulls(0, f.type) for f in SCHEMA], schema=SCHEMA)
     cols = list(zip(*rows, strict=True))  # rows -> columns, in C
@@ -440,7 +472,7 @@ class VersionWriter:
         self._tmp = self.folder / f"{tag}.parquet"
         self._tmp_browse = browse_path(self._tmp)
         self._pq = pq.ParquetWriter(
-            self._tmp, SCHEMA, compression="lz4", use_dictionary=_DICTIONARY
+            self._tmp, PARQUET_SCHEMA, compression="lz4", use_dictionary=_DICTIONARY
         )
         self._sink = pa.OSFile(str(self._tmp_browse), "wb")
         self._ipc = ipc.new_file(self._sink, BROWSE_SCHEMA)
@@ -455,7 +487,7 @@ class VersionWriter:
         self.add_values(tuple(row[n] for n in _NAMES))
 
     def add_values(self, values: tuple[Any, ...]) -> None:
-        """A row as a tuple in ``SCHEMA`` order (what ``row_values`` makes): the fast path."""
+        """A row as a tuple in ``SCHEMA`` order: the fast path."""
         if self._built:
             self._flush_built()
         self._rows.append(values)
@@ -512,7 +544,7 @@ class VersionWriter:
                 if k == len(hashers):
                     hashers.append(hashlib.sha256())
                 hashers[k].update(stream)
-        self._pq.write_batch(batch, row_group_size=ROW_GROUP)
+        self._pq.write_batch(batch.select(PARQUET_SCHEMA.names), row_group_size=ROW_GROUP)
         self._ipc.write_batch(batch.drop_columns(["sample"]))
         self.rows += batch.num_rows
 
@@ -544,6 +576,25 @@ class VersionWriter:
             tmp.unlink(missing_ok=True)
 
 
+def _browse_table(parquet_path: str | Path) -> pa.Table:
+    """The version's browse file as a table, memory-mapped (nothing is read until used)."""
+    return ipc.open_file(pa.memory_map(str(browse_path(parquet_path)))).read_all()
+
+
+def _whole(core: pa.RecordBatch, browse: pa.Table) -> pa.RecordBatch:
+    """A batch of a version's Parquet file with the same rows' derived columns from its browse
+    file (``browse``: those rows): the rows in ``SCHEMA``."""
+    arrays = []
+    have = set(core.schema.names)
+    for f in SCHEMA:
+        if f.name in have:
+            arrays.append(core.column(f.name))
+            continue
+        chunks = browse.column(f.name).chunks
+        arrays.append(chunks[0] if len(chunks) == 1 else pa.concat_arrays(chunks))
+    return pa.RecordBatch.from_arrays(arrays, schema=SCHEMA)
+
+
 def read_rows(path: str | Path, indices: Iterable[int]) -> list[dict[str, Any]]:
     """Whole rows (with ``sample``) at ``indices`` of the version at ``path``, in that order;
     only the row groups holding them are decoded."""
@@ -567,23 +618,37 @@ def read_rows(path: str | Path, indices: Iterable[int]) -> list[dict[str, Any]]:
         if g == len(bounds):
             raise IndexError(f"row {i} is past the end of {path}")
         groups.setdefault(g, []).append(i)
+    browse = None if "search" in pf.schema_arrow.names else _browse_table(path)
     for g, rows in groups.items():
         table = pf.read_row_group(g)
         lo = bounds[g][0]
-        picked = table.take(pa.array([i - lo for i in rows], pa.int64())).to_pylist()
-        for i, row in zip(rows, picked, strict=True):
+        picked = table.take(arrow_column([i - lo for i in rows], pa.int64()))  # (no pandas)
+        if browse is not None:  # the derived columns, from the browse file
+            # one zero-copy slice per row (``take`` on the whole table would first join its
+            # chunks: a copy of the browse file, seconds and hundreds of MB for a million rows)
+            part = pa.concat_tables([browse.slice(i, 1) for i in rows])
+            got = _whole(picked.combine_chunks().to_batches()[0], part)
+            picked = pa.Table.from_batches([got])
+        for i, row in zip(rows, picked.to_pylist(), strict=True):
             found[i] = row
     return [found[i] for i in indices]
 
 
 def iter_batches(path: str | Path, batch_rows: int = ROW_GROUP) -> Iterable[pa.RecordBatch]:
-    """Every row of a version as record batches in ``SCHEMA``, in order."""
+    """Every row of a version as record batches in ``SCHEMA``, in order (the Parquet file's
+    columns with the browse file's derived ones, as zero-copy slices where they line up)."""
     pf = pq.ParquetFile(str(path), memory_map=True)
-    yield from pf.iter_batches(batch_size=batch_rows)
+    if "search" in pf.schema_arrow.names:  # written before 2026-12-07: whole rows
+        yield from pf.iter_batches(batch_size=batch_rows)
+        return
+    browse = _browse_table(path)
+    start = 0
+    for batch in pf.iter_batches(batch_size=batch_rows):
+        yield _whole(batch, browse.slice(start, batch.num_rows))
+        start += batch.num_rows
 
 
 def iter_rows(path: str | Path, batch_rows: int = ROW_GROUP) -> Iterable[dict[str, Any]]:
     """Every row of a version, in order, one row group at a time."""
-    pf = pq.ParquetFile(str(path), memory_map=True)
-    for batch in pf.iter_batches(batch_size=batch_rows):
+    for batch in iter_batches(path, batch_rows):
         yield from batch.to_pylist()
