@@ -66,3 +66,31 @@ def test_a_row_missing_from_the_older_version_is_404(client: TestClient) -> None
     r = client.get(f"/api/datasets/{ds}/rows/a.jsonl:1", params={"version": "nope"})
     assert r.status_code == 404
     error_shape(r.json())
+
+
+def test_one_file_imported_into_two_datasets_is_two_versions(client: TestClient) -> None:
+    """Each dataset gets a version of its own (the dataset's id goes into a first version's
+    id): both browse, both list their version, and an edit in one leaves the other alone."""
+    one, two = new_dataset(client, "一"), new_dataset(client, "二")
+    for ds in (one, two):
+        assert import_rows(client, ds, "a.jsonl", alpaca(4))["status"] == "done"
+    heads = [client.get(f"/api/datasets/{ds}").json()["head_version"] for ds in (one, two)]
+    assert heads[0] != heads[1]
+    for ds, head in zip((one, two), heads, strict=True):
+        listed = client.get(f"/api/datasets/{ds}/versions")
+        assert listed.status_code == 200, listed.text
+        assert [v["id"] for v in listed.json()["versions"]] == [head]
+        page = client.get(f"/api/datasets/{ds}/versions/head/rows")
+        assert page.status_code == 200, page.text
+        assert page.json()["total"] == 4
+    shown = _row(client, one, "a.jsonl:1")
+    sample = shown["row"]["sample"]
+    sample["messages"][-1]["content"] = "只改第一个"
+    put = client.put(
+        f"/api/datasets/{one}/rows/a.jsonl:1",
+        json={"sample": sample, "base_revision": shown["revision"]},
+    )
+    assert put.status_code == 200, put.text
+    assert client.post(f"/api/datasets/{one}/commit", json={"message": "m"}).status_code == 201
+    untouched = _row(client, two, "a.jsonl:1")["row"]["sample"]["messages"][-1]["content"]
+    assert untouched != "只改第一个"

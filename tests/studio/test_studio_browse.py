@@ -20,7 +20,7 @@ def view(tmp_path_factory: pytest.TempPathFactory) -> VersionView:
     the border of two rows' texts in the column's data (which must not count)."""
     rng = random.Random(7)
     alphabet = "ab数据集中文 X"
-    writer = VersionWriter(tmp_path_factory.mktemp("versions"), None)
+    writer = VersionWriter(tmp_path_factory.mktemp("versions"), None, dataset_id="d_1")
     for i in range(3000):
         user = "".join(rng.choice(alphabet) for _ in range(rng.randint(1, 10))).strip() or "q"
         answer = "".join(rng.choice(alphabet) for _ in range(rng.randint(1, 10))).strip() or "a"

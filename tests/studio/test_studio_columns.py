@@ -21,6 +21,7 @@ import pytest
 
 import sftforge.convert as convert_module
 import sftforge.studio.imports as imports_module
+import sftforge.studio.store as store_module
 import sftforge.studio.versions as versions_module
 from sftforge.sample import Message, Sample
 from sftforge.studio.imports import import_file
@@ -260,6 +261,21 @@ def _rich_records(n: int) -> list[str]:
     return lines
 
 
+def _spy_content_ids(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The ``content_id`` (the rows' hash without the parent) of every version finished from now
+    on: the value a first version's id had before the dataset's id went into it."""
+    seen: list[str] = []
+    finish = versions_module.VersionWriter.finish
+
+    def spy(self: Any) -> tuple[str, Path, int]:
+        out = finish(self)
+        seen.append(self.content_id)
+        return out
+
+    monkeypatch.setattr(versions_module.VersionWriter, "finish", spy)
+    return seen
+
+
 @pytest.mark.parametrize("workers", [None, 3])
 def test_an_imports_version_is_the_one_the_first_studio_made(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, workers: int | None
@@ -274,7 +290,9 @@ def test_an_imports_version_is_the_one_the_first_studio_made(
     src.write_text("\n".join(_rich_records(300)) + "\n", encoding="utf-8")
     store = Store(tmp_path / "home")
     project = store.create_project("p", "p")
+    monkeypatch.setattr(store_module, "new_id", lambda prefix: f"{prefix}_pinned")
     dataset = store.create_dataset(project["id"], "d")
+    content_ids = _spy_content_ids(monkeypatch)
     row = import_file(
         store,
         tmp_path / "home" / "v",
@@ -285,7 +303,10 @@ def test_an_imports_version_is_the_one_the_first_studio_made(
         workers=workers,
     )
     assert (row["read"], row["imported"], row["rejected"]) == (301, 240, 61)
-    assert row["version_id"] == "75995409a79f2a0c"
+    assert content_ids == ["75995409a79f2a0c"]  # the rows hash as they always did
+    # the version id also hashes the dataset (a first version has no parent): pinned for this id
+    assert dataset["id"] == "d_pinned"
+    assert row["version_id"] == "a329baece4d31ead"
     (browse,) = (tmp_path / "home" / "v").glob("*.browse.arrow")
     table = ipc.open_file(pa.memory_map(str(browse))).read_all()
     digest = hashlib.sha256(orjson.dumps(table.to_pylist())).hexdigest()[:16]
@@ -335,6 +356,8 @@ def test_worker_processes_make_the_same_files_as_one_process(
     indented = tmp_path / "indented.json"
     indented.write_text(json.dumps(pairs[:200], ensure_ascii=False, indent=2), encoding="utf-8")
     inputs = [rich, one_line, indented, rich]
+    # the two homes' datasets share one id: a first version's id hashes its dataset's
+    monkeypatch.setattr(store_module, "new_id", lambda prefix: f"{prefix}_same")
     one = _import_files(tmp_path / "one", inputs, workers=1)
     pool = _import_files(tmp_path / "pool", inputs, workers=3)
     assert [x["counts"] for x in pool] == [x["counts"] for x in one]
@@ -387,7 +410,8 @@ def test_ids_sharing_a_hash_are_told_apart_exactly(
     src.write_text("\n".join(_rich_records(300)) + "\n", encoding="utf-8")
     store = Store(tmp_path / "home")
     dataset = store.create_dataset(store.create_project("p", "p")["id"], "d")
-    row = import_file(
+    content_ids = _spy_content_ids(monkeypatch)
+    import_file(
         store, tmp_path / "home" / "v", tmp_path / "home" / "r", dataset["id"], src, user="u"
     )
-    assert row["version_id"] == "75995409a79f2a0c"  # as pinned above
+    assert content_ids == ["75995409a79f2a0c"]  # as pinned above

@@ -10,6 +10,8 @@ from typing import Any
 
 import pytest
 
+import sftforge.studio.store as store_module
+
 pytest.importorskip("fastapi")
 
 from fastapi.testclient import TestClient
@@ -47,9 +49,11 @@ def _records() -> list[Any]:
 
 
 def test_an_import_in_its_own_process_makes_the_same_version(
-    pair: tuple[TestClient, TestClient],
+    pair: tuple[TestClient, TestClient], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     one, two = pair
+    # one dataset id in both homes: a first version's id hashes its dataset's id
+    monkeypatch.setattr(store_module, "new_id", lambda prefix: f"{prefix}_same")
     got = []
     for client in (one, two):
         dataset = new_dataset(client)

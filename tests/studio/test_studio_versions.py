@@ -32,8 +32,10 @@ def _rows(n: int) -> list[dict[str, Any]]:
     return out
 
 
-def _write(folder: Path, rows: list[dict[str, Any]], parent: str | None = None) -> tuple[str, Path]:
-    writer = VersionWriter(folder, parent)
+def _write(
+    folder: Path, rows: list[dict[str, Any]], parent: str | None = None, dataset: str = "d_1"
+) -> tuple[str, Path]:
+    writer = VersionWriter(folder, parent, dataset_id=dataset)
     for row in rows:
         writer.add(row)
     version_id, path, count = writer.finish()
@@ -44,7 +46,7 @@ def _write(folder: Path, rows: list[dict[str, Any]], parent: str | None = None) 
 def test_same_rows_same_id_whatever_the_batching(tmp_path: Path) -> None:
     rows = _rows(10_000)
     first, path = _write(tmp_path / "a", rows)
-    writer = VersionWriter(tmp_path / "b", None)
+    writer = VersionWriter(tmp_path / "b", None, dataset_id="d_1")
     for row in rows[:100]:
         writer.add(row)
     rest = pa.Table.from_batches(list(iter_batches(path))).slice(100)
@@ -64,6 +66,22 @@ def test_any_change_or_another_parent_is_another_version(tmp_path: Path) -> None
     retagged = [dict(r) for r in rows]
     retagged[3]["tags"] = ["x"]
     assert _write(tmp_path / "d", retagged)[0] != base
+
+
+def test_a_first_version_belongs_to_its_dataset(tmp_path: Path) -> None:
+    """The same rows as the first version of two datasets are two versions (the dataset's id
+    stands in for the missing parent); their content id is one and the same."""
+    rows = _rows(50)
+    ids = []
+    for dataset in ("d_1", "d_2"):
+        writer = VersionWriter(tmp_path / dataset, None, dataset_id=dataset)
+        for row in rows:
+            writer.add(row)
+        version_id, _, _ = writer.finish()
+        ids.append((version_id, writer.content_id))
+    (one, same_content), (two, same_content_too) = ids
+    assert one != two and same_content == same_content_too
+    assert _write(tmp_path / "again", rows, dataset="d_2")[0] == two
 
 
 def test_rows_read_back_by_index_and_in_order(tmp_path: Path) -> None:

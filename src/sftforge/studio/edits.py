@@ -377,7 +377,7 @@ def commit(store: Store, dataset_id: str, user: str, message: str = "") -> dict[
         if upto == 0:
             raise ApiError(409, "conflict", f"dataset {dataset_id} has no open edits to commit")
         folder = Path(head["path"]).parent
-        writer = VersionWriter(folder, head["id"])
+        writer = VersionWriter(folder, head["id"], dataset_id=dataset_id)
         try:
             changed = 0
             edited = pa.array(list(effective), pa.string())

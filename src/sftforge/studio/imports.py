@@ -178,7 +178,7 @@ def import_file(
         error = entry.get("error")
         sink({**entry, "file": name, "error": _shown(error, path, name) if error else error})
 
-    writer = VersionWriter(versions_dir, head)
+    writer = VersionWriter(versions_dir, head, dataset_id=dataset_id)
     ok = False
     stats = None
     seen = SeenIds()

@@ -267,7 +267,7 @@ def _run(ctx: JobContext, params: dict[str, Any], row: dict[str, Any]) -> dict[s
         for name in prepared.env:
             os.environ.pop(name, None)
     ctx.progress(0.9, "writing the new version")
-    writer = VersionWriter(settings.folder("versions"), head)
+    writer = VersionWriter(settings.folder("versions"), head, dataset_id=dataset_id)
     kept_rejects = settings.folder("rejects") / f"{run_id}.jsonl"
     try:
         counts = merge_run(

@@ -1,7 +1,10 @@
 """Immutable dataset versions: one Parquet file per version, content-addressed, fixed row schema.
 
 A version id is the sha256 of the parent id and every row's content (16 hex characters), so the
-same rows on the same parent are the same version. Each row keeps its ``sample`` losslessly
+same rows on the same parent are the same version. A dataset's first version has no parent: the
+dataset's id stands in for it, so the same file imported into two datasets makes two versions
+(one ``versions`` row each), not one id claimed by both. ``VersionWriter.content_id`` is the hash of
+the rows alone (what a first version's id was before), the same for the same rows anywhere. Each row keeps its ``sample`` losslessly
 (``Sample.to_json()``), its lineage (source and line, what made it, model and prompt, who edited
 it and when), its review state, and derived columns for the browser; ``derive_columns`` is the one
 place that computes the derived ones.
@@ -462,10 +465,11 @@ class VersionWriter:
     Rows are buffered ``ROW_GROUP`` at a time into a temporary Parquet file and its browse
     sidecar; ``finish`` names both by the content hash (an existing identical version is kept)."""
 
-    def __init__(self, folder: Path, parent_id: str | None) -> None:
+    def __init__(self, folder: Path, parent_id: str | None, *, dataset_id: str) -> None:
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
-        self._parent = parent_id or ""
+        self._parent = parent_id or f"dataset:{dataset_id}"
+        self.content_id = ""  # set by finish(): the rows' hash without the parent
         # per hashed column, one hasher per byte stream of ``_column_streams``
         self._hashers: dict[str, list[Any]] = {n: [] for n in _HASHED}
         tag = f".tmp-{os.getpid()}-{id(self):x}"
@@ -551,10 +555,11 @@ class VersionWriter:
     def finish(self) -> tuple[str, Path, int]:
         self._flush()
         self._close()
-        whole = hashlib.sha256(self._parent.encode("utf-8") + b"\n")
-        for name in _HASHED:
-            whole.update(name.encode() + b"".join(h.digest() for h in self._hashers[name]))
-        version_id = whole.hexdigest()[:16]
+        digests = b"".join(
+            name.encode() + b"".join(h.digest() for h in self._hashers[name]) for name in _HASHED
+        )
+        self.content_id = hashlib.sha256(b"\n" + digests).hexdigest()[:16]
+        version_id = hashlib.sha256(self._parent.encode("utf-8") + b"\n" + digests).hexdigest()[:16]
         path = self.folder / f"{version_id}.parquet"
         if path.exists() and browse_path(path).exists():
             self.abort()
