@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -100,7 +101,10 @@ def tree_rss(root: int) -> tuple[int, int]:
 def measure(
     cmd: list[str], env: dict[str, str] | None = None, log: Path | None = None
 ) -> dict[str, Any]:
-    """Run ``cmd`` on the benchmark cores; wall seconds and peak RSS (tree sum, largest process)."""
+    """Run ``cmd`` on the benchmark cores; wall seconds, peak RSS (tree sum, largest process)
+    and CPU seconds (user + sys of the command and every descendant its tree waited for, which
+    Ray's daemons and workers are: on a loaded machine the figure that load does not inflate)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     out = open(log, "wb") if log else subprocess.DEVNULL  # noqa: SIM115
     proc = subprocess.Popen(
@@ -121,9 +125,13 @@ def measure(
     t.join()
     if log:
         out.close()  # type: ignore[union-attr]
+    seconds = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
     return {
         "rc": rc,
-        "seconds": round(time.perf_counter() - start, 2),
+        "seconds": round(seconds, 2),
+        "cpu_s": round(cpu, 2),
         "peak_rss_mb": round(peak[0] / 1024, 1),
         "peak_proc_rss_mb": round(peak[1] / 1024, 1),
     }

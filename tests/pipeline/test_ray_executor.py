@@ -18,7 +18,7 @@ import yaml
 from pipeline_helpers import read_rows, run_cli
 
 from sftforge.errors import RecipeError, SftforgeError
-from sftforge.pipeline import ray_executor, run_recipe
+from sftforge.pipeline import ray_data, ray_executor, run_recipe
 from sftforge.pipeline.ray_executor import RayExecutor
 from sftforge.pipeline.ray_keyed import partitioned_drops
 from sftforge.sample import Message, Sample
@@ -156,11 +156,26 @@ def _same(local: Path, other: Path) -> None:
     assert _counts(local) == _counts(other)
 
 
+@pytest.mark.parametrize("map_stages", ["data", "tasks"])
 def test_quickstart_is_byte_identical_to_the_local_executor(
-    quickstart: Path, tmp_path: Path
+    quickstart: Path, tmp_path: Path, map_stages: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """Map stages as Ray Data datasets (the default) and as plain Ray tasks."""
     local = run_recipe(quickstart, tmp_path / "local", workers=2)
-    on_ray = run_recipe(quickstart, tmp_path / "ray", engine="ray")
+    datasets: list[int] = []
+
+    def spy(setup: Any, tasks: Any, *args: Any, **kwargs: Any) -> None:
+        tasks = list(tasks)
+        datasets.append(len(tasks))
+        ray_data.run_chunks(setup, tasks, *args, **kwargs)
+
+    monkeypatch.setattr(ray_executor, "run_chunks", spy)
+    on_ray = run_recipe(quickstart, tmp_path / "ray", executor=RayExecutor(map_stages=map_stages))
+    # with Ray Data, every chunk of the one map stage (the first) went through datasets
+    stages = orjson.loads((tmp_path / "ray" / "report.json").read_bytes())["stages"]
+    assert stages[0]["kind"] == "map" and all(st["kind"] == "global" for st in stages[1:])
+    assert datasets == ([stages[0]["chunks"]] if map_stages == "data" else [])
+    assert stages[0]["chunks"] > 1
     assert on_ray.counts == local.counts
     assert local.counts["rejected"] > 0 and local.counts["added"] == 4
     _same(tmp_path / "local", tmp_path / "ray")
