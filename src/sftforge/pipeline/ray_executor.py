@@ -42,7 +42,7 @@ from .executor import LocalExecutor, _broken, _dropped_before
 from .plan import Job, JobResult, Stage, StageSummary
 from .ray_data import Stalled, WorkerLost, run_chunks
 from .ray_keyed import PARTITIONED, partitioned_drops
-from .ray_llm import DISTRIBUTED, RayGeneration
+from .ray_llm import DISTRIBUTED, PromptLedger, RayGeneration
 from .ray_pool import DEFAULT_RETRIES, RayPool, WorkerSetup, connect, ray_cpus
 from .shards import chunk_path
 from .worker import ChunkTask, StageOps
@@ -102,12 +102,13 @@ class RayExecutor(LocalExecutor):
         self._llm_kill_marker = os.environ.get("SFTFORGE_TEST_RAY_KILL_LLM_ONCE") or None
         self._ray_pool: RayPool | None = None
         self._setup: WorkerSetup | None = None
+        self._prompts: Any = None  # the LLM steps' PromptLedger actor
 
     def execute(self, job: Job) -> JobResult:
         try:
             return super().execute(job)
         finally:
-            self._ray_pool = None
+            self._ray_pool = self._prompts = None
             if self._started:
                 import ray
 
@@ -172,9 +173,12 @@ class RayExecutor(LocalExecutor):
         env = {k: os.environ[k] for k in _PASSED_ENV if k in os.environ}
         setup = WorkerSetup(key, job.plugins, modules, [], None, self._llm_kill_marker, env)
         pool = RayPool(setup, self.retries)
-        op.runner = RayGeneration(
-            pool, job.workdir / "llm-cache" / f"s{st.index:02d}", self.workers
-        )
+        if self._prompts is None:  # one for the run: an actor is a process, slow to start
+            import ray
+
+            self._prompts = ray.remote(num_cpus=0)(PromptLedger).remote()
+        folder = job.workdir / "llm-cache" / f"s{st.index:02d}"
+        op.runner = RayGeneration(pool, folder, self.workers, self._prompts)
         try:
             return super()._global_stage(job, st, sdir, prev)
         finally:
