@@ -9,8 +9,8 @@ characters, word repetition, exact dedup, MinHash dedup at 0.8). Each engine is 
 as a child process pinned to the same cores (``pipeline_bench.measure``: wall seconds from
 process start, imports and Ray's start included; CPU seconds of the whole tree; peak RSS summed
 over the process tree, and the largest single process), ``--workers 2`` for all (the local Ray
-gets 2 CPUs). sftforge runs on Ray twice: its map stages as Ray Data datasets (the default) and
-as plain Ray tasks (``SFTFORGE_RAY_MAP_STAGES=tasks``). The outputs
+gets 2 CPUs). sftforge runs on Ray twice: its map stages as Ray Data datasets
+(``SFTFORGE_RAY_MAP_STAGES=data``) and as plain Ray tasks (the default). The outputs
 and rejects of the three are compared byte for byte; the shuffle volume of the Ray run's
 dedup stages (the key columns written to parts) is read from its work folder sizes.
 
@@ -49,7 +49,7 @@ RAY_ENV = {"RAY_USAGE_STATS_ENABLED": "0", "RAY_worker_niceness": "0"}
 
 
 # the engines a run compares: sftforge's local executor, and on Ray with its map stages as
-# Ray Data datasets (the default) and as plain Ray tasks (``SFTFORGE_RAY_MAP_STAGES``)
+# Ray Data datasets and as plain Ray tasks (the default; ``SFTFORGE_RAY_MAP_STAGES``)
 ENGINES = {"local": ("local", None), "ray-data": ("ray", "data"), "ray-tasks": ("ray", "tasks")}
 
 

@@ -160,7 +160,7 @@ def _same(local: Path, other: Path) -> None:
 def test_quickstart_is_byte_identical_to_the_local_executor(
     quickstart: Path, tmp_path: Path, map_stages: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Map stages as Ray Data datasets (the default) and as plain Ray tasks."""
+    """Map stages as Ray Data datasets and as plain Ray tasks (the default)."""
     local = run_recipe(quickstart, tmp_path / "local", workers=2)
     datasets: list[int] = []
 
@@ -231,9 +231,13 @@ def test_the_recipe_executor_key_and_the_engine_flag(all_globals: Path, tmp_path
         run_recipe(all_globals, tmp_path / "bad", engine="local", address="auto")
 
 
+@pytest.mark.parametrize("map_stages", ["data", "tasks"])
 def test_a_killed_worker_is_retried_with_identical_outputs(
-    all_globals: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    all_globals: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, map_stages: str
 ) -> None:
+    """The first task of the run (a chunk of the first map stage, in a Ray Data dataset or a
+    Ray task) kills its worker."""
+    monkeypatch.setenv("SFTFORGE_RAY_MAP_STAGES", map_stages)
     marker = tmp_path / "killed"
     monkeypatch.setenv("SFTFORGE_TEST_RAY_KILL_ONCE", str(marker))
     run_recipe(all_globals, tmp_path / "ray", engine="ray")
@@ -305,6 +309,7 @@ def test_a_worker_killed_past_its_retries_fails_resumably(
 ) -> None:
     """With no retry left a dead worker fails the run with one line, like a broken local
     pool; the finished chunks are kept and the same run resumes to the same bytes."""
+    monkeypatch.setenv("SFTFORGE_RAY_MAP_STAGES", "data")  # a Ray Data map task dies
     monkeypatch.setenv("SFTFORGE_TEST_RAY_KILL_ONCE", str(tmp_path / "killed"))
     with pytest.raises(SftforgeError, match="a worker process ended abruptly"):
         run_recipe(all_globals, tmp_path / "ray", executor=RayExecutor(retries=0))
@@ -327,7 +332,8 @@ def test_an_operator_error_in_a_task_is_one_line(tmp_path: Path) -> None:
     }
     path = tmp_path / "recipe.yaml"
     path.write_text(yaml.safe_dump(recipe), "utf-8")
-    res = run_cli(["run", str(path), "-o", str(tmp_path / "run"), "--address", "auto"], tmp_path)
+    args = ["run", str(path), "-o", str(tmp_path / "run"), "--address", "auto"]
+    res = run_cli(args, tmp_path, {"SFTFORGE_RAY_MAP_STAGES": "data"})  # a Ray Data UDF's error
     assert res.returncode == 1
     lines = [ln for ln in res.stderr.splitlines() if ln.startswith("error:")]
     assert len(lines) == 1 and "holds no tokenizer files" in lines[0], res.stderr

@@ -106,6 +106,10 @@ def connect(address: str | None, cpus: int | None = None) -> bool:
         ray.init(
             address=address,
             num_cpus=cpus if address is None else None,
+            # Ray runs task workers at nice 15: on a machine shared with other work they then
+            # get almost no CPU (bench, 2026-12-07: 2 % each at load 15), while the local
+            # executor's run at 0; only for a Ray started here, a cluster keeps its settings
+            _system_config={"worker_niceness": 0} if address is None else None,
             include_dashboard=False,
             log_to_driver=False,
             logging_level=logging.WARNING,
