@@ -4,10 +4,10 @@ bytes. The nodes share this machine's file system, as a cluster's nodes share th
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import orjson
 import pytest
@@ -30,17 +30,46 @@ STORY = "the miller walks along the river bank every evening counting the boats 
 GUSHI = "老磨坊主每天傍晚沿着河岸散步数着经过磨坊的船只"
 
 
+# a recipe plugin whose mapper changes nothing and leaves a file named after the node (the
+# raylet's environment, which its workers inherit) in PROBE_DIR: which nodes ran map chunks
+PROBE = """
+import os
+from dataclasses import dataclass
+
+from sftforge.ops.base import Mapper, register_op
+
+
+@register_op("node_probe")
+@dataclass(kw_only=True)
+class NodeProbe(Mapper):
+    def map(self, sample):
+        node = os.environ.get("PROBE_NODE", "local")
+        open(os.path.join(os.environ["PROBE_DIR"], f"{node}-{os.getpid()}"), "a").close()
+        return sample
+"""
+
+
 @pytest.fixture(scope="module")
-def two_nodes() -> Iterator[Any]:
+def two_nodes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The cluster, and the folder its nodes' probes write to."""
     from ray.cluster_utils import Cluster
 
-    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1})
-    cluster.add_node(num_cpus=1)
+    plugin, probes = tmp_path_factory.mktemp("plugin"), tmp_path_factory.mktemp("probes")
+    (plugin / "ray_node_probe.py").write_text(PROBE, "utf-8")
+    path = [str(plugin), *(str(Path(p).resolve()) for p in sys.path if p.endswith("src"))]
+    env = {"PYTHONPATH": os.pathsep.join(path), "PROBE_DIR": str(probes)}
+    head = {"num_cpus": 1, "env_vars": {**env, "PROBE_NODE": "head"}}
+    cluster = Cluster(initialize_head=True, head_node_args=head)
+    cluster.add_node(num_cpus=1, env_vars={**env, "PROBE_NODE": "second"})
     cluster.wait_for_nodes()
     ray.init(address=cluster.address, log_to_driver=False)
-    yield cluster
+    sys.path.insert(0, str(plugin))  # the driver and the local run import the plugin too
+    os.environ["PROBE_DIR"] = str(probes)
+    yield probes
     ray.shutdown()
     cluster.shutdown()
+    os.environ.pop("PROBE_DIR", None)
+    sys.path.remove(str(plugin))
 
 
 @pytest.fixture(autouse=True)
@@ -63,11 +92,11 @@ def _samples(n: int) -> list[Sample]:
     return out
 
 
-# two raylets to start, then a recipe run on each engine: 59 s on the loaded 2-core machine
-# it was written on (24 s of it the cluster's start), past the ~30 s a CI test may take
+# two raylets to start, then a recipe run on each engine: 50-59 s on the loaded 2-core machine
+# it was written on (19-24 s of it the cluster's start), past the ~30 s a CI test may take
 @pytest.mark.slow
 def test_two_nodes_give_the_local_bytes(
-    two_nodes: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    two_nodes: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     assert [n["Resources"]["CPU"] for n in ray.nodes() if n["Alive"]] == [1.0, 1.0]
     server = FakeServer().start()
@@ -78,9 +107,11 @@ def test_two_nodes_give_the_local_bytes(
         recipe = {
             "seed": 1,
             "chunk_size": 12,
+            "plugins": ["ray_node_probe"],
             "inputs": [{"path": "in.jsonl", "name": "raw"}],
             "steps": [
                 {"clean": {}},
+                {"node_probe": {}},
                 {"dedup_exact": {"view": "answer"}},
                 {"dedup_near": {"view": "answer", "threshold": 0.7, "ngram": 3}},
                 {"respond": {"mode": "all", "llm": llm}},
@@ -95,6 +126,9 @@ def test_two_nodes_give_the_local_bytes(
         path = tmp_path / "recipe.yaml"
         path.write_text(yaml.safe_dump(recipe, allow_unicode=True), "utf-8")
         local = run_recipe(path, tmp_path / "local", workers=2, allow_outside=True)
+        assert {p.name.split("-")[0] for p in two_nodes.iterdir()} == {"local"}
+        for p in two_nodes.iterdir():
+            p.unlink()
         sent = len(server.log)
         for f in tmp_path.glob("llm.sqlite*"):
             f.unlink()  # the cluster makes the calls itself
@@ -110,5 +144,7 @@ def test_two_nodes_give_the_local_bytes(
         orjson.loads(x) for x in (tmp_path / "ray" / "rejects.jsonl").read_bytes().split(b"\n") if x
     ]
     assert {"dedup_exact", "dedup_near"} <= {r["op"] for r in rejects}
+    # map chunks ran on both nodes (each node's workers left their files)
+    assert {p.name.split("-")[0] for p in two_nodes.iterdir()} == {"head", "second"}
     report = orjson.loads((tmp_path / "ray" / "report.json").read_bytes())
     assert report["workers"] == 2  # the cluster's CPUs, one a node
