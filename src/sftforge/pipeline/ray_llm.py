@@ -252,8 +252,9 @@ def generate_piece(
     records carry ``llm`` (the recipe's options), as a local run writes them."""
     gen = build_generator(task, options)
     cfg = LLMConfig.from_dict(llm)
-    if _stopped(ledgers[0]) is not None:  # the step stopped before this piece began
-        return _not_run(gen, cfg, items, str(_stopped(ledgers[0])))
+    stopped = _stopped(ledgers[0])
+    if stopped is not None:  # the step stopped before this piece began: nothing starts
+        return _not_run(gen, cfg, items, stopped)
 
     async def main() -> GenerationResult:
         client = _client(cfg, share, own_cache, snapshot, ledgers)
@@ -371,9 +372,9 @@ class RayGeneration:
         self.cached = False  # whether the running step has a cache (its tasks' part files)
 
     def __call__(self, gen: Generator, items: list[Any], cfg: LLMConfig) -> GenerationResult:
-        if not items:
-            return generate(gen, items, cfg, progress=True)  # nothing to send, as locally
         work = gen.prepare(items)  # groups and document chunks, never cut into two pieces
+        if not work:
+            return generate(gen, work, cfg, progress=True)  # nothing to send, as locally
         main = Path(cfg.cache).expanduser().resolve() if cfg.cache else None
         self.cached = main is not None
         if main is not None:
