@@ -5,6 +5,7 @@ loopback counts requests; one local Ray (2 CPUs) for the module."""
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 import json
 import sys
@@ -20,6 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "llm"))
 
 from fakeserver import FakeServer, Reply
 
+from sftforge.errors import LLMError
 from sftforge.pipeline import ray_llm, run_recipe
 from sftforge.pipeline.ray_executor import RayExecutor
 from sftforge.pipeline.ray_pool import RayPool
@@ -241,3 +243,35 @@ def test_the_local_provider_runs_in_ray_tasks(tmp_path: Path) -> None:
     rows = [orjson.loads(x) for x in (tmp_path / "ray" / "train.jsonl").read_bytes().splitlines()]
     assert len(rows) == 6 and all(r["meta"]["llm"]["provider"] == "local" for r in rows)
     assert _steps(tmp_path / "ray")["respond"]["extra"]["llm_requests"] == 6
+
+
+def test_the_prompt_ledger_never_leaves_a_claim_waiting() -> None:
+    """The ledger's bookkeeping (a plain object here): the first claim sends, a second waits
+    for the answer; a piece's retried attempt sends its claimed key itself; when a piece fails
+    for good, the claims waiting on its keys claim them again (one of them sends)."""
+    from sftforge.llm.types import Completion
+
+    async def main() -> None:
+        ledger = ray_llm.PromptLedger()
+        assert await ledger.claim("k", "piece-1") == ("send", None)
+        waiting = asyncio.ensure_future(ledger.claim("k", "piece-2"))
+        await asyncio.sleep(0)
+        assert not waiting.done()
+        assert await ledger.claim("k", "piece-1") == ("send", None)  # a retried attempt
+        ledger.publish("k", Completion("answer"))
+        assert (await waiting)[1].text == "answer"
+        assert (await ledger.claim("k", "piece-3"))[1].text == "answer"
+        # a piece that failed for good: its waiting claims are not left hanging
+        assert await ledger.claim("q", "piece-1") == ("send", None)
+        second = asyncio.ensure_future(ledger.claim("q", "piece-2"))
+        third = asyncio.ensure_future(ledger.claim("q", "piece-3"))
+        await asyncio.sleep(0)
+        ledger.abandon("piece-1")
+        assert await second == ("send", None)  # the first waiting claim sends it now
+        await asyncio.sleep(0)
+        assert not third.done()  # and the other waits for that one
+        ledger.failed("q", LLMError("HTTP 400"))
+        kind, exc = await third
+        assert kind == "error" and str(exc).startswith("HTTP 400")
+
+    asyncio.run(main())

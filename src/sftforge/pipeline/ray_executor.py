@@ -1,19 +1,19 @@
 """The Ray executor: the local executor's run, with its chunks and dedup parts as Ray tasks.
 
-It is the local executor (``LocalExecutor``) with two seams changed, so a recipe gives the same
+It is the local executor (``LocalExecutor``) with its seams changed, so a recipe gives the same
 bytes on a cluster as on one machine:
 
-- the process pool is a ``RayPool``: map stages (every mapper and filter, ``tokenize``, the
-  LLM steps) and the keys passes run chunk by chunk as Ray tasks, with the same bounded
-  window, checkpoint manifest, progress and stall timeout; a task whose worker is killed is
-  run again by Ray and writes the same chunk files;
+- the process pool is a ``RayPool``: map stages (every mapper and filter, ``tokenize``) and
+  the keys passes run chunk by chunk as Ray tasks, with the same bounded window, checkpoint
+  manifest, progress and stall timeout; a task whose worker is killed is run again by Ray and
+  writes the same chunk files; with ``map_stages="data"`` (``SFTFORGE_RAY_MAP_STAGES=data``)
+  map stages are Ray Data datasets of one chunk a row instead (``ray_data``), the same files;
 - keyed global stages (``dedup_exact``, ``dedup_near``) run their ``choose`` in parts as Ray
   tasks (``ray_keyed``): exact dedup by hash partitions, near dedup by the connected
   components of the LSH bucket graph, with the operator's own verification in each part.
 
-The LLM steps whose items are independent (respond, judge, evol_instruct, paraphrase,
-translate) make their calls in Ray tasks, with the run's one cache, budget and rate limits
-(``ray_llm``); the other generate steps make them in the driver.
+Every LLM step makes its calls in Ray tasks, with the run's one cache, budget and rate limits,
+and a prompt that two tasks need sent once (``ray_llm``).
 
 The other global operators (``split``, ``mix``, ``sampling``, ``identity``, semantic dedup)
 run their ``GlobalOp.run`` in the driver, streaming the previous stage's chunk files, with the

@@ -21,13 +21,15 @@ tasks' files into the main cache. No file has two writers and no reader needs a 
 run folder may be a network file system, where SQLite's WAL does not work. A rerun finds every
 answer in the main cache and sends nothing.
 
-Prompts in two tasks: one ``PromptLedger`` actor per step (with a cache) is every task
-client's ``peers``: a call that misses the snapshot claims its key there; the first claim sends
-it, a claim while it is in flight waits for its answer, a later claim gets the answer kept in
-the ledger. So the step sends each distinct prompt once, as one local client with a cache
-does (an error reaches the claims waiting at that time; a later claim sends again, as
-locally). The ledger keeps the answers fetched in the step (its memory is the step's answers,
-which the driver gathers anyway); it goes with the step.
+Prompts in two tasks: one ``PromptLedger`` actor (one per run, reset at each step with a cache)
+is every task client's ``peers``: a call that misses the snapshot claims its key there; the
+first claim sends it, a claim while it is in flight waits for its answer, a later claim gets
+the answer kept in the ledger. So the step sends each distinct prompt once, as one local
+client with a cache does (an error reaches the claims waiting at that time; a later claim
+sends again, as locally). A piece's claims carry its name: its retried attempt (a worker that
+died) sends its claimed keys itself, and the keys of a piece that failed for good are handed
+to the claims waiting on them. The ledger keeps the answers fetched in the step (its memory is
+the step's answers, which the driver gathers anyway) until the next step.
 
 Budget: one ``BudgetLedger`` actor holds the run's ``Budget``; each task's client reserves,
 releases and spends through it (``SharedBudget``), so the tokens and cost sent by all workers
@@ -180,33 +182,47 @@ class SharedLimiter(RateLimiter):
 
 
 class PromptLedger:
-    """The step's prompts (an async Ray actor): who sends each one, and the answers."""
+    """The step's prompts (an async Ray actor): who sends each one, and the answers.
+
+    ``owner`` names the piece that claims (its retried attempts have the same name): a piece
+    whose worker died after claiming sends its keys again when Ray runs it again, and the
+    driver ``abandon``s the keys of a piece that failed for good, so no claim waits for ever."""
 
     def __init__(self) -> None:
         self.answers: dict[str, Completion] = {}
-        self.sending: dict[str, asyncio.Future[tuple[str, Any]]] = {}
+        self.sending: dict[str, tuple[str, asyncio.Future[tuple[str, Any]]]] = {}
 
-    async def claim(self, key: str) -> tuple[str, Any]:
+    async def claim(self, key: str, owner: str) -> tuple[str, Any]:
         """``("send", None)``: the caller sends it; ``("answer", completion)``, or
         ``("error", exception)`` for the claims waiting when the sender failed."""
-        if key in self.answers:
-            return "answer", self.answers[key]
-        waiting = self.sending.get(key)
-        if waiting is None:
-            self.sending[key] = asyncio.get_running_loop().create_future()
-            return "send", None
-        return await asyncio.shield(waiting)
+        while True:
+            if key in self.answers:
+                return "answer", self.answers[key]
+            held = self.sending.get(key)
+            if held is None or held[0] == owner:  # free, or claimed by an earlier attempt
+                if held is None:
+                    self.sending[key] = (owner, asyncio.get_running_loop().create_future())
+                return "send", None
+            kind, value = await asyncio.shield(held[1])
+            if kind != "retry":
+                return kind, value
 
     def publish(self, key: str, comp: Completion) -> None:
         self.answers[key] = comp
-        waiting = self.sending.pop(key, None)
-        if waiting is not None:
-            waiting.set_result(("answer", comp))
+        self._settle(key, ("answer", comp))
 
     def failed(self, key: str, exc: BaseException) -> None:
-        waiting = self.sending.pop(key, None)  # a later claim sends it again
-        if waiting is not None:
-            waiting.set_result(("error", exc))
+        self._settle(key, ("error", exc))  # a later claim sends it again
+
+    def abandon(self, owner: str) -> None:
+        """A piece failed for good: the claims waiting on its keys claim them again."""
+        for key in [k for k, (o, _) in self.sending.items() if o == owner]:
+            self._settle(key, ("retry", None))
+
+    def _settle(self, key: str, result: tuple[str, Any]) -> None:
+        held = self.sending.pop(key, None)
+        if held is not None and not held[1].done():
+            held[1].set_result(result)
 
     def reset(self) -> None:
         """A new step: the answers of the last one go (they are in the main cache now)."""
@@ -217,11 +233,11 @@ class PromptLedger:
 class SharedPrompts:
     """A task client's view of the ``PromptLedger`` (``LLMClient.peers``)."""
 
-    def __init__(self, ledger: Any) -> None:
-        self._ledger = ledger
+    def __init__(self, ledger: Any, owner: str) -> None:
+        self._ledger, self._owner = ledger, owner
 
     async def claim(self, key: str) -> Completion | None:
-        kind, value = await self._ledger.claim.remote(key)
+        kind, value = await self._ledger.claim.remote(key, self._owner)
         if kind == "error":
             raise value
         return value if kind == "answer" else None
@@ -246,6 +262,7 @@ def generate_piece(
     own_cache: str | None,
     snapshot: str | None,
     ledgers: tuple[Any, Any, Any],
+    owner: str = "",
 ) -> GenerationResult:
     """A Ray task: ``generate`` over one piece, with the task's share of the limits, the
     snapshot plus its own cache file, and the step's ledgers (budget, rates, prompts). Failed
@@ -257,7 +274,7 @@ def generate_piece(
         return _not_run(gen, cfg, items, stopped)
 
     async def main() -> GenerationResult:
-        client = _client(cfg, share, own_cache, snapshot, ledgers)
+        client = _client(cfg, share, own_cache, snapshot, ledgers, owner)
         try:
             return await generate_async(gen, items, client, llm=cfg)
         finally:
@@ -274,6 +291,7 @@ def propose_piece(
     own_cache: str | None,
     snapshot: str | None,
     ledgers: tuple[Any, Any, Any],
+    owner: str = "propose",
 ) -> tuple[list[Any], GenerationResult]:
     """A Ray task: self_instruct's proposal rounds (``SelfInstruct.propose``) over all the
     seeds; the stage-two items, and the result so far as ``generate`` gives it (after a budget
@@ -283,7 +301,7 @@ def propose_piece(
     cfg = LLMConfig.from_dict(llm)
 
     async def main() -> tuple[list[Any], GenerationResult]:
-        client = _client(cfg, share, own_cache, snapshot, ledgers)
+        client = _client(cfg, share, own_cache, snapshot, ledgers, owner)
         try:
             pending, res = await gen.propose(client, seeds)
         finally:
@@ -308,6 +326,7 @@ def _client(
     own_cache: str | None,
     snapshot: str | None,
     ledgers: tuple[Any, Any, Any],
+    owner: str,
 ) -> LLMClient:
     """A task's client: its share of the concurrency, its own cache file over the snapshot,
     the step's ledgers for the budget, the rate limits and the prompts."""
@@ -324,7 +343,7 @@ def _client(
     if rates is not None:
         client.limiter = SharedLimiter(rates)
     if prompts is not None:
-        client.peers = SharedPrompts(prompts)
+        client.peers = SharedPrompts(prompts, owner)
     return client
 
 
@@ -467,9 +486,10 @@ class RayGeneration:
         while True:
             if error is None:
                 for i in todo:
-                    own = self._own_cache(f"{i:05d}")
+                    name = f"{i:05d}"  # the piece's cache file, and its name in the ledger
+                    own = self._own_cache(name)
                     args = (step.gen.task, step.opts, step.llm, step.share, pieces[i], own)
-                    fut = self.pool.submit(generate_piece, *args, step.snapshot, step.ledgers)
+                    fut = self.pool.submit(generate_piece, *args, step.snapshot, step.ledgers, name)
                     inflight[fut] = i
                     if len(inflight) >= step.slots:
                         break
@@ -482,6 +502,8 @@ class RayGeneration:
                     results[i] = fut.result()
                 except Exception as exc:
                     error = error or exc
+                    if step.ledgers[2] is not None:  # its claims must not hold the others up
+                        step.ledgers[2].abandon.remote(f"{i:05d}")
                     continue
                 if prog is not None:
                     prog.advance(len(pieces[i]))
