@@ -49,9 +49,9 @@ from .worker import ChunkTask, StageOps
 
 __all__ = ["MAP_STAGES", "RayExecutor"]
 
-# how map stages run by default (see ``RayExecutor``): plain Ray tasks, which took 15-55 % less
-# CPU and 0.6-1 GB less memory than Ray Data datasets on the same chunks (BENCHMARKS.md, "Ray
-# executor": 52k and 250k records, same outputs); ``data`` runs them as Ray Data datasets
+# how map stages run by default (see ``RayExecutor``): plain Ray tasks; Ray Data datasets took
+# 15-55 % more CPU and 0.6-1.7 GB more memory on the same chunks (BENCHMARKS.md, "Ray executor":
+# 52k, 250k and 1M records, same outputs); ``data`` runs them as Ray Data datasets
 MAP_STAGES = "tasks"
 
 # environment variables the driver hands to the Ray workers (a cluster's workers do not share
