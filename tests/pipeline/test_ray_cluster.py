@@ -92,9 +92,8 @@ def _samples(n: int) -> list[Sample]:
     return out
 
 
-# two raylets to start, then a recipe run on each engine: 50-59 s on the loaded 2-core machine
-# it was written on (19-24 s of it the cluster's start), past the ~30 s a CI test may take
-@pytest.mark.slow
+# two raylets to start, then a recipe run on each engine: 16 s on a 2-core machine at load 3
+# (5 s of it the cluster's start), 50-59 s at load 15-20
 def test_two_nodes_give_the_local_bytes(
     two_nodes: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
