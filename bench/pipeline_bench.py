@@ -85,6 +85,24 @@ def _rss_kb(pid: int) -> int:
     return 0
 
 
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def tree_cpu(root: int, seen: dict[int, float]) -> None:
+    """Record in ``seen`` the CPU seconds (user + sys) each process of the tree has used so far;
+    their sum after the last poll is the tree's CPU time (a process loses at most one poll)."""
+    todo = [root]
+    while todo:
+        pid = todo.pop()
+        try:
+            with open(f"/proc/{pid}/stat") as fh:
+                fields = fh.read().rsplit(")", 1)[1].split()
+            seen[pid] = max(seen.get(pid, 0.0), (int(fields[11]) + int(fields[12])) / _TICK)
+        except (OSError, IndexError, ValueError):
+            pass
+        todo += _children(pid)
+
+
 def tree_rss(root: int) -> tuple[int, int]:
     """(sum of RSS over the process tree, largest single process RSS), in KiB."""
     todo, total, biggest = [root], 0, 0
@@ -100,7 +118,9 @@ def tree_rss(root: int) -> tuple[int, int]:
 def measure(
     cmd: list[str], env: dict[str, str] | None = None, log: Path | None = None
 ) -> dict[str, Any]:
-    """Run ``cmd`` on the benchmark cores; wall seconds and peak RSS (tree sum, largest process)."""
+    """Run ``cmd`` on the benchmark cores; wall seconds, peak RSS (tree sum, largest process)
+    and CPU seconds (user + sys summed over every process of the tree, Ray's daemons and workers
+    included, sampled with the memory: on a loaded machine the figure load inflates least)."""
     start = time.perf_counter()
     out = open(log, "wb") if log else subprocess.DEVNULL  # noqa: SIM115
     proc = subprocess.Popen(
@@ -108,11 +128,13 @@ def measure(
         preexec_fn=lambda: os.sched_setaffinity(0, CORES),
     )  # fmt: skip
     peak = [0, 0]
+    cpu: dict[int, float] = {}
 
     def poll() -> None:
         while proc.poll() is None:
             total, biggest = tree_rss(proc.pid)
             peak[0], peak[1] = max(peak[0], total), max(peak[1], biggest)
+            tree_cpu(proc.pid, cpu)
             time.sleep(0.05)
 
     t = threading.Thread(target=poll, daemon=True)
@@ -121,9 +143,11 @@ def measure(
     t.join()
     if log:
         out.close()  # type: ignore[union-attr]
+    seconds = time.perf_counter() - start
     return {
         "rc": rc,
-        "seconds": round(time.perf_counter() - start, 2),
+        "seconds": round(seconds, 2),
+        "cpu_s": round(sum(cpu.values()), 2),
         "peak_rss_mb": round(peak[0] / 1024, 1),
         "peak_proc_rss_mb": round(peak[1] / 1024, 1),
     }

@@ -18,7 +18,7 @@ import yaml
 from pipeline_helpers import read_rows, run_cli
 
 from sftforge.errors import RecipeError, SftforgeError
-from sftforge.pipeline import ray_executor, run_recipe
+from sftforge.pipeline import ray_data, ray_executor, run_recipe
 from sftforge.pipeline.ray_executor import RayExecutor
 from sftforge.pipeline.ray_keyed import partitioned_drops
 from sftforge.sample import Message, Sample
@@ -156,11 +156,26 @@ def _same(local: Path, other: Path) -> None:
     assert _counts(local) == _counts(other)
 
 
+@pytest.mark.parametrize("map_stages", ["data", "tasks"])
 def test_quickstart_is_byte_identical_to_the_local_executor(
-    quickstart: Path, tmp_path: Path
+    quickstart: Path, tmp_path: Path, map_stages: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """Map stages as Ray Data datasets and as plain Ray tasks (the default)."""
     local = run_recipe(quickstart, tmp_path / "local", workers=2)
-    on_ray = run_recipe(quickstart, tmp_path / "ray", engine="ray")
+    datasets: list[int] = []
+
+    def spy(setup: Any, tasks: Any, *args: Any, **kwargs: Any) -> None:
+        tasks = list(tasks)
+        datasets.append(len(tasks))
+        ray_data.run_chunks(setup, tasks, *args, **kwargs)
+
+    monkeypatch.setattr(ray_executor, "run_chunks", spy)
+    on_ray = run_recipe(quickstart, tmp_path / "ray", executor=RayExecutor(map_stages=map_stages))
+    # with Ray Data, every chunk of the one map stage (the first) went through datasets
+    stages = orjson.loads((tmp_path / "ray" / "report.json").read_bytes())["stages"]
+    assert stages[0]["kind"] == "map" and all(st["kind"] == "global" for st in stages[1:])
+    assert datasets == ([stages[0]["chunks"]] if map_stages == "data" else [])
+    assert stages[0]["chunks"] > 1
     assert on_ray.counts == local.counts
     assert local.counts["rejected"] > 0 and local.counts["added"] == 4
     _same(tmp_path / "local", tmp_path / "ray")
@@ -216,9 +231,13 @@ def test_the_recipe_executor_key_and_the_engine_flag(all_globals: Path, tmp_path
         run_recipe(all_globals, tmp_path / "bad", engine="local", address="auto")
 
 
+@pytest.mark.parametrize("map_stages", ["data", "tasks"])
 def test_a_killed_worker_is_retried_with_identical_outputs(
-    all_globals: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    all_globals: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, map_stages: str
 ) -> None:
+    """The first task of the run (a chunk of the first map stage, in a Ray Data dataset or a
+    Ray task) kills its worker."""
+    monkeypatch.setenv("SFTFORGE_RAY_MAP_STAGES", map_stages)
     marker = tmp_path / "killed"
     monkeypatch.setenv("SFTFORGE_TEST_RAY_KILL_ONCE", str(marker))
     run_recipe(all_globals, tmp_path / "ray", engine="ray")
@@ -290,6 +309,7 @@ def test_a_worker_killed_past_its_retries_fails_resumably(
 ) -> None:
     """With no retry left a dead worker fails the run with one line, like a broken local
     pool; the finished chunks are kept and the same run resumes to the same bytes."""
+    monkeypatch.setenv("SFTFORGE_RAY_MAP_STAGES", "data")  # a Ray Data map task dies
     monkeypatch.setenv("SFTFORGE_TEST_RAY_KILL_ONCE", str(tmp_path / "killed"))
     with pytest.raises(SftforgeError, match="a worker process ended abruptly"):
         run_recipe(all_globals, tmp_path / "ray", executor=RayExecutor(retries=0))
@@ -312,7 +332,8 @@ def test_an_operator_error_in_a_task_is_one_line(tmp_path: Path) -> None:
     }
     path = tmp_path / "recipe.yaml"
     path.write_text(yaml.safe_dump(recipe), "utf-8")
-    res = run_cli(["run", str(path), "-o", str(tmp_path / "run"), "--address", "auto"], tmp_path)
+    args = ["run", str(path), "-o", str(tmp_path / "run"), "--address", "auto"]
+    res = run_cli(args, tmp_path, {"SFTFORGE_RAY_MAP_STAGES": "data"})  # a Ray Data UDF's error
     assert res.returncode == 1
     lines = [ln for ln in res.stderr.splitlines() if ln.startswith("error:")]
     assert len(lines) == 1 and "holds no tokenizer files" in lines[0], res.stderr

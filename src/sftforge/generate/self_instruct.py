@@ -148,9 +148,13 @@ class SelfInstruct(Generator):
         cut = isinstance(comp.raw, dict) and comp.raw.get("finish_reason") == "length"
         return parse_numbered(comp.text, truncated=cut)
 
-    async def run_all(
+    async def propose(
         self, client: LLMClient, items: list[Any], *, progress: bool = False
-    ) -> RunResult[Any, Sample]:
+    ) -> tuple[list[dict[str, Any]], RunResult[Any, Sample]]:
+        """Stage one, the proposal rounds (each round reads the instructions kept before it):
+        the stage-two items (the instructions kept, and the items given at stage two) and the
+        result so far (failed requests, a budget stop). The Ray executor runs this in one task
+        and spreads stage two over its workers."""
         seeds = [it for it in items if it.get("stage") not in ("instances", "request")]
         pending = [it for it in items if it.get("stage") == "instances"]
         res: RunResult[Any, Sample] = RunResult()
@@ -162,6 +166,12 @@ class SelfInstruct(Generator):
             label = "self_instruct instructions"
             with item_progress(progress, label, self.num_instructions) as prog:
                 pending += await self._stage_one(client, seeds, res, prog)
+        return pending, res
+
+    async def run_all(
+        self, client: LLMClient, items: list[Any], *, progress: bool = False
+    ) -> RunResult[Any, Sample]:
+        pending, res = await self.propose(client, items, progress=progress)
         if res.stopped:
             res.unfinished += pending
             return res

@@ -7,13 +7,18 @@ provider attempt, retried with backoff → usage, cost and cache write.
 
 Parameters whose name starts with ``_`` (e.g. ``_salt``) are part of the cache key but are not
 sent: generators use them to ask the same prompt twice and get two cached answers.
+
+``peers`` (``PromptPeers``, set by the Ray executor's LLM tasks): the other clients of the same
+step, in other processes. A call that misses the cache first claims its key there: an answer
+another client fetched (or is fetching) comes back from it instead of being sent again, so the
+step sends each distinct prompt once, as one client with a cache does.
 """
 
 from __future__ import annotations
 
 import asyncio
 import random
-from typing import Any
+from typing import Any, Protocol
 
 from ..errors import LLMError
 from .budget import Budget, PriceTable, UsageSummary, estimate_messages_tokens, estimate_tokens
@@ -23,7 +28,7 @@ from .limits import RateLimiter, retry
 from .refusal import RefusalDetector
 from .types import ChatMessages, Completion, Provider, RetryableError, Usage
 
-__all__ = ["DryRunProvider", "DryRunStop", "LLMClient", "Refused"]
+__all__ = ["DryRunProvider", "DryRunStop", "LLMClient", "PromptPeers", "Refused"]
 
 _FIX_JSON = {
     "en": "Your reply could not be used: {error}. Reply again with only the JSON, nothing else.",
@@ -56,6 +61,18 @@ class DryRunProvider:
 
     async def aclose(self) -> None:
         return None
+
+
+class PromptPeers(Protocol):
+    """Clients in other processes sharing one step's calls (see the module docstring)."""
+
+    async def claim(self, key: str) -> Completion | None:
+        """``None``: this client sends the call (then ``publish`` or ``failed``); else the
+        answer another client got (an error it got is raised here)."""
+
+    def publish(self, key: str, comp: Completion) -> None: ...
+
+    def failed(self, key: str, exc: BaseException) -> None: ...
 
 
 class LLMClient:
@@ -96,6 +113,7 @@ class LLMClient:
         self._rng = random.Random(seed)
         self._sem: asyncio.Semaphore | None = None
         self._inflight: dict[str, asyncio.Future[Completion]] = {}
+        self.peers: PromptPeers | None = None
 
     @property
     def model(self) -> str:
@@ -117,7 +135,7 @@ class LLMClient:
         fut: asyncio.Future[Completion] = asyncio.get_running_loop().create_future()
         self._inflight[key] = fut
         try:
-            result = await self._fetch(messages, params)
+            result = await self._shared_or_fetch(key, messages, params)
         except asyncio.CancelledError:
             fut.cancel()
             raise
@@ -132,6 +150,26 @@ class LLMClient:
             return result
         finally:
             del self._inflight[key]
+
+    async def _shared_or_fetch(
+        self, key: str, messages: ChatMessages, params: dict[str, Any]
+    ) -> Completion:
+        """The call's answer from a peer that has it (counted as a cache hit: it was fetched
+        once for the step), else fetched here and handed to the peers."""
+        if self.peers is None:
+            return await self._fetch(messages, params)
+        shared = await self.peers.claim(key)
+        if shared is not None:
+            self.summary.cache_hits += 1
+            self._check_refusal(shared)
+            return shared
+        try:
+            comp = await self._fetch(messages, params)
+        except BaseException as exc:
+            self.peers.failed(key, exc)
+            raise
+        self.peers.publish(key, comp)
+        return comp
 
     async def _fetch(self, messages: ChatMessages, params: dict[str, Any]) -> Completion:
         send = {k: v for k, v in params.items() if not k.startswith("_")}

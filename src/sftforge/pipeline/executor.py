@@ -250,27 +250,41 @@ class LocalExecutor:
         if prev is not None:
             self._bar.update(total=prev[1], done=len(done))
         if total is None:
-            inflight: dict[Future[dict[str, Any]], int] = {}
-            total = 0
-            for task in self._tasks(job, st, sdir, prev):
-                total += 1
-                if task.index in done:
-                    continue
-                if pool is None:
-                    self._chunk_done(st.index, task.index, run_task(task))
-                    continue
-                while len(inflight) >= 2 * self.workers:
-                    self._drain(inflight, st.index, FIRST_COMPLETED)
-                try:
-                    inflight[pool.submit(run_task, task)] = task.index
-                except BrokenProcessPool:  # a worker died since the last drain
-                    raise _broken(st.index, [*inflight.values(), task.index]) from None
-            while inflight:
-                self._drain(inflight, st.index, FIRST_COMPLETED)
+            total = self._run_chunks(job, st, sdir, prev, pool, done)
             self.manifest.mark_complete(st.index, total)
         summary = StageSummary(st.index, "map", st.steps, chunks=total, resumed_chunks=len(done))
         summary.seconds = time.perf_counter() - start
         return summary
+
+    def _run_chunks(
+        self,
+        job: Job,
+        st: Stage,
+        sdir: Path,
+        prev: tuple[Path, int] | None,
+        pool: ProcessPoolExecutor | None,
+        done: set[int],
+    ) -> int:
+        """Run the map stage's chunks not in ``done``, checkpointing each; returns how many
+        chunks the stage has."""
+        inflight: dict[Future[dict[str, Any]], int] = {}
+        total = 0
+        for task in self._tasks(job, st, sdir, prev):
+            total += 1
+            if task.index in done:
+                continue
+            if pool is None:
+                self._chunk_done(st.index, task.index, run_task(task))
+                continue
+            while len(inflight) >= 2 * self.workers:
+                self._drain(inflight, st.index, FIRST_COMPLETED)
+            try:
+                inflight[pool.submit(run_task, task)] = task.index
+            except BrokenProcessPool:  # a worker died since the last drain
+                raise _broken(st.index, [*inflight.values(), task.index]) from None
+        while inflight:
+            self._drain(inflight, st.index, FIRST_COMPLETED)
+        return total
 
     def _drain(self, inflight: dict[Future[dict[str, Any]], int], stage: int, how: str) -> None:
         finished = self._wait(inflight, stage, how)
@@ -287,14 +301,17 @@ class LocalExecutor:
         so the same command runs them again)."""
         finished, _ = wait(list(inflight), timeout=self.stall_timeout, return_when=how)
         if not finished:
-            chunks = ", ".join(str(i) for i in sorted(inflight.values())[:5])
-            raise SftforgeError(
-                f"the worker processes finished no chunk in {self.stall_timeout:g} s"
-                f" (stage {stage + 1}, chunks {chunks} in progress); they were stopped.",
-                hint="run the same command again to resume; if a chunk really takes this long,"
-                " raise --stall-timeout (or SFTFORGE_STALL_TIMEOUT), or lower chunk_size",
-            )
+            raise self._stalled(stage, list(inflight.values()))
         return finished
+
+    def _stalled(self, stage: int, chunks: list[int]) -> SftforgeError:
+        shown = ", ".join(str(i) for i in sorted(chunks)[:5])
+        return SftforgeError(
+            f"the worker processes finished no chunk in {self.stall_timeout:g} s"
+            f" (stage {stage + 1}, chunks {shown} in progress); they were stopped.",
+            hint="run the same command again to resume; if a chunk really takes this long,"
+            " raise --stall-timeout (or SFTFORGE_STALL_TIMEOUT), or lower chunk_size",
+        )
 
     def _chunk_done(self, stage: int, index: int, summary: dict[str, Any]) -> None:
         # a worker reports its progress to the parent in the summary it returns: the records

@@ -33,7 +33,7 @@ from ..errors import MissingDependency, SftforgeError
 from .recipe import import_plugins
 from .worker import StageOps, configure
 
-__all__ = ["DEFAULT_RETRIES", "RayPool", "WorkerSetup", "connect", "ray_cpus"]
+__all__ = ["DEFAULT_RETRIES", "RayPool", "WorkerSetup", "connect", "ray_cpus", "task_error"]
 
 DEFAULT_RETRIES = 3  # times Ray runs a task again after its worker died
 
@@ -106,6 +106,10 @@ def connect(address: str | None, cpus: int | None = None) -> bool:
         ray.init(
             address=address,
             num_cpus=cpus if address is None else None,
+            # Ray runs task workers at nice 15: on a machine shared with other work they then
+            # get almost no CPU (bench, 2026-12-07: 2 % each at load 15), while the local
+            # executor's run at 0; only for a Ray started here, a cluster keeps its settings
+            _system_config={"worker_niceness": 0} if address is None else None,
             include_dashboard=False,
             log_to_driver=False,
             logging_level=logging.WARNING,
@@ -118,6 +122,33 @@ def connect(address: str | None, cpus: int | None = None) -> bool:
             " ray://HOST:10001, or leave --address out to start Ray on this machine",
         ) from None
     return True
+
+
+def task_error(exc: BaseException) -> BaseException:
+    """The error a driver understands for a failed Ray task (or Ray Data UDF): what the task
+    raised, out of Ray's wrappers (an operator's ``SftforgeError`` as a plain one: a subclass
+    with its own ``__init__`` may not unpickle), or ``BrokenProcessPool`` for a worker that died
+    past its retries, as the local executor's pool gives."""
+    ray = _ray()
+    # a task's error is the cause of a ``RayTaskError``; Ray Data wraps a UDF's error in a
+    # ``UserCodeException`` (raised as it is, or as a task error's cause), the error its cause
+    while True:
+        if isinstance(exc, ray.exceptions.RayTaskError) and isinstance(exc.cause, BaseException):
+            exc = exc.cause
+        elif isinstance(exc, ray.exceptions.UserCodeException) and exc.__cause__ is not None:
+            exc = exc.__cause__
+        else:
+            break
+    if isinstance(exc, ray.exceptions.RayError) and not isinstance(
+        exc, ray.exceptions.RayTaskError | ray.exceptions.UserCodeException
+    ):
+        return BrokenProcessPool(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+    if isinstance(exc, SftforgeError):
+        return SftforgeError(
+            exc.message, file=exc.file, line=exc.line, column=exc.column,
+            field=exc.field, sample_id=exc.sample_id, hint=exc.hint,
+        )  # fmt: skip
+    return exc
 
 
 def ray_cpus() -> int:
@@ -144,7 +175,7 @@ class RayPool:
             try:
                 out.set_result(f.result())
             except BaseException as exc:
-                out.set_exception(self._error(exc))
+                out.set_exception(task_error(exc))
 
         ref.future().add_done_callback(done)
         return out
@@ -159,22 +190,7 @@ class RayPool:
         try:
             return list(self._ray.get(refs))
         except BaseException as exc:
-            raise self._error(exc) from None
-
-    def _error(self, exc: BaseException) -> BaseException:
-        """The error a driver understands: an operator's own error, or a broken pool."""
-        ray = self._ray
-        if isinstance(exc, ray.exceptions.RayTaskError):
-            cause = exc.cause
-            if isinstance(cause, SftforgeError):
-                return SftforgeError(
-                    cause.message, file=cause.file, line=cause.line, column=cause.column,
-                    field=cause.field, sample_id=cause.sample_id, hint=cause.hint,
-                )  # fmt: skip
-            return cause if isinstance(cause, BaseException) else exc
-        if isinstance(exc, ray.exceptions.RayError):
-            return BrokenProcessPool(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
-        return exc
+            raise task_error(exc) from None
 
     def shutdown(self, wait: bool = True, cancel_futures: bool = False) -> None:
         if cancel_futures or not wait:
