@@ -29,13 +29,14 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import orjson
 
-from ..ops.base import GlobalOp, Reject
+from ..ops.base import GlobalOp
 from .executor import LocalExecutor, _dropped_before
 from .plan import Job, JobResult, Stage, StageSummary
 from .ray_keyed import PARTITIONED, partitioned_drops
@@ -137,8 +138,8 @@ class RayExecutor(LocalExecutor):
         st: Stage,
         op: GlobalOp,
         sdir: Path,
-        reject: Callable[[Reject], None],
-    ) -> tuple[int, int]:
+        reject: Callable[..., None],
+    ) -> tuple[int, int, Counter[int]]:
         assert st.key_base is not None
         base = job.stages[st.key_base]
         bdir = job.workdir / f"s{base.index:02d}"

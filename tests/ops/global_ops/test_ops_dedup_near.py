@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import random
 
+import numpy as np
 import pytest
 
 from sftforge.ops import base as base_mod
@@ -176,3 +177,23 @@ def test_band_hashes_give_the_same_buckets(mask) -> None:
     assert np.array_equal(plain >= 0, fast >= 0)
     assert _partition(plain) == _partition(fast)
     assert len({int(v) for v in fast[fast >= 0]}) == len(_partition(fast))  # unique across bands
+
+
+def test_unique_rows_equals_numpy_unique_per_row() -> None:
+    """``unique_rows`` (each row sorted in place, repeats dropped) against ``np.unique`` row by
+    row, empty rows and rows whose first value equals the row before's last included."""
+    from sftforge.ops.dedup.text import unique_rows
+
+    rng = np.random.default_rng(7)
+    for _ in range(400):
+        n = int(rng.integers(0, 10))
+        lens = rng.integers(0, 6, n) * rng.integers(0, 2, n)
+        offsets = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(lens, out=offsets[1:])
+        flat = rng.integers(0, 4, int(offsets[-1])).astype(np.uint64)
+        values, sizes = unique_rows(flat, offsets)
+        rows = [np.unique(flat[offsets[i] : offsets[i + 1]]) for i in range(n)]
+        want = np.concatenate(rows) if rows else np.zeros(0, dtype=np.uint64)
+        assert values.dtype == np.uint64 and sizes.dtype == np.int64
+        assert np.array_equal(values, want)
+        assert sizes.tolist() == [len(r) for r in rows]

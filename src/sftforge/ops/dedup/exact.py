@@ -14,7 +14,6 @@ budget (``spill``) they are sorted in hash partitions, with the same result.
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -24,7 +23,14 @@ import xxhash
 
 from ...sample import Sample
 from ..base import DropTable, Fetch, GlobalOp, Keys, register_op
-from .common import check_options, cluster_histogram, keep_order, rank_of, sample_length
+from .common import (
+    check_options,
+    cluster_histogram_counts,
+    keep_order,
+    rank_of,
+    sample_length,
+    size_counts,
+)
 from .spill import Spill, as_column
 from .text import view_tokens
 
@@ -100,7 +106,12 @@ class ExactDedup(GlobalOp):
         order (input order, or longest first with the earliest winning ties)."""
         key, empty = as_column(keys["key"]), as_column(keys["empty"])
         n = len(key)
-        rank = rank_of(keep_order(self.keep, as_column(keys["length"]).whole()))
+        # keep: first ranks each row by itself: no rank column (16 bytes a sample) to build
+        rank = (
+            None
+            if self.keep == "first"
+            else rank_of(keep_order(self.keep, as_column(keys["length"]).whole()))
+        )
         parts = min(_MAX_PARTS, max(1, -(-n * _BYTES_PER_ROW // self.spill.budget)))
         dup_rows, twin_rows, sizes = [], [], []
         n_empty = 0
@@ -116,7 +127,7 @@ class ExactDedup(GlobalOp):
             rows = np.concatenate(rows_p) if rows_p else np.zeros(0, dtype=np.int64)
             kp = np.concatenate(key_p) if key_p else np.zeros((0, 2), dtype=np.uint64)
             del rows_p, key_p
-            dup, twin, size = _clusters(rows, kp, rank[rows])
+            dup, twin, size = _clusters(rows, kp, rows if rank is None else rank[rows])
             dup_rows.append(dup)
             twin_rows.append(twin)
             sizes.append(size)
@@ -127,9 +138,9 @@ class ExactDedup(GlobalOp):
         dup, twin = dup[order], twin[order]
         if n_empty:
             self.counters.extra["empty_view"] += n_empty
-        counts = Counter(size.tolist())
+        counts = size_counts(size)
         counts[1] += n_empty
-        self.clusters = cluster_histogram(counts.elements())
+        self.clusters = cluster_histogram_counts(counts)
         self.counters.extra["clusters"] += int((size > 1).sum())
         for size_bin, c in self.clusters.items():
             self.counters.extra[f"cluster_size:{size_bin}"] += c

@@ -19,7 +19,6 @@ order, never on batching or workers.
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -28,7 +27,13 @@ import numpy as np
 
 from ...sample import Sample
 from ..base import RAGGED, DropTable, Fetch, GlobalOp, Keys, register_op
-from .common import check_options, cluster_histogram, keep_order, sample_length
+from .common import (
+    check_options,
+    cluster_histogram_counts,
+    keep_order,
+    sample_length,
+    size_counts,
+)
 from .minhash import (
     SEED,
     band_hashes,
@@ -132,7 +137,13 @@ class NearDedup(GlobalOp):
         the result is the same. ``fetch`` is not needed."""
         n_tok = as_column(keys["tokens"]).whole()
         empty = n_tok == 0
-        order = keep_order(self.keep, as_column(keys["length"]).whole())
+        # keep: first walks in input order: no order column (8 bytes a sample) to build
+        order = (
+            None
+            if self.keep == "first"
+            else keep_order(self.keep, as_column(keys["length"]).whole())
+        )
+
         table, involved = bucket_table(
             as_column(keys["bands"]), order, self.spill, self.spill.budget // 4
         )
@@ -152,13 +163,13 @@ class NearDedup(GlobalOp):
         )
 
     def _count(self, twin: np.ndarray, empty: np.ndarray, short: np.ndarray) -> None:
-        dup_of = Counter(twin[twin >= 0].tolist())
+        # numpy throughout: a Python dict entry per cluster grew the parent with the data
+        twins, dups = np.unique(twin[twin >= 0], return_counts=True)
         sizes = np.ones(len(twin), dtype=np.int64)
-        for t, c in dup_of.items():
-            sizes[t] += c
-        self.clusters = cluster_histogram(sizes[twin < 0].tolist())
+        sizes[twins] += dups
+        self.clusters = cluster_histogram_counts(size_counts(sizes[twin < 0]))
         extra = self.counters.extra
-        extra["clusters"] += len(dup_of)
+        extra["clusters"] += len(twins)
         extra["empty_view"] += int(empty.sum())
         extra["short_view"] += int((short & ~empty).sum())
         for b, c in self.clusters.items():
