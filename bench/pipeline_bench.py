@@ -196,12 +196,18 @@ def compile_tree() -> None:
 
 
 def run_sftforge(
-    inp: Path, fmt: str, work: Path, workers: int, chunk: int, template: str = RECIPE
+    inp: Path,
+    fmt: str,
+    work: Path,
+    workers: int,
+    chunk: int,
+    template: str = RECIPE,
+    src: Path = ROOT / "src",
 ) -> dict[str, Any]:
     work.mkdir(parents=True, exist_ok=True)
     recipe = work / "recipe.yaml"
     recipe.write_text(template.format(input=inp, fmt=fmt, chunk=chunk), encoding="utf-8")
-    env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
+    env = dict(os.environ, PYTHONPATH=str(src))
     cli = "import sys; from sftforge.cli.main import main; sys.exit(main())"
     cmd = [
         sys.executable,
@@ -312,6 +318,13 @@ def main() -> None:
         "--streaming", type=float, default=None, help="GB of generated input (ours only)"
     )
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "out" / "pipeline")
+    ap.add_argument(
+        "--baseline",
+        type=Path,
+        default=None,
+        help="another sftforge src/ folder (e.g. from git archive), run right after this one;"
+        " its train and rejects files are compared byte for byte",
+    )
     args = ap.parse_args()
     if not ALPACA.exists():
         sys.exit(f"skipped: {ALPACA} is not here (set SFTFORGE_DATA)")
@@ -348,6 +361,18 @@ def main() -> None:
             results["sftforge"] = run_sftforge(
                 src, "alpaca", args.out / "sftforge", args.workers, args.chunk
             )
+            if args.baseline:
+                subprocess.run([sys.executable, "-m", "compileall", "-q", str(args.baseline)])
+                base = run_sftforge(
+                    src, "alpaca", args.out / "baseline", args.workers, args.chunk,
+                    src=args.baseline,
+                )  # fmt: skip
+                base["identical_outputs"] = all(
+                    (args.out / "sftforge" / "run" / f).read_bytes()
+                    == (args.out / "baseline" / "run" / f).read_bytes()
+                    for f in ("train.jsonl", "rejects.jsonl")
+                )
+                results["baseline"] = base
         if "datatrove" in tools:
             dt = venv("datatrove", "SFTFORGE_BENCH_DATATROVE_VENV", DATATROVE_PACKAGES)
             results["datatrove"] = run_datatrove(dt, text_dir, args.out / "datatrove", args.workers)
@@ -359,7 +384,7 @@ def main() -> None:
             "| tool | records/s | seconds | CPU s | peak RSS (tree) MB | largest process MB | kept |"
         )
         print("|---|---:|---:|---:|---:|---:|---:|")
-        for tool in ("sftforge", "datajuicer", "datatrove"):
+        for tool in ("sftforge", "baseline", "datajuicer", "datatrove"):
             r = results.get(tool)
             if not r:
                 continue

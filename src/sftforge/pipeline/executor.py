@@ -665,7 +665,9 @@ def _load_keys(
         lo, hi = offsets[-1], offsets[-1] + int(part["rows"])
         offsets.append(hi)
         mask = np.ones(hi - lo, dtype=bool)
-        mask[gone[(gone >= lo) & (gone < hi)] - lo] = False
+        # ``gone`` is sorted: this chunk's part by bisection, not a pass over all of it per chunk
+        first, last = np.searchsorted(gone, [lo, hi]).tolist()
+        mask[gone[first:last] - lo] = False
         whole = bool(mask.all())
         for name, col in part["keys"].items():
             if isinstance(col, np.ndarray):
@@ -685,8 +687,7 @@ def _load_keys(
         while sum(w.in_memory for w in writers.values()) > spill.budget // 2:
             max(writers.values(), key=lambda w: w.in_memory).to_file()
     alive = bytearray(b"\x01") * offsets[-1]
-    for r in gone.tolist():
-        alive[r] = 0
+    np.frombuffer(alive, dtype=np.uint8)[gone] = 0  # a view: no Python int per dropped row
     keys: Keys = {}
     for name, value in empty.items():
         if name in writers:

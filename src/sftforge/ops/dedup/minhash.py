@@ -238,7 +238,7 @@ def greedy_match(
     a view) are matched or become twins. The kept samples of each bucket are a compact table:
     the first one in an array, the rare others in a dict."""
     n = len(active)
-    twin = np.full(n, -1, dtype=np.int64)
+    twin = np.full(n, -1, dtype=np.int32 if n < 2**31 else np.int64)
     sim = np.zeros(n, dtype=np.float64)
     n_bands = len(table) // n if n else 0
     # input order ranks each sample by itself: no rank column (8 bytes a sample) to build

@@ -119,9 +119,11 @@ class NearDedup(GlobalOp):
         if self.verify == "estimate":
             sig = as_column(keys["sig"])
             return lambda j, c: (sig.take(c) == sig.block(j, j + 1)).mean(axis=1)
-        sizes = as_column(keys[SETS]).whole()
+        sizes = as_column(keys[SETS])
         offsets = np.zeros(len(sizes) + 1, dtype=np.int64)
-        np.cumsum(sizes, out=offsets[1:])
+        for lo, block in sizes.blocks():  # the sizes need not be in memory all at once
+            np.cumsum(block, out=offsets[lo + 1 : lo + 1 + len(block)])
+            offsets[lo + 1 : lo + 1 + len(block)] += offsets[lo]
         sets = Ragged(as_column(keys[SETS + RAGGED]), offsets)
 
         def exact(j: int, cands: np.ndarray) -> np.ndarray:
