@@ -229,17 +229,16 @@ def greedy_match(
     similarity: Callable[[int, np.ndarray], np.ndarray],
     threshold: float,
     active: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Walk ``order`` (None: input order); return (twin index or -1, similarity to the twin)
-    per sample.
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Walk ``order`` (None: input order); return the matched samples: (their indices,
+    ascending; each one's kept twin; its similarity to the twin).
 
     ``table``: ``bucket_table``'s buckets in walk order. ``similarity(j, candidates)`` gives the
     similarity of ``j`` to each candidate index. Only ``active`` samples (sharing a bucket, with
     a view) are matched or become twins. The kept samples of each bucket are a compact table:
-    the first one in an array, the rare others in a dict."""
+    the first one in an array, the rare others in a dict. Only the matches are kept (20 bytes
+    each), not a twin and a similarity for every sample."""
     n = len(active)
-    twin = np.full(n, -1, dtype=np.int32 if n < 2**31 else np.int64)
-    sim = np.zeros(n, dtype=np.float64)
     n_bands = len(table) // n if n else 0
     # input order ranks each sample by itself: no rank column (8 bytes a sample) to build
     rank: np.ndarray | None = None
@@ -251,8 +250,10 @@ def greedy_match(
         if len(block):
             n_buckets = max(n_buckets, int(block.max()) + 1)
     # bucket -> its first kept sample (int32 where the rows fit: 4 bytes a bucket)
-    first = np.full(n_buckets, -1, dtype=np.int32 if n < 2**31 else np.int64)
+    index_type = np.int32 if n < 2**31 else np.int64
+    first = np.full(n_buckets, -1, dtype=index_type)
     more: dict[int, list[int]] = {}  # bucket -> its later kept samples
+    found: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # matches, a walk block each
     step = _spill.BLOCK_ROWS
     for lo in range(0, n, step):
         hi = min(lo + step, n)
@@ -261,6 +262,9 @@ def greedy_match(
         if not len(todo):
             continue
         rows = np.stack([table.block(b * n + lo, b * n + hi) for b in range(n_bands)], axis=1)
+        dups: list[int] = []
+        twins: list[int] = []
+        sims_of: list[float] = []
         for k in todo.tolist():
             j = int(walk[k])
             bids = rows[k][rows[k] >= 0]
@@ -278,11 +282,28 @@ def greedy_match(
                 sims = similarity(j, np.asarray(cands, dtype=np.int64))
                 best = int(np.argmax(sims))  # first maximum = earliest kept among equals
                 if sims[best] >= threshold:
-                    twin[j] = cands[best]
-                    sim[j] = float(sims[best])
+                    dups.append(j)
+                    twins.append(cands[best])
+                    sims_of.append(float(sims[best]))
                     continue
             free = heads < 0
             first[bids[free]] = j
             for bid in bids[~free].tolist():
                 more.setdefault(bid, []).append(j)
-    return twin, sim
+        if dups:
+            found.append(
+                (
+                    np.asarray(dups, dtype=np.int64),
+                    np.asarray(twins, dtype=index_type),
+                    np.asarray(sims_of, dtype=np.float64),
+                )
+            )
+    if not found:
+        return np.zeros(0, np.int64), np.zeros(0, index_type), np.zeros(0, np.float64)
+    dup = np.concatenate([f[0] for f in found])
+    twin = np.concatenate([f[1] for f in found])
+    sim = np.concatenate([f[2] for f in found])
+    if order is not None:  # walk order is not input order
+        by_index = np.argsort(dup, kind="stable")
+        dup, twin, sim = dup[by_index], twin[by_index], sim[by_index]
+    return dup, twin, sim

@@ -137,8 +137,12 @@ class NearDedup(GlobalOp):
         the signatures' estimate), matched greedily: each duplicate's kept twin and similarity.
         Past the memory budget the bucket table and the shingle sets live in files (``spill``);
         the result is the same. ``fetch`` is not needed."""
-        n_tok = as_column(keys["tokens"]).whole()
-        empty = n_tok == 0
+        tokens = as_column(keys["tokens"])
+        empty = np.zeros(len(tokens), dtype=bool)
+        short = np.zeros(len(tokens), dtype=bool)
+        for lo, block in tokens.blocks():  # two flags a sample, not its token count too
+            empty[lo : lo + len(block)] = block == 0
+            short[lo : lo + len(block)] = block < self.ngram
         # keep: first walks in input order: no order column (8 bytes a sample) to build
         order = (
             None
@@ -151,25 +155,26 @@ class NearDedup(GlobalOp):
         )
         involved &= ~empty
         similarity = self._similarity(keys)
-        twin, sim = greedy_match(order, table, similarity, self.threshold, involved)
-        short = n_tok < self.ngram
-        self._count(twin, empty, short)
-        dup = np.flatnonzero(twin >= 0)
+        dup, twin, sim = greedy_match(order, table, similarity, self.threshold, involved)
+        del table
+        self._count(twin, len(empty), empty, short)
         return DropTable(
             dup,
             short[dup],  # 0: near_duplicate, 1: short_exact_duplicate
             ("near_duplicate", "short_exact_duplicate"),
             # Python's round (numpy's differs on a few halfway values)
-            np.fromiter((round(v, 4) for v in sim[dup].tolist()), np.float64, len(dup)),
-            twin[dup],
+            np.fromiter((round(v, 4) for v in sim.tolist()), np.float64, len(dup)),
+            twin,
         )
 
-    def _count(self, twin: np.ndarray, empty: np.ndarray, short: np.ndarray) -> None:
+    def _count(self, twin: np.ndarray, n: int, empty: np.ndarray, short: np.ndarray) -> None:
+        """Cluster sizes from the matches' twins (``twin``, one per dropped sample of ``n``):
+        a kept sample's cluster is itself and its drops."""
         # numpy throughout: a Python dict entry per cluster grew the parent with the data
-        twins, dups = np.unique(twin[twin >= 0], return_counts=True)
-        sizes = np.ones(len(twin), dtype=np.int64)
-        sizes[twins] += dups
-        self.clusters = cluster_histogram_counts(size_counts(sizes[twin < 0]))
+        twins, dups = np.unique(twin, return_counts=True)
+        counts = size_counts(dups + 1)
+        counts[1] += n - len(twin) - len(twins)  # kept samples that no drop names
+        self.clusters = cluster_histogram_counts(counts)
         extra = self.counters.extra
         extra["clusters"] += len(twins)
         extra["empty_view"] += int(empty.sum())
