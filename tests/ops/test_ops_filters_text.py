@@ -211,7 +211,7 @@ def _word_rep_by_count(text: str, n: int) -> float:
 
 @pytest.mark.parametrize("n", [1, 2, 3, 4, 5, 6, 7, 10, 13])
 def test_word_rep_shortcuts_give_the_counted_ratio(n: int) -> None:
-    """The exact early exits (repeated words, pairs, then n//2-grams) never change a ratio:
+    """The exact early exits (too few repeated words, then word pairs) never change a ratio:
     random texts over tiny vocabularies repeat at every length, so each exit and the full
     count are all reached."""
     import random

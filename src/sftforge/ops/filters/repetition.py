@@ -66,12 +66,6 @@ def word_rep_ratio(text: str, n: int) -> float:
         return 0.0
     if n > 1 and m - 1 - len(set(pairwise(toks))) < n - 1:
         return 0.0
-    # the same with k-grams, k = n // 2 (5 for the usual 10): a repeated n-gram's later
-    # occurrence holds n - k + 1 k-grams seen before. Of the Alpaca texts that pass the pair
-    # check, this stops four in five, for less than a fifth of the n-gram count's cost.
-    k = n // 2
-    if k > 2 and m - k + 1 - len(set(zip(*[toks[i:] for i in range(k)], strict=False))) < n - k + 1:
-        return 0.0
     # zip over n shifted views builds the n-gram tuples in C
     grams = Counter(zip(*[toks[i:] for i in range(n)], strict=False))
     total = m - n + 1
