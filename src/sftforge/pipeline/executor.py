@@ -395,10 +395,8 @@ class LocalExecutor:
             self._keys_pass(base, bdir, nb)
         spill = Spill(max(1, int(self.memory_budget_mb * (1 << 20))), sdir / "spill")
         op.spill = spill  # type: ignore[attr-defined]  # where a dedup puts what passes the budget
-
         keys, offsets, alive = _load_keys(job, st, op, bdir, nb, spill)
-        # input position -> key base row
-        # int32 where it fits: 4 bytes a row less in the parent
+        # input position -> key base row (int32 where it fits: 4 bytes a row less)
         rtype = np.int32 if len(alive) < 2**31 else np.int64
         alive_np = np.frombuffer(alive, np.uint8)
         rows = (
@@ -437,7 +435,6 @@ class LocalExecutor:
         drop_rows = rows[index]  # ascending, as ``index`` is
         twin_rows = rows[kept_index[kept_index >= 0]]
         alive_np[drop_rows] = 0
-
         twins = TwinTable(bdir, offsets, np.unique(twin_rows), sdir / "spill" / "twins.bin")
         table = isinstance(drops, DropTable)  # no drop names its own kept id
         sizes = twins.cluster_sizes(twin_rows) if table else Counter()
