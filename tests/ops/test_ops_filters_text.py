@@ -194,3 +194,36 @@ def test_language_filter_caches_detection(monkeypatch) -> None:
 def test_language_model_is_the_bundled_lite_one() -> None:
     det = language_mod._detector()
     assert det.config.model == "lite"
+
+
+def _word_rep_by_count(text: str, n: int) -> float:
+    """The definition, without the shortcuts: every n-gram counted."""
+    from collections import Counter
+
+    from sftforge.ops.text import words
+
+    toks = words(text.lower())
+    if len(toks) < n:
+        return 0.0
+    grams = Counter(zip(*[toks[i:] for i in range(n)], strict=False))
+    return sum(c for c in grams.values() if c > 1) / (len(toks) - n + 1)
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 4, 5, 6, 7, 10, 13])
+def test_word_rep_shortcuts_give_the_counted_ratio(n: int) -> None:
+    """The exact early exits (too few repeated words, then word pairs) never change a ratio:
+    random texts over tiny vocabularies repeat at every length, so each exit and the full
+    count are all reached."""
+    import random
+
+    rnd = random.Random(n)
+    vocab = ["a", "b", "c", "d", "e", "f", "g", "h"]
+    nonzero = zero_after_count = 0
+    for _ in range(600):
+        size = rnd.randint(1, len(vocab))
+        text = " ".join(rnd.choice(vocab[:size]) for _ in range(rnd.randint(0, 60)))
+        got, want = word_rep_ratio(text, n), _word_rep_by_count(text, n)
+        assert got == want, (text, n)
+        nonzero += got > 0
+        zero_after_count += got == 0 and len(text.split()) >= n
+    assert nonzero > 50 and zero_after_count > 10

@@ -69,14 +69,13 @@ from .plan import Job, JobResult, Sampled, Stage, StageSummary
 from .shards import chunk_path, iter_shards, load_sample, write_chunk, write_jsonl
 from .sources import ReadError
 from .stats_cache import stage_fingerprint
+from .twins import TwinTable
 from .worker import (
-    PLACE_ID,
     ChunkTask,
     StageOps,
     configure,
     init_worker,
     keys_path,
-    places_path,
     run_task,
 )
 
@@ -346,19 +345,20 @@ class LocalExecutor:
         self._bar.update(total=n_in)
         with (sdir / "rejects.jsonl").open("wb") as rf, gc_paused():
 
-            def reject(r: Reject) -> None:
+            def reject(r: Reject, count_cluster: bool = True) -> None:
                 reasons[r.reason] += 1
-                if r.kept_id is not None:
+                if count_cluster and r.kept_id is not None:
                     # the locator too: identical twins share a content id
                     twin = (r.kept_id, *(r.kept or {}).values())
                     clusters[twin] += 1
                 rf.write(orjson.dumps(r.to_dict()) + b"\n")
 
             if st.key_base is not None:
-                n_out, index = self._keyed_stage(job, st, op, sdir, reject)
+                n_out, index, sizes = self._keyed_stage(job, st, op, sdir, reject)
             else:
                 buf: list[Sample] = []
                 n_out = index = 0
+                sizes = Counter()
                 for s in op.run(lambda: iter_shards(pdir, pchunks), reject):
                     buf.append(s)
                     n_out += 1
@@ -380,7 +380,8 @@ class LocalExecutor:
             "out": n_out,
             "rejected": sum(reasons.values()),
             "added": added,
-            "cluster_sizes": dict(Counter(n + 1 for n in clusters.values())),
+            # the keyed stages count theirs by twin row (``TwinTable.cluster_sizes``)
+            "cluster_sizes": dict(Counter(n + 1 for n in clusters.values()) + sizes),
             "peak_rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
             "seconds": c.seconds,
         }
@@ -398,11 +399,11 @@ class LocalExecutor:
         st: Stage,
         op: GlobalOp,
         sdir: Path,
-        reject: Callable[[Reject], None],
-    ) -> tuple[int, int]:
+        reject: Callable[..., None],
+    ) -> tuple[int, int, Counter[int]]:
         """A keyed global stage: ``choose`` over the workers' keys, kept lines copied as bytes.
 
-        Returns (samples out, chunks out)."""
+        Returns (samples out, chunks out, cluster sizes not counted by ``reject``)."""
         assert st.key_base is not None
         base = job.stages[st.key_base]
         bdir = job.workdir / f"s{base.index:02d}"
@@ -412,10 +413,15 @@ class LocalExecutor:
         spill = Spill(max(1, int(self.memory_budget_mb * (1 << 20))), sdir / "spill")
         op.spill = spill  # type: ignore[attr-defined]  # where a dedup puts what passes the budget
         keys, offsets, alive = _load_keys(job, st, op, bdir, nb, spill)
-        # input position -> key base row
+        # input position -> key base row (int32 where it fits: 4 bytes a row less)
+        rtype = np.int32 if len(alive) < 2**31 else np.int64
+        alive_np = np.frombuffer(alive, np.uint8)
         rows = (
-            np.arange(len(alive)) if all(alive) else np.flatnonzero(np.frombuffer(alive, np.uint8))
+            np.arange(len(alive), dtype=rtype)
+            if alive.count(0) == 0
+            else np.flatnonzero(alive_np).astype(rtype)
         )
+        del alive_np
         drops = op.choose(keys, lambda idx: _fetch(bdir, offsets, rows[list(idx)].tolist()))
         del keys
         return self._write_keyed(op, sdir, bdir, offsets, alive, rows, drops, reject)
@@ -429,14 +435,16 @@ class LocalExecutor:
         alive: bytearray,
         rows: np.ndarray,
         drops: Sequence[Drop],
-        reject: Callable[[Reject], None],
-    ) -> tuple[int, int]:
+        reject: Callable[..., None],
+    ) -> tuple[int, int, Counter[int]]:
         """A keyed stage's outputs from its drops (positions in ``rows``, the key base rows
         that reached it): output chunk ``i`` is what is left of key base chunk ``i`` (a hard
         link when nothing in it was dropped), the rejects name their kept twins from the key
-        base's locator files, ``dropped.jsonl`` lists the dropped key base rows.
+        base's locator files (through a ``TwinTable`` on disk), ``dropped.jsonl`` lists the
+        dropped key base rows. A ``DropTable``'s cluster sizes are counted here, by twin row
+        (numpy), not by ``reject``.
 
-        Returns (samples out, chunks out)."""
+        Returns (samples out, chunks out, cluster sizes counted here)."""
         nb = len(offsets) - 1
         alive_np = np.frombuffer(alive, dtype=np.uint8)  # a view: writes go to ``alive``
         index, kept_index = _drop_columns(drops)
@@ -444,7 +452,9 @@ class LocalExecutor:
         drop_rows = rows[index]  # ascending, as ``index`` is
         twin_rows = rows[kept_index[kept_index >= 0]]
         alive_np[drop_rows] = 0
-        twins, twin_ids = _places(bdir, offsets, set(np.unique(twin_rows).tolist()))
+        twins = TwinTable(bdir, offsets, np.unique(twin_rows), sdir / "spill" / "twins.bin")
+        table = isinstance(drops, DropTable)  # no drop names its own kept id
+        sizes = twins.cluster_sizes(twin_rows) if table else Counter()
         del twin_rows
         for i in range(nb):
             lo, hi = offsets[i], offsets[i + 1]
@@ -460,13 +470,13 @@ class LocalExecutor:
                 s = load_sample(lines[int(drop_rows[k]) - lo])
                 kept = kept_id = None
                 if d.kept_index is not None:
-                    twin = int(rows[d.kept_index])
-                    kept, kept_id = twins[twin], twin_ids[twin]
+                    kept, kept_id = twins.get(int(rows[d.kept_index]))
                 kept_id = d.kept_id if d.kept_id is not None else kept_id
-                reject(Reject(s, op.name, d.reason, d.value, kept_id, kept))
-        write_jsonl(sdir / "dropped.jsonl", (b"%d" % r for r in drop_rows.tolist()))
+                reject(Reject(s, op.name, d.reason, d.value, kept_id, kept), not table)
+        twins.close()
+        write_jsonl(sdir / "dropped.jsonl", _row_lines(drop_rows))
         shutil.rmtree(sdir / "spill", ignore_errors=True)
-        return int(alive_np.sum(dtype=np.int64)), nb
+        return int(alive_np.sum(dtype=np.int64)), nb, sizes
 
     def _keys_pass(self, st: Stage, sdir: Path, chunks: int) -> None:
         """Keys of a finished global stage's chunks, for the keyed stages after it (workers)."""
@@ -642,13 +652,13 @@ def _uses_pool(job: Job, st: Stage) -> bool:
 def _dropped_before(job: Job, st: Stage) -> np.ndarray:
     """The key base rows that the keyed stages between it and ``st`` dropped (ascending)."""
     assert st.key_base is not None
-    found = [
-        np.array(
-            (job.workdir / f"s{earlier.index:02d}" / "dropped.jsonl").read_bytes().split(),
-            dtype=np.int64,
-        )
-        for earlier in job.stages[st.key_base + 1 : st.index]
-    ]
+    found = []
+    for earlier in job.stages[st.key_base + 1 : st.index]:
+        with (job.workdir / f"s{earlier.index:02d}" / "dropped.jsonl").open("rb") as fh:
+            # a block of lines at a time: a bytes object per row for all of them at once
+            # would cost ~45 bytes a dropped row
+            while block := fh.readlines(1 << 20):
+                found.append(np.array(block, dtype=np.int64))
     return np.unique(np.concatenate(found)) if found else np.zeros(0, dtype=np.int64)
 
 
@@ -669,7 +679,9 @@ def _load_keys(
         lo, hi = offsets[-1], offsets[-1] + int(part["rows"])
         offsets.append(hi)
         mask = np.ones(hi - lo, dtype=bool)
-        mask[gone[(gone >= lo) & (gone < hi)] - lo] = False
+        # ``gone`` is sorted: this chunk's part by bisection, not a pass over all of it per chunk
+        first, last = np.searchsorted(gone, [lo, hi]).tolist()
+        mask[gone[first:last] - lo] = False
         whole = bool(mask.all())
         for name, col in part["keys"].items():
             if isinstance(col, np.ndarray):
@@ -689,8 +701,7 @@ def _load_keys(
         while sum(w.in_memory for w in writers.values()) > spill.budget // 2:
             max(writers.values(), key=lambda w: w.in_memory).to_file()
     alive = bytearray(b"\x01") * offsets[-1]
-    for r in gone.tolist():
-        alive[r] = 0
+    np.frombuffer(alive, dtype=np.uint8)[gone] = 0  # a view: no Python int per dropped row
     keys: Keys = {}
     for name, value in empty.items():
         if name in writers:
@@ -713,23 +724,10 @@ def _fetch(sdir: Path, offsets: list[int], rows: Sequence[int]) -> Iterator[Samp
         yield load_sample(lines[r - offsets[chunk]])
 
 
-def _places(
-    sdir: Path, offsets: list[int], rows: set[int]
-) -> tuple[dict[int, dict[str, Any] | None], dict[int, str]]:
-    """The locators and ids of some rows of a finished stage (the kept twins of a keyed stage's
-    drops), from the locator files of only the chunks that hold them."""
-    out: dict[int, dict[str, Any] | None] = {}
-    ids: dict[int, str] = {}
-    chunk, places = -1, {}
-    for r in sorted(rows):
-        if chunk < 0 or r >= offsets[chunk + 1]:
-            chunk = bisect_right(offsets, r) - 1
-            places = pickle.loads(places_path(sdir, chunk).read_bytes())
-        i = r - offsets[chunk]
-        found = {k: v[i] for k, v in places.items() if v[i] is not None and k != PLACE_ID}
-        out[r] = found or None
-        ids[r] = places[PLACE_ID][i]
-    return out, ids
+def _row_lines(rows: np.ndarray) -> Iterator[bytes]:
+    """The rows as decimal lines, converted a block at a time (not one Python int each at once)."""
+    for lo in range(0, len(rows), 1 << 16):
+        yield from (b"%d" % r for r in rows[lo : lo + (1 << 16)].tolist())
 
 
 def _drop_columns(drops: Sequence[Drop]) -> tuple[np.ndarray, np.ndarray]:

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -37,7 +38,7 @@ import numpy as np
 import orjson
 
 from ..errors import SftforgeError
-from ..ops.base import GlobalOp, Reject
+from ..ops.base import GlobalOp
 from .executor import LocalExecutor, _broken, _dropped_before
 from .plan import Job, JobResult, Stage, StageSummary
 from .ray_data import Stalled, WorkerLost, run_chunks
@@ -193,8 +194,8 @@ class RayExecutor(LocalExecutor):
         st: Stage,
         op: GlobalOp,
         sdir: Path,
-        reject: Callable[[Reject], None],
-    ) -> tuple[int, int]:
+        reject: Callable[..., None],
+    ) -> tuple[int, int, Counter[int]]:
         assert st.key_base is not None
         base = job.stages[st.key_base]
         bdir = job.workdir / f"s{base.index:02d}"

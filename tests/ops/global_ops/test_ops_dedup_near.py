@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import random
 
+import numpy as np
 import pytest
 
 from sftforge.ops import base as base_mod
@@ -176,3 +177,47 @@ def test_band_hashes_give_the_same_buckets(mask) -> None:
     assert np.array_equal(plain >= 0, fast >= 0)
     assert _partition(plain) == _partition(fast)
     assert len({int(v) for v in fast[fast >= 0]}) == len(_partition(fast))  # unique across bands
+
+
+def test_unique_rows_equals_numpy_unique_per_row() -> None:
+    """``unique_rows`` (each row sorted in place, repeats dropped) against ``np.unique`` row by
+    row, empty rows and rows whose first value equals the row before's last included."""
+    from sftforge.ops.dedup.text import unique_rows
+
+    rng = np.random.default_rng(7)
+    for _ in range(400):
+        n = int(rng.integers(0, 10))
+        lens = rng.integers(0, 6, n) * rng.integers(0, 2, n)
+        offsets = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(lens, out=offsets[1:])
+        flat = rng.integers(0, 4, int(offsets[-1])).astype(np.uint64)
+        values, sizes = unique_rows(flat, offsets)
+        rows = [np.unique(flat[offsets[i] : offsets[i + 1]]) for i in range(n)]
+        want = np.concatenate(rows) if rows else np.zeros(0, dtype=np.uint64)
+        assert values.dtype == np.uint64 and sizes.dtype == np.int64
+        assert np.array_equal(values, want)
+        assert sizes.tolist() == [len(r) for r in rows]
+
+
+@pytest.mark.parametrize("walk", ["input", "reversed"])
+def test_bucket_table_in_hash_parts_gives_the_same_buckets(tmp_path, walk) -> None:
+    """Past its limit ``bucket_table`` groups each band in hash parts (and writes the table to
+    a file): the same buckets (ids may differ) and the same involved samples as in memory."""
+    from sftforge.ops.dedup.minhash import bucket_table
+    from sftforge.ops.dedup.spill import Column, Spill
+
+    rng = np.random.default_rng(11)
+    bands = rng.integers(0, 40, size=(500, 5)).astype(np.uint64)  # many shared buckets
+    bands[:, 4] = rng.integers(0, 2**63, size=500, dtype=np.uint64)  # a band of singletons
+    order = None if walk == "input" else np.arange(499, -1, -1, dtype=np.int64)
+
+    def buckets(limit: int) -> tuple[set[tuple[int, ...]], np.ndarray, bool]:
+        table, involved = bucket_table(Column(bands), order, Spill(1 << 30, tmp_path), limit)
+        col = table.block(0, len(table)).reshape(5, 500).T  # walk order, one column a band
+        return _partition(col), involved, table.spilled
+
+    whole, inv_whole, spilled_whole = buckets(1 << 30)
+    parts, inv_parts, spilled_parts = buckets(64 * 50)  # 10 parts, and the table to a file
+    assert not spilled_whole and spilled_parts
+    assert parts == whole and np.array_equal(inv_parts, inv_whole)
+    assert len(whole) > 50 and not any(b == 4 for b, *_ in whole)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 
@@ -14,10 +14,12 @@ __all__ = [
     "KEEPS",
     "check_options",
     "cluster_histogram",
+    "cluster_histogram_counts",
     "cluster_histogram_merge",
     "keep_order",
     "rank_of",
     "sample_length",
+    "size_counts",
 ]
 
 KEEPS: tuple[str, ...] = ("first", "longest")
@@ -59,10 +61,23 @@ def _bin(size: int) -> str:
 
 def cluster_histogram(sizes: Iterable[int]) -> dict[str, int]:
     """Clusters by size in power-of-two bins: {"1": singletons, "2": pairs, "3-4": ..., ...}."""
+    return cluster_histogram_counts(Counter(sizes))
+
+
+def cluster_histogram_counts(counts: Mapping[int, int]) -> dict[str, int]:
+    """``cluster_histogram`` from {cluster size: how many clusters} (e.g. ``np.unique`` counts
+    of a size column: no Python int per cluster)."""
     hist: Counter[str] = Counter()
-    for size, count in Counter(sizes).items():  # few distinct sizes: bin each once
-        hist[_bin(size)] += count
+    for size, count in counts.items():  # few distinct sizes: bin each once
+        if count:
+            hist[_bin(size)] += count
     return dict(sorted(hist.items(), key=lambda kv: int(kv[0].split("-")[0])))
+
+
+def size_counts(sizes: np.ndarray) -> Counter[int]:
+    """{size: how many} of an integer column, counted by numpy."""
+    values, counts = np.unique(np.asarray(sizes, dtype=np.int64), return_counts=True)
+    return Counter(dict(zip(values.tolist(), counts.tolist(), strict=True)))
 
 
 def cluster_histogram_merge(parts: Iterable[dict[str, int]]) -> dict[str, int]:

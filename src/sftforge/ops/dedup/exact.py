@@ -24,13 +24,20 @@ import xxhash
 
 from ...sample import Sample
 from ..base import DropTable, Fetch, GlobalOp, Keys, register_op
-from .common import check_options, cluster_histogram, keep_order, rank_of, sample_length
+from .common import (
+    check_options,
+    cluster_histogram_counts,
+    keep_order,
+    rank_of,
+    sample_length,
+    size_counts,
+)
 from .spill import Spill, as_column
 from .text import view_tokens
 
 __all__ = ["ExactDedup"]
 
-_LOW64 = (1 << 64) - 1
+_EMPTY = bytes(16)  # an empty view's key: zeros (it is flagged ``empty``, never compared)
 # bytes a sample costs while its partition is sorted: key, row, rank and the sort's temporaries
 # (measured: ~135 bytes a record of main-process peak at 416k records)
 _BYTES_PER_ROW = 128
@@ -76,14 +83,13 @@ class ExactDedup(GlobalOp):
         """Per sample: the 128-bit hash of the normalised view as two uint64 (empty view: a
         flag) and the length (``keep: longest``); numpy columns, 25 bytes a sample."""
         n = len(samples)
-        key = np.zeros((n, 2), dtype=np.uint64)
-        empty = np.zeros(n, dtype=bool)
-        for i, t in enumerate(view_tokens(samples, self.view, memo)):
-            if t:
-                h = xxhash.xxh3_128_intdigest(" ".join(t).encode("utf-8"))
-                key[i] = (h >> 64, h & _LOW64)
-            else:
-                empty[i] = True
+        toks = view_tokens(samples, self.view, memo)
+        # the canonical 16-byte digest is the 128-bit hash big-endian: (high, low) 64-bit
+        # words, read as one array (a numpy row assignment per sample cost more than the hash)
+        digest = xxhash.xxh3_128_digest
+        blob = b"".join(digest(" ".join(t).encode("utf-8")) if t else _EMPTY for t in toks)
+        key = np.frombuffer(blob, dtype=">u8").reshape(n, 2).astype(np.uint64)
+        empty = np.fromiter((not t for t in toks), dtype=bool, count=n)
         longest = self.keep == "longest"
         return {
             "key": key,
@@ -100,9 +106,16 @@ class ExactDedup(GlobalOp):
         order (input order, or longest first with the earliest winning ties)."""
         key, empty = as_column(keys["key"]), as_column(keys["empty"])
         n = len(key)
-        rank = rank_of(keep_order(self.keep, as_column(keys["length"]).whole()))
+        # keep: first ranks each row by itself: no rank column (16 bytes a sample) to build
+        rank = (
+            None
+            if self.keep == "first"
+            else rank_of(keep_order(self.keep, as_column(keys["length"]).whole()))
+        )
         parts = min(_MAX_PARTS, max(1, -(-n * _BYTES_PER_ROW // self.spill.budget)))
-        dup_rows, twin_rows, sizes = [], [], []
+        dup_rows, twin_rows = [], []
+        counts: Counter[int] = Counter()  # clusters by size (not a size per cluster: n of them)
+        n_clusters = 0
         n_empty = 0
         for p in range(parts):
             rows_p, key_p = [], []
@@ -116,21 +129,20 @@ class ExactDedup(GlobalOp):
             rows = np.concatenate(rows_p) if rows_p else np.zeros(0, dtype=np.int64)
             kp = np.concatenate(key_p) if key_p else np.zeros((0, 2), dtype=np.uint64)
             del rows_p, key_p
-            dup, twin, size = _clusters(rows, kp, rank[rows])
+            dup, twin, size = _clusters(rows, kp, rows if rank is None else rank[rows])
             dup_rows.append(dup)
             twin_rows.append(twin)
-            sizes.append(size)
+            counts += size_counts(size)
+            n_clusters += int((size > 1).sum())
         dup = np.concatenate(dup_rows) if dup_rows else np.zeros(0, dtype=np.int64)
         twin = np.concatenate(twin_rows) if twin_rows else np.zeros(0, dtype=np.int64)
-        size = np.concatenate(sizes) if sizes else np.zeros(0, dtype=np.int64)
         order = np.argsort(dup, kind="stable")
         dup, twin = dup[order], twin[order]
         if n_empty:
             self.counters.extra["empty_view"] += n_empty
-        counts = Counter(size.tolist())
         counts[1] += n_empty
-        self.clusters = cluster_histogram(counts.elements())
-        self.counters.extra["clusters"] += int((size > 1).sum())
+        self.clusters = cluster_histogram_counts(counts)
+        self.counters.extra["clusters"] += n_clusters
         for size_bin, c in self.clusters.items():
             self.counters.extra[f"cluster_size:{size_bin}"] += c
         ones = np.ones(len(dup))

@@ -160,72 +160,111 @@ def exact_jaccard(a: np.ndarray, b: np.ndarray) -> float:
     return inter / (len(a) + len(b) - inter)
 
 
+# bytes a row costs while one band's hashes are grouped (the column, the sort's order and
+# inverse, group ids, flags): past the table's limit a band is grouped in hash partitions
+_GROUP_BYTES = 64
+_MAX_PARTS = 256  # each part scans the band column once
+
+
+def _band_column(bands: Column, b: int) -> np.ndarray:
+    n = len(bands)
+    col = np.empty(n, dtype=np.uint64)
+    for lo, block in bands.blocks():
+        col[lo : lo + len(block)] = block[:, b]
+    return col
+
+
 def bucket_table(
-    bands: Column, order: np.ndarray, spill: Spill, limit: int
+    bands: Column, order: np.ndarray | None, spill: Spill, limit: int
 ) -> tuple[Column, np.ndarray]:
     """LSH buckets from band hashes, one band at a time: (table, involved).
 
     ``table`` is band-major, in walk order: entry ``b * n + k`` is the bucket of band ``b`` of
-    sample ``order[k]``, -1 when it holds that sample alone; bucket ids are dense over shared
-    buckets and unique across bands. It stays in memory up to ``limit`` bytes, else goes to a
-    file. ``involved`` marks the samples sharing at least one bucket. Buckets are equal 64-bit
-    band hashes (``band_hashes``): two different bands colliding is a 2**-64 event per pair, and
-    a false candidate is still verified."""
+    sample ``order[k]`` (``order`` None: input order, sample ``k``), -1 when it holds that
+    sample alone; bucket ids are unique over shared buckets across bands (int32 where they
+    fit). It stays in memory up to ``limit`` bytes, else goes to a file. ``involved`` marks the
+    samples sharing at least one bucket. Buckets are equal 64-bit band hashes
+    (``band_hashes``): two different bands colliding is a 2**-64 event per pair, and a false
+    candidate is still verified. Past ``limit`` a band is grouped in parts by hash value (equal
+    hashes share a part), so the sort's temporaries stay within it; which id a bucket gets
+    changes, which buckets there are does not."""
     n, n_bands = len(bands), (bands.shape[1] if len(bands.shape) > 1 else 0)
     involved = np.zeros(n, dtype=bool)
     writer = ColumnWriter(spill, "buckets", limit)
+    id_type = np.int32 if n * max(n_bands, 1) < 2**31 else np.int64
+    parts = min(_MAX_PARTS, max(1, -(-n * _GROUP_BYTES // max(limit, 1))))
     offset = 0
     for b in range(n_bands):
-        col = np.empty(n, dtype=np.uint64)
-        for lo, block in bands.blocks():
-            col[lo : lo + len(block)] = block[:, b]
-        ids = np.full(n, -1, dtype=np.int64)
-        if n:
-            inverse, counts, _ = _groups(col)
-            del col
+        col = _band_column(bands, b)
+        ids = np.full(n, -1, dtype=id_type)
+        for p in range(parts if n else 0):
+            if parts == 1:
+                rows, values = None, col
+            else:  # this part's rows, picked a block at a time (no full-size temporaries)
+                picked = [
+                    np.flatnonzero(col[lo : lo + _spill.BLOCK_ROWS] % np.uint64(parts) == p) + lo
+                    for lo in range(0, n, _spill.BLOCK_ROWS)
+                ]
+                rows = np.concatenate(picked)
+                values = col[rows]
+            if not len(values):
+                continue
+            inverse, counts, _ = _groups(values)
+            del values
             shared_group = counts > 1
             dense = np.cumsum(shared_group) - 1 + offset
             shared = shared_group[inverse]
-            ids[shared] = dense[inverse[shared]]
-            involved |= shared
+            where = shared if rows is None else rows[shared]
+            ids[where] = dense[inverse[shared]]
+            involved[where] = True
             offset += int(shared_group.sum())
-        writer.append(ids[order])
-    return writer.finish(np.dtype(np.int64)), involved
+        del col
+        writer.append(ids if order is None else ids[order])
+    return writer.finish(np.dtype(id_type)), involved
 
 
 def greedy_match(
-    order: np.ndarray,
+    order: np.ndarray | None,
     table: Column,
     similarity: Callable[[int, np.ndarray], np.ndarray],
     threshold: float,
     active: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Walk ``order``; return (twin index or -1, similarity to the twin) per sample.
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Walk ``order`` (None: input order); return the matched samples: (their indices,
+    ascending; each one's kept twin; its similarity to the twin).
 
     ``table``: ``bucket_table``'s buckets in walk order. ``similarity(j, candidates)`` gives the
     similarity of ``j`` to each candidate index. Only ``active`` samples (sharing a bucket, with
     a view) are matched or become twins. The kept samples of each bucket are a compact table:
-    the first one in an array, the rare others in a dict."""
-    n = len(order)
-    twin = np.full(n, -1, dtype=np.int64)
-    sim = np.zeros(n, dtype=np.float64)
+    the first one in an array, the rare others in a dict. Only the matches are kept (20 bytes
+    each), not a twin and a similarity for every sample."""
+    n = len(active)
     n_bands = len(table) // n if n else 0
-    rank = np.empty(n, dtype=np.int64)
-    rank[order] = np.arange(n, dtype=np.int64)
+    # input order ranks each sample by itself: no rank column (8 bytes a sample) to build
+    rank: np.ndarray | None = None
+    if order is not None:
+        rank = np.empty(n, dtype=np.int64)
+        rank[order] = np.arange(n, dtype=np.int64)
     n_buckets = 0
     for _, block in table.blocks():
         if len(block):
             n_buckets = max(n_buckets, int(block.max()) + 1)
-    first = np.full(n_buckets, -1, dtype=np.int64)  # bucket -> its first kept sample
+    # bucket -> its first kept sample (int32 where the rows fit: 4 bytes a bucket)
+    index_type = np.int32 if n < 2**31 else np.int64
+    first = np.full(n_buckets, -1, dtype=index_type)
     more: dict[int, list[int]] = {}  # bucket -> its later kept samples
+    found: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # matches, a walk block each
     step = _spill.BLOCK_ROWS
     for lo in range(0, n, step):
         hi = min(lo + step, n)
-        walk = order[lo:hi]
+        walk = np.arange(lo, hi, dtype=np.int64) if order is None else order[lo:hi]
         todo = np.flatnonzero(active[walk])
         if not len(todo):
             continue
         rows = np.stack([table.block(b * n + lo, b * n + hi) for b in range(n_bands)], axis=1)
+        dups: list[int] = []
+        twins: list[int] = []
+        sims_of: list[float] = []
         for k in todo.tolist():
             j = int(walk[k])
             bids = rows[k][rows[k] >= 0]
@@ -237,15 +276,34 @@ def greedy_match(
                     if later:
                         cands_set.update(later)
             if cands_set:
-                cands = sorted(cands_set, key=lambda c: rank[c])
+                cands = (
+                    sorted(cands_set) if rank is None else sorted(cands_set, key=rank.__getitem__)
+                )
                 sims = similarity(j, np.asarray(cands, dtype=np.int64))
                 best = int(np.argmax(sims))  # first maximum = earliest kept among equals
                 if sims[best] >= threshold:
-                    twin[j] = cands[best]
-                    sim[j] = float(sims[best])
+                    dups.append(j)
+                    twins.append(cands[best])
+                    sims_of.append(float(sims[best]))
                     continue
             free = heads < 0
             first[bids[free]] = j
             for bid in bids[~free].tolist():
                 more.setdefault(bid, []).append(j)
-    return twin, sim
+        if dups:
+            found.append(
+                (
+                    np.asarray(dups, dtype=np.int64),
+                    np.asarray(twins, dtype=index_type),
+                    np.asarray(sims_of, dtype=np.float64),
+                )
+            )
+    if not found:
+        return np.zeros(0, np.int64), np.zeros(0, index_type), np.zeros(0, np.float64)
+    dup = np.concatenate([f[0] for f in found])
+    twin = np.concatenate([f[1] for f in found])
+    sim = np.concatenate([f[2] for f in found])
+    if order is not None:  # walk order is not input order
+        by_index = np.argsort(dup, kind="stable")
+        dup, twin, sim = dup[by_index], twin[by_index], sim[by_index]
+    return dup, twin, sim

@@ -19,7 +19,6 @@ order, never on batching or workers.
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -28,7 +27,13 @@ import numpy as np
 
 from ...sample import Sample
 from ..base import RAGGED, DropTable, Fetch, GlobalOp, Keys, register_op
-from .common import check_options, cluster_histogram, keep_order, sample_length
+from .common import (
+    check_options,
+    cluster_histogram_counts,
+    keep_order,
+    sample_length,
+    size_counts,
+)
 from .minhash import (
     SEED,
     band_hashes,
@@ -114,9 +119,11 @@ class NearDedup(GlobalOp):
         if self.verify == "estimate":
             sig = as_column(keys["sig"])
             return lambda j, c: (sig.take(c) == sig.block(j, j + 1)).mean(axis=1)
-        sizes = as_column(keys[SETS]).whole()
+        sizes = as_column(keys[SETS])
         offsets = np.zeros(len(sizes) + 1, dtype=np.int64)
-        np.cumsum(sizes, out=offsets[1:])
+        for lo, block in sizes.blocks():  # the sizes need not be in memory all at once
+            np.cumsum(block, out=offsets[lo + 1 : lo + 1 + len(block)])
+            offsets[lo + 1 : lo + 1 + len(block)] += offsets[lo]
         sets = Ragged(as_column(keys[SETS + RAGGED]), offsets)
 
         def exact(j: int, cands: np.ndarray) -> np.ndarray:
@@ -130,35 +137,46 @@ class NearDedup(GlobalOp):
         the signatures' estimate), matched greedily: each duplicate's kept twin and similarity.
         Past the memory budget the bucket table and the shingle sets live in files (``spill``);
         the result is the same. ``fetch`` is not needed."""
-        n_tok = as_column(keys["tokens"]).whole()
-        empty = n_tok == 0
-        order = keep_order(self.keep, as_column(keys["length"]).whole())
+        tokens = as_column(keys["tokens"])
+        empty = np.zeros(len(tokens), dtype=bool)
+        short = np.zeros(len(tokens), dtype=bool)
+        for lo, block in tokens.blocks():  # two flags a sample, not its token count too
+            empty[lo : lo + len(block)] = block == 0
+            short[lo : lo + len(block)] = block < self.ngram
+        # keep: first walks in input order: no order column (8 bytes a sample) to build
+        order = (
+            None
+            if self.keep == "first"
+            else keep_order(self.keep, as_column(keys["length"]).whole())
+        )
+
         table, involved = bucket_table(
             as_column(keys["bands"]), order, self.spill, self.spill.budget // 4
         )
         involved &= ~empty
         similarity = self._similarity(keys)
-        twin, sim = greedy_match(order, table, similarity, self.threshold, involved)
-        short = n_tok < self.ngram
-        self._count(twin, empty, short)
-        dup = np.flatnonzero(twin >= 0)
+        dup, twin, sim = greedy_match(order, table, similarity, self.threshold, involved)
+        del table
+        self._count(twin, len(empty), empty, short)
         return DropTable(
             dup,
             short[dup],  # 0: near_duplicate, 1: short_exact_duplicate
             ("near_duplicate", "short_exact_duplicate"),
             # Python's round (numpy's differs on a few halfway values)
-            np.fromiter((round(v, 4) for v in sim[dup].tolist()), np.float64, len(dup)),
-            twin[dup],
+            np.fromiter((round(v, 4) for v in sim.tolist()), np.float64, len(dup)),
+            twin,
         )
 
-    def _count(self, twin: np.ndarray, empty: np.ndarray, short: np.ndarray) -> None:
-        dup_of = Counter(twin[twin >= 0].tolist())
-        sizes = np.ones(len(twin), dtype=np.int64)
-        for t, c in dup_of.items():
-            sizes[t] += c
-        self.clusters = cluster_histogram(sizes[twin < 0].tolist())
+    def _count(self, twin: np.ndarray, n: int, empty: np.ndarray, short: np.ndarray) -> None:
+        """Cluster sizes from the matches' twins (``twin``, one per dropped sample of ``n``):
+        a kept sample's cluster is itself and its drops."""
+        # numpy throughout: a Python dict entry per cluster grew the parent with the data
+        twins, dups = np.unique(twin, return_counts=True)
+        counts = size_counts(dups + 1)
+        counts[1] += n - len(twin) - len(twins)  # kept samples that no drop names
+        self.clusters = cluster_histogram_counts(counts)
         extra = self.counters.extra
-        extra["clusters"] += len(dup_of)
+        extra["clusters"] += len(twins)
         extra["empty_view"] += int(empty.sum())
         extra["short_view"] += int((short & ~empty).sum())
         for b, c in self.clusters.items():

