@@ -157,3 +157,82 @@ def test_the_trl_profile_rows_are_the_whole_text_rows() -> None:
     )["input_ids"]
     assert [r.input_ids for r in rows] == [list(w) for w in want]
     assert [r.labels for r in rows] == [list(w) for w in want]
+
+
+@pytest.mark.parametrize(
+    "pre",
+    [
+        pre_tokenizers.ByteLevel(add_prefix_space=False),
+        pre_tokenizers.ByteLevel(add_prefix_space=True),
+    ],
+)
+def test_joined_encodings_answer_as_the_whole_encoding(pre: Any) -> None:
+    """Native mode reads ids, len, char_to_token and offsets: all equal the whole encoding's."""
+    tk = _bpe(pre)
+    enc = PieceEncoder(tk, tk.encode_batch)
+    for _ in range(2):  # the second time from memory
+        got = enc.encodings(TEXTS)
+        assert enc.enabled
+        for text, (ids, joined), whole in zip(
+            TEXTS, got, tk.encode_batch(TEXTS, add_special_tokens=False), strict=True
+        ):
+            assert ids == whole.ids
+            assert len(joined) == len(whole)
+            assert joined.offsets == whole.offsets
+            for pos in range(len(text) + 2):
+                assert joined.char_to_token(pos) == whole.char_to_token(pos), (text, pos)
+
+
+def test_joined_encodings_fall_back_on_a_difference() -> None:
+    tk = _bpe(pre_tokenizers.ByteLevel(add_prefix_space=False))
+    enc = PieceEncoder(tk, tk.encode_batch)
+    enc._special["<|im_end|>"] = 0
+    got = enc.encodings(TEXTS)
+    assert not enc.enabled
+    assert [ids for ids, _ in got] == _whole(tk, TEXTS)
+
+
+def test_native_rows_are_the_same_with_the_piece_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    """tokenize_samples over many batches (the threaded path, pieces on) gives the rows of the
+    one-batch path (whole texts encoded), labels included."""
+    from tiny_chatml import CHATML, build_tokenizer
+
+    from sftforge.chat import tokenize as tokenize_module
+    from sftforge.chat.tokenize import ChatTokenizer, tokenize_samples
+
+    used: list[PieceEncoder] = []
+
+    class Recorded(PieceEncoder):
+        def encodings(self, texts: Any) -> Any:
+            used.append(self)
+            return super().encodings(texts)
+
+    monkeypatch.setattr(tokenize_module, "PieceEncoder", Recorded)
+    from sftforge.chat.templates import ChatTemplate
+    from sftforge.sample import Message, Sample
+
+    tok = build_tokenizer()
+    chat = ChatTokenizer(tok, ChatTemplate("chatml-unmarked", CHATML), max_len=60)
+    samples = [
+        Sample(
+            [
+                Message("system", "你是助手"),
+                Message("user", f"question {i % 7} 今天天气"),
+                Message("assistant", f"answer {i % 5} 很好"),
+                Message("user", "Hello world"),
+                Message("assistant", "I am fine." * (1 + i % 9)),
+            ],
+            id=str(i),
+        )
+        for i in range(120)
+    ]
+    streamed = tokenize_samples(samples, chat, batch_size=16)
+    one = [tokenize_samples([s], chat) for s in samples]
+    assert [(r.id, r.input_ids, r.labels) for r in streamed.rows] == [
+        (r.id, r.input_ids, r.labels) for o in one for r in o.rows
+    ]
+    assert streamed.counts["rejected:too_long"] == sum(o.counts["rejected:too_long"] for o in one)
+    assert streamed.rows and streamed.counts["rejected:too_long"]
+    assert used and all(p.enabled for p in used) and used[0]._encoded  # pieces, remembered
+    whole = tokenize_samples(samples, chat, batch_size=16, threads=False)
+    assert streamed.stats.to_dict() == whole.stats.to_dict()

@@ -6,7 +6,10 @@ on the raw text), then normalizes, pre-tokenizes and encodes each stretch betwee
 and the ids are the pieces' ids in order. So the ids of a text are the ids of its stretches joined,
 each stretch encoded alone (``add_special_tokens=False``), with every added token's own id between
 them. Chat datasets repeat those stretches (a system prompt, ``"assistant\\n"``, the same question
-in many conversations): :class:`PieceEncoder` encodes each distinct one once per stream and joins.
+in many conversations): :class:`PieceEncoder` encodes each distinct one once per stream and joins:
+``ids`` for the trl profile (ids only), ``encodings`` for native mode, whose labels come from
+character positions (:class:`JoinedEncoding` answers ``char_to_token`` and ``offsets`` as the
+whole text's encoding does).
 
 That equality only holds when nothing in the pipeline looks across a stretch's edges or at where
 it sits in the text, which :func:`piece_splitter` checks on the tokenizer before it is used (else
@@ -31,10 +34,11 @@ from __future__ import annotations
 
 import json
 import re
+from bisect import bisect_right
 from collections.abc import Callable, Sequence
 from typing import Any
 
-__all__ = ["PieceEncoder", "piece_splitter"]
+__all__ = ["JoinedEncoding", "PieceEncoder", "piece_splitter"]
 
 # pre-tokenizers that split each stretch the same way wherever it sits in the text
 _POSITION_FREE = frozenset(
@@ -50,11 +54,13 @@ _POSITION_FREE = frozenset(
         "UnicodeScripts",
     }
 )
-# a stream remembers the ids of at most this many stretches, and of stretches this short
+# a stream remembers the ids of at most this many stretches, of stretches this short,
 _CACHE_MAX = 32768
 _PIECE_MAX_CHARS = 2048
 # the number of texts at the start of a stream also encoded whole, as a check
 _CHECKED = 64
+# and at most this many tokens in all (memory stays a few tens of MB whatever the stream)
+_CACHE_TOKENS_MAX = 400_000
 
 
 def _pre_tokenizer_ok(state: Any) -> bool:
@@ -106,6 +112,44 @@ def piece_splitter(backend: Any) -> tuple[re.Pattern[str], dict[str, int]] | Non
     return re.compile("(" + "|".join(map(re.escape, texts)) + ")"), ids
 
 
+class JoinedEncoding:
+    """A text's encoding made of its stretches' encodings: what native mode reads from a
+    ``tokenizers.Encoding`` (``len``, ``char_to_token``, ``offsets``), with character positions
+    in the whole text. An added token's characters are its own token's, as in the whole
+    encoding."""
+
+    __slots__ = ("_bases", "_encodings", "_ends", "_n", "_starts")
+
+    def __init__(
+        self, starts: list[int], ends: list[int], bases: list[int], encodings: list[Any], n: int
+    ) -> None:
+        self._starts, self._ends, self._bases = starts, ends, bases
+        self._encodings, self._n = encodings, n
+
+    def __len__(self) -> int:
+        return self._n
+
+    def char_to_token(self, pos: int, sequence_index: int = 0) -> int | None:
+        k = bisect_right(self._starts, pos) - 1
+        if k < 0 or pos >= self._ends[k]:
+            return None
+        enc = self._encodings[k]
+        if enc is None:
+            return self._bases[k]
+        t = enc.char_to_token(pos - self._starts[k])
+        return None if t is None else self._bases[k] + t
+
+    @property
+    def offsets(self) -> list[tuple[int, int]]:
+        out: list[tuple[int, int]] = []
+        for start, end, enc in zip(self._starts, self._ends, self._encodings, strict=True):
+            if enc is None:
+                out.append((start, end))
+            else:
+                out += [(start + a, start + b) for a, b in enc.offsets]
+        return out
+
+
 class PieceEncoder:
     """``ids(texts)``: the token ids of each text, as ``backend.encode_batch(texts,
     add_special_tokens=False)`` gives them, with each distinct stretch between added tokens
@@ -120,6 +164,8 @@ class PieceEncoder:
         if split is not None:
             self._pattern, self._special = split
         self._cache: dict[str, list[int]] = {}
+        self._encoded: dict[str, tuple[list[int], Any]] = {}  # for encodings()
+        self._cached_tokens = 0
         self._to_check = _CHECKED
 
     def _whole(self, texts: Sequence[str]) -> list[list[int]]:
@@ -140,6 +186,78 @@ class PieceEncoder:
                 return self._whole(texts)
         return out
 
+    def encodings(self, texts: Sequence[str]) -> list[tuple[list[int], Any]]:
+        """``(ids, encoding)`` per text, as ``(e.ids, e)`` for ``e`` in ``backend.encode_batch``
+        (``batch`` must give offsets): ``encoding`` is a :class:`JoinedEncoding`, or the
+        tokenizer's own when the piece path is off."""
+        if not texts:
+            return []
+        if not self.enabled:
+            return [(e.ids, e) for e in self._batch(list(texts), add_special_tokens=False)]
+        out = self._joined_encodings(texts)
+        if self._to_check > 0:
+            head = list(texts[: self._to_check])
+            self._to_check -= len(head)
+            whole = self._batch(head, add_special_tokens=False)
+            if any(
+                e.ids != ids or e.offsets != joined.offsets
+                for e, (ids, joined) in zip(whole, out, strict=False)
+            ):
+                self.enabled = False  # never seen; the whole texts are then the answer
+                self._encoded.clear()
+                return [(e.ids, e) for e in self._batch(list(texts), add_special_tokens=False)]
+        return out
+
+    def _joined_encodings(self, texts: Sequence[str]) -> list[tuple[list[int], Any]]:
+        assert self._pattern is not None
+        special, cache = self._special, self._encoded
+        split = self._pattern.split
+        missing: dict[str, int] = {}
+        plans: list[list[str]] = []
+        for text in texts:
+            parts = split(text)
+            plans.append(parts)
+            for k in range(0, len(parts), 2):
+                piece = parts[k]
+                if piece and piece not in cache and piece not in missing:
+                    missing[piece] = len(missing)
+        fresh = (
+            [(e.ids, e) for e in self._batch(list(missing), add_special_tokens=False)]
+            if missing
+            else []
+        )
+        for piece, k in missing.items():
+            if len(cache) >= _CACHE_MAX or self._cached_tokens >= _CACHE_TOKENS_MAX:
+                break
+            if len(piece) <= _PIECE_MAX_CHARS:
+                cache[piece] = fresh[k]
+                self._cached_tokens += len(fresh[k][0])
+        out: list[tuple[list[int], Any]] = []
+        for parts in plans:
+            ids: list[int] = []
+            starts: list[int] = []
+            ends: list[int] = []
+            bases: list[int] = []
+            encs: list[Any] = []
+            pos = 0
+            for k, piece in enumerate(parts):
+                if not piece:
+                    continue
+                starts.append(pos)
+                pos += len(piece)
+                ends.append(pos)
+                bases.append(len(ids))
+                if k % 2:
+                    ids.append(special[piece])
+                    encs.append(None)
+                else:
+                    got = cache.get(piece)
+                    pids, enc = got if got is not None else fresh[missing[piece]]
+                    ids += pids
+                    encs.append(enc)
+            out.append((ids, JoinedEncoding(starts, ends, bases, encs, len(ids))))
+        return out
+
     def _joined(self, texts: Sequence[str]) -> list[list[int]]:
         assert self._pattern is not None
         special, cache = self._special, self._cache
@@ -154,13 +272,12 @@ class PieceEncoder:
                 if piece and piece not in cache and piece not in missing:
                     missing[piece] = len(missing)
         fresh = self._whole(list(missing)) if missing else []
-        room = _CACHE_MAX - len(cache)
         for piece, k in missing.items():
-            if room <= 0:
+            if len(cache) >= _CACHE_MAX or self._cached_tokens >= _CACHE_TOKENS_MAX:
                 break
             if len(piece) <= _PIECE_MAX_CHARS:
                 cache[piece] = fresh[k]
-                room -= 1
+                self._cached_tokens += len(fresh[k])
         out: list[list[int]] = []
         for parts in plans:
             ids: list[int] = []

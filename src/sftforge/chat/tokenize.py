@@ -30,6 +30,7 @@ from .encode import (
     special_tokens_of,
 )
 from .overlap import overlapped
+from .pieces import PieceEncoder
 from .render import (
     TRAIN_ON,
     Rendered,
@@ -283,8 +284,12 @@ def _tokenize_overlapped(
             labelled = chat._labelled([r for _, r in ready], encoded)
             _finish_batch(chat, ready, failed, labelled, result, role_stats)
 
+    backend = rust_backend(chat.tokenizer)
+    # each distinct stretch between added tokens encoded once per stream (chat.pieces)
+    pieces = PieceEncoder(backend, backend.encode_batch)
+
     def encode(texts: list[str]) -> Any:
-        return encode_batch(chat.tokenizer, texts)
+        return pieces.encodings(texts)
 
     for _ in overlapped(batches, render, encode, finish):
         pass
