@@ -84,8 +84,8 @@ def zh_multiturn_20k(path: Path) -> int:
 
 
 SETS = {"alpaca_52k": alpaca_52k, "zh_multiturn_20k": zh_multiturn_20k}
-# what the peers keep between runs, removed before each run (see jobs)
-FRESH = ("hf-cache", "lf/tokenized")
+# what each peer keeps between runs, removed before its run (see jobs)
+FRESH = {"lf": ("hf-cache", "lf/tokenized"), "trl": ("hf-cache",)}
 
 
 def lf_input(jsonl: Path, folder: Path) -> None:
@@ -209,7 +209,7 @@ def main() -> None:
             times: dict[str, list[tuple[float, float, int]]] = {k: [] for k in todo}
             for _ in range(args.repeat):
                 for key, (cmd, env, _) in todo.items():
-                    for stale in FRESH if key in ("lf", "trl") else ():
+                    for stale in FRESH.get(key, ()):
                         shutil.rmtree(work / stale, ignore_errors=True)
                     times[key].append(run(cmd, env))
             same = {
