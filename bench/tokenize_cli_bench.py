@@ -29,6 +29,7 @@ import argparse
 import json
 import os
 import random
+import shutil
 import statistics
 import subprocess
 import sys
@@ -83,6 +84,8 @@ def zh_multiturn_20k(path: Path) -> int:
 
 
 SETS = {"alpaca_52k": alpaca_52k, "zh_multiturn_20k": zh_multiturn_20k}
+# what each peer keeps between runs, removed before its run (see jobs)
+FRESH = {"lf": ("hf-cache", "lf/tokenized"), "trl": ("hf-cache",)}
 
 
 def lf_input(jsonl: Path, folder: Path) -> None:
@@ -146,17 +149,21 @@ def jobs(
         "report_to": "none",
     }  # fmt: skip
     (lf_dir / "cfg.json").write_text(json.dumps(cfg), encoding="utf-8")
+    # the peers cache what they made (LLaMA-Factory loads `tokenized_path` when it exists, and
+    # `datasets` reuses its JSON->Arrow and map() cache files for the same data): each peer run
+    # gets an empty cache and no saved output (FRESH), so every round preprocesses, as a first run
+    peer_env = {**os.environ, "HF_DATASETS_CACHE": str(work / "hf-cache")}
     lf_py = str(peer_python("llamafactory"))
     trl_py = str(peer_python("trl"))
     tok = ["--tokenizer", str(MINIMIND), "-q"]
     out: dict[str, tuple[list[str], dict[str, str] | None, Any]] = {
-        "lf": ([lf_py, str(BENCH / "_peer_lf_preprocess.py"), str(lf_dir / "cfg.json")], None,
+        "lf": ([lf_py, str(BENCH / "_peer_lf_preprocess.py"), str(lf_dir / "cfg.json")], peer_env,
                lambda: rows_of_lf(lf_dir / "tokenized")),
         "sftforge-lf": ([*me, str(work / "lf.parquet"), *tok, "--profile", "llamafactory",
                          "--template", "qwen", "--max-len", "2048"], env,
                         lambda: rows_of_parquet(work / "lf.parquet")),
         "trl": ([trl_py, str(BENCH / "_peer_trl_prepare.py"), str(data), str(MINIMIND), "1024",
-                 str(work / "trl-peer.parquet")], None,
+                 str(work / "trl-peer.parquet")], peer_env,
                 lambda: rows_of_parquet(work / "trl-peer.parquet")),
         # TRL's defaults: loss on every token (the profile's default is what export --for trl
         # writes: assistant-only through a marked template copy)
@@ -202,6 +209,8 @@ def main() -> None:
             times: dict[str, list[tuple[float, float, int]]] = {k: [] for k in todo}
             for _ in range(args.repeat):
                 for key, (cmd, env, _) in todo.items():
+                    for stale in FRESH.get(key, ()):
+                        shutil.rmtree(work / stale, ignore_errors=True)
                     times[key].append(run(cmd, env))
             same = {
                 "llamafactory": compare_rows(todo["sftforge-lf"][2](), todo["lf"][2]()),

@@ -141,3 +141,26 @@ def test_tokenize_sink_gets_the_rows_in_order(bpe_tok: Any, rows: list[Any]) -> 
     assert result.rows == []
     assert [r.to_dict() for r in got] == [r.to_dict() for r in rows]
     assert result.counts["kept"] == len(rows)
+
+
+def test_groups_whose_labels_are_their_ids_read_back_as_written(tmp_path: Path) -> None:
+    """A group where every label is its id shares the ids column; a group with one masked
+    token does not: both read back exactly."""
+    import pyarrow.parquet as pq
+
+    from sftforge.chat.output import ParquetRowWriter
+    from sftforge.chat.tokenize import TokenizedRow
+
+    rows = [
+        TokenizedRow("a", [5, 6, 7], [5, 6, 7]),
+        TokenizedRow("b", [8, 9], [8, 9]),
+        TokenizedRow("c", [1, 2, 3], [-100, 2, 3]),
+        TokenizedRow("d", [4], [4]),
+    ]
+    with ParquetRowWriter(tmp_path / "s.parquet", group_rows=2) as writer:
+        for r in rows:
+            writer.add(r)
+    got = pq.read_table(tmp_path / "s.parquet").to_pylist()
+    assert [(g["id"], g["input_ids"], g["labels"]) for g in got] == [
+        (r.id, r.input_ids, r.labels) for r in rows
+    ]

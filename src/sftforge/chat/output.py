@@ -120,7 +120,9 @@ def _table(rows: Sequence[Any], packed: bool) -> pa.Table:
     else:
         columns.append(_strings([r.id for r in rows]))
     offsets, input_ids = _int_lists([r.input_ids for r in rows])
-    columns += [input_ids, _int_lists([r.labels for r in rows])[1]]
+    # every token trained (TRL's default): the labels column is the ids column, not built again
+    same = all(r.labels == r.input_ids for r in rows)
+    columns += [input_ids, input_ids if same else _int_lists([r.labels for r in rows])[1]]
     # every row attends to all its tokens (packed rows are kept apart by position_ids/seq_lens)
     ones = _primitive(pa.int8(), np.ones(int(offsets[-1]), np.int8))
     columns.append(pa.ListArray.from_arrays(_primitive(pa.int32(), offsets), ones))

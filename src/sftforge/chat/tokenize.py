@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from .._gc import gc_paused
+from .._gc import gc_bulk, gc_paused, gc_relaxed
 from ..errors import SftforgeError, TokenizeError
 from ..ops.base import Reject
 from ..sample import Sample
@@ -30,6 +30,7 @@ from .encode import (
     special_tokens_of,
 )
 from .overlap import overlapped
+from .pieces import PieceEncoder
 from .render import (
     TRAIN_ON,
     Rendered,
@@ -241,13 +242,24 @@ def tokenize_samples(
         else ChatTokenizer(tokenizer, template, **options)
     )
     result = TokenizeResult(sink=sink)
-    if isinstance(samples, Sized) and len(samples) <= batch_size:
-        threads = False  # one batch: nothing to overlap
-    if (
-        threads and rust_backend(chat.tokenizer) is not None
-    ):  # sets the backend up before the worker
-        _tokenize_overlapped(chat, _batches(samples, batch_size), result, role_stats)
-        return result
+    if isinstance(samples, Sized) and len(samples) <= batch_size:  # one batch: nothing to overlap
+        return _tokenize_serial(chat, samples, batch_size, result, role_stats)
+    # bulk work, reading included (``samples`` is often a lazy reader): collect rarely; rows
+    # handed back in ``result.rows`` join the oldest generation, streamed ones are gone already
+    with gc_relaxed() if sink is not None else gc_bulk():
+        if threads and rust_backend(chat.tokenizer) is not None:  # sets up the backend first
+            _tokenize_overlapped(chat, _batches(samples, batch_size), result, role_stats)
+            return result
+        return _tokenize_serial(chat, samples, batch_size, result, role_stats)
+
+
+def _tokenize_serial(
+    chat: ChatTokenizer,
+    samples: Iterable[Sample],
+    batch_size: int,
+    result: TokenizeResult,
+    role_stats: bool,
+) -> TokenizeResult:
     for batch in _batches(samples, batch_size):
         with gc_paused():
             _tokenize_batch(chat, batch, result, role_stats)
@@ -272,8 +284,12 @@ def _tokenize_overlapped(
             labelled = chat._labelled([r for _, r in ready], encoded)
             _finish_batch(chat, ready, failed, labelled, result, role_stats)
 
+    backend = rust_backend(chat.tokenizer)
+    # each distinct stretch between added tokens encoded once per stream (chat.pieces)
+    pieces = PieceEncoder(backend, backend.encode_batch)
+
     def encode(texts: list[str]) -> Any:
-        return encode_batch(chat.tokenizer, texts)
+        return pieces.encodings(texts)
 
     for _ in overlapped(batches, render, encode, finish):
         pass

@@ -20,6 +20,7 @@ from ..._gc import gc_bulk, gc_paused
 from ...errors import TokenizeError
 from ...sample import Sample
 from ..overlap import overlapped
+from ..pieces import PieceEncoder
 
 __all__ = [
     "IGNORE_INDEX",
@@ -145,19 +146,27 @@ class TextEncoder:
     ``run`` does the tokenization (for a Rust tokenizer: ``encode_batch_fast``, which releases the
     GIL while it works, so Python code can go on meanwhile); ``ids`` turns its result into lists of
     ids. ``threaded`` says whether running ``run`` in a thread can overlap with Python work.
+    ``pieces=True`` is for whole rendered texts (many stretches in common between texts): each
+    distinct stretch between added tokens is encoded once per encoder (``chat.pieces``), with the
+    same ids; ``run`` then gives the ids itself.
     """
 
-    def __init__(self, tokenizer: Any) -> None:
+    def __init__(self, tokenizer: Any, *, pieces: bool = False) -> None:
         self.tokenizer = tokenizer
         backend = _rust_backend(tokenizer)
         self._fast: Callable[..., Any] | None = None
+        self._pieces: PieceEncoder | None = None
         if backend is not None:
             self._fast = getattr(backend, "encode_batch_fast", backend.encode_batch)
+            if pieces:  # whole rendered texts: each stretch between added tokens encoded once
+                self._pieces = PieceEncoder(backend, self._fast)
         self.threaded = self._fast is not None
 
     def run(self, texts: list[str]) -> Any:
         if not texts:
             return []
+        if self._pieces is not None:
+            return self._pieces.ids(texts)
         if self._fast is not None:
             return self._fast(texts, add_special_tokens=False)
         out = self.tokenizer(
@@ -169,7 +178,7 @@ class TextEncoder:
         return [list(ids) for ids in out["input_ids"]]
 
     def ids(self, raw: Any) -> list[list[int]]:
-        if self._fast is not None:
+        if self._fast is not None and self._pieces is None:
             return [e.ids for e in raw]
         return raw
 

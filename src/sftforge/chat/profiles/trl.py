@@ -40,7 +40,7 @@ from typing import Any
 from ...errors import TemplateError, TokenizeError
 from ...sample import Sample
 from ..jinja_bounds import DEFAULT_BOUNDS, Bounds
-from .base import IGNORE_INDEX, Encoded, Rejected, StagedProfile
+from .base import IGNORE_INDEX, Encoded, Rejected, StagedProfile, TextEncoder
 from .hf_bounds import bounded_apply
 from .trl_template import decide_trl_template, given_template
 
@@ -201,6 +201,11 @@ class TrlProfile(StagedProfile):
     # so the texts are rendered here and tokenized in one batched call in the worker thread while
     # the next chunk renders. The masked modes need the token offsets of that call (assistant
     # masks) or a second render (completion masks): those chunks are encoded whole in ``_plan``.
+    def _text_encoder(self) -> TextEncoder:
+        # the rendered texts share stretches (system prompts, role headers, repeated questions):
+        # each distinct one is encoded once per stream (``chat.pieces``), with the same ids
+        return TextEncoder(self.tokenizer, pieces=True)
+
     def _plan(self, samples: list[Sample], state: Any) -> tuple[Any, list[str]]:
         by_text = self.layout == "messages" and not self.assistant_only
         results: list[Encoded | Rejected | None] = [None] * len(samples)
