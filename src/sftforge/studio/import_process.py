@@ -20,7 +20,7 @@ from typing import Any
 
 import orjson
 
-from .imports import fail_import, import_file
+from .imports import fail_import, import_file, job_import_options
 from .jobs import JobContext
 from .store import Store
 
@@ -82,13 +82,9 @@ def main() -> int:
         params["path"],
         user=payload["user"],
         import_id=params["import_id"],
-        src_name=params.get("name"),
-        format=params.get("format"),
-        columns=params.get("columns"),
-        encoding=params.get("encoding"),
         progress=ctx.progress,
         workers=payload["workers"],
-        require_answer=params.get("require_answer", True),
+        **job_import_options(params),
     )
     store.close()
     sys.stdout.buffer.write(orjson.dumps(row) + b"\n")

@@ -43,6 +43,7 @@ __all__ = [
     "fail_import",
     "import_file",
     "import_view",
+    "job_import_options",
     "run_import_job",
     "start_import",
 ]
@@ -378,6 +379,18 @@ def _unique(base: str, line: int, seen: set[str]) -> str:
     return row_id
 
 
+def job_import_options(params: dict[str, Any]) -> dict[str, Any]:
+    """``import_file``'s reading options from an import job's ``params`` (the job thread and the
+    import process read them alike)."""
+    return {
+        "src_name": params.get("name"),
+        "format": params.get("format"),
+        "columns": params.get("columns"),
+        "encoding": params.get("encoding"),
+        "require_answer": params.get("require_answer", True),
+    }
+
+
 @register("import")
 def run_import_job(ctx: JobContext, params: dict[str, Any]) -> dict[str, Any]:
     settings = ctx.settings
@@ -397,13 +410,9 @@ def run_import_job(ctx: JobContext, params: dict[str, Any]) -> dict[str, Any]:
             params["path"],
             user=ctx.user,
             import_id=params["import_id"],
-            src_name=params.get("name"),
-            format=params.get("format"),
-            columns=params.get("columns"),
-            encoding=params.get("encoding"),
             progress=ctx.progress,
             workers=1,
-            require_answer=params.get("require_answer", True),
+            **job_import_options(params),
         )
     if row["status"] != "done":
         raise ApiError(400, "bad_input", row["error"] or "the import failed")

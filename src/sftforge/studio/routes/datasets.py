@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any
 
-import orjson
 from fastapi import APIRouter, Query
 from fastapi.responses import FileResponse, JSONResponse
 from pydantic import BaseModel, Field
@@ -18,6 +17,7 @@ from ..exports import export_file, start_export
 from ..history import resolve
 from ..imports import import_view, start_import
 from ..jobs import job_for
+from ..rejects_page import rejects_page
 from ..settings import StudioSettings
 from ..store import Store
 from ._deps import JobsDep, SettingsDep, StoreDep, UserDep
@@ -145,17 +145,7 @@ def list_rejects(
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> dict[str, Any]:
     """A page of the import's rejected records, each with file, line, reason and raw text."""
-    row = _import(store, import_id)
-    out: list[dict[str, Any]] = []
-    total = 0
-    path = _rejects_file(store, row)
-    if path is not None:
-        with open(path, "rb") as fh:
-            for n, line in enumerate(fh):
-                total += 1
-                if offset <= n < offset + limit:
-                    out.append(orjson.loads(line))
-    return {"total": total, "offset": offset, "limit": limit, "rejects": out}
+    return rejects_page(_rejects_file(store, _import(store, import_id)), offset, limit)
 
 
 @router.get("/imports/{import_id}/rejects.jsonl", response_model=None)

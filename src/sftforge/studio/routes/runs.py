@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-import orjson
 from fastapi import APIRouter, Query
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
 
 from ..auth import AnnotatorUser  # the role matrix: docs/studio.md, Security
 from ..errors import ApiError
+from ..rejects_page import rejects_page
 from ..runs import generate_recipe, get_run, list_runs, rejects_file, run_view, start_run
 from ._deps import JobsDep, SettingsDep, StoreDep, UserDep
 
@@ -90,16 +90,7 @@ def run_rejects(
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> dict[str, Any]:
     """A page of the run's rejects: operator, reason, value, the row's id and its sample."""
-    path = rejects_file(store, get_run(store, run_id))
-    out: list[dict[str, Any]] = []
-    total = 0
-    if path is not None:
-        with open(path, "rb") as fh:
-            for n, line in enumerate(fh):
-                total += 1
-                if offset <= n < offset + limit:
-                    out.append(orjson.loads(line))
-    return {"total": total, "offset": offset, "limit": limit, "rejects": out}
+    return rejects_page(rejects_file(store, get_run(store, run_id)), offset, limit)
 
 
 @router.get("/runs/{run_id}/rejects.jsonl", response_model=None)
