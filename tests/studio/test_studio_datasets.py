@@ -139,11 +139,21 @@ def test_tags_rollback_and_diff(client: TestClient) -> None:
     assert [e["change"] for e in paged["entries"]] == ["changed", "added"]
     fd = client.get(f"/api/datasets/{ds}/diff/row", params={"a": v1, "row_id": "a.jsonl:1"}).json()
     assert fd["change"] == "changed"
-    assert fd["fields"] == [
-        {"path": "messages[1].content", "before": "Answer 0: 数据", "after": "新的回答"}
-    ]
+    # the content change, then who made it (the commit's lineage of the edited row)
+    assert fd["fields"][0] == {
+        "path": "messages[1].content",
+        "before": "Answer 0: 数据",
+        "after": "新的回答",
+    }
+    assert [f["path"] for f in fd["fields"][1:]] == ["lineage.edited_by", "lineage.edited_at"]
+    assert fd["fields"][1]["after"] == "local"
     fs = client.get(f"/api/datasets/{ds}/diff/row", params={"a": v1, "row_id": "a.jsonl:3"}).json()
-    assert [f["path"] for f in fs["fields"]] == ["status", "reason"]
+    assert [f["path"] for f in fs["fields"]] == [
+        "status",
+        "reason",
+        "lineage.edited_by",
+        "lineage.edited_at",
+    ]
     # roll back to the tag: a new head with v1's rows, history kept
     rb = client.post(f"/api/datasets/{ds}/rollback", json={"version": "原始"})
     assert rb.status_code == 201, rb.text

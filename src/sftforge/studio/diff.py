@@ -1,5 +1,6 @@
 """Diff two versions of a dataset: rows added, removed and changed (matched by ``row_id``), and
-a field-level diff of one changed row (per turn: role, content, reasoning, tool calls, ...).
+a field-level diff of one changed row (per turn: role, content, reasoning, tool calls, ...; then
+the lineage fields that differ: which operator, job, model or prompt made it, who edited it).
 
 A row's content fingerprint (Python's hash of its sample and review state, so a collision could
 hide a change with odds of about 2^-64 per row) is computed once per version and cached, so
@@ -30,7 +31,7 @@ import pyarrow.parquet as pq
 from .browse import view_of
 from .jobs import JobContext, JobQueue, register
 from .store import Store
-from .versions import STATE_FIELDS, read_rows
+from .versions import LINEAGE_FIELDS, STATE_FIELDS, read_rows
 
 __all__ = [
     "DIFF_INLINE_ROWS",
@@ -257,7 +258,10 @@ def _turn_diff(i: int, a: dict[str, Any] | None, b: dict[str, Any] | None) -> li
 def field_diff(row_a: dict[str, Any] | None, row_b: dict[str, Any] | None) -> list[dict[str, Any]]:
     """The differing fields of two rows (each with ``sample`` as JSON text): one entry per turn
     field (``messages[2].content``), per other sample field (``tools``, ``meta``...) and per
-    review field (``status``...), each ``{"path", "before", "after"}``."""
+    review field (``status``...), each ``{"path", "before", "after"}``. When those show a change
+    of a row in both versions, the lineage fields that differ follow (``lineage.made_by``,
+    ``lineage.edited_by``...): who or what made the change. A row whose content is the same gets
+    none (only its lineage moved: e.g. a recipe run that left it as it was)."""
     sa = orjson.loads(row_a["sample"]) if row_a else {}
     sb = orjson.loads(row_b["sample"]) if row_b else {}
     out: list[dict[str, Any]] = []
@@ -272,6 +276,12 @@ def field_diff(row_a: dict[str, Any] | None, row_b: dict[str, Any] | None) -> li
         vb = row_b.get(k) if row_b else None
         if va != vb:
             out.append({"path": k, "before": va, "after": vb})
+    if out and row_a is not None and row_b is not None:
+        out.extend(
+            {"path": f"lineage.{k}", "before": row_a.get(k), "after": row_b.get(k)}
+            for k in LINEAGE_FIELDS
+            if row_a.get(k) != row_b.get(k)
+        )
     return out
 
 

@@ -32,6 +32,7 @@ from ..sample import Sample
 
 __all__ = [
     "BROWSE_SCHEMA",
+    "LINEAGE_FIELDS",
     "PARQUET_SCHEMA",
     "ROW_GROUP",
     "SCHEMA",
@@ -86,7 +87,8 @@ SCHEMA = pa.schema(
 BROWSE_SCHEMA = pa.schema([f for f in SCHEMA if f.name != "sample"])
 # the columns an edit may change besides the sample itself
 STATE_FIELDS = ("tags", "status", "reason", "human_verified", "score")
-_LINEAGE = ("src", "src_line", "made_by", "model", "prompt", "edited_by", "edited_at")
+# who or what made a row and who last edited it (the diff of a changed row shows these too)
+LINEAGE_FIELDS = ("src", "src_line", "made_by", "model", "prompt", "edited_by", "edited_at")
 
 
 _DERIVED = ("first_user", "first_assistant", "n_turns", "n_user", "n_assistant", "n_tool",
@@ -277,7 +279,7 @@ def sample_of(row: Mapping[str, Any]) -> Sample:
 
 # what makes a row's content: id, sample, lineage and review state (derived columns follow
 # from the sample); hashed column by column, one row group at a time
-_HASHED = ("row_id", "sample", *_LINEAGE, *STATE_FIELDS)
+_HASHED = ("row_id", "sample", *LINEAGE_FIELDS, *STATE_FIELDS)
 _NAMES = tuple(SCHEMA.names)
 
 # the version id does not depend on how rows were grouped into batches: each hashed column feeds

@@ -308,6 +308,9 @@ def test_review_edit_undo_diff_and_export_for_llamafactory(
     expect(changed).to_have_count(3)  # the edited, the rejected and the verified rows
     needle_change = changed.filter(has_text=new_answer)
     expect(needle_change).to_have_count(1)
+    # who changed it: the commit's lineage, labelled in the page's language
+    edited_by = needle_change.locator("[data-testid=diff-field][data-field='lineage.edited_by']")
+    expect(edited_by.locator("td").first).to_have_text("Lineage: edited by")
     expect(page.locator("[data-testid=diff-summary]")).to_contain_text(
         "0 added, 0 removed, 3 changed"
     )

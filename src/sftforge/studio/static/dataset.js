@@ -78,6 +78,11 @@
     return typeof value === "string" ? value : JSON.stringify(value, null, 1);
   }
 
+  /** A field's name for the table: the lineage fields (lineage.made_by...) in the page's language. */
+  function fieldLabel(path) {
+    return path.startsWith("lineage.") ? t("diff." + path) : path;
+  }
+
   /** One changed row, its fields as the server diffs them (turn by turn: messages[2].content). */
   async function changedRow(a, b, rowId) {
     const d = await api("GET", base + "/diff/row" + Studio.query({ a, b, row_id: rowId }));
@@ -86,7 +91,7 @@
       el("table", { class: "data" },
         el("thead", {}, el("tr", {}, el("th", {}, t("diff.field")), el("th", {}, t("diff.before")), el("th", {}, t("diff.after")))),
         el("tbody", {}, d.fields.map((f) => el("tr", { "data-testid": "diff-field", dataset: { field: f.path } },
-          el("td", { class: "diff-field" }, f.path),
+          el("td", { class: "diff-field" }, fieldLabel(f.path)),
           el("td", { class: "diff-field diff-removed" }, show(f.before)),
           el("td", { class: "diff-field diff-added" }, show(f.after)))))));
   }
