@@ -115,3 +115,25 @@ def test_a_check_that_allows_the_peer_sees_the_resolved_address(server: FakeServ
         assert asyncio.run(call()) == "ANSWER"
     assert seen and all(host == "localhost" for host, _ in seen)
     assert {address for _, address in seen} <= {"127.0.0.1", "::1"}
+
+
+def test_the_check_follows_generate_onto_its_own_thread(server: FakeServer) -> None:
+    """``generate`` called inside a running event loop runs on a thread of its own: the check set
+    by the caller still applies there."""
+    from sftforge.generate import build_generator
+    from sftforge.generate.run import generate
+    from sftforge.llm import LLMConfig
+    from sftforge.sample import Message, Sample
+    from sftforge.studio.netguard import UrlGuard
+
+    llm = LLMConfig(base_url=server.base_url, model="m", cache=None, max_retries=0)
+
+    async def handler() -> Any:
+        item = Sample(messages=[Message("user", "hi")])
+        return generate(build_generator("respond"), [item], llm)
+
+    with checking_peers(UrlGuard().address):
+        result = asyncio.run(handler())
+    assert result.samples == [] and len(result.failed) == 1
+    assert "refused: 127.0.0.1 is a loopback address." in json.dumps(result.failed[0])
+    assert server.log == []

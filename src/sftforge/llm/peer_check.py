@@ -18,6 +18,8 @@ from collections.abc import Callable, Iterable, Iterator
 from contextvars import ContextVar
 from typing import Any
 
+from ..errors import LLMError
+
 __all__ = ["AddressCheck", "checking_peers", "current_check", "guarded_transport"]
 
 AddressCheck = Callable[[str, str], None]  # (host, resolved address); raises to refuse
@@ -54,7 +56,14 @@ def guarded_transport(check: AddressCheck) -> Any:
             socket_options: Iterable[Any] | None = None,
         ) -> httpcore.AsyncNetworkStream:
             loop = asyncio.get_running_loop()
-            infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+            try:  # the lookup counts against the connect timeout, as httpx's own lookup does
+                infos = await asyncio.wait_for(
+                    loop.getaddrinfo(host, port, type=socket.SOCK_STREAM), timeout
+                )
+            except TimeoutError as exc:
+                raise httpcore.ConnectTimeout(f"timed out resolving {host}") from exc
+            except OSError as exc:
+                raise httpcore.ConnectError(f"cannot resolve {host}: {exc}") from exc
             addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
             for address in addresses:  # every address first: a refused one fails the call
                 check(host, address)
@@ -69,6 +78,13 @@ def guarded_transport(check: AddressCheck) -> Any:
             raise last or httpcore.ConnectError(f"no address for {host}")
 
     transport = httpx.AsyncHTTPTransport()
-    # httpx has no public seam for the network backend; the pool reads it on each new connection
-    transport._pool._network_backend = _GuardedBackend()
+    # httpx has no public seam for the network backend; the pool reads it on each new connection.
+    # Fail closed if a later httpx moves it: an unchecked connection is not an option here.
+    pool = getattr(transport, "_pool", None)
+    if pool is None or not hasattr(pool, "_network_backend"):
+        raise LLMError(
+            f"this httpx ({httpx.__version__}) cannot check the address of each connection.",
+            hint="install the httpx the [llm] extra pins",
+        )
+    pool._network_backend = _GuardedBackend()
     return transport
