@@ -10,6 +10,7 @@ into the failed list with the reason, so nothing is lost and a rerun resumes fro
 from __future__ import annotations
 
 import asyncio
+import contextvars
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -113,4 +114,6 @@ def generate(
     from concurrent.futures import ThreadPoolExecutor
 
     with ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(asyncio.run, main()).result()
+        # the caller's context goes along (a studio run's connection check, llm.peer_check)
+        context = contextvars.copy_context()
+        return pool.submit(context.run, asyncio.run, main()).result()

@@ -13,6 +13,7 @@ import os
 from typing import Any
 
 from ..errors import LLMError, MissingDependency
+from .peer_check import current_check, guarded_transport
 from .reasoning import split_reasoning
 from .retry_after import parse_retry_after
 from .types import ChatMessages, Completion, RetryableError, Usage
@@ -63,6 +64,9 @@ class OpenAIHTTPProvider:
         hdrs = {"Content-Type": "application/json", **(headers or {})}
         if api_key:
             hdrs["Authorization"] = f"Bearer {api_key}"
+        check = current_check()
+        if transport is None and check is not None:  # a studio run: check each connection's peer
+            transport = guarded_transport(check)
         self._client = httpx.AsyncClient(
             timeout=httpx.Timeout(timeout), headers=hdrs, transport=transport
         )

@@ -31,7 +31,9 @@ import yaml
 
 from ..errors import SftforgeError
 from ..io import remote
+from ..llm.peer_check import checking_peers
 from ..pipeline.run import run_recipe
+from . import netguard
 from .errors import ApiError
 from .history import resolve
 from .jobs import JobContext, JobQueue, register
@@ -259,10 +261,14 @@ def _run(ctx: JobContext, params: dict[str, Any], row: dict[str, Any]) -> dict[s
     try:
         # allow_outside: the metric cache is the studio's own folder (the recipe cannot name
         # one); the only output is the studio's, inside the run folder
-        result = run_recipe(
-            prepared.recipe, out, workers=1, resume=False, engine="local", log=log,
-            allow_outside=True,
-        )  # fmt: skip
+        # every connection the LLM client opens is checked again (a name that resolves to a
+        # public address at the check and to loopback later, DNS rebinding, is refused)
+        guard = netguard.UrlGuard(allow_private=settings.allow_private_urls)
+        with checking_peers(None if guard.allow_private else guard.address):
+            result = run_recipe(
+                prepared.recipe, out, workers=1, resume=False, engine="local", log=log,
+                allow_outside=True,
+            )  # fmt: skip
     finally:
         for name in prepared.env:
             os.environ.pop(name, None)
