@@ -8,12 +8,14 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
 
 from sftforge.sample import Message, Sample
 from sftforge.studio.versions import (
     PARQUET_SCHEMA,
     SCHEMA,
     VersionWriter,
+    browse_path,
     iter_batches,
     iter_rows,
     read_rows,
@@ -116,3 +118,15 @@ def test_a_version_written_with_whole_rows_in_its_parquet_file_reads_the_same(
     assert pq.ParquetFile(str(path)).schema_arrow.names == SCHEMA.names
     assert list(iter_rows(path)) == rows
     assert read_rows(path, [2_999, 7]) == [rows[2_999], rows[7]]
+
+
+def test_stored_columns_alone_are_read_without_the_browse_file(tmp_path: Path) -> None:
+    rows = _rows(300)
+    _, path = _write(tmp_path, rows)
+    whole = [r["sample"] for r in iter_rows(path)]
+    only = [s for b in iter_batches(path, columns=["sample"]) for s in b.column(0).to_pylist()]
+    assert only == whole and len(only) == 300
+    browse_path(path).unlink()  # not needed for a column of the Parquet file
+    assert sum(b.num_rows for b in iter_batches(path, columns=["row_id", "sample"])) == 300
+    with pytest.raises(ValueError, match="not stored"):
+        next(iter(iter_batches(path, columns=["chars"])))  # a derived column

@@ -196,7 +196,7 @@ def _write_input(version_path: str | Path, path: Path) -> int:
     n = 0
     tmp = path.with_name(path.name + ".tmp")
     with open(tmp, "wb") as fh:
-        for batch in iter_batches(version_path):
+        for batch in iter_batches(version_path, columns=["sample"]):
             for text in batch.column("sample").to_pylist():
                 fh.write(text.encode("utf-8") + b"\n")
                 n += 1

@@ -641,10 +641,19 @@ def read_rows(path: str | Path, indices: Iterable[int]) -> list[dict[str, Any]]:
     return [found[i] for i in indices]
 
 
-def iter_batches(path: str | Path, batch_rows: int = ROW_GROUP) -> Iterable[pa.RecordBatch]:
+def iter_batches(
+    path: str | Path, batch_rows: int = ROW_GROUP, *, columns: Sequence[str] | None = None
+) -> Iterable[pa.RecordBatch]:
     """Every row of a version as record batches in ``SCHEMA``, in order (the Parquet file's
-    columns with the browse file's derived ones, as zero-copy slices where they line up)."""
+    columns with the browse file's derived ones, as zero-copy slices where they line up).
+    ``columns``: only these, when the Parquet file holds them all (the browse file is then not
+    opened: e.g. ``["sample"]`` for a run's input)."""
     pf = pq.ParquetFile(str(path), memory_map=True)
+    if columns is not None:
+        if not set(columns) <= set(pf.schema_arrow.names):
+            raise ValueError(f"not stored in the version's Parquet file: {sorted(columns)}")
+        yield from pf.iter_batches(batch_size=batch_rows, columns=list(columns))
+        return
     if "search" in pf.schema_arrow.names:  # written before 2026-12-07: whole rows
         yield from pf.iter_batches(batch_size=batch_rows)
         return
