@@ -84,7 +84,8 @@ def guarded_transport(check: AddressCheck) -> Any:
     if pool is None or not hasattr(pool, "_network_backend"):
         raise LLMError(
             f"this httpx ({httpx.__version__}) cannot check the address of each connection.",
-            hint="install the httpx the [llm] extra pins",
+            hint="use httpx 0.27 to 0.29, whose connection pool takes this check (no extra pins "
+            "it: this is the range it was written for)",
         )
     pool._network_backend = _GuardedBackend()
     return transport
