@@ -119,6 +119,25 @@ class LLMClient:
     def model(self) -> str:
         return self.provider.model
 
+    def usage(self) -> dict[str, Any]:
+        """What the client has done so far, against its budget: the numbers a step's progress
+        shows (``sftforge.progress``; the CLI's bar and the studio's job). ``calls`` are the
+        requests sent (retries included), ``calls_failed`` the calls that failed for good."""
+        s = self.summary
+        return {
+            "calls": s.requests,
+            "cache_hits": s.cache_hits,
+            "retries": s.retries,
+            "calls_failed": s.failures,
+            "prompt_tokens": s.usage.prompt_tokens,
+            "completion_tokens": s.usage.completion_tokens,
+            "tokens": s.usage.total_tokens,
+            "cost": round(s.cost, 6),
+            "priced": self.prices.knows(self.model),
+            "max_tokens": self.budget.max_tokens,
+            "max_cost": self.budget.max_cost,
+        }
+
     def key(self, messages: ChatMessages, params: dict[str, Any]) -> str:
         return cache_key(self.provider.name, self.provider.model, params, messages)
 
