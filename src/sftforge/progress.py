@@ -286,8 +286,8 @@ class Stage:
 
 def llm_text(info: dict[str, Any]) -> str:
     """An LLM step's usage (``info["llm"]``, and ``info["items_failed"]``) as the bars and lines
-    show it: ``12 calls, 1 failed, 2 items failed, 4,512 tokens of 100,000, cost 0.0123 of 1``;
-    empty when there is none."""
+    show it: ``12 calls, 1 failed, 2 items failed, 4,512 tokens, cost 0.0123; budget 9,000 of
+    100,000 tokens``; empty when there is none."""
     llm = info.get("llm")
     if not isinstance(llm, dict):
         return ""
@@ -296,16 +296,17 @@ def llm_text(info: dict[str, Any]) -> str:
         parts.append(f"{int(llm['calls_failed']):,} failed")
     if info.get("items_failed"):
         parts.append(f"{int(info['items_failed']):,} items failed")
-    tokens = f"{int(llm.get('tokens') or 0):,} tokens"
-    if llm.get("max_tokens") is not None:
-        tokens += f" of {int(llm['max_tokens']):,}"
-    parts.append(tokens)
-    if llm.get("cost") or llm.get("max_cost") is not None:
-        cost = f"cost {float(llm.get('cost') or 0):.4g}"
-        if llm.get("max_cost") is not None:
-            cost += f" of {float(llm['max_cost']):g}"
-        parts.append(cost)
-    return ", ".join(parts)
+    parts.append(f"{int(llm.get('tokens') or 0):,} tokens")
+    if llm.get("cost"):
+        parts.append(f"cost {float(llm['cost']):.4g}")
+    budget = llm.get("budget") or {}
+    limits = []
+    if budget.get("max_tokens") is not None:
+        limits.append(f"{int(budget['spent_tokens']):,} of {int(budget['max_tokens']):,} tokens")
+    if budget.get("max_cost") is not None:
+        limits.append(f"cost {float(budget['spent_cost']):.4g} of {float(budget['max_cost']):g}")
+    text = ", ".join(parts)
+    return f"{text}; budget {', '.join(limits)}" if limits else text
 
 
 class Watcher:
@@ -436,6 +437,9 @@ def stage(
                     _live.stop()
                     _live = None
         st.state = "failed" if failed else "done"
+        if st.extra is not None:  # the numbers as the stage ended, not as the next one goes on
+            st.info.update(st.extra())
+            st.extra = None
         if watcher is not None:  # the final numbers, a failed stage's as far as it got
             watcher.push()
         if _mode != "off" and st.line and not failed:  # a failed stage's error says enough

@@ -49,13 +49,22 @@ def item_progress(
     enabled: bool, label: str, total: int, usage: UsageProbe | None = None
 ) -> AbstractContextManager[Stage | None]:
     """A progress stage over ``total`` items (``sftforge.progress``: a bar with items/s and ETA on
-    a terminal, a line when it ends otherwise; a watcher gets the numbers); nothing when
-    disabled. ``usage()`` adds the client's calls, failures, tokens and cost as ``info["llm"]``."""
+        a terminal, a line when it ends otherwise; a watcher gets the numbers); nothing when
+        disabled. ``usage()`` adds the client's calls, failures, tokens and cost made during the stage,
+    and its budget, as ``info["llm"]``."""
     if not enabled:
         return nullcontext()
+    # a client may serve several stages (self_instruct's two): each shows its own calls
+    start = usage() if usage is not None else {}
 
     def extra() -> dict[str, Any]:
-        return {"llm": usage()} if usage is not None else {}
+        if usage is None:
+            return {}
+        now = usage()
+        for key, before in start.items():
+            if key not in ("priced", "budget"):
+                now[key] = round(now[key] - before, 6) if key == "cost" else now[key] - before
+        return {"llm": now}
 
     return stage(label, total, unit="items", line=True, extra=extra)
 
