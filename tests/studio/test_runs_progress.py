@@ -4,6 +4,8 @@ goes (read back from the API's job object mid-run); it is the owner's (and admin
 
 from __future__ import annotations
 
+import json
+import re
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -93,6 +95,20 @@ def test_the_job_shows_the_llm_step_while_it_runs(
         5, 1, 60)  # fmt: skip
     assert final["llm"]["budget"]["spent_tokens"] == 60
     assert len(server.log) == 5
+
+    # docs/studio.md shows the detail with the same keys a run gives
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "studio.md").read_text("utf-8")
+    section = doc[doc.index("### Progress of a run") : doc.index("### From Python")]
+    shown = json.loads(re.findall(r"```json\n(.*?)```", section, re.S)[0])
+    detail = run["job"]["detail"]
+    assert set(shown) == set(detail)
+    by_label = {s["label"]: s for s in detail["stages"]}
+    for stage in shown["stages"]:
+        real = by_label[stage["label"]]
+        assert set(stage) == set(real), stage["label"]
+        if "llm" in stage:
+            assert set(stage["llm"]) == set(real["llm"])
+            assert set(stage["llm"]["budget"]) == set(real["llm"]["budget"])
 
 
 auth = pytest.importorskip("sftforge.studio.auth")
