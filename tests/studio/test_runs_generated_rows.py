@@ -1,9 +1,10 @@
 """Rows added by LLM generation steps in studio runs (evol_instruct, paraphrase, self_instruct)
 against the fake OpenAI-compatible server on loopback: the new version holds them as new rows
 with their lineage (``src = "run <job id>"``, ``made_by = <operator>@<job id>``, the model and
-the prompt), the input rows are unchanged byte for byte, read = kept + rejected + failed, the
-diff of the two versions lists them as added, and the job's progress showed the LLM step's
-calls, tokens and budget while it ran."""
+the prompt), the input rows are unchanged byte for byte, read = kept + rejected + failed, a row
+the step's calls failed for is among the run's rejects (kept in the version), the diff of the
+two versions lists the new rows as added, and the job's progress shows the LLM step's calls,
+tokens and budget."""
 
 from __future__ import annotations
 
@@ -115,14 +116,14 @@ def _run(client: TestClient, ds: str, step: str, options: dict[str, Any], server
 
 
 CASES = {
-    # step, options, the added rows' first user turns (in output order), input rows failed
+    # step, options, the added rows' first user turns, items the step's calls failed for
     "evol_instruct": ({"rounds": 1, "methods": ["deepen"]}, [
         "Write a short poem about the sea Also explain why.",
         "解释一下什么是损失掩码 Also explain why.",
         "IDENTICAL words here Also explain why.",
-    ], 0),
+    ], 1),
     "paraphrase": ({}, ["Write a short poem about the sea please, kindly",
-                        "请你简单地说明解释一下什么是损失掩码"], 0),
+                        "请你简单地说明解释一下什么是损失掩码"], 1),
     "self_instruct": ({"seeds": "seed_tasks.jsonl", "num_instructions": 2}, [
         "Write a haiku about autumn leaves falling slowly",
         "Summarise a news story about rivers in two sentences",
@@ -135,7 +136,7 @@ def test_rows_added_by_a_generation_step_are_new_rows_with_lineage(
     studio: tuple[TestClient, str], server: FakeServer, step: str
 ) -> None:
     client, ds = studio
-    options, added_prompts, _ = CASES[step]
+    options, added_prompts, not_generated = CASES[step]
     base = client.get(f"/api/datasets/{ds}").json()["head_version"]
     old = _version_rows(client, base)
     run = _run(client, ds, step, options, server, budget=100_000)
@@ -146,6 +147,16 @@ def test_rows_added_by_a_generation_step_are_new_rows_with_lineage(
     assert c["added"] == len(added_prompts), c
     assert c["by_operator"] == {step: len(added_prompts)}, c
     assert c["rows"] == len(RECORDS) + len(added_prompts)
+    # the row whose calls failed (evol_instruct, paraphrase) passed through unchanged; the
+    # failure is among the run's rejects, with the row's id, as the studio promises
+    assert c["not_generated"] == not_generated, c
+    rejects = client.get(f"/api/runs/{run['id']}/rejects").json()["rejects"]
+    failed = [r for r in rejects if r["reason"].startswith("llm failed: ")]
+    assert [(r["op"], r["row_id"], r["kept_in_version"]) for r in failed] == [
+        (step, "doomed", True)
+    ] * not_generated
+    assert all("HTTP 400" in r["reason"] for r in failed)
+    assert run["has_rejects"] is bool(rejects)
 
     new = _version_rows(client, run["version_id"])
     # every input row is in the new version exactly as it was: sample, lineage, review state

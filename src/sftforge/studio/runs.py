@@ -227,6 +227,8 @@ def run_job(ctx: JobContext, params: dict[str, Any]) -> dict[str, Any]:
         shutil.rmtree(folder / "out", ignore_errors=True)
         for name in (INPUT_FILE, OUTPUT_FILE):
             (folder / name).unlink(missing_ok=True)
+        for path in folder.glob("failed-*.jsonl"):  # in the kept rejects now
+            path.unlink(missing_ok=True)
 
 
 def _run(ctx: JobContext, params: dict[str, Any], row: dict[str, Any]) -> dict[str, Any]:
@@ -243,6 +245,8 @@ def _run(ctx: JobContext, params: dict[str, Any], row: dict[str, Any]) -> dict[s
     # the new version's parent: the head when the run was asked for; a version made since
     # (edits committed, a rollback, an import) fails the run rather than being replaced
     head = params["head"]
+    for path in folder.glob("failed-*.jsonl"):  # of an attempt the process did not finish
+        path.unlink()
     ctx.progress(0.02, "writing the input")
     n_input = _write_input(version_path, folder / INPUT_FILE)
     ctx.progress(0.05, "running the recipe")
@@ -278,14 +282,14 @@ def _run(ctx: JobContext, params: dict[str, Any], row: dict[str, Any]) -> dict[s
         counts = merge_run(
             version_path, result.outputs["train"], result.rejects, kept_rejects, writer,
             job_id=ctx.job_id, ops=prepared.recipe.build_ops(),
-            keep_human=bool(params.get("keep_human")),
+            keep_human=bool(params.get("keep_human")), failed_files=prepared.failed_files,
         )  # fmt: skip
         version_id, vpath, rows = writer.finish()
     except BaseException:
         writer.abort()
         kept_rejects.unlink(missing_ok=True)
         raise
-    has_rejects = counts.rejected + counts.failed + counts.added_rejected > 0
+    has_rejects = counts.rejected + counts.failed + counts.added_rejected + counts.not_generated > 0
     if not has_rejects:
         kept_rejects.unlink(missing_ok=True)
     counts.rows = rows
