@@ -157,6 +157,7 @@ class Stage:
         self.depth = 0
         self.state = "running"  # then "done", or "failed" when the stage's work raised
         self.started = time.monotonic()
+        self.ended: float | None = None  # when the stage ended: its time stops there
         self._pushed = 0.0
         self._beat = self.started
         self._task: Any = None
@@ -184,7 +185,7 @@ class Stage:
 
     # -- derived numbers ------------------------------------------------------------------------
     def elapsed(self) -> float:
-        return time.monotonic() - self.started
+        return (self.ended if self.ended is not None else time.monotonic()) - self.started
 
     def rate(self) -> float:
         """Records per second since the stage started."""
@@ -437,6 +438,7 @@ def stage(
                     _live.stop()
                     _live = None
         st.state = "failed" if failed else "done"
+        st.ended = time.monotonic()
         if st.extra is not None:  # the numbers as the stage ended, not as the next one goes on
             st.info.update(st.extra())
             st.extra = None

@@ -6,6 +6,7 @@ same numbers."""
 from __future__ import annotations
 
 import re
+import time
 from typing import Any
 
 import pytest
@@ -31,7 +32,7 @@ def _llm(server: FakeServer) -> LLMConfig:
 def test_a_watcher_sees_the_step_advance_call_by_call(server: FakeServer) -> None:
     server.add("doomed", Reply(status=400, raw="no"))
     seen: list[list[dict[str, Any]]] = []
-    with progress.watch(seen.append, every=0):
+    with progress.watch(seen.append, every=0) as watcher:
         res = generate(build_generator("respond"), _items(), _llm(server), progress=True)
     assert len(res.samples) == 3 and len(res.failed) == 1
     views = [v[-1] for v in seen if v and v[-1]["label"] == "respond"]
@@ -50,6 +51,10 @@ def test_a_watcher_sees_the_step_advance_call_by_call(server: FakeServer) -> Non
     assert llm["cost"] == pytest.approx((30 * 100 + 15 * 200) / 1e6)
     assert llm["budget"] == {"max_tokens": 10_000, "max_cost": 1.0, "spent_tokens": 45,
                              "spent_cost": pytest.approx(0.006)}  # fmt: skip
+    # a finished stage's numbers stay as they ended, time included
+    time.sleep(0.05)
+    [stage] = [s for s in watcher.stages if s.label == "respond"]
+    assert stage.view() == last
     # the watcher left: nothing more is reported
     before = len(seen)
     generate(build_generator("respond"), _items()[:1], _llm(server), progress=True)
