@@ -129,7 +129,8 @@
       const c = done.counts;
       $("run-result").replaceChildren(el("p", { "data-testid": "run-summary" },
         t("runs.summary", { read: fmtNum(c.read), kept: fmtNum(c.kept), changed: fmtNum(c.changed),
-          rejected: fmtNum(c.rejected), failed: fmtNum(c.failed), added: fmtNum(c.added), rows: fmtNum(c.rows) })));
+          rejected: fmtNum(c.rejected), failed: fmtNum(c.failed), added: fmtNum(c.added), rows: fmtNum(c.rows) })),
+        c.not_generated ? el("p", { "data-testid": "run-not-generated" }, t("runs.not_generated", { n: fmtNum(c.not_generated) })) : null);
       toast(t("runs.done"));
     } else {
       $("run-result").replaceChildren(el("p", { class: "status-rejected", "data-testid": "run-failed-message" }, job.message || done.error || job.status));
