@@ -127,10 +127,11 @@
     const done = await api("GET", "/api/runs/" + encodeURIComponent(run.id));
     if (job.status === "done") {
       const c = done.counts;
-      $("run-result").replaceChildren(el("p", { "data-testid": "run-summary" },
+      const said = [el("p", { "data-testid": "run-summary" },
         t("runs.summary", { read: fmtNum(c.read), kept: fmtNum(c.kept), changed: fmtNum(c.changed),
-          rejected: fmtNum(c.rejected), failed: fmtNum(c.failed), added: fmtNum(c.added), rows: fmtNum(c.rows) })),
-        c.not_generated ? el("p", { "data-testid": "run-not-generated" }, t("runs.not_generated", { n: fmtNum(c.not_generated) })) : null);
+          rejected: fmtNum(c.rejected), failed: fmtNum(c.failed), added: fmtNum(c.added), rows: fmtNum(c.rows) }))];
+      if (c.not_generated) said.push(el("p", { "data-testid": "run-not-generated" }, t("runs.not_generated", { n: fmtNum(c.not_generated) })));
+      $("run-result").replaceChildren(...said);
       toast(t("runs.done"));
     } else {
       $("run-result").replaceChildren(el("p", { class: "status-rejected", "data-testid": "run-failed-message" }, job.message || done.error || job.status));
