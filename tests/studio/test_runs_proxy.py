@@ -1,6 +1,7 @@
 """Studio LLM calls and the environment's proxies (``HTTP_PROXY``/``HTTPS_PROXY``/``ALL_PROXY``,
-``NO_PROXY``), with a real forwarding proxy on loopback: the calls go through the proxy as the
-CLI's do (httpx's own rules); the proxy's address is the server's setting and is not checked,
+``NO_PROXY``), with a real proxy on loopback (it forwards ``http://`` requests and tunnels
+``https://`` ones with ``CONNECT``): the calls go through the proxy as the CLI's do (httpx's own
+rules); the proxy's address is the server's setting and is not checked,
 the target's host is, before each request (an address as written, a name resolved here); a host
 ``NO_PROXY`` names is connected to directly, its connection's address checked; a name that does
 not resolve here is refused, naming the variable. Nothing refused reaches the proxy."""
@@ -9,8 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import datetime
 import http.client
+import select
 import socket
+import ssl
 import sys
 import threading
 from collections.abc import Callable, Coroutine, Iterator
@@ -43,17 +47,38 @@ PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY")
 
 
 class ForwardingProxy:
-    """A plain HTTP forwarding proxy on loopback: it takes ``POST http://host:port/path`` and
-    sends it on to the fake LLM server (its own resolver maps every name there), logging each
-    request's target."""
+    """An HTTP proxy on loopback: it sends ``POST http://host:port/path`` on to the fake LLM
+    server and tunnels ``CONNECT host:port`` to ``tunnel_port`` (its own resolver maps every
+    name there), logging each request's target."""
 
-    def __init__(self, target_port: int) -> None:
+    def __init__(self, target_port: int, tunnel_port: int | None = None) -> None:
         self.log: list[str] = []
         proxy = self
 
         class Handler(BaseHTTPRequestHandler):
             def log_message(self, *args: Any) -> None:
                 return
+
+            def do_CONNECT(self) -> None:
+                proxy.log.append(f"CONNECT {self.path}")
+                assert tunnel_port is not None
+                upstream = socket.create_connection(("127.0.0.1", tunnel_port), timeout=10)
+                self.send_response(200, "Connection established")
+                self.end_headers()
+                ends = [self.connection, upstream]
+                try:
+                    while True:
+                        ready, _, _ = select.select(ends, [], [], 10)
+                        if not ready:
+                            return
+                        for end in ready:
+                            data = end.recv(65536)
+                            if not data:
+                                return
+                            (upstream if end is self.connection else self.connection).sendall(data)
+                finally:
+                    upstream.close()
+                    self.close_connection = True
 
             def do_POST(self) -> None:
                 proxy.log.append(self.path)
@@ -119,6 +144,41 @@ def proxy(server: FakeServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[Forwa
     srv.stop()
 
 
+def _self_signed(tmp_path: Path, host: str) -> tuple[Path, Path]:
+    """A certificate for ``host`` that is its own authority (the client trusts it through
+    ``SSL_CERT_FILE``, as httpx's ``trust_env`` reads it), and its key."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(host)]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_path, key_path
+
+
 def _on_a_thread(make: Callable[[], Coroutine[Any, Any, Any]]) -> Any:
     """``asyncio.run`` on a thread of its own, in a copy of this context (the check goes along):
     Playwright's sync API may hold an event loop on the main thread in the whole suite."""
@@ -152,6 +212,34 @@ def test_a_checked_call_goes_through_the_proxy(server: FakeServer, proxy: Forwar
     assert len(server.log) == 1
     # the target's name was checked (resolved here); the proxy on loopback was not refused
     assert seen == [("llm.public.test", "93.184.216.34")]
+
+
+def test_an_https_call_is_tunnelled_through_the_proxy(
+    tmp_path: Path, proxy: ForwardingProxy, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``https://`` through ``HTTPS_PROXY``: a ``CONNECT`` to the name (the proxy resolves it),
+    TLS end to end with the LLM server's certificate checked for that name."""
+    cert, key = _self_signed(tmp_path, "llm.public.test")
+    tls = FakeServer()
+    tls.default = lambda body: Reply("ANSWER through the tunnel")
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    tls.httpd.socket = context.wrap_socket(tls.httpd.socket, server_side=True)
+    tls.start()
+    tunnel = ForwardingProxy(0, tunnel_port=tls.port).start()
+    monkeypatch.setenv("HTTPS_PROXY", tunnel.url)
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert))
+    try:
+        seen: list[tuple[str, str]] = []
+        answer = _ask(f"https://llm.public.test:{tls.port}/v1", seen)
+    finally:
+        tunnel.stop()
+        tls.stop()
+    assert answer == "ANSWER through the tunnel"
+    assert tunnel.log == [f"CONNECT llm.public.test:{tls.port}"]
+    assert proxy.log == []  # HTTP_PROXY is for http:// only
+    assert seen == [("llm.public.test", "93.184.216.34")]
+    assert len(tls.log) == 1
 
 
 @pytest.mark.parametrize(
