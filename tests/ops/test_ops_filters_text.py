@@ -227,3 +227,29 @@ def test_word_rep_shortcuts_give_the_counted_ratio(n: int) -> None:
         nonzero += got > 0
         zero_after_count += got == 0 and len(text.split()) >= n
     assert nonzero > 50 and zero_after_count > 10
+
+
+def test_words_lower_is_the_words_of_the_lowered_text() -> None:
+    """``words(text, lower=True)`` lower-cases ASCII in the translate pass; it must equal
+    ``words(text.lower())`` everywhere, also where ``lower()`` turns non-ASCII text into ASCII
+    (the Kelvin sign) or changes its length (dotted capital I), with joiners and CJK."""
+    import random
+
+    from sftforge.ops.text import words
+
+    fixed = [
+        "Kelvin \u212a is K",
+        "İstanbul and ISTANBUL",
+        "DON'T a--b -x- 'Q' GPT-4 don''t A-'B it's-a",
+        "中文 English MIXED 한국어 Straße",
+        "",
+        "---",
+    ]
+    rnd = random.Random(0)
+    alphabet = "Aa Zz9'-\u212a中é İ\n"
+    texts = fixed + [
+        "".join(rnd.choice(alphabet) for _ in range(rnd.randint(0, 40))) for _ in range(3000)
+    ]
+    for text in texts:
+        assert words(text, lower=True) == words(text.lower()), text
+    assert words("Don't SHOUT", lower=True) == ["don't", "shout"]

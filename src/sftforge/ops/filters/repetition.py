@@ -54,7 +54,7 @@ def char_rep_ratio(text: str, n: int) -> float:
 
 
 def word_rep_ratio(text: str, n: int) -> float:
-    toks = words(text.lower())
+    toks = words(text, lower=True)
     m = len(toks)
     if m < n:
         return 0.0
