@@ -253,3 +253,27 @@ def test_words_lower_is_the_words_of_the_lowered_text() -> None:
     for text in texts:
         assert words(text, lower=True) == words(text.lower()), text
     assert words("Don't SHOUT", lower=True) == ["don't", "shout"]
+
+
+def test_word_rep_four_gram_exit_gives_the_counted_ratio() -> None:
+    """Texts whose repeated word pairs pass the pairs exit but whose repeated 4-grams are too
+    few for a repeated 10-gram: the 4-gram exit returns 0, which the full count confirms; texts
+    past it still get the counted ratio."""
+    import random
+    from itertools import pairwise
+
+    from sftforge.ops.text import words
+
+    rnd = random.Random(7)
+    at_four = past_four = 0
+    for _ in range(1500):
+        vocab = [f"w{i}" for i in range(rnd.randint(3, 12))]
+        text = " ".join(rnd.choice(vocab) for _ in range(rnd.randint(20, 80)))
+        toks = words(text, lower=True)
+        m = len(toks)
+        pairs_pass = m - len(set(toks)) >= 10 and m - 1 - len(set(pairwise(toks))) >= 9
+        fours = m - 3 - len(set(zip(toks, toks[1:], toks[2:], toks[3:], strict=False)))
+        assert word_rep_ratio(text, 10) == _word_rep_by_count(text, 10), text
+        at_four += pairs_pass and fours < 7
+        past_four += pairs_pass and fours >= 7
+    assert at_four > 20 and past_four > 20
