@@ -491,7 +491,6 @@ class Filter(Op):
         )
         measure, decide = self.stats, self.decide
         for s in samples:
-            self.counters.seen += 1
             meta = s.meta
             fps = meta.get(FINGERPRINTS) if direct else None
             if direct and (fps is None or key not in fps):
@@ -508,6 +507,7 @@ class Filter(Op):
             else:
                 self.counters.dropped[reason] += 1
                 rejects.append(Reject(s, self.name, reason, meta.get("stats", {}).get(key)))
+        self.counters.seen += len(kept) + len(rejects)  # every sample is one or the other
         self.counters.kept += len(kept)
         self.counters.seconds += time.perf_counter() - start
         return kept, rejects
