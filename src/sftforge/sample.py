@@ -133,7 +133,7 @@ class Media:
         return cls(type=cast(MediaType, d["type"]), path=d["path"])
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, init=False)
 class Sample:
     """A conversation for supervised or preference fine-tuning.
 
@@ -153,10 +153,31 @@ class Sample:
     media: list[Media] | None = None
     meta: dict[str, Any] = field(default_factory=dict)
 
-    def __post_init__(self) -> None:
-        if not _get_id(self):
+    def __init__(
+        self,
+        messages: list[Message],
+        id: str = "",
+        tools: list[dict[str, Any]] | None = None,
+        rejected: Message | None = None,
+        label: bool | None = None,
+        media: list[Media] | None = None,
+        meta: dict[str, Any] | None = None,
+    ) -> None:
+        # written out (not the dataclass's): one Sample per record read, and the generated one
+        # sets the id through the ``id`` property and then again in a ``__post_init__``
+        self.messages = messages
+        self.tools = tools
+        self.rejected = rejected
+        self.label = label
+        self.media = media
+        self.meta = {} if meta is None else meta
+        if id:
+            _set_id(self, id)
+        elif _DEFER_IDS.get():
             # deferred: a marker in the slot, replaced by the content id on first read (_read_id)
-            _set_id(self, _PENDING if _DEFER_IDS.get() else content_id(self))
+            _set_id(self, _PENDING)
+        else:
+            _set_id(self, content_id(self))
 
     # -- convenience views used by operators -------------------------------------------------
     @property
