@@ -24,10 +24,9 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import itertools
 import os
 from collections import Counter, deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -48,6 +47,7 @@ from .sample import deferred_ids
 __all__ = [
     "PARALLEL_MIN_BYTES",
     "ConvertResult",
+    "Progress",
     "RowsHook",
     "convert",
     "decode_pieces",
@@ -56,6 +56,9 @@ __all__ = [
 
 PARALLEL_MIN_BYTES = 16 << 20  # below this, forking workers costs more than it saves
 _TASK_BYTES = 1 << 19  # a helper's task: pieces of about this many input bytes
+
+# the progress hook: ``progress(items, reader)``, or ``progress(items, reader, weight=...)``
+Progress = Callable[..., Iterator[Any]]
 
 
 @dataclass
@@ -87,7 +90,7 @@ def convert(
     out_container: str | None = None,
     compression: str | None = None,
     workers: int | None = None,
-    progress: Callable[[Iterable[Any], Reader], Iterator[Any]] | None = None,
+    progress: Progress | None = None,
     on_open: Callable[[Reader], None] | None = None,
     dataset_info: str | os.PathLike[str] | None = None,
     dataset_name: str | None = None,
@@ -97,9 +100,10 @@ def convert(
 
     ``workers``: processes for decoding/encoding (default: the CPUs not busy by the load
     average, ``idle_cpus()``, used only for inputs of at least ``PARALLEL_MIN_BYTES`` written as
-    JSON/JSONL). ``progress`` wraps the stream of
-    records (the CLI's progress bar; it is advanced once per record, the records themselves are
-    not handed through it); ``on_open`` is called once the format is known.
+    JSON/JSONL). ``progress(items, reader, weight=None)`` wraps the stream of records (the
+    CLI's progress bar, ``sftforge.cli._report.progress``): the records themselves for other
+    outputs; for JSON/JSONL, one item per piece of input with ``weight(item)`` the records it
+    held (no step per record). ``on_open`` is called once the format is known.
     """
     if workers is not None and (type(workers) is not int or workers < 1):
         raise InputError(
@@ -129,7 +133,7 @@ def _convert(
     out_container: str | None,
     compression: str | None,
     workers: int | None,
-    progress: Callable[[Iterable[Any], Reader], Iterator[Any]] | None,
+    progress: Progress | None,
     on_open: Callable[[Reader], None] | None,
     dataset_info: str | os.PathLike[str] | None,
     dataset_name: str | None,
@@ -644,7 +648,7 @@ class _Driver:
         job: _Job,
         take: Callable[[Any, int], None],
         n: int,
-        progress: Callable[[Iterable[Any], Reader], Iterator[Any]] | None,
+        progress: Progress | None,
     ) -> None:
         self.reader = reader
         self.take = take  # a piece's output, in input order: the writer's write_blob
@@ -657,7 +661,11 @@ class _Driver:
         self.helpers: list[_Helper] = []
         # tasks ahead of the oldest unapplied one: every helper busy, memory bounded
         self.most = max(_AHEAD * n + 2, min(4 * n, 32))
-        self.ticks = progress(_ticks(), reader) if progress is not None else None
+        # the progress bar: one step per piece, weighing the records it held (``_step``)
+        self._step = 0
+        self.ticks = (
+            progress(_ticks(), reader, weight=self._weight) if progress is not None else None
+        )
 
     def run(self) -> dict[str, int]:
         ok = False
@@ -729,9 +737,13 @@ class _Driver:
             self._apply(res)
             if type(piece) is Window:
                 self.pieces.settle(piece)
-            if self.ticks is not None:  # one step per record
-                deque(itertools.islice(self.ticks, res[0]), maxlen=0)
+            if self.ticks is not None:
+                self._step = res[0]
+                next(self.ticks)
         return False
+
+    def _weight(self, _: object) -> int:
+        return self._step
 
     def _apply(self, res: _Result) -> None:
         read, ok, blob, count, events, lost, refused = res

@@ -8,7 +8,7 @@ checkpoints and the native ``sftforge`` format: it is lossless and stable (keys 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -18,6 +18,7 @@ import orjson
 import xxhash
 
 __all__ = [
+    "ID_PENDING",
     "ROLES",
     "Document",
     "Media",
@@ -28,6 +29,7 @@ __all__ = [
     "content_id",
     "deferred_ids",
     "id_pending",
+    "stored_id",
     "validate_sample",
 ]
 
@@ -300,6 +302,13 @@ def deferred_ids() -> Iterator[None]:
         yield
     finally:
         _DEFER_IDS.reset(token)
+
+
+# ``sample.id`` as stored, without computing a deferred content id: the id, or ``ID_PENDING``
+# while it is deferred. For writers on the per-record path of ``convert`` (``put_id``), where one
+# more Python-level call per record shows; elsewhere ``id_pending`` says the same.
+stored_id: Callable[[Sample], Any] = _get_id
+ID_PENDING: Any = _PENDING
 
 
 def id_pending(sample: Sample) -> bool:
