@@ -41,7 +41,6 @@ from .io.jsonl import lines_records, lines_values
 from .io.paths import same_file
 from .io.pieces import Lines, Piece, PieceStream, Records, Window, window_starts
 from .io.record import RawRecord
-from .oserrors import os_error
 from .sample import deferred_ids
 
 __all__ = [
@@ -119,6 +118,8 @@ def convert(
             workers, progress, on_open, dataset_info, dataset_name, read_options,
         )  # fmt: skip
     except OSError as exc:  # disk full, permission denied: the output is not written at all
+        from .oserrors import os_error  # (here: a conversion that works needs no error texts)
+
         raise os_error(exc, out) from exc
 
 
