@@ -441,7 +441,8 @@ class _Job:
     ) -> Iterator[tuple[int, Any]]:
         """``(index, sample)`` of each good value: the format's fast parse, and the serial
         reader's exact result where that fails or the sample does not validate; errors go to
-        ``events``. Shared by ``_values`` (convert) and ``_gather`` (``rows``)."""
+        ``events``. ``_gather``'s (``rows``); ``_values`` writes the same loop out inline (one
+        generator step per record shows in a conversion): a change here goes there too."""
         check, require = self.check_samples, self.require_answer
         # parse and validate in one call, which a format may fuse (Format.parse_valid)
         parse, parse_valid = self.fmt.parse, self.fmt.parse_valid
