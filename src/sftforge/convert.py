@@ -402,47 +402,22 @@ class _Job:
         lines_at: Callable[[list[int]], list[int]],
     ) -> _Result:
         """The hot loop: parse, validate, dump and serialise each value (with ``rows``: gather
-        the good samples and their lines instead)."""
-        if self.rows is not None:
-            return self._gather(values, locate, lines_at)
-        assert self.target is not None
-        dump, dumps = self.target.dump, orjson.dumps
+        the good samples and their lines instead). Each value gets the format's fast parse,
+        and the serial reader's exact result where that fails or the sample does not
+        validate; errors go to ``events``. One loop, written out (no generator step and tuple
+        per record: they show in a conversion)."""
+        gather = self.rows is not None
+        got: list[Any] = []
+        idx: list[int] = []
+        dump: Any = None
+        if not gather:
+            assert self.target is not None
+            dump = self.target.dump
+        dumps = orjson.dumps
         loss = LossLog(allow=self.allow_lossy)
         out: list[bytes] = []
         put = out.append
         events: list[tuple[str, RawRecord, SftforgeError]] = []
-        # ``_decoded``'s loop written out here (no generator step and tuple per record): the
-        # format's fast parse, and the serial reader's exact result where that fails
-        check, require = self.check_samples, self.require_answer
-        parse, parse_valid = self.fmt.parse, self.fmt.parse_valid
-        for i, value in enumerate(values):
-            try:
-                obj = parse_valid(value, require) if check else parse(value)
-            except Exception:
-                obj = None
-            if obj is None:
-                obj = self._serial(value, i, locate, events)
-                if obj is None:
-                    continue
-            try:
-                put(dumps(dump(obj, loss)))
-            except ConversionError as cerr:
-                cerr.__traceback__ = None  # (raised again where the results are applied)
-                n = len(out)  # (the refused sample was decoded too: ok is one more)
-                return (i + 1, n + 1, self.joiner.join(out), n, events, dict(loss.counts), cerr)
-        n = len(out)
-        return (len(values), n, self.joiner.join(out), n, events, dict(loss.counts), None)
-
-    def _decoded(
-        self,
-        values: list[Any],
-        locate: Callable[[int], RawRecord],
-        events: list[tuple[str, RawRecord, SftforgeError]],
-    ) -> Iterator[tuple[int, Any]]:
-        """``(index, sample)`` of each good value: the format's fast parse, and the serial
-        reader's exact result where that fails or the sample does not validate; errors go to
-        ``events``. ``_gather``'s (``rows``); ``_values`` writes the same loop out inline (one
-        generator step per record shows in a conversion): a change here goes there too."""
         check, require = self.check_samples, self.require_answer
         # parse and validate in one call, which a format may fuse (Format.parse_valid)
         parse, parse_valid = self.fmt.parse, self.fmt.parse_valid
@@ -455,7 +430,22 @@ class _Job:
                 obj = self._serial(value, i, locate, events)
                 if obj is None:
                     continue
-            yield i, obj
+            if gather:
+                got.append(obj)
+                idx.append(i)
+                continue
+            try:
+                put(dumps(dump(obj, loss)))
+            except ConversionError as cerr:
+                cerr.__traceback__ = None  # (raised again where the results are applied)
+                n = len(out)  # (the refused sample was decoded too: ok is one more)
+                return (i + 1, n + 1, self.joiner.join(out), n, events, dict(loss.counts), cerr)
+        if gather:
+            self._got.extend(got)
+            self._lines.extend(lines_at(idx) if idx else [])
+            return (len(values), len(got), b"", 0, events, {}, None)
+        n = len(out)
+        return (len(values), n, self.joiner.join(out), n, events, dict(loss.counts), None)
 
     def _serial(
         self,
@@ -477,23 +467,6 @@ class _Job:
             rec = RawRecord(None, rec.source, rec.line, orjson.dumps(rec.value).decode())
         events.append((kind, rec, err))
         return None
-
-    def _gather(
-        self,
-        values: list[Any],
-        locate: Callable[[int], RawRecord],
-        lines_at: Callable[[list[int]], list[int]],
-    ) -> _Result:
-        """``_values`` for ``rows``: the same checks and rejects, the good samples kept."""
-        got: list[Any] = []
-        idx: list[int] = []
-        events: list[tuple[str, RawRecord, SftforgeError]] = []
-        for i, obj in self._decoded(values, locate, events):
-            got.append(obj)
-            idx.append(i)
-        self._got.extend(got)
-        self._lines.extend(lines_at(idx) if idx else [])
-        return (len(values), len(got), b"", 0, events, {}, None)
 
 
 # -- helper processes -------------------------------------------------------------------------
