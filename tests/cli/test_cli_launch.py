@@ -78,7 +78,7 @@ def test_convert_of_a_small_jsonl_imports_only_what_it_uses(tmp_path: Path) -> N
         "'pathlib', 'urllib.parse', 'sftforge.io.parquet', 'sftforge.io.delimited', "
         "'sftforge.formats.llamafactory', 'sftforge.formats.mapped', "
         "'sftforge.formats.columns', 'sftforge.io.remote', 'sftforge.io.folders', "
-        "'sftforge.io.jsonarray') if m in sys.modules))"
+        "'sftforge.io.jsonarray', 'sftforge.oserrors') if m in sys.modules))"
     )
     assert _in_child(code)[-1] == "0 []"
     assert (tmp_path / "out.jsonl").read_text(encoding="utf-8") == (

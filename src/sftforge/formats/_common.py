@@ -14,7 +14,7 @@ from typing import Any, NoReturn
 import orjson
 
 from ..errors import ConversionError, FormatError
-from ..sample import ROLES, Media, Message, Sample, ToolCall, id_pending
+from ..sample import ID_PENDING, ROLES, Media, Message, Sample, ToolCall, id_pending, stored_id
 from .base import Capabilities, LossLog
 
 __all__ = [
@@ -265,10 +265,8 @@ def has_own_id(sample: Sample) -> bool:
 
 def put_id(out: dict[str, Any], sample: Sample) -> None:
     """Write the sample's own id; content ids are left out (and a deferred one not computed)."""
-    if id_pending(sample):
-        return
-    sid = sample.id
-    if _AUTO_ID.fullmatch(sid) is None:
+    sid = stored_id(sample)
+    if sid is not ID_PENDING and _AUTO_ID.fullmatch(sid) is None:
         out["id"] = sid
 
 
