@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 from ._gc import gc_relaxed
-from .errors import FormatError, InputError, SchemaError, SftforgeError
+from .errors import EmptyAnswer, FormatError, InputError, SchemaError, SftforgeError
+from .formats._common import ANSWER_OPTIONAL
 from .formats.base import FORMATS, Format, LossLog, get_format
 from .io.atomic import AtomicFile
 from .io.containers import DEFAULT_MAX_RECORD_BYTES, RecordSource, open_writer, read_records
@@ -136,6 +137,21 @@ def _unreadable(head: list[RawRecord]) -> None:
     raise err
 
 
+def _parse_answer_optional(fmt: Format, value: Any) -> Any:
+    """``fmt.parse(value)`` where a conversation may lack its answer: a record the format
+    refuses only for that (``EmptyAnswer``) is parsed again with ``ANSWER_OPTIONAL`` set, so it
+    comes out as the format reads it, with its prompt and no (or an empty) answer."""
+    try:
+        return fmt.parse(value)
+    except EmptyAnswer:
+        pass
+    token = ANSWER_OPTIONAL.set(True)
+    try:
+        return fmt.parse(value)
+    finally:
+        ANSWER_OPTIONAL.reset(token)
+
+
 def decode(
     fmt: Format, value: Any, validate: bool, require_answer: bool
 ) -> tuple[Any, str, SftforgeError | None]:
@@ -145,7 +161,7 @@ def decode(
     ``schema``. The error carries no file/line: the caller knows where the record came from.
     """
     try:
-        obj = fmt.parse(value)
+        obj = fmt.parse(value) if require_answer else _parse_answer_optional(fmt, value)
     except FormatError as err:
         return None, "format", err
     except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
