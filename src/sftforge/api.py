@@ -111,14 +111,31 @@ def _detect(values: list[Any], names: list[str]) -> tuple[str, float]:
     return best, round(scores[best], 3)
 
 
+# keys of a canonical row (record or turn) that the OpenAI format, which such rows fit as well,
+# does not know: a row with one of them is sftforge's own
+_CANONICAL_ONLY = frozenset({"meta", "rejected", "reasoning", "train", "extra"})
+
+
 def _canonical(head: list[RawRecord]) -> bool:
-    """Whether the first readable record is in sftforge's canonical form (``{"messages": [...]}``
-    with plain turns, the ``id`` and ``meta`` optional). Where answers are optional (a generator's
-    prompts, a recipe's input, a studio import of prompts) such rows are read as that form: the
-    OpenAI format they fit as well refuses a conversation without an answer, and keeps a ``meta``
-    key as an unknown field rather than as the sample's meta."""
-    first = next((r.value for r in head if r.error is None and r.value is not None), None)
-    return type(first) is dict and FORMATS["sftforge"].detect({"id": "", **first}) > 0
+    """Whether rows read with answers optional (a generator's prompts, a recipe's input, a studio
+    import of prompts) are sftforge's canonical form (``{"messages": [...]}`` with plain turns,
+    the ``id`` optional) rather than the OpenAI records they fit as well: the first readable
+    record fits the canonical form and a record of ``head`` uses a key only that form knows
+    (``meta`` above all, which the OpenAI format would keep as an unknown field rather than as
+    the sample's meta). Plain ``{"messages": [...]}`` rows stay OpenAI records, whose own
+    errors (an image part, say) then name what is wrong; both read a prompt without an answer."""
+    values = [r.value for r in head if r.error is None and type(r.value) is dict]
+    if not values or FORMATS["sftforge"].detect({"id": "", **values[0]}) <= 0:
+        return False
+    for v in values:
+        if not _CANONICAL_ONLY.isdisjoint(v):
+            return True
+        msgs = v.get("messages")
+        if type(msgs) is list and any(
+            type(m) is dict and not _CANONICAL_ONLY.isdisjoint(m) for m in msgs
+        ):
+            return True
+    return False
 
 
 def _unreadable(head: list[RawRecord]) -> None:

@@ -1,7 +1,8 @@
 """Reading with answers optional (``require_answer=False``: a generator's prompts, a recipe's
-input, a studio import of prompts): rows in sftforge's canonical form are read as that form,
-with or without an ``id``, where the OpenAI format they fit as well would refuse a conversation
-without an answer and keep ``meta`` as an unknown field."""
+input, a studio import of prompts): rows in sftforge's canonical form that use a key only it
+knows (``meta``) are read as that form, with or without an ``id``, where the OpenAI format they
+fit as well would keep ``meta`` as an unknown field; plain message rows stay OpenAI records, and
+both read a prompt without an answer."""
 
 from __future__ import annotations
 
@@ -114,3 +115,23 @@ def test_a_preference_record_still_needs_its_chosen_answer(tmp_path: Path) -> No
     with read(src, "trl", on_error="skip", rejects=rejects.append, require_answer=False) as reader:
         assert list(reader) == []
     assert rejects[0]["reason"].startswith("empty answer: 'chosen'")
+
+
+def test_plain_message_rows_stay_openai_records_and_keep_their_prompts(tmp_path: Path) -> None:
+    """Rows with nothing only the canonical form knows (no ``meta``) are OpenAI records: the
+    prompts are read all the same, and an OpenAI-only problem later in the file (an image
+    part) is rejected with the OpenAI reader's own reason, naming the part."""
+    rows = [
+        {"messages": [{"role": "user", "content": "你好"}]},
+        {"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "yo"}]},
+        {"messages": [{"role": "user",
+                       "content": [{"type": "image_url", "image_url": {"url": "x.png"}}]}]},
+    ]  # fmt: skip
+    rejects: list[dict[str, Any]] = []
+    src = _write(tmp_path / "plain.jsonl", rows)
+    with read(src, require_answer=False, on_error="skip", rejects=rejects.append) as reader:
+        samples = list(reader)
+        assert reader.format.name == "openai"
+    assert [s.messages[-1].content for s in samples] == ["你好", "yo"]
+    [reject] = rejects
+    assert reject["line"] == 3 and "'image_url'" in reject["reason"], reject
