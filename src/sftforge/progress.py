@@ -477,11 +477,7 @@ def track(
             for n, item in enumerate(items, 1):
                 st.count = n  # cheap; the bar is moved only every `every` items
                 if n % every == 0:
-                    if sizes is not None:
-                        done, size = sizes()
-                        st.update(done=done, total=size)
-                    else:
-                        st.update()
+                    _move(st, sizes)
                 yield item
             finished = True
         finally:  # also when the consumer stops early: the final numbers are the true ones
@@ -505,9 +501,14 @@ def _weighted(
         st.count += weight(item)
         if st.count >= mark:
             mark = st.count + every
-            if sizes is not None:
-                done, size = sizes()
-                st.update(done=done, total=size)
-            else:
-                st.update()
+            _move(st, sizes)
         yield item
+
+
+def _move(st: Stage, sizes: Callable[[], tuple[int, int | None]] | None) -> None:
+    """Move the bar: to the reader's bytes of its size where it tells them, else by count."""
+    if sizes is not None:
+        done, size = sizes()
+        st.update(done=done, total=size)
+    else:
+        st.update()
