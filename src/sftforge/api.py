@@ -170,15 +170,18 @@ def _parse_answer_optional(fmt: Format, value: Any) -> Any:
 
 
 def decode(
-    fmt: Format, value: Any, validate: bool, require_answer: bool
+    fmt: Format, value: Any, validate: bool, require_answer: bool, read_prompts: bool | None = None
 ) -> tuple[Any, str, SftforgeError | None]:
     """One record value -> ``(Sample or Document, "", None)`` or ``(None, kind, error)``.
 
     A format's ``FormatError`` is kind ``format``; a Sample failing ``validate_sample`` is kind
     ``schema``. The error carries no file/line: the caller knows where the record came from.
+    ``read_prompts`` (default: ``not require_answer``): a record the format refuses only for its
+    missing answer is read as its prompt.
     """
+    prompts = not require_answer if read_prompts is None else read_prompts
     try:
-        obj = fmt.parse(value) if require_answer else _parse_answer_optional(fmt, value)
+        obj = _parse_answer_optional(fmt, value) if prompts else fmt.parse(value)
     except FormatError as err:
         return None, "format", err
     except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
@@ -240,6 +243,7 @@ class Reader:
         allow_lossy: bool = False,
         validate: bool = True,
         require_answer: bool = True,
+        read_prompts: bool | None = None,
         text_mode: str = "line",
         max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES,
         check_text: bool = True,
@@ -276,6 +280,10 @@ class Reader:
         self.allow_lossy = allow_lossy  # reading never drops fields; kept for API symmetry
         self.validate = validate
         self.require_answer = require_answer
+        # a record without an answer read as its prompt (what answers optional means), or
+        # refused by its format while the answers that are there need no content (a recipe with
+        # nothing to answer prompts: its filters judge blank and placeholder answers)
+        self.read_prompts = not require_answer if read_prompts is None else read_prompts
         self.stats = ReadStats()
         self.errors: list[SftforgeError] = []  # the first errors, for validate/inspect
         self.line = 0  # the line of the record last yielded (where a later reject points)
@@ -300,7 +308,7 @@ class Reader:
             try:
                 _unreadable(head)
                 name, self.confidence = _detect([r.value for r in head], names)
-                if not require_answer and _canonical(head):
+                if self.read_prompts and _canonical(head):
                     name = "sftforge"
                 fmt = FORMATS[name]
             except InputError as err:  # FormatError, or the first record's error
@@ -386,13 +394,14 @@ class Reader:
     def __iter__(self) -> Iterator[Any]:
         self._started = True
         fmt, validate, require_answer = self.format, self.validate, self.require_answer
+        prompts = self.read_prompts
         stats = self.stats
         for rec in self._records:
             stats.read += 1
             if rec.error is not None:
                 self.reject(rec, rec.error, getattr(rec.error, "kind", "input"))
                 continue
-            obj, kind, err = decode(fmt, rec.value, validate, require_answer)
+            obj, kind, err = decode(fmt, rec.value, validate, require_answer, prompts)
             if err is not None:
                 self.reject(rec, err, kind)
                 continue
@@ -432,7 +441,8 @@ def read(
     ``columns``: a column mapping instead of a format (``"问题=prompt,答案=response"`` or
     ``{"问题": "prompt", "答案": "response"}``, see ``sftforge.formats.columns``); ``"auto"``
     detects the format and, when none fits, reads with the mapping proposed from the keys.
-    More keywords: ``compression``, ``validate``, ``require_answer``, ``text_mode``,
+    More keywords: ``compression``, ``validate``, ``require_answer``, ``read_prompts`` (default
+    ``not require_answer``: a record without an answer is read as its prompt), ``text_mode``,
     ``max_record_bytes``, ``check_text`` (False keeps mojibake/U+FFFD text instead of rejecting it).
     """
     return Reader(

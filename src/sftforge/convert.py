@@ -273,6 +273,7 @@ class _Job:
         self.fmt = reader.format
         self.validate = reader.validate
         self.require_answer = reader.require_answer
+        self.read_prompts = reader.read_prompts
         self.check_samples = reader.validate and reader.format.kind == "sample"
         self.target = target
         self.allow_lossy = allow_lossy
@@ -456,7 +457,9 @@ class _Job:
     ) -> Any:
         """A value the fast parse refused: the serial reader's exact result, or None after
         recording its error (or exception) as a reject event."""
-        obj, kind, err = decode(self.fmt, value, self.validate, self.require_answer)
+        obj, kind, err = decode(
+            self.fmt, value, self.validate, self.require_answer, self.read_prompts
+        )
         if err is None:
             return obj
         # its traceback holds the caller's frame (all the output so far) in a reference cycle,

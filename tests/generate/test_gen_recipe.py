@@ -159,17 +159,15 @@ def test_a_respond_step_answers_alpaca_prompts_with_empty_outputs(
     assert res.counts["read"] == 3 and not _lines(tmp_path / "out" / "rejects.jsonl")
 
 
-def test_without_a_respond_step_the_filter_names_prompts_without_an_answer(
+def test_without_a_respond_step_prompts_are_rejected_not_written(
     server: FakeServer, tmp_path: Path
 ) -> None:
-    """No step answers them: empty_answer_filter rejects each (its reason, the row), nothing is
-    written without an answer and nothing is lost."""
-    recipe = _alpaca_prompts(tmp_path, server, [{"clean": {}}, {"empty_answer_filter": {}}])
+    """No step answers them: each record with no answer is rejected by read (its line, the
+    format's field), never written as a training row without an answer."""
+    recipe = _alpaca_prompts(tmp_path, server, [{"clean": {}}])
     res = run_recipe(recipe, tmp_path / "out", workers=1)
     assert [r["output"] for r in _lines(tmp_path / "out" / "train.jsonl")] == ["an answer"]
     rejects = _lines(tmp_path / "out" / "rejects.jsonl")
-    assert [(r["op"], r["reason"], r["sample"]["meta"]["row"]) for r in rejects] == [  # type: ignore[index]
-        ("empty_answer_filter", "empty assistant", 1),
-        ("empty_answer_filter", "empty assistant", 3),
-    ]
+    assert [(r["op"], r["value"]["line"]) for r in rejects] == [("read", 1), ("read", 3)]  # type: ignore[index]
+    assert all("'output' is empty" in str(r["reason"]) for r in rejects)
     assert res.counts["read"] == 3
