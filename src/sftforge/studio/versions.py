@@ -29,6 +29,7 @@ import pyarrow.ipc as ipc
 import pyarrow.parquet as pq
 
 from ..sample import Sample
+from .sample_bytes import samples_json
 
 __all__ = [
     "BROWSE_SCHEMA",
@@ -240,7 +241,7 @@ def samples_batch(
     n = len(samples)
     if not n:  # (``arrow_column`` of no values would go to ``pa.array``: pandas)
         return pa.RecordBatch.from_arrays([pa.nulls(0, f.type) for f in SCHEMA], schema=SCHEMA)
-    sample_json = list(map(Sample.to_json, samples))
+    sample_json = samples_json(samples)
     metas = [s.meta for s in samples]
     none = (None,) * n
     if any(not _META_KEYS.isdisjoint(m) for m in metas if m):
