@@ -432,3 +432,34 @@ def test_ids_sharing_a_hash_are_told_apart_exactly(
         format="sftforge",
     )
     assert content_ids == ["60a08e721b1f1081"]  # as pinned above
+
+
+REPEATED: list[tuple[Any, pa.DataType]] = [
+    (None, pa.string()), ("in.jsonl", pa.string()), ("", pa.string()), ("导入", pa.string()),
+    (None, pa.float64()), (None, pa.int64()), (None, pa.bool_()), (True, pa.bool_()),
+    (False, pa.bool_()), (2, pa.int32()), (0, pa.int64()), ([], pa.list_(pa.string())),
+    (2**40, pa.int32()), (["x"], pa.list_(pa.string())), (1.5, pa.float64()),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("value", "type_"), REPEATED)
+@pytest.mark.parametrize("n", [1, 7, 8, 9, 600])
+def test_a_repeated_value_is_the_column_of_its_values(
+    value: Any, type_: pa.DataType, n: int
+) -> None:
+    """``_repeated`` (a batch's constant columns) makes the arrays ``arrow_column`` makes of
+    ``n`` copies, buffer for buffer (the files and the version id are built from the buffers);
+    a value it does not build (out of range, a tag, a float) is ``arrow_column``'s own."""
+    want = arrow_column((value,) * n, type_) if value != 2**40 else None
+    if want is None:
+        with pytest.raises(pa.ArrowInvalid):
+            versions_module._repeated(value, n, type_)
+        return
+    got = versions_module._repeated(value, n, type_)
+    got.validate(full=True)
+    assert got.equals(want) and got.null_count == want.null_count
+    assert _buffers(got) == _buffers(want)
+
+
+def _buffers(arr: pa.Array) -> list[bytes | None]:
+    return [b.to_pybytes() if b is not None else None for b in arr.buffers()]
