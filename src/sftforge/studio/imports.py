@@ -179,7 +179,8 @@ def import_file(
         error = entry.get("error")
         sink({**entry, "file": name, "error": _shown(error, path, name) if error else error})
 
-    writer = VersionWriter(versions_dir, head, dataset_id=dataset_id)
+    # (background: the row groups written by a thread while this one decodes the next rows)
+    writer = VersionWriter(versions_dir, head, dataset_id=dataset_id, background=True)
     ok = False
     stats = None
     seen = SeenIds()
@@ -190,6 +191,7 @@ def import_file(
                 if not seen.add_new(ids, values := ids.to_pylist()):  # (two with one hash)
                     seen.exact().update(values)
                 writer.add_batch(batch)
+            writer.wait()  # (convert's helpers are forked next: the writing thread idle)
         reader = read(
             path,
             format,

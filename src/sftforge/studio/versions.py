@@ -16,6 +16,7 @@ sorting and searching a million rows touch only the pages they need (``browse.py
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import os
@@ -31,6 +32,7 @@ import pyarrow.parquet as pq
 
 from ..sample import Sample
 from .sample_bytes import samples_json
+from .write_behind import WriteBehind
 
 __all__ = [
     "BROWSE_SCHEMA",
@@ -536,9 +538,14 @@ class VersionWriter:
     """Rows in, one immutable version out: ``add`` rows, then ``finish()`` -> (id, path, rows).
 
     Rows are buffered ``ROW_GROUP`` at a time into a temporary Parquet file and its browse
-    sidecar; ``finish`` names both by the content hash (an existing identical version is kept)."""
+    sidecar; ``finish`` names both by the content hash (an existing identical version is kept).
+    ``background``: the row groups are joined, hashed and written by a thread of their own
+    (``WriteBehind``: in order, so the files are the same), while the caller makes the next rows.
+    """
 
-    def __init__(self, folder: Path, parent_id: str | None, *, dataset_id: str) -> None:
+    def __init__(
+        self, folder: Path, parent_id: str | None, *, dataset_id: str, background: bool = False
+    ) -> None:
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
         self._parent = parent_id or f"dataset:{dataset_id}"
@@ -559,6 +566,7 @@ class VersionWriter:
         self._built_rows = 0
         self.rows = 0
         self._done = False
+        self._behind = WriteBehind(self._write_any) if background else None
 
     def add(self, row: dict[str, Any]) -> None:
         self.add_values(tuple(row[n] for n in _NAMES))
@@ -585,15 +593,28 @@ class VersionWriter:
         self._built_rows += batch.num_rows
         while self._built_rows >= ROW_GROUP:
             table = pa.Table.from_batches(self._built, schema=SCHEMA)
-            self._write_combined(table.slice(0, ROW_GROUP))
+            self._emit(table.slice(0, ROW_GROUP))
             rest = table.slice(ROW_GROUP)
             self._built = rest.to_batches()
             self._built_rows = rest.num_rows
 
     def _flush_built(self) -> None:
         if self._built_rows:
-            self._write_combined(pa.Table.from_batches(self._built, schema=SCHEMA))
+            self._emit(pa.Table.from_batches(self._built, schema=SCHEMA))
         self._built, self._built_rows = [], 0
+
+    def _emit(self, rows: pa.Table | pa.RecordBatch) -> None:
+        """A row group (a table of pieces, or a batch) written here or by the writing thread."""
+        if self._behind is not None:
+            self._behind.put(rows)
+        else:
+            self._write_any(rows)
+
+    def _write_any(self, rows: pa.Table | pa.RecordBatch) -> None:
+        if type(rows) is pa.Table:
+            self._write_combined(rows)
+        else:
+            self._write(rows)
 
     def _write_combined(self, table: pa.Table) -> None:
         # one contiguous batch (no slice offsets), as one batch built from the rows would be
@@ -606,13 +627,13 @@ class VersionWriter:
             return
         batch = rows_batch(self._rows)
         self._rows = []
-        self._write(batch)
+        self._emit(batch)
 
     def add_batch(self, batch: pa.RecordBatch) -> None:
         """Rows already in ``SCHEMA`` form (an unchanged part of another version) as they are:
         no Python objects are made for them."""
         self._flush()
-        self._write(batch)
+        self._emit(batch)
 
     def _write(self, batch: pa.RecordBatch) -> None:
         for name in _HASHED:
@@ -625,8 +646,15 @@ class VersionWriter:
         self._ipc.write_batch(batch.drop_columns(["sample"]))
         self.rows += batch.num_rows
 
+    def wait(self) -> None:
+        """Wait until the rows handed over so far are written (``background``)."""
+        if self._behind is not None:
+            self._behind.wait()
+
     def finish(self) -> tuple[str, Path, int]:
         self._flush()
+        if self._behind is not None:
+            self._behind.close()  # (what the writing raised, e.g. a full disk, is raised here)
         self._close()
         digests = b"".join(
             name.encode() + b"".join(h.digest() for h in self._hashers[name]) for name in _HASHED
@@ -649,6 +677,9 @@ class VersionWriter:
             self._sink.close()
 
     def abort(self) -> None:
+        if self._behind is not None:
+            with contextlib.suppress(Exception):  # (the writing's own error: being aborted)
+                self._behind.close()
         self._close()
         for tmp in (self._tmp, self._tmp_browse):
             tmp.unlink(missing_ok=True)
