@@ -241,7 +241,7 @@ def decode_pieces(
     (``workers`` as in ``convert``)."""
     n = _workers(workers, reader)
     job = _Job(reader, None, False, b"", rows)
-    _Driver(reader, job, take, n, None).run()
+    _Driver(reader, job, take, n, None, drain=True).run()
     return n
 
 
@@ -633,8 +633,13 @@ class _Driver:
         take: Callable[[Any, int], None],
         n: int,
         progress: Callable[[Iterable[Any], Reader], Iterator[Any]] | None,
+        *,
+        drain: bool = False,
     ) -> None:
         self.reader = reader
+        # ``drain``: read a helper's finished results off its pipe before running a task here
+        # (``_drain``), for a caller whose ``take`` is a large share of the work
+        self.drain = drain
         self.take = take  # a piece's output, in input order: the writer's write_blob
         self.n = n
         self.job = job
@@ -691,11 +696,31 @@ class _Driver:
 
     def _hand_out(self, task: list[Piece]) -> None:
         helper = min(self.helpers, key=lambda h: h.busy, default=None)
+        if helper is not None and helper.busy >= _AHEAD and self.drain:
+            self._drain()
+            helper = min(self.helpers, key=lambda h: h.busy)
         if helper is not None and helper.busy < _AHEAD:
             helper.send(task)
             self.pending.append((task, helper))
         else:
             self.pending.append((task, self.job.run_all(task)))
+
+    def _drain(self) -> None:
+        """Receive each helper's finished results now, kept in their place in ``pending``.
+
+        A helper counts as busy until its results are received, and they are received in input
+        order, behind the tasks this process ran itself: while this process applies (writes)
+        what is ahead of them, a helper that is done waits for work. Reading its results off the
+        pipe early hands it its next task at once. (A helper with results to drop after a
+        rollback is left alone: ``receive`` would wait for the one after them.)"""
+        pending, seen = self.pending, set()
+        for k in range(len(pending)):
+            task, got = pending[k]
+            if type(got) is _Helper and got not in seen:
+                if got.void or not got.ready():
+                    seen.add(got)  # its later tasks are not done either
+                else:
+                    pending[k] = (task, got.receive())
 
     @staticmethod
     def _done(entry: tuple[list[Piece], Any]) -> bool:
