@@ -276,32 +276,37 @@ class _Job:
         self.limit = reader.source.max_record_bytes
         self.check = reader.source.check_text
         # with ``rows`` (``decode_pieces``): ``_values`` gathers the good samples and their
-        # indices here, and ``run`` hands them to ``rows`` once per piece
+        # lines here, and ``run_all`` hands them to ``rows`` once per task
         self.rows = rows
         self._got: list[Any] = []
         self._lines: list[int] = []
 
     def run_all(self, pieces: list[Piece]) -> list[_Result | None]:
-        """Pieces in order, stopping after a wrong window or a refused conversion."""
+        """Pieces in order, stopping after a wrong window or a refused conversion. With
+        ``rows``: called once for the good samples of all the pieces, its result handed over
+        with the last piece decoded (the others carry none): one batch of rows per task, not
+        per piece (a piece can be one record: the rest of a JSON array after a wrong cut)."""
         out: list[_Result | None] = []
         with gc_paused(), deferred_ids():
             for piece in pieces:
-                res = self.run(piece)
+                res = self._run(piece)
                 out.append(res)
                 if res is None or res[6] is not None:
                     break
+            if self.rows is not None:
+                self._hand_rows(out)
         return out
 
-    def run(self, piece: Piece) -> _Result | None:
-        if self.rows is None:
-            return self._run(piece)
-        self._got, self._lines = [], []
-        res = self._run(piece)
-        if res is None:
-            return res
+    def _hand_rows(self, out: list[_Result | None]) -> None:
         got, lines = self._got, self._lines
         self._got, self._lines = [], []
-        return (res[0], res[1], self.rows(got, lines), len(got), res[4], res[5], res[6])
+        last = len(out) - 1 if out[-1] is not None else len(out) - 2
+        if last < 0:  # (the first piece was a wrong window: nothing decoded)
+            return
+        assert self.rows is not None
+        res = out[last]
+        assert res is not None
+        out[last] = (res[0], res[1], self.rows(got, lines), len(got), res[4], res[5], res[6])
 
     def _run(self, piece: Piece) -> _Result | None:
         t = type(piece)
@@ -637,8 +642,9 @@ class _Driver:
         drain: bool = False,
     ) -> None:
         self.reader = reader
-        # ``drain``: read a helper's finished results off its pipe before running a task here
-        # (``_drain``), for a caller whose ``take`` is a large share of the work
+        # ``drain`` (``decode_pieces``, whose ``take`` is a large share of the work): a helper's
+        # finished results are read off its pipe before a task runs here (``_drain``), and
+        # pieces are grouped into tasks in one process too (``rows`` is called once per task)
         self.drain = drain
         self.take = take  # a piece's output, in input order: the writer's write_blob
         self.n = n
@@ -679,7 +685,7 @@ class _Driver:
             if piece is not None:
                 task.append(piece)
                 size += _weight(piece)
-                if size < _TASK_BYTES and self.helpers:
+                if size < _TASK_BYTES and (self.helpers or self.drain):
                     continue
             if task:
                 self._hand_out(task)
