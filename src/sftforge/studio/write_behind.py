@@ -24,7 +24,7 @@ _STOP: Any = object()
 class WriteBehind:
     """``put(item)`` -> ``work(item)`` in a thread, in order; ``close()`` waits for the rest."""
 
-    def __init__(self, work: Callable[[Any], None], *, depth: int = 2) -> None:
+    def __init__(self, work: Callable[[Any], None], *, depth: int = 1) -> None:
         self._work = work
         self._queue: queue.Queue[Any] = queue.Queue(maxsize=depth)
         self._error: BaseException | None = None
