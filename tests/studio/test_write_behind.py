@@ -9,6 +9,8 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
+import sftforge.convert as convert_module
+import sftforge.studio.imports as imports_module
 from sftforge.sample import Message, Sample
 from sftforge.studio import versions as versions_module
 from sftforge.studio.versions import VersionWriter, browse_path, samples_batch
@@ -98,3 +100,29 @@ def test_a_failed_write_is_raised_by_finish_and_leaves_no_files(
         writer.finish()
     writer.abort()
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("idle", "workers", "size", "thread"),
+    [
+        (2, 1, 10, True),  # a core left idle by the one process: the writing goes there
+        (1, 1, 10, False),  # a busy machine: the threads would take turns at the GIL
+        (2, None, 10, True),  # a small input is decoded in one process
+        (2, None, 20 << 20, False),  # a large one by two: no core left
+        (4, None, 20 << 20, False),
+        (4, 2, 20 << 20, True),
+    ],
+)
+def test_the_import_writes_in_a_thread_only_beside_an_idle_cpu(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    idle: int,
+    workers: int | None,
+    size: int,
+    thread: bool,
+) -> None:
+    monkeypatch.setattr(convert_module, "idle_cpus", lambda: idle)
+    src = tmp_path / "in.jsonl"
+    with src.open("wb") as fh:
+        fh.truncate(size)
+    assert imports_module._write_behind(src, workers) is thread
