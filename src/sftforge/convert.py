@@ -246,7 +246,7 @@ def decode_pieces(
     (``workers`` as in ``convert``)."""
     n = _workers(workers, reader)
     job = _Job(reader, None, False, b"", rows)
-    _Driver(reader, job, take, n, None).run()
+    _Driver(reader, job, take, n, None, drain=True).run()
     return n
 
 
@@ -282,32 +282,37 @@ class _Job:
         self.limit = reader.source.max_record_bytes
         self.check = reader.source.check_text
         # with ``rows`` (``decode_pieces``): ``_values`` gathers the good samples and their
-        # indices here, and ``run`` hands them to ``rows`` once per piece
+        # lines here, and ``run_all`` hands them to ``rows`` once per task
         self.rows = rows
         self._got: list[Any] = []
         self._lines: list[int] = []
 
     def run_all(self, pieces: list[Piece]) -> list[_Result | None]:
-        """Pieces in order, stopping after a wrong window or a refused conversion."""
+        """Pieces in order, stopping after a wrong window or a refused conversion. With
+        ``rows``: called once for the good samples of all the pieces, its result handed over
+        with the last piece decoded (the others carry none): one batch of rows per task, not
+        per piece (a piece can be one record: the rest of a JSON array after a wrong cut)."""
         out: list[_Result | None] = []
         with gc_paused(), deferred_ids():
             for piece in pieces:
-                res = self.run(piece)
+                res = self._run(piece)
                 out.append(res)
                 if res is None or res[6] is not None:
                     break
+            if self.rows is not None:
+                self._hand_rows(out)
         return out
 
-    def run(self, piece: Piece) -> _Result | None:
-        if self.rows is None:
-            return self._run(piece)
-        self._got, self._lines = [], []
-        res = self._run(piece)
-        if res is None:
-            return res
+    def _hand_rows(self, out: list[_Result | None]) -> None:
         got, lines = self._got, self._lines
         self._got, self._lines = [], []
-        return (res[0], res[1], self.rows(got, lines), len(got), res[4], res[5], res[6])
+        last = len(out) - 1 if out[-1] is not None else len(out) - 2
+        if last < 0:  # (the first piece was a wrong window: nothing decoded)
+            return
+        assert self.rows is not None
+        res = out[last]
+        assert res is not None
+        out[last] = (res[0], res[1], self.rows(got, lines), len(got), res[4], res[5], res[6])
 
     def _run(self, piece: Piece) -> _Result | None:
         t = type(piece)
@@ -627,8 +632,14 @@ class _Driver:
         take: Callable[[Any, int], None],
         n: int,
         progress: Progress | None,
+        *,
+        drain: bool = False,
     ) -> None:
         self.reader = reader
+        # ``drain`` (``decode_pieces``, whose ``take`` is a large share of the work): a helper's
+        # finished results are read off its pipe before a task runs here (``_drain``), and
+        # pieces are grouped into tasks in one process too (``rows`` is called once per task)
+        self.drain = drain
         self.take = take  # a piece's output, in input order: the writer's write_blob
         self.n = n
         self.job = job
@@ -672,7 +683,7 @@ class _Driver:
             if piece is not None:
                 task.append(piece)
                 size += _weight(piece)
-                if size < _TASK_BYTES and self.helpers:
+                if size < _TASK_BYTES and (self.helpers or self.drain):
                     continue
             if task:
                 self._hand_out(task)
@@ -689,11 +700,31 @@ class _Driver:
 
     def _hand_out(self, task: list[Piece]) -> None:
         helper = min(self.helpers, key=lambda h: h.busy, default=None)
+        if helper is not None and helper.busy >= _AHEAD and self.drain:
+            self._drain()
+            helper = min(self.helpers, key=lambda h: h.busy)
         if helper is not None and helper.busy < _AHEAD:
             helper.send(task)
             self.pending.append((task, helper))
         else:
             self.pending.append((task, self.job.run_all(task)))
+
+    def _drain(self) -> None:
+        """Receive each helper's finished results now, kept in their place in ``pending``.
+
+        A helper counts as busy until its results are received, and they are received in input
+        order, behind the tasks this process ran itself: while this process applies (writes)
+        what is ahead of them, a helper that is done waits for work. Reading its results off the
+        pipe early hands it its next task at once. (A helper with results to drop after a
+        rollback is left alone: ``receive`` would wait for the one after them.)"""
+        pending, seen = self.pending, set()
+        for k in range(len(pending)):
+            task, got = pending[k]
+            if type(got) is _Helper and got not in seen:
+                if got.void or not got.ready():
+                    seen.add(got)  # its later tasks are not done either
+                else:
+                    pending[k] = (task, got.receive())
 
     @staticmethod
     def _done(entry: tuple[list[Piece], Any]) -> bool:

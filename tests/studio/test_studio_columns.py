@@ -23,6 +23,7 @@ import sftforge.convert as convert_module
 import sftforge.studio.imports as imports_module
 import sftforge.studio.store as store_module
 import sftforge.studio.versions as versions_module
+from sftforge.io.pieces import PieceStream
 from sftforge.sample import Message, Sample
 from sftforge.studio.imports import import_file
 from sftforge.studio.store import Store
@@ -432,3 +433,102 @@ def test_ids_sharing_a_hash_are_told_apart_exactly(
         format="sftforge",
     )
     assert content_ids == ["60a08e721b1f1081"]  # as pinned above
+
+
+REPEATED: list[tuple[Any, pa.DataType]] = [
+    (None, pa.string()), ("in.jsonl", pa.string()), ("", pa.string()), ("导入", pa.string()),
+    (None, pa.float64()), (None, pa.int64()), (None, pa.bool_()), (True, pa.bool_()),
+    (False, pa.bool_()), (2, pa.int32()), (0, pa.int64()), ([], pa.list_(pa.string())),
+    (2**40, pa.int32()), (["x"], pa.list_(pa.string())), (1.5, pa.float64()),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("value", "type_"), REPEATED)
+@pytest.mark.parametrize("n", [1, 7, 8, 9, 600])
+def test_a_repeated_value_is_the_column_of_its_values(
+    value: Any, type_: pa.DataType, n: int
+) -> None:
+    """``_repeated`` (a batch's constant columns) makes the arrays ``arrow_column`` makes of
+    ``n`` copies, buffer for buffer (the files and the version id are built from the buffers);
+    a value it does not build (out of range, a tag, a float) is ``arrow_column``'s own."""
+    want = arrow_column((value,) * n, type_) if value != 2**40 else None
+    if want is None:
+        with pytest.raises(pa.ArrowInvalid):
+            versions_module._repeated(value, n, type_)
+        return
+    got = versions_module._repeated(value, n, type_)
+    got.validate(full=True)
+    assert got.equals(want) and got.null_count == want.null_count
+    assert _buffers(got) == _buffers(want)
+
+
+def _buffers(arr: pa.Array) -> list[bytes | None]:
+    return [b.to_pybytes() if b is not None else None for b in arr.buffers()]
+
+
+def test_helpers_results_read_early_and_a_wrong_cut_make_the_same_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With helpers, the import reads a helper's finished results off its pipe before running a
+    task itself (``_Driver._drain``); a JSON array on one line whose values hold its separator
+    (``}, {``) is cut wrong, rolled back and read again: the same files as one process."""
+    monkeypatch.setattr(convert_module, "_TASK_BYTES", 1024)
+    monkeypatch.setattr(versions_module, "ROW_GROUP", 5000)
+    drained = []
+    drain = convert_module._Driver._drain
+
+    def spy(self: Any) -> None:
+        drained.append(len(self.pending))
+        drain(self)
+
+    monkeypatch.setattr(convert_module._Driver, "_drain", spy)
+    rolled = []
+    rollback = PieceStream.rollback
+
+    def rolled_back(self: PieceStream, window: Any) -> None:
+        rolled.append(window)
+        rollback(self, window)
+
+    monkeypatch.setattr(PieceStream, "rollback", rolled_back)
+    # 1 MiB windows (the first one past the records read to detect the format), the last ones
+    # cut wrong (from there on the records are read one by one, as ``read`` reads them)
+    bad = (39_800, 39_900)
+    pairs = [
+        {"instruction": f"问 {i}" + ("}, {x" if i in bad else ""), "output": f"答 {i}"}
+        for i in range(40_000)
+    ]
+    src = tmp_path / "cut.json"
+    src.write_text(json.dumps(pairs, ensure_ascii=False), encoding="utf-8")
+    monkeypatch.setattr(store_module, "new_id", lambda prefix: f"{prefix}_same")
+    one = _import_files(tmp_path / "one", [src, src], workers=1)
+    pool = _import_files(tmp_path / "pool", [src, src], workers=3)
+    assert [x["counts"][1:] for x in one] == [(40_000, 40_000, 0)] * 2
+    assert pool == one
+    assert drained  # (the helpers were ahead: their results were read early)
+    assert len(rolled) >= 4  # (in each import, with one process and with helpers)
+
+
+def _unique_reference(base: str, line: int, seen: set[str]) -> str:
+    """``_unique`` as it was, searching each suffix from the start."""
+    row_id = base
+    if row_id in seen:
+        row_id = f"{base}#{line}"
+        n = 1
+        while row_id in seen:
+            n += 1
+            row_id = f"{base}#{line}.{n}"
+    seen.add(row_id)
+    return row_id
+
+
+def test_repeated_ids_on_one_line_are_numbered_as_before() -> None:
+    """``_unique`` goes on from the last suffix it gave (a one-line array of 40,000 records
+    took minutes): the same ids as searching from the start, whatever the order of repeats."""
+    ids = [("a.json:1", 1)] * 500 + [("x", 3), ("x", 3), ("a.json:1#1", 1), ("x#3.2", 3)]
+    ids += [("a.json:1", 1)] * 20 + [("x", 3)] * 5 + [("x", 4)] * 3
+    want_seen: set[str] = set()
+    want = [_unique_reference(b, n, want_seen) for b, n in ids]
+    seen: set[str] = set()
+    tried: dict[str, int] = {}
+    assert [imports_module._unique(b, n, seen, tried) for b, n in ids] == want
+    assert seen == want_seen and len(want) == len(set(want))

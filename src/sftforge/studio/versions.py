@@ -16,6 +16,8 @@ sorting and searching a million rows touch only the pages they need (``browse.py
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import hashlib
 import os
 from collections.abc import Iterable, Mapping, Sequence
@@ -29,6 +31,8 @@ import pyarrow.ipc as ipc
 import pyarrow.parquet as pq
 
 from ..sample import Sample
+from .sample_bytes import samples_json
+from .write_behind import WriteBehind
 
 __all__ = [
     "BROWSE_SCHEMA",
@@ -231,33 +235,90 @@ def samples_batch(
 ) -> pa.RecordBatch:
     """New rows (an import's piece) as one record batch in ``SCHEMA``, built column by column:
     lineage from the arguments and each sample's ``meta.llm``, review state from its ``meta``,
-    the derived columns from ``_derive``. ``sample`` is ``Sample.to_json()``'s UTF-8 as it is
-    (read the samples' ids before: that computes a deferred content id first).
+    the derived columns from ``_derive``. ``sample`` is ``Sample.to_json()``'s UTF-8
+    (``samples_json``: the same bytes, each text serialised once; a deferred content id is
+    computed for the JSON and not stored in the sample, so ``row_ids`` need not read it).
 
-    Column by column, not row by row: a row tuple per sample and its regrouping into columns,
-    and a pass per constant column (``src``, ``made_by``, the review state of samples without
-    ``meta``...), were a third of an import's row building."""
+    Column by column, not row by row: a row tuple per sample and its regrouping into columns
+    were a third of an import's row building; a column that holds one value in every row
+    (``src``, ``made_by``, the review state of samples without ``meta``, the role counts of a
+    piece of one shape) is made from that value (``_repeated``)."""
     n = len(samples)
     if not n:  # (``arrow_column`` of no values would go to ``pa.array``: pandas)
         return pa.RecordBatch.from_arrays([pa.nulls(0, f.type) for f in SCHEMA], schema=SCHEMA)
-    sample_json = list(map(Sample.to_json, samples))
+    sample_json = samples_json(samples)
     metas = [s.meta for s in samples]
-    none = (None,) * n
+    model: Any
+    prompt: Any
     if any(not _META_KEYS.isdisjoint(m) for m in metas if m):
         model, prompt = zip(*map(_llm_lineage, metas), strict=True)
-        state: list[Sequence[Any]] = list(zip(*map(_meta_state, metas), strict=True))
+        state: list[Any] = list(zip(*map(_meta_state, metas), strict=True))
     else:  # what ``_meta_state`` and ``_llm_lineage`` say of a meta without their keys
-        model = prompt = none
-        state = [([],) * n, ("",) * n, none, (False,) * n, none]
-    derived = list(zip(*map(_derive, samples), strict=True))
+        model = prompt = _SAME_NONE
+        state = [_Same([]), _Same(""), _SAME_NONE, _Same(False), _SAME_NONE]
+    derived: list[Any] = list(zip(*map(_derive, samples), strict=True))
+    for k in _DERIVED_COUNTS:  # the role counts and has_system of a piece of one shape
+        col = derived[k]
+        if col.count(col[0]) == n:  # (ints and bools of ``_derive``: equal is the same)
+            derived[k] = _Same(col[0])
     columns = (
-        row_ids, sample_json, (src,) * n, lines, (made_by,) * n, model, prompt, none, none,
-        *derived[:-1], *state, derived[-1],
+        row_ids, sample_json, _Same(src), lines, _Same(made_by), model, prompt, _SAME_NONE,
+        _SAME_NONE, *derived[:-1], *state, derived[-1],
     )  # fmt: skip
     return pa.RecordBatch.from_arrays(
-        [arrow_column(col, f.type) for col, f in zip(columns, SCHEMA, strict=True)],
+        [
+            _repeated(col.value, n, f.type) if type(col) is _Same else arrow_column(col, f.type)
+            for col, f in zip(columns, SCHEMA, strict=True)
+        ],
         schema=SCHEMA,
     )
+
+
+class _Same:
+    """A column of one value in every row (``samples_batch``), built by ``_repeated``."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+
+_SAME_NONE = _Same(None)
+# ``_derive``'s n_turns, n_user, n_assistant, n_tool, has_system
+_DERIVED_COUNTS = (2, 3, 4, 5, 6)
+
+
+def _repeated(value: Any, n: int, type_: pa.DataType) -> pa.Array:
+    """``arrow_column((value,) * n, type_)``, buffer for buffer, without a pass over the rows:
+    a batch has about a dozen such columns (its source, lineage not filled in, review state of
+    samples without meta, role counts of one shape), and building each from a tuple of ``n``
+    values was a tenth of an import's row building. Any other value: ``arrow_column``."""
+    if value is None and not pa.types.is_list(type_):
+        offsets = [pa.py_buffer(bytes(4 * (n + 1)))] if pa.types.is_string(type_) else []
+        data = pa.py_buffer(b"") if offsets else pa.py_buffer(bytes((n * type_.bit_width + 7) // 8))
+        validity = pa.py_buffer(bytes((n + 7) // 8))
+        return pa.Array.from_buffers(type_, n, [validity, *offsets, data], null_count=n)
+    if type(value) is str and pa.types.is_string(type_):
+        data = value.encode("utf-8")
+        if len(data) * n < 2**31:  # (else: ``arrow_column``'s own error)
+            offsets = np.arange(n + 1, dtype=np.int32) * np.int32(len(data))
+            buffers = [None, pa.py_buffer(offsets), pa.py_buffer(data * n)]
+            return pa.Array.from_buffers(type_, n, buffers, null_count=0)
+    if type(value) is bool and pa.types.is_boolean(type_):
+        bits = np.packbits(np.full(n, value, dtype=np.bool_), bitorder="little")
+        return pa.Array.from_buffers(type_, n, [None, pa.py_buffer(bits)], null_count=0)
+    if type(value) is int and pa.types.is_integer(type_):
+        dtype = _numpy_dtype(type_)
+        low, high = _int_range(dtype)
+        if low <= value <= high:
+            data = pa.py_buffer(np.full(n, value, dtype=dtype))
+            return pa.Array.from_buffers(type_, n, [None, data], null_count=0)
+    if value == [] and pa.types.is_list(type_):
+        offsets = pa.py_buffer(np.zeros(n + 1, dtype=np.int32))
+        return pa.Array.from_buffers(
+            type_, n, [None, offsets], null_count=0, children=[_string_array([])]
+        )
+    return arrow_column((value,) * n, type_)
 
 
 def row_from_sample(
@@ -328,7 +389,7 @@ def _column_streams(arr: pa.Array) -> list[Any]:
         values = np.unpackbits(bits, count=arr.offset + len(arr), bitorder="little")
         values = values[arr.offset :].astype(np.bool_)
     else:
-        dtype = np.dtype(arr.type.to_pandas_dtype())
+        dtype = _numpy_dtype(arr.type)
         values = np.frombuffer(data, dtype=dtype, count=arr.offset + len(arr))[arr.offset :]
     values = np.where(valid == 1, values, np.zeros(1, dtype=values.dtype))  # a null: 0 / False
     return [values.astype(values.dtype.newbyteorder("<")).tobytes(), valid.tobytes()]
@@ -389,6 +450,19 @@ def _string_array(values: Sequence[Any]) -> pa.Array:
 _KINDS = {"b": "b", "i": "i", "f": "if"}  # numpy's kind of the values each column type takes
 
 
+@functools.cache
+def _numpy_dtype(type_: pa.DataType) -> np.dtype[Any]:
+    return np.dtype(type_.to_pandas_dtype())
+
+
+@functools.cache
+def _int_range(dtype: np.dtype[Any]) -> tuple[int, int]:
+    """(min, max) of an integer dtype (``np.iinfo`` costs microseconds a call: once a column
+    of each batch)."""
+    info = np.iinfo(dtype)
+    return int(info.min), int(info.max)
+
+
 def _plain_array(values: Sequence[Any], type_: pa.DataType) -> pa.Array:
     """Integers, floats or booleans (None allowed) from a numpy array of the values; values of
     another kind (a string, a float in an integer column) raise TypeError."""
@@ -400,16 +474,15 @@ def _plain_array(values: Sequence[Any], type_: pa.DataType) -> pa.Array:
     found = np.array(filled)  # in C; the kind numpy infers says what the values are
     if (
         found.ndim != 1
-        or found.dtype.kind
-        not in _KINDS["b" if boolean else np.dtype(type_.to_pandas_dtype()).kind]
+        or found.dtype.kind not in _KINDS["b" if boolean else _numpy_dtype(type_).kind]
     ):
         raise TypeError(f"values of kind {found.dtype.kind!r} in a {type_} column")
     if boolean:
         data = pa.py_buffer(np.packbits(found, bitorder="little"))
     else:
-        dtype = np.dtype(type_.to_pandas_dtype())
-        if dtype.kind == "i" and len(found) and (found.min() < np.iinfo(dtype).min
-                                                 or found.max() > np.iinfo(dtype).max):  # fmt: skip
+        dtype = _numpy_dtype(type_)
+        if dtype.kind == "i" and len(found) and (found.min() < _int_range(dtype)[0]
+                                                 or found.max() > _int_range(dtype)[1]):  # fmt: skip
             raise OverflowError(f"a value out of {type_}'s range")
         data = pa.py_buffer(found.astype(dtype))
     return pa.Array.from_buffers(type_, len(values), [validity, data], null_count=nulls)
@@ -465,9 +538,14 @@ class VersionWriter:
     """Rows in, one immutable version out: ``add`` rows, then ``finish()`` -> (id, path, rows).
 
     Rows are buffered ``ROW_GROUP`` at a time into a temporary Parquet file and its browse
-    sidecar; ``finish`` names both by the content hash (an existing identical version is kept)."""
+    sidecar; ``finish`` names both by the content hash (an existing identical version is kept).
+    ``background``: the row groups are joined, hashed and written by a thread of their own
+    (``WriteBehind``: in order, so the files are the same), while the caller makes the next rows.
+    """
 
-    def __init__(self, folder: Path, parent_id: str | None, *, dataset_id: str) -> None:
+    def __init__(
+        self, folder: Path, parent_id: str | None, *, dataset_id: str, background: bool = False
+    ) -> None:
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
         self._parent = parent_id or f"dataset:{dataset_id}"
@@ -488,6 +566,7 @@ class VersionWriter:
         self._built_rows = 0
         self.rows = 0
         self._done = False
+        self._behind = WriteBehind(self._write_any) if background else None
 
     def add(self, row: dict[str, Any]) -> None:
         self.add_values(tuple(row[n] for n in _NAMES))
@@ -514,15 +593,28 @@ class VersionWriter:
         self._built_rows += batch.num_rows
         while self._built_rows >= ROW_GROUP:
             table = pa.Table.from_batches(self._built, schema=SCHEMA)
-            self._write_combined(table.slice(0, ROW_GROUP))
+            self._emit(table.slice(0, ROW_GROUP))
             rest = table.slice(ROW_GROUP)
             self._built = rest.to_batches()
             self._built_rows = rest.num_rows
 
     def _flush_built(self) -> None:
         if self._built_rows:
-            self._write_combined(pa.Table.from_batches(self._built, schema=SCHEMA))
+            self._emit(pa.Table.from_batches(self._built, schema=SCHEMA))
         self._built, self._built_rows = [], 0
+
+    def _emit(self, rows: pa.Table | pa.RecordBatch) -> None:
+        """A row group (a table of pieces, or a batch) written here or by the writing thread."""
+        if self._behind is not None:
+            self._behind.put(rows)
+        else:
+            self._write_any(rows)
+
+    def _write_any(self, rows: pa.Table | pa.RecordBatch) -> None:
+        if type(rows) is pa.Table:
+            self._write_combined(rows)
+        else:
+            self._write(rows)
 
     def _write_combined(self, table: pa.Table) -> None:
         # one contiguous batch (no slice offsets), as one batch built from the rows would be
@@ -535,13 +627,13 @@ class VersionWriter:
             return
         batch = rows_batch(self._rows)
         self._rows = []
-        self._write(batch)
+        self._emit(batch)
 
     def add_batch(self, batch: pa.RecordBatch) -> None:
         """Rows already in ``SCHEMA`` form (an unchanged part of another version) as they are:
         no Python objects are made for them."""
         self._flush()
-        self._write(batch)
+        self._emit(batch)
 
     def _write(self, batch: pa.RecordBatch) -> None:
         for name in _HASHED:
@@ -554,8 +646,15 @@ class VersionWriter:
         self._ipc.write_batch(batch.drop_columns(["sample"]))
         self.rows += batch.num_rows
 
+    def wait(self) -> None:
+        """Wait until the rows handed over so far are written (``background``)."""
+        if self._behind is not None:
+            self._behind.wait()
+
     def finish(self) -> tuple[str, Path, int]:
         self._flush()
+        if self._behind is not None:
+            self._behind.close()  # (what the writing raised, e.g. a full disk, is raised here)
         self._close()
         digests = b"".join(
             name.encode() + b"".join(h.digest() for h in self._hashers[name]) for name in _HASHED
@@ -578,6 +677,9 @@ class VersionWriter:
             self._sink.close()
 
     def abort(self) -> None:
+        if self._behind is not None:
+            with contextlib.suppress(Exception):  # (the writing's own error: being aborted)
+                self._behind.close()
         self._close()
         for tmp in (self._tmp, self._tmp_browse):
             tmp.unlink(missing_ok=True)
