@@ -299,8 +299,8 @@ def test_dedup_rejects_locate_their_kept_twin(tmp_path: Path, run: str) -> None:
 def test_a_tiny_memory_budget_spills_and_changes_nothing(
     tmp_path: Path, dup_file: Path, keep: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Past ``memory_budget_mb`` the keys, bucket tables and shingle sets go to files: the same
-    kept and rejected records, reasons, twins and cluster counts as in memory."""
+    """Past ``memory_budget_mb`` the keys, bucket tables, shingle sets, drops and twins go to
+    files: the same kept and rejected records, reasons, twins and cluster counts as in memory."""
     from sftforge.ops.dedup import spill
 
     steps = [
@@ -324,6 +324,10 @@ def test_a_tiny_memory_budget_spills_and_changes_nothing(
     assert _outputs(tiny.out_dir) == _outputs(ref.out_dir)
     # every kind of spill file was written, and none is left behind
     assert {"key-key", "key-bands", "key-sig", "buckets", "key-shingle_set@values"} <= set(files)
+    # and so did what grew with the data beside the keys: the drops (sorted runs, then the
+    # table), the twins counted and looked up, a band's hash parts and ids, the sets' offsets
+    spilled = {"drop-runs0", "drops0", "twin-runs0", "twin-key", "band-part0", "band-ids0"}
+    assert spilled | {"offsets"} <= set(files)
     assert not list((tmp_path / "tiny").rglob("spill"))
     ops = [r["op"] for r in read_rows(ref.rejects)]
     assert ops.count("dedup_exact") >= 8 and ops.count("dedup_near") >= 6

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sftforge.ops.dedup.spill import Column, ColumnWriter, Ragged, Spill
+from sftforge.ops.dedup.spill import Column, ColumnWriter, Ragged, Runs, Spill, ragged_offsets
 
 
 @pytest.mark.parametrize("limit", [0, 200, 10**9])  # file from the start, midway, never
@@ -71,3 +71,64 @@ def test_a_temporary_spill_folder_goes_with_its_owner() -> None:
     del spill
     gc.collect()
     assert not folder.exists()
+
+
+@pytest.mark.parametrize("limit", [0, 10**9])  # every run in files; all in memory
+def test_sorted_runs_come_back_merged_in_key_order(tmp_path: Path, limit: int) -> None:
+    """Runs in any order, keys repeating within and across runs, windows with nothing in
+    them: each window gives its rows sorted by key (equal keys in run order), payload along."""
+    rng = np.random.default_rng(3)
+    end, runs = 1000, Runs(Spill(1, tmp_path), "r", limit, 1000, window=64)
+    added = []
+    for r in range(7):
+        keys = np.sort(rng.integers(0, 600, size=rng.integers(0, 90)))  # 600..999: empty
+        runs.add(keys, np.full(len(keys), r, dtype=np.int8), keys.astype(np.float64) / 2)
+        added += [(int(k), r) for k in keys]
+    assert bool(list(tmp_path.iterdir())) == (limit == 0)
+    got, starts = [], []
+    for lo, keys, (run, half) in runs.windows():
+        starts.append(lo)
+        assert ((keys >= lo) & (keys < lo + 64)).all()
+        assert np.array_equal(half, keys / 2) and run.dtype == np.int8
+        got += list(zip(keys.tolist(), run.tolist(), strict=True))
+    assert got == sorted(added)  # sorted by key, then run: a stable merge
+    assert starts == list(range(0, end + 1, 64))  # every window, in order
+    assert not list(tmp_path.iterdir())  # the runs' files go once read
+
+
+def test_no_runs_no_windows(tmp_path: Path) -> None:
+    assert list(Runs(Spill(1, tmp_path), "r", 0, 100).windows()) == []
+
+
+def test_take_of_ascending_rows_from_a_file_reads_blocks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sftforge.ops.dedup import spill
+
+    monkeypatch.setattr(spill, "BLOCK_ROWS", 8)
+    values = np.arange(100, dtype=np.uint64) * 3
+    col = Column(path=_write(tmp_path, values), dtype=np.uint64, shape=(100,))
+    reads = []
+    real = col._read
+    monkeypatch.setattr(col, "_read", lambda o, n: reads.append(n) or real(o, n))
+    idx = np.array([0, 1, 1, 7, 8, 40, 41, 99])
+    assert np.array_equal(col.take(idx), values[idx])
+    assert len(reads) == 4  # 0-7, 8, 40-41, 99: a read per block, not per row
+    assert np.array_equal(col.take(np.array([5, 2])), values[[5, 2]])  # any order still works
+
+
+@pytest.mark.parametrize("limit", [0, 10**9])
+def test_ragged_offsets_sum_sizes_a_block_at_a_time(
+    tmp_path: Path, limit: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sftforge.ops.dedup import spill
+
+    monkeypatch.setattr(spill, "BLOCK_ROWS", 4)
+    sizes = np.array([2, 0, 3, 1, 0, 0, 5, 1, 2, 4], dtype=np.int64)
+    offsets = ragged_offsets(Column(sizes), Spill(1, tmp_path), limit)
+    assert offsets.spilled == (limit == 0)
+    assert offsets.whole().tolist() == [0, *np.cumsum(sizes).tolist()]
+    values = Column(np.arange(int(sizes.sum()), dtype=np.uint64))
+    rag = Ragged(values, offsets)
+    assert [len(rag.get(i)) for i in range(10)] == sizes.tolist()
+    assert rag.get(6).tolist() == [6, 7, 8, 9, 10]
