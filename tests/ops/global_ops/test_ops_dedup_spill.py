@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -132,3 +133,67 @@ def test_ragged_offsets_sum_sizes_a_block_at_a_time(
     rag = Ragged(values, offsets)
     assert [len(rag.get(i)) for i in range(10)] == sizes.tolist()
     assert rag.get(6).tolist() == [6, 7, 8, 9, 10]
+
+
+def _dup_samples(n: int) -> list[Any]:
+    """Copies with a word changed, exact copies and new texts, in random order (seeded)."""
+    import random
+
+    from sftforge.sample import Message, Sample
+
+    rng = random.Random(5)
+    words = [f"w{i}" for i in range(40)]
+    bases = [" ".join(rng.choice(words) for _ in range(30)) for _ in range(n // 6)]
+    out = []
+    for i in range(n):
+        text = rng.choice(bases).split()
+        if i % 3 == 1:
+            text[rng.randrange(len(text))] = "zz"
+        elif i % 3 == 2:
+            text = [rng.choice(words) for _ in range(rng.choice([0, 3, 30]))]
+        out.append(Sample([Message("user", "q"), Message("assistant", " ".join(text))]))
+    return out
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        ("dedup_exact", {}),
+        ("dedup_exact", {"keep": "longest"}),
+        ("dedup_near", {"threshold": 0.7, "ngram": 3}),
+        ("dedup_near", {"threshold": 0.7, "ngram": 3, "keep": "longest"}),
+        ("dedup_near", {"threshold": 0.7, "ngram": 3, "verify": "estimate"}),
+    ],
+    ids=str,
+)
+def test_a_tiny_budget_gives_the_same_drop_table_from_files(
+    tmp_path: Path, spec: tuple[str, dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``choose`` past its budget: the drops (found in runs, merged from files), their twins,
+    values, reasons and the cluster counts are those of the in-memory run."""
+    from sftforge.ops import base
+    from sftforge.ops.dedup import spill
+
+    samples = _dup_samples(600)
+
+    def choose(budget: int, folder: Path) -> tuple[Any, Any]:
+        op = base.build_op(*spec)
+        assert isinstance(op, base.GlobalOp)
+        op.spill = Spill(budget, folder)  # type: ignore[attr-defined]
+        keys = op.keys(samples, {})
+        return op.choose(keys, lambda _: iter(())), op
+
+    ref, ref_op = choose(1 << 30, tmp_path / "big")
+    monkeypatch.setattr(spill, "BLOCK_ROWS", 64)  # many blocks, windows and runs
+    # 16 KB: every structure passes its share (the bands grouped in 10 hash parts)
+    tiny, tiny_op = choose(16 << 10, tmp_path / "tiny")
+    assert len(ref) > 50
+    assert all(c.spilled for c in tiny.columns) and not any(c.spilled for c in ref.columns)
+    for name in ("positions", "reason", "value", "kept_positions"):
+        assert np.array_equal(getattr(tiny, name), getattr(ref, name)), name
+    assert list(tiny) == list(ref)  # read as a sequence of ``Drop``, a row at a time
+    blocks = list(tiny.blocks(7))
+    assert [b[0] for b in blocks] == list(range(0, len(ref), 7))
+    assert np.array_equal(np.concatenate([b[1] for b in blocks]), ref.positions)
+    assert dict(tiny_op.counters.extra) == dict(ref_op.counters.extra)
+    assert tiny_op.clusters == ref_op.clusters

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+from array import array
 from collections.abc import Callable
 from itertools import chain
 from pathlib import Path
@@ -281,7 +282,7 @@ def greedy_match(
     similarity of ``j`` to each candidate index. Only samples sharing a bucket with a
     non-empty view (``sizes``, in input order, above 0) are matched or become twins. The kept
     samples of each bucket are a compact table: the first one in an array (4 bytes a shared
-    bucket), the rare others in a dict. The matches leave a block at a time: nothing here is
+    bucket), the others in chains of entries (8 bytes a bucket and 12 an entry). The matches leave a block at a time: nothing here is
     kept per sample or per match."""
     n = len(sizes)
     n_bands = len(table) // n if n else 0
@@ -299,7 +300,12 @@ def greedy_match(
     # bucket -> its first kept sample (int32 where the rows fit: 4 bytes a bucket)
     index_type = np.int32 if n < 2**31 else np.int64
     first = np.full(n_buckets, -1, dtype=index_type)
-    more: dict[int, list[int]] = {}  # bucket -> its later kept samples
+    # a bucket's later kept samples: a chain of entries from ``later[bucket]`` (its last
+    # entry) through ``prev``; 8 bytes a bucket and 12 an entry, where a dict of lists cost
+    # ~200 bytes a bucket (a duplicate-heavy input has tens of thousands of them)
+    later = np.full(n_buckets, -1, dtype=np.int64)
+    code = "i" if n < 2**31 else "q"
+    member, prev = array(code), array("q")  # entry -> its sample, the bucket's entry before
     step = _spill.BLOCK_ROWS
     for lo in range(0, n, step):
         hi = min(lo + step, n)
@@ -317,11 +323,11 @@ def greedy_match(
             bids = rows[k][rows[k] >= 0]
             heads = first[bids]
             cands_set = set(heads[heads >= 0].tolist())
-            if more:
-                for bid in bids.tolist():
-                    later = more.get(bid)
-                    if later:
-                        cands_set.update(later)
+            if member:
+                for e in later[bids].tolist():
+                    while e >= 0:
+                        cands_set.add(member[e])
+                        e = prev[e]
             if cands_set:
                 cands = (
                     sorted(cands_set) if rank is None else sorted(cands_set, key=rank.__getitem__)
@@ -336,7 +342,9 @@ def greedy_match(
             free = heads < 0
             first[bids[free]] = j
             for bid in bids[~free].tolist():
-                more.setdefault(bid, []).append(j)
+                prev.append(int(later[bid]))
+                later[bid] = len(member)
+                member.append(j)
         if dups:
             dup = np.asarray(dups, dtype=np.int64)
             twin = np.asarray(twins, dtype=np.int64)
