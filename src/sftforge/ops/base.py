@@ -255,8 +255,16 @@ class DropTable(Sequence[Drop]):
         from .dedup import spill
 
         step = rows or spill.BLOCK_ROWS
+        pos, reason, value, kept = self.columns
         for lo in range(0, len(self), step):
-            yield (lo, *(c.block(lo, lo + step) for c in self.columns))
+            hi = lo + step
+            yield (
+                lo,
+                pos.block(lo, hi),
+                reason.block(lo, hi),
+                value.block(lo, hi),
+                kept.block(lo, hi),
+            )
 
     def __len__(self) -> int:
         return len(self.columns[0])
