@@ -14,9 +14,10 @@ dropped sample has a kept twin that really is similar (no chaining A~B~C droppin
 Memory: within its limit the parent groups one band column at a time (8 bytes a sample) while it
 builds the bucket table (4 bytes per band and sample, in a file past the limit); past it a band's
 hashes are scattered to part files and grouped part by part. The matcher keeps the first kept
-sample of each shared bucket in an array (the one structure here that grows with the data: 4
-bytes a shared bucket) and hands its matches on a block at a time. Signatures stay in the
-workers unless ``verify: estimate`` needs them.
+sample of each shared bucket in an array and the later ones in chains (the one structure here
+that grows with the data: 8 bytes a shared bucket, 8 a further kept sample in one) and hands
+its matches on a block at a time. Signatures stay in the workers unless ``verify: estimate``
+needs them.
 """
 
 from __future__ import annotations
@@ -282,8 +283,8 @@ def greedy_match(
     similarity of ``j`` to each candidate index. Only samples sharing a bucket with a
     non-empty view (``sizes``, in input order, above 0) are matched or become twins. The kept
     samples of each bucket are a compact table: the first one in an array (4 bytes a shared
-    bucket), the others in chains of entries (8 bytes a bucket and 12 an entry). The matches leave a block at a time: nothing here is
-    kept per sample or per match."""
+    bucket), the others in chains of entries (4 bytes a bucket and 8 an entry). The matches
+    leave a block at a time: nothing here is kept per sample or per match."""
     n = len(sizes)
     n_bands = len(table) // n if n else 0
     # input order ranks each sample by itself: no rank column (8 bytes a sample) to build
@@ -301,11 +302,13 @@ def greedy_match(
     index_type = np.int32 if n < 2**31 else np.int64
     first = np.full(n_buckets, -1, dtype=index_type)
     # a bucket's later kept samples: a chain of entries from ``later[bucket]`` (its last
-    # entry) through ``prev``; 8 bytes a bucket and 12 an entry, where a dict of lists cost
-    # ~200 bytes a bucket (a duplicate-heavy input has tens of thousands of them)
-    later = np.full(n_buckets, -1, dtype=np.int64)
-    code = "i" if n < 2**31 else "q"
-    member, prev = array(code), array("q")  # entry -> its sample, the bucket's entry before
+    # entry) through ``prev``; 4 bytes a bucket and 8 an entry (where they fit in int32: a
+    # sample adds at most one entry a band), where a dict of lists cost ~200 bytes a bucket
+    # (a duplicate-heavy input has tens of thousands of them)
+    entry_type = np.int32 if n * max(n_bands, 1) < 2**31 else np.int64
+    later = np.full(n_buckets, -1, dtype=entry_type)
+    member = array("i" if n < 2**31 else "q")  # entry -> its sample
+    prev = array("i" if entry_type is np.int32 else "q")  # entry -> the bucket's entry before
     step = _spill.BLOCK_ROWS
     for lo in range(0, n, step):
         hi = min(lo + step, n)
