@@ -110,6 +110,16 @@ def _detect(values: list[Any], names: list[str]) -> tuple[str, float]:
     return best, round(scores[best], 3)
 
 
+def _canonical(head: list[RawRecord]) -> bool:
+    """Whether the first readable record is in sftforge's canonical form (``{"messages": [...]}``
+    with plain turns, the ``id`` and ``meta`` optional). Where answers are optional (a generator's
+    prompts, a recipe's input, a studio import of prompts) such rows are read as that form: the
+    OpenAI format they fit as well refuses a conversation without an answer, and keeps a ``meta``
+    key as an unknown field rather than as the sample's meta."""
+    first = next((r.value for r in head if r.error is None and r.value is not None), None)
+    return type(first) is dict and FORMATS["sftforge"].detect({"id": "", **first}) > 0
+
+
 def _unreadable(head: list[RawRecord]) -> None:
     """Raise the first record's error when no record of ``head`` could be read at all, so the
     user sees the real problem (file:line:column and its fix) rather than "no records"."""
@@ -257,6 +267,8 @@ class Reader:
             try:
                 _unreadable(head)
                 name, self.confidence = _detect([r.value for r in head], names)
+                if not require_answer and _canonical(head):
+                    name = "sftforge"
                 fmt = FORMATS[name]
             except InputError as err:  # FormatError, or the first record's error
                 err.file = err.file or self.source.name

@@ -176,6 +176,7 @@ def test_doc_qa_budget_stop_leaves_chunks_unfinished_not_failed(
 
 def test_generate_works_inside_a_running_event_loop(server: FakeServer, llm: LLMConfig) -> None:
     import asyncio
+    from concurrent.futures import ThreadPoolExecutor
 
     from sftforge.sample import Message, Sample
 
@@ -183,7 +184,10 @@ def test_generate_works_inside_a_running_event_loop(server: FakeServer, llm: LLM
         res = generate(build_generator("respond"), [Sample(messages=[Message("user", "hi")])], llm)
         return res.samples[0].messages[-1].content
 
-    assert asyncio.run(handler()) == "ANSWER: hi"
+    # on a thread of its own: once Playwright's sync API ran in this process (the studio's
+    # browser tests), the main thread keeps an event loop and asyncio.run refuses to start
+    with ThreadPoolExecutor(1) as pool:
+        assert pool.submit(asyncio.run, handler()).result() == "ANSWER: hi"
 
 
 @pytest.mark.parametrize(

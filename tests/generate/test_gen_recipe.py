@@ -106,8 +106,8 @@ def test_judge_pair_in_a_recipe_accounts_for_every_input(
 def test_llm_step_in_a_recipe_reports_progress_under_its_stage(
     server: FakeServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """`sftforge run` without a terminal: the LLM step prints its items line, then its stage's
-    line (a bar each on a terminal: tests/cli/test_cli_progress.py)."""
+    """`sftforge run` without a terminal: the LLM step prints its items line with its calls and
+    tokens, then its stage's line (a bar each on a terminal: tests/cli/test_cli_progress.py)."""
     import re
 
     from sftforge.cli.main import main
@@ -115,7 +115,10 @@ def test_llm_step_in_a_recipe_reports_progress_under_its_stage(
     recipe = _recipe(tmp_path, server, [{"judge": {"scale": 10}}])
     assert main(["run", str(recipe), "-o", str(tmp_path / "out"), "-w", "1"]) == 0
     err = capsys.readouterr().err.splitlines()
-    assert re.fullmatch(r"judge: 3 items in \d+\.\d s \([\d.,]+ items/s\)", err[1]), err
+    # with the step's calls and tokens (the fake server counts 15 a call)
+    assert re.fullmatch(
+        r"judge: 3 items in \d+\.\d s \([\d.,]+ items/s\), 3 calls, 45 tokens", err[1]
+    ), err
     assert err[2].startswith("stage 2/2 (judge): 1 chunks, 3 records, ")
     assert main(["run", str(recipe), "-o", str(tmp_path / "q"), "-w", "1", "--quiet"]) == 0
     assert capsys.readouterr().err == ""

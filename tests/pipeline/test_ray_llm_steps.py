@@ -1,7 +1,8 @@
 """The generate steps that used to make their calls in the driver (judge_pair, doc_qa,
 backtranslate, self_instruct, the ``local`` provider) run in Ray tasks with the local executor's
 outputs, and a prompt found in two pieces is sent once. The fake OpenAI-compatible server on
-loopback counts requests; one local Ray (2 CPUs) for the module."""
+loopback counts requests; one local Ray (2 CPUs and one logical GPU: Ray hands it to the tasks
+that ask for it, with no device behind it) for the module."""
 
 from __future__ import annotations
 
@@ -21,10 +22,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "llm"))
 
 from fakeserver import FakeServer, Reply
 
-from sftforge.errors import LLMError
+from sftforge.errors import LLMError, SftforgeError
 from sftforge.pipeline import ray_llm, run_recipe
 from sftforge.pipeline.ray_executor import RayExecutor
-from sftforge.pipeline.ray_pool import RayPool
+from sftforge.pipeline.ray_pool import RayPool, WorkerSetup
 from sftforge.sample import Message, Sample
 
 ray = pytest.importorskip("ray")
@@ -49,7 +50,7 @@ def _scripted() -> Any:
 
 @pytest.fixture(scope="module", autouse=True)
 def local_ray() -> Iterator[None]:
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    ray.init(num_cpus=2, num_gpus=1, include_dashboard=False, log_to_driver=False)
     yield
     ray.shutdown()
 
@@ -165,17 +166,21 @@ def test_the_driver_steps_run_in_ray_tasks_with_identical_outputs(
     tasks: list[str] = []
     submit = RayPool.submit
 
-    def spy(pool: RayPool, fn: Any, *args: Any) -> Any:
+    gpus: set[float] = set()
+
+    def spy(pool: RayPool, fn: Any, *args: Any, **kwargs: Any) -> Any:
         if fn is ray_llm.propose_piece:
             tasks.append("propose")
         elif fn is ray_llm.generate_piece:
             tasks.append(args[0])
-        return submit(pool, fn, *args)
+        gpus.add(kwargs.get("gpus", 0))
+        return submit(pool, fn, *args, **kwargs)
 
     monkeypatch.setattr(RayPool, "submit", spy)
     on_ray = _run(recipe, tmp_path / "ray", executor=RayExecutor())
     # every step's calls went to Ray tasks (as they were submitted)
     assert {"judge_pair", "doc_qa", "backtranslate", "propose", "self_instruct"} <= set(tasks)
+    assert gpus == {0}  # an API provider's task holds no GPU, though the cluster has one
     assert tasks.count("judge_pair") > 1  # the groups were spread over several pieces
     assert on_ray.counts == local.counts
     _same(tmp_path / "local", tmp_path / "ray")
@@ -243,6 +248,48 @@ def test_the_local_provider_runs_in_ray_tasks(tmp_path: Path) -> None:
     rows = [orjson.loads(x) for x in (tmp_path / "ray" / "train.jsonl").read_bytes().splitlines()]
     assert len(rows) == 6 and all(r["meta"]["llm"]["provider"] == "local" for r in rows)
     assert _steps(tmp_path / "ray")["respond"]["extra"]["llm_requests"] == 6
+    # no device on a cluster with a GPU: each task holds the GPU, so the two run one after the
+    # other (this machine has no CUDA: the model still runs on the CPU) with the same answers
+    del llm["device"]
+    path.write_text(yaml.safe_dump(recipe, allow_unicode=True), "utf-8")
+    _run(path, tmp_path / "ray-gpu", engine="ray")
+    for name in ("train.jsonl", "rejects.jsonl"):
+        assert (tmp_path / "ray-gpu" / name).read_bytes() == (tmp_path / "ray" / name).read_bytes()
+
+
+def test_a_local_model_task_holds_a_gpu_where_it_would_run_on_one() -> None:
+    """``task_gpus``: the local provider's tasks hold one GPU for ``cuda``, or for no device on
+    a cluster with GPUs; none for ``cpu`` or an API provider; ``cuda`` without GPUs is one line
+    naming the fix."""
+    local = {"provider": "local", "model": "m"}
+    assert ray_llm.task_gpus(local, 2) == 1 and ray_llm.task_gpus(local, 0) == 0
+    assert ray_llm.task_gpus({**local, "device": "cuda:1"}, 1) == 1
+    assert ray_llm.task_gpus({**local, "device": "cpu"}, 4) == 0
+    assert ray_llm.task_gpus({"provider": "openai", "model": "m"}, 4) == 0
+    with pytest.raises(SftforgeError, match="has no GPU") as err:
+        ray_llm.task_gpus({**local, "device": "cuda"}, 0)
+    assert "llm.device: cpu" in (err.value.hint or "")
+
+
+def test_a_ray_task_holds_the_gpus_it_asks_for() -> None:
+    """``RayPool.submit(..., gpus=1)``: Ray gives the task the cluster's GPU (its id, and
+    ``CUDA_VISIBLE_DEVICES`` for the model to pick); a task that asks for none gets none."""
+
+    def visible() -> tuple[list[Any], str | None]:
+        import os
+
+        import ray as task_ray
+
+        return list(task_ray.get_gpu_ids()), os.environ.get("CUDA_VISIBLE_DEVICES")
+
+    pool = RayPool(WorkerSetup("gpu-test", [], [], [], None))
+    try:
+        ids, env = pool.submit(visible, gpus=1).result(timeout=120)
+        assert [int(i) for i in ids] == [0] and env == "0"
+        ids, env = pool.submit(visible).result(timeout=120)
+        assert ids == [] and not env
+    finally:
+        pool.shutdown()
 
 
 def test_the_prompt_ledger_never_leaves_a_claim_waiting() -> None:

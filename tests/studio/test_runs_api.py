@@ -292,22 +292,44 @@ def test_a_run_waits_for_open_edits(client: TestClient, dataset: str) -> None:
 def test_a_run_reports_progress_by_stage(
     client: TestClient, dataset: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The job's progress moves as the recipe's stages end, with the executor's line."""
+    """The job's progress follows the pipeline's stages (``sftforge.progress.watch``): each
+    stage's records done of its total, the executor's stage line, a fraction that only grows;
+    the job keeps the last detail once done."""
     from sftforge.studio import jobs
 
-    seen: list[tuple[float, str]] = []
+    seen: list[tuple[float, str, dict[str, Any] | None]] = []
     original = jobs.JobContext.progress
 
-    def spy(self: jobs.JobContext, fraction: float, message: str = "") -> None:
-        seen.append((fraction, message))
-        original(self, fraction, message)
+    def spy(self: jobs.JobContext, fraction: float, message: str = "", detail: Any = None) -> None:
+        seen.append((fraction, message, detail))
+        original(self, fraction, message, detail)
 
     monkeypatch.setattr(jobs.JobContext, "progress", spy)
-    _run(client, dataset, RECIPE)
-    stages = [m.split(":")[0] for _, m in seen if m.startswith("stage ")]
-    assert stages == ["stage 1/2 (clean_html, length_filter)", "stage 2/2 (dedup_exact)"]
-    fractions = [f for f, _ in seen]
+    run = _run(client, dataset, RECIPE)
+    labels = [m.split(":")[0] for _, m, _ in seen if m.startswith("stage ")]
+    assert labels[0] == "stage 1/2 (clean_html, length_filter)"
+    assert labels[-1] == "stage 2/2 (dedup_exact)"
+    fractions = [f for f, _, _ in seen]
     assert fractions == sorted(fractions) and fractions[-1] == 0.9
+    # the first stage reads the 5 input rows; the length filter drops one, so dedup reads 4
+    final = run["job"]["detail"]
+    assert final["input_rows"] == 5
+    by_label = {s["label"]: s for s in final["stages"]}
+    first = by_label["stage 1/2 (clean_html, length_filter)"]
+    assert (first["state"], first["done"], first["total"], first["unit"]) == (
+        "done",
+        5,
+        5,
+        "records",
+    )
+    second = by_label["stage 2/2 (dedup_exact)"]
+    assert (second["state"], second["done"], second["total"], second["stage"]) == ("done", 4, 4, 2)
+    assert second["fraction"] == 1.0
+    # while stage 2 ran, stage 1 was already shown done with its numbers
+    during = [d for _, _, d in seen if d and any(s["state"] == "running" and s.get("stage") == 2
+                                                 for s in d["stages"])]  # fmt: skip
+    assert during and all(d["stages"][0]["state"] == "done" for d in during)
+    assert seen[-1][1] == "writing the new version"
 
 
 def test_a_run_does_not_overwrite_a_version_made_while_it_ran(

@@ -345,14 +345,17 @@ def test_rows_an_llm_step_adds_are_new_rows_with_their_lineage(
     assert second["counts"]["read"] == 6
 
 
-def test_prompts_without_answers_come_in_through_a_source(tmp_path: Path) -> None:
+@pytest.mark.parametrize("ids", [True, False])
+def test_prompts_without_answers_come_in_through_a_source(tmp_path: Path, ids: bool) -> None:
     """The import page's "keep prompts" box: /api/sources/import with require_answer false keeps
     the questions; without it they are rejected with the reader's reason (read = imported +
-    rejected either way)."""
+    rejected either way). Rows without an ``id`` too (OpenAI-shaped: before, they were read as
+    OpenAI records, which refuse a conversation without an answer, box or not)."""
     root = tmp_path / "data"
     root.mkdir()
+    rows = RECORDS if ids else [{k: v for k, v in r.items() if k != "id"} for r in RECORDS]
     (root / "qa.jsonl").write_text(
-        "\n".join(json.dumps(r, ensure_ascii=False) for r in RECORDS) + "\n", encoding="utf-8"
+        "\n".join(json.dumps(r, ensure_ascii=False) for r in rows) + "\n", encoding="utf-8"
     )
     settings = StudioSettings(home=tmp_path / "home", data_root=root, open_browser=False)
     app = create_app(settings, run_jobs=False)

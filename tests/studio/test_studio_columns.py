@@ -247,7 +247,7 @@ def _rich_records(n: int) -> list[str]:
             rec["id"] = f"id{i % 30}"
         meta: dict[str, Any] = {}
         if i % 6 == 0:
-            meta["tags"] = ["a", "标签"][: i % 3]
+            meta["tags"] = ["a", "标签"][: (i // 6) % 3]  # none, one or two tags
         if i % 8 == 0:
             meta["score"] = (i % 10) / 10 if i % 16 else 3
         if i % 9 == 0:
@@ -284,7 +284,9 @@ def test_an_imports_version_is_the_one_the_first_studio_made(
     them before its columns were built from buffers (commit 24138db), and before the import
     went through convert's worker processes (``workers=3``: two helpers, with tasks cut small
     so the rows come back in many batches). A change to how rows are built or hashed must not
-    move a given input to another version."""
+    move a given input to another version. The input is read as sftforge's own format, so its
+    ``meta`` (tags, scores, ``human_verified``, an LLM's lineage) reaches the review columns;
+    the pins were made by the code at 24138db on this input."""
     monkeypatch.setattr(convert_module, "_TASK_BYTES", 2048)
     src = tmp_path / "rich.jsonl"
     src.write_text("\n".join(_rich_records(300)) + "\n", encoding="utf-8")
@@ -301,16 +303,25 @@ def test_an_imports_version_is_the_one_the_first_studio_made(
         src,
         user="u",
         workers=workers,
+        format="sftforge",
     )
-    assert (row["read"], row["imported"], row["rejected"]) == (301, 240, 61)
-    assert content_ids == ["75995409a79f2a0c"]  # the rows hash as they always did
+    assert (row["read"], row["imported"], row["rejected"]) == (301, 300, 1)
+    assert content_ids == ["60a08e721b1f1081"]  # the rows hash as they always did
     # the version id also hashes the dataset (a first version has no parent): pinned for this id
     assert dataset["id"] == "d_pinned"
-    assert row["version_id"] == "a329baece4d31ead"
+    assert row["version_id"] == "c5cadd3232d91590"
     (browse,) = (tmp_path / "home" / "v").glob("*.browse.arrow")
     table = ipc.open_file(pa.memory_map(str(browse))).read_all()
     digest = hashlib.sha256(orjson.dumps(table.to_pylist())).hexdigest()[:16]
-    assert digest == "7c869b709024b421"
+    assert digest == "688bc386e4427739"
+    # the input's meta reached the review and lineage columns (the pins cover every shape)
+    cols = table.select(["tags", "score", "human_verified", "model", "n_tool"]).to_pydict()
+    assert sum(1 for t in cols["tags"] if t == ["a", "标签"]) > 0
+    assert sum(1 for t in cols["tags"] if t == ["a"]) > 0
+    assert {3.0, 0.8} <= set(cols["score"])
+    assert sum(cols["human_verified"]) == 34  # i % 9 == 0 for i in range(300)
+    assert cols["model"].count("m1") == 28  # i % 11 == 0
+    assert sum(1 for n in cols["n_tool"] if n) == 60  # i % 5 == 0
 
 
 def _import_files(home: Path, inputs: list[Path], workers: int) -> list[dict[str, Any]]:
@@ -412,6 +423,12 @@ def test_ids_sharing_a_hash_are_told_apart_exactly(
     dataset = store.create_dataset(store.create_project("p", "p")["id"], "d")
     content_ids = _spy_content_ids(monkeypatch)
     import_file(
-        store, tmp_path / "home" / "v", tmp_path / "home" / "r", dataset["id"], src, user="u"
+        store,
+        tmp_path / "home" / "v",
+        tmp_path / "home" / "r",
+        dataset["id"],
+        src,
+        user="u",
+        format="sftforge",
     )
-    assert content_ids == ["75995409a79f2a0c"]  # as pinned above
+    assert content_ids == ["60a08e721b1f1081"]  # as pinned above

@@ -75,6 +75,7 @@ def test_every_string_a_page_uses_is_translated() -> None:
     assert prefixes == {
         "col.", "diff.", "lang.", "lineage.", "part.", "role.", "status.",
         "review.action.", "review.preset.", "runs.kind.", "runs.task.", "runs.task_help.",
+        "job.status.", "runs.stage_state.", "runs.unit.",
     }  # fmt: skip
     for prefix in prefixes:
         assert any(k.startswith(prefix) for k in en), prefix
@@ -84,6 +85,14 @@ def test_every_string_a_page_uses_is_translated() -> None:
         assert f"role.{role}" in en
     for action in ("accept", "reject", "flag", "verify"):
         assert f"review.action.{action}" in en
+    for lang in ("en", "zh"):  # what a run's progress shows (runs.js), in both languages
+        keys = messages(lang)
+        for status in ("queued", "running", "done", "failed"):
+            assert f"job.status.{status}" in keys
+        for state in ("running", "done", "failed"):
+            assert f"runs.stage_state.{state}" in keys
+        for unit in ("records", "items"):  # sftforge.progress's units of a run's stages
+            assert f"runs.unit.{unit}" in keys
     missing = sorted(k for k in used - prefixes if k not in en)
     assert not missing, missing
 

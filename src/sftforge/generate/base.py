@@ -165,6 +165,7 @@ class Generator:
             concurrency=client.concurrency,
             progress=progress,
             label=self.task,
+            usage=client.usage,
         )
 
     # how items of ``input_kind`` are written to / read from failed files

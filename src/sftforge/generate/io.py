@@ -6,7 +6,8 @@ instructions needs no conversion first: when no format fits, the rows are read w
 mapping proposed from their keys (``instruction``/``prompt``/``question``/``问题`` -> prompt,
 ``input`` -> query, ``output``/``answer``/``答案`` -> response, ``system``, ``id``; see
 ``sftforge.formats.columns_guess``), answers optional; rows in sftforge's canonical form
-(``{"messages": [...]}``) are read as such. ``fmt`` or ``columns`` choose the reading explicitly.
+(``{"messages": [...]}``) are read as such (``sftforge.api.read`` with ``require_answer=False``
+does that). ``fmt`` or ``columns`` choose the reading explicitly.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from ..errors import FormatError, InputError, RecipeError
+from ..errors import FormatError, RecipeError
 from ..sample import Sample
 
 __all__ = ["read_jsonl", "read_samples", "read_seeds", "write_jsonl"]
@@ -41,29 +42,9 @@ def read_samples(
     (neither given) the detected format, else the mapping proposed from the keys."""
     from ..api import read
 
-    if fmt is None and columns is None and _canonical(path):
-        fmt = "sftforge"
     how: Any = columns if columns is not None else (None if fmt is not None else "auto")
     with read(str(path), fmt, columns=how, require_answer=False) as reader:
         return [s for s in reader if isinstance(s, Sample)]
-
-
-def _canonical(path: str | Path) -> bool:
-    """Whether the first record is in sftforge's canonical form (``{"messages": [...]}``, the
-    ``id`` optional). Such rows are read as that form: the OpenAI format they fit as well refuses
-    a conversation without an answer, and answering those is what generators are for."""
-    from ..api import load_formats
-    from ..formats.base import get_format
-    from ..io import read_records
-
-    load_formats()
-    try:
-        with read_records(str(path)) as source:
-            first = next(iter(source), None)
-    except InputError:
-        return False  # the reader proper reports it
-    value = None if first is None else first.value
-    return type(value) is dict and get_format("sftforge").detect({"id": "", **value}) > 0
 
 
 def read_seeds(path: str | Path) -> list[dict[str, Any]]:

@@ -164,7 +164,7 @@ class SelfInstruct(Generator):
                 res.failures.append(ItemFailure(it, why))
         if seeds:
             label = "self_instruct instructions"
-            with item_progress(progress, label, self.num_instructions) as prog:
+            with item_progress(progress, label, self.num_instructions, client.usage) as prog:
                 pending += await self._stage_one(client, seeds, res, prog)
         return pending, res
 
@@ -181,6 +181,7 @@ class SelfInstruct(Generator):
             concurrency=client.concurrency,
             progress=progress,
             label="self_instruct instances",
+            usage=client.usage,
         )
         two.failures = res.failures + two.failures
         two.dry_counted += res.dry_counted

@@ -119,6 +119,30 @@ class LLMClient:
     def model(self) -> str:
         return self.provider.model
 
+    def usage(self) -> dict[str, Any]:
+        """What the client has done so far, and its budget: the numbers a step's progress shows
+        (``sftforge.progress``: the CLI's bar and the studio's job). ``calls`` are the requests
+        sent (retries included), ``calls_failed`` the calls that failed for good; ``budget``
+        the limits and what was spent against them (``None``: no limit)."""
+        s, b = self.summary, self.budget
+        return {
+            "calls": s.requests,
+            "cache_hits": s.cache_hits,
+            "retries": s.retries,
+            "calls_failed": s.failures,
+            "prompt_tokens": s.usage.prompt_tokens,
+            "completion_tokens": s.usage.completion_tokens,
+            "tokens": s.usage.total_tokens,
+            "cost": round(s.cost, 6),
+            "priced": self.prices.knows(self.model),
+            "budget": {
+                "max_tokens": b.max_tokens,
+                "max_cost": b.max_cost,
+                "spent_tokens": b.spent_tokens,
+                "spent_cost": round(b.spent_cost, 6),
+            },
+        }
+
     def key(self, messages: ChatMessages, params: dict[str, Any]) -> str:
         return cache_key(self.provider.name, self.provider.model, params, messages)
 

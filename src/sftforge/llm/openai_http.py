@@ -13,7 +13,7 @@ import os
 from typing import Any
 
 from ..errors import LLMError, MissingDependency
-from .peer_check import current_check, guarded_transport
+from .peer_check import checked_client, current_check
 from .reasoning import split_reasoning
 from .retry_after import parse_retry_after
 from .types import ChatMessages, Completion, RetryableError, Usage
@@ -66,10 +66,11 @@ class OpenAIHTTPProvider:
             hdrs["Authorization"] = f"Bearer {api_key}"
         check = current_check()
         if transport is None and check is not None:  # a studio run: check each connection's peer
-            transport = guarded_transport(check)
-        self._client = httpx.AsyncClient(
-            timeout=httpx.Timeout(timeout), headers=hdrs, transport=transport
-        )
+            self._client = checked_client(check, timeout=httpx.Timeout(timeout), headers=hdrs)
+        else:
+            self._client = httpx.AsyncClient(
+                timeout=httpx.Timeout(timeout), headers=hdrs, transport=transport
+            )
 
     def __repr__(self) -> str:
         key = "***" if self._key else None

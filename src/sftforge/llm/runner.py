@@ -15,13 +15,13 @@ import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from ..errors import BudgetExceeded, LLMError
 from ..progress import Stage, stage
 from .client import DryRunStop
 
-__all__ = ["ItemFailure", "RunResult", "item_progress", "run_items"]
+__all__ = ["ItemFailure", "RunResult", "UsageProbe", "count_failed", "item_progress", "run_items"]
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -42,12 +42,37 @@ class RunResult(Generic[T, R]):
     dry_counted: int = 0
 
 
-def item_progress(enabled: bool, label: str, total: int) -> AbstractContextManager[Stage | None]:
+UsageProbe = Callable[[], dict[str, Any]]  # an LLM client's numbers now (``LLMClient.usage``)
+
+
+def item_progress(
+    enabled: bool, label: str, total: int, usage: UsageProbe | None = None
+) -> AbstractContextManager[Stage | None]:
     """A progress stage over ``total`` items (``sftforge.progress``: a bar with items/s and ETA on
-    a terminal, a line when it ends otherwise); nothing when disabled."""
+        a terminal, a line when it ends otherwise; a watcher gets the numbers); nothing when
+        disabled. ``usage()`` adds the client's calls, failures, tokens and cost made during the stage,
+    and its budget, as ``info["llm"]``."""
     if not enabled:
         return nullcontext()
-    return stage(label, total, unit="items", line=True)
+    # a client may serve several stages (self_instruct's two): each shows its own calls
+    start = usage() if usage is not None else {}
+
+    def extra() -> dict[str, Any]:
+        if usage is None:
+            return {}
+        now = usage()
+        for key, before in start.items():
+            if key not in ("priced", "budget"):
+                now[key] = round(now[key] - before, 6) if key == "cost" else now[key] - before
+        return {"llm": now}
+
+    return stage(label, total, unit="items", line=True, extra=extra)
+
+
+def count_failed(prog: Stage | None, failed: int) -> None:
+    """Show the items failed so far beside the client's numbers (``info["items_failed"]``)."""
+    if prog is not None:
+        prog.info["items_failed"] = failed
 
 
 async def run_items(
@@ -57,6 +82,7 @@ async def run_items(
     concurrency: int = 8,
     progress: bool = False,
     label: str = "generate",
+    usage: UsageProbe | None = None,
 ) -> RunResult[T, R]:
     """Run ``worker`` over ``items``; see the module docstring for failures and budget stops."""
     results: list[list[R] | None] = [None] * len(items)
@@ -85,9 +111,10 @@ async def run_items(
                 res.failures.append(ItemFailure(items[i], f"{type(exc).__name__}: {exc}"))
                 done[i] = True
             if prog is not None:
+                count_failed(prog, len(res.failures))
                 prog.advance()
 
-    with item_progress(progress, label, len(items)) as prog:
+    with item_progress(progress, label, len(items), usage) as prog:
         await asyncio.gather(*(loop(prog) for _ in range(max(1, concurrency))))
     for i, out in enumerate(results):
         if out is not None:

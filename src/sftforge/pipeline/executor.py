@@ -165,7 +165,9 @@ class LocalExecutor:
                 sdir = job.workdir / f"s{st.index:02d}"
                 names = ", ".join(job.step_specs[i][0] for i in st.steps) or "read inputs"
                 label = f"stage {st.index + 1}/{len(job.stages)} ({names})"
-                with progress.stage(label) as self._bar:
+                # which stage this is, for a program watching (``progress.watch``)
+                where = {"stage": st.index + 1, "stages": len(job.stages)}
+                with progress.stage(label, info=where) as self._bar:
                     if st.kind == "map":
                         summary = self._map_stage(job, st, sdir, prev, pool)
                     else:
@@ -249,6 +251,7 @@ class LocalExecutor:
         # the ETA counts chunks; the first stage's counts the bytes its inputs' readers report
         self._count_chunks = prev is not None
         if prev is not None:
+            self._bar.expected = _stage_out(*prev)  # the records it will count, in all
             self._bar.update(total=prev[1], done=len(done))
         if total is None:
             total = self._run_chunks(job, st, sdir, prev, pool, done)

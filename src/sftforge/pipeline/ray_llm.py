@@ -11,7 +11,10 @@ evol_instruct, paraphrase, translate, doc_qa, backtranslate, and self_instruct, 
 rounds (each reads the instructions kept before it) run in one task with the step's whole
 ``concurrency`` (the same rounds as locally), then its instances are spread like the others.
 With the ``local`` provider each task loads the model once (one piece per task slot:
-``llm.concurrency`` bounds the copies of the model the cluster holds at once).
+``llm.concurrency`` bounds the copies of the model the cluster holds at once) and holds one GPU
+while it runs (``task_gpus``) when the model is to run on one: ``llm.device`` ``cuda``/``cuda:N``,
+or no device on a cluster that has GPUs; so Ray places the tasks on GPU nodes, one model per
+GPU, and tasks wait for a free GPU rather than share one. ``llm.device: cpu`` holds none.
 
 Cache (the SQLite file ``llm.cache``, one format): before the step the driver copies the main
 cache to ``<run>/.work/llm-cache/sNN/main.sqlite`` (``CompletionCache.snapshot``); every task
@@ -82,6 +85,7 @@ __all__ = [
     "SharedPrompts",
     "generate_piece",
     "limit_shares",
+    "task_gpus",
 ]
 
 # every generate step (generate/ops.py: OP_TASKS and SOURCE_TASKS)
@@ -378,6 +382,25 @@ class _Step:
     slots: int
     snapshot: str | None
     ledgers: tuple[Any, Any, Any]
+    gpus: float = 0  # each task's GPUs (``task_gpus``)
+
+
+def task_gpus(llm: dict[str, Any], cluster_gpus: float) -> float:
+    """The GPUs a task of a step with ``llm`` (its options) holds: one for the ``local``
+    provider on a GPU (``device`` ``cuda``/``cuda:N``, or unset on a cluster with GPUs, where
+    the model would pick CUDA), else none (an API provider's task only waits on the network)."""
+    if llm.get("provider") != "local":
+        return 0
+    device = str(llm.get("device") or "")
+    if device.startswith("cuda"):
+        if cluster_gpus < 1:
+            raise SftforgeError(
+                f"llm.device is {device!r} but the Ray cluster has no GPU",
+                hint="start the Ray nodes with their GPUs (ray start --num-gpus N), or set"
+                " llm.device: cpu, or leave llm.device out to use GPUs where there are some",
+            )
+        return 1
+    return 1 if not device and cluster_gpus >= 1 else 0
 
 
 class RayGeneration:
@@ -438,7 +461,9 @@ class RayGeneration:
         if cfg.api_key is not None:
             llm["api_key"] = cfg.api_key  # given in the recipe itself: its tasks need it too
         snap = str(snapshot) if snapshot is not None else None
-        return _Step(gen, gen.options(), llm, share, slots, snap, (budget, rates, prompts))
+        gpus = task_gpus(llm, float(_ray().cluster_resources().get("GPU", 0)))
+        ledgers = (budget, rates, prompts)
+        return _Step(gen, gen.options(), llm, share, slots, snap, ledgers, gpus)
 
     def _own_cache(self, name: str) -> str | None:
         return str(self.folder / f"part-{name}.sqlite") if self.cached else None
@@ -451,7 +476,7 @@ class RayGeneration:
         share = {**step.share, "concurrency": cfg.concurrency}
         args = (step.opts, step.llm, share, seeds, self._own_cache("propose"), step.snapshot)
         with item_progress(True, "self_instruct instructions", 1):
-            fut = self.pool.submit(propose_piece, *args, step.ledgers)
+            fut = self.pool.submit(propose_piece, *args, step.ledgers, gpus=step.gpus)
             try:
                 pending, first = fut.result()
             except Exception as exc:
@@ -489,7 +514,9 @@ class RayGeneration:
                     name = f"{i:05d}"  # the piece's cache file, and its name in the ledger
                     own = self._own_cache(name)
                     args = (step.gen.task, step.opts, step.llm, step.share, pieces[i], own)
-                    fut = self.pool.submit(generate_piece, *args, step.snapshot, step.ledgers, name)
+                    fut = self.pool.submit(
+                        generate_piece, *args, step.snapshot, step.ledgers, name, gpus=step.gpus
+                    )
                     inflight[fut] = i
                     if len(inflight) >= step.slots:
                         break

@@ -162,11 +162,22 @@ class RayPool:
     def __init__(self, setup: WorkerSetup, retries: int = DEFAULT_RETRIES) -> None:
         ray = self._ray = _ray()
         self._setup = ray.put(setup)
-        self._remote = ray.remote(call).options(max_retries=retries, retry_exceptions=False)
+        self._call = ray.remote(call)
+        self._retries = retries
+        self._remote = self._with_gpus(0)
         self._refs: set[Any] = set()
 
-    def submit(self, fn: Callable[..., Any], *args: Any) -> Future[Any]:
-        ref = self._remote.remote(self._setup, fn, *args)
+    def _with_gpus(self, gpus: float) -> Any:
+        opts: dict[str, Any] = {"max_retries": self._retries, "retry_exceptions": False}
+        if gpus:
+            opts["num_gpus"] = gpus
+        return self._call.options(**opts)
+
+    def submit(self, fn: Callable[..., Any], *args: Any, gpus: float = 0) -> Future[Any]:
+        """``fn(*args)`` as a task; ``gpus``: the GPUs it holds while it runs (Ray places it on
+        a node with them free and sets ``CUDA_VISIBLE_DEVICES`` to those it gives)."""
+        remote = self._remote if not gpus else self._with_gpus(gpus)
+        ref = remote.remote(self._setup, fn, *args)
         self._refs.add(ref)
         out: Future[Any] = Future()
 

@@ -4,6 +4,10 @@
 first through the handler registered for their kind (``register``). A job left ``running`` when
 the process stopped is queued again at start-up (handlers are written to be re-run: they write
 to temporary files and publish at the end). The page polls ``GET /api/jobs/{id}``.
+
+Besides its fraction and one-line message, a job may report ``detail`` (a recipe run: each
+stage's records done and expected, an LLM step's calls, failures, tokens and cost against its
+budget), kept in table ``job_progress`` and shown as the job's ``detail``.
 """
 
 from __future__ import annotations
@@ -21,7 +25,15 @@ from ..errors import SftforgeError
 from .errors import ApiError
 from .store import Store, new_id, now_iso
 
-__all__ = ["JobContext", "JobHandler", "JobQueue", "job_for", "job_view", "register"]
+__all__ = [
+    "JOB_SELECT",
+    "JobContext",
+    "JobHandler",
+    "JobQueue",
+    "job_for",
+    "job_view",
+    "register",
+]
 
 log = logging.getLogger("sftforge.studio.jobs")
 
@@ -35,12 +47,34 @@ class JobContext:
     job_id: str
     user: str
 
-    def progress(self, fraction: float, message: str = "") -> None:
-        self.store.conn().execute(
+    def progress(
+        self, fraction: float, message: str = "", detail: dict[str, Any] | None = None
+    ) -> None:
+        """Record how far the job is; ``detail`` (plain JSON) replaces the last one when given."""
+        at = now_iso()
+        conn = self.store.conn()
+        if detail is not None:  # before the fraction: a reader never sees a newer fraction
+            conn.execute(  # with an older detail
+                "INSERT OR REPLACE INTO job_progress(job_id, detail_json, updated_at)"
+                " VALUES(?, ?, ?)",
+                (self.job_id, orjson.dumps(detail).decode("utf-8"), at),
+            )
+        conn.execute(
             "UPDATE jobs SET progress=?, message=?, updated_at=? WHERE id=?",
-            (max(0.0, min(1.0, fraction)), message, now_iso(), self.job_id),
+            (max(0.0, min(1.0, fraction)), message, at, self.job_id),
         )
 
+
+_PROGRESS_SCHEMA = """
+CREATE TABLE IF NOT EXISTS job_progress(
+    job_id TEXT PRIMARY KEY REFERENCES jobs(id), detail_json TEXT NOT NULL, updated_at TEXT NOT NULL
+);
+"""
+# a job with its progress detail (NULL when it reported none)
+JOB_SELECT = (
+    "SELECT jobs.*, job_progress.detail_json FROM jobs"
+    " LEFT JOIN job_progress ON job_progress.job_id = jobs.id"
+)
 
 JobHandler = Callable[[JobContext, dict[str, Any]], dict[str, Any]]
 _HANDLERS: dict[str, JobHandler] = {}
@@ -62,6 +96,8 @@ def job_view(row: dict[str, Any]) -> dict[str, Any]:
     out["params"] = orjson.loads(out.pop("params_json") or "{}")
     result = out.pop("result_json")
     out["result"] = orjson.loads(result) if result else None
+    detail = out.pop("detail_json", None)
+    out["detail"] = orjson.loads(detail) if detail else None
     return out
 
 
@@ -78,14 +114,20 @@ def _without_paths(value: Any) -> Any:
 
 def job_for(job: dict[str, Any], name: str, admin: bool) -> dict[str, Any]:
     """A job (``job_view``) as user ``name`` may see it. Admins see everything. Others see
-    every job's kind, status, progress and owner, but the params, result and message only of
-    their own jobs, and there with server paths cut to the file's name: a job's params hold
+    every job's kind, status, progress and owner, but the params, result, message and progress
+    detail only of their own jobs, and there with server paths cut to the file's name: a job's params hold
     staging and data-root paths and the sources people imported from."""
     if admin:
         return job
     if job["created_by"] != name:
-        return {**job, "params": None, "result": None, "message": "", "hidden": True}
-    return {**job, "params": _without_paths(job["params"]), "result": _without_paths(job["result"])}
+        return {**job, "params": None, "result": None, "message": "", "detail": None,
+                "hidden": True}  # fmt: skip
+    return {
+        **job,
+        "params": _without_paths(job["params"]),
+        "result": _without_paths(job["result"]),
+        "detail": _without_paths(job.get("detail")),
+    }
 
 
 class JobQueue:
@@ -97,6 +139,7 @@ class JobQueue:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        store.ensure_schema("job_progress", _PROGRESS_SCHEMA)
 
     def submit(
         self, kind: str, params: dict[str, Any], user: str, job_id: str | None = None
@@ -115,16 +158,22 @@ class JobQueue:
 
     def get(self, job_id: str) -> dict[str, Any]:
         return job_view(
-            self.store.must("SELECT * FROM jobs WHERE id=?", (job_id,), f"job {job_id}")
+            self.store.must(f"{JOB_SELECT} WHERE jobs.id=?", (job_id,), f"job {job_id}")
         )
 
     def requeue_interrupted(self) -> int:
-        """Jobs a stopped process left ``running`` go back to the queue."""
-        cur = self.store.conn().execute(
-            "UPDATE jobs SET status='queued', message='restarted', updated_at=? "
-            "WHERE status='running'",
-            (now_iso(),),
-        )
+        """Jobs a stopped process left ``running`` go back to the queue (their progress detail,
+        of the run that stopped, goes)."""
+        with self.store.tx() as conn:
+            conn.execute(
+                "DELETE FROM job_progress WHERE job_id IN"
+                " (SELECT id FROM jobs WHERE status='running')"
+            )
+            cur = conn.execute(
+                "UPDATE jobs SET status='queued', message='restarted', updated_at=? "
+                "WHERE status='running'",
+                (now_iso(),),
+            )
         return cur.rowcount
 
     def start(self) -> None:

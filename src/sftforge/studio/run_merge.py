@@ -26,6 +26,12 @@ rejects file. A row an LLM step could not process (``llm failed: ...``: an error
 budget stop) is not a verdict on the row: it stays in the new version unchanged (after the
 output's rows) and is counted as ``failed``; the rejects file lists it with
 ``"kept_in_version": true``. Nothing is lost: read = kept + rejected + failed, checked.
+
+A step that adds samples (``run_spec.ADDING_TASKS``: evol_instruct, paraphrase, self_instruct...)
+rejects nothing when its calls for an item fail: the input row passes through unchanged, or
+the item was no row (a seed, a document). Its failed file's items follow in the rejects file
+(``op`` the step, ``reason`` ``llm failed: ...``, the row's id and ``"kept_in_version": true``
+when the item was a row), counted as ``not_generated``.
 """
 
 from __future__ import annotations
@@ -56,7 +62,8 @@ _SCORE_KEY = "judge_overall"
 @dataclass
 class MergeCounts:
     """What a run did to the version: rows read, kept (``changed`` of them), rejected, failed
-    (kept unchanged), added (new rows), added_rejected (new samples a rule dropped); by operator."""
+    (kept unchanged), added (new rows), added_rejected (new samples a rule dropped),
+    not_generated (items an adding step failed to make anything of); by operator."""
 
     read: int = 0
     kept: int = 0
@@ -65,6 +72,7 @@ class MergeCounts:
     failed: int = 0
     added: int = 0
     added_rejected: int = 0
+    not_generated: int = 0  # items an adding step's calls failed for (see the module docstring)
     rows: int = 0
     by_operator: dict[str, int] = field(default_factory=dict)
 
@@ -72,7 +80,8 @@ class MergeCounts:
         return {
             "read": self.read, "kept": self.kept, "changed": self.changed,
             "rejected": self.rejected, "failed": self.failed, "added": self.added,
-            "added_rejected": self.added_rejected, "rows": self.rows,
+            "added_rejected": self.added_rejected, "not_generated": self.not_generated,
+            "rows": self.rows,
             "by_operator": dict(self.by_operator),
         }  # fmt: skip
 
@@ -300,6 +309,26 @@ class _Merger:
                 self.writer.add(old_row)
 
 
+def _failed_items(merger: _Merger, failed_files: list[tuple[str, Path]], kept_path: Path) -> None:
+    """The adding steps' failed items, after the rejects (see the module docstring)."""
+    with open(kept_path, "ab") as out:
+        for op, path in failed_files:
+            for _, line in _lines(path) if path.is_file() else iter(()):
+                rec = orjson.loads(line)
+                item = rec.get("input")
+                meta = (item.get("meta") if isinstance(item, dict) else None) or {}
+                index = _input_index(meta, merger.n) if isinstance(meta, dict) else None
+                merger.counts.not_generated += 1
+                entry = {
+                    "op": op,
+                    "reason": f"llm failed: {rec.get('reason')}",
+                    "sample": item,
+                    "row_id": None if index is None else merger.row_ids[index].as_py(),
+                    "kept_in_version": index is not None,  # the row passed through unchanged
+                }
+                out.write(orjson.dumps(entry) + b"\n")
+
+
 def merge_run(
     version_path: str | Path,
     output_path: Path,
@@ -310,12 +339,15 @@ def merge_run(
     job_id: str,
     ops: list[Op],
     keep_human: bool = False,
+    failed_files: list[tuple[str, Path]] | None = None,
 ) -> MergeCounts:
     """Write the new version's rows into ``writer`` (see the module docstring); the run's
-    rejects, each with its row id, go to ``kept_rejects_path``."""
+    rejects, each with its row id, go to ``kept_rejects_path``, then the items of
+    ``failed_files`` (an adding step's name and its failed file)."""
     merger = _Merger(Path(version_path), writer, job_id, ops, keep_human)
     merger.output(output_path)
     merger.rejects(rejects_path, kept_rejects_path)
+    _failed_items(merger, failed_files or [], kept_rejects_path)
     c = merger.counts
     if c.kept + c.rejected + c.failed != c.read:
         raise SftforgeError(

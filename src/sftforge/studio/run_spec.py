@@ -41,6 +41,7 @@ from .settings import StudioSettings
 from .store import Store
 
 __all__ = [
+    "ADDING_TASKS",
     "INPUT_FILE",
     "INPUT_NAME",
     "LLM_TASKS",
@@ -58,6 +59,11 @@ LLM_TASKS = (
     "respond", "judge", "judge_pair", "evol_instruct", "paraphrase", "translate",
     "doc_qa", "backtranslate", "self_instruct",
 )  # fmt: skip
+# LLM steps that add samples: an item whose calls failed is not rejected (the input row passes
+# through, or there is none), it goes only to the step's ``failed`` file, which the studio
+# writes in the run's folder and lists among the run's rejects
+ADDING_TASKS = ("evol_instruct", "paraphrase", "translate", "doc_qa", "backtranslate",
+                "self_instruct")  # fmt: skip
 _SET_BY_STUDIO = ("inputs", "outputs", "plugins")
 # step options that name a file to read (inside the data root) or to write (refused)
 _READS = ("documents", "seeds", "prompts", "words_file", "templates")
@@ -76,6 +82,7 @@ class Prepared:
     data: dict[str, Any]
     env: dict[str, str] = field(default_factory=dict)
     endpoints: list[dict[str, Any]] = field(default_factory=list)
+    failed_files: list[tuple[str, Path]] = field(default_factory=list)  # (step, its failed file)
 
 
 def _recipe_error(message: str, fld: str | None, hint: str | None = None) -> RecipeError:
@@ -142,6 +149,7 @@ def studio_recipe(
     out = copy.deepcopy(data)
     prepared_env: dict[str, str] = {}
     endpoints: list[dict[str, Any]] = []
+    failed_files: list[tuple[str, Path]] = []
     steps = out.get("steps")
     if isinstance(steps, list):
         for i, step in enumerate(steps, 1):
@@ -162,13 +170,17 @@ def studio_recipe(
                             env=prepared_env, endpoints=endpoints,
                         )  # fmt: skip
                         step[name] = {**options, "llm": llm}
+                        if name in ADDING_TASKS:
+                            failed = folder / f"failed-{i}.jsonl"
+                            step[name]["failed"] = str(failed)
+                            failed_files.append((name, failed))
     if out.get("cache", True) is True:  # the filters' metric cache lives in the studio's home
         out["cache"] = str(settings.folder("metric-cache"))
     out["inputs"] = [{"path": str(folder / INPUT_FILE), "format": "sftforge", "name": INPUT_NAME}]
     out["outputs"] = {"train": {"format": "sftforge", "path": OUTPUT_FILE}}
     base = settings.data_root if settings.data_root is not None else folder
     recipe = Recipe.from_dict(out, base_dir=Path(base), file=RECIPE_FILE)
-    return Prepared(recipe, out, prepared_env, endpoints)
+    return Prepared(recipe, out, prepared_env, endpoints, failed_files)
 
 
 def _check_paths(options: dict[str, Any], where: str, settings: StudioSettings) -> None:

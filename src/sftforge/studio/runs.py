@@ -21,7 +21,6 @@ the version it read and the one it made, its counts and status.
 from __future__ import annotations
 
 import os
-import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -29,6 +28,7 @@ from typing import Any
 import orjson
 import yaml
 
+from .. import progress
 from ..errors import SftforgeError
 from ..io import remote
 from ..llm.peer_check import checking_peers
@@ -38,6 +38,7 @@ from .errors import ApiError
 from .history import resolve
 from .jobs import JobContext, JobQueue, register
 from .run_merge import merge_run
+from .run_progress import RunProgress
 from .run_spec import INPUT_FILE, OUTPUT_FILE, read_recipe_text, studio_recipe
 from .settings import StudioSettings
 from .store import Store, new_id, now_iso
@@ -69,7 +70,6 @@ GENERATE_TASKS: dict[str, tuple[str, dict[str, Any]]] = {
     "suggest": ("respond", {"mode": "all"}),
     "judge": ("judge", {"scale": 10}),
 }
-_STAGE = re.compile(r"stage (\d+)/(\d+)")
 _LLM_FORM = ("connection", "base_url", "api_key_env", "model", "max_tokens_budget", "max_cost",
              "prices", "concurrency", "rpm", "params")  # fmt: skip
 
@@ -227,6 +227,8 @@ def run_job(ctx: JobContext, params: dict[str, Any]) -> dict[str, Any]:
         shutil.rmtree(folder / "out", ignore_errors=True)
         for name in (INPUT_FILE, OUTPUT_FILE):
             (folder / name).unlink(missing_ok=True)
+        for path in folder.glob("failed-*.jsonl"):  # in the kept rejects now
+            path.unlink(missing_ok=True)
 
 
 def _run(ctx: JobContext, params: dict[str, Any], row: dict[str, Any]) -> dict[str, Any]:
@@ -243,16 +245,14 @@ def _run(ctx: JobContext, params: dict[str, Any], row: dict[str, Any]) -> dict[s
     # the new version's parent: the head when the run was asked for; a version made since
     # (edits committed, a rollback, an import) fails the run rather than being replaced
     head = params["head"]
+    for path in folder.glob("failed-*.jsonl"):  # of an attempt the process did not finish
+        path.unlink()
     ctx.progress(0.02, "writing the input")
-    _write_input(version_path, folder / INPUT_FILE)
+    n_input = _write_input(version_path, folder / INPUT_FILE)
     ctx.progress(0.05, "running the recipe")
     out = folder / "out"
-
-    def log(line: str) -> None:
-        # the executor's line as each stage ends: "stage 2/3 (dedup_exact): ..."
-        found = _STAGE.match(line)
-        done = int(found[1]) / int(found[2]) if found else 0.5
-        ctx.progress(0.05 + 0.85 * done, remote.scrub(line)[:200])
+    # the pipeline's own progress reports (what `sftforge run` draws as bars), per stage
+    report = RunProgress(ctx.progress, n_input)
 
     # a connection's key lives in the environment only while its run runs (the provider reads
     # it from there); the key is registered with the masking so no message can show it
@@ -264,9 +264,12 @@ def _run(ctx: JobContext, params: dict[str, Any], row: dict[str, Any]) -> dict[s
         # every connection the LLM client opens is checked again (a name that resolves to a
         # public address at the check and to loopback later, DNS rebinding, is refused)
         guard = netguard.UrlGuard(allow_private=settings.allow_private_urls)
-        with checking_peers(None if guard.allow_private else guard.address):
+        with (
+            checking_peers(None if guard.allow_private else guard.address),
+            progress.watch(report.update, every=report.every),
+        ):
             result = run_recipe(
-                prepared.recipe, out, workers=1, resume=False, engine="local", log=log,
+                prepared.recipe, out, workers=1, resume=False, engine="local",
                 allow_outside=True,
             )  # fmt: skip
     finally:
@@ -279,14 +282,14 @@ def _run(ctx: JobContext, params: dict[str, Any], row: dict[str, Any]) -> dict[s
         counts = merge_run(
             version_path, result.outputs["train"], result.rejects, kept_rejects, writer,
             job_id=ctx.job_id, ops=prepared.recipe.build_ops(),
-            keep_human=bool(params.get("keep_human")),
+            keep_human=bool(params.get("keep_human")), failed_files=prepared.failed_files,
         )  # fmt: skip
         version_id, vpath, rows = writer.finish()
     except BaseException:
         writer.abort()
         kept_rejects.unlink(missing_ok=True)
         raise
-    has_rejects = counts.rejected + counts.failed + counts.added_rejected > 0
+    has_rejects = counts.rejected + counts.failed + counts.added_rejected + counts.not_generated > 0
     if not has_rejects:
         kept_rejects.unlink(missing_ok=True)
     counts.rows = rows

@@ -40,8 +40,9 @@ RECIPE = """steps:
 
 
 def _judge(body: dict[str, Any]) -> Reply:
+    # a little slow, so the page shows the step while it runs
     return Reply(json.dumps({"harmlessness": 9, "honesty": 8, "helpfulness": 8, "overall": 8,
-                             "rationale": "清楚"}))  # fmt: skip
+                             "rationale": "清楚"}), delay=0.25)  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -153,8 +154,20 @@ def test_run_a_recipe_in_the_page(
     expect(page.locator("[data-testid=conn-key]")).to_have_value("")
     expect(page.locator("[data-testid=gen-endpoint]")).to_be_hidden()
     page.select_option("[data-testid=gen-task]", "judge")
+    page.fill("[data-testid=gen-concurrency]", "1")
     page.click("[data-testid=gen-run]")
+    # while it runs: the step's rows done of 6 and its calls, by stage (the pipeline's report)
+    step = page.locator("[data-testid=run-stage][data-label=judge]")
+    expect(step).to_have_attribute("data-state", "running")
+    expect(step.locator("[data-testid=run-stage-done]")).to_contain_text(" of 6 items")
+    expect(step.locator("[data-testid=run-stage-llm]")).to_contain_text("calls")
     expect(page.locator("[data-testid=run-summary]")).to_contain_text("kept 6 (changed 6)")
+    expect(step).to_have_attribute("data-state", "done")
+    expect(step.locator("[data-testid=run-stage-done]")).to_have_text("6 of 6 items")
+    expect(step.locator("[data-testid=run-stage-llm]")).to_contain_text("6 calls · 90 tokens")
+    first = page.locator("[data-testid=run-stage]").first  # reading the input: 6 rows
+    expect(first.locator("[data-testid=run-stage-done]")).to_have_text("6 of 6 records")
+    screenshot(page, "runs-generation")
     newest = page.locator("[data-testid=run-row]").first
     expect(newest.locator("td").first).to_have_text("generation")
     assert len(llm_server.log) == 6

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 
 from ..auth import AnyUser
 from ..errors import ApiError
-from ..jobs import job_for, job_view
+from ..jobs import JOB_SELECT, job_for, job_view
 from ._deps import JobsDep, StoreDep
 
 __all__ = ["router"]
@@ -27,9 +27,9 @@ def list_jobs(
     if status is not None and status not in _STATUSES:
         raise ApiError(422, "invalid", f"unknown job status '{status}'", "status",
                        f"use one of: {', '.join(_STATUSES)}")  # fmt: skip
-    where, args = ("WHERE status=?", (status,)) if status else ("", ())
+    where, args = ("WHERE jobs.status=?", (status,)) if status else ("", ())
     rows = store.all(
-        f"SELECT * FROM jobs {where} ORDER BY created_at DESC, id LIMIT ?", (*args, limit)
+        f"{JOB_SELECT} {where} ORDER BY jobs.created_at DESC, jobs.id LIMIT ?", (*args, limit)
     )
     admin = user.has_role("admin")
     return {"jobs": [job_for(job_view(r), user.name, admin) for r in rows]}

@@ -8,8 +8,9 @@ from fastapi import APIRouter, Query
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
 
-from ..auth import AnnotatorUser  # the role matrix: docs/studio.md, Security
+from ..auth import AnnotatorUser, AnyUser  # the role matrix: docs/studio.md, Security
 from ..errors import ApiError
+from ..jobs import job_for
 from ..rejects_page import rejects_page
 from ..runs import generate_recipe, get_run, list_runs, rejects_file, run_view, start_run
 from ._deps import JobsDep, SettingsDep, StoreDep, UserDep
@@ -75,10 +76,12 @@ def dataset_runs(store: StoreDep, dataset_id: str) -> dict[str, Any]:
 
 
 @router.get("/runs/{run_id}")
-def one_run(store: StoreDep, jobs: JobsDep, run_id: str) -> dict[str, Any]:
-    """The run, with its job (status, progress, message)."""
+def one_run(store: StoreDep, jobs: JobsDep, run_id: str, who: AnyUser) -> dict[str, Any]:
+    """The run, with its job (status, progress, message, the progress ``detail`` by stage),
+    shown as ``/api/jobs/{id}`` shows it to this user (``jobs.job_for``)."""
     run = run_view(get_run(store, run_id))
-    run["job"] = jobs.get(run["job_id"]) if run["job_id"] else None
+    job = jobs.get(run["job_id"]) if run["job_id"] else None
+    run["job"] = job_for(job, who.name, who.has_role("admin")) if job is not None else None
     return run
 
 

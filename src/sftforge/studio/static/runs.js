@@ -77,20 +77,61 @@
     $("run-rejects").hidden = false;
   }
 
+  /** An LLM step's numbers: calls, failures, tokens and cost of the step, its budget. */
+  function llmText(stage) {
+    const l = stage.llm;
+    const parts = [t("runs.llm_calls", { n: fmtNum(l.calls) })];
+    if (l.calls_failed) parts.push(t("runs.llm_calls_failed", { n: fmtNum(l.calls_failed) }));
+    if (stage.items_failed) parts.push(t("runs.llm_items_failed", { n: fmtNum(stage.items_failed) }));
+    parts.push(t("runs.llm_tokens", { n: fmtNum(l.tokens) }));
+    if (l.cost) parts.push(t("runs.llm_cost", { n: fmtNum(l.cost) }));
+    const b = l.budget || {};
+    if (b.max_tokens !== null && b.max_tokens !== undefined)
+      parts.push(t("runs.budget_tokens", { spent: fmtNum(b.spent_tokens), max: fmtNum(b.max_tokens) }));
+    if (b.max_cost !== null && b.max_cost !== undefined)
+      parts.push(t("runs.budget_cost", { spent: fmtNum(b.spent_cost), max: fmtNum(b.max_cost) }));
+    return parts.join(" · ");
+  }
+
+  /** The job's progress by stage (the pipeline's own report): records or items done of the
+   * total, a bar, and an LLM step's calls, tokens and budget. */
+  function showStages(detail) {
+    const stages = (detail && detail.stages) || [];
+    $("run-stages").hidden = stages.length === 0;
+    $("run-stages-body").replaceChildren(...stages.map((s) => el("tr", {
+      "data-testid": "run-stage", dataset: { state: s.state, label: s.label } },
+      el("td", { class: s.depth ? "stage-inner" : null }, s.label),
+      el("td", { "data-testid": "run-stage-state" }, t("runs.stage_state." + s.state)),
+      el("td", { class: "num", "data-testid": "run-stage-done" },
+        (s.total === null || s.total === undefined
+          ? fmtNum(s.done) : t("runs.done_of", { done: fmtNum(s.done), total: fmtNum(s.total) }))
+        + " " + t("runs.unit." + s.unit)),
+      el("td", {}, el("progress", { max: 1, value: s.fraction === null ? 0 : s.fraction })),
+      el("td", { class: "num" }, s.state === "running" && s.eta !== null && s.eta !== undefined
+        ? t("runs.eta", { s: fmtNum(Math.round(s.eta)) }) : ""),
+      el("td", { "data-testid": "run-stage-llm" }, s.llm ? llmText(s) : ""))));
+  }
+
   /** Follow a queued run to its end, then show what it did. */
   async function follow(run) {
     $("run-status").hidden = false;
     $("run-result").replaceChildren();
+    showStages(null);
     const job = await waitJob(run.job_id, (j) => {
       $("run-progress").value = j.progress || 0;
-      $("run-message").textContent = j.status + (j.message ? " · " + j.message : "");
+      // the stages' table says in the page's language what the message line says in English
+      const staged = j.detail && j.detail.stages && j.detail.stages.length;
+      $("run-message").textContent = t("job.status." + j.status) + (j.message && !staged ? " · " + j.message : "");
+      showStages(j.detail);
     });
     const done = await api("GET", "/api/runs/" + encodeURIComponent(run.id));
     if (job.status === "done") {
       const c = done.counts;
-      $("run-result").replaceChildren(el("p", { "data-testid": "run-summary" },
+      const said = [el("p", { "data-testid": "run-summary" },
         t("runs.summary", { read: fmtNum(c.read), kept: fmtNum(c.kept), changed: fmtNum(c.changed),
-          rejected: fmtNum(c.rejected), failed: fmtNum(c.failed), added: fmtNum(c.added), rows: fmtNum(c.rows) })));
+          rejected: fmtNum(c.rejected), failed: fmtNum(c.failed), added: fmtNum(c.added), rows: fmtNum(c.rows) }))];
+      if (c.not_generated) said.push(el("p", { "data-testid": "run-not-generated" }, t("runs.not_generated", { n: fmtNum(c.not_generated) })));
+      $("run-result").replaceChildren(...said);
       toast(t("runs.done"));
     } else {
       $("run-result").replaceChildren(el("p", { class: "status-rejected", "data-testid": "run-failed-message" }, job.message || done.error || job.status));
