@@ -269,6 +269,14 @@ class DropTable(Sequence[Drop]):
     def __len__(self) -> int:
         return len(self.columns[0])
 
+    def __iter__(self) -> Iterator[Drop]:
+        # a block at a time: ``drop(k)`` reads a row of each column, four reads a drop when the
+        # columns are files (``GlobalOp.run`` iterates every drop)
+        for _, pos, reason, value, twin in self.blocks():
+            rows = zip(pos.tolist(), reason.tolist(), value.tolist(), twin.tolist(), strict=True)
+            for p, r, v, t in rows:
+                yield Drop(p, self.reasons[r], v, None, t if t >= 0 else None)
+
     def drop(self, k: int) -> Drop:
         pos, reason, value, twin = (c.block(k, k + 1)[0] for c in self.columns)
         return Drop(

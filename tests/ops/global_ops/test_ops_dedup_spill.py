@@ -191,7 +191,8 @@ def test_a_tiny_budget_gives_the_same_drop_table_from_files(
     assert all(c.spilled for c in tiny.columns) and not any(c.spilled for c in ref.columns)
     for name in ("positions", "reason", "value", "kept_positions"):
         assert np.array_equal(getattr(tiny, name), getattr(ref, name)), name
-    assert list(tiny) == list(ref)  # read as a sequence of ``Drop``, a row at a time
+    assert list(tiny) == list(ref)  # read as ``Drop``s, a block at a time
+    assert [tiny[k] for k in range(len(tiny))] == list(ref) == [ref[k] for k in range(len(ref))]
     blocks = list(tiny.blocks(7))
     assert [b[0] for b in blocks] == list(range(0, len(ref), 7))
     assert np.array_equal(np.concatenate([b[1] for b in blocks]), ref.positions)
