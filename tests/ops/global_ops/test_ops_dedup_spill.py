@@ -74,7 +74,8 @@ def test_a_temporary_spill_folder_goes_with_its_owner() -> None:
     assert not folder.exists()
 
 
-@pytest.mark.parametrize("limit", [0, 10**9])  # every run in files; all in memory
+# every run in files; the first runs in memory, then all of them in files; all in memory
+@pytest.mark.parametrize("limit", [0, 2000, 10**9])
 def test_sorted_runs_come_back_merged_in_key_order(tmp_path: Path, limit: int) -> None:
     """Runs in any order, keys repeating within and across runs, windows with nothing in
     them: each window gives its rows sorted by key (equal keys in run order), payload along."""
@@ -85,7 +86,9 @@ def test_sorted_runs_come_back_merged_in_key_order(tmp_path: Path, limit: int) -
         keys = np.sort(rng.integers(0, 600, size=rng.integers(0, 90)))  # 600..999: empty
         runs.add(keys, np.full(len(keys), r, dtype=np.int8), keys.astype(np.float64) / 2)
         added += [(int(k), r) for k in keys]
-    assert bool(list(tmp_path.iterdir())) == (limit == 0)
+        # 17 bytes a row (key, run, half): past the limit every column goes on in its file
+        assert bool(list(tmp_path.iterdir())) == (len(added) * 17 > limit)
+    assert (len(added) * 17 > limit) == (limit < 10**9)  # 2000: in memory first, then files
     got, starts = [], []
     for lo, keys, (run, half) in runs.windows():
         starts.append(lo)
