@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 from ._gc import gc_relaxed
-from .errors import FormatError, InputError, SchemaError, SftforgeError
+from .errors import EmptyAnswer, FormatError, InputError, SchemaError, SftforgeError
+from .formats._common import ANSWER_OPTIONAL
 from .formats.base import FORMATS, Format, LossLog, get_format
 from .io.atomic import AtomicFile
 from .io.containers import DEFAULT_MAX_RECORD_BYTES, RecordSource, open_writer, read_records
@@ -110,14 +111,31 @@ def _detect(values: list[Any], names: list[str]) -> tuple[str, float]:
     return best, round(scores[best], 3)
 
 
+# keys of a canonical row (record or turn) that the OpenAI format, which such rows fit as well,
+# does not know: a row with one of them is sftforge's own
+_CANONICAL_ONLY = frozenset({"meta", "rejected", "reasoning", "train", "extra"})
+
+
 def _canonical(head: list[RawRecord]) -> bool:
-    """Whether the first readable record is in sftforge's canonical form (``{"messages": [...]}``
-    with plain turns, the ``id`` and ``meta`` optional). Where answers are optional (a generator's
-    prompts, a recipe's input, a studio import of prompts) such rows are read as that form: the
-    OpenAI format they fit as well refuses a conversation without an answer, and keeps a ``meta``
-    key as an unknown field rather than as the sample's meta."""
-    first = next((r.value for r in head if r.error is None and r.value is not None), None)
-    return type(first) is dict and FORMATS["sftforge"].detect({"id": "", **first}) > 0
+    """Whether rows read with answers optional (a generator's prompts, a recipe's input, a studio
+    import of prompts) are sftforge's canonical form (``{"messages": [...]}`` with plain turns,
+    the ``id`` optional) rather than the OpenAI records they fit as well: the first readable
+    record fits the canonical form and a record of ``head`` uses a key only that form knows
+    (``meta`` above all, which the OpenAI format would keep as an unknown field rather than as
+    the sample's meta). Plain ``{"messages": [...]}`` rows stay OpenAI records, whose own
+    errors (an image part, say) then name what is wrong; both read a prompt without an answer."""
+    values = [r.value for r in head if r.error is None and type(r.value) is dict]
+    if not values or FORMATS["sftforge"].detect({"id": "", **values[0]}) <= 0:
+        return False
+    for v in values:
+        if not _CANONICAL_ONLY.isdisjoint(v):
+            return True
+        msgs = v.get("messages")
+        if type(msgs) is list and any(
+            type(m) is dict and not _CANONICAL_ONLY.isdisjoint(m) for m in msgs
+        ):
+            return True
+    return False
 
 
 def _unreadable(head: list[RawRecord]) -> None:
@@ -136,16 +154,34 @@ def _unreadable(head: list[RawRecord]) -> None:
     raise err
 
 
+def _parse_answer_optional(fmt: Format, value: Any) -> Any:
+    """``fmt.parse(value)`` where a conversation may lack its answer: a record the format
+    refuses only for that (``EmptyAnswer``) is parsed again with ``ANSWER_OPTIONAL`` set, so it
+    comes out as the format reads it, with its prompt and no (or an empty) answer."""
+    try:
+        return fmt.parse(value)
+    except EmptyAnswer:
+        pass
+    token = ANSWER_OPTIONAL.set(True)
+    try:
+        return fmt.parse(value)
+    finally:
+        ANSWER_OPTIONAL.reset(token)
+
+
 def decode(
-    fmt: Format, value: Any, validate: bool, require_answer: bool
+    fmt: Format, value: Any, validate: bool, require_answer: bool, read_prompts: bool | None = None
 ) -> tuple[Any, str, SftforgeError | None]:
     """One record value -> ``(Sample or Document, "", None)`` or ``(None, kind, error)``.
 
     A format's ``FormatError`` is kind ``format``; a Sample failing ``validate_sample`` is kind
     ``schema``. The error carries no file/line: the caller knows where the record came from.
+    ``read_prompts`` (default: ``not require_answer``): a record the format refuses only for its
+    missing answer is read as its prompt.
     """
+    prompts = not require_answer if read_prompts is None else read_prompts
     try:
-        obj = fmt.parse(value)
+        obj = _parse_answer_optional(fmt, value) if prompts else fmt.parse(value)
     except FormatError as err:
         return None, "format", err
     except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
@@ -207,6 +243,7 @@ class Reader:
         allow_lossy: bool = False,
         validate: bool = True,
         require_answer: bool = True,
+        read_prompts: bool | None = None,
         text_mode: str = "line",
         max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES,
         check_text: bool = True,
@@ -243,6 +280,10 @@ class Reader:
         self.allow_lossy = allow_lossy  # reading never drops fields; kept for API symmetry
         self.validate = validate
         self.require_answer = require_answer
+        # a record without an answer read as its prompt (what answers optional means), or
+        # refused by its format while the answers that are there need no content (a recipe with
+        # nothing to answer prompts: its filters judge blank and placeholder answers)
+        self.read_prompts = not require_answer if read_prompts is None else read_prompts
         self.stats = ReadStats()
         self.errors: list[SftforgeError] = []  # the first errors, for validate/inspect
         self.line = 0  # the line of the record last yielded (where a later reject points)
@@ -267,7 +308,7 @@ class Reader:
             try:
                 _unreadable(head)
                 name, self.confidence = _detect([r.value for r in head], names)
-                if not require_answer and _canonical(head):
+                if self.read_prompts and _canonical(head):
                     name = "sftforge"
                 fmt = FORMATS[name]
             except InputError as err:  # FormatError, or the first record's error
@@ -353,13 +394,14 @@ class Reader:
     def __iter__(self) -> Iterator[Any]:
         self._started = True
         fmt, validate, require_answer = self.format, self.validate, self.require_answer
+        prompts = self.read_prompts
         stats = self.stats
         for rec in self._records:
             stats.read += 1
             if rec.error is not None:
                 self.reject(rec, rec.error, getattr(rec.error, "kind", "input"))
                 continue
-            obj, kind, err = decode(fmt, rec.value, validate, require_answer)
+            obj, kind, err = decode(fmt, rec.value, validate, require_answer, prompts)
             if err is not None:
                 self.reject(rec, err, kind)
                 continue
@@ -399,7 +441,8 @@ def read(
     ``columns``: a column mapping instead of a format (``"问题=prompt,答案=response"`` or
     ``{"问题": "prompt", "答案": "response"}``, see ``sftforge.formats.columns``); ``"auto"``
     detects the format and, when none fits, reads with the mapping proposed from the keys.
-    More keywords: ``compression``, ``validate``, ``require_answer``, ``text_mode``,
+    More keywords: ``compression``, ``validate``, ``require_answer``, ``read_prompts`` (default
+    ``not require_answer``: a record without an answer is read as its prompt), ``text_mode``,
     ``max_record_bytes``, ``check_text`` (False keeps mojibake/U+FFFD text instead of rejecting it).
     """
     return Reader(

@@ -24,10 +24,9 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import itertools
 import os
 from collections import Counter, deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,12 +41,12 @@ from .io.jsonl import lines_records, lines_values
 from .io.paths import same_file
 from .io.pieces import Lines, Piece, PieceStream, Records, Window, window_starts
 from .io.record import RawRecord
-from .oserrors import os_error
 from .sample import deferred_ids
 
 __all__ = [
     "PARALLEL_MIN_BYTES",
     "ConvertResult",
+    "Progress",
     "RowsHook",
     "convert",
     "decode_pieces",
@@ -56,6 +55,9 @@ __all__ = [
 
 PARALLEL_MIN_BYTES = 16 << 20  # below this, forking workers costs more than it saves
 _TASK_BYTES = 1 << 19  # a helper's task: pieces of about this many input bytes
+
+# the progress hook: ``progress(items, reader)``, or ``progress(items, reader, weight=...)``
+Progress = Callable[..., Iterator[Any]]
 
 
 @dataclass
@@ -87,7 +89,7 @@ def convert(
     out_container: str | None = None,
     compression: str | None = None,
     workers: int | None = None,
-    progress: Callable[[Iterable[Any], Reader], Iterator[Any]] | None = None,
+    progress: Progress | None = None,
     on_open: Callable[[Reader], None] | None = None,
     dataset_info: str | os.PathLike[str] | None = None,
     dataset_name: str | None = None,
@@ -97,9 +99,10 @@ def convert(
 
     ``workers``: processes for decoding/encoding (default: the CPUs not busy by the load
     average, ``idle_cpus()``, used only for inputs of at least ``PARALLEL_MIN_BYTES`` written as
-    JSON/JSONL). ``progress`` wraps the stream of
-    records (the CLI's progress bar; it is advanced once per record, the records themselves are
-    not handed through it); ``on_open`` is called once the format is known.
+    JSON/JSONL). ``progress(items, reader, weight=None)`` wraps the stream of records (the
+    CLI's progress bar, ``sftforge.cli._report.progress``): the records themselves for other
+    outputs; for JSON/JSONL, one item per piece of input with ``weight(item)`` the records it
+    held (no step per record). ``on_open`` is called once the format is known.
     """
     if workers is not None and (type(workers) is not int or workers < 1):
         raise InputError(
@@ -115,6 +118,8 @@ def convert(
             workers, progress, on_open, dataset_info, dataset_name, read_options,
         )  # fmt: skip
     except OSError as exc:  # disk full, permission denied: the output is not written at all
+        from .oserrors import os_error  # (here: a conversion that works needs no error texts)
+
         raise os_error(exc, out) from exc
 
 
@@ -129,7 +134,7 @@ def _convert(
     out_container: str | None,
     compression: str | None,
     workers: int | None,
-    progress: Callable[[Iterable[Any], Reader], Iterator[Any]] | None,
+    progress: Progress | None,
     on_open: Callable[[Reader], None] | None,
     dataset_info: str | os.PathLike[str] | None,
     dataset_name: str | None,
@@ -268,6 +273,7 @@ class _Job:
         self.fmt = reader.format
         self.validate = reader.validate
         self.require_answer = reader.require_answer
+        self.read_prompts = reader.read_prompts
         self.check_samples = reader.validate and reader.format.kind == "sample"
         self.target = target
         self.allow_lossy = allow_lossy
@@ -397,34 +403,22 @@ class _Job:
         lines_at: Callable[[list[int]], list[int]],
     ) -> _Result:
         """The hot loop: parse, validate, dump and serialise each value (with ``rows``: gather
-        the good samples and their lines instead)."""
-        if self.rows is not None:
-            return self._gather(values, locate, lines_at)
-        assert self.target is not None
-        dump, dumps = self.target.dump, orjson.dumps
+        the good samples and their lines instead). Each value gets the format's fast parse,
+        and the serial reader's exact result where that fails or the sample does not
+        validate; errors go to ``events``. One loop, written out (no generator step and tuple
+        per record: they show in a conversion)."""
+        gather = self.rows is not None
+        got: list[Any] = []
+        idx: list[int] = []
+        dump: Any = None
+        if not gather:
+            assert self.target is not None
+            dump = self.target.dump
+        dumps = orjson.dumps
         loss = LossLog(allow=self.allow_lossy)
         out: list[bytes] = []
         put = out.append
         events: list[tuple[str, RawRecord, SftforgeError]] = []
-        ok = 0
-        for i, obj in self._decoded(values, locate, events):
-            ok += 1
-            try:
-                put(dumps(dump(obj, loss)))
-            except ConversionError as cerr:
-                cerr.__traceback__ = None  # (raised again where the results are applied)
-                return (i + 1, ok, self.joiner.join(out), len(out), events, dict(loss.counts), cerr)
-        return (len(values), ok, self.joiner.join(out), len(out), events, dict(loss.counts), None)
-
-    def _decoded(
-        self,
-        values: list[Any],
-        locate: Callable[[int], RawRecord],
-        events: list[tuple[str, RawRecord, SftforgeError]],
-    ) -> Iterator[tuple[int, Any]]:
-        """``(index, sample)`` of each good value: the format's fast parse, and the serial
-        reader's exact result where that fails or the sample does not validate; errors go to
-        ``events``. Shared by ``_values`` (convert) and ``_gather`` (``rows``)."""
         check, require = self.check_samples, self.require_answer
         # parse and validate in one call, which a format may fuse (Format.parse_valid)
         parse, parse_valid = self.fmt.parse, self.fmt.parse_valid
@@ -437,7 +431,22 @@ class _Job:
                 obj = self._serial(value, i, locate, events)
                 if obj is None:
                     continue
-            yield i, obj
+            if gather:
+                got.append(obj)
+                idx.append(i)
+                continue
+            try:
+                put(dumps(dump(obj, loss)))
+            except ConversionError as cerr:
+                cerr.__traceback__ = None  # (raised again where the results are applied)
+                n = len(out)  # (the refused sample was decoded too: ok is one more)
+                return (i + 1, n + 1, self.joiner.join(out), n, events, dict(loss.counts), cerr)
+        if gather:
+            self._got.extend(got)
+            self._lines.extend(lines_at(idx) if idx else [])
+            return (len(values), len(got), b"", 0, events, {}, None)
+        n = len(out)
+        return (len(values), n, self.joiner.join(out), n, events, dict(loss.counts), None)
 
     def _serial(
         self,
@@ -448,7 +457,9 @@ class _Job:
     ) -> Any:
         """A value the fast parse refused: the serial reader's exact result, or None after
         recording its error (or exception) as a reject event."""
-        obj, kind, err = decode(self.fmt, value, self.validate, self.require_answer)
+        obj, kind, err = decode(
+            self.fmt, value, self.validate, self.require_answer, self.read_prompts
+        )
         if err is None:
             return obj
         # its traceback holds the caller's frame (all the output so far) in a reference cycle,
@@ -459,23 +470,6 @@ class _Job:
             rec = RawRecord(None, rec.source, rec.line, orjson.dumps(rec.value).decode())
         events.append((kind, rec, err))
         return None
-
-    def _gather(
-        self,
-        values: list[Any],
-        locate: Callable[[int], RawRecord],
-        lines_at: Callable[[list[int]], list[int]],
-    ) -> _Result:
-        """``_values`` for ``rows``: the same checks and rejects, the good samples kept."""
-        got: list[Any] = []
-        idx: list[int] = []
-        events: list[tuple[str, RawRecord, SftforgeError]] = []
-        for i, obj in self._decoded(values, locate, events):
-            got.append(obj)
-            idx.append(i)
-        self._got.extend(got)
-        self._lines.extend(lines_at(idx) if idx else [])
-        return (len(values), len(got), b"", 0, events, {}, None)
 
 
 # -- helper processes -------------------------------------------------------------------------
@@ -632,7 +626,7 @@ class _Driver:
         job: _Job,
         take: Callable[[Any, int], None],
         n: int,
-        progress: Callable[[Iterable[Any], Reader], Iterator[Any]] | None,
+        progress: Progress | None,
     ) -> None:
         self.reader = reader
         self.take = take  # a piece's output, in input order: the writer's write_blob
@@ -645,7 +639,11 @@ class _Driver:
         self.helpers: list[_Helper] = []
         # tasks ahead of the oldest unapplied one: every helper busy, memory bounded
         self.most = max(_AHEAD * n + 2, min(4 * n, 32))
-        self.ticks = progress(_ticks(), reader) if progress is not None else None
+        # the progress bar: one step per piece, weighing the records it held (``_step``)
+        self._step = 0
+        self.ticks = (
+            progress(_ticks(), reader, weight=self._weight) if progress is not None else None
+        )
 
     def run(self) -> dict[str, int]:
         ok = False
@@ -717,9 +715,13 @@ class _Driver:
             self._apply(res)
             if type(piece) is Window:
                 self.pieces.settle(piece)
-            if self.ticks is not None:  # one step per record
-                deque(itertools.islice(self.ticks, res[0]), maxlen=0)
+            if self.ticks is not None:
+                self._step = res[0]
+                next(self.ticks)
         return False
+
+    def _weight(self, _: object) -> int:
+        return self._step
 
     def _apply(self, res: _Result) -> None:
         read, ok, blob, count, events, lost, refused = res

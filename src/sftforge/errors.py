@@ -20,6 +20,7 @@ from __future__ import annotations
 __all__ = [
     "BudgetExceeded",
     "ConversionError",
+    "EmptyAnswer",
     "FormatError",
     "InputError",
     "LLMError",
@@ -102,6 +103,11 @@ class InputError(SftforgeError):
 
 class FormatError(InputError):
     """A record does not fit the format it is read as."""
+
+
+class EmptyAnswer(FormatError):
+    """A conversation (an SFT record) without an answer: a reader with answers optional reads it
+    again as a prompt (``formats._common.no_answer``)."""
 
 
 class SchemaError(SftforgeError):

@@ -460,21 +460,24 @@ def track(
     every: int = 1024,
     unit: str = "records",
     line: bool = False,
+    weight: Callable[[T], int] | None = None,
 ) -> Iterator[T]:
     """Yield ``items`` inside a stage: counted one by one, the bar moved every ``every`` items.
     ``sizes()`` gives ``(bytes read, bytes in all)`` of the input being read (``Reader.progress``)
-    for an ETA by bytes; ``total`` is the number of items when that is known instead."""
+    for an ETA by bytes; ``total`` is the number of items when that is known instead.
+    ``weight(item)``: how many records an item stands for, for a caller that reports them in
+    batches (``convert``'s piece loop: one item per piece, not one step per record)."""
     with stage(label, total, unit=unit, line=line) as st:
         finished = False
         try:
+            if weight is not None:
+                yield from _weighted(st, items, weight, every, sizes)
+                finished = True
+                return
             for n, item in enumerate(items, 1):
                 st.count = n  # cheap; the bar is moved only every `every` items
                 if n % every == 0:
-                    if sizes is not None:
-                        done, size = sizes()
-                        st.update(done=done, total=size)
-                    else:
-                        st.update()
+                    _move(st, sizes)
                 yield item
             finished = True
         finally:  # also when the consumer stops early: the final numbers are the true ones
@@ -482,3 +485,30 @@ def track(
                 done, size = sizes()  # 0 once the reader is closed: never move backwards
                 st.total = size if size is not None else st.total
                 st.done = st.total if finished and st.total else max(done, st.done or 0)
+
+
+def _weighted(
+    st: Stage,
+    items: Iterable[T],
+    weight: Callable[[T], int],
+    every: int,
+    sizes: Callable[[], tuple[int, int | None]] | None,
+) -> Iterator[T]:
+    """``track``'s loop for batches: the count grows by each item's weight, and the bar moves
+    once the count has passed another ``every`` records."""
+    mark = every
+    for item in items:
+        st.count += weight(item)
+        if st.count >= mark:
+            mark = st.count + every
+            _move(st, sizes)
+        yield item
+
+
+def _move(st: Stage, sizes: Callable[[], tuple[int, int | None]] | None) -> None:
+    """Move the bar: to the reader's bytes of its size where it tells them, else by count."""
+    if sizes is not None:
+        done, size = sizes()
+        st.update(done=done, total=size)
+    else:
+        st.update()

@@ -8,7 +8,7 @@ checkpoints and the native ``sftforge`` format: it is lossless and stable (keys 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -18,6 +18,7 @@ import orjson
 import xxhash
 
 __all__ = [
+    "ID_PENDING",
     "ROLES",
     "Document",
     "Media",
@@ -28,6 +29,7 @@ __all__ = [
     "content_id",
     "deferred_ids",
     "id_pending",
+    "stored_id",
     "validate_sample",
 ]
 
@@ -133,7 +135,7 @@ class Media:
         return cls(type=cast(MediaType, d["type"]), path=d["path"])
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, init=False)
 class Sample:
     """A conversation for supervised or preference fine-tuning.
 
@@ -153,10 +155,31 @@ class Sample:
     media: list[Media] | None = None
     meta: dict[str, Any] = field(default_factory=dict)
 
-    def __post_init__(self) -> None:
-        if not _get_id(self):
+    def __init__(
+        self,
+        messages: list[Message],
+        id: str = "",
+        tools: list[dict[str, Any]] | None = None,
+        rejected: Message | None = None,
+        label: bool | None = None,
+        media: list[Media] | None = None,
+        meta: dict[str, Any] | None = None,
+    ) -> None:
+        # written out (not the dataclass's): one Sample per record read, and the generated one
+        # sets the id through the ``id`` property and then again in a ``__post_init__``
+        self.messages = messages
+        self.tools = tools
+        self.rejected = rejected
+        self.label = label
+        self.media = media
+        self.meta = {} if meta is None else meta
+        if id:
+            _set_id(self, id)
+        elif _DEFER_IDS.get():
             # deferred: a marker in the slot, replaced by the content id on first read (_read_id)
-            _set_id(self, _PENDING if _DEFER_IDS.get() else content_id(self))
+            _set_id(self, _PENDING)
+        else:
+            _set_id(self, content_id(self))
 
     # -- convenience views used by operators -------------------------------------------------
     @property
@@ -279,6 +302,13 @@ def deferred_ids() -> Iterator[None]:
         yield
     finally:
         _DEFER_IDS.reset(token)
+
+
+# ``sample.id`` as stored, without computing a deferred content id: the id, or ``ID_PENDING``
+# while it is deferred. For writers on the per-record path of ``convert`` (``put_id``), where one
+# more Python-level call per record shows; elsewhere ``id_pending`` says the same.
+stored_id: Callable[[Sample], Any] = _get_id
+ID_PENDING: Any = _PENDING
 
 
 def id_pending(sample: Sample) -> bool:

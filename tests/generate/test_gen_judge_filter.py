@@ -23,7 +23,8 @@ def test_judge_then_keep_overall_at_least_4(server: FakeServer, tmp_path: Path) 
     args = ["--base-url", server.base_url, "--model", "fake", "--no-progress"]
     args += ["--cache", str(tmp_path / "c.sqlite")]
     assert main(["generate", "judge", str(src), str(out), *args]) == 0
-    judged = list(read(out))
+    with read(out) as reader:  # closes the file (a plain file is read without a wrapper)
+        judged = list(reader)
     op = build_op("field_filter", {"field": "stats.judge_overall", "min": 4})
     kept, rejects = op.apply(judged)  # type: ignore[union-attr]
     assert [s.messages[-1].content for s in kept] == ["good"]

@@ -122,3 +122,52 @@ def test_llm_step_in_a_recipe_reports_progress_under_its_stage(
     assert err[2].startswith("stage 2/2 (judge): 1 chunks, 3 records, ")
     assert main(["run", str(recipe), "-o", str(tmp_path / "q"), "-w", "1", "--quiet"]) == 0
     assert capsys.readouterr().err == ""
+
+
+def _alpaca_prompts(tmp_path: Path, server: FakeServer, steps: list[dict[str, object]]) -> Path:
+    """Alpaca rows, two of them prompts with an empty output, as a recipe's input."""
+    rows = [
+        {"instruction": "什么是数据集?", "input": "", "output": ""},
+        {"instruction": "q2", "input": "", "output": "an answer"},
+        {"instruction": "q3", "input": "ctx", "output": ""},
+    ]
+    (tmp_path / "in.jsonl").write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in rows))
+    llm = {"base_url": server.base_url, "model": "fake", "cache": str(tmp_path / "llm.sqlite")}
+    recipe = {
+        "inputs": [{"path": "in.jsonl", "name": "raw"}],
+        "steps": [{n: {**o, "llm": llm} if n == "respond" else o}
+                  for s in steps for n, o in s.items()],
+        "outputs": {"train": {"format": "alpaca", "path": "train.jsonl"}},
+    }  # fmt: skip
+    path = tmp_path / "recipe.yaml"
+    path.write_text(yaml.safe_dump(recipe, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+def _lines(path: Path) -> list[dict[str, object]]:
+    return [orjson.loads(line) for line in path.read_bytes().splitlines()]
+
+
+def test_a_respond_step_answers_alpaca_prompts_with_empty_outputs(
+    server: FakeServer, tmp_path: Path
+) -> None:
+    """With a step that answers them, prompts without an answer are read (answers optional)."""
+    recipe = _alpaca_prompts(tmp_path, server, [{"respond": {"mode": "missing"}}])
+    res = run_recipe(recipe, tmp_path / "out", workers=1)
+    rows = _lines(tmp_path / "out" / "train.jsonl")
+    assert [r["output"] for r in rows] == ["ANSWER: 什么是数据集?", "an answer", "ANSWER: q3\nctx"]
+    assert res.counts["read"] == 3 and not _lines(tmp_path / "out" / "rejects.jsonl")
+
+
+def test_without_a_respond_step_prompts_are_rejected_not_written(
+    server: FakeServer, tmp_path: Path
+) -> None:
+    """No step answers them: each record with no answer is rejected by read (its line, the
+    format's field), never written as a training row without an answer."""
+    recipe = _alpaca_prompts(tmp_path, server, [{"clean": {}}])
+    res = run_recipe(recipe, tmp_path / "out", workers=1)
+    assert [r["output"] for r in _lines(tmp_path / "out" / "train.jsonl")] == ["an answer"]
+    rejects = _lines(tmp_path / "out" / "rejects.jsonl")
+    assert [(r["op"], r["value"]["line"]) for r in rejects] == [("read", 1), ("read", 3)]  # type: ignore[index]
+    assert all("'output' is empty" in str(r["reason"]) for r in rejects)
+    assert res.counts["read"] == 3

@@ -208,7 +208,32 @@ def test_a_crash_in_a_helper_is_raised_not_hung(tmp_path: Path) -> None:
 
 @pytest.mark.usefixtures("small_pieces")
 @pytest.mark.parametrize("workers", [1, 2])
-def test_progress_steps_once_per_record(tmp_path: Path, workers: int) -> None:
+def test_progress_counts_every_record_once_per_piece(tmp_path: Path, workers: int) -> None:
+    """The piece loop steps the hook once per piece, each step weighing the records it held:
+    the weights add up to every record read (rejects included), in fewer steps."""
+    src = _write_input(tmp_path, "json")
+    counted: list[tuple[int, int]] = []
+
+    def progress(items: Any, reader: Any, weight: Any = None) -> Any:
+        assert weight is not None
+        steps = records = 0
+        try:
+            for item in items:
+                steps += 1
+                records += weight(item)
+                yield item
+        finally:
+            counted.append((steps, records))
+
+    res = convert(src, tmp_path / "o.jsonl", "sharegpt", from_="qa", on_error="skip",
+                  progress=progress, workers=workers, max_record_bytes=1000)  # fmt: skip
+    assert res.read > 600
+    [(steps, records)] = counted
+    assert records == res.read and 1 <= steps < records
+
+
+def test_progress_of_other_outputs_steps_once_per_record(tmp_path: Path) -> None:
+    """Outputs that go through ``write`` (CSV here) hand the records themselves to the hook."""
     src = _write_input(tmp_path, "json")
     steps: list[int] = []
 
@@ -221,9 +246,9 @@ def test_progress_steps_once_per_record(tmp_path: Path, workers: int) -> None:
         finally:
             steps.append(n)
 
-    res = convert(src, tmp_path / "o.jsonl", "sharegpt", from_="qa", on_error="skip",
-                  progress=progress, workers=workers, max_record_bytes=1000)  # fmt: skip
-    assert steps == [res.read] and res.read > 600
+    res = convert(src, tmp_path / "o.csv", "alpaca", from_="qa", on_error="skip",
+                  progress=progress, max_record_bytes=1000)  # fmt: skip
+    assert res.written > 200 and steps == [res.written]
 
 
 _FIXTURES = [

@@ -229,3 +229,58 @@ def test_empty_answer_placeholder_lists_are_different_metrics() -> None:
     custom = build_op("empty_answer_filter", {"extra_placeholders": ["见上文"]})
     assert run(custom, s) == (False, "placeholder assistant '见上文'", 1)
     assert len(s.meta["stats"]) == 2
+
+
+class _PerSampleLength(LengthFilter):
+    """Overrides ``keep``: ``Filter.apply`` must then call it for every sample (the reference
+    for the direct branch below)."""
+
+    def keep(self, sample: Sample, memo: MetricMemo | None = None) -> bool | tuple[bool, str]:
+        return super().keep(sample, memo)
+
+
+def _mixed_chunk() -> list[Sample]:
+    key = "length_filter:chars@assistant"
+    fresh, stale = chat("q", "four"), chat("q", "five!")
+    # a stored value with this content's fingerprint is reused (3, not the measured 4) ...
+    fresh.meta.update({"stats": {key: 3}, "stats_fp": {key: content_fingerprint(fresh)}})
+    # ... one with another content's fingerprint is measured again and loses its stamp
+    stale.meta.update({"stats": {key: 1}, "stats_fp": {key: 12345, "other": 6}})
+    return [chat("q", "four"), chat("q", "longer text"), fresh, stale, chat("问", "你好世界啊")]
+
+
+def test_a_chunk_measured_without_stamps_matches_the_per_sample_path(monkeypatch) -> None:
+    """``Filter.apply`` measures directly when the memo stamps nothing and a sample carries no
+    stamp of the key; samples with a stamp still go through ``metric``. Meta, kept samples
+    and rejects are those of the per-sample path, CJK text included."""
+    opts = {"targets": "assistant", "max": 4}
+    direct, reference = _mixed_chunk(), _mixed_chunk()
+    calls: list[str] = []
+    stats = LengthFilter.stats
+    monkeypatch.setattr(
+        LengthFilter, "stats", lambda self, s: calls.append(s.messages[1].content) or stats(self, s)
+    )
+    kept_a, rej_a = build_op("length_filter", opts).apply(direct, MetricMemo(stamp=frozenset()))
+    assert calls == ["four", "longer text", "five!", "你好世界啊"]  # the fresh stamp was reused
+    kept_b, rej_b = _PerSampleLength(**opts).apply(reference, MetricMemo(stamp=frozenset()))
+    assert [s.meta for s in direct] == [s.meta for s in reference]
+    assert direct[2].meta["stats"] == {"length_filter:chars@assistant": 3}
+    assert direct[3].meta["stats_fp"] == {"other": 6}  # only the stale stamp went
+    assert [s.id for s in kept_a] == [s.id for s in kept_b] == [direct[0].id, direct[2].id]
+    assert [(r.sample.id, r.reason, r.value) for r in rej_a] == [
+        (r.sample.id, r.reason, r.value) for r in rej_b
+    ]
+    assert [r.value for r in rej_a] == [11, 5, 5]
+
+
+def test_a_filter_overriding_metric_is_not_bypassed() -> None:
+    """The direct branch is only for filters that keep ``Filter.metric``: field_filter reads
+    meta at every use and must see each call."""
+    s = chat("q", "a")
+    s.meta["lang"] = "en"
+    op = build_op("field_filter", {"field": "meta.lang", "equals": "en"})
+    kept, _ = op.apply([s], MetricMemo(stamp=frozenset()))
+    assert kept == [s]
+    s.meta["lang"] = "de"
+    kept, rejects = op.apply([s], MetricMemo(stamp=frozenset()))
+    assert kept == [] and rejects[0].value == "de"

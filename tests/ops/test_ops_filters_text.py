@@ -227,3 +227,53 @@ def test_word_rep_shortcuts_give_the_counted_ratio(n: int) -> None:
         nonzero += got > 0
         zero_after_count += got == 0 and len(text.split()) >= n
     assert nonzero > 50 and zero_after_count > 10
+
+
+def test_words_lower_is_the_words_of_the_lowered_text() -> None:
+    """``words(text, lower=True)`` lower-cases ASCII in the translate pass; it must equal
+    ``words(text.lower())`` everywhere, also where ``lower()`` turns non-ASCII text into ASCII
+    (the Kelvin sign) or changes its length (dotted capital I), with joiners and CJK."""
+    import random
+
+    from sftforge.ops.text import words
+
+    fixed = [
+        "Kelvin \u212a is K",
+        "İstanbul and ISTANBUL",
+        "DON'T a--b -x- 'Q' GPT-4 don''t A-'B it's-a",
+        "中文 English MIXED 한국어 Straße",
+        "",
+        "---",
+    ]
+    rnd = random.Random(0)
+    alphabet = "Aa Zz9'-\u212a中é İ\n"
+    texts = fixed + [
+        "".join(rnd.choice(alphabet) for _ in range(rnd.randint(0, 40))) for _ in range(3000)
+    ]
+    for text in texts:
+        assert words(text, lower=True) == words(text.lower()), text
+    assert words("Don't SHOUT", lower=True) == ["don't", "shout"]
+
+
+def test_word_rep_four_gram_exit_gives_the_counted_ratio() -> None:
+    """Texts whose repeated word pairs pass the pairs exit but whose repeated 4-grams are too
+    few for a repeated 10-gram: the 4-gram exit returns 0, which the full count confirms; texts
+    past it still get the counted ratio."""
+    import random
+    from itertools import pairwise
+
+    from sftforge.ops.text import words
+
+    rnd = random.Random(7)
+    at_four = past_four = 0
+    for _ in range(1500):
+        vocab = [f"w{i}" for i in range(rnd.randint(3, 12))]
+        text = " ".join(rnd.choice(vocab) for _ in range(rnd.randint(20, 80)))
+        toks = words(text, lower=True)
+        m = len(toks)
+        pairs_pass = m - len(set(toks)) >= 10 and m - 1 - len(set(pairwise(toks))) >= 9
+        fours = m - 3 - len(set(zip(toks, toks[1:], toks[2:], toks[3:], strict=False)))
+        assert word_rep_ratio(text, 10) == _word_rep_by_count(text, 10), text
+        at_four += pairs_pass and fours < 7
+        past_four += pairs_pass and fours >= 7
+    assert at_four > 20 and past_four > 20

@@ -7,6 +7,7 @@ machine. The credentials are distinctive strings so a test can grep every writte
 from __future__ import annotations
 
 import base64
+import http.client
 import socket
 import threading
 import warnings
@@ -14,9 +15,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler, SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 FTP_USER = "alice"
 FTP_PASSWORD = "ftp-Pa55-zq81xk"
@@ -140,3 +142,61 @@ def s3_server() -> Iterator[S3]:
         yield S3(endpoint, client)
     finally:
         server.stop()
+
+
+@dataclass
+class Proxy:
+    """A forward HTTP proxy on loopback: ``url``; ``hosts`` maps names only it knows to a
+    loopback ``(host, port)``; ``seen`` lists the absolute URLs it was asked for."""
+
+    url: str
+    hosts: dict[str, tuple[str, int]]
+    seen: list[str]
+
+
+class _Forward(BaseHTTPRequestHandler):
+    proxy: Proxy
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def _relay(self) -> None:
+        target = urlsplit(self.path)  # a proxy is asked for the absolute URL
+        self.proxy.seen.append(self.path)
+        known = self.proxy.hosts.get(target.hostname or "")
+        if known is None:
+            self.send_error(502, "unknown host")
+            return
+        conn = http.client.HTTPConnection(*known, timeout=10)
+        hop = {"connection", "proxy-connection", "keep-alive", "host", "proxy-authorization"}
+        headers = {k: v for k, v in self.headers.items() if k.lower() not in hop}
+        path = target.path + (f"?{target.query}" if target.query else "")
+        conn.request(self.command, path, headers=headers)
+        resp = conn.getresponse()
+        body = resp.read()
+        self.send_response(resp.status)
+        for k, v in resp.getheaders():
+            if k.lower() not in hop | {"transfer-encoding", "content-length"}:
+                self.send_header(k, v)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+        conn.close()
+
+    do_GET = do_HEAD = _relay
+
+
+@contextmanager
+def http_proxy(hosts: dict[str, tuple[str, int]]) -> Iterator[Proxy]:
+    proxy = Proxy("", hosts, [])
+    handler = type("P", (_Forward,), {"proxy": proxy})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    proxy.url = f"http://127.0.0.1:{server.server_address[1]}"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield proxy
+    finally:
+        server.shutdown()
+        server.server_close()

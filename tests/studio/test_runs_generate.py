@@ -345,15 +345,25 @@ def test_rows_an_llm_step_adds_are_new_rows_with_their_lineage(
     assert second["counts"]["read"] == 6
 
 
-@pytest.mark.parametrize("ids", [True, False])
-def test_prompts_without_answers_come_in_through_a_source(tmp_path: Path, ids: bool) -> None:
+def _alpaca(rec: dict[str, Any]) -> dict[str, str]:
+    turns = {m["role"]: m["content"] for m in rec["messages"]}
+    return {"instruction": turns["user"], "input": "", "output": turns.get("assistant", "")}
+
+
+@pytest.mark.parametrize("shape", ["ids", "no ids", "alpaca"])
+def test_prompts_without_answers_come_in_through_a_source(tmp_path: Path, shape: str) -> None:
     """The import page's "keep prompts" box: /api/sources/import with require_answer false keeps
     the questions; without it they are rejected with the reader's reason (read = imported +
     rejected either way). Rows without an ``id`` too (OpenAI-shaped: before, they were read as
-    OpenAI records, which refuse a conversation without an answer, box or not)."""
+    OpenAI records, which refuse a conversation without an answer, box or not), and Alpaca rows
+    with an empty ``output`` (before, refused by the Alpaca format, box or not)."""
     root = tmp_path / "data"
     root.mkdir()
-    rows = RECORDS if ids else [{k: v for k, v in r.items() if k != "id"} for r in RECORDS]
+    rows: list[Any] = RECORDS
+    if shape == "no ids":
+        rows = [{k: v for k, v in r.items() if k != "id"} for r in RECORDS]
+    elif shape == "alpaca":
+        rows = [_alpaca(r) for r in RECORDS]
     (root / "qa.jsonl").write_text(
         "\n".join(json.dumps(r, ensure_ascii=False) for r in rows) + "\n", encoding="utf-8"
     )

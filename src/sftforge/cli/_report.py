@@ -6,7 +6,7 @@ is the older spelling)."""
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from ..errors import SftforgeError
@@ -67,9 +67,16 @@ def max_record_options(mb: int | None) -> dict[str, Any]:
     return {} if mb is None else {"max_record_bytes": mb * 2**20}
 
 
-def progress(items: Iterable[Any], reader: Reader, label: str = "reading") -> Iterator[Any]:
-    """Yield ``items``, showing progress by bytes of ``reader``'s input (``sftforge.progress``)."""
-    return track(items, label, sizes=reader.progress, every=_EVERY)
+def progress(
+    items: Iterable[Any],
+    reader: Reader,
+    label: str = "reading",
+    *,
+    weight: Callable[[Any], int] | None = None,
+) -> Iterator[Any]:
+    """Yield ``items``, showing progress by bytes of ``reader``'s input (``sftforge.progress``);
+    ``weight(item)``: the records an item stands for (default: one each)."""
+    return track(items, label, sizes=reader.progress, every=_EVERY, weight=weight)
 
 
 def summary(read: int, written: int, rejected: int, losses: dict[str, int] | None = None) -> None:

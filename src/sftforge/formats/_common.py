@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from contextvars import ContextVar
 from typing import Any, NoReturn
 
 import orjson
 
-from ..errors import ConversionError, FormatError
-from ..sample import ROLES, Media, Message, Sample, ToolCall, id_pending
+from ..errors import ConversionError, EmptyAnswer, FormatError
+from ..sample import ID_PENDING, ROLES, Media, Message, Sample, ToolCall, id_pending, stored_id
 from .base import Capabilities, LossLog
 
 __all__ = [
+    "ANSWER_OPTIONAL",
     "FIELDS",
     "LOSS_KINDS",
     "MEDIA_COLUMNS",
@@ -30,6 +32,7 @@ __all__ = [
     "has_values",
     "is_auto_id",
     "missing",
+    "no_answer",
     "not_a_string",
     "pairs_of",
     "parse_calls",
@@ -99,6 +102,20 @@ def type_name(value: Any) -> str:
 
 def fail(message: str, field: str | None = None, hint: str | None = None) -> NoReturn:
     raise FormatError(message, field=field, hint=hint)
+
+
+# Whether conversations without an answer are read (``require_answer=False``: prompts for a
+# generator, a recipe's inputs, a studio import of prompts). ``api.decode`` sets it only around a
+# second parse of a record whose first parse raised ``EmptyAnswer``, so the common path pays
+# nothing and a format's own reading (its field names, its checks) stays the one reading.
+ANSWER_OPTIONAL: ContextVar[bool] = ContextVar("sftforge_answer_optional", default=False)
+
+
+def no_answer(message: str, field: str, hint: str = "drop the record or add the answer") -> None:
+    """An SFT record without an answer: ``EmptyAnswer`` (naming ``field``), unless answers are
+    optional (``ANSWER_OPTIONAL``), when the caller goes on and reads it as a prompt."""
+    if not ANSWER_OPTIONAL.get():
+        raise EmptyAnswer(message, field=field, hint=hint)
 
 
 def label_field(rec: dict[str, Any], key: str) -> bool | None:
@@ -265,10 +282,8 @@ def has_own_id(sample: Sample) -> bool:
 
 def put_id(out: dict[str, Any], sample: Sample) -> None:
     """Write the sample's own id; content ids are left out (and a deferred one not computed)."""
-    if id_pending(sample):
-        return
-    sid = sample.id
-    if _AUTO_ID.fullmatch(sid) is None:
+    sid = stored_id(sample)
+    if sid is not ID_PENDING and _AUTO_ID.fullmatch(sid) is None:
         out["id"] = sid
 
 

@@ -32,6 +32,7 @@ from ._common import (
     has_values,
     label_field,
     missing,
+    no_answer,
     pairs_of,
     parse_media,
     parse_tools,
@@ -257,9 +258,7 @@ class AlpacaFormat(Format):
         key = c["response"] or "output"
         answer = text_field(rec, key, self.name)
         if not answer.strip():
-            fail(
-                f"empty answer: '{key}' is empty.", field=key, hint="drop the record or fill it in"
-            )
+            no_answer(f"empty answer: '{key}' is empty.", key, "drop the record or fill it in")
         messages.append(Message("assistant", answer))
         return None
 

@@ -17,6 +17,7 @@ from ._common import (
     check_losses,
     fail,
     missing,
+    no_answer,
     not_a_string,
     put_fields,
     take_fields,
@@ -78,7 +79,7 @@ class FlatFormat(Format):
                     field="text",
                 )
         if not any(m.role == "assistant" and m.content.strip() for m in messages):
-            fail("empty answer: no 'Assistant: ' turn has content.", field="text")
+            no_answer("empty answer: no 'Assistant: ' turn has content.", "text")
         if type(value) is dict and len(value) > 1:
             return Sample(messages, meta=with_fields({}, take_fields(value, _KNOWN)))
         return Sample(messages)

@@ -30,6 +30,7 @@ from ._common import (
     fail,
     message_role,
     missing,
+    no_answer,
     not_a_string,
     parse_calls,
     parse_tools,
@@ -206,11 +207,7 @@ class LlamaFactoryV1Format(Format):
         else:
             messages = _messages(rec.get("messages"), "messages", rec, media)
         if not has_answer(messages):
-            fail(
-                "empty answer: no assistant message has content.",
-                field="messages",
-                hint="drop the record or add the answer",
-            )
+            no_answer("empty answer: no assistant message has content.", "messages")
         tools = parse_tools(rec.get("tools"), "tools")
         meta = with_fields({}, take_fields(rec, _KNOWN))
         return Sample(messages, record_id(rec), tools, rejected, None, media or None, meta)

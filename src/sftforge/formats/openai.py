@@ -32,6 +32,7 @@ from ._common import (
     label_field,
     message_role,
     missing,
+    no_answer,
     not_a_string,
     parse_media,
     parse_tools,
@@ -243,11 +244,7 @@ class OpenAIFormat(Format):
             rec = require_dict(value, self.name)
         messages = parse_message_list(rec.get("messages"), "messages", rec)
         if not has_answer(messages):
-            fail(
-                "empty answer: no assistant message has content.",
-                field="messages",
-                hint="drop the record or add the answer",
-            )
+            no_answer("empty answer: no assistant message has content.", "messages")
         if len(rec) == 1:  # only the messages: nothing optional to look up
             return Sample(messages)
         label = label_field(rec, "label")

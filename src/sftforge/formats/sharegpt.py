@@ -38,6 +38,7 @@ from ._common import (
     has_values,
     label_field,
     missing,
+    no_answer,
     not_a_string,
     parse_calls,
     parse_media,
@@ -198,10 +199,9 @@ class ShareGPTFormat(Format):
             if m.role == "assistant" and (m.content.strip() or m.tool_calls):
                 break
         else:
-            fail(
+            no_answer(
                 f"empty answer: no '{self._tag_of.get('assistant', 'assistant')}' turn in '{key}' has content.",
-                field=key,
-                hint="drop the record or add the answer",
+                key,
             )
         if len(rec) == 1:  # only the conversation: nothing optional to look up
             return Sample(messages)

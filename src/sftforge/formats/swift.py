@@ -26,6 +26,7 @@ from ._common import (
     fail,
     label_field,
     missing,
+    no_answer,
     not_a_string,
     parse_calls,
     parse_media,
@@ -165,11 +166,7 @@ class SwiftFormat(Format):
                 role = "tool" if role == "tool_response" else role
                 messages.append(Message(role, content, train=train, extra=extra))  # type: ignore[arg-type]
         if not has_answer(messages):
-            fail(
-                "empty answer: no assistant message has content.",
-                field="messages",
-                hint="drop the record or add the answer",
-            )
+            no_answer("empty answer: no assistant message has content.", "messages")
         rejected = None
         if rec.get("rejected_response") is not None:
             rejected = Message("assistant", text_field(rec, "rejected_response", self.name))

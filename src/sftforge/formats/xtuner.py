@@ -17,6 +17,7 @@ from ._common import (
     check_losses,
     fail,
     missing,
+    no_answer,
     not_a_string,
     pairs_of,
     put_extra,
@@ -93,9 +94,10 @@ class XTunerFormat(Format):
             extra = take_fields(rnd, _ROUND_KEYS) if len(rnd) > 2 else None
             messages.append(Message("assistant", rnd["output"], extra=extra))
         if not messages[-1].content.strip():
-            fail(
+            no_answer(
                 f"empty answer: 'conversation[{len(conv) - 1}].output' is empty.",
-                field=f"conversation[{len(conv) - 1}].output",
+                f"conversation[{len(conv) - 1}].output",
+                "drop the record or fill it in",
             )
         if len(rec) == 1:
             return Sample(messages)

@@ -8,6 +8,7 @@ The writer's header is the union of the first 1000 records' keys; nested values 
 
 from __future__ import annotations
 
+import contextlib
 import io
 import sys
 from collections.abc import Iterator
@@ -37,9 +38,21 @@ def _rows(text: io.TextIOWrapper, delimiter: str) -> csv.DictReader[str]:
 def iter_delimited(
     stream: BinaryIO, file: str, *, delimiter: str, max_record_bytes: int, check: bool = True
 ) -> Iterator[RawRecord]:
+    text = io.TextIOWrapper(stream, encoding="utf-8", errors="replace", newline="")
+    try:
+        yield from _delimited_records(text, file, delimiter, max_record_bytes, check)
+    finally:
+        # ``stream`` belongs to the caller (``Opened`` closes it): let go of it, so the wrapper
+        # neither closes it nor warns that it was left open when it is collected
+        with contextlib.suppress(ValueError):
+            text.detach()
+
+
+def _delimited_records(
+    text: io.TextIOWrapper, file: str, delimiter: str, max_record_bytes: int, check: bool
+) -> Iterator[RawRecord]:
     import csv
 
-    text = io.TextIOWrapper(stream, encoding="utf-8", errors="replace", newline="")
     reader = _rows(text, delimiter)
     try:
         header = reader.fieldnames

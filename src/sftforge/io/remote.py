@@ -253,7 +253,10 @@ def _fsspec(protocol: str, **options: Any) -> Any:
 
 def _http(loc: _Url, access: Access | None = None) -> Any:
     options: dict[str, Any] = {}
-    client: dict[str, Any] = {}
+    # the environment's proxies (HTTP_PROXY, HTTPS_PROXY, ALL_PROXY, NO_PROXY), as pip, requests
+    # and the LLM client take them: aiohttp ignores them unless told (also ~/.netrc, which
+    # aiohttp then reads for a host given no credentials, as curl -n and requests do)
+    client: dict[str, Any] = {"trust_env": True}
     if loc.user is not None:  # basic auth as a header: aiohttp 3.14 deprecates its BasicAuth
         import base64
 
@@ -261,17 +264,40 @@ def _http(loc: _Url, access: Access | None = None) -> Any:
         client["headers"] = {"Authorization": f"Basic {pair}"}
     if access is not None and (access.check_url or access.check_address):
         options["get_client"] = _guarded_client(access)
-    if client:
-        options["client_kwargs"] = client
+    options["client_kwargs"] = client
     return _fsspec("http", **options)
+
+
+def _proxy_hosts() -> frozenset[str]:
+    """The hosts of the environment's proxies (``urllib.request.getproxies``, which reads the
+    variables aiohttp reads)."""
+    import urllib.request
+    from urllib.parse import urlsplit
+
+    hosts = set()
+    for scheme, proxy in urllib.request.getproxies().items():
+        if scheme == "no":  # NO_PROXY's list of hosts, not a proxy
+            continue
+        host = urlsplit(proxy if "://" in proxy else f"http://{proxy}").hostname
+        if host:
+            hosts.add(host.lower())
+    return frozenset(hosts)
 
 
 def _guarded_client(access: Access) -> Callable[..., Any]:
     """fsspec's ``get_client`` for an aiohttp session that runs ``access``'s checks on every
-    request (so on every redirect hop) and on every address its resolver returns."""
+    request (so on every redirect hop) and on every address its resolver returns.
+
+    A request through one of the environment's proxies connects to the proxy, which resolves
+    the target itself: the proxy is the server's own setting (its environment, not a user's
+    URL), so its addresses are not checked; the target is, before each request, by ``check_url``
+    (a name resolved here, every address it has), as ``sftforge.llm.peer_check`` does for LLM
+    calls. What this cannot close: the proxy looks the name up again."""
     import aiohttp
     from aiohttp.abc import AbstractResolver
     from yarl import URL
+
+    proxies = _proxy_hosts()
 
     class _Resolver(AbstractResolver):
         def __init__(self) -> None:
@@ -279,7 +305,7 @@ def _guarded_client(access: Access) -> Callable[..., Any]:
 
         async def resolve(self, host: str, port: int = 0, family: Any = 0) -> Any:
             found = await self._inner.resolve(host, port, family)
-            if access.check_address is not None:
+            if access.check_address is not None and host.lower() not in proxies:
                 for entry in found:
                     access.check_address(host, entry["host"])
             return found

@@ -3,7 +3,8 @@
 URLs (``http(s)://``, ``ftp://``, ``s3://``) are streamed by ``sftforge.io.remote`` and shown
 with their credentials masked. ``open_input`` sniffs compression from magic bytes, then the text
 encoding from the first 64 KiB, and returns the stream with that head already read (and put
-back) so container detection costs nothing. Folders and Hugging Face datasets are
+back: a plain file that can seek is simply sought back, other streams are wrapped) so container
+detection costs nothing. Folders and Hugging Face datasets are
 ``sftforge.io.folders``.
 """
 
@@ -85,6 +86,14 @@ class _Prefixed(io.RawIOBase):
 
 def _buffered(raw: io.RawIOBase) -> BinaryIO:
     return cast(BinaryIO, io.BufferedReader(raw, buffer_size=1 << 20))
+
+
+def _position(stream: BinaryIO) -> int | None:
+    """Where ``stream`` stands, if it can seek back there (a regular file); else None."""
+    try:
+        return stream.tell() if stream.seekable() else None
+    except (OSError, ValueError):
+        return None
 
 
 def _is_stdin(raw: object) -> bool:
@@ -172,6 +181,7 @@ def _open(
     magic = cast(io.BufferedReader, raw).peek(8)[:8]
     kind = compression or sniff_compression(magic)
     stream: BinaryIO = open_decompressed(raw, kind, name) if kind else raw
+    origin = _position(raw) if stream is raw else None  # where the data starts in a plain file
     head, broken = _read_head(stream)
     if broken is not None:
         broken.file = broken.file or name
@@ -183,7 +193,12 @@ def _open(
         bom = 3
     if enc == "utf-8-sig":
         enc = "utf-8"
-    stream = _buffered(_Prefixed(head[bom:], stream, broken))
+    if origin is not None and broken is None and enc == "utf-8":
+        # a plain file that can seek: read on from after the BOM in the file itself (no wrapper
+        # that puts the head back: each chunk would be copied twice more on its way in)
+        raw.seek(origin + bom)
+    else:
+        stream = _buffered(_Prefixed(head[bom:], stream, broken))
     if enc != "utf-8":
         stream = recode_to_utf8(stream, enc)
         head, broken = _read_head(stream)

@@ -528,17 +528,37 @@ class Filter(Op):
         start = time.perf_counter()
         kept: list[Sample] = []
         rejects: list[Reject] = []
+        key = self.metric_key()
+        # ``metric``'s first branch, taken here without its per-sample calls: a memo that keeps
+        # no fingerprint of this key and knows no cached metric leaves only "measure, store" for
+        # every sample that carries no stamp of it (a pipeline chunk's usual case)
+        direct = (
+            memo is not None
+            and memo.stamp is not None
+            and key not in memo.stamp
+            and not memo.cached
+            and type(self).metric is Filter.metric
+            and type(self).keep is Filter.keep
+        )
+        measure, decide = self.stats, self.decide
         for s in samples:
-            self.counters.seen += 1
-            verdict = self.keep(s, memo)
+            meta = s.meta
+            fps = meta.get(FINGERPRINTS) if direct else None
+            if direct and (fps is None or key not in fps):
+                value = meta.setdefault("stats", {})[key] = measure(s)
+                verdict = decide(value, s)
+            else:
+                verdict = self.keep(s, memo)
+            if verdict is True:
+                kept.append(s)
+                continue
             ok, reason = (verdict, self.name) if isinstance(verdict, bool) else verdict
             if ok:
                 kept.append(s)
             else:
                 self.counters.dropped[reason] += 1
-                rejects.append(
-                    Reject(s, self.name, reason, s.meta.get("stats", {}).get(self.metric_key()))
-                )
+                rejects.append(Reject(s, self.name, reason, meta.get("stats", {}).get(key)))
+        self.counters.seen += len(kept) + len(rejects)  # every sample is one or the other
         self.counters.kept += len(kept)
         self.counters.seconds += time.perf_counter() - start
         return kept, rejects

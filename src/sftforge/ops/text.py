@@ -110,20 +110,25 @@ def sub_many(
 # ("a--b"), which take the regex path.
 _ASCII_KEEP = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789'-")
 _ASCII_TABLE = bytes(b if b in _ASCII_KEEP else 32 for b in range(256))
-_DOUBLE_JOINERS = (b"--", b"''", b"'-", b"-'")
+# the same, lower-casing A-Z as it goes (what str.lower does to ASCII text)
+_ASCII_LOWER_TABLE = _ASCII_TABLE.translate(
+    bytes.maketrans(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ", b"abcdefghijklmnopqrstuvwxyz")
+)
 
 
-def words(text: str) -> list[str]:
+def words(text: str, *, lower: bool = False) -> list[str]:
     """Words for counting and n-grams: each CJK character is a word; other scripts are runs of
     letters and digits joined by single inner ``'`` or ``-`` (``don't``, ``GPT-4``), so
-    punctuation never sticks to a word."""
+    punctuation never sticks to a word. ``lower``: the words of ``text.lower()`` (lower-cased
+    in the same pass on ASCII text)."""
     if not text.isascii():
-        return _WORD_RE.findall(text)
-    data = text.encode("ascii").translate(_ASCII_TABLE)
+        return _WORD_RE.findall(text.lower() if lower else text)
+    data = text.encode("ascii").translate(_ASCII_LOWER_TABLE if lower else _ASCII_TABLE)
     if b"'" not in data and b"-" not in data:
         return data.decode("ascii").split()
-    if any(d in data for d in _DOUBLE_JOINERS):
-        return _WORD_RE.findall(text)
+    # doubled joiners ("a--b") take the regex path (the four tests inline: no generator)
+    if b"--" in data or b"''" in data or b"'-" in data or b"-'" in data:
+        return _WORD_RE.findall(text.lower() if lower else text)
     # joiners are single here, so a word has at most one at each edge
     data = b" %b " % data
     data = data.replace(b" '", b"  ").replace(b" -", b"  ")
@@ -172,8 +177,18 @@ def _selector(targets: tuple[str, ...]) -> _Selector:
     )
 
 
+_BY_NAME: dict[str, _Selector] = {}  # one role name or "all": no tuple, no lru_cache call
+
+
 def selector(targets: Targets) -> _Selector:
-    return _selector((targets,) if isinstance(targets, str) else tuple(targets))
+    if isinstance(targets, str):
+        sel = _BY_NAME.get(targets)
+        if sel is None:
+            sel = _selector((targets,))
+            if len(_BY_NAME) < 256:  # recipes name a handful; never grows without bound
+                _BY_NAME[targets] = sel
+        return sel
+    return _selector(tuple(targets))
 
 
 def target_messages(sample: Sample, targets: Targets) -> list[Message]:

@@ -235,6 +235,9 @@ def ingest(
     ``log`` gets a warning line per stray comma in a JSON array input (not a record).
     """
     paths = [recipe.input_path(spec) for spec in recipe.inputs]
+    # records without an answer are read as prompts only where a step answers them: elsewhere
+    # they would be written as training rows with no answer
+    prompts = any(step.op == "respond" for step in recipe.steps)
     sizes = [p.stat().st_size if isinstance(p, Path) and p.is_file() else 0 for p in paths]
     bar = progress.current()  # the executor's first stage: its ETA is by bytes of the inputs
     for k, (spec, path) in enumerate(zip(recipe.inputs, paths, strict=True)):
@@ -245,7 +248,7 @@ def ingest(
 
         fmt = recipe.input_format(spec)
         items = read_input(
-            spec.name, path, fmt, spec.on_error, spec.path, spec.columns, log, on_bytes
+            spec.name, path, fmt, spec.on_error, spec.path, spec.columns, log, on_bytes, prompts
         )
         for row, item in enumerate(items, 1):
             if isinstance(item, Sample):
@@ -430,10 +433,11 @@ def _total(result: JobResult) -> int:
 
 def _origin(meta: dict[str, Any], inputs: set[str]) -> str:
     """The input a sample is counted against; added samples are counted apart."""
+    for k in EXTRA_KEYS:  # a loop, not any(): no generator per kept sample
+        if meta.get(k) is not None:
+            return EXTRA
     src = meta.get(INPUT_KEY)
-    if any(meta.get(k) is not None for k in EXTRA_KEYS) or src not in inputs:
-        return EXTRA
-    return str(src)
+    return EXTRA if src not in inputs else str(src)
 
 
 def _write_rejects(

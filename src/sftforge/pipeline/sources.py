@@ -64,13 +64,16 @@ def read_input(
     columns: dict[str, str] | None = None,
     notice: Callable[[str], None] | None = None,
     on_bytes: Callable[[int, int | None], None] | None = None,
+    read_prompts: bool = False,
 ) -> Iterator[Sample | ReadError]:
     """Samples and read errors of one input (a local path, a URL, a folder or a hub id), in file
     order; errors name the file as ``shown`` (credentials masked). ``columns``: a column mapping
     (``{SOURCE: PART}``) instead of ``fmt``; ``path`` may be a ``dataset_info.json#entry``
     reference, as ``convert`` accepts. ``notice`` gets one line per problem in the file that is not
     a record (a JSON array's stray comma: neither read nor rejected), once the input is read;
-    ``on_bytes(read, size)`` hears how far into the file reading has got (for progress)."""
+    ``on_bytes(read, size)`` hears how far into the file reading has got (for progress).
+    ``read_prompts``: a record without an answer is read as its prompt (a recipe whose
+    ``respond`` step answers it); else its format rejects it by ``read``, naming the field."""
     if (
         isinstance(path, Path)
         and not path.exists()
@@ -81,7 +84,10 @@ def read_input(
     shown = None if shown is None else mask(shown)
     api = _api()
     if api is not None and (fmt not in CANONICAL or columns is not None):
-        for item in _read_api(api, name, path, fmt, on_error, columns, notice, shown, on_bytes):
+        items = _read_api(
+            api, name, path, fmt, on_error, columns, notice, shown, on_bytes, read_prompts
+        )
+        for item in items:
             if shown is not None and isinstance(item, ReadError):
                 item.file = shown
             yield item
@@ -109,15 +115,23 @@ def _read_api(
     notice: Callable[[str], None] | None = None,
     shown: str | None = None,
     on_bytes: Callable[[int, int | None], None] | None = None,
+    read_prompts: bool = False,
 ) -> Iterator[Sample | ReadError]:
     errors: list[ReadError] = []
 
     def on_reject(entry: dict[str, Any]) -> None:
         errors.append(_read_error(name, path, entry))
 
-    # empty answers are read, not refused: the recipe's filters judge them and name the reason
+    # blank and placeholder answers are read, not refused: the recipe's filters judge them and
+    # name the reason; a missing one only where a step answers it (``read_prompts``)
     with api.read(
-        str(path), fmt, on_error=on_error, rejects=on_reject, require_answer=False, columns=columns
+        str(path),
+        fmt,
+        on_error=on_error,
+        rejects=on_reject,
+        require_answer=False,
+        read_prompts=read_prompts,
+        columns=columns,
     ) as reader:
         for n, sample in enumerate(reader, 1):
             if errors:

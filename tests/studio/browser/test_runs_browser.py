@@ -6,6 +6,7 @@ typed once, never shown again) judges the rows through the fake OpenAI-compatibl
 from __future__ import annotations
 
 import json
+import re
 import sys
 import time
 from collections.abc import Iterator
@@ -167,6 +168,10 @@ def test_run_a_recipe_in_the_page(
     expect(step.locator("[data-testid=run-stage-llm]")).to_contain_text("6 calls · 90 tokens")
     first = page.locator("[data-testid=run-stage]").first  # reading the input: 6 rows
     expect(first.locator("[data-testid=run-stage-done]")).to_have_text("6 of 6 records")
+    # the library's "stage 1/N (...)" said in the page's words (runs.stage_label)
+    expect(first.locator("[data-testid=run-stage-label]")).to_have_text(
+        re.compile(r"^Stage 1/\d+ \(.+\)$")
+    )
     screenshot(page, "runs-generation")
     newest = page.locator("[data-testid=run-row]").first
     expect(newest.locator("td").first).to_have_text("generation")

@@ -34,7 +34,6 @@ _ALNUM = {
 _PUNCT = {c: chr(c - 0xFEE0) for c in range(0xFF01, 0xFF5F) if c not in _ALNUM}
 _SCRIPTS = [0xB2, 0xB3, 0xB9, *range(0x2070, 0x20A0)]
 _HALF_KANA_RE = re.compile("[\uff61-\uff9f]+")
-_NON_ASCII_RE = re.compile(r"[^\x00-\x7f]")
 
 
 @dataclass(kw_only=True)
@@ -95,7 +94,7 @@ class NormalizeUnicode(TextMapper):
         return self._normal_form(text)
 
     def transform(self, text: str) -> str:
-        if _NON_ASCII_RE.search(text) is None:
+        if text.isascii():  # a flag of the str object: no scan (ASCII is in every normal form)
             return text
         return map_prose(text, self._prose, skip_code=self.skip_code)
 

@@ -42,9 +42,10 @@ class NormalizeWhitespace(TextMapper):
             n = self.max_blank_lines
             self._blank_re = re.compile(rf"\n(?:[ \t]*\n){{{n + 1},}}")
             self._blank_to = "\n" * (n + 1)
-        # substrings whose absence (in ASCII text) means only the ends may need stripping
-        self._needles = ("\r", "\t", "  ", " \n", "`", "<", "~~~") + (
-            ("\n" * (self.max_blank_lines + 2),) if self.max_blank_lines is not None else ()
+        # with the fixed ones in ``transform``: substrings whose absence (in ASCII text) means
+        # only the ends may need stripping
+        self._blank_run = (
+            "\n" * (self.max_blank_lines + 2) if self.max_blank_lines is not None else None
         )
 
     def _prose(self, text: str) -> str:
@@ -61,7 +62,17 @@ class NormalizeWhitespace(TextMapper):
         return text
 
     def transform(self, text: str) -> str:
-        if text.isascii() and not any(n in text for n in self._needles):
+        if text.isascii() and not (
+            # spelled out, not any() over a tuple: no generator per message
+            "\r" in text
+            or "\t" in text
+            or "  " in text
+            or " \n" in text
+            or "`" in text
+            or "<" in text
+            or "~~~" in text
+            or (self._blank_run is not None and self._blank_run in text)
+        ):
             return text.strip() if self.strip else text
         if "\r" in text:
             text = text.replace("\r\n", "\n").replace("\r", "\n")

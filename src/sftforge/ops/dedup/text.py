@@ -75,9 +75,11 @@ _SEP = "\x1f"  # joins tokens inside one shingle; cannot survive normalisation, 
 
 
 def _calls(m: Message) -> str:
+    if not m.tool_calls:  # most turns: no generator to build and join
+        return ""
     return "".join(
         f"\ncall {c.name} " + orjson.dumps(c.arguments, option=orjson.OPT_SORT_KEYS).decode()
-        for c in m.tool_calls or ()
+        for c in m.tool_calls
     )
 
 

@@ -93,6 +93,18 @@
     return parts.join(" · ");
   }
 
+  /** A stage's name in the page's language: the library's "stage 2/3 (clean, dedup_exact)"
+   * is said with the step names as the recipe spells them; "read inputs" and "write outputs"
+   * are the library's own steps. */
+  function stageLabel(s) {
+    if (s.stage && s.stages) {
+      const m = /\((.*)\)$/.exec(s.label);
+      const names = m ? (m[1] === "read inputs" ? t("runs.read_inputs") : m[1]) : "";
+      return t("runs.stage_label", { n: s.stage, of: s.stages, names: names });
+    }
+    return s.label === "write outputs" ? t("runs.write_outputs") : s.label;
+  }
+
   /** The job's progress by stage (the pipeline's own report): records or items done of the
    * total, a bar, and an LLM step's calls, tokens and budget. */
   function showStages(detail) {
@@ -100,7 +112,8 @@
     $("run-stages").hidden = stages.length === 0;
     $("run-stages-body").replaceChildren(...stages.map((s) => el("tr", {
       "data-testid": "run-stage", dataset: { state: s.state, label: s.label } },
-      el("td", { class: s.depth ? "stage-inner" : null }, s.label),
+      el("td", { class: s.depth ? "stage-inner" : null, "data-testid": "run-stage-label" },
+        stageLabel(s)),
       el("td", { "data-testid": "run-stage-state" }, t("runs.stage_state." + s.state)),
       el("td", { class: "num", "data-testid": "run-stage-done" },
         (s.total === null || s.total === undefined
