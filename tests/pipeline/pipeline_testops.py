@@ -5,11 +5,21 @@ from __future__ import annotations
 import os
 import signal
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from sftforge.ops.base import Filter, GlobalOp, Mapper, Reject, register_op, select_messages
+from sftforge.ops.base import (
+    Drop,
+    Fetch,
+    Filter,
+    GlobalOp,
+    Keys,
+    Mapper,
+    Reject,
+    register_op,
+    select_messages,
+)
 from sftforge.sample import Sample
 
 STATS_CALLS: list[str] = []  # ids seen by TMinLen.stats, to prove the stats cache works
@@ -61,6 +71,33 @@ class TDedup(GlobalOp):
             else:
                 seen.add(s.answer_text)
                 yield s
+
+
+@register_op("t_fetch_drop")
+@dataclass(kw_only=True)
+class TFetchDrop(GlobalOp):
+    """A keyed operator that reads its samples back through ``fetch`` (every other one, by
+    position) and drops those whose answer holds ``word``, as plain ``Drop``s: a kept twin by
+    position for some, by id only for the others."""
+
+    word: str = "river"
+
+    def keys(self, samples: Sequence[Sample], memo: dict[Any, Any]) -> Keys:
+        import numpy as np
+
+        return {"turns": np.array([len(s.messages) for s in samples], dtype=np.int64)}
+
+    def choose(self, keys: Keys, fetch: Fetch) -> list[Drop]:
+        n = len(keys["turns"])
+        wanted = list(range(1, n, 2))
+        drops = []
+        for k, (i, s) in enumerate(zip(wanted, fetch(wanted), strict=True)):
+            if self.word in s.answer_text.lower():
+                if k % 2:
+                    drops.append(Drop(i, "has_word", self.word, None, i - 1))
+                else:
+                    drops.append(Drop(i, "has_word", self.word, f"not-{s.id}"))
+        return drops
 
 
 @register_op("t_split")

@@ -139,6 +139,23 @@ def test_keyed_path_equals_the_reference_path(
     assert ops.count("dedup_exact") >= 8 and ops.count("dedup_near") >= 6
 
 
+@pytest.mark.parametrize("budget", [256, 1e-4])
+def test_a_keyed_plugin_fetches_the_rows_that_reach_it(
+    tmp_path: Path, dup_file: Path, budget: float
+) -> None:
+    """A keyed operator after a dedup asks ``fetch`` for samples by position: positions
+    map to the key base rows the dedup left (read from their dropped rows), and its plain
+    ``Drop``s (twin by position or by id) come out as the reference path's."""
+    steps = [*DEDUP[:2], {"t_fetch_drop": {"word": "the"}}, DEDUP[2]]
+    recipe = _recipe(tmp_path, dup_file, steps, 5)
+    ref = run_recipe(recipe, tmp_path / "ref", executor=LocalExecutor(1, keyed=False))
+    got = run_recipe(recipe, tmp_path / "got", executor=LocalExecutor(2, memory_budget_mb=budget))
+    assert _outputs(got.out_dir) == _outputs(ref.out_dir)
+    fetched = [r for r in read_rows(ref.rejects) if r["op"] == "t_fetch_drop"]
+    assert len(fetched) >= 4
+    assert {"kept" in r for r in fetched} == {True, False}  # by position and by id alone
+
+
 def test_dedup_rejects_name_their_kept_twin(tmp_path: Path, dup_file: Path) -> None:
     res = run_recipe(_recipe(tmp_path, dup_file, DEDUP[:3]), tmp_path / "run", workers=2)
     kept = read_rows(res.outputs["train"])
@@ -299,8 +316,8 @@ def test_dedup_rejects_locate_their_kept_twin(tmp_path: Path, run: str) -> None:
 def test_a_tiny_memory_budget_spills_and_changes_nothing(
     tmp_path: Path, dup_file: Path, keep: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Past ``memory_budget_mb`` the keys, bucket tables and shingle sets go to files: the same
-    kept and rejected records, reasons, twins and cluster counts as in memory."""
+    """Past ``memory_budget_mb`` the keys, bucket tables, shingle sets, drops and twins go to
+    files: the same kept and rejected records, reasons, twins and cluster counts as in memory."""
     from sftforge.ops.dedup import spill
 
     steps = [
@@ -324,6 +341,10 @@ def test_a_tiny_memory_budget_spills_and_changes_nothing(
     assert _outputs(tiny.out_dir) == _outputs(ref.out_dir)
     # every kind of spill file was written, and none is left behind
     assert {"key-key", "key-bands", "key-sig", "buckets", "key-shingle_set@values"} <= set(files)
+    # and so did what grew with the data beside the keys: the drops (sorted runs, then the
+    # table), the twins counted and looked up, a band's hash parts and ids, the sets' offsets
+    spilled = {"drop-runs0", "drops0", "twin-runs0", "twin-key", "band-part0", "band-ids0"}
+    assert spilled | {"offsets"} <= set(files)
     assert not list((tmp_path / "tiny").rglob("spill"))
     ops = [r["op"] for r in read_rows(ref.rejects)]
     assert ops.count("dedup_exact") >= 8 and ops.count("dedup_near") >= 6

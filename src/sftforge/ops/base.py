@@ -205,7 +205,11 @@ class Drop:
 class DropTable(Sequence[Drop]):
     """``Drop``s as numpy columns (a dedup's millions of them without a Python object each):
     ascending ``positions``, ``reason`` codes into ``reasons``, ``value`` and ``kept_positions`` (-1: no
-    twin); the twin's id is left to the caller. Reads as a sequence of ``Drop``."""
+    twin); the twin's id is left to the caller. Reads as a sequence of ``Drop``.
+
+    Each column is an array or a ``Column`` (``ops/dedup/spill.py``: in a file past a memory
+    budget); ``blocks`` reads them a block of drops at a time, which is how the executor reads
+    them, while the column attributes read a column whole."""
 
     def __init__(
         self,
@@ -217,23 +221,70 @@ class DropTable(Sequence[Drop]):
     ) -> None:
         import numpy as np
 
-        self.positions = np.asarray(index, dtype=np.int64)
-        self.reason = np.asarray(reason, dtype=np.int8)
+        from .dedup.spill import Column
+
+        def column(v: Any, dtype: Any) -> Column:
+            return v if isinstance(v, Column) else Column(np.asarray(v, dtype=dtype))
+
         self.reasons = tuple(reasons)
-        self.value = np.asarray(value, dtype=np.float64)
-        self.kept_positions = np.asarray(kept_index, dtype=np.int64)
+        self.columns = (
+            column(index, np.int64),
+            column(reason, np.int8),
+            column(value, np.float64),
+            column(kept_index, np.int64),
+        )
+
+    @property
+    def positions(self) -> Any:
+        return self.columns[0].whole().astype("int64", copy=False)
+
+    @property
+    def reason(self) -> Any:
+        return self.columns[1].whole().astype("int8", copy=False)
+
+    @property
+    def value(self) -> Any:
+        return self.columns[2].whole().astype("float64", copy=False)
+
+    @property
+    def kept_positions(self) -> Any:
+        return self.columns[3].whole().astype("int64", copy=False)
+
+    def blocks(self, rows: int | None = None) -> Iterator[tuple[int, Any, Any, Any, Any]]:
+        """(first drop, positions, reason codes, values, kept positions) a block at a time."""
+        from .dedup import spill
+
+        step = rows or spill.BLOCK_ROWS
+        pos, reason, value, kept = self.columns
+        for lo in range(0, len(self), step):
+            hi = lo + step
+            yield (
+                lo,
+                pos.block(lo, hi),
+                reason.block(lo, hi),
+                value.block(lo, hi),
+                kept.block(lo, hi),
+            )
 
     def __len__(self) -> int:
-        return len(self.positions)
+        return len(self.columns[0])
+
+    def __iter__(self) -> Iterator[Drop]:
+        # a block at a time: ``drop(k)`` reads a row of each column, four reads a drop when the
+        # columns are files (``GlobalOp.run`` iterates every drop)
+        for _, pos, reason, value, twin in self.blocks():
+            rows = zip(pos.tolist(), reason.tolist(), value.tolist(), twin.tolist(), strict=True)
+            for p, r, v, t in rows:
+                yield Drop(p, self.reasons[r], v, None, t if t >= 0 else None)
 
     def drop(self, k: int) -> Drop:
-        twin = int(self.kept_positions[k])
+        pos, reason, value, twin = (c.block(k, k + 1)[0] for c in self.columns)
         return Drop(
-            int(self.positions[k]),
-            self.reasons[int(self.reason[k])],
-            float(self.value[k]),
+            int(pos),
+            self.reasons[int(reason)],
+            float(value),
             None,
-            twin if twin >= 0 else None,
+            int(twin) if twin >= 0 else None,
         )
 
     @overload

@@ -41,6 +41,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
+from itertools import compress, pairwise
 from pathlib import Path
 from typing import Any
 
@@ -62,8 +63,9 @@ from ..ops.base import (
     Reject,
     ragged_select,
 )
-from ..ops.dedup.spill import DEFAULT_BUDGET_MB, ColumnWriter, Spill
+from ..ops.dedup.spill import DEFAULT_BUDGET_MB, ColumnWriter, Runs, Spill
 from ..sample import Sample
+from .gone_rows import GoneRows, live_rows
 from .manifest import Manifest
 from .plan import Job, JobResult, Sampled, Stage, StageSummary
 from .shards import chunk_path, iter_shards, load_sample, write_chunk, write_jsonl
@@ -415,19 +417,22 @@ class LocalExecutor:
             self._keys_pass(base, bdir, nb)
         spill = Spill(max(1, int(self.memory_budget_mb * (1 << 20))), sdir / "spill")
         op.spill = spill  # type: ignore[attr-defined]  # where a dedup puts what passes the budget
-        keys, offsets, alive = _load_keys(job, st, op, bdir, nb, spill)
-        # input position -> key base row (int32 where it fits: 4 bytes a row less)
-        rtype = np.int32 if len(alive) < 2**31 else np.int64
-        alive_np = np.frombuffer(alive, np.uint8)
-        rows = (
-            np.arange(len(alive), dtype=rtype)
-            if alive.count(0) == 0
-            else np.flatnonzero(alive_np).astype(rtype)
-        )
-        del alive_np
-        drops = op.choose(keys, lambda idx: _fetch(bdir, offsets, rows[list(idx)].tolist()))
+        keys, offsets, n = _load_keys(job, st, op, bdir, nb, spill)
+        rows: list[np.ndarray] = []  # input position -> key base row, built if ``fetch`` asks
+
+        def fetch(idx: Sequence[int]) -> Iterator[Sample]:
+            if not rows:
+                with _gone_rows(job, st) as gone:
+                    live = [live_rows(lo, hi, gone.upto(hi)) for lo, hi in _spans(offsets)]
+                rows.append(np.concatenate(live) if live else np.zeros(0, dtype=np.int64))
+            return _fetch(bdir, offsets, rows[0][list(idx)].tolist())
+
+        drops = op.choose(keys, fetch)
         del keys
-        return self._write_keyed(op, sdir, bdir, offsets, alive, rows, drops, reject)
+        rows.clear()  # what fetch built, if it did
+        return self._write_keyed(
+            op, sdir, bdir, offsets, lambda: _gone_rows(job, st), n, drops, reject, spill
+        )
 
     @staticmethod
     def _write_keyed(
@@ -435,51 +440,74 @@ class LocalExecutor:
         sdir: Path,
         bdir: Path,
         offsets: list[int],
-        alive: bytearray,
-        rows: np.ndarray,
+        gone: Callable[[], GoneRows],
+        n: int,
         drops: Sequence[Drop],
         reject: Callable[..., None],
+        spill: Spill,
+        by_row: bool = False,
     ) -> tuple[int, int, Counter[int]]:
-        """A keyed stage's outputs from its drops (positions in ``rows``, the key base rows
-        that reached it): output chunk ``i`` is what is left of key base chunk ``i`` (a hard
-        link when nothing in it was dropped), the rejects name their kept twins from the key
-        base's locator files (through a ``TwinTable`` on disk), ``dropped.jsonl`` lists the
-        dropped key base rows. A ``DropTable``'s cluster sizes are counted here, by twin row
-        (numpy), not by ``reject``.
+        """A keyed stage's outputs from its drops (positions among the ``n`` key base rows
+        that reached it, those not in ``gone()``; ``by_row``: key base rows themselves):
+        output chunk ``i`` is what is left of key base chunk ``i`` (a hard link when nothing in
+        it was dropped), the rejects name their kept twins from the key base's locator files
+        (through a ``TwinTable`` on disk), ``dropped.jsonl`` lists the dropped key base rows.
+        A ``DropTable``'s cluster sizes are counted here, by twin identity (numpy), not by
+        ``reject``. Everything is read a chunk or a block at a time: the drops, the rows
+        earlier stages dropped, the twins (counted in sorted runs, then looked up on disk).
 
         Returns (samples out, chunks out, cluster sizes counted here)."""
-        nb = len(offsets) - 1
-        alive_np = np.frombuffer(alive, dtype=np.uint8)  # a view: writes go to ``alive``
-        index, kept_index = _drop_columns(drops)
-        _check_drops(op, index, len(rows))
-        drop_rows = rows[index]  # ascending, as ``index`` is
-        twin_rows = rows[kept_index[kept_index >= 0]]
-        alive_np[drop_rows] = 0
-        twins = TwinTable(bdir, offsets, np.unique(twin_rows), sdir / "spill" / "twins.bin")
         table = isinstance(drops, DropTable)  # no drop names its own kept id
-        sizes = twins.cluster_sizes(twin_rows) if table else Counter()
-        del twin_rows
-        for i in range(nb):
-            lo, hi = offsets[i], offsets[i + 1]
-            src, dst = chunk_path(bdir, i), chunk_path(sdir, i)
-            first, last = np.searchsorted(drop_rows, [lo, hi]).tolist()
-            if first == last and alive_np[lo:hi].all():
-                _link_or_copy(src, dst)
-                continue
-            lines = src.read_bytes().split(b"\n")[: hi - lo]  # the file ends with a newline
-            write_jsonl(dst, (line for line, a in zip(lines, alive[lo:hi], strict=True) if a))
-            for k in range(first, last):
-                d = drops[k]
-                s = load_sample(lines[int(drop_rows[k]) - lo])
-                kept = kept_id = None
-                if d.kept_index is not None:
-                    kept, kept_id = twins.get(int(rows[d.kept_index]))
-                kept_id = d.kept_id if d.kept_id is not None else kept_id
-                reject(Reject(s, op.name, d.reason, d.value, kept_id, kept), not table)
+        twins = TwinTable(
+            bdir,
+            offsets,
+            _twin_blocks(op, offsets, gone, n, drops, spill, by_row),
+            spill,
+            spill.budget // 8,
+        )
+        sizes = twins.cluster_sizes() if table else Counter()
+        cursor = _DropCursor(drops)
+        n_out = 0
+        p0 = 0  # positions before the chunk
+        dropped = sdir / "dropped.jsonl"
+        tmp = dropped.with_name(f".{dropped.name}.tmp{os.getpid()}")
+        with gone() as gone_rows, tmp.open("wb") as dropped_fh:
+            for i, (lo, hi) in enumerate(_spans(offsets)):
+                src, dst = chunk_path(bdir, i), chunk_path(sdir, i)
+                g = gone_rows.upto(hi)
+                live = live_rows(lo, hi, g)
+                p1 = hi if by_row else p0 + len(live)
+                first, pos, reason, value, kept = cursor.upto(p1)
+                drop_rows = pos if by_row else live[pos - p0]
+                p0 = p1
+                n_out += len(live) - len(pos)
+                if not len(pos) and not len(g):
+                    _link_or_copy(src, dst)
+                    continue
+                keep = np.zeros(hi - lo, dtype=bool)
+                keep[live - lo] = True
+                keep[drop_rows - lo] = False
+                lines = src.read_bytes().split(b"\n")[: hi - lo]  # the file ends with a newline
+                write_jsonl(dst, compress(lines, keep.tolist()))
+                for k, row in enumerate(drop_rows.tolist()):
+                    s = load_sample(lines[row - lo])
+                    twin = int(kept[k])
+                    loc = kept_id = None
+                    if twin >= 0:
+                        loc, kept_id = twins.get(twin)
+                    if table:
+                        name, val = drops.reasons[int(reason[k])], float(value[k])  # type: ignore[attr-defined]
+                    else:
+                        d = drops[first + k]
+                        name, val = d.reason, d.value
+                        kept_id = d.kept_id if d.kept_id is not None else kept_id
+                    reject(Reject(s, op.name, name, val, kept_id, loc), not table)
+                for line in _row_lines(drop_rows):
+                    dropped_fh.write(line + b"\n")
+        os.replace(tmp, dropped)
         twins.close()
-        write_jsonl(sdir / "dropped.jsonl", _row_lines(drop_rows))
         shutil.rmtree(sdir / "spill", ignore_errors=True)
-        return int(alive_np.sum(dtype=np.int64)), nb, sizes
+        return n_out, len(offsets) - 1, sizes
 
     def _keys_pass(self, st: Stage, sdir: Path, chunks: int) -> None:
         """Keys of a finished global stage's chunks, for the keyed stages after it (workers)."""
@@ -665,46 +693,61 @@ def _dropped_before(job: Job, st: Stage) -> np.ndarray:
     return np.unique(np.concatenate(found)) if found else np.zeros(0, dtype=np.int64)
 
 
+def _gone_rows(job: Job, st: Stage) -> GoneRows:
+    """The key base rows that the keyed stages between it and ``st`` dropped, as a stream."""
+    assert st.key_base is not None
+    paths = [
+        job.workdir / f"s{earlier.index:02d}" / "dropped.jsonl"
+        for earlier in job.stages[st.key_base + 1 : st.index]
+    ]
+    return GoneRows(paths)
+
+
+def _spans(offsets: list[int]) -> Iterator[tuple[int, int]]:
+    """(first row, end row) of each chunk."""
+    return pairwise(offsets)
+
+
 def _load_keys(
     job: Job, st: Stage, op: GlobalOp, bdir: Path, nb: int, spill: Spill
-) -> tuple[Keys, list[int], bytearray]:
+) -> tuple[Keys, list[int], int]:
     """The keys of the key base rows that reach keyed stage ``st``, read one chunk file at a
     time; numpy columns go to files, largest first, while they pass half the memory budget.
 
-    Returns (keys, row offsets of the chunks, which key base rows are alive: 1 = yes)."""
-    gone = _dropped_before(job, st)
+    Returns (keys, row offsets of the chunks, how many rows reach the stage)."""
     offsets = [0]
     writers: dict[str, ColumnWriter] = {}
     lists: dict[str, list[Any]] = {}
     empty = op.keys([], {})
-    for i in range(nb):
-        part = pickle.loads(keys_path(bdir, i, st.steps[0]).read_bytes())
-        lo, hi = offsets[-1], offsets[-1] + int(part["rows"])
-        offsets.append(hi)
-        mask = np.ones(hi - lo, dtype=bool)
-        # ``gone`` is sorted: this chunk's part by bisection, not a pass over all of it per chunk
-        first, last = np.searchsorted(gone, [lo, hi]).tolist()
-        mask[gone[first:last] - lo] = False
-        whole = bool(mask.all())
-        for name, col in part["keys"].items():
-            if isinstance(col, np.ndarray):
-                if name not in writers:
-                    writers[name] = ColumnWriter(spill, f"key-{name}", spill.budget)
-                if not whole and name.endswith(RAGGED):
-                    col = ragged_select(col, part["keys"][name[: -len(RAGGED)]], mask)
-                elif not whole:
-                    col = col[mask]
-                writers[name].append(col)
-            else:
-                kept = col if whole else [v for v, m in zip(col, mask.tolist(), strict=True) if m]
-                lists.setdefault(name, []).extend(kept)
-        del part
-        # the keys may take half the budget (the rest is the operator's): past it, the largest
-        # column in memory goes to its file, and so on
-        while sum(w.in_memory for w in writers.values()) > spill.budget // 2:
-            max(writers.values(), key=lambda w: w.in_memory).to_file()
-    alive = bytearray(b"\x01") * offsets[-1]
-    np.frombuffer(alive, dtype=np.uint8)[gone] = 0  # a view: no Python int per dropped row
+    n = 0
+    with _gone_rows(job, st) as gone:
+        for i in range(nb):
+            part = pickle.loads(keys_path(bdir, i, st.steps[0]).read_bytes())
+            lo, hi = offsets[-1], offsets[-1] + int(part["rows"])
+            offsets.append(hi)
+            mask = np.ones(hi - lo, dtype=bool)
+            mask[gone.upto(hi) - lo] = False
+            whole = bool(mask.all())
+            n += int(mask.sum())
+            for name, col in part["keys"].items():
+                if isinstance(col, np.ndarray):
+                    if name not in writers:
+                        writers[name] = ColumnWriter(spill, f"key-{name}", spill.budget)
+                    if not whole and name.endswith(RAGGED):
+                        col = ragged_select(col, part["keys"][name[: -len(RAGGED)]], mask)
+                    elif not whole:
+                        col = col[mask]
+                    writers[name].append(col)
+                else:
+                    kept = (
+                        col if whole else [v for v, m in zip(col, mask.tolist(), strict=True) if m]
+                    )
+                    lists.setdefault(name, []).extend(kept)
+            del part
+            # the keys may take half the budget (the rest is the operator's): past it, the
+            # largest column in memory goes to its file, and so on
+            while sum(w.in_memory for w in writers.values()) > spill.budget // 2:
+                max(writers.values(), key=lambda w: w.in_memory).to_file()
     keys: Keys = {}
     for name, value in empty.items():
         if name in writers:
@@ -713,7 +756,99 @@ def _load_keys(
             keys[name] = value
         else:
             keys[name] = lists.get(name, [])
-    return keys, offsets, alive
+    return keys, offsets, n
+
+
+def _drop_blocks(drops: Sequence[Drop]) -> Iterator[tuple[int, Any, Any, Any, Any]]:
+    """(index of the first, positions, reason codes, values, kept positions) a block of drops
+    at a time; a sequence of ``Drop`` that is not a ``DropTable`` (a plugin's list, in memory
+    already) as one block, without reasons and values (its drops give them)."""
+    if isinstance(drops, DropTable):
+        return drops.blocks()
+    pos, kept = _drop_columns(drops)
+    return iter([(0, pos, np.zeros(len(pos), dtype=np.int8), np.zeros(len(pos)), kept)])
+
+
+class _DropCursor:
+    """``choose``'s drops read in ascending positions, a block at a time: ``upto(end)`` gives
+    (index of the first, positions, reason codes, values, kept positions) of those before
+    ``end`` not given yet. A ``DropTable`` is read through its blocks; another sequence of
+    ``Drop`` (a plugin's list, in memory already) as its columns."""
+
+    def __init__(self, drops: Sequence[Drop]) -> None:
+        self.blocks = _drop_blocks(drops)
+        self.cur: list[Any] | None = None
+
+    def upto(self, end: int) -> tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        got: list[tuple[Any, ...]] = []
+        first = -1
+        while True:
+            if self.cur is None:
+                nxt = next(self.blocks, None)
+                if nxt is None:
+                    break
+                self.cur = list(nxt)
+            lo, pos = self.cur[0], self.cur[1]
+            k = int(np.searchsorted(pos, end))
+            if first < 0:
+                first = lo
+            got.append(tuple(c[:k] for c in self.cur[1:]))
+            if k < len(pos):
+                self.cur = [lo + k, *(c[k:] for c in self.cur[1:])]
+                break
+            self.cur = None
+        if not got:
+            z = np.zeros(0, dtype=np.int64)
+            return 0, z, z, z, z
+        cols = [np.concatenate(c) if len(got) > 1 else c[0] for c in zip(*got, strict=True)]
+        return first, cols[0].astype(np.int64, copy=False), cols[1], cols[2], cols[3]
+
+
+def _twin_blocks(
+    op: GlobalOp,
+    offsets: list[int],
+    gone: Callable[[], GoneRows],
+    n: int,
+    drops: Sequence[Drop],
+    spill: Spill,
+    by_row: bool,
+) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """The drops' kept twins, ascending: blocks of (positions, key base rows, drops naming
+    each). The drops are checked for order on the way; their twins are counted in sorted
+    runs (a twin can be anywhere), read back a window at a time and turned into key base rows
+    by walking the chunks (``gone``)."""
+    runs = Runs(spill, "twin-runs", spill.budget // 16, n)
+    last = -1
+    for _, pos, _, _, kept in _drop_blocks(drops):
+        if not len(pos):
+            continue
+        _check_drops(op, pos, n, last)
+        last = int(pos[-1])
+        twins, counts = np.unique(kept[kept >= 0], return_counts=True)
+        runs.add(twins, counts)
+    windows = runs.windows()
+    with gone() as gone_rows:
+        spans = _spans(offsets)
+        p0, live = 0, np.zeros(0, dtype=np.int64)
+        for _, keys, (counts,) in windows:
+            if not len(keys):
+                continue
+            starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
+            keys, counts = keys[starts], np.add.reduceat(counts, starts)
+            if by_row:
+                yield keys, keys, counts
+                continue
+            rows = np.empty(len(keys), dtype=np.int64)
+            k = 0
+            while k < len(keys):  # the chunks' live rows, walked along the positions
+                while int(keys[k]) >= p0 + len(live):
+                    p0 += len(live)
+                    lo, hi = next(spans)
+                    live = live_rows(lo, hi, gone_rows.upto(hi))
+                end = int(np.searchsorted(keys, p0 + len(live)))
+                rows[k:end] = live[keys[k:end] - p0]
+                k = end
+            yield keys, rows, counts
 
 
 def _fetch(sdir: Path, offsets: list[int], rows: Sequence[int]) -> Iterator[Sample]:
@@ -743,13 +878,14 @@ def _drop_columns(drops: Sequence[Drop]) -> tuple[np.ndarray, np.ndarray]:
     return index, np.fromiter(kept, dtype=np.int64, count=n)
 
 
-def _check_drops(op: GlobalOp, index: np.ndarray, n: int) -> None:
-    bad = np.flatnonzero(np.diff(index, prepend=-1) <= 0)
+def _check_drops(op: GlobalOp, index: np.ndarray, n: int, before: int = -1) -> None:
+    """``index`` (a block of drops, after position ``before``) ascending, unique, below ``n``."""
+    bad = np.flatnonzero(np.diff(index, prepend=before) <= 0)
     if len(index) and index[-1] >= n:
         bad = np.append(bad, len(index) - 1)
     if len(bad):
         k = int(bad.min())
-        last = int(index[k - 1]) if k else -1
+        last = int(index[k - 1]) if k else before
         raise SftforgeError(
             f"operator '{op.name}' dropped input position {int(index[k])} out of order"
             f" (after {last}, of {n}).",

@@ -39,7 +39,9 @@ import orjson
 
 from ..errors import SftforgeError
 from ..ops.base import GlobalOp
+from ..ops.dedup.spill import Spill
 from .executor import LocalExecutor, _broken, _dropped_before
+from .gone_rows import GoneRows
 from .plan import Job, JobResult, Stage, StageSummary
 from .ray_data import Stalled, WorkerLost, run_chunks
 from .ray_keyed import PARTITIONED, partitioned_drops
@@ -207,9 +209,6 @@ class RayExecutor(LocalExecutor):
         if base.kind == "global" and st.index == base.index + 1:
             self._keys_pass(base, bdir, nb)
         gone = _dropped_before(job, st)
-        alive = bytearray(b"\x01") * offsets[-1]
-        for r in gone.tolist():
-            alive[r] = 0
         pool = self._ray_pool or self._pool(job, [], None)
         budget = max(1, int(self.memory_budget_mb * (1 << 20)))
         step = st.steps[0]
@@ -219,8 +218,11 @@ class RayExecutor(LocalExecutor):
         )  # fmt: skip
         if job.log:
             job.log(f"{op.name}: {self.parts} parts on Ray, {shuffled / 1e6:,.1f} MB shuffled")
-        rows = np.arange(offsets[-1], dtype=np.int64)
-        return self._write_keyed(op, sdir, bdir, offsets, alive, rows, drops, reject)
+        # the drops are key base rows (``by_row``) here
+        return self._write_keyed(
+            op, sdir, bdir, offsets, lambda: GoneRows(rows=gone), offsets[-1], drops, reject,
+            Spill(budget, sdir / "spill"), by_row=True,
+        )  # fmt: skip
 
 
 def _rows(sdir: Path, index: int) -> int:

@@ -99,20 +99,22 @@ def choose_part(
     op.spill = Spill(budget, spill_dir)  # type: ignore[attr-defined]
     try:
         drops = op.choose(keys, _no_fetch)
+        if not isinstance(drops, DropTable):
+            raise SftforgeError(f"operator '{op.name}' did not return a DropTable.")
+        # read before the spill folder goes: past the budget the columns are files in it
+        twin = drops.kept_positions
+        result = {
+            "rows": rows[drops.positions],
+            "twins": np.where(twin >= 0, rows[np.maximum(twin, 0)], -1),
+            "reason": drops.reason,
+            "reasons": drops.reasons,
+            "value": drops.value,
+            "extra": dict(op.counters.extra),
+            "clusters": dict(getattr(op, "clusters", {}) or {}),
+        }
     finally:
         shutil.rmtree(spill_dir, ignore_errors=True)
-    if not isinstance(drops, DropTable):
-        raise SftforgeError(f"operator '{op.name}' did not return a DropTable.")
-    twin = drops.kept_positions
-    return {
-        "rows": rows[drops.positions],
-        "twins": np.where(twin >= 0, rows[np.maximum(twin, 0)], -1),
-        "reason": drops.reason,
-        "reasons": drops.reasons,
-        "value": drops.value,
-        "extra": dict(op.counters.extra),
-        "clusters": dict(getattr(op, "clusters", {}) or {}),
-    }
+    return result
 
 
 def merge_parts(op: GlobalOp, results: list[dict[str, Any]]) -> DropTable:

@@ -1,4 +1,5 @@
-"""Pieces shared by the dedup operators: option checks, keep order, cluster-size histograms."""
+"""Pieces shared by the dedup operators: option checks, keep order, cluster-size histograms, the
+drop table built from sorted runs."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from collections.abc import Iterable, Mapping, Sequence
 import numpy as np
 
 from ...sample import Sample
+from ..base import DropTable
+from .spill import ColumnWriter, Runs, Spill
 from .text import VIEWS
 
 __all__ = [
@@ -16,6 +19,8 @@ __all__ = [
     "cluster_histogram",
     "cluster_histogram_counts",
     "cluster_histogram_merge",
+    "drop_runs",
+    "drop_table",
     "keep_order",
     "rank_of",
     "sample_length",
@@ -86,3 +91,28 @@ def cluster_histogram_merge(parts: Iterable[dict[str, int]]) -> dict[str, int]:
     for part in parts:
         hist.update(part)
     return dict(sorted(hist.items(), key=lambda kv: int(kv[0].split("-")[0])))
+
+
+def drop_runs(spill: Spill, n: int) -> Runs:
+    """Where a dedup gathers its drops as it finds them, in any order of runs: key = input
+    position (of ``n``), payload = (kept twin's position, reason code, value)."""
+    return Runs(spill, "drop-runs", spill.budget // 8, n)
+
+
+def drop_table(runs: Runs, reasons: Sequence[str], spill: Spill) -> DropTable:
+    """The drops gathered in ``runs`` (``drop_runs``) as a ``DropTable`` in ascending positions,
+    read a key window at a time; its columns go to files past an eighth of the budget, so no
+    array of every drop is held (a duplicate-heavy input drops a third of its samples)."""
+    limit = spill.budget // 8
+    writers = [ColumnWriter(spill, f"drops{k}", limit) for k in range(4)]
+    for _, pos, (twin, reason, value) in runs.windows():
+        for writer, col in zip(writers, (pos, reason, value, twin), strict=True):
+            writer.append(col)
+        if sum(w.in_memory for w in writers) > limit:
+            for w in writers:
+                w.to_file()
+    types = (np.int64, np.int8, np.float64, np.int64)
+    pos_c, reason_c, value_c, twin_c = (
+        w.finish(np.dtype(t)) for w, t in zip(writers, types, strict=True)
+    )
+    return DropTable(pos_c, reason_c, reasons, value_c, twin_c)

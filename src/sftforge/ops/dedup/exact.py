@@ -27,6 +27,8 @@ from ..base import DropTable, Fetch, GlobalOp, Keys, register_op
 from .common import (
     check_options,
     cluster_histogram_counts,
+    drop_runs,
+    drop_table,
     keep_order,
     rank_of,
     sample_length,
@@ -113,7 +115,9 @@ class ExactDedup(GlobalOp):
             else rank_of(keep_order(self.keep, as_column(keys["length"]).whole()))
         )
         parts = min(_MAX_PARTS, max(1, -(-n * _BYTES_PER_ROW // self.spill.budget)))
-        dup_rows, twin_rows = [], []
+        # each partition's drops are a run sorted by position; read back merged, they make the
+        # table in ascending positions without an array of every drop (files past the budget)
+        runs = drop_runs(self.spill, n)
         counts: Counter[int] = Counter()  # clusters by size (not a size per cluster: n of them)
         n_clusters = 0
         n_empty = 0
@@ -130,14 +134,13 @@ class ExactDedup(GlobalOp):
             kp = np.concatenate(key_p) if key_p else np.zeros((0, 2), dtype=np.uint64)
             del rows_p, key_p
             dup, twin, size = _clusters(rows, kp, rows if rank is None else rank[rows])
-            dup_rows.append(dup)
-            twin_rows.append(twin)
+            del rows, kp
+            by_pos = np.argsort(dup, kind="stable")
+            k = len(dup)
+            runs.add(dup[by_pos], twin[by_pos], np.zeros(k, np.int8), np.ones(k, np.float64))
+            del dup, twin, by_pos
             counts += size_counts(size)
             n_clusters += int((size > 1).sum())
-        dup = np.concatenate(dup_rows) if dup_rows else np.zeros(0, dtype=np.int64)
-        twin = np.concatenate(twin_rows) if twin_rows else np.zeros(0, dtype=np.int64)
-        order = np.argsort(dup, kind="stable")
-        dup, twin = dup[order], twin[order]
         if n_empty:
             self.counters.extra["empty_view"] += n_empty
         counts[1] += n_empty
@@ -145,8 +148,7 @@ class ExactDedup(GlobalOp):
         self.counters.extra["clusters"] += n_clusters
         for size_bin, c in self.clusters.items():
             self.counters.extra[f"cluster_size:{size_bin}"] += c
-        ones = np.ones(len(dup))
-        return DropTable(dup, np.zeros(len(dup)), ("exact_duplicate",), ones, twin)
+        return drop_table(runs, ("exact_duplicate",), self.spill)
 
     def report(self) -> dict[str, Any]:
         """What the run report shows: view, duplicate count and cluster sizes."""

@@ -11,22 +11,28 @@ a sample kept before it, sharing a band bucket, verifies at >= threshold; the mo
 sample (earliest on ties) is its kept twin. Only kept samples are compared against, so every
 dropped sample has a kept twin that really is similar (no chaining A~B~C dropping C for A).
 
-Memory: the parent holds one band column at a time (8 bytes a sample) while it builds the bucket
-table (8 bytes per band and sample, in a file past the budget); the matcher keeps the first kept
-sample of each shared bucket in an array. Signatures stay in the workers unless
-``verify: estimate`` needs them.
+Memory: within its limit the parent groups one band column at a time (8 bytes a sample) while it
+builds the bucket table (4 bytes per band and sample, in a file past the limit); past it a band's
+hashes are scattered to part files and grouped part by part. The matcher keeps the first kept
+sample of each shared bucket in an array and the later ones in chains (the one structure here
+that grows with the data: 8 bytes a shared bucket, 8 a further kept sample in one) and hands
+its matches on a block at a time. Signatures stay in the workers unless ``verify: estimate``
+needs them.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+from array import array
 from collections.abc import Callable
 from itertools import chain
+from pathlib import Path
 
 import numpy as np
 
 from . import spill as _spill
-from .spill import Column, ColumnWriter, Spill
+from .spill import Column, ColumnWriter, Runs, Spill
 from .text import mix64
 
 __all__ = [
@@ -174,53 +180,92 @@ def _band_column(bands: Column, b: int) -> np.ndarray:
     return col
 
 
-def bucket_table(
-    bands: Column, order: np.ndarray | None, spill: Spill, limit: int
-) -> tuple[Column, np.ndarray]:
-    """LSH buckets from band hashes, one band at a time: (table, involved).
+def _band_parts(bands: Column, b: int, parts: int, spill: Spill) -> list[Path]:
+    """Band ``b``'s (row, hash) pairs scattered by hash to ``parts`` files (equal hashes in one
+    file, rows ascending in each), a block of rows at a time: no column of all of them."""
+    paths = [spill.path(f"band-part{p}") for p in range(parts)]
+    with contextlib.ExitStack() as stack:
+        files = [stack.enter_context(path.open("wb")) for path in paths]
+        for lo, block in bands.blocks():
+            h = block[:, b]
+            pid = (h % np.uint64(parts)).astype(np.int64)
+            by = np.argsort(pid, kind="stable")
+            cuts = np.searchsorted(pid[by], np.arange(parts + 1)).tolist()
+            rec = np.empty(len(h), dtype=_PAIR)
+            rec["row"] = by + lo
+            rec["hash"] = h[by]
+            for p in range(parts):
+                if cuts[p + 1] > cuts[p]:
+                    files[p].write(rec[cuts[p] : cuts[p + 1]].tobytes())
+    return paths
 
-    ``table`` is band-major, in walk order: entry ``b * n + k`` is the bucket of band ``b`` of
+
+_PAIR = np.dtype([("row", "<i8"), ("hash", "<u8")])
+
+
+def bucket_table(bands: Column, order: np.ndarray | None, spill: Spill, limit: int) -> Column:
+    """LSH buckets from band hashes, one band at a time, as a ``Column``.
+
+    The table is band-major, in walk order: entry ``b * n + k`` is the bucket of band ``b`` of
     sample ``order[k]`` (``order`` None: input order, sample ``k``), -1 when it holds that
     sample alone; bucket ids are unique over shared buckets across bands (int32 where they
-    fit). It stays in memory up to ``limit`` bytes, else goes to a file. ``involved`` marks the
-    samples sharing at least one bucket. Buckets are equal 64-bit band hashes
-    (``band_hashes``): two different bands colliding is a 2**-64 event per pair, and a false
-    candidate is still verified. Past ``limit`` a band is grouped in parts by hash value (equal
-    hashes share a part), so the sort's temporaries stay within it; which id a bucket gets
-    changes, which buckets there are does not."""
+    fit). It stays in memory up to ``limit`` bytes, else goes to a file. Buckets are equal
+    64-bit band hashes (``band_hashes``): two different bands colliding is a 2**-64 event per
+    pair, and a false candidate is still verified. Past ``limit`` a band's (row, hash) pairs
+    are scattered by hash to part files, each part is grouped alone and its bucket ids come
+    back in walk order through sorted runs (``Runs``), so neither a column of the band's
+    hashes nor one of its ids is held; which id a bucket gets changes, which buckets there are
+    does not."""
     n, n_bands = len(bands), (bands.shape[1] if len(bands.shape) > 1 else 0)
-    involved = np.zeros(n, dtype=bool)
     writer = ColumnWriter(spill, "buckets", limit)
     id_type = np.int32 if n * max(n_bands, 1) < 2**31 else np.int64
     parts = min(_MAX_PARTS, max(1, -(-n * _GROUP_BYTES // max(limit, 1))))
+    # walk position of each sample (``order``'s inverse); input order needs none
+    rank: np.ndarray | None = None
+    if order is not None and parts > 1:
+        rank = np.empty(n, dtype=np.int64)
+        rank[order] = np.arange(n, dtype=np.int64)
     offset = 0
     for b in range(n_bands):
-        col = _band_column(bands, b)
-        ids = np.full(n, -1, dtype=id_type)
-        for p in range(parts if n else 0):
-            if parts == 1:
-                rows, values = None, col
-            else:  # this part's rows, picked a block at a time (no full-size temporaries)
-                picked = [
-                    np.flatnonzero(col[lo : lo + _spill.BLOCK_ROWS] % np.uint64(parts) == p) + lo
-                    for lo in range(0, n, _spill.BLOCK_ROWS)
-                ]
-                rows = np.concatenate(picked)
-                values = col[rows]
-            if not len(values):
+        if parts == 1:  # the band fits: grouped at once
+            col = _band_column(bands, b)
+            ids = np.full(n, -1, dtype=id_type)
+            if n:
+                inverse, counts, _ = _groups(col)
+                shared_group = counts > 1
+                dense = np.cumsum(shared_group) - 1 + offset
+                shared = shared_group[inverse]
+                ids[shared] = dense[inverse[shared]]
+                offset += int(shared_group.sum())
+            del col
+            writer.append(ids if order is None else ids[order])
+            continue
+        runs = Runs(spill, "band-ids", limit // 2, n)
+        for path in _band_parts(bands, b, parts, spill):
+            rec = np.fromfile(path, dtype=_PAIR)
+            path.unlink()
+            if not len(rec):
                 continue
-            inverse, counts, _ = _groups(values)
-            del values
+            inverse, counts, _ = _groups(rec["hash"])
             shared_group = counts > 1
             dense = np.cumsum(shared_group) - 1 + offset
             shared = shared_group[inverse]
-            where = shared if rows is None else rows[shared]
-            ids[where] = dense[inverse[shared]]
-            involved[where] = True
+            rows = rec["row"][shared]
+            got = dense[inverse[shared]].astype(id_type)
+            del rec, inverse, counts, shared
             offset += int(shared_group.sum())
-        del col
-        writer.append(ids if order is None else ids[order])
-    return writer.finish(np.dtype(id_type)), involved
+            at = rows if rank is None else rank[rows]
+            by = np.argsort(at, kind="stable")
+            runs.add(at[by], got[by])
+        done = 0
+        for lo, at, (got,) in runs.windows():
+            ids = np.full(min(lo + runs.window, n) - lo, -1, dtype=id_type)
+            ids[at - lo] = got
+            writer.append(ids)
+            done = lo + len(ids)
+        if done < n:  # no band shared at all: no run, no window
+            writer.append(np.full(n - done, -1, dtype=id_type))
+    return writer.finish(np.dtype(id_type))
 
 
 def greedy_match(
@@ -228,23 +273,27 @@ def greedy_match(
     table: Column,
     similarity: Callable[[int, np.ndarray], np.ndarray],
     threshold: float,
-    active: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Walk ``order`` (None: input order); return the matched samples: (their indices,
-    ascending; each one's kept twin; its similarity to the twin).
+    sizes: Column,
+    found: Callable[[np.ndarray, np.ndarray, np.ndarray], None],
+) -> None:
+    """Walk ``order`` (None: input order) and hand each walk block's matches to ``found``:
+    (the matched samples, ascending; each one's kept twin; its similarity to the twin).
 
     ``table``: ``bucket_table``'s buckets in walk order. ``similarity(j, candidates)`` gives the
-    similarity of ``j`` to each candidate index. Only ``active`` samples (sharing a bucket, with
-    a view) are matched or become twins. The kept samples of each bucket are a compact table:
-    the first one in an array, the rare others in a dict. Only the matches are kept (20 bytes
-    each), not a twin and a similarity for every sample."""
-    n = len(active)
+    similarity of ``j`` to each candidate index. Only samples sharing a bucket with a
+    non-empty view (``sizes``, in input order, above 0) are matched or become twins. The kept
+    samples of each bucket are a compact table: the first one in an array (4 bytes a shared
+    bucket), the others in chains of entries (4 bytes a bucket and 8 an entry). The matches
+    leave a block at a time: nothing here is kept per sample or per match."""
+    n = len(sizes)
     n_bands = len(table) // n if n else 0
     # input order ranks each sample by itself: no rank column (8 bytes a sample) to build
     rank: np.ndarray | None = None
+    walk_sizes = sizes
     if order is not None:
         rank = np.empty(n, dtype=np.int64)
         rank[order] = np.arange(n, dtype=np.int64)
+        walk_sizes = Column(sizes.whole()[order])  # a walk in another order reads them all
     n_buckets = 0
     for _, block in table.blocks():
         if len(block):
@@ -252,16 +301,23 @@ def greedy_match(
     # bucket -> its first kept sample (int32 where the rows fit: 4 bytes a bucket)
     index_type = np.int32 if n < 2**31 else np.int64
     first = np.full(n_buckets, -1, dtype=index_type)
-    more: dict[int, list[int]] = {}  # bucket -> its later kept samples
-    found: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # matches, a walk block each
+    # a bucket's later kept samples: a chain of entries from ``later[bucket]`` (its last
+    # entry) through ``prev``; 4 bytes a bucket and 8 an entry (where they fit in int32: a
+    # sample adds at most one entry a band), where a dict of lists cost ~200 bytes a bucket
+    # (a duplicate-heavy input has tens of thousands of them)
+    entry_type = np.int32 if n * max(n_bands, 1) < 2**31 else np.int64
+    later = np.full(n_buckets, -1, dtype=entry_type)
+    member = array("i" if n < 2**31 else "q")  # entry -> its sample
+    prev = array("i" if entry_type is np.int32 else "q")  # entry -> the bucket's entry before
     step = _spill.BLOCK_ROWS
     for lo in range(0, n, step):
         hi = min(lo + step, n)
         walk = np.arange(lo, hi, dtype=np.int64) if order is None else order[lo:hi]
-        todo = np.flatnonzero(active[walk])
+        rows = np.stack([table.block(b * n + lo, b * n + hi) for b in range(n_bands)], axis=1)
+        active = (rows >= 0).any(axis=1) & (walk_sizes.block(lo, hi) > 0)
+        todo = np.flatnonzero(active)
         if not len(todo):
             continue
-        rows = np.stack([table.block(b * n + lo, b * n + hi) for b in range(n_bands)], axis=1)
         dups: list[int] = []
         twins: list[int] = []
         sims_of: list[float] = []
@@ -270,11 +326,11 @@ def greedy_match(
             bids = rows[k][rows[k] >= 0]
             heads = first[bids]
             cands_set = set(heads[heads >= 0].tolist())
-            if more:
-                for bid in bids.tolist():
-                    later = more.get(bid)
-                    if later:
-                        cands_set.update(later)
+            if member:
+                for e in later[bids].tolist():
+                    while e >= 0:
+                        cands_set.add(member[e])
+                        e = prev[e]
             if cands_set:
                 cands = (
                     sorted(cands_set) if rank is None else sorted(cands_set, key=rank.__getitem__)
@@ -289,21 +345,14 @@ def greedy_match(
             free = heads < 0
             first[bids[free]] = j
             for bid in bids[~free].tolist():
-                more.setdefault(bid, []).append(j)
+                prev.append(int(later[bid]))
+                later[bid] = len(member)
+                member.append(j)
         if dups:
-            found.append(
-                (
-                    np.asarray(dups, dtype=np.int64),
-                    np.asarray(twins, dtype=index_type),
-                    np.asarray(sims_of, dtype=np.float64),
-                )
-            )
-    if not found:
-        return np.zeros(0, np.int64), np.zeros(0, index_type), np.zeros(0, np.float64)
-    dup = np.concatenate([f[0] for f in found])
-    twin = np.concatenate([f[1] for f in found])
-    sim = np.concatenate([f[2] for f in found])
-    if order is not None:  # walk order is not input order
-        by_index = np.argsort(dup, kind="stable")
-        dup, twin, sim = dup[by_index], twin[by_index], sim[by_index]
-    return dup, twin, sim
+            dup = np.asarray(dups, dtype=np.int64)
+            twin = np.asarray(twins, dtype=np.int64)
+            sim = np.asarray(sims_of, dtype=np.float64)
+            if order is not None:  # walk order is not input order
+                by_index = np.argsort(dup, kind="stable")
+                dup, twin, sim = dup[by_index], twin[by_index], sim[by_index]
+            found(dup, twin, sim)

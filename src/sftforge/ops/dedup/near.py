@@ -19,6 +19,7 @@ order, never on batching or workers.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -30,6 +31,8 @@ from ..base import RAGGED, DropTable, Fetch, GlobalOp, Keys, register_op
 from .common import (
     check_options,
     cluster_histogram_counts,
+    drop_runs,
+    drop_table,
     keep_order,
     sample_length,
     size_counts,
@@ -43,7 +46,7 @@ from .minhash import (
     greedy_match,
     signatures,
 )
-from .spill import Ragged, Spill, as_column
+from .spill import Column, Ragged, Runs, Spill, as_column, ragged_offsets
 from .text import shingle_hashes, unique_rows, view_tokens
 
 __all__ = ["NearDedup"]
@@ -119,11 +122,8 @@ class NearDedup(GlobalOp):
         if self.verify == "estimate":
             sig = as_column(keys["sig"])
             return lambda j, c: (sig.take(c) == sig.block(j, j + 1)).mean(axis=1)
-        sizes = as_column(keys[SETS])
-        offsets = np.zeros(len(sizes) + 1, dtype=np.int64)
-        for lo, block in sizes.blocks():  # the sizes need not be in memory all at once
-            np.cumsum(block, out=offsets[lo + 1 : lo + 1 + len(block)])
-            offsets[lo + 1 : lo + 1 + len(block)] += offsets[lo]
+        # the sets' offsets are summed a block of sizes at a time (a file past the budget)
+        offsets = ragged_offsets(as_column(keys[SETS]), self.spill, self.spill.budget // 8)
         sets = Ragged(as_column(keys[SETS + RAGGED]), offsets)
 
         def exact(j: int, cands: np.ndarray) -> np.ndarray:
@@ -135,50 +135,60 @@ class NearDedup(GlobalOp):
     def choose(self, keys: Keys, fetch: Fetch) -> DropTable:
         """LSH buckets band by band, candidates verified (the workers' exact shingle sets, or
         the signatures' estimate), matched greedily: each duplicate's kept twin and similarity.
-        Past the memory budget the bucket table and the shingle sets live in files (``spill``);
-        the result is the same. ``fetch`` is not needed."""
+        Past the memory budget the bucket table, the shingle sets, their offsets and the drops
+        live in files (``spill``); the result is the same. ``fetch`` is not needed."""
         tokens = as_column(keys["tokens"])
-        empty = np.zeros(len(tokens), dtype=bool)
-        short = np.zeros(len(tokens), dtype=bool)
-        for lo, block in tokens.blocks():  # two flags a sample, not its token count too
-            empty[lo : lo + len(block)] = block == 0
-            short[lo : lo + len(block)] = block < self.ngram
+        n = len(tokens)
         # keep: first walks in input order: no order column (8 bytes a sample) to build
         order = (
             None
             if self.keep == "first"
             else keep_order(self.keep, as_column(keys["length"]).whole())
         )
-
-        table, involved = bucket_table(
-            as_column(keys["bands"]), order, self.spill, self.spill.budget // 4
-        )
-        involved &= ~empty
+        table = bucket_table(as_column(keys["bands"]), order, self.spill, self.spill.budget // 4)
         similarity = self._similarity(keys)
-        dup, twin, sim = greedy_match(order, table, similarity, self.threshold, involved)
-        del table
-        self._count(twin, len(empty), empty, short)
-        return DropTable(
-            dup,
-            short[dup],  # 0: near_duplicate, 1: short_exact_duplicate
-            ("near_duplicate", "short_exact_duplicate"),
-            # Python's round (numpy's differs on a few halfway values)
-            np.fromiter((round(v, 4) for v in sim.tolist()), np.float64, len(dup)),
-            twin,
-        )
+        runs = drop_runs(self.spill, n)
+        # drops per kept twin, for the cluster sizes: sorted runs too (a twin can be anywhere)
+        per_twin = Runs(self.spill, "twin-runs", self.spill.budget // 16, n)
 
-    def _count(self, twin: np.ndarray, n: int, empty: np.ndarray, short: np.ndarray) -> None:
-        """Cluster sizes from the matches' twins (``twin``, one per dropped sample of ``n``):
-        a kept sample's cluster is itself and its drops."""
-        # numpy throughout: a Python dict entry per cluster grew the parent with the data
-        twins, dups = np.unique(twin, return_counts=True)
-        counts = size_counts(dups + 1)
-        counts[1] += n - len(twin) - len(twins)  # kept samples that no drop names
+        def found(dup: np.ndarray, twin: np.ndarray, sim: np.ndarray) -> None:
+            short = (tokens.take(dup) < self.ngram).astype(np.int8)  # 1: short_exact_duplicate
+            # Python's round (numpy's differs on a few halfway values)
+            value = np.fromiter((round(v, 4) for v in sim.tolist()), np.float64, len(dup))
+            runs.add(dup, twin, short, value)
+            twins, counts = np.unique(twin, return_counts=True)
+            per_twin.add(twins, counts)
+
+        greedy_match(order, table, similarity, self.threshold, tokens, found)
+        del table
+        self._count(per_twin, tokens)
+        return drop_table(runs, ("near_duplicate", "short_exact_duplicate"), self.spill)
+
+    def _count(self, per_twin: Runs, tokens: Column) -> None:
+        """Cluster sizes from the drops counted by kept twin (``per_twin``): a kept sample's
+        cluster is itself and its drops; ``tokens`` gives the empty and short views."""
+        # numpy a window of twins at a time: a Python dict entry per cluster grew the parent
+        # with the data, and so would an array of every drop's twin
+        counts = Counter[int]()
+        n_twins = n_drops = 0
+        for _, twins, (dups,) in per_twin.windows():
+            if not len(twins):
+                continue
+            starts = np.flatnonzero(np.r_[True, twins[1:] != twins[:-1]])
+            per = np.add.reduceat(dups, starts)
+            counts += size_counts(per + 1)
+            n_twins += len(per)
+            n_drops += int(per.sum())
+        n_empty = n_short = 0
+        for _, block in tokens.blocks():
+            n_empty += int((block == 0).sum())
+            n_short += int(((block > 0) & (block < self.ngram)).sum())
+        counts[1] += len(tokens) - n_drops - n_twins  # kept samples that no drop names
         self.clusters = cluster_histogram_counts(counts)
         extra = self.counters.extra
-        extra["clusters"] += len(twins)
-        extra["empty_view"] += int(empty.sum())
-        extra["short_view"] += int((short & ~empty).sum())
+        extra["clusters"] += n_twins
+        extra["empty_view"] += n_empty
+        extra["short_view"] += n_short
         for b, c in self.clusters.items():
             extra[f"cluster_size:{b}"] += c
 

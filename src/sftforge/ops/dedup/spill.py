@@ -8,6 +8,10 @@ the data fit the budget or not. A file is read through ``pread``, never a memory
 holds never counts in the process's resident memory (the page cache is the kernel's).
 
 ``Ragged`` holds one variable-length uint64 array per row (a sample's shingle set) the same way.
+``Runs`` holds sorted runs of (int64 key, payload) rows the same way and reads them back merged in
+key order, one key window at a time: what a keyed stage produces in some other order (a dedup's
+drops found partition by partition, one band's bucket ids found hash part by hash part, drops
+counted by twin) comes back in key order without an array of all of them in memory.
 ``Spill`` is the budget and the directory an operator may write its files to.
 """
 
@@ -31,8 +35,10 @@ __all__ = [
     "Column",
     "ColumnWriter",
     "Ragged",
+    "Runs",
     "Spill",
     "as_column",
+    "ragged_offsets",
 ]
 
 DEFAULT_BUDGET_MB = 256
@@ -112,10 +118,21 @@ class Column:
             yield lo, self.block(lo, lo + rows)
 
     def take(self, index: np.ndarray) -> np.ndarray:
-        """Rows at ``index`` (any order)."""
+        """Rows at ``index`` (any order; ascending indices from a file are read a block of
+        rows at a time, not a row per read)."""
         if self.data is not None:
             return self.data[index]
+        index = np.asarray(index, dtype=np.int64)
         out = np.empty((len(index), *self.shape[1:]), dtype=self.dtype)
+        if len(index) > 1 and bool((index[1:] >= index[:-1]).all()):
+            k = 0
+            while k < len(index):
+                lo = int(index[k])
+                end = int(np.searchsorted(index, lo + BLOCK_ROWS, side="left"))
+                block = self.block(lo, int(index[end - 1]) + 1)
+                out[k:end] = block[index[k:end] - lo]
+                k = end
+            return out
         for k, i in enumerate(index.tolist()):
             out[k] = self.block(i, i + 1)[0]
         return out
@@ -187,13 +204,90 @@ class ColumnWriter:
 
 
 class Ragged:
-    """One uint64 array per row: ``values`` (a ``Column``) cut by ``offsets`` (n + 1 int64)."""
+    """One uint64 array per row: ``values`` (a ``Column``) cut by ``offsets`` (n + 1 int64, an
+    array or a ``Column``: in a file past the budget, read two at a time)."""
 
-    def __init__(self, values: Column, offsets: np.ndarray) -> None:
+    def __init__(self, values: Column, offsets: np.ndarray | Column) -> None:
         self.values, self.offsets = values, offsets
 
     def get(self, i: int) -> np.ndarray:
-        return self.values.block(int(self.offsets[i]), int(self.offsets[i + 1]))
+        if isinstance(self.offsets, Column):
+            lo, hi = self.offsets.block(i, i + 2).tolist()
+        else:
+            lo, hi = int(self.offsets[i]), int(self.offsets[i + 1])
+        return self.values.block(lo, hi)
+
+
+def ragged_offsets(sizes: Column, spill: Spill, limit: int) -> Column:
+    """The n + 1 offsets of the rows of a ragged column whose row sizes are ``sizes``, summed a
+    block at a time into a ``Column`` (in a file past ``limit`` bytes)."""
+    writer = ColumnWriter(spill, "offsets", limit)
+    writer.append(np.zeros(1, dtype=np.int64))
+    total = 0
+    for _, block in sizes.blocks():
+        sums = np.cumsum(block, dtype=np.int64)
+        sums += total
+        if len(sums):
+            total = int(sums[-1])
+        writer.append(sums)
+    return writer.finish()
+
+
+class Runs:
+    """Sorted runs of rows keyed by int64 keys in ``[0, end)``, read back merged in key order.
+
+    ``add`` takes one run (keys ascending, with payload columns of the same length); the rows
+    go to one ``ColumnWriter`` per column (in memory up to ``limit`` bytes together, then in
+    files). ``windows`` yields, for each key window ``[lo, lo + window)`` in order, the rows
+    of every run whose keys fall in it, sorted by key (stable: equal keys in run order). What
+    stays in memory is a window's rows and, per run, where each window starts: a run costs
+    8 bytes a window."""
+
+    def __init__(self, spill: Spill, stem: str, limit: int, end: int, window: int = 0) -> None:
+        self.spill, self.stem, self.limit = spill, stem, limit
+        self.window = max(1, window or BLOCK_ROWS)
+        self.edges = np.arange(0, max(end, 0) + self.window, self.window, dtype=np.int64)
+        self.writers: list[ColumnWriter] = []
+        self.cuts: list[np.ndarray] = []  # per run: where each window starts in the columns
+        self.rows = 0
+
+    def add(self, keys: np.ndarray, *payload: np.ndarray) -> None:
+        keys = np.asarray(keys, dtype=np.int64)
+        if not self.writers:
+            self.writers = [
+                ColumnWriter(self.spill, f"{self.stem}{k}", self.limit)
+                for k in range(1 + len(payload))
+            ]
+        self.cuts.append(np.searchsorted(keys, self.edges).astype(np.int64) + self.rows)
+        for writer, col in zip(self.writers, (keys, *payload), strict=True):
+            writer.append(col)
+        # the writers share the limit: past it, every column goes on in its file
+        if sum(w.in_memory for w in self.writers) > self.limit:
+            for w in self.writers:
+                w.to_file()
+        self.rows += len(keys)
+
+    def windows(self) -> Iterator[tuple[int, np.ndarray, list[np.ndarray]]]:
+        """(window start, keys, payload columns) for every key window in order (empty ones
+        too), rows sorted by key."""
+        if not self.writers:
+            return
+        cols = [w.finish() for w in self.writers]
+        self.writers = []
+        try:
+            for w in range(len(self.edges) - 1):
+                spans = [(int(c[w]), int(c[w + 1])) for c in self.cuts]
+                spans = [(a, b) for a, b in spans if b > a] or [(0, 0)]
+                got = [np.concatenate([col.block(a, b) for a, b in spans]) for col in cols]
+                order = np.argsort(got[0], kind="stable") if len(spans) > 1 else None
+                if order is not None:
+                    got = [g[order] for g in got]
+                yield int(self.edges[w]), got[0], got[1:]
+        finally:
+            for col in cols:
+                col.close()
+                if col.path is not None:
+                    col.path.unlink(missing_ok=True)
 
 
 def as_column(value: Column | np.ndarray) -> Column:
