@@ -104,12 +104,11 @@ class NearDedup(GlobalOp):
         sig = signatures(flat, offsets, self.num_perm, self.seed)
         n = len(samples)
         keys: Keys = {
-            "length": np.fromiter((sample_length(s) for s in samples), dtype=np.int64, count=n)
-            if self.keep == "longest"
-            else np.zeros(n, dtype=np.int64),
             "tokens": np.fromiter((len(t) for t in toks), dtype=np.int32, count=len(toks)),
             "bands": band_hashes(sig, self.n_bands, self.n_rows),
         }
+        if self.keep == "longest":  # (``keep: first`` never reads a length: 8 bytes a sample)
+            keys["length"] = np.fromiter((sample_length(s) for s in samples), np.int64, count=n)
         if self.verify == "estimate":
             keys["sig"] = sig
         else:  # the shingle sets, for exact verification without tokenizing again
