@@ -94,15 +94,22 @@ def ftp_server(root: Path) -> Iterator[str]:
     authorizer.add_user(FTP_USER, FTP_PASSWORD, str(root), perm="elradfmwMT")
     handler = type("H", (FTPHandler,), {"authorizer": authorizer, "banner": "test"})
     server = ThreadedFTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(
-        target=server.serve_forever, kwargs={"timeout": 0.1, "handle_exit": False}, daemon=True
-    )
+    stop = threading.Event()
+
+    def serve() -> None:
+        # one poll at a time, and the close in this same thread: closing the server from
+        # another thread while it polls closed the poller under it (EBADF in this thread)
+        while not stop.is_set():
+            server.serve_forever(timeout=0.1, blocking=False, handle_exit=False)
+        server.close_all()
+
+    thread = threading.Thread(target=serve, daemon=True)
     thread.start()
     try:
         yield f"ftp://127.0.0.1:{server.address[1]}"
     finally:
-        server.close_all()
-        thread.join(5)
+        stop.set()
+        thread.join(10)
 
 
 @dataclass
