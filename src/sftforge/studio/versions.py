@@ -31,7 +31,6 @@ import pyarrow.ipc as ipc
 import pyarrow.parquet as pq
 
 from ..sample import Sample
-from .sample_bytes import samples_json
 from .write_behind import WriteBehind
 
 __all__ = [
@@ -236,8 +235,8 @@ def samples_batch(
     """New rows (an import's piece) as one record batch in ``SCHEMA``, built column by column:
     lineage from the arguments and each sample's ``meta.llm``, review state from its ``meta``,
     the derived columns from ``_derive``. ``sample`` is ``Sample.to_json()``'s UTF-8
-    (``samples_json``: the same bytes, each text serialised once; a deferred content id is
-    computed for the JSON and not stored in the sample, so ``row_ids`` need not read it).
+    (each text serialised once for a plain sample; a deferred content id is computed for the
+    JSON and not stored in the sample, so ``row_ids`` need not read it).
 
     Column by column, not row by row: a row tuple per sample and its regrouping into columns
     were a third of an import's row building; a column that holds one value in every row
@@ -246,7 +245,7 @@ def samples_batch(
     n = len(samples)
     if not n:  # (``arrow_column`` of no values would go to ``pa.array``: pandas)
         return pa.RecordBatch.from_arrays([pa.nulls(0, f.type) for f in SCHEMA], schema=SCHEMA)
-    sample_json = samples_json(samples)
+    sample_json = [s.to_json() for s in samples]
     metas = [s.meta for s in samples]
     model: Any
     prompt: Any

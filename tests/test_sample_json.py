@@ -1,6 +1,6 @@
-"""``samples_json``: a batch's ``Sample.to_json()`` put together from each text serialised once,
-byte for byte what ``to_json`` makes (content id included), and the version an import makes with
-it is the one ``to_json`` makes."""
+"""``Sample.to_json`` of a plain sample, put together from each text serialised once
+(``_plain_json``): byte for byte ``orjson.dumps(to_dict())`` (content id included), and the
+version a studio import makes with it is the one the ``to_dict`` path makes."""
 
 from __future__ import annotations
 
@@ -12,11 +12,10 @@ import orjson
 import pyarrow.parquet as pq
 import pytest
 
+import sftforge.sample as sample_module
 import sftforge.studio.store as store_module
-import sftforge.studio.versions as versions_module
 from sftforge.sample import Media, Message, Sample, ToolCall, deferred_ids
 from sftforge.studio.imports import import_file
-from sftforge.studio.sample_bytes import samples_json
 from sftforge.studio.store import Store
 
 TEXTS = ["Hi", "", "中文问题，请回答。", 'quote " and \\ back\nslash\t\x01', "emoji 😀 \u2028 é"]
@@ -80,28 +79,30 @@ def _make(shape: dict[str, Any]) -> Sample:
 
 
 @pytest.mark.parametrize("deferred", [True, False])
-def test_samples_json_is_to_json_byte_for_byte(deferred: bool) -> None:
+def test_to_json_of_plain_samples_is_the_to_dict_bytes(deferred: bool) -> None:
     """Every shape, with the content id deferred (as an import makes samples) or computed."""
     if deferred:
         with deferred_ids():
             fast, slow = [_make(s) for s in SHAPES], [_make(s) for s in SHAPES]
     else:
         fast, slow = [_make(s) for s in SHAPES], [_make(s) for s in SHAPES]
-    got = samples_json(fast)
-    want = [s.to_json() for s in slow]
+    # the fast path is taken for the plain shapes (the Q&A pairs and the five-turn chat) at least
+    assert sum(sample_module._plain_json(s) is not None for s in fast) >= len(TEXTS) ** 2 + 1
+    got = [s.to_json() for s in fast]
+    want = [orjson.dumps(s.to_dict()) for s in slow]
     for g, w in zip(got, want, strict=True):
         assert g == w
     assert [orjson.loads(g)["id"] for g in got] == [s.id for s in slow]
 
 
-def test_a_value_orjson_refuses_gets_to_jsons_own_error() -> None:
+def test_a_value_orjson_refuses_gets_its_own_error() -> None:
     bad = "lone \ud800 surrogate"
     with deferred_ids():
         fast, slow = _make(_qa("q", bad)), _make(_qa("q", bad))
     with pytest.raises(orjson.JSONEncodeError) as want:
-        slow.to_json()
+        orjson.dumps(slow.to_dict())
     with pytest.raises(orjson.JSONEncodeError) as got:
-        samples_json([fast])
+        fast.to_json()
     assert str(got.value) == str(want.value)
 
 
@@ -146,15 +147,13 @@ def _version_files(home: Path, src: Path) -> dict[str, Any]:
 def test_an_import_with_the_fast_json_is_the_one_to_json_makes(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The version's files and rejects, byte for byte, with ``samples_json`` and with
-    ``Sample.to_json`` for every sample (Chinese text, an unknown field, rejects)."""
+    """The version's files and rejects, byte for byte, with the plain samples' fast JSON and
+    with the ``to_dict`` path for every sample (Chinese text, an unknown field, rejects)."""
     src = tmp_path / "zh.jsonl"
     src.write_text("\n".join(_records()) + "\n", encoding="utf-8")
     monkeypatch.setattr(store_module, "new_id", lambda prefix: f"{prefix}_same")
     fast = _version_files(tmp_path / "fast", src)
-    monkeypatch.setattr(
-        versions_module, "samples_json", lambda samples: [s.to_json() for s in samples]
-    )
+    monkeypatch.setattr(sample_module, "_plain_json", lambda sample: None)
     slow = _version_files(tmp_path / "slow", src)
     assert fast["counts"][1:] == (200, 198, 2)
     assert fast == slow
