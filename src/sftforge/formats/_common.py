@@ -104,10 +104,10 @@ def fail(message: str, field: str | None = None, hint: str | None = None) -> NoR
     raise FormatError(message, field=field, hint=hint)
 
 
-# Whether conversations without an answer are read (``require_answer=False``: prompts for a
-# generator, a recipe's inputs, a studio import of prompts). ``api.decode`` sets it only around a
-# second parse of a record whose first parse raised ``EmptyAnswer``, so the common path pays
-# nothing and a format's own reading (its field names, its checks) stays the one reading.
+# Whether conversations without an answer are read (``read_prompts``: prompts for a generator,
+# a recipe's inputs with a ``respond`` step, a studio import of prompts). ``api.decode`` sets it
+# only around a second parse of a record whose first parse raised ``EmptyAnswer``, so the common
+# path pays nothing and a format's own reading (its field names, its checks) stays the one.
 ANSWER_OPTIONAL: ContextVar[bool] = ContextVar("sftforge_answer_optional", default=False)
 
 

@@ -5,9 +5,10 @@ samples in any format, container and compression, detected from the first record
 instructions needs no conversion first: when no format fits, the rows are read with the column
 mapping proposed from their keys (``instruction``/``prompt``/``question``/``问题`` -> prompt,
 ``input`` -> query, ``output``/``answer``/``答案`` -> response, ``system``, ``id``; see
-``sftforge.formats.columns_guess``), answers optional; rows in sftforge's canonical form
-(``{"messages": [...]}``) are read as such (``sftforge.api.read`` with ``require_answer=False``
-does that). ``fmt`` or ``columns`` choose the reading explicitly.
+``sftforge.formats.columns_guess``), answers optional (``sftforge.api.read`` with
+``require_answer=False``: every format reads a record without an answer as its prompt, and
+canonical rows with ``meta`` are read as sftforge's own). ``fmt`` or ``columns`` choose the
+reading explicitly.
 """
 
 from __future__ import annotations
