@@ -232,6 +232,10 @@
   }
 
   function closeEditor() {
+    // the field that had the focus lets go of it now: hidden, it kept it until the browser's
+    // next focus fix-up, and a shortcut typed at once (Ctrl+Enter, then "f") went to the field
+    const focused = document.activeElement;
+    if (focused && $("editor").contains(focused)) focused.blur();
     $("editor").hidden = true;
     $("view").hidden = false;
   }
